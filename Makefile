@@ -1,0 +1,112 @@
+# MeshHook build. `make run` and `make test` are the two commands of the README; everything else
+# here serves them. Plain make (STYLE.md §9): one static library of src/ minus main.c, linked into
+# the binary and into every test.
+
+PKGS      := libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8
+CC        ?= cc
+VARIANT   ?= release
+BUILD     := build/$(VARIANT)
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wvla
+HARDEN    := -fstack-protector-strong -D_FORTIFY_SOURCE=2
+BASEFLAGS := -std=c17 -D_GNU_SOURCE -g -pthread -Isrc -I$(BUILD)/gen $(WARN)
+
+ifeq ($(VARIANT),asan)
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+         -DMH_DEBUG
+  LDSAN := -fsanitize=address,undefined
+else
+  OPT := -O2 $(HARDEN)
+  LDSAN :=
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  := $(BASEFLAGS) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(LDSAN) $(EXTRA_LDFLAGS)
+LDLIBS   = $(PKG_LIBS) -lm
+
+LIB_SRC    := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/migrations_data.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+ITEST_SRC  := $(wildcard tests/integration/itest_*.c)
+ITEST_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
+ITEST_LIB  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+.PHONY: all build run test test-unit test-integration bootstrap clean fuzz bench format \
+        check-format asan
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(BUILD)/meshhook $(UNIT_BIN) $(ITEST_BIN)
+	@ln -sf $(BUILD)/meshhook meshhook 2>/dev/null || true
+
+build: all
+
+asan:
+	@$(MAKE) --no-print-directory VARIANT=asan all
+
+$(BUILD)/libmeshhook.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/meshhook: $(BUILD)/src/main.o $(BUILD)/libmeshhook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libmeshhook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(ITEST_LIB) \
+                              $(BUILD)/tests/unit/harness.o $(BUILD)/libmeshhook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bootstrap:
+	@sh scripts/bootstrap.sh
+
+run: bootstrap
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run.sh
+
+test: bootstrap
+	@$(MAKE) --no-print-directory VARIANT=release all
+	@$(MAKE) --no-print-directory VARIANT=asan all
+	@bash tests/run.sh $(SUITE)
+
+test-unit:
+	@$(MAKE) --no-print-directory test SUITE=unit
+
+test-integration:
+	@$(MAKE) --no-print-directory test SUITE=integration
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+bench:
+	@sh bench/run.sh
+
+clean:
+	rm -rf build meshhook
+
+-include $(shell find build -name '*.d' 2>/dev/null)

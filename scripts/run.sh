@@ -1,0 +1,49 @@
+#!/bin/sh
+# `make run`: start MeshHook on :8080 (MESHHOOK_PORT to change), with a private PostgreSQL under
+# ./.meshhook/pg unless MESHHOOK_DATABASE_URL names a database. Reuses the cluster on later
+# runs; Ctrl-C stops the server, then the cluster.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/build/release/meshhook"
+STATE="$ROOT/.meshhook"
+mkdir -p "$STATE"
+
+started_pg=""
+if [ -z "${MESHHOOK_DATABASE_URL:-}" ]; then
+    pgdir="$STATE/pg"
+    if [ "$(id -u)" -eq 0 ] && [ ! -e "$pgdir" ] && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+        # As root the cluster runs as `postgres`, which cannot enter a private home directory:
+        # keep the data where it can and link it here.
+        alt="/var/lib/meshhook/$(printf '%s' "$ROOT" | sha256sum | cut -c1-16)/pg"
+        mkdir -p "$alt"
+        ln -s "$alt" "$pgdir"
+    fi
+    mkdir -p "$pgdir"
+    if [ -f "$STATE/pg.port" ]; then
+        port=$(cat "$STATE/pg.port")
+    else
+        port=$(sh "$ROOT/scripts/free-port.sh" 54329)
+        echo "$port" >"$STATE/pg.port"
+    fi
+    sh "$ROOT/scripts/pg.sh" start "$pgdir" "$port"
+    eval "$(sh "$ROOT/scripts/pg.sh" urls "$pgdir" "$port")"
+    export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+    started_pg="$pgdir"
+    echo "meshhook: private PostgreSQL running in $pgdir (port $port)"
+fi
+
+stop_pg() {
+    if [ -n "$started_pg" ]; then
+        sh "$ROOT/scripts/pg.sh" stop "$started_pg"
+    fi
+}
+trap stop_pg EXIT
+trap 'exit 130' INT TERM
+
+"$BIN" migrate
+port=${MESHHOOK_PORT:-8080}
+echo "meshhook: serving on http://127.0.0.1:$port (Ctrl-C to stop)"
+"$BIN" serve --port "$port" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
+wait $pid

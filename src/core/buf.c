@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bounded buffer. Growth doubles capacity but never beyond max_len + 1 (the terminator), so the
+ * limit bounds memory, not just the logical length.
+ */
+#include "core/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+void mh_buf_init(struct mh_buf *b, size_t max_len)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max_len = max_len;
+}
+
+void mh_buf_cleanup(struct mh_buf *b)
+{
+    if (b == NULL)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void mh_buf_reset(struct mh_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static enum mh_err reserve(struct mh_buf *b, size_t extra)
+{
+    if (extra > b->max_len || b->len > b->max_len - extra) {
+        mh_buf_cleanup(b);
+        return MH_ETOOBIG;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return MH_OK;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max_len + 1)
+        cap = b->max_len + 1;
+    b->data = mh_xrealloc(b->data, cap);
+    b->cap = cap;
+    return MH_OK;
+}
+
+enum mh_err mh_buf_append(struct mh_buf *b, const void *p, size_t n)
+{
+    enum mh_err rc = reserve(b, n);
+    if (rc != MH_OK)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return MH_OK;
+}
+
+enum mh_err mh_buf_append_str(struct mh_buf *b, const char *s)
+{
+    return mh_buf_append(b, s, strlen(s));
+}
+
+enum mh_err mh_buf_printf(struct mh_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MH_EINVAL;
+    enum mh_err rc = reserve(b, (size_t)n);
+    if (rc != MH_OK)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return MH_OK;
+}
+
+const char *mh_buf_str(const struct mh_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+size_t mh_buf_len(const struct mh_buf *b)
+{
+    return b->len;
+}
+
+char *mh_buf_steal(struct mh_buf *b, size_t *len)
+{
+    char *p = b->data ? b->data : mh_xstrdup("");
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return p;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A growable byte buffer with a mandatory maximum size (curl's dynbuf). Network-fed data goes into
+ * an mh_buf so that no sender can make MeshHook allocate without bound: an append past the limit
+ * fails with MH_ETOOBIG and frees the buffer. The contents are always NUL-terminated.
+ */
+#ifndef MH_CORE_BUF_H
+#define MH_CORE_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+struct mh_buf {
+    char *data;     /* private */
+    size_t len;     /* private */
+    size_t cap;     /* private */
+    size_t max_len; /* private */
+};
+
+/* Caller allocates `b`; `max_len` is the largest length an append may reach. */
+void mh_buf_init(struct mh_buf *b, size_t max_len);
+/* Frees the contents; NULL-tolerant; the buffer may be reused after mh_buf_init. */
+void mh_buf_cleanup(struct mh_buf *b);
+void mh_buf_reset(struct mh_buf *b);
+
+/* Appends; on MH_ETOOBIG the buffer is freed and left empty. */
+MH_MUSTCHECK enum mh_err mh_buf_append(struct mh_buf *b, const void *p, size_t n);
+MH_MUSTCHECK enum mh_err mh_buf_append_str(struct mh_buf *b, const char *s);
+MH_MUSTCHECK enum mh_err mh_buf_printf(struct mh_buf *b, const char *fmt, ...) MH_PRINTF(2, 3);
+
+/* Borrowed; valid until the next append, reset or cleanup. Never NULL ("" when empty). */
+const char *mh_buf_str(const struct mh_buf *b);
+size_t mh_buf_len(const struct mh_buf *b);
+/* Hands the contents (malloc'd, NUL-terminated) to the caller and empties the buffer. */
+char *mh_buf_steal(struct mh_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,137 @@
+#!/bin/bash
+# The test command behind `make test` and .ci/run. Runs the static checks, the unit tests of
+# both builds (release, and ASan+UBSan+LSan), then the integration tests against the sanitizer
+# binary and a throwaway PostgreSQL cluster that this script starts in a temporary directory and
+# removes on exit, whatever happens. Ends with one line: `N passed, N failed, N skipped`.
+#
+#   tests/run.sh [all|checks|unit|integration] [test-binary-name-filter]
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+SUITE=${1:-all}
+FILTER=${2:-}
+export MH_REPO_DIR="$ROOT"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+
+passed=0
+failed=0
+skipped=0
+failures=()
+LOGDIR=$(mktemp -d /tmp/meshhook-test-logs.XXXXXX)
+
+record() { # name status
+    case "$2" in
+    pass) passed=$((passed + 1)) ;;
+    skip) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1)); failures+=("$1") ;;
+    esac
+}
+
+# Runs one harness binary and adds its own summary line to the totals.
+run_harness() {
+    local label=$1
+    shift
+    local log="$LOGDIR/$(echo "$label" | tr '/ ' '__').log"
+    echo "== $label"
+    "$@" >"$log" 2>&1
+    local rc=$?
+    grep -vE '^ok   ' "$log" | grep -vE ': [0-9]+ passed, [0-9]+ failed' | head -n 200
+    local line
+    line=$(grep -E ': [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $label: exited $rc without a summary"
+        tail -n 30 "$log"
+        record "$label" fail
+        return
+    fi
+    echo "$line"
+    local p f s
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -E 's/.* ([0-9]+) skipped$/\1/')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        failures+=("$label")
+        if [ "$f" -eq 0 ]; then
+            failed=$((failed + 1))
+            echo "FAIL $label: exit status $rc"
+            tail -n 30 "$log"
+        fi
+    fi
+}
+
+want() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
+
+if [ "$SUITE" = all ] || [ "$SUITE" = checks ]; then
+    echo "== checks"
+    if clang-format --dry-run -Werror $(git ls-files '*.c' '*.h') >"$LOGDIR/format.log" 2>&1; then
+        echo "ok   clang-format"
+        record format pass
+    else
+        head -n 40 "$LOGDIR/format.log"
+        echo "FAIL clang-format (run: make format)"
+        record format fail
+    fi
+    banned='\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|rand|system)[[:space:]]*\('
+    if git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' |
+        xargs grep -nE "$banned" >"$LOGDIR/banned.log" 2>/dev/null; then
+        cat "$LOGDIR/banned.log"
+        echo "FAIL banned functions"
+        record banned fail
+    else
+        echo "ok   banned functions"
+        record banned pass
+    fi
+fi
+
+if [ "$SUITE" = all ] || [ "$SUITE" = unit ]; then
+    for variant in release asan; do
+        for t in build/$variant/tests/unit/test_*; do
+            [ -x "$t" ] || continue
+            want "$t" || continue
+            run_harness "$variant/$(basename "$t")" "$t"
+        done
+    done
+fi
+
+PGDIR=""
+cleanup() {
+    if [ -n "$PGDIR" ]; then
+        sh "$ROOT/scripts/pg.sh" stop "$PGDIR"
+        rm -rf "$PGDIR"
+    fi
+    rm -rf "$LOGDIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
+    PGDIR=$(mktemp -d /tmp/meshhook-test-pg.XXXXXX)
+    chmod 755 "$PGDIR"
+    port=$(sh scripts/free-port.sh)
+    if MH_PG_FAST=1 sh scripts/pg.sh start "$PGDIR" "$port" >"$LOGDIR/pg.log" 2>&1; then
+        eval "$(sh scripts/pg.sh urls "$PGDIR" "$port")"
+        export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL MESHHOOK_SUPER_DATABASE_URL
+        export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port"
+        export MH_MESHHOOK_BIN="$ROOT/build/asan/meshhook"
+        for t in build/asan/tests/integration/itest_*; do
+            [ -x "$t" ] || continue
+            want "$t" || continue
+            run_harness "integration/$(basename "$t")" "$t"
+        done
+    else
+        cat "$LOGDIR/pg.log"
+        echo "FAIL could not start the test PostgreSQL cluster"
+        record postgres fail
+    fi
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

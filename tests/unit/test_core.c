@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of src/core: bounded buffers, arenas and error records. */
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "harness.h"
+
+static int cleanup_calls;
+static void count_cleanup(void *p)
+{
+    (void)p;
+    cleanup_calls++;
+}
+
+MH_TEST(buf_append_and_limit)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 10);
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "hello"), MH_OK);
+    MH_T_ASSERT_EQ(mh_buf_printf(&b, "%d", 1234), MH_OK);
+    MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "hello1234");
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "x"), MH_OK);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 10);
+    /* One byte past the limit fails and empties the buffer. */
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "y"), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
+    MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "");
+    mh_buf_cleanup(&b);
+}
+
+MH_TEST(buf_printf_over_limit)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 4);
+    MH_T_ASSERT_EQ(mh_buf_printf(&b, "%s", "toolong"), MH_ETOOBIG);
+    mh_buf_cleanup(&b);
+}
+
+MH_TEST(arena_alloc_reset_defer)
+{
+    struct mh_arena *a = mh_arena_create();
+    cleanup_calls = 0;
+    char *s = mh_arena_printf(a, "%s-%d", "run", 7);
+    MH_T_ASSERT_STR_EQ(s, "run-7");
+    /* Many small and a few large allocations, all distinct and writable. */
+    for (int i = 0; i < 1000; i++) {
+        char *p = mh_arena_alloc(a, 100);
+        memset(p, i & 0xff, 100);
+    }
+    char *big = mh_arena_calloc(a, 100000);
+    MH_T_ASSERT_EQ(big[99999], 0);
+    mh_arena_defer(a, count_cleanup, NULL);
+    mh_arena_defer(a, count_cleanup, NULL);
+    mh_arena_reset(a);
+    MH_T_ASSERT_EQ(cleanup_calls, 2);
+    MH_T_ASSERT_STR_EQ(mh_arena_strdup(a, "again"), "again");
+    mh_arena_defer(a, count_cleanup, NULL);
+    mh_arena_destroy(a);
+    MH_T_ASSERT_EQ(cleanup_calls, 3);
+}
+
+MH_TEST(err_info)
+{
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_err_set(&info, MH_EINVAL, "syntax", 3, "bad %s", "token"), MH_EINVAL);
+    MH_T_ASSERT_STR_EQ(info.message, "bad token");
+    MH_T_ASSERT_STR_EQ(info.kind, "syntax");
+    MH_T_ASSERT_EQ(info.offset, 3);
+    MH_T_ASSERT_EQ(mh_err_set(NULL, MH_ENOMEM, NULL, -1, "x"), MH_ENOMEM);
+    MH_T_ASSERT_STR_EQ(mh_strerror(MH_ETOOBIG), "too big");
+}
