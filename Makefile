@@ -9,7 +9,7 @@ BUILD     := build/$(VARIANT)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wvla
 HARDEN    := -fstack-protector-strong -D_FORTIFY_SOURCE=2
-BASEFLAGS := -std=c17 -D_GNU_SOURCE -g -pthread -Isrc -I$(BUILD)/gen $(WARN)
+BASEFLAGS := -std=c17 -D_GNU_SOURCE -g -pthread -Isrc -Itests/unit -I$(BUILD)/gen $(WARN)
 
 ifeq ($(VARIANT),asan)
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -52,28 +52,32 @@ asan:
 $(BUILD)/libmeshhook.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/meshhook: $(BUILD)/src/main.o $(BUILD)/libmeshhook.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(@D)
-	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	@sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libmeshhook.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(ITEST_LIB) \
                               $(BUILD)/tests/unit/harness.o $(BUILD)/libmeshhook.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bootstrap:
 	@sh scripts/bootstrap.sh

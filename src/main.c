@@ -1,14 +1,195 @@
 /* SPDX-License-Identifier: MIT */
-/* Wiring only: parses the subcommand and hands over to it. */
+/*
+ * The `meshhook` binary: wiring only. It parses the subcommand, loads the configuration, starts
+ * and stops the subsystems, and turns SIGTERM/SIGINT into a graceful drain. Each subcommand's
+ * work lives in its module.
+ */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "db/db.h"
+#include "http/app.h"
+
+static int cmd_serve(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "run the HTTP server and the workers"},
+    {"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
+    {"help", cmd_help, "show this help"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: meshhook <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < MH_ARRAY_LEN(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'meshhook <command> --help' shows a command's options.\n");
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+/* Loads configuration from the environment and argv[1..]; on error prints it and returns 2. */
+static int load_config(struct mh_config *cfg, int argc, char **argv, char **rest, int *nrest)
+{
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_config_load(cfg, argc - 1, argv + 1, rest, nrest, &info) != MH_OK) {
+        fprintf(stderr, "meshhook %s: %s\n", argv[0], info.message);
+        return 2;
+    }
+    enum mh_log_level level = MH_LOG_INFO;
+    (void)mh_log_level_parse(cfg->log_level, &level);
+    mh_log_configure(level, strcmp(cfg->log_format, "json") == 0);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: meshhook serve [options]\n\noptions (flag, or MESHHOOK_* environment "
+               "variable):\n");
+        mh_config_print_help(stdout);
+        return 0;
+    }
+    struct mh_config cfg;
+    int st = load_config(&cfg, argc, argv, NULL, NULL);
+    if (st)
+        return st;
+    if (cfg.database_url[0] == '\0') {
+        fprintf(stderr, "meshhook serve: set MESHHOOK_DATABASE_URL or --database-url\n");
+        mh_config_cleanup(&cfg);
+        return 2;
+    }
+
+    /* Signals are handled by sigwait in this thread only; every thread started below inherits
+     * the mask. SIGPIPE is ignored: a peer that hangs up is an error return, not a death. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct mh_app app = {.cfg = &cfg};
+    struct mh_http_server *srv = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    int status = 1;
+    if (mh_db_pool_create(cfg.database_url, cfg.pool_size, cfg.pool_wait_ms, &app.pool) != MH_OK)
+        goto out;
+    struct mh_http_server_opts opts = {
+        .bind_address = cfg.bind_address,
+        .port = cfg.port,
+        .threads = cfg.http_threads,
+        .connection_timeout_s = cfg.connection_timeout_s,
+        .max_body_bytes = cfg.max_body_bytes,
+    };
+    if (mh_http_server_start(&opts, mh_app_routes, mh_app_routes_count, &app, &srv, &info) !=
+        MH_OK) {
+        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+        goto out;
+    }
+    mh_log(MH_LOG_INFO, "main", "listening on http://%s:%d", cfg.bind_address,
+           mh_http_server_port(srv));
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    mh_log(MH_LOG_INFO, "main", "received %s, draining (up to %d ms)",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.shutdown_timeout_ms);
+    int left = mh_http_server_drain(srv, cfg.shutdown_timeout_ms);
+    if (left)
+        mh_log(MH_LOG_WARN, "main", "%d request(s) still running at the deadline", left);
+    status = 0;
+out:
+    mh_http_server_destroy(srv);
+    mh_db_pool_destroy(app.pool);
+    mh_config_cleanup(&cfg);
+    if (status == 0)
+        mh_log(MH_LOG_INFO, "main", "stopped");
+    return status;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: meshhook migrate [--status] [--admin-database-url URL]\n\n"
+               "Applies the migrations compiled into this binary, in order, each in its own\n"
+               "transaction, under an advisory lock. --status lists applied and pending ones\n"
+               "and exits 1 when some are pending.\n");
+        return 0;
+    }
+    bool status_only = false;
+    char **args = mh_xcalloc((size_t)argc + 1, sizeof(char *));
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--status") == 0)
+            status_only = true;
+        else
+            args[n++] = argv[i];
+    }
+    struct mh_config cfg;
+    int st = load_config(&cfg, n, args, NULL, NULL);
+    free(args);
+    if (st)
+        return st;
+    if (cfg.admin_database_url[0] == '\0') {
+        fprintf(stderr, "meshhook migrate: set MESHHOOK_ADMIN_DATABASE_URL or "
+                        "MESHHOOK_DATABASE_URL\n");
+        mh_config_cleanup(&cfg);
+        return 2;
+    }
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    int pending = 0;
+    enum mh_err rc = status_only
+                         ? mh_db_migrate_status(cfg.admin_database_url, stdout, &pending, &info)
+                         : mh_db_migrate(cfg.admin_database_url, stdout, &info);
+    mh_config_cleanup(&cfg);
+    if (rc != MH_OK) {
+        fprintf(stderr, "meshhook migrate: %s\n", info.message[0] ? info.message : mh_strerror(rc));
+        return 1;
+    }
+    return status_only && pending ? 1 : 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: meshhook <command> [options]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "meshhook: unknown command '%s'\n", argv[1]);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(argc - 1, argv + 1);
+    for (size_t i = 0; i < MH_ARRAY_LEN(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "meshhook: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
     return 2;
 }

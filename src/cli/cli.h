@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Subcommands of the `meshhook` binary. Each takes the arguments after its own name
+ * (argv[0] is the subcommand) and returns the process exit status: 0 success, 1 failure,
+ * 2 usage error. main.c only dispatches.
+ */
+#ifndef MH_CLI_H
+#define MH_CLI_H
+
+int mh_cli_jp(int argc, char **argv);
+
+#endif

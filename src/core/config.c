@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The settings table and its loader (after redis's static_configs and pgbouncer's CF_ABS). Each
+ * row names a field of struct mh_config by offset, so adding a setting is one row here plus one
+ * field in config.h; help, validation, environment and flag parsing follow from the row.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+enum cfg_type { CFG_INT, CFG_LONG, CFG_STR, CFG_BOOL };
+
+struct cfg_row {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;
+    const char *def;
+    long min;
+    long max;
+    bool is_secret;
+    const char *help;
+};
+
+#define F(field) offsetof(struct mh_config, field)
+
+static const struct cfg_row rows[] = {
+    {"port", CFG_INT, F(port), "8080", 0, 65535, false, "HTTP port (0 picks a free one)"},
+    {"bind_address", CFG_STR, F(bind_address), "0.0.0.0", 0, 0, false, "address to listen on"},
+    {"database_url", CFG_STR, F(database_url), "", 0, 0, true,
+     "PostgreSQL URL the server uses (a role without ownership or BYPASSRLS)"},
+    {"admin_database_url", CFG_STR, F(admin_database_url), "", 0, 0, true,
+     "PostgreSQL URL of the schema owner, for migrations (default: database_url)"},
+    {"pool_size", CFG_INT, F(pool_size), "8", 1, 512, false, "database connections"},
+    {"pool_wait_ms", CFG_INT, F(pool_wait_ms), "2000", 1, 600000, false,
+     "longest wait for a free connection before answering 503"},
+    {"log_level", CFG_STR, F(log_level), "info", 0, 0, false, "error|warn|info|debug|trace"},
+    {"log_format", CFG_STR, F(log_format), "json", 0, 0, false, "json|text"},
+    {"max_body_bytes", CFG_LONG, F(max_body_bytes), "1048576", 1, 1073741824, false,
+     "largest request body accepted (413 beyond)"},
+    {"http_threads", CFG_INT, F(http_threads), "4", 1, 256, false, "HTTP worker threads"},
+    {"connection_timeout_s", CFG_INT, F(connection_timeout_s), "30", 1, 3600, false,
+     "idle or slow client connections are closed after this many seconds"},
+    {"shutdown_timeout_ms", CFG_INT, F(shutdown_timeout_ms), "10000", 0, 600000, false,
+     "how long SIGTERM waits for in-flight requests"},
+    {"workers", CFG_INT, F(workers), "2", 0, 256, false, "worker threads executing runs"},
+    {"worker_batch", CFG_INT, F(worker_batch), "16", 1, 1000, false, "jobs claimed at once"},
+    {"job_lease_ms", CFG_INT, F(job_lease_ms), "30000", 100, 3600000, false,
+     "lease of a claimed job; a crashed worker's jobs return after it"},
+    {"poll_interval_ms", CFG_INT, F(poll_interval_ms), "1000", 10, 600000, false,
+     "workers poll this often when no notification arrives"},
+    {"kek_file", CFG_STR, F(kek_file), "", 0, 0, false, "file holding the key-encryption key"},
+    {"kek", CFG_STR, F(kek), "", 0, 0, true, "key-encryption key (hex or base64)"},
+    {"kek_id", CFG_STR, F(kek_id), "", 0, 0, false, "id of the key-encryption key"},
+    {"web_dir", CFG_STR, F(web_dir), "", 0, 0, false, "directory of the built web UI"},
+    {"allow_signup", CFG_BOOL, F(allow_signup), "false", 0, 0, false, "public sign-up"},
+    {"secure_cookies", CFG_BOOL, F(secure_cookies), "false", 0, 0, false,
+     "mark cookies Secure (set when served over TLS)"},
+    {"session_idle_minutes", CFG_INT, F(session_idle_minutes), "720", 1, 525600, false,
+     "a session unused this long expires"},
+    {"session_max_hours", CFG_INT, F(session_max_hours), "336", 1, 87600, false,
+     "a session expires this long after login whatever its use"},
+};
+
+static void *field(struct mh_config *cfg, const struct cfg_row *r)
+{
+    return (char *)cfg + r->offset;
+}
+
+static enum mh_err set_value(struct mh_config *cfg, const struct cfg_row *r, const char *v,
+                             const char *source, struct mh_err_info *info)
+{
+    switch (r->type) {
+    case CFG_INT:
+    case CFG_LONG: {
+        errno = 0;
+        char *end = NULL;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end != '\0')
+            return mh_err_set(info, MH_EINVAL, "config", -1, "%s: %s is not an integer", source,
+                              r->name);
+        if (n < r->min || n > r->max)
+            return mh_err_set(info, MH_EINVAL, "config", -1, "%s: %s must be between %ld and %ld",
+                              source, r->name, r->min, r->max);
+        if (r->type == CFG_INT)
+            *(int *)field(cfg, r) = (int)n;
+        else
+            *(long *)field(cfg, r) = n;
+        break;
+    }
+    case CFG_BOOL:
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0)
+            *(bool *)field(cfg, r) = true;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0)
+            *(bool *)field(cfg, r) = false;
+        else
+            return mh_err_set(info, MH_EINVAL, "config", -1, "%s: %s must be true or false", source,
+                              r->name);
+        break;
+    case CFG_STR: {
+        char **p = field(cfg, r);
+        free(*p);
+        *p = mh_xstrdup(v);
+        break;
+    }
+    }
+    return MH_OK;
+}
+
+static const struct cfg_row *find_row(const char *name, size_t len)
+{
+    for (size_t i = 0; i < MH_ARRAY_LEN(rows); i++) {
+        const char *n = rows[i].name;
+        if (strlen(n) != len)
+            continue;
+        size_t j = 0;
+        for (; j < len; j++) {
+            char c = name[j] == '-' ? '_' : name[j];
+            if (c != n[j])
+                break;
+        }
+        if (j == len)
+            return &rows[i];
+    }
+    return NULL;
+}
+
+static enum mh_err validate(const struct mh_config *cfg, struct mh_err_info *info)
+{
+    if (strcmp(cfg->log_level, "error") && strcmp(cfg->log_level, "warn") &&
+        strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug") &&
+        strcmp(cfg->log_level, "trace"))
+        return mh_err_set(info, MH_EINVAL, "config", -1,
+                          "log_level must be one of error, warn, info, debug, trace");
+    if (strcmp(cfg->log_format, "json") && strcmp(cfg->log_format, "text"))
+        return mh_err_set(info, MH_EINVAL, "config", -1, "log_format must be json or text");
+    return MH_OK;
+}
+
+enum mh_err mh_config_load(struct mh_config *cfg, int argc, char **argv, char **rest, int *nrest,
+                           struct mh_err_info *info)
+{
+    enum mh_err rc = MH_OK;
+    memset(cfg, 0, sizeof(*cfg));
+    if (nrest)
+        *nrest = 0;
+    for (size_t i = 0; i < MH_ARRAY_LEN(rows); i++) {
+        rc = set_value(cfg, &rows[i], rows[i].def, "default", info);
+        MH_ASSERT(rc == MH_OK);
+    }
+    for (size_t i = 0; i < MH_ARRAY_LEN(rows); i++) {
+        char env[96] = "MESHHOOK_";
+        size_t o = strlen(env);
+        for (const char *p = rows[i].name; *p && o + 1 < sizeof(env); p++)
+            env[o++] = (char)toupper((unsigned char)*p);
+        env[o] = '\0';
+        const char *v = getenv(env);
+        if (v && (rc = set_value(cfg, &rows[i], v, env, info)) != MH_OK)
+            goto out;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (rest && nrest) {
+                rest[(*nrest)++] = argv[i];
+                continue;
+            }
+            rc = mh_err_set(info, MH_EINVAL, "usage", -1, "unexpected argument '%s'", a);
+            goto out;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct cfg_row *r = find_row(name, len);
+        if (r == NULL) {
+            rc =
+                mh_err_set(info, MH_EINVAL, "usage", -1, "unknown option '--%.*s'", (int)len, name);
+            goto out;
+        }
+        const char *v = NULL;
+        if (eq)
+            v = eq + 1;
+        else if (r->type == CFG_BOOL)
+            v = "true";
+        else if (i + 1 < argc)
+            v = argv[++i];
+        else {
+            rc = mh_err_set(info, MH_EINVAL, "usage", -1, "option '--%s' needs a value", r->name);
+            goto out;
+        }
+        char source[80];
+        snprintf(source, sizeof(source), "--%s", r->name);
+        if ((rc = set_value(cfg, r, v, source, info)) != MH_OK)
+            goto out;
+    }
+    if (cfg->admin_database_url[0] == '\0') {
+        free(cfg->admin_database_url);
+        cfg->admin_database_url = mh_xstrdup(cfg->database_url);
+    }
+    rc = validate(cfg, info);
+out:
+    if (rc != MH_OK)
+        mh_config_cleanup(cfg);
+    return rc;
+}
+
+void mh_config_cleanup(struct mh_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < MH_ARRAY_LEN(rows); i++) {
+        if (rows[i].type == CFG_STR) {
+            char **p = field(cfg, &rows[i]);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+void mh_config_print_help(FILE *out)
+{
+    for (size_t i = 0; i < MH_ARRAY_LEN(rows); i++) {
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s", rows[i].name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        char env[96] = "MESHHOOK_";
+        size_t o = strlen(env);
+        for (const char *p = rows[i].name; *p && o + 1 < sizeof(env); p++)
+            env[o++] = (char)toupper((unsigned char)*p);
+        env[o] = '\0';
+        fprintf(out, "  %-26s %s\n  %-26s env %s%s%s%s\n", flag, rows[i].help, "", env,
+                rows[i].def[0] ? ", default " : "", rows[i].def,
+                rows[i].is_secret ? " (secret)" : "");
+    }
+}
+
+void mh_config_print(const struct mh_config *cfg, FILE *out)
+{
+    struct mh_config *c = (struct mh_config *)cfg;
+    for (size_t i = 0; i < MH_ARRAY_LEN(rows); i++) {
+        const struct cfg_row *r = &rows[i];
+        switch (r->type) {
+        case CFG_INT: fprintf(out, "%s = %d\n", r->name, *(int *)field(c, r)); break;
+        case CFG_LONG: fprintf(out, "%s = %ld\n", r->name, *(long *)field(c, r)); break;
+        case CFG_BOOL:
+            fprintf(out, "%s = %s\n", r->name, *(bool *)field(c, r) ? "true" : "false");
+            break;
+        case CFG_STR: {
+            const char *v = *(char **)field(c, r);
+            fprintf(out, "%s = %s\n", r->name, r->is_secret && v[0] ? "[redacted]" : v);
+            break;
+        }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: one declarative table (config.c) of every setting with its type, default,
+ * bounds and whether it is secret. Sources are layered defaults -> environment (MESHHOOK_<KEY>)
+ * -> command-line flags (--key value or --key=value, with '-' or '_'), into an immutable
+ * snapshot that main passes down. Unknown flags and bad values are errors with a message that
+ * names the setting; the caller exits 2.
+ */
+#ifndef MH_CORE_CONFIG_H
+#define MH_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+struct mh_config {
+    int port;
+    char *bind_address;
+    char *database_url;
+    char *admin_database_url;
+    int pool_size;
+    int pool_wait_ms;
+    char *log_level;
+    char *log_format;
+    long max_body_bytes;
+    int http_threads;
+    int connection_timeout_s;
+    int shutdown_timeout_ms;
+    int workers;
+    int worker_batch;
+    int job_lease_ms;
+    int poll_interval_ms;
+    char *kek_file;
+    char *kek;
+    char *kek_id;
+    char *web_dir;
+    bool allow_signup;
+    bool secure_cookies;
+    int session_idle_minutes;
+    int session_max_hours;
+};
+
+/* Fills `cfg` with defaults, then the environment, then argv (flags only; positional arguments
+ * are reported in `*rest`/`*nrest` as borrowed argv pointers, in order, when rest is non-NULL;
+ * otherwise they are errors). On error fills `info` and returns MH_EINVAL. The strings in `cfg`
+ * are owned by it; free with mh_config_cleanup. */
+MH_MUSTCHECK enum mh_err mh_config_load(struct mh_config *cfg, int argc, char **argv, char **rest,
+                                        int *nrest, struct mh_err_info *info);
+void mh_config_cleanup(struct mh_config *cfg);
+
+/* Prints every setting with its env var, default and description (for --help). */
+void mh_config_print_help(FILE *out);
+/* Prints the effective settings, secrets redacted. */
+void mh_config_print(const struct mh_config *cfg, FILE *out);
+
+#endif

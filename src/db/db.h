@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The database layer, and the only user of libpq. A fixed-size pool of connections shared by
+ * request and worker threads; statements are prepared once per connection and reused. Results
+ * come back as jansson values (an array of row objects, with PostgreSQL types mapped to JSON:
+ * integers, booleans, json/jsonb parsed, everything else as strings), so no libpq type leaks out
+ * of src/db.
+ *
+ * Errors: MH_EUNAVAILABLE when no connection could be had in time or the database is down,
+ * MH_ECONFLICT for unique violations, MH_EFORBIDDEN when row-level security refuses a write,
+ * MH_EINVAL for check and foreign-key violations and bad input syntax, MH_EDB otherwise. `info`
+ * gets the SQLSTATE in `kind` and PostgreSQL's primary message (never parameter values).
+ */
+#ifndef MH_DB_H
+#define MH_DB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+struct mh_db_pool;
+struct mh_db_conn;
+
+/* Creates a pool of `size` connections to `url`, opened lazily (so a server can start while
+ * the database is down). `wait_ms` bounds mh_db_acquire. */
+MH_MUSTCHECK enum mh_err mh_db_pool_create(const char *url, int size, int wait_ms,
+                                           struct mh_db_pool **out);
+/* Closes every connection; all connections must have been released. NULL-tolerant. */
+void mh_db_pool_destroy(struct mh_db_pool *pool);
+
+/* Borrows a connection, waiting at most the pool's wait_ms for one to be free; (re)connects it
+ * when needed. MH_EUNAVAILABLE when none is free in time or the database cannot be reached.
+ * Thread-safe. The connection is the caller's until mh_db_release. */
+MH_MUSTCHECK enum mh_err mh_db_acquire(struct mh_db_pool *pool, struct mh_db_conn **out,
+                                       struct mh_err_info *info);
+/* Returns a connection to the pool, rolling back any transaction left open. NULL-tolerant. */
+void mh_db_release(struct mh_db_pool *pool, struct mh_db_conn *conn);
+
+/* A standalone connection outside any pool (migrations, the CLI, tests). */
+MH_MUSTCHECK enum mh_err mh_db_connect(const char *url, struct mh_db_conn **out,
+                                       struct mh_err_info *info);
+void mh_db_close(struct mh_db_conn *conn);
+
+/* Runs a parameterised statement (prepared once per connection and cached by its text).
+ * `params` are text values, NULL for SQL NULL. When `rows` is non-NULL it receives a new JSON
+ * array of row objects; when `affected` is non-NULL, the number of rows the command touched. */
+MH_MUSTCHECK enum mh_err mh_db_query(struct mh_db_conn *c, const char *sql, int nparams,
+                                     const char *const *params, json_t **rows, long *affected,
+                                     struct mh_err_info *info);
+/* Like mh_db_query and returns the first row (new reference) or MH_ENOTFOUND. */
+MH_MUSTCHECK enum mh_err mh_db_query_row(struct mh_db_conn *c, const char *sql, int nparams,
+                                         const char *const *params, json_t **row,
+                                         struct mh_err_info *info);
+/* Runs SQL text that may hold several statements and no parameters (migrations). */
+MH_MUSTCHECK enum mh_err mh_db_exec_script(struct mh_db_conn *c, const char *sql,
+                                           struct mh_err_info *info);
+
+/* Transactions. `user_id` and `project_id` (either may be NULL) are set transaction-locally as
+ * meshhook.user_id and meshhook.project_id, which the row-level security policies read. */
+MH_MUSTCHECK enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id,
+                                     const char *project_id, struct mh_err_info *info);
+MH_MUSTCHECK enum mh_err mh_db_commit(struct mh_db_conn *c, struct mh_err_info *info);
+/* Never fails from the caller's point of view; a broken connection is reset on release. */
+void mh_db_rollback(struct mh_db_conn *c);
+
+/* True when the connection is usable. */
+bool mh_db_is_ok(const struct mh_db_conn *c);
+
+/* Migrations (migrate.c). Applies every pending embedded migration in order, each in its own
+ * transaction, under an advisory lock; refuses (MH_ECONFLICT) when an applied migration's
+ * checksum differs from the embedded one. `out` (optional) receives one line per action. */
+MH_MUSTCHECK enum mh_err mh_db_migrate(const char *admin_url, FILE *out, struct mh_err_info *info);
+/* Prints applied and pending migrations; `pending` receives their count. */
+MH_MUSTCHECK enum mh_err mh_db_migrate_status(const char *admin_url, FILE *out, int *pending,
+                                              struct mh_err_info *info);
+/* Number of embedded migrations, and whether `c`'s database has applied exactly those. */
+size_t mh_db_migrations_count(void);
+MH_MUSTCHECK enum mh_err mh_db_is_migrated(struct mh_db_conn *c, bool *is_migrated,
+                                           struct mh_err_info *info);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What handlers share: the configuration snapshot and the long-lived engines. main builds it and
+ * passes it to the server as the `app` pointer; handlers read it, never replace its members.
+ */
+#ifndef MH_HTTP_APP_H
+#define MH_HTTP_APP_H
+
+#include "core/config.h"
+#include "db/db.h"
+#include "http/http.h"
+
+struct mh_app {
+    const struct mh_config *cfg;
+    struct mh_db_pool *pool;
+};
+
+/* The route table of `meshhook serve`. */
+extern const struct mh_http_route mh_app_routes[];
+extern const size_t mh_app_routes_count;
+
+/* Handlers (src/http/handlers/). */
+void mh_h_healthz(struct mh_http_req *req, void *app);
+void mh_h_readyz(struct mh_http_req *req, void *app);
+
+#endif

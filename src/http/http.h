@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP server (libmicrohttpd, confined to src/http) and the request API that handlers use.
+ * A handler receives a fully read request (headers, query, body within the size limit, router
+ * parameters) and answers exactly once with one of the mh_http_respond_* functions; a handler
+ * that forgets gets a 500. Every response carries X-Request-Id, and every error body has the
+ * shape {"error": {"code", "message"[, "path"]}, "request_id"}.
+ *
+ * Threads: handlers run on the server's thread pool and may block (on the database pool, whose
+ * waits are bounded). Memory: each request owns an arena (mh_http_req_arena) released when the
+ * response has been sent; nothing may keep pointers into it.
+ */
+#ifndef MH_HTTP_H
+#define MH_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+
+struct mh_http_server;
+struct mh_http_req;
+
+typedef void (*mh_http_handler_fn)(struct mh_http_req *req, void *app);
+
+/* A route: `method` ("GET", "POST", ... or "*" for any) and a `pattern` of '/'-separated
+ * segments where ":name" captures one segment (mh_http_req_param) and a final "*name" captures
+ * the rest of the path. */
+struct mh_http_route {
+    const char *method;
+    const char *pattern;
+    mh_http_handler_fn handler;
+};
+
+struct mh_http_server_opts {
+    const char *bind_address;
+    int port; /* 0: pick a free port, see mh_http_server_port */
+    int threads;
+    int connection_timeout_s;
+    long max_body_bytes;
+};
+
+/* Starts listening and serving on background threads. `routes` (borrowed, must outlive the
+ * server) are tried in order. `app` is passed to every handler. */
+MH_MUSTCHECK enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
+                                              const struct mh_http_route *routes, size_t nroutes,
+                                              void *app, struct mh_http_server **out,
+                                              struct mh_err_info *info);
+int mh_http_server_port(const struct mh_http_server *s);
+/* Stops accepting new connections and waits up to `timeout_ms` for in-flight requests to finish;
+ * returns how many were still running at the deadline. */
+int mh_http_server_drain(struct mh_http_server *s, int timeout_ms);
+/* Stops the server (closing remaining connections) and frees it. NULL-tolerant. */
+void mh_http_server_destroy(struct mh_http_server *s);
+
+/* Request accessors: returned strings are borrowed and valid until the response is sent. */
+const char *mh_http_req_method(const struct mh_http_req *req);
+const char *mh_http_req_path(const struct mh_http_req *req);
+const char *mh_http_req_id(const struct mh_http_req *req);
+const char *mh_http_req_header(const struct mh_http_req *req, const char *name);
+const char *mh_http_req_query(const struct mh_http_req *req, const char *name);
+const char *mh_http_req_cookie(const struct mh_http_req *req, const char *name);
+const char *mh_http_req_param(const struct mh_http_req *req, const char *name);
+const char *mh_http_req_remote_ip(const struct mh_http_req *req);
+const char *mh_http_req_body(const struct mh_http_req *req, size_t *len);
+struct mh_arena *mh_http_req_arena(struct mh_http_req *req);
+/* Visits every request header (name, value). */
+void mh_http_req_each_header(const struct mh_http_req *req,
+                             void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+
+/* Parses the body as a JSON object. On failure answers 400 (or 415 for a non-JSON content type)
+ * itself and returns NULL. The value is borrowed, owned by the request arena. */
+json_t *mh_http_req_json_body(struct mh_http_req *req);
+
+/* Adds a response header (copied). Call before responding. */
+void mh_http_set_header(struct mh_http_req *req, const char *name, const char *value);
+/* Answers with `body` (stolen; NULL for no body) serialised as JSON. */
+void mh_http_respond_json(struct mh_http_req *req, int status, json_t *body);
+/* Answers with the error shape; `path` (may be NULL) names the offending field. */
+void mh_http_respond_error(struct mh_http_req *req, int status, const char *code,
+                           const char *message, const char *path);
+/* Answers with raw bytes (copied). */
+void mh_http_respond_raw(struct mh_http_req *req, int status, const char *content_type,
+                         const void *data, size_t len);
+/* Maps an mh_err (with optional detail) to a status and error body: EINVAL 422, ENOTFOUND 404,
+ * ECONFLICT 409, EFORBIDDEN 403, EAUTH 401, ETOOBIG 413, EUNAVAILABLE 503, others 500 (with a
+ * generic message; the detail is logged, not sent). */
+void mh_http_respond_err(struct mh_http_req *req, enum mh_err err, const struct mh_err_info *info);
+bool mh_http_req_has_responded(const struct mh_http_req *req);
+
+#endif

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmicrohttpd glue: one daemon with an internal epoll thread pool. The access handler reads a
+ * request in three phases (headers, body chunks into a bounded buffer, completion), then routes
+ * it and lets the handler answer. Oversized bodies are refused with 413 as soon as the declared
+ * or received length passes the limit. An in-flight counter lets SIGTERM drain: stop accepting,
+ * wait for running requests, then stop.
+ */
+#include "http/http_internal.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+struct mh_http_server {
+    struct MHD_Daemon *daemon;
+    const struct mh_http_route *routes;
+    size_t nroutes;
+    void *app;
+    long max_body_bytes;
+    int port;
+    _Atomic int inflight;
+};
+
+struct resp_header {
+    struct resp_header *next;
+    const char *name;
+    const char *value;
+};
+
+struct mh_http_req {
+    struct mh_http_server *srv;
+    struct MHD_Connection *conn;
+    struct mh_arena *arena;
+    const char *method;
+    const char *path;
+    char id[17];
+    char ip[INET6_ADDRSTRLEN];
+    struct mh_buf body;
+    struct mh_http__match match;
+    struct resp_header *headers;
+    bool is_too_big;
+    size_t discarded;
+    bool has_responded;
+    int status;
+    struct timespec started;
+};
+
+static void req_id_init(char *out)
+{
+    unsigned char raw[8];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        memset(raw, 0, sizeof(raw));
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[16] = '\0';
+}
+
+static void queue(struct mh_http_req *req, int status, const char *content_type, const void *data,
+                  size_t len)
+{
+    if (req->has_responded)
+        return;
+    req->has_responded = true;
+    req->status = status;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return;
+    if (content_type)
+        MHD_add_response_header(r, "Content-Type", content_type);
+    MHD_add_response_header(r, "X-Request-Id", req->id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    for (struct resp_header *h = req->headers; h; h = h->next)
+        MHD_add_response_header(r, h->name, h->value);
+    MHD_queue_response(req->conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+}
+
+void mh_http_set_header(struct mh_http_req *req, const char *name, const char *value)
+{
+    struct resp_header *h = mh_arena_alloc(req->arena, sizeof(*h));
+    h->name = mh_arena_strdup(req->arena, name);
+    h->value = mh_arena_strdup(req->arena, value);
+    h->next = req->headers;
+    req->headers = h;
+}
+
+void mh_http_respond_json(struct mh_http_req *req, int status, json_t *body)
+{
+    if (body == NULL) {
+        queue(req, status, NULL, "", 0);
+        return;
+    }
+    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (s == NULL) {
+        queue(req, 500, "application/json",
+              "{\"error\":{\"code\":\"internal\",\"message\":\"could not encode response\"}}", 66);
+        return;
+    }
+    queue(req, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void mh_http_respond_error(struct mh_http_req *req, int status, const char *code,
+                           const char *message, const char *path)
+{
+    json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (path && path[0])
+        json_object_set_new(err, "path", json_string(path));
+    mh_http_respond_json(req, status, json_pack("{s:o, s:s}", "error", err, "request_id", req->id));
+}
+
+void mh_http_respond_raw(struct mh_http_req *req, int status, const char *content_type,
+                         const void *data, size_t len)
+{
+    queue(req, status, content_type, data, len);
+}
+
+void mh_http_respond_err(struct mh_http_req *req, enum mh_err err, const struct mh_err_info *info)
+{
+    const char *msg = info && info->message[0] ? info->message : mh_strerror(err);
+    const char *path = info ? info->path : NULL;
+    switch (err) {
+    case MH_EINVAL: mh_http_respond_error(req, 422, "invalid", msg, path); return;
+    case MH_ENOTFOUND: mh_http_respond_error(req, 404, "not_found", msg, path); return;
+    case MH_ECONFLICT: mh_http_respond_error(req, 409, "conflict", msg, path); return;
+    case MH_EFORBIDDEN: mh_http_respond_error(req, 403, "forbidden", msg, path); return;
+    case MH_EAUTH: mh_http_respond_error(req, 401, "unauthenticated", msg, path); return;
+    case MH_ETOOBIG: mh_http_respond_error(req, 413, "too_big", msg, path); return;
+    case MH_ELIMIT: mh_http_respond_error(req, 429, "rate_limited", msg, path); return;
+    case MH_EUNAVAILABLE:
+        mh_http_set_header(req, "Retry-After", "1");
+        mh_http_respond_error(req, 503, "unavailable", "the service is temporarily unavailable",
+                              NULL);
+        mh_log_req(MH_LOG_WARN, "http", req->id, "unavailable: %s", msg);
+        return;
+    default:
+        mh_log_req(MH_LOG_ERROR, "http", req->id, "internal error: %s: %s", mh_strerror(err), msg);
+        mh_http_respond_error(req, 500, "internal", "internal error", NULL);
+        return;
+    }
+}
+
+bool mh_http_req_has_responded(const struct mh_http_req *req)
+{
+    return req->has_responded;
+}
+
+const char *mh_http_req_method(const struct mh_http_req *req)
+{
+    return req->method;
+}
+
+const char *mh_http_req_path(const struct mh_http_req *req)
+{
+    return req->path;
+}
+
+const char *mh_http_req_id(const struct mh_http_req *req)
+{
+    return req->id;
+}
+
+const char *mh_http_req_header(const struct mh_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *mh_http_req_query(const struct mh_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *mh_http_req_cookie(const struct mh_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+const char *mh_http_req_param(const struct mh_http_req *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; i < req->match.nparams; i++)
+        if (req->match.name_lens[i] == len && strncmp(req->match.names[i], name, len) == 0)
+            return req->match.values[i];
+    return NULL;
+}
+
+const char *mh_http_req_remote_ip(const struct mh_http_req *req)
+{
+    return req->ip;
+}
+
+const char *mh_http_req_body(const struct mh_http_req *req, size_t *len)
+{
+    if (len)
+        *len = mh_buf_len(&req->body);
+    return mh_buf_str(&req->body);
+}
+
+struct mh_arena *mh_http_req_arena(struct mh_http_req *req)
+{
+    return req->arena;
+}
+
+struct each_ctx {
+    void (*fn)(void *ctx, const char *name, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct each_ctx *e = cls;
+    e->fn(e->ctx, key, value ? value : "");
+    return MHD_YES;
+}
+
+void mh_http_req_each_header(const struct mh_http_req *req,
+                             void (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    struct each_ctx e = {fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &e);
+}
+
+static void json_decref_void(void *p)
+{
+    json_decref(p);
+}
+
+json_t *mh_http_req_json_body(struct mh_http_req *req)
+{
+    const char *ct = mh_http_req_header(req, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+        mh_http_respond_error(req, 415, "unsupported_media_type",
+                              "the request body must be application/json", NULL);
+        return NULL;
+    }
+    size_t len = 0;
+    const char *body = mh_http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+        mh_http_respond_error(req, 400, "bad_json", msg, NULL);
+        return NULL;
+    }
+    mh_arena_defer(req->arena, json_decref_void, v);
+    if (!json_is_object(v)) {
+        mh_http_respond_error(req, 422, "invalid", "the request body must be a JSON object", "");
+        return NULL;
+    }
+    return v;
+}
+
+static void refuse_too_big(struct mh_http_req *req)
+{
+    req->is_too_big = true;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "request body exceeds the limit of %ld bytes",
+             req->srv->max_body_bytes);
+    mh_http_set_header(req, "Connection", "close");
+    mh_http_respond_error(req, 413, "too_big", msg, NULL);
+}
+
+static void dispatch(struct mh_http_req *req)
+{
+    int st = mh_http__route(req->srv->routes, req->srv->nroutes, req->method, req->path, req->arena,
+                            &req->match);
+    if (st == 404) {
+        mh_http_respond_error(req, 404, "not_found", "no such route", NULL);
+        return;
+    }
+    if (st == 405) {
+        mh_http_set_header(req, "Allow", req->match.allow);
+        mh_http_respond_error(req, 405, "method_not_allowed",
+                              "this method is not allowed on this route", NULL);
+        return;
+    }
+    req->match.route->handler(req, req->srv->app);
+    if (!req->has_responded) {
+        mh_log_req(MH_LOG_ERROR, "http", req->id, "handler for %s %s did not respond", req->method,
+                   req->match.route->pattern);
+        mh_http_respond_error(req, 500, "internal", "internal error", NULL);
+    }
+}
+
+static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Connection *conn,
+                                      const char *method, const char *url)
+{
+    struct mh_arena *arena = mh_arena_create();
+    struct mh_http_req *req = mh_arena_calloc(arena, sizeof(*req));
+    req->arena = arena;
+    req->srv = srv;
+    req->conn = conn;
+    req->method = mh_arena_strdup(arena, method);
+    req->path = mh_arena_strdup(arena, url);
+    req_id_init(req->id);
+    mh_buf_init(&req->body, (size_t)srv->max_body_bytes);
+    clock_gettime(CLOCK_MONOTONIC, &req->started);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->ip,
+                      sizeof(req->ip));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip,
+                      sizeof(req->ip));
+    }
+    return req;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct mh_http_server *srv = cls;
+    struct mh_http_req *req = *con_cls;
+    if (req == NULL) {
+        req = req_create(srv, conn, method, url);
+        *con_cls = req;
+        atomic_fetch_add(&srv->inflight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoll(cl, NULL, 10) > srv->max_body_bytes)
+            refuse_too_big(req);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        /* libmicrohttpd sends a response only once the body has been read, so a body that
+         * passes the limit is counted and dropped until its end, then refused; one far past
+         * the limit is cut off by closing the connection. */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->is_too_big) {
+            req->discarded += n;
+            return req->discarded > 4 * (size_t)srv->max_body_bytes + (1u << 20) ? MHD_NO : MHD_YES;
+        }
+        if (mh_buf_append(&req->body, upload_data, n) != MH_OK) {
+            req->is_too_big = true;
+            req->discarded = n;
+        }
+        return MHD_YES;
+    }
+    if (req->is_too_big)
+        refuse_too_big(req);
+    else if (!req->has_responded)
+        dispatch(req);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct mh_http_server *srv = cls;
+    struct mh_http_req *req = *con_cls;
+    if (req == NULL)
+        return;
+    *con_cls = NULL;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - req->started.tv_nsec) / 1e6;
+    /* The path is logged without its query string, which may carry tokens. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s %d %.1fms", req->method, req->path,
+                   req->status, ms);
+    else
+        mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
+                   req->path, (int)toe, ms);
+    mh_buf_cleanup(&req->body);
+    mh_arena_destroy(req->arena);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    mh_log(MH_LOG_DEBUG, "mhd", "%s", msg);
+}
+
+enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
+                                 const struct mh_http_route *routes, size_t nroutes, void *app,
+                                 struct mh_http_server **out, struct mh_err_info *info)
+{
+    struct mh_http_server *s = mh_xcalloc(1, sizeof(*s));
+    s->routes = routes;
+    s->nroutes = nroutes;
+    s->app = app;
+    s->max_body_bytes = opts->max_body_bytes;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts->port)};
+    if (inet_pton(AF_INET, opts->bind_address, &addr.sin_addr) != 1) {
+        free(s);
+        return mh_err_set(info, MH_EINVAL, "config", -1, "bind_address '%s' is not an IPv4 address",
+                          opts->bind_address);
+    }
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        free(s);
+        return mh_err_set(info, MH_EIO, "listen", -1, "could not listen on %s:%d",
+                          opts->bind_address, opts->port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : opts->port;
+    *out = s;
+    return MH_OK;
+}
+
+int mh_http_server_port(const struct mh_http_server *s)
+{
+    return s->port;
+}
+
+int mh_http_server_drain(struct mh_http_server *s, int timeout_ms)
+{
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int n = atomic_load(&s->inflight);
+        if (n == 0)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms)
+            return n;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void mh_http_server_destroy(struct mh_http_server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}
