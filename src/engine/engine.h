@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pure core of the durable workflow engine (DESIGN.md §4 and §5): workflow definitions
+ * (validate, compile), the node type registry, the event model, the fold of a run's events into
+ * its state, the decision function that advances a run, the hash chain over the event log, and
+ * replay. Nothing here does I/O, reads a clock, draws randomness or starts a thread: the clock
+ * reading, the random source and every outside outcome (HTTP responses, cancellations) are
+ * arguments, and whatever the engine decides comes back as events to append plus actions for
+ * the caller to perform. docs/internals/engine.md describes the event types and step states;
+ * docs/workflows.md is the user's guide to the definition format.
+ *
+ * Ownership, module-wide: pointer arguments are borrowed for the duration of the call and never
+ * kept, except that a compiled workflow (`struct mh_wf`) keeps its own reference to nothing the
+ * caller passed in. `json_t **` out-params receive a new reference the caller json_decref()s.
+ * Structs the engine fills (`struct mh_event`, `struct mh_engine_result`) own the json_t
+ * references inside them and are released with their cleanup function. On error, out-params are
+ * left NULL (or empty) and `info` (optional) says why.
+ *
+ * Threads: a compiled `struct mh_wf` is immutable and may be used by any number of threads at
+ * once (its JMESPath expressions are thread-safe). Everything else is used by one thread at a
+ * time. No function here keeps global state.
+ */
+#ifndef MH_ENGINE_H
+#define MH_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/* ---- Limits ------------------------------------------------------------------------------- */
+
+#define MH_ENGINE_MAX_NODES 500
+#define MH_ENGINE_MAX_EDGES 2000
+/* Node ids match [A-Za-z_][A-Za-z0-9_-]{0,63}. */
+#define MH_ENGINE_ID_MAX 64
+/* Event type names are at most this many bytes. */
+#define MH_ENGINE_TYPE_MAX 31
+/* The canonical encoding of one event may not exceed this; a larger step output fails the
+ * step with an error of kind "limit" instead of being recorded. */
+#define MH_ENGINE_MAX_EVENT_BYTES  (16u * 1024u * 1024u)
+#define MH_ENGINE_MAX_OUTPUT_BYTES (4u * 1024u * 1024u)
+#define MH_ENGINE_HASH_LEN         32
+/* "mh-" followed by 32 lowercase hex digits. */
+#define MH_ENGINE_IDEM_KEY_LEN 35
+
+/* ---- Workflow definitions ----------------------------------------------------------------- */
+
+/* A compiled, validated, immutable workflow version. Reference-counted, shareable across
+ * threads. */
+struct mh_wf;
+
+/*
+ * Validates a definition document ({"nodes": [...], "edges": [...]}, see docs/workflows.md).
+ * Always sets *errors (when non-NULL) to a new JSON array of every problem found, each
+ * {"path": "/nodes/2/config/expression", "code": "...", "message": "...", "offset"?: n, "node"?:
+ * id}; the array is empty when the definition is valid. Returns MH_OK when valid, MH_EINVAL when
+ * not. `def` is borrowed.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_wf_validate(json_t *def, json_t **errors);
+
+/*
+ * Validates and compiles `def` into *out (a new reference the caller drops with
+ * mh_engine_wf_unref). On MH_EINVAL, *errors (when non-NULL) holds the error array described at
+ * mh_engine_wf_validate; on success *errors is an empty array. The compiled workflow copies
+ * what it needs and keeps no reference to `def`.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_wf_compile(json_t *def, struct mh_wf **out, json_t **errors);
+
+/* Adds a reference (thread-safe) and returns `wf`. */
+struct mh_wf *mh_engine_wf_ref(struct mh_wf *wf);
+/* Drops a reference (thread-safe); frees on the last one. NULL-tolerant. */
+void mh_engine_wf_unref(struct mh_wf *wf);
+
+/* Number of nodes, and the id of node `i` (borrowed from `wf`), in definition order. */
+size_t mh_engine_wf_node_count(const struct mh_wf *wf);
+const char *mh_engine_wf_node_id(const struct mh_wf *wf, size_t i);
+/* The type name of node `node_id`, or NULL when there is no such node. Borrowed from `wf`. */
+const char *mh_engine_wf_node_type(const struct mh_wf *wf, const char *node_id);
+
+/* ---- Node types --------------------------------------------------------------------------- */
+
+/*
+ * A new JSON array describing every node type, in a stable order, for `GET /api/node-types`:
+ * [{"type": "transform", "title": "...", "description": "...", "config_schema": {...}}]. The
+ * config schemas are JSON Schema 2020-12 documents with titles, descriptions and defaults a
+ * form renderer can use; string fields holding JMESPath or templates carry
+ * "x-meshhook-syntax": "jmespath" or "template".
+ */
+json_t *mh_engine_node_types(void);
+
+/* A new reference to the config schema of node type `type`, or NULL for an unknown type. */
+json_t *mh_engine_node_type_schema(const char *type);
+
+/* ---- Templates ---------------------------------------------------------------------------- */
+
+/*
+ * Renders a `{{ expr }}` template (docs/workflows.md): each expr is JMESPath evaluated against
+ * `ctx`; strings are inserted as they are, null as nothing, other values as compact JSON.
+ * `{{secrets.NAME}}` placeholders are copied through literally for send-time resolution; a
+ * value from the data that itself looks like a secret placeholder fails with MH_EINVAL (it would
+ * otherwise let a webhook sender choose which secret gets sent). *out is a new malloc'd string.
+ * Errors: MH_EINVAL (bad template, offset in `info`), MH_EJMESPATH (evaluation), MH_ETOOBIG.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_template_render(const char *tpl, json_t *ctx, char **out,
+                                                   struct mh_err_info *info);
+
+/* ---- Events ------------------------------------------------------------------------------- */
+
+/* Event type names (docs/internals/engine.md has the payload of each). */
+#define MH_EV_RUN_STARTED     "run_started"
+#define MH_EV_STEP_STARTED    "step_started"
+#define MH_EV_STEP_SUCCEEDED  "step_succeeded"
+#define MH_EV_STEP_FAILED     "step_failed"
+#define MH_EV_STEP_SKIPPED    "step_skipped"
+#define MH_EV_HTTP_ATTEMPT    "http_attempt"
+#define MH_EV_RETRY_SCHEDULED "retry_scheduled"
+#define MH_EV_TIMER_SET       "timer_set"
+#define MH_EV_TIMER_FIRED     "timer_fired"
+#define MH_EV_RUN_SUCCEEDED   "run_succeeded"
+#define MH_EV_RUN_FAILED      "run_failed"
+#define MH_EV_RUN_CANCELED    "run_canceled"
+#define MH_EV_RUN_TIMED_OUT   "run_timed_out"
+
+/*
+ * One event of a run's log: the row (run_id, seq, type, node_id, attempt, payload, at, hash) of
+ * the events table, minus the run id. `node_id` is "" for run-level events and `attempt` is 0
+ * where it does not apply. `payload` is a JSON object (NULL reads as {}). `at_ms` is the
+ * caller's clock reading, in milliseconds since the Unix epoch, when the event was decided; it
+ * is part of the hashed encoding, so store it losslessly. `hash` is SHA-256(previous event's
+ * hash || canonical encoding of this event), see mh_engine_event_encode.
+ *
+ * Events the engine returns hold one reference to their payload, released by
+ * mh_engine_event_cleanup. Events the caller builds follow the caller's rules; the engine only
+ * borrows them.
+ */
+struct mh_event {
+    int64_t seq;
+    char type[MH_ENGINE_TYPE_MAX + 1];
+    char node_id[MH_ENGINE_ID_MAX + 1];
+    int attempt;
+    json_t *payload;
+    int64_t at_ms;
+    uint8_t hash[MH_ENGINE_HASH_LEN];
+};
+
+/*
+ * Fills `ev` from database columns: copies `type` and `node_id` (NULL reads as "") and takes a
+ * new reference to `payload` (NULL allowed). `hash` (NULL allowed: zeros) is copied. MH_EINVAL
+ * when a string is too long for the fixed fields; `ev` is then zeroed. Release with
+ * mh_engine_event_cleanup.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_init(struct mh_event *ev, int64_t seq, const char *type,
+                                              const char *node_id, int attempt, json_t *payload,
+                                              int64_t at_ms, const uint8_t *hash);
+/* Drops the payload reference and zeroes `ev`. NULL-tolerant. */
+void mh_engine_event_cleanup(struct mh_event *ev);
+
+/*
+ * The first event of a run (seq 1, already sealed). `trigger` is the trigger object the nodes
+ * see as `trigger`: {"body", "headers", "query", "received_at"} (further members are kept).
+ * `extra` (optional, an object) is merged into the payload outside the context, for what the
+ * intake must record but the nodes need not see (the raw bytes, the id of the verifying key).
+ * Borrowed: every argument. MH_EINVAL on a bad argument.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_run_started(const char *run_id, const char *workflow_id,
+                                                     int64_t version, bool is_test, json_t *trigger,
+                                                     json_t *extra, int64_t at_ms,
+                                                     struct mh_event *out);
+
+/*
+ * The outcome of one HTTP attempt as the sender saw it. Either `error_kind` is NULL and the
+ * response fields are set, or `error_kind` names a failure that produced no response:
+ * "timeout", "connection", "dns" (retryable), "tls", "too_big", "invalid_request" or "other"
+ * (not retryable).
+ */
+struct mh_engine_http_outcome {
+    int status;
+    json_t *headers;  /* object name -> string; borrowed; NULL means {} */
+    const char *body; /* response bytes, need not be NUL-terminated; NULL means none */
+    size_t body_len;
+    const char *error_kind;
+    const char *error_message; /* optional */
+    int64_t duration_ms;
+};
+
+/*
+ * An unsealed http_attempt event (seq 0) reporting attempt `attempt` of node `node_id`, to pass
+ * to mh_engine_advance as a report. `request` (optional, borrowed) is the request as it was
+ * sent, placeholders unresolved (the action's request). A body that is valid UTF-8 is recorded
+ * as "body"; otherwise base64 in "body_b64". When the response's content-type mentions json and
+ * the body parses, the parsed value is recorded as "json" too. MH_EINVAL on a bad argument.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_http_result(const char *node_id, int attempt,
+                                                     json_t *request,
+                                                     const struct mh_engine_http_outcome *outcome,
+                                                     int64_t at_ms, struct mh_event *out);
+
+/* An unsealed run_canceled report. `reason` is optional. */
+MH_MUSTCHECK enum mh_err mh_engine_event_cancel(const char *reason, int64_t at_ms,
+                                                struct mh_event *out);
+
+/* ---- Hash chain --------------------------------------------------------------------------- */
+
+/*
+ * Canonical JSON: object keys sorted by their UTF-8 bytes, no insignificant whitespace, strings
+ * with only `"`, `\` and control characters escaped (\b \f \n \r \t, else \u00xx), integers in
+ * decimal, and a real that is integral with magnitude below 2^53 written as an integer (so a
+ * round trip through PostgreSQL jsonb cannot change the encoding); other reals in the shortest
+ * %g form that reads back to the same double. Appends to `out`. MH_ETOOBIG past the buffer's
+ * limit or 512 levels of nesting.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_canonical_json(json_t *v, struct mh_buf *out);
+
+/*
+ * The canonical encoding of `ev`: "<seq>\n<type>\n<node_id>\n<attempt>\n<at_ms>\n<canonical
+ * payload>", with decimal integers. *out is new (malloc'd, NUL-terminated), *len its length.
+ * MH_ETOOBIG past MH_ENGINE_MAX_EVENT_BYTES.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_encode(const struct mh_event *ev, char **out, size_t *len);
+
+/* Computes SHA-256(prev_hash || encoding(ev)) into `out`; `prev_hash` NULL means 32 zero bytes
+ * (the first event of a run). */
+MH_MUSTCHECK enum mh_err mh_engine_event_hash(const struct mh_event *ev, const uint8_t *prev_hash,
+                                              uint8_t out[MH_ENGINE_HASH_LEN]);
+
+/* Sets ev->seq and ev->hash so that `ev` follows an event whose hash is `prev_hash` (NULL for
+ * seq 1). */
+MH_MUSTCHECK enum mh_err mh_engine_event_seal(struct mh_event *ev, int64_t seq,
+                                              const uint8_t *prev_hash);
+
+/*
+ * Verifies a run's log: seq runs 1..n without gaps and every event's hash links to the stored
+ * hash before it. Each link is checked on its own, so one edited event reports one break and a
+ * deleted or moved event reports where the chain no longer links. *breaks receives a new array
+ * of {"seq": n, "reason": "..."} (empty when intact). A truncated tail cannot be detected from
+ * the log alone; compare the last hash with one stored elsewhere (the runs row).
+ */
+MH_MUSTCHECK enum mh_err mh_engine_chain_verify(const struct mh_event *events, size_t n,
+                                                json_t **breaks);
+
+/* ---- Run state (the fold) ----------------------------------------------------------------- */
+
+enum mh_run_status {
+    MH_RUN_QUEUED = 0,
+    MH_RUN_RUNNING,
+    MH_RUN_SUCCEEDED,
+    MH_RUN_FAILED,
+    MH_RUN_CANCELED,
+};
+
+enum mh_step_status {
+    MH_STEP_PENDING = 0,
+    MH_STEP_RUNNING,
+    MH_STEP_WAITING_TIMER,
+    MH_STEP_WAITING_RETRY,
+    MH_STEP_SUCCEEDED,
+    MH_STEP_FAILED,
+    MH_STEP_SKIPPED,
+};
+
+/* Static names: "queued", "running", ... and "pending", "running", "waiting_timer", ... */
+const char *mh_engine_run_status_name(enum mh_run_status s);
+const char *mh_engine_step_status_name(enum mh_step_status s);
+
+struct mh_run_state;
+
+/*
+ * Folds `events` (seq 1..n, in order, the first a run_started) into a new state the caller frees
+ * with mh_engine_state_destroy. Pure. MH_EINVAL (with the offending seq in info->offset) when the
+ * log does not fit `wf`: an unknown node, an out-of-order seq, a step event in an impossible
+ * state. Reports of an attempt that is no longer current are ignored, as advance would have.
+ * The state keeps a reference to `wf`.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_fold(const struct mh_wf *wf, const struct mh_event *events,
+                                        size_t n, struct mh_run_state **out,
+                                        struct mh_err_info *info);
+void mh_engine_state_destroy(struct mh_run_state *st);
+
+enum mh_run_status mh_engine_state_status(const struct mh_run_state *st);
+/* PENDING for an unknown node. */
+enum mh_step_status mh_engine_state_step_status(const struct mh_run_state *st, const char *node_id);
+/* Attempts started so far (1 for a pure step that ran, 0 before). */
+int mh_engine_state_step_attempts(const struct mh_run_state *st, const char *node_id);
+/* Borrowed from `st` (NULL when none): a step's output, the run's output and the run's error. */
+json_t *mh_engine_state_step_output(const struct mh_run_state *st, const char *node_id);
+json_t *mh_engine_state_output(const struct mh_run_state *st);
+json_t *mh_engine_state_error(const struct mh_run_state *st);
+
+/*
+ * A new JSON summary for the API: {"status", "output"?, "error"?, "steps": {"<id>": {"status",
+ * "attempts", "output"?, "error"?, "fire_at"?}}}.
+ */
+json_t *mh_engine_state_to_json(const struct mh_run_state *st);
+
+/*
+ * The context node `node_id` sees (DESIGN.md §4): {"trigger": ..., "steps": {"<id>": {"output":
+ * ...}} for every succeeded ancestor of the node, "run": {"id", "workflow", "version",
+ * "is_test"}}. Only ancestors are included so that what a node sees never depends on how fast a
+ * parallel branch ran. *out is new. MH_ENOTFOUND for an unknown node.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_context_build(const struct mh_run_state *st, const char *node_id,
+                                                 json_t **out);
+
+/* ---- Advancing a run ---------------------------------------------------------------------- */
+
+/* 64 uniformly random bits per call. The engine records every value it derives from a draw in
+ * an event, so replay never calls this. */
+typedef uint64_t (*mh_engine_random_fn)(void *ctx);
+
+struct mh_engine_input {
+    int64_t now_ms;             /* the caller's clock; stamped on every new event */
+    int64_t run_timeout_ms;     /* 0: no per-run timeout */
+    mh_engine_random_fn random; /* needed only when a retry gets scheduled */
+    void *random_ctx;
+    /* Outside outcomes to append first: http_attempt (mh_engine_event_http_result) and
+     * run_canceled (mh_engine_event_cancel) reports, unsealed. Borrowed. A report that no
+     * longer applies (a duplicate delivery, an attempt that is not current, a finished run) is
+     * counted in n_ignored and not appended. */
+    const struct mh_event *reports;
+    size_t n_reports;
+};
+
+enum mh_engine_action_kind {
+    /* Send `request`; report the outcome with mh_engine_event_http_result. */
+    MH_ACTION_HTTP = 1,
+    /* Call mh_engine_advance again at or after fire_at_ms (a delay node or a retry backoff). */
+    MH_ACTION_TIMER,
+    /* The run finished with `status` (and `output` or `error`). */
+    MH_ACTION_FINISHED,
+};
+
+struct mh_engine_action {
+    enum mh_engine_action_kind kind;
+    char node_id[MH_ENGINE_ID_MAX + 1]; /* "" for FINISHED */
+    int attempt;                        /* HTTP: 1-based attempt; TIMER: the attempt it starts */
+    /*
+     * HTTP: {"method", "url", "headers": {name: value}, "query": {name: value}, "body"?: string,
+     * "timeout_ms", "sign"?: {"secret": NAME}, "secrets": [NAME...], "idempotency_key"}, all
+     * templates rendered and `{{secrets.NAME}}` placeholders still literal. The sender appends
+     * the query (percent-encoded) after resolving secrets.
+     */
+    json_t *request;
+    char idempotency_key[MH_ENGINE_IDEM_KEY_LEN + 1];
+    int64_t timeout_ms;
+    int64_t fire_at_ms;        /* TIMER */
+    enum mh_run_status status; /* FINISHED */
+    json_t *output;            /* FINISHED: the run's output, or NULL */
+    json_t *error;             /* FINISHED: {"kind", "message", ...} when failed, or NULL */
+};
+
+/* Filled by mh_engine_advance; the caller zero-initialises it and frees it with
+ * mh_engine_result_cleanup, whatever advance returned. */
+struct mh_engine_result {
+    struct mh_event *events; /* new events, sealed (seq and hash set), in append order */
+    size_t n_events;
+    struct mh_engine_action *actions;
+    size_t n_actions;
+    size_t n_ignored;          /* reports that no longer applied */
+    int64_t next_wake_ms;      /* earliest pending timer or retry (0: none) */
+    int64_t deadline_ms;       /* when run_timeout_ms makes the run time out (0: none) */
+    enum mh_run_status status; /* the run's status after the new events */
+};
+
+/*
+ * The decision function. Folds `events` (the whole log so far), appends the valid reports, then
+ * repeatedly runs every ready step whose work is pure (transform, branch, terminate, skips of
+ * dead paths, due timers and retries), emitting the events that record each decision, until
+ * only outside work remains. Returns the new events (to append in one transaction, at seq n+1
+ * onwards; a unique-violation on (run_id, seq) means another worker advanced the run: reload
+ * and call again) and the actions they call for, one HTTP action per http step started (so
+ * independent steps run in parallel), one TIMER action per timer set and a FINISHED action when
+ * the run ends. Calling it again on the same log with the same input yields the same result.
+ * Errors: MH_EINVAL (a log that does not fit `wf`, a bad report, or a retry with no random
+ * source), MH_ETOOBIG, MH_ECRYPTO. `out` is filled only on MH_OK.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *events,
+                                           size_t n_events, const struct mh_engine_input *in,
+                                           struct mh_engine_result *out, struct mh_err_info *info);
+
+/*
+ * Recovery after a crash: the actions still outstanding for the run (an http step started but
+ * not reported, a timer or retry not yet due), without new events. Only `actions`, `status`,
+ * `next_wake_ms` of `out` are filled.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_pending(const struct mh_wf *wf, const struct mh_event *events,
+                                           size_t n_events, struct mh_engine_result *out,
+                                           struct mh_err_info *info);
+
+void mh_engine_result_cleanup(struct mh_engine_result *r);
+
+/* ---- Replay ------------------------------------------------------------------------------- */
+
+/*
+ * Verifies the chain, re-folds the log and re-evaluates every pure step on the inputs recorded
+ * before it: transform, branch and terminate outputs, and the request each http attempt was
+ * built with. *report is a new object {"ok": bool, "events": n, "chain_breaks": [{"seq",
+ * "reason"}], "divergences": [{"seq", "node", "field", "recorded", "recomputed"}], "errors":
+ * [{"seq", "message"}]} (errors: the log stopped fitting the workflow, so the rest was not
+ * re-evaluated). Returns MH_OK whenever the report was produced, whatever it says.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_replay(const struct mh_wf *wf, const struct mh_event *events,
+                                          size_t n, json_t **report);
+
+#endif

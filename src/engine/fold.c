@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fold: a run's state is a pure function of its events, applied one at a time in seq order.
+ * Events the engine itself decided must fit the state exactly (anything else means the log does
+ * not belong to this workflow version, or was altered), while outside reports that no longer
+ * apply, such as a second delivery of the same HTTP outcome, are ignored the same way advance
+ * ignores them, so that a duplicate appended by a caller cannot wedge a run.
+ */
+#include "engine/engine_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+static bool is_terminal_step(enum mh_step_status s);
+static enum mh_err bad(struct mh_err_info *info, const struct mh_event *ev, const char *why);
+static void set_json(json_t **slot, json_t *v);
+static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
+                              const struct mh_wf_node *n, const struct mh_event *ev,
+                              struct mh_err_info *info);
+
+const char *mh_engine_run_status_name(enum mh_run_status s)
+{
+    switch (s) {
+    case MH_RUN_QUEUED: return "queued";
+    case MH_RUN_RUNNING: return "running";
+    case MH_RUN_SUCCEEDED: return "succeeded";
+    case MH_RUN_FAILED: return "failed";
+    case MH_RUN_CANCELED: return "canceled";
+    }
+    return "unknown";
+}
+
+const char *mh_engine_step_status_name(enum mh_step_status s)
+{
+    switch (s) {
+    case MH_STEP_PENDING: return "pending";
+    case MH_STEP_RUNNING: return "running";
+    case MH_STEP_WAITING_TIMER: return "waiting_timer";
+    case MH_STEP_WAITING_RETRY: return "waiting_retry";
+    case MH_STEP_SUCCEEDED: return "succeeded";
+    case MH_STEP_FAILED: return "failed";
+    case MH_STEP_SKIPPED: return "skipped";
+    }
+    return "unknown";
+}
+
+static bool is_terminal_step(enum mh_step_status s)
+{
+    return s == MH_STEP_SUCCEEDED || s == MH_STEP_FAILED || s == MH_STEP_SKIPPED;
+}
+
+bool mh_engine__run_finished(const struct mh_run_state *st)
+{
+    return st->status == MH_RUN_SUCCEEDED || st->status == MH_RUN_FAILED ||
+           st->status == MH_RUN_CANCELED;
+}
+
+static enum mh_err bad(struct mh_err_info *info, const struct mh_event *ev, const char *why)
+{
+    return mh_err_set(info, MH_EINVAL, "log", (long)ev->seq, "event %" PRId64 " (%s%s%s): %s",
+                      ev->seq, ev->type, ev->node_id[0] ? " " : "", ev->node_id, why);
+}
+
+/* Replaces *slot with a new reference to `v` (NULL stays NULL). */
+static void set_json(json_t **slot, json_t *v)
+{
+    json_t *old = *slot;
+    *slot = v ? json_incref(v) : NULL;
+    json_decref(old);
+}
+
+enum mh_err mh_engine__state_create(const struct mh_wf *wf, struct mh_run_state **out)
+{
+    struct mh_run_state *st = mh_xcalloc(1, sizeof(*st));
+    /* The state holds a reference; the workflow is immutable, so the cast only touches the
+     * atomic counter. */
+    st->wf = mh_engine_wf_ref((struct mh_wf *)wf);
+    st->steps = mh_xcalloc(wf->n_nodes + 1, sizeof(*st->steps));
+    st->status = MH_RUN_QUEUED;
+    *out = st;
+    return MH_OK;
+}
+
+void mh_engine_state_destroy(struct mh_run_state *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->wf->n_nodes; i++) {
+        struct mh_step_state *s = &st->steps[i];
+        json_decref(s->output);
+        json_decref(s->wrapper);
+        json_decref(s->error);
+        json_decref(s->request);
+        json_decref(s->result);
+    }
+    free(st->steps);
+    json_decref(st->trigger);
+    json_decref(st->run);
+    json_decref(st->output);
+    json_decref(st->error);
+    mh_engine_wf_unref(st->wf);
+    free(st);
+}
+
+/* Whether an outside report would be accepted now (the same test advance applies). */
+bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const struct mh_event *ev)
+{
+    if (mh_engine__run_finished(st))
+        return false;
+    if (strcmp(ev->type, MH_EV_HTTP_ATTEMPT) == 0) {
+        if (idx < 0)
+            return false;
+        const struct mh_step_state *s = &st->steps[idx];
+        return st->wf->nodes[idx].kind == MH_NODE_HTTP_CALL && s->status == MH_STEP_RUNNING &&
+               s->attempts == ev->attempt && s->result == NULL;
+    }
+    return strcmp(ev->type, MH_EV_RUN_CANCELED) == 0;
+}
+
+static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
+                              const struct mh_wf_node *n, const struct mh_event *ev,
+                              struct mh_err_info *info)
+{
+    json_t *p = ev->payload;
+    const char *t = ev->type;
+    (void)st;
+    if (strcmp(t, MH_EV_STEP_STARTED) == 0) {
+        if (n->kind != MH_NODE_HTTP_CALL)
+            return bad(info, ev, "only http_call steps are started");
+        if (!(s->status == MH_STEP_PENDING && ev->attempt == 1) &&
+            !(s->status == MH_STEP_WAITING_RETRY && ev->attempt == s->attempts + 1))
+            return bad(info, ev, "attempt does not follow the step's state");
+        s->status = MH_STEP_RUNNING;
+        s->attempts = ev->attempt;
+        set_json(&s->result, NULL);
+        if (ev->attempt == 1) {
+            set_json(&s->request, json_object_get(p, "request"));
+            const char *key = json_string_value(json_object_get(p, "idempotency_key"));
+            snprintf(s->idem_key, sizeof(s->idem_key), "%s", key ? key : "");
+        }
+    } else if (strcmp(t, MH_EV_HTTP_ATTEMPT) == 0) {
+        json_decref(s->result);
+        s->result = p ? json_incref(p) : json_object();
+    } else if (strcmp(t, MH_EV_RETRY_SCHEDULED) == 0) {
+        if (s->status != MH_STEP_RUNNING || s->result == NULL || ev->attempt != s->attempts + 1)
+            return bad(info, ev, "no failed attempt to retry");
+        s->status = MH_STEP_WAITING_RETRY;
+        s->fire_at = json_integer_value(json_object_get(p, "fire_at"));
+        set_json(&s->result, NULL);
+    } else if (strcmp(t, MH_EV_TIMER_SET) == 0) {
+        if (n->kind != MH_NODE_DELAY || s->status != MH_STEP_PENDING)
+            return bad(info, ev, "a timer is set only by a pending delay step");
+        s->status = MH_STEP_WAITING_TIMER;
+        s->attempts = 1;
+        s->fire_at = json_integer_value(json_object_get(p, "fire_at"));
+    } else if (strcmp(t, MH_EV_TIMER_FIRED) == 0) {
+        if (s->status != MH_STEP_WAITING_TIMER || s->timer_fired)
+            return bad(info, ev, "no timer is waiting");
+        s->timer_fired = true;
+    } else if (strcmp(t, MH_EV_STEP_SUCCEEDED) == 0) {
+        if (is_terminal_step(s->status))
+            return bad(info, ev, "the step already finished");
+        if (n->kind == MH_NODE_HTTP_CALL && (s->status != MH_STEP_RUNNING || s->result == NULL))
+            return bad(info, ev, "an http_call step succeeds only after an attempt's result");
+        if (n->kind == MH_NODE_DELAY && !s->timer_fired)
+            return bad(info, ev, "a delay step succeeds only after its timer fired");
+        json_t *out = json_object_get(p, "output");
+        if (out == NULL)
+            out = json_null();
+        s->status = MH_STEP_SUCCEEDED;
+        if (s->attempts == 0)
+            s->attempts = 1;
+        set_json(&s->output, out);
+        json_decref(s->wrapper);
+        s->wrapper = json_pack("{s:O}", "output", out);
+        set_json(&s->result, NULL);
+        if (n->kind == MH_NODE_BRANCH) {
+            const char *port = json_string_value(json_object_get(p, "port"));
+            if (port == NULL || (strcmp(port, "true") != 0 && strcmp(port, "false") != 0))
+                return bad(info, ev, "a branch step records port \"true\" or \"false\"");
+            s->port = strcmp(port, "true") == 0 ? MH_PORT_TRUE : MH_PORT_FALSE;
+        }
+    } else if (strcmp(t, MH_EV_STEP_FAILED) == 0) {
+        if (is_terminal_step(s->status))
+            return bad(info, ev, "the step already finished");
+        s->status = MH_STEP_FAILED;
+        if (ev->attempt > s->attempts)
+            s->attempts = ev->attempt;
+        set_json(&s->error, json_object_get(p, "error"));
+        set_json(&s->result, NULL);
+    } else if (strcmp(t, MH_EV_STEP_SKIPPED) == 0) {
+        if (s->status != MH_STEP_PENDING)
+            return bad(info, ev, "only a pending step can be skipped");
+        s->status = MH_STEP_SKIPPED;
+    }
+    return MH_OK;
+}
+
+enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_event *ev,
+                                   bool *ignored, struct mh_err_info *info)
+{
+    enum mh_err rc = MH_OK;
+    const char *t = ev->type;
+    json_t *p = ev->payload;
+    long idx = -1;
+    *ignored = false;
+    if (ev->seq != st->last_seq + 1)
+        return bad(info, ev, "seq does not follow the previous event");
+    if (ev->node_id[0] != '\0') {
+        idx = mh_engine__node_index(st->wf, ev->node_id);
+        if (idx < 0)
+            return bad(info, ev, "no such node in this workflow version");
+    }
+    bool is_run_started = strcmp(t, MH_EV_RUN_STARTED) == 0;
+    if (is_run_started != (st->last_seq == 0))
+        return bad(info, ev, "a log starts with run_started, and only there");
+
+    bool is_report = strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_RUN_CANCELED) == 0;
+    if (is_report && !mh_engine__report_applies(st, idx, ev)) {
+        *ignored = true;
+        goto done;
+    }
+    bool is_step = strcmp(t, MH_EV_STEP_STARTED) == 0 || strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 ||
+                   strcmp(t, MH_EV_RETRY_SCHEDULED) == 0 || strcmp(t, MH_EV_TIMER_SET) == 0 ||
+                   strcmp(t, MH_EV_TIMER_FIRED) == 0 || strcmp(t, MH_EV_STEP_SUCCEEDED) == 0 ||
+                   strcmp(t, MH_EV_STEP_FAILED) == 0 || strcmp(t, MH_EV_STEP_SKIPPED) == 0;
+    bool is_run_end = strcmp(t, MH_EV_RUN_SUCCEEDED) == 0 || strcmp(t, MH_EV_RUN_FAILED) == 0 ||
+                      strcmp(t, MH_EV_RUN_CANCELED) == 0 || strcmp(t, MH_EV_RUN_TIMED_OUT) == 0;
+    if ((is_step || is_run_end) && mh_engine__run_finished(st))
+        return bad(info, ev, "the run already finished");
+
+    if (is_run_started) {
+        json_t *trigger = json_object_get(p, "trigger");
+        const char *run_id = json_string_value(json_object_get(p, "run_id"));
+        st->trigger = json_incref(json_is_object(trigger) ? trigger : NULL);
+        if (st->trigger == NULL)
+            st->trigger = json_object();
+        snprintf(st->run_id, sizeof(st->run_id), "%s", run_id ? run_id : "");
+        st->run = json_pack(
+            "{s:s,s:O,s:O,s:b}", "id", st->run_id, "workflow",
+            json_object_get(p, "workflow_id") ? json_object_get(p, "workflow_id") : json_null(),
+            json_object_get(p, "version") ? json_object_get(p, "version") : json_null(), "is_test",
+            json_is_true(json_object_get(p, "is_test")));
+        st->started_at = ev->at_ms;
+        st->has_started = true;
+    } else if (is_step) {
+        if (idx < 0)
+            return bad(info, ev, "a step event names its node");
+        rc = apply_step(st, &st->steps[idx], &st->wf->nodes[idx], ev, info);
+        if (rc != MH_OK)
+            return rc;
+    } else if (strcmp(t, MH_EV_RUN_SUCCEEDED) == 0) {
+        st->status = MH_RUN_SUCCEEDED;
+        set_json(&st->output, json_object_get(p, "output"));
+    } else if (strcmp(t, MH_EV_RUN_FAILED) == 0 || strcmp(t, MH_EV_RUN_TIMED_OUT) == 0) {
+        st->status = MH_RUN_FAILED;
+        set_json(&st->output, json_object_get(p, "output"));
+        set_json(&st->error, json_object_get(p, "error"));
+    } else if (strcmp(t, MH_EV_RUN_CANCELED) == 0) {
+        st->status = MH_RUN_CANCELED;
+        const char *reason = json_string_value(json_object_get(p, "reason"));
+        json_decref(st->error);
+        st->error = json_pack("{s:s,s:s}", "kind", "canceled", "message",
+                              reason ? reason : "the run was canceled");
+    }
+    /* Unknown event types are annotations (chained, but without effect on the state). */
+    if (st->status == MH_RUN_QUEUED && (is_step || is_run_end))
+        st->status = MH_RUN_RUNNING;
+done:
+    st->last_seq = ev->seq;
+    memcpy(st->last_hash, ev->hash, sizeof(st->last_hash));
+    return MH_OK;
+}
+
+enum mh_err mh_engine_fold(const struct mh_wf *wf, const struct mh_event *events, size_t n,
+                           struct mh_run_state **out, struct mh_err_info *info)
+{
+    struct mh_run_state *st = NULL;
+    enum mh_err rc = mh_engine__state_create(wf, &st);
+    *out = NULL;
+    if (rc != MH_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        bool ignored;
+        rc = mh_engine__state_apply(st, &events[i], &ignored, info);
+        if (rc != MH_OK)
+            goto out;
+    }
+    *out = st;
+    st = NULL;
+out:
+    mh_engine_state_destroy(st);
+    return rc;
+}
+
+enum mh_run_status mh_engine_state_status(const struct mh_run_state *st)
+{
+    return st->status;
+}
+
+static const struct mh_step_state *step_of(const struct mh_run_state *st, const char *node_id)
+{
+    long i = node_id ? mh_engine__node_index(st->wf, node_id) : -1;
+    return i < 0 ? NULL : &st->steps[i];
+}
+
+enum mh_step_status mh_engine_state_step_status(const struct mh_run_state *st, const char *node_id)
+{
+    const struct mh_step_state *s = step_of(st, node_id);
+    return s ? s->status : MH_STEP_PENDING;
+}
+
+int mh_engine_state_step_attempts(const struct mh_run_state *st, const char *node_id)
+{
+    const struct mh_step_state *s = step_of(st, node_id);
+    return s ? s->attempts : 0;
+}
+
+json_t *mh_engine_state_step_output(const struct mh_run_state *st, const char *node_id)
+{
+    const struct mh_step_state *s = step_of(st, node_id);
+    return s ? s->output : NULL;
+}
+
+json_t *mh_engine_state_output(const struct mh_run_state *st)
+{
+    return st->output;
+}
+
+json_t *mh_engine_state_error(const struct mh_run_state *st)
+{
+    return st->error;
+}
+
+json_t *mh_engine_state_to_json(const struct mh_run_state *st)
+{
+    json_t *steps = json_object();
+    for (size_t i = 0; i < st->wf->n_nodes; i++) {
+        const struct mh_step_state *s = &st->steps[i];
+        json_t *o = json_pack("{s:s,s:i}", "status", mh_engine_step_status_name(s->status),
+                              "attempts", s->attempts);
+        if (s->output)
+            json_object_set(o, "output", s->output);
+        if (s->error)
+            json_object_set(o, "error", s->error);
+        if (s->status == MH_STEP_WAITING_TIMER || s->status == MH_STEP_WAITING_RETRY)
+            json_object_set_new(o, "fire_at", json_integer(s->fire_at));
+        json_object_set_new(steps, st->wf->nodes[i].id, o);
+    }
+    json_t *r =
+        json_pack("{s:s,s:o}", "status", mh_engine_run_status_name(st->status), "steps", steps);
+    if (st->output)
+        json_object_set(r, "output", st->output);
+    if (st->error)
+        json_object_set(r, "error", st->error);
+    return r;
+}
