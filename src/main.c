@@ -30,6 +30,7 @@ struct command {
 static const struct command commands[] = {
     {"serve", cmd_serve, "run the HTTP server and the workers"},
     {"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
+    {"jp", mh_cli_jp, "evaluate a JMESPath expression against JSON (a file or stdin)"},
     {"help", cmd_help, "show this help"},
 };
 

@@ -783,7 +783,7 @@ FN(to_string)
     struct mh_buf b;
     mh_buf_init(&b, max_string_bytes(c));
     json_t *r = NULL;
-    if (mh_jp__serialize(c, v, &b, 0) == MH_OK)
+    if (mh_jp__serialize(c, v, 0, &b, 0) == MH_OK)
         r = json_stringn_nocheck(mh_buf_str(&b), mh_buf_len(&b));
     else
         mh_jp__fail(c, "limit", (long)call->offset, "to_string() result is larger than the limit");

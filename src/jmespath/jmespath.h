@@ -73,6 +73,15 @@ MH_MUSTCHECK enum mh_err mh_jp_eval_ex(const struct mh_jp_expr *expr, json_t *do
  */
 MH_MUSTCHECK enum mh_err mh_jp_expr_dump(const struct mh_jp_expr *expr, struct mh_buf *b);
 
+/*
+ * Appends the JSON text of `v` (borrowed) to `b`: compact when `indent` is 0, else one member per
+ * line indented by `indent` spaces (at most 16) per level. Numbers are written as JMESPath's
+ * to_string() writes them: integers as integers, reals in the fewest digits that read back to
+ * the same double (0.1, not 0.10000000000000001). MH_ETOOBIG when `b`'s limit is reached,
+ * MH_ELIMIT when `v` nests deeper than 2560 levels.
+ */
+MH_MUSTCHECK enum mh_err mh_jp_dump(const json_t *v, unsigned indent, struct mh_buf *b);
+
 /* JMESPath truthiness: false, null, "", [], {} are false; everything else is true. */
 int mh_jp_is_truthy(const json_t *v);
 

@@ -219,9 +219,10 @@ int mh_jp__num_cmp(const json_t *a, const json_t *b);
 int mh_jp__str_cmp(const json_t *a, const json_t *b);
 /* A number value: an integer when `d` is integral and fits, else a real; null for NaN/inf. */
 json_t *mh_jp__number(double d);
-/* Appends the compact JSON text of `v` to `b`, charging the step budget. */
-MH_MUSTCHECK enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, struct mh_buf *b,
-                                          unsigned depth);
+/* Appends the JSON text of `v` to `b` (compact when `indent` is 0, else pretty with `indent`
+ * spaces per level), charging the step budget. `depth` is the nesting level of `v`. */
+MH_MUSTCHECK enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, unsigned indent,
+                                          struct mh_buf *b, unsigned depth);
 const char *mh_jp__type_name(const json_t *v);
 
 /* ---- Functions (functions.c) ---- */

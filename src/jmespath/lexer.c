@@ -203,12 +203,9 @@ static enum mh_err lex_number(struct lexer *lx, struct mh_jp__token *t)
         return lex_error(lx, start, "'-' must be followed by digits");
     long long v = 0;
     while (i < lx->len && lx->src[i] >= '0' && lx->src[i] <= '9') {
-        if (v < clamp)
-            v = v * 10 + (lx->src[i] - '0');
+        v = v <= (clamp - 9) / 10 ? v * 10 + (lx->src[i] - '0') : clamp;
         i++;
     }
-    if (v > clamp)
-        v = clamp;
     t->type = MH_JP_T_NUMBER;
     t->u.num = neg ? -v : v;
     lx->pos = i;

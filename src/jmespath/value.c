@@ -170,8 +170,17 @@ static enum mh_err serialize_real(struct mh_buf *b, double d)
     return mh_buf_append_str(b, tmp);
 }
 
-enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, struct mh_buf *b,
-                             unsigned depth)
+/* A newline and `indent * level` spaces, when pretty-printing. */
+static enum mh_err newline(struct mh_buf *b, unsigned indent, unsigned level)
+{
+    enum mh_err rc = mh_buf_append(b, "\n", 1);
+    for (unsigned i = 0; rc == MH_OK && i < indent * level; i++)
+        rc = mh_buf_append(b, " ", 1);
+    return rc;
+}
+
+enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, unsigned indent,
+                             struct mh_buf *b, unsigned depth)
 {
     enum mh_err rc = MH_OK;
     if (!mh_jp__charge(c, 1)) {
@@ -196,17 +205,23 @@ enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, struct mh_bu
         }
         rc = serialize_string(b, json_string_value(v), json_string_length(v));
         break;
-    case JSON_ARRAY:
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
         rc = mh_buf_append(b, "[", 1);
-        for (size_t i = 0; rc == MH_OK && i < json_array_size(v); i++) {
+        for (size_t i = 0; rc == MH_OK && i < n; i++) {
             if (i > 0)
                 rc = mh_buf_append(b, ",", 1);
+            if (rc == MH_OK && indent)
+                rc = newline(b, indent, depth + 1);
             if (rc == MH_OK)
-                rc = mh_jp__serialize(c, json_array_get(v, i), b, depth + 1);
+                rc = mh_jp__serialize(c, json_array_get(v, i), indent, b, depth + 1);
         }
+        if (rc == MH_OK && indent && n > 0)
+            rc = newline(b, indent, depth);
         if (rc == MH_OK)
             rc = mh_buf_append(b, "]", 1);
         break;
+    }
     case JSON_OBJECT: {
         rc = mh_buf_append(b, "{", 1);
         bool first = true;
@@ -218,13 +233,17 @@ enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, struct mh_bu
             if (!first)
                 rc = mh_buf_append(b, ",", 1);
             first = false;
+            if (rc == MH_OK && indent)
+                rc = newline(b, indent, depth + 1);
             if (rc == MH_OK)
                 rc = serialize_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
             if (rc == MH_OK)
-                rc = mh_buf_append(b, ":", 1);
+                rc = indent ? mh_buf_append(b, ": ", 2) : mh_buf_append(b, ":", 1);
             if (rc == MH_OK)
-                rc = mh_jp__serialize(c, val, b, depth + 1);
+                rc = mh_jp__serialize(c, val, indent, b, depth + 1);
         }
+        if (rc == MH_OK && indent && !first)
+            rc = newline(b, indent, depth);
         if (rc == MH_OK)
             rc = mh_buf_append(b, "}", 1);
         break;
@@ -234,4 +253,16 @@ enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, struct mh_bu
         mh_jp__fail(c, "limit", -1, "string result is larger than the limit");
 out:
     return rc;
+}
+
+enum mh_err mh_jp_dump(const json_t *v, unsigned indent, struct mh_buf *b)
+{
+    struct mh_jp__ctx c;
+    memset(&c, 0, sizeof(c));
+    c.max_steps = SIZE_MAX;
+    c.max_elements = SIZE_MAX;
+    c.wt = c.wt_inline;
+    c.wt_cap = MH_JP_WINLINE;
+    enum mh_err rc = mh_jp__serialize(&c, v, indent > 16 ? 16 : indent, b, 0);
+    return rc == MH_ETOOBIG ? MH_ETOOBIG : rc != MH_OK ? MH_ELIMIT : MH_OK;
 }
