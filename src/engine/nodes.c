@@ -330,7 +330,9 @@ size_t mh_engine__node_prepare(struct mh_wf_node *n, json_t *cfg, const char *pa
             p = pointer_join(path, "body");
             nerr += compile_tpl(json_string_value(body), p, n->id, &n->body_tpl, errors);
         } else if (json_is_object(body)) {
-            p = pointer_join(path, "body/expression");
+            char *bp = pointer_join(path, "body");
+            p = pointer_join(bp, "expression");
+            free(bp);
             nerr += compile_expr(json_string_value(json_object_get(body, "expression")), p, n->id,
                                  &n->expr, errors);
         }
@@ -341,7 +343,9 @@ size_t mh_engine__node_prepare(struct mh_wf_node *n, json_t *cfg, const char *pa
         n->max_delay_ms = int_or(retry, "max_delay_ms", DEFAULT_MAX_DELAY_MS);
         if (n->max_delay_ms < n->base_delay_ms) {
             free(p);
-            p = pointer_join(path, "retry/max_delay_ms");
+            char *rp = pointer_join(path, "retry");
+            p = pointer_join(rp, "max_delay_ms");
+            free(rp);
             mh_engine__add_error(errors, p, "invalid_config", n->id, -1,
                                  "max_delay_ms must not be less than base_delay_ms");
             nerr++;
