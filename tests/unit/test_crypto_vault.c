@@ -247,6 +247,9 @@ MH_TEST(vault_wrong_aad_kek_and_key_id)
     /* Another project, another name: the row cannot be moved. */
     EXPECT_FAIL(ring, 1, "proj-2", "DB_PASSWORD", blob, len, "unwrap-failed");
     EXPECT_FAIL(ring, 1, "proj-1", "DB_PASSWORD2", blob, len, "unwrap-failed");
+    /* Same lengths, one byte different, so only the label bytes (not their lengths) differ. */
+    EXPECT_FAIL(ring, 1, "proj-1", "DB_PASSWORX", blob, len, "unwrap-failed");
+    EXPECT_FAIL(ring, 1, "proj-2", "DB_PASSWORD", blob, len, "unwrap-failed");
     /* Length-prefixed labels: moving a byte across the boundary is a different AAD. */
     uint8_t *b2 = NULL;
     size_t l2 = 0;
