@@ -160,6 +160,59 @@ enum mh_err mh_engine_canonical_json(json_t *v, struct mh_buf *out)
     return mh_engine__json_write(v, true, out);
 }
 
+/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), or 0 when it is not one. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+json_t *mh_engine__jstring(const char *s)
+{
+    if (s == NULL)
+        s = "";
+    json_t *v = json_string(s);
+    if (v != NULL)
+        return v;
+    size_t n = strlen(s);
+    char *copy = mh_xmalloc(n + 1);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (k == 0) {
+            copy[i++] = '?';
+            continue;
+        }
+        memcpy(copy + i, s + i, k);
+        i += k;
+    }
+    copy[n] = '\0';
+    v = json_string(copy);
+    free(copy);
+    MH_ASSERT(v != NULL);
+    return v;
+}
+
 bool mh_engine__json_same(json_t *a, json_t *b)
 {
     struct mh_buf x, y;

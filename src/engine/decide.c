@@ -60,7 +60,7 @@ static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
 
 static json_t *error_obj(const char *kind, const char *message)
 {
-    return json_pack("{s:s,s:s}", "kind", kind, "message", message);
+    return json_pack("{s:s,s:o}", "kind", kind, "message", mh_engine__jstring(message));
 }
 
 static const char *header_get(json_t *headers, const char *name)
@@ -289,8 +289,9 @@ static enum mh_err fail_step(struct advance *a, size_t i, int attempt, json_t *e
     const char *msg = json_string_value(json_object_get(error, "message"));
     char buf[400];
     snprintf(buf, sizeof(buf), "step %s failed: %s", a->wf->nodes[i].id, msg ? msg : "error");
-    json_t *run_err = json_pack("{s:s,s:s,s:s,s:O}", "kind", "step_failed", "node",
-                                a->wf->nodes[i].id, "message", buf, "step_error", error);
+    json_t *run_err =
+        json_pack("{s:s,s:s,s:o,s:O}", "kind", "step_failed", "node", a->wf->nodes[i].id, "message",
+                  mh_engine__jstring(buf), "step_error", error);
     enum mh_err rc = emit(
         a, MH_EV_STEP_FAILED, (long)i, attempt,
         json_pack("{s:o,s:b,s:i}", "error", error, "retryable", retryable, "attempts", attempt));
@@ -544,7 +545,8 @@ static enum mh_err handle_http_result(struct advance *a, size_t i)
         }
         retryable = status >= 500 || status == 429 || status == 408;
         snprintf(msg, sizeof(msg), "HTTP status %d", status);
-        error = json_pack("{s:s,s:i,s:s}", "kind", "http_status", "status", status, "message", msg);
+        error = json_pack("{s:s,s:i,s:o}", "kind", "http_status", "status", status, "message",
+                          mh_engine__jstring(msg));
     } else {
         const char *kind = json_string_value(json_object_get(err, "kind"));
         const char *m = json_string_value(json_object_get(err, "message"));
@@ -561,7 +563,7 @@ static enum mh_err handle_http_result(struct advance *a, size_t i)
     if (retryable) {
         char full[300];
         snprintf(full, sizeof(full), "%s (after %d attempts)", msg, attempt);
-        json_object_set_new(error, "message", json_string(full));
+        json_object_set_new(error, "message", mh_engine__jstring(full));
     }
     return fail_step(a, i, attempt, error, retryable);
 }

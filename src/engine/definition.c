@@ -54,11 +54,12 @@ void mh_engine__add_error(json_t *errors, const char *path, const char *code, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *e = json_pack("{s:s,s:s,s:s}", "path", path, "code", code, "message", msg);
+    json_t *e = json_pack("{s:o,s:s,s:o}", "path", mh_engine__jstring(path), "code", code,
+                          "message", mh_engine__jstring(msg));
     if (offset >= 0)
         json_object_set_new(e, "offset", json_integer(offset));
     if (node != NULL)
-        json_object_set_new(e, "node", json_string(node));
+        json_object_set_new(e, "node", mh_engine__jstring(node));
     json_array_append_new(errors, e);
 }
 

@@ -208,6 +208,10 @@ MH_MUSTCHECK enum mh_err mh_engine__idem_key(const char *run_id, const char *nod
 
 /* Canonical (sorted keys) or ordered (insertion order) compact JSON. */
 MH_MUSTCHECK enum mh_err mh_engine__json_write(json_t *v, bool sorted, struct mh_buf *out);
+/* A new JSON string of `s` (NULL reads as ""), with bytes that are not valid UTF-8 replaced by
+ * '?', so that a message truncated inside a multi-byte character still makes a string. Never
+ * NULL. */
+json_t *mh_engine__jstring(const char *s);
 /* True when the canonical encodings of `a` and `b` are equal (NULL equals JSON null). */
 bool mh_engine__json_same(json_t *a, json_t *b);
 

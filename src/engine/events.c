@@ -59,8 +59,8 @@ enum mh_err mh_engine_event_run_started(const char *run_id, const char *workflow
     p = json_object();
     if (extra != NULL)
         json_object_update(p, extra);
-    json_object_set_new(p, "run_id", json_string(run_id));
-    json_object_set_new(p, "workflow_id", json_string(workflow_id));
+    json_object_set_new(p, "run_id", mh_engine__jstring(run_id));
+    json_object_set_new(p, "workflow_id", mh_engine__jstring(workflow_id));
     json_object_set_new(p, "version", json_integer(version));
     json_object_set_new(p, "is_test", json_boolean(is_test));
     json_object_set(p, "trigger", trigger);
@@ -105,9 +105,9 @@ enum mh_err mh_engine_event_http_result(const char *node_id, int attempt, json_t
     if (request != NULL)
         json_object_set(p, "request", request);
     if (outcome->error_kind != NULL) {
-        json_t *err = json_pack("{s:s}", "kind", outcome->error_kind);
+        json_t *err = json_pack("{s:o}", "kind", mh_engine__jstring(outcome->error_kind));
         if (outcome->error_message != NULL)
-            json_object_set_new(err, "message", json_string(outcome->error_message));
+            json_object_set_new(err, "message", mh_engine__jstring(outcome->error_message));
         json_object_set_new(p, "error", err);
     } else {
         if (outcome->status < 100 || outcome->status > 999) {
@@ -146,7 +146,7 @@ enum mh_err mh_engine_event_cancel(const char *reason, int64_t at_ms, struct mh_
 {
     json_t *p = json_object();
     if (reason != NULL)
-        json_object_set_new(p, "reason", json_string(reason));
+        json_object_set_new(p, "reason", mh_engine__jstring(reason));
     enum mh_err rc = mh_engine_event_init(out, 0, MH_EV_RUN_CANCELED, "", 0, p, at_ms, NULL);
     json_decref(p);
     return rc;

@@ -239,11 +239,11 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
         if (st->trigger == NULL)
             st->trigger = json_object();
         snprintf(st->run_id, sizeof(st->run_id), "%s", run_id ? run_id : "");
-        st->run = json_pack(
-            "{s:s,s:O,s:O,s:b}", "id", st->run_id, "workflow",
-            json_object_get(p, "workflow_id") ? json_object_get(p, "workflow_id") : json_null(),
-            json_object_get(p, "version") ? json_object_get(p, "version") : json_null(), "is_test",
-            json_is_true(json_object_get(p, "is_test")));
+        json_t *wf_id = json_object_get(p, "workflow_id");
+        json_t *version = json_object_get(p, "version");
+        st->run = json_pack("{s:s,s:O,s:O,s:b}", "id", st->run_id, "workflow",
+                            wf_id ? wf_id : json_null(), "version", version ? version : json_null(),
+                            "is_test", json_is_true(json_object_get(p, "is_test")));
         st->started_at = ev->at_ms;
         st->has_started = true;
     } else if (is_step) {

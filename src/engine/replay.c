@@ -50,7 +50,7 @@ static void check_pure(struct replay *r, const struct mh_event *ev, size_t idx)
     if (succeeded) {
         json_t *recorded = json_object_get(ev->payload, "output");
         if (rc != MH_OK) {
-            json_t *e = json_pack("{s:s}", "error", info.message);
+            json_t *e = json_pack("{s:o}", "error", mh_engine__jstring(info.message));
             diverge(r, ev, "output", recorded, e);
             json_decref(e);
         } else if (!mh_engine__json_same(recorded, out)) {
@@ -69,7 +69,7 @@ static void check_pure(struct replay *r, const struct mh_event *ev, size_t idx)
             diverge(r, ev, "error", recorded_err, o);
             json_decref(o);
         } else if (msg == NULL || strcmp(msg, info.message) != 0) {
-            json_t *e = json_pack("{s:s}", "message", info.message);
+            json_t *e = json_pack("{s:o}", "message", mh_engine__jstring(info.message));
             diverge(r, ev, "error", recorded_err, e);
             json_decref(e);
         }
@@ -93,7 +93,7 @@ static void check_http_start(struct replay *r, const struct mh_event *ev, size_t
     struct mh_err_info info = MH_ERR_INFO_INIT;
     json_t *recorded = json_object_get(ev->payload, "request");
     if (mh_engine__build_request(n, ctx, key, &req, &info) != MH_OK) {
-        json_t *e = json_pack("{s:s}", "error", info.message);
+        json_t *e = json_pack("{s:o}", "error", mh_engine__jstring(info.message));
         diverge(r, ev, "request", recorded, e);
         json_decref(e);
     } else if (!mh_engine__json_same(recorded, req)) {
@@ -133,8 +133,8 @@ enum mh_err mh_engine_replay(const struct mh_wf *wf, const struct mh_event *even
         struct mh_err_info info = MH_ERR_INFO_INIT;
         bool ignored;
         if (mh_engine__state_apply(r.st, ev, &ignored, &info) != MH_OK) {
-            json_array_append_new(errors, json_pack("{s:I,s:s}", "seq", (json_int_t)ev->seq,
-                                                    "message", info.message));
+            json_array_append_new(errors, json_pack("{s:I,s:o}", "seq", (json_int_t)ev->seq,
+                                                    "message", mh_engine__jstring(info.message)));
             break;
         }
     }

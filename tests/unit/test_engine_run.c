@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the fold and the decision function: runs of the fixture workflows in
+ * tests/data/engine/ driven through mh_engine_advance with an in-memory log, a fixed clock and a
+ * deterministic random source, checking the events, the actions and the folded state at each
+ * step. Covers pure chains completing in one call, dead-path elimination, joins, parallel http
+ * steps, retries with jitter and Retry-After, exhausted attempts, timers, runtime errors,
+ * timeouts, cancellation and duplicate reports.
+ */
+#include "test_engine_helpers.h"
+
+/* Folds the log and returns the state (caller destroys). */
+static struct mh_run_state *fold(const struct mh_wf *wf, const struct tlog *l)
+{
+    struct mh_run_state *st = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_engine_fold(wf, l->ev, l->n, &st, &info) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "fold failed: %s", info.message);
+    return st;
+}
+
+static const struct mh_engine_action *find_action(const struct mh_engine_result *r,
+                                                  enum mh_engine_action_kind kind, const char *node)
+{
+    for (size_t i = 0; i < r->n_actions; i++)
+        if (r->actions[i].kind == kind &&
+            (node == NULL || strcmp(r->actions[i].node_id, node) == 0))
+            return &r->actions[i];
+    return NULL;
+}
+
+MH_TEST(engine_linear_completes_in_one_advance)
+{
+    struct mh_wf *wf = compile_fixture("linear.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"order_id\": \"o-7\", \"amount\": 250}");
+
+    advance_at(wf, &l, T0 + 10, NULL, NULL, 0, &r);
+    /* prepare, is_big, big, small (skipped), small_log (skipped), done, run_succeeded. */
+    MH_T_ASSERT_EQ(r.n_events, 7);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_FINISHED);
+    MH_T_ASSERT_EQ(r.actions[0].status, MH_RUN_SUCCEEDED);
+    ASSERT_JSON_EQ(r.actions[0].output,
+                   "{\"result\": {\"order\": \"o-7\", \"tier\": \"big\", \"doubled\": 500}, "
+                   "\"seen\": [\"prepare\", \"is_big\", \"big\"]}");
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "small") > 0);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "small_log") > 0);
+    MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_STEP_SUCCEEDED, NULL), 4);
+    MH_T_ASSERT_EQ(r.events[6].at_ms, T0 + 10);
+    MH_T_ASSERT_STR_EQ(r.events[6].type, MH_EV_RUN_SUCCEEDED);
+
+    /* The branch recorded its port; the transform saw run.id. */
+    long bi = tlog_find(&l, MH_EV_STEP_SUCCEEDED, "is_big");
+    ASSERT_JSON_EQ(l.ev[bi].payload, "{\"output\": true, \"port\": \"true\"}");
+    long pi = tlog_find(&l, MH_EV_STEP_SUCCEEDED, "prepare");
+    ASSERT_JSON_EQ(json_object_get(l.ev[pi].payload, "output"),
+                   "{\"order\": \"o-7\", \"amount\": 250, \"run\": \"run-1\"}");
+
+    /* The fold agrees, and a finished run does not advance further. */
+    struct mh_run_state *st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_status(st), MH_RUN_SUCCEEDED);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "small"), MH_STEP_SKIPPED);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "big"), MH_STEP_SUCCEEDED);
+    MH_T_ASSERT_EQ(mh_engine_state_step_attempts(st, "big"), 1);
+    json_t *summary = mh_engine_state_to_json(st);
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(summary, "steps"), "small_log"), "status")),
+        "skipped");
+    json_decref(summary);
+    mh_engine_state_destroy(st);
+    mh_engine_result_cleanup(&r);
+
+    advance_at(wf, &l, T0 + 20, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    MH_T_ASSERT_EQ(r.n_actions, 0);
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_linear_false_branch)
+{
+    struct mh_wf *wf = compile_fixture("linear.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"order_id\": \"o-8\", \"amount\": 5}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    /* Without a terminate node on the taken path the output is every sink that ran. */
+    ASSERT_JSON_EQ(r.actions[0].output, "{\"small_log\": \"small\"}");
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "big") > 0);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "done") > 0);
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_diamond_join_with_dead_path)
+{
+    struct mh_wf *wf = compile_fixture("diamond.json");
+    for (int ok = 0; ok <= 1; ok++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        tlog_start(&l, ok ? "{\"ok\": true}" : "{\"ok\": false}");
+        advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+        MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+        const char *dead = ok ? "right" : "left";
+        MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, dead) > 0);
+        /* The join ran once, after both inputs were decided, and saw only the live one. */
+        MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_STEP_SUCCEEDED, "join"), 1);
+        MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SUCCEEDED, "join") >
+                    tlog_find(&l, MH_EV_STEP_SKIPPED, dead));
+        ASSERT_JSON_EQ(r.actions[0].output,
+                       ok ? "{\"join\": {\"via\": \"left\", \"saw\": [\"start\", \"check\", "
+                            "\"left\"]}}"
+                          : "{\"join\": {\"via\": \"right\", \"saw\": [\"start\", \"check\", "
+                            "\"right\"]}}");
+        mh_engine_result_cleanup(&r);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_parallel_http_and_join)
+{
+    struct mh_wf *wf = compile_fixture("parallel_http.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"id\": 17, \"n\": 3, \"email\": \"ada@example.com\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+    /* Both independent http steps start at once. */
+    MH_T_ASSERT_EQ(r.n_actions, 2);
+    const struct mh_engine_action *crm = find_action(&r, MH_ACTION_HTTP, "crm");
+    const struct mh_engine_action *bill = find_action(&r, MH_ACTION_HTTP, "billing");
+    MH_T_ASSERT(crm != NULL && bill != NULL);
+    MH_T_ASSERT_EQ(crm->attempt, 1);
+    MH_T_ASSERT_EQ(crm->timeout_ms, 30000);
+    MH_T_ASSERT_EQ(bill->timeout_ms, 5000);
+    MH_T_ASSERT_EQ(strlen(crm->idempotency_key), MH_ENGINE_IDEM_KEY_LEN);
+    MH_T_ASSERT(strcmp(crm->idempotency_key, bill->idempotency_key) != 0);
+    char *req = jtext(crm->request);
+    char expect[2048];
+    snprintf(expect, sizeof(expect),
+             "{\"body\":\"{\\\"email\\\":\\\"ada@example.com\\\"}\","
+             "\"headers\":{\"Authorization\":\"Bearer {{secrets.CRM_TOKEN}}\",\"X-Run\":\"run-1\","
+             "\"content-type\":\"application/json\",\"idempotency-key\":\"%s\"},"
+             "\"idempotency_key\":\"%s\",\"method\":\"POST\",\"query\":{\"n\":\"3\","
+             "\"source\":\"meshhook\"},\"secrets\":[\"CRM_TOKEN\"],\"sign\":{\"secret\":"
+             "\"CRM_SIGNING\"},\"timeout_ms\":30000,"
+             "\"url\":\"https://crm.example.com/contacts/17\"}",
+             crm->idempotency_key, crm->idempotency_key);
+    MH_T_ASSERT_STR_EQ(req, expect);
+    free(req);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(bill->request, "url")),
+                       "https://billing.example.com/customers?email=ada@example.com");
+    MH_T_ASSERT(json_object_get(bill->request, "body") == NULL);
+    int crm_attempt = crm->attempt;
+    mh_engine_result_cleanup(&r);
+
+    /* Crash recovery sees both calls outstanding. */
+    MH_T_ASSERT_EQ(mh_engine_pending(wf, l.ev, l.n, &r, NULL), MH_OK);
+    MH_T_ASSERT_EQ(r.n_actions, 2);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    mh_engine_result_cleanup(&r);
+
+    /* The first result alone does not start the join. */
+    struct mh_event rep;
+    report_response(&rep, "crm", crm_attempt, 201, "{\"Content-Type\": \"application/json\"}",
+                    "{\"created\": true}");
+    advance_at(wf, &l, T0 + 50, NULL, &rep, 1, &r);
+    MH_T_ASSERT_EQ(r.n_events, 2); /* http_attempt, step_succeeded */
+    MH_T_ASSERT_STR_EQ(r.events[0].type, MH_EV_HTTP_ATTEMPT);
+    MH_T_ASSERT_EQ(r.events[0].at_ms, T0 + 50);
+    MH_T_ASSERT_EQ(r.n_actions, 0);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+    mh_engine_result_cleanup(&r);
+
+    /* A duplicate delivery of the same report is ignored. */
+    advance_at(wf, &l, T0 + 60, NULL, &rep, 1, &r);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    MH_T_ASSERT_EQ(r.n_ignored, 1);
+    mh_engine_result_cleanup(&r);
+    mh_engine_event_cleanup(&rep);
+
+    report_response(&rep, "billing", 1, 200, "{\"content-type\": \"text/plain\"}",
+                    "{\"plan\": \"pro\"}");
+    advance_at(wf, &l, T0 + 70, NULL, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    /* expect_json parsed the text/plain body. */
+    ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                   "{\"merge\": {\"crm\": 201, \"plan\": \"pro\"}}");
+    mh_engine_result_cleanup(&r);
+
+    struct mh_run_state *st = fold(wf, &l);
+    json_t *out = mh_engine_state_step_output(st, "crm");
+    ASSERT_JSON_EQ(out, "{\"status\": 201, \"headers\": {\"Content-Type\": "
+                        "\"application/json\"}, \"body\": {\"created\": true}}");
+    mh_engine_state_destroy(st);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_http_retry_then_success)
+{
+    struct mh_wf *wf = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 12345};
+    tlog_start(&l, "{\"order_id\": 99}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_HTTP);
+    json_t *req1 = json_incref(r.actions[0].request);
+    char key1[MH_ENGINE_IDEM_KEY_LEN + 1];
+    memcpy(key1, r.actions[0].idempotency_key, sizeof(key1));
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(req1, "body")), "order=99");
+    /* A content-type given by the workflow is kept. */
+    ASSERT_JSON_EQ(json_object_get(json_object_get(req1, "headers"), "content-type"),
+                   "\"text/plain\"");
+    mh_engine_result_cleanup(&r);
+
+    struct mh_event rep;
+    report_response(&rep, "call", 1, 500, NULL, "oops");
+    advance_at(wf, &l, T0 + 100, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    /* http_attempt, retry_scheduled; cap = base 1000 for the first retry; jitter 12345 % 1001. */
+    MH_T_ASSERT_EQ(r.n_events, 2);
+    MH_T_ASSERT_STR_EQ(r.events[1].type, MH_EV_RETRY_SCHEDULED);
+    MH_T_ASSERT_EQ(r.events[1].attempt, 2);
+    json_t *p = r.events[1].payload;
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "cap_ms")), 1000);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "jitter_ms")), 12345 % 1001);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "delay_ms")), 12345 % 1001);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "fire_at")), T0 + 100 + 12345 % 1001);
+    MH_T_ASSERT_EQ(rng.calls, 1);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_TIMER);
+    MH_T_ASSERT_EQ(r.actions[0].fire_at_ms, T0 + 100 + 12345 % 1001);
+    MH_T_ASSERT_EQ(r.next_wake_ms, T0 + 100 + 12345 % 1001);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+    int64_t fire_at = r.actions[0].fire_at_ms;
+    mh_engine_result_cleanup(&r);
+
+    struct mh_run_state *st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "call"), MH_STEP_WAITING_RETRY);
+    mh_engine_state_destroy(st);
+
+    /* Too early: nothing happens, and the wake time stands. */
+    advance_at(wf, &l, fire_at - 1, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    MH_T_ASSERT_EQ(r.next_wake_ms, fire_at);
+    mh_engine_result_cleanup(&r);
+
+    /* Due: attempt 2 goes out with the same request and idempotency key. */
+    advance_at(wf, &l, fire_at, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_HTTP);
+    MH_T_ASSERT_EQ(r.actions[0].attempt, 2);
+    MH_T_ASSERT_STR_EQ(r.actions[0].idempotency_key, key1);
+    MH_T_ASSERT(json_equal(r.actions[0].request, req1));
+    mh_engine_result_cleanup(&r);
+    json_decref(req1);
+
+    /* A late report for attempt 1 is stale and ignored. */
+    report_error(&rep, "call", 1, "timeout");
+    advance_at(wf, &l, fire_at + 1, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.n_ignored, 1);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    mh_engine_result_cleanup(&r);
+
+    report_response(&rep, "call", 2, 200, "{\"content-type\": \"application/json\"}",
+                    "{\"accepted\": 1}");
+    advance_at(wf, &l, fire_at + 30, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+    MH_T_ASSERT(fin != NULL);
+    ASSERT_JSON_EQ(fin->output, "{\"accepted\": 1}");
+    mh_engine_result_cleanup(&r);
+    st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_step_attempts(st, "call"), 2);
+    mh_engine_state_destroy(st);
+    MH_T_ASSERT_EQ(rng.calls, 1);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_http_retry_after_honoured)
+{
+    struct mh_wf *wf = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 7};
+    tlog_start(&l, "{\"order_id\": 1}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+
+    /* Retry-After in seconds beats a smaller jitter draw. */
+    struct mh_event rep;
+    report_response(&rep, "call", 1, 429, "{\"Retry-After\": \"7\"}", "slow down");
+    advance_at(wf, &l, T0 + 10, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    json_t *p = r.events[1].payload;
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "jitter_ms")), 7);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "retry_after_ms")), 7000);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "delay_ms")), 7000);
+    MH_T_ASSERT_EQ(r.actions[0].fire_at_ms, T0 + 10 + 7000);
+    mh_engine_result_cleanup(&r);
+
+    /* Attempt 2 fails with 503 and an HTTP-date 60 s ahead. The cap doubled to 2000. */
+    advance_at(wf, &l, T0 + 7010, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.actions[0].attempt, 2);
+    mh_engine_result_cleanup(&r);
+    /* T0 + 7010 ms is 2023-11-14T22:13:27.010Z; the date says 22:14:27. */
+    report_response(&rep, "call", 2, 503, "{\"retry-after\": \"Tue, 14 Nov 2023 22:14:27 GMT\"}",
+                    NULL);
+    advance_at(wf, &l, T0 + 7010, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    p = r.events[1].payload;
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "cap_ms")), 2000);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "retry_after_ms")), 59990);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "delay_ms")), 59990);
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_http_attempts_exhausted_fail_the_run)
+{
+    struct mh_wf *wf = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 0}; /* jitter 0: each retry is due at once */
+    tlog_start(&l, "{\"order_id\": 1}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        struct mh_event rep;
+        if (attempt == 2)
+            report_error(&rep, "call", attempt, "connection");
+        else
+            report_response(&rep, "call", attempt, 502, NULL, "bad gateway");
+        advance_at(wf, &l, T0 + attempt, &rng, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        if (attempt < 3) {
+            /* retry_scheduled with delay 0 and the next attempt started in the same call. */
+            const struct mh_engine_action *h = find_action(&r, MH_ACTION_HTTP, "call");
+            MH_T_ASSERT(h != NULL);
+            MH_T_ASSERT_EQ(h->attempt, attempt + 1);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+        }
+        if (attempt < 3)
+            mh_engine_result_cleanup(&r);
+    }
+    MH_T_ASSERT_EQ(r.status, MH_RUN_FAILED);
+    long fi = tlog_find(&l, MH_EV_STEP_FAILED, "call");
+    MH_T_ASSERT(fi > 0);
+    MH_T_ASSERT_EQ(l.ev[fi].attempt, 3);
+    MH_T_ASSERT(json_is_true(json_object_get(l.ev[fi].payload, "retryable")));
+    const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+    MH_T_ASSERT(fin != NULL && fin->status == MH_RUN_FAILED);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(fin->error, "node")), "call");
+    const char *msg = json_string_value(json_object_get(fin->error, "message"));
+    MH_T_ASSERT(strstr(msg, "HTTP status 502") != NULL && strstr(msg, "3 attempts") != NULL);
+    MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_RETRY_SCHEDULED, "call"), 2);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "done") < 0);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_http_non_retryable_status_fails_at_once)
+{
+    struct mh_wf *wf = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 1};
+    tlog_start(&l, "{\"order_id\": 1}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+    struct mh_event rep;
+    report_response(&rep, "call", 1, 404, NULL, "no such hook");
+    advance_at(wf, &l, T0 + 1, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_FAILED);
+    MH_T_ASSERT_EQ(rng.calls, 0);
+    long fi = tlog_find(&l, MH_EV_STEP_FAILED, "call");
+    MH_T_ASSERT(json_is_false(json_object_get(l.ev[fi].payload, "retryable")));
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_delay_timer)
+{
+    struct mh_wf *wf = compile_fixture("delay.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    /* wake_at is 1 s after the 5 s delay ends. */
+    tlog_start(&l, "{\"wake_at\": \"2023-11-14T22:13:26.000Z\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_events, 1);
+    MH_T_ASSERT_STR_EQ(r.events[0].type, MH_EV_TIMER_SET);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_TIMER);
+    MH_T_ASSERT_EQ(r.actions[0].fire_at_ms, T0 + 5000);
+    MH_T_ASSERT_EQ(r.next_wake_ms, T0 + 5000);
+    mh_engine_result_cleanup(&r);
+
+    struct mh_run_state *st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "wait"), MH_STEP_WAITING_TIMER);
+    mh_engine_state_destroy(st);
+
+    advance_at(wf, &l, T0 + 4999, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    mh_engine_result_cleanup(&r);
+
+    /* The timer fires; the second delay computes its wake time from the trigger. */
+    advance_at(wf, &l, T0 + 5000, NULL, NULL, 0, &r);
+    MH_T_ASSERT_STR_EQ(r.events[0].type, MH_EV_TIMER_FIRED);
+    MH_T_ASSERT_STR_EQ(r.events[1].type, MH_EV_STEP_SUCCEEDED);
+    MH_T_ASSERT_STR_EQ(r.events[2].type, MH_EV_TIMER_SET);
+    MH_T_ASSERT_STR_EQ(r.events[2].node_id, "until");
+    MH_T_ASSERT_EQ(r.actions[0].fire_at_ms, T0 + 6000);
+    mh_engine_result_cleanup(&r);
+
+    /* Woken late, it completes and the run finishes. */
+    advance_at(wf, &l, T0 + 9000, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                   "{\"after\": {\"fire_at\": 1700000006000, \"fired_at\": 1700000009000}}");
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+
+    /* An until that is not a time fails the step. */
+    tlog_start(&l, "{\"wake_at\": \"tomorrow\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+    advance_at(wf, &l, T0 + 5000, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_FAILED);
+    mh_engine_result_cleanup(&r);
+    st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_status(st), MH_RUN_FAILED);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "until"), MH_STEP_FAILED);
+    mh_engine_state_destroy(st);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_jmespath_runtime_error_fails_the_run)
+{
+    struct mh_wf *wf = compile_fixture("runtime_error.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"name\": \"not a number\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_FAILED);
+    long fi = tlog_find(&l, MH_EV_STEP_FAILED, "boom");
+    MH_T_ASSERT(fi > 0);
+    json_t *err = json_object_get(l.ev[fi].payload, "error");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "kind")), "jmespath");
+    const char *step_msg = json_string_value(json_object_get(err, "message"));
+    MH_T_ASSERT(step_msg != NULL && strlen(step_msg) > 0);
+    const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+    MH_T_ASSERT(fin != NULL && fin->status == MH_RUN_FAILED);
+    const char *run_msg = json_string_value(json_object_get(fin->error, "message"));
+    MH_T_ASSERT(strstr(run_msg, "boom") != NULL && strstr(run_msg, step_msg) != NULL);
+    /* Nothing after the failure ran. */
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SUCCEEDED, "never") < 0);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "never") < 0);
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_run_timeout_and_cancel)
+{
+    struct mh_wf *wf = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"order_id\": 1}");
+    struct mh_engine_input in = {.now_ms = T0, .run_timeout_ms = 60000};
+    memset(&r, 0, sizeof(r));
+    MH_T_ASSERT_EQ(mh_engine_advance(wf, l.ev, l.n, &in, &r, NULL), MH_OK);
+    MH_T_ASSERT_EQ(r.deadline_ms, T0 + 60000);
+    for (size_t i = 0; i < r.n_events; i++)
+        tlog_push(&l, &r.events[i]);
+    mh_engine_result_cleanup(&r);
+    in.now_ms = T0 + 60000;
+    MH_T_ASSERT_EQ(mh_engine_advance(wf, l.ev, l.n, &in, &r, NULL), MH_OK);
+    MH_T_ASSERT_EQ(r.n_events, 1);
+    MH_T_ASSERT_STR_EQ(r.events[0].type, MH_EV_RUN_TIMED_OUT);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_FAILED);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r.actions[0].error, "kind")), "timeout");
+    for (size_t i = 0; i < r.n_events; i++)
+        tlog_push(&l, &r.events[i]);
+    mh_engine_result_cleanup(&r);
+    /* The in-flight call's result arrives after the timeout: ignored. */
+    struct mh_event rep;
+    report_response(&rep, "call", 1, 200, NULL, "ok");
+    advance_at(wf, &l, T0 + 61000, NULL, &rep, 1, &r);
+    MH_T_ASSERT_EQ(r.n_ignored, 1);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    mh_engine_result_cleanup(&r);
+    mh_engine_event_cleanup(&rep);
+    tlog_free(&l);
+
+    /* Cancellation is a report; it ends the run once. */
+    tlog_start(&l, "{\"order_id\": 1}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT_EQ(mh_engine_event_cancel("user asked", T0 + 5, &rep), MH_OK);
+    advance_at(wf, &l, T0 + 5, NULL, &rep, 1, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_CANCELED);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_FINISHED);
+    MH_T_ASSERT_EQ(r.actions[0].status, MH_RUN_CANCELED);
+    mh_engine_result_cleanup(&r);
+    advance_at(wf, &l, T0 + 6, NULL, &rep, 1, &r);
+    MH_T_ASSERT_EQ(r.n_ignored, 1);
+    mh_engine_result_cleanup(&r);
+    mh_engine_event_cleanup(&rep);
+    struct mh_run_state *st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_status(st), MH_RUN_CANCELED);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(mh_engine_state_error(st), "message")),
+                       "user asked");
+    mh_engine_state_destroy(st);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_advance_is_deterministic)
+{
+    struct mh_wf *wf = compile_fixture("parallel_http.json");
+    struct tlog l = {0};
+    tlog_start(&l, "{\"id\": 1, \"n\": 2, \"email\": \"x@example.com\"}");
+    struct mh_engine_result a, b;
+    struct mh_engine_input in = {.now_ms = T0 + 1};
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    MH_T_ASSERT_EQ(mh_engine_advance(wf, l.ev, l.n, &in, &a, NULL), MH_OK);
+    MH_T_ASSERT_EQ(mh_engine_advance(wf, l.ev, l.n, &in, &b, NULL), MH_OK);
+    MH_T_ASSERT_EQ(a.n_events, b.n_events);
+    MH_T_ASSERT(a.n_events > 0);
+    for (size_t i = 0; i < a.n_events; i++)
+        MH_T_ASSERT_MEM_EQ(a.events[i].hash, b.events[i].hash, MH_ENGINE_HASH_LEN);
+    /* Each new event links to the one before it. */
+    MH_T_ASSERT_EQ(a.events[0].seq, 2);
+    uint8_t h[MH_ENGINE_HASH_LEN];
+    MH_T_ASSERT_EQ(mh_engine_event_hash(&a.events[0], l.ev[0].hash, h), MH_OK);
+    MH_T_ASSERT_MEM_EQ(h, a.events[0].hash, MH_ENGINE_HASH_LEN);
+    mh_engine_result_cleanup(&a);
+    mh_engine_result_cleanup(&b);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_fold_rejects_foreign_logs)
+{
+    struct mh_wf *wf = compile_fixture("linear.json");
+    struct mh_wf *other = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"order_id\": \"o\", \"amount\": 1}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+    struct mh_run_state *st = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_engine_fold(other, l.ev, l.n, &st, &info), MH_EINVAL);
+    MH_T_ASSERT(st == NULL);
+    MH_T_ASSERT_EQ(info.offset, 2);
+    MH_T_ASSERT(strstr(info.message, "no such node") != NULL);
+    /* Dropping an event leaves a gap the fold refuses. */
+    struct mh_event saved = l.ev[2];
+    memmove(&l.ev[2], &l.ev[3], (l.n - 3) * sizeof(*l.ev));
+    l.n--;
+    MH_T_ASSERT_EQ(mh_engine_fold(wf, l.ev, l.n, &st, &info), MH_EINVAL);
+    mh_engine_event_cleanup(&saved);
+    /* An empty log cannot be advanced. */
+    struct mh_engine_input in = {.now_ms = T0};
+    memset(&r, 0, sizeof(r));
+    MH_T_ASSERT_EQ(mh_engine_advance(wf, NULL, 0, &in, &r, NULL), MH_EINVAL);
+    tlog_free(&l);
+    mh_engine_wf_unref(other);
+    mh_engine_wf_unref(wf);
+}
+
+MH_TEST(engine_context_and_secrets_guard)
+{
+    struct mh_wf *wf = compile_fixture("parallel_http.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    /* A webhook body trying to pull a secret into an outgoing request fails the step. */
+    tlog_start(&l, "{\"id\": \"{{secrets.CRM_TOKEN}}\", \"n\": 1, \"email\": \"e\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_FAILED);
+    long fi = tlog_find(&l, MH_EV_STEP_FAILED, "crm");
+    MH_T_ASSERT(fi > 0);
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(json_object_get(l.ev[fi].payload, "error"), "kind")),
+        "template");
+    mh_engine_result_cleanup(&r);
+
+    /* The context holds trigger, run and only the node's ancestors. */
+    struct mh_run_state *st = fold(wf, &l);
+    json_t *ctx = NULL;
+    MH_T_ASSERT_EQ(mh_engine_context_build(st, "merge", &ctx), MH_OK);
+    ASSERT_JSON_EQ(
+        json_object_get(ctx, "run"),
+        "{\"id\": \"run-1\", \"workflow\": \"wf-1\", \"version\": 3, \"is_test\": false}");
+    MH_T_ASSERT(json_object_get(json_object_get(ctx, "steps"), "start") != NULL);
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(json_object_get(ctx, "trigger"), "received_at")),
+        "2023-11-14T22:13:20.000Z");
+    json_decref(ctx);
+    MH_T_ASSERT_EQ(mh_engine_context_build(st, "start", &ctx), MH_OK);
+    MH_T_ASSERT_EQ(json_object_size(json_object_get(ctx, "steps")), 0);
+    json_decref(ctx);
+    MH_T_ASSERT_EQ(mh_engine_context_build(st, "nope", &ctx), MH_ENOTFOUND);
+    mh_engine_state_destroy(st);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
