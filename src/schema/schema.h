@@ -70,7 +70,10 @@ MH_MUSTCHECK enum mh_err mh_schema_compile_ex(json_t *schema, const struct mh_sc
 /* NULL-tolerant. */
 void mh_schema_destroy(struct mh_schema *s);
 
-/* True when `instance` is valid. */
+/*
+ * True when `instance` (borrowed, not NULL) is valid. With `errors` NULL the validation stops at
+ * the first failure; otherwise every error (up to the limit) is collected into a new array.
+ */
 bool mh_schema_validate(const struct mh_schema *s, json_t *instance, json_t **errors);
 
 #endif
