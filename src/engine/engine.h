@@ -190,9 +190,10 @@ struct mh_engine_http_outcome {
 /*
  * An unsealed http_attempt event (seq 0) reporting attempt `attempt` of node `node_id`, to pass
  * to mh_engine_advance as a report. `request` (optional, borrowed) is the request as it was
- * sent, placeholders unresolved (the action's request). A body that is valid UTF-8 is recorded
- * as "body"; otherwise base64 in "body_b64". When the response's content-type mentions json and
- * the body parses, the parsed value is recorded as "json" too. MH_EINVAL on a bad argument.
+ * sent, placeholders unresolved (the action's request). A body that is valid UTF-8 without NUL
+ * bytes is recorded as "body"; otherwise base64 in "body_b64". When the response's content-type
+ * mentions json and the body parses, the parsed value is recorded as "json" too. MH_EINVAL on a bad
+ * argument.
  */
 MH_MUSTCHECK enum mh_err mh_engine_event_http_result(const char *node_id, int attempt,
                                                      json_t *request,

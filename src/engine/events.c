@@ -120,7 +120,8 @@ enum mh_err mh_engine_event_http_result(const char *node_id, int attempt, json_t
                             outcome->headers ? json_deep_copy(outcome->headers) : json_object());
         const char *body = outcome->body ? outcome->body : "";
         size_t len = outcome->body ? outcome->body_len : 0;
-        json_t *sbody = json_stringn(body, len); /* NULL unless valid UTF-8 */
+        /* PostgreSQL's jsonb refuses \u0000, so a body with NUL bytes is binary too. */
+        json_t *sbody = memchr(body, '\0', len) ? NULL : json_stringn(body, len);
         if (sbody != NULL) {
             json_object_set_new(resp, "body", sbody);
         } else {

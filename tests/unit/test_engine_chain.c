@@ -348,6 +348,13 @@ MH_TEST(engine_event_constructors)
     MH_T_ASSERT(json_object_get(resp, "body") == NULL);
     MH_T_ASSERT_EQ(ev.seq, 0);
     mh_engine_event_cleanup(&ev);
+    o.body = "a\0b";
+    o.body_len = 3;
+    MH_T_ASSERT_EQ(mh_engine_event_http_result("n", 1, NULL, &o, T0, &ev), MH_OK);
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(json_object_get(ev.payload, "response"), "body_b64")),
+        "YQBi");
+    mh_engine_event_cleanup(&ev);
     o.body = "[1,2]";
     o.body_len = 5;
     MH_T_ASSERT_EQ(mh_engine_event_http_result("n", 2, NULL, &o, T0, &ev), MH_OK);
