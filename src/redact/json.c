@@ -15,6 +15,10 @@
 static json_t *map_value(json_t *v, const char *key, mh_redact__string_fn fn, void *ctx,
                          unsigned depth, unsigned max_depth, const char *too_deep);
 
+static json_t *checked(json_t *v);
+static json_t *map_string(const char *key, const char *s, size_t len, mh_redact__string_fn fn,
+                          void *ctx, json_t *original);
+
 static json_t *checked(json_t *v)
 {
     if (v == NULL)

@@ -51,6 +51,13 @@ static enum mh_err scan_rule(const struct mh_redactor *r, size_t ri, const char 
 static enum mh_err redact_text(const struct mh_redactor *r, const char *s, size_t len, char **out,
                                size_t *out_len, struct mh_redact_stats *stats);
 
+static bool valid_rule_name(const char *name);
+static void add_span(struct spans *sp, size_t start, size_t end, size_t rule);
+static size_t next_boundary(const char *s, size_t len, size_t pos);
+static int span_cmp(const void *a, const void *b);
+static bool json_string_cb(void *p, const char *key, const char *s, size_t len, char **out,
+                           size_t *out_len);
+
 static bool valid_rule_name(const char *name)
 {
     size_t n = strlen(name);

@@ -57,6 +57,12 @@ const struct mh_redact__builtin mh_redact__builtins[] = {
 
 const size_t mh_redact__nbuiltins = sizeof(mh_redact__builtins) / sizeof(mh_redact__builtins[0]);
 
+static bool is_digit(char c);
+static bool luhn_ok(const char *s, size_t start, size_t end);
+static bool card_ok(const char *s, size_t start, size_t end);
+static bool iban_length_ok(const char *c, size_t n);
+static bool iban_ok(const char *s, size_t start, size_t end);
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';

@@ -31,6 +31,13 @@ struct mh_redact_secrets {
     size_t bucket[257];
 };
 
+static bool valid_secret_name(const char *name);
+static int secret_cmp(const void *a, const void *b);
+static size_t replace_all(const struct mh_redact_secrets *sr, const char *s, size_t len,
+                          struct mh_buf *b);
+static bool json_string_cb(void *p, const char *key, const char *s, size_t len, char **out,
+                           size_t *out_len);
+
 static bool valid_secret_name(const char *name)
 {
     size_t n = name ? strlen(name) : 0;

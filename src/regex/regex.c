@@ -101,6 +101,10 @@ static const struct {
     {"Unassigned", "Cn"},
 };
 
+static bool has_prefix(const char *s, size_t len, const char *prefix);
+static enum mh_err append_property(struct mh_buf *out, const char *name, size_t n);
+static void copy_groups(pcre2_match_data *md, struct mh_regex_span *groups, size_t ngroups);
+
 static bool has_prefix(const char *s, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);

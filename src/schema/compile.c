@@ -111,6 +111,35 @@ static enum mh_err resolve_ref(struct cctx *c, const char *keyword, const char *
 
 /* ---- pointer map ---- */
 
+static size_t ptr_hash(const void *p, size_t cap);
+static void ptrmap_grow(struct ptrmap *m);
+static void *ptrmap_get(const struct ptrmap *m, const void *key);
+static char *strip_fragment(struct mh_arena *a, const char *uri);
+static bool valid_anchor_name(const char *s);
+static void add_resource(struct cctx *c, const char *uri, json_t *schema);
+static void add_anchor(struct cctx *c, const char *uri, const char *name, json_t *schema);
+static enum mh_err walk_child(struct cctx *c, json_t *child, const char *base);
+static int hexval(char ch);
+static char *percent_decode(struct mh_arena *a, const char *s);
+static json_t *json_pointer_get(json_t *doc, const char *ptr);
+static void add_pending(struct cctx *c, struct mh_schema__node **slot, json_t *target,
+                        const char *base, const char *path);
+static enum mh_err sub(struct cctx *c, json_t *obj, const char *keyword, const char *base,
+                       struct mh_schema__node **out);
+static enum mh_err sub_list(struct cctx *c, json_t *obj, const char *keyword, const char *base,
+                            struct mh_schema__list *out);
+static enum mh_err sub_map(struct cctx *c, json_t *obj, const char *keyword, const char *base,
+                           struct mh_schema__prop **out, size_t *nout);
+static enum mh_err get_count(struct cctx *c, json_t *obj, const char *keyword, int64_t *out);
+static enum mh_err get_number(struct cctx *c, json_t *obj, const char *keyword, json_t **out);
+static enum mh_err parse_type(struct cctx *c, json_t *v, uint32_t *out);
+static enum mh_err get_string_list(struct cctx *c, json_t *v, const char *keyword,
+                                   const char ***out, size_t *nout);
+static int prop_cmp(const void *a, const void *b);
+static void regex_defer_destroy(void *p);
+static enum mh_err compile_regex(struct cctx *c, const char *keyword, const char *src,
+                                 struct mh_regex **out);
+
 static size_t ptr_hash(const void *p, size_t cap)
 {
     uint64_t h = (uint64_t)(uintptr_t)p;

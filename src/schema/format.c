@@ -10,6 +10,30 @@
 
 #include <string.h>
 
+static bool is_digit(char c);
+static bool is_alpha(char c);
+static bool is_hex(char c);
+static bool digits(const char *s, size_t len, size_t *i, int n, int *out);
+static bool expect(const char *s, size_t len, size_t *i, char c);
+static int days_in_month(int year, int month);
+static bool parse_date(const char *s, size_t len, size_t *i);
+static bool parse_time(const char *s, size_t len, size_t *i);
+static bool check_date_time(const char *s, size_t len);
+static bool check_date(const char *s, size_t len);
+static bool check_time(const char *s, size_t len);
+static bool check_ipv4(const char *s, size_t len);
+static bool check_ipv6(const char *s, size_t len);
+static bool check_hostname(const char *s, size_t len);
+static bool is_atext(char c);
+static bool check_email(const char *s, size_t len);
+static bool is_unreserved(char c);
+static bool is_sub_delim(char c);
+static bool uri_chars(const char *s, size_t from, size_t to, const char *extra);
+static bool uri_authority(const char *s, size_t from, size_t to);
+static bool check_uri(const char *s, size_t len, bool require_scheme);
+static bool check_uuid(const char *s, size_t len);
+static bool check_json_pointer(const char *s, size_t len);
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';

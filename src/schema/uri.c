@@ -21,6 +21,8 @@ struct uri {
 static void uri_split(const char *s, struct uri *u);
 static void remove_dot_segments(const char *in, size_t n, struct mh_buf *out);
 
+static void pop_segment(struct mh_buf *out);
+
 /* Splits like the regular expression of RFC 3986 Appendix B. */
 static void uri_split(const char *s, struct uri *u)
 {

@@ -45,6 +45,35 @@ struct vctx {
 static bool v_node(struct vctx *v, const struct mh_schema__node *n, json_t *inst, struct ann *ann);
 static void report(struct vctx *v, const char *keyword, const char *fmt, ...) MH_PRINTF(3, 4);
 
+static bool collecting(const struct vctx *v);
+static int clip(const char *s, size_t max);
+static void utf8_trim(char *buf);
+static void ann_init(struct ann *a, const json_t *inst);
+static void ann_free(struct ann *a);
+static void ann_mark(struct ann *a, size_t i);
+static void ann_merge(struct ann *dst, const struct ann *src);
+static bool apply_inplace(struct vctx *v, const struct mh_schema__node *child, json_t *inst,
+                          struct ann *a);
+static const char *type_name(const json_t *inst);
+static void type_list(uint32_t types, char *buf, size_t size);
+static void num_text(const json_t *num, char *buf, size_t size);
+static bool type_ok(uint32_t types, const json_t *inst);
+static bool is_multiple(const json_t *x, const json_t *d);
+static bool v_number(struct vctx *v, const struct mh_schema__node *n, json_t *inst);
+static size_t code_points(const char *s, size_t len);
+static bool v_string(struct vctx *v, const struct mh_schema__node *n, json_t *inst);
+static int hashed_cmp(const void *a, const void *b);
+static bool find_duplicate(json_t *arr, size_t *first, size_t *second);
+static bool v_sub(struct vctx *v, const struct mh_schema__node *child, json_t *inst,
+                  const char *keyword, const char *deny);
+static bool v_array(struct vctx *v, const struct mh_schema__node *n, json_t *inst, struct ann *a);
+static int prop_key_cmp(const void *key, const void *elem);
+static bool v_object(struct vctx *v, const struct mh_schema__node *n, json_t *inst, struct ann *a);
+static bool v_unevaluated(struct vctx *v, const struct mh_schema__node *n, json_t *inst,
+                          struct ann *a);
+static bool v_applicators(struct vctx *v, const struct mh_schema__node *n, json_t *inst,
+                          struct ann *a);
+
 static bool collecting(const struct vctx *v)
 {
     return v->errors != NULL && v->suppress == 0 && !v->full;

@@ -30,6 +30,10 @@ bool mh_schema__is_integral(const json_t *v)
     return isfinite(d) && floor(d) == d;
 }
 
+static uint64_t mix(uint64_t h);
+static uint64_t hash_bytes(const char *s, size_t n);
+static void path_reserve(struct mh_schema__path *p, size_t extra);
+
 static bool real_as_int(double d, json_int_t *out)
 {
     if (!(d >= -TWO_POW_63 && d < TWO_POW_63) || floor(d) != d)
