@@ -628,3 +628,95 @@ MH_TEST(engine_context_and_secrets_guard)
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }
+
+/* The complete example of docs/workflows.md: extracted from the document, so the guide cannot
+ * drift from what the engine accepts, and run down both paths the guide describes. */
+static json_t *doc_example(void)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/docs/workflows.md", mh_t_repo_dir());
+    FILE *f = fopen(path, "rb");
+    MH_T_ASSERT(f != NULL);
+    char *doc = mh_xcalloc(1, 1 << 20);
+    size_t n = fread(doc, 1, (1 << 20) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char *sec = strstr(doc, "## A complete example");
+    MH_T_ASSERT(sec != NULL);
+    char *start = strstr(sec, "```json\n");
+    MH_T_ASSERT(start != NULL);
+    start += 8;
+    char *end = strstr(start, "```");
+    MH_T_ASSERT(end != NULL);
+    json_error_t jerr;
+    json_t *def = json_loadb(start, (size_t)(end - start), 0, &jerr);
+    if (def == NULL)
+        mh_t_fail(__FILE__, __LINE__, "example does not parse: %s (line %d)", jerr.text, jerr.line);
+    free(doc);
+    return def;
+}
+
+MH_TEST(engine_docs_example_runs_as_described)
+{
+    json_t *def = doc_example(), *errors = NULL;
+    struct mh_wf *wf = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &wf, &errors), MH_OK);
+    json_decref(errors);
+    json_decref(def);
+    struct trng rng = {.value = 0};
+    for (int big = 0; big <= 1; big++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        tlog_start(&l, big ? "{\"id\": 7, \"amount\": 1500, \"customer\": {\"email\": \"a@x\"}}"
+                           : "{\"id\": 8, \"amount\": 50, \"customer\": {\"email\": \"b@x\"}}");
+        advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+        const struct mh_engine_action *a = find_action(&r, MH_ACTION_HTTP, "customer");
+        MH_T_ASSERT(a != NULL);
+        ASSERT_JSON_EQ(json_object_get(a->request, "query"),
+                       big ? "{\"email\": \"a@x\"}" : "{\"email\": \"b@x\"}");
+        mh_engine_result_cleanup(&r);
+        struct mh_event rep;
+        report_response(&rep, "customer", 1, 200, "{\"content-type\": \"application/json\"}",
+                        "{\"name\": \"Ada\"}");
+        advance_at(wf, &l, T0 + 10, &rng, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        if (big) {
+            a = find_action(&r, MH_ACTION_HTTP, "notify");
+            MH_T_ASSERT(a != NULL);
+            MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(a->request, "body")),
+                               "{\"text\":\"Big order 7\",\"customer\":\"Ada\"}");
+            mh_engine_result_cleanup(&r);
+            report_response(&rep, "notify", 1, 200, NULL, "");
+            advance_at(wf, &l, T0 + 20, &rng, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output, "{\"order\": 7, \"notified\": 200}");
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "wait") > 0);
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "follow_up") > 0);
+        } else {
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "notify") > 0);
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "done") > 0);
+            a = find_action(&r, MH_ACTION_TIMER, "wait");
+            MH_T_ASSERT(a != NULL);
+            MH_T_ASSERT_EQ(a->fire_at_ms, T0 + 10 + 86400000LL);
+            mh_engine_result_cleanup(&r);
+            advance_at(wf, &l, T0 + 10 + 86400000LL, &rng, NULL, 0, &r);
+            MH_T_ASSERT(find_action(&r, MH_ACTION_HTTP, "follow_up") != NULL);
+            mh_engine_result_cleanup(&r);
+            report_response(&rep, "follow_up", 1, 202, NULL, "queued");
+            advance_at(wf, &l, T0 + 90000000LL, &rng, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                           "{\"follow_up\": {\"status\": 202, \"headers\": {}, \"body\": "
+                           "\"queued\"}}");
+        }
+        mh_engine_result_cleanup(&r);
+        json_t *report = NULL;
+        MH_T_ASSERT_EQ(mh_engine_replay(wf, l.ev, l.n, &report), MH_OK);
+        MH_T_ASSERT(json_is_true(json_object_get(report, "ok")));
+        json_decref(report);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
+}
