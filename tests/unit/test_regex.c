@@ -170,7 +170,7 @@ MH_TEST(regex_catastrophic_backtracking_hits_limit)
     mh_regex_destroy(re);
 }
 
-MH_TEST(regex_interpreter_limits_without_jit_help)
+MH_TEST(regex_small_match_limit_applies)
 {
     /* A tiny match limit makes even a modest backtracking search fail, in JIT or interpreter. */
     struct mh_regex_limits lim = {.match_limit = 50};
