@@ -468,10 +468,14 @@ MH_TEST(stdwh_against_openssl_with_32_byte_key)
                                               header, 1700000100, 60, &res, NULL),
                    MH_OK);
     /* The same key, as a whsec_ secret built by openssl's base64. */
-    char secret[80], cmd[300];
-    snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' | xxd -r -p | openssl base64 -A", hexkey);
+    char secret[80], cmd[300], key_path[256];
+    tmp_setup();
+    tmp_write("key", k, sizeof(k), key_path, sizeof(key_path));
+    snprintf(cmd, sizeof(cmd), "openssl base64 -A -in '%s'", key_path);
     char raw_b64[64];
     run(cmd, raw_b64, sizeof(raw_b64));
+    static const char *key_names[] = {"key"};
+    tmp_cleanup(key_names, 1);
     snprintf(secret, sizeof(secret), "whsec_%s", raw_b64);
     uint8_t kb[64];
     size_t kn = 0;
