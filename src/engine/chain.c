@@ -29,6 +29,8 @@ static enum mh_err write_value(json_t *v, bool sorted, int depth, struct mh_buf 
 static enum mh_err write_string(const char *s, size_t len, struct mh_buf *out);
 static enum mh_err write_real(double d, struct mh_buf *out);
 static int cmp_keys(const void *a, const void *b);
+static size_t utf8_seq_len(const unsigned char *s, size_t n);
+static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b);
 
 static int cmp_keys(const void *a, const void *b)
 {

@@ -103,7 +103,9 @@ json_t *mh_engine_node_type_schema(const char *type);
  * `{{secrets.NAME}}` placeholders are copied through literally for send-time resolution; a
  * value from the data that itself looks like a secret placeholder fails with MH_EINVAL (it would
  * otherwise let a webhook sender choose which secret gets sent). *out is a new malloc'd string.
- * Errors: MH_EINVAL (bad template, offset in `info`), MH_EJMESPATH (evaluation), MH_ETOOBIG.
+ * Errors: MH_EINVAL (an unterminated or empty `{{ }}`, or a refused value), MH_EJMESPATH (an
+ * expression that does not compile or fails to evaluate), MH_ETOOBIG; for syntax errors
+ * info->offset is the byte offset into `tpl`.
  */
 MH_MUSTCHECK enum mh_err mh_engine_template_render(const char *tpl, json_t *ctx, char **out,
                                                    struct mh_err_info *info);

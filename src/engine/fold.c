@@ -17,6 +17,7 @@
 static bool is_terminal_step(enum mh_step_status s);
 static enum mh_err bad(struct mh_err_info *info, const struct mh_event *ev, const char *why);
 static void set_json(json_t **slot, json_t *v);
+static const struct mh_step_state *step_of(const struct mh_run_state *st, const char *node_id);
 static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
                               const struct mh_wf_node *n, const struct mh_event *ev,
                               struct mh_err_info *info);
