@@ -41,6 +41,11 @@ trap stop_pg EXIT
 trap 'exit 130' INT TERM
 
 "$BIN" migrate
+if ! "$BIN" user count >/dev/null 2>&1; then
+    echo "meshhook: no users yet. In another terminal, from this directory, create the first:"
+    echo "    ./build/release/meshhook user create --email you@example.com"
+    echo "  then log in: POST /api/auth/login (see docs/api.md)"
+fi
 port=${MESHHOOK_PORT:-8080}
 echo "meshhook: serving on http://127.0.0.1:$port (Ctrl-C to stop)"
 "$BIN" serve --port "$port" &

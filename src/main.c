@@ -31,6 +31,8 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "run the HTTP server and the workers"},
     {"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
     {"jp", mh_cli_jp, "evaluate a JMESPath expression against JSON (a file or stdin)"},
+    {"user", mh_cli_user, "create the first user (user create --email E), count users"},
+    {"audit", mh_cli_audit, "verify the audit log's hash chains (audit verify)"},
     {"help", cmd_help, "show this help"},
 };
 
@@ -62,6 +64,20 @@ static int load_config(struct mh_config *cfg, int argc, char **argv, char **rest
     (void)mh_log_level_parse(cfg->log_level, &level);
     mh_log_configure(level, strcmp(cfg->log_format, "json") == 0);
     return 0;
+}
+
+/* On a fresh install, says how to make the first user (sign-up is off by default). */
+static void hint_first_user(struct mh_app *app)
+{
+    struct mh_db_conn *c = NULL;
+    json_t *rows = NULL;
+    if (mh_db_acquire(app->pool, &c, NULL) == MH_OK &&
+        mh_db_query(c, "SELECT mh_user_count() AS n", 0, NULL, &rows, NULL, NULL) == MH_OK &&
+        json_integer_value(json_object_get(json_array_get(rows, 0), "n")) == 0)
+        mh_log(MH_LOG_WARN, "main",
+               "no users yet: create the first with: meshhook user create --email you@example.com");
+    json_decref(rows);
+    mh_db_release(app->pool, c);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -111,6 +127,7 @@ static int cmd_serve(int argc, char **argv)
     }
     mh_log(MH_LOG_INFO, "main", "listening on http://%s:%d", cfg.bind_address,
            mh_http_server_port(srv));
+    hint_first_user(&app);
 
     int sig = 0;
     sigwait(&set, &sig);

@@ -8,5 +8,7 @@
 #define MH_CLI_H
 
 int mh_cli_jp(int argc, char **argv);
+int mh_cli_user(int argc, char **argv);
+int mh_cli_audit(int argc, char **argv);
 
 #endif

@@ -66,6 +66,14 @@ static const struct cfg_row rows[] = {
      "a session unused this long expires"},
     {"session_max_hours", CFG_INT, F(session_max_hours), "336", 1, 87600, false,
      "a session expires this long after login whatever its use"},
+    {"password_m_kib", CFG_INT, F(password_m_kib), "19456", 19456, 1048576, false,
+     "argon2id memory per password hash in KiB (OWASP minimum 19456)"},
+    {"password_t_cost", CFG_INT, F(password_t_cost), "2", 2, 64, false, "argon2id passes"},
+    {"password_parallelism", CFG_INT, F(password_parallelism), "1", 1, 64, false, "argon2id lanes"},
+    {"login_max_failures", CFG_INT, F(login_max_failures), "5", 1, 1000, false,
+     "failed logins per account (ten times that per IP address) before a pause"},
+    {"login_window_s", CFG_INT, F(login_window_s), "900", 1, 86400, false,
+     "the window those failures are counted in, and the pause"},
 };
 
 static void *field(struct mh_config *cfg, const struct cfg_row *r)
@@ -143,6 +151,29 @@ static enum mh_err validate(const struct mh_config *cfg, struct mh_err_info *inf
     return MH_OK;
 }
 
+/* With no database configured, use the private cluster that `make run` keeps under
+ * ./.meshhook (scripts/pg.sh) when there is one, so the CLI works from the checkout as is. */
+static void embedded_database(struct mh_config *cfg)
+{
+    FILE *f = fopen(".meshhook/pg.port", "r");
+    if (f == NULL)
+        return;
+    int port = 0;
+    bool ok = fscanf(f, "%d", &port) == 1 && port > 0 && port < 65536;
+    fclose(f);
+    char dir[PATH_MAX];
+    if (!ok || realpath(".meshhook/pg/run", dir) == NULL)
+        return;
+    char url[PATH_MAX + 128];
+    snprintf(url, sizeof(url), "postgresql:///meshhook?host=%s&port=%d&user=meshhook_app", dir,
+             port);
+    free(cfg->database_url);
+    cfg->database_url = mh_xstrdup(url);
+    snprintf(url, sizeof(url), "postgresql:///meshhook?host=%s&port=%d&user=meshhook", dir, port);
+    free(cfg->admin_database_url);
+    cfg->admin_database_url = mh_xstrdup(url);
+}
+
 enum mh_err mh_config_load(struct mh_config *cfg, int argc, char **argv, char **rest, int *nrest,
                            struct mh_err_info *info)
 {
@@ -199,6 +230,8 @@ enum mh_err mh_config_load(struct mh_config *cfg, int argc, char **argv, char **
         if ((rc = set_value(cfg, r, v, source, info)) != MH_OK)
             goto out;
     }
+    if (cfg->database_url[0] == '\0')
+        embedded_database(cfg);
     if (cfg->admin_database_url[0] == '\0') {
         free(cfg->admin_database_url);
         cfg->admin_database_url = mh_xstrdup(cfg->database_url);

@@ -39,6 +39,11 @@ struct mh_config {
     bool secure_cookies;
     int session_idle_minutes;
     int session_max_hours;
+    int password_m_kib;
+    int password_t_cost;
+    int password_parallelism;
+    int login_max_failures;
+    int login_window_s;
 };
 
 /* Fills `cfg` with defaults, then the environment, then argv (flags only; positional arguments

@@ -19,8 +19,4 @@ struct mh_app {
 extern const struct mh_http_route mh_app_routes[];
 extern const size_t mh_app_routes_count;
 
-/* Handlers (src/http/handlers/). */
-void mh_h_healthz(struct mh_http_req *req, void *app);
-void mh_h_readyz(struct mh_http_req *req, void *app);
-
 #endif

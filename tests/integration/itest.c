@@ -108,12 +108,26 @@ static const char *bin(void)
 
 int mh_it_run(const struct mh_it_db *db, const char *const *args, char **output)
 {
+    return mh_it_run_input(db, args, NULL, output);
+}
+
+int mh_it_run_input(const struct mh_it_db *db, const char *const *args, const char *input,
+                    char **output)
+{
     char path[] = "/tmp/mh-it-run-XXXXXX";
     int fd = mkstemp(path);
     MH_T_ASSERT(fd >= 0);
+    char in_path[] = "/tmp/mh-it-in-XXXXXX";
+    int in_fd = mkstemp(in_path);
+    MH_T_ASSERT(in_fd >= 0);
+    if (input)
+        MH_T_ASSERT(write(in_fd, input, strlen(input)) == (ssize_t)strlen(input));
+    lseek(in_fd, 0, SEEK_SET);
+    unlink(in_path);
     pid_t pid = fork();
     if (pid == 0) {
         set_db_env(db);
+        dup2(in_fd, 0);
         dup2(fd, 1);
         dup2(fd, 2);
         const char *argv[32] = {bin()};
@@ -126,6 +140,7 @@ int mh_it_run(const struct mh_it_db *db, const char *const *args, char **output)
     }
     int status = 0;
     waitpid(pid, &status, 0);
+    close(in_fd);
     if (output) {
         FILE *f = fdopen(fd, "r");
         fseek(f, 0, SEEK_SET);

@@ -44,6 +44,9 @@ char *mh_it_server_log(const struct mh_it_server *s);
 /* Runs the meshhook binary with `args` (NULL-terminated) and env MESHHOOK_* of `db` (may be
  * NULL); captures stdout+stderr into *output (malloc'd) when non-NULL; returns the exit status. */
 int mh_it_run(const struct mh_it_db *db, const char *const *args, char **output);
+/* The same with `input` (may be NULL) on standard input. */
+int mh_it_run_input(const struct mh_it_db *db, const char *const *args, const char *input,
+                    char **output);
 
 struct mh_it_resp {
     long status;

@@ -56,7 +56,9 @@ MH_TEST(concurrent_migrations_are_safe)
     json_t *rows =
         mh_it_sql(db.admin_url, "SELECT count(*) AS n FROM schema_migrations", 0, NULL, NULL);
     MH_T_ASSERT(rows != NULL);
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), (long long)1);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")),
+                   (long long)mh_db_migrations_count());
+    MH_T_ASSERT(mh_db_migrations_count() >= 2);
     json_decref(rows);
 }
 

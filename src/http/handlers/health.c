@@ -5,6 +5,7 @@
  * sends traffic to an instance that can durably accept it.
  */
 #include "http/app.h"
+#include "http/handlers/handlers.h"
 
 void mh_h_healthz(struct mh_http_req *req, void *app)
 {

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Small text checks shared by the API and the command line. Pure; no allocation. */
+#ifndef MH_CORE_TEXT_H
+#define MH_CORE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A plausible e-mail address: one '@', a non-empty local part, a domain with a dot, no spaces
+ * or control characters, at most 320 bytes. Deliverability is not MeshHook's to judge. */
+bool mh_text_is_email(const char *s);
+/* Copies `s` lowercased (ASCII) into `out` of `cap` bytes; false when it does not fit. */
+bool mh_text_lower(const char *s, char *out, size_t cap);
+
+#endif

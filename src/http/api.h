@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The toolkit every JSON API handler uses: authenticate the caller (session cookie with CSRF
+ * check on writes, or an API token), borrow a database connection and open a transaction that
+ * carries the caller's user id, so row-level security judges every statement; check a project
+ * role for a clear 403; read and validate JSON fields with the path of the offending one; page
+ * through lists with opaque cursors; append to the audit log.
+ *
+ * Pattern:
+ *     struct mh_api api;
+ *     if (!mh_api_open(&api, req, app, MH_API_AUTH))
+ *         return;                 // it has answered (401, 403, 503...)
+ *     ... mh_api_query(&api, ...) ... respond ...
+ *     mh_api_close(&api);         // rolls back unless mh_api_commit succeeded
+ *
+ * Every mh_api_* function that can fail answers the request itself on failure and returns false
+ * (or NULL), so handlers just return.
+ */
+#ifndef MH_HTTP_API_H
+#define MH_HTTP_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "http/app.h"
+
+#define MH_API_SESSION_COOKIE "mh_session"
+#define MH_API_TOKEN_PREFIX   "mh_"
+
+enum mh_api_auth {
+    MH_API_PUBLIC = 0, /* no authentication; the transaction has no user */
+    MH_API_AUTH,       /* a valid session or API token is required */
+};
+
+struct mh_api_principal {
+    char user_id[37];
+    char session_id[37]; /* "" unless authenticated by cookie */
+    char token_id[37];   /* "" unless authenticated by API token */
+    bool is_cookie;
+};
+
+struct mh_api {
+    struct mh_http_req *req;
+    struct mh_app *app;
+    struct mh_db_conn *conn;
+    struct mh_api_principal who;
+    struct mh_err_info info;
+    bool in_tx;
+};
+
+bool mh_api_open(struct mh_api *api, struct mh_http_req *req, void *app, enum mh_api_auth auth);
+/* Commits; on failure answers (409 for conflicts, 503, 500) and returns false. */
+bool mh_api_commit(struct mh_api *api);
+/* Rolls back an open transaction and returns the connection. Always call it. */
+void mh_api_close(struct mh_api *api);
+
+/* Runs a statement in the request's transaction. On failure answers with the mapped error and
+ * returns NULL; on success returns the rows (borrowed, owned by the request arena). */
+json_t *mh_api_query(struct mh_api *api, const char *sql, int nparams, const char *const *params);
+/* Like mh_api_query but expects exactly one row; 404 with `what` ("project not found") when
+ * there is none. */
+json_t *mh_api_query_row(struct mh_api *api, const char *what, const char *sql, int nparams,
+                         const char *const *params);
+
+/* The caller's role in `project_id` must rank at least `min_role`: answers 404 when the project
+ * is not visible (never revealing that another tenant's project exists) and 403 when the role
+ * is too low. `role_out` (may be NULL) receives the caller's role (static string). */
+bool mh_api_require_role(struct mh_api *api, const char *project_id, const char *min_role,
+                         const char **role_out);
+int mh_api_role_rank(const char *role);
+
+/* The request body as a JSON object (borrowed), or NULL after answering 400/415/422. */
+json_t *mh_api_body(struct mh_api *api);
+
+/* Reads string field `name` of `obj`: answers 422 with path "/name" when it is missing (and
+ * `is_required`), not a string, or outside [min_len, max_len] characters; *out is NULL when
+ * absent and optional. */
+bool mh_api_string(struct mh_api *api, json_t *obj, const char *name, bool is_required,
+                   size_t min_len, size_t max_len, const char **out);
+/* Reads an optional integer field within [min, max]; *out keeps its value when absent. */
+bool mh_api_int(struct mh_api *api, json_t *obj, const char *name, long min, long max, long *out);
+/* Refuses any member of `obj` not named in the NULL-terminated `allowed` list (422). */
+bool mh_api_only_fields(struct mh_api *api, json_t *obj, const char *const *allowed);
+
+/* True when `s` is a canonical UUID. */
+bool mh_api_is_uuid(const char *s);
+
+/* Paging: reads ?limit= (1..200, default 50) and ?cursor=; the cursor is opaque to clients and
+ * holds the sort key of the last row seen (two text values). Answers 422 on a bad value. */
+struct mh_api_page {
+    long limit;
+    const char *after_key; /* NULL on the first page */
+    const char *after_id;
+};
+bool mh_api_page(struct mh_api *api, struct mh_api_page *page);
+/* Builds {"items": rows[0..limit), "next_cursor": ... or null} from rows fetched with
+ * LIMIT limit+1, taking the cursor from the last returned row's `key_field` and `id_field`.
+ * Steals nothing; returns a new object. */
+json_t *mh_api_page_result(const struct mh_api_page *page, json_t *rows, const char *key_field,
+                           const char *id_field);
+
+/* Appends to the audit log inside the request's transaction: actor is the caller, with IP and
+ * user agent. `project_id` may be NULL for account-level actions; `detail` is borrowed (may be
+ * NULL). Answers and returns false on failure. */
+bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action,
+                  const char *target, json_t *detail);
+
+/* The CSRF token bound to a session token (what X-CSRF-Token must carry). `out` holds 44 bytes. */
+void mh_api_csrf_for(const char *session_token, char out[44]);
+
+#endif

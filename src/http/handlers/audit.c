@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The audit log of a project, for its admins and owners: newest first, cursor-paged, and a
+ * verification of its hash chain (the same check as `meshhook audit verify`).
+ */
+#include "http/api.h"
+#include "http/handlers/handlers.h"
+
+void mh_h_audit_list(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "admin", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    const char *params[] = {pid, limit, page.after_id};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT id, chain_seq, to_json(at) AS at, actor, actor_user_id, action, target, detail, "
+        "ip, user_agent, encode(hash, 'hex') AS hash FROM audit_log WHERE project_id = $1 AND "
+        "($3::bigint IS NULL OR id < $3::bigint) ORDER BY id DESC LIMIT $2::int",
+        3, params);
+    if (rows)
+        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "id", "id"));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_audit_verify(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "admin", NULL))
+        goto out;
+    const char *params[] = {pid};
+    json_t *problems =
+        mh_api_query(&api, "SELECT chain_seq, problem FROM mh_audit_verify($1::uuid)", 1, params);
+    json_t *count = problems ? mh_api_query_row(&api, "audit log not found",
+                                                "SELECT count(*) AS n FROM audit_log WHERE "
+                                                "project_id = $1",
+                                                1, params)
+                             : NULL;
+    if (count == NULL)
+        goto out;
+    mh_http_respond_json(req, 200,
+                         json_pack("{s:b, s:O, s:O}", "ok", json_array_size(problems) == 0,
+                                   "entries", json_object_get(count, "n"), "problems", problems));
+out:
+    mh_api_close(&api);
+}
