@@ -15,7 +15,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "engine/store.h"
 #include "http/app.h"
+#include "secrets/secrets.h"
 
 static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
@@ -32,7 +34,9 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
     {"jp", mh_cli_jp, "evaluate a JMESPath expression against JSON (a file or stdin)"},
     {"user", mh_cli_user, "create the first user (user create --email E), count users"},
+    {"replay", mh_cli_replay, "verify a run's log and re-evaluate its pure steps (replay RUN_ID)"},
     {"audit", mh_cli_audit, "verify the audit log's hash chains (audit verify)"},
+    {"kek", mh_cli_kek, "rotate the key-encryption key of secrets (kek rotate, kek status)"},
     {"help", cmd_help, "show this help"},
 };
 
@@ -80,6 +84,16 @@ static void hint_first_user(struct mh_app *app)
     mh_db_release(app->pool, c);
 }
 
+static void ensure_partitions(struct mh_app *app)
+{
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_acquire(app->pool, &c, &info) != MH_OK ||
+        mh_db_query(c, "SELECT mh_ensure_event_partitions(3)", 0, NULL, NULL, NULL, &info) != MH_OK)
+        mh_log(MH_LOG_WARN, "main", "could not create event partitions: %s", info.message);
+    mh_db_release(app->pool, c);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -113,6 +127,30 @@ static int cmd_serve(int argc, char **argv)
     int status = 1;
     if (mh_db_pool_create(cfg.database_url, cfg.pool_size, cfg.pool_wait_ms, &app.pool) != MH_OK)
         goto out;
+    /* Refuses to start when stored secrets need a key-encryption key this server lacks. */
+    if (mh_secrets_create(&cfg, app.pool, &app.secrets, &info) != MH_OK) {
+        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+        goto out;
+    }
+    /* Event-log partitions for the coming months (a default partition catches the rest). */
+    ensure_partitions(&app);
+    if (cfg.workers > 0) {
+        struct mh_engine_runtime_opts ro = {
+            .pool = app.pool,
+            .listen_db_url = cfg.database_url,
+            .secrets = app.secrets,
+            .workers = cfg.workers,
+            .batch = cfg.worker_batch,
+            .lease_ms = cfg.job_lease_ms,
+            .poll_ms = cfg.poll_interval_ms,
+            .run_timeout_ms = (int64_t)cfg.run_timeout_s * 1000,
+            .max_response_bytes = (size_t)cfg.max_response_bytes,
+        };
+        if (mh_engine_runtime_start(&ro, &app.runtime, &info) != MH_OK) {
+            mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+            goto out;
+        }
+    }
     struct mh_http_server_opts opts = {
         .bind_address = cfg.bind_address,
         .port = cfg.port,
@@ -139,6 +177,8 @@ static int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     mh_http_server_destroy(srv);
+    mh_engine_runtime_stop(app.runtime);
+    mh_secrets_destroy(app.secrets);
     mh_db_pool_destroy(app.pool);
     mh_config_cleanup(&cfg);
     if (status == 0)

@@ -31,9 +31,13 @@ struct mh_config {
     int worker_batch;
     int job_lease_ms;
     int poll_interval_ms;
+    int run_timeout_s;
+    long max_response_bytes;
     char *kek_file;
     char *kek;
     char *kek_id;
+    char *old_kek_files;
+    char *old_keks;
     char *web_dir;
     bool allow_signup;
     bool secure_cookies;

@@ -66,6 +66,14 @@ MH_MUSTCHECK enum mh_err mh_db_commit(struct mh_db_conn *c, struct mh_err_info *
 /* Never fails from the caller's point of view; a broken connection is reset on release. */
 void mh_db_rollback(struct mh_db_conn *c);
 
+/* LISTEN on `channel` (a constant of ours, never user input) on a standalone connection. */
+MH_MUSTCHECK enum mh_err mh_db_listen(struct mh_db_conn *c, const char *channel,
+                                      struct mh_err_info *info);
+/* Waits up to `timeout_ms` for notifications on a listening connection; *got tells whether any
+ * arrived (all pending ones are consumed). MH_EUNAVAILABLE when the connection is lost. */
+MH_MUSTCHECK enum mh_err mh_db_wait_notify(struct mh_db_conn *c, int timeout_ms, bool *got,
+                                           struct mh_err_info *info);
+
 /* True when the connection is usable. */
 bool mh_db_is_ok(const struct mh_db_conn *c);
 

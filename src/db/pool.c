@@ -6,6 +6,7 @@
  * caches the statements it has prepared, keyed by SQL text.
  */
 #include "db/db.h"
+#include "db/db_internal.h"
 
 #include <libpq-fe.h>
 #include <errno.h>
@@ -215,6 +216,11 @@ void mh_db_close(struct mh_db_conn *c)
         return;
     conn_cleanup(c);
     free(c);
+}
+
+PGconn *mh_db__pg(struct mh_db_conn *c)
+{
+    return c ? c->pg : NULL;
 }
 
 bool mh_db_is_ok(const struct mh_db_conn *c)

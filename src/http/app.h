@@ -10,9 +10,14 @@
 #include "db/db.h"
 #include "http/http.h"
 
+struct mh_engine_runtime;
+struct mh_secrets;
+
 struct mh_app {
     const struct mh_config *cfg;
     struct mh_db_pool *pool;
+    struct mh_secrets *secrets; /* the vault; never NULL while serving */
+    struct mh_engine_runtime *runtime; /* NULL with --workers 0: runs wait for other instances */
 };
 
 /* The route table of `meshhook serve`. */

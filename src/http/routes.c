@@ -29,8 +29,36 @@ const struct mh_http_route mh_app_routes[] = {
     {"PATCH", "/api/projects/:project_id/members/:user_id", mh_h_members_update},
     {"DELETE", "/api/projects/:project_id/members/:user_id", mh_h_members_remove},
 
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/runs", mh_h_runs_start},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/test-runs", mh_h_runs_test},
+    {"GET", "/api/projects/:project_id/runs", mh_h_runs_list},
+    {"GET", "/api/projects/:project_id/runs/:run_id", mh_h_runs_get},
+    {"GET", "/api/projects/:project_id/runs/:run_id/events", mh_h_runs_events},
+    {"POST", "/api/projects/:project_id/runs/:run_id/cancel", mh_h_runs_cancel},
+    {"POST", "/api/projects/:project_id/runs/:run_id/replay", mh_h_runs_replay},
+    {"POST", "/api/projects/:project_id/runs/:run_id/resume", mh_h_runs_resume},
+    {"GET", "/api/projects/:project_id/dead-letters", mh_h_dead_letters_list},
+    {"POST", "/api/projects/:project_id/dead-letters/:dead_letter_id/replay",
+     mh_h_dead_letters_replay},
+
     {"GET", "/api/projects/:project_id/audit", mh_h_audit_list},
     {"GET", "/api/projects/:project_id/audit/verify", mh_h_audit_verify},
+
+    {"GET", "/api/node-types", mh_h_node_types},
+    {"GET", "/api/projects/:project_id/workflows", mh_h_workflows_list},
+    {"POST", "/api/projects/:project_id/workflows", mh_h_workflows_create},
+    {"POST", "/api/projects/:project_id/workflows/import", mh_h_workflows_import},
+    {"GET", "/api/projects/:project_id/workflows/:workflow_id", mh_h_workflows_get},
+    {"PATCH", "/api/projects/:project_id/workflows/:workflow_id", mh_h_workflows_update},
+    {"DELETE", "/api/projects/:project_id/workflows/:workflow_id", mh_h_workflows_delete},
+    {"PUT", "/api/projects/:project_id/workflows/:workflow_id/draft", mh_h_workflows_put_draft},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/validate", mh_h_workflows_validate},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/publish", mh_h_workflows_publish},
+    {"GET", "/api/projects/:project_id/workflows/:workflow_id/versions",
+     mh_h_workflows_versions_list},
+    {"GET", "/api/projects/:project_id/workflows/:workflow_id/versions/:version",
+     mh_h_workflows_version_get},
+    {"GET", "/api/projects/:project_id/workflows/:workflow_id/export", mh_h_workflows_export},
 };
 
 const size_t mh_app_routes_count = MH_ARRAY_LEN(mh_app_routes);

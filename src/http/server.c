@@ -247,7 +247,10 @@ static void json_decref_void(void *p)
 json_t *mh_http_req_json_body(struct mh_http_req *req)
 {
     const char *ct = mh_http_req_header(req, "Content-Type");
-    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+    /* curl's -d sends application/x-www-form-urlencoded: accepted too, as long as the body is
+     * JSON, so the documented curl commands work with or without -H. */
+    if (ct && strncasecmp(ct, "application/json", 16) != 0 &&
+        strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
         mh_http_respond_error(req, 415, "unsupported_media_type",
                               "the request body must be application/json", NULL);
         return NULL;

@@ -32,7 +32,7 @@ static const struct table_case tables[] = {
      "', '00000000-0000-0000-0000-0000000000b2', 'another-public-id-xxxxxxxxxx')"},
     {"webhook_endpoint_keys", "project_id",
      "INSERT INTO webhook_endpoint_keys (project_id, endpoint_id, algorithm, sealed_key) VALUES "
-     "('" PB "', '00000000-0000-0000-0000-0000000000b4', 'hmac-sha256', '\\x00')"},
+     "('" PB "', '00000000-0000-0000-0000-0000000000b4', 'hmac', '\\x00')"},
     {"runs", "project_id",
      "INSERT INTO runs (project_id, workflow_id, version_id) VALUES ('" PB
      "', '00000000-0000-0000-0000-0000000000b2', '00000000-0000-0000-0000-0000000000b3')"},

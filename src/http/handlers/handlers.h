@@ -36,8 +36,44 @@ void mh_h_members_list(struct mh_http_req *req, void *app);
 void mh_h_members_add(struct mh_http_req *req, void *app);
 void mh_h_members_update(struct mh_http_req *req, void *app);
 void mh_h_members_remove(struct mh_http_req *req, void *app);
+/* runs.c */
+void mh_h_runs_start(struct mh_http_req *req, void *app);
+void mh_h_runs_test(struct mh_http_req *req, void *app);
+void mh_h_runs_list(struct mh_http_req *req, void *app);
+void mh_h_runs_get(struct mh_http_req *req, void *app);
+void mh_h_runs_events(struct mh_http_req *req, void *app);
+void mh_h_runs_cancel(struct mh_http_req *req, void *app);
+void mh_h_runs_replay(struct mh_http_req *req, void *app);
+void mh_h_runs_resume(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_list(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_replay(struct mh_http_req *req, void *app);
 /* audit.c */
 void mh_h_audit_list(struct mh_http_req *req, void *app);
 void mh_h_audit_verify(struct mh_http_req *req, void *app);
+
+/* workflows.c */
+void mh_h_node_types(struct mh_http_req *req, void *app);
+void mh_h_workflows_list(struct mh_http_req *req, void *app);
+void mh_h_workflows_create(struct mh_http_req *req, void *app);
+void mh_h_workflows_import(struct mh_http_req *req, void *app);
+void mh_h_workflows_get(struct mh_http_req *req, void *app);
+void mh_h_workflows_update(struct mh_http_req *req, void *app);
+void mh_h_workflows_delete(struct mh_http_req *req, void *app);
+void mh_h_workflows_put_draft(struct mh_http_req *req, void *app);
+void mh_h_workflows_validate(struct mh_http_req *req, void *app);
+void mh_h_workflows_publish(struct mh_http_req *req, void *app);
+void mh_h_workflows_versions_list(struct mh_http_req *req, void *app);
+void mh_h_workflows_version_get(struct mh_http_req *req, void *app);
+void mh_h_workflows_export(struct mh_http_req *req, void *app);
+struct mh_api;
+/* For starting runs: the published version `version_or_0_for_latest` (0: the latest) of
+ * workflow `workflow_id` in `project_id`, as {id, workflow_id, version, published_at,
+ * created_by, definition} in *row_out (borrowed from the request arena). The caller has checked
+ * the project role (mh_api_require_role) inside the open transaction of `api`. On failure it
+ * has answered and returns false: 404 for an unknown, other-tenant or archived workflow or an
+ * unknown version, 409 "not_published" when the workflow has no published version yet. */
+bool mh_h_workflow_version_for_run(struct mh_api *api, const char *project_id,
+                                   const char *workflow_id, int version_or_0_for_latest,
+                                   json_t **row_out);
 
 #endif

@@ -30,7 +30,7 @@ BEGIN
          '00000000-0000-0000-0000-0000000000%1$s2', 'public-id-of-project-%1$s-xxxxxxxx');
       INSERT INTO webhook_endpoint_keys (project_id, endpoint_id, algorithm, sealed_key) VALUES
         ('00000000-0000-0000-0000-0000000000%1$s1', '00000000-0000-0000-0000-0000000000%1$s4',
-         'hmac-sha256', '\x00');
+         'hmac', '\x00');
       INSERT INTO runs (id, project_id, workflow_id, version_id, created_at) VALUES
         ('00000000-0000-0000-0000-0000000000%1$s5', '00000000-0000-0000-0000-0000000000%1$s1',
          '00000000-0000-0000-0000-0000000000%1$s2', '00000000-0000-0000-0000-0000000000%1$s3',

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Runs and their event logs in PostgreSQL. A run starts with one statement that inserts the run,
+ * its sealed first event and its job together (the intake's hot path pays one round trip). Events
+ * are stored with their decision time in milliseconds and their chain hash exactly as the pure
+ * core computed them, and read back the same way, so the hash chain verifies after a round trip
+ * through jsonb (docs/internals/engine.md, "Canonical encoding").
+ */
+#include "engine/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mem.h"
+#include "crypto/crypto.h"
+#include "engine/engine.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void hash_param(const uint8_t h[MH_ENGINE_HASH_LEN], char out[2 + 64 + 1])
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    mh_crypto_hex_encode(h, MH_ENGINE_HASH_LEN, out + 2);
+}
+
+enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start *s,
+                                 char run_id_out[37], struct mh_err_info *info)
+{
+    struct mh_event ev = {0};
+    char *payload = NULL;
+    enum mh_err rc = MH_OK;
+    if (!s->project_id || !s->workflow_id || !s->version_id || !json_is_object(s->trigger))
+        return mh_err_set(info, MH_EINVAL, "invalid", -1, "incomplete run start");
+    char run_id[MH_CRYPTO_UUID_STR_LEN];
+    if ((rc = mh_crypto_uuid4(run_id)) != MH_OK)
+        return mh_err_set(info, rc, "crypto", -1, "could not draw a run id");
+    int64_t at = now_ms();
+    rc = mh_engine_event_run_started(run_id, s->workflow_id, s->version, s->is_test, s->trigger,
+                                     s->extra, at, &ev);
+    if (rc != MH_OK) {
+        mh_err_set(info, rc, "invalid", -1, "could not build the first event");
+        goto out;
+    }
+    payload = json_dumps(ev.payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (payload == NULL) {
+        rc = mh_err_set(info, MH_EINVAL, "invalid", -1, "trigger is not serialisable");
+        goto out;
+    }
+    char at_s[32], version_s[32], hash[67];
+    snprintf(at_s, sizeof(at_s), "%lld", (long long)at);
+    snprintf(version_s, sizeof(version_s), "%lld", (long long)s->version);
+    hash_param(ev.hash, hash);
+    const char *params[] = {run_id,           s->project_id,  s->workflow_id,
+                            s->version_id,    version_s,      s->is_test ? "true" : "false",
+                            s->parent_run_id, s->delivery_id, at_s,
+                            ev.type,          payload,        hash};
+    /* One statement: the run, its first event and its job. The foreign key from events to runs
+     * is checked at the end of the statement, when the run exists. */
+    rc = mh_db_query(c,
+                     "WITH r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, "
+                     "version, is_test, parent_run_id, delivery_id, created_at, last_seq, "
+                     "last_hash) VALUES ($1, $2, $3, $4, nullif($5::int, 0), $6::boolean, $7, $8, "
+                     "'epoch'::timestamptz + $9::bigint * interval '1 millisecond', 1, "
+                     "$12::bytea) RETURNING id, created_at), "
+                     "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, "
+                     "payload, at, hash) SELECT r.id, r.created_at, 1, $2, $10, $11::jsonb, "
+                     "r.created_at, $12::bytea FROM r RETURNING 1) "
+                     "INSERT INTO jobs (project_id, run_id, kind) SELECT $2, r.id, 'advance' "
+                     "FROM r",
+                     12, params, NULL, NULL, info);
+    if (rc == MH_OK)
+        memcpy(run_id_out, run_id, sizeof(run_id));
+out:
+    free(payload);
+    mh_engine_event_cleanup(&ev);
+    return rc;
+}
+
+void mh_engine_events_free(struct mh_event *events, size_t n)
+{
+    for (size_t i = 0; events && i < n; i++)
+        mh_engine_event_cleanup(&events[i]);
+    free(events);
+}
+
+enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char *run_id,
+                                  struct mh_event **events, size_t *n, struct mh_err_info *info)
+{
+    json_t *rows = NULL;
+    const char *params[] = {run_id};
+    enum mh_err rc =
+        mh_db_query(c,
+                    "SELECT seq, type, node_id, attempt, payload, "
+                    "(extract(epoch FROM at) * 1000)::bigint AS at_ms, encode(hash, 'hex') AS hash "
+                    "FROM events WHERE run_id = $1 ORDER BY seq",
+                    1, params, &rows, NULL, info);
+    if (rc != MH_OK)
+        return rc;
+    size_t count = json_array_size(rows);
+    struct mh_event *evs = mh_xcalloc(count ? count : 1, sizeof(*evs));
+    for (size_t i = 0; i < count; i++) {
+        json_t *r = json_array_get(rows, i);
+        uint8_t h[MH_ENGINE_HASH_LEN] = {0};
+        const char *hex = json_string_value(json_object_get(r, "hash"));
+        size_t hl = 0;
+        if (!hex || mh_crypto_hex_decode(hex, strlen(hex), h, sizeof(h), &hl) != MH_OK ||
+            hl != sizeof(h)) {
+            rc = mh_err_set(info, MH_EINVAL, "corrupt", -1, "event %zu has no valid hash", i + 1);
+            mh_engine_events_free(evs, i);
+            json_decref(rows);
+            return rc;
+        }
+        rc = mh_engine_event_init(&evs[i], json_integer_value(json_object_get(r, "seq")),
+                                  json_string_value(json_object_get(r, "type")),
+                                  json_string_value(json_object_get(r, "node_id")),
+                                  (int)json_integer_value(json_object_get(r, "attempt")),
+                                  json_object_get(r, "payload"),
+                                  json_integer_value(json_object_get(r, "at_ms")), h);
+        if (rc != MH_OK) {
+            mh_err_set(info, rc, "corrupt", -1, "event %zu does not fit the engine", i + 1);
+            mh_engine_events_free(evs, i);
+            json_decref(rows);
+            return rc;
+        }
+    }
+    json_decref(rows);
+    *events = evs;
+    *n = count;
+    return MH_OK;
+}
+
+enum mh_err mh_engine_run_workflow(struct mh_db_conn *c, const char *run_id, struct mh_wf **wf,
+                                   struct mh_err_info *info)
+{
+    json_t *row = NULL, *errors = NULL;
+    const char *params[] = {run_id};
+    enum mh_err rc = mh_db_query_row(c,
+                                     "SELECT v.definition FROM runs r JOIN workflow_versions v "
+                                     "ON v.id = r.version_id WHERE r.id = $1",
+                                     1, params, &row, info);
+    if (rc != MH_OK)
+        return rc;
+    rc = mh_engine_wf_compile(json_object_get(row, "definition"), wf, &errors);
+    if (rc != MH_OK)
+        mh_err_set(info, rc, "invalid", -1, "the run's workflow version does not compile");
+    json_decref(errors);
+    json_decref(row);
+    return rc;
+}
+
+static bool is_run_terminal_event(const char *type)
+{
+    return strcmp(type, MH_EV_RUN_SUCCEEDED) == 0 || strcmp(type, MH_EV_RUN_FAILED) == 0 ||
+           strcmp(type, MH_EV_RUN_CANCELED) == 0 || strcmp(type, MH_EV_RUN_TIMED_OUT) == 0;
+}
+
+enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const char *from_node,
+                                 char new_run_id[37], struct mh_err_info *info)
+{
+    struct mh_event *events = NULL;
+    size_t n = 0;
+    json_t *run = NULL;
+    char *evjson = NULL;
+    const char *idp[] = {run_id};
+    enum mh_err rc = mh_db_query_row(c,
+                                     "SELECT project_id, workflow_id, version_id, version, "
+                                     "is_test, delivery_id FROM runs WHERE id = $1",
+                                     1, idp, &run, info);
+    if (rc != MH_OK)
+        return rc == MH_ENOTFOUND ? mh_err_set(info, rc, "not-found", -1, "run not found") : rc;
+    if ((rc = mh_engine_events_load(c, run_id, &events, &n, info)) != MH_OK)
+        goto out;
+    size_t cut = 0;
+    bool found = false;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(events[i].node_id, from_node) == 0) {
+            cut = i;
+            found = true;
+            break;
+        }
+        if (is_run_terminal_event(events[i].type)) {
+            cut = i;
+            break;
+        }
+    }
+    if (!found) {
+        rc = mh_err_set(info, MH_EINVAL, "invalid", -1,
+                        "step '%s' never ran in this run: nothing to resume from", from_node);
+        mh_err_set_path(info, "/from_node");
+        goto out;
+    }
+    char id[MH_CRYPTO_UUID_STR_LEN];
+    if ((rc = mh_crypto_uuid4(id)) != MH_OK)
+        goto out;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < cut; i++) {
+        char hex[2 * MH_ENGINE_HASH_LEN + 1];
+        mh_crypto_hex_encode(events[i].hash, MH_ENGINE_HASH_LEN, hex);
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:s, s:i, s:o, s:I, s:s}", "seq", (json_int_t)events[i].seq,
+                           "type", events[i].type, "node_id", events[i].node_id, "attempt",
+                           events[i].attempt, "payload",
+                           events[i].payload ? json_incref(events[i].payload) : json_object(),
+                           "at_ms", (json_int_t)events[i].at_ms, "hash", hex));
+    }
+    evjson = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    char last_hash[67], last_seq[24];
+    hash_param(events[cut - 1].hash, last_hash);
+    snprintf(last_seq, sizeof(last_seq), "%lld", (long long)events[cut - 1].seq);
+    const char *params[] = {id,
+                            json_string_value(json_object_get(run, "project_id")),
+                            json_string_value(json_object_get(run, "workflow_id")),
+                            json_string_value(json_object_get(run, "version_id")),
+                            json_is_integer(json_object_get(run, "version")) ? "" : NULL,
+                            json_is_true(json_object_get(run, "is_test")) ? "true" : "false",
+                            run_id,
+                            from_node,
+                            evjson,
+                            last_hash,
+                            last_seq};
+    char version[24];
+    if (params[4]) {
+        snprintf(version, sizeof(version), "%lld",
+                 (long long)json_integer_value(json_object_get(run, "version")));
+        params[4] = version;
+    }
+    rc = mh_db_query(
+        c,
+        "WITH r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "
+        "parent_run_id, resumed_from_node, resumed_from_seq, last_seq, last_hash) VALUES ($1, $2, "
+        "$3, $4, $5::int, $6::boolean, $7, $8, $11::int, $11::int, $10::bytea) RETURNING id, "
+        "created_at), "
+        "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, "
+        "attempt, payload, at, hash) SELECT r.id, r.created_at, (x->>'seq')::int, $2, "
+        "x->>'type', nullif(x->>'node_id', ''), nullif((x->>'attempt')::int, 0), x->'payload', "
+        "'epoch'::timestamptz + (x->>'at_ms')::bigint * interval '1 millisecond', "
+        "decode(x->>'hash', 'hex') FROM r, jsonb_array_elements($9::jsonb) x RETURNING 1) "
+        "INSERT INTO jobs (project_id, run_id, kind) SELECT $2, r.id, 'advance' FROM r",
+        11, params, NULL, NULL, info);
+    if (rc == MH_OK)
+        memcpy(new_run_id, id, sizeof(id));
+out:
+    free(evjson);
+    json_decref(run);
+    mh_engine_events_free(events, n);
+    return rc;
+}
+
+enum mh_err mh_engine_run_replay(struct mh_db_conn *c, const char *run_id, json_t **report,
+                                 struct mh_err_info *info)
+{
+    struct mh_event *events = NULL;
+    size_t n = 0;
+    struct mh_wf *wf = NULL;
+    json_t *run = NULL;
+    const char *idp[] = {run_id};
+    enum mh_err rc = mh_db_query_row(c,
+                                     "SELECT last_seq, encode(last_hash, 'hex') AS last_hash "
+                                     "FROM runs WHERE id = $1",
+                                     1, idp, &run, info);
+    if (rc != MH_OK)
+        return rc == MH_ENOTFOUND ? mh_err_set(info, rc, "not-found", -1, "run not found") : rc;
+    if ((rc = mh_engine_run_workflow(c, run_id, &wf, info)) != MH_OK)
+        goto out;
+    if ((rc = mh_engine_events_load(c, run_id, &events, &n, info)) != MH_OK)
+        goto out;
+    if ((rc = mh_engine_replay(wf, events, n, report)) != MH_OK) {
+        mh_err_set(info, rc, "replay", -1, "replay could not run");
+        goto out;
+    }
+    /* The chain cannot show events removed from its end; the run's recorded last hash can. */
+    const char *want = json_string_value(json_object_get(run, "last_hash"));
+    bool truncated = false;
+    if (want && n > 0) {
+        char hex[2 * MH_ENGINE_HASH_LEN + 1];
+        mh_crypto_hex_encode(events[n - 1].hash, MH_ENGINE_HASH_LEN, hex);
+        truncated = strcmp(hex, want) != 0 ||
+                    json_integer_value(json_object_get(run, "last_seq")) != events[n - 1].seq;
+    }
+    json_object_set_new(*report, "truncated", json_boolean(truncated));
+    json_object_set_new(*report, "run_id", json_string(run_id));
+    if (truncated)
+        json_object_set_new(*report, "ok", json_false());
+out:
+    json_decref(run);
+    mh_engine_wf_unref(wf);
+    mh_engine_events_free(events, n);
+    return rc;
+}

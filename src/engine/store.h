@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's durable side: runs, their event logs and their jobs in PostgreSQL (store.c), and
+ * the runtime that executes runs on worker threads (worker.c). engine.h is the pure core these
+ * build on.
+ *
+ * Transactions: every function taking a connection runs inside the caller's open transaction,
+ * whose meshhook.project_id (the system path) or meshhook.user_id must allow writing the
+ * project's rows; none commits.
+ */
+#ifndef MH_ENGINE_STORE_H
+#define MH_ENGINE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "db/db.h"
+
+struct mh_run_start {
+    const char *project_id;
+    const char *workflow_id;
+    const char *version_id; /* a published workflow_versions row (or a test run's draft) */
+    int64_t version;        /* its number; 0 for a draft */
+    json_t *trigger;        /* {"body", "headers", "query", "received_at"}; borrowed */
+    json_t *extra;          /* recorded in run_started outside the node context; may be NULL */
+    bool is_test;
+    const char *delivery_id;   /* the webhook delivery that started it, or NULL */
+    const char *parent_run_id; /* resume: the original run, or NULL */
+};
+
+/*
+ * Starts a run: inserts the runs row (queued), its run_started event (seq 1, hash-chained) and
+ * an advance job due now, in one statement of the caller's transaction. The run is durable when
+ * the caller commits; then call mh_engine_runtime_wake so a worker picks it up at once.
+ * `run_id_out` receives the new id. Errors: MH_EINVAL (bad arguments), database errors.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start *s,
+                                              char run_id_out[37], struct mh_err_info *info);
+
+struct mh_event;
+
+/* Loads a run's events in order into a new array (*events, *n) that the caller frees with
+ * mh_engine_events_free. */
+MH_MUSTCHECK enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char *run_id,
+                                               struct mh_event **events, size_t *n,
+                                               struct mh_err_info *info);
+void mh_engine_events_free(struct mh_event *events, size_t n);
+
+/* The run's published definition compiled (a new reference; mh_engine_wf_unref), with its
+ * workflow id and version. */
+struct mh_wf;
+MH_MUSTCHECK enum mh_err mh_engine_run_workflow(struct mh_db_conn *c, const char *run_id,
+                                                struct mh_wf **wf, struct mh_err_info *info);
+
+/*
+ * Resume from a step: a new run of the same version, linked to `run_id`, whose log starts with
+ * the original's events up to (not including) the first event of `from_node`, copied as they
+ * are (so the hash chain carries over) — it then continues from that step. MH_ENOTFOUND for an
+ * unknown run; MH_EINVAL (with a message) when the node never ran in the original.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id,
+                                              const char *from_node, char new_run_id[37],
+                                              struct mh_err_info *info);
+
+/*
+ * Replay (DESIGN.md §5): verifies the hash chain (and that the log still ends at the hash the
+ * run recorded, so a truncated log shows), re-folds the log and re-evaluates every pure step on
+ * its recorded inputs. *report is new: mh_engine_replay's report plus "truncated": bool and
+ * "run_id". Returns MH_OK whenever a report was produced; its "ok" says whether it diverged.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_run_replay(struct mh_db_conn *c, const char *run_id,
+                                              json_t **report, struct mh_err_info *info);
+
+/* ---- Runtime (worker.c) --------------------------------------------------------------------- */
+
+struct mh_engine_runtime;
+
+/*
+ * Resolves the secrets an http_call names, at send time, inside a transaction of the run's
+ * project: *values receives a new object name -> value. MH_ENOTFOUND (with the missing name in
+ * info, never a value) fails the step. Provided by the secrets module and wired by main.
+ */
+typedef enum mh_err (*mh_engine_secret_fn)(void *ctx, struct mh_db_conn *c, const char *project_id,
+                                           const char *const *names, size_t n, const char *run_id,
+                                           json_t **values, struct mh_err_info *info);
+
+struct mh_engine_runtime_opts {
+    struct mh_db_pool *pool;             /* borrowed; outlives the runtime */
+    const char *listen_db_url;           /* for LISTEN (a connection of its own); may be NULL */
+    mh_engine_secret_fn resolve_secrets; /* may be NULL: runs naming secrets then fail clearly */
+    void *secrets_ctx;
+    int workers;
+    int batch;
+    int lease_ms;
+    int poll_ms;
+    int64_t run_timeout_ms;    /* 0: none */
+    size_t max_response_bytes; /* recorded HTTP bodies are cut here */
+};
+
+MH_MUSTCHECK enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
+                                                 struct mh_engine_runtime **out,
+                                                 struct mh_err_info *info);
+/* Tells the runtime that jobs are due (after committing a new run). Cheap and coalesced: call
+ * it once per request; it signals local workers at once and other instances at most every few
+ * milliseconds through one NOTIFY. Thread-safe; NULL-tolerant. */
+void mh_engine_runtime_wake(struct mh_engine_runtime *rt);
+/* Asks the runtime to cancel a run (asynchronously: a worker appends run_canceled). */
+MH_MUSTCHECK enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt,
+                                                  const char *project_id, const char *run_id,
+                                                  const char *reason);
+/* Stops claiming, waits for the jobs being processed, hands the claimed-but-unstarted ones back
+ * (releasing their leases) and stops the threads. NULL-tolerant. */
+void mh_engine_runtime_stop(struct mh_engine_runtime *rt);
+
+#endif

@@ -1,0 +1,1010 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The runtime: worker threads that claim due jobs from PostgreSQL and advance their runs, and the
+ * glue to the outbound HTTP executor. One advance is one transaction: lock the run row (so two
+ * workers never advance one run at once; the (run_id, seq) key would refuse the second anyway),
+ * load the log, let the pure core decide, append its events, reschedule or delete the job, commit
+ * — and only then send the HTTP requests the decision asked for. An HTTP outcome comes back on the
+ * executor thread, becomes a report, and a worker appends it by advancing the run again.
+ *
+ * Crashes: a job stays in the table until its run finishes. While an HTTP call is in flight the
+ * job sleeps until the call's timeout plus a margin; if the process dies, the job comes due again
+ * and the outstanding calls are sent again (same idempotency key), so steps run at least once and
+ * the log records each outcome exactly once.
+ */
+#include "engine/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "crypto/crypto.h"
+#include "crypto/webhook_sig.h"
+#include "engine/engine.h"
+#include "outbound/outbound.h"
+#include "redact/redact.h"
+
+#define WF_CACHE_SIZE      128
+#define RECOVERY_MARGIN_MS 15000
+#define JOB_RETRY_BASE_MS  1000
+#define JOB_RETRY_MAX_MS   60000
+#define NOTIFY_CHANNEL     "meshhook_jobs"
+
+struct report {
+    struct report *next;
+    char run_id[37];
+    char project_id[37];
+    char key[160]; /* run/node/attempt of the in-flight call, "" for none */
+    bool has_event;
+    struct mh_event ev;    /* an unsealed http_attempt report */
+    int64_t park_until_ms; /* circuit open: wake the run's job then instead */
+};
+
+struct wf_entry {
+    char version_id[37];
+    struct mh_wf *wf;
+};
+
+struct mh_engine_runtime {
+    struct mh_engine_runtime_opts opts;
+    char worker_id[96];
+    pthread_t *threads;
+    int nthreads;
+    pthread_t listener;
+    bool has_listener;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic bool is_stopping;
+    unsigned wake_gen;
+    struct report *reports_head, *reports_tail;
+    json_t *inflight; /* set of "run/node/attempt" keys sent by this process */
+    struct wf_entry cache[WF_CACHE_SIZE];
+    unsigned cache_next;
+    struct mh_outbound *out;
+    _Atomic bool notify_pending;
+};
+
+struct job {
+    long long id;
+    char project_id[37];
+    char run_id[37];
+    int attempts;
+    int max_attempts;
+};
+
+struct send_ctx {
+    struct mh_engine_runtime *rt;
+    char run_id[37];
+    char project_id[37];
+    char node_id[MH_ENGINE_ID_MAX + 1];
+    char key[160];
+    int attempt;
+    json_t *request; /* as recorded: placeholders unresolved */
+    struct mh_redact_secrets *redactor;
+    char **lines; /* header lines sent, freed after the call */
+    char *url;
+    char *body;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t random_u64(void *ctx)
+{
+    (void)ctx;
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+        mh_panic("getrandom failed");
+    return v;
+}
+
+/* ---- Reports queue ------------------------------------------------------------------------ */
+
+static void push_report(struct mh_engine_runtime *rt, struct report *r)
+{
+    pthread_mutex_lock(&rt->mu);
+    r->next = NULL;
+    if (rt->reports_tail)
+        rt->reports_tail->next = r;
+    else
+        rt->reports_head = r;
+    rt->reports_tail = r;
+    rt->wake_gen++;
+    pthread_cond_signal(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static struct report *pop_report(struct mh_engine_runtime *rt)
+{
+    struct report *r = rt->reports_head;
+    if (r) {
+        rt->reports_head = r->next;
+        if (rt->reports_head == NULL)
+            rt->reports_tail = NULL;
+    }
+    return r;
+}
+
+static void report_free(struct report *r)
+{
+    if (r == NULL)
+        return;
+    if (r->has_event)
+        mh_engine_event_cleanup(&r->ev);
+    free(r);
+}
+
+static void inflight_forget(struct mh_engine_runtime *rt, const char *key)
+{
+    if (key == NULL || key[0] == '\0')
+        return;
+    pthread_mutex_lock(&rt->mu);
+    json_object_del(rt->inflight, key);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* True when the key was not yet in flight (and now is). */
+static bool inflight_claim(struct mh_engine_runtime *rt, const char *key)
+{
+    pthread_mutex_lock(&rt->mu);
+    bool is_new = json_object_get(rt->inflight, key) == NULL;
+    if (is_new)
+        json_object_set_new(rt->inflight, key, json_true());
+    pthread_mutex_unlock(&rt->mu);
+    return is_new;
+}
+
+/* ---- Workflow cache ----------------------------------------------------------------------- */
+
+/* A compiled published version, shared read-only by all workers (new reference). */
+static enum mh_err workflow_for(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                                const char *version_id, struct mh_wf **out,
+                                struct mh_err_info *info)
+{
+    pthread_mutex_lock(&rt->mu);
+    for (int i = 0; i < WF_CACHE_SIZE; i++) {
+        if (rt->cache[i].wf && strcmp(rt->cache[i].version_id, version_id) == 0) {
+            *out = mh_engine_wf_ref(rt->cache[i].wf);
+            pthread_mutex_unlock(&rt->mu);
+            return MH_OK;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    json_t *row = NULL, *errors = NULL;
+    const char *params[] = {version_id};
+    enum mh_err rc = mh_db_query_row(c, "SELECT definition FROM workflow_versions WHERE id = $1", 1,
+                                     params, &row, info);
+    if (rc != MH_OK)
+        return rc;
+    struct mh_wf *wf = NULL;
+    rc = mh_engine_wf_compile(json_object_get(row, "definition"), &wf, &errors);
+    json_decref(row);
+    json_decref(errors);
+    if (rc != MH_OK)
+        return mh_err_set(info, rc, "invalid", -1, "workflow version %s does not compile",
+                          version_id);
+    pthread_mutex_lock(&rt->mu);
+    struct wf_entry *e = &rt->cache[rt->cache_next++ % WF_CACHE_SIZE];
+    mh_engine_wf_unref(e->wf);
+    snprintf(e->version_id, sizeof(e->version_id), "%s", version_id);
+    e->wf = mh_engine_wf_ref(wf);
+    pthread_mutex_unlock(&rt->mu);
+    *out = wf;
+    return MH_OK;
+}
+
+/* ---- Sending ------------------------------------------------------------------------------ */
+
+static void send_ctx_free(struct send_ctx *s)
+{
+    if (s == NULL)
+        return;
+    json_decref(s->request);
+    mh_redact_secrets_destroy(s->redactor);
+    for (size_t i = 0; s->lines && s->lines[i]; i++)
+        mh_crypto_free_secret_str(s->lines[i]);
+    free(s->lines);
+    mh_crypto_free_secret_str(s->url);
+    mh_crypto_free_secret_str(s->body);
+    free(s);
+}
+
+/* Replaces every {{secrets.NAME}} in `in` by its value from `values` (new string). */
+static char *resolve_placeholders(const char *in, json_t *values)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 64u * 1024u * 1024u);
+    const char *p = in;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (open == NULL) {
+            (void)!mh_buf_append_str(&b, p);
+            break;
+        }
+        (void)!mh_buf_append(&b, p, (size_t)(open - p));
+        const char *q = open + 2;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        const char *name = NULL;
+        size_t nlen = 0;
+        if (strncmp(q, "secrets.", 8) == 0) {
+            name = q + 8;
+            while ((name[nlen] >= 'A' && name[nlen] <= 'Z') ||
+                   (name[nlen] >= 'a' && name[nlen] <= 'z') || name[nlen] == '_' ||
+                   (nlen > 0 && name[nlen] >= '0' && name[nlen] <= '9'))
+                nlen++;
+            q = name + nlen;
+            while (*q == ' ' || *q == '\t')
+                q++;
+        }
+        if (name && nlen && strncmp(q, "}}", 2) == 0) {
+            char key[160];
+            snprintf(key, sizeof(key), "%.*s", (int)nlen, name);
+            const char *v = json_string_value(json_object_get(values, key));
+            (void)!mh_buf_append_str(&b, v ? v : "");
+            p = q + 2;
+        } else {
+            (void)!mh_buf_append(&b, open, 2);
+            p = open + 2;
+        }
+    }
+    return mh_buf_steal(&b, NULL);
+}
+
+static void percent_encode(struct mh_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            char c = (char)*p;
+            (void)!mh_buf_append(b, &c, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            (void)!mh_buf_append(b, e, 3);
+        }
+    }
+}
+
+static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
+{
+    struct send_ctx *s = ctx;
+    struct mh_engine_runtime *rt = s->rt;
+    struct report *r = mh_xcalloc(1, sizeof(*r));
+    memcpy(r->run_id, s->run_id, sizeof(r->run_id));
+    memcpy(r->project_id, s->project_id, sizeof(r->project_id));
+    memcpy(r->key, s->key, sizeof(r->key));
+    if (resp->error_kind && strcmp(resp->error_kind, "canceled") == 0) {
+        /* Shutting down: the job's recovery wake sends it again after a restart. */
+        inflight_forget(rt, s->key);
+        free(r);
+        send_ctx_free(s);
+        return;
+    }
+    if (resp->error_kind && strcmp(resp->error_kind, "circuit_open") == 0) {
+        /* Parked: no attempt is spent; the run wakes when the breaker lets a probe through. */
+        r->park_until_ms = resp->retry_at_ms > 0 ? resp->retry_at_ms : now_ms() + 1000;
+        push_report(rt, r);
+        send_ctx_free(s);
+        return;
+    }
+    /* Whatever the target echoed of a secret is replaced before it is stored. */
+    char *body = NULL;
+    size_t body_len = resp->body_len;
+    json_t *headers = resp->headers ? json_incref(resp->headers) : json_object();
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s", resp->error_message);
+    if (s->redactor) {
+        if (resp->body && mh_redact_secrets_string(s->redactor, resp->body, resp->body_len, &body,
+                                                   &body_len, NULL) != MH_OK)
+            body = NULL;
+        json_t *clean = NULL;
+        if (mh_redact_secrets_json(s->redactor, headers, &clean, NULL) == MH_OK) {
+            json_decref(headers);
+            headers = clean;
+        }
+        char *m = NULL;
+        size_t mlen = 0;
+        if (mh_redact_secrets_string(s->redactor, msg, strlen(msg), &m, &mlen, NULL) == MH_OK) {
+            snprintf(msg, sizeof(msg), "%s", m);
+            free(m);
+        }
+    }
+    struct mh_engine_http_outcome oc = {
+        .status = resp->status,
+        .headers = headers,
+        .body = body ? body : resp->body,
+        .body_len = body ? body_len : resp->body_len,
+        .error_kind = resp->error_kind,
+        .error_message = resp->error_kind ? msg : NULL,
+        .duration_ms = resp->duration_ms,
+    };
+    if (mh_engine_event_http_result(s->node_id, s->attempt, s->request, &oc, now_ms(), &r->ev) ==
+        MH_OK) {
+        r->has_event = true;
+        push_report(rt, r);
+    } else {
+        mh_log(MH_LOG_ERROR, "engine", "run %s: could not record the outcome of %s", s->run_id,
+               s->node_id);
+        inflight_forget(rt, s->key);
+        free(r);
+    }
+    free(body);
+    json_decref(headers);
+    send_ctx_free(s);
+}
+
+/* Reports a failure that happened before sending (a missing secret), as the outcome of the
+ * attempt, so the engine fails the step with a clear event. */
+static void report_send_failure(struct mh_engine_runtime *rt, struct send_ctx *s, const char *kind,
+                                const char *message)
+{
+    struct mh_outbound_response resp = {.error_kind = kind};
+    snprintf(resp.error_message, sizeof(resp.error_message), "%s", message);
+    on_http_done(s, &resp);
+    (void)rt;
+}
+
+/* Builds and submits one HTTP action; resolves secrets in memory only. */
+static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
+                          const struct mh_engine_action *a)
+{
+    struct send_ctx *s = mh_xcalloc(1, sizeof(*s));
+    s->rt = rt;
+    memcpy(s->run_id, j->run_id, sizeof(s->run_id));
+    memcpy(s->project_id, j->project_id, sizeof(s->project_id));
+    snprintf(s->node_id, sizeof(s->node_id), "%s", a->node_id);
+    s->attempt = a->attempt;
+    snprintf(s->key, sizeof(s->key), "%s/%s/%d", j->run_id, a->node_id, a->attempt);
+    s->request = json_incref(a->request);
+    if (!inflight_claim(rt, s->key)) {
+        json_decref(s->request);
+        free(s);
+        return;
+    }
+    json_t *req = a->request;
+    json_t *values = json_object();
+    json_t *names = json_object_get(req, "secrets");
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (json_array_size(names) > 0) {
+        size_t n = json_array_size(names);
+        const char **list = mh_xcalloc(n, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+            list[i] = json_string_value(json_array_get(names, i));
+        enum mh_err rc = MH_ENOTFOUND;
+        struct mh_db_conn *c = NULL;
+        json_t *got = NULL;
+        if (rt->opts.resolve_secrets == NULL) {
+            mh_err_set(&info, MH_ENOTFOUND, "secret", -1,
+                       "secrets are not available: no key-encryption key is configured");
+        } else if ((rc = mh_db_acquire(rt->opts.pool, &c, &info)) == MH_OK &&
+                   (rc = mh_db_begin(c, NULL, j->project_id, &info)) == MH_OK) {
+            rc = rt->opts.resolve_secrets(rt->opts.secrets_ctx, c, j->project_id, list, n,
+                                          j->run_id, &got, &info);
+            if (rc == MH_OK)
+                rc = mh_db_commit(c, &info);
+        }
+        mh_db_release(rt->opts.pool, c);
+        free(list);
+        if (rc != MH_OK) {
+            json_decref(got);
+            json_decref(values);
+            report_send_failure(rt, s, "invalid_request", info.message);
+            return;
+        }
+        json_decref(values);
+        values = got;
+        size_t k = json_object_size(values), i = 0;
+        struct mh_redact_secret *rs = mh_xcalloc(k ? k : 1, sizeof(*rs));
+        const char *name;
+        json_t *v;
+        json_object_foreach(values, name, v)
+        {
+            rs[i].name = name;
+            rs[i].value = json_string_value(v);
+            rs[i].value_len = json_string_length(v);
+            i++;
+        }
+        if (mh_redact_secrets_create(rs, i, &s->redactor, NULL) != MH_OK)
+            s->redactor = NULL;
+        free(rs);
+    }
+
+    /* URL with the query appended. */
+    struct mh_buf url;
+    mh_buf_init(&url, 1u << 20);
+    char *base = resolve_placeholders(json_string_value(json_object_get(req, "url")), values);
+    (void)!mh_buf_append_str(&url, base);
+    mh_crypto_free_secret_str(base);
+    json_t *query = json_object_get(req, "query");
+    const char *qk;
+    json_t *qv;
+    bool first = strchr(mh_buf_str(&url), '?') == NULL;
+    json_object_foreach(query, qk, qv)
+    {
+        char *val = resolve_placeholders(json_is_string(qv) ? json_string_value(qv) : "", values);
+        (void)!mh_buf_append_str(&url, first ? "?" : "&");
+        first = false;
+        percent_encode(&url, qk);
+        (void)!mh_buf_append_str(&url, "=");
+        percent_encode(&url, val);
+        mh_crypto_free_secret_str(val);
+    }
+    s->url = mh_buf_steal(&url, NULL);
+
+    const char *body_tpl = json_string_value(json_object_get(req, "body"));
+    s->body = body_tpl ? resolve_placeholders(body_tpl, values) : NULL;
+
+    json_t *headers = json_object_get(req, "headers");
+    size_t nh = json_object_size(headers);
+    s->lines = mh_xcalloc(nh + 5, sizeof(char *));
+    size_t li = 0;
+    const char *hk;
+    json_t *hv;
+    json_object_foreach(headers, hk, hv)
+    {
+        char *val = resolve_placeholders(json_is_string(hv) ? json_string_value(hv) : "", values);
+        size_t len = strlen(hk) + strlen(val) + 3;
+        s->lines[li] = mh_xmalloc(len);
+        snprintf(s->lines[li], len, "%s: %s", hk, val);
+        li++;
+        mh_crypto_free_secret_str(val);
+    }
+    json_t *sign = json_object_get(req, "sign");
+    const char *sign_secret = json_string_value(json_object_get(sign, "secret"));
+    if (sign_secret) {
+        const char *whsec = json_string_value(json_object_get(values, sign_secret));
+        uint8_t key[MH_CRYPTO_STDWH_KEY_MAX];
+        size_t klen = 0;
+        char *sig = NULL;
+        int64_t ts = now_ms() / 1000;
+        if (!whsec || mh_crypto_stdwh_secret_decode(whsec, key, sizeof(key), &klen) != MH_OK ||
+            mh_crypto_sig_stdwh_sign(&(struct mh_crypto_sig_key){key, klen}, 1, a->idempotency_key,
+                                     ts, s->body ? s->body : "", s->body ? strlen(s->body) : 0,
+                                     &sig) != MH_OK) {
+            mh_crypto_wipe(key, sizeof(key));
+            json_decref(values);
+            report_send_failure(rt, s, "invalid_request",
+                                "the signing secret is missing or not a whsec_ secret");
+            return;
+        }
+        mh_crypto_wipe(key, sizeof(key));
+        char line[512];
+        snprintf(line, sizeof(line), "webhook-id: %s", a->idempotency_key);
+        s->lines[li++] = mh_xstrdup(line);
+        snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
+        s->lines[li++] = mh_xstrdup(line);
+        snprintf(line, sizeof(line), "webhook-signature: %s", sig);
+        s->lines[li++] = mh_xstrdup(line);
+        free(sig);
+    }
+    json_decref(values);
+
+    struct mh_outbound_request r = {
+        .method = json_string_value(json_object_get(req, "method")),
+        .url = s->url,
+        .headers = (const char *const *)s->lines,
+        .body = s->body,
+        .body_len = s->body ? strlen(s->body) : 0,
+        .timeout_ms = a->timeout_ms > 0 ? (long)a->timeout_ms : 30000,
+        .connect_timeout_ms = 10000,
+    };
+    if (mh_outbound_submit(rt->out, &r, on_http_done, s) != MH_OK) {
+        /* Queue full: the job's recovery wake will send it later. */
+        mh_log(MH_LOG_WARN, "engine", "run %s: outbound queue full, %s deferred", j->run_id,
+               a->node_id);
+        inflight_forget(rt, s->key);
+        send_ctx_free(s);
+    }
+}
+
+/* ---- Advancing a run ---------------------------------------------------------------------- */
+
+static char *events_json(const struct mh_event *evs, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char hex[2 * MH_ENGINE_HASH_LEN + 1];
+        mh_crypto_hex_encode(evs[i].hash, MH_ENGINE_HASH_LEN, hex);
+        json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:i, s:O, s:I, s:s}", "seq",
+                                             (json_int_t)evs[i].seq, "type", evs[i].type, "node_id",
+                                             evs[i].node_id, "attempt", evs[i].attempt, "payload",
+                                             evs[i].payload ? evs[i].payload : json_null(), "at_ms",
+                                             (json_int_t)evs[i].at_ms, "hash", hex));
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}
+
+/* A run ends in the dead-letter list when an http_call step failed for good. */
+static bool is_dead_letter(const struct mh_wf *wf, json_t *error)
+{
+    const char *node = json_string_value(json_object_get(error, "node"));
+    const char *type = node ? mh_engine_wf_node_type(wf, node) : NULL;
+    return type && strcmp(type, "http_call") == 0;
+}
+
+static enum mh_err schedule_job(struct mh_db_conn *c, const struct job *j, int64_t at_ms,
+                                struct mh_err_info *info)
+{
+    char at[32];
+    snprintf(at, sizeof(at), "%lld", (long long)at_ms);
+    const char *params[] = {j->run_id, at, j->project_id};
+    long affected = 0;
+    enum mh_err rc = mh_db_query(c,
+                                 "UPDATE jobs SET run_at = 'epoch'::timestamptz + $2::bigint * "
+                                 "interval '1 millisecond', lease_owner = NULL, lease_until = "
+                                 "NULL, attempts = 0, last_error = NULL WHERE run_id = $1",
+                                 2, params, NULL, &affected, info);
+    if (rc == MH_OK && affected == 0)
+        rc = mh_db_query(c,
+                         "INSERT INTO jobs (project_id, run_id, kind, run_at) VALUES ($3, $1, "
+                         "'advance', 'epoch'::timestamptz + $2::bigint * interval '1 millisecond')",
+                         3, params, NULL, NULL, info);
+    return rc;
+}
+
+/*
+ * Advances one run in one transaction with `reports` (0 or 1). Returns the HTTP actions to send
+ * after commit through *to_send (the result the caller cleans up).
+ */
+static enum mh_err advance_run(struct mh_engine_runtime *rt, const struct job *j,
+                               struct report *rep, struct mh_engine_result *res,
+                               struct mh_engine_result *pending, struct mh_err_info *info)
+{
+    struct mh_db_conn *c = NULL;
+    struct mh_wf *wf = NULL;
+    struct mh_event *events = NULL;
+    size_t n = 0;
+    char *evjson = NULL;
+    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
+    if (rc != MH_OK)
+        return rc;
+    if ((rc = mh_db_begin(c, NULL, j->project_id, info)) != MH_OK)
+        goto out;
+    const char *idp[] = {j->run_id};
+    json_t *run = NULL;
+    rc = mh_db_query_row(c,
+                         "SELECT status, version_id, created_at::text AS created_at FROM runs "
+                         "WHERE id = $1 FOR UPDATE",
+                         1, idp, &run, info);
+    if (rc == MH_ENOTFOUND) {
+        rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
+        if (rc == MH_OK)
+            rc = mh_db_commit(c, info);
+        goto out;
+    }
+    if (rc != MH_OK)
+        goto out;
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+        strcmp(status, "canceled") == 0) {
+        json_decref(run);
+        rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
+        if (rc == MH_OK)
+            rc = mh_db_commit(c, info);
+        goto out;
+    }
+    char created_at[64];
+    snprintf(created_at, sizeof(created_at), "%s",
+             json_string_value(json_object_get(run, "created_at")));
+    rc = workflow_for(rt, c, json_string_value(json_object_get(run, "version_id")), &wf, info);
+    json_decref(run);
+    if (rc != MH_OK)
+        goto out;
+    if ((rc = mh_engine_events_load(c, j->run_id, &events, &n, info)) != MH_OK)
+        goto out;
+    if (rep && rep->park_until_ms) {
+        rc = schedule_job(c, j, rep->park_until_ms, info);
+        if (rc == MH_OK)
+            rc = mh_db_commit(c, info);
+        goto out;
+    }
+    struct mh_engine_input in = {
+        .now_ms = now_ms(),
+        .run_timeout_ms = rt->opts.run_timeout_ms,
+        .random = random_u64,
+        .reports = rep && rep->has_event ? &rep->ev : NULL,
+        .n_reports = rep && rep->has_event ? 1 : 0,
+    };
+    if ((rc = mh_engine_advance(wf, events, n, &in, res, info)) != MH_OK)
+        goto out;
+    if (res->n_events > 0) {
+        evjson = events_json(res->events, res->n_events);
+        char hex[2 + 2 * MH_ENGINE_HASH_LEN + 1] = "\\x";
+        const struct mh_event *last = &res->events[res->n_events - 1];
+        mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hex + 2);
+        char last_seq[24];
+        snprintf(last_seq, sizeof(last_seq), "%lld", (long long)last->seq);
+        const char *st = mh_engine_run_status_name(res->status);
+        json_t *output = NULL, *error = NULL;
+        for (size_t i = 0; i < res->n_actions; i++) {
+            if (res->actions[i].kind == MH_ACTION_FINISHED) {
+                output = res->actions[i].output;
+                error = res->actions[i].error;
+            }
+        }
+        char *out_s = output ? json_dumps(output, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        const char *err_msg = error ? json_string_value(json_object_get(error, "message")) : NULL;
+        const char *params[] = {j->run_id, created_at, j->project_id, evjson, st,
+                                hex,       last_seq,   out_s,         err_msg};
+        rc = mh_db_query(c,
+                         "WITH e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, "
+                         "type, node_id, attempt, payload, at, hash) SELECT $1, $2::timestamptz, "
+                         "(x->>'seq')::int, $3, x->>'type', nullif(x->>'node_id', ''), "
+                         "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), "
+                         "'epoch'::timestamptz + (x->>'at_ms')::bigint * interval '1 "
+                         "millisecond', decode(x->>'hash', 'hex') FROM "
+                         "jsonb_array_elements($4::jsonb) x RETURNING 1) "
+                         "UPDATE runs SET status = $5, last_hash = $6::bytea, last_seq = "
+                         "$7::int, started_at = coalesce(started_at, now()), finished_at = CASE "
+                         "WHEN $5 IN ('succeeded', 'failed', 'canceled') THEN now() END, output = "
+                         "coalesce($8::jsonb, output), error = coalesce($9, error) WHERE id = $1",
+                         9, params, NULL, NULL, info);
+        free(out_s);
+        if (rc != MH_OK)
+            goto out;
+    }
+    bool is_finished = false;
+    int64_t wake = res->next_wake_ms;
+    for (size_t i = 0; i < res->n_actions && rc == MH_OK; i++) {
+        const struct mh_engine_action *a = &res->actions[i];
+        if (a->kind == MH_ACTION_FINISHED) {
+            is_finished = true;
+            if (a->status == MH_RUN_FAILED && a->error && is_dead_letter(wf, a->error)) {
+                char *err = json_dumps(a->error, JSON_COMPACT);
+                const char *dp[] = {j->project_id, j->run_id, err,
+                                    json_string_value(json_object_get(a->error, "message"))};
+                rc = mh_db_query(c,
+                                 "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
+                                 "attempts, last_error) VALUES ($1, $2, 'step', $3::jsonb, "
+                                 "(SELECT count(*) FROM events WHERE run_id = $2 AND type = "
+                                 "'http_attempt' AND node_id = ($3::jsonb->>'node')), $4)",
+                                 4, dp, NULL, NULL, info);
+                free(err);
+            }
+        } else if (a->kind == MH_ACTION_HTTP) {
+            int64_t recover =
+                in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) + RECOVERY_MARGIN_MS;
+            if (wake == 0 || recover < wake)
+                wake = recover;
+        }
+    }
+    if (rc != MH_OK)
+        goto out;
+    if (!is_finished) {
+        /* Outstanding calls this process is not making (after a crash or a park) are sent
+         * again; their recovery time bounds the job's sleep. */
+        size_t all_n = n + res->n_events;
+        struct mh_event *all = mh_xcalloc(all_n ? all_n : 1, sizeof(*all));
+        memcpy(all, events, n * sizeof(*all));
+        if (res->n_events)
+            memcpy(all + n, res->events, res->n_events * sizeof(*all));
+        rc = mh_engine_pending(wf, all, all_n, pending, info);
+        free(all);
+        if (rc != MH_OK)
+            goto out;
+        for (size_t i = 0; i < pending->n_actions; i++) {
+            const struct mh_engine_action *a = &pending->actions[i];
+            if (a->kind != MH_ACTION_HTTP)
+                continue;
+            int64_t recover =
+                in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) + RECOVERY_MARGIN_MS;
+            if (wake == 0 || recover < wake)
+                wake = recover;
+        }
+        if (res->deadline_ms && (wake == 0 || res->deadline_ms < wake))
+            wake = res->deadline_ms;
+        if (wake == 0)
+            wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
+        rc = schedule_job(c, j, wake, info);
+    } else {
+        rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
+    }
+    if (rc == MH_OK)
+        rc = mh_db_commit(c, info);
+out:
+    free(evjson);
+    mh_engine_events_free(events, n);
+    mh_engine_wf_unref(wf);
+    mh_db_release(rt->opts.pool, c);
+    return rc;
+}
+
+/* Gives a job whose processing failed another chance later, or dead-letters it. */
+static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const char *why)
+{
+    struct mh_db_conn *c = NULL;
+    if (mh_db_acquire(rt->opts.pool, &c, NULL) != MH_OK)
+        return; /* the lease runs out and the job comes back */
+    char delay[32];
+    int64_t cap = JOB_RETRY_BASE_MS << (j->attempts < 16 ? j->attempts : 16);
+    if (cap > JOB_RETRY_MAX_MS)
+        cap = JOB_RETRY_MAX_MS;
+    snprintf(delay, sizeof(delay), "%lld", (long long)(random_u64(NULL) % (uint64_t)cap));
+    const char *params[] = {j->run_id, delay, why};
+    if (mh_db_begin(c, NULL, j->project_id, NULL) == MH_OK) {
+        enum mh_err rc;
+        if (j->attempts >= j->max_attempts) {
+            rc = mh_db_query(c,
+                             "WITH d AS (DELETE FROM jobs WHERE run_id = $1 RETURNING *), "
+                             "l AS (INSERT INTO dead_letters (project_id, run_id, kind, payload, "
+                             "attempts, last_error) SELECT project_id, run_id, kind, payload, "
+                             "attempts, $3 FROM d RETURNING 1) "
+                             "UPDATE runs SET status = 'failed', error = $3, finished_at = now() "
+                             "WHERE id = $1 AND status IN ('queued', 'running')",
+                             3, params, NULL, NULL, NULL);
+            mh_log(MH_LOG_ERROR, "engine", "run %s: job dead-lettered after %d attempts: %s",
+                   j->run_id, j->attempts, why);
+        } else {
+            rc = mh_db_query(c,
+                             "UPDATE jobs SET run_at = now() + $2::bigint * interval '1 "
+                             "millisecond', lease_owner = NULL, lease_until = NULL, last_error = "
+                             "$3 WHERE run_id = $1",
+                             3, params, NULL, NULL, NULL);
+        }
+        if (rc == MH_OK)
+            (void)!mh_db_commit(c, NULL);
+    }
+    mh_db_release(rt->opts.pool, c);
+}
+
+static void process(struct mh_engine_runtime *rt, const struct job *j, struct report *rep)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct mh_engine_result res = {0}, pending = {0};
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        enum mh_err rc = advance_run(rt, j, rep, &res, &pending, &info);
+        if (rc == MH_OK) {
+            if (rep)
+                inflight_forget(rt, rep->key);
+            for (size_t i = 0; i < res.n_actions; i++)
+                if (res.actions[i].kind == MH_ACTION_HTTP)
+                    dispatch_http(rt, j, &res.actions[i]);
+            for (size_t i = 0; i < pending.n_actions; i++)
+                if (pending.actions[i].kind == MH_ACTION_HTTP)
+                    dispatch_http(rt, j, &pending.actions[i]);
+            mh_engine_result_cleanup(&res);
+            mh_engine_result_cleanup(&pending);
+            return;
+        }
+        mh_engine_result_cleanup(&res);
+        mh_engine_result_cleanup(&pending);
+        if (rc == MH_ECONFLICT)
+            continue; /* another worker appended first: reload and decide again */
+        mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s", j->run_id, info.message);
+        if (rep) {
+            /* The report is dropped; the job's recovery wake sends the call again. */
+            inflight_forget(rt, rep->key);
+        } else {
+            job_failed(rt, j, info.message[0] ? info.message : mh_strerror(rc));
+        }
+        return;
+    }
+}
+
+/* ---- Threads ------------------------------------------------------------------------------ */
+
+static int claim(struct mh_engine_runtime *rt, struct job *jobs, int max)
+{
+    struct mh_db_conn *c = NULL;
+    json_t *rows = NULL;
+    char limit[16], lease[16];
+    snprintf(limit, sizeof(limit), "%d", max);
+    snprintf(lease, sizeof(lease), "%d", rt->opts.lease_ms);
+    const char *params[] = {rt->worker_id, limit, lease};
+    int n = 0;
+    if (mh_db_acquire(rt->opts.pool, &c, NULL) == MH_OK &&
+        mh_db_query(c,
+                    "SELECT id, project_id, run_id, attempts, max_attempts FROM "
+                    "mh_claim_jobs($1, $2::int, $3::int)",
+                    3, params, &rows, NULL, NULL) == MH_OK) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            if (n == max || !json_is_string(json_object_get(r, "run_id")))
+                continue;
+            jobs[n].id = json_integer_value(json_object_get(r, "id"));
+            snprintf(jobs[n].project_id, 37, "%s",
+                     json_string_value(json_object_get(r, "project_id")));
+            snprintf(jobs[n].run_id, 37, "%s", json_string_value(json_object_get(r, "run_id")));
+            jobs[n].attempts = (int)json_integer_value(json_object_get(r, "attempts"));
+            jobs[n].max_attempts = (int)json_integer_value(json_object_get(r, "max_attempts"));
+            n++;
+        }
+    }
+    json_decref(rows);
+    mh_db_release(rt->opts.pool, c);
+    return n;
+}
+
+static void *worker_main(void *arg)
+{
+    struct mh_engine_runtime *rt = arg;
+    struct job *jobs = mh_xcalloc((size_t)rt->opts.batch, sizeof(*jobs));
+    for (;;) {
+        pthread_mutex_lock(&rt->mu);
+        if (rt->is_stopping) {
+            pthread_mutex_unlock(&rt->mu);
+            break;
+        }
+        struct report *rep = pop_report(rt);
+        unsigned gen = rt->wake_gen;
+        pthread_mutex_unlock(&rt->mu);
+        if (rep) {
+            struct job j = {0};
+            memcpy(j.run_id, rep->run_id, sizeof(j.run_id));
+            memcpy(j.project_id, rep->project_id, sizeof(j.project_id));
+            process(rt, &j, rep);
+            report_free(rep);
+            continue;
+        }
+        int n = claim(rt, jobs, rt->opts.batch);
+        for (int i = 0; i < n; i++)
+            process(rt, &jobs[i], NULL);
+        if (n > 0)
+            continue;
+        pthread_mutex_lock(&rt->mu);
+        if (!rt->is_stopping && rt->wake_gen == gen && rt->reports_head == NULL) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += rt->opts.poll_ms / 1000;
+            ts.tv_nsec += (long)(rt->opts.poll_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
+        }
+        pthread_mutex_unlock(&rt->mu);
+    }
+    free(jobs);
+    return NULL;
+}
+
+static void local_wake(struct mh_engine_runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->wake_gen++;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Listens for other instances' wake-ups and sends ours, at most one NOTIFY per round. */
+static void *listener_main(void *arg)
+{
+    struct mh_engine_runtime *rt = arg;
+    struct mh_db_conn *c = NULL;
+    while (!atomic_load(&rt->is_stopping)) {
+        if (c == NULL) {
+            if (mh_db_connect(rt->opts.listen_db_url, &c, NULL) != MH_OK ||
+                mh_db_listen(c, NOTIFY_CHANNEL, NULL) != MH_OK) {
+                mh_db_close(c);
+                c = NULL;
+                usleep(500 * 1000);
+                continue;
+            }
+        }
+        if (atomic_exchange(&rt->notify_pending, false))
+            (void)!mh_db_exec_script(c, "NOTIFY " NOTIFY_CHANNEL, NULL);
+        bool got = false;
+        if (mh_db_wait_notify(c, 20, &got, NULL) != MH_OK) {
+            mh_db_close(c);
+            c = NULL;
+            continue;
+        }
+        if (got)
+            local_wake(rt);
+    }
+    mh_db_close(c);
+    return NULL;
+}
+
+enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
+                                    struct mh_engine_runtime **out, struct mh_err_info *info)
+{
+    struct mh_engine_runtime *rt = mh_xcalloc(1, sizeof(*rt));
+    rt->opts = *opts;
+    if (rt->opts.batch < 1)
+        rt->opts.batch = 1;
+    if (rt->opts.poll_ms < 10)
+        rt->opts.poll_ms = 10;
+    pthread_mutex_init(&rt->mu, NULL);
+    pthread_cond_init(&rt->cv, NULL);
+    rt->inflight = json_object();
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(rt->worker_id, sizeof(rt->worker_id), "%.40s:%d:%08llx", host, (int)getpid(),
+             (unsigned long long)(random_u64(NULL) & 0xffffffffu));
+    struct mh_outbound_opts oo;
+    mh_outbound_opts_init(&oo);
+    if (opts->max_response_bytes)
+        oo.max_response_bytes = opts->max_response_bytes;
+    enum mh_err rc = mh_outbound_create(&oo, &rt->out);
+    if (rc != MH_OK) {
+        json_decref(rt->inflight);
+        free(rt);
+        return mh_err_set(info, rc, "outbound", -1, "could not start the HTTP executor");
+    }
+    rt->nthreads = opts->workers;
+    rt->threads = mh_xcalloc((size_t)(rt->nthreads ? rt->nthreads : 1), sizeof(pthread_t));
+    for (int i = 0; i < rt->nthreads; i++)
+        pthread_create(&rt->threads[i], NULL, worker_main, rt);
+    if (opts->listen_db_url && opts->listen_db_url[0]) {
+        rt->has_listener = true;
+        pthread_create(&rt->listener, NULL, listener_main, rt);
+    }
+    mh_log(MH_LOG_INFO, "engine", "runtime started: %d worker(s), batch %d, worker id %s",
+           rt->nthreads, rt->opts.batch, rt->worker_id);
+    *out = rt;
+    return MH_OK;
+}
+
+void mh_engine_runtime_wake(struct mh_engine_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    local_wake(rt);
+    atomic_store(&rt->notify_pending, true);
+}
+
+enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt, const char *project_id,
+                                     const char *run_id, const char *reason)
+{
+    if (rt == NULL)
+        return MH_EUNAVAILABLE;
+    struct report *r = mh_xcalloc(1, sizeof(*r));
+    snprintf(r->run_id, sizeof(r->run_id), "%s", run_id);
+    snprintf(r->project_id, sizeof(r->project_id), "%s", project_id);
+    if (mh_engine_event_cancel(reason, now_ms(), &r->ev) != MH_OK) {
+        free(r);
+        return MH_EINVAL;
+    }
+    r->has_event = true;
+    push_report(rt, r);
+    return MH_OK;
+}
+
+void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    rt->is_stopping = true;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+    for (int i = 0; i < rt->nthreads; i++)
+        pthread_join(rt->threads[i], NULL);
+    if (rt->has_listener)
+        pthread_join(rt->listener, NULL);
+    /* In-flight calls are canceled; their jobs come back on another worker after recovery. */
+    mh_outbound_destroy(rt->out);
+    struct report *r;
+    while ((r = pop_report(rt)) != NULL)
+        report_free(r);
+    struct mh_db_conn *c = NULL;
+    const char *params[] = {rt->worker_id};
+    if (mh_db_acquire(rt->opts.pool, &c, NULL) == MH_OK)
+        (void)!mh_db_query(c, "SELECT mh_release_leases($1)", 1, params, NULL, NULL, NULL);
+    mh_db_release(rt->opts.pool, c);
+    for (int i = 0; i < WF_CACHE_SIZE; i++)
+        mh_engine_wf_unref(rt->cache[i].wf);
+    json_decref(rt->inflight);
+    free(rt->threads);
+    pthread_cond_destroy(&rt->cv);
+    pthread_mutex_destroy(&rt->mu);
+    mh_log(MH_LOG_INFO, "engine", "runtime stopped");
+    free(rt);
+}

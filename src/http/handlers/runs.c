@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Runs: start one on a published version (or test the draft), list and inspect them with their
+ * step states and events, cancel, replay (verify the log and re-evaluate its pure steps), resume
+ * from a step, and the dead-letter list with its replay. Starting is durable when the answer is
+ * 202: the run, its first event and its job are committed before it.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+#include "engine/store.h"
+#include "http/api.h"
+#include "http/handlers/handlers.h"
+
+#define MAX_PAYLOAD_BYTES (4u * 1024u * 1024u)
+
+static json_t *now_rfc3339(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[40];
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    return json_string(buf);
+}
+
+/* Reads the trigger parts of a start/test request: payload, headers, query. */
+static json_t *trigger_from(struct mh_api *api, json_t *body)
+{
+    json_t *payload = json_object_get(body, "payload");
+    json_t *headers = json_object_get(body, "headers");
+    json_t *query = json_object_get(body, "query");
+    if (headers && !json_is_object(headers)) {
+        mh_http_respond_error(api->req, 422, "invalid", "'headers' must be an object", "/headers");
+        return NULL;
+    }
+    if (query && !json_is_object(query)) {
+        mh_http_respond_error(api->req, 422, "invalid", "'query' must be an object", "/query");
+        return NULL;
+    }
+    return json_pack("{s:O, s:O, s:O, s:o}", "body", payload ? payload : json_object(), "headers",
+                     headers ? headers : json_object(), "query", query ? query : json_object(),
+                     "received_at", now_rfc3339());
+}
+
+static bool start(struct mh_api *api, const char *pid, const char *wid, json_t *version,
+                  json_t *trigger, bool is_test)
+{
+    struct mh_run_start s = {
+        .project_id = pid,
+        .workflow_id = wid,
+        .version_id = json_string_value(json_object_get(version, "id")),
+        .version = json_integer_value(json_object_get(version, "version")),
+        .trigger = trigger,
+        .is_test = is_test,
+    };
+    char run_id[37];
+    enum mh_err rc = mh_engine_run_create(api->conn, &s, run_id, &api->info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(api->req, rc, &api->info);
+        return false;
+    }
+    if (!mh_api_commit(api))
+        return false;
+    mh_engine_runtime_wake(api->app->runtime);
+    mh_http_respond_json(api->req, 202,
+                         json_pack("{s:s, s:b}", "run_id", run_id, "is_test", is_test));
+    return true;
+}
+
+void mh_h_runs_start(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    long version = 0;
+    static const char *const fields[] = {"payload", "headers", "query", "version", NULL};
+    json_t *body = NULL, *trigger = NULL;
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(body = mh_api_body(&api)) ||
+        !mh_api_only_fields(&api, body, fields) ||
+        !mh_api_int(&api, body, "version", 1, 1000000000, &version))
+        goto out;
+    if (!mh_api_is_uuid(wid)) {
+        mh_http_respond_error(req, 404, "not_found", "workflow not found", NULL);
+        goto out;
+    }
+    char vs[24];
+    snprintf(vs, sizeof(vs), "%ld", version);
+    const char *params[] = {wid, version ? vs : NULL};
+    json_t *v = mh_api_query_row(&api, "workflow not found",
+                                 "SELECT w.id AS workflow_id, v.id, v.version FROM workflows w "
+                                 "LEFT JOIN LATERAL (SELECT id, version FROM workflow_versions "
+                                 "WHERE workflow_id = w.id AND state = 'published' AND ($2::int "
+                                 "IS NULL OR version = $2::int) ORDER BY version DESC LIMIT 1) v "
+                                 "ON true WHERE w.id = $1",
+                                 2, params);
+    if (v == NULL)
+        goto out;
+    if (!json_is_string(json_object_get(v, "id"))) {
+        mh_http_respond_error(req, 409, "not_published",
+                              version ? "that version does not exist"
+                                      : "the workflow has no published version: publish it, or "
+                                        "start a test run of the draft",
+                              version ? "/version" : NULL);
+        goto out;
+    }
+    if ((trigger = trigger_from(&api, body)) != NULL)
+        start(&api, pid, wid, v, trigger, false);
+out:
+    json_decref(trigger);
+    mh_api_close(&api);
+}
+
+void mh_h_runs_test(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    static const char *const fields[] = {"payload", "headers", "query", NULL};
+    json_t *body = NULL, *trigger = NULL, *errors = NULL;
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(body = mh_api_body(&api)) ||
+        !mh_api_only_fields(&api, body, fields))
+        goto out;
+    if (!mh_api_is_uuid(wid)) {
+        mh_http_respond_error(req, 404, "not_found", "workflow not found", NULL);
+        goto out;
+    }
+    const char *params[] = {wid, pid};
+    json_t *draft = mh_api_query_row(&api, "the workflow has no draft to test",
+                                     "SELECT definition FROM workflow_versions WHERE "
+                                     "workflow_id = $1 AND state = 'draft'",
+                                     1, params);
+    if (draft == NULL)
+        goto out;
+    if (mh_engine_wf_validate(json_object_get(draft, "definition"), &errors) != MH_OK) {
+        json_t *first = json_array_get(errors, 0);
+        mh_http_respond_json(
+            req, 422,
+            json_pack("{s:{s:s, s:s, s:s, s:O}, s:s}", "error", "code", "invalid", "message",
+                      "the draft is not a valid workflow", "path",
+                      first ? json_string_value(json_object_get(first, "path")) : "", "errors",
+                      errors, "request_id", mh_http_req_id(req)));
+        goto out;
+    }
+    /* The draft is snapshotted as an immutable test version, so the run replays against what
+     * it ran even after the draft changes. */
+    char *def = json_dumps(json_object_get(draft, "definition"), JSON_COMPACT);
+    const char *ip[] = {wid, pid, def};
+    json_t *v = mh_api_query_row(&api, "workflow not found",
+                                 "INSERT INTO workflow_versions (project_id, workflow_id, state, "
+                                 "definition, created_by) VALUES ($2, $1, 'test', $3::jsonb, "
+                                 "mh_uid()) RETURNING id, 0 AS version",
+                                 3, ip);
+    free(def);
+    if (v && (trigger = trigger_from(&api, body)) != NULL)
+        start(&api, pid, wid, v, trigger, true);
+out:
+    json_decref(errors);
+    json_decref(trigger);
+    mh_api_close(&api);
+}
+
+void mh_h_runs_list(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    const char *wf = mh_http_req_query(req, "workflow_id");
+    const char *status = mh_http_req_query(req, "status");
+    const char *since = mh_http_req_query(req, "since");
+    const char *until = mh_http_req_query(req, "until");
+    if (wf && !mh_api_is_uuid(wf)) {
+        mh_http_respond_error(req, 422, "invalid", "workflow_id must be a UUID", "?workflow_id");
+        goto out;
+    }
+    if (status && strcmp(status, "queued") && strcmp(status, "running") &&
+        strcmp(status, "succeeded") && strcmp(status, "failed") && strcmp(status, "canceled")) {
+        mh_http_respond_error(req, 422, "invalid",
+                              "status must be queued, running, succeeded, failed or canceled",
+                              "?status");
+        goto out;
+    }
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    const char *params[] = {pid, limit, page.after_key, page.after_id, wf, status, since, until};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "
+        "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "
+        "to_json(r.finished_at) AS finished_at, r.error FROM runs r WHERE r.project_id = $1 "
+        "AND ($3::timestamptz IS NULL OR (r.created_at, r.id) < ($3::timestamptz, $4::uuid)) "
+        "AND ($5::uuid IS NULL OR r.workflow_id = $5::uuid) AND ($6::text IS NULL OR r.status = "
+        "$6) AND ($7::timestamptz IS NULL OR r.created_at >= $7::timestamptz) AND "
+        "($8::timestamptz IS NULL OR r.created_at < $8::timestamptz) "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT $2::int",
+        8, params);
+    if (rows)
+        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+out:
+    mh_api_close(&api);
+}
+
+/* The run row (borrowed from the arena) after the viewer check, or NULL after answering. */
+static json_t *run_row(struct mh_api *api, const char *min_role)
+{
+    const char *pid = mh_http_req_param(api->req, "project_id");
+    const char *rid = mh_http_req_param(api->req, "run_id");
+    if (!mh_api_require_role(api, pid, min_role, NULL))
+        return NULL;
+    if (!mh_api_is_uuid(rid)) {
+        mh_http_respond_error(api->req, 404, "not_found", "run not found", NULL);
+        return NULL;
+    }
+    const char *params[] = {rid, pid};
+    return mh_api_query_row(
+        api, "run not found",
+        "SELECT id, workflow_id, version, status, is_test, parent_run_id, resumed_from_node, "
+        "to_json(created_at) AS created_at, to_json(started_at) AS started_at, "
+        "to_json(finished_at) AS finished_at, output, error, last_seq FROM runs WHERE id = $1 AND "
+        "project_id = $2",
+        2, params);
+}
+
+void mh_h_runs_get(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_wf *wf = NULL;
+    struct mh_event *events = NULL;
+    struct mh_run_state *st = NULL;
+    size_t n = 0;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "viewer");
+    if (run == NULL)
+        goto out;
+    const char *rid = json_string_value(json_object_get(run, "id"));
+    enum mh_err rc = mh_engine_run_workflow(api.conn, rid, &wf, &api.info);
+    if (rc == MH_OK)
+        rc = mh_engine_events_load(api.conn, rid, &events, &n, &api.info);
+    if (rc == MH_OK)
+        rc = mh_engine_fold(wf, events, n, &st, &api.info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(req, rc, &api.info);
+        goto out;
+    }
+    json_t *outv = json_deep_copy(run);
+    json_object_set_new(outv, "state", mh_engine_state_to_json(st));
+    mh_http_respond_json(req, 200, outv);
+out:
+    mh_engine_state_destroy(st);
+    mh_engine_events_free(events, n);
+    mh_engine_wf_unref(wf);
+    mh_api_close(&api);
+}
+
+void mh_h_runs_events(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "viewer");
+    if (run == NULL)
+        goto out;
+    const char *after = mh_http_req_query(req, "after_seq");
+    const char *limit = mh_http_req_query(req, "limit");
+    char *end = NULL;
+    long a = after ? strtol(after, &end, 10) : 0;
+    if (after && (end == after || *end || a < 0)) {
+        mh_http_respond_error(req, 422, "invalid", "after_seq must be a number", "?after_seq");
+        goto out;
+    }
+    long l = limit ? strtol(limit, &end, 10) : 500;
+    if (limit && (end == limit || *end || l < 1 || l > 1000)) {
+        mh_http_respond_error(req, 422, "invalid", "limit must be from 1 to 1000", "?limit");
+        goto out;
+    }
+    char as[24], ls[24];
+    snprintf(as, sizeof(as), "%ld", a);
+    snprintf(ls, sizeof(ls), "%ld", l);
+    const char *params[] = {json_string_value(json_object_get(run, "id")), as, ls};
+    json_t *rows = mh_api_query(&api,
+                                "SELECT seq, type, node_id, attempt, payload, to_json(at) AS at, "
+                                "encode(hash, 'hex') AS hash FROM events WHERE run_id = $1 AND "
+                                "seq > $2::int ORDER BY seq LIMIT $3::int",
+                                3, params);
+    if (rows)
+        mh_http_respond_json(req, 200, json_pack("{s:O}", "events", rows));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_runs_cancel(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "editor");
+    if (run == NULL)
+        goto out;
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (strcmp(status, "queued") != 0 && strcmp(status, "running") != 0) {
+        mh_http_respond_error(req, 409, "conflict", "the run has already finished", NULL);
+        goto out;
+    }
+    const char *rid = json_string_value(json_object_get(run, "id"));
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_audit(&api, pid, "run.cancel", rid, NULL) || !mh_api_commit(&api))
+        goto out;
+    if (mh_engine_runtime_cancel(api.app->runtime, pid, rid, "canceled through the API") != MH_OK) {
+        mh_http_respond_error(req, 503, "unavailable",
+                              "this instance runs no workers; cancel through another", NULL);
+        goto out;
+    }
+    mh_http_respond_json(req, 202, json_pack("{s:s, s:s}", "run_id", rid, "status", "canceling"));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_runs_replay(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *report = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "viewer");
+    if (run == NULL)
+        goto out;
+    enum mh_err rc = mh_engine_run_replay(api.conn, json_string_value(json_object_get(run, "id")),
+                                          &report, &api.info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(req, rc, &api.info);
+        goto out;
+    }
+    mh_http_respond_json(req, 200, report);
+    report = NULL;
+out:
+    json_decref(report);
+    mh_api_close(&api);
+}
+
+static bool resume(struct mh_api *api, const char *pid, const char *rid, const char *node,
+                   const char *dead_letter_id)
+{
+    char new_id[37];
+    enum mh_err rc = mh_engine_run_resume(api->conn, rid, node, new_id, &api->info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(api->req, rc, &api->info);
+        return false;
+    }
+    json_t *detail = json_pack("{s:s, s:s}", "from_node", node, "new_run_id", new_id);
+    bool ok =
+        mh_api_audit(api, pid, dead_letter_id ? "dead_letter.replay" : "run.resume", rid, detail);
+    json_decref(detail);
+    if (ok && dead_letter_id) {
+        const char *params[] = {dead_letter_id};
+        ok = mh_api_query(api, "UPDATE dead_letters SET replayed_at = now() WHERE id = $1", 1,
+                          params) != NULL;
+    }
+    if (!ok || !mh_api_commit(api))
+        return false;
+    mh_engine_runtime_wake(api->app->runtime);
+    mh_http_respond_json(
+        api->req, 202,
+        json_pack("{s:s, s:s, s:s}", "run_id", new_id, "resumed_from", rid, "from_node", node));
+    return true;
+}
+
+void mh_h_runs_resume(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "editor");
+    json_t *body = NULL;
+    const char *node = NULL;
+    static const char *const fields[] = {"from_node", NULL};
+    if (run == NULL || !(body = mh_api_body(&api)) || !mh_api_only_fields(&api, body, fields) ||
+        !mh_api_string(&api, body, "from_node", true, 1, 64, &node))
+        goto out;
+    resume(&api, mh_http_req_param(req, "project_id"),
+           json_string_value(json_object_get(run, "id")), node, NULL);
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    const char *params[] = {pid, limit, page.after_key, page.after_id};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "
+        "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at FROM "
+        "dead_letters d WHERE d.project_id = $1 AND ($3::timestamptz IS NULL OR (d.failed_at, "
+        "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
+        4, params);
+    if (rows)
+        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "failed_at", "id"));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_dead_letters_replay(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *id = mh_http_req_param(req, "dead_letter_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL))
+        goto out;
+    if (!mh_api_is_uuid(id)) {
+        mh_http_respond_error(req, 404, "not_found", "dead letter not found", NULL);
+        goto out;
+    }
+    const char *params[] = {id, pid};
+    json_t *dl = mh_api_query_row(&api, "dead letter not found",
+                                  "SELECT run_id, payload->>'node' AS node FROM dead_letters "
+                                  "WHERE id = $1 AND project_id = $2 FOR UPDATE",
+                                  2, params);
+    if (dl == NULL)
+        goto out;
+    const char *rid = json_string_value(json_object_get(dl, "run_id"));
+    const char *node = json_string_value(json_object_get(dl, "node"));
+    if (rid == NULL || node == NULL) {
+        mh_http_respond_error(req, 409, "conflict", "this dead letter names no step to resume",
+                              NULL);
+        goto out;
+    }
+    resume(&api, pid, rid, node, id);
+out:
+    mh_api_close(&api);
+}
