@@ -138,7 +138,8 @@ static int cmd_serve(int argc, char **argv)
         struct mh_engine_runtime_opts ro = {
             .pool = app.pool,
             .listen_db_url = cfg.database_url,
-            .secrets = app.secrets,
+            .resolve_secrets = mh_secrets_resolve_cb,
+            .secrets_ctx = app.secrets,
             .workers = cfg.workers,
             .batch = cfg.worker_batch,
             .lease_ms = cfg.job_lease_ms,
