@@ -41,6 +41,15 @@ const struct mh_http_route mh_app_routes[] = {
     {"POST", "/api/projects/:project_id/dead-letters/:dead_letter_id/replay",
      mh_h_dead_letters_replay},
 
+    {"GET", "/api/projects/:project_id/secrets", mh_h_secrets_list},
+    {"POST", "/api/projects/:project_id/secrets", mh_h_secrets_create},
+    {"GET", "/api/projects/:project_id/secrets/:name", mh_h_secrets_get},
+    {"PATCH", "/api/projects/:project_id/secrets/:name", mh_h_secrets_update},
+    {"PUT", "/api/projects/:project_id/secrets/:name", mh_h_secrets_put},
+    {"DELETE", "/api/projects/:project_id/secrets/:name", mh_h_secrets_delete},
+    {"GET", "/api/projects/:project_id/privacy", mh_h_privacy_get},
+    {"PUT", "/api/projects/:project_id/privacy", mh_h_privacy_put},
+
     {"GET", "/api/projects/:project_id/audit", mh_h_audit_list},
     {"GET", "/api/projects/:project_id/audit/verify", mh_h_audit_verify},
 

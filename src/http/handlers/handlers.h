@@ -47,6 +47,16 @@ void mh_h_runs_replay(struct mh_http_req *req, void *app);
 void mh_h_runs_resume(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app);
+/* secrets.c */
+void mh_h_secrets_list(struct mh_http_req *req, void *app);
+void mh_h_secrets_create(struct mh_http_req *req, void *app);
+void mh_h_secrets_get(struct mh_http_req *req, void *app);
+void mh_h_secrets_update(struct mh_http_req *req, void *app);
+void mh_h_secrets_put(struct mh_http_req *req, void *app);
+void mh_h_secrets_delete(struct mh_http_req *req, void *app);
+/* privacy.c */
+void mh_h_privacy_get(struct mh_http_req *req, void *app);
+void mh_h_privacy_put(struct mh_http_req *req, void *app);
 /* audit.c */
 void mh_h_audit_list(struct mh_http_req *req, void *app);
 void mh_h_audit_verify(struct mh_http_req *req, void *app);

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Project secrets over the API (docs/secrets.md). Editors and up list, create, update and
+ * delete them; a value is write-only: every response shows a fixed mask instead, whatever the
+ * caller's role, so not even its length leaks. Values are sealed with the vault before they
+ * reach the database, every write is audited without the value, and the request's copies of
+ * the value are wiped once the handler is done with them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "http/api.h"
+#include "http/handlers/handlers.h"
+#include "secrets/secrets.h"
+
+static const char *const secret_sql =
+    "SELECT s.id, s.name, s.description, to_json(s.created_at) AS created_at, s.created_by, "
+    "to_json(s.updated_at) AS updated_at, s.updated_by FROM secrets s WHERE s.project_id = $1 "
+    "AND s.name = $2";
+
+static bool read_value(struct mh_api *api, json_t *body, bool is_required, const char **value,
+                       size_t *len);
+static bool read_name(struct mh_api *api, json_t *body, const char **name);
+static bool read_description(struct mh_api *api, json_t *body, const char **description);
+static bool require_kek(struct mh_api *api);
+static bool seal(struct mh_api *api, const char *pid, const char *name, const char *value,
+                 size_t len, char **sealed, const char **kek_id);
+static void wipe_request(struct mh_api *api, json_t *body);
+static json_t *masked(json_t *row);
+static bool name_param(struct mh_api *api, const char **name);
+
+/* Reads "value": a string of MH_SECRETS_VALUE_MIN..MH_SECRETS_VALUE_MAX bytes without NUL. */
+static bool read_value(struct mh_api *api, json_t *body, bool is_required, const char **value,
+                       size_t *len)
+{
+    json_t *v = json_object_get(body, "value");
+    char msg[200];
+    *value = NULL;
+    *len = 0;
+    if (v == NULL || json_is_null(v)) {
+        if (!is_required)
+            return true;
+        mh_http_respond_error(api->req, 422, "invalid", "'value' is required", "/value");
+        return false;
+    }
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        mh_http_respond_error(api->req, 422, "invalid",
+                              "'value' must be a string without NUL characters", "/value");
+        return false;
+    }
+    size_t n = json_string_length(v);
+    if (n < MH_SECRETS_VALUE_MIN || n > MH_SECRETS_VALUE_MAX) {
+        snprintf(msg, sizeof(msg),
+                 "'value' must be %u to %d bytes long (shorter values could not be kept out of "
+                 "recorded responses and logs)",
+                 MH_SECRETS_VALUE_MIN, MH_SECRETS_VALUE_MAX);
+        mh_http_respond_error(api->req, 422, "invalid", msg, "/value");
+        return false;
+    }
+    *value = json_string_value(v);
+    *len = n;
+    return true;
+}
+
+static bool read_name(struct mh_api *api, json_t *body, const char **name)
+{
+    if (!mh_api_string(api, body, "name", true, 1, MH_SECRETS_NAME_MAX, name))
+        return false;
+    if (!mh_secrets_name_valid(*name)) {
+        mh_http_respond_error(api->req, 422, "invalid",
+                              "'name' must start with a letter or '_' and hold only letters, "
+                              "digits and '_' (it is written {{secrets.NAME}} in workflows)",
+                              "/name");
+        return false;
+    }
+    return true;
+}
+
+static bool read_description(struct mh_api *api, json_t *body, const char **description)
+{
+    return mh_api_string(api, body, "description", false, 0, 1000, description);
+}
+
+static bool require_kek(struct mh_api *api)
+{
+    if (mh_secrets_can_seal(api->app->secrets))
+        return true;
+    mh_http_respond_error(api->req, 503, "no_kek",
+                          "no key-encryption key configured: the server needs kek_file or kek "
+                          "(MESHHOOK_KEK_FILE / MESHHOOK_KEK) to store secrets; see "
+                          "docs/secrets.md",
+                          NULL);
+    return false;
+}
+
+static bool seal(struct mh_api *api, const char *pid, const char *name, const char *value,
+                 size_t len, char **sealed, const char **kek_id)
+{
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc =
+        mh_secrets_seal(api->app->secrets, pid, name, value, len, sealed, kek_id, &info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(api->req, rc, &info);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Overwrites the value in the parsed body and in the raw request body. Both buffers belong to
+ * this request (the JSON to its arena, the bytes to its body buffer) and are not read again.
+ */
+static void wipe_request(struct mh_api *api, json_t *body)
+{
+    json_t *v = body ? json_object_get(body, "value") : NULL;
+    if (json_is_string(v))
+        mh_crypto_wipe((char *)json_string_value(v), json_string_length(v));
+    size_t n = 0;
+    const char *raw = mh_http_req_body(api->req, &n);
+    if (raw && n)
+        mh_crypto_wipe((char *)raw, n);
+}
+
+/* Adds the mask to a row (borrowed from the request arena); returns a new reference. */
+static json_t *masked(json_t *row)
+{
+    json_object_set_new(row, "mask", json_string(MH_SECRETS_MASK));
+    return json_incref(row);
+}
+
+/* The :name parameter; 404 when it cannot name a secret. */
+static bool name_param(struct mh_api *api, const char **name)
+{
+    *name = mh_http_req_param(api->req, "name");
+    if (!mh_secrets_name_valid(*name)) {
+        mh_http_respond_error(api->req, 404, "not_found", "secret not found", NULL);
+        return false;
+    }
+    return true;
+}
+
+void mh_h_secrets_list(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    const char *params[] = {pid, limit, page.after_key, page.after_id};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT s.id, s.name, s.description, to_json(s.created_at) AS created_at, s.created_by, "
+        "to_json(s.updated_at) AS updated_at, s.updated_by FROM secrets s WHERE s.project_id = "
+        "$1 AND ($3::text IS NULL OR (s.name, s.id) > ($3::text, $4::uuid)) "
+        "ORDER BY s.name, s.id LIMIT $2::int",
+        4, params);
+    if (rows == NULL)
+        goto out;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        json_object_set_new(r, "mask", json_string(MH_SECRETS_MASK));
+    }
+    mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "name", "id"));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_secrets_get(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    const char *name = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !name_param(&api, &name))
+        goto out;
+    const char *params[] = {pid, name};
+    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
+    if (row)
+        mh_http_respond_json(req, 200, masked(row));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_secrets_create(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *body = NULL;
+    char *sealed = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *name = NULL, *value = NULL, *description = NULL, *kek_id = NULL;
+    size_t len = 0;
+    static const char *const fields[] = {"name", "value", "description", NULL};
+    if (!mh_api_require_role(&api, pid, "editor", NULL))
+        goto out;
+    body = mh_api_body(&api);
+    if (!body || !mh_api_only_fields(&api, body, fields) || !read_name(&api, body, &name) ||
+        !read_value(&api, body, true, &value, &len) || !read_description(&api, body, &description))
+        goto out;
+    const char *params[] = {pid, name};
+    json_t *existing = mh_api_query(&api, secret_sql, 2, params);
+    if (existing == NULL)
+        goto out;
+    if (json_array_size(existing) > 0) {
+        mh_http_respond_error(req, 409, "conflict",
+                              "a secret with this name exists: update it with PATCH or PUT",
+                              "/name");
+        goto out;
+    }
+    if (!require_kek(&api) || !seal(&api, pid, name, value, len, &sealed, &kek_id))
+        goto out;
+    const char *ip[] = {pid, name, description ? description : "", kek_id, sealed};
+    json_t *detail = json_pack("{s:s}", "kek_id", kek_id);
+    bool ok = mh_api_query(&api,
+                           "INSERT INTO secrets (project_id, name, description, kek_id, sealed, "
+                           "created_by, updated_by) VALUES ($1, $2, $3, $4, $5::bytea, mh_uid(), "
+                           "mh_uid())",
+                           5, ip) &&
+              mh_api_audit(&api, pid, "secret.create", name, detail);
+    json_decref(detail);
+    if (!ok)
+        goto out;
+    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
+    if (row == NULL || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 201, masked(row));
+out:
+    wipe_request(&api, body);
+    free(sealed);
+    mh_api_close(&api);
+}
+
+void mh_h_secrets_update(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *body = NULL;
+    char *sealed = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *name = NULL, *value = NULL, *description = NULL, *kek_id = NULL;
+    size_t len = 0;
+    static const char *const fields[] = {"value", "description", NULL};
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !name_param(&api, &name))
+        goto out;
+    body = mh_api_body(&api);
+    if (!body || !mh_api_only_fields(&api, body, fields) ||
+        !read_value(&api, body, false, &value, &len) || !read_description(&api, body, &description))
+        goto out;
+    if (value == NULL && description == NULL) {
+        mh_http_respond_error(req, 422, "invalid", "give 'value', 'description' or both", NULL);
+        goto out;
+    }
+    const char *params[] = {pid, name};
+    /* Locks the row, so two concurrent updates apply one after the other. */
+    if (mh_api_query_row(&api, "secret not found",
+                         "SELECT id FROM secrets WHERE project_id = $1 AND name = $2 FOR UPDATE", 2,
+                         params) == NULL)
+        goto out;
+    if (value && (!require_kek(&api) || !seal(&api, pid, name, value, len, &sealed, &kek_id)))
+        goto out;
+    const char *up[] = {pid, name, description, kek_id, sealed};
+    json_t *changed = json_array();
+    if (value)
+        json_array_append_new(changed, json_string("value"));
+    if (description)
+        json_array_append_new(changed, json_string("description"));
+    json_t *detail = json_pack("{s:o}", "fields", changed);
+    if (kek_id)
+        json_object_set_new(detail, "kek_id", json_string(kek_id));
+    bool ok = mh_api_query(&api,
+                           "UPDATE secrets SET description = coalesce($3, description), "
+                           "kek_id = coalesce($4, kek_id), sealed = coalesce($5::bytea, sealed), "
+                           "updated_by = mh_uid(), updated_at = now() WHERE project_id = $1 AND "
+                           "name = $2",
+                           5, up) &&
+              mh_api_audit(&api, pid, "secret.update", name, detail);
+    json_decref(detail);
+    if (!ok)
+        goto out;
+    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
+    if (row == NULL || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 200, masked(row));
+out:
+    wipe_request(&api, body);
+    free(sealed);
+    mh_api_close(&api);
+}
+
+void mh_h_secrets_put(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *body = NULL;
+    char *sealed = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *name = NULL, *value = NULL, *description = NULL, *kek_id = NULL;
+    size_t len = 0;
+    static const char *const fields[] = {"value", "description", NULL};
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !name_param(&api, &name))
+        goto out;
+    body = mh_api_body(&api);
+    if (!body || !mh_api_only_fields(&api, body, fields) ||
+        !read_value(&api, body, true, &value, &len) || !read_description(&api, body, &description))
+        goto out;
+    if (!require_kek(&api) || !seal(&api, pid, name, value, len, &sealed, &kek_id))
+        goto out;
+    const char *up[] = {pid, name, description, kek_id, sealed};
+    json_t *r = mh_api_query_row(
+        &api, "secret not found",
+        "INSERT INTO secrets AS s (project_id, name, description, kek_id, sealed, created_by, "
+        "updated_by) VALUES ($1, $2, coalesce($3, ''), $4, $5::bytea, mh_uid(), mh_uid()) "
+        "ON CONFLICT (project_id, name) DO UPDATE SET sealed = EXCLUDED.sealed, kek_id = "
+        "EXCLUDED.kek_id, description = coalesce($3, s.description), updated_by = mh_uid(), "
+        "updated_at = now() RETURNING (xmax = 0) AS created",
+        5, up);
+    if (r == NULL)
+        goto out;
+    bool created = json_is_true(json_object_get(r, "created"));
+    json_t *detail = json_pack("{s:s}", "kek_id", kek_id);
+    if (!created)
+        json_object_set_new(detail, "fields",
+                            description ? json_pack("[s, s]", "value", "description")
+                                        : json_pack("[s]", "value"));
+    bool ok = mh_api_audit(&api, pid, created ? "secret.create" : "secret.update", name, detail);
+    json_decref(detail);
+    if (!ok)
+        goto out;
+    const char *params[] = {pid, name};
+    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
+    if (row == NULL || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, created ? 201 : 200, masked(row));
+out:
+    wipe_request(&api, body);
+    free(sealed);
+    mh_api_close(&api);
+}
+
+void mh_h_secrets_delete(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    const char *name = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !name_param(&api, &name))
+        goto out;
+    const char *params[] = {pid, name};
+    if (mh_api_query_row(&api, "secret not found",
+                         "DELETE FROM secrets WHERE project_id = $1 AND name = $2 RETURNING id", 2,
+                         params) == NULL ||
+        !mh_api_audit(&api, pid, "secret.delete", name, NULL) || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 204, NULL);
+out:
+    mh_api_close(&api);
+}
