@@ -40,6 +40,20 @@ stop_pg() {
 trap stop_pg EXIT
 trap 'exit 130' INT TERM
 
+# Secrets need a key-encryption key. Without one configured, generate a development key once
+# (32 random bytes as hex, mode 0600); production brings its own (docs/secrets.md).
+if [ -z "${MESHHOOK_KEK_FILE:-}" ] && [ -z "${MESHHOOK_KEK:-}" ]; then
+    if [ ! -f "$STATE/kek" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$STATE/kek.tmp")
+        chmod 600 "$STATE/kek.tmp"
+        mv "$STATE/kek.tmp" "$STATE/kek"
+        echo "meshhook: generated a development key-encryption key in $STATE/kek (mode 0600, key id dev-1);"
+        echo "          secrets stored now can only be read with it: keep it, or configure your own (docs/secrets.md)"
+    fi
+    export MESHHOOK_KEK_FILE="$STATE/kek"
+    export MESHHOOK_KEK_ID="${MESHHOOK_KEK_ID:-dev-1}"
+fi
+
 "$BIN" migrate
 if ! "$BIN" user count >/dev/null 2>&1; then
     echo "meshhook: no users yet. In another terminal, from this directory, create the first:"
