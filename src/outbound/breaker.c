@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-origin circuit breakers: closed -> open after N consecutive failures -> half-open once the
+ * open period has passed, letting exactly one probe through -> closed on the probe's success or
+ * open again on its failure. Only origins with a recent failure have an entry (a success deletes
+ * it), so the table stays as small as the set of failing hosts; it is bounded all the same, and
+ * when full it forgets closed entries first and then stops tracking new origins rather than
+ * grow. Times are CLOCK_MONOTONIC milliseconds supplied by the caller, which keeps this file
+ * free of clocks and easy to reason about.
+ */
+#include "outbound/outbound_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+
+#define INITIAL_BUCKETS 64
+#define MAX_ENTRIES     65536
+
+struct entry {
+    struct entry *next;
+    uint64_t hash;
+    int failures;          /* consecutive, capped at the threshold */
+    bool is_open;          /* open or half-open, told apart by open_until */
+    bool probe_in_flight;  /* half-open and the one probe is out */
+    int64_t open_until_ms; /* when half-open begins */
+    char origin[];
+};
+
+struct mh_outbound__breakers {
+    pthread_mutex_t lock;
+    int threshold;
+    int64_t open_ms;
+    struct entry **buckets;
+    size_t n_buckets;
+    size_t n_entries;
+};
+
+static uint64_t hash_str(const char *s);
+static struct entry **find_slot(struct mh_outbound__breakers *b, const char *origin, uint64_t h);
+static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *origin, uint64_t h);
+static void remove_entry(struct mh_outbound__breakers *b, struct entry **slot);
+static void grow(struct mh_outbound__breakers *b);
+static void sweep_closed(struct mh_outbound__breakers *b);
+
+struct mh_outbound__breakers *mh_outbound__breakers_create(int threshold, int64_t open_ms)
+{
+    struct mh_outbound__breakers *b = mh_xcalloc(1, sizeof(*b));
+    MH_ASSERT(threshold >= 1 && open_ms >= 0);
+    pthread_mutex_init(&b->lock, NULL);
+    b->threshold = threshold;
+    b->open_ms = open_ms;
+    b->n_buckets = INITIAL_BUCKETS;
+    b->buckets = mh_xcalloc(b->n_buckets, sizeof(*b->buckets));
+    return b;
+}
+
+void mh_outbound__breakers_destroy(struct mh_outbound__breakers *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n_buckets; i++) {
+        struct entry *e = b->buckets[i];
+        while (e != NULL) {
+            struct entry *next = e->next;
+            free(e);
+            e = next;
+        }
+    }
+    free(b->buckets);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
+
+/* FNV-1a: origins are short and chosen by workflow authors, not by attackers racing a table. */
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The link that points at the entry for `origin`, or at the NULL ending its bucket. */
+static struct entry **find_slot(struct mh_outbound__breakers *b, const char *origin, uint64_t h)
+{
+    struct entry **slot = &b->buckets[h % b->n_buckets];
+    while (*slot != NULL && ((*slot)->hash != h || strcmp((*slot)->origin, origin) != 0))
+        slot = &(*slot)->next;
+    return slot;
+}
+
+/* The entry for `origin`, created closed with no failures; NULL when the table is full. */
+static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *origin, uint64_t h)
+{
+    struct entry **slot = find_slot(b, origin, h);
+    if (*slot != NULL)
+        return *slot;
+    if (b->n_entries >= MAX_ENTRIES) {
+        sweep_closed(b);
+        if (b->n_entries >= MAX_ENTRIES)
+            return NULL;
+    }
+    if (b->n_entries >= b->n_buckets * 2)
+        grow(b);
+    size_t len = strlen(origin);
+    struct entry *e = mh_xcalloc(1, sizeof(*e) + len + 1);
+    memcpy(e->origin, origin, len + 1);
+    e->hash = h;
+    size_t i = h % b->n_buckets;
+    e->next = b->buckets[i];
+    b->buckets[i] = e;
+    b->n_entries++;
+    return e;
+}
+
+static void remove_entry(struct mh_outbound__breakers *b, struct entry **slot)
+{
+    struct entry *e = *slot;
+    *slot = e->next;
+    free(e);
+    b->n_entries--;
+}
+
+static void grow(struct mh_outbound__breakers *b)
+{
+    size_t n = b->n_buckets * 2;
+    struct entry **nb = mh_xcalloc(n, sizeof(*nb));
+    for (size_t i = 0; i < b->n_buckets; i++) {
+        struct entry *e = b->buckets[i];
+        while (e != NULL) {
+            struct entry *next = e->next;
+            e->next = nb[e->hash % n];
+            nb[e->hash % n] = e;
+            e = next;
+        }
+    }
+    free(b->buckets);
+    b->buckets = nb;
+    b->n_buckets = n;
+}
+
+/* Forgets the failure counts of closed breakers: the least harmful thing to lose. */
+static void sweep_closed(struct mh_outbound__breakers *b)
+{
+    for (size_t i = 0; i < b->n_buckets; i++) {
+        struct entry **slot = &b->buckets[i];
+        while (*slot != NULL) {
+            if (!(*slot)->is_open)
+                remove_entry(b, slot);
+            else
+                slot = &(*slot)->next;
+        }
+    }
+}
+
+bool mh_outbound__breaker_admit(struct mh_outbound__breakers *b, const char *origin, int64_t now_ms,
+                                bool *is_probe, int64_t *retry_in_ms)
+{
+    bool admit = true;
+    uint64_t h = hash_str(origin);
+    *is_probe = false;
+    *retry_in_ms = 0;
+    pthread_mutex_lock(&b->lock);
+    struct entry *e = *find_slot(b, origin, h);
+    if (e == NULL || !e->is_open)
+        goto out;
+    if (now_ms < e->open_until_ms) {
+        admit = false;
+        *retry_in_ms = e->open_until_ms - now_ms;
+    } else if (!e->probe_in_flight) {
+        e->probe_in_flight = true;
+        *is_probe = true;
+    } else {
+        /* The probe's outcome is not known yet; when it fails, the breaker stays open for a
+         * whole period from then, so a full period is the honest earliest retry. */
+        admit = false;
+        *retry_in_ms = b->open_ms;
+    }
+out:
+    pthread_mutex_unlock(&b->lock);
+    return admit;
+}
+
+void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *origin, bool is_probe,
+                                 enum mh_outbound__verdict verdict, int64_t now_ms)
+{
+    uint64_t h = hash_str(origin);
+    pthread_mutex_lock(&b->lock);
+    struct entry **slot = find_slot(b, origin, h);
+    struct entry *e = *slot;
+    if (is_probe) {
+        if (e == NULL)
+            goto out;
+        e->probe_in_flight = false;
+        if (verdict == MH_OUTBOUND__SUCCESS) {
+            mh_log(MH_LOG_INFO, "outbound", "breaker closed origin=%s", origin);
+            remove_entry(b, slot);
+        } else if (verdict == MH_OUTBOUND__FAILURE) {
+            e->open_until_ms = now_ms + b->open_ms;
+            mh_log(MH_LOG_WARN, "outbound", "breaker reopened origin=%s open_ms=%lld", origin,
+                   (long long)b->open_ms);
+        }
+        goto out;
+    }
+    /* While open, only the probe decides: a late result of a request admitted before the
+     * breaker opened says nothing newer than the failures that opened it. */
+    if (e != NULL && e->is_open)
+        goto out;
+    if (verdict == MH_OUTBOUND__SUCCESS) {
+        if (e != NULL)
+            remove_entry(b, slot);
+    } else if (verdict == MH_OUTBOUND__FAILURE) {
+        e = get_or_add(b, origin, h);
+        if (e == NULL)
+            goto out;
+        if (e->failures < b->threshold)
+            e->failures++;
+        if (e->failures >= b->threshold) {
+            e->is_open = true;
+            e->open_until_ms = now_ms + b->open_ms;
+            mh_log(MH_LOG_WARN, "outbound", "breaker opened origin=%s failures=%d open_ms=%lld",
+                   origin, e->failures, (long long)b->open_ms);
+        }
+    }
+out:
+    pthread_mutex_unlock(&b->lock);
+}
+
+const char *mh_outbound__breaker_state(struct mh_outbound__breakers *b, const char *origin,
+                                       int64_t now_ms)
+{
+    const char *state = "closed";
+    uint64_t h = hash_str(origin);
+    pthread_mutex_lock(&b->lock);
+    struct entry *e = *find_slot(b, origin, h);
+    if (e != NULL && e->is_open)
+        state = now_ms < e->open_until_ms ? "open" : "half_open";
+    pthread_mutex_unlock(&b->lock);
+    return state;
+}

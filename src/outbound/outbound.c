@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The outbound executor: one thread per mh_outbound drives a curl multi handle, so any number of
+ * HTTP calls share one thread and libcurl's connection cache. Submitting threads only copy the
+ * request onto a mutex-protected list and poke the executor with curl_multi_wakeup; everything
+ * that touches libcurl handles happens on the executor, which is also where callbacks run. Each
+ * request passes the origin's circuit breaker (breaker.c) before it is sent, and its response is
+ * collected into bounded buffers, because the far end is not trusted to be small.
+ */
+#include "outbound/outbound.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "outbound/outbound_internal.h"
+
+#define DEFAULT_MAX_IN_FLIGHT      1024
+#define DEFAULT_MAX_QUEUED         10000
+#define DEFAULT_MAX_RESPONSE_BYTES (4u * 1024 * 1024)
+#define DEFAULT_MAX_HEADER_BYTES   (64u * 1024)
+#define DEFAULT_BREAKER_FAILURES   5
+#define DEFAULT_BREAKER_OPEN_MS    30000
+#define DEFAULT_TIMEOUT_MS         30000L
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define MAX_METHOD_LEN             32
+/* The executor wakes at least this often even when nothing happens, as a safety net. */
+#define POLL_MS 1000
+
+/* One accepted request, from mh_outbound_submit until its callback has run. */
+struct xfer {
+    struct xfer *next;     /* waiting lists */
+    struct xfer *run_prev; /* running list, executor only */
+    struct xfer *run_next;
+    struct mh_outbound *o;
+    mh_outbound_done_fn done;
+    void *ctx;
+
+    /* The caller's request, copied. */
+    char *method;
+    char *url;
+    char **headers;
+    size_t n_headers;
+    char *body;
+    size_t body_len;
+    long timeout_ms;
+    long connect_timeout_ms;
+
+    /* Transfer state; executor only. */
+    CURL *easy;
+    CURLU *curlu;
+    struct curl_slist *header_list;
+    char origin[MH_OUTBOUND__ORIGIN_MAX];
+    bool is_probe;
+    bool is_too_big;
+    bool is_blocked;
+    char blocked_addr[INET6_ADDRSTRLEN];
+    size_t header_bytes;
+    struct mh_buf body_buf;
+    json_t *resp_headers;
+    int64_t started_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct mh_outbound {
+    struct mh_outbound_opts opts;
+    CURLM *multi;
+    struct mh_outbound__breakers *breakers;
+    pthread_t thread;
+    bool is_thread_started;
+    bool is_curl_initialized;
+    atomic_int n_running;
+
+    pthread_mutex_t lock;
+    /* Under lock. */
+    struct xfer *in_head; /* submitted, not yet taken by the executor */
+    struct xfer *in_tail;
+    int n_accepted; /* submitted and callback not yet run */
+    bool is_stopping;
+
+    /* Executor only. */
+    struct xfer *wait_head; /* taken, waiting for a transfer slot */
+    struct xfer *wait_tail;
+    struct xfer *running;
+};
+
+static int64_t mono_ms(void);
+static int64_t real_ms(void);
+static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbound_opts *out);
+static struct xfer *xfer_copy(const struct mh_outbound_request *req);
+static void xfer_free(struct xfer *x);
+static void *executor_main(void *arg);
+static void take_incoming(struct mh_outbound *o, bool *is_stopping);
+static void start_waiting(struct mh_outbound *o);
+static void start_xfer(struct mh_outbound *o, struct xfer *x);
+static bool build_headers(struct xfer *x, bool sends_body, char *why, size_t why_len);
+static bool build_easy(struct mh_outbound *o, struct xfer *x);
+static void reap(struct mh_outbound *o);
+static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res);
+static void cancel_all(struct mh_outbound *o);
+static void fail_now(struct mh_outbound *o, struct xfer *x, const char *kind, int64_t retry_at_ms,
+                     const char *fmt, ...) MH_PRINTF(5, 6);
+static void deliver(struct mh_outbound *o, struct xfer *x, struct mh_outbound_response *r);
+static void running_add(struct mh_outbound *o, struct xfer *x);
+static void running_remove(struct mh_outbound *o, struct xfer *x);
+static const char *classify(CURLcode res, const struct xfer *x);
+static enum mh_outbound__verdict verdict_of(const char *kind, int status);
+static bool is_token(const char *s, size_t n);
+static size_t on_body(char *p, size_t size, size_t n, void *ud);
+static size_t on_header(char *p, size_t size, size_t n, void *ud);
+static char *utf8_sanitize(const char *p, size_t n);
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr);
+static bool is_private_v4(uint32_t a);
+static bool is_private_addr(const struct sockaddr *sa);
+
+void mh_outbound_opts_init(struct mh_outbound_opts *opts)
+{
+    *opts = (struct mh_outbound_opts){
+        .max_in_flight = DEFAULT_MAX_IN_FLIGHT,
+        .max_queued = DEFAULT_MAX_QUEUED,
+        .max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES,
+        .max_header_bytes = DEFAULT_MAX_HEADER_BYTES,
+        .breaker_failures = DEFAULT_BREAKER_FAILURES,
+        .breaker_open_ms = DEFAULT_BREAKER_OPEN_MS,
+        .allow_private_targets = true,
+    };
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbound_opts *out)
+{
+    mh_outbound_opts_init(out);
+    if (in == NULL)
+        return MH_OK;
+    if (in->max_in_flight < 0 || in->max_queued < 0 || in->breaker_failures < 0 ||
+        in->breaker_open_ms < 0)
+        return MH_EINVAL;
+    if (in->max_in_flight > 0)
+        out->max_in_flight = in->max_in_flight;
+    if (in->max_queued > 0)
+        out->max_queued = in->max_queued;
+    if (in->max_response_bytes > 0)
+        out->max_response_bytes = in->max_response_bytes;
+    if (in->max_header_bytes > 0)
+        out->max_header_bytes = in->max_header_bytes;
+    if (in->breaker_failures > 0)
+        out->breaker_failures = in->breaker_failures;
+    if (in->breaker_open_ms > 0)
+        out->breaker_open_ms = in->breaker_open_ms;
+    out->allow_private_targets = in->allow_private_targets;
+    /* The sum bounds the accepted count, an int. */
+    if (out->max_in_flight > 1000000 || out->max_queued > 100000000)
+        return MH_EINVAL;
+    return MH_OK;
+}
+
+enum mh_err mh_outbound_create(const struct mh_outbound_opts *opts, struct mh_outbound **out)
+{
+    enum mh_err rc = MH_OK;
+    struct mh_outbound *o = NULL;
+    struct mh_outbound_opts checked;
+
+    *out = NULL;
+    rc = check_opts(opts, &checked);
+    if (rc != MH_OK)
+        goto out;
+    o = mh_xcalloc(1, sizeof(*o));
+    o->opts = checked;
+    atomic_init(&o->n_running, 0);
+    pthread_mutex_init(&o->lock, NULL);
+    o->breakers = mh_outbound__breakers_create(checked.breaker_failures, checked.breaker_open_ms);
+    /* Reference-counted and thread-safe in the libcurl we build against (7.84+ with OpenSSL). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        rc = MH_EUNAVAILABLE;
+        goto out;
+    }
+    o->is_curl_initialized = true;
+    o->multi = curl_multi_init();
+    if (o->multi == NULL) {
+        rc = MH_EUNAVAILABLE;
+        goto out;
+    }
+    if (pthread_create(&o->thread, NULL, executor_main, o) != 0) {
+        rc = MH_EUNAVAILABLE;
+        goto out;
+    }
+    o->is_thread_started = true;
+    *out = o;
+    o = NULL;
+out:
+    mh_outbound_destroy(o);
+    return rc;
+}
+
+void mh_outbound_destroy(struct mh_outbound *o)
+{
+    if (o == NULL)
+        return;
+    if (o->is_thread_started) {
+        pthread_mutex_lock(&o->lock);
+        o->is_stopping = true;
+        pthread_mutex_unlock(&o->lock);
+        curl_multi_wakeup(o->multi);
+        pthread_join(o->thread, NULL);
+    }
+    MH_ASSERT(o->in_head == NULL && o->wait_head == NULL && o->running == NULL);
+    if (o->multi != NULL)
+        curl_multi_cleanup(o->multi);
+    if (o->is_curl_initialized)
+        curl_global_cleanup();
+    mh_outbound__breakers_destroy(o->breakers);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
+static struct xfer *xfer_copy(const struct mh_outbound_request *req)
+{
+    struct xfer *x = mh_xcalloc(1, sizeof(*x));
+    x->method = mh_xstrdup(req->method);
+    x->url = mh_xstrdup(req->url);
+    if (req->headers != NULL) {
+        while (req->headers[x->n_headers] != NULL)
+            x->n_headers++;
+        x->headers = mh_xcalloc(x->n_headers + 1, sizeof(*x->headers));
+        for (size_t i = 0; i < x->n_headers; i++)
+            x->headers[i] = mh_xstrdup(req->headers[i]);
+    }
+    /* One spare byte keeps the copy non-NULL and NUL-terminated even when empty. */
+    x->body = mh_xmalloc(req->body_len + 1);
+    if (req->body_len > 0)
+        memcpy(x->body, req->body, req->body_len);
+    x->body[req->body_len] = '\0';
+    x->body_len = req->body_len;
+    x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    x->connect_timeout_ms =
+        req->connect_timeout_ms > 0 ? req->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    return x;
+}
+
+static void xfer_free(struct xfer *x)
+{
+    if (x == NULL)
+        return;
+    if (x->easy != NULL)
+        curl_easy_cleanup(x->easy);
+    curl_url_cleanup(x->curlu);
+    curl_slist_free_all(x->header_list);
+    mh_buf_cleanup(&x->body_buf);
+    json_decref(x->resp_headers);
+    for (size_t i = 0; i < x->n_headers; i++)
+        free(x->headers[i]);
+    free(x->headers);
+    free(x->method);
+    free(x->url);
+    free(x->body);
+    free(x);
+}
+
+enum mh_err mh_outbound_submit(struct mh_outbound *o, const struct mh_outbound_request *req,
+                               mh_outbound_done_fn done, void *ctx)
+{
+    enum mh_err rc = MH_OK;
+    struct xfer *x = NULL;
+
+    if (o == NULL || req == NULL || done == NULL || req->method == NULL || req->url == NULL ||
+        (req->body == NULL && req->body_len > 0) || req->timeout_ms < 0 ||
+        req->connect_timeout_ms < 0)
+        return MH_EINVAL;
+    x = xfer_copy(req);
+    x->o = o;
+    x->done = done;
+    x->ctx = ctx;
+
+    pthread_mutex_lock(&o->lock);
+    if (o->is_stopping) {
+        rc = MH_EUNAVAILABLE;
+    } else if (o->n_accepted >= o->opts.max_in_flight + o->opts.max_queued) {
+        rc = MH_ELIMIT;
+    } else {
+        if (o->in_tail != NULL)
+            o->in_tail->next = x;
+        else
+            o->in_head = x;
+        o->in_tail = x;
+        o->n_accepted++;
+        x = NULL;
+    }
+    pthread_mutex_unlock(&o->lock);
+    if (rc == MH_OK)
+        curl_multi_wakeup(o->multi);
+    xfer_free(x);
+    return rc;
+}
+
+const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *origin)
+{
+    char key[MH_OUTBOUND__ORIGIN_MAX];
+    if (o == NULL || origin == NULL || mh_outbound__origin(origin, key) != MH_OK)
+        return NULL;
+    return mh_outbound__breaker_state(o->breakers, key, mono_ms());
+}
+
+int mh_outbound_in_flight(struct mh_outbound *o)
+{
+    return o == NULL ? 0 : atomic_load(&o->n_running);
+}
+
+enum mh_err mh_outbound__origin(const char *url, char *out)
+{
+    enum mh_err rc = MH_EINVAL;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+
+    out[0] = '\0';
+    if (u == NULL) {
+        rc = MH_ENOMEM;
+        goto out;
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+        goto out;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+        goto out;
+    if ((strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) || host[0] == '\0')
+        goto out;
+    int n = snprintf(out, MH_OUTBOUND__ORIGIN_MAX, "%s://%s:%s", scheme, host, port);
+    if (n < 0 || n >= MH_OUTBOUND__ORIGIN_MAX) {
+        out[0] = '\0';
+        goto out;
+    }
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    rc = MH_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* ---- Executor ------------------------------------------------------------------------------ */
+
+static void *executor_main(void *arg)
+{
+    struct mh_outbound *o = arg;
+    bool is_stopping = false;
+    for (;;) {
+        take_incoming(o, &is_stopping);
+        if (is_stopping)
+            break;
+        start_waiting(o);
+        int still_running = 0;
+        CURLMcode mc = curl_multi_perform(o->multi, &still_running);
+        if (mc != CURLM_OK)
+            mh_log(MH_LOG_ERROR, "outbound", "curl_multi_perform: %s", curl_multi_strerror(mc));
+        reap(o);
+        /* Slots freed by reap are filled before sleeping; new handles make libcurl's timeout
+         * zero, so the poll below returns at once to drive them. */
+        start_waiting(o);
+        mc = curl_multi_poll(o->multi, NULL, 0, POLL_MS, NULL);
+        if (mc != CURLM_OK)
+            mh_log(MH_LOG_ERROR, "outbound", "curl_multi_poll: %s", curl_multi_strerror(mc));
+    }
+    cancel_all(o);
+    return NULL;
+}
+
+/* Moves submitted requests onto the executor's own waiting list. */
+static void take_incoming(struct mh_outbound *o, bool *is_stopping)
+{
+    pthread_mutex_lock(&o->lock);
+    if (o->in_head != NULL) {
+        if (o->wait_tail != NULL)
+            o->wait_tail->next = o->in_head;
+        else
+            o->wait_head = o->in_head;
+        o->wait_tail = o->in_tail;
+        o->in_head = o->in_tail = NULL;
+    }
+    *is_stopping = o->is_stopping;
+    pthread_mutex_unlock(&o->lock);
+}
+
+static void start_waiting(struct mh_outbound *o)
+{
+    while (o->wait_head != NULL && atomic_load(&o->n_running) < o->opts.max_in_flight) {
+        struct xfer *x = o->wait_head;
+        o->wait_head = x->next;
+        if (o->wait_head == NULL)
+            o->wait_tail = NULL;
+        x->next = NULL;
+        start_xfer(o, x);
+    }
+}
+
+static bool is_token(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c != '\0' && strchr(extra, c) != NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Validates the request, asks the breaker, and hands the transfer to libcurl; or completes it. */
+static void start_xfer(struct mh_outbound *o, struct xfer *x)
+{
+    char why[160];
+    size_t mlen = strlen(x->method);
+    if (mlen > MAX_METHOD_LEN || !is_token(x->method, mlen) ||
+        strcasecmp(x->method, "CONNECT") == 0) {
+        fail_now(o, x, "invalid_request", 0, "method is not an acceptable HTTP token");
+        return;
+    }
+    if (mh_outbound__origin(x->url, x->origin) != MH_OK) {
+        fail_now(o, x, "invalid_request", 0, "URL is not an absolute http or https URL");
+        return;
+    }
+    x->curlu = curl_url();
+    if (x->curlu == NULL || curl_url_set(x->curlu, CURLUPART_URL, x->url, 0) != CURLUE_OK) {
+        fail_now(o, x, "invalid_request", 0, "URL is not an absolute http or https URL");
+        return;
+    }
+    bool is_head = strcmp(x->method, "HEAD") == 0;
+    bool sends_body =
+        !is_head && (x->body_len > 0 || strcmp(x->method, "POST") == 0 ||
+                     strcmp(x->method, "PUT") == 0 || strcmp(x->method, "PATCH") == 0);
+    if (!build_headers(x, sends_body, why, sizeof(why))) {
+        fail_now(o, x, "invalid_request", 0, "%s", why);
+        return;
+    }
+
+    int64_t retry_in_ms = 0;
+    if (!mh_outbound__breaker_admit(o->breakers, x->origin, mono_ms(), &x->is_probe,
+                                    &retry_in_ms)) {
+        fail_now(o, x, "circuit_open", real_ms() + retry_in_ms,
+                 "circuit breaker open for %s; not sent", x->origin);
+        return;
+    }
+    if (x->is_probe)
+        mh_log(MH_LOG_INFO, "outbound", "breaker half-open, probing origin=%s", x->origin);
+
+    mh_buf_init(&x->body_buf, o->opts.max_response_bytes);
+    x->resp_headers = json_object();
+    if (x->resp_headers == NULL || !build_easy(o, x)) {
+        mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
+                                    mono_ms());
+        fail_now(o, x, "other", 0, "could not set up the transfer");
+        return;
+    }
+    if (sends_body) {
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        if (strcmp(x->method, "POST") != 0)
+            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, x->method);
+    } else if (is_head) {
+        /* Not with a size limit: a HEAD response's Content-Length describes a body never sent. */
+        curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(x->method, "GET") != 0) {
+        curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, x->method);
+    }
+    if (!is_head) {
+        /* Refuses early, on a Content-Length over the limit; on_body catches the rest. */
+        curl_easy_setopt(x->easy, CURLOPT_MAXFILESIZE_LARGE,
+                         (curl_off_t)o->opts.max_response_bytes);
+    }
+    x->started_ms = mono_ms();
+    CURLMcode mc = curl_multi_add_handle(o->multi, x->easy);
+    if (mc != CURLM_OK) {
+        mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
+                                    mono_ms());
+        fail_now(o, x, "other", 0, "could not start the transfer: %s", curl_multi_strerror(mc));
+        return;
+    }
+    running_add(o, x);
+}
+
+/*
+ * Turns the caller's header lines into libcurl's list. An empty value becomes curl's "Name;"
+ * form (curl would drop "Name:"), Content-Length and Transfer-Encoding are dropped, and curl's
+ * own Content-Type (form-urlencoded) and Expect: 100-continue are suppressed unless given.
+ */
+static bool build_headers(struct xfer *x, bool sends_body, char *why, size_t why_len)
+{
+    bool has_content_type = false, has_expect = false;
+    for (size_t i = 0; i < x->n_headers; i++) {
+        const char *line = x->headers[i];
+        const char *colon = strchr(line, ':');
+        if (colon == NULL || !is_token(line, (size_t)(colon - line)) || strpbrk(line, "\r\n")) {
+            snprintf(why, why_len, "header line %zu is not \"Name: value\" on one line", i + 1);
+            return false;
+        }
+        size_t nlen = (size_t)(colon - line);
+        if ((nlen == 14 && strncasecmp(line, "content-length", nlen) == 0) ||
+            (nlen == 17 && strncasecmp(line, "transfer-encoding", nlen) == 0))
+            continue;
+        if (nlen == 12 && strncasecmp(line, "content-type", nlen) == 0)
+            has_content_type = true;
+        if (nlen == 6 && strncasecmp(line, "expect", nlen) == 0)
+            has_expect = true;
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        struct curl_slist *l;
+        if (*v == '\0') {
+            char *semi = mh_xstrndup(line, nlen + 1);
+            semi[nlen] = ';';
+            l = curl_slist_append(x->header_list, semi);
+            free(semi);
+        } else {
+            l = curl_slist_append(x->header_list, line);
+        }
+        if (l == NULL) {
+            snprintf(why, why_len, "out of memory building headers");
+            return false;
+        }
+        x->header_list = l;
+    }
+    if (sends_body && !has_content_type) {
+        struct curl_slist *l = curl_slist_append(x->header_list, "Content-Type:");
+        if (l == NULL)
+            goto oom;
+        x->header_list = l;
+    }
+    if (sends_body && !has_expect) {
+        struct curl_slist *l = curl_slist_append(x->header_list, "Expect:");
+        if (l == NULL)
+            goto oom;
+        x->header_list = l;
+    }
+    return true;
+oom:
+    snprintf(why, why_len, "out of memory building headers");
+    return false;
+}
+
+/* The options every transfer gets; see outbound.h and docs/internals/outbound.md for why. */
+static bool build_easy(struct mh_outbound *o, struct xfer *x)
+{
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return false;
+    x->easy = e;
+    x->errbuf[0] = '\0';
+    CURLcode c = CURLE_OK;
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (c == CURLE_OK)                                                                         \
+            c = curl_easy_setopt(e, opt, val);                                                     \
+    } while (0)
+    SET(CURLOPT_CURLU, x->curlu);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    /* An empty proxy disables proxies, including http_proxy and friends from the environment:
+     * where requests go must not depend on how the process happened to be started. */
+    SET(CURLOPT_PROXY, "");
+    SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_KEEPIDLE, 60L);
+    SET(CURLOPT_TCP_KEEPINTVL, 30L);
+    SET(CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
+    SET(CURLOPT_USERAGENT, "MeshHook");
+    SET(CURLOPT_HTTPHEADER, x->header_list);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    if (!o->opts.allow_private_targets) {
+        SET(CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+        SET(CURLOPT_OPENSOCKETDATA, x);
+    }
+#undef SET
+    return c == CURLE_OK;
+}
+
+static void running_add(struct mh_outbound *o, struct xfer *x)
+{
+    x->run_prev = NULL;
+    x->run_next = o->running;
+    if (o->running != NULL)
+        o->running->run_prev = x;
+    o->running = x;
+    atomic_fetch_add(&o->n_running, 1);
+}
+
+static void running_remove(struct mh_outbound *o, struct xfer *x)
+{
+    if (x->run_prev != NULL)
+        x->run_prev->run_next = x->run_next;
+    else
+        o->running = x->run_next;
+    if (x->run_next != NULL)
+        x->run_next->run_prev = x->run_prev;
+    x->run_prev = x->run_next = NULL;
+    atomic_fetch_sub(&o->n_running, 1);
+}
+
+static void reap(struct mh_outbound *o)
+{
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(o->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = msg->easy_handle;
+        CURLcode res = msg->data.result; /* `msg` dies with the handle's removal */
+        char *priv = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+        struct xfer *x = (struct xfer *)priv;
+        curl_multi_remove_handle(o->multi, e);
+        running_remove(o, x);
+        complete(o, x, res);
+    }
+}
+
+static const char *classify(CURLcode res, const struct xfer *x)
+{
+    switch (res) {
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
+    case CURLE_COULDNT_CONNECT: return x->is_blocked ? "invalid_request" : "connection";
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_QUIC_CONNECT_ERROR: return "connection";
+    case CURLE_WRITE_ERROR: return x->is_too_big ? "too_big" : "other";
+    case CURLE_FILESIZE_EXCEEDED: return "too_big";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED: return "tls";
+    /* Only the URL can be malformed: the scheme was checked before sending, so an unsupported
+     * protocol now means a reply that is not HTTP, which falls under "other". */
+    case CURLE_URL_MALFORMAT: return "invalid_request";
+    default: return "other";
+    }
+}
+
+/* Failures of the host (not of the request or of MeshHook) are what open a breaker. A
+ * too-big body still proves the host answered. */
+static enum mh_outbound__verdict verdict_of(const char *kind, int status)
+{
+    if (kind == NULL)
+        return status >= 500 ? MH_OUTBOUND__FAILURE : MH_OUTBOUND__SUCCESS;
+    if (strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0 ||
+        strcmp(kind, "dns") == 0 || strcmp(kind, "tls") == 0)
+        return MH_OUTBOUND__FAILURE;
+    if (strcmp(kind, "too_big") == 0)
+        return MH_OUTBOUND__SUCCESS;
+    return MH_OUTBOUND__NEUTRAL;
+}
+
+static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
+{
+    struct mh_outbound_response r;
+    memset(&r, 0, sizeof(r));
+    r.duration_ms = mono_ms() - x->started_ms;
+    r.headers = x->resp_headers;
+    r.body = "";
+    if (res == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        r.status = (int)status;
+        r.body = mh_buf_str(&x->body_buf);
+        r.body_len = mh_buf_len(&x->body_buf);
+        const char *ra = json_string_value(json_object_get(x->resp_headers, "retry-after"));
+        if (ra != NULL) {
+            int64_t at = mh_outbound_parse_retry_after(ra, real_ms());
+            r.retry_at_ms = at > 0 ? at : 0;
+        }
+    } else {
+        json_object_clear(x->resp_headers);
+        r.error_kind = classify(res, x);
+        if (x->is_blocked && res == CURLE_COULDNT_CONNECT)
+            snprintf(r.error_message, sizeof(r.error_message),
+                     "connection to %s refused: private targets are not allowed", x->blocked_addr);
+        else if (strcmp(r.error_kind, "too_big") == 0)
+            snprintf(r.error_message, sizeof(r.error_message),
+                     "response exceeds the limit (%zu body bytes, %zu header bytes)",
+                     o->opts.max_response_bytes, o->opts.max_header_bytes);
+        else
+            snprintf(r.error_message, sizeof(r.error_message), "%s",
+                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+    }
+    mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe,
+                                verdict_of(r.error_kind, r.status), mono_ms());
+    if (r.error_kind != NULL)
+        mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld", x->origin,
+               r.error_kind, (long long)r.duration_ms);
+    deliver(o, x, &r);
+}
+
+/* Completes a request that was never handed to libcurl (or is being canceled). */
+static void fail_now(struct mh_outbound *o, struct xfer *x, const char *kind, int64_t retry_at_ms,
+                     const char *fmt, ...)
+{
+    struct mh_outbound_response r;
+    memset(&r, 0, sizeof(r));
+    json_t *empty = json_object();
+    if (empty == NULL)
+        mh_panic("out of memory");
+    r.headers = empty;
+    r.body = "";
+    r.error_kind = kind;
+    r.retry_at_ms = retry_at_ms;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r.error_message, sizeof(r.error_message), fmt, ap);
+    va_end(ap);
+    deliver(o, x, &r);
+    json_decref(empty);
+}
+
+/* Runs the callback, frees the request, and only then releases its slot in the accepted count,
+ * so a callback that resubmits cannot exceed the bound. */
+static void deliver(struct mh_outbound *o, struct xfer *x, struct mh_outbound_response *r)
+{
+    x->done(x->ctx, r);
+    xfer_free(x);
+    pthread_mutex_lock(&o->lock);
+    o->n_accepted--;
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* After is_stopping: nothing more can be submitted, so the lists only shrink from here. */
+static void cancel_all(struct mh_outbound *o)
+{
+    bool is_stopping;
+    take_incoming(o, &is_stopping);
+    while (o->running != NULL) {
+        struct xfer *x = o->running;
+        curl_multi_remove_handle(o->multi, x->easy);
+        running_remove(o, x);
+        mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
+                                    mono_ms());
+        int64_t ms = mono_ms() - x->started_ms;
+        fail_now(o, x, "canceled", 0, "canceled after %lld ms: the outbound engine stopped",
+                 (long long)ms);
+    }
+    while (o->wait_head != NULL) {
+        struct xfer *x = o->wait_head;
+        o->wait_head = x->next;
+        fail_now(o, x, "canceled", 0, "canceled before sending: the outbound engine stopped");
+    }
+    o->wait_tail = NULL;
+}
+
+/* ---- libcurl callbacks (executor thread) ---------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = size * n;
+    if (mh_buf_append(&x->body_buf, p, len) != MH_OK) {
+        x->is_too_big = true;
+        return 0; /* anything but len aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    return len;
+}
+
+/*
+ * Collects one header line into x->resp_headers. A status line starts a new header block, so
+ * only the final response's headers remain (after 100 Continue and other interim responses).
+ */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = size * n;
+    size_t max = x->o->opts.max_header_bytes;
+    if (len > max || x->header_bytes > max - len) {
+        x->is_too_big = true;
+        return 0;
+    }
+    x->header_bytes += len;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        json_object_clear(x->resp_headers);
+        return len;
+    }
+    size_t end = len;
+    while (end > 0 && (p[end - 1] == '\r' || p[end - 1] == '\n'))
+        end--;
+    const char *colon = memchr(p, ':', end);
+    if (colon == NULL || colon == p)
+        return len; /* the blank line ending the block, or an obsolete folded line */
+    size_t nlen = (size_t)(colon - p);
+    const char *v = colon + 1;
+    const char *vend = p + end;
+    while (v < vend && (*v == ' ' || *v == '\t'))
+        v++;
+    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+        vend--;
+
+    char *name = utf8_sanitize(p, nlen);
+    for (char *q = name; *q; q++)
+        if (*q >= 'A' && *q <= 'Z')
+            *q = (char)(*q - 'A' + 'a');
+    char *value = utf8_sanitize(v, (size_t)(vend - v));
+    const char *prev = json_string_value(json_object_get(x->resp_headers, name));
+    json_t *js;
+    if (prev != NULL) {
+        size_t a = strlen(prev), b = strlen(value);
+        char *joined = mh_xmalloc(a + 2 + b + 1);
+        memcpy(joined, prev, a);
+        memcpy(joined + a, ", ", 2);
+        memcpy(joined + a + 2, value, b + 1);
+        js = json_string(joined);
+        free(joined);
+    } else {
+        js = json_string(value);
+    }
+    if (js == NULL || json_object_set_new(x->resp_headers, name, js) != 0)
+        mh_panic("out of memory");
+    free(name);
+    free(value);
+    return len;
+}
+
+/* A new NUL-terminated copy of `p` in which every byte that is not part of valid UTF-8, and
+ * every NUL, becomes U+FFFD: header bytes come from the network, jansson wants UTF-8. */
+static char *utf8_sanitize(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    char *out = mh_xmalloc(n * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = 0;
+        uint32_t cp = 0;
+        if (c >= 0x01 && c < 0x80) {
+            len = 1;
+            cp = c;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        }
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                ok = false;
+            else
+                cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+                   (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))))
+            ok = false;
+        if (ok) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += 1;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- SSRF policy ---------------------------------------------------------------------------- */
+
+static bool is_private_v4(uint32_t a)
+{
+    return (a >> 24) == 0 ||                   /* 0.0.0.0/8 "this network" */
+           (a >> 24) == 10 ||                  /* 10.0.0.0/8 */
+           (a >> 22) == ((100u << 2) | 1) ||   /* 100.64.0.0/10 CGNAT */
+           (a >> 24) == 127 ||                 /* loopback */
+           (a >> 16) == ((169u << 8) | 254) || /* link-local, cloud metadata */
+           (a >> 20) == ((172u << 4) | 1) ||   /* 172.16.0.0/12 */
+           (a >> 8) == ((192u << 16) | 0) ||   /* 192.0.0.0/24 protocol assignments */
+           (a >> 16) == ((192u << 8) | 168) || /* 192.168.0.0/16 */
+           (a >> 17) == ((198u << 7) | 9) ||   /* 198.18.0.0/15 benchmarking */
+           (a >> 28) >= 14;                    /* multicast, reserved, broadcast */
+}
+
+static bool is_private_addr(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return is_private_v4(ntohl(in->sin_addr.s_addr));
+    }
+    if (sa->sa_family != AF_INET6)
+        return true;
+    const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    static const uint8_t zero12[12] = {0};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+    if (memcmp(b, zero12, 12) == 0)
+        return true; /* ::, ::1 and the deprecated IPv4-compatible range */
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0) {
+        uint32_t v4 =
+            ((uint32_t)b[12] << 24) | ((uint32_t)b[13] << 16) | ((uint32_t)b[14] << 8) | b[15];
+        return is_private_v4(v4);
+    }
+    return (b[0] & 0xfe) == 0xfc ||                   /* fc00::/7 unique local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 link-local */
+           b[0] == 0xff;                              /* multicast */
+}
+
+/* Checks the address libcurl is about to connect to, after DNS, so a name that resolves to an
+ * internal address (or rebinds to one) is caught where it matters. */
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    struct xfer *x = ud;
+    if (purpose == CURLSOCKTYPE_IPCXN && is_private_addr(&addr->addr)) {
+        x->is_blocked = true;
+        const void *raw = addr->family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)&addr->addr)->sin6_addr
+                              : (const void *)&((struct sockaddr_in *)&addr->addr)->sin_addr;
+        if (inet_ntop(addr->family, raw, x->blocked_addr, sizeof(x->blocked_addr)) == NULL)
+            snprintf(x->blocked_addr, sizeof(x->blocked_addr), "an address");
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Outbound HTTP for the http_call node: the only user of libcurl in MeshHook. One mh_outbound
+ * owns one executor thread that drives a curl multi handle, so thousands of requests can be in
+ * flight at once; any thread submits requests and gets exactly one callback per request with the
+ * outcome. A per-origin circuit breaker refuses requests to a failing host without sending them.
+ * docs/internals/outbound.md describes the threading, the breaker and the limits.
+ *
+ * Ownership, for the whole module: every pointer argument is borrowed for the duration of the
+ * call and copied when it must outlive it; everything handed to a callback is borrowed for the
+ * duration of that callback only.
+ */
+#ifndef MH_OUTBOUND_OUTBOUND_H
+#define MH_OUTBOUND_OUTBOUND_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct mh_outbound;
+
+/*
+ * Options. A zero number means "the default" (given per field); a negative one is MH_EINVAL.
+ * Start from mh_outbound_opts_init() (or pass NULL to mh_outbound_create for all defaults), since
+ * a zeroed struct means allow_private_targets = false.
+ */
+struct mh_outbound_opts {
+    /* Transfers running at once (default 1024). Submissions beyond it wait in memory. */
+    int max_in_flight;
+    /* Requests waiting for a free transfer slot (default 10000). Once max_in_flight +
+     * max_queued requests are accepted and not yet completed, mh_outbound_submit fails with
+     * MH_ELIMIT. */
+    int max_queued;
+    /* The response body is kept up to this many bytes (default 4 MiB). A larger body is not
+     * truncated: the request fails with error_kind "too_big" and no response. */
+    size_t max_response_bytes;
+    /* All response header lines together, in bytes (default 64 KiB); beyond: "too_big". */
+    size_t max_header_bytes;
+    /* Consecutive failures (connection errors, DNS and TLS failures, timeouts, 5xx) that open
+     * an origin's breaker (default 5). */
+    int breaker_failures;
+    /* How long an open breaker refuses requests before it lets one probe through (default
+     * 30000). */
+    int breaker_open_ms;
+    /* When false, a connection to a loopback, private (RFC 1918, RFC 4193), link-local, CGNAT,
+     * multicast or unspecified address is refused before connecting, whatever the host name
+     * resolved to, and the request fails with error_kind "invalid_request". The default (from
+     * mh_outbound_opts_init and NULL opts) is true for now: the tests and `make run` target
+     * 127.0.0.1, and the SSRF policy of a deployment belongs to its configuration. */
+    bool allow_private_targets;
+};
+
+/* Fills `opts` with the defaults described above (allow_private_targets = true). */
+void mh_outbound_opts_init(struct mh_outbound_opts *opts);
+
+/*
+ * Starts an outbound engine and its executor thread. `opts` is borrowed (NULL: defaults).
+ * *out is new; release it with mh_outbound_destroy. MH_EINVAL on a bad option, MH_EUNAVAILABLE
+ * when libcurl or the thread cannot be started.
+ */
+MH_MUSTCHECK enum mh_err mh_outbound_create(const struct mh_outbound_opts *opts,
+                                            struct mh_outbound **out);
+
+/*
+ * Stops the executor thread. Every request still queued or in flight gets its callback, with
+ * error_kind "canceled", before destroy returns; a callback that submits during this gets
+ * MH_EUNAVAILABLE. Every other mh_outbound_* call on `o` must have returned before destroy is
+ * called (it frees `o`), and destroy must not be called from a callback (it joins the thread
+ * that runs them). NULL-tolerant.
+ */
+void mh_outbound_destroy(struct mh_outbound *o);
+
+/*
+ * One request. `method` is an HTTP token ("GET", "POST", …; HEAD sends no body and reads none).
+ * `url` is an absolute http:// or https:// URL; it is sent as given (no redirects are followed:
+ * a 3xx is reported as a response). `headers` (optional) is a NULL-terminated array of
+ * "Name: value" lines without CR or LF; a line with an empty value sends an empty header. The
+ * body is sent when body_len > 0 or the method is POST, PUT or PATCH; libcurl's default
+ * Content-Type and Expect headers are suppressed, so only what the caller names is sent besides
+ * Host, Content-Length, Accept (any type, unless given) and User-Agent ("MeshHook" unless given);
+ * Content-Length and Transfer-Encoding lines are dropped, since the framing is libcurl's.
+ * `timeout_ms` bounds the whole transfer (0: 30000) and `connect_timeout_ms` the connection
+ * (0: 10000).
+ */
+struct mh_outbound_request {
+    const char *method;
+    const char *url;
+    const char *const *headers;
+    const char *body;
+    size_t body_len;
+    long timeout_ms;
+    long connect_timeout_ms;
+};
+
+/*
+ * The outcome handed to a callback, valid only during the callback.
+ *
+ * On a response (any status, including 4xx, 5xx and 3xx) error_kind is NULL, `status` is set,
+ * `headers` is an object mapping lowercased names to strings (repeated headers are joined with
+ * ", " in arrival order, as RFC 9110 §5.3 combines them; that is lossy for set-cookie only),
+ * `body` holds body_len bytes followed by a NUL (the body itself may contain NULs), and
+ * retry_at_ms is the parsed Retry-After (epoch ms) when the response carries a valid one, else 0.
+ *
+ * Without a response `status` is 0, `headers` an empty object, `body` "" and error_kind one of:
+ * "timeout", "connection" (refused, reset, closed without an answer), "dns", "tls", "too_big",
+ * "circuit_open" (not sent; retry_at_ms is when the breaker lets a request through again, epoch
+ * ms on CLOCK_REALTIME), "canceled" (mh_outbound_destroy), "invalid_request" (a bad method, URL,
+ * header line or a forbidden target; not sent) or "other". error_message is human-readable and
+ * never holds request headers or the body. duration_ms runs from the start of the transfer
+ * (after any queueing) to its end; 0 when nothing was sent.
+ */
+struct mh_outbound_response {
+    int status;
+    json_t *headers;
+    const char *body;
+    size_t body_len;
+    const char *error_kind;
+    char error_message[256];
+    int64_t duration_ms;
+    int64_t retry_at_ms;
+};
+
+/* Called exactly once per accepted request, on the executor thread; it must not block long
+ * (every other transfer waits) and must not call mh_outbound_destroy. It may submit. */
+typedef void (*mh_outbound_done_fn)(void *ctx, const struct mh_outbound_response *resp);
+
+/*
+ * Accepts a request: `req` and everything it points to are copied, `ctx` is passed to `done`
+ * untouched. Thread-safe. `done` runs exactly once on the executor thread, unless this returns
+ * an error, in which case it never runs. Errors: MH_EINVAL for a NULL or malformed argument
+ * (NULL method or url, a body pointer missing, negative timeouts); MH_ELIMIT when max_in_flight
+ * + max_queued requests are already pending; MH_EUNAVAILABLE once destroy has begun. A request
+ * whose URL, method or headers are unacceptable is accepted and completes with
+ * "invalid_request", like any other outcome.
+ */
+MH_MUSTCHECK enum mh_err mh_outbound_submit(struct mh_outbound *o,
+                                            const struct mh_outbound_request *req,
+                                            mh_outbound_done_fn done, void *ctx);
+
+/*
+ * The breaker state of an origin: "closed", "open" or "half_open" (static strings). `origin` is
+ * a URL or just "scheme://host[:port]"; its scheme, host and port (the default port when none is
+ * given) name the breaker. NULL for something that does not parse. Thread-safe.
+ */
+const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *origin);
+
+/* Transfers currently running (sent to libcurl and not yet completed). Thread-safe. */
+int mh_outbound_in_flight(struct mh_outbound *o);
+
+/*
+ * Parses a Retry-After value: delta-seconds ("120") or an HTTP-date (IMF-fixdate, RFC 850 or
+ * asctime form, in GMT), with surrounding whitespace allowed. Returns the epoch ms it names,
+ * relative to `now_ms` for delta-seconds; a date in the past yields now_ms. -1 for anything else,
+ * including negative or fractional numbers and values beyond year 9999. Pure.
+ */
+int64_t mh_outbound_parse_retry_after(const char *value, int64_t now_ms);
+
+#endif
