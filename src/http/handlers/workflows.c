@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workflows and their versions (DESIGN.md §3, §4): editors keep one mutable draft per workflow,
+ * saved whether or not it validates (the editor shows the problems), and publish it as numbered,
+ * immutable versions that runs execute and replay against. Publishing validates the draft, and
+ * locks the workflow row so that concurrent publishes (and draft saves, which take the same
+ * lock) are serialised and never race for a version number. Deleting a workflow that has runs
+ * archives it instead, so that the runs keep the versions they replay against.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "http/api.h"
+#include "http/handlers/handlers.h"
+
+/* The largest definition accepted, measured as compact JSON. Far above what 500 nodes need, and
+ * small enough that validating, storing and shipping it to the editor stays cheap. */
+#define WF_MAX_DEFINITION_BYTES (1024 * 1024)
+#define WF_MAX_NAME             200
+#define WF_MAX_DESCRIPTION      2000
+/* The versions listed inline by GET .../workflows/:id; the paged endpoint has them all. */
+#define WF_INLINE_VERSIONS "100"
+/* The format version of export documents. */
+#define WF_EXPORT_FORMAT 1
+
+static bool find_workflow(struct mh_api *api, const char *pid, const char *wid, bool is_lock,
+                          json_t **row_out);
+static json_t *workflow_json(struct mh_api *api, const char *pid, const char *wid, bool is_full);
+static json_t *validation_of(json_t *def);
+static bool read_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out,
+                            const char **text_out);
+static bool parse_version(const char *s, long *out);
+static void respond_invalid_definition(struct mh_api *api, json_t *errors);
+static void create_workflow(struct mh_http_req *req, void *app, bool is_import);
+static void free_void(void *p);
+static void decref_void(void *p);
+
+/* The workflow as lists show it. $1 is the project, $2 the workflow. */
+static const char *const workflow_sql =
+    "SELECT w.id, w.project_id, w.name, w.description, "
+    "(SELECT max(v.version) FROM workflow_versions v WHERE v.workflow_id = w.id) AS "
+    "latest_version, EXISTS (SELECT 1 FROM workflow_versions v WHERE v.workflow_id = w.id AND "
+    "v.state = 'draft') AS has_draft, to_json(w.created_at) AS created_at, "
+    "to_json(w.updated_at) AS updated_at FROM workflows w WHERE w.project_id = $1 AND w.id = $2 "
+    "AND w.archived_at IS NULL";
+
+static const char *const draft_upsert_sql =
+    "INSERT INTO workflow_versions (project_id, workflow_id, state, definition, created_by) "
+    "VALUES ($1, $2, 'draft', $3::jsonb, mh_uid()) ON CONFLICT (workflow_id) WHERE state = "
+    "'draft' DO UPDATE SET definition = EXCLUDED.definition, created_by = EXCLUDED.created_by "
+    "RETURNING definition";
+
+static void free_void(void *p)
+{
+    free(p);
+}
+
+static void decref_void(void *p)
+{
+    json_decref(p);
+}
+
+/* Parses a positive version number ("1".."2147483647") with nothing around it. */
+static bool parse_version(const char *s, long *out)
+{
+    if (s == NULL || *s < '1' || *s > '9')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || n < 1 || n > INT_MAX)
+        return false;
+    *out = n;
+    return true;
+}
+
+/* Answers 404 unless `wid` names a live (not archived) workflow of project `pid`. With
+ * `is_lock` the row stays locked until the transaction ends: every writer of the draft or of
+ * the versions takes this lock first. `row_out` (may be NULL) receives {id, name, description},
+ * borrowed from the request arena. */
+static bool find_workflow(struct mh_api *api, const char *pid, const char *wid, bool is_lock,
+                          json_t **row_out)
+{
+    if (!mh_api_is_uuid(wid)) {
+        mh_http_respond_error(api->req, 404, "not_found", "workflow not found", NULL);
+        return false;
+    }
+    const char *params[] = {pid, wid};
+    json_t *row = mh_api_query_row(api, "workflow not found",
+                                   is_lock ? "SELECT id, name, description FROM workflows WHERE "
+                                             "project_id = $1 AND id = $2 AND archived_at IS "
+                                             "NULL FOR UPDATE"
+                                           : "SELECT id, name, description FROM workflows WHERE "
+                                             "project_id = $1 AND id = $2 AND archived_at IS NULL",
+                                   2, params);
+    if (row == NULL)
+        return false;
+    if (row_out)
+        *row_out = row;
+    return true;
+}
+
+/* The workflow (new reference), or NULL after answering. `is_full` adds the draft and the
+ * newest versions. */
+static json_t *workflow_json(struct mh_api *api, const char *pid, const char *wid, bool is_full)
+{
+    const char *params[] = {pid, wid, WF_INLINE_VERSIONS};
+    json_t *row = mh_api_query_row(api, "workflow not found", workflow_sql, 2, params);
+    if (row == NULL)
+        return NULL;
+    json_t *out = json_deep_copy(row);
+    if (!is_full)
+        return out;
+    json_t *draft = mh_api_query(api,
+                                 "SELECT id, definition, created_by AS saved_by FROM "
+                                 "workflow_versions WHERE project_id = $1 AND workflow_id = $2 "
+                                 "AND state = 'draft'",
+                                 2, params);
+    json_t *versions =
+        draft ? mh_api_query(api,
+                             "SELECT id, version, to_json(published_at) AS published_at, "
+                             "created_by FROM workflow_versions WHERE project_id = $1 AND "
+                             "workflow_id = $2 AND state = 'published' ORDER BY version DESC "
+                             "LIMIT $3::int",
+                             3, params)
+              : NULL;
+    if (versions == NULL) {
+        json_decref(out);
+        return NULL;
+    }
+    json_object_set(out, "draft", json_array_size(draft) ? json_array_get(draft, 0) : json_null());
+    json_object_set(out, "versions", versions);
+    return out;
+}
+
+/* {"valid": bool, "errors": [...]} for `def` (borrowed); a new reference. */
+static json_t *validation_of(json_t *def)
+{
+    json_t *errors = NULL;
+    enum mh_err rc = mh_engine_wf_validate(def, &errors);
+    if (errors == NULL)
+        errors = json_array();
+    return json_pack("{s:b, s:o}", "valid", rc == MH_OK, "errors", errors);
+}
+
+/* Reads member `name` of `obj` as a definition: it must be a JSON object of at most
+ * WF_MAX_DEFINITION_BYTES as compact JSON (422 or 413 with path "/name"). Whether it is a
+ * valid workflow is not checked here. *def_out is borrowed from `obj`; *text_out is its compact
+ * JSON, owned by the request arena. Absent members leave both NULL. */
+static bool read_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out,
+                            const char **text_out)
+{
+    char path[32];
+    snprintf(path, sizeof(path), "/%s", name);
+    json_t *def = json_object_get(obj, name);
+    *def_out = NULL;
+    *text_out = NULL;
+    if (def == NULL)
+        return true;
+    if (!json_is_object(def)) {
+        mh_http_respond_error(api->req, 422, "invalid",
+                              "the definition must be a JSON object {\"nodes\": [...], "
+                              "\"edges\": [...]}",
+                              path);
+        return false;
+    }
+    char *text = json_dumps(def, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL) {
+        mh_http_respond_error(api->req, 500, "internal", "internal error", NULL);
+        return false;
+    }
+    mh_arena_defer(mh_http_req_arena(api->req), free_void, text);
+    if (strlen(text) > WF_MAX_DEFINITION_BYTES) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the definition exceeds the limit of %d bytes (compact JSON)",
+                 WF_MAX_DEFINITION_BYTES);
+        mh_http_respond_error(api->req, 413, "too_big", msg, path);
+        return false;
+    }
+    *def_out = def;
+    *text_out = text;
+    return true;
+}
+
+/* 422 with every validation error: {"error": {"code": "invalid_definition", "message", "path"
+ * (the first error's), "errors": [...]}, "request_id"}. `errors` is borrowed. */
+static void respond_invalid_definition(struct mh_api *api, json_t *errors)
+{
+    char msg[128];
+    size_t n = json_array_size(errors);
+    snprintf(msg, sizeof(msg),
+             "the draft is not a valid workflow (%zu error%s); fix it and publish "
+             "again",
+             n, n == 1 ? "" : "s");
+    json_t *first = json_object_get(json_array_get(errors, 0), "path");
+    json_t *err = json_pack("{s:s, s:s, s:O}", "code", "invalid_definition", "message", msg,
+                            "errors", errors);
+    if (json_is_string(first))
+        json_object_set(err, "path", first);
+    mh_http_respond_json(
+        api->req, 422,
+        json_pack("{s:o, s:s}", "error", err, "request_id", mh_http_req_id(api->req)));
+}
+
+void mh_h_node_types(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    mh_http_respond_json(req, 200, json_pack("{s:o}", "types", mh_engine_node_types()));
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_list(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    const char *params[] = {pid, limit, page.after_key, page.after_id};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT w.id, w.name, w.description, (SELECT max(v.version) FROM workflow_versions v "
+        "WHERE v.workflow_id = w.id) AS latest_version, EXISTS (SELECT 1 FROM workflow_versions "
+        "v WHERE v.workflow_id = w.id AND v.state = 'draft') AS has_draft, to_json(w.created_at) "
+        "AS created_at, to_json(w.updated_at) AS updated_at FROM workflows w WHERE w.project_id "
+        "= $1 AND w.archived_at IS NULL AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < "
+        "($3::timestamptz, $4::uuid)) ORDER BY w.created_at DESC, w.id DESC LIMIT $2::int",
+        4, params);
+    if (rows)
+        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+out:
+    mh_api_close(&api);
+}
+
+/* POST .../workflows and POST .../workflows/import: a new workflow whose draft is the given
+ * definition (or an empty one), with the draft's validation in the answer. */
+static void create_workflow(struct mh_http_req *req, void *app, bool is_import)
+{
+    struct mh_api api;
+    static const char *const create_fields[] = {"name", "description", "definition", NULL};
+    static const char *const import_fields[] = {"meshhook_export", "name",    "description",
+                                                "definition",      "version", NULL};
+    const char *name = NULL, *description = NULL, *text = NULL;
+    json_t *def = NULL, *wf = NULL, *validation = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL))
+        goto out;
+    json_t *body = mh_api_body(&api);
+    if (body == NULL || !mh_api_only_fields(&api, body, is_import ? import_fields : create_fields))
+        goto out;
+    if (is_import) {
+        json_t *format = json_object_get(body, "meshhook_export");
+        if (!json_is_integer(format) || json_integer_value(format) != WF_EXPORT_FORMAT) {
+            mh_http_respond_error(req, 422, "invalid",
+                                  "not a MeshHook workflow export: 'meshhook_export' must be 1",
+                                  "/meshhook_export");
+            goto out;
+        }
+        /* The version an export came from is informative only. */
+        json_t *version = json_object_get(body, "version");
+        if (version && !json_is_null(version) && !json_is_integer(version)) {
+            mh_http_respond_error(req, 422, "invalid", "'version' must be an integer or null",
+                                  "/version");
+            goto out;
+        }
+    }
+    if (!mh_api_string(&api, body, "name", true, 1, WF_MAX_NAME, &name) ||
+        !mh_api_string(&api, body, "description", false, 0, WF_MAX_DESCRIPTION, &description) ||
+        !read_definition(&api, body, "definition", &def, &text))
+        goto out;
+    if (is_import && def == NULL) {
+        mh_http_respond_error(req, 422, "invalid", "'definition' is required", "/definition");
+        goto out;
+    }
+    if (def == NULL) {
+        def = json_pack("{s:[], s:[]}", "nodes", "edges");
+        mh_arena_defer(mh_http_req_arena(req), decref_void, def);
+        text = "{\"nodes\":[],\"edges\":[]}";
+    }
+    const char *params[] = {pid, name, description ? description : ""};
+    json_t *row = mh_api_query_row(&api, "project not found",
+                                   "INSERT INTO workflows (project_id, name, description, "
+                                   "created_by) VALUES ($1, $2, $3, mh_uid()) RETURNING id",
+                                   3, params);
+    if (row == NULL)
+        goto out;
+    const char *wid = json_string_value(json_object_get(row, "id"));
+    const char *dparams[] = {pid, wid, text};
+    if (!mh_api_query(&api, draft_upsert_sql, 3, dparams) ||
+        !mh_api_audit(&api, pid, is_import ? "workflow.import" : "workflow.create", wid, NULL))
+        goto out;
+    wf = workflow_json(&api, pid, wid, true);
+    if (wf == NULL || !mh_api_commit(&api))
+        goto out;
+    validation = validation_of(def);
+    json_object_set(wf, "validation", validation);
+    mh_http_respond_json(req, 201, json_incref(wf));
+out:
+    json_decref(validation);
+    json_decref(wf);
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_create(struct mh_http_req *req, void *app)
+{
+    create_workflow(req, app, false);
+}
+
+void mh_h_workflows_import(struct mh_http_req *req, void *app)
+{
+    create_workflow(req, app, true);
+}
+
+void mh_h_workflows_get(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) ||
+        !find_workflow(&api, pid, wid, false, NULL))
+        goto out;
+    json_t *wf = workflow_json(&api, pid, wid, true);
+    if (wf)
+        mh_http_respond_json(req, 200, wf);
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_update(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    static const char *const fields[] = {"name", "description", NULL};
+    const char *name = NULL, *description = NULL;
+    json_t *wf = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) ||
+        !find_workflow(&api, pid, wid, true, NULL))
+        goto out;
+    json_t *body = mh_api_body(&api);
+    if (body == NULL || !mh_api_only_fields(&api, body, fields) ||
+        !mh_api_string(&api, body, "name", false, 1, WF_MAX_NAME, &name) ||
+        !mh_api_string(&api, body, "description", false, 0, WF_MAX_DESCRIPTION, &description))
+        goto out;
+    if (name == NULL && description == NULL) {
+        mh_http_respond_error(req, 422, "invalid",
+                              "nothing to change: give 'name' or "
+                              "'description'",
+                              "");
+        goto out;
+    }
+    const char *params[] = {pid, wid, name, description};
+    if (!mh_api_query(&api,
+                      "UPDATE workflows SET name = coalesce($3, name), description = "
+                      "coalesce($4, description), updated_at = now() WHERE project_id = $1 AND "
+                      "id = $2",
+                      4, params) ||
+        !mh_api_audit(&api, pid, "workflow.update", wid, body))
+        goto out;
+    wf = workflow_json(&api, pid, wid, false);
+    if (wf == NULL || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 200, json_incref(wf));
+out:
+    json_decref(wf);
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_delete(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *detail = NULL, *row = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) ||
+        !find_workflow(&api, pid, wid, true, &row))
+        goto out;
+    const char *params[] = {pid, wid};
+    json_t *runs = mh_api_query_row(&api, "workflow not found",
+                                    "SELECT EXISTS (SELECT 1 FROM runs WHERE project_id = $1 AND "
+                                    "workflow_id = $2) AS has_runs",
+                                    2, params);
+    if (runs == NULL)
+        goto out;
+    bool is_archive = json_is_true(json_object_get(runs, "has_runs"));
+    detail = json_pack("{s:O, s:b}", "name", json_object_get(row, "name"), "archived", is_archive);
+    /* Runs reference the versions they execute and replay against, so a workflow with runs is
+     * archived: hidden from every endpoint, its webhook endpoints disabled, its history kept. */
+    bool ok =
+        mh_api_audit(&api, pid, "workflow.delete", wid, detail) &&
+        (is_archive ? mh_api_query(&api,
+                                   "UPDATE workflows SET archived_at = now(), updated_at = "
+                                   "now() WHERE project_id = $1 AND id = $2",
+                                   2, params) &&
+                          mh_api_query(&api,
+                                       "UPDATE webhook_endpoints SET is_enabled = false, "
+                                       "updated_at = now() WHERE project_id = $1 AND "
+                                       "workflow_id = $2",
+                                       2, params)
+                    : mh_api_query(&api, "DELETE FROM workflows WHERE project_id = $1 AND id = $2",
+                                   2, params) != NULL);
+    if (!ok || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 204, NULL);
+out:
+    json_decref(detail);
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    static const char *const fields[] = {"definition", NULL};
+    const char *text = NULL;
+    json_t *def = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) ||
+        !find_workflow(&api, pid, wid, true, NULL))
+        goto out;
+    json_t *body = mh_api_body(&api);
+    if (body == NULL || !mh_api_only_fields(&api, body, fields) ||
+        !read_definition(&api, body, "definition", &def, &text))
+        goto out;
+    if (def == NULL) {
+        mh_http_respond_error(req, 422, "invalid", "'definition' is required", "/definition");
+        goto out;
+    }
+    const char *params[] = {pid, wid, text};
+    json_t *saved = mh_api_query_row(&api, "workflow not found", draft_upsert_sql, 3, params);
+    if (saved == NULL ||
+        !mh_api_query(&api,
+                      "UPDATE workflows SET updated_at = now() WHERE project_id = $1 AND id = $2",
+                      2, params) ||
+        !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 200,
+                         json_pack("{s:O, s:o}", "definition", json_object_get(saved, "definition"),
+                                   "validation", validation_of(def)));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_validate(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    static const char *const fields[] = {"definition", NULL};
+    const char *text = NULL;
+    json_t *def = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) ||
+        !find_workflow(&api, pid, wid, false, NULL))
+        goto out;
+    size_t len = 0;
+    mh_http_req_body(req, &len);
+    if (len > 0) {
+        json_t *body = mh_api_body(&api);
+        if (body == NULL || !mh_api_only_fields(&api, body, fields) ||
+            !read_definition(&api, body, "definition", &def, &text))
+            goto out;
+    }
+    if (def == NULL) {
+        const char *params[] = {pid, wid};
+        json_t *rows = mh_api_query(&api,
+                                    "SELECT definition FROM workflow_versions WHERE project_id "
+                                    "= $1 AND workflow_id = $2 AND state = 'draft'",
+                                    2, params);
+        if (rows == NULL)
+            goto out;
+        def = json_object_get(json_array_get(rows, 0), "definition");
+        if (def == NULL) {
+            mh_http_respond_error(req, 409, "no_draft",
+                                  "the workflow has no draft; send a 'definition' to validate",
+                                  NULL);
+            goto out;
+        }
+    }
+    mh_http_respond_json(req, 200, validation_of(def));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_publish(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *errors = NULL, *detail = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    /* The lock serialises publishes of one workflow, and draft saves with them: the number
+     * computed below stays the next one until COMMIT, and the draft stays the one validated. */
+    if (!mh_api_require_role(&api, pid, "editor", NULL) ||
+        !find_workflow(&api, pid, wid, true, NULL))
+        goto out;
+    size_t len = 0;
+    mh_http_req_body(req, &len);
+    if (len > 0) {
+        static const char *const fields[] = {NULL};
+        json_t *body = mh_api_body(&api);
+        if (body == NULL || !mh_api_only_fields(&api, body, fields))
+            goto out;
+    }
+    const char *params[] = {pid, wid, NULL};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT d.definition, coalesce(l.version, 0) + 1 AS next_version, "
+        "coalesce(l.definition = d.definition, false) AS is_unchanged FROM workflow_versions d "
+        "LEFT JOIN LATERAL (SELECT v.version, v.definition FROM workflow_versions v WHERE "
+        "v.workflow_id = d.workflow_id AND v.state = 'published' ORDER BY v.version DESC LIMIT 1) "
+        "l ON true WHERE d.project_id = $1 AND d.workflow_id = $2 AND d.state = 'draft'",
+        2, params);
+    if (rows == NULL)
+        goto out;
+    json_t *draft = json_array_get(rows, 0);
+    if (draft == NULL) {
+        mh_http_respond_error(req, 409, "no_draft", "the workflow has no draft to publish", NULL);
+        goto out;
+    }
+    if (json_is_true(json_object_get(draft, "is_unchanged"))) {
+        mh_http_respond_error(req, 409, "unchanged",
+                              "the draft is identical to the latest published version", NULL);
+        goto out;
+    }
+    if (mh_engine_wf_validate(json_object_get(draft, "definition"), &errors) != MH_OK) {
+        respond_invalid_definition(&api, errors ? errors : json_array());
+        goto out;
+    }
+    char next[24];
+    snprintf(next, sizeof(next), "%lld",
+             (long long)json_integer_value(json_object_get(draft, "next_version")));
+    params[2] = next;
+    json_t *version = mh_api_query_row(
+        &api, "workflow not found",
+        "INSERT INTO workflow_versions (project_id, workflow_id, version, state, definition, "
+        "created_by, published_at) SELECT project_id, workflow_id, $3::int, 'published', "
+        "definition, mh_uid(), now() FROM workflow_versions WHERE project_id = $1 AND "
+        "workflow_id = $2 AND state = 'draft' RETURNING id, version, to_json(published_at) AS "
+        "published_at, created_by, definition",
+        3, params);
+    if (version == NULL)
+        goto out;
+    detail = json_pack("{s:O}", "version", json_object_get(version, "version"));
+    if (!mh_api_query(&api,
+                      "UPDATE workflows SET updated_at = now() WHERE project_id = $1 AND id = $2",
+                      2, params) ||
+        !mh_api_audit(&api, pid, "workflow.publish", wid, detail) || !mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 201, json_incref(version));
+out:
+    json_decref(detail);
+    json_decref(errors);
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_versions_list(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) ||
+        !find_workflow(&api, pid, wid, false, NULL) || !mh_api_page(&api, &page))
+        goto out;
+    long after = 0;
+    if (page.after_key && !parse_version(page.after_key, &after)) {
+        mh_http_respond_error(req, 422, "invalid", "malformed cursor", "?cursor");
+        goto out;
+    }
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    const char *params[] = {pid, wid, limit, page.after_key};
+    json_t *rows = mh_api_query(&api,
+                                "SELECT id, version, to_json(published_at) AS published_at, "
+                                "created_by FROM workflow_versions WHERE project_id = $1 AND "
+                                "workflow_id = $2 AND state = 'published' AND ($4::int IS NULL "
+                                "OR version < $4::int) ORDER BY version DESC LIMIT $3::int",
+                                4, params);
+    if (rows)
+        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "version", "id"));
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_version_get(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *row = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    long version = 0;
+    if (!mh_api_require_role(&api, pid, "viewer", NULL))
+        goto out;
+    const char *v = mh_http_req_param(req, "version");
+    /* "latest" asks for the newest published version (409 when there is none). */
+    if (strcmp(v, "latest") != 0 && !parse_version(v, &version)) {
+        mh_http_respond_error(req, 404, "not_found", "version not found", NULL);
+        goto out;
+    }
+    if (!mh_h_workflow_version_for_run(&api, pid, wid, (int)version, &row))
+        goto out;
+    mh_http_respond_json(req, 200, json_incref(row));
+out:
+    mh_api_close(&api);
+}
+
+bool mh_h_workflow_version_for_run(struct mh_api *api, const char *project_id,
+                                   const char *workflow_id, int version_or_0_for_latest,
+                                   json_t **row_out)
+{
+    *row_out = NULL;
+    if (!find_workflow(api, project_id, workflow_id, false, NULL))
+        return false;
+    char version[24];
+    snprintf(version, sizeof(version), "%d", version_or_0_for_latest);
+    const char *params[] = {project_id, workflow_id, version_or_0_for_latest > 0 ? version : NULL};
+    json_t *rows = mh_api_query(api,
+                                "SELECT id, workflow_id, version, to_json(published_at) AS "
+                                "published_at, created_by, definition FROM workflow_versions "
+                                "WHERE project_id = $1 AND workflow_id = $2 AND state = "
+                                "'published' AND ($3::int IS NULL OR version = $3::int) ORDER "
+                                "BY version DESC LIMIT 1",
+                                3, params);
+    if (rows == NULL)
+        return false;
+    json_t *row = json_array_get(rows, 0);
+    if (row == NULL) {
+        if (version_or_0_for_latest > 0)
+            mh_http_respond_error(api->req, 404, "not_found", "version not found", NULL);
+        else
+            mh_http_respond_error(api->req, 409, "not_published",
+                                  "the workflow has no published version; publish its draft "
+                                  "first",
+                                  NULL);
+        return false;
+    }
+    *row_out = row;
+    return true;
+}
+
+void mh_h_workflows_export(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *wf = NULL, *def = NULL, *version = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) ||
+        !find_workflow(&api, pid, wid, false, &wf))
+        goto out;
+    const char *qv = mh_http_req_query(req, "version");
+    if (qv) {
+        long n = 0;
+        json_t *row = NULL;
+        if (!parse_version(qv, &n)) {
+            mh_http_respond_error(req, 422, "invalid", "version must be a positive integer",
+                                  "?version");
+            goto out;
+        }
+        if (!mh_h_workflow_version_for_run(&api, pid, wid, (int)n, &row))
+            goto out;
+        def = json_object_get(row, "definition");
+        version = json_object_get(row, "version");
+    } else {
+        /* The draft is what the editor shows; without one, the latest version. */
+        const char *params[] = {pid, wid};
+        json_t *rows = mh_api_query(&api,
+                                    "SELECT definition, version FROM workflow_versions WHERE "
+                                    "project_id = $1 AND workflow_id = $2 ORDER BY state = "
+                                    "'draft' DESC, version DESC LIMIT 1",
+                                    2, params);
+        if (rows == NULL)
+            goto out;
+        json_t *row = json_array_get(rows, 0);
+        if (row == NULL) {
+            mh_http_respond_error(req, 409, "no_draft", "the workflow has no definition", NULL);
+            goto out;
+        }
+        def = json_object_get(row, "definition");
+        version = json_object_get(row, "version");
+    }
+    char disposition[96];
+    snprintf(disposition, sizeof(disposition), "attachment; filename=\"workflow-%s.json\"", wid);
+    mh_http_set_header(req, "Content-Disposition", disposition);
+    mh_http_respond_json(req, 200,
+                         json_pack("{s:i, s:O, s:O, s:O, s:O}", "meshhook_export", WF_EXPORT_FORMAT,
+                                   "name", json_object_get(wf, "name"), "description",
+                                   json_object_get(wf, "description"), "version",
+                                   version ? version : json_null(), "definition", def));
+out:
+    mh_api_close(&api);
+}
