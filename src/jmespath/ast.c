@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AST nodes of a compiled JMESPath expression. Nodes live in the expression's arena, so a
- * compiled expression is freed in one go and never needs a recursive destructor. Each node
+ * AST nodes of a compiled JMESPath expression and the memory they live in. Nodes are bump-
+ * allocated in chunks owned by the expression (the first one inside the expression's own
+ * allocation), so compiling costs few mallocs and destroying needs no recursive walk. Each node
  * records the height of its subtree; the parser refuses trees higher than MH_JP_MAX_DEPTH, which
  * is what bounds the interpreter's recursion. The S-expression dump serves tests and debugging.
  */
 #include "jmespath/jmespath_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -14,22 +16,85 @@
 static enum mh_err dump(const struct mh_jp__node *n, struct mh_buf *b);
 static enum mh_err dump_text(struct mh_buf *b, const char *s, size_t len);
 
-struct mh_jp__node *mh_jp__node_new(struct mh_arena *a, enum mh_jp__node_type type, uint32_t offset)
+/* The first chunk gets room for about this many bytes per source byte (nodes, texts, kids). */
+#define FIRST_CHUNK_PER_BYTE 24
+#define FIRST_CHUNK_MIN      384
+#define FIRST_CHUNK_MAX      8192
+#define CHUNK_ALIGN          16
+
+struct mh_jp_expr *mh_jp__expr_new(size_t src_len)
 {
-    struct mh_jp__node *n = mh_arena_calloc(a, sizeof(*n));
+    size_t cap = FIRST_CHUNK_MIN + src_len * FIRST_CHUNK_PER_BYTE;
+    if (cap > FIRST_CHUNK_MAX)
+        cap = FIRST_CHUNK_MAX;
+    struct mh_jp_expr *e = mh_xmalloc(sizeof(*e) + cap);
+    e->root = NULL;
+    e->cur = e->first;
+    e->left = cap;
+    e->chunks = NULL;
+    e->literals = NULL;
+    return e;
+}
+
+/* The slow path of mh_jp__alloc: a new chunk. `n` is already rounded up. */
+void *mh_jp__alloc_slow(struct mh_jp_expr *e, size_t n)
+{
+    /* Chunks double with the expression (bounded by MH_JP_MAX_EXPR_BYTES upstream). */
+    size_t cap = e->chunks ? e->chunks->cap * 2 : FIRST_CHUNK_MAX;
+    if (cap < n)
+        cap = n;
+    struct mh_jp__chunk *c = mh_xmalloc(sizeof(*c) + cap);
+    c->cap = cap;
+    c->next = e->chunks;
+    e->chunks = c;
+    e->cur = c->data + n;
+    e->left = cap - n;
+    return c->data;
+}
+
+void mh_jp__keep_literal(struct mh_jp_expr *e, json_t *v)
+{
+    struct mh_jp__lit *l = mh_jp__alloc(e, sizeof(*l));
+    l->v = v;
+    l->next = e->literals;
+    e->literals = l;
+}
+
+void mh_jp_expr_destroy(struct mh_jp_expr *expr)
+{
+    if (expr == NULL)
+        return;
+    for (struct mh_jp__lit *l = expr->literals; l != NULL; l = l->next)
+        json_decref(l->v);
+    struct mh_jp__chunk *c = expr->chunks;
+    while (c != NULL) {
+        struct mh_jp__chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(expr);
+}
+
+struct mh_jp__node *mh_jp__node_new(struct mh_jp_expr *e, enum mh_jp__node_type type,
+                                    uint32_t offset)
+{
+    struct mh_jp__node *n = mh_jp__alloc(e, sizeof(*n));
+    memset(n, 0, sizeof(*n));
     n->type = type;
     n->offset = offset;
     n->height = 1;
+    n->kids = n->inl;
+    n->cap = 3;
     return n;
 }
 
-void mh_jp__node_push(struct mh_arena *a, struct mh_jp__node *n, struct mh_jp__node *kid)
+void mh_jp__node_push(struct mh_jp_expr *e, struct mh_jp__node *n, struct mh_jp__node *kid)
 {
     if (n->nkids == n->cap) {
-        /* Arena memory cannot grow in place: double into a fresh array (the waste is bounded by
-         * the size of the final array). */
-        uint32_t cap = n->cap ? n->cap * 2 : 2;
-        struct mh_jp__node **kids = mh_arena_alloc(a, cap * sizeof(*kids));
+        /* Chunk memory cannot grow in place: double into a fresh array (the waste is bounded
+         * by the size of the final array). */
+        uint32_t cap = n->cap * 2;
+        struct mh_jp__node **kids = mh_jp__alloc(e, cap * sizeof(*kids));
         if (n->nkids)
             memcpy(kids, n->kids, n->nkids * sizeof(*kids));
         n->kids = kids;

@@ -67,32 +67,32 @@ FN(values);
 
 /* Sorted by name for the binary search in mh_jp__func_find. */
 static const struct mh_jp__func funcs[] = {
-    {"abs", fn_abs, 1, 1, {TY_NUMBER}},
-    {"avg", fn_avg, 1, 1, {TY_ARR_NUM}},
-    {"ceil", fn_ceil, 1, 1, {TY_NUMBER}},
-    {"contains", fn_contains, 2, 2, {TY_ARRAY | TY_STRING, TY_ANY}},
-    {"ends_with", fn_ends_with, 2, 2, {TY_STRING, TY_STRING}},
-    {"floor", fn_floor, 1, 1, {TY_NUMBER}},
-    {"join", fn_join, 2, 2, {TY_STRING, TY_ARR_STR}},
-    {"keys", fn_keys, 1, 1, {TY_OBJECT}},
-    {"length", fn_length, 1, 1, {TY_STRING | TY_ARRAY | TY_OBJECT}},
-    {"map", fn_map, 2, 2, {TY_EXPREF, TY_ARRAY}},
-    {"max", fn_max, 1, 1, {TY_ARR_NUM | TY_ARR_STR}},
-    {"max_by", fn_max_by, 2, 2, {TY_ARRAY, TY_EXPREF}},
-    {"merge", fn_merge, 1, VARIADIC, {TY_OBJECT}},
-    {"min", fn_min, 1, 1, {TY_ARR_NUM | TY_ARR_STR}},
-    {"min_by", fn_min_by, 2, 2, {TY_ARRAY, TY_EXPREF}},
-    {"not_null", fn_not_null, 1, VARIADIC, {TY_ANY}},
-    {"reverse", fn_reverse, 1, 1, {TY_STRING | TY_ARRAY}},
-    {"sort", fn_sort, 1, 1, {TY_ARR_NUM | TY_ARR_STR}},
-    {"sort_by", fn_sort_by, 2, 2, {TY_ARRAY, TY_EXPREF}},
-    {"starts_with", fn_starts_with, 2, 2, {TY_STRING, TY_STRING}},
-    {"sum", fn_sum, 1, 1, {TY_ARR_NUM}},
-    {"to_array", fn_to_array, 1, 1, {TY_ANY}},
-    {"to_number", fn_to_number, 1, 1, {TY_ANY}},
-    {"to_string", fn_to_string, 1, 1, {TY_ANY}},
-    {"type", fn_type, 1, 1, {TY_ANY}},
-    {"values", fn_values, 1, 1, {TY_OBJECT}},
+    {"abs", fn_abs, 1, 1, 0, {TY_NUMBER}},
+    {"avg", fn_avg, 1, 1, 1, {TY_ARR_NUM}},
+    {"ceil", fn_ceil, 1, 1, 0, {TY_NUMBER}},
+    {"contains", fn_contains, 2, 2, 1, {TY_ARRAY | TY_STRING, TY_ANY}},
+    {"ends_with", fn_ends_with, 2, 2, 0, {TY_STRING, TY_STRING}},
+    {"floor", fn_floor, 1, 1, 0, {TY_NUMBER}},
+    {"join", fn_join, 2, 2, 2, {TY_STRING, TY_ARR_STR}},
+    {"keys", fn_keys, 1, 1, 0, {TY_OBJECT}},
+    {"length", fn_length, 1, 1, 1, {TY_STRING | TY_ARRAY | TY_OBJECT}},
+    {"map", fn_map, 2, 2, 2, {TY_EXPREF, TY_ARRAY}},
+    {"max", fn_max, 1, 1, 1, {TY_ARR_NUM | TY_ARR_STR}},
+    {"max_by", fn_max_by, 2, 2, 1, {TY_ARRAY, TY_EXPREF}},
+    {"merge", fn_merge, 1, VARIADIC, 0, {TY_OBJECT}},
+    {"min", fn_min, 1, 1, 1, {TY_ARR_NUM | TY_ARR_STR}},
+    {"min_by", fn_min_by, 2, 2, 1, {TY_ARRAY, TY_EXPREF}},
+    {"not_null", fn_not_null, 1, VARIADIC, 0, {TY_ANY}},
+    {"reverse", fn_reverse, 1, 1, 0, {TY_STRING | TY_ARRAY}},
+    {"sort", fn_sort, 1, 1, 1, {TY_ARR_NUM | TY_ARR_STR}},
+    {"sort_by", fn_sort_by, 2, 2, 1, {TY_ARRAY, TY_EXPREF}},
+    {"starts_with", fn_starts_with, 2, 2, 0, {TY_STRING, TY_STRING}},
+    {"sum", fn_sum, 1, 1, 1, {TY_ARR_NUM}},
+    {"to_array", fn_to_array, 1, 1, 0, {TY_ANY}},
+    {"to_number", fn_to_number, 1, 1, 0, {TY_ANY}},
+    {"to_string", fn_to_string, 1, 1, 0, {TY_ANY}},
+    {"type", fn_type, 1, 1, 0, {TY_ANY}},
+    {"values", fn_values, 1, 1, 0, {TY_OBJECT}},
 };
 
 const struct mh_jp__func *mh_jp__func_find(const char *name, size_t len)
@@ -101,10 +101,10 @@ const struct mh_jp__func *mh_jp__func_find(const char *name, size_t len)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const char *fname = funcs[mid].name;
-        size_t flen = strlen(fname);
-        int r = memcmp(name, fname, len < flen ? len : flen);
-        if (r == 0)
-            r = (len > flen) - (len < flen);
+        int r = strncmp(name, fname, len);
+        /* Equal on `len` bytes: `name` is shorter unless fname ends there too. */
+        if (r == 0 && fname[len] != '\0')
+            r = -1;
         if (r == 0)
             return &funcs[mid];
         if (r < 0)
@@ -132,12 +132,12 @@ static unsigned type_bit(const json_t *v)
     return 0;
 }
 
-/* True when every element of `arr` has the type bit `bit`. */
-static bool all_of(const json_t *arr, unsigned bit)
+/* True when every element of the array argument `a` has the type bit `bit`. */
+static bool all_of(const struct mh_jp__arg *a, unsigned bit)
 {
-    size_t n = json_array_size(arr);
+    size_t n = mh_jp__alen(a);
     for (size_t i = 0; i < n; i++)
-        if (type_bit(json_array_get(arr, i)) != bit)
+        if (type_bit(mh_jp__aget(a, i)) != bit)
             return false;
     return true;
 }
@@ -146,13 +146,13 @@ static bool arg_ok(const struct mh_jp__arg *a, unsigned want)
 {
     if (a->ref != NULL)
         return (want & TY_EXPREF) != 0;
-    unsigned have = type_bit(a->v);
+    unsigned have = a->v != NULL ? type_bit(a->v) : TY_ARRAY;
     if (want & have)
         return true;
     if (have == TY_ARRAY) {
-        if ((want & TY_ARR_NUM) && all_of(a->v, TY_NUMBER))
+        if ((want & TY_ARR_NUM) && all_of(a, TY_NUMBER))
             return true;
-        if ((want & TY_ARR_STR) && all_of(a->v, TY_STRING))
+        if ((want & TY_ARR_STR) && all_of(a, TY_STRING))
             return true;
     }
     return false;
@@ -175,11 +175,47 @@ static const char *want_text(unsigned want)
     }
 }
 
+/* Releases what an argument holds. */
+static void arg_release(struct mh_jp__arg *a)
+{
+    json_decref(a->v);
+    for (size_t i = 0; i < a->nitems; i++)
+        json_decref(a->items[i]);
+    if (a->items_heap)
+        free(a->items);
+}
+
+/* Evaluates the items of multi-select list `k` into a view (see struct mh_jp__arg). */
+static bool eval_view(struct mh_jp__ctx *c, const struct mh_jp__node *k, json_t *cur,
+                      json_t **space, size_t *space_used, struct mh_jp__arg *a)
+{
+    size_t m = k->nkids;
+    *a = (struct mh_jp__arg){0};
+    if (*space_used + m <= MH_JP_VIEW_SPACE) {
+        a->items = space + *space_used;
+        *space_used += m;
+    } else {
+        a->items = mh_xmalloc(m * sizeof(*a->items));
+        a->items_heap = true;
+    }
+    if (!mh_jp__charge(c, 1))
+        return false;
+    for (size_t j = 0; j < m; j++) {
+        json_t *v = mh_jp__eval(c, k->kids[j], cur);
+        if (v == NULL)
+            return false;
+        a->items[a->nitems++] = v;
+    }
+    return true;
+}
+
 json_t *mh_jp__call(struct mh_jp__ctx *c, const struct mh_jp__node *n, json_t *cur)
 {
     const struct mh_jp__func *f = n->u.func;
     struct mh_jp__arg inline_args[MH_JP_MAX_FUNC_ARGS];
     struct mh_jp__arg *args = inline_args;
+    json_t *space[MH_JP_VIEW_SPACE];
+    size_t space_used = 0;
     size_t nargs = n->nkids, done = 0;
     json_t *r = NULL;
 
@@ -188,30 +224,43 @@ json_t *mh_jp__call(struct mh_jp__ctx *c, const struct mh_jp__node *n, json_t *c
         args = mh_xmalloc(nargs * sizeof(*args));
     for (; done < nargs; done++) {
         const struct mh_jp__node *k = n->kids[done];
+        struct mh_jp__arg *a = &args[done];
         if (k->type == MH_JP_N_EXPREF) {
-            args[done] = (struct mh_jp__arg){json_null(), k->kids[0]};
+            *a = (struct mh_jp__arg){.v = json_null(), .ref = k->kids[0]};
+            continue;
+        }
+        /* [a, b] written as an array argument: no JSON array is built (a multi-select list
+         * on null is null, so that case takes the ordinary path). */
+        if (k->type == MH_JP_N_MULTI_LIST && done < 8 && (f->view_args & (1u << done)) &&
+            !json_is_null(cur)) {
+            if (!eval_view(c, k, cur, space, &space_used, a)) {
+                done++;
+                goto out;
+            }
             continue;
         }
         json_t *v = mh_jp__eval(c, k, cur);
         if (v == NULL)
             goto out;
-        args[done] = (struct mh_jp__arg){v, NULL};
+        *a = (struct mh_jp__arg){.v = v};
     }
     for (size_t i = 0; i < nargs; i++) {
         unsigned want = f->types[i < MH_JP_MAX_FUNC_ARGS ? i : MH_JP_MAX_FUNC_ARGS - 1];
         if (f->max_args == VARIADIC && i >= f->min_args)
             want = f->types[f->min_args - 1];
         if (!arg_ok(&args[i], want)) {
+            const char *got = args[i].ref ? "an expression reference"
+                              : args[i].v ? mh_jp__type_name(args[i].v)
+                                          : "array";
             mh_jp__fail(c, "invalid-type", (long)n->offset, "%s() argument %zu must be %s, got %s",
-                        f->name, i + 1, want_text(want),
-                        args[i].ref ? "an expression reference" : mh_jp__type_name(args[i].v));
+                        f->name, i + 1, want_text(want), got);
             goto out;
         }
     }
     r = f->fn(c, n, args, nargs);
 out:
     for (size_t i = 0; i < done; i++)
-        json_decref(args[i].v);
+        arg_release(&args[i]);
     if (args != inline_args)
         free(args);
     return r;
@@ -276,18 +325,20 @@ static bool sort_items(struct mh_jp__ctx *c, struct sitem *items, size_t n)
 }
 
 /*
- * Evaluates the key expression on every element of `arr`; the keys must be all numbers or all
- * strings. Returns a malloc'd array of n items (keys owned) or NULL with the error set.
+ * Evaluates the key expression on every element of the array argument `arr`; the keys must be all
+ * numbers or all strings. Returns a malloc'd array of n items (keys owned) or NULL with the error
+ * set.
  */
-static struct sitem *keyed_items(struct mh_jp__ctx *c, const struct mh_jp__node *call, json_t *arr,
-                                 const struct mh_jp__node *ref, size_t *count)
+static struct sitem *keyed_items(struct mh_jp__ctx *c, const struct mh_jp__node *call,
+                                 const struct mh_jp__arg *arr, const struct mh_jp__node *ref,
+                                 size_t *count)
 {
-    size_t n = json_array_size(arr);
+    size_t n = mh_jp__alen(arr);
     struct sitem *items = mh_xmalloc((n ? n : 1) * sizeof(*items));
     unsigned kind = 0;
     size_t i;
     for (i = 0; i < n; i++) {
-        json_t *e = json_array_get(arr, i);
+        json_t *e = mh_jp__aget(arr, i);
         json_t *k = mh_jp__eval(c, ref, e);
         if (k == NULL)
             goto fail;
@@ -343,14 +394,14 @@ FN(abs)
 FN(avg)
 {
     (void)call, (void)nargs;
-    size_t n = json_array_size(args[0].v);
+    size_t n = mh_jp__alen(&args[0]);
     if (n == 0)
         return json_null();
     if (!mh_jp__charge(c, n))
         return NULL;
     double sum = 0;
     for (size_t i = 0; i < n; i++)
-        sum += mh_jp__num(json_array_get(args[0].v, i));
+        sum += mh_jp__num(mh_jp__aget(&args[0], i));
     double avg = sum / (double)n;
     return isfinite(avg) ? json_real(avg) : json_null();
 }
@@ -375,7 +426,7 @@ FN(contains)
 {
     (void)call, (void)nargs;
     json_t *subject = args[0].v, *search = args[1].v;
-    if (json_is_string(subject)) {
+    if (subject != NULL && json_is_string(subject)) {
         if (!json_is_string(search))
             return json_false();
         size_t hl = json_string_length(subject), nl = json_string_length(search);
@@ -386,9 +437,9 @@ FN(contains)
         return json_boolean(memmem(json_string_value(subject), hl, json_string_value(search), nl) !=
                             NULL);
     }
-    size_t n = json_array_size(subject);
+    size_t n = mh_jp__alen(&args[0]);
     for (size_t i = 0; i < n; i++) {
-        int eq = mh_jp__equal(c, json_array_get(subject, i), search, 0);
+        int eq = mh_jp__equal(c, mh_jp__aget(&args[0], i), search, 0);
         if (eq < 0)
             return NULL;
         if (eq)
@@ -421,14 +472,14 @@ FN(starts_with)
 FN(join)
 {
     (void)call, (void)nargs;
-    json_t *glue = args[0].v, *arr = args[1].v;
-    size_t n = json_array_size(arr);
+    json_t *glue = args[0].v;
+    size_t n = mh_jp__alen(&args[1]);
     struct mh_buf b;
     json_t *r = NULL;
     mh_buf_init(&b, max_string_bytes(c));
     enum mh_err rc = MH_OK;
     for (size_t i = 0; rc == MH_OK && i < n; i++) {
-        json_t *s = json_array_get(arr, i);
+        json_t *s = mh_jp__aget(&args[1], i);
         if (i > 0)
             rc = mh_buf_append(&b, json_string_value(glue), json_string_length(glue));
         if (rc == MH_OK)
@@ -488,6 +539,8 @@ FN(length)
 {
     (void)call, (void)nargs;
     json_t *v = args[0].v;
+    if (v == NULL)
+        return json_integer((json_int_t)args[0].nitems);
     if (json_is_string(v)) {
         if (!mh_jp__charge(c, json_string_length(v) / 16))
             return NULL;
@@ -501,11 +554,10 @@ FN(length)
 FN(map)
 {
     (void)call, (void)nargs;
-    json_t *arr = args[1].v;
     json_t *r = json_array();
-    size_t n = json_array_size(arr);
+    size_t n = mh_jp__alen(&args[1]);
     for (size_t i = 0; i < n; i++) {
-        json_t *v = mh_jp__eval(c, args[0].ref, json_array_get(arr, i));
+        json_t *v = mh_jp__eval(c, args[0].ref, mh_jp__aget(&args[1], i));
         if (v == NULL) {
             json_decref(r);
             return NULL;
@@ -516,17 +568,17 @@ FN(map)
 }
 
 /* max() and min(): the greatest (or least) element of an array of numbers or of strings. */
-static json_t *extreme(struct mh_jp__ctx *c, json_t *arr, int sign)
+static json_t *extreme(struct mh_jp__ctx *c, const struct mh_jp__arg *arr, int sign)
 {
-    size_t n = json_array_size(arr);
+    size_t n = mh_jp__alen(arr);
     if (n == 0)
         return json_null();
     if (!mh_jp__charge(c, n))
         return NULL;
-    json_t *best = json_array_get(arr, 0);
+    json_t *best = mh_jp__aget(arr, 0);
     bool num = json_is_number(best);
     for (size_t i = 1; i < n; i++) {
-        json_t *e = json_array_get(arr, i);
+        json_t *e = mh_jp__aget(arr, i);
         int cmp = num ? mh_jp__num_cmp(e, best) : mh_jp__str_cmp(e, best);
         if (cmp * sign > 0)
             best = e;
@@ -537,13 +589,13 @@ static json_t *extreme(struct mh_jp__ctx *c, json_t *arr, int sign)
 FN(max)
 {
     (void)call, (void)nargs;
-    return extreme(c, args[0].v, 1);
+    return extreme(c, &args[0], 1);
 }
 
 FN(min)
 {
     (void)call, (void)nargs;
-    return extreme(c, args[0].v, -1);
+    return extreme(c, &args[0], -1);
 }
 
 /* max_by() and min_by(): the first element whose key is the greatest (or least). */
@@ -551,9 +603,9 @@ static json_t *extreme_by(struct mh_jp__ctx *c, const struct mh_jp__node *call,
                           struct mh_jp__arg *args, int sign)
 {
     size_t n;
-    if (json_array_size(args[0].v) == 0)
+    if (mh_jp__alen(&args[0]) == 0)
         return json_null();
-    struct sitem *items = keyed_items(c, call, args[0].v, args[1].ref, &n);
+    struct sitem *items = keyed_items(c, call, &args[0], args[1].ref, &n);
     if (items == NULL)
         return NULL;
     size_t best = 0;
@@ -640,11 +692,10 @@ FN(reverse)
 FN(sort)
 {
     (void)call, (void)nargs;
-    json_t *arr = args[0].v;
-    size_t n = json_array_size(arr);
+    size_t n = mh_jp__alen(&args[0]);
     struct sitem *items = mh_xmalloc((n ? n : 1) * sizeof(*items));
     for (size_t i = 0; i < n; i++)
-        items[i].key = items[i].val = json_array_get(arr, i);
+        items[i].key = items[i].val = mh_jp__aget(&args[0], i);
     json_t *r = NULL;
     if (sort_items(c, items, n)) {
         r = json_array();
@@ -660,7 +711,7 @@ FN(sort_by)
 {
     (void)nargs;
     size_t n;
-    struct sitem *items = keyed_items(c, call, args[0].v, args[1].ref, &n);
+    struct sitem *items = keyed_items(c, call, &args[0], args[1].ref, &n);
     if (items == NULL)
         return NULL;
     json_t *r = NULL;
@@ -677,15 +728,15 @@ FN(sort_by)
 FN(sum)
 {
     (void)call, (void)nargs;
-    json_t *arr = args[0].v;
-    size_t n = json_array_size(arr);
+    const struct mh_jp__arg *arr = &args[0];
+    size_t n = mh_jp__alen(arr);
     if (!mh_jp__charge(c, n))
         return NULL;
     json_int_t isum = 0;
     double dsum = 0;
     bool is_int = true;
     for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(arr, i);
+        json_t *e = mh_jp__aget(arr, i);
         if (is_int && json_is_integer(e) &&
             !__builtin_add_overflow(isum, json_integer_value(e), &isum))
             continue;
@@ -695,7 +746,7 @@ FN(sum)
             is_int = false;
             dsum = 0;
             for (size_t j = 0; j < i; j++)
-                dsum += mh_jp__num(json_array_get(arr, j));
+                dsum += mh_jp__num(mh_jp__aget(arr, j));
         }
         dsum += mh_jp__num(e);
     }

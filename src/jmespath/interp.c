@@ -219,7 +219,11 @@ json_t *mh_jp__seal(struct mh_jp__ctx *c, json_t *v)
         mh_jp__fail(c, "limit", -1, "result nests deeper than %d levels", MH_JP_MAX_VALUE_DEPTH);
         goto fail;
     }
-    wt_insert(c, v, w, d + 1);
+    /* A container of scalars only is cheap to re-weigh (weigh() walks it like a document
+     * value, in time linear in what built it), so only nested ones go into the table. This
+     * keeps the common small results, such as function arguments, off the table entirely. */
+    if (d > 0)
+        wt_insert(c, v, w, d + 1);
     return v;
 fail:
     json_decref(v);

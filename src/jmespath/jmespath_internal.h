@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "jmespath/jmespath.h"
@@ -22,7 +21,7 @@
 enum mh_jp__tok {
     MH_JP_T_EOF = 0,
     MH_JP_T_IDENT,   /* unquoted identifier: text points into the source copy */
-    MH_JP_T_QIDENT,  /* quoted identifier: decoded text in the arena */
+    MH_JP_T_QIDENT,  /* quoted identifier: decoded text in the expression */
     MH_JP_T_NUMBER,  /* signed integer, only valid in index and slice expressions */
     MH_JP_T_LITERAL, /* `json` or 'raw string': value owned by the expression */
     MH_JP_T_DOT,
@@ -66,13 +65,15 @@ struct mh_jp__token {
 };
 
 /*
- * Splits `len` bytes of `src` into tokens, ending with one MH_JP_T_EOF token. The token array,
- * identifier texts and literal values live in `arena` (literals are released when it is
- * destroyed). On a lexical error returns MH_EJMESPATH with kind "syntax" and the offset.
+ * Splits `len` bytes of `src` (the expression's NUL-terminated private copy) into tokens ending
+ * with one MH_JP_T_EOF. Tokens go into `buf` (`cap` slots) while they fit, then into a malloc'd
+ * array; *out is `buf` or that array (the caller frees it when it is not `buf`), also on error.
+ * Identifier texts and literal values go into the expression `e`. On a lexical error returns
+ * MH_EJMESPATH with kind "syntax" and the offset in `info`.
  */
-MH_MUSTCHECK enum mh_err mh_jp__lex(struct mh_arena *arena, const char *src, size_t len,
-                                    struct mh_jp__token **out, size_t *count,
-                                    struct mh_err_info *info);
+MH_MUSTCHECK enum mh_err mh_jp__lex(struct mh_jp_expr *e, const char *src, size_t len,
+                                    struct mh_jp__token *buf, size_t cap, struct mh_jp__token **out,
+                                    size_t *count, struct mh_err_info *info);
 /* A short human name for a token type ("'['", "identifier", "end of expression"). */
 const char *mh_jp__tok_name(enum mh_jp__tok t);
 
@@ -124,7 +125,8 @@ struct mh_jp__node {
     uint8_t op; /* enum mh_jp__cmp for MH_JP_N_CMP */
     uint32_t nkids;
     uint32_t cap;
-    struct mh_jp__node **kids;
+    struct mh_jp__node **kids; /* points at `inl` until a fourth kid arrives */
+    struct mh_jp__node *inl[3];
     union {
         struct {
             const char *key; /* not NUL-terminated; may contain NUL */
@@ -146,16 +148,53 @@ struct mh_jp__mkey {
     size_t len;
 };
 
-struct mh_jp_expr {
-    struct mh_arena *arena; /* owns nodes, identifier texts, and (by defer) literals */
-    struct mh_jp__node *root;
-    size_t src_len;
+/*
+ * A compiled expression owns all its memory: one malloc holds this struct and a first chunk
+ * sized from the expression's length, so compiling a short expression allocates once. Larger
+ * trees continue in extra chunks. Literal values are kept on a list and released at destroy.
+ */
+struct mh_jp__chunk {
+    struct mh_jp__chunk *next;
+    size_t cap;
+    _Alignas(16) unsigned char data[];
 };
 
-struct mh_jp__node *mh_jp__node_new(struct mh_arena *a, enum mh_jp__node_type type,
+struct mh_jp__lit {
+    json_t *v;
+    struct mh_jp__lit *next;
+};
+
+struct mh_jp_expr {
+    struct mh_jp__node *root;
+    unsigned char *cur; /* bump allocation in the current chunk */
+    size_t left;
+    struct mh_jp__chunk *chunks; /* extra chunks, newest first */
+    struct mh_jp__lit *literals;
+    _Alignas(16) unsigned char first[]; /* the first chunk */
+};
+
+/* A new, empty expression whose first chunk suits a source of `src_len` bytes. */
+struct mh_jp_expr *mh_jp__expr_new(size_t src_len);
+void *mh_jp__alloc_slow(struct mh_jp_expr *e, size_t n);
+
+/* Memory that lives as long as `e`, aligned for any node type; never NULL. */
+static inline void *mh_jp__alloc(struct mh_jp_expr *e, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (n > e->left)
+        return mh_jp__alloc_slow(e, n);
+    void *p = e->cur;
+    e->cur += n;
+    e->left -= n;
+    return p;
+}
+/* Hands `v` (a new reference) to `e`, which releases it at destroy. */
+void mh_jp__keep_literal(struct mh_jp_expr *e, json_t *v);
+
+struct mh_jp__node *mh_jp__node_new(struct mh_jp_expr *e, enum mh_jp__node_type type,
                                     uint32_t offset);
-/* Appends `kid` (growing the array in the arena) and updates the height. */
-void mh_jp__node_push(struct mh_arena *a, struct mh_jp__node *n, struct mh_jp__node *kid);
+/* Appends `kid` (growing the array in the expression's memory) and updates the height. */
+void mh_jp__node_push(struct mh_jp_expr *e, struct mh_jp__node *n, struct mh_jp__node *kid);
 /* Writes an S-expression of the tree into `b` (for tests and `meshhook jp --ast`). */
 MH_MUSTCHECK enum mh_err mh_jp__ast_dump(const struct mh_jp__node *n, struct mh_buf *b);
 
@@ -168,7 +207,7 @@ struct mh_jp__wslot {
     uint32_t depth;
 };
 
-#define MH_JP_WINLINE 16
+#define MH_JP_WINLINE 32
 
 /*
  * Per-call evaluation state. It lives on the caller's stack, so a compiled expression can be
@@ -227,22 +266,43 @@ const char *mh_jp__type_name(const json_t *v);
 
 /* ---- Functions (functions.c) ---- */
 
-/* One evaluated argument: a value, or for an expression reference the node to apply. */
+/*
+ * One evaluated argument: a value, or for an expression reference the node to apply, or (for
+ * the array parameters a function marks in `view_args`) a multi-select list written in place,
+ * such as sum([a, b]), whose items are kept in a C array instead of a new JSON array. A view
+ * has `v` NULL; function bodies read array arguments through mh_jp__alen/mh_jp__aget.
+ */
 struct mh_jp__arg {
-    json_t *v; /* owned reference; json_null() for exprefs */
+    json_t *v; /* owned reference; json_null() for exprefs; NULL for a view */
     const struct mh_jp__node *ref;
+    json_t **items; /* view: owned references */
+    size_t nitems;
+    bool items_heap;
 };
+
+static inline size_t mh_jp__alen(const struct mh_jp__arg *a)
+{
+    return a->v != NULL ? json_array_size(a->v) : a->nitems;
+}
+
+static inline json_t *mh_jp__aget(const struct mh_jp__arg *a, size_t i)
+{
+    return a->v != NULL ? json_array_get(a->v, i) : a->items[i];
+}
 
 typedef json_t *(*mh_jp__func_fn)(struct mh_jp__ctx *c, const struct mh_jp__node *call,
                                   struct mh_jp__arg *args, size_t nargs);
 
 #define MH_JP_MAX_FUNC_ARGS 4
+/* Item slots on the stack for list-view arguments of one call (more go to the heap). */
+#define MH_JP_VIEW_SPACE 32
 
 struct mh_jp__func {
     const char *name;
     mh_jp__func_fn fn;
     uint8_t min_args;
-    uint8_t max_args; /* UINT8_MAX: variadic */
+    uint8_t max_args;  /* UINT8_MAX: variadic */
+    uint8_t view_args; /* bit i: argument i may be a list view */
     /* Allowed types per argument (the last entry repeats for variadic functions). */
     uint16_t types[MH_JP_MAX_FUNC_ARGS];
 };

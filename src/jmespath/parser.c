@@ -15,8 +15,8 @@
 #include "core/mem.h"
 
 struct parser {
-    struct mh_arena *arena;
-    const struct mh_jp__token *toks;
+    struct mh_jp_expr *e;
+    const struct mh_jp__token *toks; /* ends with MH_JP_T_EOF */
     size_t ntoks;
     size_t pos;
     unsigned depth;
@@ -60,6 +60,7 @@ static enum mh_jp__tok peek(const struct parser *p, size_t ahead)
     return i < p->ntoks ? p->toks[i].type : MH_JP_T_EOF;
 }
 
+/* Returns the current token and moves on (staying on the final EOF). */
 static const struct mh_jp__token *advance(struct parser *p)
 {
     const struct mh_jp__token *t = &p->toks[p->pos];
@@ -76,10 +77,10 @@ static struct mh_jp__node *fail_at(struct parser *p, const char *kind, uint32_t 
     return NULL;
 }
 
-/* "unexpected X" for the current token, with an optional hint of what was expected. */
-static struct mh_jp__node *unexpected(struct parser *p, const char *expected)
+/* "unexpected X" for token `t`, with an optional hint of what was expected. */
+static struct mh_jp__node *unexpected_tok(struct parser *p, const struct mh_jp__token *t,
+                                          const char *expected)
 {
-    const struct mh_jp__token *t = cur(p);
     if (p->rc == MH_OK) {
         if (expected)
             p->rc = mh_err_set(p->info, MH_EJMESPATH, "syntax", (long)t->start,
@@ -89,6 +90,11 @@ static struct mh_jp__node *unexpected(struct parser *p, const char *expected)
                                mh_jp__tok_name(t->type));
     }
     return NULL;
+}
+
+static struct mh_jp__node *unexpected(struct parser *p, const char *expected)
+{
+    return unexpected_tok(p, cur(p), expected);
 }
 
 static bool expect(struct parser *p, enum mh_jp__tok type, const char *what)
@@ -103,13 +109,13 @@ static bool expect(struct parser *p, enum mh_jp__tok type, const char *what)
 
 static struct mh_jp__node *node(struct parser *p, enum mh_jp__node_type type, uint32_t offset)
 {
-    return mh_jp__node_new(p->arena, type, offset);
+    return mh_jp__node_new(p->e, type, offset);
 }
 
 /* Appends and enforces the height bound on the tree. */
 static bool push(struct parser *p, struct mh_jp__node *n, struct mh_jp__node *kid)
 {
-    mh_jp__node_push(p->arena, n, kid);
+    mh_jp__node_push(p->e, n, kid);
     if (n->height > MH_JP_MAX_DEPTH) {
         fail_at(p, "limit", n->offset, "expression nests deeper than the limit");
         return false;
@@ -237,10 +243,7 @@ static struct mh_jp__node *nud(struct parser *p, const struct mh_jp__token *t)
         n = node(p, MH_JP_N_EXPREF, t->start);
         return push(p, n, operand) ? n : NULL;
     }
-    default:
-        /* Report the token we just consumed. */
-        p->pos = (size_t)(t - p->toks);
-        return unexpected(p, "an expression");
+    default: return unexpected_tok(p, t, "an expression");
     }
 }
 
@@ -255,7 +258,16 @@ static struct mh_jp__node *led(struct parser *p, const struct mh_jp__token *t,
             right = projection_rhs(p, lbp[MH_JP_T_DOT]);
             return right ? binary(p, MH_JP_N_VPROJECT, t->start, left, right) : NULL;
         }
-        right = dot_rhs(p, lbp[MH_JP_T_DOT]);
+        if (cur(p)->type == MH_JP_T_IDENT && lbp[peek(p, 1)] <= lbp[MH_JP_T_DOT]) {
+            /* The common "a.b.c": a plain identifier that nothing after it binds tighter
+             * than the dot joins the chain directly, without a recursive expression(). */
+            const struct mh_jp__token *id = advance(p);
+            right = node(p, MH_JP_N_FIELD, id->start);
+            right->u.field.key = id->u.id.s;
+            right->u.field.len = id->u.id.len;
+        } else {
+            right = dot_rhs(p, lbp[MH_JP_T_DOT]);
+        }
         return right ? chain(p, MH_JP_N_SUBEXPR, t->start, left, right) : NULL;
     case MH_JP_T_PIPE:
         right = expression(p, lbp[MH_JP_T_PIPE]);
@@ -300,7 +312,7 @@ static struct mh_jp__node *led(struct parser *p, const struct mh_jp__token *t,
     }
     case MH_JP_T_FILTER: return filter(p, left, t->start);
     case MH_JP_T_LPAREN: return call(p, left, t->start);
-    default: p->pos = (size_t)(t - p->toks); return unexpected(p, NULL);
+    default: return unexpected_tok(p, t, NULL);
     }
 }
 
@@ -399,10 +411,9 @@ static struct mh_jp__node *multi_hash(struct parser *p, uint32_t offset)
     struct mh_jp__node *n = node(p, MH_JP_N_MULTI_HASH, offset);
     size_t cap = 0;
     for (;;) {
-        const struct mh_jp__token *key = cur(p);
-        if (key->type != MH_JP_T_IDENT && key->type != MH_JP_T_QIDENT)
-            return unexpected(p, "a key (identifier)");
-        advance(p);
+        struct mh_jp__token key = *advance(p);
+        if (key.type != MH_JP_T_IDENT && key.type != MH_JP_T_QIDENT)
+            return unexpected_tok(p, &key, "a key (identifier)");
         if (!expect(p, MH_JP_T_COLON, "':'"))
             return NULL;
         struct mh_jp__node *value = expression(p, 0);
@@ -410,13 +421,13 @@ static struct mh_jp__node *multi_hash(struct parser *p, uint32_t offset)
             return NULL;
         if (n->nkids > cap) {
             size_t ncap = cap ? cap * 2 : 4;
-            struct mh_jp__mkey *keys = mh_arena_alloc(p->arena, ncap * sizeof(*keys));
+            struct mh_jp__mkey *keys = mh_jp__alloc(p->e, ncap * sizeof(*keys));
             if (cap)
                 memcpy(keys, n->u.keys, cap * sizeof(*keys));
             n->u.keys = keys;
             cap = ncap;
         }
-        n->u.keys[n->nkids - 1] = (struct mh_jp__mkey){key->u.id.s, key->u.id.len};
+        n->u.keys[n->nkids - 1] = (struct mh_jp__mkey){key.u.id.s, key.u.id.len};
         if (cur(p)->type == MH_JP_T_RBRACE)
             break;
         if (!expect(p, MH_JP_T_COMMA, "',' or '}'"))
@@ -492,6 +503,8 @@ enum mh_err mh_jp_compile(const char *src, size_t len, struct mh_jp_expr **out,
 {
     enum mh_err rc = MH_OK;
     struct mh_jp_expr *e = NULL;
+    /* Tokens only live while parsing: short expressions keep them on the stack. */
+    struct mh_jp__token stack_toks[64];
     struct mh_jp__token *toks = NULL;
     size_t ntoks = 0;
 
@@ -501,16 +514,16 @@ enum mh_err mh_jp_compile(const char *src, size_t len, struct mh_jp_expr **out,
                         "expression is longer than %d bytes", MH_JP_MAX_EXPR_BYTES);
         goto out;
     }
-    e = mh_xcalloc(1, sizeof(*e));
-    e->arena = mh_arena_create();
+    e = mh_jp__expr_new(len);
     /* A private copy, so identifiers can point into it and the caller's buffer may go away. */
-    char *copy = mh_arena_alloc(e->arena, len + 1);
+    char *copy = mh_jp__alloc(e, len + 1);
     if (len)
         memcpy(copy, src, len);
     copy[len] = '\0';
-    if ((rc = mh_jp__lex(e->arena, copy, len, &toks, &ntoks, info)) != MH_OK)
+    if ((rc = mh_jp__lex(e, copy, len, stack_toks, MH_ARRAY_LEN(stack_toks), &toks, &ntoks,
+                         info)) != MH_OK)
         goto out;
-    struct parser p = {.arena = e->arena, .toks = toks, .ntoks = ntoks, .info = info};
+    struct parser p = {.e = e, .toks = toks, .ntoks = ntoks, .info = info};
     if (toks[0].type == MH_JP_T_EOF) {
         rc = mh_err_set(info, MH_EJMESPATH, "syntax", 0, "empty expression");
         goto out;
@@ -526,16 +539,10 @@ enum mh_err mh_jp_compile(const char *src, size_t len, struct mh_jp_expr **out,
     *out = e;
     e = NULL;
 out:
+    if (toks != stack_toks)
+        free(toks);
     mh_jp_expr_destroy(e);
     return rc;
-}
-
-void mh_jp_expr_destroy(struct mh_jp_expr *expr)
-{
-    if (expr == NULL)
-        return;
-    mh_arena_destroy(expr->arena);
-    free(expr);
 }
 
 enum mh_err mh_jp_expr_dump(const struct mh_jp_expr *expr, struct mh_buf *b)
