@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/password.h"
 #include "db/db.h"
 
 void mh_it_sleep_ms(int ms)
@@ -312,4 +313,70 @@ char *mh_it_resp_header(const struct mh_it_resp *resp, const char *name)
         p = eol + 2;
     }
     return NULL;
+}
+
+json_t *mh_it_api(const struct mh_it_server *s, const char *bearer, const char *method,
+                  const char *path, const char *body, long *status)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    const char *h[] = {"Content-Type: application/json", bearer, NULL};
+    struct mh_it_resp r;
+    mh_it_http(method, url, h, body, body ? strlen(body) : 0, &r);
+    *status = r.status;
+    json_t *j = json_incref(r.json);
+    mh_it_resp_cleanup(&r);
+    return j;
+}
+
+void mh_it_user_token(const struct mh_it_db *db, const struct mh_it_server *s, const char *email,
+                      char *bearer, char *user_id)
+{
+    static const char password[] = "integration-test-password";
+    struct mh_crypto_argon2_params p = {.t_cost = 1, .m_cost_kib = 1024, .parallelism = 1};
+    char *hash = NULL;
+    MH_T_ASSERT_EQ(mh_crypto_password_hash(password, strlen(password), &p, &hash), MH_OK);
+    const char *params[] = {email, hash};
+    json_t *rows = mh_it_sql(
+        db->admin_url, "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id", 2,
+        params, NULL);
+    free(hash);
+    MH_T_ASSERT(rows != NULL);
+    snprintf(user_id, 40, "%s", json_string_value(json_object_get(json_array_get(rows, 0), "id")));
+    json_decref(rows);
+    char url[256], body[256];
+    snprintf(url, sizeof(url), "%s/api/auth/login", s->base);
+    snprintf(body, sizeof(body), "{\"email\": \"%s\", \"password\": \"%s\"}", email, password);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct mh_it_resp r;
+    mh_it_http("POST", url, h, body, strlen(body), &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    char *cookie = mh_it_resp_header(&r, "Set-Cookie");
+    MH_T_ASSERT(cookie != NULL);
+    *strchr(cookie, ';') = '\0';
+    char cookie_line[256], csrf_line[128];
+    snprintf(cookie_line, sizeof(cookie_line), "Cookie: %s", cookie);
+    snprintf(csrf_line, sizeof(csrf_line), "X-CSRF-Token: %s",
+             json_string_value(json_object_get(r.json, "csrf_token")));
+    free(cookie);
+    mh_it_resp_cleanup(&r);
+    snprintf(url, sizeof(url), "%s/api/tokens", s->base);
+    const char *h2[] = {"Content-Type: application/json", cookie_line, csrf_line, NULL};
+    const char *tb = "{\"name\": \"integration\"}";
+    mh_it_http("POST", url, h2, tb, strlen(tb), &r);
+    MH_T_ASSERT_EQ(r.status, 201);
+    snprintf(bearer, 128, "Authorization: Bearer %s",
+             json_string_value(json_object_get(r.json, "token")));
+    mh_it_resp_cleanup(&r);
+}
+
+void mh_it_project(const struct mh_it_server *s, const char *bearer, const char *name, char *id)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
+    long st = 0;
+    json_t *j = mh_it_api(s, bearer, "POST", "/api/projects", body, &st);
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(id, 40, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
 }

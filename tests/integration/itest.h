@@ -71,6 +71,17 @@ json_t *mh_it_sql(const char *url, const char *sql, int nparams, const char *con
 /* Runs a multi-statement script; aborts the test on failure. */
 void mh_it_sql_script(const char *url, const char *sql);
 
+/* Creates a user directly in the database, logs in through the API and makes an API token:
+ * `bearer` receives "Authorization: Bearer mh_..." (128 bytes), `user_id` the id (40 bytes). */
+void mh_it_user_token(const struct mh_it_db *db, const struct mh_it_server *s, const char *email,
+                      char *bearer, char *user_id);
+/* Performs an authenticated JSON request to `path` on the server; returns the parsed body (new
+ * reference, may be NULL) and the status in *status. */
+json_t *mh_it_api(const struct mh_it_server *s, const char *bearer, const char *method,
+                  const char *path, const char *body, long *status);
+/* POST /api/projects; `id` receives the project id (40 bytes). */
+void mh_it_project(const struct mh_it_server *s, const char *bearer, const char *name, char *id);
+
 /* A free TCP port on 127.0.0.1. */
 int mh_it_free_port(void);
 /* Sleeps `ms` milliseconds. */

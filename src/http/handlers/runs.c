@@ -41,9 +41,10 @@ static json_t *trigger_from(struct mh_api *api, json_t *body)
         mh_http_respond_error(api->req, 422, "invalid", "'query' must be an object", "/query");
         return NULL;
     }
-    return json_pack("{s:O, s:O, s:O, s:o}", "body", payload ? payload : json_object(), "headers",
-                     headers ? headers : json_object(), "query", query ? query : json_object(),
-                     "received_at", now_rfc3339());
+    return json_pack("{s:o, s:o, s:o, s:o}", "body",
+                     payload ? json_incref(payload) : json_object(), "headers",
+                     headers ? json_incref(headers) : json_object(), "query",
+                     query ? json_incref(query) : json_object(), "received_at", now_rfc3339());
 }
 
 static bool start(struct mh_api *api, const char *pid, const char *wid, json_t *version,

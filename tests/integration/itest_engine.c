@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The durable engine end to end: the real server with its workers, a real PostgreSQL, and a
+ * scripted HTTP target standing in for the remote API. Runs are started through the API and
+ * watched until they finish; their logs are replayed through the API and the CLI.
+ */
+#include <signal.h>
+
+#include "itest.h"
+#include "mock_http.h"
+
+struct env {
+    struct mh_it_db db;
+    struct mh_it_server s;
+    char bearer[128];
+    char user[40];
+    char project[40];
+};
+
+static void setup(struct env *e, const char *const *args)
+{
+    mh_it_db_create(&e->db, true);
+    mh_it_server_start(&e->s, &e->db, args);
+    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
+    mh_it_project(&e->s, e->bearer, "engine", e->project);
+}
+
+static json_t *api(struct env *e, const char *method, const char *path, const char *body, long *st)
+{
+    return mh_it_api(&e->s, e->bearer, method, path, body, st);
+}
+
+/* Creates a workflow with `def` as its draft, publishes it when asked; returns its id. */
+static void workflow(struct env *e, json_t *def, bool publish, char *id)
+{
+    json_t *req = json_pack("{s:s, s:O}", "name", "wf", "definition", def);
+    char *body = json_dumps(req, JSON_COMPACT);
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
+    long st;
+    json_t *w = api(e, "POST", path, body, &st);
+    if (st != 201) {
+        char *dump = json_dumps(w, 0);
+        mh_t_fail(__FILE__, __LINE__, "create workflow: %ld %s (sent %s)", st, dump, body);
+    }
+    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
+    json_decref(w);
+    free(body);
+    json_decref(req);
+    if (publish) {
+        snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
+        json_t *v = api(e, "POST", path, NULL, &st);
+        if (st != 200 && st != 201)
+            mh_t_fail(__FILE__, __LINE__, "publish: %ld", st);
+        json_decref(v);
+    }
+}
+
+static void start_run(struct env *e, const char *wf, const char *payload, char *run_id)
+{
+    char path[256], body[1024];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
+    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
+    long st;
+    json_t *r = api(e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 202);
+    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
+    json_decref(r);
+}
+
+static json_t *get_run(struct env *e, const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run);
+    long st;
+    json_t *r = api(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    return r;
+}
+
+static bool is_terminal(const char *status)
+{
+    return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+           strcmp(status, "canceled") == 0;
+}
+
+/* Polls until the run is terminal (fails the test after `secs`); returns the run. */
+static json_t *wait_run(struct env *e, const char *run, int secs)
+{
+    for (int i = 0; i < secs * 20; i++) {
+        json_t *r = get_run(e, run);
+        if (is_terminal(json_string_value(json_object_get(r, "status"))))
+            return r;
+        json_decref(r);
+        mh_it_sleep_ms(50);
+    }
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish in %d s", run, secs);
+}
+
+static const char *step_status(json_t *run, const char *node)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(run, "state"), "steps"), node), "status"));
+}
+
+static int count_events(struct env *e, const char *run, const char *type)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
+    long st;
+    json_t *r = api(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    int n = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(r, "events"), i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0)
+            n++;
+    }
+    json_decref(r);
+    return n;
+}
+
+static void assert_replays_clean(struct env *e, const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e->project, run);
+    long st;
+    json_t *rep = api(e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    if (!json_is_true(json_object_get(rep, "ok"))) {
+        char *s = json_dumps(rep, 0);
+        mh_t_fail(__FILE__, __LINE__, "replay diverged: %s", s);
+    }
+    json_decref(rep);
+    const char *args[] = {"replay", run, NULL};
+    char *out = NULL;
+    MH_T_ASSERT_EQ(mh_it_run(&e->db, args, &out), 0);
+    free(out);
+}
+
+/* ---- The scripted target ------------------------------------------------------------------ */
+
+static void target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    if (strncmp(req->path, "/flaky", 6) == 0 && req->hit <= 2) {
+        rep->status = 500;
+        snprintf(rep->body, sizeof(rep->body), "{\"error\": \"try again\"}");
+        return;
+    }
+    rep->status = 200;
+    snprintf(rep->body, sizeof(rep->body), "{\"ok\": true, \"hit\": %d}", req->hit);
+}
+
+static json_t *main_flow(int port)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/flaky", port);
+    return json_pack(
+        "{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s, s:s, s:{s:s}, "
+        "s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s, s:s}}], "
+        "s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
+        "nodes", "id", "prep", "type", "transform", "config", "expression",
+        "{order: trigger.body.order, big: trigger.body.amount > `100`}", "id", "check", "type",
+        "branch", "config", "condition", "steps.prep.output.big", "id", "call", "type", "http_call",
+        "config", "url", url, "method", "POST", "body", "expression",
+        "{order: steps.prep.output.order}", "retry", "max_attempts", 5, "base_delay_ms", 50,
+        "max_delay_ms", 200, "id", "small", "type", "transform", "config", "expression", "'small'",
+        "id", "done", "type", "terminate", "config", "status", "succeeded", "output",
+        "{status: steps.call.output.status, body: steps.call.output.body}", "edges", "from", "prep",
+        "to", "check", "from", "check", "to", "call", "port", "true", "from", "check", "to",
+        "small", "port", "false", "from", "call", "to", "done");
+}
+
+MH_TEST(transform_branch_http_with_retries_terminate)
+{
+    struct env e;
+    struct mh_mock *m = mh_mock_start(target, NULL);
+    setup(&e, NULL);
+    json_t *def = main_flow(mh_mock_port(m));
+    char wf[40], run[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    start_run(&e, wf, "{\"order\": \"A-1\", \"amount\": 250}", run);
+    json_t *r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_t *out = json_object_get(r, "output");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(out, "status")), 200);
+    MH_T_ASSERT(json_is_true(json_object_get(json_object_get(out, "body"), "ok")));
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(out, "body"), "hit")), 3);
+    /* Exactly three attempts, the untaken branch skipped. */
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/flaky"), 3);
+    MH_T_ASSERT_EQ(count_events(&e, run, "http_attempt"), 3);
+    MH_T_ASSERT_STR_EQ(step_status(r, "small"), "skipped");
+    MH_T_ASSERT_STR_EQ(step_status(r, "call"), "succeeded");
+    json_decref(r);
+    /* Every attempt carried the same idempotency key and the body built from the trigger. */
+    char *t = mh_mock_transcript(m);
+    char *k1 = strcasestr(t, "idempotency-key: ");
+    MH_T_ASSERT(k1 != NULL);
+    char key[64];
+    snprintf(key, sizeof(key), "%.35s", k1 + 17);
+    int seen = 0;
+    for (char *p = t; (p = strstr(p, key)) != NULL; p++)
+        seen++;
+    MH_T_ASSERT_EQ(seen, 3);
+    MH_T_ASSERT(strstr(t, "{\"order\":\"A-1\"}") != NULL);
+    free(t);
+    assert_replays_clean(&e, run);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
+MH_TEST(delay_holds_no_worker)
+{
+    struct env e;
+    const char *args[] = {"--workers", "1", NULL};
+    setup(&e, args);
+    json_t *slow = json_pack("{s:[{s:s, s:s, s:{s:i}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
+                             "nodes", "id", "wait", "type", "delay", "config", "duration_ms", 2000,
+                             "id", "end", "type", "terminate", "config", "output",
+                             "steps.wait.output", "edges", "from", "wait", "to", "end");
+    json_t *quick = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:[]}", "nodes", "id", "t", "type",
+                              "transform", "config", "expression", "trigger.body.n", "edges");
+    char w1[40], w2[40], r1[40], r2[40];
+    workflow(&e, slow, true, w1);
+    workflow(&e, quick, true, w2);
+    json_decref(slow);
+    json_decref(quick);
+    start_run(&e, w1, "{}", r1);
+    mh_it_sleep_ms(300);
+    start_run(&e, w2, "{\"n\": 7}", r2);
+    /* With one worker, the quick run finishes while the delayed one is still waiting. */
+    json_t *q = wait_run(&e, r2, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(q, "status")), "succeeded");
+    json_decref(q);
+    json_t *d = get_run(&e, r1);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d, "status")), "running");
+    MH_T_ASSERT_STR_EQ(step_status(d, "wait"), "waiting_timer");
+    json_decref(d);
+    d = wait_run(&e, r1, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d, "status")), "succeeded");
+    json_t *o = json_object_get(d, "output");
+    MH_T_ASSERT(json_integer_value(json_object_get(o, "fired_at")) -
+                    json_integer_value(json_object_get(o, "fire_at")) >=
+                0);
+    json_decref(d);
+    assert_replays_clean(&e, r1);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+MH_TEST(dead_port_dead_letter_then_replay_succeeds)
+{
+    struct env e;
+    setup(&e, NULL);
+    int port = mh_it_free_port();
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", port);
+    json_t *def = json_pack(
+        "{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
+        "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET", "retry",
+        "max_attempts", 2, "base_delay_ms", 20, "max_delay_ms", 50, "id", "end", "type",
+        "terminate", "config", "output", "steps.call.output.body", "edges", "from", "call", "to",
+        "end");
+    char wf[40], run[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    start_run(&e, wf, "{}", run);
+    json_t *r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    json_decref(r);
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e.project);
+    long st;
+    json_t *dl = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *items = json_object_get(dl, "items");
+    MH_T_ASSERT_EQ(json_array_size(items), 1);
+    json_t *d0 = json_array_get(items, 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d0, "run_id")), run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(d0, "payload"), "node")),
+                       "call");
+    char dl_id[40];
+    snprintf(dl_id, sizeof(dl_id), "%s", json_string_value(json_object_get(d0, "id")));
+    json_decref(dl);
+
+    /* The target comes up; replaying the dead letter resumes the failed step in a new run. */
+    struct mh_mock *m = mh_mock_start_port(port, target, NULL);
+    snprintf(path, sizeof(path), "/api/projects/%s/dead-letters/%s/replay", e.project, dl_id);
+    json_t *rep = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 202);
+    char run2[40];
+    snprintf(run2, sizeof(run2), "%s", json_string_value(json_object_get(rep, "run_id")));
+    json_decref(rep);
+    json_t *r2 = wait_run(&e, run2, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r2, "status")), "succeeded");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r2, "parent_run_id")), run);
+    MH_T_ASSERT(json_is_true(json_object_get(json_object_get(r2, "output"), "ok")));
+    json_decref(r2);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/hook"), 1);
+    assert_replays_clean(&e, run2);
+    /* The dead letter is marked replayed. */
+    snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e.project);
+    dl = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT(json_is_string(
+        json_object_get(json_array_get(json_object_get(dl, "items"), 0), "replayed_at")));
+    json_decref(dl);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
+MH_TEST(jmespath_error_fails_the_run_not_the_worker)
+{
+    struct env e;
+    const char *args[] = {"--workers", "1", NULL};
+    setup(&e, args);
+    json_t *bad = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:[]}", "nodes", "id", "t", "type",
+                            "transform", "config", "expression", "abs(trigger.body.s)", "edges");
+    json_t *good = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:[]}", "nodes", "id", "t", "type",
+                             "transform", "config", "expression", "trigger.body.s", "edges");
+    char w1[40], w2[40], r1[40], r2[40];
+    workflow(&e, bad, true, w1);
+    workflow(&e, good, true, w2);
+    json_decref(bad);
+    json_decref(good);
+    start_run(&e, w1, "{\"s\": \"not a number\"}", r1);
+    json_t *r = wait_run(&e, r1, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    const char *err = json_string_value(json_object_get(r, "error"));
+    MH_T_ASSERT(err && strstr(err, "abs") != NULL);
+    json_decref(r);
+    MH_T_ASSERT_EQ(count_events(&e, r1, "step_failed"), 1);
+    MH_T_ASSERT_EQ(count_events(&e, r1, "run_failed"), 1);
+    /* The one worker is still alive. */
+    start_run(&e, w2, "{\"s\": \"fine\"}", r2);
+    r = wait_run(&e, r2, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+    assert_replays_clean(&e, r1);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+MH_TEST(cancel_resume_test_runs_and_tamper_detection)
+{
+    struct env e;
+    setup(&e, NULL);
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:i}}, {s:s, s:s, s:{s:s}}], "
+                  "s:[{s:s, s:s}, {s:s, s:s}]}",
+                  "nodes", "id", "a", "type", "transform", "config", "expression", "trigger.body",
+                  "id", "wait", "type", "delay", "config", "duration_ms", 600000, "id", "b", "type",
+                  "transform", "config", "expression", "steps.a.output", "edges", "from", "a", "to",
+                  "wait", "from", "wait", "to", "b");
+    char wf[40], run[40], path[256];
+    workflow(&e, def, true, wf);
+    start_run(&e, wf, "{\"x\": 1}", run);
+    for (int i = 0; i < 100; i++) {
+        json_t *r = get_run(&e, run);
+        bool waiting = strcmp(step_status(r, "wait"), "waiting_timer") == 0;
+        json_decref(r);
+        if (waiting)
+            break;
+        mh_it_sleep_ms(50);
+    }
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e.project, run);
+    json_decref(api(&e, "POST", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 202);
+    json_t *r = wait_run(&e, run, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "canceled");
+    json_decref(r);
+    json_decref(api(&e, "POST", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 409);
+
+    /* Resume from the delay: a new run, linked, that starts at that step. */
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/resume", e.project, run);
+    json_t *res = api(&e, "POST", path, "{\"from_node\": \"wait\"}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    char run2[40];
+    snprintf(run2, sizeof(run2), "%s", json_string_value(json_object_get(res, "run_id")));
+    json_decref(res);
+    res = api(&e, "POST", path, "{\"from_node\": \"b\"}", &st);
+    MH_T_ASSERT_EQ(st, 422);
+    json_decref(res);
+    mh_it_sleep_ms(300);
+    r = get_run(&e, run2);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "parent_run_id")), run);
+    MH_T_ASSERT_STR_EQ(step_status(r, "a"), "succeeded");
+    MH_T_ASSERT_EQ(count_events(&e, run2, "step_succeeded"), 1);
+    json_decref(r);
+    assert_replays_clean(&e, run2);
+
+    /* A test run of the draft, flagged in listings. */
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/test-runs", e.project, wf);
+    res = api(&e, "POST", path, "{\"payload\": {\"t\": true}}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    MH_T_ASSERT(json_is_true(json_object_get(res, "is_test")));
+    json_decref(res);
+    snprintf(path, sizeof(path), "/api/projects/%s/runs?limit=1", e.project);
+    json_t *list = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT(json_is_true(
+        json_object_get(json_array_get(json_object_get(list, "items"), 0), "is_test")));
+    json_decref(list);
+
+    /* Tampering with the log is detected: an edited event, then a truncated log. */
+    const char *params[] = {run};
+    json_decref(mh_it_sql(e.db.admin_url,
+                          "UPDATE events SET payload = jsonb_set(payload, '{output}', "
+                          "'{\"x\": 2}') WHERE run_id = $1 AND type = 'step_succeeded'",
+                          1, params, NULL));
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e.project, run);
+    json_t *rep = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_false(json_object_get(rep, "ok")));
+    MH_T_ASSERT(json_array_size(json_object_get(rep, "chain_breaks")) > 0);
+    json_decref(rep);
+    const char *args[] = {"replay", run, NULL};
+    char *out = NULL;
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, args, &out), 1);
+    free(out);
+    const char *p2[] = {run2};
+    json_decref(mh_it_sql(e.db.admin_url,
+                          "DELETE FROM events WHERE run_id = $1 AND seq = (SELECT max(seq) FROM "
+                          "events WHERE run_id = $1)",
+                          1, p2, NULL));
+    const char *args2[] = {"replay", run2, NULL};
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, args2, &out), 1);
+    MH_T_ASSERT(strstr(out, "\"truncated\": true") != NULL);
+    free(out);
+    json_decref(def);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
