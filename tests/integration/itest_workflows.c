@@ -694,6 +694,19 @@ MH_TEST(publish_numbers_versions_which_stay_immutable)
     MH_T_ASSERT_STR_EQ(code, "no_draft");
     snprintf(p, sizeof(p), "/api/projects/%s/workflows/%s/validate", pa, wf);
     MH_T_ASSERT_EQ(status_of(&w, &e, "POST", p, NULL), 409);
+    /* Without a draft, export falls back to the latest published version, never to a test
+     * run's snapshot of a draft. */
+    const char *tparams[] = {pa, wf};
+    json_decref(mh_it_sql(w.db.admin_url,
+                          "INSERT INTO workflow_versions (project_id, workflow_id, state, "
+                          "definition) VALUES ($1, $2, 'test', '{\"snapshot\": true}')",
+                          2, tparams, NULL));
+    snprintf(p, sizeof(p), "/api/projects/%s/workflows/%s/export", pa, wf);
+    j = as(&w, &e, "GET", p, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(j, "version")), 3);
+    MH_T_ASSERT(json_equal(json_object_get(j, "definition"), linear));
+    json_decref(j);
     /* PUT draft creates it again. */
     MH_T_ASSERT_EQ(put_draft(&w, &e, pa, wf, diamond), 200);
     MH_T_ASSERT_EQ(publish(&w, &e, pa, wf, &version, code, sizeof(code)), 201);

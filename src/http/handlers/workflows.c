@@ -693,8 +693,9 @@ void mh_h_workflows_export(struct mh_http_req *req, void *app)
         const char *params[] = {pid, wid};
         json_t *rows = mh_api_query(&api,
                                     "SELECT definition, version FROM workflow_versions WHERE "
-                                    "project_id = $1 AND workflow_id = $2 ORDER BY state = "
-                                    "'draft' DESC, version DESC LIMIT 1",
+                                    "project_id = $1 AND workflow_id = $2 AND state IN "
+                                    "('draft', 'published') ORDER BY state = 'draft' DESC, "
+                                    "version DESC NULLS LAST LIMIT 1",
                                     2, params);
         if (rows == NULL)
             goto out;
