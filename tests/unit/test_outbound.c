@@ -152,6 +152,12 @@ static bool serve(struct srv *s, int fd, const char *method, const char *path, c
         free(b);
         return ok;
     }
+    if (strcmp(path, "/redirect") == 0)
+        return send_response(fd, head, 302, "Location: /json\r\n", "", 0);
+    if (strcmp(path, "/garbage") == 0) {
+        send_all(fd, "garbage\r\n\r\n", 11);
+        return false;
+    }
     if (strcmp(path, "/close") == 0)
         return false;
     return send_response(fd, head, 200, NULL, "ok", 2);
@@ -612,7 +618,7 @@ MH_TEST(timeout_is_reported)
     MH_T_ASSERT_EQ(r.body_len, 0);
     MH_T_ASSERT_EQ(json_object_size(r.headers), 0);
     MH_T_ASSERT(r.message[0] != '\0');
-    MH_T_ASSERT(r.duration_ms >= 150 && r.duration_ms < 4000);
+    MH_T_ASSERT(r.duration_ms >= 100 && r.duration_ms < 4000);
     result_cleanup(&r);
     mh_outbound_destroy(o);
     srv_stop(&s);
@@ -637,8 +643,30 @@ MH_TEST(connection_failures_are_reported)
     MH_T_ASSERT(srv_hits(&s) >= 1);
     result_cleanup(&r);
 
+    /* A reply that is not HTTP at all. */
+    call(o, "GET", url_of(&s, "/garbage"), NULL, NULL, 0, 5000, &r);
+    MH_T_ASSERT_STR_EQ(r.kind, "other");
+    MH_T_ASSERT_EQ(r.status, 0);
+    result_cleanup(&r);
+
     mh_outbound_destroy(o);
     srv_stop(&s);
+}
+
+MH_TEST(unresolvable_host_is_dns)
+{
+    struct mh_outbound *o = make_outbound(NULL);
+    struct result r = {0};
+    /* RFC 6761 reserves .invalid: no resolver may answer it. */
+    call(o, "GET", "http://meshhook-test.invalid/", NULL, NULL, 0, 5000, &r);
+    if (strcmp(r.kind, "timeout") == 0) {
+        result_cleanup(&r);
+        mh_outbound_destroy(o);
+        MH_T_SKIP("the resolver did not answer in time");
+    }
+    MH_T_ASSERT_STR_EQ(r.kind, "dns");
+    result_cleanup(&r);
+    mh_outbound_destroy(o);
 }
 
 static void small_limits(struct mh_outbound_opts *opts)
@@ -788,6 +816,31 @@ MH_TEST(connections_are_reused)
     int accepts = s.accepts;
     pthread_mutex_unlock(&s.lock);
     MH_T_ASSERT_EQ(accepts, 1);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
+MH_TEST(redirects_are_not_followed_and_proxies_not_taken_from_env)
+{
+    struct srv s;
+    srv_start(&s);
+    /* A proxy that would refuse every connection: were it used, nothing below would succeed.
+     * This runs in the case's own forked process, so the environment change stays here. */
+    char proxy[64];
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", dead_port());
+    setenv("http_proxy", proxy, 1);
+    setenv("HTTPS_PROXY", proxy, 1);
+    setenv("ALL_PROXY", proxy, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    struct mh_outbound *o = make_outbound(NULL);
+    struct result r = {0};
+    call(o, "GET", url_of(&s, "/redirect"), NULL, NULL, 0, 5000, &r);
+    MH_T_ASSERT_STR_EQ(r.kind, "");
+    MH_T_ASSERT_EQ(r.status, 302);
+    MH_T_ASSERT_STR_EQ(hdr(&r, "location"), "/json");
+    MH_T_ASSERT_EQ(srv_hits(&s), 1);
+    result_cleanup(&r);
     mh_outbound_destroy(o);
     srv_stop(&s);
 }
