@@ -156,19 +156,21 @@ static enum mh_err write_audit(struct mh_db_conn *c, const char *new_id, json_t 
     char total[24];
     snprintf(total, sizeof(total), "%ld", stats->rewrapped);
     const char *params[] = {new_id, counts, stats->from, total};
-    rc = mh_db_query(c,
-                     "INSERT INTO audit_log (project_id, actor, action, target, detail) "
-                     "SELECT p.key::uuid, 'cli', 'kek.rotate', $1, jsonb_build_object('to', $1, "
-                     "'from', $3::text, 'secrets', p.value::bigint) "
-                     "FROM jsonb_each_text($2::jsonb) AS p ORDER BY p.key",
-                     4, params, NULL, NULL, info);
+    rc = mh_db_query(
+        c,
+        "INSERT INTO audit_log (project_id, actor, action, target, detail) "
+        "SELECT p.key::uuid, 'cli', 'kek.rotate', $1::text, jsonb_build_object('to', $1::text, "
+        "'from', $3::text, 'secrets', p.value::bigint) "
+        "FROM jsonb_each_text($2::jsonb) AS p ORDER BY p.key",
+        3, params, NULL, NULL, info);
     if (rc == MH_OK)
-        rc = mh_db_query(c,
-                         "INSERT INTO audit_log (project_id, actor, action, target, detail) "
-                         "VALUES (NULL, 'cli', 'kek.rotate', $1, jsonb_build_object('to', $1, "
-                         "'from', $3::text, 'secrets', $4::bigint, 'projects', "
-                         "(SELECT count(*) FROM jsonb_object_keys($2::jsonb))))",
-                         4, params, NULL, NULL, info);
+        rc = mh_db_query(
+            c,
+            "INSERT INTO audit_log (project_id, actor, action, target, detail) "
+            "VALUES (NULL, 'cli', 'kek.rotate', $1::text, jsonb_build_object('to', $1::text, "
+            "'from', $3::text, 'secrets', $4::bigint, 'projects', "
+            "(SELECT count(*) FROM jsonb_object_keys($2::jsonb))))",
+            4, params, NULL, NULL, info);
     free(counts);
     return rc;
 }
