@@ -11,13 +11,15 @@
 #include "http/http.h"
 
 struct mh_engine_runtime;
+struct mh_intake;
 struct mh_secrets;
 
 struct mh_app {
     const struct mh_config *cfg;
     struct mh_db_pool *pool;
-    struct mh_secrets *secrets; /* the vault; never NULL while serving */
+    struct mh_secrets *secrets;        /* the vault; never NULL while serving */
     struct mh_engine_runtime *runtime; /* NULL with --workers 0: runs wait for other instances */
+    struct mh_intake *intake;          /* webhook intake (src/intake); NULL until started */
 };
 
 /* The route table of `meshhook serve`. */
