@@ -108,8 +108,8 @@ static void serve_one(struct mh_mock *m, int c)
                       "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
                       "Connection: close\r\n\r\n",
                       rep->status, rep->content_type, strlen(rep->body), rep->headers);
-    (void)!write(c, head, (size_t)hl);
-    (void)!write(c, rep->body, strlen(rep->body));
+    (void)!send(c, head, (size_t)hl, MSG_NOSIGNAL);
+    (void)!send(c, rep->body, strlen(rep->body), MSG_NOSIGNAL);
     free(rep);
     free(buf);
 }

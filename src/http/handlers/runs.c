@@ -41,9 +41,8 @@ static json_t *trigger_from(struct mh_api *api, json_t *body)
         mh_http_respond_error(api->req, 422, "invalid", "'query' must be an object", "/query");
         return NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:o}", "body",
-                     payload ? json_incref(payload) : json_object(), "headers",
-                     headers ? json_incref(headers) : json_object(), "query",
+    return json_pack("{s:o, s:o, s:o, s:o}", "body", payload ? json_incref(payload) : json_object(),
+                     "headers", headers ? json_incref(headers) : json_object(), "query",
                      query ? json_incref(query) : json_object(), "received_at", now_rfc3339());
 }
 
