@@ -220,9 +220,10 @@ json_t *mh_jp__seal(struct mh_jp__ctx *c, json_t *v)
         goto fail;
     }
     /* A container of scalars only is cheap to re-weigh (weigh() walks it like a document
-     * value, in time linear in what built it), so only nested ones go into the table. This
-     * keeps the common small results, such as function arguments, off the table entirely. */
-    if (d > 0)
+     * value, in time linear in what built it), so only nested ones go into the table, which
+     * keeps common small results off it. But an address may be reused after a container of
+     * this evaluation is freed: a stale entry for `v` must be overwritten, flat or not. */
+    if (d > 0 || wt_lookup(c, v) != NULL)
         wt_insert(c, v, w, d + 1);
     return v;
 fail:
