@@ -17,6 +17,7 @@
 #include "db/db.h"
 #include "engine/store.h"
 #include "http/app.h"
+#include "intake/intake.h"
 #include "secrets/secrets.h"
 
 static int cmd_serve(int argc, char **argv);
@@ -152,6 +153,17 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
+    /* Webhook intake (src/intake): its group-commit and delivery-log threads. */
+    struct mh_intake_opts io = {
+        .pool = app.pool,
+        .secrets = app.secrets,
+        .runtime = app.runtime,
+        .server_max_body_bytes = cfg.max_body_bytes,
+    };
+    if (mh_intake_create(&io, &app.intake, &info) != MH_OK) {
+        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+        goto out;
+    }
     struct mh_http_server_opts opts = {
         .bind_address = cfg.bind_address,
         .port = cfg.port,
@@ -178,6 +190,7 @@ static int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     mh_http_server_destroy(srv);
+    mh_intake_destroy(app.intake);
     mh_engine_runtime_stop(app.runtime);
     mh_secrets_destroy(app.secrets);
     mh_db_pool_destroy(app.pool);

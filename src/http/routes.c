@@ -6,6 +6,7 @@
 #include "http/handlers/handlers.h"
 
 const struct mh_http_route mh_app_routes[] = {
+    {"*", "/hooks/:public_id", mh_h_hook},
     {"GET", "/healthz", mh_h_healthz},
     {"GET", "/readyz", mh_h_readyz},
 
@@ -49,6 +50,26 @@ const struct mh_http_route mh_app_routes[] = {
     {"DELETE", "/api/projects/:project_id/secrets/:name", mh_h_secrets_delete},
     {"GET", "/api/projects/:project_id/privacy", mh_h_privacy_get},
     {"PUT", "/api/projects/:project_id/privacy", mh_h_privacy_put},
+
+    {"GET", "/api/projects/:project_id/workflows/:workflow_id/endpoints",
+     mh_h_endpoints_list_workflow},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/endpoints", mh_h_endpoints_create},
+    {"GET", "/api/projects/:project_id/endpoints", mh_h_endpoints_list},
+    {"GET", "/api/projects/:project_id/endpoints/:endpoint_id", mh_h_endpoints_get},
+    {"PATCH", "/api/projects/:project_id/endpoints/:endpoint_id", mh_h_endpoints_update},
+    {"DELETE", "/api/projects/:project_id/endpoints/:endpoint_id", mh_h_endpoints_delete},
+    {"POST", "/api/projects/:project_id/endpoints/:endpoint_id/test", mh_h_endpoints_test},
+    {"GET", "/api/projects/:project_id/endpoints/:endpoint_id/keys", mh_h_endpoint_keys_list},
+    {"POST", "/api/projects/:project_id/endpoints/:endpoint_id/keys", mh_h_endpoint_keys_create},
+    {"POST", "/api/projects/:project_id/endpoints/:endpoint_id/keys/rotate",
+     mh_h_endpoint_keys_rotate},
+    {"DELETE", "/api/projects/:project_id/endpoints/:endpoint_id/keys/:key_id",
+     mh_h_endpoint_keys_revoke},
+    {"GET", "/api/projects/:project_id/endpoints/:endpoint_id/deliveries", mh_h_deliveries_list},
+    {"GET", "/api/projects/:project_id/endpoints/:endpoint_id/deliveries/:delivery_id",
+     mh_h_deliveries_get},
+    {"POST", "/api/projects/:project_id/endpoints/:endpoint_id/deliveries/:delivery_id/replay",
+     mh_h_deliveries_replay},
 
     {"GET", "/api/projects/:project_id/audit", mh_h_audit_list},
     {"GET", "/api/projects/:project_id/audit/verify", mh_h_audit_verify},

@@ -86,4 +86,22 @@ bool mh_h_workflow_version_for_run(struct mh_api *api, const char *project_id,
                                    const char *workflow_id, int version_or_0_for_latest,
                                    json_t **row_out);
 
+/* hooks.c */
+void mh_h_hook(struct mh_http_req *req, void *app);
+/* endpoints.c */
+void mh_h_endpoints_list_workflow(struct mh_http_req *req, void *app);
+void mh_h_endpoints_create(struct mh_http_req *req, void *app);
+void mh_h_endpoints_list(struct mh_http_req *req, void *app);
+void mh_h_endpoints_get(struct mh_http_req *req, void *app);
+void mh_h_endpoints_update(struct mh_http_req *req, void *app);
+void mh_h_endpoints_delete(struct mh_http_req *req, void *app);
+void mh_h_endpoints_test(struct mh_http_req *req, void *app);
+void mh_h_endpoint_keys_list(struct mh_http_req *req, void *app);
+void mh_h_endpoint_keys_create(struct mh_http_req *req, void *app);
+void mh_h_endpoint_keys_rotate(struct mh_http_req *req, void *app);
+void mh_h_endpoint_keys_revoke(struct mh_http_req *req, void *app);
+void mh_h_deliveries_list(struct mh_http_req *req, void *app);
+void mh_h_deliveries_get(struct mh_http_req *req, void *app);
+void mh_h_deliveries_replay(struct mh_http_req *req, void *app);
+
 #endif

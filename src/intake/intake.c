@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The intake pipeline (DESIGN.md §7): endpoint lookup, then the checks in the order that costs
+ * an attacker the most and the server the least — enabled, method, body size, rate limit,
+ * signature, content type, JSON Schema — then the idempotency key and the durable record
+ * (commit.c). Every refusal is logged (dlog.c) with its status and reason, headers redacted.
+ *
+ * A refusal that a configuration change could have avoided (disabled, method, size, signature,
+ * schema, no published version) is never decided on a cached endpoint older than a second: the
+ * endpoint is reloaded and judged again, so a key added through another instance works at once.
+ * Acceptance needs no such care: the commit itself checks that the endpoint's config_version is
+ * still the one judged against, and a stale judgement is redone on a fresh endpoint.
+ */
+#include "intake/intake_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "crypto/crypto.h"
+#include "secrets/secrets.h"
+
+/* Attempts at recording a delivery whose endpoint keeps changing under it. */
+#define MAX_STALE_RETRIES 3
+
+/* Header names whose values are credentials or signatures; never recorded. */
+static const char *const secret_headers[] = {
+    "authorization",       "proxy-authorization", "cookie",           "set-cookie",
+    "x-hub-signature",     "x-hub-signature-256", "stripe-signature", "webhook-signature",
+    "svix-signature",      "x-api-key",           "x-auth-token",     "x-signature",
+    "x-webhook-signature",
+};
+
+/* What a judgement concluded. */
+struct verdict {
+    int status; /* 0: accepted so far */
+    const char *code;
+    char message[300];
+    bool may_refresh; /* a fresher endpoint could decide otherwise */
+    json_t *schema_errors;
+    int retry_after_s;
+};
+
+/* Per-request state that survives re-judging. */
+struct job {
+    const struct mh_intake_request *rq;
+    int64_t now_ms;
+    char received_at[40];
+    char body_hash_hex[65];
+    char body_hash_param[68];
+    char delivery_id[37];
+    const char *content_type;
+    json_t *headers; /* redacted, for the trigger and the log */
+    bool has_token;
+    json_t *body_value;
+    enum mh_intake__kind kind;
+    struct mh_intake__verified verified;
+};
+
+static void iso_time(int64_t ms, char out[40]);
+static json_t *redacted_headers(const struct mh_intake_request *rq, const char *extra);
+static json_t *error_body(const char *request_id, const char *code, const char *message);
+static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, struct job *j,
+                  struct verdict *v);
+static bool method_allowed(const struct mh_intake__endpoint *ep, const char *method);
+static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *ep,
+                        const struct job *j, int status, const char *outcome, const char *reason,
+                        const char *run_id);
+static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j,
+                           bool *use_blob);
+static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint **epp,
+                   struct job *j, struct mh_intake_result *res);
+
+int64_t mh_intake__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake **out,
+                             struct mh_err_info *info)
+{
+    struct mh_intake *in = mh_xcalloc(1, sizeof(*in));
+    enum mh_err rc = MH_OK;
+    in->pool = opts->pool;
+    in->secrets = opts->secrets;
+    atomic_init(&in->runtime, opts->runtime);
+    in->max_body_bytes = opts->server_max_body_bytes;
+    in->cache = mh_intake__cache_create();
+    if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
+        (rc = mh_intake__committer_start(in, opts->committers > 0 ? opts->committers : 2,
+                                         opts->max_batch > 0 ? opts->max_batch : 64, &in->gc)) !=
+            MH_OK) {
+        mh_intake_destroy(in);
+        return mh_err_set(info, rc, "start", -1, "could not start the intake's threads");
+    }
+    *out = in;
+    return MH_OK;
+}
+
+void mh_intake_destroy(struct mh_intake *in)
+{
+    if (in == NULL)
+        return;
+    mh_intake__committer_stop(in->gc);
+    mh_intake__dlog_stop(in->dlog);
+    mh_intake__cache_destroy(in->cache);
+    free(in);
+}
+
+void mh_intake_set_runtime(struct mh_intake *in, struct mh_engine_runtime *rt)
+{
+    if (in)
+        atomic_store(&in->runtime, rt);
+}
+
+void mh_intake_invalidate(struct mh_intake *in, const char *public_id)
+{
+    if (in)
+        mh_intake__cache_forget(in->cache, public_id);
+}
+
+void mh_intake_log_flush(struct mh_intake *in, int timeout_ms)
+{
+    if (in)
+        mh_intake__dlog_flush(in->dlog, timeout_ms);
+}
+
+void mh_intake_result_cleanup(struct mh_intake_result *res)
+{
+    if (res == NULL)
+        return;
+    json_decref(res->body);
+    res->body = NULL;
+}
+
+bool mh_intake_header_is_secret(const char *name, const char *extra)
+{
+    if (extra && extra[0] && strcasecmp(name, extra) == 0)
+        return true;
+    for (size_t i = 0; i < MH_ARRAY_LEN(secret_headers); i++)
+        if (strcasecmp(name, secret_headers[i]) == 0)
+            return true;
+    return false;
+}
+
+static void iso_time(int64_t ms, char out[40])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Header values as UTF-8 (anything else replaced by '?'), lowercased names, repeated headers
+ * joined with ", ", secrets replaced by "[redacted]", at most MH_INTAKE__MAX_HEADERS. */
+static json_t *redacted_headers(const struct mh_intake_request *rq, const char *extra)
+{
+    json_t *h = json_object();
+    for (size_t i = 0; i < rq->nheaders && json_object_size(h) < MH_INTAKE__MAX_HEADERS; i++) {
+        char name[128];
+        size_t k = 0;
+        for (const char *p = rq->headers[i].name; *p && k + 1 < sizeof(name); p++) {
+            unsigned char c = (unsigned char)*p;
+            name[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c >= 0x80 ? '?' : c);
+        }
+        name[k] = '\0';
+        const char *value = rq->headers[i].value ? rq->headers[i].value : "";
+        json_t *v;
+        if (mh_intake_header_is_secret(name, extra)) {
+            v = json_string("[redacted]");
+        } else {
+            size_t len = strlen(value);
+            if (len > MH_INTAKE__MAX_HEADER_VALUE)
+                len = MH_INTAKE__MAX_HEADER_VALUE;
+            char *copy = mh_xstrndup(value, len);
+            for (char *p = copy; *p; p++)
+                if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+                    *p = '?';
+            v = json_string(copy);
+            free(copy);
+        }
+        json_t *prev = json_object_get(h, name);
+        if (prev && json_is_string(v) && !mh_intake_header_is_secret(name, extra)) {
+            size_t n = json_string_length(prev) + json_string_length(v) + 3;
+            char *joined = mh_xmalloc(n);
+            snprintf(joined, n, "%s, %s", json_string_value(prev), json_string_value(v));
+            json_decref(v);
+            v = json_string(joined);
+            free(joined);
+        }
+        json_object_set_new(h, name, v);
+    }
+    return h;
+}
+
+static json_t *error_body(const char *request_id, const char *code, const char *message)
+{
+    return json_pack("{s:{s:s, s:s}, s:s}", "error", "code", code, "message", message, "request_id",
+                     request_id ? request_id : "");
+}
+
+static bool method_allowed(const struct mh_intake__endpoint *ep, const char *method)
+{
+    const char *p = ep->methods;
+    size_t mlen = strlen(method);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == mlen && strncmp(p, method, n) == 0)
+            return true;
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return false;
+}
+
+/* Every check but the idempotency key, in order. Fills `v->status` on refusal. */
+static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, struct job *j,
+                  struct verdict *v)
+{
+    const struct mh_intake_request *rq = j->rq;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    memset(v, 0, sizeof(*v));
+    if (!ep->is_enabled) {
+        *v = (struct verdict){.status = 403, .code = "endpoint_disabled", .may_refresh = true};
+        snprintf(v->message, sizeof(v->message), "this webhook endpoint is disabled");
+        return;
+    }
+    if (!method_allowed(ep, rq->method)) {
+        *v = (struct verdict){.status = 405, .code = "method_not_allowed", .may_refresh = true};
+        snprintf(v->message, sizeof(v->message), "this endpoint accepts %s", ep->methods);
+        return;
+    }
+    if ((long)rq->body_len > ep->max_body_bytes) {
+        *v = (struct verdict){.status = 413, .code = "too_big", .may_refresh = true};
+        snprintf(v->message, sizeof(v->message),
+                 "the body (%zu bytes) exceeds this endpoint's limit of %ld bytes", rq->body_len,
+                 ep->max_body_bytes);
+        return;
+    }
+    if (!j->has_token) {
+        int retry = 0;
+        if (!mh_intake__cache_take_token(in->cache, ep, rq->public_id, j->now_ms, &retry)) {
+            *v = (struct verdict){.status = 429, .code = "rate_limited", .retry_after_s = retry};
+            snprintf(v->message, sizeof(v->message),
+                     "rate limit of this endpoint exceeded (%.0f per second, burst %.0f)",
+                     ep->rate_per_second, ep->rate_capacity);
+            return;
+        }
+        j->has_token = true;
+    }
+    enum mh_err rc = mh_intake__verify(ep, rq, j->now_ms / 1000, &j->verified, &info);
+    if (rc == MH_EUNAVAILABLE) {
+        *v = (struct verdict){.status = 503,
+                              .code = "endpoint_unavailable",
+                              .may_refresh = true,
+                              .retry_after_s = 30};
+        snprintf(v->message, sizeof(v->message), "%s", info.message);
+        return;
+    }
+    if (rc != MH_OK) {
+        *v = (struct verdict){.status = 401, .code = "signature_invalid", .may_refresh = true};
+        snprintf(v->message, sizeof(v->message), "%s: %s", info.kind, info.message);
+        return;
+    }
+    if (j->body_value == NULL) {
+        struct mh_err_info pinfo = MH_ERR_INFO_INIT;
+        rc = mh_intake__parse_body(j->content_type, rq->body, rq->body_len, &j->kind,
+                                   &j->body_value, &pinfo);
+        if (rc != MH_OK) {
+            bool unsupported = rc == MH_ENOTFOUND;
+            *v = (struct verdict){.status = unsupported ? 415 : 400,
+                                  .code = unsupported ? "unsupported_media_type" : "bad_body"};
+            snprintf(v->message, sizeof(v->message), "%s", pinfo.message);
+            return;
+        }
+    }
+    if (ep->schema) {
+        json_t *errors = NULL;
+        if (!mh_schema_validate(ep->schema, j->body_value, &errors)) {
+            *v = (struct verdict){.status = 422,
+                                  .code = "schema_validation_failed",
+                                  .may_refresh = true,
+                                  .schema_errors = errors};
+            snprintf(v->message, sizeof(v->message),
+                     "the payload does not match the endpoint's JSON Schema (%zu error%s)",
+                     json_array_size(errors), json_array_size(errors) == 1 ? "" : "s");
+            return;
+        }
+        json_decref(errors);
+    }
+    if (ep->version_id[0] == '\0') {
+        *v = (struct verdict){
+            .status = 503, .code = "not_published", .may_refresh = true, .retry_after_s = 60};
+        snprintf(v->message, sizeof(v->message),
+                 "the endpoint's workflow has no published version to start");
+        return;
+    }
+}
+
+static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *ep,
+                        const struct job *j, int status, const char *outcome, const char *reason,
+                        const char *run_id)
+{
+    json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:O, s:I, s:s, s:b}", "project_id",
+                            ep->project_id, "endpoint_id", ep->id, "received_at", j->received_at,
+                            "method", j->rq->method, "status", status, "outcome", outcome,
+                            "headers", j->headers, "body_size", (json_int_t)j->rq->body_len,
+                            "body_hash", j->body_hash_hex, "is_test", j->rq->is_test);
+    if (row == NULL)
+        return;
+    if (reason)
+        json_object_set_new(row, "reason", json_string(reason));
+    if (j->content_type)
+        json_object_set_new(row, "content_type", json_string(j->content_type));
+    if (run_id && run_id[0])
+        json_object_set_new(row, "run_id", json_string(run_id));
+    mh_intake__dlog_add_new(in->dlog, row);
+}
+
+/* What the run's first event records outside the node context: the exact bytes received and
+ * how they were verified, so the delivery can be re-verified later. */
+static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j,
+                           bool *use_blob)
+{
+    static const char *const schemes[] = {"none", "hmac", "github", "stripe", "standard_webhooks",
+                                          "jwt"};
+    const struct mh_intake_request *rq = j->rq;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", j->delivery_id, "endpoint_id", ep->id,
+                          "scheme", schemes[ep->scheme], "body_size", (json_int_t)rq->body_len,
+                          "body_sha256", j->body_hash_hex);
+    json_object_set_new(d, "content_type",
+                        j->content_type ? json_string(j->content_type) : json_null());
+    json_object_set_new(d, "key_id",
+                        j->verified.key ? json_string(j->verified.key->id) : json_null());
+    if (j->verified.signature_sha256[0])
+        json_object_set_new(d, "signature_sha256", json_string(j->verified.signature_sha256));
+    if (j->verified.signed_at)
+        json_object_set_new(d, "signed_at", json_integer(j->verified.signed_at));
+    *use_blob = rq->body_len > MH_INTAKE__INLINE_BODY_MAX;
+    if (*use_blob) {
+        json_object_set_new(d, "raw_body_blob", json_string(j->body_hash_hex));
+    } else if (mh_intake__is_utf8(rq->body ? rq->body : "", rq->body_len)) {
+        json_object_set_new(d, "raw_body", json_stringn(rq->body ? rq->body : "", rq->body_len));
+    } else {
+        char *b64 = mh_crypto_b64_encode_new(MH_CRYPTO_B64_STD, rq->body, rq->body_len);
+        json_object_set_new(d, "raw_body_b64", json_string(b64));
+        free(b64);
+    }
+    return json_pack("{s:o}", "delivery", d);
+}
+
+/* Builds the item, commits it, and answers. *epp may be replaced by a fresher endpoint. */
+static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint **epp,
+                   struct job *j, struct mh_intake_result *res)
+{
+    const struct mh_intake_request *rq = j->rq;
+    struct mh_intake__endpoint *ep = *epp;
+    const char *idem = NULL;
+    if (ep->scheme == MH_INTAKE__STDWH) {
+        idem = mh_intake__header(rq, "webhook-id");
+        if (idem == NULL)
+            idem = mh_intake__header(rq, "svix-id");
+    }
+    if (idem == NULL)
+        idem = mh_intake__header(rq, "Idempotency-Key");
+    if (idem && (idem[0] == '\0' || strlen(idem) > MH_INTAKE__MAX_IDEM_KEY ||
+                 !mh_intake__is_utf8(idem, strlen(idem)))) {
+        res->status = 400;
+        res->body = error_body(rq->request_id, "bad_idempotency_key",
+                               "the idempotency key must be 1 to 255 bytes of UTF-8");
+        log_refusal(in, ep, j, 400, "refused", "bad idempotency key", NULL);
+        return;
+    }
+    bool use_blob = false;
+    json_t *extra = build_extra(ep, j, &use_blob);
+    json_t *trigger =
+        json_pack("{s:O, s:O, s:{}, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers,
+                  "query", "received_at", j->received_at, "method", rq->method, "content_type",
+                  j->content_type ? json_string(j->content_type) : json_null());
+    char *headers_json = json_dumps(j->headers, JSON_COMPACT);
+    char *blob_hex = NULL;
+    if (use_blob) {
+        blob_hex = mh_xmalloc(rq->body_len * 2 + 3);
+        blob_hex[0] = '\\';
+        blob_hex[1] = 'x';
+        mh_crypto_hex_encode(rq->body, rq->body_len, blob_hex + 2);
+    }
+    struct mh_intake__item it = {
+        .ep = ep,
+        .trigger = trigger,
+        .extra = extra,
+        .idem_key = idem,
+        .delivery_id = j->delivery_id,
+        .method = rq->method,
+        .headers_json = headers_json,
+        .content_type = j->content_type,
+        .body_size = rq->body_len,
+        .body_hash_hex = j->body_hash_param,
+        .received_at = j->received_at,
+        .blob_hex = blob_hex,
+        .blob_hash_hex = j->body_hash_param,
+        .key_id = j->verified.key ? j->verified.key->id : NULL,
+        .is_test = rq->is_test,
+    };
+    mh_intake__commit(in->gc, &it);
+    switch (it.outcome) {
+    case MH_INTAKE__ACCEPTED:
+        res->status = 202;
+        snprintf(res->run_id, sizeof(res->run_id), "%s", it.run_id);
+        res->body = json_pack("{s:s, s:s}", "run_id", it.run_id, "delivery_id", j->delivery_id);
+        break;
+    case MH_INTAKE__DUPLICATE:
+        res->status = 200;
+        snprintf(res->run_id, sizeof(res->run_id), "%s", it.run_id);
+        res->body = json_pack("{s:s, s:b}", "run_id", it.run_id, "duplicate", true);
+        log_refusal(in, ep, j, 200, "duplicate", "idempotency key seen before", it.run_id);
+        break;
+    case MH_INTAKE__STALE:
+        res->status = -1; /* the caller reloads and judges again */
+        break;
+    default:
+        res->status = 503;
+        res->retry_after_s = 1;
+        res->body = error_body(rq->request_id, "unavailable",
+                               "the delivery could not be recorded; retry later");
+        mh_log_req(MH_LOG_WARN, "intake", rq->request_id, "endpoint %s: not recorded: %s",
+                   public_id, mh_strerror(it.err));
+        break;
+    }
+    json_decref(trigger);
+    json_decref(extra);
+    free(headers_json);
+    free(blob_hex);
+}
+
+void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
+                       struct mh_intake_result *res)
+{
+    struct mh_intake__endpoint *ep = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    struct verdict v = {0};
+    struct job j = {.rq = rq};
+    memset(res, 0, sizeof(*res));
+    j.now_ms = mh_intake__now_ms();
+    iso_time(j.now_ms, j.received_at);
+    j.content_type = mh_intake__header(rq, "Content-Type");
+
+    enum mh_err rc = mh_intake__cache_get(in, rq->public_id, -1, &ep, &info);
+    if (rc != MH_OK) {
+        res->status = 503;
+        res->retry_after_s = 1;
+        res->body = error_body(rq->request_id, "unavailable",
+                               "the service is temporarily unavailable; retry later");
+        mh_log_req(MH_LOG_WARN, "intake", rq->request_id, "endpoint lookup failed: %s",
+                   info.message);
+        goto out;
+    }
+    if (ep == NULL) {
+        res->status = 404;
+        res->body = error_body(rq->request_id, "not_found", "no such webhook endpoint");
+        goto out;
+    }
+    uint8_t h[MH_CRYPTO_SHA256_LEN];
+    if (mh_crypto_sha256(rq->body, rq->body_len, h) != MH_OK ||
+        mh_crypto_uuid4(j.delivery_id) != MH_OK) {
+        res->status = 500;
+        res->body = error_body(rq->request_id, "internal", "internal error");
+        goto out;
+    }
+    mh_crypto_hex_encode(h, sizeof(h), j.body_hash_hex);
+    snprintf(j.body_hash_param, sizeof(j.body_hash_param), "\\x%s", j.body_hash_hex);
+
+    for (int attempt = 0;; attempt++) {
+        json_decref(j.headers);
+        j.headers = redacted_headers(rq, ep->scheme == MH_INTAKE__HMAC ? ep->hmac_header : NULL);
+        json_decref(v.schema_errors);
+        judge(in, ep, &j, &v);
+        if (v.status != 0 && v.may_refresh) {
+            /* Refusing on an entry older than MH_INTAKE__REFRESH_MS: reload it once (the cache
+             * does, at most once a second) and judge again if it changed. */
+            struct mh_intake__endpoint *fresh = NULL;
+            if (mh_intake__cache_get(in, rq->public_id, MH_INTAKE__REFRESH_MS, &fresh, NULL) ==
+                    MH_OK &&
+                fresh && fresh != ep && fresh->config_version != ep->config_version) {
+                mh_intake__endpoint_unref(ep);
+                ep = fresh;
+                json_decref(v.schema_errors);
+                json_decref(j.headers);
+                j.headers =
+                    redacted_headers(rq, ep->scheme == MH_INTAKE__HMAC ? ep->hmac_header : NULL);
+                judge(in, ep, &j, &v);
+            } else {
+                mh_intake__endpoint_unref(fresh);
+            }
+        }
+        if (v.status != 0) {
+            res->status = v.status;
+            res->retry_after_s = v.retry_after_s;
+            res->body = error_body(rq->request_id, v.code, v.message);
+            if (v.schema_errors)
+                json_object_set(json_object_get(res->body, "error"), "errors", v.schema_errors);
+            if (v.status == 405)
+                snprintf(res->allow, sizeof(res->allow), "%s", ep->methods);
+            char reason[360];
+            snprintf(reason, sizeof(reason), "%s: %s", v.code, v.message);
+            log_refusal(in, ep, &j, v.status, "refused", reason, NULL);
+            goto out;
+        }
+        record(in, rq->public_id, &ep, &j, res);
+        if (res->status != -1)
+            goto out;
+        /* The endpoint changed since it was loaded: judge again on the current one. */
+        mh_intake__endpoint_unref(ep);
+        ep = NULL;
+        res->status = 0;
+        if (attempt + 1 >= MAX_STALE_RETRIES ||
+            mh_intake__cache_get(in, rq->public_id, 0, &ep, &info) != MH_OK) {
+            res->status = 503;
+            res->retry_after_s = 1;
+            res->body =
+                error_body(rq->request_id, "unavailable", "the endpoint is changing; retry later");
+            goto out;
+        }
+        if (ep == NULL) {
+            res->status = 404;
+            res->body = error_body(rq->request_id, "not_found", "no such webhook endpoint");
+            goto out;
+        }
+    }
+out:
+    if (res->status == 202)
+        snprintf(res->delivery_id, sizeof(res->delivery_id), "%s", j.delivery_id);
+    json_decref(v.schema_errors);
+    json_decref(j.headers);
+    json_decref(j.body_value);
+    mh_intake__endpoint_unref(ep);
+}
+
+enum mh_err mh_intake_test_send(struct mh_intake *in, const char *public_id,
+                                const char *content_type, const void *body, size_t body_len,
+                                const char *request_id, struct mh_intake_result *res,
+                                json_t **sent_headers, struct mh_err_info *info)
+{
+    struct mh_intake__endpoint *ep = NULL;
+    json_t *headers = NULL;
+    struct mh_intake_header *hv = NULL;
+    enum mh_err rc = mh_intake__cache_get(in, public_id, 0, &ep, info);
+    memset(res, 0, sizeof(*res));
+    if (sent_headers)
+        *sent_headers = NULL;
+    if (rc != MH_OK)
+        goto out;
+    if (ep == NULL) {
+        rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "no such webhook endpoint");
+        goto out;
+    }
+    headers = json_pack("{s:s, s:s}", "Content-Type", content_type, "User-Agent",
+                        "MeshHook-Test-Webhook/1");
+    rc = mh_intake__sign(ep, body, body_len, mh_intake__now_ms() / 1000, headers, info);
+    if (rc != MH_OK)
+        goto out;
+    size_t n = json_object_size(headers), k = 0;
+    hv = mh_xcalloc(n, sizeof(*hv));
+    const char *name;
+    json_t *value;
+    json_object_foreach(headers, name, value)
+    {
+        hv[k].name = name;
+        hv[k++].value = json_string_value(value);
+    }
+    const char *method = method_allowed(ep, "POST") ? "POST" : ep->methods;
+    char first[16];
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(method, ","), method);
+    struct mh_intake_request rq = {
+        .public_id = public_id,
+        .method = first,
+        .headers = hv,
+        .nheaders = n,
+        .body = body,
+        .body_len = body_len,
+        .request_id = request_id,
+        .is_test = true,
+    };
+    mh_intake_receive(in, &rq, res);
+    if (sent_headers) {
+        *sent_headers = json_object();
+        json_object_foreach(headers, name, value)
+        {
+            bool is_secret = mh_intake_header_is_secret(
+                name, ep->scheme == MH_INTAKE__HMAC ? ep->hmac_header : NULL);
+            json_object_set_new(*sent_headers, name,
+                                is_secret ? json_string("[redacted]") : json_incref(value));
+        }
+    }
+out:
+    free(hv);
+    json_decref(headers);
+    mh_intake__endpoint_unref(ep);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Webhook intake (DESIGN.md §7), the hot path: a delivery to /hooks/<public id> is judged against
+ * its endpoint (cached), limited (body size, token bucket), verified (none, generic HMAC, GitHub,
+ * Stripe, Standard Webhooks, JWT), parsed by content type, validated against the endpoint's JSON
+ * Schema, deduplicated on its idempotency key, and then — in one transaction with the run, its
+ * first event and its job — recorded; only after COMMIT is it answered 202. Concurrent
+ * deliveries are coalesced into shared transactions (group commit); none is answered before the
+ * transaction holding it has committed. Refused deliveries are logged by a background writer.
+ *
+ * The module knows nothing of HTTP servers: src/http/handlers/hooks.c hands it the method,
+ * headers and body of a request and sends back what it decides. docs/webhooks.md is the user
+ * guide, docs/internals/intake.md the design.
+ *
+ * Ownership: every pointer argument is borrowed for the duration of the call. Results carry new
+ * references the caller releases (mh_intake_result_cleanup). Threads: every function is
+ * thread-safe; mh_intake_receive blocks (on the database) for at most the pool's wait plus the
+ * statements' time.
+ */
+#ifndef MH_INTAKE_H
+#define MH_INTAKE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "db/db.h"
+
+struct mh_intake;
+struct mh_engine_runtime;
+struct mh_secrets;
+
+struct mh_intake_opts {
+    struct mh_db_pool *pool;           /* borrowed; outlives the intake */
+    const struct mh_secrets *secrets;  /* borrowed; its keyring seals and opens signing keys */
+    struct mh_engine_runtime *runtime; /* woken after each commit; may be NULL */
+    long server_max_body_bytes;        /* the HTTP server's request limit */
+    int committers;                    /* group-commit threads; 0: 2 */
+    int max_batch;                     /* deliveries per transaction at most; 0: 64 */
+};
+
+/* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption
+ * key in the keyring the intake runs, but endpoints with secret keys answer 503 and keys cannot
+ * be created. */
+MH_MUSTCHECK enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake **out,
+                                          struct mh_err_info *info);
+/* Waits for in-flight commits, flushes the delivery log, stops the threads and frees
+ * everything. No mh_intake_* call may be running or start. NULL-tolerant. */
+void mh_intake_destroy(struct mh_intake *in);
+/* Sets the runtime to wake after commits (it may start after the intake). NULL-tolerant. */
+void mh_intake_set_runtime(struct mh_intake *in, struct mh_engine_runtime *rt);
+
+/* ---- Receiving ----------------------------------------------------------------------------- */
+
+struct mh_intake_header {
+    const char *name;
+    const char *value;
+};
+
+struct mh_intake_request {
+    const char *public_id;
+    const char *method;
+    const struct mh_intake_header *headers; /* as received, any case; borrowed */
+    size_t nheaders;
+    const void *body; /* the raw bytes as received; may be NULL when body_len is 0 */
+    size_t body_len;
+    const char *request_id; /* for logs and error bodies */
+    bool is_test;           /* a test webhook sent through the API */
+};
+
+struct mh_intake_result {
+    int status;
+    json_t *body;      /* new: the response body (202 {"run_id", "delivery_id"} or an error) */
+    int retry_after_s; /* > 0: send Retry-After */
+    char allow[96];    /* 405: the endpoint's methods, for Allow */
+    char run_id[37];   /* "" unless a run was started (202) or found (200, duplicate) */
+    char delivery_id[37];
+};
+
+/*
+ * Judges and records one delivery; fills `res` (status 202, 200 for a duplicate, or a 4xx/5xx
+ * with an error body). Never answers 202 before the run is committed; answers 503 when the
+ * database cannot be reached. Nothing of the body, a signature or a key is logged.
+ */
+void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
+                       struct mh_intake_result *res);
+void mh_intake_result_cleanup(struct mh_intake_result *res);
+
+/*
+ * The test webhook: signs `body` (with `content_type`) exactly as an external sender would,
+ * with the endpoint's newest usable key, and passes it through mh_intake_receive as a test.
+ * `*sent_headers` (optional) receives a new object of the headers sent, signatures redacted.
+ * Fails (before sending) with MH_EINVAL when the endpoint verifies with public keys only (RS256,
+ * ES256: MeshHook holds no private key) or has no usable key, MH_ENOTFOUND when it is unknown.
+ */
+MH_MUSTCHECK enum mh_err mh_intake_test_send(struct mh_intake *in, const char *public_id,
+                                             const char *content_type, const void *body,
+                                             size_t body_len, const char *request_id,
+                                             struct mh_intake_result *res, json_t **sent_headers,
+                                             struct mh_err_info *info);
+
+/* Forgets the cached endpoint `public_id` (NULL: every endpoint) on this instance; the
+ * management API calls it after committing a change. Other instances notice the change through
+ * the endpoint's config_version, at the latest when they next accept a delivery. */
+void mh_intake_invalidate(struct mh_intake *in, const char *public_id);
+
+/* Waits until the refused-delivery log queued so far is written (at most timeout_ms). */
+void mh_intake_log_flush(struct mh_intake *in, int timeout_ms);
+
+/* ---- Endpoint configuration (for the management API) --------------------------------------- */
+
+/* The verification schemes' names: "none", "hmac", "github", "stripe", "standard_webhooks",
+ * "jwt". */
+bool mh_intake_scheme_is_known(const char *scheme);
+
+/*
+ * Checks a `verification` object (docs/webhooks.md) and returns a new, normalised copy (defaults
+ * filled in) in *out. MH_EINVAL with `info->path` (a JSON pointer inside the object) and a
+ * message otherwise.
+ */
+MH_MUSTCHECK enum mh_err mh_intake_verification_normalize(json_t *verification, json_t **out,
+                                                          struct mh_err_info *info);
+
+/* Which key algorithms a scheme accepts: "hmac" for the HMAC schemes, "hs256", "rs256" and
+ * "es256" for jwt; none for "none". */
+bool mh_intake_scheme_accepts(const char *scheme, const char *algorithm);
+
+/*
+ * Checks a secret given for a key of `algorithm` under `scheme` (Standard Webhooks secrets must
+ * be whsec_ base64 of 24..64 bytes; HMAC and HS256 secrets at least 16, resp. 32, bytes), or a
+ * PEM public key for rs256/es256. MH_EINVAL with a message (never quoting the secret).
+ */
+MH_MUSTCHECK enum mh_err mh_intake_key_check(const char *scheme, const char *algorithm,
+                                             const char *secret, const char *public_key_pem,
+                                             struct mh_err_info *info);
+/* A new random secret suited to `scheme` (whsec_... for Stripe and Standard Webhooks, 32 random
+ * bytes in base64url otherwise). Free with mh_crypto_free_secret_str. */
+MH_MUSTCHECK enum mh_err mh_intake_key_generate(const char *scheme, char **secret);
+
+/*
+ * Seals a key's secret for storage in webhook_endpoint_keys.sealed_key, bound to
+ * (project_id, key_id), under the keyring's current KEK. `*sealed` is new (free()): bytea text
+ * ("\x<hex>") ready to be a query parameter. MH_EUNAVAILABLE (kind "no-kek") without a KEK.
+ */
+MH_MUSTCHECK enum mh_err mh_intake_key_seal(struct mh_intake *in, const char *project_id,
+                                            const char *key_id, const char *secret, char **sealed,
+                                            struct mh_err_info *info);
+
+/* The largest max_body_bytes an endpoint may have: the server's own request limit, which is
+ * enforced before any endpoint is known. */
+long mh_intake_max_endpoint_body(const struct mh_intake *in);
+
+/* ---- Triggers ----------------------------------------------------------------------------- */
+
+/* Header names whose values are never recorded (signatures, credentials), compared
+ * case-insensitively; `extra` (may be NULL) is one more, such as an HMAC endpoint's header. */
+bool mh_intake_header_is_secret(const char *name, const char *extra);
+
+#endif

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to intake. */
+#ifndef MH_INTAKE_INTERNAL_H
+#define MH_INTAKE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "crypto/jwt.h"
+#include "crypto/webhook_sig.h"
+#include "intake/intake.h"
+#include "schema/schema.h"
+
+/* Bodies above this many bytes are kept in the blobs table, referenced by SHA-256 from the
+ * run's first event, instead of inline in it. */
+#define MH_INTAKE__INLINE_BODY_MAX (16 * 1024)
+/* A refusal judged on a cached entry older than this reloads the endpoint first, so a change
+ * made through another instance is seen within this time even by refusals. */
+#define MH_INTAKE__REFRESH_MS 1000
+/* Unknown public ids are remembered this long, so a scan of random ids costs no lookups. */
+#define MH_INTAKE__NEGATIVE_TTL_MS 2000
+/* Headers recorded per delivery, and the longest value recorded. */
+#define MH_INTAKE__MAX_HEADERS      64
+#define MH_INTAKE__MAX_HEADER_VALUE 1024
+#define MH_INTAKE__MAX_IDEM_KEY     255
+
+enum mh_intake__scheme {
+    MH_INTAKE__NONE = 0,
+    MH_INTAKE__HMAC,
+    MH_INTAKE__GITHUB,
+    MH_INTAKE__STRIPE,
+    MH_INTAKE__STDWH,
+    MH_INTAKE__JWT,
+};
+
+enum mh_intake__alg {
+    MH_INTAKE__ALG_HMAC = 0,
+    MH_INTAKE__ALG_HS256,
+    MH_INTAKE__ALG_RS256,
+    MH_INTAKE__ALG_ES256,
+};
+
+struct mh_intake__key {
+    char id[37];
+    enum mh_intake__alg alg;
+    uint8_t *secret; /* the bytes MACs are keyed with (whsec_ decoded for Standard Webhooks) */
+    size_t secret_len;
+    struct mh_crypto_jwt_key *jwt; /* jwt scheme only */
+    int64_t created_ms;
+    int64_t expires_ms; /* 0: never */
+};
+
+/* An endpoint as loaded: immutable once published in the cache, shared by reference. */
+struct mh_intake__endpoint {
+    _Atomic int refs;
+    char id[37];
+    char project_id[37];
+    char workflow_id[37];
+    char version_id[37]; /* "" when there is no published version to start */
+    int64_t version;
+    int64_t config_version;
+    bool is_enabled;
+    char methods[96]; /* "POST, PUT" */
+    enum mh_intake__scheme scheme;
+    struct mh_crypto_sig_hmac_config hmac; /* hmac scheme: algorithm, encoding, prefix */
+    char hmac_header[128];
+    char hmac_prefix[64];
+    int64_t tolerance_s;
+    char *jwt_issuer;   /* NULL: not checked */
+    char *jwt_audience; /* NULL: not checked */
+    int64_t jwt_leeway_s;
+    bool jwt_allow_missing_exp;
+    long max_body_bytes;
+    double rate_capacity;
+    double rate_per_second;
+    int retention_s;
+    struct mh_schema *schema; /* NULL: none */
+    struct mh_intake__key *keys;
+    size_t nkeys;
+    /* Why the endpoint cannot verify (a key that does not open, no KEK); NULL when it can. */
+    char *broken;
+};
+
+struct mh_intake__endpoint *mh_intake__endpoint_ref(struct mh_intake__endpoint *ep);
+void mh_intake__endpoint_unref(struct mh_intake__endpoint *ep);
+/* Builds an endpoint from a row of mh_intake_endpoint(). Keys that do not open make it
+ * `broken` rather than failing. MH_EINVAL for a row that makes no sense. */
+MH_MUSTCHECK enum mh_err mh_intake__endpoint_from_row(struct mh_intake *in, json_t *row,
+                                                      struct mh_intake__endpoint **out,
+                                                      struct mh_err_info *info);
+
+/* ---- Cache (cache.c) ---------------------------------------------------------------------- */
+
+struct mh_intake__cache;
+struct mh_intake__cache *mh_intake__cache_create(void);
+void mh_intake__cache_destroy(struct mh_intake__cache *c);
+/*
+ * The endpoint `public_id`: a new reference in *out, or NULL when it does not exist. Loads it
+ * (through `pool`) on a miss, or when `min_age_ms` >= 0 and the cached entry is at least that
+ * old. MH_EUNAVAILABLE when the database cannot be reached.
+ */
+MH_MUSTCHECK enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *public_id,
+                                              int64_t reload_if_older_ms,
+                                              struct mh_intake__endpoint **out,
+                                              struct mh_err_info *info);
+void mh_intake__cache_forget(struct mh_intake__cache *c, const char *public_id);
+/* Token bucket: takes one token from `ep`'s bucket; on refusal *retry_after_s tells when one
+ * will be there. */
+bool mh_intake__cache_take_token(struct mh_intake__cache *c, const struct mh_intake__endpoint *ep,
+                                 const char *public_id, int64_t now_ms, int *retry_after_s);
+
+/* ---- Content (content.c) ------------------------------------------------------------------ */
+
+enum mh_intake__kind {
+    MH_INTAKE__KIND_EMPTY = 0,
+    MH_INTAKE__KIND_JSON,
+    MH_INTAKE__KIND_FORM,
+    MH_INTAKE__KIND_XML,
+    MH_INTAKE__KIND_TEXT,
+};
+
+/*
+ * Parses `body` by its declared content type (NULL when absent) into *value (new): JSON as
+ * parsed, a form as an object (repeated names become arrays), XML and text as a string; an
+ * empty body without a content type is null. MH_EINVAL (400: unparseable for its type) or
+ * MH_ENOTFOUND (415: a type MeshHook does not accept) with a message.
+ */
+MH_MUSTCHECK enum mh_err mh_intake__parse_body(const char *content_type, const char *body,
+                                               size_t len, enum mh_intake__kind *kind,
+                                               json_t **value, struct mh_err_info *info);
+bool mh_intake__is_utf8(const char *s, size_t len);
+/* Well-formedness of an XML 1.0 document without a DOCTYPE. */
+MH_MUSTCHECK enum mh_err mh_intake__xml_check(const char *s, size_t len, struct mh_err_info *info);
+
+/* ---- Verification (verify.c) -------------------------------------------------------------- */
+
+struct mh_intake__verified {
+    const struct mh_intake__key *key; /* NULL under "none" */
+    int64_t signed_at;                /* Stripe and Standard Webhooks: the signed timestamp */
+    char signature_sha256[65];        /* hex SHA-256 of the signature header as received */
+};
+
+/* Looks up a header (case-insensitive); NULL when absent. */
+const char *mh_intake__header(const struct mh_intake_request *rq, const char *name);
+/* Verifies `rq` under `ep`'s scheme with its usable keys at `now_s`. MH_EAUTH with the reason
+ * in `info` (never a signature or key); MH_EUNAVAILABLE when the endpoint is broken. */
+MH_MUSTCHECK enum mh_err mh_intake__verify(const struct mh_intake__endpoint *ep,
+                                           const struct mh_intake_request *rq, int64_t now_s,
+                                           struct mh_intake__verified *v, struct mh_err_info *info);
+/* Adds the signature headers a sender would send for `body` to `headers` (an object), signed
+ * with `ep`'s newest usable key at `now_s`. MH_EINVAL when the endpoint cannot sign. */
+MH_MUSTCHECK enum mh_err mh_intake__sign(const struct mh_intake__endpoint *ep, const void *body,
+                                         size_t len, int64_t now_s, json_t *headers,
+                                         struct mh_err_info *info);
+
+/* ---- Group commit (commit.c) -------------------------------------------------------------- */
+
+enum mh_intake__outcome {
+    MH_INTAKE__PENDING = 0,
+    MH_INTAKE__ACCEPTED,
+    MH_INTAKE__DUPLICATE,
+    MH_INTAKE__STALE, /* the endpoint changed since it was loaded: reload and try again */
+    MH_INTAKE__FAILED,
+};
+
+/* One delivery to record. The inputs are borrowed from the submitting thread, which waits. */
+struct mh_intake__item {
+    const struct mh_intake__endpoint *ep;
+    json_t *trigger;
+    json_t *extra;
+    const char *idem_key; /* NULL: none */
+    const char *delivery_id;
+    const char *method;
+    const char *headers_json;
+    const char *content_type;
+    size_t body_size;
+    const char *body_hash_hex;
+    const char *received_at;
+    const char *blob_hex; /* "\\x..." of a body kept in blobs, or NULL */
+    const char *blob_hash_hex;
+    const char *key_id; /* the key that verified, or NULL */
+    bool is_test;
+    /* Results: `result` is the committer's working state, `outcome` what it published (under
+     * its lock) when done. */
+    enum mh_intake__outcome result;
+    enum mh_intake__outcome outcome;
+    enum mh_err err;
+    char run_id[37];
+    struct mh_intake__item *next;
+};
+
+struct mh_intake__committer;
+MH_MUSTCHECK enum mh_err mh_intake__committer_start(struct mh_intake *in, int threads,
+                                                    int max_batch,
+                                                    struct mh_intake__committer **out);
+void mh_intake__committer_stop(struct mh_intake__committer *gc);
+/* Queues `item` and waits until the transaction holding it has committed or failed. */
+void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *item);
+
+/* ---- Delivery log of refusals (dlog.c) ---------------------------------------------------- */
+
+struct mh_intake__dlog;
+MH_MUSTCHECK enum mh_err mh_intake__dlog_start(struct mh_intake *in, struct mh_intake__dlog **out);
+void mh_intake__dlog_stop(struct mh_intake__dlog *d);
+/* Queues a row for mh_intake_log_refused (stolen). Dropped, and counted, when the queue is
+ * full. */
+void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row);
+void mh_intake__dlog_flush(struct mh_intake__dlog *d, int timeout_ms);
+
+/* ---- The intake ---------------------------------------------------------------------------- */
+
+struct mh_intake {
+    struct mh_db_pool *pool;
+    _Atomic(struct mh_engine_runtime *) runtime;
+    const struct mh_secrets *secrets;
+    long max_body_bytes;
+    struct mh_intake__cache *cache;
+    struct mh_intake__committer *gc;
+    struct mh_intake__dlog *dlog;
+};
+
+/* Wall clock in milliseconds. */
+int64_t mh_intake__now_ms(void);
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the webhook intake's integration tests (itest_intake*.c): a server with a KEK, a
+ * user, a project and a published workflow; endpoint creation through the API; raw requests to
+ * /hooks/<id>; and signatures computed by the `openssl` command line, never by MeshHook's own
+ * signing code. Static functions, so each test binary takes what it uses.
+ */
+#ifndef MH_TESTS_ITEST_INTAKE_COMMON_H
+#define MH_TESTS_ITEST_INTAKE_COMMON_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define IT_KEK "it1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+struct ienv {
+    struct mh_it_db db;
+    struct mh_it_server s;
+    char bearer[128];
+    char user[40];
+    char project[40];
+    char workflow[40];
+    char tmp[64];
+};
+
+__attribute__((unused)) static json_t *iapi(struct ienv *e, const char *method, const char *path,
+                                            const char *body, long *st)
+{
+    return mh_it_api(&e->s, e->bearer, method, path, body, st);
+}
+
+/* Creates a workflow with one transform node (output = the trigger's body) and publishes it. */
+__attribute__((unused)) static void ienv_workflow(struct ienv *e, char *id)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
+    json_t *w = iapi(e, "POST", path,
+                     "{\"name\": \"intake\", \"definition\": {\"nodes\": [{\"id\": \"echo\", "
+                     "\"type\": \"transform\", \"config\": {\"expression\": \"trigger.body\"}}], "
+                     "\"edges\": []}}",
+                     &st);
+    if (st != 201)
+        mh_t_fail(__FILE__, __LINE__, "create workflow: %ld", st);
+    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
+    json_t *v = iapi(e, "POST", path, NULL, &st);
+    if (st != 200 && st != 201)
+        mh_t_fail(__FILE__, __LINE__, "publish: %ld", st);
+    json_decref(v);
+}
+
+/* A fresh database and server (with a KEK and the given extra flags), a user with a token, a
+ * project and a published workflow. */
+__attribute__((unused)) static void ienv_setup(struct ienv *e, const char *const *extra)
+{
+    const char *args[24] = {"--kek", IT_KEK};
+    int n = 2;
+    for (int i = 0; extra && extra[i] && n < 23; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    mh_it_db_create(&e->db, true);
+    mh_it_server_start(&e->s, &e->db, args);
+    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
+    mh_it_project(&e->s, e->bearer, "intake", e->project);
+    ienv_workflow(e, e->workflow);
+    snprintf(e->tmp, sizeof(e->tmp), "/tmp/mh-it-intake.XXXXXX");
+    MH_T_ASSERT(mkdtemp(e->tmp) != NULL);
+}
+
+__attribute__((unused)) static void ienv_stop(struct ienv *e)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->tmp);
+    FILE *p = popen(cmd, "r");
+    if (p)
+        pclose(p);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e->s, SIGTERM), 0);
+}
+
+/* POST .../workflows/:wid/endpoints with `body` (a JSON text); expects 201; returns the
+ * response (new reference) holding "id", "public_id" and, with a key, "key"."secret". */
+__attribute__((unused)) static json_t *ienv_endpoint(struct ienv *e, const char *body)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/endpoints", e->project,
+             e->workflow);
+    json_t *r = iapi(e, "POST", path, body, &st);
+    if (st != 201) {
+        char *dump = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        mh_t_fail(__FILE__, __LINE__, "create endpoint: %ld %s", st, dump ? dump : "");
+    }
+    return r;
+}
+
+__attribute__((unused)) static const char *jstr(json_t *o, const char *path)
+{
+    /* "a.b.c" */
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *cur = o;
+    for (char *tok = buf, *dot; tok && cur; tok = dot ? dot + 1 : NULL) {
+        dot = strchr(tok, '.');
+        if (dot)
+            *dot = '\0';
+        cur = json_object_get(cur, tok);
+    }
+    return json_string_value(cur);
+}
+
+/* Sends a raw request to /hooks/<public_id>; `headers` is a NULL-terminated list. */
+__attribute__((unused)) static long hook(struct ienv *e, const char *public_id, const char *method,
+                                         const char *const *headers, const char *body, size_t len,
+                                         struct mh_it_resp *resp)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/hooks/%s", e->s.base, public_id);
+    mh_it_http(method, url, headers, body, len, resp);
+    return resp->status;
+}
+
+/* The same, discarding the response body; returns the status. */
+__attribute__((unused)) static long hook_status(struct ienv *e, const char *public_id,
+                                                const char *const *headers, const char *body)
+{
+    struct mh_it_resp r;
+    long st = hook(e, public_id, "POST", headers, body, body ? strlen(body) : 0, &r);
+    mh_it_resp_cleanup(&r);
+    return st;
+}
+
+/* ---- openssl ------------------------------------------------------------------------------ */
+
+/* Runs a shell command; returns its first output line, without the newline, in `out`. */
+__attribute__((unused, format(printf, 3, 4))) static void sh_line(char *out, size_t cap,
+                                                                  const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    MH_T_ASSERT(p != NULL);
+    if (fgets(out, (int)cap, p) == NULL)
+        out[0] = '\0';
+    int st = pclose(p);
+    if (st != 0)
+        mh_t_fail(__FILE__, __LINE__, "command failed (%d): %s", st, cmd);
+    out[strcspn(out, "\r\n")] = '\0';
+}
+
+/* Writes `len` bytes to <tmp>/<name>; `path` receives the path. */
+__attribute__((unused)) static void tmp_file(struct ienv *e, const char *name, const void *data,
+                                             size_t len, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", e->tmp, name);
+    FILE *f = fopen(path, "wb");
+    MH_T_ASSERT(f != NULL);
+    MH_T_ASSERT_EQ(fwrite(data, 1, len, f), len);
+    MH_T_ASSERT_EQ(fclose(f), 0);
+}
+
+/* HMAC of `data` under the text key `key` by `openssl dgst`, as lowercase hex (`md` sha256 or
+ * sha512) or, with `b64`, as standard base64. */
+__attribute__((unused)) static void openssl_hmac(struct ienv *e, const char *md, const char *key,
+                                                 const void *data, size_t len, bool b64, char *out,
+                                                 size_t cap)
+{
+    char path[256];
+    tmp_file(e, "hmac-input", data, len, path, sizeof(path));
+    if (b64)
+        sh_line(out, cap, "openssl dgst -%s -hmac '%s' -binary '%s' | openssl base64 -A", md, key,
+                path);
+    else
+        sh_line(out, cap, "openssl dgst -%s -hmac '%s' -r '%s' | cut -d' ' -f1", md, key, path);
+}
+
+/* HMAC-SHA256 under a binary key given in hex, base64-encoded (Standard Webhooks). */
+__attribute__((unused)) static void openssl_hmac_hexkey_b64(struct ienv *e, const char *hexkey,
+                                                            const void *data, size_t len, char *out,
+                                                            size_t cap)
+{
+    char path[256];
+    tmp_file(e, "hmac-input", data, len, path, sizeof(path));
+    sh_line(out, cap,
+            "openssl dgst -sha256 -mac HMAC -macopt hexkey:%s -binary '%s' | openssl base64 -A",
+            hexkey, path);
+}
+
+/* Counts rows of `sql` (a SELECT count(*) AS n ...) as the schema owner. */
+__attribute__((unused)) static long sql_count(struct ienv *e, const char *sql, int n,
+                                              const char *const *params)
+{
+    json_t *rows = mh_it_sql(e->db.admin_url, sql, n, params, NULL);
+    MH_T_ASSERT(rows != NULL);
+    long v = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+    json_decref(rows);
+    return v;
+}
+
+__attribute__((unused)) static bool contains(const char *hay, const char *needle)
+{
+    return hay && needle && strstr(hay, needle) != NULL;
+}
+
+#endif
