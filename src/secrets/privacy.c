@@ -337,3 +337,32 @@ enum mh_err mh_secrets_can_read_pii(struct mh_db_conn *c, const char *project_id
     json_decref(row);
     return rc;
 }
+
+enum mh_err mh_secrets_privacy_view(struct mh_db_conn *c, const char *project_id, json_t *in,
+                                    json_t **out, bool *redacted, struct mh_err_info *info)
+{
+    enum mh_err rc = MH_OK;
+    json_t *settings = NULL;
+    struct mh_redactor *r = NULL;
+    bool can = false;
+
+    *out = NULL;
+    if (redacted)
+        *redacted = false;
+    if ((rc = mh_secrets_can_read_pii(c, project_id, &can, info)) != MH_OK)
+        goto out;
+    if (can) {
+        *out = json_incref(in);
+        goto out;
+    }
+    if ((rc = mh_secrets_privacy_load(c, project_id, &settings, info)) != MH_OK ||
+        (rc = mh_secrets_privacy_redactor(settings, MH_PRIVACY_EVENTS, &r, info)) != MH_OK ||
+        (rc = mh_redact_json(r, in, out, NULL)) != MH_OK)
+        goto out;
+    if (redacted)
+        *redacted = true;
+out:
+    mh_redact_destroy(r);
+    json_decref(settings);
+    return rc;
+}

@@ -229,6 +229,16 @@ MH_MUSTCHECK enum mh_err mh_secrets_privacy_redactor(json_t *settings,
                                                      enum mh_privacy_target target,
                                                      struct mh_redactor **out,
                                                      struct mh_err_info *info);
+/*
+ * What the transaction's user may be shown of `in` (an event payload, or an array of them) in
+ * `project_id`: `in` itself (a new reference) when the user holds pii:read, else a deep copy
+ * redacted with the project's "events" rules. `*redacted` (may be NULL) tells which. Loads the
+ * settings and builds the redactor on each call, so call it once per response, not per event.
+ * `*out` is new. Errors: database errors, and those of mh_secrets_privacy_redactor.
+ */
+MH_MUSTCHECK enum mh_err mh_secrets_privacy_view(struct mh_db_conn *c, const char *project_id,
+                                                 json_t *in, json_t **out, bool *redacted,
+                                                 struct mh_err_info *info);
 /* Whether the transaction's user holds pii:read in `project_id` (SQL mh_can_read_pii). */
 MH_MUSTCHECK enum mh_err mh_secrets_can_read_pii(struct mh_db_conn *c, const char *project_id,
                                                  bool *out, struct mh_err_info *info);

@@ -909,6 +909,18 @@ MH_TEST(privacy_settings_are_validated_and_map_pii_read)
     MH_T_ASSERT(can);
     mh_db_rollback(c);
 
+    /* With the defaults, an editor (below pii:read) is shown event payloads redacted. */
+    json_t *payload = json_pack("{s:s, s:s}", "email", "a@b.example", "card", "4111111111111111");
+    json_t *seen = NULL;
+    bool red_flag = false;
+    MH_T_ASSERT_EQ(mh_db_begin(c, e.id, NULL, NULL), MH_OK);
+    MH_T_ASSERT_EQ(mh_secrets_privacy_view(c, pa, payload, &seen, &red_flag, NULL), MH_OK);
+    MH_T_ASSERT(red_flag);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(seen, "card")), "[redacted:card]");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(seen, "email")), "[redacted:email]");
+    json_decref(seen);
+    mh_db_rollback(c);
+
     const char *good = "{\"logs\": [\"email\", \"pin\", \"email\"], \"events\": [\"card\", "
                        "\"pin\"], \"artifacts\": [\"bearer\"], \"custom\": [{\"name\": \"pin\", "
                        "\"pattern\": \"order-pin=(?<redact>\\\\d+)\"}], \"pii_read_role\": "
@@ -939,11 +951,18 @@ MH_TEST(privacy_settings_are_validated_and_map_pii_read)
     free(red);
     mh_redact_destroy(r);
     json_decref(j);
-    /* pii_read_role viewer: now the viewer holds pii:read; a stranger never does. */
+    /* pii_read_role viewer: now the viewer holds pii:read and sees event payloads whole. */
+    json_t *shown = NULL;
+    bool was_redacted = true;
     MH_T_ASSERT_EQ(mh_db_begin(c, v.id, NULL, NULL), MH_OK);
     MH_T_ASSERT_EQ(mh_secrets_can_read_pii(c, pa, &can, NULL), MH_OK);
     MH_T_ASSERT(can);
+    MH_T_ASSERT_EQ(mh_secrets_privacy_view(c, pa, payload, &shown, &was_redacted, NULL), MH_OK);
+    MH_T_ASSERT(!was_redacted);
+    MH_T_ASSERT(shown == payload);
+    json_decref(shown);
     mh_db_rollback(c);
+    json_decref(payload);
     mh_db_close(c);
     const char *ap[] = {pa};
     MH_T_ASSERT_EQ(count_sql(w.db.admin_url,
