@@ -53,12 +53,23 @@ json_t *mh_jp__fail(struct mh_jp__ctx *c, const char *kind, long offset, const c
     return NULL;
 }
 
+static __attribute__((noinline)) bool charge_fail(struct mh_jp__ctx *c)
+{
+    mh_jp__fail(c, "limit", -1, "evaluation exceeded %zu steps", c->max_steps);
+    return false;
+}
+
 bool mh_jp__charge(struct mh_jp__ctx *c, size_t n)
 {
     c->steps += n;
     if (c->steps <= c->max_steps)
         return true;
-    mh_jp__fail(c, "limit", -1, "evaluation exceeded %zu steps", c->max_steps);
+    return charge_fail(c);
+}
+
+static __attribute__((noinline)) bool too_deep(struct mh_jp__ctx *c)
+{
+    mh_jp__fail(c, "limit", -1, "values nest deeper than %d levels", MH_JP_MAX_VALUE_DEPTH);
     return false;
 }
 
@@ -117,49 +128,53 @@ static void wt_insert(struct mh_jp__ctx *c, const json_t *key, size_t weight, ui
  * none of its members is in the table either). Stops early once over the limit, so it never
  * walks much more than max_elements nodes.
  */
-static bool weigh_walk(struct mh_jp__ctx *c, const json_t *v, unsigned level, size_t *weight,
-                       uint32_t *depth)
+struct wd {
+    size_t w; /* 0 on error */
+    uint32_t d;
+};
+
+/* Returns the weight and depth in registers: this recursion runs as deep as values nest. */
+static struct wd weigh_walk(struct mh_jp__ctx *c, const json_t *v, unsigned level)
 {
-    size_t w = 1, cw;
-    uint32_t d = 0, cd;
+    struct wd r = {1, 0};
     if (level > MH_JP_MAX_VALUE_DEPTH) {
-        mh_jp__fail(c, "limit", -1, "values nest deeper than %d levels", MH_JP_MAX_VALUE_DEPTH);
-        return false;
+        too_deep(c);
+        return (struct wd){0, 0};
     }
     switch (json_typeof(v)) {
-    case JSON_STRING: w += json_string_length(v) / 16; break;
+    case JSON_STRING: r.w += json_string_length(v) / 16; break;
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
         if (!mh_jp__charge(c, n))
-            return false;
-        for (size_t i = 0; i < n && w <= c->max_elements; i++) {
-            if (!weigh_walk(c, json_array_get(v, i), level + 1, &cw, &cd))
-                return false;
-            w += cw;
-            d = cd > d ? cd : d;
+            return (struct wd){0, 0};
+        for (size_t i = 0; i < n && r.w <= c->max_elements; i++) {
+            struct wd k = weigh_walk(c, json_array_get(v, i), level + 1);
+            if (k.w == 0)
+                return k;
+            r.w += k.w;
+            r.d = k.d > r.d ? k.d : r.d;
         }
-        d++;
+        r.d++;
         break;
     }
     case JSON_OBJECT:
         if (!mh_jp__charge(c, json_object_size(v)))
-            return false;
+            return (struct wd){0, 0};
         MH_JP_OBJ_FOREACH(v, it)
         {
-            if (w > c->max_elements)
+            if (r.w > c->max_elements)
                 break;
-            if (!weigh_walk(c, json_object_iter_value(it), level + 1, &cw, &cd))
-                return false;
-            w += cw + 1 + json_object_iter_key_len(it) / 16;
-            d = cd > d ? cd : d;
+            struct wd k = weigh_walk(c, json_object_iter_value(it), level + 1);
+            if (k.w == 0)
+                return k;
+            r.w += k.w + 1 + json_object_iter_key_len(it) / 16;
+            r.d = k.d > r.d ? k.d : r.d;
         }
-        d++;
+        r.d++;
         break;
     default: break;
     }
-    *weight = w;
-    *depth = d;
-    return true;
+    return r;
 }
 
 /* Weight of any value: O(1) for scalars and for containers already in the table; a document
@@ -177,9 +192,12 @@ static bool weigh(struct mh_jp__ctx *c, const json_t *v, size_t *weight, uint32_
         *depth = s->depth;
         return true;
     }
-    if (!weigh_walk(c, v, 0, weight, depth))
+    struct wd r = weigh_walk(c, v, 0);
+    if (r.w == 0)
         return false;
-    wt_insert(c, v, *weight, *depth);
+    *weight = r.w;
+    *depth = r.d;
+    wt_insert(c, v, r.w, r.d);
     return true;
 }
 

@@ -8,8 +8,8 @@
  * mh_jp_expr_destroy. mh_jp_eval borrows `expr` and `doc` and returns a new reference in *out
  * that the caller json_decref()s. On error nothing is returned and `info` (optional) holds the
  * spec's error kind ("syntax", "invalid-type", "invalid-arity", "unknown-function",
- * "invalid-value", or "limit" for a MeshHook bound), a message, and for syntax errors the byte
- * offset into the expression.
+ * "invalid-value", or "limit" for a MeshHook bound), a message, and the byte offset into the
+ * expression of what failed (see each function).
  */
 #ifndef MH_JMESPATH_H
 #define MH_JMESPATH_H
@@ -27,14 +27,23 @@ struct mh_jp_expr;
 #define MH_JP_MAX_EXPR_BYTES 65536
 #define MH_JP_MAX_DEPTH      256
 
-/* Compiles `len` bytes of `src` (need not be NUL-terminated). MH_EJMESPATH on a bad expression. */
+/*
+ * Compiles `len` bytes of `src` (need not be NUL-terminated; the expression keeps its own copy).
+ * MH_EJMESPATH on a bad expression, with `info->offset` at the offending byte. Unknown function
+ * names, wrong argument counts and a slice step of 0 are reported here, before any evaluation.
+ */
 MH_MUSTCHECK enum mh_err mh_jp_compile(const char *src, size_t len, struct mh_jp_expr **out,
                                        struct mh_err_info *info);
 
 /* NULL-tolerant. */
 void mh_jp_expr_destroy(struct mh_jp_expr *expr);
 
-/* Evaluates; thread-safe for a shared `expr`. MH_EJMESPATH on a runtime error. */
+/*
+ * Evaluates; thread-safe for a shared `expr` (and a shared `doc`, which is only read; jansson's
+ * reference counts are atomic). MH_EJMESPATH on a runtime error, with `info->offset` at the
+ * expression node that failed (the function name for a bad argument), or -1 for a limit hit
+ * while walking a value. At the bounds an evaluation needs about 256 KiB of stack.
+ */
 MH_MUSTCHECK enum mh_err mh_jp_eval(const struct mh_jp_expr *expr, json_t *doc, json_t **out,
                                     struct mh_err_info *info);
 

@@ -14,8 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum mh_err serialize_string(struct mh_buf *b, const char *s, size_t len);
-static enum mh_err serialize_real(struct mh_buf *b, double d);
+/* Out of line so the recursive serializer keeps a small frame (values nest 2000+ deep). */
+static __attribute__((noinline)) enum mh_err serialize_string(struct mh_buf *b, const char *s,
+                                                              size_t len);
+static __attribute__((noinline)) enum mh_err serialize_real(struct mh_buf *b, double d);
+static __attribute__((noinline)) enum mh_err serialize_int(struct mh_buf *b, json_int_t i);
+
+static __attribute__((noinline)) int value_too_deep(struct mh_jp__ctx *c)
+{
+    mh_jp__fail(c, "limit", -1, "values nest deeper than %d levels", MH_JP_MAX_VALUE_DEPTH);
+    return -1;
+}
 
 double mh_jp__num(const json_t *v)
 {
@@ -74,10 +83,8 @@ int mh_jp__equal(struct mh_jp__ctx *c, const json_t *a, const json_t *b, unsigne
         return 1;
     if (!mh_jp__charge(c, 1))
         return -1;
-    if (depth > MH_JP_MAX_VALUE_DEPTH) {
-        mh_jp__fail(c, "limit", -1, "values nest deeper than %d levels", MH_JP_MAX_VALUE_DEPTH);
-        return -1;
-    }
+    if (depth > MH_JP_MAX_VALUE_DEPTH)
+        return value_too_deep(c);
     if (json_is_number(a) && json_is_number(b))
         return mh_jp__num_cmp(a, b) == 0;
     if (json_typeof(a) != json_typeof(b))
@@ -152,6 +159,11 @@ static enum mh_err serialize_string(struct mh_buf *b, const char *s, size_t len)
     return rc;
 }
 
+static enum mh_err serialize_int(struct mh_buf *b, json_int_t i)
+{
+    return mh_buf_printf(b, "%" JSON_INTEGER_FORMAT, i);
+}
+
 /* The shortest of %.15g, %.16g and %.17g that reads back as the same double, with ".0" added to
  * integral values so a real stays recognisably a real (as jansson and Python print it). */
 static enum mh_err serialize_real(struct mh_buf *b, double d)
@@ -188,15 +200,14 @@ enum mh_err mh_jp__serialize(struct mh_jp__ctx *c, const json_t *v, unsigned ind
         goto out;
     }
     if (depth > MH_JP_MAX_VALUE_DEPTH) {
-        mh_jp__fail(c, "limit", -1, "values nest deeper than %d levels", MH_JP_MAX_VALUE_DEPTH);
-        rc = MH_EJMESPATH;
+        rc = value_too_deep(c) == -1 ? MH_EJMESPATH : MH_OK;
         goto out;
     }
     switch (json_typeof(v)) {
     case JSON_NULL: rc = mh_buf_append(b, "null", 4); break;
     case JSON_TRUE: rc = mh_buf_append(b, "true", 4); break;
     case JSON_FALSE: rc = mh_buf_append(b, "false", 5); break;
-    case JSON_INTEGER: rc = mh_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_INTEGER: rc = serialize_int(b, json_integer_value(v)); break;
     case JSON_REAL: rc = serialize_real(b, json_real_value(v)); break;
     case JSON_STRING:
         if (!mh_jp__charge(c, json_string_length(v) / 16)) {

@@ -442,3 +442,73 @@ MH_TEST(fuzz_regressions)
     json_decref(out);
     json_decref(doc);
 }
+
+/* The worst cases the bounds allow must fit in a modest thread stack (256 KiB; glibc's default
+ * is 8 MiB; ASan's redzones make frames about four times larger): the deepest expression
+ * nesting, and values nested as deep as jansson parses them. */
+#ifdef __SANITIZE_ADDRESS__
+#define SMALL_STACK_KIB 1024
+#else
+#define SMALL_STACK_KIB 256
+#endif
+struct stack_arg {
+    int ok;
+};
+
+static char *nested(const char *open, const char *mid, const char *close, int depth)
+{
+    size_t lo = strlen(open), lc = strlen(close), lm = strlen(mid);
+    char *s = malloc(depth * (lo + lc) + lm + 1);
+    size_t p = 0;
+    for (int i = 0; i < depth; i++, p += lo)
+        memcpy(s + p, open, lo);
+    memcpy(s + p, mid, lm);
+    p += lm;
+    for (int i = 0; i < depth; i++, p += lc)
+        memcpy(s + p, close, lc);
+    s[p] = '\0';
+    return s;
+}
+
+static void *deep_main(void *p)
+{
+    struct stack_arg *a = p;
+    /* jansson refuses documents nested deeper than 2048 levels. */
+    char *deep_json = nested("[", "1", "]", 2000);
+    json_t *doc = json_loads(deep_json, 0, NULL);
+    const char *exprs[] = {"to_string(@) | length(@)", "[@, @] | [0] == [1]", "[[@]]"};
+    char *fn_expr = nested("abs(", "`1`", ")", MH_JP_MAX_DEPTH - 2);
+    char *list_expr = nested("[", "@", "]", MH_JP_MAX_DEPTH - 2);
+    char *lit_expr = malloc(strlen(deep_json) + 16);
+    snprintf(lit_expr, strlen(deep_json) + 16, "@ == `%s`", deep_json);
+    a->ok = doc != NULL;
+    for (size_t i = 0; a->ok && i < 6; i++) {
+        const char *src = i < 3 ? exprs[i] : i == 3 ? fn_expr : i == 4 ? list_expr : lit_expr;
+        json_t *out = NULL;
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        enum mh_err rc = jp_t_search(src, doc, &out, &info);
+        a->ok = rc == MH_OK;
+        if (rc != MH_OK)
+            fprintf(stderr, "    case %zu: %s: %s\n", i, info.kind, info.message);
+        json_decref(out);
+    }
+    json_decref(doc);
+    free(deep_json);
+    free(fn_expr);
+    free(list_expr);
+    free(lit_expr);
+    return NULL;
+}
+
+MH_TEST(worst_case_depth_fits_a_small_stack)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    MH_T_ASSERT_EQ(pthread_attr_setstacksize(&attr, SMALL_STACK_KIB * 1024), 0);
+    pthread_t th;
+    struct stack_arg a = {0};
+    MH_T_ASSERT_EQ(pthread_create(&th, &attr, deep_main, &a), 0);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&attr);
+    MH_T_ASSERT_EQ(a.ok, 1);
+}
