@@ -39,20 +39,6 @@ struct docs {
     int ninputs;
 };
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    MH_T_ASSERT(f != NULL);
-    struct mh_buf b;
-    mh_buf_init(&b, 1 << 22);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        MH_T_ASSERT_EQ(mh_buf_append(&b, chunk, n), MH_OK);
-    fclose(f);
-    return mh_buf_steal(&b, NULL);
-}
-
 /* Reads the next line (without its newline) into `out`; false at the end. */
 static bool next_line(struct docs *d, const char **out, size_t *len)
 {
@@ -171,38 +157,6 @@ static int split_words(char *s, char **argv, int max)
     return n;
 }
 
-/* Runs `meshhook jp` (mh_cli_jp) in a child with `in` on stdin; returns its output and status. */
-static char *run_cli(int argc, char **argv, const char *in, int *status)
-{
-    char tmpl_in[] = "/tmp/mh-docs-in.XXXXXX", tmpl_out[] = "/tmp/mh-docs-out.XXXXXX";
-    int fin = mkstemp(tmpl_in), fout = mkstemp(tmpl_out);
-    MH_T_ASSERT(fin >= 0 && fout >= 0);
-    MH_T_ASSERT_EQ(write(fin, in, strlen(in)), (long long)strlen(in));
-    lseek(fin, 0, SEEK_SET);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    MH_T_ASSERT(pid >= 0);
-    if (pid == 0) {
-        dup2(fin, 0);
-        dup2(fout, 1);
-        dup2(fout, 2);
-        int st = mh_cli_jp(argc, argv);
-        fflush(stdout);
-        fflush(stderr);
-        _exit(st);
-    }
-    int ws = 0;
-    waitpid(pid, &ws, 0);
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
-    close(fin);
-    close(fout);
-    char *out = read_file(tmpl_out);
-    unlink(tmpl_in);
-    unlink(tmpl_out);
-    return out;
-}
-
 static int check_console(struct block *b)
 {
     char *text = strdup(mh_buf_str(&b->body));
@@ -243,7 +197,7 @@ static int check_console(struct block *b)
         char *argv[16] = {"jp"};
         int argc = 1 + split_words(cmd + 12, argv + 1, 14);
         int status;
-        char *out = run_cli(argc, argv, in, &status);
+        char *out = jp_t_run_cli(argc, argv, in, &status);
         if (strcmp(out, mh_buf_str(&want)) != 0 || status != want_status)
             fprintf(stderr,
                     "    docs line %d: %s\n      want (exit %d):\n%s      got (exit %d):\n%s",
@@ -263,7 +217,7 @@ MH_TEST(every_example_in_the_guide)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/docs/jmespath.md", mh_t_repo_dir());
-    struct docs d = {.text = read_file(path)};
+    struct docs d = {.text = jp_t_read_file(path)};
     struct block b;
     int examples = 0, commands = 0;
     while (next_block(&d, &b)) {

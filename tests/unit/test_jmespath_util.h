@@ -12,6 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "harness.h"
 #include "jmespath/jmespath.h"
 
 static inline bool jp_t_equal(const json_t *a, const json_t *b)
@@ -82,6 +89,53 @@ static inline const char *jp_t_show(const json_t *v)
     snprintf(buf, sizeof(buf), "%s", s ? s : "(unprintable)");
     free(s);
     return buf;
+}
+
+/* The whole file as a malloc'd NUL-terminated string; fails the test when unreadable. */
+static inline char *jp_t_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    MH_T_ASSERT(f != NULL);
+    struct mh_buf b;
+    mh_buf_init(&b, 1 << 22);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        MH_T_ASSERT_EQ(mh_buf_append(&b, chunk, n), MH_OK);
+    fclose(f);
+    return mh_buf_steal(&b, NULL);
+}
+
+/* Runs `meshhook jp` (mh_cli_jp) in a child with `in` on stdin; returns its output and status. */
+static inline char *jp_t_run_cli(int argc, char **argv, const char *in, int *status)
+{
+    char tmpl_in[] = "/tmp/mh-docs-in.XXXXXX", tmpl_out[] = "/tmp/mh-docs-out.XXXXXX";
+    int fin = mkstemp(tmpl_in), fout = mkstemp(tmpl_out);
+    MH_T_ASSERT(fin >= 0 && fout >= 0);
+    MH_T_ASSERT_EQ(write(fin, in, strlen(in)), (long long)strlen(in));
+    lseek(fin, 0, SEEK_SET);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    MH_T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        dup2(fin, 0);
+        dup2(fout, 1);
+        dup2(fout, 2);
+        int st = mh_cli_jp(argc, argv);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(st);
+    }
+    int ws = 0;
+    waitpid(pid, &ws, 0);
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
+    close(fin);
+    close(fout);
+    char *out = jp_t_read_file(tmpl_out);
+    unlink(tmpl_in);
+    unlink(tmpl_out);
+    return out;
 }
 
 #endif
