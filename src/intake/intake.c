@@ -61,7 +61,7 @@ struct job {
     struct mh_intake__verified verified;
 };
 
-static void iso_time(int64_t ms, char out[40]);
+static void iso_time(char out[40], int64_t *ms);
 static json_t *redacted_headers(const struct mh_intake_request *rq, const char *extra);
 static json_t *error_body(const char *request_id, const char *code, const char *message);
 static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, struct job *j,
@@ -149,13 +149,17 @@ bool mh_intake_header_is_secret(const char *name, const char *extra)
     return false;
 }
 
-static void iso_time(int64_t ms, char out[40])
+/* The current time in RFC 3339 with microseconds (the delivery log orders by it), and in
+ * milliseconds. */
+static void iso_time(char out[40], int64_t *ms)
 {
-    time_t s = (time_t)(ms / 1000);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
-    gmtime_r(&s, &tm);
+    gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+    snprintf(out + n, 40 - n, ".%06ldZ", ts.tv_nsec / 1000);
+    *ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Header values as UTF-8 (anything else replaced by '?'), lowercased names, repeated headers
@@ -449,8 +453,7 @@ void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
     struct verdict v = {0};
     struct job j = {.rq = rq};
     memset(res, 0, sizeof(*res));
-    j.now_ms = mh_intake__now_ms();
-    iso_time(j.now_ms, j.received_at);
+    iso_time(j.received_at, &j.now_ms);
     j.content_type = mh_intake__header(rq, "Content-Type");
 
     enum mh_err rc = mh_intake__cache_get(in, rq->public_id, -1, &ep, &info);
