@@ -90,6 +90,38 @@ void mh_engine_events_free(struct mh_event *events, size_t n)
     free(events);
 }
 
+enum mh_err mh_engine_events_from_rows(json_t *rows, struct mh_event **events, size_t *n,
+                                       struct mh_err_info *info)
+{
+    size_t count = json_array_size(rows);
+    struct mh_event *evs = mh_xcalloc(count ? count : 1, sizeof(*evs));
+    for (size_t i = 0; i < count; i++) {
+        json_t *r = json_array_get(rows, i);
+        uint8_t h[MH_ENGINE_HASH_LEN] = {0};
+        const char *hex = json_string_value(json_object_get(r, "hash"));
+        size_t hl = 0;
+        enum mh_err rc = MH_OK;
+        if (!hex || mh_crypto_hex_decode(hex, strlen(hex), h, sizeof(h), &hl) != MH_OK ||
+            hl != sizeof(h))
+            rc = mh_err_set(info, MH_EINVAL, "corrupt", -1, "event %zu has no valid hash", i + 1);
+        else if (mh_engine_event_init(&evs[i], json_integer_value(json_object_get(r, "seq")),
+                                      json_string_value(json_object_get(r, "type")),
+                                      json_string_value(json_object_get(r, "node_id")),
+                                      (int)json_integer_value(json_object_get(r, "attempt")),
+                                      json_object_get(r, "payload"),
+                                      json_integer_value(json_object_get(r, "at_ms")), h) != MH_OK)
+            rc = mh_err_set(info, MH_EINVAL, "corrupt", -1, "event %zu does not fit the engine",
+                            i + 1);
+        if (rc != MH_OK) {
+            mh_engine_events_free(evs, i);
+            return rc;
+        }
+    }
+    *events = evs;
+    *n = count;
+    return MH_OK;
+}
+
 enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char *run_id,
                                   struct mh_event **events, size_t *n, struct mh_err_info *info)
 {
@@ -103,37 +135,9 @@ enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char *run_id,
                     1, params, &rows, NULL, info);
     if (rc != MH_OK)
         return rc;
-    size_t count = json_array_size(rows);
-    struct mh_event *evs = mh_xcalloc(count ? count : 1, sizeof(*evs));
-    for (size_t i = 0; i < count; i++) {
-        json_t *r = json_array_get(rows, i);
-        uint8_t h[MH_ENGINE_HASH_LEN] = {0};
-        const char *hex = json_string_value(json_object_get(r, "hash"));
-        size_t hl = 0;
-        if (!hex || mh_crypto_hex_decode(hex, strlen(hex), h, sizeof(h), &hl) != MH_OK ||
-            hl != sizeof(h)) {
-            rc = mh_err_set(info, MH_EINVAL, "corrupt", -1, "event %zu has no valid hash", i + 1);
-            mh_engine_events_free(evs, i);
-            json_decref(rows);
-            return rc;
-        }
-        rc = mh_engine_event_init(&evs[i], json_integer_value(json_object_get(r, "seq")),
-                                  json_string_value(json_object_get(r, "type")),
-                                  json_string_value(json_object_get(r, "node_id")),
-                                  (int)json_integer_value(json_object_get(r, "attempt")),
-                                  json_object_get(r, "payload"),
-                                  json_integer_value(json_object_get(r, "at_ms")), h);
-        if (rc != MH_OK) {
-            mh_err_set(info, rc, "corrupt", -1, "event %zu does not fit the engine", i + 1);
-            mh_engine_events_free(evs, i);
-            json_decref(rows);
-            return rc;
-        }
-    }
+    rc = mh_engine_events_from_rows(rows, events, n, info);
     json_decref(rows);
-    *events = evs;
-    *n = count;
-    return MH_OK;
+    return rc;
 }
 
 enum mh_err mh_engine_run_workflow(struct mh_db_conn *c, const char *run_id, struct mh_wf **wf,

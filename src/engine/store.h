@@ -47,6 +47,10 @@ MH_MUSTCHECK enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char 
                                                struct mh_event **events, size_t *n,
                                                struct mh_err_info *info);
 void mh_engine_events_free(struct mh_event *events, size_t n);
+/* The same from rows already fetched: objects {seq, type, node_id, attempt, payload, at_ms,
+ * hash (hex)}. */
+MH_MUSTCHECK enum mh_err mh_engine_events_from_rows(json_t *rows, struct mh_event **events,
+                                                    size_t *n, struct mh_err_info *info);
 
 /* The run's published definition compiled (a new reference; mh_engine_wf_unref), with its
  * workflow id and version. */

@@ -556,33 +556,33 @@ static enum mh_err schedule_job(struct mh_db_conn *c, const struct job *j, int64
 }
 
 /*
- * Advances one run in one transaction with `reports` (0 or 1). Returns the HTTP actions to send
- * after commit through *to_send (the result the caller cleans up).
+ * Advances one run with `rep` (may be NULL) inside the caller's open transaction (whose
+ * meshhook.project_id is the run's project); commits nothing. *res receives the decision (its
+ * HTTP actions are sent after commit) and *pending the calls still outstanding.
  */
-static enum mh_err advance_run(struct mh_engine_runtime *rt, const struct job *j,
-                               struct report *rep, struct mh_engine_result *res,
-                               struct mh_engine_result *pending, struct mh_err_info *info)
+static enum mh_err advance_in_tx(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                                 const struct job *j, struct report *rep,
+                                 struct mh_engine_result *res, struct mh_engine_result *pending,
+                                 struct mh_err_info *info)
 {
-    struct mh_db_conn *c = NULL;
     struct mh_wf *wf = NULL;
     struct mh_event *events = NULL;
     size_t n = 0;
     char *evjson = NULL;
-    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
-    if (rc != MH_OK)
-        return rc;
-    if ((rc = mh_db_begin(c, NULL, j->project_id, info)) != MH_OK)
-        goto out;
+    enum mh_err rc;
     const char *idp[] = {j->run_id};
     json_t *run = NULL;
-    rc = mh_db_query_row(c,
-                         "SELECT status, version_id, created_at::text AS created_at FROM runs "
-                         "WHERE id = $1 FOR UPDATE",
-                         1, idp, &run, info);
+    /* The run (locked) and its whole log in one round trip. */
+    rc = mh_db_query_row(
+        c,
+        "SELECT r.status, r.version_id, r.created_at::text AS created_at, coalesce((SELECT "
+        "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
+        "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
+        "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
+        "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = $1 FOR UPDATE OF r",
+        1, idp, &run, info);
     if (rc == MH_ENOTFOUND) {
         rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
-        if (rc == MH_OK)
-            rc = mh_db_commit(c, info);
         goto out;
     }
     if (rc != MH_OK)
@@ -592,23 +592,19 @@ static enum mh_err advance_run(struct mh_engine_runtime *rt, const struct job *j
         strcmp(status, "canceled") == 0) {
         json_decref(run);
         rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
-        if (rc == MH_OK)
-            rc = mh_db_commit(c, info);
         goto out;
     }
     char created_at[64];
     snprintf(created_at, sizeof(created_at), "%s",
              json_string_value(json_object_get(run, "created_at")));
     rc = workflow_for(rt, c, json_string_value(json_object_get(run, "version_id")), &wf, info);
+    if (rc == MH_OK)
+        rc = mh_engine_events_from_rows(json_object_get(run, "events"), &events, &n, info);
     json_decref(run);
     if (rc != MH_OK)
         goto out;
-    if ((rc = mh_engine_events_load(c, j->run_id, &events, &n, info)) != MH_OK)
-        goto out;
     if (rep && rep->park_until_ms) {
         rc = schedule_job(c, j, rep->park_until_ms, info);
-        if (rc == MH_OK)
-            rc = mh_db_commit(c, info);
         goto out;
     }
     struct mh_engine_input in = {
@@ -620,60 +616,15 @@ static enum mh_err advance_run(struct mh_engine_runtime *rt, const struct job *j
     };
     if ((rc = mh_engine_advance(wf, events, n, &in, res, info)) != MH_OK)
         goto out;
-    if (res->n_events > 0) {
-        evjson = events_json(res->events, res->n_events);
-        char hex[2 + 2 * MH_ENGINE_HASH_LEN + 1] = "\\x";
-        const struct mh_event *last = &res->events[res->n_events - 1];
-        mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hex + 2);
-        char last_seq[24];
-        snprintf(last_seq, sizeof(last_seq), "%lld", (long long)last->seq);
-        const char *st = mh_engine_run_status_name(res->status);
-        json_t *output = NULL, *error = NULL;
-        for (size_t i = 0; i < res->n_actions; i++) {
-            if (res->actions[i].kind == MH_ACTION_FINISHED) {
-                output = res->actions[i].output;
-                error = res->actions[i].error;
-            }
-        }
-        char *out_s = output ? json_dumps(output, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        const char *err_msg = error ? json_string_value(json_object_get(error, "message")) : NULL;
-        const char *params[] = {j->run_id, created_at, j->project_id, evjson, st,
-                                hex,       last_seq,   out_s,         err_msg};
-        rc = mh_db_query(c,
-                         "WITH e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, "
-                         "type, node_id, attempt, payload, at, hash) SELECT $1, $2::timestamptz, "
-                         "(x->>'seq')::int, $3, x->>'type', nullif(x->>'node_id', ''), "
-                         "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), "
-                         "'epoch'::timestamptz + (x->>'at_ms')::bigint * interval '1 "
-                         "millisecond', decode(x->>'hash', 'hex') FROM "
-                         "jsonb_array_elements($4::jsonb) x RETURNING 1) "
-                         "UPDATE runs SET status = $5, last_hash = $6::bytea, last_seq = "
-                         "$7::int, started_at = coalesce(started_at, now()), finished_at = CASE "
-                         "WHEN $5 IN ('succeeded', 'failed', 'canceled') THEN now() END, output = "
-                         "coalesce($8::jsonb, output), error = coalesce($9, error) WHERE id = $1",
-                         9, params, NULL, NULL, info);
-        free(out_s);
-        if (rc != MH_OK)
-            goto out;
-    }
     bool is_finished = false;
     int64_t wake = res->next_wake_ms;
-    for (size_t i = 0; i < res->n_actions && rc == MH_OK; i++) {
+    json_t *output = NULL, *error = NULL;
+    for (size_t i = 0; i < res->n_actions; i++) {
         const struct mh_engine_action *a = &res->actions[i];
         if (a->kind == MH_ACTION_FINISHED) {
             is_finished = true;
-            if (a->status == MH_RUN_FAILED && a->error && is_dead_letter(wf, a->error)) {
-                char *err = json_dumps(a->error, JSON_COMPACT);
-                const char *dp[] = {j->project_id, j->run_id, err,
-                                    json_string_value(json_object_get(a->error, "message"))};
-                rc = mh_db_query(c,
-                                 "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
-                                 "attempts, last_error) VALUES ($1, $2, 'step', $3::jsonb, "
-                                 "(SELECT count(*) FROM events WHERE run_id = $2 AND type = "
-                                 "'http_attempt' AND node_id = ($3::jsonb->>'node')), $4)",
-                                 4, dp, NULL, NULL, info);
-                free(err);
-            }
+            output = a->output;
+            error = a->error;
         } else if (a->kind == MH_ACTION_HTTP) {
             int64_t recover =
                 in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) + RECOVERY_MARGIN_MS;
@@ -681,8 +632,6 @@ static enum mh_err advance_run(struct mh_engine_runtime *rt, const struct job *j
                 wake = recover;
         }
     }
-    if (rc != MH_OK)
-        goto out;
     if (!is_finished) {
         /* Outstanding calls this process is not making (after a crash or a park) are sent
          * again; their recovery time bounds the job's sleep. */
@@ -708,17 +657,69 @@ static enum mh_err advance_run(struct mh_engine_runtime *rt, const struct job *j
             wake = res->deadline_ms;
         if (wake == 0)
             wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
-        rc = schedule_job(c, j, wake, info);
-    } else {
-        rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
     }
-    if (rc == MH_OK)
-        rc = mh_db_commit(c, info);
+    if (res->n_events == 0) {
+        rc = is_finished
+                 ? mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info)
+                 : schedule_job(c, j, wake, info);
+        goto out;
+    }
+    /* The new events, the run's summary and its job in one statement. */
+    evjson = events_json(res->events, res->n_events);
+    char hex[2 + 2 * MH_ENGINE_HASH_LEN + 1] = "\\x";
+    const struct mh_event *last = &res->events[res->n_events - 1];
+    mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hex + 2);
+    char last_seq[24], wake_s[24];
+    snprintf(last_seq, sizeof(last_seq), "%lld", (long long)last->seq);
+    snprintf(wake_s, sizeof(wake_s), "%lld", (long long)wake);
+    char *out_s = output ? json_dumps(output, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    const char *err_msg = error ? json_string_value(json_object_get(error, "message")) : NULL;
+    const char *params[] = {
+        j->run_id, created_at, j->project_id, evjson,  mh_engine_run_status_name(res->status),
+        hex,       last_seq,   out_s,         err_msg, is_finished ? "true" : "false",
+        wake_s};
+    json_t *row = NULL;
+    rc = mh_db_query_row(
+        c,
+        "WITH e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, "
+        "attempt, payload, at, hash) SELECT $1, $2::timestamptz, (x->>'seq')::int, $3, "
+        "x->>'type', nullif(x->>'node_id', ''), nullif((x->>'attempt')::int, 0), "
+        "coalesce(x->'payload', '{}'), 'epoch'::timestamptz + (x->>'at_ms')::bigint * interval "
+        "'1 millisecond', decode(x->>'hash', 'hex') FROM jsonb_array_elements($4::jsonb) x "
+        "RETURNING 1), "
+        "u AS (UPDATE runs SET status = $5, last_hash = $6::bytea, last_seq = $7::int, "
+        "started_at = coalesce(started_at, now()), finished_at = CASE WHEN $5 IN ('succeeded', "
+        "'failed', 'canceled') THEN now() END, output = coalesce($8::jsonb, output), error = "
+        "coalesce($9, error) WHERE id = $1 RETURNING 1), "
+        "d AS (DELETE FROM jobs WHERE run_id = $1 AND $10::boolean RETURNING 1), "
+        "s AS (UPDATE jobs SET run_at = 'epoch'::timestamptz + $11::bigint * interval '1 "
+        "millisecond', lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL "
+        "WHERE run_id = $1 AND NOT $10::boolean RETURNING 1) "
+        "SELECT (SELECT count(*) FROM s) AS scheduled, (SELECT count(*) FROM e) AS appended",
+        11, params, &row, info);
+    free(out_s);
+    long long scheduled = rc == MH_OK ? json_integer_value(json_object_get(row, "scheduled")) : 0;
+    json_decref(row);
+    if (rc != MH_OK)
+        goto out;
+    if (!is_finished && scheduled == 0 && (rc = schedule_job(c, j, wake, info)) != MH_OK)
+        goto out;
+    if (is_finished && res->status == MH_RUN_FAILED && error && is_dead_letter(wf, error)) {
+        char *err = json_dumps(error, JSON_COMPACT);
+        const char *dp[] = {j->project_id, j->run_id, err,
+                            json_string_value(json_object_get(error, "message"))};
+        rc = mh_db_query(c,
+                         "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
+                         "attempts, last_error) VALUES ($1, $2, 'step', $3::jsonb, "
+                         "(SELECT count(*) FROM events WHERE run_id = $2 AND type = "
+                         "'http_attempt' AND node_id = ($3::jsonb->>'node')), $4)",
+                         4, dp, NULL, NULL, info);
+        free(err);
+    }
 out:
     free(evjson);
     mh_engine_events_free(events, n);
     mh_engine_wf_unref(wf);
-    mh_db_release(rt->opts.pool, c);
     return rc;
 }
 
@@ -760,38 +761,118 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
     mh_db_release(rt->opts.pool, c);
 }
 
+/* After a commit: forgets the report's call and sends what the decisions asked for. */
+static void after_commit(struct mh_engine_runtime *rt, const struct job *j, struct report *rep,
+                         struct mh_engine_result *res, struct mh_engine_result *pending)
+{
+    if (rep)
+        inflight_forget(rt, rep->key);
+    for (size_t i = 0; i < res->n_actions; i++)
+        if (res->actions[i].kind == MH_ACTION_HTTP)
+            dispatch_http(rt, j, &res->actions[i]);
+    for (size_t i = 0; i < pending->n_actions; i++)
+        if (pending->actions[i].kind == MH_ACTION_HTTP)
+            dispatch_http(rt, j, &pending->actions[i]);
+}
+
+/* Advances one run in a transaction of its own, retrying when another worker got there first. */
 static void process(struct mh_engine_runtime *rt, const struct job *j, struct report *rep)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
         struct mh_engine_result res = {0}, pending = {0};
         struct mh_err_info info = MH_ERR_INFO_INIT;
-        enum mh_err rc = advance_run(rt, j, rep, &res, &pending, &info);
-        if (rc == MH_OK) {
-            if (rep)
-                inflight_forget(rt, rep->key);
-            for (size_t i = 0; i < res.n_actions; i++)
-                if (res.actions[i].kind == MH_ACTION_HTTP)
-                    dispatch_http(rt, j, &res.actions[i]);
-            for (size_t i = 0; i < pending.n_actions; i++)
-                if (pending.actions[i].kind == MH_ACTION_HTTP)
-                    dispatch_http(rt, j, &pending.actions[i]);
-            mh_engine_result_cleanup(&res);
-            mh_engine_result_cleanup(&pending);
-            return;
-        }
+        struct mh_db_conn *c = NULL;
+        enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, &info);
+        if (rc == MH_OK && (rc = mh_db_begin(c, NULL, j->project_id, &info)) == MH_OK &&
+            (rc = advance_in_tx(rt, c, j, rep, &res, &pending, &info)) == MH_OK)
+            rc = mh_db_commit(c, &info);
+        mh_db_release(rt->opts.pool, c);
+        if (rc == MH_OK)
+            after_commit(rt, j, rep, &res, &pending);
         mh_engine_result_cleanup(&res);
         mh_engine_result_cleanup(&pending);
+        if (rc == MH_OK)
+            return;
         if (rc == MH_ECONFLICT)
             continue; /* another worker appended first: reload and decide again */
         mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s", j->run_id, info.message);
-        if (rep) {
-            /* The report is dropped; the job's recovery wake sends the call again. */
-            inflight_forget(rt, rep->key);
-        } else {
+        if (rep)
+            inflight_forget(rt, rep->key); /* the job's recovery wake sends the call again */
+        else
             job_failed(rt, j, info.message[0] ? info.message : mh_strerror(rc));
-        }
         return;
     }
+}
+
+/*
+ * Advances several runs of one project in ONE transaction, so a batch pays one commit instead
+ * of one per run (pure steps that follow each other already cost no commit of their own). When
+ * anything in the batch fails, it is rolled back and every run is redone on its own.
+ */
+static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct report **reps,
+                          int n)
+{
+    if (n == 1) {
+        process(rt, &jobs[0], reps ? reps[0] : NULL);
+        return;
+    }
+    struct mh_engine_result *res = mh_xcalloc((size_t)n, sizeof(*res));
+    struct mh_engine_result *pending = mh_xcalloc((size_t)n, sizeof(*pending));
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    struct mh_db_conn *c = NULL;
+    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, &info);
+    if (rc == MH_OK)
+        rc = mh_db_begin(c, NULL, jobs[0].project_id, &info);
+    for (int i = 0; i < n && rc == MH_OK; i++)
+        rc = advance_in_tx(rt, c, &jobs[i], reps ? reps[i] : NULL, &res[i], &pending[i], &info);
+    if (rc == MH_OK)
+        rc = mh_db_commit(c, &info);
+    else if (c)
+        mh_db_rollback(c);
+    mh_db_release(rt->opts.pool, c);
+    for (int i = 0; i < n; i++) {
+        if (rc == MH_OK)
+            after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &res[i], &pending[i]);
+        mh_engine_result_cleanup(&res[i]);
+        mh_engine_result_cleanup(&pending[i]);
+    }
+    free(res);
+    free(pending);
+    if (rc != MH_OK)
+        for (int i = 0; i < n; i++)
+            process(rt, &jobs[i], reps ? reps[i] : NULL);
+}
+
+/* Runs `jobs` (and their reports) grouped by project, one transaction per group. */
+static void process_all(struct mh_engine_runtime *rt, struct job *jobs, struct report **reps, int n)
+{
+    bool *done = mh_xcalloc((size_t)(n ? n : 1), sizeof(bool));
+    struct job *group = mh_xcalloc((size_t)(n ? n : 1), sizeof(*group));
+    struct report **greps = reps ? mh_xcalloc((size_t)n, sizeof(*greps)) : NULL;
+    for (int i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        int g = 0;
+        for (int k = i; k < n; k++) {
+            if (done[k] || strcmp(jobs[k].project_id, jobs[i].project_id) != 0)
+                continue;
+            /* One run appears once per transaction: a second report waits for the next. */
+            bool dup = false;
+            for (int x = 0; x < g && !dup; x++)
+                dup = strcmp(group[x].run_id, jobs[k].run_id) == 0;
+            if (dup)
+                continue;
+            group[g] = jobs[k];
+            if (greps)
+                greps[g] = reps[k];
+            g++;
+            done[k] = true;
+        }
+        process_batch(rt, group, greps, g);
+    }
+    free(done);
+    free(group);
+    free(greps);
 }
 
 /* ---- Threads ------------------------------------------------------------------------------ */
@@ -833,29 +914,37 @@ static int claim(struct mh_engine_runtime *rt, struct job *jobs, int max)
 static void *worker_main(void *arg)
 {
     struct mh_engine_runtime *rt = arg;
-    struct job *jobs = mh_xcalloc((size_t)rt->opts.batch, sizeof(*jobs));
+    int max = rt->opts.batch;
+    struct job *jobs = mh_xcalloc((size_t)max, sizeof(*jobs));
+    struct report **reps = mh_xcalloc((size_t)max, sizeof(*reps));
     for (;;) {
         pthread_mutex_lock(&rt->mu);
         if (rt->is_stopping) {
             pthread_mutex_unlock(&rt->mu);
             break;
         }
-        struct report *rep = pop_report(rt);
+        int nrep = 0;
+        struct report *rep;
+        while (nrep < max && (rep = pop_report(rt)) != NULL)
+            reps[nrep++] = rep;
         unsigned gen = rt->wake_gen;
         pthread_mutex_unlock(&rt->mu);
-        if (rep) {
-            struct job j = {0};
-            memcpy(j.run_id, rep->run_id, sizeof(j.run_id));
-            memcpy(j.project_id, rep->project_id, sizeof(j.project_id));
-            process(rt, &j, rep);
-            report_free(rep);
+        if (nrep > 0) {
+            for (int i = 0; i < nrep; i++) {
+                memset(&jobs[i], 0, sizeof(jobs[i]));
+                memcpy(jobs[i].run_id, reps[i]->run_id, sizeof(jobs[i].run_id));
+                memcpy(jobs[i].project_id, reps[i]->project_id, sizeof(jobs[i].project_id));
+            }
+            process_all(rt, jobs, reps, nrep);
+            for (int i = 0; i < nrep; i++)
+                report_free(reps[i]);
             continue;
         }
-        int n = claim(rt, jobs, rt->opts.batch);
-        for (int i = 0; i < n; i++)
-            process(rt, &jobs[i], NULL);
-        if (n > 0)
+        int n = claim(rt, jobs, max);
+        if (n > 0) {
+            process_all(rt, jobs, NULL, n);
             continue;
+        }
         pthread_mutex_lock(&rt->mu);
         if (!rt->is_stopping && rt->wake_gen == gen && rt->reports_head == NULL) {
             struct timespec ts;
@@ -871,6 +960,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&rt->mu);
     }
     free(jobs);
+    free(reps);
     return NULL;
 }
 

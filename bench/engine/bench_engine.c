@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Engine throughput: runs completed per second end to end by a real `meshhook serve` against a
+ * real PostgreSQL, for (a) a 4-node pure workflow (transform -> branch -> transform -> terminate)
+ * and (b) a workflow with one http_call to a local target, N runs at once. Runs are enqueued
+ * directly (mh_engine_run_create, in batches) while the server is stopped; then the server
+ * starts and the rate is counted from the first run's start to the last run's end, as recorded
+ * in the runs table. Prints runs/s and the server's peak RSS.
+ *
+ *   bench_engine MESHHOOK_BIN ADMIN_URL APP_URL pure|http RUNS WORKERS
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "engine/store.h"
+#include "mock_http.h"
+
+static void target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    (void)req;
+    rep->status = 200;
+    snprintf(rep->body, sizeof(rep->body), "{\"ok\": true}");
+}
+
+static void die(const char *what, const struct mh_err_info *info)
+{
+    fprintf(stderr, "bench_engine: %s: %s\n", what, info ? info->message : "");
+    exit(1);
+}
+
+static json_t *q(struct mh_db_conn *c, const char *sql, int n, const char *const *p)
+{
+    json_t *rows = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_query(c, sql, n, p, &rows, NULL, &info) != MH_OK)
+        die(sql, &info);
+    return rows;
+}
+
+static long long scalar(struct mh_db_conn *c, const char *sql)
+{
+    json_t *rows = q(c, sql, 0, NULL);
+    long long v = json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+    json_decref(rows);
+    return v;
+}
+
+/* User + system CPU seconds the process has used. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                            &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long peak_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 7) {
+        fprintf(stderr, "usage: bench_engine BIN ADMIN_URL APP_URL pure|http RUNS WORKERS\n");
+        return 2;
+    }
+    const char *bin = argv[1], *admin = argv[2], *app = argv[3], *kind = argv[4];
+    int runs = (int)strtol(argv[5], NULL, 10);
+    const char *workers = argv[6];
+    bool is_http = strcmp(kind, "http") == 0;
+    struct mh_mock *m = is_http ? mh_mock_start(target, NULL) : NULL;
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_connect(admin, &c, &info) != MH_OK)
+        die("connect", &info);
+    (void)q(c, "TRUNCATE runs, jobs, dead_letters CASCADE", 0, NULL);
+    json_t *def;
+    if (is_http) {
+        char url[128];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/in", mh_mock_port(m));
+        def = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}, {s:s, s:s, s:{s:s}}], "
+                        "s:[{s:s, s:s}]}",
+                        "nodes", "id", "call", "type", "http_call", "config", "url", url,
+                        "method", "POST", "body", "expression", "trigger.body", "id", "end",
+                        "type", "terminate", "config", "output", "steps.call.output.status",
+                        "edges", "from", "call", "to", "end");
+    } else {
+        def = json_pack(
+            "{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, "
+            "{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
+            "nodes", "id", "prep", "type", "transform", "config", "expression",
+            "{order: trigger.body.order, amount: trigger.body.amount}", "id", "check", "type",
+            "branch", "config", "condition", "steps.prep.output.amount > `10`", "id", "shape",
+            "type", "transform", "config", "expression",
+            "{order: steps.prep.output.order, big: `true`}", "id", "end", "type", "terminate",
+            "config", "output", "steps.shape.output", "edges", "from", "prep", "to", "check",
+            "from", "check", "to", "shape", "port", "true", "from", "shape", "to", "end");
+    }
+    char *def_s = json_dumps(def, JSON_COMPACT);
+    json_decref(def);
+    const char *dp[] = {def_s};
+    json_t *ids = q(c,
+                    "WITH u AS (INSERT INTO users (email, password_hash) VALUES ('bench-' || "
+                    "gen_random_uuid() || '@example.com', 'x') RETURNING id), "
+                    "p AS (INSERT INTO projects (name, created_by) SELECT 'bench', id FROM u "
+                    "RETURNING id), "
+                    "w AS (INSERT INTO workflows (project_id, name) SELECT id, 'bench' FROM p "
+                    "RETURNING id, project_id), "
+                    "v AS (INSERT INTO workflow_versions (project_id, workflow_id, version, "
+                    "state, definition) SELECT project_id, id, 1, 'published', $1::jsonb FROM w "
+                    "RETURNING id, workflow_id, project_id) SELECT * FROM v",
+                    1, dp);
+    free(def_s);
+    json_t *v = json_array_get(ids, 0);
+    const char *project = json_string_value(json_object_get(v, "project_id"));
+    const char *wf = json_string_value(json_object_get(v, "workflow_id"));
+    const char *vid = json_string_value(json_object_get(v, "id"));
+
+    for (int i = 0; i < runs; i++) {
+        if (i % 1000 == 0 && mh_db_begin(c, NULL, project, &info) != MH_OK)
+            die("begin", &info);
+        json_t *trigger = json_pack("{s:{s:i, s:i}, s:{}, s:{}, s:s}", "body", "order", i,
+                                    "amount", 50 + i % 100, "headers", "query", "received_at",
+                                    "2026-01-01T00:00:00Z");
+        struct mh_run_start rs = {.project_id = project,
+                                  .workflow_id = wf,
+                                  .version_id = vid,
+                                  .version = 1,
+                                  .trigger = trigger};
+        char id[37];
+        if (mh_engine_run_create(c, &rs, id, &info) != MH_OK)
+            die("enqueue", &info);
+        json_decref(trigger);
+        if ((i % 1000 == 999 || i == runs - 1) && mh_db_commit(c, &info) != MH_OK)
+            die("commit", &info);
+    }
+    json_decref(ids);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("MESHHOOK_DATABASE_URL", app, 1);
+        setenv("MESHHOOK_ADMIN_DATABASE_URL", admin, 1);
+        setenv("MESHHOOK_LOG_LEVEL", "warn", 1);
+        execl(bin, bin, "serve", "--port", "0", "--bind-address", "127.0.0.1", "--workers",
+              workers, "--worker-batch", "64", "--pool-size", "24", "--poll-interval-ms", "50",
+              (char *)NULL);
+        _exit(127);
+    }
+    long long done = 0;
+    for (int i = 0; i < 6000 && done < runs; i++) {
+        usleep(50 * 1000);
+        done = scalar(c, "SELECT count(*) AS n FROM runs WHERE finished_at IS NOT NULL");
+    }
+    long rss = peak_rss_kib(pid);
+    double cpu = cpu_seconds(pid);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    json_t *rows = q(c,
+                     "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'succeeded') AS ok, "
+                     "extract(epoch FROM max(finished_at) - min(started_at))::float8 AS secs "
+                     "FROM runs",
+                     0, NULL);
+    json_t *r = json_array_get(rows, 0);
+    double secs = json_real_value(json_object_get(r, "secs"));
+    long long ok = json_integer_value(json_object_get(r, "ok"));
+    printf("engine %-5s runs=%d succeeded=%lld seconds=%.2f runs_per_s=%.0f peak_rss_mib=%.1f "
+           "server_cpu_s=%.2f\n",
+           kind, runs, ok, secs, secs > 0 ? (double)ok / secs : 0.0, (double)rss / 1024.0, cpu);
+    json_decref(rows);
+    mh_db_close(c);
+    mh_mock_stop(m);
+    return ok == runs ? 0 : 1;
+}

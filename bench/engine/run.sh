@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Engine throughput beside PostgreSQL's own commit rate, measured in the same run on the same
+# throwaway cluster: pgbench with one insert per transaction (8 clients), then bench_engine for
+# the pure 4-node workflow and for one http_call per run. Prints each figure and the ratios.
+#
+#   sh bench/engine/run.sh [RUNS] [WORKERS]
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+RUNS=${1:-20000}
+WORKERS=${2:-4}
+make -s -j2 build/release/meshhook build/release/libmeshhook.a
+mkdir -p build/release/bench
+# shellcheck disable=SC2046
+cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
+    $(pkg-config --cflags jansson libpq) bench/engine/bench_engine.c tests/integration/mock_http.c \
+    build/release/libmeshhook.a \
+    $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
+    -pthread -o build/release/bench/bench_engine
+
+PGDIR=$(mktemp -d /tmp/meshhook-bench-pg.XXXXXX)
+chmod 755 "$PGDIR"
+trap 'sh scripts/pg.sh stop "$PGDIR"; rm -rf "$PGDIR"' EXIT
+PORT=$(sh scripts/free-port.sh)
+sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
+eval "$(sh scripts/pg.sh urls "$PGDIR" "$PORT")"
+MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL build/release/meshhook migrate >/dev/null
+
+BINDIR=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+cat >"$PGDIR/insert.sql" <<SQL
+INSERT INTO pgbench_events (run_id, seq, payload) VALUES (gen_random_uuid(), 1, '{"type": "step_succeeded", "node": "prep", "output": {"order": 1, "amount": 150}}');
+SQL
+run_psql() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$BINDIR/psql" "$@"; else "$BINDIR/psql" "$@"; fi
+}
+run_pgbench() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$BINDIR/pgbench" "$@"; else "$BINDIR/pgbench" "$@"; fi
+}
+run_psql -q -h "$PGDIR/run" -p "$PORT" -U postgres -d meshhook \
+    -c "CREATE TABLE pgbench_events (run_id uuid, seq int, payload jsonb, at timestamptz DEFAULT now())"
+TPS=$(run_pgbench -n -h "$PGDIR/run" -p "$PORT" -U postgres -c 8 -j 2 -T 10 -f "$PGDIR/insert.sql" meshhook 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+echo "pgbench one-insert transactions: tps=$TPS (8 clients, 10 s)"
+
+for kind in pure http; do
+    n=$RUNS
+    [ "$kind" = http ] && n=1000
+    line=$(build/release/bench/bench_engine build/release/meshhook "$MESHHOOK_ADMIN_DATABASE_URL" \
+        "$MESHHOOK_DATABASE_URL" "$kind" "$n" "$WORKERS")
+    echo "$line"
+    rate=$(echo "$line" | sed -n 's/.*runs_per_s=\([0-9.]*\).*/\1/p')
+    echo "  ratio to pgbench: $(awk -v a="$rate" -v b="$TPS" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+done
