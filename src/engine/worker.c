@@ -29,6 +29,7 @@
 #include "engine/engine.h"
 #include "outbound/outbound.h"
 #include "redact/redact.h"
+#include "secrets/secrets.h"
 
 #define WF_CACHE_SIZE      128
 #define RECOVERY_MARGIN_MS 15000
@@ -397,15 +398,19 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         mh_db_release(rt->opts.pool, c);
         free(list);
         if (rc != MH_OK) {
-            json_decref(got);
+            mh_secrets_values_free(got);
             json_decref(values);
             report_send_failure(rt, s, "invalid_request", info.message);
             return;
         }
         json_decref(values);
         values = got;
+        /* Each value as sent, and as a JSON string would carry it (a target that echoes the
+         * value inside JSON escapes quotes, backslashes and control characters). */
         size_t k = json_object_size(values), i = 0;
-        struct mh_redact_secret *rs = mh_xcalloc(k ? k : 1, sizeof(*rs));
+        struct mh_redact_secret *rs = mh_xcalloc(2 * k + 1, sizeof(*rs));
+        char **escaped = mh_xcalloc(k + 1, sizeof(char *));
+        size_t ne = 0;
         const char *name;
         json_t *v;
         json_object_foreach(values, name, v)
@@ -414,9 +419,25 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
             rs[i].value = json_string_value(v);
             rs[i].value_len = json_string_length(v);
             i++;
+            char *q = json_dumps(v, JSON_ENCODE_ANY);
+            size_t ql = q ? strlen(q) : 0;
+            if (q && ql >= 2 &&
+                (ql - 2 != json_string_length(v) ||
+                 memcmp(q + 1, json_string_value(v), ql - 2) != 0)) {
+                rs[i].name = name;
+                rs[i].value = q + 1;
+                rs[i].value_len = ql - 2;
+                i++;
+                escaped[ne++] = q;
+            } else {
+                mh_crypto_free_secret_str(q);
+            }
         }
         if (mh_redact_secrets_create(rs, i, &s->redactor, NULL) != MH_OK)
             s->redactor = NULL;
+        for (size_t e = 0; e < ne; e++)
+            mh_crypto_free_secret_str(escaped[e]);
+        free(escaped);
         free(rs);
     }
 
@@ -473,7 +494,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
                                      ts, s->body ? s->body : "", s->body ? strlen(s->body) : 0,
                                      &sig) != MH_OK) {
             mh_crypto_wipe(key, sizeof(key));
-            json_decref(values);
+            mh_secrets_values_free(values);
             report_send_failure(rt, s, "invalid_request",
                                 "the signing secret is missing or not a whsec_ secret");
             return;
@@ -488,7 +509,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         s->lines[li++] = mh_xstrdup(line);
         free(sig);
     }
-    json_decref(values);
+    mh_secrets_values_free(values);
 
     struct mh_outbound_request r = {
         .method = json_string_value(json_object_get(req, "method")),

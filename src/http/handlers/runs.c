@@ -12,6 +12,7 @@
 #include "engine/store.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
+#include "secrets/secrets.h"
 
 #define MAX_PAYLOAD_BYTES (4u * 1024u * 1024u)
 
@@ -97,7 +98,7 @@ void mh_h_runs_start(struct mh_http_req *req, void *app)
                                  "LEFT JOIN LATERAL (SELECT id, version FROM workflow_versions "
                                  "WHERE workflow_id = w.id AND state = 'published' AND ($2::int "
                                  "IS NULL OR version = $2::int) ORDER BY version DESC LIMIT 1) v "
-                                 "ON true WHERE w.id = $1",
+                                 "ON true WHERE w.id = $1 AND w.archived_at IS NULL",
                                  2, params);
     if (v == NULL)
         goto out;
@@ -134,8 +135,9 @@ void mh_h_runs_test(struct mh_http_req *req, void *app)
     }
     const char *params[] = {wid, pid};
     json_t *draft = mh_api_query_row(&api, "the workflow has no draft to test",
-                                     "SELECT definition FROM workflow_versions WHERE "
-                                     "workflow_id = $1 AND state = 'draft'",
+                                     "SELECT v.definition FROM workflow_versions v JOIN "
+                                     "workflows w ON w.id = v.workflow_id WHERE v.workflow_id = "
+                                     "$1 AND v.state = 'draft' AND w.archived_at IS NULL",
                                      1, params);
     if (draft == NULL)
         goto out;
@@ -294,8 +296,19 @@ void mh_h_runs_events(struct mh_http_req *req, void *app)
                                 "encode(hash, 'hex') AS hash FROM events WHERE run_id = $1 AND "
                                 "seq > $2::int ORDER BY seq LIMIT $3::int",
                                 3, params);
-    if (rows)
-        mh_http_respond_json(req, 200, json_pack("{s:O}", "events", rows));
+    if (rows == NULL)
+        goto out;
+    /* Members without pii:read see the payloads through the project's redaction rules; the
+     * log itself keeps what determinism needs. */
+    json_t *shown = NULL;
+    bool redacted = false;
+    enum mh_err rc = mh_secrets_privacy_view(api.conn, mh_http_req_param(req, "project_id"), rows,
+                                             &shown, &redacted, &api.info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(req, rc, &api.info);
+        goto out;
+    }
+    mh_http_respond_json(req, 200, json_pack("{s:o, s:b}", "events", shown, "redacted", redacted));
 out:
     mh_api_close(&api);
 }
