@@ -118,6 +118,9 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
         export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL MESHHOOK_SUPER_DATABASE_URL
         export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port"
         export MH_MESHHOOK_BIN="$ROOT/build/asan/meshhook"
+        # Integration cases drive a real server (the crash test restarts it three times): give
+        # each up to five minutes before the harness calls it hung.
+        export MH_T_TIMEOUT=${MH_T_TIMEOUT:-300}
         for t in build/asan/tests/integration/itest_*; do
             [ -x "$t" ] || continue
             want "$t" || continue

@@ -65,8 +65,8 @@ static double cpu_seconds(pid_t pid)
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-                            &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -107,21 +107,21 @@ int main(int argc, char **argv)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/in", mh_mock_port(m));
         def = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}, {s:s, s:s, s:{s:s}}], "
                         "s:[{s:s, s:s}]}",
-                        "nodes", "id", "call", "type", "http_call", "config", "url", url,
-                        "method", "POST", "body", "expression", "trigger.body", "id", "end",
-                        "type", "terminate", "config", "output", "steps.call.output.status",
-                        "edges", "from", "call", "to", "end");
+                        "nodes", "id", "call", "type", "http_call", "config", "url", url, "method",
+                        "POST", "body", "expression", "trigger.body", "id", "end", "type",
+                        "terminate", "config", "output", "steps.call.output.status", "edges",
+                        "from", "call", "to", "end");
     } else {
-        def = json_pack(
-            "{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, "
-            "{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
-            "nodes", "id", "prep", "type", "transform", "config", "expression",
-            "{order: trigger.body.order, amount: trigger.body.amount}", "id", "check", "type",
-            "branch", "config", "condition", "steps.prep.output.amount > `10`", "id", "shape",
-            "type", "transform", "config", "expression",
-            "{order: steps.prep.output.order, big: `true`}", "id", "end", "type", "terminate",
-            "config", "output", "steps.shape.output", "edges", "from", "prep", "to", "check",
-            "from", "check", "to", "shape", "port", "true", "from", "shape", "to", "end");
+        def = json_pack("{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, "
+                        "{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
+                        "nodes", "id", "prep", "type", "transform", "config", "expression",
+                        "{order: trigger.body.order, amount: trigger.body.amount}", "id", "check",
+                        "type", "branch", "config", "condition", "steps.prep.output.amount > `10`",
+                        "id", "shape", "type", "transform", "config", "expression",
+                        "{order: steps.prep.output.order, big: `true`}", "id", "end", "type",
+                        "terminate", "config", "output", "steps.shape.output", "edges", "from",
+                        "prep", "to", "check", "from", "check", "to", "shape", "port", "true",
+                        "from", "shape", "to", "end");
     }
     char *def_s = json_dumps(def, JSON_COMPACT);
     json_decref(def);
@@ -146,9 +146,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < runs; i++) {
         if (i % 1000 == 0 && mh_db_begin(c, NULL, project, &info) != MH_OK)
             die("begin", &info);
-        json_t *trigger = json_pack("{s:{s:i, s:i}, s:{}, s:{}, s:s}", "body", "order", i,
-                                    "amount", 50 + i % 100, "headers", "query", "received_at",
-                                    "2026-01-01T00:00:00Z");
+        json_t *trigger =
+            json_pack("{s:{s:i, s:i}, s:{}, s:{}, s:s}", "body", "order", i, "amount", 50 + i % 100,
+                      "headers", "query", "received_at", "2026-01-01T00:00:00Z");
         struct mh_run_start rs = {.project_id = project,
                                   .workflow_id = wf,
                                   .version_id = vid,
@@ -168,8 +168,8 @@ int main(int argc, char **argv)
         setenv("MESHHOOK_DATABASE_URL", app, 1);
         setenv("MESHHOOK_ADMIN_DATABASE_URL", admin, 1);
         setenv("MESHHOOK_LOG_LEVEL", "warn", 1);
-        execl(bin, bin, "serve", "--port", "0", "--bind-address", "127.0.0.1", "--workers",
-              workers, "--worker-batch", "64", "--pool-size", "24", "--poll-interval-ms", "50",
+        execl(bin, bin, "serve", "--port", "0", "--bind-address", "127.0.0.1", "--workers", workers,
+              "--worker-batch", "64", "--pool-size", "24", "--poll-interval-ms", "50",
               (char *)NULL);
         _exit(127);
     }

@@ -32,7 +32,7 @@
 #include "secrets/secrets.h"
 
 #define WF_CACHE_SIZE      128
-#define RECOVERY_MARGIN_MS 15000
+#define RECOVERY_MARGIN_MS 5000
 #define JOB_RETRY_BASE_MS  1000
 #define JOB_RETRY_MAX_MS   60000
 #define NOTIFY_CHANNEL     "meshhook_jobs"
