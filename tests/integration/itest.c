@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -127,6 +128,7 @@ int mh_it_run_input(const struct mh_it_db *db, const char *const *args, const ch
     unlink(in_path);
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         set_db_env(db);
         dup2(in_fd, 0);
         dup2(fd, 1);
@@ -174,6 +176,8 @@ void mh_it_server_start(struct mh_it_server *s, const struct mh_it_db *db,
     snprintf(port, sizeof(port), "%d", s->port);
     s->pid = fork();
     if (s->pid == 0) {
+        /* A test that dies (a failed assertion, the harness's timeout) takes its server along. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         set_db_env(db);
         int fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1);
