@@ -159,6 +159,8 @@ static int cmd_serve(int argc, char **argv)
         .secrets = app.secrets,
         .runtime = app.runtime,
         .server_max_body_bytes = cfg.max_body_bytes,
+        .committers = cfg.intake_committers,
+        .max_batch = cfg.intake_max_batch,
     };
     if (mh_intake_create(&io, &app.intake, &info) != MH_OK) {
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);

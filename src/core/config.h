@@ -33,6 +33,8 @@ struct mh_config {
     int poll_interval_ms;
     int run_timeout_s;
     long max_response_bytes;
+    int intake_committers;
+    int intake_max_batch;
     char *kek_file;
     char *kek;
     char *kek_id;

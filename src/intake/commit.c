@@ -1,35 +1,48 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Group commit. Request threads queue the deliveries they have judged and wait; committer
- * threads take everything queued (up to max_batch) and record it in ONE transaction — for each
- * delivery its run, first event and job (mh_engine_run_create), its delivery row and its
- * idempotency key — then COMMIT, and only then release the waiting threads, which answer 202.
- * Under load the queue fills while a transaction commits, so batches grow by themselves and
- * the cost of a commit (a WAL flush, a round trip) is shared; with one request in flight a batch
- * is that one request and nothing waits for company.
+ * threads take everything queued (up to max_batch) and record it in ONE transaction, then
+ * COMMIT, and only then release the waiting threads, which answer 202. Under load the queue
+ * fills while a transaction commits, so batches grow by themselves and the cost of a commit (a
+ * WAL flush, the round trips) is shared; with one request in flight a batch is that request and
+ * nothing waits for company.
  *
- * Failure isolation: a delivery whose endpoint changed since it was judged (config_version no
- * longer current) is set aside as stale and the rest retried without it; a statement that fails
- * for any other reason rolls the batch back, and its deliveries are retried one per
- * transaction, so one bad delivery cannot fail its neighbours. A duplicate idempotency key is
- * undone to a savepoint taken before that delivery (only keyed deliveries take one). When the
- * database is unreachable or COMMIT fails, every delivery of the batch fails and is answered
- * 503: a commit whose outcome is unknown is never reported as a success.
+ * Inside the transaction, per project (row-level security sees one project at a time):
+ *   1. keyed deliveries claim their idempotency keys in one INSERT ... ON CONFLICT; a key held
+ *      by an earlier run (or an earlier delivery of the same batch) makes a duplicate, which is
+ *      then left out;
+ *   2. one statement inserts, for every remaining delivery, its run, its first event, its job,
+ *      its delivery row and (for large bodies) its blob — after checking that every endpoint's
+ *      config_version is still the one the delivery was judged against.
+ * The request thread prepared each delivery's row (its run id, and its first event already
+ * sealed in the hash chain by the engine's mh_engine_event_run_started), so a committer only
+ * joins text and waits on the database. The run/event/job part writes exactly what
+ * mh_engine_run_create (src/engine/store.c) writes, many rows at a time; keep the two in step.
+ *
+ * Failure isolation: deliveries whose endpoint changed are set aside as stale (their threads
+ * judge them again on the fresh endpoint) and the rest retried; a statement that fails for any
+ * other reason rolls the batch back and its deliveries are retried one per transaction, so one
+ * bad delivery cannot fail its neighbours. When the database is unreachable or COMMIT fails,
+ * every delivery of the batch fails and is answered 503: a commit whose outcome is unknown is
+ * never reported as a success.
  */
 #include "intake/intake_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "engine/store.h"
+
+/* Rows of one statement: a committed batch is at most this large per project. */
+#define MAX_STATEMENT_BYTES (64u * 1024u * 1024u)
 
 struct mh_intake__committer {
     struct mh_intake *in;
     pthread_mutex_t mu;
     pthread_cond_t work_cv;
-    pthread_cond_t done_cv;
     struct mh_intake__item *head;
     struct mh_intake__item *tail;
     bool is_stopping;
@@ -48,25 +61,60 @@ enum batch_rc {
 
 static void *run(void *arg);
 static void process(struct mh_intake__committer *gc, struct mh_intake__item **items, size_t n);
-static enum batch_rc attempt(struct mh_intake__committer *gc, struct mh_db_conn *c,
-                             struct mh_intake__item **items, size_t n, struct mh_err_info *info);
-static enum mh_err record(struct mh_db_conn *c, struct mh_intake__item *it, bool *is_stale,
-                          bool *is_dup, struct mh_err_info *info);
+static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                             struct mh_err_info *info);
+static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                                  bool *any_stale, struct mh_err_info *info);
+static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
+                              struct mh_intake__item **items, size_t n, struct mh_err_info *info);
+static int by_project(const void *a, const void *b);
 
-static const char *const delivery_sql =
-    "WITH e AS (SELECT id FROM webhook_endpoints WHERE id = $1 AND config_version = $2::bigint), "
-    "k AS (INSERT INTO idempotency_keys AS i (project_id, endpoint_id, key, run_id, expires_at) "
-    "SELECT $3, $1, $4::text, $5, now() + $6::int * interval '1 second' FROM e "
-    "WHERE $4::text IS NOT NULL "
-    "ON CONFLICT (endpoint_id, key) DO UPDATE SET run_id = EXCLUDED.run_id, created_at = now(), "
-    "expires_at = EXCLUDED.expires_at WHERE i.expires_at <= now() RETURNING 1), "
+/* $1: the rows (a JSON array, see intake.c's row builder), $2: the project. */
+static const char *const insert_sql =
+    "WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(run_id uuid, "
+    "delivery_id uuid, endpoint_id uuid, config_version bigint, workflow_id uuid, "
+    "version_id uuid, version int, is_test boolean, at_ms bigint, type text, payload jsonb, "
+    "hash text, received_at timestamptz, method text, headers jsonb, content_type text, "
+    "body_size int, body_hash text, key_id uuid, blob text, blob_hash text)), "
+    "stale AS (SELECT coalesce(jsonb_agg(DISTINCT i.endpoint_id), '[]') AS ids FROM input i "
+    "WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = i.endpoint_id AND "
+    "w.config_version = i.config_version)), "
+    "ok AS (SELECT i.* FROM input i, stale WHERE stale.ids = '[]'::jsonb), "
+    "b AS (INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "
+    "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "
+    "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT DO NOTHING "
+    "RETURNING 1), "
+    "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "
+    "delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, workflow_id, "
+    "version_id, nullif(version, 0), is_test, delivery_id, 'epoch'::timestamptz + at_ms * "
+    "interval '1 millisecond', 1, decode(hash, 'hex') FROM ok RETURNING id, created_at), "
+    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, payload, at, hash) "
+    "SELECT r.id, r.created_at, 1, $2::uuid, ok.type, ok.payload, r.created_at, "
+    "decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id RETURNING 1), "
+    "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "
+    "RETURNING 1), "
     "d AS (INSERT INTO webhook_deliveries (id, project_id, endpoint_id, received_at, method, "
     "status, outcome, headers, content_type, body_size, body_hash, key_id, run_id, is_test) "
-    "SELECT $7, $3, $1, $8::timestamptz, $9, 202, 'accepted', $10::jsonb, $11, $12::int, "
-    "$13::bytea, $14::uuid, $5, $15::boolean FROM e "
-    "WHERE $4::text IS NULL OR EXISTS (SELECT 1 FROM k) RETURNING 1) "
-    "SELECT (SELECT count(*) FROM e)::int AS fresh, (SELECT count(*) FROM k)::int AS claimed, "
-    "(SELECT count(*) FROM d)::int AS logged";
+    "SELECT delivery_id, $2::uuid, endpoint_id, received_at, method, 202, 'accepted', headers, "
+    "content_type, body_size, decode(body_hash, 'hex'), key_id, run_id, is_test FROM ok "
+    "RETURNING 1) "
+    "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "
+    "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "
+    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs";
+
+/* $1: [{endpoint_id, key, run_id, retention_s}], $2: the project. Returns the keys claimed. */
+static const char *const claim_sql =
+    "INSERT INTO idempotency_keys AS i (project_id, endpoint_id, key, run_id, expires_at) "
+    "SELECT $2::uuid, x.endpoint_id, x.key, x.run_id, now() + x.retention_s * interval "
+    "'1 second' FROM jsonb_to_recordset($1::jsonb) AS x(endpoint_id uuid, key text, run_id "
+    "uuid, retention_s int) ON CONFLICT (endpoint_id, key) DO UPDATE SET run_id = "
+    "EXCLUDED.run_id, created_at = now(), expires_at = EXCLUDED.expires_at WHERE i.expires_at "
+    "<= now() RETURNING run_id";
+
+static const char *const holders_sql =
+    "SELECT k.endpoint_id, k.key, k.run_id FROM idempotency_keys k JOIN "
+    "jsonb_to_recordset($1::jsonb) AS x(endpoint_id uuid, key text) ON k.endpoint_id = "
+    "x.endpoint_id AND k.key = x.key";
 
 enum mh_err mh_intake__committer_start(struct mh_intake *in, int threads, int max_batch,
                                        struct mh_intake__committer **out)
@@ -76,7 +124,6 @@ enum mh_err mh_intake__committer_start(struct mh_intake *in, int threads, int ma
     gc->max_batch = max_batch > 0 ? max_batch : 64;
     pthread_mutex_init(&gc->mu, NULL);
     pthread_cond_init(&gc->work_cv, NULL);
-    pthread_cond_init(&gc->done_cv, NULL);
     gc->threads = mh_xcalloc((size_t)(threads > 0 ? threads : 1), sizeof(pthread_t));
     for (int i = 0; i < (threads > 0 ? threads : 1); i++) {
         if (pthread_create(&gc->threads[i], NULL, run, gc) != 0) {
@@ -102,7 +149,6 @@ void mh_intake__committer_stop(struct mh_intake__committer *gc)
         pthread_join(gc->threads[i], NULL);
     free(gc->threads);
     pthread_cond_destroy(&gc->work_cv);
-    pthread_cond_destroy(&gc->done_cv);
     pthread_mutex_destroy(&gc->mu);
     free(gc);
 }
@@ -112,6 +158,9 @@ void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *
     item->outcome = MH_INTAKE__PENDING;
     item->result = MH_INTAKE__PENDING;
     item->next = NULL;
+    /* Each waiter has a condition variable of its own, so a finished batch wakes exactly its
+     * own threads rather than every thread waiting. */
+    pthread_cond_init(&item->done_cv, NULL);
     pthread_mutex_lock(&gc->mu);
     if (gc->tail)
         gc->tail->next = item;
@@ -120,8 +169,9 @@ void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *
     gc->tail = item;
     pthread_cond_signal(&gc->work_cv);
     while (item->outcome == MH_INTAKE__PENDING)
-        pthread_cond_wait(&gc->done_cv, &gc->mu);
+        pthread_cond_wait(&item->done_cv, &gc->mu);
     pthread_mutex_unlock(&gc->mu);
+    pthread_cond_destroy(&item->done_cv);
 }
 
 static void *run(void *arg)
@@ -146,133 +196,182 @@ static void *run(void *arg)
          * waiting thread never sees a half-written item. */
         process(gc, items, n);
         pthread_mutex_lock(&gc->mu);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             items[i]->outcome = items[i]->result;
-        pthread_cond_broadcast(&gc->done_cv);
+            pthread_cond_signal(&items[i]->done_cv);
+        }
     }
     pthread_mutex_unlock(&gc->mu);
     free(items);
     return NULL;
 }
 
-/* Records one delivery in the open transaction. */
-static enum mh_err record(struct mh_db_conn *c, struct mh_intake__item *it, bool *is_stale,
-                          bool *is_dup, struct mh_err_info *info)
+static int by_project(const void *a, const void *b)
 {
-    const struct mh_intake__endpoint *ep = it->ep;
-    json_t *row = NULL;
-    enum mh_err rc;
-    *is_stale = false;
-    *is_dup = false;
-    if (it->blob_hex) {
-        char size[24];
-        snprintf(size, sizeof(size), "%zu", it->body_size);
-        const char *bp[] = {ep->project_id, it->blob_hash_hex, size, it->content_type,
-                            it->blob_hex};
-        rc = mh_db_query(c,
-                         "INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "
-                         "VALUES ($1, $2::bytea, $3::int, $4, $5::bytea) ON CONFLICT DO NOTHING",
-                         5, bp, NULL, NULL, info);
-        if (rc != MH_OK)
-            return rc;
-    }
-    struct mh_run_start s = {
-        .project_id = ep->project_id,
-        .workflow_id = ep->workflow_id,
-        .version_id = ep->version_id,
-        .version = ep->version,
-        .trigger = it->trigger,
-        .extra = it->extra,
-        .is_test = it->is_test,
-        .delivery_id = it->delivery_id,
-    };
-    rc = mh_engine_run_create(c, &s, it->run_id, info);
-    if (rc != MH_OK)
-        return rc;
-    char cv[24], retention[16];
-    snprintf(cv, sizeof(cv), "%lld", (long long)ep->config_version);
-    snprintf(retention, sizeof(retention), "%d", ep->retention_s);
-    const char *params[] = {ep->id,
-                            cv,
-                            ep->project_id,
-                            it->idem_key,
-                            it->run_id,
-                            retention,
-                            it->delivery_id,
-                            it->received_at,
-                            it->method,
-                            it->headers_json,
-                            it->content_type,
-                            NULL,
-                            it->body_hash_hex,
-                            NULL,
-                            it->is_test ? "true" : "false"};
-    char body_size[24];
-    snprintf(body_size, sizeof(body_size), "%zu", it->body_size);
-    params[11] = body_size;
-    params[13] = it->key_id;
-    rc = mh_db_query_row(c, delivery_sql, 15, params, &row, info);
-    if (rc != MH_OK)
-        return rc;
-    *is_stale = json_integer_value(json_object_get(row, "fresh")) == 0;
-    *is_dup =
-        !*is_stale && it->idem_key && json_integer_value(json_object_get(row, "claimed")) == 0;
-    json_decref(row);
-    return MH_OK;
+    const struct mh_intake__item *x = *(struct mh_intake__item *const *)a;
+    const struct mh_intake__item *y = *(struct mh_intake__item *const *)b;
+    return strcmp(x->ep->project_id, y->ep->project_id);
 }
 
-/* One transaction over `items`. On BATCH_OK every item has its outcome; otherwise outcomes are
- * meaningful only for items marked STALE. */
-static enum batch_rc attempt(struct mh_intake__committer *gc, struct mh_db_conn *c,
-                             struct mh_intake__item **items, size_t n, struct mh_err_info *info)
+/* Claims the keys of the keyed items among `items` (one project). Items whose key is held
+ * elsewhere become DUPLICATE with the holder's run id; so do later items of the batch with the
+ * same endpoint and key as an earlier one. */
+static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
+                              struct mh_intake__item **items, size_t n, struct mh_err_info *info)
 {
-    (void)gc;
-    const char *project = NULL;
+    json_t *claims = json_array(), *rows = NULL, *held = NULL;
+    enum mh_err rc = MH_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct mh_intake__item *it = items[i];
+        if (it->idem_key == NULL)
+            continue;
+        bool is_repeat = false;
+        for (size_t k = 0; k < i && !is_repeat; k++)
+            is_repeat = items[k]->idem_key && items[k]->ep == it->ep &&
+                        strcmp(items[k]->idem_key, it->idem_key) == 0;
+        if (is_repeat)
+            continue;
+        json_array_append_new(claims, json_pack("{s:s, s:s, s:s, s:i}", "endpoint_id", it->ep->id,
+                                                "key", it->idem_key, "run_id", it->run_id,
+                                                "retention_s", it->ep->retention_s));
+    }
+    if (json_array_size(claims) == 0)
+        goto out;
+    char *text = json_dumps(claims, JSON_COMPACT);
+    const char *params[] = {text, project};
+    rc = mh_db_query(c, claim_sql, 2, params, &rows, NULL, info);
+    free(text);
+    if (rc != MH_OK)
+        goto out;
+    /* Keys not claimed: who holds them (a committed run, or a run of this very batch). */
+    bool all_claimed = json_array_size(rows) == json_array_size(claims);
+    if (!all_claimed) {
+        text = json_dumps(claims, JSON_COMPACT);
+        const char *hp[] = {text};
+        rc = mh_db_query(c, holders_sql, 1, hp, &held, NULL, info);
+        free(text);
+        if (rc != MH_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct mh_intake__item *it = items[i];
+        if (it->idem_key == NULL)
+            continue;
+        const char *holder = NULL;
+        size_t k;
+        json_t *row;
+        json_array_foreach(held, k, row)
+        {
+            if (strcmp(json_string_value(json_object_get(row, "endpoint_id")), it->ep->id) == 0 &&
+                strcmp(json_string_value(json_object_get(row, "key")), it->idem_key) == 0)
+                holder = json_string_value(json_object_get(row, "run_id"));
+        }
+        /* A repeat inside the batch follows the first occurrence's fate. */
+        for (size_t f = 0; f < i && holder == NULL; f++) {
+            struct mh_intake__item *first = items[f];
+            if (first->idem_key && first->ep == it->ep &&
+                strcmp(first->idem_key, it->idem_key) == 0)
+                holder = first->run_id;
+        }
+        if (holder && strcmp(holder, it->run_id) != 0) {
+            snprintf(it->run_id, sizeof(it->run_id), "%s", holder);
+            it->result = MH_INTAKE__DUPLICATE;
+        }
+    }
+out:
+    json_decref(claims);
+    json_decref(rows);
+    json_decref(held);
+    return rc;
+}
+
+/* Records the items of one project: keys, then everything else in one statement. */
+static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                                  bool *any_stale, struct mh_err_info *info)
+{
+    const char *project = items[0]->ep->project_id;
+    const char *pp[] = {project};
+    json_t *row = NULL;
+    struct mh_buf rows;
+    enum mh_err rc = mh_db_query(c, "SELECT set_config('meshhook.project_id', $1, true)", 1, pp,
+                                 NULL, NULL, info);
+    if (rc != MH_OK)
+        return rc;
+    if ((rc = claim_keys(c, project, items, n, info)) != MH_OK)
+        return rc;
+    mh_buf_init(&rows, MAX_STATEMENT_BYTES);
+    size_t count = 0;
+    rc = mh_buf_append_str(&rows, "[");
+    for (size_t i = 0; i < n && rc == MH_OK; i++) {
+        if (items[i]->result != MH_INTAKE__PENDING)
+            continue;
+        if (count++ > 0)
+            rc = mh_buf_append_str(&rows, ",");
+        if (rc == MH_OK)
+            rc = mh_buf_append_str(&rows, items[i]->row_json);
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&rows, "]");
+    if (rc != MH_OK) {
+        mh_buf_cleanup(&rows);
+        return mh_err_set(info, rc, "too-big", -1, "batch too large");
+    }
+    if (count > 0) {
+        const char *params[] = {mh_buf_str(&rows), project};
+        rc = mh_db_query_row(c, insert_sql, 2, params, &row, info);
+    }
+    mh_buf_cleanup(&rows);
+    if (rc != MH_OK || count == 0)
+        return rc;
+    json_t *stale = json_object_get(row, "stale");
+    if (json_array_size(stale) > 0) {
+        *any_stale = true;
+        for (size_t i = 0; i < n; i++) {
+            size_t k;
+            json_t *id;
+            json_array_foreach(stale, k, id)
+            {
+                if (strcmp(json_string_value(id), items[i]->ep->id) == 0)
+                    items[i]->result = MH_INTAKE__STALE;
+            }
+        }
+    } else if (json_integer_value(json_object_get(row, "runs")) != (json_int_t)count ||
+               json_integer_value(json_object_get(row, "deliveries")) != (json_int_t)count) {
+        rc = mh_err_set(info, MH_EDB, "count", -1, "batch insert wrote an unexpected row count");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (items[i]->result == MH_INTAKE__PENDING)
+                items[i]->result = MH_INTAKE__ACCEPTED;
+    }
+    json_decref(row);
+    return rc;
+}
+
+/* One transaction over `items` (sorted by project). On BATCH_OK every item has its result;
+ * otherwise results are meaningful only for items marked STALE. */
+static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                             struct mh_err_info *info)
+{
     bool any_stale = false;
     enum mh_err rc = mh_db_begin(c, NULL, NULL, info);
     if (rc != MH_OK)
         return BATCH_DOWN;
-    for (size_t i = 0; i < n; i++) {
-        struct mh_intake__item *it = items[i];
-        it->result = MH_INTAKE__PENDING;
-        if (project == NULL || strcmp(project, it->ep->project_id) != 0) {
-            project = it->ep->project_id;
-            const char *p[] = {project};
-            rc = mh_db_query(c, "SELECT set_config('meshhook.project_id', $1, true)", 1, p, NULL,
-                             NULL, info);
-            if (rc != MH_OK)
-                goto failed;
-        }
-        if (it->idem_key && (rc = mh_db_exec_script(c, "SAVEPOINT d", info)) != MH_OK)
-            goto failed;
-        bool is_stale = false, is_dup = false;
-        rc = record(c, it, &is_stale, &is_dup, info);
+    for (size_t i = 0; i < n; i++)
+        items[i]->result = MH_INTAKE__PENDING;
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        while (end < n && strcmp(items[end]->ep->project_id, items[start]->ep->project_id) == 0)
+            end++;
+        rc = record_project(c, items + start, end - start, &any_stale, info);
         if (rc != MH_OK)
             goto failed;
-        if (is_stale) {
-            it->result = MH_INTAKE__STALE;
-            any_stale = true;
-            continue;
-        }
-        if (is_dup) {
-            json_t *row = NULL;
-            const char *kp[] = {it->ep->id, it->idem_key};
-            if ((rc = mh_db_exec_script(c, "ROLLBACK TO SAVEPOINT d", info)) != MH_OK ||
-                (rc = mh_db_query_row(c,
-                                      "SELECT run_id FROM idempotency_keys WHERE endpoint_id = $1 "
-                                      "AND key = $2",
-                                      2, kp, &row, info)) != MH_OK)
-                goto failed;
-            snprintf(it->run_id, sizeof(it->run_id), "%s",
-                     json_string_value(json_object_get(row, "run_id")));
-            json_decref(row);
-            it->result = MH_INTAKE__DUPLICATE;
-            continue;
-        }
-        it->result = MH_INTAKE__ACCEPTED;
+        start = end;
     }
     if (any_stale) {
         mh_db_rollback(c);
+        for (size_t i = 0; i < n; i++)
+            if (items[i]->result != MH_INTAKE__STALE)
+                items[i]->result = MH_INTAKE__PENDING;
         return BATCH_STALE;
     }
     rc = mh_db_commit(c, info);
@@ -285,8 +384,7 @@ static enum batch_rc attempt(struct mh_intake__committer *gc, struct mh_db_conn 
 failed:
     mh_db_rollback(c);
     for (size_t i = 0; i < n; i++)
-        if (items[i]->result != MH_INTAKE__STALE)
-            items[i]->result = MH_INTAKE__PENDING;
+        items[i]->result = MH_INTAKE__PENDING;
     return rc == MH_EUNAVAILABLE || !mh_db_is_ok(c) ? BATCH_DOWN : BATCH_ITEM_FAILED;
 }
 
@@ -311,15 +409,17 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
         fail_all(items, n, MH_EUNAVAILABLE);
         return;
     }
-    size_t live = n;
+    qsort(items, n, sizeof(*items), by_project);
     struct mh_intake__item **batch = mh_xcalloc(n, sizeof(*batch));
-    for (int round = 0; live > 0 && round < 4; round++) {
+    for (int round = 0; round < 4; round++) {
         /* Stale items drop out of the batch; the rest are retried together. */
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (items[i]->result == MH_INTAKE__PENDING)
                 batch[m++] = items[i];
-        enum batch_rc r = attempt(gc, c, batch, m, &info);
+        if (m == 0)
+            break;
+        enum batch_rc r = attempt(c, batch, m, &info);
         if (r == BATCH_OK) {
             committed_any = true;
             break;
@@ -333,7 +433,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
         if (r == BATCH_ITEM_FAILED) {
             /* One transaction per item, so only the culprit fails. */
             for (size_t i = 0; i < m; i++) {
-                enum batch_rc one = attempt(gc, c, &batch[i], 1, &info);
+                enum batch_rc one = attempt(c, &batch[i], 1, &info);
                 if (one == BATCH_OK) {
                     committed_any = true;
                 } else if (one != BATCH_STALE) {
@@ -344,9 +444,6 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
             }
             break;
         }
-        live = 0;
-        for (size_t i = 0; i < n; i++)
-            live += items[i]->result == MH_INTAKE__PENDING;
     }
     fail_all(items, n, MH_EUNAVAILABLE);
     free(batch);

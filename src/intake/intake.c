@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
+#include "engine/engine.h"
 #include "secrets/secrets.h"
 
 /* Attempts at recording a delivery whose endpoint keeps changing under it. */
@@ -72,7 +73,9 @@ static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *
                         const char *run_id);
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j,
                            bool *use_blob);
-static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint **epp,
+static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
+                       struct mh_err_info *info);
+static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint *ep,
                    struct job *j, struct mh_intake_result *res);
 
 int64_t mh_intake__now_ms(void)
@@ -361,12 +364,70 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
     return json_pack("{s:o}", "delivery", d);
 }
 
-/* Builds the item, commits it, and answers. *epp may be replaced by a fresher endpoint. */
-static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint **epp,
+/*
+ * The delivery's row for the batch statement of commit.c: a new run id, its first event built
+ * and sealed by the engine (mh_engine_event_run_started: payload and chain hash), and the
+ * delivery log's fields. New string (free()), or NULL when the event cannot be built.
+ */
+static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
+                       struct mh_err_info *info)
+{
+    const struct mh_intake_request *rq = j->rq;
+    struct mh_event ev = {0};
+    char *text = NULL, *blob_hex = NULL;
+    bool use_blob = false;
+    json_t *extra = build_extra(ep, j, &use_blob);
+    json_t *trigger =
+        json_pack("{s:O, s:O, s:{}, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers,
+                  "query", "received_at", j->received_at, "method", rq->method, "content_type",
+                  j->content_type ? json_string(j->content_type) : json_null());
+    if (mh_crypto_uuid4(run_id) != MH_OK ||
+        mh_engine_event_run_started(run_id, ep->workflow_id, ep->version, rq->is_test, trigger,
+                                    extra, j->now_ms, &ev) != MH_OK) {
+        mh_err_set(info, MH_EINVAL, "event", -1, "could not build the run's first event");
+        goto out;
+    }
+    char hash[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(ev.hash, MH_ENGINE_HASH_LEN, hash);
+    json_t *row = json_pack(
+        "{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:I, s:s, s:O, s:s, s:s, s:s, s:O, s:I, s:s}",
+        "run_id", run_id, "delivery_id", j->delivery_id, "endpoint_id", ep->id, "config_version",
+        (json_int_t)ep->config_version, "workflow_id", ep->workflow_id, "version_id",
+        ep->version_id, "version", (json_int_t)ep->version, "is_test", rq->is_test, "at_ms",
+        (json_int_t)j->now_ms, "type", ev.type, "payload", ev.payload, "hash", hash, "received_at",
+        j->received_at, "method", rq->method, "headers", j->headers, "body_size",
+        (json_int_t)rq->body_len, "body_hash", j->body_hash_hex);
+    if (row == NULL) {
+        mh_err_set(info, MH_EINVAL, "event", -1, "could not build the delivery's row");
+        goto out;
+    }
+    json_object_set_new(row, "content_type",
+                        j->content_type ? json_string(j->content_type) : json_null());
+    json_object_set_new(row, "key_id",
+                        j->verified.key ? json_string(j->verified.key->id) : json_null());
+    if (use_blob) {
+        blob_hex = mh_xmalloc(rq->body_len * 2 + 1);
+        mh_crypto_hex_encode(rq->body, rq->body_len, blob_hex);
+        json_object_set_new(row, "blob", json_string(blob_hex));
+        json_object_set_new(row, "blob_hash", json_string(j->body_hash_hex));
+    }
+    text = json_dumps(row, JSON_COMPACT);
+    json_decref(row);
+out:
+    mh_engine_event_cleanup(&ev);
+    json_decref(trigger);
+    json_decref(extra);
+    free(blob_hex);
+    return text;
+}
+
+/* Builds the item, commits it, and answers; res->status -1 asks the caller to judge again on
+ * a fresh endpoint (it changed while this delivery was being recorded). */
+static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint *ep,
                    struct job *j, struct mh_intake_result *res)
 {
     const struct mh_intake_request *rq = j->rq;
-    struct mh_intake__endpoint *ep = *epp;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
     const char *idem = NULL;
     if (ep->scheme == MH_INTAKE__STDWH) {
         idem = mh_intake__header(rq, "webhook-id");
@@ -383,37 +444,16 @@ static void record(struct mh_intake *in, const char *public_id, struct mh_intake
         log_refusal(in, ep, j, 400, "refused", "bad idempotency key", NULL);
         return;
     }
-    bool use_blob = false;
-    json_t *extra = build_extra(ep, j, &use_blob);
-    json_t *trigger =
-        json_pack("{s:O, s:O, s:{}, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers,
-                  "query", "received_at", j->received_at, "method", rq->method, "content_type",
-                  j->content_type ? json_string(j->content_type) : json_null());
-    char *headers_json = json_dumps(j->headers, JSON_COMPACT);
-    char *blob_hex = NULL;
-    if (use_blob) {
-        blob_hex = mh_xmalloc(rq->body_len * 2 + 3);
-        blob_hex[0] = '\\';
-        blob_hex[1] = 'x';
-        mh_crypto_hex_encode(rq->body, rq->body_len, blob_hex + 2);
+    struct mh_intake__item it = {.ep = ep, .idem_key = idem};
+    char *row = build_row(ep, j, it.run_id, &info);
+    if (row == NULL) {
+        res->status = 500;
+        res->body = error_body(rq->request_id, "internal", "internal error");
+        mh_log_req(MH_LOG_ERROR, "intake", rq->request_id, "endpoint %s: %s", public_id,
+                   info.message);
+        return;
     }
-    struct mh_intake__item it = {
-        .ep = ep,
-        .trigger = trigger,
-        .extra = extra,
-        .idem_key = idem,
-        .delivery_id = j->delivery_id,
-        .method = rq->method,
-        .headers_json = headers_json,
-        .content_type = j->content_type,
-        .body_size = rq->body_len,
-        .body_hash_hex = j->body_hash_param,
-        .received_at = j->received_at,
-        .blob_hex = blob_hex,
-        .blob_hash_hex = j->body_hash_param,
-        .key_id = j->verified.key ? j->verified.key->id : NULL,
-        .is_test = rq->is_test,
-    };
+    it.row_json = row;
     mh_intake__commit(in->gc, &it);
     switch (it.outcome) {
     case MH_INTAKE__ACCEPTED:
@@ -427,9 +467,7 @@ static void record(struct mh_intake *in, const char *public_id, struct mh_intake
         res->body = json_pack("{s:s, s:b}", "run_id", it.run_id, "duplicate", true);
         log_refusal(in, ep, j, 200, "duplicate", "idempotency key seen before", it.run_id);
         break;
-    case MH_INTAKE__STALE:
-        res->status = -1; /* the caller reloads and judges again */
-        break;
+    case MH_INTAKE__STALE: res->status = -1; break;
     default:
         res->status = 503;
         res->retry_after_s = 1;
@@ -439,10 +477,7 @@ static void record(struct mh_intake *in, const char *public_id, struct mh_intake
                    public_id, mh_strerror(it.err));
         break;
     }
-    json_decref(trigger);
-    json_decref(extra);
-    free(headers_json);
-    free(blob_hex);
+    free(row);
 }
 
 void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
@@ -517,7 +552,7 @@ void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
             log_refusal(in, ep, &j, v.status, "refused", reason, NULL);
             goto out;
         }
-        record(in, rq->public_id, &ep, &j, res);
+        record(in, rq->public_id, ep, &j, res);
         if (res->status != -1)
             goto out;
         /* The endpoint changed since it was loaded: judge again on the current one. */

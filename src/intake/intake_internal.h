@@ -166,26 +166,17 @@ enum mh_intake__outcome {
 /* One delivery to record. The inputs are borrowed from the submitting thread, which waits. */
 struct mh_intake__item {
     const struct mh_intake__endpoint *ep;
-    json_t *trigger;
-    json_t *extra;
     const char *idem_key; /* NULL: none */
-    const char *delivery_id;
-    const char *method;
-    const char *headers_json;
-    const char *content_type;
-    size_t body_size;
-    const char *body_hash_hex;
-    const char *received_at;
-    const char *blob_hex; /* "\\x..." of a body kept in blobs, or NULL */
-    const char *blob_hash_hex;
-    const char *key_id; /* the key that verified, or NULL */
-    bool is_test;
+    /* The delivery's row for the batch statement (commit.c): a JSON object with the run id,
+     * the sealed first event and the delivery log fields. */
+    const char *row_json;
     /* Results: `result` is the committer's working state, `outcome` what it published (under
-     * its lock) when done. */
+     * its lock) when done. `run_id` is the new run's id, or the first run's for a duplicate. */
+    char run_id[37];
     enum mh_intake__outcome result;
     enum mh_intake__outcome outcome;
     enum mh_err err;
-    char run_id[37];
+    pthread_cond_t done_cv;
     struct mh_intake__item *next;
 };
 

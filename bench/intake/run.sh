@@ -1,0 +1,189 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The webhook intake benchmark (docs/BENCHMARKS.md, "Webhook intake"). In one run, on one
+# private PostgreSQL cluster with durable settings (fsync on, synchronous_commit on):
+#
+#   1. pgbench, 64 clients, one INSERT of a 1 KiB row per transaction: the commit rate the
+#      database itself reaches on this machine;
+#   2. the release `meshhook serve`, an HMAC-SHA256-verified endpoint, and wrk with 64
+#      connections POSTing a signed 1 KiB JSON body: every 202 is a committed run, first event,
+#      job and delivery row.
+#
+# Prints both rates and wrk's latency percentiles side by side. Needs wrk, pgbench, openssl,
+# curl. Settings through the environment: DURATION (seconds per measurement, default 20),
+# CONNECTIONS (64), WORKERS (run workers in the server during the measurement, default 0:
+# runs queue durably and are executed later, so the figure is the intake's own), HTTP_THREADS
+# (64), SERVER_ARGS (more flags for `meshhook serve`), PERF=1 or PERF=pg (record the server, or PostgreSQL, with perf during the measurement
+# and print the hottest symbols).
+#
+#   sh bench/intake/run.sh
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+DURATION=${DURATION:-20}
+CONNECTIONS=${CONNECTIONS:-64}
+WORKERS=${WORKERS:-0}
+HTTP_THREADS=${HTTP_THREADS:-64}
+for tool in wrk pgbench openssl curl; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "bench intake: $tool is required" >&2; exit 1; }
+done
+
+make -s -j2 build/release/meshhook
+BIN="$ROOT/build/release/meshhook"
+
+DIR=$(mktemp -d /tmp/meshhook-bench-intake.XXXXXX)
+chmod 755 "$DIR"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_port=$(sh scripts/free-port.sh)
+sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
+eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
+export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+"$BIN" migrate >/dev/null
+
+# ---- 1. pgbench ------------------------------------------------------------------------------
+cat >"$DIR/insert.sql" <<'SQL'
+INSERT INTO bench_insert (payload) VALUES (repeat('x', 1024));
+SQL
+chmod 644 "$DIR/insert.sql"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
+    -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)"
+pgbench_out=$(as_postgres pgbench -h "$DIR/pg/run" -p "$pg_port" -U postgres -n \
+    -c "$CONNECTIONS" -j 2 -T "$DURATION" -f "$DIR/insert.sql" meshhook 2>&1)
+pg_tps=$(echo "$pgbench_out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+pg_lat=$(echo "$pgbench_out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' | head -n 1)
+
+# ---- 2. the intake ---------------------------------------------------------------------------
+http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
+KEK="bench:$(openssl rand -hex 32)"
+printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
+"$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
+    --http-threads "$HTTP_THREADS" --workers "$WORKERS" --pool-size 16 --log-level warn \
+    ${SERVER_ARGS:-} >"$DIR/server.log" 2>&1 &
+server_pid=$!
+BASE="http://127.0.0.1:$http_port"
+for _ in $(seq 1 100); do
+    curl -sf "$BASE/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+json_field() { # FIELD: reads JSON on stdin, prints a top-level (or a.b) string field
+    python3 -c "import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split('.'): v=v[k]
+print(v)" "$1"
+}
+login=$(curl -sf -c "$DIR/cookies" -H 'Content-Type: application/json' \
+    -d '{"email": "bench@example.com", "password": "bench-password-0123456789"}' \
+    "$BASE/api/auth/login")
+csrf=$(echo "$login" | json_field csrf_token)
+TOKEN=$(curl -sf -b "$DIR/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+    -d '{"name": "bench"}' "$BASE/api/tokens" | json_field token)
+api() { # METHOD PATH [BODY]
+    curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        ${3:+-d "$3"} "$BASE$2"
+}
+project=$(api POST /api/projects '{"name": "bench"}' | json_field id)
+workflow=$(api POST "/api/projects/$project/workflows" \
+    '{"name": "bench", "definition": {"nodes": [{"id": "echo", "type": "transform", "config": {"expression": "trigger.body.id"}}], "edges": []}}' |
+    json_field id)
+api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
+endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
+    '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
+public_id=$(echo "$endpoint" | json_field public_id)
+secret=$(echo "$endpoint" | json_field key.secret)
+
+# A 1 KiB JSON body and its signature, by openssl.
+python3 -c "
+import json
+doc = {'id': 'evt_bench', 'type': 'order.created', 'data': {'items': []}}
+i = 0
+while len(json.dumps(doc)) < 980:
+    doc['data']['items'].append({'sku': 'SKU-%04d' % i, 'qty': i % 7 + 1})
+    i += 1
+s = json.dumps(doc)
+s = s[:-1] + ', \"pad\": \"' + 'x' * (1024 - len(s) - 11) + '\"}'
+assert len(s) == 1024, len(s)
+open('$DIR/body.json', 'w').write(s)
+"
+sig=$(openssl dgst -sha256 -hmac "$secret" -r "$DIR/body.json" | cut -d' ' -f1)
+python3 -c "
+import json
+body = open('$DIR/body.json').read()
+print('wrk.method = \"POST\"')
+print('wrk.body = ' + json.dumps(body))
+print('wrk.headers[\"Content-Type\"] = \"application/json\"')
+print('wrk.headers[\"X-Signature\"] = \"$sig\"')
+" >"$DIR/post.lua"
+status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$BASE/hooks/$public_id")
+[ "$status" = 202 ] || { echo "bench intake: a signed delivery got $status" >&2; exit 1; }
+
+# Warm up (caches, prepared statements), then measure.
+wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
+runs_before=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
+    -d meshhook -c "SELECT count(*) FROM runs")
+case "${PERF:-0}" in
+1) perf record -F 999 -g -p "$server_pid" -o "$DIR/perf.data" -- sleep "$DURATION" \
+       >/dev/null 2>&1 & ;;
+pg) perf record -F 999 -g -a -o "$DIR/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 & ;;
+esac
+cpu_ticks() { # PID...: user+system clock ticks of the processes
+    for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+pg_pids() { pgrep -P "$(head -n 1 "$DIR/pg/data/postmaster.pid")"; }
+srv0=$(cpu_ticks "$server_pid")
+# shellcheck disable=SC2046
+pg0=$(cpu_ticks $(pg_pids))
+wrk_out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
+    "$BASE/hooks/$public_id")
+srv1=$(cpu_ticks "$server_pid")
+# shellcheck disable=SC2046
+pg1=$(cpu_ticks $(pg_pids))
+runs_after=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
+    -d meshhook -c "SELECT count(*) FROM runs")
+rps=$(echo "$wrk_out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
+p50=$(echo "$wrk_out" | sed -n 's/^ *50% *\([0-9.]*[mun]*s\).*/\1/p')
+p99=$(echo "$wrk_out" | sed -n 's/^ *99% *\([0-9.]*[mun]*s\).*/\1/p')
+non2xx=$(echo "$wrk_out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
+errors=$(echo "$wrk_out" | sed -n 's/^ *Socket errors: *\(.*\)/\1/p')
+committed=$((runs_after - runs_before))
+
+echo
+echo "webhook intake, $(nproc) cores, $CONNECTIONS connections, ${DURATION}s, 1 KiB JSON, HMAC-SHA256"
+printf '  %-44s %10s/s  (latency avg %s ms)\n' "pgbench, 1 INSERT per transaction" "$pg_tps" \
+    "$pg_lat"
+printf '  %-44s %10s/s  p50 %s  p99 %s\n' "meshhook durable 202s (wrk)" "$rps" "$p50" "$p99"
+printf '  %-44s %10s\n' "runs committed during the measurement" "$committed"
+printf '  %-44s %10s\n' "non-202 responses" "${non2xx:-0}"
+hz=$(getconf CLK_TCK)
+if [ "$committed" -gt 0 ]; then
+    printf '  %-44s %10s\n' "CPU per delivery: meshhook / PostgreSQL" \
+        "$(awk -v s=$((srv1 - srv0)) -v p=$((pg1 - pg0)) -v n="$committed" -v hz="$hz" \
+            'BEGIN { printf "%.0f us / %.0f us", s * 1e6 / hz / n, p * 1e6 / hz / n }')"
+fi
+[ -z "$errors" ] || printf '  %-44s %s\n' "socket errors" "$errors"
+if [ "${PERF:-0}" != 0 ]; then
+    sleep 1
+    comm=""
+    [ "$PERF" = pg ] && comm="--comm postgres"
+    # shellcheck disable=SC2086
+    perf report -i "$DIR/perf.data" $comm ${PERF_CHILDREN:---no-children} --sort ${PERF_SORT:-sym} \
+        --stdio -g none 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | head -n 40
+fi
