@@ -38,6 +38,7 @@ static const struct command commands[] = {
     {"replay", mh_cli_replay, "verify a run's log and re-evaluate its pure steps (replay RUN_ID)"},
     {"audit", mh_cli_audit, "verify the audit log's hash chains (audit verify)"},
     {"kek", mh_cli_kek, "rotate the key-encryption key of secrets (kek rotate, kek status)"},
+    {"sign", mh_cli_sign, "print the signature headers a webhook sender would send (sign --help)"},
     {"help", cmd_help, "show this help"},
 };
 

@@ -12,5 +12,6 @@ int mh_cli_user(int argc, char **argv);
 int mh_cli_audit(int argc, char **argv);
 int mh_cli_kek(int argc, char **argv);
 int mh_cli_replay(int argc, char **argv);
+int mh_cli_sign(int argc, char **argv);
 
 #endif
