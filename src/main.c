@@ -148,6 +148,9 @@ static int cmd_serve(int argc, char **argv)
             .poll_ms = cfg.poll_interval_ms,
             .run_timeout_ms = (int64_t)cfg.run_timeout_s * 1000,
             .max_response_bytes = (size_t)cfg.max_response_bytes,
+            .max_in_flight = cfg.outbound_max_in_flight,
+            .breaker_failures = cfg.breaker_failures,
+            .breaker_open_ms = cfg.breaker_open_ms,
         };
         if (mh_engine_runtime_start(&ro, &app.runtime, &info) != MH_OK) {
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);

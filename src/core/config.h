@@ -32,6 +32,9 @@ struct mh_config {
     int job_lease_ms;
     int poll_interval_ms;
     int run_timeout_s;
+    int outbound_max_in_flight;
+    int breaker_failures;
+    int breaker_open_ms;
     long max_response_bytes;
     int intake_committers;
     int intake_max_batch;

@@ -101,6 +101,9 @@ struct mh_engine_runtime_opts {
     int poll_ms;
     int64_t run_timeout_ms;    /* 0: none */
     size_t max_response_bytes; /* recorded HTTP bodies are cut here */
+    int max_in_flight;         /* outbound requests at once (0: the executor's default) */
+    int breaker_failures;      /* 0: default */
+    int breaker_open_ms;       /* 0: default */
 };
 
 MH_MUSTCHECK enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,

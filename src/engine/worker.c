@@ -531,24 +531,17 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
 
 /* ---- Advancing a run ---------------------------------------------------------------------- */
 
-static char *events_json(const struct mh_event *evs, size_t n)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char hex[2 * MH_ENGINE_HASH_LEN + 1];
-        mh_crypto_hex_encode(evs[i].hash, MH_ENGINE_HASH_LEN, hex);
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:i, s:O, s:I, s:s}", "seq",
-                                             (json_int_t)evs[i].seq, "type", evs[i].type, "node_id",
-                                             evs[i].node_id, "attempt", evs[i].attempt, "payload",
-                                             evs[i].payload ? evs[i].payload : json_null(), "at_ms",
-                                             (json_int_t)evs[i].at_ms, "hash", hex));
-    }
-    char *s = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return s;
-}
+/* A run's decision, made inside the batch's transaction and written with the others. */
+struct plan {
+    struct mh_engine_result res;
+    struct mh_engine_result pending;
+    bool is_finished; /* the run ended (or is gone): its job is deleted */
+    int64_t wake;     /* otherwise the job sleeps until then */
+    char created_at[64];
+    json_t *dead_letter; /* the run's error when an http_call failed for good (borrowed) */
+};
 
-/* A run ends in the dead-letter list when an http_call step failed for good. */
+/* A run belongs in the dead-letter list when an http_call step failed for good. */
 static bool is_dead_letter(const struct mh_wf *wf, json_t *error)
 {
     const char *node = json_string_value(json_object_get(error, "node"));
@@ -556,76 +549,39 @@ static bool is_dead_letter(const struct mh_wf *wf, json_t *error)
     return type && strcmp(type, "http_call") == 0;
 }
 
-static enum mh_err schedule_job(struct mh_db_conn *c, const struct job *j, int64_t at_ms,
-                                struct mh_err_info *info)
+static void wake_at_least(int64_t *wake, int64_t at)
 {
-    char at[32];
-    snprintf(at, sizeof(at), "%lld", (long long)at_ms);
-    const char *params[] = {j->run_id, at, j->project_id};
-    long affected = 0;
-    enum mh_err rc = mh_db_query(c,
-                                 "UPDATE jobs SET run_at = 'epoch'::timestamptz + $2::bigint * "
-                                 "interval '1 millisecond', lease_owner = NULL, lease_until = "
-                                 "NULL, attempts = 0, last_error = NULL WHERE run_id = $1",
-                                 2, params, NULL, &affected, info);
-    if (rc == MH_OK && affected == 0)
-        rc = mh_db_query(c,
-                         "INSERT INTO jobs (project_id, run_id, kind, run_at) VALUES ($3, $1, "
-                         "'advance', 'epoch'::timestamptz + $2::bigint * interval '1 millisecond')",
-                         3, params, NULL, NULL, info);
-    return rc;
+    if (at > 0 && (*wake == 0 || at < *wake))
+        *wake = at;
 }
 
 /*
- * Advances one run with `rep` (may be NULL) inside the caller's open transaction (whose
- * meshhook.project_id is the run's project); commits nothing. *res receives the decision (its
- * HTTP actions are sent after commit) and *pending the calls still outstanding.
+ * Decides one run from its locked row (`row`: status, version_id, created_at and the whole log;
+ * NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
+ * run's version on a cache miss.
  */
-static enum mh_err advance_in_tx(struct mh_engine_runtime *rt, struct mh_db_conn *c,
-                                 const struct job *j, struct report *rep,
-                                 struct mh_engine_result *res, struct mh_engine_result *pending,
-                                 struct mh_err_info *info)
+static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, json_t *row,
+                          struct report *rep, struct plan *p, struct mh_err_info *info)
 {
     struct mh_wf *wf = NULL;
     struct mh_event *events = NULL;
     size_t n = 0;
-    char *evjson = NULL;
-    enum mh_err rc;
-    const char *idp[] = {j->run_id};
-    json_t *run = NULL;
-    /* The run (locked) and its whole log in one round trip. */
-    rc = mh_db_query_row(
-        c,
-        "SELECT r.status, r.version_id, r.created_at::text AS created_at, coalesce((SELECT "
-        "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
-        "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
-        "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
-        "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = $1 FOR UPDATE OF r",
-        1, idp, &run, info);
-    if (rc == MH_ENOTFOUND) {
-        rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
-        goto out;
-    }
-    if (rc != MH_OK)
-        goto out;
-    const char *status = json_string_value(json_object_get(run, "status"));
-    if (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+    enum mh_err rc = MH_OK;
+    const char *status = row ? json_string_value(json_object_get(row, "status")) : NULL;
+    if (status == NULL || strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
         strcmp(status, "canceled") == 0) {
-        json_decref(run);
-        rc = mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info);
-        goto out;
+        p->is_finished = true;
+        return MH_OK;
     }
-    char created_at[64];
-    snprintf(created_at, sizeof(created_at), "%s",
-             json_string_value(json_object_get(run, "created_at")));
-    rc = workflow_for(rt, c, json_string_value(json_object_get(run, "version_id")), &wf, info);
+    snprintf(p->created_at, sizeof(p->created_at), "%s",
+             json_string_value(json_object_get(row, "created_at")));
+    rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
     if (rc == MH_OK)
-        rc = mh_engine_events_from_rows(json_object_get(run, "events"), &events, &n, info);
-    json_decref(run);
+        rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
     if (rc != MH_OK)
         goto out;
     if (rep && rep->park_until_ms) {
-        rc = schedule_job(c, j, rep->park_until_ms, info);
+        p->wake = rep->park_until_ms;
         goto out;
     }
     struct mh_engine_input in = {
@@ -635,112 +591,180 @@ static enum mh_err advance_in_tx(struct mh_engine_runtime *rt, struct mh_db_conn
         .reports = rep && rep->has_event ? &rep->ev : NULL,
         .n_reports = rep && rep->has_event ? 1 : 0,
     };
-    if ((rc = mh_engine_advance(wf, events, n, &in, res, info)) != MH_OK)
+    if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
         goto out;
-    bool is_finished = false;
-    int64_t wake = res->next_wake_ms;
-    json_t *output = NULL, *error = NULL;
-    for (size_t i = 0; i < res->n_actions; i++) {
-        const struct mh_engine_action *a = &res->actions[i];
+    p->wake = p->res.next_wake_ms;
+    for (size_t i = 0; i < p->res.n_actions; i++) {
+        const struct mh_engine_action *a = &p->res.actions[i];
         if (a->kind == MH_ACTION_FINISHED) {
-            is_finished = true;
-            output = a->output;
-            error = a->error;
+            p->is_finished = true;
+            if (a->status == MH_RUN_FAILED && a->error && is_dead_letter(wf, a->error))
+                p->dead_letter = a->error;
         } else if (a->kind == MH_ACTION_HTTP) {
-            int64_t recover =
-                in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) + RECOVERY_MARGIN_MS;
-            if (wake == 0 || recover < wake)
-                wake = recover;
+            wake_at_least(&p->wake, in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) +
+                                        RECOVERY_MARGIN_MS);
         }
     }
-    if (!is_finished) {
+    if (!p->is_finished) {
         /* Outstanding calls this process is not making (after a crash or a park) are sent
          * again; their recovery time bounds the job's sleep. */
-        size_t all_n = n + res->n_events;
+        size_t all_n = n + p->res.n_events;
         struct mh_event *all = mh_xcalloc(all_n ? all_n : 1, sizeof(*all));
         memcpy(all, events, n * sizeof(*all));
-        if (res->n_events)
-            memcpy(all + n, res->events, res->n_events * sizeof(*all));
-        rc = mh_engine_pending(wf, all, all_n, pending, info);
+        if (p->res.n_events)
+            memcpy(all + n, p->res.events, p->res.n_events * sizeof(*all));
+        rc = mh_engine_pending(wf, all, all_n, &p->pending, info);
         free(all);
         if (rc != MH_OK)
             goto out;
-        for (size_t i = 0; i < pending->n_actions; i++) {
-            const struct mh_engine_action *a = &pending->actions[i];
-            if (a->kind != MH_ACTION_HTTP)
-                continue;
-            int64_t recover =
-                in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) + RECOVERY_MARGIN_MS;
-            if (wake == 0 || recover < wake)
-                wake = recover;
+        for (size_t i = 0; i < p->pending.n_actions; i++) {
+            const struct mh_engine_action *a = &p->pending.actions[i];
+            if (a->kind == MH_ACTION_HTTP)
+                wake_at_least(&p->wake, in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) +
+                                            RECOVERY_MARGIN_MS);
         }
-        if (res->deadline_ms && (wake == 0 || res->deadline_ms < wake))
-            wake = res->deadline_ms;
-        if (wake == 0)
-            wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
-    }
-    if (res->n_events == 0) {
-        rc = is_finished
-                 ? mh_db_query(c, "DELETE FROM jobs WHERE run_id = $1", 1, idp, NULL, NULL, info)
-                 : schedule_job(c, j, wake, info);
-        goto out;
-    }
-    /* The new events, the run's summary and its job in one statement. */
-    evjson = events_json(res->events, res->n_events);
-    char hex[2 + 2 * MH_ENGINE_HASH_LEN + 1] = "\\x";
-    const struct mh_event *last = &res->events[res->n_events - 1];
-    mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hex + 2);
-    char last_seq[24], wake_s[24];
-    snprintf(last_seq, sizeof(last_seq), "%lld", (long long)last->seq);
-    snprintf(wake_s, sizeof(wake_s), "%lld", (long long)wake);
-    char *out_s = output ? json_dumps(output, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    const char *err_msg = error ? json_string_value(json_object_get(error, "message")) : NULL;
-    const char *params[] = {
-        j->run_id, created_at, j->project_id, evjson,  mh_engine_run_status_name(res->status),
-        hex,       last_seq,   out_s,         err_msg, is_finished ? "true" : "false",
-        wake_s};
-    json_t *row = NULL;
-    rc = mh_db_query_row(
-        c,
-        "WITH e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, "
-        "attempt, payload, at, hash) SELECT $1, $2::timestamptz, (x->>'seq')::int, $3, "
-        "x->>'type', nullif(x->>'node_id', ''), nullif((x->>'attempt')::int, 0), "
-        "coalesce(x->'payload', '{}'), 'epoch'::timestamptz + (x->>'at_ms')::bigint * interval "
-        "'1 millisecond', decode(x->>'hash', 'hex') FROM jsonb_array_elements($4::jsonb) x "
-        "RETURNING 1), "
-        "u AS (UPDATE runs SET status = $5, last_hash = $6::bytea, last_seq = $7::int, "
-        "started_at = coalesce(started_at, now()), finished_at = CASE WHEN $5 IN ('succeeded', "
-        "'failed', 'canceled') THEN now() END, output = coalesce($8::jsonb, output), error = "
-        "coalesce($9, error) WHERE id = $1 RETURNING 1), "
-        "d AS (DELETE FROM jobs WHERE run_id = $1 AND $10::boolean RETURNING 1), "
-        "s AS (UPDATE jobs SET run_at = 'epoch'::timestamptz + $11::bigint * interval '1 "
-        "millisecond', lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL "
-        "WHERE run_id = $1 AND NOT $10::boolean RETURNING 1) "
-        "SELECT (SELECT count(*) FROM s) AS scheduled, (SELECT count(*) FROM e) AS appended",
-        11, params, &row, info);
-    free(out_s);
-    long long scheduled = rc == MH_OK ? json_integer_value(json_object_get(row, "scheduled")) : 0;
-    json_decref(row);
-    if (rc != MH_OK)
-        goto out;
-    if (!is_finished && scheduled == 0 && (rc = schedule_job(c, j, wake, info)) != MH_OK)
-        goto out;
-    if (is_finished && res->status == MH_RUN_FAILED && error && is_dead_letter(wf, error)) {
-        char *err = json_dumps(error, JSON_COMPACT);
-        const char *dp[] = {j->project_id, j->run_id, err,
-                            json_string_value(json_object_get(error, "message"))};
-        rc = mh_db_query(c,
-                         "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
-                         "attempts, last_error) VALUES ($1, $2, 'step', $3::jsonb, "
-                         "(SELECT count(*) FROM events WHERE run_id = $2 AND type = "
-                         "'http_attempt' AND node_id = ($3::jsonb->>'node')), $4)",
-                         4, dp, NULL, NULL, info);
-        free(err);
+        wake_at_least(&p->wake, p->res.deadline_ms);
+        if (p->wake == 0)
+            p->wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
     }
 out:
-    free(evjson);
     mh_engine_events_free(events, n);
     mh_engine_wf_unref(wf);
+    return rc;
+}
+
+static char *uuid_array(const struct job *jobs, const struct plan *plans, int n, bool finished)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 1u << 20);
+    (void)!mh_buf_append_str(&b, "{");
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        if (plans && plans[i].is_finished != finished)
+            continue;
+        (void)!mh_buf_printf(&b, "%s%s", first ? "" : ",", jobs[i].run_id);
+        first = false;
+    }
+    (void)!mh_buf_append_str(&b, "}");
+    return mh_buf_steal(&b, NULL);
+}
+
+/*
+ * Writes every plan of the batch: all new events, every run's summary, the deletion of finished
+ * runs' jobs and the rescheduling of the others, in one statement; then the rare extras (a job
+ * row that went missing, dead letters).
+ */
+static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, struct plan *plans,
+                               int n, struct mh_err_info *info)
+{
+    json_t *events = json_array(), *runs = json_array(), *sched = json_array();
+    for (int i = 0; i < n; i++) {
+        struct plan *p = &plans[i];
+        if (!p->is_finished)
+            json_array_append_new(
+                sched, json_pack("{s:s, s:I}", "id", jobs[i].run_id, "wake", (json_int_t)p->wake));
+        if (p->res.n_events == 0)
+            continue;
+        for (size_t k = 0; k < p->res.n_events; k++) {
+            const struct mh_event *ev = &p->res.events[k];
+            char hex[2 * MH_ENGINE_HASH_LEN + 1];
+            mh_crypto_hex_encode(ev->hash, MH_ENGINE_HASH_LEN, hex);
+            json_array_append_new(events,
+                                  json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:O, s:I, s:s}",
+                                            "run_id", jobs[i].run_id, "created_at", p->created_at,
+                                            "seq", (json_int_t)ev->seq, "type", ev->type, "node_id",
+                                            ev->node_id, "attempt", ev->attempt, "payload",
+                                            ev->payload ? ev->payload : json_null(), "at_ms",
+                                            (json_int_t)ev->at_ms, "hash", hex));
+        }
+        const struct mh_event *last = &p->res.events[p->res.n_events - 1];
+        char hex[2 * MH_ENGINE_HASH_LEN + 1];
+        mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hex);
+        json_t *r = json_pack("{s:s, s:s, s:s, s:I}", "id", jobs[i].run_id, "status",
+                              mh_engine_run_status_name(p->res.status), "last_hash", hex,
+                              "last_seq", (json_int_t)last->seq);
+        for (size_t k = 0; k < p->res.n_actions; k++) {
+            const struct mh_engine_action *a = &p->res.actions[k];
+            if (a->kind != MH_ACTION_FINISHED)
+                continue;
+            if (a->output)
+                json_object_set(r, "output", a->output);
+            if (a->error)
+                json_object_set(r, "error", json_object_get(a->error, "message"));
+        }
+        json_array_append_new(runs, r);
+    }
+    char *ev_s = json_dumps(events, JSON_COMPACT);
+    char *runs_s = json_dumps(runs, JSON_COMPACT);
+    char *sched_s = json_dumps(sched, JSON_COMPACT);
+    char *done_s = uuid_array(jobs, plans, n, true);
+    const char *params[] = {ev_s, runs_s, done_s, sched_s};
+    json_t *row = NULL;
+    enum mh_err rc = mh_db_query_row(
+        c,
+        "WITH e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, "
+        "attempt, payload, at, hash) SELECT (x->>'run_id')::uuid, (x->>'created_at')::timestamptz, "
+        "(x->>'seq')::int, mh_pid(), x->>'type', nullif(x->>'node_id', ''), "
+        "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), 'epoch'::timestamptz + "
+        "(x->>'at_ms')::bigint * interval '1 millisecond', decode(x->>'hash', 'hex') FROM "
+        "jsonb_array_elements($1::jsonb) x RETURNING 1), "
+        "u AS (UPDATE runs r SET status = x->>'status', last_hash = decode(x->>'last_hash', "
+        "'hex'), last_seq = (x->>'last_seq')::int, started_at = coalesce(r.started_at, now()), "
+        "finished_at = CASE WHEN x->>'status' IN ('succeeded', 'failed', 'canceled') THEN now() "
+        "END, output = CASE WHEN x ? 'output' THEN x->'output' ELSE r.output END, error = "
+        "coalesce(x->>'error', r.error) FROM jsonb_array_elements($2::jsonb) x WHERE r.id = "
+        "(x->>'id')::uuid RETURNING 1), "
+        "d AS (DELETE FROM jobs WHERE run_id = ANY($3::uuid[]) RETURNING 1), "
+        "s AS (UPDATE jobs j SET run_at = 'epoch'::timestamptz + (x->>'wake')::bigint * interval "
+        "'1 millisecond', lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL "
+        "FROM jsonb_array_elements($4::jsonb) x WHERE j.run_id = (x->>'id')::uuid RETURNING "
+        "j.run_id) "
+        "SELECT (SELECT count(*) FROM e) AS appended, (SELECT count(*) FROM u) AS updated, "
+        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled",
+        4, params, &row, info);
+    free(ev_s);
+    free(runs_s);
+    free(sched_s);
+    free(done_s);
+    json_decref(events);
+    json_decref(runs);
+    json_decref(sched);
+    json_t *scheduled = rc == MH_OK ? json_object_get(row, "scheduled") : NULL;
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        struct plan *p = &plans[i];
+        if (!p->is_finished) {
+            bool found = false;
+            size_t k;
+            json_t *v;
+            json_array_foreach(scheduled, k, v)
+            {
+                found = found || strcmp(json_string_value(v), jobs[i].run_id) == 0;
+            }
+            if (!found) { /* woken by a report while its job row was gone */
+                char at[32];
+                snprintf(at, sizeof(at), "%lld", (long long)p->wake);
+                const char *jp[] = {jobs[i].run_id, at};
+                rc = mh_db_query(c,
+                                 "INSERT INTO jobs (project_id, run_id, kind, run_at) VALUES "
+                                 "(mh_pid(), $1, 'advance', 'epoch'::timestamptz + $2::bigint * "
+                                 "interval '1 millisecond')",
+                                 2, jp, NULL, NULL, info);
+            }
+        }
+        if (rc == MH_OK && p->dead_letter) {
+            char *err = json_dumps(p->dead_letter, JSON_COMPACT);
+            const char *dp[] = {jobs[i].run_id, err,
+                                json_string_value(json_object_get(p->dead_letter, "message"))};
+            rc = mh_db_query(c,
+                             "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
+                             "attempts, last_error) VALUES (mh_pid(), $1, 'step', $2::jsonb, "
+                             "(SELECT count(*) FROM events WHERE run_id = $1 AND type = "
+                             "'http_attempt' AND node_id = ($2::jsonb->>'node')), $3)",
+                             3, dp, NULL, NULL, info);
+            free(err);
+        }
+    }
+    json_decref(row);
     return rc;
 }
 
@@ -784,84 +808,104 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
 
 /* After a commit: forgets the report's call and sends what the decisions asked for. */
 static void after_commit(struct mh_engine_runtime *rt, const struct job *j, struct report *rep,
-                         struct mh_engine_result *res, struct mh_engine_result *pending)
+                         struct plan *p)
 {
     if (rep)
         inflight_forget(rt, rep->key);
-    for (size_t i = 0; i < res->n_actions; i++)
-        if (res->actions[i].kind == MH_ACTION_HTTP)
-            dispatch_http(rt, j, &res->actions[i]);
-    for (size_t i = 0; i < pending->n_actions; i++)
-        if (pending->actions[i].kind == MH_ACTION_HTTP)
-            dispatch_http(rt, j, &pending->actions[i]);
-}
-
-/* Advances one run in a transaction of its own, retrying when another worker got there first. */
-static void process(struct mh_engine_runtime *rt, const struct job *j, struct report *rep)
-{
-    for (int attempt = 0; attempt < 5; attempt++) {
-        struct mh_engine_result res = {0}, pending = {0};
-        struct mh_err_info info = MH_ERR_INFO_INIT;
-        struct mh_db_conn *c = NULL;
-        enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, &info);
-        if (rc == MH_OK && (rc = mh_db_begin(c, NULL, j->project_id, &info)) == MH_OK &&
-            (rc = advance_in_tx(rt, c, j, rep, &res, &pending, &info)) == MH_OK)
-            rc = mh_db_commit(c, &info);
-        mh_db_release(rt->opts.pool, c);
-        if (rc == MH_OK)
-            after_commit(rt, j, rep, &res, &pending);
-        mh_engine_result_cleanup(&res);
-        mh_engine_result_cleanup(&pending);
-        if (rc == MH_OK)
-            return;
-        if (rc == MH_ECONFLICT)
-            continue; /* another worker appended first: reload and decide again */
-        mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s", j->run_id, info.message);
-        if (rep)
-            inflight_forget(rt, rep->key); /* the job's recovery wake sends the call again */
-        else
-            job_failed(rt, j, info.message[0] ? info.message : mh_strerror(rc));
-        return;
-    }
+    for (size_t i = 0; i < p->res.n_actions; i++)
+        if (p->res.actions[i].kind == MH_ACTION_HTTP)
+            dispatch_http(rt, j, &p->res.actions[i]);
+    for (size_t i = 0; i < p->pending.n_actions; i++)
+        if (p->pending.actions[i].kind == MH_ACTION_HTTP)
+            dispatch_http(rt, j, &p->pending.actions[i]);
 }
 
 /*
- * Advances several runs of one project in ONE transaction, so a batch pays one commit instead
- * of one per run (pure steps that follow each other already cost no commit of their own). When
- * anything in the batch fails, it is rolled back and every run is redone on its own.
+ * Advances `n` runs of one project in ONE transaction: their rows and logs in one query, a
+ * decision each, then one statement for all their writes and one commit. Pure steps that follow
+ * each other already cost no commit of their own; batching spares most of the rest.
+ */
+static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct job *jobs,
+                                 struct report **reps, struct plan *plans, int n,
+                                 struct mh_err_info *info)
+{
+    struct mh_db_conn *c = NULL;
+    json_t *rows = NULL;
+    char *ids = uuid_array(jobs, NULL, n, false);
+    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
+    if (rc == MH_OK)
+        rc = mh_db_begin(c, NULL, jobs[0].project_id, info);
+    if (rc != MH_OK)
+        goto out;
+    const char *params[] = {ids};
+    rc = mh_db_query(
+        c,
+        "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, coalesce((SELECT "
+        "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
+        "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
+        "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
+        "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = ANY($1::uuid[]) ORDER BY "
+        "r.id FOR UPDATE OF r",
+        1, params, &rows, NULL, info);
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        json_t *row = NULL, *r;
+        size_t k;
+        json_array_foreach(rows, k, r)
+        {
+            if (strcmp(json_string_value(json_object_get(r, "id")), jobs[i].run_id) == 0)
+                row = r;
+        }
+        rc = decide(rt, c, row, reps ? reps[i] : NULL, &plans[i], info);
+    }
+    if (rc == MH_OK)
+        rc = write_plans(c, jobs, plans, n, info);
+    if (rc == MH_OK)
+        rc = mh_db_commit(c, info);
+out:
+    json_decref(rows);
+    free(ids);
+    mh_db_release(rt->opts.pool, c);
+    return rc;
+}
+
+/*
+ * Runs a batch; when it fails, every run is redone on its own (so one bad run cannot hold the
+ * others back), retrying when another worker advanced a run first.
  */
 static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct report **reps,
                           int n)
 {
-    if (n == 1) {
-        process(rt, &jobs[0], reps ? reps[0] : NULL);
-        return;
-    }
-    struct mh_engine_result *res = mh_xcalloc((size_t)n, sizeof(*res));
-    struct mh_engine_result *pending = mh_xcalloc((size_t)n, sizeof(*pending));
+    struct plan *plans = mh_xcalloc((size_t)n, sizeof(*plans));
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    struct mh_db_conn *c = NULL;
-    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, &info);
-    if (rc == MH_OK)
-        rc = mh_db_begin(c, NULL, jobs[0].project_id, &info);
-    for (int i = 0; i < n && rc == MH_OK; i++)
-        rc = advance_in_tx(rt, c, &jobs[i], reps ? reps[i] : NULL, &res[i], &pending[i], &info);
-    if (rc == MH_OK)
-        rc = mh_db_commit(c, &info);
-    else if (c)
-        mh_db_rollback(c);
-    mh_db_release(rt->opts.pool, c);
+    enum mh_err rc = MH_ECONFLICT;
+    for (int attempt = 0; attempt < (n == 1 ? 5 : 1) && rc == MH_ECONFLICT; attempt++) {
+        for (int i = 0; i < n; i++) {
+            mh_engine_result_cleanup(&plans[i].res);
+            mh_engine_result_cleanup(&plans[i].pending);
+            memset(&plans[i], 0, sizeof(plans[i]));
+        }
+        info = (struct mh_err_info)MH_ERR_INFO_INIT;
+        rc = advance_batch(rt, jobs, reps, plans, n, &info);
+    }
     for (int i = 0; i < n; i++) {
         if (rc == MH_OK)
-            after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &res[i], &pending[i]);
-        mh_engine_result_cleanup(&res[i]);
-        mh_engine_result_cleanup(&pending[i]);
+            after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &plans[i]);
+        mh_engine_result_cleanup(&plans[i].res);
+        mh_engine_result_cleanup(&plans[i].pending);
     }
-    free(res);
-    free(pending);
-    if (rc != MH_OK)
+    free(plans);
+    if (rc == MH_OK)
+        return;
+    if (n > 1) {
         for (int i = 0; i < n; i++)
-            process(rt, &jobs[i], reps ? reps[i] : NULL);
+            process_batch(rt, &jobs[i], reps ? &reps[i] : NULL, 1);
+        return;
+    }
+    mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s", jobs[0].run_id, info.message);
+    if (reps && reps[0])
+        inflight_forget(rt, reps[0]->key); /* the job's recovery wake sends the call again */
+    else
+        job_failed(rt, &jobs[0], info.message[0] ? info.message : mh_strerror(rc));
 }
 
 /* Runs `jobs` (and their reports) grouped by project, one transaction per group. */
@@ -1043,6 +1087,12 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     mh_outbound_opts_init(&oo);
     if (opts->max_response_bytes)
         oo.max_response_bytes = opts->max_response_bytes;
+    if (opts->max_in_flight)
+        oo.max_in_flight = opts->max_in_flight;
+    if (opts->breaker_failures)
+        oo.breaker_failures = opts->breaker_failures;
+    if (opts->breaker_open_ms)
+        oo.breaker_open_ms = opts->breaker_open_ms;
     enum mh_err rc = mh_outbound_create(&oo, &rt->out);
     if (rc != MH_OK) {
         json_decref(rt->inflight);

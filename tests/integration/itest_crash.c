@@ -37,7 +37,10 @@ MH_TEST(two_thousand_runs_survive_three_sigkills)
     mh_it_db_create(&db, true);
     struct mh_mock *m = mh_mock_start(target, NULL);
     const char *args[] = {
-        "--job-lease-ms", "1500", "--worker-batch", "32", "--pool-size", "12", NULL};
+        "--job-lease-ms", "1500", "--worker-batch", "32", "--pool-size", "12",
+        /* The target is one thread: a breaker opening under the burst would only slow the test
+         * down (breakers are tested in tests/unit/test_outbound.c). */
+        "--breaker-failures", "1000", "--breaker-open-ms", "200", NULL};
     struct mh_it_server s;
     mh_it_server_start(&s, &db, args);
     char bearer[128], user[40], project[40];
@@ -50,7 +53,7 @@ MH_TEST(two_thousand_runs_survive_three_sigkills)
                   "{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}, {s:s, s:s}]}",
                   "nodes", "id", "prep", "type", "transform", "config", "expression",
                   "{n: trigger.body.n}", "id", "call", "type", "http_call", "config", "url", url,
-                  "body", "expression", "steps.prep.output", "timeout_ms", 2000, "retry",
+                  "body", "expression", "steps.prep.output", "timeout_ms", 5000, "retry",
                   "max_attempts", 10, "base_delay_ms", 50, "max_delay_ms", 500, "id", "end", "type",
                   "terminate", "config", "output", "steps.call.output.body", "edges", "from",
                   "prep", "to", "call", "from", "call", "to", "end");
