@@ -121,7 +121,7 @@ __attribute__((unused)) static long hook(struct ienv *e, const char *public_id, 
                                          const char *const *headers, const char *body, size_t len,
                                          struct mh_it_resp *resp)
 {
-    char url[256];
+    char url[4096];
     snprintf(url, sizeof(url), "%s/hooks/%s", e->s.base, public_id);
     mh_it_http(method, url, headers, body, len, resp);
     return resp->status;
