@@ -76,7 +76,6 @@ static const struct cfg_row rows[] = {
      "previous KEKs still readable during a rotation: comma-separated [ID=]PATH"},
     {"old_keks", CFG_STR, F(old_keks), "", 0, 0, true,
      "previous KEKs given inline: comma-separated ID:KEY"},
-    {"web_dir", CFG_STR, F(web_dir), "", 0, 0, false, "directory of the built web UI"},
     {"allow_signup", CFG_BOOL, F(allow_signup), "false", 0, 0, false, "public sign-up"},
     {"secure_cookies", CFG_BOOL, F(secure_cookies), "false", 0, 0, false,
      "mark cookies Secure (set when served over TLS)"},

@@ -43,7 +43,6 @@ struct mh_config {
     char *kek_id;
     char *old_kek_files;
     char *old_keks;
-    char *web_dir;
     bool allow_signup;
     bool secure_cookies;
     int session_idle_minutes;
