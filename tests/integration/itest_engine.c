@@ -432,3 +432,46 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
     json_decref(def);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
+
+static void recovering(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    rep->status = req->hit <= 2 ? 503 : 200;
+    snprintf(rep->body, sizeof(rep->body), "{\"hit\": %d}", req->hit);
+}
+
+MH_TEST(open_breaker_parks_the_step_without_spending_attempts)
+{
+    struct env e;
+    struct mh_mock *m = mh_mock_start(recovering, NULL);
+    /* Two failures open the host's breaker for a second. */
+    const char *args[] = {"--breaker-failures", "2", "--breaker-open-ms", "1000", NULL};
+    setup(&e, args);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/svc", mh_mock_port(m));
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i, s:i, s:i}}}], s:[]}", "nodes", "id", "call",
+                  "type", "http_call", "config", "url", url, "method", "GET", "retry",
+                  "max_attempts", 3, "base_delay_ms", 10, "max_delay_ms", 20, "edges");
+    char wf[40], run[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    start_run(&e, wf, "{}", run);
+    /* Attempts 1 and 2 fail and open the breaker; attempt 3 finds it open and is parked, not
+     * spent, until the half-open probe — which succeeds. With the attempt spent, the run would
+     * have failed. */
+    json_t *r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(
+                       json_object_get(json_object_get(r, "output"), "call"), "status")),
+                   200);
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/svc"), 3);
+    MH_T_ASSERT_EQ(count_events(&e, run, "http_attempt"), 3);
+    assert_replays_clean(&e, run);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    char *log = mh_it_server_log(&e.s);
+    MH_T_ASSERT(strstr(log, "breaker opened") != NULL);
+    free(log);
+    mh_mock_stop(m);
+}
