@@ -23,6 +23,7 @@
 #define PURGE_EVERY_MS 60000
 #define PURGE_BATCH    "5000"
 #define IDLE_WAIT_MS   1000
+#define DROP_REPORT_MS 10000
 
 struct mh_intake__dlog {
     struct mh_intake *in;
@@ -33,6 +34,7 @@ struct mh_intake__dlog {
     uint64_t queued_total;  /* rows ever queued */
     uint64_t written_total; /* rows written or given up on */
     uint64_t dropped;
+    int64_t last_drop_report_ms;
     bool is_stopping;
     pthread_t thread;
 };
@@ -103,8 +105,17 @@ void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row)
     pthread_mutex_lock(&d->mu);
     if (json_array_size(d->queue) >= QUEUE_MAX) {
         d->dropped++;
+        int64_t now = mh_intake__now_ms();
+        bool tell = now - d->last_drop_report_ms >= DROP_REPORT_MS;
+        uint64_t dropped = d->dropped;
+        if (tell)
+            d->last_drop_report_ms = now;
         pthread_mutex_unlock(&d->mu);
         json_decref(row);
+        if (tell)
+            mh_log(MH_LOG_WARN, "intake",
+                   "delivery log queue full: %llu refused deliveries not logged so far",
+                   (unsigned long long)dropped);
         return;
     }
     json_array_append_new(d->queue, row);
