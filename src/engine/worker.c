@@ -69,6 +69,7 @@ struct mh_engine_runtime {
     unsigned cache_next;
     struct mh_outbound *out;
     _Atomic bool notify_pending;
+    json_t *privacy; /* project id -> {"at": ms, "settings": {...}}: a short-lived cache */
 };
 
 struct job {
@@ -88,7 +89,8 @@ struct send_ctx {
     int attempt;
     json_t *request; /* as recorded: placeholders unresolved */
     struct mh_redact_secrets *redactor;
-    char **lines; /* header lines sent, freed after the call */
+    json_t *artifact_rules; /* the project's privacy settings when they redact artifacts */
+    char **lines;           /* header lines sent, freed after the call */
     char *url;
     char *body;
 };
@@ -211,6 +213,7 @@ static void send_ctx_free(struct send_ctx *s)
     if (s == NULL)
         return;
     json_decref(s->request);
+    json_decref(s->artifact_rules);
     mh_redact_secrets_destroy(s->redactor);
     for (size_t i = 0; s->lines && s->lines[i]; i++)
         mh_crypto_free_secret_str(s->lines[i]);
@@ -321,6 +324,21 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
             free(m);
         }
     }
+    /* The project's rules for stored artifacts apply to the recorded body; what later steps
+     * and replay see is the recorded, redacted body. */
+    char *clean = NULL;
+    size_t clean_len = 0;
+    struct mh_redactor *pii = NULL;
+    if (s->artifact_rules &&
+        mh_secrets_privacy_redactor(s->artifact_rules, MH_PRIVACY_ARTIFACTS, &pii, NULL) == MH_OK &&
+        (body || resp->body) &&
+        mh_redact_string(pii, body ? body : resp->body, body ? body_len : resp->body_len, &clean,
+                         &clean_len, NULL) == MH_OK) {
+        free(body);
+        body = clean;
+        body_len = clean_len;
+    }
+    mh_redact_destroy(pii);
     struct mh_engine_http_outcome oc = {
         .status = resp->status,
         .headers = headers,
@@ -343,6 +361,43 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
     free(body);
     json_decref(headers);
     send_ctx_free(s);
+}
+
+#define PRIVACY_TTL_MS 5000
+
+/* The project's privacy settings when they redact recorded HTTP bodies (new reference), else
+ * NULL; cached for a few seconds so a busy project costs one read per interval. */
+static json_t *artifact_rules_for(struct mh_engine_runtime *rt, const char *project_id)
+{
+    int64_t now = now_ms();
+    json_t *settings = NULL;
+    pthread_mutex_lock(&rt->mu);
+    json_t *hit = json_object_get(rt->privacy, project_id);
+    bool fresh = hit && now - json_integer_value(json_object_get(hit, "at")) < PRIVACY_TTL_MS;
+    if (fresh)
+        settings = json_incref(json_object_get(hit, "settings"));
+    pthread_mutex_unlock(&rt->mu);
+    if (!fresh) {
+        struct mh_db_conn *c = NULL;
+        if (mh_db_acquire(rt->opts.pool, &c, NULL) == MH_OK &&
+            mh_db_begin(c, NULL, project_id, NULL) == MH_OK &&
+            mh_secrets_privacy_load(c, project_id, &settings, NULL) == MH_OK) {
+            pthread_mutex_lock(&rt->mu);
+            if (json_object_size(rt->privacy) > 10000)
+                json_object_clear(rt->privacy);
+            json_object_set_new(
+                rt->privacy, project_id,
+                json_pack("{s:I, s:O}", "at", (json_int_t)now, "settings", settings));
+            pthread_mutex_unlock(&rt->mu);
+        }
+        mh_db_release(rt->opts.pool, c);
+    }
+    json_t *rules = json_object_get(settings, "artifacts");
+    if (json_array_size(rules) == 0) {
+        json_decref(settings);
+        return NULL;
+    }
+    return settings;
 }
 
 /* Reports a failure that happened before sending (a missing secret), as the outcome of the
@@ -373,6 +428,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         free(s);
         return;
     }
+    s->artifact_rules = artifact_rules_for(rt, j->project_id);
     json_t *req = a->request;
     json_t *values = json_object();
     json_t *names = json_object_get(req, "secrets");
@@ -1079,6 +1135,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
     rt->inflight = json_object();
+    rt->privacy = json_object();
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(rt->worker_id, sizeof(rt->worker_id), "%.40s:%d:%08llx", host, (int)getpid(),
@@ -1096,6 +1153,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     enum mh_err rc = mh_outbound_create(&oo, &rt->out);
     if (rc != MH_OK) {
         json_decref(rt->inflight);
+        json_decref(rt->privacy);
         free(rt);
         return mh_err_set(info, rc, "outbound", -1, "could not start the HTTP executor");
     }
@@ -1163,6 +1221,7 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
     for (int i = 0; i < WF_CACHE_SIZE; i++)
         mh_engine_wf_unref(rt->cache[i].wf);
     json_decref(rt->inflight);
+    json_decref(rt->privacy);
     free(rt->threads);
     pthread_cond_destroy(&rt->cv);
     pthread_mutex_destroy(&rt->mu);

@@ -475,3 +475,51 @@ MH_TEST(open_breaker_parks_the_step_without_spending_attempts)
     free(log);
     mh_mock_stop(m);
 }
+
+static void leaky(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    (void)req;
+    snprintf(rep->body, sizeof(rep->body),
+             "{\"customer\": \"jane.doe@example.com\", \"order\": 42}");
+}
+
+MH_TEST(artifact_rules_redact_recorded_http_bodies)
+{
+    struct env e;
+    struct mh_mock *m = mh_mock_start(leaky, NULL);
+    setup(&e, NULL);
+    char path[256], url[128];
+    snprintf(path, sizeof(path), "/api/projects/%s/privacy", e.project);
+    long st;
+    json_decref(api(&e, "PUT", path, "{\"artifacts\": [\"email\"]}", &st));
+    MH_T_ASSERT_EQ(st, 200);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/customer", mh_mock_port(m));
+    json_t *def = json_pack("{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}", "nodes", "id", "call", "type",
+                            "http_call", "config", "url", url, "method", "GET", "edges");
+    char wf[40], run[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    start_run(&e, wf, "{}", run);
+    json_t *r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+    /* Stored as redacted: not in the event log itself, whoever reads it. */
+    const char *params[] = {run};
+    json_t *rows = mh_it_sql(e.db.admin_url,
+                             "SELECT count(*) AS n FROM events WHERE run_id = $1 AND "
+                             "payload::text LIKE '%jane.doe%'",
+                             1, params, NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 0);
+    json_decref(rows);
+    rows = mh_it_sql(e.db.admin_url,
+                     "SELECT count(*) AS n FROM events WHERE run_id = $1 AND payload::text LIKE "
+                     "'%redacted:email%' AND payload::text LIKE '%42%' AND type = "
+                     "'http_attempt'",
+                     1, params, NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 1);
+    json_decref(rows);
+    assert_replays_clean(&e, run);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
