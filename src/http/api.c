@@ -426,6 +426,24 @@ json_t *mh_api_page_result(const struct mh_api_page *page, json_t *rows, const c
     return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
 }
 
+void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, const char *sql,
+                         int nparams, const char *const *params, const char *key_field,
+                         const char *id_field)
+{
+    const char *all[16];
+    MH_ASSERT(nparams >= 0 && nparams + 3 <= (int)MH_ARRAY_LEN(all));
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", page->limit + 1);
+    for (int i = 0; i < nparams; i++)
+        all[i] = params[i];
+    all[nparams] = limit;
+    all[nparams + 1] = page->after_key;
+    all[nparams + 2] = page->after_id;
+    json_t *rows = mh_api_query(api, sql, nparams + 3, all);
+    if (rows)
+        mh_http_respond_json(api->req, 200, mh_api_page_result(page, rows, key_field, id_field));
+}
+
 bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action,
                   const char *target, json_t *detail)
 {

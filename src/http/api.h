@@ -99,6 +99,15 @@ bool mh_api_page(struct mh_api *api, struct mh_api_page *page);
 json_t *mh_api_page_result(const struct mh_api_page *page, json_t *rows, const char *key_field,
                            const char *id_field);
 
+/*
+ * Answers with one page of a list: runs `sql` with the caller's `params` as $1..$n, then the
+ * page size + 1 as $n+1 (for LIMIT) and the cursor's key and id as $n+2 and $n+3 (NULL on the
+ * first page), and responds 200 with mh_api_page_result over `key_field` and `id_field`.
+ */
+void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, const char *sql,
+                         int nparams, const char *const *params, const char *key_field,
+                         const char *id_field);
+
 /* Appends to the audit log inside the request's transaction: actor is the caller, with IP and
  * user agent. `project_id` may be NULL for account-level actions; `detail` is borrowed (may be
  * NULL). Answers and returns false on failure. */

@@ -15,17 +15,13 @@ void mh_h_audit_list(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     if (!mh_api_require_role(&api, pid, "admin", NULL) || !mh_api_page(&api, &page))
         goto out;
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {pid, limit, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
+    const char *params[] = {pid};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT id, chain_seq, to_json(at) AS at, actor, actor_user_id, action, target, detail, "
         "ip, user_agent, encode(hash, 'hex') AS hash FROM audit_log WHERE project_id = $1 AND "
-        "($3::bigint IS NULL OR id < $3::bigint) ORDER BY id DESC LIMIT $2::int",
-        3, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "id", "id"));
+        "($3::text IS NULL OR id < $4::bigint) ORDER BY id DESC LIMIT $2::int",
+        1, params, "id", "id");
 out:
     mh_api_close(&api);
 }

@@ -56,18 +56,14 @@ void mh_h_members_list(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
         goto out;
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {pid, limit, page.after_key, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
+    const char *params[] = {pid};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT m.user_id, u.email, u.display_name, m.role, to_json(m.created_at) AS created_at "
         "FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 AND "
         "($3::timestamptz IS NULL OR (m.created_at, m.user_id) > ($3::timestamptz, $4::uuid)) "
         "ORDER BY m.created_at, m.user_id LIMIT $2::int",
-        4, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "user_id"));
+        1, params, "created_at", "user_id");
 out:
     mh_api_close(&api);
 }

@@ -23,18 +23,13 @@ void mh_h_projects_list(struct mh_http_req *req, void *app)
         return;
     if (!mh_api_page(&api, &page))
         goto out;
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {limit, page.after_key, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
+    mh_api_respond_list(
+        &api, &page,
         "SELECT p.id, p.name, m.role, to_json(p.created_at) AS created_at FROM projects p "
         "JOIN memberships m ON m.project_id = p.id AND m.user_id = mh_uid() "
         "WHERE ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::uuid)) "
         "ORDER BY p.created_at DESC, p.id DESC LIMIT $1::int",
-        3, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+        0, NULL, "created_at", "id");
 out:
     mh_api_close(&api);
 }

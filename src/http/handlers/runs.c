@@ -193,22 +193,18 @@ void mh_h_runs_list(struct mh_http_req *req, void *app)
                               "?status");
         goto out;
     }
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {pid, limit, page.after_key, page.after_id, wf, status, since, until};
-    json_t *rows = mh_api_query(
-        &api,
+    const char *params[] = {pid, wf, status, since, until};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "
         "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "
         "to_json(r.finished_at) AS finished_at, r.error FROM runs r WHERE r.project_id = $1 "
-        "AND ($3::timestamptz IS NULL OR (r.created_at, r.id) < ($3::timestamptz, $4::uuid)) "
-        "AND ($5::uuid IS NULL OR r.workflow_id = $5::uuid) AND ($6::text IS NULL OR r.status = "
-        "$6) AND ($7::timestamptz IS NULL OR r.created_at >= $7::timestamptz) AND "
-        "($8::timestamptz IS NULL OR r.created_at < $8::timestamptz) "
-        "ORDER BY r.created_at DESC, r.id DESC LIMIT $2::int",
-        8, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+        "AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid)) "
+        "AND ($2::uuid IS NULL OR r.workflow_id = $2::uuid) AND ($3::text IS NULL OR r.status = "
+        "$3) AND ($4::timestamptz IS NULL OR r.created_at >= $4::timestamptz) AND "
+        "($5::timestamptz IS NULL OR r.created_at < $5::timestamptz) "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT $6::int",
+        5, params, "created_at", "id");
 out:
     mh_api_close(&api);
 }
@@ -416,18 +412,14 @@ void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
         goto out;
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {pid, limit, page.after_key, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
+    const char *params[] = {pid};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "
         "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at FROM "
         "dead_letters d WHERE d.project_id = $1 AND ($3::timestamptz IS NULL OR (d.failed_at, "
         "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
-        4, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "failed_at", "id"));
+        1, params, "failed_at", "id");
 out:
     mh_api_close(&api);
 }

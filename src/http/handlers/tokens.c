@@ -19,19 +19,14 @@ void mh_h_tokens_list(struct mh_http_req *req, void *app)
         return;
     if (!mh_api_page(&api, &page))
         goto out;
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {limit, page.after_key, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
+    mh_api_respond_list(
+        &api, &page,
         "SELECT id, name, prefix, to_json(created_at) AS created_at, to_json(expires_at) AS "
         "expires_at, to_json(last_used_at) AS last_used_at, to_json(revoked_at) AS revoked_at "
         "FROM api_tokens t WHERE t.user_id = mh_uid() AND ($2::timestamptz IS NULL OR "
         "(t.created_at, t.id) < ($2::timestamptz, $3::uuid)) "
         "ORDER BY t.created_at DESC, t.id DESC LIMIT $1::int",
-        3, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+        0, NULL, "created_at", "id");
 out:
     mh_api_close(&api);
 }
