@@ -524,11 +524,14 @@ enum mh_err mh_intake__xml_check(const char *s, size_t len, struct mh_err_info *
                 x.pos++;
             } else if (xml_at(&x, "</")) {
                 x.pos += 2;
+                size_t name_at = x.pos;
                 const char *cn;
                 size_t clen;
                 if (!xml_name(&x, &cn, &clen) || clen != stack_len[depth - 1] ||
-                    memcmp(cn, stack[depth - 1], clen) != 0)
+                    memcmp(cn, stack[depth - 1], clen) != 0) {
+                    x.pos = name_at;
                     return xml_fail(&x, "end tag does not match the open element");
+                }
                 xml_skip_space(&x);
                 if (!xml_at(&x, ">"))
                     return xml_fail(&x, "expected '>'");
