@@ -14,7 +14,6 @@
 #include "http/handlers/handlers.h"
 #include "secrets/secrets.h"
 
-#define MAX_PAYLOAD_BYTES (4u * 1024u * 1024u)
 
 static json_t *now_rfc3339(void)
 {
