@@ -36,6 +36,7 @@
 #define JOB_RETRY_BASE_MS  1000
 #define JOB_RETRY_MAX_MS   60000
 #define NOTIFY_CHANNEL     "meshhook_jobs"
+#define PARTITION_CHECK_MS (6 * 3600 * 1000)
 
 struct report {
     struct report *next;
@@ -1098,6 +1099,7 @@ static void *listener_main(void *arg)
 {
     struct mh_engine_runtime *rt = arg;
     struct mh_db_conn *c = NULL;
+    int64_t partitions_checked = now_ms();
     while (!atomic_load(&rt->is_stopping)) {
         if (c == NULL) {
             if (mh_db_connect(rt->opts.listen_db_url, &c, NULL) != MH_OK ||
@@ -1110,6 +1112,11 @@ static void *listener_main(void *arg)
         }
         if (atomic_exchange(&rt->notify_pending, false))
             (void)!mh_db_exec_script(c, "NOTIFY " NOTIFY_CHANNEL, NULL);
+        /* A long-running server keeps the event log's monthly partitions ahead of time. */
+        if (now_ms() - partitions_checked > PARTITION_CHECK_MS) {
+            partitions_checked = now_ms();
+            (void)!mh_db_exec_script(c, "SELECT mh_ensure_event_partitions(3)", NULL);
+        }
         bool got = false;
         if (mh_db_wait_notify(c, 20, &got, NULL) != MH_OK) {
             mh_db_close(c);
