@@ -64,7 +64,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
 static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
                              struct mh_err_info *info);
 static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
-                                  bool *any_stale, struct mh_err_info *info);
+                                  bool is_first, bool *any_stale, struct mh_err_info *info);
 static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
                               struct mh_intake__item **items, size_t n, struct mh_err_info *info);
 static int by_project(const void *a, const void *b);
@@ -287,14 +287,17 @@ out:
 
 /* Records the items of one project: keys, then everything else in one statement. */
 static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
-                                  bool *any_stale, struct mh_err_info *info)
+                                  bool is_first, bool *any_stale, struct mh_err_info *info)
 {
     const char *project = items[0]->ep->project_id;
     const char *pp[] = {project};
     json_t *row = NULL;
     struct mh_buf rows;
-    enum mh_err rc = mh_db_query(c, "SELECT set_config('meshhook.project_id', $1, true)", 1, pp,
-                                 NULL, NULL, info);
+    enum mh_err rc = MH_OK;
+    /* The first project was set by BEGIN (mh_db_begin); later ones switch the setting. */
+    if (!is_first)
+        rc = mh_db_query(c, "SELECT set_config('meshhook.project_id', $1, true)", 1, pp, NULL, NULL,
+                         info);
     if (rc != MH_OK)
         return rc;
     if ((rc = claim_keys(c, project, items, n, info)) != MH_OK)
@@ -353,7 +356,7 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
                              struct mh_err_info *info)
 {
     bool any_stale = false;
-    enum mh_err rc = mh_db_begin(c, NULL, NULL, info);
+    enum mh_err rc = mh_db_begin(c, NULL, items[0]->ep->project_id, info);
     if (rc != MH_OK)
         return BATCH_DOWN;
     for (size_t i = 0; i < n; i++)
@@ -362,7 +365,7 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
         size_t end = start + 1;
         while (end < n && strcmp(items[end]->ep->project_id, items[start]->ep->project_id) == 0)
             end++;
-        rc = record_project(c, items + start, end - start, &any_stale, info);
+        rc = record_project(c, items + start, end - start, start == 0, &any_stale, info);
         if (rc != MH_OK)
             goto failed;
         start = end;

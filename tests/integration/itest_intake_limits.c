@@ -507,3 +507,49 @@ MH_TEST(cache_follows_changes_made_elsewhere)
     json_decref(ep);
     ienv_stop(&e);
 }
+
+MH_TEST(batches_mixing_projects)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--http-threads", "16", NULL});
+    json_t *a = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    /* A second project with its own workflow and endpoint, by the same owner. */
+    struct ienv e2 = e;
+    mh_it_project(&e.s, e.bearer, "second", e2.project);
+    ienv_workflow(&e2, e2.workflow);
+    json_t *b = ienv_endpoint(&e2, "{\"rate_capacity\": 1000}");
+    const char *pubs[] = {jstr(a, "public_id"), jstr(b, "public_id")};
+    /* Sixteen senders at once, alternating projects: batches hold both, and row-level
+     * security checks every row under its own project. */
+    pid_t kids[16];
+    for (int k = 0; k < 16; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            int bad = 0;
+            for (int i = 0; i < 10; i++) {
+                struct mh_it_resp r;
+                if (post(&e, pubs[(k + i) % 2], "application/json", NULL, "{}", 2, &r) != 202)
+                    bad++;
+                mh_it_resp_cleanup(&r);
+            }
+            _exit(bad);
+        }
+    }
+    for (int k = 0; k < 16; k++) {
+        int status = 0;
+        waitpid(kids[k], &status, 0);
+        MH_T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM runs r JOIN webhook_deliveries d ON "
+                             "d.run_id = r.id JOIN webhook_endpoints w ON w.id = d.endpoint_id "
+                             "WHERE r.project_id = w.project_id AND r.workflow_id = w.workflow_id",
+                             0, NULL),
+                   160);
+    const char *pp[] = {e2.project};
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs WHERE project_id = $1", 1, pp),
+                   80);
+    json_decref(a);
+    json_decref(b);
+    ienv_stop(&e);
+}
