@@ -14,7 +14,6 @@
 #include "http/handlers/handlers.h"
 #include "secrets/secrets.h"
 
-
 static json_t *now_rfc3339(void)
 {
     struct timespec ts;
