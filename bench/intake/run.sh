@@ -63,10 +63,15 @@ chmod 644 "$DIR/insert.sql"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
     -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)"
+mkdir -p "$DIR/pglog"
+[ "$(id -u)" -eq 0 ] && chown postgres "$DIR/pglog"
 pgbench_out=$(as_postgres pgbench -h "$DIR/pg/run" -p "$pg_port" -U postgres -n \
-    -c "$CONNECTIONS" -j 2 -T "$DURATION" -f "$DIR/insert.sql" meshhook 2>&1)
+    -c "$CONNECTIONS" -j 2 -T "$DURATION" -f "$DIR/insert.sql" \
+    --log --log-prefix="$DIR/pglog/tx" meshhook 2>&1)
 pg_tps=$(echo "$pgbench_out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
-pg_lat=$(echo "$pgbench_out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' | head -n 1)
+# Per-transaction latencies (third field, microseconds) -> p50, p99.
+pg_pct=$(cat "$DIR"/pglog/tx* | awk '{ print $3 }' | sort -n |
+    awk '{ v[NR] = $1 } END { printf "p50 %.2fms  p99 %.2fms", v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000 }')
 
 # ---- 2. the intake ---------------------------------------------------------------------------
 http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
@@ -138,7 +143,7 @@ wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/
 runs_before=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
     -d meshhook -c "SELECT count(*) FROM runs")
 case "${PERF:-0}" in
-1) perf record -F 999 -g -p "$server_pid" -o "$DIR/perf.data" -- sleep "$DURATION" \
+1) perf record -F 499 ${PERF_CG:--g} -p "$server_pid" -o "$DIR/perf.data" -- sleep "$DURATION" \
        >/dev/null 2>&1 & ;;
 pg) perf record -F 999 -g -a -o "$DIR/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 & ;;
 esac
@@ -159,6 +164,7 @@ runs_after=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U po
     -d meshhook -c "SELECT count(*) FROM runs")
 rps=$(echo "$wrk_out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 p50=$(echo "$wrk_out" | sed -n 's/^ *50% *\([0-9.]*[mun]*s\).*/\1/p')
+p90=$(echo "$wrk_out" | sed -n 's/^ *90% *\([0-9.]*[mun]*s\).*/\1/p')
 p99=$(echo "$wrk_out" | sed -n 's/^ *99% *\([0-9.]*[mun]*s\).*/\1/p')
 non2xx=$(echo "$wrk_out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
 errors=$(echo "$wrk_out" | sed -n 's/^ *Socket errors: *\(.*\)/\1/p')
@@ -166,9 +172,9 @@ committed=$((runs_after - runs_before))
 
 echo
 echo "webhook intake, $(nproc) cores, $CONNECTIONS connections, ${DURATION}s, 1 KiB JSON, HMAC-SHA256"
-printf '  %-44s %10s/s  (latency avg %s ms)\n' "pgbench, 1 INSERT per transaction" "$pg_tps" \
-    "$pg_lat"
-printf '  %-44s %10s/s  p50 %s  p99 %s\n' "meshhook durable 202s (wrk)" "$rps" "$p50" "$p99"
+printf '  %-44s %10s/s  %s\n' "pgbench, 1 INSERT per transaction" "$pg_tps" "$pg_pct"
+printf '  %-44s %10s/s  p50 %s  p90 %s  p99 %s\n' "meshhook durable 202s (wrk)" "$rps" "$p50" \
+    "$p90" "$p99"
 printf '  %-44s %10s\n' "runs committed during the measurement" "$committed"
 printf '  %-44s %10s\n' "non-202 responses" "${non2xx:-0}"
 hz=$(getconf CLK_TCK)
@@ -185,5 +191,5 @@ if [ "${PERF:-0}" != 0 ]; then
     # shellcheck disable=SC2086
     perf report -i "$DIR/perf.data" $comm ${PERF_CHILDREN:---no-children} --sort ${PERF_SORT:-sym} \
         --stdio -g none 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -n 40
+        grep -v '^#' | grep -v '^$' | head -n ${PERF_LINES:-40}
 fi
