@@ -100,6 +100,7 @@ static long login(const struct world *w, const char *email, const char *password
         MH_T_ASSERT(sc != NULL);
         MH_T_ASSERT(strstr(sc, "HttpOnly") != NULL);
         MH_T_ASSERT(strstr(sc, "SameSite=Lax") != NULL);
+        MH_T_ASSERT(strstr(sc, "Secure") == NULL); /* plain http, no proxy header */
         char *semi = strchr(sc, ';');
         *semi = '\0';
         snprintf(u->cookie, sizeof(u->cookie), "Cookie: %s", sc);
@@ -412,6 +413,19 @@ MH_TEST(sessions_cookies_csrf_fixation_and_expiry)
                      "expires_at > now()");
     json_decref(call(&w, "GET", "/api/auth/me", s3h, NULL, &st));
     MH_T_ASSERT_EQ(st, 401);
+
+    /* Behind a TLS-terminating proxy the cookie is marked Secure. */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/auth/login", w.s.base);
+    const char *tls[] = {"Content-Type: application/json", "X-Forwarded-Proto: https", NULL};
+    const char *lb = "{\"email\": \"a@example.com\", \"password\": \"" PASSWORD "\"}";
+    struct mh_it_resp lr;
+    mh_it_http("POST", url, tls, lb, strlen(lb), &lr);
+    MH_T_ASSERT_EQ(lr.status, 200);
+    char *sc = mh_it_resp_header(&lr, "Set-Cookie");
+    MH_T_ASSERT(sc && strstr(sc, "; Secure") != NULL);
+    free(sc);
+    mh_it_resp_cleanup(&lr);
 
     /* Only hashes are stored. */
     json_t *rows = mh_it_sql(

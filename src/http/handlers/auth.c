@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/text.h"
 #include "crypto/crypto.h"
@@ -46,10 +47,13 @@ static void record_attempt(struct mh_api *api, const char *account_key, const ch
 
 static void set_session_cookie(struct mh_api *api, const char *token, long max_age_s)
 {
+    /* Secure when configured, or when a TLS-terminating proxy says the browser used https
+     * (a client forging the header only makes its own cookie stricter). */
+    const char *proto = mh_http_req_header(api->req, "X-Forwarded-Proto");
+    bool is_secure = api->app->cfg->secure_cookies || (proto && strcasecmp(proto, "https") == 0);
     char cookie[256];
     snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%ld%s",
-             MH_API_SESSION_COOKIE, token, max_age_s,
-             api->app->cfg->secure_cookies ? "; Secure" : "");
+             MH_API_SESSION_COOKIE, token, max_age_s, is_secure ? "; Secure" : "");
     mh_http_set_header(api->req, "Set-Cookie", cookie);
 }
 
