@@ -55,7 +55,7 @@ static const struct cfg_row rows[] = {
      "lease of a claimed job; a crashed worker's jobs return after it"},
     {"poll_interval_ms", CFG_INT, F(poll_interval_ms), "1000", 10, 600000, false,
      "workers poll this often when no notification arrives"},
-    {"run_timeout_s", CFG_INT, F(run_timeout_s), "86400", 0, 31536000, false,
+    {"run_timeout_s", CFG_INT, F(run_timeout_s), "0", 0, 31536000, false,
      "a run still unfinished this long after it started fails (0: never)"},
     {"outbound_max_in_flight", CFG_INT, F(outbound_max_in_flight), "256", 1, 100000, false,
      "http_call requests sent at once; more wait in memory"},
