@@ -13,8 +13,12 @@
 # curl. Settings through the environment: DURATION (seconds per measurement, default 20),
 # CONNECTIONS (64), WORKERS (run workers in the server during the measurement, default 0:
 # runs queue durably and are executed later, so the figure is the intake's own), HTTP_THREADS
-# (64), SERVER_ARGS (more flags for `meshhook serve`), PERF=1 or PERF=pg (record the server, or PostgreSQL, with perf during the measurement
-# and print the hottest symbols).
+# (256: libmicrohttpd serves the connections one thread accepted in turn, so with fewer
+# threads than connections a delivery can wait behind another connection's commit),
+# SERVER_ARGS (more flags for `meshhook serve`), PG_SETTINGS (space-separated name=value
+# PostgreSQL settings applied before both phases), KEEP_LOGS (a directory to copy the
+# server's and PostgreSQL's logs to), PERF=1 or PERF=pg (record the server, or PostgreSQL,
+# with perf during the measurement and print the hottest symbols).
 #
 #   sh bench/intake/run.sh
 set -eu
@@ -23,7 +27,7 @@ cd "$ROOT"
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKERS=${WORKERS:-0}
-HTTP_THREADS=${HTTP_THREADS:-64}
+HTTP_THREADS=${HTTP_THREADS:-256}
 for tool in wrk pgbench openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench intake: $tool is required" >&2; exit 1; }
 done
@@ -40,6 +44,10 @@ cleanup() {
         wait "$server_pid" 2>/dev/null || true
     fi
     sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
+    if [ -n "${KEEP_LOGS:-}" ]; then
+        mkdir -p "$KEEP_LOGS"
+        cp "$DIR/server.log" "$DIR/pg/postgres.log" "$KEEP_LOGS/" 2>/dev/null || true
+    fi
     rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -54,13 +62,20 @@ sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
 eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
 export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
 "$BIN" migrate >/dev/null
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+# PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=30min": server settings for both phases.
+for setting in ${PG_SETTINGS:-}; do
+    as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
+        -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null
+done
+[ -z "${PG_SETTINGS:-}" ] || as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" \
+    -U postgres -d meshhook -c "SELECT pg_reload_conf()" >/dev/null
 
 # ---- 1. pgbench ------------------------------------------------------------------------------
 cat >"$DIR/insert.sql" <<'SQL'
 INSERT INTO bench_insert (payload) VALUES (repeat('x', 1024));
 SQL
 chmod 644 "$DIR/insert.sql"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
     -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)"
 mkdir -p "$DIR/pglog"
@@ -171,7 +186,7 @@ errors=$(echo "$wrk_out" | sed -n 's/^ *Socket errors: *\(.*\)/\1/p')
 committed=$((runs_after - runs_before))
 
 echo
-echo "webhook intake, $(nproc) cores, $CONNECTIONS connections, ${DURATION}s, 1 KiB JSON, HMAC-SHA256"
+echo "webhook intake, $(nproc) cores, $CONNECTIONS connections, ${DURATION}s, 1 KiB JSON, HMAC-SHA256${PG_SETTINGS:+, $PG_SETTINGS}"
 printf '  %-44s %10s/s  %s\n' "pgbench, 1 INSERT per transaction" "$pg_tps" "$pg_pct"
 printf '  %-44s %10s/s  p50 %s  p90 %s  p99 %s\n' "meshhook durable 202s (wrk)" "$rps" "$p50" \
     "$p90" "$p99"
