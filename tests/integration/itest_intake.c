@@ -174,6 +174,7 @@ MH_TEST(endpoints_api_crud_roles_and_keys)
         {"{\"methods\": [\"POST\", \"POST\"]}", "/methods"},
         {"{\"pinned_version\": 7}", "/pinned_version"},
         {"{\"colour\": \"red\"}", "/colour"},
+        {"{\"key\": {\"secret\": \"a-secret-for-nothing-000\"}}", "/verification/scheme"},
         {"{\"verification\": {\"scheme\": \"standard_webhooks\"}, \"key\": {\"secret\": "
          "\"not-base64\"}}",
          "/key"},

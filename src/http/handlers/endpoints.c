@@ -447,7 +447,9 @@ void mh_h_endpoints_create(struct mh_http_req *req, void *app)
     const char *scheme = json_string_value(json_object_get(in.verification, "scheme"));
     json_t *key = NULL;
     json_t *key_spec = json_object_get(body, "key");
-    if (strcmp(scheme, "none") != 0 && !add_key(&api, pid, eid, scheme, key_spec, 0, &key))
+    /* A signing scheme always gets a first key; "none" refuses one given. */
+    if ((strcmp(scheme, "none") != 0 || key_spec) &&
+        !add_key(&api, pid, eid, scheme, key_spec, 0, &key))
         goto out;
     json_t *detail = json_pack("{s:s, s:s}", "workflow_id", wid, "scheme", scheme);
     bool ok = mh_api_audit(&api, pid, "webhook_endpoint.create", eid, detail);
