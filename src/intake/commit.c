@@ -68,6 +68,7 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
 static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
                               struct mh_intake__item **items, size_t n, struct mh_err_info *info);
 static int by_project(const void *a, const void *b);
+static void fail_all(struct mh_intake__item **items, size_t n, enum mh_err err);
 
 /* $1: the rows (a JSON array, see intake.c's row builder), $2: the project. */
 static const char *const insert_sql =

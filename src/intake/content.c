@@ -38,6 +38,9 @@ struct xml {
 static bool parse_media_type(const char *ct, struct media_type *mt);
 static bool is_json_type(const char *t);
 static bool is_xml_type(const char *t);
+static json_t *form_component(const char *s, size_t len, bool *is_bad);
+static bool is_name_start(unsigned char c);
+static bool is_name_char(unsigned char c);
 static enum mh_err parse_form(const char *body, size_t len, json_t **out, struct mh_err_info *info);
 static enum mh_err xml_fail(struct xml *x, const char *what);
 static bool xml_at(const struct xml *x, const char *lit);

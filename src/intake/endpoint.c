@@ -41,6 +41,7 @@ static void endpoint_free(struct mh_intake__endpoint *ep);
 static enum mh_err load_key(struct mh_intake *in, struct mh_intake__endpoint *ep, json_t *kj,
                             struct mh_intake__key *k, bool *is_usable, struct mh_err_info *info);
 static void set_broken(struct mh_intake__endpoint *ep, const char *why);
+static void copy_id(char out[37], json_t *v);
 
 static const char *const scheme_names[] = {"none", "hmac", "github", "stripe", "standard_webhooks",
                                            "jwt"};

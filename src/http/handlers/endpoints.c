@@ -75,6 +75,7 @@ static bool add_key(struct mh_api *api, const char *pid, const char *eid, const 
 static bool check_version_exists(struct mh_api *api, const char *pid, const char *wid,
                                  json_t *pinned);
 static void list_endpoints(struct mh_http_req *req, void *app, bool by_workflow);
+static void create_key(struct mh_http_req *req, void *app, bool is_rotation);
 static void invalidate(struct mh_api *api, const char *public_id);
 static void decref_void(void *p);
 
