@@ -70,6 +70,10 @@ struct mh_arena *mh_http_req_arena(struct mh_http_req *req);
 void mh_http_req_each_header(const struct mh_http_req *req,
                              void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 
+/* Visits every query-string argument (name, value; value "" for a bare name). */
+void mh_http_req_each_query(const struct mh_http_req *req,
+                            void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+
 /* Parses the body as a JSON object. On failure answers 400 (or 415 for a non-JSON content type)
  * itself and returns NULL. The value is borrowed, owned by the request arena. */
 json_t *mh_http_req_json_body(struct mh_http_req *req);

@@ -239,6 +239,13 @@ void mh_http_req_each_header(const struct mh_http_req *req,
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &e);
 }
 
+void mh_http_req_each_query(const struct mh_http_req *req,
+                            void (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    struct each_ctx e = {fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_header, &e);
+}
+
 static void json_decref_void(void *p)
 {
     json_decref(p);
@@ -384,13 +391,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
                 (double)(now.tv_nsec - req->started.tv_nsec) / 1e6;
-    /* The path is logged without its query string, which may carry tokens. */
+    /* The path is logged without its query string, which may carry tokens, and a webhook's
+     * public id (the only credential of an endpoint without verification) is cut short. */
+    char path[512];
+    if (strncmp(req->path, "/hooks/", 7) == 0)
+        snprintf(path, sizeof(path), "/hooks/%.6s...", req->path + 7);
+    else
+        snprintf(path, sizeof(path), "%s", req->path);
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s %d %.1fms", req->method, req->path,
-                   req->status, ms);
+        mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s %d %.1fms", req->method, path, req->status,
+                   ms);
     else
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
-                   req->path, (int)toe, ms);
+                   path, (int)toe, ms);
     mh_buf_cleanup(&req->body);
     mh_arena_destroy(req->arena);
     atomic_fetch_sub(&srv->inflight, 1);

@@ -377,10 +377,10 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
     char *text = NULL, *blob_hex = NULL;
     bool use_blob = false;
     json_t *extra = build_extra(ep, j, &use_blob);
-    json_t *trigger =
-        json_pack("{s:O, s:O, s:{}, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers,
-                  "query", "received_at", j->received_at, "method", rq->method, "content_type",
-                  j->content_type ? json_string(j->content_type) : json_null());
+    json_t *trigger = json_pack(
+        "{s:O, s:O, s:o, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers, "query",
+        rq->query ? json_incref(rq->query) : json_object(), "received_at", j->received_at, "method",
+        rq->method, "content_type", j->content_type ? json_string(j->content_type) : json_null());
     if (mh_crypto_uuid4(run_id) != MH_OK ||
         mh_engine_event_run_started(run_id, ep->workflow_id, ep->version, rq->is_test, trigger,
                                     extra, j->now_ms, &ev) != MH_OK) {

@@ -66,6 +66,7 @@ struct mh_intake_request {
     size_t nheaders;
     const void *body; /* the raw bytes as received; may be NULL when body_len is 0 */
     size_t body_len;
+    json_t *query;          /* the query-string arguments, name -> value; borrowed; may be NULL */
     const char *request_id; /* for logs and error bodies */
     bool is_test;           /* a test webhook sent through the API */
 };

@@ -29,6 +29,11 @@ static void collect(void *ctx, const char *name, const char *value)
         l->items[l->n++] = (struct mh_intake_header){name, value};
 }
 
+static void collect_query(void *ctx, const char *name, const char *value)
+{
+    json_object_set_new(ctx, name, json_string(value ? value : ""));
+}
+
 void mh_h_hook(struct mh_http_req *req, void *app_)
 {
     struct mh_app *app = app_;
@@ -44,6 +49,9 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
     mh_http_req_each_header(req, collect, &hl);
     size_t len = 0;
     const char *body = mh_http_req_body(req, &len);
+    /* Repeated names keep the last value, as the node context's query is an object. */
+    json_t *query = json_object();
+    mh_http_req_each_query(req, collect_query, query);
     struct mh_intake_request rq = {
         .public_id = mh_http_req_param(req, "public_id"),
         .method = mh_http_req_method(req),
@@ -51,9 +59,11 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
         .nheaders = hl.n,
         .body = body,
         .body_len = len,
+        .query = query,
         .request_id = mh_http_req_id(req),
     };
     mh_intake_receive(app->intake, &rq, &res);
+    json_decref(query);
     if (res.retry_after_s > 0) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", res.retry_after_s);
