@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "crypto/crypto.h"
 #include "secrets/secrets_internal.h"
 
 static enum mh_err check_ids(struct mh_db_conn *c, const struct mh_secrets_keyring *kr,
@@ -175,6 +176,91 @@ static enum mh_err write_audit(struct mh_db_conn *c, const char *new_id, json_t 
     return rc;
 }
 
+/*
+ * The webhook endpoints' signing keys are sealed by the same keyring (as
+ * "webhook_endpoint_key/<key id>", see src/intake/endpoint.c) and move with the secrets, in the
+ * same transaction, in batches walked by id.
+ */
+static enum mh_err rotate_endpoint_keys(struct mh_db_conn *c, const struct mh_secrets_keyring *kr,
+                                        const struct mh_crypto_kek *new_kek, long *count,
+                                        struct mh_err_info *info)
+{
+    enum mh_err rc = MH_OK;
+    const char *new_id = mh_crypto_kek_id(new_kek);
+    char last[40] = "00000000-0000-0000-0000-000000000000";
+    *count = 0;
+    for (;;) {
+        json_t *rows = NULL, *updates = json_array();
+        const char *params[] = {last};
+        rc = mh_db_query(c,
+                         "SELECT id::text AS id, project_id::text AS project_id, "
+                         "encode(sealed_key, 'hex') AS sealed FROM webhook_endpoint_keys WHERE "
+                         "sealed_key IS NOT NULL AND id > $1::uuid ORDER BY id LIMIT 100 FOR "
+                         "UPDATE",
+                         1, params, &rows, NULL, info);
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            if (rc != MH_OK)
+                break;
+            const char *id = json_string_value(json_object_get(r, "id"));
+            const char *pid = json_string_value(json_object_get(r, "project_id"));
+            const char *hex = json_string_value(json_object_get(r, "sealed"));
+            snprintf(last, sizeof(last), "%s", id);
+            size_t cap = strlen(hex) / 2 + 1, blob_len = 0, fresh_len = 0;
+            uint8_t *blob = mh_xmalloc(cap), *fresh = NULL;
+            char blob_kek[MH_CRYPTO_KEK_ID_MAX + 1], name[96];
+            const struct mh_crypto_kek *old = NULL;
+            snprintf(name, sizeof(name), "webhook_endpoint_key/%s", id);
+            if (mh_crypto_hex_decode(hex, strlen(hex), blob, cap, &blob_len) != MH_OK ||
+                mh_crypto_vault_blob_kek_id(blob, blob_len, blob_kek) != MH_OK)
+                rc = mh_err_set(info, MH_ECRYPTO, "malformed", -1,
+                                "cannot rotate: endpoint signing key %s is malformed; nothing "
+                                "was changed",
+                                id);
+            else if (strcmp(blob_kek, new_id) == 0) {
+                /* already under the new key */
+            } else if ((old = mh_secrets_keyring_find(kr, blob_kek)) == NULL)
+                rc = mh_err_set(info, MH_ECRYPTO, "unknown-kek", -1,
+                                "cannot rotate: endpoint signing key %s is wrapped by key id '%s', "
+                                "which is not configured; nothing was changed",
+                                id, blob_kek);
+            else if (mh_crypto_vault_rewrap(old, new_kek, pid, name, blob, blob_len, &fresh,
+                                            &fresh_len, NULL) != MH_OK)
+                rc = mh_err_set(info, MH_ECRYPTO, "unwrap-failed", -1,
+                                "cannot rotate: endpoint signing key %s does not unwrap; nothing "
+                                "was changed",
+                                id);
+            else {
+                char *fhex = mh_xmalloc(2 * fresh_len + 1);
+                mh_crypto_hex_encode(fresh, fresh_len, fhex);
+                json_array_append_new(updates, json_pack("{s:s, s:s}", "id", id, "sealed", fhex));
+                free(fhex);
+            }
+            free(blob);
+            free(fresh);
+        }
+        size_t n = json_array_size(rows);
+        json_decref(rows);
+        if (rc == MH_OK && json_array_size(updates) > 0) {
+            char *u = json_dumps(updates, JSON_COMPACT);
+            const char *up[] = {u};
+            long affected = 0;
+            rc = mh_db_query(c,
+                             "UPDATE webhook_endpoint_keys k SET sealed_key = decode(v.sealed, "
+                             "'hex') FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, sealed "
+                             "text) WHERE k.id = v.id",
+                             1, up, NULL, &affected, info);
+            *count += affected;
+            free(u);
+        }
+        json_decref(updates);
+        if (rc != MH_OK || n == 0)
+            return rc;
+    }
+}
+
 enum mh_err mh_secrets_rotate(struct mh_db_conn *c, const struct mh_secrets_keyring *kr,
                               const struct mh_crypto_kek *new_kek, FILE *progress,
                               struct mh_secrets_rotation *stats, struct mh_err_info *info)
@@ -225,6 +311,8 @@ enum mh_err mh_secrets_rotate(struct mh_db_conn *c, const struct mh_secrets_keyr
             fflush(progress);
         }
     }
+    if ((rc = rotate_endpoint_keys(c, kr, new_kek, &stats->endpoint_keys, info)) != MH_OK)
+        goto out;
     stats->projects = (long)json_object_size(per_project);
     if (stats->rewrapped > 0 && (rc = write_audit(c, new_id, per_project, stats, info)) != MH_OK)
         goto out;

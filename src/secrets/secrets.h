@@ -162,10 +162,11 @@ MH_MUSTCHECK enum mh_err mh_secrets_redactor_create(json_t *values, struct mh_re
 #define MH_SECRETS_ROTATE_BATCH 100
 
 struct mh_secrets_rotation {
-    long rewrapped; /* secrets moved to the new KEK by this call */
-    long already;   /* secrets that were under it already */
-    long projects;  /* projects touched */
-    char from[256]; /* the old KEK ids, comma-separated */
+    long rewrapped;     /* secrets moved to the new KEK by this call */
+    long already;       /* secrets that were under it already */
+    long projects;      /* projects touched */
+    long endpoint_keys; /* webhook endpoint signing keys moved to the new KEK */
+    char from[256];     /* the old KEK ids, comma-separated */
 };
 
 /*

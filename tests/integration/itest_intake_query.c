@@ -3,6 +3,7 @@
  * What a webhook's URL carries: the query string reaches the run's trigger, and the public id,
  * the only credential of an endpoint without verification, never reaches the log in full.
  */
+#include "crypto/crypto.h"
 #include "itest_intake_common.h"
 
 MH_TEST(query_reaches_the_trigger_and_the_public_id_stays_out_of_the_log)
@@ -37,4 +38,50 @@ MH_TEST(query_reaches_the_trigger_and_the_public_id_stays_out_of_the_log)
     MH_T_ASSERT(strstr(log, public_id) == NULL);
     free(log);
     json_decref(ep);
+}
+
+MH_TEST(kek_rotation_rewraps_endpoint_signing_keys)
+{
+    struct ienv e;
+    ienv_setup(&e, NULL);
+    static const char secret[] = "endpoint-secret-for-rotation-01";
+    json_t *ep = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"hmac\"}, \"key\": "
+                                   "{\"secret\": \"endpoint-secret-for-rotation-01\"}}");
+    char public_id[128];
+    snprintf(public_id, sizeof(public_id), "%s",
+             json_string_value(json_object_get(ep, "public_id")));
+    json_decref(ep);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+
+    /* Rotate to a new KEK, then serve with the new key alone: the endpoint still verifies. */
+    char keyfile[128];
+    snprintf(keyfile, sizeof(keyfile), "%s/new.kek", e.tmp);
+    FILE *f = fopen(keyfile, "w");
+    MH_T_ASSERT(f != NULL);
+    fputs("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f\n", f);
+    fclose(f);
+    const char *rotate[] = {"kek", "rotate", "--new-key-file", keyfile, "--new-key-id",
+                            "it2", "--kek",  IT_KEK,           NULL};
+    char *out = NULL;
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, rotate, &out), 0);
+    MH_T_ASSERT(strstr(out, "re-wrapped 1 webhook endpoint signing key(s)") != NULL);
+    free(out);
+    const char *only_new[] = {
+        "--kek", "it2:202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f", NULL};
+    mh_it_server_start(&e.s, &e.db, only_new);
+    const char *body = "{\"event\": \"rotated\"}";
+    uint8_t mac[MH_CRYPTO_SHA256_LEN];
+    MH_T_ASSERT_EQ(
+        mh_crypto_hmac(MH_CRYPTO_HASH_SHA256, secret, strlen(secret), body, strlen(body), mac),
+        MH_OK);
+    char hex[2 * MH_CRYPTO_SHA256_LEN + 1], sig[200], url[512];
+    mh_crypto_hex_encode(mac, sizeof(mac), hex);
+    snprintf(sig, sizeof(sig), "X-Signature: %s", hex);
+    snprintf(url, sizeof(url), "%s/hooks/%s", e.s.base, public_id);
+    const char *h[] = {"Content-Type: application/json", sig, NULL};
+    struct mh_it_resp r;
+    mh_it_http("POST", url, h, body, strlen(body), &r);
+    MH_T_ASSERT_EQ(r.status, 202);
+    mh_it_resp_cleanup(&r);
+    ienv_stop(&e);
 }
