@@ -309,10 +309,15 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
     json_t *headers = resp->headers ? json_incref(resp->headers) : json_object();
     char msg[256];
     snprintf(msg, sizeof(msg), "%s", resp->error_message);
+    /* Redaction fails closed: a body that could not be cleaned is not recorded at all. */
+    static const char withheld[] = "[body withheld: it could not be redacted]";
+    bool is_withheld = false;
     if (s->redactor) {
         if (resp->body && mh_redact_secrets_string(s->redactor, resp->body, resp->body_len, &body,
-                                                   &body_len, NULL) != MH_OK)
+                                                   &body_len, NULL) != MH_OK) {
             body = NULL;
+            is_withheld = true;
+        }
         json_t *clean = NULL;
         if (mh_redact_secrets_json(s->redactor, headers, &clean, NULL) == MH_OK) {
             json_decref(headers);
@@ -330,16 +335,24 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
     char *clean = NULL;
     size_t clean_len = 0;
     struct mh_redactor *pii = NULL;
-    if (s->artifact_rules &&
-        mh_secrets_privacy_redactor(s->artifact_rules, MH_PRIVACY_ARTIFACTS, &pii, NULL) == MH_OK &&
-        (body || resp->body) &&
-        mh_redact_string(pii, body ? body : resp->body, body ? body_len : resp->body_len, &clean,
-                         &clean_len, NULL) == MH_OK) {
-        free(body);
-        body = clean;
-        body_len = clean_len;
+    if (s->artifact_rules && !is_withheld && (body || resp->body)) {
+        if (mh_secrets_privacy_redactor(s->artifact_rules, MH_PRIVACY_ARTIFACTS, &pii, NULL) ==
+                MH_OK &&
+            mh_redact_string(pii, body ? body : resp->body, body ? body_len : resp->body_len,
+                             &clean, &clean_len, NULL) == MH_OK) {
+            free(body);
+            body = clean;
+            body_len = clean_len;
+        } else {
+            is_withheld = true;
+        }
     }
     mh_redact_destroy(pii);
+    if (is_withheld) {
+        free(body);
+        body = mh_xstrdup(withheld);
+        body_len = sizeof(withheld) - 1;
+    }
     struct mh_engine_http_outcome oc = {
         .status = resp->status,
         .headers = headers,
