@@ -116,7 +116,7 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
     if MH_PG_FAST=1 sh scripts/pg.sh start "$PGDIR" "$port" >"$LOGDIR/pg.log" 2>&1; then
         eval "$(sh scripts/pg.sh urls "$PGDIR" "$port")"
         export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL MESHHOOK_SUPER_DATABASE_URL
-        export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port"
+        export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port" MH_IT_TMP="$LOGDIR"
         export MH_MESHHOOK_BIN="$ROOT/build/asan/meshhook"
         # Integration cases drive a real server (the crash test restarts it three times): give
         # each up to five minutes before the harness calls it hung.

@@ -170,8 +170,10 @@ void mh_it_server_start(struct mh_it_server *s, const struct mh_it_db *db,
 {
     s->port = mh_it_free_port();
     snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
-    snprintf(s->log_path, sizeof(s->log_path), "/tmp/mh-it-server-%d-%d.log", (int)getpid(),
-             s->port);
+    /* tests/run.sh points MH_IT_TMP at a directory it removes when the run ends. */
+    const char *tmp = getenv("MH_IT_TMP");
+    snprintf(s->log_path, sizeof(s->log_path), "%s/mh-it-server-%d-%d.log",
+             tmp && tmp[0] ? tmp : "/tmp", (int)getpid(), s->port);
     char port[16];
     snprintf(port, sizeof(port), "%d", s->port);
     s->pid = fork();
