@@ -53,6 +53,19 @@ MH_TEST(kek_rotation_rewraps_endpoint_signing_keys)
     json_decref(ep);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 
+    /* A server without the key that sealed the endpoint's signing key refuses to start, and
+     * says which key it lacks (there is no secret in the vault: only the endpoint key). */
+    const char *wrong[] = {"serve",
+                           "--port",
+                           "0",
+                           "--kek",
+                           "it9:404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f",
+                           NULL};
+    char *out = NULL;
+    MH_T_ASSERT(mh_it_run(&e.db, wrong, &out) != 0);
+    MH_T_ASSERT(strstr(out, "'it1'") != NULL);
+    free(out);
+
     /* Rotate to a new KEK, then serve with the new key alone: the endpoint still verifies. */
     char keyfile[128];
     snprintf(keyfile, sizeof(keyfile), "%s/new.kek", e.tmp);
@@ -62,7 +75,6 @@ MH_TEST(kek_rotation_rewraps_endpoint_signing_keys)
     fclose(f);
     const char *rotate[] = {"kek", "rotate", "--new-key-file", keyfile, "--new-key-id",
                             "it2", "--kek",  IT_KEK,           NULL};
-    char *out = NULL;
     MH_T_ASSERT_EQ(mh_it_run(&e.db, rotate, &out), 0);
     MH_T_ASSERT(strstr(out, "re-wrapped 1 webhook endpoint signing key(s)") != NULL);
     free(out);
