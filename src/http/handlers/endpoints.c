@@ -484,23 +484,19 @@ static void list_endpoints(struct mh_http_req *req, void *app, bool by_workflow)
         mh_http_respond_error(req, 404, "not_found", "workflow not found", NULL);
         goto out;
     }
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {pid, limit, page.after_key, page.after_id, wid};
-    json_t *rows = mh_api_query(
-        &api,
+    const char *params[] = {pid, wid};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT e.id, e.workflow_id, e.public_id, '/hooks/' || e.public_id AS path, e.name, "
         "e.is_enabled, to_jsonb(e.methods) AS methods, e.pinned_version, "
         "e.verification->>'scheme' AS scheme, to_json(e.created_at) AS created_at, "
         "(SELECT count(*) FROM webhook_endpoint_keys k WHERE k.endpoint_id = e.id AND "
         "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))::int AS "
         "active_keys FROM webhook_endpoints e WHERE e.project_id = $1 AND "
-        "($5::uuid IS NULL OR e.workflow_id = $5::uuid) AND "
-        "($3::timestamptz IS NULL OR (e.created_at, e.id) < ($3::timestamptz, $4::uuid)) "
-        "ORDER BY e.created_at DESC, e.id DESC LIMIT $2::int",
-        5, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+        "($2::uuid IS NULL OR e.workflow_id = $2::uuid) AND "
+        "($4::timestamptz IS NULL OR (e.created_at, e.id) < ($4::timestamptz, $5::uuid)) "
+        "ORDER BY e.created_at DESC, e.id DESC LIMIT $3::int",
+        2, params, "created_at", "id");
 out:
     mh_api_close(&api);
 }

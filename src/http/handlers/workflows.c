@@ -186,18 +186,17 @@ static bool read_definition(struct mh_api *api, json_t *obj, const char *name, j
 }
 
 /* 422 with every validation error: {"error": {"code": "invalid_definition", "message", "path"
- * (the first error's), "errors": [...]}, "request_id"}. `errors` is borrowed. */
+ * (the first error's), "errors": [...]}, "request_id"}. `errors` is borrowed (NULL: none). */
 static void respond_invalid_definition(struct mh_api *api, json_t *errors)
 {
     char msg[128];
     size_t n = json_array_size(errors);
     snprintf(msg, sizeof(msg),
-             "the draft is not a valid workflow (%zu error%s); fix it and publish "
-             "again",
-             n, n == 1 ? "" : "s");
+             "the draft is not a valid workflow (%zu error%s); fix it and publish again", n,
+             n == 1 ? "" : "s");
     json_t *first = json_object_get(json_array_get(errors, 0), "path");
-    json_t *err = json_pack("{s:s, s:s, s:O}", "code", "invalid_definition", "message", msg,
-                            "errors", errors);
+    json_t *err = json_pack("{s:s, s:s, s:o}", "code", "invalid_definition", "message", msg,
+                            "errors", errors ? json_incref(errors) : json_array());
     if (json_is_string(first))
         json_object_set(err, "path", first);
     mh_http_respond_json(
@@ -223,20 +222,16 @@ void mh_h_workflows_list(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
         goto out;
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-    const char *params[] = {pid, limit, page.after_key, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
+    const char *params[] = {pid};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT w.id, w.name, w.description, (SELECT max(v.version) FROM workflow_versions v "
         "WHERE v.workflow_id = w.id) AS latest_version, EXISTS (SELECT 1 FROM workflow_versions "
         "v WHERE v.workflow_id = w.id AND v.state = 'draft') AS has_draft, to_json(w.created_at) "
         "AS created_at, to_json(w.updated_at) AS updated_at FROM workflows w WHERE w.project_id "
         "= $1 AND w.archived_at IS NULL AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < "
         "($3::timestamptz, $4::uuid)) ORDER BY w.created_at DESC, w.id DESC LIMIT $2::int",
-        4, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "created_at", "id"));
+        1, params, "created_at", "id");
 out:
     mh_api_close(&api);
 }
@@ -545,7 +540,7 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
         goto out;
     }
     if (mh_engine_wf_validate(json_object_get(draft, "definition"), &errors) != MH_OK) {
-        respond_invalid_definition(&api, errors ? errors : json_array());
+        respond_invalid_definition(&api, errors);
         goto out;
     }
     char next[24];
