@@ -83,6 +83,16 @@ out:
     return rc;
 }
 
+json_t *mh_engine_event_row(const struct mh_event *ev)
+{
+    char hex[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(ev->hash, MH_ENGINE_HASH_LEN, hex);
+    return json_pack("{s:I, s:s, s:s, s:i, s:o, s:I, s:s}", "seq", (json_int_t)ev->seq, "type",
+                     ev->type, "node_id", ev->node_id, "attempt", ev->attempt, "payload",
+                     ev->payload ? json_incref(ev->payload) : json_object(), "at_ms",
+                     (json_int_t)ev->at_ms, "hash", hex);
+}
+
 void mh_engine_events_free(struct mh_event *events, size_t n)
 {
     for (size_t i = 0; events && i < n; i++)
@@ -204,16 +214,8 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
     if ((rc = mh_crypto_uuid4(id)) != MH_OK)
         goto out;
     json_t *arr = json_array();
-    for (size_t i = 0; i < cut; i++) {
-        char hex[2 * MH_ENGINE_HASH_LEN + 1];
-        mh_crypto_hex_encode(events[i].hash, MH_ENGINE_HASH_LEN, hex);
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:i, s:o, s:I, s:s}", "seq", (json_int_t)events[i].seq,
-                           "type", events[i].type, "node_id", events[i].node_id, "attempt",
-                           events[i].attempt, "payload",
-                           events[i].payload ? json_incref(events[i].payload) : json_object(),
-                           "at_ms", (json_int_t)events[i].at_ms, "hash", hex));
-    }
+    for (size_t i = 0; i < cut; i++)
+        json_array_append_new(arr, mh_engine_event_row(&events[i]));
     evjson = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     char last_hash[67], last_seq[24];

@@ -47,6 +47,8 @@ MH_MUSTCHECK enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char 
                                                struct mh_event **events, size_t *n,
                                                struct mh_err_info *info);
 void mh_engine_events_free(struct mh_event *events, size_t n);
+/* The inverse: `ev` as such a row (new object), for inserting through jsonb_array_elements. */
+json_t *mh_engine_event_row(const struct mh_event *ev);
 /* The same from rows already fetched: objects {seq, type, node_id, attempt, payload, at_ms,
  * hash (hex)}. */
 MH_MUSTCHECK enum mh_err mh_engine_events_from_rows(json_t *rows, struct mh_event **events,

@@ -738,16 +738,10 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         if (p->res.n_events == 0)
             continue;
         for (size_t k = 0; k < p->res.n_events; k++) {
-            const struct mh_event *ev = &p->res.events[k];
-            char hex[2 * MH_ENGINE_HASH_LEN + 1];
-            mh_crypto_hex_encode(ev->hash, MH_ENGINE_HASH_LEN, hex);
-            json_array_append_new(events,
-                                  json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:O, s:I, s:s}",
-                                            "run_id", jobs[i].run_id, "created_at", p->created_at,
-                                            "seq", (json_int_t)ev->seq, "type", ev->type, "node_id",
-                                            ev->node_id, "attempt", ev->attempt, "payload",
-                                            ev->payload ? ev->payload : json_null(), "at_ms",
-                                            (json_int_t)ev->at_ms, "hash", hex));
+            json_t *row = mh_engine_event_row(&p->res.events[k]);
+            json_object_set_new(row, "run_id", json_string(jobs[i].run_id));
+            json_object_set_new(row, "created_at", json_string(p->created_at));
+            json_array_append_new(events, row);
         }
         const struct mh_event *last = &p->res.events[p->res.n_events - 1];
         char hex[2 * MH_ENGINE_HASH_LEN + 1];
