@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The runtime: worker threads that claim due jobs from PostgreSQL and advance their runs, and the
- * glue to the outbound HTTP executor. One advance is one transaction: lock the run row (so two
- * workers never advance one run at once; the (run_id, seq) key would refuse the second anyway),
- * load the log, let the pure core decide, append its events, reschedule or delete the job, commit
- * — and only then send the HTTP requests the decision asked for. An HTTP outcome comes back on the
+ * glue to the outbound HTTP executor. A batch of runs of one project is advanced in one
+ * transaction: lock the run rows (so two workers never advance one run at once; the (run_id, seq)
+ * key would refuse the second anyway) and load their logs, let the pure core decide, append the
+ * events and reschedule or delete the jobs in one statement, commit — and only then send the
+ * HTTP requests the decisions asked for. An HTTP outcome comes back on the
  * executor thread, becomes a report, and a worker appends it by advancing the run again.
  *
  * Crashes: a job stays in the table until its run finishes. While an HTTP call is in flight the
