@@ -46,7 +46,7 @@ cleanup() {
     sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
     if [ -n "${KEEP_LOGS:-}" ]; then
         mkdir -p "$KEEP_LOGS"
-        cp "$DIR/server.log" "$DIR/pg/postgres.log" "$KEEP_LOGS/" 2>/dev/null || true
+        cp "$DIR/server.log" "$DIR/pg/postgres.log" "$DIR/perf.data" "$KEEP_LOGS/" 2>/dev/null || true
     fi
     rm -rf "$DIR"
 }
@@ -68,6 +68,9 @@ for setting in ${PG_SETTINGS:-}; do
     as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
         -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null
 done
+# PG_SQL="...": SQL run as the superuser after the migrations (experiments on the schema).
+[ -z "${PG_SQL:-}" ] || as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" \
+    -U postgres -d meshhook -c "$PG_SQL" >/dev/null
 [ -z "${PG_SETTINGS:-}" ] || as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" \
     -U postgres -d meshhook -c "SELECT pg_reload_conf()" >/dev/null
 

@@ -139,10 +139,23 @@ out:
     return rc;
 }
 
+/* The canonical form of 16 bytes, version and variant already set. */
+static void uuid_format(const uint8_t b[16], char out[MH_CRYPTO_UUID_STR_LEN])
+{
+    char hex[33];
+    mh_crypto_hex_encode(b, 16, hex);
+    size_t o = 0;
+    for (size_t i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[o++] = '-';
+        out[o++] = hex[i];
+    }
+    out[o] = '\0';
+}
+
 enum mh_err mh_crypto_uuid4(char out[MH_CRYPTO_UUID_STR_LEN])
 {
     uint8_t b[16];
-    char hex[33];
     enum mh_err rc = mh_crypto_random(b, sizeof(b));
     if (rc != MH_OK) {
         out[0] = '\0';
@@ -151,14 +164,25 @@ enum mh_err mh_crypto_uuid4(char out[MH_CRYPTO_UUID_STR_LEN])
     /* RFC 9562 §5.4: version 4 in the high nibble of byte 6, variant 10 in byte 8. */
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    mh_crypto_hex_encode(b, sizeof(b), hex);
-    size_t o = 0;
-    for (size_t i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20)
-            out[o++] = '-';
-        out[o++] = hex[i];
-    }
-    out[o] = '\0';
+    uuid_format(b, out);
+    return MH_OK;
+}
+
+enum mh_err mh_crypto_uuid7(int64_t unix_ms, char out[MH_CRYPTO_UUID_STR_LEN])
+{
+    uint8_t b[16];
+    out[0] = '\0';
+    if (unix_ms < 0 || unix_ms > (int64_t)0xffffffffffff)
+        return MH_EINVAL;
+    enum mh_err rc = mh_crypto_random(b + 6, sizeof(b) - 6);
+    if (rc != MH_OK)
+        return rc;
+    /* RFC 9562 §5.7: unix_ts_ms big-endian in bytes 0-5, version 7, variant 10. */
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)((uint64_t)unix_ms >> (8 * (5 - i)));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x70);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    uuid_format(b, out);
     return MH_OK;
 }
 

@@ -62,6 +62,16 @@ MH_MUSTCHECK enum mh_err mh_crypto_token_hex(size_t nbytes, char **out);
 /* Writes a random (version 4, RFC 9562) UUID in lowercase canonical form into `out`. */
 MH_MUSTCHECK enum mh_err mh_crypto_uuid4(char out[MH_CRYPTO_UUID_STR_LEN]);
 
+/*
+ * Writes a time-ordered (version 7, RFC 9562 §5.7) UUID for `unix_ms` milliseconds since the
+ * epoch: 48 bits of time, then 74 random bits. Ids drawn later sort after ids drawn earlier
+ * (within a millisecond, in random order), so rows keyed by them are appended at the right edge
+ * of their B-tree indexes instead of landing on a random page each. For ids of rows written at
+ * a high rate (runs, deliveries); not for anything that must be unguessable by itself.
+ * `unix_ms` outside 0..2^48-1 is MH_EINVAL.
+ */
+MH_MUSTCHECK enum mh_err mh_crypto_uuid7(int64_t unix_ms, char out[MH_CRYPTO_UUID_STR_LEN]);
+
 /* ---- Hashes and MACs ---------------------------------------------------------------------- */
 
 /* Digest length of `alg` in bytes (32 or 64). */

@@ -30,7 +30,7 @@ static enum mh_err write_string(const char *s, size_t len, struct mh_buf *out);
 static enum mh_err write_real(double d, struct mh_buf *out);
 static int cmp_keys(const void *a, const void *b);
 static size_t utf8_seq_len(const unsigned char *s, size_t n);
-static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b);
+static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b, size_t *payload_at);
 
 static int cmp_keys(const void *a, const void *b)
 {
@@ -229,13 +229,16 @@ bool mh_engine__json_same(json_t *a, json_t *b)
     return same;
 }
 
-/* Appends the encoding of `ev` to `b`. */
-static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b)
+/* Appends the encoding of `ev` to `b`; *payload_at (NULL allowed) is where the payload's
+ * canonical JSON starts in `b`. */
+static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b, size_t *payload_at)
 {
     enum mh_err rc = mh_buf_printf(b, "%" PRId64 "\n%s\n%s\n%d\n%" PRId64 "\n", ev->seq, ev->type,
                                    ev->node_id, ev->attempt, ev->at_ms);
     if (rc != MH_OK)
         return rc;
+    if (payload_at)
+        *payload_at = mh_buf_len(b);
     if (ev->payload == NULL)
         return mh_buf_append(b, "{}", 2);
     return mh_engine_canonical_json(ev->payload, b);
@@ -247,7 +250,7 @@ enum mh_err mh_engine_event_encode(const struct mh_event *ev, char **out, size_t
     mh_buf_init(&b, MH_ENGINE_MAX_EVENT_BYTES);
     *out = NULL;
     *len = 0;
-    enum mh_err rc = encode_into(ev, &b);
+    enum mh_err rc = encode_into(ev, &b, NULL);
     if (rc != MH_OK)
         goto out;
     *out = mh_buf_steal(&b, len);
@@ -256,28 +259,48 @@ out:
     return rc;
 }
 
-enum mh_err mh_engine_event_hash(const struct mh_event *ev, const uint8_t *prev_hash,
-                                 uint8_t out[MH_ENGINE_HASH_LEN])
+/* SHA-256(prev_hash || encoding(ev)) into `out`; with `payload_json`, also the encoding's tail
+ * (the payload's canonical JSON) as a new string. */
+static enum mh_err hash_event(const struct mh_event *ev, const uint8_t *prev_hash,
+                              uint8_t out[MH_ENGINE_HASH_LEN], char **payload_json)
 {
     static const uint8_t zeros[MH_ENGINE_HASH_LEN];
     struct mh_buf b;
     mh_buf_init(&b, MH_ENGINE_MAX_EVENT_BYTES + MH_ENGINE_HASH_LEN);
+    if (payload_json)
+        *payload_json = NULL;
     enum mh_err rc = mh_buf_append(&b, prev_hash ? prev_hash : zeros, MH_ENGINE_HASH_LEN);
     if (rc != MH_OK)
         goto out;
-    rc = encode_into(ev, &b);
+    size_t payload_at = 0;
+    rc = encode_into(ev, &b, &payload_at);
     if (rc != MH_OK)
         goto out;
     rc = mh_crypto_sha256(mh_buf_str(&b), mh_buf_len(&b), out);
+    if (rc == MH_OK && payload_json)
+        *payload_json = mh_xstrdup(mh_buf_str(&b) + payload_at);
 out:
     mh_buf_cleanup(&b);
     return rc;
 }
 
+enum mh_err mh_engine_event_hash(const struct mh_event *ev, const uint8_t *prev_hash,
+                                 uint8_t out[MH_ENGINE_HASH_LEN])
+{
+    return hash_event(ev, prev_hash, out, NULL);
+}
+
 enum mh_err mh_engine_event_seal(struct mh_event *ev, int64_t seq, const uint8_t *prev_hash)
 {
     ev->seq = seq;
-    return mh_engine_event_hash(ev, prev_hash, ev->hash);
+    return hash_event(ev, prev_hash, ev->hash, NULL);
+}
+
+enum mh_err mh_engine_event_seal_json(struct mh_event *ev, int64_t seq, const uint8_t *prev_hash,
+                                      char **payload_json)
+{
+    ev->seq = seq;
+    return hash_event(ev, prev_hash, ev->hash, payload_json);
 }
 
 enum mh_err mh_engine_chain_verify(const struct mh_event *events, size_t n, json_t **breaks)

@@ -166,12 +166,13 @@ void mh_engine_event_cleanup(struct mh_event *ev);
  * see as `trigger`: {"body", "headers", "query", "received_at"} (further members are kept).
  * `extra` (optional, an object) is merged into the payload outside the context, for what the
  * intake must record but the nodes need not see (the raw bytes, the id of the verifying key).
- * Borrowed: every argument. MH_EINVAL on a bad argument.
+ * `payload_json` (NULL allowed) receives the payload's canonical JSON, as for
+ * mh_engine_event_seal_json. Borrowed: every argument. MH_EINVAL on a bad argument.
  */
 MH_MUSTCHECK enum mh_err mh_engine_event_run_started(const char *run_id, const char *workflow_id,
                                                      int64_t version, bool is_test, json_t *trigger,
                                                      json_t *extra, int64_t at_ms,
-                                                     struct mh_event *out);
+                                                     struct mh_event *out, char **payload_json);
 
 /*
  * The outcome of one HTTP attempt as the sender saw it. Either `error_kind` is NULL and the
@@ -234,6 +235,15 @@ MH_MUSTCHECK enum mh_err mh_engine_event_hash(const struct mh_event *ev, const u
  * seq 1). */
 MH_MUSTCHECK enum mh_err mh_engine_event_seal(struct mh_event *ev, int64_t seq,
                                               const uint8_t *prev_hash);
+
+/*
+ * mh_engine_event_seal that also hands back, in *payload_json (new, NUL-terminated), the
+ * canonical JSON of ev->payload it hashed. That text is valid JSON equal in value to the
+ * payload, so whoever writes the event's row can send it instead of serializing the payload a
+ * second time (the intake's hot path). *payload_json is NULL on error.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_seal_json(struct mh_event *ev, int64_t seq,
+                                                   const uint8_t *prev_hash, char **payload_json);
 
 /*
  * Verifies a run's log: seq runs 1..n without gaps and every event's hash links to the stored

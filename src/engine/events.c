@@ -48,11 +48,14 @@ void mh_engine_event_cleanup(struct mh_event *ev)
 
 enum mh_err mh_engine_event_run_started(const char *run_id, const char *workflow_id,
                                         int64_t version, bool is_test, json_t *trigger,
-                                        json_t *extra, int64_t at_ms, struct mh_event *out)
+                                        json_t *extra, int64_t at_ms, struct mh_event *out,
+                                        char **payload_json)
 {
     enum mh_err rc = MH_OK;
     json_t *p = NULL;
     memset(out, 0, sizeof(*out));
+    if (payload_json)
+        *payload_json = NULL;
     if (run_id == NULL || *run_id == '\0' || strlen(run_id) >= 128 || workflow_id == NULL ||
         !json_is_object(trigger) || (extra != NULL && !json_is_object(extra)))
         return MH_EINVAL;
@@ -67,7 +70,8 @@ enum mh_err mh_engine_event_run_started(const char *run_id, const char *workflow
     rc = mh_engine_event_init(out, 0, MH_EV_RUN_STARTED, "", 0, p, at_ms, NULL);
     if (rc != MH_OK)
         goto out;
-    rc = mh_engine_event_seal(out, 1, NULL);
+    rc = payload_json ? mh_engine_event_seal_json(out, 1, NULL, payload_json)
+                      : mh_engine_event_seal(out, 1, NULL);
     if (rc != MH_OK)
         mh_engine_event_cleanup(out);
 out:

@@ -38,12 +38,14 @@ enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start
     enum mh_err rc = MH_OK;
     if (!s->project_id || !s->workflow_id || !s->version_id || !json_is_object(s->trigger))
         return mh_err_set(info, MH_EINVAL, "invalid", -1, "incomplete run start");
-    char run_id[MH_CRYPTO_UUID_STR_LEN];
-    if ((rc = mh_crypto_uuid4(run_id)) != MH_OK)
-        return mh_err_set(info, rc, "crypto", -1, "could not draw a run id");
+    /* Run ids are time-ordered (version 7) so that runs and events are appended at the right
+     * edge of their indexes. */
     int64_t at = now_ms();
+    char run_id[MH_CRYPTO_UUID_STR_LEN];
+    if ((rc = mh_crypto_uuid7(at, run_id)) != MH_OK)
+        return mh_err_set(info, rc, "crypto", -1, "could not draw a run id");
     rc = mh_engine_event_run_started(run_id, s->workflow_id, s->version, s->is_test, s->trigger,
-                                     s->extra, at, &ev);
+                                     s->extra, at, &ev, NULL);
     if (rc != MH_OK) {
         mh_err_set(info, rc, "invalid", -1, "could not build the first event");
         goto out;
@@ -211,7 +213,7 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
         goto out;
     }
     char id[MH_CRYPTO_UUID_STR_LEN];
-    if ((rc = mh_crypto_uuid4(id)) != MH_OK)
+    if ((rc = mh_crypto_uuid7(now_ms(), id)) != MH_OK)
         goto out;
     json_t *arr = json_array();
     for (size_t i = 0; i < cut; i++)

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
@@ -374,29 +375,29 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
 {
     const struct mh_intake_request *rq = j->rq;
     struct mh_event ev = {0};
-    char *text = NULL, *blob_hex = NULL;
+    char *text = NULL, *blob_hex = NULL, *payload_json = NULL, *fields = NULL;
     bool use_blob = false;
     json_t *extra = build_extra(ep, j, &use_blob);
     json_t *trigger = json_pack(
         "{s:O, s:O, s:o, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers, "query",
         rq->query ? json_incref(rq->query) : json_object(), "received_at", j->received_at, "method",
         rq->method, "content_type", j->content_type ? json_string(j->content_type) : json_null());
-    if (mh_crypto_uuid4(run_id) != MH_OK ||
+    if (mh_crypto_uuid7(j->now_ms, run_id) != MH_OK ||
         mh_engine_event_run_started(run_id, ep->workflow_id, ep->version, rq->is_test, trigger,
-                                    extra, j->now_ms, &ev) != MH_OK) {
+                                    extra, j->now_ms, &ev, &payload_json) != MH_OK) {
         mh_err_set(info, MH_EINVAL, "event", -1, "could not build the run's first event");
         goto out;
     }
     char hash[2 * MH_ENGINE_HASH_LEN + 1];
     mh_crypto_hex_encode(ev.hash, MH_ENGINE_HASH_LEN, hash);
     json_t *row = json_pack(
-        "{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:I, s:s, s:O, s:s, s:s, s:s, s:O, s:I, s:s}",
+        "{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:I, s:s, s:s, s:s, s:s, s:O, s:I, s:s}",
         "run_id", run_id, "delivery_id", j->delivery_id, "endpoint_id", ep->id, "config_version",
         (json_int_t)ep->config_version, "workflow_id", ep->workflow_id, "version_id",
         ep->version_id, "version", (json_int_t)ep->version, "is_test", rq->is_test, "at_ms",
-        (json_int_t)j->now_ms, "type", ev.type, "payload", ev.payload, "hash", hash, "received_at",
-        j->received_at, "method", rq->method, "headers", j->headers, "body_size",
-        (json_int_t)rq->body_len, "body_hash", j->body_hash_hex);
+        (json_int_t)j->now_ms, "type", ev.type, "hash", hash, "received_at", j->received_at,
+        "method", rq->method, "headers", j->headers, "body_size", (json_int_t)rq->body_len,
+        "body_hash", j->body_hash_hex);
     if (row == NULL) {
         mh_err_set(info, MH_EINVAL, "event", -1, "could not build the delivery's row");
         goto out;
@@ -411,13 +412,27 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
         json_object_set_new(row, "blob", json_string(blob_hex));
         json_object_set_new(row, "blob_hash", json_string(j->body_hash_hex));
     }
-    text = json_dumps(row, JSON_COMPACT);
+    /* The payload is by far the largest field: rather than serializing it a second time, the
+     * canonical JSON that sealing hashed goes in as it is (it is valid JSON of the same value). */
+    fields = json_dumps(row, JSON_COMPACT);
     json_decref(row);
+    if (fields != NULL) {
+        struct mh_buf b;
+        size_t n = strlen(fields); /* "{...}": the payload goes before the closing brace */
+        mh_buf_init(&b, n + strlen(payload_json) + 16);
+        if (mh_buf_append(&b, fields, n - 1) == MH_OK &&
+            mh_buf_append_str(&b, ",\"payload\":") == MH_OK &&
+            mh_buf_append_str(&b, payload_json) == MH_OK && mh_buf_append(&b, "}", 1) == MH_OK)
+            text = mh_buf_steal(&b, NULL);
+        mh_buf_cleanup(&b);
+    }
 out:
     mh_engine_event_cleanup(&ev);
     json_decref(trigger);
     json_decref(extra);
     free(blob_hex);
+    free(payload_json);
+    free(fields);
     return text;
 }
 
@@ -508,7 +523,7 @@ void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
     }
     uint8_t h[MH_CRYPTO_SHA256_LEN];
     if (mh_crypto_sha256(rq->body, rq->body_len, h) != MH_OK ||
-        mh_crypto_uuid4(j.delivery_id) != MH_OK) {
+        mh_crypto_uuid7(j.now_ms, j.delivery_id) != MH_OK) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");
         goto out;

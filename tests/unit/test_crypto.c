@@ -286,6 +286,27 @@ MH_TEST(random_tokens_and_uuid)
     MH_T_ASSERT(strchr("89ab", u1[19]) != NULL);
 }
 
+MH_TEST(uuid7_carries_its_time_and_sorts_by_it)
+{
+    /* RFC 9562 Appendix A.6: 2022-02-22T19:22:22Z is 0x017F22E279B0 ms; the text starts with
+     * that time, then the version. */
+    char u[MH_CRYPTO_UUID_STR_LEN], later[MH_CRYPTO_UUID_STR_LEN], again[MH_CRYPTO_UUID_STR_LEN];
+    MH_T_ASSERT_EQ(mh_crypto_uuid7(0x017F22E279B0, u), MH_OK);
+    MH_T_ASSERT_EQ(strlen(u), 36);
+    MH_T_ASSERT(strncmp(u, "017f22e2-79b0-7", 15) == 0);
+    MH_T_ASSERT(strchr("89ab", u[19]) != NULL);
+    MH_T_ASSERT_EQ(mh_crypto_uuid7(0x017F22E279B0, again), MH_OK);
+    MH_T_ASSERT(strcmp(u, again) != 0); /* 74 random bits */
+    MH_T_ASSERT_EQ(mh_crypto_uuid7(0x017F22E279B1, later), MH_OK);
+    MH_T_ASSERT(strcmp(u, later) < 0);
+    MH_T_ASSERT(strcmp(again, later) < 0);
+    MH_T_ASSERT_EQ(mh_crypto_uuid7(0, u), MH_OK);
+    MH_T_ASSERT(strncmp(u, "00000000-0000-7", 15) == 0);
+    MH_T_ASSERT_EQ(mh_crypto_uuid7(-1, u), MH_EINVAL);
+    MH_T_ASSERT_EQ(u[0], '\0');
+    MH_T_ASSERT_EQ(mh_crypto_uuid7((int64_t)1 << 48, u), MH_EINVAL);
+}
+
 MH_TEST(wipe_and_free_secret)
 {
     char buf[8];

@@ -45,6 +45,26 @@ MH_TEST(engine_canonical_encoding_golden)
     /* Sealing sets the same hash. */
     MH_T_ASSERT_EQ(mh_engine_event_seal(&ev, 7, prev), MH_OK);
     MH_T_ASSERT_MEM_EQ(ev.hash, h, sizeof(h));
+    /* So does sealing with the payload's text, which is the golden encoding's last line. */
+    memset(ev.hash, 0, sizeof(ev.hash));
+    char *payload_json = NULL;
+    MH_T_ASSERT_EQ(mh_engine_event_seal_json(&ev, 7, prev, &payload_json), MH_OK);
+    MH_T_ASSERT_MEM_EQ(ev.hash, h, sizeof(h));
+    MH_T_ASSERT(payload_json != NULL);
+    const char *last_line = golden;
+    for (int i = 0; i < 5; i++)
+        last_line = strchr(last_line, '\n') + 1;
+    MH_T_ASSERT_STR_EQ(payload_json, last_line);
+    json_error_t jerr;
+    json_t *back = json_loads(payload_json, 0, &jerr);
+    MH_T_ASSERT(back != NULL); /* valid JSON, and canonical: it encodes to itself */
+    struct mh_buf again;
+    mh_buf_init(&again, 1u << 20);
+    MH_T_ASSERT_EQ(mh_engine_canonical_json(back, &again), MH_OK);
+    MH_T_ASSERT_STR_EQ(mh_buf_str(&again), payload_json);
+    mh_buf_cleanup(&again);
+    json_decref(back);
+    free(payload_json);
     /* The first event of a run chains from 32 zero bytes. */
     uint8_t zeros[MH_ENGINE_HASH_LEN] = {0}, h0[MH_ENGINE_HASH_LEN], h1[MH_ENGINE_HASH_LEN];
     MH_T_ASSERT_EQ(mh_engine_event_hash(&ev, NULL, h0), MH_OK);
@@ -371,7 +391,8 @@ MH_TEST(engine_event_constructors)
     MH_T_ASSERT_EQ(mh_engine_event_init(&ev, 1, "x", long_id, 0, NULL, 0, NULL), MH_EINVAL);
     json_t *trigger = json_object();
     json_t *extra = json_pack("{s:s}", "key_id", "k1");
-    MH_T_ASSERT_EQ(mh_engine_event_run_started("r", "w", 1, true, trigger, extra, T0, &ev), MH_OK);
+    MH_T_ASSERT_EQ(mh_engine_event_run_started("r", "w", 1, true, trigger, extra, T0, &ev, NULL),
+                   MH_OK);
     MH_T_ASSERT_EQ(ev.seq, 1);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(ev.payload, "key_id")), "k1");
     MH_T_ASSERT(json_is_true(json_object_get(ev.payload, "is_test")));
@@ -380,7 +401,7 @@ MH_TEST(engine_event_constructors)
     MH_T_ASSERT_EQ(json_array_size(breaks), 0);
     json_decref(breaks);
     mh_engine_event_cleanup(&ev);
-    MH_T_ASSERT_EQ(mh_engine_event_run_started("", "w", 1, false, trigger, NULL, T0, &ev),
+    MH_T_ASSERT_EQ(mh_engine_event_run_started("", "w", 1, false, trigger, NULL, T0, &ev, NULL),
                    MH_EINVAL);
     json_decref(extra);
     json_decref(trigger);

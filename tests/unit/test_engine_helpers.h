@@ -103,8 +103,9 @@ HELPER void tlog_start(struct tlog *l, const char *body)
         json_pack("{s:o,s:{s:s},s:{},s:s}", "body", b, "headers", "content-type",
                   "application/json", "query", "received_at", "2023-11-14T22:13:20.000Z");
     struct mh_event ev;
-    MH_T_ASSERT_EQ(mh_engine_event_run_started("run-1", "wf-1", 3, false, trigger, NULL, T0, &ev),
-                   MH_OK);
+    MH_T_ASSERT_EQ(
+        mh_engine_event_run_started("run-1", "wf-1", 3, false, trigger, NULL, T0, &ev, NULL),
+        MH_OK);
     tlog_push(l, &ev);
     mh_engine_event_cleanup(&ev);
     json_decref(trigger);
