@@ -94,4 +94,17 @@ void mh_http_respond_raw(struct mh_http_req *req, int status, const char *conten
 void mh_http_respond_err(struct mh_http_req *req, enum mh_err err, const struct mh_err_info *info);
 bool mh_http_req_has_responded(const struct mh_http_req *req);
 
+/*
+ * Answering later without holding a server thread (the webhook intake, waiting for its group
+ * commit). A handler calls mh_http_req_suspend and returns without responding; the connection
+ * is parked. Later, any thread calls mh_http_req_resume exactly once, after which the server
+ * calls `fn(req, ctx)` on one of its own threads, where it answers as a handler would (or
+ * suspends again). mh_http_req_resume may come before the handler has even returned. A request
+ * never resumed is never answered, and holds up the server's shutdown: the waits that lead to
+ * mh_http_req_resume must be bounded.
+ */
+typedef void (*mh_http_resume_fn)(struct mh_http_req *req, void *ctx);
+void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx);
+void mh_http_req_resume(struct mh_http_req *req);
+
 #endif

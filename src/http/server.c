@@ -30,6 +30,7 @@ struct mh_http_server {
     long max_body_bytes;
     int port;
     _Atomic int inflight;
+    _Atomic int suspended;
 };
 
 struct resp_header {
@@ -52,6 +53,9 @@ struct mh_http_req {
     bool is_too_big;
     size_t discarded;
     bool has_responded;
+    bool is_suspended;
+    mh_http_resume_fn resume_fn;
+    void *resume_ctx;
     int status;
     struct timespec started;
 };
@@ -305,9 +309,38 @@ static void dispatch(struct mh_http_req *req)
         return;
     }
     req->match.route->handler(req, req->srv->app);
-    if (!req->has_responded) {
+    if (!req->has_responded && !req->is_suspended) {
         mh_log_req(MH_LOG_ERROR, "http", req->id, "handler for %s %s did not respond", req->method,
                    req->match.route->pattern);
+        mh_http_respond_error(req, 500, "internal", "internal error", NULL);
+    }
+}
+
+void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx)
+{
+    MH_ASSERT(!req->has_responded && !req->is_suspended);
+    req->is_suspended = true;
+    req->resume_fn = fn;
+    req->resume_ctx = ctx;
+    atomic_fetch_add(&req->srv->suspended, 1);
+    MHD_suspend_connection(req->conn);
+}
+
+void mh_http_req_resume(struct mh_http_req *req)
+{
+    /* libmicrohttpd wakes the connection's thread, which calls on_request again. */
+    MHD_resume_connection(req->conn);
+}
+
+/* On the server's thread, once a suspended request has been resumed. */
+static void resumed(struct mh_http_req *req)
+{
+    req->is_suspended = false;
+    atomic_fetch_sub(&req->srv->suspended, 1);
+    req->resume_fn(req, req->resume_ctx);
+    if (!req->has_responded && !req->is_suspended) {
+        mh_log_req(MH_LOG_ERROR, "http", req->id, "resumed %s %s did not respond", req->method,
+                   req->match.route ? req->match.route->pattern : req->path);
         mh_http_respond_error(req, 500, "internal", "internal error", NULL);
     }
 }
@@ -371,7 +404,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->is_too_big)
+    if (req->is_suspended)
+        resumed(req);
+    else if (req->is_too_big)
         refuse_too_big(req);
     else if (!req->has_responded)
         dispatch(req);
@@ -387,6 +422,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req == NULL)
         return;
     *con_cls = NULL;
+    /* A resumed connection whose client has gone is ended without another call to on_request. */
+    if (req->is_suspended) {
+        req->is_suspended = false;
+        atomic_fetch_sub(&srv->suspended, 1);
+    }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
@@ -435,8 +475,8 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
         return mh_err_set(info, MH_EINVAL, "config", -1, "bind_address '%s' is not an IPv4 address",
                           opts->bind_address);
     }
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -484,6 +524,15 @@ void mh_http_server_destroy(struct mh_http_server *s)
 {
     if (s == NULL)
         return;
+    /* libmicrohttpd must not be stopped with a connection suspended; each is resumed within a
+     * bounded time (mh_http_req_suspend), so wait for them, whatever the drain's deadline. */
+    for (int waited_ms = 0; atomic_load(&s->suspended) > 0; waited_ms += 20) {
+        if (waited_ms % 5000 == 0)
+            mh_log(MH_LOG_WARN, "http", "waiting for %d suspended requests before stopping",
+                   atomic_load(&s->suspended));
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     free(s);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Group commit. Request threads queue the deliveries they have judged and wait; committer
- * threads take everything queued (up to max_batch) and record it in ONE transaction, then
- * COMMIT, and only then release the waiting threads, which answer 202. Under load the queue
+ * Group commit. Request threads queue the deliveries they have judged and go back to other
+ * connections; committer threads take everything queued (up to max_batch) and record it in ONE
+ * transaction, then COMMIT, and only then report each delivery's outcome (item->on_done), upon
+ * which the intake answers 202. Under load the queue
  * fills while a transaction commits, so batches grow by themselves and the cost of a commit (a
  * WAL flush, the round trips) is shared; with one request in flight a batch is that request and
  * nothing waits for company.
@@ -159,9 +160,6 @@ void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *
     item->outcome = MH_INTAKE__PENDING;
     item->result = MH_INTAKE__PENDING;
     item->next = NULL;
-    /* Each waiter has a condition variable of its own, so a finished batch wakes exactly its
-     * own threads rather than every thread waiting. */
-    pthread_cond_init(&item->done_cv, NULL);
     pthread_mutex_lock(&gc->mu);
     if (gc->tail)
         gc->tail->next = item;
@@ -169,10 +167,7 @@ void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *
         gc->head = item;
     gc->tail = item;
     pthread_cond_signal(&gc->work_cv);
-    while (item->outcome == MH_INTAKE__PENDING)
-        pthread_cond_wait(&item->done_cv, &gc->mu);
     pthread_mutex_unlock(&gc->mu);
-    pthread_cond_destroy(&item->done_cv);
 }
 
 static void *run(void *arg)
@@ -193,14 +188,14 @@ static void *run(void *arg)
         if (gc->head == NULL)
             gc->tail = NULL;
         pthread_mutex_unlock(&gc->mu);
-        /* Results are worked out in `result` and published to `outcome` under the lock, so a
-         * waiting thread never sees a half-written item. */
         process(gc, items, n);
-        pthread_mutex_lock(&gc->mu);
+        /* An item belongs to its owner again once reported (it may even be queued again at
+         * once): nothing of it is read afterwards. */
         for (size_t i = 0; i < n; i++) {
             items[i]->outcome = items[i]->result;
-            pthread_cond_signal(&items[i]->done_cv);
+            items[i]->on_done(items[i]);
         }
+        pthread_mutex_lock(&gc->mu);
     }
     pthread_mutex_unlock(&gc->mu);
     free(items);

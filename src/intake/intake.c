@@ -13,6 +13,7 @@
  */
 #include "intake/intake_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +77,6 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
                            bool *use_blob);
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        struct mh_err_info *info);
-static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint *ep,
-                   struct job *j, struct mh_intake_result *res);
 
 int64_t mh_intake__now_ms(void)
 {
@@ -436,15 +435,34 @@ out:
     return text;
 }
 
-/* Builds the item, commits it, and answers; res->status -1 asks the caller to judge again on
- * a fresh endpoint (it changed while this delivery was being recorded). */
-static void record(struct mh_intake *in, const char *public_id, struct mh_intake__endpoint *ep,
-                   struct job *j, struct mh_intake_result *res)
+/* A delivery on its way: what the steps below share, from the request to the answer. It lives
+ * on the heap because, once queued for its group commit, a committer thread finishes it. */
+struct pending {
+    struct mh_intake *in;
+    const struct mh_intake_request *rq;
+    struct mh_intake_result *res;
+    struct mh_intake__endpoint *ep;
+    struct job j;
+    struct verdict v;
+    int attempt;
+    struct mh_intake__item item;
+    const struct mh_intake_waiter *waiter; /* NULL: nobody waits (sync use) */
+    bool is_queued;                        /* the waiter's suspend was called */
+};
+
+static bool advance(struct pending *p);
+static void committed(struct mh_intake__item *item);
+static void finish(struct pending *p);
+
+/* Builds the item and queues it for the group commit (returns false), or answers at once
+ * (returns true) when the idempotency key is malformed or the row cannot be built. */
+static bool record(struct pending *p)
 {
-    const struct mh_intake_request *rq = j->rq;
+    const struct mh_intake_request *rq = p->rq;
+    struct mh_intake_result *res = p->res;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     const char *idem = NULL;
-    if (ep->scheme == MH_INTAKE__STDWH) {
+    if (p->ep->scheme == MH_INTAKE__STDWH) {
         idem = mh_intake__header(rq, "webhook-id");
         if (idem == NULL)
             idem = mh_intake__header(rq, "svix-id");
@@ -456,145 +474,216 @@ static void record(struct mh_intake *in, const char *public_id, struct mh_intake
         res->status = 400;
         res->body = error_body(rq->request_id, "bad_idempotency_key",
                                "the idempotency key must be 1 to 255 bytes of UTF-8");
-        log_refusal(in, ep, j, 400, "refused", "bad idempotency key", NULL);
-        return;
+        log_refusal(p->in, p->ep, &p->j, 400, "refused", "bad idempotency key", NULL);
+        return true;
     }
-    struct mh_intake__item it = {.ep = ep, .idem_key = idem};
-    char *row = build_row(ep, j, it.run_id, &info);
+    p->item = (struct mh_intake__item){.ep = p->ep, .idem_key = idem, .on_done = committed};
+    char *row = build_row(p->ep, &p->j, p->item.run_id, &info);
     if (row == NULL) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");
-        mh_log_req(MH_LOG_ERROR, "intake", rq->request_id, "endpoint %s: %s", public_id,
+        mh_log_req(MH_LOG_ERROR, "intake", rq->request_id, "endpoint %s: %s", rq->public_id,
                    info.message);
-        return;
+        return true;
     }
-    it.row_json = row;
-    mh_intake__commit(in->gc, &it);
-    switch (it.outcome) {
+    p->item.row_json = row;
+    if (p->waiter && !p->is_queued) {
+        p->is_queued = true;
+        p->waiter->suspend(p->waiter->ctx);
+    }
+    /* From here on `p` belongs to the committer, which may finish it before this returns. */
+    mh_intake__commit(p->in->gc, &p->item);
+    return false;
+}
+
+/* On a committer thread: the transaction holding the delivery has committed or failed. */
+static void committed(struct mh_intake__item *item)
+{
+    struct pending *p = (struct pending *)((char *)item - offsetof(struct pending, item));
+    const struct mh_intake_request *rq = p->rq;
+    struct mh_intake_result *res = p->res;
+    free((char *)item->row_json);
+    item->row_json = NULL;
+    switch (item->outcome) {
     case MH_INTAKE__ACCEPTED:
         res->status = 202;
-        snprintf(res->run_id, sizeof(res->run_id), "%s", it.run_id);
-        res->body = json_pack("{s:s, s:s}", "run_id", it.run_id, "delivery_id", j->delivery_id);
+        snprintf(res->run_id, sizeof(res->run_id), "%s", item->run_id);
+        res->body =
+            json_pack("{s:s, s:s}", "run_id", item->run_id, "delivery_id", p->j.delivery_id);
         break;
     case MH_INTAKE__DUPLICATE:
         res->status = 200;
-        snprintf(res->run_id, sizeof(res->run_id), "%s", it.run_id);
-        res->body = json_pack("{s:s, s:b}", "run_id", it.run_id, "duplicate", true);
-        log_refusal(in, ep, j, 200, "duplicate", "idempotency key seen before", it.run_id);
+        snprintf(res->run_id, sizeof(res->run_id), "%s", item->run_id);
+        res->body = json_pack("{s:s, s:b}", "run_id", item->run_id, "duplicate", true);
+        log_refusal(p->in, p->ep, &p->j, 200, "duplicate", "idempotency key seen before",
+                    item->run_id);
         break;
-    case MH_INTAKE__STALE: res->status = -1; break;
+    case MH_INTAKE__STALE: {
+        /* The endpoint changed since it was loaded: judge again on the current one. */
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        mh_intake__endpoint_unref(p->ep);
+        p->ep = NULL;
+        if (++p->attempt >= MAX_STALE_RETRIES ||
+            mh_intake__cache_get(p->in, rq->public_id, 0, &p->ep, &info) != MH_OK) {
+            res->status = 503;
+            res->retry_after_s = 1;
+            res->body =
+                error_body(rq->request_id, "unavailable", "the endpoint is changing; retry later");
+        } else if (p->ep == NULL) {
+            res->status = 404;
+            res->body = error_body(rq->request_id, "not_found", "no such webhook endpoint");
+        } else if (!advance(p)) {
+            return; /* queued again */
+        }
+        break;
+    }
     default:
         res->status = 503;
         res->retry_after_s = 1;
         res->body = error_body(rq->request_id, "unavailable",
                                "the delivery could not be recorded; retry later");
         mh_log_req(MH_LOG_WARN, "intake", rq->request_id, "endpoint %s: not recorded: %s",
-                   public_id, mh_strerror(it.err));
+                   rq->public_id, mh_strerror(item->err));
         break;
     }
-    free(row);
+    finish(p);
 }
 
-void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
-                       struct mh_intake_result *res)
+/* Judges the delivery on p->ep and records it: true when `res` is final, false when the
+ * delivery is queued for its group commit. */
+static bool advance(struct pending *p)
 {
-    struct mh_intake__endpoint *ep = NULL;
-    struct mh_err_info info = MH_ERR_INFO_INIT;
-    struct verdict v = {0};
-    struct job j = {.rq = rq};
-    memset(res, 0, sizeof(*res));
-    iso_time(j.received_at, &j.now_ms);
-    j.content_type = mh_intake__header(rq, "Content-Type");
+    struct mh_intake *in = p->in;
+    const struct mh_intake_request *rq = p->rq;
+    struct mh_intake_result *res = p->res;
+    struct verdict *v = &p->v;
+    struct job *j = &p->j;
+    json_decref(j->headers);
+    j->headers = redacted_headers(rq, p->ep->scheme == MH_INTAKE__HMAC ? p->ep->hmac_header : NULL);
+    json_decref(v->schema_errors);
+    judge(in, p->ep, j, v);
+    if (v->status != 0 && v->may_refresh) {
+        /* Refusing on an entry older than MH_INTAKE__REFRESH_MS: reload it once (the cache
+         * does, at most once a second) and judge again if it changed. */
+        struct mh_intake__endpoint *fresh = NULL;
+        if (mh_intake__cache_get(in, rq->public_id, MH_INTAKE__REFRESH_MS, &fresh, NULL) == MH_OK &&
+            fresh && fresh != p->ep && fresh->config_version != p->ep->config_version) {
+            mh_intake__endpoint_unref(p->ep);
+            p->ep = fresh;
+            json_decref(v->schema_errors);
+            json_decref(j->headers);
+            j->headers =
+                redacted_headers(rq, p->ep->scheme == MH_INTAKE__HMAC ? p->ep->hmac_header : NULL);
+            judge(in, p->ep, j, v);
+        } else {
+            mh_intake__endpoint_unref(fresh);
+        }
+    }
+    if (v->status == 0)
+        return record(p);
+    res->status = v->status;
+    res->retry_after_s = v->retry_after_s;
+    res->body = error_body(rq->request_id, v->code, v->message);
+    if (v->schema_errors)
+        json_object_set(json_object_get(res->body, "error"), "errors", v->schema_errors);
+    if (v->status == 405)
+        snprintf(res->allow, sizeof(res->allow), "%s", p->ep->methods);
+    char reason[360];
+    snprintf(reason, sizeof(reason), "%s: %s", v->code, v->message);
+    log_refusal(in, p->ep, j, v->status, "refused", reason, NULL);
+    return true;
+}
 
-    enum mh_err rc = mh_intake__cache_get(in, rq->public_id, -1, &ep, &info);
-    if (rc != MH_OK) {
+/* `res` is final: releases the delivery and, if it was queued, tells whoever waits. */
+static void finish(struct pending *p)
+{
+    if (p->res->status == 202)
+        snprintf(p->res->delivery_id, sizeof(p->res->delivery_id), "%s", p->j.delivery_id);
+    json_decref(p->v.schema_errors);
+    json_decref(p->j.headers);
+    json_decref(p->j.body_value);
+    mh_intake__endpoint_unref(p->ep);
+    const struct mh_intake_waiter *waiter = p->is_queued ? p->waiter : NULL;
+    free(p);
+    if (waiter)
+        waiter->done(waiter->ctx);
+}
+
+bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_request *rq,
+                             struct mh_intake_result *res, const struct mh_intake_waiter *waiter)
+{
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    struct pending *p = mh_xcalloc(1, sizeof(*p));
+    p->in = in;
+    p->rq = rq;
+    p->res = res;
+    p->waiter = waiter;
+    p->j.rq = rq;
+    memset(res, 0, sizeof(*res));
+    iso_time(p->j.received_at, &p->j.now_ms);
+    p->j.content_type = mh_intake__header(rq, "Content-Type");
+
+    uint8_t h[MH_CRYPTO_SHA256_LEN];
+    if (mh_intake__cache_get(in, rq->public_id, -1, &p->ep, &info) != MH_OK) {
         res->status = 503;
         res->retry_after_s = 1;
         res->body = error_body(rq->request_id, "unavailable",
                                "the service is temporarily unavailable; retry later");
         mh_log_req(MH_LOG_WARN, "intake", rq->request_id, "endpoint lookup failed: %s",
                    info.message);
-        goto out;
-    }
-    if (ep == NULL) {
+    } else if (p->ep == NULL) {
         res->status = 404;
         res->body = error_body(rq->request_id, "not_found", "no such webhook endpoint");
-        goto out;
-    }
-    uint8_t h[MH_CRYPTO_SHA256_LEN];
-    if (mh_crypto_sha256(rq->body, rq->body_len, h) != MH_OK ||
-        mh_crypto_uuid7(j.now_ms, j.delivery_id) != MH_OK) {
+    } else if (mh_crypto_sha256(rq->body, rq->body_len, h) != MH_OK ||
+               mh_crypto_uuid7(p->j.now_ms, p->j.delivery_id) != MH_OK) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");
-        goto out;
+    } else {
+        mh_crypto_hex_encode(h, sizeof(h), p->j.body_hash_hex);
+        snprintf(p->j.body_hash_param, sizeof(p->j.body_hash_param), "\\x%s", p->j.body_hash_hex);
+        if (!advance(p))
+            return false;
     }
-    mh_crypto_hex_encode(h, sizeof(h), j.body_hash_hex);
-    snprintf(j.body_hash_param, sizeof(j.body_hash_param), "\\x%s", j.body_hash_hex);
+    finish(p);
+    return true;
+}
 
-    for (int attempt = 0;; attempt++) {
-        json_decref(j.headers);
-        j.headers = redacted_headers(rq, ep->scheme == MH_INTAKE__HMAC ? ep->hmac_header : NULL);
-        json_decref(v.schema_errors);
-        judge(in, ep, &j, &v);
-        if (v.status != 0 && v.may_refresh) {
-            /* Refusing on an entry older than MH_INTAKE__REFRESH_MS: reload it once (the cache
-             * does, at most once a second) and judge again if it changed. */
-            struct mh_intake__endpoint *fresh = NULL;
-            if (mh_intake__cache_get(in, rq->public_id, MH_INTAKE__REFRESH_MS, &fresh, NULL) ==
-                    MH_OK &&
-                fresh && fresh != ep && fresh->config_version != ep->config_version) {
-                mh_intake__endpoint_unref(ep);
-                ep = fresh;
-                json_decref(v.schema_errors);
-                json_decref(j.headers);
-                j.headers =
-                    redacted_headers(rq, ep->scheme == MH_INTAKE__HMAC ? ep->hmac_header : NULL);
-                judge(in, ep, &j, &v);
-            } else {
-                mh_intake__endpoint_unref(fresh);
-            }
-        }
-        if (v.status != 0) {
-            res->status = v.status;
-            res->retry_after_s = v.retry_after_s;
-            res->body = error_body(rq->request_id, v.code, v.message);
-            if (v.schema_errors)
-                json_object_set(json_object_get(res->body, "error"), "errors", v.schema_errors);
-            if (v.status == 405)
-                snprintf(res->allow, sizeof(res->allow), "%s", ep->methods);
-            char reason[360];
-            snprintf(reason, sizeof(reason), "%s: %s", v.code, v.message);
-            log_refusal(in, ep, &j, v.status, "refused", reason, NULL);
-            goto out;
-        }
-        record(in, rq->public_id, ep, &j, res);
-        if (res->status != -1)
-            goto out;
-        /* The endpoint changed since it was loaded: judge again on the current one. */
-        mh_intake__endpoint_unref(ep);
-        ep = NULL;
-        res->status = 0;
-        if (attempt + 1 >= MAX_STALE_RETRIES ||
-            mh_intake__cache_get(in, rq->public_id, 0, &ep, &info) != MH_OK) {
-            res->status = 503;
-            res->retry_after_s = 1;
-            res->body =
-                error_body(rq->request_id, "unavailable", "the endpoint is changing; retry later");
-            goto out;
-        }
-        if (ep == NULL) {
-            res->status = 404;
-            res->body = error_body(rq->request_id, "not_found", "no such webhook endpoint");
-            goto out;
-        }
+/* mh_intake_receive waits on this until a committer has finished its delivery. */
+struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool is_done;
+};
+
+static void sync_suspend(void *ctx)
+{
+    (void)ctx;
+}
+
+static void sync_done(void *ctx)
+{
+    struct sync_wait *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    w->is_done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
+                       struct mh_intake_result *res)
+{
+    struct sync_wait w = {.is_done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    const struct mh_intake_waiter waiter = {.suspend = sync_suspend, .done = sync_done, .ctx = &w};
+    if (!mh_intake_receive_async(in, rq, res, &waiter)) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.is_done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
     }
-out:
-    if (res->status == 202)
-        snprintf(res->delivery_id, sizeof(res->delivery_id), "%s", j.delivery_id);
-    json_decref(v.schema_errors);
-    json_decref(j.headers);
-    json_decref(j.body_value);
-    mh_intake__endpoint_unref(ep);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
 }
 
 enum mh_err mh_intake_test_send(struct mh_intake *in, const char *public_id,

@@ -87,6 +87,23 @@ struct mh_intake_result {
  */
 void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
                        struct mh_intake_result *res);
+
+/*
+ * mh_intake_receive without holding the calling thread while the delivery waits for its group
+ * commit. Returns true when `res` is final on return. Otherwise the delivery was queued: just
+ * before queuing, `waiter->suspend(ctx)` was called on the calling thread, and
+ * `waiter->done(ctx)` is called exactly once, on a committer thread, when `res` is final —
+ * possibly before this function has returned. `rq` (and what it points to), `res` and `waiter`
+ * must stay valid until then. The wait is bounded like mh_intake_receive's.
+ */
+struct mh_intake_waiter {
+    void (*suspend)(void *ctx);
+    void (*done)(void *ctx);
+    void *ctx;
+};
+MH_MUSTCHECK bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_request *rq,
+                                          struct mh_intake_result *res,
+                                          const struct mh_intake_waiter *waiter);
 void mh_intake_result_cleanup(struct mh_intake_result *res);
 
 /*

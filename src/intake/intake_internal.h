@@ -170,13 +170,15 @@ struct mh_intake__item {
     /* The delivery's row for the batch statement (commit.c): a JSON object with the run id,
      * the sealed first event and the delivery log fields. */
     const char *row_json;
-    /* Results: `result` is the committer's working state, `outcome` what it published (under
-     * its lock) when done. `run_id` is the new run's id, or the first run's for a duplicate. */
+    /* Called once, on a committer thread and outside its lock, when the transaction holding the
+     * item has committed or failed; `outcome` is then final. It may queue the item again. */
+    void (*on_done)(struct mh_intake__item *item);
+    /* Results: `result` is the committer's working state, `outcome` what it concluded. `run_id`
+     * is the new run's id, or the first run's for a duplicate. */
     char run_id[37];
     enum mh_intake__outcome result;
     enum mh_intake__outcome outcome;
     enum mh_err err;
-    pthread_cond_t done_cv;
     struct mh_intake__item *next;
 };
 
@@ -185,7 +187,8 @@ MH_MUSTCHECK enum mh_err mh_intake__committer_start(struct mh_intake *in, int th
                                                     int max_batch,
                                                     struct mh_intake__committer **out);
 void mh_intake__committer_stop(struct mh_intake__committer *gc);
-/* Queues `item` and waits until the transaction holding it has committed or failed. */
+/* Queues `item` for the next batch and returns at once; item->on_done reports the outcome. The
+ * item must stay valid until then. */
 void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *item);
 
 /* ---- Delivery log of refusals (dlog.c) ---------------------------------------------------- */

@@ -13,8 +13,8 @@
 
 /* Sends `body` with the given headers (plus Content-Type when `ct`); returns the status and
  * fills `run_id` (40 bytes) on 202. */
-static long send(struct ienv *e, const char *pub, const char *ct, const char *h1, const char *h2,
-                 const char *h3, const char *body, char *run_id)
+static long deliver(struct ienv *e, const char *pub, const char *ct, const char *h1, const char *h2,
+                    const char *h3, const char *body, char *run_id)
 {
     char ct_line[128];
     const char *h[5];
@@ -283,7 +283,7 @@ MH_TEST(generic_hmac_openssl_and_tampering)
     char mac[200], hdr[300], run[40];
     openssl_hmac(&e, "sha512", secret, body, strlen(body), true, mac, sizeof(mac));
     snprintf(hdr, sizeof(hdr), "X-Partner-Signature: sha512=%s", mac);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", hdr, NULL, NULL, body, run), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", hdr, NULL, NULL, body, run), 202);
     MH_T_ASSERT_EQ(strlen(run), 36);
 
     /* The first event holds the exact bytes and the verifying key; the delivery row too. */
@@ -314,25 +314,25 @@ MH_TEST(generic_hmac_openssl_and_tampering)
     char tampered[128];
     snprintf(tampered, sizeof(tampered), "%s", body);
     tampered[30] ^= 1; /* one changed byte */
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", hdr, NULL, NULL, tampered, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", hdr, NULL, NULL, tampered, NULL), 401);
     char wrong[200], whdr[300];
     openssl_hmac(&e, "sha512", "another-secret-entirely-0000000", body, strlen(body), true, wrong,
                  sizeof(wrong));
     snprintf(whdr, sizeof(whdr), "X-Partner-Signature: sha512=%s", wrong);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", whdr, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", whdr, NULL, NULL, body, NULL), 401);
     expect_logged(&e, ep, 401, "bad-signature");
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", NULL, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", NULL, NULL, NULL, body, NULL), 401);
     expect_logged(&e, ep, 401, "missing");
     char trunc[300];
     snprintf(trunc, sizeof(trunc), "%.*s", (int)strlen(hdr) - 10, hdr);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", trunc, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", trunc, NULL, NULL, body, NULL), 401);
     /* SHA-256 offered where SHA-512 is configured, and no prefix: both refused. */
     char mac256[100], h256[300];
     openssl_hmac(&e, "sha256", secret, body, strlen(body), true, mac256, sizeof(mac256));
     snprintf(h256, sizeof(h256), "X-Partner-Signature: sha512=%s", mac256);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", h256, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", h256, NULL, NULL, body, NULL), 401);
     snprintf(h256, sizeof(h256), "X-Partner-Signature: %s", mac);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", h256, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", h256, NULL, NULL, body, NULL), 401);
 
     /* A hex SHA-256 endpoint, MAC by `openssl dgst -r`, header case-insensitive. */
     json_t *ep2 = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"hmac\"}, \"key\": "
@@ -341,10 +341,10 @@ MH_TEST(generic_hmac_openssl_and_tampering)
     openssl_hmac(&e, "sha256", "second-endpoint-secret-000001", body, strlen(body), false, hex,
                  sizeof(hex));
     snprintf(hh, sizeof(hh), "x-signature: %s", hex);
-    MH_T_ASSERT_EQ(send(&e, jstr(ep2, "public_id"), "application/json", hh, NULL, NULL, body, NULL),
-                   202);
+    MH_T_ASSERT_EQ(
+        deliver(&e, jstr(ep2, "public_id"), "application/json", hh, NULL, NULL, body, NULL), 202);
     /* A signature for one endpoint does not open another. */
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", hh, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", hh, NULL, NULL, body, NULL), 401);
 
     /* Nothing secret anywhere: not the key, not a signature. */
     json_t *d1 = deliveries(&e, ep);
@@ -371,12 +371,12 @@ MH_TEST(github_published_example_rotation_and_tampering)
     json_t *ep = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"github\"}, \"key\": "
                                    "{\"secret\": \"It's a Secret to Everybody\"}}");
     const char *pub = jstr(ep, "public_id");
-    MH_T_ASSERT_EQ(send(&e, pub, "text/plain", gh_sig, NULL, NULL, gh_body, NULL), 202);
-    MH_T_ASSERT_EQ(send(&e, pub, "text/plain", gh_sig, NULL, NULL, "Hello, World?", NULL), 401);
-    MH_T_ASSERT_EQ(send(&e, pub, "text/plain", NULL, NULL, NULL, gh_body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "text/plain", gh_sig, NULL, NULL, gh_body, NULL), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "text/plain", gh_sig, NULL, NULL, "Hello, World?", NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "text/plain", NULL, NULL, NULL, gh_body, NULL), 401);
     char trunc[128];
     snprintf(trunc, sizeof(trunc), "%.*s", (int)strlen(gh_sig) - 2, gh_sig);
-    MH_T_ASSERT_EQ(send(&e, pub, "text/plain", trunc, NULL, NULL, gh_body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "text/plain", trunc, NULL, NULL, gh_body, NULL), 401);
     expect_logged(&e, ep, 401, "malformed");
 
     /* Rotation: a second key; deliveries signed by either verify; the old one revoked stops at
@@ -392,15 +392,16 @@ MH_TEST(github_published_example_rotation_and_tampering)
                  hex, sizeof(hex));
     snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: sha256=%s", hex);
     MH_T_ASSERT_EQ(
-        send(&e, pub, "application/json", hdr, "X-GitHub-Event: ping", NULL, json_body, NULL), 202);
-    MH_T_ASSERT_EQ(send(&e, pub, "text/plain", gh_sig, NULL, NULL, gh_body, NULL), 202);
+        deliver(&e, pub, "application/json", hdr, "X-GitHub-Event: ping", NULL, json_body, NULL),
+        202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "text/plain", gh_sig, NULL, NULL, gh_body, NULL), 202);
     char revoke[300];
     snprintf(revoke, sizeof(revoke), "%s/%s", path,
              jstr(json_array_get(json_object_get(ep, "keys"), 0), "id"));
     json_decref(iapi(&e, "DELETE", revoke, NULL, &st));
     MH_T_ASSERT_EQ(st, 204);
-    MH_T_ASSERT_EQ(send(&e, pub, "text/plain", gh_sig, NULL, NULL, gh_body, NULL), 401);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", hdr, NULL, NULL, json_body, NULL), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "text/plain", gh_sig, NULL, NULL, gh_body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", hdr, NULL, NULL, json_body, NULL), 202);
     /* The accepted deliveries name the key that verified each. */
     MH_T_ASSERT_EQ(sql_count(&e,
                              "SELECT count(DISTINCT key_id) AS n FROM webhook_deliveries WHERE "
@@ -429,7 +430,7 @@ MH_TEST(stripe_openssl_timestamps_and_tampering)
     snprintf(payload, sizeof(payload), "%lld.%s", now, body);
     openssl_hmac(&e, "sha256", secret, payload, strlen(payload), false, v1, sizeof(v1));
     snprintf(hdr, sizeof(hdr), "Stripe-Signature: t=%lld,v1=%s", now, v1);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json; charset=utf-8", hdr, NULL, NULL, body, NULL),
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json; charset=utf-8", hdr, NULL, NULL, body, NULL),
                    202);
     /* Two v1 signatures, only the second valid (Stripe during a secret roll). */
     char two[500];
@@ -437,33 +438,33 @@ MH_TEST(stripe_openssl_timestamps_and_tampering)
              "Stripe-Signature: t=%lld,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e"
              "108d8bd,v1=%s",
              now, v1);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", two, NULL, NULL, body, NULL), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", two, NULL, NULL, body, NULL), 202);
     /* An authentic but old signature (ten minutes, tolerance five) is a replay. */
     char old_payload[256], old_v1[100], old_hdr[400];
     snprintf(old_payload, sizeof(old_payload), "%lld.%s", now - 600, body);
     openssl_hmac(&e, "sha256", secret, old_payload, strlen(old_payload), false, old_v1,
                  sizeof(old_v1));
     snprintf(old_hdr, sizeof(old_hdr), "Stripe-Signature: t=%lld,v1=%s", now - 600, old_v1);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", old_hdr, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", old_hdr, NULL, NULL, body, NULL), 401);
     expect_logged(&e, ep, 401, "timestamp-too-old");
     /* The timestamp moved without re-signing. */
     char moved[400];
     snprintf(moved, sizeof(moved), "Stripe-Signature: t=%lld,v1=%s", now - 1, v1);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", moved, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", moved, NULL, NULL, body, NULL), 401);
     /* Changed byte, wrong key, missing header, truncated signature. */
     char tampered[256];
     snprintf(tampered, sizeof(tampered), "%s", body);
     tampered[10] = 'X';
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", hdr, NULL, NULL, tampered, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", hdr, NULL, NULL, tampered, NULL), 401);
     char wrong[100], wrong_hdr[400];
     openssl_hmac(&e, "sha256", "whsec_test_wrong_key_0000000000000", payload, strlen(payload),
                  false, wrong, sizeof(wrong));
     snprintf(wrong_hdr, sizeof(wrong_hdr), "Stripe-Signature: t=%lld,v1=%s", now, wrong);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", wrong_hdr, NULL, NULL, body, NULL), 401);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", NULL, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", wrong_hdr, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", NULL, NULL, NULL, body, NULL), 401);
     char trunc[400];
     snprintf(trunc, sizeof(trunc), "%.*s", (int)strlen(hdr) - 1, hdr);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", trunc, NULL, NULL, body, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", trunc, NULL, NULL, body, NULL), 401);
     assert_nowhere(&e, v1, NULL);
     assert_nowhere(&e, secret, NULL);
     json_decref(ep);
@@ -490,14 +491,14 @@ MH_TEST(standard_webhooks_published_vector_openssl_and_idempotency)
     const char *ts = "webhook-timestamp: 1614265330";
     const char *sig = "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
     char run1[40], run2[40];
-    MH_T_ASSERT_EQ(send(&e, jstr(old, "public_id"), "application/json", id, ts, sig, sw_body, run1),
-                   202);
-    MH_T_ASSERT_EQ(send(&e, jstr(ep, "public_id"), "application/json", id, ts, sig, sw_body, NULL),
-                   401);
+    MH_T_ASSERT_EQ(
+        deliver(&e, jstr(old, "public_id"), "application/json", id, ts, sig, sw_body, run1), 202);
+    MH_T_ASSERT_EQ(
+        deliver(&e, jstr(ep, "public_id"), "application/json", id, ts, sig, sw_body, NULL), 401);
     expect_logged(&e, ep, 401, "timestamp-too-old");
     /* The same webhook-id again: 200 with the first run's id, and no second run. */
-    MH_T_ASSERT_EQ(send(&e, jstr(old, "public_id"), "application/json", id, ts, sig, sw_body, run2),
-                   200);
+    MH_T_ASSERT_EQ(
+        deliver(&e, jstr(old, "public_id"), "application/json", id, ts, sig, sw_body, run2), 200);
     MH_T_ASSERT_STR_EQ(run1, run2);
 
     /* A fresh message signed by openssl with the secret's decoded key. */
@@ -513,8 +514,8 @@ MH_TEST(standard_webhooks_published_vector_openssl_and_idempotency)
     openssl_hmac_hexkey_b64(&e, keyhex, content, strlen(content), b64, sizeof(b64));
     snprintf(sh, sizeof(sh), "webhook-signature: v1,%s", b64);
     snprintf(th, sizeof(th), "webhook-timestamp: %lld", now);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, sh, body, run1),
-                   202);
+    MH_T_ASSERT_EQ(
+        deliver(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, sh, body, run1), 202);
     /* Several signatures in one header, only the last valid (and an asymmetric one skipped). */
     char several[400];
     snprintf(several, sizeof(several),
@@ -522,7 +523,8 @@ MH_TEST(standard_webhooks_published_vector_openssl_and_idempotency)
              "v1,%s",
              b64);
     MH_T_ASSERT_EQ(
-        send(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, several, body, run2), 200);
+        deliver(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, several, body, run2),
+        200);
     MH_T_ASSERT_STR_EQ(run1, run2);
     /* The svix- names carry the same scheme (a new message id: a new run). */
     char content2[256], b642[100], sh2[200], th2[64];
@@ -530,31 +532,34 @@ MH_TEST(standard_webhooks_published_vector_openssl_and_idempotency)
     openssl_hmac_hexkey_b64(&e, keyhex, content2, strlen(content2), b642, sizeof(b642));
     snprintf(sh2, sizeof(sh2), "svix-signature: v1,%s", b642);
     snprintf(th2, sizeof(th2), "svix-timestamp: %lld", now);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", "svix-id: msg_fresh_2", th2, sh2, body, run2),
-                   202);
+    MH_T_ASSERT_EQ(
+        deliver(&e, pub, "application/json", "svix-id: msg_fresh_2", th2, sh2, body, run2), 202);
     MH_T_ASSERT(strcmp(run1, run2) != 0);
     /* Tampering: the id changed (it is signed), a byte of the body, a missing header, a
      * truncated signature, an old timestamp re-signed correctly (still a replay). */
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", "webhook-id: msg_fresh_3", th, sh, body, NULL),
-                   401);
+    MH_T_ASSERT_EQ(
+        deliver(&e, pub, "application/json", "webhook-id: msg_fresh_3", th, sh, body, NULL), 401);
     char tampered[128];
     snprintf(tampered, sizeof(tampered), "%s", body);
     tampered[12] = 'X';
     MH_T_ASSERT_EQ(
-        send(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, sh, tampered, NULL), 401);
+        deliver(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, sh, tampered, NULL),
+        401);
     MH_T_ASSERT_EQ(
-        send(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, NULL, body, NULL), 401);
+        deliver(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, NULL, body, NULL), 401);
     char trunc[200];
     snprintf(trunc, sizeof(trunc), "%.*s", (int)strlen(sh) - 6, sh);
     MH_T_ASSERT_EQ(
-        send(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, trunc, body, NULL), 401);
+        deliver(&e, pub, "application/json", "webhook-id: msg_fresh_1", th, trunc, body, NULL),
+        401);
     char old_content[256], old_b64[100], old_sh[200], old_th[64];
     snprintf(old_content, sizeof(old_content), "msg_old.%lld.%s", now - 3600, body);
     openssl_hmac_hexkey_b64(&e, keyhex, old_content, strlen(old_content), old_b64, sizeof(old_b64));
     snprintf(old_sh, sizeof(old_sh), "webhook-signature: v1,%s", old_b64);
     snprintf(old_th, sizeof(old_th), "webhook-timestamp: %lld", now - 3600);
     MH_T_ASSERT_EQ(
-        send(&e, pub, "application/json", "webhook-id: msg_old", old_th, old_sh, body, NULL), 401);
+        deliver(&e, pub, "application/json", "webhook-id: msg_old", old_th, old_sh, body, NULL),
+        401);
     MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs", 0, NULL), 3);
     assert_nowhere(&e, b64, NULL);
     assert_nowhere(&e, "g0hM9SsE+OTPJTGt", NULL);
@@ -716,51 +721,51 @@ MH_TEST(jwt_rs256_es256_hs256_and_attacks)
     const char *doc = "{\"ok\": true}";
     make_jwt(&e, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"rsa1\"}", claims, SIGN_RS, NULL,
              auth, sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
     char saved_sig[32];
     snprintf(saved_sig, sizeof(saved_sig), "%s", strrchr(auth, '.') + 1);
     make_jwt(&e, "{\"alg\":\"ES256\",\"kid\":\"ec1\"}", claims, SIGN_ES, NULL, auth, sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
     make_jwt(&e, "{\"alg\":\"HS256\",\"kid\":\"hs1\"}", claims, SIGN_HS, hs, auth, sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
 
     /* alg none, in any spelling, with or without a kid. */
     make_jwt(&e, "{\"alg\":\"none\"}", claims, SIGN_NONE, NULL, auth, sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     expect_logged(&e, ep, 401, "alg-none");
     make_jwt(&e, "{\"alg\":\"NoNe\",\"kid\":\"rsa1\"}", claims, SIGN_NONE, NULL, auth,
              sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     /* Algorithm confusion: HS256 "signed" with the RSA public key's PEM. */
     make_jwt(&e, "{\"alg\":\"HS256\",\"kid\":\"rsa1\"}", claims, SIGN_HS_WITH_RSA_PEM, NULL, auth,
              sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     make_jwt(&e, "{\"alg\":\"HS256\"}", claims, SIGN_HS_WITH_RSA_PEM, NULL, auth, sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     /* Claims. */
     make_jwt(&e, "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", expired, SIGN_RS, NULL, auth,
              sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     expect_logged(&e, ep, 401, "expired");
     make_jwt(&e, "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", wrong_aud, SIGN_RS, NULL, auth,
              sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     expect_logged(&e, ep, 401, "wrong-audience");
     make_jwt(&e, "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", wrong_iss, SIGN_RS, NULL, auth,
              sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     /* A valid token with a changed payload byte, or signed by a key the endpoint lacks. */
     make_jwt(&e, "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", claims, SIGN_RS, NULL, auth, sizeof(auth));
     char *dot = strchr(auth, '.');
     dot[3] = dot[3] == 'A' ? 'B' : 'A';
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
     make_jwt(&e, "{\"alg\":\"HS256\",\"kid\":\"hs1\"}", claims, SIGN_HS,
              "a-different-hs256-secret-0123456789", auth, sizeof(auth));
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", "Authorization: Basic dXNlcjpwYXNz", NULL,
-                        NULL, doc, NULL),
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", "Authorization: Basic dXNlcjpwYXNz", NULL,
+                           NULL, doc, NULL),
                    401);
-    MH_T_ASSERT_EQ(send(&e, pub, "application/json", NULL, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", NULL, NULL, NULL, doc, NULL), 401);
     MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs", 0, NULL), 3);
     assert_nowhere(&e, saved_sig, NULL);
     assert_nowhere(&e, hs, NULL);

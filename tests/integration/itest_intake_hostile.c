@@ -17,50 +17,6 @@
 
 #include "itest_intake_common.h"
 
-static int dial(struct ienv *e)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e->s.port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    MH_T_ASSERT(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-    return fd;
-}
-
-/* Writes all of `data` unless the peer closes; returns the bytes written. */
-static size_t write_all(int fd, const void *data, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = send(fd, (const char *)data + done, len - done, MSG_NOSIGNAL);
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    return done;
-}
-
-/* Reads what the server answers within `ms` (until it closes); returns the status code, 0 when
- * the connection closed without a response. */
-static int read_status(int fd, int ms)
-{
-    char buf[4096];
-    size_t got = 0;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (got < sizeof(buf) - 1 && poll(&p, 1, ms) > 0) {
-        ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        if (memmem(buf, got, "\r\n\r\n", 4))
-            break;
-    }
-    buf[got] = '\0';
-    int status = 0;
-    if (strncmp(buf, "HTTP/1.", 7) == 0)
-        status = (int)strtol(buf + 9, NULL, 10);
-    return status;
-}
-
 static long rss_kib(pid_t pid)
 {
     char path[64], line[256];

@@ -34,17 +34,71 @@ static void collect_query(void *ctx, const char *name, const char *value)
     json_object_set_new(ctx, name, json_string(value ? value : ""));
 }
 
+/* One webhook request in flight; in the request's arena, so it lives until the answer is sent. */
+struct hook_call {
+    struct mh_http_req *req;
+    struct mh_intake_request rq;
+    struct mh_intake_result res;
+    struct mh_intake_waiter waiter;
+};
+
+static void answer(struct mh_http_req *req, struct mh_intake_result *res)
+{
+    if (res->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", res->retry_after_s);
+        mh_http_set_header(req, "Retry-After", ra);
+    }
+    if (res->allow[0])
+        mh_http_set_header(req, "Allow", res->allow);
+    if (res->status == 413)
+        mh_http_set_header(req, "Connection", "close");
+    mh_http_respond_json(req, res->status, res->body);
+    res->body = NULL;
+    mh_intake_result_cleanup(res);
+}
+
+static void on_resumed(struct mh_http_req *req, void *ctx)
+{
+    struct hook_call *call = ctx;
+    answer(req, &call->res);
+}
+
+/* With the request's arena: also when the sender hung up while the delivery was committed, and
+ * the server ends the request without resuming it. */
+static void hook_call_release(void *ctx)
+{
+    struct hook_call *call = ctx;
+    json_decref(call->rq.query);
+    mh_intake_result_cleanup(&call->res);
+}
+
+/* The delivery waits for its group commit: the connection is parked rather than a thread. */
+static void on_suspend(void *ctx)
+{
+    struct hook_call *call = ctx;
+    mh_http_req_suspend(call->req, on_resumed, call);
+}
+
+/* On a committer thread: the answer is ready; the server's thread sends it (on_resumed). */
+static void on_done(void *ctx)
+{
+    struct hook_call *call = ctx;
+    mh_http_req_resume(call->req);
+}
+
 void mh_h_hook(struct mh_http_req *req, void *app_)
 {
     struct mh_app *app = app_;
-    struct mh_intake_result res;
     if (app->intake == NULL) {
         mh_http_set_header(req, "Retry-After", "5");
         mh_http_respond_error(req, 503, "unavailable", "webhook intake is not running", NULL);
         return;
     }
+    struct mh_arena *arena = mh_http_req_arena(req);
+    struct hook_call *call = mh_arena_calloc(arena, sizeof(*call));
     struct header_list hl = {
-        .items = mh_arena_alloc(mh_http_req_arena(req), HOOK_MAX_HEADERS * sizeof(*hl.items)),
+        .items = mh_arena_alloc(arena, HOOK_MAX_HEADERS * sizeof(*hl.items)),
     };
     mh_http_req_each_header(req, collect, &hl);
     size_t len = 0;
@@ -52,7 +106,9 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
     /* Repeated names keep the last value, as the node context's query is an object. */
     json_t *query = json_object();
     mh_http_req_each_query(req, collect_query, query);
-    struct mh_intake_request rq = {
+    mh_arena_defer(arena, hook_call_release, call);
+    call->req = req;
+    call->rq = (struct mh_intake_request){
         .public_id = mh_http_req_param(req, "public_id"),
         .method = mh_http_req_method(req),
         .headers = hl.items,
@@ -62,18 +118,8 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
         .query = query,
         .request_id = mh_http_req_id(req),
     };
-    mh_intake_receive(app->intake, &rq, &res);
-    json_decref(query);
-    if (res.retry_after_s > 0) {
-        char ra[16];
-        snprintf(ra, sizeof(ra), "%d", res.retry_after_s);
-        mh_http_set_header(req, "Retry-After", ra);
-    }
-    if (res.allow[0])
-        mh_http_set_header(req, "Allow", res.allow);
-    if (res.status == 413)
-        mh_http_set_header(req, "Connection", "close");
-    mh_http_respond_json(req, res.status, res.body);
-    res.body = NULL;
-    mh_intake_result_cleanup(&res);
+    call->waiter = (struct mh_intake_waiter){.suspend = on_suspend, .done = on_done, .ctx = call};
+    if (!mh_intake_receive_async(app->intake, &call->rq, &call->res, &call->waiter))
+        return; /* answered by on_resumed */
+    answer(req, &call->res);
 }
