@@ -54,7 +54,16 @@ start)
             echo "port = $port"
             echo "unix_socket_directories = '$dir/run'"
             echo "max_connections = 200"
-            echo "shared_buffers = 128MB"
+            # Sized for a webhook workload rather than PostgreSQL's conservative defaults: a
+            # buffer pool that holds the hot tables, so backends do not write out dirty pages
+            # themselves; enough WAL between checkpoints that they come from the timeout, not
+            # from the write rate, and kept for recycling; full-page images compressed
+            # (docs/BENCHMARKS.md, "Webhook intake").
+            echo "shared_buffers = 512MB"
+            echo "max_wal_size = 4GB"
+            echo "min_wal_size = 1GB"
+            echo "checkpoint_timeout = 15min"
+            echo "wal_compression = lz4"
             echo "logging_collector = off"
             echo "log_min_messages = warning"
             [ -n "${MH_PG_FAST:-}" ] && echo "fsync = off" && echo "full_page_writes = off"

@@ -13,8 +13,7 @@
 # curl. Settings through the environment: DURATION (seconds per measurement, default 20),
 # CONNECTIONS (64), WORKERS (run workers in the server during the measurement, default 0:
 # runs queue durably and are executed later, so the figure is the intake's own), HTTP_THREADS
-# (256: libmicrohttpd serves the connections one thread accepted in turn, so with fewer
-# threads than connections a delivery can wait behind another connection's commit),
+# (default: the server's own, http_threads),
 # SERVER_ARGS (more flags for `meshhook serve`), PG_SETTINGS (space-separated name=value
 # PostgreSQL settings applied before both phases), KEEP_LOGS (a directory to copy the
 # server's and PostgreSQL's logs to), PERF=1 or PERF=pg (record the server, or PostgreSQL,
@@ -27,7 +26,7 @@ cd "$ROOT"
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKERS=${WORKERS:-0}
-HTTP_THREADS=${HTTP_THREADS:-256}
+HTTP_THREADS=${HTTP_THREADS:-}
 for tool in wrk pgbench openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench intake: $tool is required" >&2; exit 1; }
 done
@@ -96,7 +95,7 @@ http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
 KEK="bench:$(openssl rand -hex 32)"
 printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
 "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
-    --http-threads "$HTTP_THREADS" --workers "$WORKERS" --pool-size 16 --log-level warn \
+    ${HTTP_THREADS:+--http-threads "$HTTP_THREADS"} --workers "$WORKERS" --pool-size 16 --log-level warn \
     ${SERVER_ARGS:-} >"$DIR/server.log" 2>&1 &
 server_pid=$!
 BASE="http://127.0.0.1:$http_port"

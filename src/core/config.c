@@ -44,9 +44,9 @@ static const struct cfg_row rows[] = {
     {"log_format", CFG_STR, F(log_format), "json", 0, 0, false, "json|text"},
     {"max_body_bytes", CFG_LONG, F(max_body_bytes), "1048576", 1, 1073741824, false,
      "largest request body accepted (413 beyond)"},
-    {"http_threads", CFG_INT, F(http_threads), "64", 1, 1024, false,
-     "HTTP threads; a request waiting on the database (a webhook waiting for its commit) holds "
-     "one"},
+    {"http_threads", CFG_INT, F(http_threads), "16", 1, 1024, false,
+     "HTTP threads; an API request waiting on the database holds one (a webhook waiting for "
+     "its commit does not)"},
     {"connection_timeout_s", CFG_INT, F(connection_timeout_s), "30", 1, 3600, false,
      "idle or slow client connections are closed after this many seconds"},
     {"shutdown_timeout_ms", CFG_INT, F(shutdown_timeout_ms), "10000", 0, 600000, false,
