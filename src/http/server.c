@@ -33,6 +33,12 @@ struct mh_http_server {
     _Atomic int suspended;
 };
 
+/* libmicrohttpd's memory per connection: the request line and headers (so a header block
+ * larger than about this is refused with 431), the read buffer and the response headers. It
+ * zeroes the pool for every request, so its size is paid per request: 64 KiB cost the webhook
+ * path about a tenth of its CPU (docs/BENCHMARKS.md). */
+#define CONNECTION_MEMORY_BYTES 32768
+
 struct resp_header {
     struct resp_header *next;
     const char *name;
@@ -481,9 +487,9 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
         flags, (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY_BYTES, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         free(s);
         return mh_err_set(info, MH_EIO, "listen", -1, "could not listen on %s:%d",

@@ -487,6 +487,11 @@ static bool record(struct pending *p)
         return true;
     }
     p->item.row_json = row;
+    /* The parsed body is in the row now. Freed here, on the thread that allocated it, rather
+     * than by the committer: glibc frees across threads slowly. Judging again (a stale
+     * endpoint) parses it again. */
+    json_decref(p->j.body_value);
+    p->j.body_value = NULL;
     if (p->waiter && !p->is_queued) {
         p->is_queued = true;
         p->waiter->suspend(p->waiter->ctx);
