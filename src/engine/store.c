@@ -12,16 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "engine/engine.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void hash_param(const uint8_t h[MH_ENGINE_HASH_LEN], char out[2 + 64 + 1])
 {
@@ -40,7 +34,7 @@ enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start
         return mh_err_set(info, MH_EINVAL, "invalid", -1, "incomplete run start");
     /* Run ids are time-ordered (version 7) so that runs and events are appended at the right
      * edge of their indexes. */
-    int64_t at = now_ms();
+    int64_t at = mh_clock_now_ms();
     char run_id[MH_CRYPTO_UUID_STR_LEN];
     if ((rc = mh_crypto_uuid7(at, run_id)) != MH_OK)
         return mh_err_set(info, rc, "crypto", -1, "could not draw a run id");
@@ -213,7 +207,7 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
         goto out;
     }
     char id[MH_CRYPTO_UUID_STR_LEN];
-    if ((rc = mh_crypto_uuid7(now_ms(), id)) != MH_OK)
+    if ((rc = mh_crypto_uuid7(mh_clock_now_ms(), id)) != MH_OK)
         goto out;
     json_t *arr = json_array();
     for (size_t i = 0; i < cut; i++)

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
@@ -96,13 +97,6 @@ struct send_ctx {
     char *url;
     char *body;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t random_u64(void *ctx)
 {
@@ -299,7 +293,7 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
     }
     if (resp->error_kind && strcmp(resp->error_kind, "circuit_open") == 0) {
         /* Parked: no attempt is spent; the run wakes when the breaker lets a probe through. */
-        r->park_until_ms = resp->retry_at_ms > 0 ? resp->retry_at_ms : now_ms() + 1000;
+        r->park_until_ms = resp->retry_at_ms > 0 ? resp->retry_at_ms : mh_clock_now_ms() + 1000;
         push_report(rt, r);
         send_ctx_free(s);
         return;
@@ -363,8 +357,8 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
         .error_message = resp->error_kind ? msg : NULL,
         .duration_ms = resp->duration_ms,
     };
-    if (mh_engine_event_http_result(s->node_id, s->attempt, s->request, &oc, now_ms(), &r->ev) ==
-        MH_OK) {
+    if (mh_engine_event_http_result(s->node_id, s->attempt, s->request, &oc, mh_clock_now_ms(),
+                                    &r->ev) == MH_OK) {
         r->has_event = true;
         push_report(rt, r);
     } else {
@@ -384,7 +378,7 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
  * NULL; cached for a few seconds so a busy project costs one read per interval. */
 static json_t *artifact_rules_for(struct mh_engine_runtime *rt, const char *project_id)
 {
-    int64_t now = now_ms();
+    int64_t now = mh_clock_now_ms();
     json_t *settings = NULL;
     pthread_mutex_lock(&rt->mu);
     json_t *hit = json_object_get(rt->privacy, project_id);
@@ -559,7 +553,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         uint8_t key[MH_CRYPTO_STDWH_KEY_MAX];
         size_t klen = 0;
         char *sig = NULL;
-        int64_t ts = now_ms() / 1000;
+        int64_t ts = mh_clock_now_ms() / 1000;
         if (!whsec || mh_crypto_stdwh_secret_decode(whsec, key, sizeof(key), &klen) != MH_OK ||
             mh_crypto_sig_stdwh_sign(&(struct mh_crypto_sig_key){key, klen}, 1, a->idempotency_key,
                                      ts, s->body ? s->body : "", s->body ? strlen(s->body) : 0,
@@ -656,7 +650,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
         goto out;
     }
     struct mh_engine_input in = {
-        .now_ms = now_ms(),
+        .now_ms = mh_clock_now_ms(),
         .run_timeout_ms = rt->opts.run_timeout_ms,
         .random = random_u64,
         .reports = rep && rep->has_event ? &rep->ev : NULL,
@@ -1111,7 +1105,7 @@ static void *listener_main(void *arg)
 {
     struct mh_engine_runtime *rt = arg;
     struct mh_db_conn *c = NULL;
-    int64_t partitions_checked = now_ms();
+    int64_t partitions_checked = mh_clock_now_ms();
     while (!atomic_load(&rt->is_stopping)) {
         if (c == NULL) {
             if (mh_db_connect(rt->opts.listen_db_url, &c, NULL) != MH_OK ||
@@ -1125,8 +1119,8 @@ static void *listener_main(void *arg)
         if (atomic_exchange(&rt->notify_pending, false))
             (void)!mh_db_exec_script(c, "NOTIFY " NOTIFY_CHANNEL, NULL);
         /* A long-running server keeps the event log's monthly partitions ahead of time. */
-        if (now_ms() - partitions_checked > PARTITION_CHECK_MS) {
-            partitions_checked = now_ms();
+        if (mh_clock_now_ms() - partitions_checked > PARTITION_CHECK_MS) {
+            partitions_checked = mh_clock_now_ms();
             (void)!mh_db_exec_script(c, "SELECT mh_ensure_event_partitions(3)", NULL);
         }
         bool got = false;
@@ -1206,7 +1200,7 @@ enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt, const char *p
     struct report *r = mh_xcalloc(1, sizeof(*r));
     snprintf(r->run_id, sizeof(r->run_id), "%s", run_id);
     snprintf(r->project_id, sizeof(r->project_id), "%s", project_id);
-    if (mh_engine_event_cancel(reason, now_ms(), &r->ev) != MH_OK) {
+    if (mh_engine_event_cancel(reason, mh_clock_now_ms(), &r->ev) != MH_OK) {
         free(r);
         return MH_EINVAL;
     }

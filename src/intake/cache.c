@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -167,7 +168,7 @@ enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *public_id,
         return MH_OK;
     uint64_t h = hash_id(public_id);
     struct shard *sh = &c->shards[h % SHARDS];
-    int64_t now = mh_intake__now_ms();
+    int64_t now = mh_clock_now_ms();
     pthread_mutex_lock(&sh->mu);
     struct slot *s = find(sh, h, public_id);
     if (s) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -105,7 +106,7 @@ void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row)
     pthread_mutex_lock(&d->mu);
     if (json_array_size(d->queue) >= QUEUE_MAX) {
         d->dropped++;
-        int64_t now = mh_intake__now_ms();
+        int64_t now = mh_clock_now_ms();
         bool tell = now - d->last_drop_report_ms >= DROP_REPORT_MS;
         uint64_t dropped = d->dropped;
         if (tell)
@@ -170,11 +171,11 @@ static void purge(struct mh_intake__dlog *d)
 static void *run(void *arg)
 {
     struct mh_intake__dlog *d = arg;
-    int64_t next_purge = mh_intake__now_ms() + PURGE_EVERY_MS;
+    int64_t next_purge = mh_clock_now_ms() + PURGE_EVERY_MS;
     pthread_mutex_lock(&d->mu);
     for (;;) {
         while (json_array_size(d->queue) == 0 && !d->is_stopping &&
-               mh_intake__now_ms() < next_purge) {
+               mh_clock_now_ms() < next_purge) {
             struct timespec deadline;
             deadline_in(&deadline, IDLE_WAIT_MS);
             pthread_cond_timedwait(&d->cv, &d->mu, &deadline);
@@ -199,9 +200,9 @@ static void *run(void *arg)
         if (take > 0)
             write_batch(d, batch);
         json_decref(batch);
-        if (mh_intake__now_ms() >= next_purge) {
+        if (mh_clock_now_ms() >= next_purge) {
             purge(d);
-            next_purge = mh_intake__now_ms() + PURGE_EVERY_MS;
+            next_purge = mh_clock_now_ms() + PURGE_EVERY_MS;
         }
         pthread_mutex_lock(&d->mu);
         d->written_total += take;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
@@ -77,13 +78,6 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
                            bool *use_blob);
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        struct mh_err_info *info);
-
-int64_t mh_intake__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake **out,
                              struct mh_err_info *info)
@@ -711,7 +705,7 @@ enum mh_err mh_intake_test_send(struct mh_intake *in, const char *public_id,
     }
     headers = json_pack("{s:s, s:s}", "Content-Type", content_type, "User-Agent",
                         "MeshHook-Test-Webhook/1");
-    rc = mh_intake__sign(ep, body, body_len, mh_intake__now_ms() / 1000, headers, info);
+    rc = mh_intake__sign(ep, body, body_len, mh_clock_now_ms() / 1000, headers, info);
     if (rc != MH_OK)
         goto out;
     size_t n = json_object_size(headers), k = 0;

@@ -213,7 +213,4 @@ struct mh_intake {
     struct mh_intake__dlog *dlog;
 };
 
-/* Wall clock in milliseconds. */
-int64_t mh_intake__now_ms(void);
-
 #endif

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "outbound/outbound_internal.h"
@@ -96,8 +97,6 @@ struct mh_outbound {
     struct xfer *running;
 };
 
-static int64_t mono_ms(void);
-static int64_t real_ms(void);
 static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbound_opts *out);
 static struct xfer *xfer_copy(const struct mh_outbound_request *req);
 static void xfer_free(struct xfer *x);
@@ -136,20 +135,6 @@ void mh_outbound_opts_init(struct mh_outbound_opts *opts)
         .breaker_open_ms = DEFAULT_BREAKER_OPEN_MS,
         .allow_private_targets = true,
     };
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t real_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbound_opts *out)
@@ -322,7 +307,7 @@ const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *origin)
     char key[MH_OUTBOUND__ORIGIN_MAX];
     if (o == NULL || origin == NULL || mh_outbound__origin(origin, key) != MH_OK)
         return NULL;
-    return mh_outbound__breaker_state(o->breakers, key, mono_ms());
+    return mh_outbound__breaker_state(o->breakers, key, mh_clock_mono_ms());
 }
 
 int mh_outbound_in_flight(struct mh_outbound *o)
@@ -465,9 +450,9 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     }
 
     int64_t retry_in_ms = 0;
-    if (!mh_outbound__breaker_admit(o->breakers, x->origin, mono_ms(), &x->is_probe,
+    if (!mh_outbound__breaker_admit(o->breakers, x->origin, mh_clock_mono_ms(), &x->is_probe,
                                     &retry_in_ms)) {
-        fail_now(o, x, "circuit_open", real_ms() + retry_in_ms,
+        fail_now(o, x, "circuit_open", mh_clock_now_ms() + retry_in_ms,
                  "circuit breaker open for %s; not sent", x->origin);
         return;
     }
@@ -478,7 +463,7 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     x->resp_headers = json_object();
     if (x->resp_headers == NULL || !build_easy(o, x)) {
         mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
-                                    mono_ms());
+                                    mh_clock_mono_ms());
         fail_now(o, x, "other", 0, "could not set up the transfer");
         return;
     }
@@ -498,11 +483,11 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
         curl_easy_setopt(x->easy, CURLOPT_MAXFILESIZE_LARGE,
                          (curl_off_t)o->opts.max_response_bytes);
     }
-    x->started_ms = mono_ms();
+    x->started_ms = mh_clock_mono_ms();
     CURLMcode mc = curl_multi_add_handle(o->multi, x->easy);
     if (mc != CURLM_OK) {
         mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
-                                    mono_ms());
+                                    mh_clock_mono_ms());
         fail_now(o, x, "other", 0, "could not start the transfer: %s", curl_multi_strerror(mc));
         return;
     }
@@ -709,7 +694,7 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
 {
     struct mh_outbound_response r;
     memset(&r, 0, sizeof(r));
-    r.duration_ms = mono_ms() - x->started_ms;
+    r.duration_ms = mh_clock_mono_ms() - x->started_ms;
     r.headers = x->resp_headers;
     r.body = "";
     if (res == CURLE_OK) {
@@ -720,7 +705,7 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
         r.body_len = mh_buf_len(&x->body_buf);
         const char *ra = json_string_value(json_object_get(x->resp_headers, "retry-after"));
         if (ra != NULL) {
-            int64_t at = mh_outbound_parse_retry_after(ra, real_ms());
+            int64_t at = mh_outbound_parse_retry_after(ra, mh_clock_now_ms());
             r.retry_at_ms = at > 0 ? at : 0;
         }
     } else {
@@ -738,7 +723,7 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
     }
     mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe,
-                                verdict_of(r.error_kind, r.status), mono_ms());
+                                verdict_of(r.error_kind, r.status), mh_clock_mono_ms());
     if (r.error_kind != NULL)
         mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld", x->origin,
                r.error_kind, (long long)r.duration_ms);
@@ -787,8 +772,8 @@ static void cancel_all(struct mh_outbound *o)
         curl_multi_remove_handle(o->multi, x->easy);
         running_remove(o, x);
         mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
-                                    mono_ms());
-        int64_t ms = mono_ms() - x->started_ms;
+                                    mh_clock_mono_ms());
+        int64_t ms = mh_clock_mono_ms() - x->started_ms;
         fail_now(o, x, "canceled", 0, "canceled after %lld ms: the outbound engine stopped",
                  (long long)ms);
     }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of src/core: bounded buffers, arenas and error records. */
+/* Unit tests of src/core: bounded buffers, arenas, error records and the clocks. */
+#include <time.h>
+
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "harness.h"
 
@@ -68,4 +71,17 @@ MH_TEST(err_info)
     MH_T_ASSERT_EQ(info.offset, 3);
     MH_T_ASSERT_EQ(mh_err_set(NULL, MH_ENOMEM, NULL, -1, "x"), MH_ENOMEM);
     MH_T_ASSERT_STR_EQ(mh_strerror(MH_ETOOBIG), "too big");
+}
+
+MH_TEST(clock_reads_wall_and_monotonic_milliseconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall = mh_clock_now_ms();
+    MH_T_ASSERT(wall >= (int64_t)ts.tv_sec * 1000 && wall <= (int64_t)ts.tv_sec * 1000 + 2000);
+    int64_t m0 = mh_clock_mono_ms();
+    struct timespec pause = {0, 30 * 1000000L};
+    nanosleep(&pause, NULL);
+    int64_t m1 = mh_clock_mono_ms();
+    MH_T_ASSERT(m1 - m0 >= 29 && m1 - m0 < 5000);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
@@ -881,7 +882,7 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
         goto out;
     }
     char new_did[MH_CRYPTO_UUID_STR_LEN], run_id[37];
-    if (mh_crypto_uuid4(new_did) != MH_OK) {
+    if (mh_crypto_uuid7(mh_clock_now_ms(), new_did) != MH_OK) {
         mh_http_respond_error(req, 500, "internal", "internal error", NULL);
         goto out;
     }
