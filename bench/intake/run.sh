@@ -16,8 +16,11 @@
 # (default: the server's own, http_threads),
 # SERVER_ARGS (more flags for `meshhook serve`), PG_SETTINGS (space-separated name=value
 # PostgreSQL settings applied before both phases), KEEP_LOGS (a directory to copy the
-# server's and PostgreSQL's logs to), PERF=1 or PERF=pg (record the server, or PostgreSQL,
-# with perf during the measurement and print the hottest symbols).
+# server's and PostgreSQL's logs, and perf.data, to), PERF=1 or PERF=pg (record the server, or
+# the whole machine, with perf during the measurement and print the hottest symbols: of the
+# server, or of PostgreSQL unless PERF_ALL=1; PERF_SORT, PERF_LINES, PERF_CHILDREN and PERF_CG
+# shape the report), PG_SQL (SQL run as the superuser after the migrations: schema
+# experiments).
 #
 #   sh bench/intake/run.sh
 set -eu
@@ -204,7 +207,7 @@ fi
 if [ "${PERF:-0}" != 0 ]; then
     sleep 1
     comm=""
-    [ "$PERF" = pg ] && comm="--comm postgres"
+    [ "$PERF" = pg ] && [ -z "${PERF_ALL:-}" ] && comm="--comm postgres"
     # shellcheck disable=SC2086
     perf report -i "$DIR/perf.data" $comm ${PERF_CHILDREN:---no-children} --sort ${PERF_SORT:-sym} \
         --stdio -g none 2>/dev/null |
