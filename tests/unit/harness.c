@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,6 +63,36 @@ const char *mh_t_repo_dir(void)
     else if (getcwd(repo_dir, sizeof(repo_dir)) == NULL)
         snprintf(repo_dir, sizeof(repo_dir), ".");
     return repo_dir;
+}
+
+size_t mh_t_each_corpus_file(const char *target,
+                             void (*fn)(const char *name, const uint8_t *data, size_t len,
+                                        void *ctx),
+                             void *ctx)
+{
+    char dir[PATH_MAX], path[PATH_MAX * 2];
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", mh_t_repo_dir(), target);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        mh_t_fail(__FILE__, __LINE__, "no corpus at %s", dir);
+    size_t count = 0;
+    uint8_t *buf = malloc(64 * 1024);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL)
+            mh_t_fail(__FILE__, __LINE__, "cannot open %s", path);
+        size_t len = fread(buf, 1, 64 * 1024, f);
+        fclose(f);
+        fn(e->d_name, buf, len, ctx);
+        count++;
+    }
+    free(buf);
+    closedir(d);
+    return count;
 }
 
 const char *mh_t_shared_dir(void)

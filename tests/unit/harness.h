@@ -13,6 +13,8 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,12 @@ void mh_t_skip(const char *why) __attribute__((noreturn));
 const char *mh_t_shared_dir(void);
 /* Path of the repository root (the directory holding tests/). */
 const char *mh_t_repo_dir(void);
+/* Calls `fn` with the name and bytes (up to 64 KiB) of every file of the committed fuzz corpus
+ * tests/fuzz/corpus/<target>/; fails the test when there is no such folder. Returns the count. */
+size_t mh_t_each_corpus_file(const char *target,
+                             void (*fn)(const char *name, const uint8_t *data, size_t len,
+                                        void *ctx),
+                             void *ctx);
 
 #define MH_TEST(name)                                                                              \
     static void mh_t_case_##name(void);                                                            \
