@@ -469,3 +469,20 @@ bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action
     free(detail_s);
     return rows != NULL;
 }
+
+void mh_api_respond_invalid_definition(struct mh_api *api, json_t *errors, const char *action)
+{
+    char msg[160];
+    size_t n = json_array_size(errors);
+    snprintf(msg, sizeof(msg),
+             "the draft is not a valid workflow (%zu error%s); fix it and %s again", n,
+             n == 1 ? "" : "s", action);
+    json_t *first = json_object_get(json_array_get(errors, 0), "path");
+    json_t *err = json_pack("{s:s, s:s, s:o}", "code", "invalid_definition", "message", msg,
+                            "errors", errors ? json_incref(errors) : json_array());
+    if (json_is_string(first))
+        json_object_set(err, "path", first);
+    mh_http_respond_json(
+        api->req, 422,
+        json_pack("{s:o, s:s}", "error", err, "request_id", mh_http_req_id(api->req)));
+}

@@ -403,6 +403,29 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
     MH_T_ASSERT(json_is_true(
         json_object_get(json_array_get(json_object_get(list, "items"), 0), "is_test")));
     json_decref(list);
+    /* A draft that does not validate is refused as publishing refuses it: every error, with the
+     * same code. */
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft", e.project, wf);
+    res = api(&e, "PUT", path,
+              "{\"definition\": {\"nodes\": [{\"id\": \"a\", \"type\": \"transform\", "
+              "\"config\": {}}], \"edges\": [{\"from\": \"a\", \"to\": \"nowhere\"}]}}",
+              &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_decref(res);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/test-runs", e.project, wf);
+    res = api(&e, "POST", path, "{}", &st);
+    MH_T_ASSERT_EQ(st, 422);
+    json_t *err = json_object_get(res, "error");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "code")), "invalid_definition");
+    MH_T_ASSERT(json_array_size(json_object_get(err, "errors")) >= 2);
+    MH_T_ASSERT(json_is_string(json_object_get(err, "path")));
+    json_decref(res);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, wf);
+    res = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "error"), "code")),
+                       "invalid_definition");
+    json_decref(res);
 
     /* Tampering with the log is detected: an edited event, then a truncated log. */
     const char *params[] = {run};

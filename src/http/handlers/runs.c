@@ -140,13 +140,7 @@ void mh_h_runs_test(struct mh_http_req *req, void *app)
     if (draft == NULL)
         goto out;
     if (mh_engine_wf_validate(json_object_get(draft, "definition"), &errors) != MH_OK) {
-        json_t *first = json_array_get(errors, 0);
-        mh_http_respond_json(
-            req, 422,
-            json_pack("{s:{s:s, s:s, s:s, s:O}, s:s}", "error", "code", "invalid", "message",
-                      "the draft is not a valid workflow", "path",
-                      first ? json_string_value(json_object_get(first, "path")) : "", "errors",
-                      errors, "request_id", mh_http_req_id(req)));
+        mh_api_respond_invalid_definition(&api, errors, "test");
         goto out;
     }
     /* The draft is snapshotted as an immutable test version, so the run replays against what

@@ -33,7 +33,6 @@ static json_t *validation_of(json_t *def);
 static bool read_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out,
                             const char **text_out);
 static bool parse_version(const char *s, long *out);
-static void respond_invalid_definition(struct mh_api *api, json_t *errors);
 static void create_workflow(struct mh_http_req *req, void *app, bool is_import);
 static void free_void(void *p);
 static void decref_void(void *p);
@@ -183,25 +182,6 @@ static bool read_definition(struct mh_api *api, json_t *obj, const char *name, j
     *def_out = def;
     *text_out = text;
     return true;
-}
-
-/* 422 with every validation error: {"error": {"code": "invalid_definition", "message", "path"
- * (the first error's), "errors": [...]}, "request_id"}. `errors` is borrowed (NULL: none). */
-static void respond_invalid_definition(struct mh_api *api, json_t *errors)
-{
-    char msg[128];
-    size_t n = json_array_size(errors);
-    snprintf(msg, sizeof(msg),
-             "the draft is not a valid workflow (%zu error%s); fix it and publish again", n,
-             n == 1 ? "" : "s");
-    json_t *first = json_object_get(json_array_get(errors, 0), "path");
-    json_t *err = json_pack("{s:s, s:s, s:o}", "code", "invalid_definition", "message", msg,
-                            "errors", errors ? json_incref(errors) : json_array());
-    if (json_is_string(first))
-        json_object_set(err, "path", first);
-    mh_http_respond_json(
-        api->req, 422,
-        json_pack("{s:o, s:s}", "error", err, "request_id", mh_http_req_id(api->req)));
 }
 
 void mh_h_node_types(struct mh_http_req *req, void *app)
@@ -540,7 +520,7 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
         goto out;
     }
     if (mh_engine_wf_validate(json_object_get(draft, "definition"), &errors) != MH_OK) {
-        respond_invalid_definition(&api, errors);
+        mh_api_respond_invalid_definition(&api, errors, "publish");
         goto out;
     }
     char next[24];
