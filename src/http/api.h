@@ -108,14 +108,14 @@ void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, con
                          int nparams, const char *const *params, const char *key_field,
                          const char *id_field);
 
-/* Appends to the audit log inside the request's transaction: actor is the caller, with IP and
- * user agent. `project_id` may be NULL for account-level actions; `detail` is borrowed (may be
- * NULL). Answers and returns false on failure. */
 /* 422 with every validation error of a workflow definition: {"error": {"code":
  * "invalid_definition", "message", "path" (the first error's), "errors": [...]}, "request_id"}.
  * `action` ("publish", "test") ends the message; `errors` is borrowed (NULL: none). */
 void mh_api_respond_invalid_definition(struct mh_api *api, json_t *errors, const char *action);
 
+/* Appends to the audit log inside the request's transaction: actor is the caller, with IP and
+ * user agent. `project_id` may be NULL for account-level actions; `detail` is borrowed (may be
+ * NULL). Answers and returns false on failure. */
 bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action,
                   const char *target, json_t *detail);
 
