@@ -3,10 +3,9 @@
  * Group commit. Request threads queue the deliveries they have judged and go back to other
  * connections; committer threads take everything queued (up to max_batch) and record it in ONE
  * transaction, then COMMIT, and only then report each delivery's outcome (item->on_done), upon
- * which the intake answers 202. Under load the queue
- * fills while a transaction commits, so batches grow by themselves and the cost of a commit (a
- * WAL flush, the round trips) is shared; with one request in flight a batch is that request and
- * nothing waits for company.
+ * which the intake answers 202. Under load the queue fills while a transaction commits, so
+ * batches grow by themselves and the cost of a commit (a WAL flush, the round trips) is shared;
+ * with one request in flight a batch is that request and nothing waits for company.
  *
  * Inside the transaction, per project (row-level security sees one project at a time):
  *   1. keyed deliveries claim their idempotency keys in one INSERT ... ON CONFLICT; a key held
