@@ -15,6 +15,9 @@ ifeq ($(VARIANT),asan)
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
          -DMH_DEBUG
   LDSAN := -fsanitize=address,undefined
+else ifeq ($(VARIANT),tsan)
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread -DMH_DEBUG
+  LDSAN := -fsanitize=thread
 else
   OPT := -O2 $(HARDEN)
   LDSAN :=
@@ -89,6 +92,7 @@ run: bootstrap
 test: bootstrap
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
+	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook
 	@bash tests/run.sh $(SUITE)
 
 test-unit:

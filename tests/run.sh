@@ -2,7 +2,9 @@
 # The test command behind `make test` and .ci/run. Runs the static checks, the unit tests of
 # both builds (release, and ASan+UBSan+LSan), then the integration tests against the sanitizer
 # binary and a throwaway PostgreSQL cluster that this script starts in a temporary directory and
-# removes on exit, whatever happens. Ends with one line: `N passed, N failed, N skipped`.
+# removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
+# group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits 66 on
+# any report and so fails its test. Ends with one line: `N passed, N failed, N skipped`.
 #
 #   tests/run.sh [all|checks|unit|integration] [test-binary-name-filter]
 set -u
@@ -117,7 +119,7 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
         eval "$(sh scripts/pg.sh urls "$PGDIR" "$port")"
         export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL MESHHOOK_SUPER_DATABASE_URL
         export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port" MH_IT_TMP="$LOGDIR"
-        export MH_MESHHOOK_BIN="$ROOT/build/asan/meshhook"
+        export MH_MESHHOOK_BIN="${MH_MESHHOOK_BIN:-$ROOT/build/asan/meshhook}"
         # Integration cases drive a real server (the crash test restarts it three times): give
         # each up to five minutes before the harness calls it hung.
         export MH_T_TIMEOUT=${MH_T_TIMEOUT:-300}
@@ -126,6 +128,26 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
             want "$t" || continue
             run_harness "integration/$(basename "$t")" "$t"
         done
+        # The threaded parts once more under ThreadSanitizer: each server writes its reports to
+        # tsan/<pid>.* in the log directory, which a failing test's output then shows.
+        if [ -x build/tsan/meshhook ] && [ -z "${MH_NO_TSAN:-}" ]; then
+            mkdir -p "$LOGDIR/tsan"
+            for name in itest_engine itest_intake_async itest_intake_crash; do
+                t=build/asan/tests/integration/$name
+                [ -x "$t" ] || continue
+                want "$t" || continue
+                before=$failed
+                export MH_MESHHOOK_BIN="$ROOT/build/tsan/meshhook"
+                export TSAN_OPTIONS="exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/r"
+                run_harness "tsan/$name" "$t"
+                export MH_MESHHOOK_BIN="$ROOT/build/asan/meshhook"
+                unset TSAN_OPTIONS
+                if [ "$failed" -gt "$before" ]; then
+                    cat "$LOGDIR"/tsan/r.* 2>/dev/null | head -n 80
+                fi
+                rm -f "$LOGDIR"/tsan/r.*
+            done
+        fi
     else
         cat "$LOGDIR/pg.log"
         echo "FAIL could not start the test PostgreSQL cluster"

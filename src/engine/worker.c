@@ -357,8 +357,12 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
         .error_message = resp->error_kind ? msg : NULL,
         .duration_ms = resp->duration_ms,
     };
-    if (mh_engine_event_http_result(s->node_id, s->attempt, s->request, &oc, mh_clock_now_ms(),
-                                    &r->ev) == MH_OK) {
+    enum mh_err rc = mh_engine_event_http_result(s->node_id, s->attempt, s->request, &oc,
+                                                 mh_clock_now_ms(), &r->ev);
+    /* The event holds the request now; once reported it belongs to the worker alone. */
+    json_decref(s->request);
+    s->request = NULL;
+    if (rc == MH_OK) {
         r->has_event = true;
         push_report(rt, r);
     } else {
@@ -431,13 +435,18 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
     snprintf(s->node_id, sizeof(s->node_id), "%s", a->node_id);
     s->attempt = a->attempt;
     snprintf(s->key, sizeof(s->key), "%s/%s/%d", j->run_id, a->node_id, a->attempt);
-    s->request = json_incref(a->request);
+    /* The executor thread gets values of its own: a jansson value whose references are dropped
+     * on two threads may be freed by one while the other still reads it (reference counts are
+     * atomic, but their decrements do not order the other thread's reads before the free). */
+    s->request = json_deep_copy(a->request);
     if (!inflight_claim(rt, s->key)) {
         json_decref(s->request);
         free(s);
         return;
     }
-    s->artifact_rules = artifact_rules_for(rt, j->project_id);
+    json_t *rules = artifact_rules_for(rt, j->project_id);
+    s->artifact_rules = rules ? json_deep_copy(rules) : NULL;
+    json_decref(rules);
     json_t *req = a->request;
     json_t *values = json_object();
     json_t *names = json_object_get(req, "secrets");

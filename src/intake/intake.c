@@ -310,11 +310,13 @@ static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *
                         const struct job *j, int status, const char *outcome, const char *reason,
                         const char *run_id)
 {
-    json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:O, s:I, s:s, s:b}", "project_id",
-                            ep->project_id, "endpoint_id", ep->id, "received_at", j->received_at,
-                            "method", j->rq->method, "status", status, "outcome", outcome,
-                            "headers", j->headers, "body_size", (json_int_t)j->rq->body_len,
-                            "body_hash", j->body_hash_hex, "is_test", j->rq->is_test);
+    /* The log writer is another thread: it gets headers of its own, not a reference to ours
+     * (jansson's reference counts do not order a free on one thread after reads on another). */
+    json_t *row = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:I, s:s, s:b}", "project_id", ep->project_id,
+        "endpoint_id", ep->id, "received_at", j->received_at, "method", j->rq->method, "status",
+        status, "outcome", outcome, "headers", json_deep_copy(j->headers), "body_size",
+        (json_int_t)j->rq->body_len, "body_hash", j->body_hash_hex, "is_test", j->rq->is_test);
     if (row == NULL)
         return;
     if (reason)
