@@ -195,6 +195,8 @@ echo "webhook intake, $(nproc) cores, $CONNECTIONS connections, ${DURATION}s, 1 
 printf '  %-44s %10s/s  %s\n' "pgbench, 1 INSERT per transaction" "$pg_tps" "$pg_pct"
 printf '  %-44s %10s/s  p50 %s  p90 %s  p99 %s\n' "meshhook durable 202s (wrk)" "$rps" "$p50" \
     "$p90" "$p99"
+printf '  %-44s %10s   (goal: 1.00, p99 under 25 ms)\n' "ratio to pgbench" \
+    "$(awk -v a="$rps" -v b="$pg_tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
 printf '  %-44s %10s\n' "runs committed during the measurement" "$committed"
 printf '  %-44s %10s\n' "non-202 responses" "${non2xx:-0}"
 hz=$(getconf CLK_TCK)
