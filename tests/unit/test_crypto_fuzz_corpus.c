@@ -5,63 +5,44 @@
  * ASan and UBSan too. The fuzz body aborts on any broken invariant; on top of that, files named
  * accept-* must be accepted as authentic and reject-* refused.
  */
-#include <dirent.h>
-
 #include "harness.h"
 
 #define MH_FUZZ_NO_ENTRY
 #include "../fuzz/fuzz_sig_verify.c"
 
-static uint8_t *slurp(const char *path, size_t *len)
+/* Counts of accept-* and reject-* seeds, and which targets have an accepted seed. */
+struct tally {
+    size_t accepts, rejects;
+    bool target_accepted[6];
+};
+
+static void replay(const char *name, const uint8_t *data, size_t len, void *ctx)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        mh_t_fail(__FILE__, __LINE__, "cannot open %s", path);
-    uint8_t *buf = malloc(64 * 1024 + 1);
-    *len = fread(buf, 1, 64 * 1024 + 1, f);
-    fclose(f);
-    return buf;
+    struct tally *t = ctx;
+    int got = mh_fuzz_sig_verify_one(data, len);
+    if (strncmp(name, "accept-", 7) == 0) {
+        if (got != 1)
+            mh_t_fail(__FILE__, __LINE__, "%s was refused", name);
+        t->accepts++;
+        if (len > 0)
+            t->target_accepted[data[0] % 6] = true;
+    } else if (strncmp(name, "reject-", 7) == 0) {
+        if (got != 0)
+            mh_t_fail(__FILE__, __LINE__, "%s was accepted", name);
+        t->rejects++;
+    }
 }
 
 MH_TEST(fuzz_sig_verify_corpus_replay)
 {
-    char dir[4096], path[8192];
-    snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/sig_verify", mh_t_repo_dir());
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        mh_t_fail(__FILE__, __LINE__, "no corpus at %s", dir);
-    size_t total = 0, accepts = 0, rejects = 0;
+    struct tally t = {0};
+    MH_T_ASSERT(mh_t_each_corpus_file("sig_verify", replay, &t) >= 20);
+    MH_T_ASSERT(t.accepts >= 10);
+    MH_T_ASSERT(t.rejects >= 10);
     /* Each of the six targets must have at least one expected acceptance in the corpus. */
-    bool target_accepted[6] = {false};
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        size_t len = 0;
-        uint8_t *data = slurp(path, &len);
-        int got = mh_fuzz_sig_verify_one(data, len);
-        total++;
-        if (strncmp(e->d_name, "accept-", 7) == 0) {
-            if (got != 1)
-                mh_t_fail(__FILE__, __LINE__, "%s was refused", e->d_name);
-            accepts++;
-            if (len > 0)
-                target_accepted[data[0] % 6] = true;
-        } else if (strncmp(e->d_name, "reject-", 7) == 0) {
-            if (got != 0)
-                mh_t_fail(__FILE__, __LINE__, "%s was accepted", e->d_name);
-            rejects++;
-        }
-        free(data);
-    }
-    closedir(d);
-    MH_T_ASSERT(total >= 20);
-    MH_T_ASSERT(accepts >= 10);
-    MH_T_ASSERT(rejects >= 10);
-    for (int t = 0; t < 6; t++)
-        if (!target_accepted[t])
-            mh_t_fail(__FILE__, __LINE__, "no accept-* seed for target %d", t);
+    for (int k = 0; k < 6; k++)
+        if (!t.target_accepted[k])
+            mh_t_fail(__FILE__, __LINE__, "no accept-* seed for target %d", k);
 }
 
 /* The fuzz body's own invariants hold on inputs no seed covers. */
