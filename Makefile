@@ -90,6 +90,7 @@ run: bootstrap
 	@sh scripts/run.sh
 
 test: bootstrap
+	@sh scripts/bootstrap.sh clang clang-tools
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
 	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook

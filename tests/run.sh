@@ -1,7 +1,8 @@
 #!/bin/bash
-# The test command behind `make test` and .ci/run. Runs the static checks, the unit tests of
-# both builds (release, and ASan+UBSan+LSan), then the integration tests against the sanitizer
-# binary and a throwaway PostgreSQL cluster that this script starts in a temporary directory and
+# The test command behind `make test` and .ci/run. Runs the static checks (clang-format, banned
+# functions, the clang static analyzer), the unit tests of both builds (release, and
+# ASan+UBSan+LSan), then the integration tests against the sanitizer binary and a throwaway
+# PostgreSQL cluster that this script starts in a temporary directory and
 # removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
 # group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits 66 on
 # any report and so fails its test. Ends with one line: `N passed, N failed, N skipped`.
@@ -87,6 +88,30 @@ if [ "$SUITE" = all ] || [ "$SUITE" = checks ]; then
     else
         echo "ok   banned functions"
         record banned pass
+    fi
+    # The clang static analyzer over the whole library, from scratch (an incremental build would
+    # analyze only what changed). Any report fails the check; the HTML reports stay in the log
+    # directory while the run lasts, and their one-line summaries are printed.
+    if command -v scan-build >/dev/null 2>&1 && command -v clang >/dev/null 2>&1; then
+        rm -rf build/scan
+        if scan-build -o "$LOGDIR/scan" --status-bugs make -s -j2 VARIANT=scan CC=clang \
+            EXTRA_CFLAGS=-Wno-error build/scan/libmeshhook.a >"$LOGDIR/scan.log" 2>&1; then
+            echo "ok   scan-build"
+            record scan-build pass
+        else
+            tail -n 5 "$LOGDIR/scan.log"
+            for f in "$LOGDIR"/scan/*/report-*.html; do
+                [ -f "$f" ] || continue
+                grep -o '<!-- BUG\(FILE\|LINE\|DESC\) [^>]*-->' "$f" | sed 's/<!-- BUG//; s/ -->//' |
+                    tr '\n' ' '
+                echo
+            done
+            echo "FAIL scan-build"
+            record scan-build fail
+        fi
+    else
+        echo "FAIL scan-build: clang and clang-tools are needed (make test installs them)"
+        record scan-build fail
     fi
 fi
 

@@ -170,7 +170,7 @@ int mh_cli_sign(int argc, char **argv)
     struct mh_buf body;
     char *secret = NULL;
     int status = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && argv[i] != NULL; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {

@@ -282,16 +282,24 @@ static uint8_t *build_aad(const char *domain, size_t domain_len, const char *kek
 static enum mh_err parse_blob(const uint8_t *blob, size_t len, struct blob_view *v,
                               struct mh_err_info *info)
 {
-    if (blob == NULL || len < 2)
-        return mh_err_set(info, MH_ECRYPTO, "malformed", -1, "sealed value is truncated");
-    if (blob[0] != MH_CRYPTO_VAULT_VERSION)
-        return mh_err_set(info, MH_ECRYPTO, "unsupported-version", -1,
-                          "sealed value has format version %u, expected %u", blob[0],
-                          MH_CRYPTO_VAULT_VERSION);
+    /* Failures return MH_ECRYPTO itself rather than mh_err_set's result, so that a reader (and
+     * the static analyzer) sees at once that `v` is set exactly when MH_OK is returned. */
+    if (blob == NULL || len < 2) {
+        mh_err_set(info, MH_ECRYPTO, "malformed", -1, "sealed value is truncated");
+        return MH_ECRYPTO;
+    }
+    if (blob[0] != MH_CRYPTO_VAULT_VERSION) {
+        mh_err_set(info, MH_ECRYPTO, "unsupported-version", -1,
+                   "sealed value has format version %u, expected %u", blob[0],
+                   MH_CRYPTO_VAULT_VERSION);
+        return MH_ECRYPTO;
+    }
     size_t n = blob[1];
-    if (!kek_id_valid((const char *)blob + 2, len >= 2 + n ? n : 0) || len < OFF_VALUE(n))
-        return mh_err_set(info, MH_ECRYPTO, "malformed", -1,
-                          "sealed value has a bad key id or is truncated");
+    if (!kek_id_valid((const char *)blob + 2, len >= 2 + n ? n : 0) || len < OFF_VALUE(n)) {
+        mh_err_set(info, MH_ECRYPTO, "malformed", -1,
+                   "sealed value has a bad key id or is truncated");
+        return MH_ECRYPTO;
+    }
     v->kek_id = (const char *)blob + 2;
     v->kek_id_len = n;
     v->wrap_nonce = blob + OFF_WRAP_NONCE(n);
@@ -391,7 +399,7 @@ enum mh_err mh_crypto_vault_open(const struct mh_crypto_kek *const *keks, size_t
                                  struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
-    struct blob_view v;
+    struct blob_view v = {0};
     const struct mh_crypto_kek *kek = NULL;
     uint8_t dek[DEK_LEN];
     uint8_t *aad = NULL, *pt = NULL;
@@ -441,7 +449,7 @@ enum mh_err mh_crypto_vault_rewrap(const struct mh_crypto_kek *old_kek,
                                    struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
-    struct blob_view v;
+    struct blob_view v = {0};
     uint8_t dek[DEK_LEN];
     uint8_t *out = NULL;
 
@@ -483,7 +491,7 @@ out:
 enum mh_err mh_crypto_vault_blob_kek_id(const uint8_t *blob, size_t blob_len,
                                         char out[MH_CRYPTO_KEK_ID_MAX + 1])
 {
-    struct blob_view v;
+    struct blob_view v = {0};
     out[0] = '\0';
     enum mh_err rc = parse_blob(blob, blob_len, &v, NULL);
     if (rc != MH_OK)

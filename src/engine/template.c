@@ -191,6 +191,7 @@ enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *s
     mh_buf_init(&v, MH_ENGINE_MAX_OUTPUT_BYTES);
     json_t *val = NULL;
     *out = NULL;
+    MH_ASSERT(t != NULL);
     for (size_t i = 0; i < t->n_parts; i++) {
         const struct mh_tpl_part *p = &t->parts[i];
         if (p->expr == NULL) {

@@ -247,6 +247,8 @@ static json_t *form_component(const char *s, size_t len, bool *is_bad)
 
 static enum mh_err parse_form(const char *body, size_t len, json_t **out, struct mh_err_info *info)
 {
+    if (body == NULL)
+        len = 0;
     json_t *obj = json_object();
     size_t i = 0;
     while (i < len) {
@@ -531,7 +533,7 @@ enum mh_err mh_intake__xml_check(const char *s, size_t len, struct mh_err_info *
                 const char *cn;
                 size_t clen;
                 if (!xml_name(&x, &cn, &clen) || clen != stack_len[depth - 1] ||
-                    memcmp(cn, stack[depth - 1], clen) != 0) {
+                    (clen > 0 && memcmp(cn, stack[depth - 1], clen) != 0)) {
                     x.pos = name_at;
                     return xml_fail(&x, "end tag does not match the open element");
                 }

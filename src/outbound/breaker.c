@@ -112,6 +112,7 @@ static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *ori
     struct entry *e = mh_xcalloc(1, sizeof(*e) + len + 1);
     memcpy(e->origin, origin, len + 1);
     e->hash = h;
+    MH_ASSERT(b->n_buckets > 0);
     size_t i = h % b->n_buckets;
     e->next = b->buckets[i];
     b->buckets[i] = e;

@@ -203,7 +203,6 @@ static bool check_ipv6(const char *s, size_t len)
             if (end != len || !check_ipv4(s + i, end - i))
                 return false;
             groups += 2;
-            i = end;
             break;
         }
         if (end == i || end - i > 4)

@@ -36,9 +36,9 @@ static bool not_last_owner(struct mh_api *api, const char *project_id, const cha
                                 1, params);
     if (rows == NULL)
         return false;
-    if (json_array_size(rows) == 1 &&
-        strcmp(json_string_value(json_object_get(json_array_get(rows, 0), "user_id")), user_id) ==
-            0) {
+    const char *sole = json_string_value(json_object_get(json_array_get(rows, 0), "user_id"));
+    if (json_array_size(rows) == 1 && sole != NULL && user_id != NULL &&
+        strcmp(sole, user_id) == 0) {
         char msg[128];
         snprintf(msg, sizeof(msg), "the last owner of a project cannot %s", what);
         mh_http_respond_error(api->req, 409, "last_owner", msg, NULL);
