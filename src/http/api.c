@@ -470,6 +470,19 @@ bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action
     return rows != NULL;
 }
 
+void mh_api_list_in_project(struct mh_http_req *req, void *app, const char *min_role,
+                            const char *sql, const char *key_field, const char *id_field)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *params[] = {mh_http_req_param(req, "project_id")};
+    if (mh_api_require_role(&api, params[0], min_role, NULL) && mh_api_page(&api, &page))
+        mh_api_respond_list(&api, &page, sql, 1, params, key_field, id_field);
+    mh_api_close(&api);
+}
+
 void mh_api_respond_invalid_definition(struct mh_api *api, json_t *errors, const char *action)
 {
     char msg[160];

@@ -108,6 +108,14 @@ void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, con
                          int nparams, const char *const *params, const char *key_field,
                          const char *id_field);
 
+/*
+ * A whole handler for a project's list without filters: opens the request, requires
+ * `min_role` on the path's project_id, reads the page and answers mh_api_respond_list with the
+ * project as $1 (so the page size is $2 and the cursor $3, $4).
+ */
+void mh_api_list_in_project(struct mh_http_req *req, void *app, const char *min_role,
+                            const char *sql, const char *key_field, const char *id_field);
+
 /* 422 with every validation error of a workflow definition: {"error": {"code":
  * "invalid_definition", "message", "path" (the first error's), "errors": [...]}, "request_id"}.
  * `action` ("publish", "test") ends the message; `errors` is borrowed (NULL: none). */

@@ -300,6 +300,17 @@ static void refuse_too_big(struct mh_http_req *req)
     mh_http_respond_error(req, 413, "too_big", msg, NULL);
 }
 
+/* After a handler (or its resumption) returns: a request neither answered nor parked is a bug,
+ * answered 500 rather than left hanging. */
+static void ensure_answered(struct mh_http_req *req)
+{
+    if (req->has_responded || req->is_suspended)
+        return;
+    mh_log_req(MH_LOG_ERROR, "http", req->id, "handler for %s %s did not respond", req->method,
+               req->match.route ? req->match.route->pattern : req->path);
+    mh_http_respond_error(req, 500, "internal", "internal error", NULL);
+}
+
 static void dispatch(struct mh_http_req *req)
 {
     int st = mh_http__route(req->srv->routes, req->srv->nroutes, req->method, req->path, req->arena,
@@ -315,11 +326,7 @@ static void dispatch(struct mh_http_req *req)
         return;
     }
     req->match.route->handler(req, req->srv->app);
-    if (!req->has_responded && !req->is_suspended) {
-        mh_log_req(MH_LOG_ERROR, "http", req->id, "handler for %s %s did not respond", req->method,
-                   req->match.route->pattern);
-        mh_http_respond_error(req, 500, "internal", "internal error", NULL);
-    }
+    ensure_answered(req);
 }
 
 void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx)
@@ -344,11 +351,7 @@ static void resumed(struct mh_http_req *req)
     req->is_suspended = false;
     atomic_fetch_sub(&req->srv->suspended, 1);
     req->resume_fn(req, req->resume_ctx);
-    if (!req->has_responded && !req->is_suspended) {
-        mh_log_req(MH_LOG_ERROR, "http", req->id, "resumed %s %s did not respond", req->method,
-                   req->match.route ? req->match.route->pattern : req->path);
-        mh_http_respond_error(req, 500, "internal", "internal error", NULL);
-    }
+    ensure_answered(req);
 }
 
 static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Connection *conn,

@@ -490,7 +490,8 @@ static bool record(struct pending *p)
     p->j.body_value = NULL;
     if (p->waiter && !p->is_queued) {
         p->is_queued = true;
-        p->waiter->suspend(p->waiter->ctx);
+        if (p->waiter->suspend)
+            p->waiter->suspend(p->waiter->ctx);
     }
     /* From here on `p` belongs to the committer, which may finish it before this returns. */
     mh_intake__commit(p->in->gc, &p->item);
@@ -656,11 +657,6 @@ struct sync_wait {
     bool is_done;
 };
 
-static void sync_suspend(void *ctx)
-{
-    (void)ctx;
-}
-
 static void sync_done(void *ctx)
 {
     struct sync_wait *w = ctx;
@@ -676,7 +672,7 @@ void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
     struct sync_wait w = {.is_done = false};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    const struct mh_intake_waiter waiter = {.suspend = sync_suspend, .done = sync_done, .ctx = &w};
+    const struct mh_intake_waiter waiter = {.done = sync_done, .ctx = &w};
     if (!mh_intake_receive_async(in, rq, res, &waiter)) {
         pthread_mutex_lock(&w.mu);
         while (!w.is_done)

@@ -97,7 +97,7 @@ void mh_intake_receive(struct mh_intake *in, const struct mh_intake_request *rq,
  * must stay valid until then. The wait is bounded like mh_intake_receive's.
  */
 struct mh_intake_waiter {
-    void (*suspend)(void *ctx);
+    void (*suspend)(void *ctx); /* NULL: nothing to do before queuing */
     void (*done)(void *ctx);
     void *ctx;
 };

@@ -8,22 +8,12 @@
 
 void mh_h_audit_list(struct mh_http_req *req, void *app)
 {
-    struct mh_api api;
-    struct mh_api_page page;
-    if (!mh_api_open(&api, req, app, MH_API_AUTH))
-        return;
-    const char *pid = mh_http_req_param(req, "project_id");
-    if (!mh_api_require_role(&api, pid, "admin", NULL) || !mh_api_page(&api, &page))
-        goto out;
-    const char *params[] = {pid};
-    mh_api_respond_list(
-        &api, &page,
+    mh_api_list_in_project(
+        req, app, "admin",
         "SELECT id, chain_seq, to_json(at) AS at, actor, actor_user_id, action, target, detail, "
         "ip, user_agent, encode(hash, 'hex') AS hash FROM audit_log WHERE project_id = $1 AND "
         "($3::text IS NULL OR id < $4::bigint) ORDER BY id DESC LIMIT $2::int",
-        1, params, "id", "id");
-out:
-    mh_api_close(&api);
+        "id", "id");
 }
 
 void mh_h_audit_verify(struct mh_http_req *req, void *app)

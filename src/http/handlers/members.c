@@ -49,23 +49,13 @@ static bool not_last_owner(struct mh_api *api, const char *project_id, const cha
 
 void mh_h_members_list(struct mh_http_req *req, void *app)
 {
-    struct mh_api api;
-    struct mh_api_page page;
-    if (!mh_api_open(&api, req, app, MH_API_AUTH))
-        return;
-    const char *pid = mh_http_req_param(req, "project_id");
-    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
-        goto out;
-    const char *params[] = {pid};
-    mh_api_respond_list(
-        &api, &page,
+    mh_api_list_in_project(
+        req, app, "viewer",
         "SELECT m.user_id, u.email, u.display_name, m.role, to_json(m.created_at) AS created_at "
         "FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 AND "
         "($3::timestamptz IS NULL OR (m.created_at, m.user_id) > ($3::timestamptz, $4::uuid)) "
         "ORDER BY m.created_at, m.user_id LIMIT $2::int",
-        1, params, "created_at", "user_id");
-out:
-    mh_api_close(&api);
+        "created_at", "user_id");
 }
 
 void mh_h_members_add(struct mh_http_req *req, void *app)

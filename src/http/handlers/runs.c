@@ -397,23 +397,13 @@ out:
 
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
 {
-    struct mh_api api;
-    struct mh_api_page page;
-    if (!mh_api_open(&api, req, app, MH_API_AUTH))
-        return;
-    const char *pid = mh_http_req_param(req, "project_id");
-    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
-        goto out;
-    const char *params[] = {pid};
-    mh_api_respond_list(
-        &api, &page,
+    mh_api_list_in_project(
+        req, app, "viewer",
         "SELECT d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "
         "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at FROM "
         "dead_letters d WHERE d.project_id = $1 AND ($3::timestamptz IS NULL OR (d.failed_at, "
         "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
-        1, params, "failed_at", "id");
-out:
-    mh_api_close(&api);
+        "failed_at", "id");
 }
 
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app)

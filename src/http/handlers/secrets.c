@@ -129,6 +129,15 @@ static json_t *masked(json_t *row)
     return json_incref(row);
 }
 
+/* After a write: reads the secret back (masked), commits, and answers `status` with it. */
+static void commit_and_answer(struct mh_api *api, const char *pid, const char *name, int status)
+{
+    const char *params[] = {pid, name};
+    json_t *row = mh_api_query_row(api, "secret not found", secret_sql, 2, params);
+    if (row != NULL && mh_api_commit(api))
+        mh_http_respond_json(api->req, status, masked(row));
+}
+
 /* The :name parameter; 404 when it cannot name a secret. */
 static bool name_param(struct mh_api *api, const char **name)
 {
@@ -229,10 +238,7 @@ void mh_h_secrets_create(struct mh_http_req *req, void *app)
     json_decref(detail);
     if (!ok)
         goto out;
-    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
-    if (row == NULL || !mh_api_commit(&api))
-        goto out;
-    mh_http_respond_json(req, 201, masked(row));
+    commit_and_answer(&api, pid, name, 201);
 out:
     wipe_request(&api, body);
     free(sealed);
@@ -287,10 +293,7 @@ void mh_h_secrets_update(struct mh_http_req *req, void *app)
     json_decref(detail);
     if (!ok)
         goto out;
-    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
-    if (row == NULL || !mh_api_commit(&api))
-        goto out;
-    mh_http_respond_json(req, 200, masked(row));
+    commit_and_answer(&api, pid, name, 200);
 out:
     wipe_request(&api, body);
     free(sealed);
@@ -337,11 +340,7 @@ void mh_h_secrets_put(struct mh_http_req *req, void *app)
     json_decref(detail);
     if (!ok)
         goto out;
-    const char *params[] = {pid, name};
-    json_t *row = mh_api_query_row(&api, "secret not found", secret_sql, 2, params);
-    if (row == NULL || !mh_api_commit(&api))
-        goto out;
-    mh_http_respond_json(req, created ? 201 : 200, masked(row));
+    commit_and_answer(&api, pid, name, created ? 201 : 200);
 out:
     wipe_request(&api, body);
     free(sealed);

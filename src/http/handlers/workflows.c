@@ -195,25 +195,15 @@ void mh_h_node_types(struct mh_http_req *req, void *app)
 
 void mh_h_workflows_list(struct mh_http_req *req, void *app)
 {
-    struct mh_api api;
-    struct mh_api_page page;
-    if (!mh_api_open(&api, req, app, MH_API_AUTH))
-        return;
-    const char *pid = mh_http_req_param(req, "project_id");
-    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
-        goto out;
-    const char *params[] = {pid};
-    mh_api_respond_list(
-        &api, &page,
+    mh_api_list_in_project(
+        req, app, "viewer",
         "SELECT w.id, w.name, w.description, (SELECT max(v.version) FROM workflow_versions v "
         "WHERE v.workflow_id = w.id) AS latest_version, EXISTS (SELECT 1 FROM workflow_versions "
         "v WHERE v.workflow_id = w.id AND v.state = 'draft') AS has_draft, to_json(w.created_at) "
         "AS created_at, to_json(w.updated_at) AS updated_at FROM workflows w WHERE w.project_id "
         "= $1 AND w.archived_at IS NULL AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < "
         "($3::timestamptz, $4::uuid)) ORDER BY w.created_at DESC, w.id DESC LIMIT $2::int",
-        1, params, "created_at", "id");
-out:
-    mh_api_close(&api);
+        "created_at", "id");
 }
 
 /* POST .../workflows and POST .../workflows/import: a new workflow whose draft is the given
