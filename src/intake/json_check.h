@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to intake. A validate-only JSON checker: it decides whether jansson would parse a body
+ * without building the document, so the hot path can keep the body as raw text and leave the
+ * parsing to the run that needs it.
+ */
+#ifndef MH_INTAKE_JSON_CHECK_H
+#define MH_INTAKE_JSON_CHECK_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* Deepest nesting of arrays and objects a JSON body may have. */
+#define MH_INTAKE__JSON_MAX_DEPTH 500
+
+/*
+ * Checks that s[0..n) is one JSON text that jansson would parse with JSON_DECODE_ANY |
+ * JSON_REJECT_DUPLICATES, nested at most MH_INTAKE__JSON_MAX_DEPTH deep, without building it.
+ * Within that depth it accepts exactly what json_loadb() of jansson 2.14 accepts, quirks
+ * included (see json_check.c); a top-level scalar has depth 0, `[]` depth 1.
+ *
+ * `s` is borrowed for the call and need not be NUL-terminated (it may be NULL when `n` is 0).
+ * Returns MH_OK, or MH_EINVAL with info->kind "json", info->offset the byte (0-based) where the
+ * text goes wrong and info->message "the body is not valid JSON (byte N): <reason>".
+ *
+ * Linear in `n`. It allocates nothing for bodies nested at most 32 deep whose open objects hold
+ * at most 64 keys between them and none more than 16; beyond that it allocates (and dies on
+ * OOM, like mh_xmalloc) memory proportional to the keys of the open objects. Thread-safe.
+ */
+MH_MUSTCHECK enum mh_err mh_intake__json_check(const char *s, size_t n, struct mh_err_info *info);
+
+#endif
