@@ -3,34 +3,31 @@
  * A validate-only JSON checker for webhook bodies. Building a jansson document costs about
  * 20 µs per KiB, and the intake only needs to know that the run will be able to parse the body
  * later; so this walks the text once, with an explicit stack instead of recursion, and accepts
- * exactly what json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES) of jansson 2.14
- * accepts (tests/fuzz/fuzz_json_check.c checks that against the library), except that it refuses
- * nesting deeper than MH_INTAKE__JSON_MAX_DEPTH where jansson allows 2048.
+ * what json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES) of jansson 2.14 accepts
+ * (tests/fuzz/fuzz_json_check.c checks that against the library), with two exceptions, where
+ * it is stricter: nesting deeper than MH_INTAKE__JSON_MAX_DEPTH (jansson allows 2048), and any
+ * NUL byte. An accepted body is stored as text in the run's first event, in a PostgreSQL jsonb
+ * column, which cannot hold a NUL character; jansson refuses most NUL bytes but loses one that
+ * directly follows a number or a literal (its lexer "ungets" the byte into a buffer where NUL
+ * means "empty"), so "1\0" and "[true\0]" parse there and are refused here.
  *
- * What that means, beyond RFC 8259: integers must fit in a signed 64-bit integer; a number with
- * a fraction or an exponent must not overflow a double (underflow to 0 is fine); strings must be
- * valid UTF-8 and must not hold \u0000 or an unpaired surrogate escape; member names must be
- * unique once unescaped. And one quirk: jansson's lexer loses a NUL byte that directly follows a
- * number or a literal (it "ungets" the byte into a buffer where NUL means "empty"), so "1\0" and
- * "[true\0]" parse. Those are accepted here too, since refusing them would change which
- * deliveries get a 400; any other NUL byte is an error.
- *
- * Duplicate names are found by comparing each name with the earlier ones of its object while
- * the object is small, and through a hash index (SipHash-1-3 under a per-process random key, so
- * a sender cannot flood one bucket) once it has more than SMALL_OBJECT_KEYS names.
+ * What jansson asks beyond RFC 8259: integers must fit in a signed 64-bit integer; a number
+ * with a fraction or an exponent must not overflow a double (underflow to 0 is fine); strings
+ * must be valid UTF-8 and must not hold \u0000 or an unpaired surrogate escape; member names
+ * must be unique once unescaped. An object's names are compared with the earlier ones as they
+ * come while it has at most SMALL_OBJECT_KEYS of them; a bigger object is checked when it
+ * closes, by sorting its names and comparing neighbours, so no input can make it quadratic.
  */
 #include "intake/json_check.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/mem.h"
 
-/* Objects with more names than this get a hash index for the duplicate check. */
+/* Objects with more names than this are checked for duplicates by sorting, when they close. */
 #define SMALL_OBJECT_KEYS 16
 /* Frames and names held without allocating. */
 #define INLINE_FRAMES 32
@@ -45,23 +42,12 @@ struct key {
     size_t raw_len; /* bytes up to the closing quote */
     size_t len;     /* bytes once unescaped */
     bool has_escape;
-    uint64_t hash; /* set when the name enters an index */
-};
-
-/* An entry of a name index: the high half of the name's hash, and the name's position in its
- * object plus one (0: free). Eight bytes, so that the index of 100 000 names fits in a core's
- * cache: probing it is where a big object's time goes. */
-struct slot {
-    uint32_t tag;
-    uint32_t key;
 };
 
 /* An open array or object. */
 struct frame {
     bool is_object;
-    size_t key_base;    /* objects: their first name in the name stack */
-    struct slot *index; /* objects past SMALL_OBJECT_KEYS names: open addressing, else NULL */
-    size_t index_cap;   /* a power of two, at least twice the names */
+    size_t key_base; /* objects: their first name in the name stack */
 };
 
 struct checker {
@@ -91,10 +77,10 @@ static bool real_overflows(const unsigned char *s, size_t int_start, size_t int_
                            size_t frac_start, size_t frac_end, int64_t exp);
 static struct key *next_key(struct checker *c);
 static enum mh_err add_key(struct checker *c, size_t at);
-static bool key_equal(const unsigned char *s, const struct key *a, const struct key *b);
-static uint64_t key_hash(const unsigned char *s, const struct key *k);
+static enum mh_err check_sorted_keys(struct checker *c);
+static int key_order(const void *a, const void *b, void *c);
+static int key_compare(const unsigned char *s, const struct key *a, const struct key *b);
 static size_t unescape(const unsigned char *p, unsigned char out[4], size_t *advance);
-static bool index_add(struct checker *c, struct frame *f, size_t key);
 
 /* Bytes a string may hold as they are: printable ASCII other than '"' and '\'. */
 static const bool is_plain[256] = {
@@ -132,9 +118,6 @@ enum mh_err mh_intake__json_check(const char *s, size_t n, struct mh_err_info *i
     c.nkeys = 0;
     c.key_cap = INLINE_KEYS;
     enum mh_err rc = parse(&c);
-    /* After an error, objects may still be open with their indexes. */
-    while (c.depth > 0)
-        pop(&c);
     if (c.frames != c.frame_buf)
         free(c.frames);
     if (c.keys != c.key_buf)
@@ -151,7 +134,8 @@ static enum mh_err fail(const struct checker *c, size_t at, const char *why)
 /*
  * The grammar as a state machine over three states: `value` expects a value, `after` has just
  * finished one (and looks at the innermost open container for what may follow), `name` expects
- * a member name. The stack of open containers replaces recursion.
+ * a member name. The stack of open containers replaces recursion. A NUL byte is looked for
+ * first, so that it is reported as such wherever it is.
  */
 static enum mh_err parse(struct checker *c)
 {
@@ -159,6 +143,9 @@ static enum mh_err parse(struct checker *c)
     size_t n = c->n, i = 0;
     enum mh_err rc;
 
+    const unsigned char *nul = memchr(s, '\0', n);
+    if (nul != NULL)
+        return fail(c, (size_t)(nul - s), "NUL byte");
 value:
     i = skip_space(s, n, i);
     if (i == n)
@@ -196,7 +183,7 @@ value:
         if (n - i < len || memcmp(s + i, lit, len) != 0)
             return fail(c, i, "invalid literal");
         i += len;
-        goto after_token;
+        goto after;
     }
     case '-':
     case '0':
@@ -211,7 +198,7 @@ value:
     case '9':
         if ((rc = scan_number(c, &i)) != MH_OK)
             return rc;
-        goto after_token;
+        goto after;
     case ']':
     case '}':
     case ',':
@@ -219,11 +206,6 @@ value:
     default: return fail(c, i, "invalid token");
     }
 
-after_token:
-    /* jansson's quirk: the byte after a number or a literal is read and pushed back, and a NUL
-     * pushed back is lost. */
-    if (i < n && s[i] == '\0')
-        i++;
 after:
     i = skip_space(s, n, i);
     if (c->depth == 0) {
@@ -242,6 +224,8 @@ after:
     if (c->frames[c->depth - 1].is_object) {
         if (s[i] != '}')
             return fail(c, i, "',' or '}' expected");
+        if ((rc = check_sorted_keys(c)) != MH_OK)
+            return rc;
     } else if (s[i] != ']') {
         return fail(c, i, "',' or ']' expected");
     }
@@ -281,8 +265,6 @@ static enum mh_err push(struct checker *c, bool is_object, size_t at)
     struct frame *f = &c->frames[c->depth++];
     f->is_object = is_object;
     f->key_base = c->nkeys;
-    f->index = NULL;
-    f->index_cap = 0;
     return MH_OK;
 }
 
@@ -305,11 +287,9 @@ __attribute__((noinline)) static void *grow(void *items, const void *inline_buf,
 
 static void pop(struct checker *c)
 {
-    struct frame *f = &c->frames[--c->depth];
-    if (f->is_object) {
+    const struct frame *f = &c->frames[--c->depth];
+    if (f->is_object)
         c->nkeys = f->key_base;
-        free(f->index);
-    }
 }
 
 static size_t skip_space(const unsigned char *s, size_t n, size_t i)
@@ -581,67 +561,50 @@ static struct key *next_key(struct checker *c)
     return &c->keys[c->nkeys];
 }
 
-/* Pushes the name next_key() holds (its opening quote at `at`) onto the innermost object,
- * refusing it when an earlier name of the object is the same once unescaped. */
+/* Pushes the name next_key() holds (its opening quote at `at`) onto the innermost object. While
+ * the object is small, refuses the name when an earlier one is the same once unescaped; past
+ * that, check_sorted_keys() does it when the object closes. */
 static enum mh_err add_key(struct checker *c, size_t at)
 {
-    struct frame *f = &c->frames[c->depth - 1];
     const struct key *k = &c->keys[c->nkeys];
-    size_t count = c->nkeys - f->key_base;
-    if (f->index == NULL && count < SMALL_OBJECT_KEYS) {
-        for (size_t j = f->key_base; j < c->nkeys; j++)
-            if (key_equal(c->s, &c->keys[j], k))
+    size_t base = c->frames[c->depth - 1].key_base;
+    if (c->nkeys - base < SMALL_OBJECT_KEYS)
+        for (size_t j = base; j < c->nkeys; j++)
+            if (c->keys[j].len == k->len && key_compare(c->s, &c->keys[j], k) == 0)
                 return fail(c, at, "duplicate object key");
-        c->nkeys++;
-        return MH_OK;
-    }
-    /* Unreachable: 2^32 names take more than 16 GiB of text. */
-    if (count + 1 >= UINT32_MAX)
-        return fail(c, at, "too many object members");
-    if (f->index == NULL) {
-        f->index_cap = 4 * SMALL_OBJECT_KEYS;
-        f->index = mh_xcalloc(f->index_cap, sizeof(*f->index));
-        for (size_t j = f->key_base; j < c->nkeys; j++)
-            (void)index_add(c, f, j);
-    }
-    if (!index_add(c, f, c->nkeys))
-        return fail(c, at, "duplicate object key");
     c->nkeys++;
     return MH_OK;
 }
 
-/* Adds the name keys[key] to the index of `f` (growing it first when it is half full); false,
- * leaving the index as it was, when an equal name is already there. */
-static bool index_add(struct checker *c, struct frame *f, size_t key)
+/*
+ * Refuses the innermost object, about to close, when it has more than SMALL_OBJECT_KEYS names
+ * and two of them are the same once unescaped. Its names are sorted in place (they are dropped
+ * next), so equal ones become neighbours in the order they came, and the error is at the
+ * earliest second occurrence, as add_key() would have found it. glibc's qsort_r() is a merge
+ * sort, n log n at worst; it falls back to a quicksort only when its buffer (as big as the
+ * names) would take more than a quarter of the machine's memory or cannot be allocated.
+ */
+static enum mh_err check_sorted_keys(struct checker *c)
 {
-    struct key *k = &c->keys[key];
-    k->hash = key_hash(c->s, k);
-    if (2 * (key - f->key_base + 1) > f->index_cap) {
-        /* Rebuilt from the names in order, which are known to differ. */
-        free(f->index);
-        f->index_cap *= 2;
-        f->index = mh_xcalloc(f->index_cap, sizeof(*f->index));
-        size_t mask = f->index_cap - 1;
-        for (size_t j = f->key_base; j < key; j++) {
-            size_t at = (size_t)c->keys[j].hash & mask;
-            while (f->index[at].key != 0)
-                at = (at + 1) & mask;
-            f->index[at].tag = (uint32_t)(c->keys[j].hash >> 32);
-            f->index[at].key = (uint32_t)(j - f->key_base + 1);
-        }
-    }
-    uint32_t tag = (uint32_t)(k->hash >> 32);
-    size_t mask = f->index_cap - 1;
-    for (size_t at = (size_t)k->hash & mask;; at = (at + 1) & mask) {
-        struct slot *sl = &f->index[at];
-        if (sl->key == 0) {
-            sl->tag = tag;
-            sl->key = (uint32_t)(key - f->key_base + 1);
-            return true;
-        }
-        if (sl->tag == tag && key_equal(c->s, &c->keys[f->key_base + sl->key - 1], k))
-            return false;
-    }
+    size_t base = c->frames[c->depth - 1].key_base, count = c->nkeys - base;
+    struct key *k = &c->keys[base];
+    if (count <= SMALL_OBJECT_KEYS)
+        return MH_OK;
+    qsort_r(k, count, sizeof(*k), key_order, c);
+    size_t dup = SIZE_MAX;
+    for (size_t j = 1; j < count; j++)
+        if (k[j].start < dup && k[j].len == k[j - 1].len &&
+            key_compare(c->s, &k[j - 1], &k[j]) == 0)
+            dup = k[j].start;
+    return dup == SIZE_MAX ? MH_OK : fail(c, dup - 1, "duplicate object key");
+}
+
+/* qsort_r() order of names: unescaped bytes, then position. */
+static int key_order(const void *a, const void *b, void *c)
+{
+    const struct key *ka = a, *kb = b;
+    int d = key_compare(((const struct checker *)c)->s, ka, kb);
+    return d != 0 ? d : (ka->start > kb->start) - (ka->start < kb->start);
 }
 
 /* Decodes the escape at p (valid, as scan_string checked) into its UTF-8 bytes; returns their
@@ -707,114 +670,18 @@ static int unescaper_next(struct unescaper *u)
     return u->buf[0];
 }
 
-static bool key_equal(const unsigned char *s, const struct key *a, const struct key *b)
+/* Compares two names by their unescaped bytes, as memcmp() would with a shorter name first. */
+static int key_compare(const unsigned char *s, const struct key *a, const struct key *b)
 {
-    if (a->len != b->len)
-        return false;
-    if (!a->has_escape && !b->has_escape)
-        return a->len == 0 ||
-               (s[a->start] == s[b->start] && memcmp(s + a->start, s + b->start, a->len) == 0);
+    if (!a->has_escape && !b->has_escape) {
+        int d = memcmp(s + a->start, s + b->start, a->len < b->len ? a->len : b->len);
+        return d != 0 ? d : (a->len > b->len) - (a->len < b->len);
+    }
     struct unescaper ua = {s + a->start, s + a->start + a->raw_len, {0}, 0, 0};
     struct unescaper ub = {s + b->start, s + b->start + b->raw_len, {0}, 0, 0};
     for (;;) {
         int x = unescaper_next(&ua), y = unescaper_next(&ub);
-        if (x != y)
-            return false;
-        if (x < 0)
-            return true;
+        if (x != y || x < 0)
+            return x - y;
     }
-}
-
-/* ---- SipHash-1-3 over unescaped names ------------------------------------------------------ */
-
-struct sip {
-    uint64_t v0, v1, v2, v3;
-    uint64_t tail; /* the bytes of an incomplete word, little-endian */
-    size_t len;
-};
-
-static uint64_t sip_key[2];
-static pthread_once_t sip_key_once = PTHREAD_ONCE_INIT;
-
-static void sip_key_init(void)
-{
-    if (getrandom(sip_key, sizeof(sip_key), 0) != (ssize_t)sizeof(sip_key))
-        mh_panic("getrandom failed");
-}
-
-#define SIP_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sip_round(struct sip *h)
-{
-    h->v0 += h->v1;
-    h->v1 = SIP_ROTL(h->v1, 13);
-    h->v1 ^= h->v0;
-    h->v0 = SIP_ROTL(h->v0, 32);
-    h->v2 += h->v3;
-    h->v3 = SIP_ROTL(h->v3, 16);
-    h->v3 ^= h->v2;
-    h->v0 += h->v3;
-    h->v3 = SIP_ROTL(h->v3, 21);
-    h->v3 ^= h->v0;
-    h->v2 += h->v1;
-    h->v1 = SIP_ROTL(h->v1, 17);
-    h->v1 ^= h->v2;
-    h->v2 = SIP_ROTL(h->v2, 32);
-}
-
-static void sip_word(struct sip *h, uint64_t m)
-{
-    h->v3 ^= m;
-    sip_round(h);
-    h->v0 ^= m;
-}
-
-static void sip_update(struct sip *h, const unsigned char *p, size_t n)
-{
-    while (n > 0 && (h->len & 7) != 0) {
-        h->tail |= (uint64_t)*p++ << (8 * (h->len++ & 7));
-        n--;
-        if ((h->len & 7) == 0) {
-            sip_word(h, h->tail);
-            h->tail = 0;
-        }
-    }
-    for (; n >= 8; p += 8, n -= 8, h->len += 8) {
-        uint64_t m = 0;
-        for (int j = 7; j >= 0; j--)
-            m = (m << 8) | p[j];
-        sip_word(h, m);
-    }
-    while (n > 0) {
-        h->tail |= (uint64_t)*p++ << (8 * (h->len++ & 7));
-        n--;
-    }
-}
-
-static uint64_t key_hash(const unsigned char *s, const struct key *k)
-{
-    pthread_once(&sip_key_once, sip_key_init);
-    struct sip h = {.tail = 0, .len = 0};
-    h.v0 = 0x736f6d6570736575ULL ^ sip_key[0];
-    h.v1 = 0x646f72616e646f6dULL ^ sip_key[1];
-    h.v2 = 0x6c7967656e657261ULL ^ sip_key[0];
-    h.v3 = 0x7465646279746573ULL ^ sip_key[1];
-    const unsigned char *p = s + k->start, *end = p + k->raw_len;
-    while (p < end) {
-        const unsigned char *esc = k->has_escape ? memchr(p, '\\', (size_t)(end - p)) : NULL;
-        if (esc == NULL) {
-            sip_update(&h, p, (size_t)(end - p));
-            break;
-        }
-        sip_update(&h, p, (size_t)(esc - p));
-        unsigned char buf[4];
-        size_t advance, len = unescape(esc, buf, &advance);
-        sip_update(&h, buf, len);
-        p = esc + advance;
-    }
-    sip_word(&h, h.tail | ((uint64_t)h.len << 56));
-    h.v2 ^= 0xff;
-    for (int r = 0; r < 3; r++)
-        sip_round(&h);
-    return h.v0 ^ h.v1 ^ h.v2 ^ h.v3;
 }

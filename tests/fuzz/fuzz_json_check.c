@@ -3,12 +3,13 @@
  * Differential libFuzzer target of the intake's JSON checker (src/intake/json_check.c) against
  * the library it stands in for: for every input, mh_intake__json_check() accepts if and only if
  * json_loadb(..., JSON_DECODE_ANY | JSON_REJECT_DUPLICATES) parses it into a document nested at
- * most MH_INTAKE__JSON_MAX_DEPTH deep. On top of that, a refusal must carry the documented kind,
- * message and an offset inside the input. Any disagreement aborts.
+ * most MH_INTAKE__JSON_MAX_DEPTH deep and the input holds no NUL byte. On top of that, a refusal
+ * must carry the documented kind, message and an offset inside the input, and an input with a
+ * NUL byte must be refused at the first one, as "NUL byte". Any disagreement aborts.
  *
  * tests/unit/test_intake_json_check_fuzz_corpus.c includes this file with MH_FUZZ_NO_ENTRY
  * defined and replays tests/fuzz/corpus/json_check/ through mh_fuzz_json_check_one(), which
- * returns 1 when both accept and 0 when both refuse.
+ * returns 1 when the checker accepts and 0 when it refuses.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -74,12 +75,16 @@ int mh_fuzz_json_check_one(const uint8_t *data, size_t size)
         MH_FUZZ_CHECK(at == (unsigned long long)info.offset && strncmp(end, "): ", 3) == 0 &&
                       end[3] != '\0');
     }
+    const char *nul = memchr(s, '\0', size);
+    if (nul != NULL)
+        MH_FUZZ_CHECK(rc == MH_EINVAL && info.offset == nul - s &&
+                      strcmp(strchr(info.message, ')'), "): NUL byte") == 0);
 
     json_error_t jerr;
     json_t *v = json_loadb(s, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     bool is_jansson_ok = v != NULL && mh_fuzz_json_depth(v) <= MH_INTAKE__JSON_MAX_DEPTH;
     json_decref(v);
-    MH_FUZZ_CHECK((rc == MH_OK) == is_jansson_ok);
+    MH_FUZZ_CHECK((rc == MH_OK) == (is_jansson_ok && nul == NULL));
     return rc == MH_OK;
 }
 

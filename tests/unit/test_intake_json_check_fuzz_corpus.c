@@ -3,8 +3,10 @@
  * Replays the committed libFuzzer corpus of tests/fuzz/fuzz_json_check.c through the same
  * function the fuzzer calls, so `make test` re-runs every input the fuzzer ever kept, under
  * ASan and UBSan too. The fuzz body aborts whenever the checker and jansson disagree (jansson
- * held to MH_INTAKE__JSON_MAX_DEPTH); on top of that, files named accept-* must be accepted and
- * reject-* refused.
+ * held to MH_INTAKE__JSON_MAX_DEPTH and to no NUL byte); on top of that, files named accept-*
+ * must be accepted and reject-* refused. The reject-nul-jansson-accepts-* seeds are the
+ * documented difference: jansson drops a NUL byte after a number or a literal, the checker
+ * refuses every NUL.
  */
 #include "harness.h"
 
@@ -27,6 +29,13 @@ static void replay(const char *name, const uint8_t *data, size_t len, void *ctx)
         if (got != 0)
             mh_t_fail(__FILE__, __LINE__, "%s was accepted", name);
         t->rejects++;
+    }
+    if (strncmp(name, "reject-nul-jansson-accepts-", 27) == 0) {
+        json_t *v =
+            json_loadb((const char *)data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+        if (v == NULL)
+            mh_t_fail(__FILE__, __LINE__, "jansson refused %s: no longer a difference", name);
+        json_decref(v);
     }
 }
 
