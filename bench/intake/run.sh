@@ -14,7 +14,8 @@
 # CONNECTIONS (64), WORKERS (run workers in the server during the measurement, default 0:
 # runs queue durably and are executed later, so the figure is the intake's own), HTTP_THREADS
 # (default: the server's own, http_threads),
-# SERVER_ARGS (more flags for `meshhook serve`), PG_SETTINGS (space-separated name=value
+# SERVER_ARGS (more flags for `meshhook serve`), SERVER_ENV (NAME=value pairs for the server's
+# environment only, e.g. GLIBC_TUNABLES=...), PG_SETTINGS (space-separated name=value
 # PostgreSQL settings applied before both phases), KEEP_LOGS (a directory to copy the
 # server's and PostgreSQL's logs, and perf.data, to), PERF=1 or PERF=pg (record the server, or
 # the whole machine, with perf during the measurement and print the hottest symbols: of the
@@ -97,7 +98,7 @@ pg_pct=$(cat "$DIR"/pglog/tx* | awk '{ print $3 }' | sort -n |
 http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
 KEK="bench:$(openssl rand -hex 32)"
 printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
-"$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
+env ${SERVER_ENV:-} "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
     ${HTTP_THREADS:+--http-threads "$HTTP_THREADS"} --workers "$WORKERS" --pool-size 16 --log-level warn \
     ${SERVER_ARGS:-} >"$DIR/server.log" 2>&1 &
 server_pid=$!

@@ -68,6 +68,64 @@ enum mh_err mh_buf_append(struct mh_buf *b, const void *p, size_t n)
     return MH_OK;
 }
 
+enum mh_err mh_buf_reserve(struct mh_buf *b, size_t n)
+{
+    return reserve(b, n);
+}
+
+enum mh_err mh_buf_append_int(struct mh_buf *b, int64_t v)
+{
+    char tmp[24]; /* 19 digits and a sign */
+    size_t at = sizeof(tmp);
+    /* Negated as unsigned so that INT64_MIN has no overflow. */
+    uint64_t u = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--at] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        tmp[--at] = '-';
+    return mh_buf_append(b, tmp + at, sizeof(tmp) - at);
+}
+
+enum mh_err mh_buf_append_json_string(struct mh_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    enum mh_err rc = mh_buf_append(out, "\"", 1);
+    size_t run = 0; /* start of the pending unescaped run */
+    for (size_t i = 0; rc == MH_OK && i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6];
+        size_t esc_len = 0;
+        switch (c) {
+        case '"': esc[0] = '\\', esc[1] = '"', esc_len = 2; break;
+        case '\\': esc[0] = '\\', esc[1] = '\\', esc_len = 2; break;
+        case '\b': esc[0] = '\\', esc[1] = 'b', esc_len = 2; break;
+        case '\f': esc[0] = '\\', esc[1] = 'f', esc_len = 2; break;
+        case '\n': esc[0] = '\\', esc[1] = 'n', esc_len = 2; break;
+        case '\r': esc[0] = '\\', esc[1] = 'r', esc_len = 2; break;
+        case '\t': esc[0] = '\\', esc[1] = 't', esc_len = 2; break;
+        default:
+            if (c < 0x20) {
+                esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';
+                esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+                esc_len = 6;
+            }
+        }
+        if (esc_len == 0)
+            continue;
+        rc = mh_buf_append(out, s + run, i - run);
+        if (rc == MH_OK)
+            rc = mh_buf_append(out, esc, esc_len);
+        run = i + 1;
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append(out, s + run, len - run);
+    if (rc == MH_OK)
+        rc = mh_buf_append(out, "\"", 1);
+    return rc;
+}
+
 enum mh_err mh_buf_append_str(struct mh_buf *b, const char *s)
 {
     return mh_buf_append(b, s, strlen(s));

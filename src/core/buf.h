@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -29,6 +30,16 @@ void mh_buf_reset(struct mh_buf *b);
 MH_MUSTCHECK enum mh_err mh_buf_append(struct mh_buf *b, const void *p, size_t n);
 MH_MUSTCHECK enum mh_err mh_buf_append_str(struct mh_buf *b, const char *s);
 MH_MUSTCHECK enum mh_err mh_buf_printf(struct mh_buf *b, const char *fmt, ...) MH_PRINTF(2, 3);
+/* Appends `v` in decimal, as "%" PRId64 would (without printf's cost: hot encoders use it). */
+MH_MUSTCHECK enum mh_err mh_buf_append_int(struct mh_buf *b, int64_t v);
+/* Appends s[0..len) as a JSON string literal: quotes, `"` and `\` escaped, control characters
+ * as \b \f \n \r \t or \u00xx, every other byte as it is (the caller vouches for UTF-8). This
+ * exact form is part of the event log's canonical encoding (src/engine/chain.c): never change it.
+ */
+MH_MUSTCHECK enum mh_err mh_buf_append_json_string(struct mh_buf *b, const char *s, size_t len);
+/* Makes room for `n` more bytes at once (a buffer whose final size is roughly known grows
+ * once rather than by doubling); MH_ETOOBIG past the maximum, which frees the buffer. */
+MH_MUSTCHECK enum mh_err mh_buf_reserve(struct mh_buf *b, size_t n);
 
 /* Borrowed; valid until the next append, reset or cleanup. Never NULL ("" when empty). */
 const char *mh_buf_str(const struct mh_buf *b);

@@ -168,13 +168,33 @@ enum mh_err mh_crypto_uuid4(char out[MH_CRYPTO_UUID_STR_LEN])
     return MH_OK;
 }
 
+/* Random bits for ids, drawn from the CSPRNG a block at a time: the intake makes two ids per
+ * webhook, and one RAND_bytes call per id cost more than the rest of making it. Ids are not
+ * secrets (a UUIDv7 shows its time), and each thread has a block of its own. */
+static enum mh_err uuid_random(uint8_t *out, size_t n)
+{
+    static _Thread_local uint8_t pool[32 * 10];
+    static _Thread_local size_t left;
+    if (n > left) {
+        enum mh_err rc = mh_crypto_random(pool, sizeof(pool));
+        if (rc != MH_OK)
+            return rc;
+        left = sizeof(pool);
+    }
+    uint8_t *p = pool + sizeof(pool) - left;
+    memcpy(out, p, n);
+    mh_crypto_wipe(p, n);
+    left -= n;
+    return MH_OK;
+}
+
 enum mh_err mh_crypto_uuid7(int64_t unix_ms, char out[MH_CRYPTO_UUID_STR_LEN])
 {
     uint8_t b[16];
     out[0] = '\0';
     if (unix_ms < 0 || unix_ms > (int64_t)0xffffffffffff)
         return MH_EINVAL;
-    enum mh_err rc = mh_crypto_random(b + 6, sizeof(b) - 6);
+    enum mh_err rc = uuid_random(b + 6, sizeof(b) - 6);
     if (rc != MH_OK)
         return rc;
     /* RFC 9562 §5.7: unix_ts_ms big-endian in bytes 0-5, version 7, variant 10. */

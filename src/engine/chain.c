@@ -17,7 +17,8 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 
-#define MAX_DEPTH 512
+#define MAX_DEPTH    512
+#define SMALL_OBJECT 16 /* objects of at most this many members sort their keys on the stack */
 
 struct key_ref {
     const char *key;
@@ -44,40 +45,7 @@ static int cmp_keys(const void *a, const void *b)
 
 static enum mh_err write_string(const char *s, size_t len, struct mh_buf *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    enum mh_err rc = mh_buf_append(out, "\"", 1);
-    size_t run = 0; /* start of the pending unescaped run */
-    for (size_t i = 0; rc == MH_OK && i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t esc_len = 0;
-        switch (c) {
-        case '"': esc[0] = '\\', esc[1] = '"', esc_len = 2; break;
-        case '\\': esc[0] = '\\', esc[1] = '\\', esc_len = 2; break;
-        case '\b': esc[0] = '\\', esc[1] = 'b', esc_len = 2; break;
-        case '\f': esc[0] = '\\', esc[1] = 'f', esc_len = 2; break;
-        case '\n': esc[0] = '\\', esc[1] = 'n', esc_len = 2; break;
-        case '\r': esc[0] = '\\', esc[1] = 'r', esc_len = 2; break;
-        case '\t': esc[0] = '\\', esc[1] = 't', esc_len = 2; break;
-        default:
-            if (c < 0x20) {
-                esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';
-                esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
-                esc_len = 6;
-            }
-        }
-        if (esc_len == 0)
-            continue;
-        rc = mh_buf_append(out, s + run, i - run);
-        if (rc == MH_OK)
-            rc = mh_buf_append(out, esc, esc_len);
-        run = i + 1;
-    }
-    if (rc == MH_OK)
-        rc = mh_buf_append(out, s + run, len - run);
-    if (rc == MH_OK)
-        rc = mh_buf_append(out, "\"", 1);
-    return rc;
+    return mh_buf_append_json_string(out, s, len);
 }
 
 static enum mh_err write_real(double d, struct mh_buf *out)
@@ -85,7 +53,7 @@ static enum mh_err write_real(double d, struct mh_buf *out)
     /* Integral values within the exact range of a double read back the same as integers, and
      * jsonb may turn 2.0 into 2, so both are written "2". */
     if (d == floor(d) && fabs(d) < 9007199254740992.0)
-        return mh_buf_printf(out, "%lld", (long long)d);
+        return mh_buf_append_int(out, (int64_t)d);
     char tmp[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
@@ -105,7 +73,7 @@ static enum mh_err write_value(json_t *v, bool sorted, int depth, struct mh_buf 
     case JSON_NULL: return mh_buf_append(out, "null", 4);
     case JSON_TRUE: return mh_buf_append(out, "true", 4);
     case JSON_FALSE: return mh_buf_append(out, "false", 5);
-    case JSON_INTEGER: return mh_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_INTEGER: return mh_buf_append_int(out, json_integer_value(v));
     case JSON_REAL: return write_real(json_real_value(v), out);
     case JSON_STRING: return write_string(json_string_value(v), json_string_length(v), out);
     case JSON_ARRAY: {
@@ -122,17 +90,29 @@ static enum mh_err write_value(json_t *v, bool sorted, int depth, struct mh_buf 
     }
     case JSON_OBJECT: break;
     }
-    size_t n = json_object_size(v), i = 0;
-    keys = mh_xcalloc(n ? n : 1, sizeof(*keys));
+    /* Most objects are small: their keys are sorted on the stack, by insertion. */
+    struct key_ref small[SMALL_OBJECT];
+    size_t cap = json_object_size(v), n = 0, i;
+    keys = cap <= SMALL_OBJECT ? small : mh_xcalloc(cap, sizeof(*keys));
     const char *key;
     size_t key_len;
     json_t *value;
     json_object_keylen_foreach(v, key, key_len, value)
     {
-        keys[i++] = (struct key_ref){key, key_len, value};
+        if (n < cap)
+            keys[n++] = (struct key_ref){key, key_len, value};
     }
-    if (sorted)
+    if (sorted && cap > SMALL_OBJECT) {
         qsort(keys, n, sizeof(*keys), cmp_keys);
+    } else if (sorted) {
+        for (size_t k = 1; k < n; k++) {
+            struct key_ref x = keys[k];
+            size_t at = k;
+            for (; at > 0 && cmp_keys(&keys[at - 1], &x) > 0; at--)
+                keys[at] = keys[at - 1];
+            keys[at] = x;
+        }
+    }
     rc = mh_buf_append(out, "{", 1);
     for (i = 0; rc == MH_OK && i < n; i++) {
         if (i > 0)
@@ -146,7 +126,8 @@ static enum mh_err write_value(json_t *v, bool sorted, int depth, struct mh_buf 
     }
     if (rc == MH_OK)
         rc = mh_buf_append(out, "}", 1);
-    free(keys);
+    if (keys != small)
+        free(keys);
     return rc;
 }
 

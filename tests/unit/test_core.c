@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of src/core: bounded buffers, arenas, error records and the clocks. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/arena.h"
@@ -36,6 +39,56 @@ MH_TEST(buf_printf_over_limit)
     struct mh_buf b;
     mh_buf_init(&b, 4);
     MH_T_ASSERT_EQ(mh_buf_printf(&b, "%s", "toolong"), MH_ETOOBIG);
+    mh_buf_cleanup(&b);
+}
+
+MH_TEST(buf_append_int_matches_printf)
+{
+    const int64_t values[] = {0, 7, -7, 10, -10, 1234567890, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        struct mh_buf b;
+        char want[32];
+        snprintf(want, sizeof(want), "x%" PRId64, values[i]);
+        mh_buf_init(&b, 64);
+        MH_T_ASSERT_EQ(mh_buf_append_str(&b, "x"), MH_OK);
+        MH_T_ASSERT_EQ(mh_buf_append_int(&b, values[i]), MH_OK);
+        MH_T_ASSERT_STR_EQ(mh_buf_str(&b), want);
+        mh_buf_cleanup(&b);
+    }
+    /* The limit holds for numbers too. */
+    struct mh_buf b;
+    mh_buf_init(&b, 3);
+    MH_T_ASSERT_EQ(mh_buf_append_int(&b, -1000), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
+    mh_buf_cleanup(&b);
+}
+
+MH_TEST(buf_append_json_string_escapes)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 256);
+    const char in[] = "a\"b\\c\b\f\n\r\t\x01\x1f\x7f/\xc3\xa9\0z";
+    MH_T_ASSERT_EQ(mh_buf_append_json_string(&b, in, sizeof(in) - 1), MH_OK);
+    static const char want[] = "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\x7f/\xc3\xa9\\u0000z\"";
+    MH_T_ASSERT_EQ(mh_buf_len(&b), sizeof(want) - 1);
+    MH_T_ASSERT(memcmp(mh_buf_str(&b), want, sizeof(want) - 1) == 0);
+    /* The limit holds. */
+    struct mh_buf small;
+    mh_buf_init(&small, 4);
+    MH_T_ASSERT_EQ(mh_buf_append_json_string(&small, "abcd", 4), MH_ETOOBIG);
+    mh_buf_cleanup(&small);
+    mh_buf_cleanup(&b);
+}
+
+MH_TEST(buf_reserve_grows_once_within_limit)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 100);
+    MH_T_ASSERT_EQ(mh_buf_reserve(&b, 90), MH_OK);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "kept"), MH_OK);
+    MH_T_ASSERT_EQ(mh_buf_reserve(&b, 97), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
     mh_buf_cleanup(&b);
 }
 

@@ -76,6 +76,33 @@ MH_TEST(engine_canonical_encoding_golden)
     mh_engine_event_cleanup(&ev);
 }
 
+MH_TEST(engine_canonical_sorts_small_and_large_objects)
+{
+    /* Objects are sorted by insertion up to 16 members and by qsort beyond: both give the byte
+     * order of the keys (a prefix first), whatever the insertion order. */
+    for (int n = 1; n <= 40; n += 13) {
+        json_t *o = json_object();
+        struct mh_buf want, got;
+        mh_buf_init(&want, 1 << 16);
+        mh_buf_init(&got, 1 << 16);
+        MH_T_ASSERT_EQ(mh_buf_append_str(&want, "{\"k\":null"), MH_OK);
+        for (int i = 0; i < n; i++)
+            MH_T_ASSERT_EQ(mh_buf_printf(&want, ",\"k%02d\":%d", i, -i), MH_OK);
+        MH_T_ASSERT_EQ(mh_buf_append_str(&want, "}"), MH_OK);
+        for (int i = n - 1; i >= 0; i--) {
+            char key[16];
+            snprintf(key, sizeof(key), "k%02d", i);
+            json_object_set_new(o, key, json_integer(-i));
+        }
+        json_object_set_new(o, "k", json_null());
+        MH_T_ASSERT_EQ(mh_engine_canonical_json(o, &got), MH_OK);
+        MH_T_ASSERT_STR_EQ(mh_buf_str(&got), mh_buf_str(&want));
+        mh_buf_cleanup(&got);
+        mh_buf_cleanup(&want);
+        json_decref(o);
+    }
+}
+
 MH_TEST(engine_canonical_survives_jsonb_round_trip)
 {
     /* jsonb reorders keys and may turn 2.0 into 2 or 1e2 into 100; the encoding must not care. */
