@@ -17,6 +17,7 @@
 static bool is_terminal_step(enum mh_step_status s);
 static enum mh_err bad(struct mh_err_info *info, const struct mh_event *ev, const char *why);
 static void set_json(json_t **slot, json_t *v);
+static enum mh_err trigger_of(json_t *payload, json_t **out);
 static const struct mh_step_state *step_of(const struct mh_run_state *st, const char *node_id);
 static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
                               const struct mh_wf_node *n, const struct mh_event *ev,
@@ -200,6 +201,39 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
     return MH_OK;
 }
 
+/*
+ * The trigger the nodes see, from a run_started payload (new reference). A webhook whose body is
+ * JSON records its bytes once, as delivery.raw_body, with delivery.body_from_raw: the trigger's
+ * "body" is then those bytes parsed, exactly as the intake checked them (jansson, duplicate
+ * member names refused). Parsing is a pure function of the recorded bytes, so every fold and
+ * every replay sees the same body.
+ */
+static enum mh_err trigger_of(json_t *payload, json_t **out)
+{
+    json_t *trigger = json_object_get(payload, "trigger");
+    json_t *delivery = json_object_get(payload, "delivery");
+    *out = NULL;
+    if (!json_is_object(trigger)) {
+        *out = json_object();
+        return MH_OK;
+    }
+    if (json_object_get(trigger, "body") != NULL ||
+        !json_is_true(json_object_get(delivery, "body_from_raw"))) {
+        *out = json_incref(trigger);
+        return MH_OK;
+    }
+    json_t *raw = json_object_get(delivery, "raw_body");
+    if (!json_is_string(raw))
+        return MH_EINVAL;
+    json_t *body = json_loadb(json_string_value(raw), json_string_length(raw),
+                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    if (body == NULL)
+        return MH_EINVAL;
+    *out = json_copy(trigger);
+    json_object_set_new(*out, "body", body);
+    return MH_OK;
+}
+
 enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_event *ev,
                                    bool *ignored, struct mh_err_info *info)
 {
@@ -234,11 +268,10 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
         return bad(info, ev, "the run already finished");
 
     if (is_run_started) {
-        json_t *trigger = json_object_get(p, "trigger");
         const char *run_id = json_string_value(json_object_get(p, "run_id"));
-        st->trigger = json_incref(json_is_object(trigger) ? trigger : NULL);
-        if (st->trigger == NULL)
-            st->trigger = json_object();
+        rc = trigger_of(p, &st->trigger);
+        if (rc != MH_OK)
+            return bad(info, ev, "the delivery's raw body is not the JSON it was accepted as");
         snprintf(st->run_id, sizeof(st->run_id), "%s", run_id ? run_id : "");
         json_t *wf_id = json_object_get(p, "workflow_id");
         json_t *version = json_object_get(p, "version");

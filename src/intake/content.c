@@ -16,8 +16,9 @@
 #include <strings.h>
 
 #include "core/mem.h"
+#include "intake/json_check.h"
 
-/* Deepest XML element nesting accepted (JSON's limit is jansson's, 2048). */
+/* Deepest XML element nesting accepted (JSON's is MH_INTAKE__JSON_MAX_DEPTH). */
 #define XML_MAX_DEPTH 256
 /* Attributes checked for uniqueness per element. */
 #define XML_MAX_ATTRS 256
@@ -35,6 +36,9 @@ struct xml {
     struct mh_err_info *info;
 };
 
+static enum mh_err judge_body(const char *content_type, const char *body, size_t len,
+                              bool build_json, enum mh_intake__kind *kind, json_t **value,
+                              struct mh_err_info *info);
 static bool parse_media_type(const char *ct, struct media_type *mt);
 static bool is_json_type(const char *t);
 static bool is_xml_type(const char *t);
@@ -151,6 +155,20 @@ enum mh_err mh_intake__parse_body(const char *content_type, const char *body, si
                                   enum mh_intake__kind *kind, json_t **value,
                                   struct mh_err_info *info)
 {
+    return judge_body(content_type, body, len, true, kind, value, info);
+}
+
+enum mh_err mh_intake__check_body(const char *content_type, const char *body, size_t len,
+                                  enum mh_intake__kind *kind, json_t **value,
+                                  struct mh_err_info *info)
+{
+    return judge_body(content_type, body, len, false, kind, value, info);
+}
+
+static enum mh_err judge_body(const char *content_type, const char *body, size_t len,
+                              bool build_json, enum mh_intake__kind *kind, json_t **value,
+                              struct mh_err_info *info)
+{
     struct media_type mt;
     *value = NULL;
     *kind = MH_INTAKE__KIND_EMPTY;
@@ -170,8 +188,13 @@ enum mh_err mh_intake__parse_body(const char *content_type, const char *body, si
         return mh_err_set(info, MH_ENOTFOUND, "content-type", -1,
                           "only the UTF-8 charset is accepted");
     if (is_json_type(mt.type)) {
+        /* The checker decides, whether or not the value is built: a body is accepted or not
+         * the same way on every path, nested at most MH_INTAKE__JSON_MAX_DEPTH deep. */
         json_error_t jerr;
         *kind = MH_INTAKE__KIND_JSON;
+        enum mh_err rc = mh_intake__json_check(body ? body : "", len, info);
+        if (rc != MH_OK || !build_json)
+            return rc;
         /* Duplicate member names are refused: two parsers reading one body differently is how
          * signature checks get bypassed. */
         json_t *v =

@@ -272,9 +272,12 @@ static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, st
         return;
     }
     if (j->body_value == NULL) {
+        /* A JSON body is built only when something reads it here: the endpoint's schema, or
+         * the trigger of a body too large to be inline in the first event (build_extra). */
         struct mh_err_info pinfo = MH_ERR_INFO_INIT;
-        rc = mh_intake__parse_body(j->content_type, rq->body, rq->body_len, &j->kind,
-                                   &j->body_value, &pinfo);
+        bool need_value = ep->schema != NULL || rq->body_len > MH_INTAKE__INLINE_BODY_MAX;
+        rc = (need_value ? mh_intake__parse_body : mh_intake__check_body)(
+            j->content_type, rq->body, rq->body_len, &j->kind, &j->body_value, &pinfo);
         if (rc != MH_OK) {
             bool unsupported = rc == MH_ENOTFOUND;
             *v = (struct verdict){.status = unsupported ? 415 : 400,
@@ -350,6 +353,11 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
     *use_blob = rq->body_len > MH_INTAKE__INLINE_BODY_MAX;
     if (*use_blob) {
         json_object_set_new(d, "raw_body_blob", json_string(j->body_hash_hex));
+    } else if (j->kind == MH_INTAKE__KIND_JSON) {
+        /* Checked JSON (valid UTF-8), recorded once: the trigger's body is these bytes parsed,
+         * by the engine's fold, rather than a second copy of them in the event. */
+        json_object_set_new(d, "raw_body", json_stringn(rq->body ? rq->body : "", rq->body_len));
+        json_object_set_new(d, "body_from_raw", json_true());
     } else if (mh_intake__is_utf8(rq->body ? rq->body : "", rq->body_len)) {
         json_object_set_new(d, "raw_body", json_stringn(rq->body ? rq->body : "", rq->body_len));
     } else {
@@ -358,6 +366,32 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
         free(b64);
     }
     return json_pack("{s:o}", "delivery", d);
+}
+
+/* Appends `name` then `v` (a JSON string; null for NULL) to a row, unless *rc already failed. */
+static void row_str(struct mh_buf *b, enum mh_err *rc, const char *name, const char *v)
+{
+    if (*rc == MH_OK)
+        *rc = mh_buf_append_str(b, name);
+    if (*rc == MH_OK)
+        *rc = v ? mh_buf_append_json_string(b, v, strlen(v)) : mh_buf_append(b, "null", 4);
+}
+
+static void row_int(struct mh_buf *b, enum mh_err *rc, const char *name, int64_t v)
+{
+    if (*rc == MH_OK)
+        *rc = mh_buf_append_str(b, name);
+    if (*rc == MH_OK)
+        *rc = mh_buf_append_int(b, v);
+}
+
+/* Appends `text` and, when given, v[0..len) verbatim. */
+static void row_raw(struct mh_buf *b, enum mh_err *rc, const char *text, const char *v, size_t len)
+{
+    if (*rc == MH_OK)
+        *rc = mh_buf_append_str(b, text);
+    if (*rc == MH_OK && v)
+        *rc = mh_buf_append(b, v, len);
 }
 
 /*
@@ -370,13 +404,15 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
 {
     const struct mh_intake_request *rq = j->rq;
     struct mh_event ev = {0};
-    char *text = NULL, *blob_hex = NULL, *payload_json = NULL, *fields = NULL;
+    char *text = NULL, *blob_hex = NULL, *payload_json = NULL;
     bool use_blob = false;
     json_t *extra = build_extra(ep, j, &use_blob);
-    json_t *trigger = json_pack(
-        "{s:O, s:O, s:o, s:s, s:s, s:o}", "body", j->body_value, "headers", j->headers, "query",
-        rq->query ? json_incref(rq->query) : json_object(), "received_at", j->received_at, "method",
-        rq->method, "content_type", j->content_type ? json_string(j->content_type) : json_null());
+    json_t *trigger = json_pack("{s:O, s:o, s:s, s:s, s:o}", "headers", j->headers, "query",
+                                rq->query ? json_incref(rq->query) : json_object(), "received_at",
+                                j->received_at, "method", rq->method, "content_type",
+                                j->content_type ? json_string(j->content_type) : json_null());
+    if (!json_is_true(json_object_get(json_object_get(extra, "delivery"), "body_from_raw")))
+        json_object_set(trigger, "body", j->body_value ? j->body_value : json_null());
     if (mh_crypto_uuid7(j->now_ms, run_id) != MH_OK ||
         mh_engine_event_run_started(run_id, ep->workflow_id, ep->version, rq->is_test, trigger,
                                     extra, j->now_ms, &ev, &payload_json) != MH_OK) {
@@ -385,49 +421,55 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
     }
     char hash[2 * MH_ENGINE_HASH_LEN + 1];
     mh_crypto_hex_encode(ev.hash, MH_ENGINE_HASH_LEN, hash);
-    json_t *row = json_pack(
-        "{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:I, s:s, s:s, s:s, s:s, s:O, s:I, s:s}",
-        "run_id", run_id, "delivery_id", j->delivery_id, "endpoint_id", ep->id, "config_version",
-        (json_int_t)ep->config_version, "workflow_id", ep->workflow_id, "version_id",
-        ep->version_id, "version", (json_int_t)ep->version, "is_test", rq->is_test, "at_ms",
-        (json_int_t)j->now_ms, "type", ev.type, "hash", hash, "received_at", j->received_at,
-        "method", rq->method, "headers", j->headers, "body_size", (json_int_t)rq->body_len,
-        "body_hash", j->body_hash_hex);
-    if (row == NULL) {
-        mh_err_set(info, MH_EINVAL, "event", -1, "could not build the delivery's row");
-        goto out;
-    }
-    json_object_set_new(row, "content_type",
-                        j->content_type ? json_string(j->content_type) : json_null());
-    json_object_set_new(row, "key_id",
-                        j->verified.key ? json_string(j->verified.key->id) : json_null());
+    /* Written directly rather than through a jansson object and json_dumps, which cost more than
+     * the rest of the row: the fields are ids, numbers and checked text. The payload, by far the
+     * largest field, goes in as the canonical JSON that sealing hashed (valid JSON of the same
+     * value), rather than being serialised a second time. */
+    size_t payload_len = strlen(payload_json);
+    struct mh_buf b;
+    mh_buf_init(&b, payload_len + 2 * rq->body_len + 1024 * 1024);
+    enum mh_err rc = mh_buf_reserve(&b, payload_len + 1024);
+    row_str(&b, &rc, "{\"run_id\":", run_id);
+    row_str(&b, &rc, ",\"delivery_id\":", j->delivery_id);
+    row_str(&b, &rc, ",\"endpoint_id\":", ep->id);
+    row_int(&b, &rc, ",\"config_version\":", ep->config_version);
+    row_str(&b, &rc, ",\"workflow_id\":", ep->workflow_id);
+    row_str(&b, &rc, ",\"version_id\":", ep->version_id);
+    row_int(&b, &rc, ",\"version\":", ep->version);
+    row_raw(&b, &rc, rq->is_test ? ",\"is_test\":true" : ",\"is_test\":false", NULL, 0);
+    row_int(&b, &rc, ",\"at_ms\":", j->now_ms);
+    row_str(&b, &rc, ",\"type\":", ev.type);
+    row_str(&b, &rc, ",\"hash\":", hash);
+    row_str(&b, &rc, ",\"received_at\":", j->received_at);
+    row_str(&b, &rc, ",\"method\":", rq->method);
+    row_raw(&b, &rc, ",\"headers\":", NULL, 0);
+    if (rc == MH_OK)
+        rc = mh_engine_canonical_json(j->headers, &b);
+    row_int(&b, &rc, ",\"body_size\":", (int64_t)rq->body_len);
+    row_str(&b, &rc, ",\"body_hash\":", j->body_hash_hex);
+    /* A Content-Type that is not UTF-8 cannot be JSON text: the log records none. */
+    bool ct_ok = j->content_type && mh_intake__is_utf8(j->content_type, strlen(j->content_type));
+    row_str(&b, &rc, ",\"content_type\":", ct_ok ? j->content_type : NULL);
+    row_str(&b, &rc, ",\"key_id\":", j->verified.key ? j->verified.key->id : NULL);
     if (use_blob) {
         blob_hex = mh_xmalloc(rq->body_len * 2 + 1);
         mh_crypto_hex_encode(rq->body, rq->body_len, blob_hex);
-        json_object_set_new(row, "blob", json_string(blob_hex));
-        json_object_set_new(row, "blob_hash", json_string(j->body_hash_hex));
+        row_str(&b, &rc, ",\"blob\":", blob_hex);
+        row_str(&b, &rc, ",\"blob_hash\":", j->body_hash_hex);
     }
-    /* The payload is by far the largest field: rather than serializing it a second time, the
-     * canonical JSON that sealing hashed goes in as it is (it is valid JSON of the same value). */
-    fields = json_dumps(row, JSON_COMPACT);
-    json_decref(row);
-    if (fields != NULL) {
-        struct mh_buf b;
-        size_t n = strlen(fields); /* "{...}": the payload goes before the closing brace */
-        mh_buf_init(&b, n + strlen(payload_json) + 16);
-        if (mh_buf_append(&b, fields, n - 1) == MH_OK &&
-            mh_buf_append_str(&b, ",\"payload\":") == MH_OK &&
-            mh_buf_append_str(&b, payload_json) == MH_OK && mh_buf_append(&b, "}", 1) == MH_OK)
-            text = mh_buf_steal(&b, NULL);
-        mh_buf_cleanup(&b);
-    }
+    row_raw(&b, &rc, ",\"payload\":", payload_json, payload_len);
+    row_raw(&b, &rc, "}", NULL, 0);
+    if (rc == MH_OK)
+        text = mh_buf_steal(&b, NULL);
+    else
+        mh_err_set(info, rc, "event", -1, "could not build the delivery's row");
+    mh_buf_cleanup(&b);
 out:
     mh_engine_event_cleanup(&ev);
     json_decref(trigger);
     json_decref(extra);
     free(blob_hex);
     free(payload_json);
-    free(fields);
     return text;
 }
 

@@ -121,11 +121,18 @@ enum mh_intake__kind {
 
 /*
  * Parses `body` by its declared content type (NULL when absent) into *value (new): JSON as
- * parsed, a form as an object (repeated names become arrays), XML and text as a string; an
- * empty body without a content type is null. MH_EINVAL (400: unparseable for its type) or
+ * parsed (what mh_intake__json_check accepts: what jansson reads, nested at most 500 deep), a
+ * form as an object (repeated names become arrays), XML and text as a string; an empty body
+ * without a content type is null. MH_EINVAL (400: unparseable for its type) or
  * MH_ENOTFOUND (415: a type MeshHook does not accept) with a message.
  */
 MH_MUSTCHECK enum mh_err mh_intake__parse_body(const char *content_type, const char *body,
+                                               size_t len, enum mh_intake__kind *kind,
+                                               json_t **value, struct mh_err_info *info);
+/* The same verdict as mh_intake__parse_body without building a JSON body: for JSON, *kind is
+ * MH_INTAKE__KIND_JSON and *value stays NULL (the run's first event carries the raw bytes, which
+ * the engine parses, see build_extra in intake.c). Other types are parsed as by parse_body. */
+MH_MUSTCHECK enum mh_err mh_intake__check_body(const char *content_type, const char *body,
                                                size_t len, enum mh_intake__kind *kind,
                                                json_t **value, struct mh_err_info *info);
 bool mh_intake__is_utf8(const char *s, size_t len);

@@ -263,4 +263,23 @@ __attribute__((unused)) static bool contains(const char *hay, const char *needle
     return hay && needle && strstr(hay, needle) != NULL;
 }
 
+/* Polls the run until it is finished; returns it (new reference). */
+__attribute__((unused)) static json_t *wait_run(struct ienv *e, const char *run_id)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run_id);
+    for (int i = 0; i < 300; i++) {
+        long code = 0;
+        json_t *r = iapi(e, "GET", path, NULL, &code);
+        if (code != 200)
+            mh_t_fail(__FILE__, __LINE__, "GET %s: %ld", path, code);
+        const char *st = jstr(r, "status");
+        if (st && (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0))
+            return r;
+        json_decref(r);
+        mh_it_sleep_ms(50);
+    }
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish", run_id);
+}
+
 #endif

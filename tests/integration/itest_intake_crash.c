@@ -78,12 +78,13 @@ MH_TEST(every_202_survives_kill_9_and_every_run_finishes)
             char body[64];
             snprintf(body, sizeof(body), "{\"sender\": %d, \"seq\": %d}", k, seq);
             const char *p[] = {run, body, body};
-            long n = sql_count(&e,
-                               "SELECT count(*) AS n FROM runs r JOIN events v ON v.run_id = r.id "
-                               "AND v.seq = 1 JOIN webhook_deliveries d ON d.run_id = r.id "
-                               "WHERE r.id = $1::uuid AND v.payload->'trigger'->'body' = "
-                               "$2::jsonb AND v.payload->'delivery'->>'raw_body' = $3::text",
-                               3, p);
+            long n =
+                sql_count(&e,
+                          "SELECT count(*) AS n FROM runs r JOIN events v ON v.run_id = r.id "
+                          "AND v.seq = 1 JOIN webhook_deliveries d ON d.run_id = r.id "
+                          "WHERE r.id = $1::uuid AND (v.payload->'delivery'->>'raw_body')::jsonb = "
+                          "$2::jsonb AND v.payload->'delivery'->>'raw_body' = $3::text",
+                          3, p);
             if (n != 1)
                 mh_t_fail(__FILE__, __LINE__, "202 for sender %d seq %d, but run %s is missing", k,
                           seq, run);

@@ -183,6 +183,11 @@ MH_TEST(slow_loris_header_floods_and_odd_input)
     mh_it_resp_cleanup(&r);
     MH_T_ASSERT_EQ(hook(&e, pub, "POST", h, "{\"a\": \"\xed\xa0\x80\"}", 13, &r), 400);
     mh_it_resp_cleanup(&r);
+    /* A NUL byte anywhere, even where jansson would skip it (after a number): PostgreSQL's jsonb
+     * could not hold the raw bytes the run must record. */
+    MH_T_ASSERT_EQ(hook(&e, pub, "POST", h, "[1\0]", 4, &r), 400);
+    MH_T_ASSERT(strstr(jstr(r.json, "error.message"), "NUL") != NULL);
+    mh_it_resp_cleanup(&r);
     const char *hbad[] = {"Content-Type: application/json", "X-Odd: caf\xe9 \xff", NULL};
     MH_T_ASSERT_EQ(hook(&e, pub, "POST", hbad, "{}", 2, &r), 202);
     const char *rp[] = {jstr(r.json, "run_id")};
@@ -211,10 +216,20 @@ MH_TEST(slow_loris_header_floods_and_odd_input)
     deep[2 * depth] = '\0';
     MH_T_ASSERT_EQ(hook(&e, pub, "POST", h, deep, 2 * depth, &r), 400);
     mh_it_resp_cleanup(&r);
+    /* The limit is 500 levels, whether or not the intake builds the body: 501 is refused... */
+    memset(deep, '[', 501);
+    memset(deep + 501, ']', 501);
+    MH_T_ASSERT_EQ(hook(&e, pub, "POST", h, deep, 2 * 501, &r), 400);
+    MH_T_ASSERT(strstr(jstr(r.json, "error.message"), "deep") != NULL);
+    mh_it_resp_cleanup(&r);
+    /* ...and 500 is accepted, and its run (whose node outputs the body) succeeds. */
     size_t ok_depth = 500;
     memset(deep, '[', ok_depth);
     memset(deep + ok_depth, ']', ok_depth);
     MH_T_ASSERT_EQ(hook(&e, pub, "POST", h, deep, 2 * ok_depth, &r), 202);
+    json_t *deep_run = wait_run(&e, jstr(r.json, "run_id"));
+    MH_T_ASSERT_STR_EQ(jstr(deep_run, "status"), "succeeded");
+    json_decref(deep_run);
     mh_it_resp_cleanup(&r);
     free(deep);
 

@@ -92,6 +92,19 @@ HELPER void tlog_free(struct tlog *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* Starts a run with this trigger (and extra payload members, NULL for none); takes both. */
+HELPER void tlog_start_with(struct tlog *l, json_t *trigger, json_t *extra)
+{
+    struct mh_event ev;
+    MH_T_ASSERT_EQ(
+        mh_engine_event_run_started("run-1", "wf-1", 3, false, trigger, extra, T0, &ev, NULL),
+        MH_OK);
+    tlog_push(l, &ev);
+    mh_engine_event_cleanup(&ev);
+    json_decref(trigger);
+    json_decref(extra);
+}
+
 /* Starts a run whose trigger body is the JSON text `body`. */
 HELPER void tlog_start(struct tlog *l, const char *body)
 {
@@ -99,16 +112,21 @@ HELPER void tlog_start(struct tlog *l, const char *body)
     json_t *b = json_loads(body, JSON_DECODE_ANY, &jerr);
     if (b == NULL)
         mh_t_fail(__FILE__, __LINE__, "bad trigger body: %s", jerr.text);
-    json_t *trigger =
-        json_pack("{s:o,s:{s:s},s:{},s:s}", "body", b, "headers", "content-type",
-                  "application/json", "query", "received_at", "2023-11-14T22:13:20.000Z");
-    struct mh_event ev;
-    MH_T_ASSERT_EQ(
-        mh_engine_event_run_started("run-1", "wf-1", 3, false, trigger, NULL, T0, &ev, NULL),
-        MH_OK);
-    tlog_push(l, &ev);
-    mh_engine_event_cleanup(&ev);
-    json_decref(trigger);
+    tlog_start_with(l,
+                    json_pack("{s:o,s:{s:s},s:{},s:s}", "body", b, "headers", "content-type",
+                              "application/json", "query", "received_at",
+                              "2023-11-14T22:13:20.000Z"),
+                    NULL);
+}
+
+/* Starts a run as the intake records an inline JSON body: no trigger.body, the bytes in
+ * delivery.raw_body with body_from_raw. */
+HELPER void tlog_start_raw(struct tlog *l, const char *raw)
+{
+    tlog_start_with(l,
+                    json_pack("{s:{}, s:{}, s:s}", "headers", "query", "received_at",
+                              "2023-11-14T22:13:20.000Z"),
+                    json_pack("{s:{s:s, s:b}}", "delivery", "raw_body", raw, "body_from_raw", 1));
 }
 
 /* A deterministic random source: returns `value` and counts calls. */

@@ -82,6 +82,36 @@ MH_TEST(engine_linear_completes_in_one_advance)
     mh_engine_wf_unref(wf);
 }
 
+MH_TEST(engine_trigger_body_parsed_from_raw_body)
+{
+    struct mh_wf *wf = compile_fixture("linear.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    /* The same run as engine_linear_completes_in_one_advance, its body given as raw bytes. */
+    tlog_start_raw(&l, "{\"amount\": 250,\n \"order_id\": \"o-7\"}");
+    advance_at(wf, &l, T0 + 10, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    ASSERT_JSON_EQ(r.actions[0].output,
+                   "{\"result\": {\"order\": \"o-7\", \"tier\": \"big\", \"doubled\": 500}, "
+                   "\"seen\": [\"prepare\", \"is_big\", \"big\"]}");
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+
+    /* Bytes that are not the JSON they claim to be (a duplicate member, truncation) make the
+     * log invalid rather than a run on some other body. */
+    const char *bad[] = {"{\"amount\": 1, \"amount\": 2}", "{\"amount\": 1", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct mh_run_state *st = NULL;
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        tlog_start_raw(&l, bad[i]);
+        MH_T_ASSERT_EQ(mh_engine_fold(wf, l.ev, l.n, &st, &info), MH_EINVAL);
+        MH_T_ASSERT(strstr(info.message, "raw body") != NULL);
+        MH_T_ASSERT(st == NULL);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
+}
+
 MH_TEST(engine_linear_false_branch)
 {
     struct mh_wf *wf = compile_fixture("linear.json");
