@@ -553,3 +553,38 @@ MH_TEST(batches_mixing_projects)
     json_decref(b);
     ienv_stop(&e);
 }
+
+MH_TEST(project_deletion_leaves_no_work)
+{
+    /* Without workers, an accepted webhook's run waits with its job. */
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    struct mh_it_resp r;
+    MH_T_ASSERT_EQ(post(&e, jstr(ep, "public_id"), "application/json", NULL, "{}", 2, &r), 202);
+    mh_it_resp_cleanup(&r);
+    const char *pp[] = {e.project};
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM jobs WHERE project_id = $1", 1, pp), 1);
+    /* Deleting the project removes its runs; the job stays (jobs have no foreign key to
+     * projects or runs, migration 0010)... */
+    char path[128];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s", e.project);
+    json_decref(iapi(&e, "DELETE", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 204);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs WHERE project_id = $1", 1, pp), 0);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM jobs WHERE project_id = $1", 1, pp), 1);
+    /* ...until a worker claims it, finds its run gone and deletes it. */
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_it_server_start(&e.s, &e.db, (const char *const[]){"--kek", IT_KEK, "--workers", "1", NULL});
+    long left = 1;
+    for (int i = 0; i < 200 && left > 0; i++) {
+        left = sql_count(&e, "SELECT count(*) AS n FROM jobs WHERE project_id = $1", 1, pp);
+        if (left > 0)
+            mh_it_sleep_ms(50);
+    }
+    MH_T_ASSERT_EQ(left, 0);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM dead_letters", 0, NULL), 0);
+    json_decref(ep);
+    ienv_stop(&e);
+}
