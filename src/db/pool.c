@@ -391,19 +391,36 @@ enum mh_err mh_db_exec_script(struct mh_db_conn *c, const char *sql, struct mh_e
 enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id, const char *project_id,
                         struct mh_err_info *info)
 {
-    enum mh_err rc = mh_db_exec_script(c, "BEGIN", info);
-    if (rc != MH_OK)
+    if (user_id == NULL && project_id == NULL) {
+        enum mh_err rc = mh_db_exec_script(c, "BEGIN", info);
+        c->in_tx = rc == MH_OK;
         return rc;
-    c->in_tx = true;
-    if (user_id || project_id) {
-        const char *params[] = {user_id ? user_id : "", project_id ? project_id : ""};
-        rc = mh_db_query(c,
-                         "SELECT set_config('meshhook.user_id', $1, true),"
-                         " set_config('meshhook.project_id', $2, true)",
-                         2, params, NULL, NULL, info);
+    }
+    if (!mh_db_is_ok(c))
+        return mh_err_set(info, MH_EUNAVAILABLE, "connection", -1, "database connection lost");
+    /* BEGIN and the settings row-level security reads go in one round trip: a script of two
+     * statements, the values quoted by libpq. Every transaction of the server starts here. */
+    const char *u = user_id ? user_id : "", *p = project_id ? project_id : "";
+    char *qu = PQescapeLiteral(c->pg, u, strlen(u));
+    char *qp = PQescapeLiteral(c->pg, p, strlen(p));
+    enum mh_err rc = MH_OK;
+    if (qu == NULL || qp == NULL) {
+        rc = mh_err_set(info, MH_EINVAL, "begin", -1, "could not quote the session settings");
+    } else {
+        size_t n = strlen(qu) + strlen(qp) + 128;
+        char *sql = mh_xmalloc(n);
+        snprintf(sql, n,
+                 "BEGIN; SELECT set_config('meshhook.user_id', %s, true), "
+                 "set_config('meshhook.project_id', %s, true)",
+                 qu, qp);
+        rc = mh_db_exec_script(c, sql, info);
+        free(sql);
+        c->in_tx = true;
         if (rc != MH_OK)
             mh_db_rollback(c);
     }
+    PQfreemem(qu);
+    PQfreemem(qp);
     return rc;
 }
 

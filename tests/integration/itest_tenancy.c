@@ -261,6 +261,28 @@ MH_TEST(workers_act_for_one_project_only)
                    MH_OK);
     MH_T_ASSERT_EQ(affected, 0);
     mh_db_rollback(c);
+
+    /* The settings are quoted, whatever they hold, and last for the transaction only. */
+    const char *odd = "x', true), set_config('meshhook.project_id', '" PB;
+    MH_T_ASSERT_EQ(mh_db_begin(c, odd, "it's", &info), MH_OK);
+    rows = NULL;
+    MH_T_ASSERT_EQ(mh_db_query(c,
+                               "SELECT current_setting('meshhook.user_id') AS u, "
+                               "current_setting('meshhook.project_id') AS p",
+                               0, NULL, &rows, NULL, &info),
+                   MH_OK);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "u")), odd);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "p")), "it's");
+    json_decref(rows);
+    MH_T_ASSERT_EQ(mh_db_commit(c, &info), MH_OK);
+    rows = NULL;
+    MH_T_ASSERT_EQ(mh_db_query(c,
+                               "SELECT coalesce(current_setting('meshhook.project_id', true), '') "
+                               "AS p",
+                               0, NULL, &rows, NULL, &info),
+                   MH_OK);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "p")), "");
+    json_decref(rows);
     mh_db_close(c);
 }
 
