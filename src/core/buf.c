@@ -6,6 +6,7 @@
 #include "core/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,42 +89,53 @@ enum mh_err mh_buf_append_int(struct mh_buf *b, int64_t v)
     return mh_buf_append(b, tmp + at, sizeof(tmp) - at);
 }
 
-enum mh_err mh_buf_append_json_string(struct mh_buf *out, const char *s, size_t len)
+/* How many bytes escaping adds to each byte of a JSON string: 1 for the two-character escapes,
+ * 5 for \u00xx, 0 for a byte written as it is. */
+static const unsigned char json_escape_extra[256] = {
+    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, /* \b \t \n \f \r */
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 0, 0, 1, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, /* '"' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* '\\' */
+};
+
+enum mh_err mh_buf_append_json_string(struct mh_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    enum mh_err rc = mh_buf_append(out, "\"", 1);
-    size_t run = 0; /* start of the pending unescaped run */
-    for (size_t i = 0; rc == MH_OK && i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t esc_len = 0;
-        switch (c) {
-        case '"': esc[0] = '\\', esc[1] = '"', esc_len = 2; break;
-        case '\\': esc[0] = '\\', esc[1] = '\\', esc_len = 2; break;
-        case '\b': esc[0] = '\\', esc[1] = 'b', esc_len = 2; break;
-        case '\f': esc[0] = '\\', esc[1] = 'f', esc_len = 2; break;
-        case '\n': esc[0] = '\\', esc[1] = 'n', esc_len = 2; break;
-        case '\r': esc[0] = '\\', esc[1] = 'r', esc_len = 2; break;
-        case '\t': esc[0] = '\\', esc[1] = 't', esc_len = 2; break;
-        default:
-            if (c < 0x20) {
-                esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';
-                esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
-                esc_len = 6;
-            }
-        }
-        if (esc_len == 0)
+    const unsigned char *u = (const unsigned char *)s;
+    /* Two passes, so that the buffer grows once and the escapes are written in place. */
+    size_t extra = 0;
+    for (size_t i = 0; i < len; i++)
+        extra += json_escape_extra[u[i]];
+    if (len > SIZE_MAX / 2 - extra)
+        return reserve(b, SIZE_MAX);
+    enum mh_err rc = reserve(b, len + extra + 2);
+    if (rc != MH_OK)
+        return rc;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = u[i];
+        if (json_escape_extra[c] == 0) {
+            *o++ = (char)c;
             continue;
-        rc = mh_buf_append(out, s + run, i - run);
-        if (rc == MH_OK)
-            rc = mh_buf_append(out, esc, esc_len);
-        run = i + 1;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default: *o++ = 'u', *o++ = '0', *o++ = '0'; *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        }
     }
-    if (rc == MH_OK)
-        rc = mh_buf_append(out, s + run, len - run);
-    if (rc == MH_OK)
-        rc = mh_buf_append(out, "\"", 1);
-    return rc;
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return MH_OK;
 }
 
 enum mh_err mh_buf_append_str(struct mh_buf *b, const char *s)
