@@ -9,6 +9,10 @@
 #      connections POSTing a signed 1 KiB JSON body: every 202 is a committed run, first event,
 #      job and delivery row.
 #
+# Before each phase the cluster is brought to the same state: ~1 GB of WAL written and
+# checkpointed first (so segments are recycled, as on a cluster that has been running), and a
+# CHECKPOINT between the phases (so the intake does not write out pgbench's dirty pages).
+#
 # Prints both rates and wrk's latency percentiles side by side. Needs wrk, pgbench, openssl,
 # curl. Settings through the environment: DURATION (seconds per measurement, default 20),
 # CONNECTIONS (64), WORKERS (run workers in the server during the measurement, default 0:
@@ -76,6 +80,13 @@ done
     -U postgres -d meshhook -c "$PG_SQL" >/dev/null
 [ -z "${PG_SETTINGS:-}" ] || as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" \
     -U postgres -d meshhook -c "SELECT pg_reload_conf()" >/dev/null
+
+# A cluster that has run for a while reuses its WAL segments; a fresh one creates and zero-fills
+# a 16 MB file for every segment it writes. About 1 GB of WAL, then a checkpoint, leaves
+# min_wal_size's worth of segments to recycle, for both phases alike.
+as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
+    -c "CREATE TABLE wal_warm AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 900000)" \
+    -c "DROP TABLE wal_warm" -c "CHECKPOINT" >/dev/null
 
 # ---- 1. pgbench ------------------------------------------------------------------------------
 cat >"$DIR/insert.sql" <<'SQL'
@@ -158,6 +169,14 @@ print('wrk.headers[\"X-Signature\"] = \"$sig\"')
 status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
     -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$BASE/hooks/$public_id")
 [ "$status" = 202 ] || { echo "bench intake: a signed delivery got $status" >&2; exit 1; }
+
+# Each phase starts from the same clean state: pgbench left ~400 MB of dirty buffers and dirty
+# page cache, which the intake's backends would otherwise have to write out themselves once the
+# buffer pool fills. Without this and the WAL warm-up, the p99 of 20 s runs was 64-78 ms; with
+# them, 13-15 ms (docs/BENCHMARKS.md, which also says what runs longer than ~30 s meet).
+sync
+as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
+    -c "CHECKPOINT" >/dev/null
 
 # Warm up (caches, prepared statements), then measure.
 wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
