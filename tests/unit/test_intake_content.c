@@ -66,6 +66,17 @@ MH_TEST(content_vectors)
             MH_T_ASSERT(info.message[0] != '\0');
         }
         json_decref(value);
+        /* Checking without building gives the same verdict; a JSON body is then not built. */
+        enum mh_intake__kind ckind;
+        json_t *cvalue = NULL;
+        struct mh_err_info cinfo = MH_ERR_INFO_INIT;
+        enum mh_err crc = mh_intake__check_body(type, body, len, &ckind, &cvalue, &cinfo);
+        if (crc != rc || (rc == MH_OK && ckind != kind))
+            mh_t_fail(__FILE__, __LINE__, "%s: check_body says %d, parse_body %d", name, (int)crc,
+                      (int)rc);
+        if (crc == MH_OK && ckind == MH_INTAKE__KIND_JSON)
+            MH_T_ASSERT(cvalue == NULL);
+        json_decref(cvalue);
     }
     json_decref(cases);
 }
