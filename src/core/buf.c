@@ -89,15 +89,14 @@ enum mh_err mh_buf_append_int(struct mh_buf *b, int64_t v)
     return mh_buf_append(b, tmp + at, sizeof(tmp) - at);
 }
 
-/* How many bytes escaping adds to each byte of a JSON string: 1 for the two-character escapes,
- * 5 for \u00xx, 0 for a byte written as it is. */
-static const unsigned char json_escape_extra[256] = {
-    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, /* \b \t \n \f \r */
-    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 0, 0, 1, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, /* '"' */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* '\\' */
-};
+/* How many bytes escaping adds to a byte of a JSON string: 1 for the two-character escapes, 5
+ * for \u00xx, 0 for a byte written as it is. */
+static inline size_t json_escape_extra(unsigned char c)
+{
+    if (c >= 0x20)
+        return c == '"' || c == '\\';
+    return c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r' ? 1 : 5;
+}
 
 enum mh_err mh_buf_append_json_string(struct mh_buf *b, const char *s, size_t len)
 {
@@ -106,7 +105,7 @@ enum mh_err mh_buf_append_json_string(struct mh_buf *b, const char *s, size_t le
     /* Two passes, so that the buffer grows once and the escapes are written in place. */
     size_t extra = 0;
     for (size_t i = 0; i < len; i++)
-        extra += json_escape_extra[u[i]];
+        extra += json_escape_extra(u[i]);
     if (len > SIZE_MAX / 2 - extra)
         return reserve(b, SIZE_MAX);
     enum mh_err rc = reserve(b, len + extra + 2);
@@ -116,7 +115,7 @@ enum mh_err mh_buf_append_json_string(struct mh_buf *b, const char *s, size_t le
     *o++ = '"';
     for (size_t i = 0; i < len; i++) {
         unsigned char c = u[i];
-        if (json_escape_extra[c] == 0) {
+        if (json_escape_extra(c) == 0) {
             *o++ = (char)c;
             continue;
         }
@@ -129,7 +128,11 @@ enum mh_err mh_buf_append_json_string(struct mh_buf *b, const char *s, size_t le
         case '\n': *o++ = 'n'; break;
         case '\r': *o++ = 'r'; break;
         case '\t': *o++ = 't'; break;
-        default: *o++ = 'u', *o++ = '0', *o++ = '0'; *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        default: /* \u00xx */
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
     }
     *o++ = '"';
