@@ -5,6 +5,27 @@
 #include <ctype.h>
 #include <string.h>
 
+size_t mh_text_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char b = s[0];
+    /* The second byte's range excludes the overlong forms, the surrogates and U+110000 up. */
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF)
+        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (b >= 0xE0 && b <= 0xEF) {
+        unsigned char lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (b >= 0xF0 && b <= 0xF4) {
+        unsigned char lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
 bool mh_text_is_email(const char *s)
 {
     size_t len = strlen(s);

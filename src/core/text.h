@@ -9,6 +9,10 @@
 /* A plausible e-mail address: one '@', a non-empty local part, a domain with a dot, no spaces
  * or control characters, at most 320 bytes. Deliverability is not MeshHook's to judge. */
 bool mh_text_is_email(const char *s);
+/* The length of the valid UTF-8 sequence at s[0] (of at most `n` > 0 bytes): 1 for ASCII (NUL
+ * included), 2 to 4 otherwise, or 0 when it is not one (a stray continuation byte, an overlong
+ * form, a surrogate, a code point past U+10FFFF, a sequence cut short). */
+size_t mh_text_utf8_len(const unsigned char *s, size_t n);
 /* Copies `s` lowercased (ASCII) into `out` of `cap` bytes; false when it does not fit. */
 bool mh_text_lower(const char *s, char *out, size_t cap);
 

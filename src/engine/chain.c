@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/text.h"
 #include "crypto/crypto.h"
 
 #define MAX_DEPTH    512
@@ -30,7 +31,6 @@ static enum mh_err write_value(json_t *v, bool sorted, int depth, struct mh_buf 
 static enum mh_err write_string(const char *s, size_t len, struct mh_buf *out);
 static enum mh_err write_real(double d, struct mh_buf *out);
 static int cmp_keys(const void *a, const void *b);
-static size_t utf8_seq_len(const unsigned char *s, size_t n);
 static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b, size_t *payload_at);
 
 static int cmp_keys(const void *a, const void *b)
@@ -143,34 +143,6 @@ enum mh_err mh_engine_canonical_json(json_t *v, struct mh_buf *out)
     return mh_engine__json_write(v, true, out);
 }
 
-/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), or 0 when it is not one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 json_t *mh_engine__jstring(const char *s)
 {
     if (s == NULL)
@@ -181,7 +153,7 @@ json_t *mh_engine__jstring(const char *s)
     size_t n = strlen(s);
     char *copy = mh_xmalloc(n + 1);
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
+        size_t k = mh_text_utf8_len((const unsigned char *)s + i, n - i);
         if (k == 0) {
             copy[i++] = '?';
             continue;

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/mem.h"
+#include "core/text.h"
 #include "intake/json_check.h"
 
 /* Deepest XML element nesting accepted (JSON's is MH_INTAKE__JSON_MAX_DEPTH). */
@@ -58,41 +59,11 @@ static enum mh_err xml_element_open(struct xml *x, const char **name, size_t *na
 bool mh_intake__is_utf8(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (c == 0)
-                return false;
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+    for (size_t i = 0; i < len;) {
+        size_t k = s[i] == 0 ? 0 : mh_text_utf8_len(s + i, len - i);
+        if (k == 0)
             return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        /* Overlong forms, surrogates and code points past U+10FFFF. */
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
+        i += k;
     }
     return true;
 }

@@ -411,7 +411,8 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
                                 rq->query ? json_incref(rq->query) : json_object(), "received_at",
                                 j->received_at, "method", rq->method, "content_type",
                                 j->content_type ? json_string(j->content_type) : json_null());
-    if (!json_is_true(json_object_get(json_object_get(extra, "delivery"), "body_from_raw")))
+    /* The trigger's body is build_extra's raw JSON, or recorded here. */
+    if (!(j->kind == MH_INTAKE__KIND_JSON && !use_blob))
         json_object_set(trigger, "body", j->body_value ? j->body_value : json_null());
     if (mh_crypto_uuid7(j->now_ms, run_id) != MH_OK ||
         mh_engine_event_run_started(run_id, ep->workflow_id, ep->version, rq->is_test, trigger,

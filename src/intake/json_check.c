@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/text.h"
 
 /* Objects with more names than this are checked for duplicates by sorting, when they close. */
 #define SMALL_OBJECT_KEYS 16
@@ -69,7 +70,6 @@ static void *grow(void *items, const void *inline_buf, size_t *cap, size_t size)
 static void pop(struct checker *c);
 static size_t skip_space(const unsigned char *s, size_t n, size_t i);
 static size_t skip_plain(const unsigned char *s, size_t n, size_t i);
-static size_t utf8_length(const unsigned char *s, size_t n, size_t i);
 static int hex4(const unsigned char *s, size_t n, size_t i);
 static enum mh_err scan_string(struct checker *c, size_t *pos, struct key *k);
 static enum mh_err scan_number(const struct checker *c, size_t *pos);
@@ -322,29 +322,6 @@ static size_t skip_plain(const unsigned char *s, size_t n, size_t i)
     return i;
 }
 
-/* The length of the valid UTF-8 sequence of two to four bytes at s[i], or 0 (what jansson's
- * utf8_check_first and utf8_check_full refuse: stray continuation bytes, overlong forms,
- * surrogates, code points past U+10FFFF, sequences cut short). */
-static size_t utf8_length(const unsigned char *s, size_t n, size_t i)
-{
-    unsigned char b = s[i];
-    size_t avail = n - i;
-    if (b >= 0xC2 && b <= 0xDF)
-        return avail >= 2 && (s[i + 1] & 0xC0) == 0x80 ? 2 : 0;
-    if (b >= 0xE0 && b <= 0xEF) {
-        unsigned char lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
-        return avail >= 3 && s[i + 1] >= lo && s[i + 1] <= hi && (s[i + 2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (b >= 0xF0 && b <= 0xF4) {
-        unsigned char lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
-        return avail >= 4 && s[i + 1] >= lo && s[i + 1] <= hi && (s[i + 2] & 0xC0) == 0x80 &&
-                       (s[i + 3] & 0xC0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
-
 /* The value of the four hex digits at s[i], or -1. */
 static int hex4(const unsigned char *s, size_t n, size_t i)
 {
@@ -382,7 +359,7 @@ static enum mh_err scan_string(struct checker *c, size_t *pos, struct key *k)
         if (b == '"')
             break;
         if (b >= 0x80) {
-            size_t len = utf8_length(s, n, i);
+            size_t len = mh_text_utf8_len(s + i, n - i); /* what jansson refuses too */
             if (len == 0)
                 return fail(c, i, "invalid UTF-8");
             i += len;

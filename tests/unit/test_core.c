@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "harness.h"
 
 static int cleanup_calls;
@@ -80,7 +81,7 @@ MH_TEST(buf_append_json_string_escapes)
     mh_buf_cleanup(&b);
 }
 
-MH_TEST(buf_reserve_grows_once_within_limit)
+MH_TEST(buf_reserve_within_limit)
 {
     struct mh_buf b;
     mh_buf_init(&b, 100);
@@ -90,6 +91,34 @@ MH_TEST(buf_reserve_grows_once_within_limit)
     MH_T_ASSERT_EQ(mh_buf_reserve(&b, 97), MH_ETOOBIG);
     MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
     mh_buf_cleanup(&b);
+}
+
+MH_TEST(text_utf8_len)
+{
+    static const struct {
+        const char *s;
+        size_t n, want;
+    } cases[] = {
+        {"a", 1, 1},
+        {"\0", 1, 1},
+        {"\xc3\xa9", 2, 2},
+        {"\xe2\x9c\x93", 3, 3},
+        {"\xf0\x9f\x98\x80", 4, 4},
+        {"\xf4\x8f\xbf\xbf", 4, 4}, /* U+10FFFF */
+        {"\xc3", 1, 0},             /* cut short */
+        {"\xe2\x9c", 2, 0},         /* cut short */
+        {"\x80", 1, 0},             /* stray continuation byte */
+        {"\xc0\x80", 2, 0},         /* overlong */
+        {"\xe0\x80\x80", 3, 0},     /* overlong */
+        {"\xf0\x80\x80\x80", 4, 0}, /* overlong */
+        {"\xed\xa0\x80", 3, 0},     /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, 0}, /* past U+10FFFF */
+        {"\xf5\x80\x80\x80", 4, 0}, /* past U+10FFFF */
+        {"\xc3\x28", 2, 0},         /* bad continuation */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        MH_T_ASSERT_EQ(mh_text_utf8_len((const unsigned char *)cases[i].s, cases[i].n),
+                       cases[i].want);
 }
 
 MH_TEST(arena_alloc_reset_defer)
