@@ -57,20 +57,25 @@ enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start
                             s->version_id,    version_s,      s->is_test ? "true" : "false",
                             s->parent_run_id, s->delivery_id, at_s,
                             ev.type,          payload,        hash};
-    /* One statement: the run, its first event and its job. The foreign key from events to runs
-     * is checked at the end of the statement, when the run exists. */
+    /* One statement: the run, its first event and its job, once the workflow is locked as a
+     * foreign key would lock it (migration 0011): nothing is inserted when it is gone. */
+    long inserted = 0;
     rc = mh_db_query(c,
-                     "WITH r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, "
+                     "WITH w AS (SELECT 1 FROM workflows WHERE id = $3 AND project_id = $2 FOR "
+                     "KEY SHARE), "
+                     "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, "
                      "version, is_test, parent_run_id, delivery_id, created_at, last_seq, "
-                     "last_hash) VALUES ($1, $2, $3, $4, nullif($5::int, 0), $6::boolean, $7, $8, "
+                     "last_hash) SELECT $1, $2, $3, $4, nullif($5::int, 0), $6::boolean, $7, $8, "
                      "'epoch'::timestamptz + $9::bigint * interval '1 millisecond', 1, "
-                     "$12::bytea) RETURNING id, created_at), "
+                     "$12::bytea FROM w RETURNING id, created_at), "
                      "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, "
                      "payload, at, hash) SELECT r.id, r.created_at, 1, $2, $10, $11::jsonb, "
                      "r.created_at, $12::bytea FROM r RETURNING 1) "
                      "INSERT INTO jobs (project_id, run_id, kind) SELECT $2, r.id, 'advance' "
                      "FROM r",
-                     12, params, NULL, NULL, info);
+                     12, params, NULL, &inserted, info);
+    if (rc == MH_OK && inserted != 1)
+        rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "workflow not found");
     if (rc == MH_OK)
         memcpy(run_id_out, run_id, sizeof(run_id));
 out:
@@ -234,19 +239,24 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
                  (long long)json_integer_value(json_object_get(run, "version")));
         params[4] = version;
     }
+    /* The workflow is locked as for mh_engine_run_create. */
+    long inserted = 0;
     rc = mh_db_query(
         c,
-        "WITH r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "
-        "parent_run_id, resumed_from_node, resumed_from_seq, last_seq, last_hash) VALUES ($1, $2, "
-        "$3, $4, $5::int, $6::boolean, $7, $8, $11::int, $11::int, $10::bytea) RETURNING id, "
-        "created_at), "
+        "WITH w AS (SELECT 1 FROM workflows WHERE id = $3 AND project_id = $2 FOR KEY SHARE), "
+        "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "
+        "parent_run_id, resumed_from_node, resumed_from_seq, last_seq, last_hash) SELECT $1, $2, "
+        "$3, $4, $5::int, $6::boolean, $7, $8, $11::int, $11::int, $10::bytea FROM w RETURNING "
+        "id, created_at), "
         "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, "
         "attempt, payload, at, hash) SELECT r.id, r.created_at, (x->>'seq')::int, $2, "
         "x->>'type', nullif(x->>'node_id', ''), nullif((x->>'attempt')::int, 0), x->'payload', "
         "'epoch'::timestamptz + (x->>'at_ms')::bigint * interval '1 millisecond', "
         "decode(x->>'hash', 'hex') FROM r, jsonb_array_elements($9::jsonb) x RETURNING 1) "
         "INSERT INTO jobs (project_id, run_id, kind) SELECT $2, r.id, 'advance' FROM r",
-        11, params, NULL, NULL, info);
+        11, params, NULL, &inserted, info);
+    if (rc == MH_OK && inserted != 1)
+        rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "workflow not found");
     if (rc == MH_OK)
         memcpy(new_run_id, id, sizeof(id));
 out:

@@ -12,8 +12,11 @@
  *      by an earlier run (or an earlier delivery of the same batch) makes a duplicate, which is
  *      then left out;
  *   2. one statement inserts, for every remaining delivery, its run, its first event, its job,
- *      its delivery row and (for large bodies) its blob — after checking that every endpoint's
- *      config_version is still the one the delivery was judged against.
+ *      its delivery row and (for large bodies) its blob — after locking every endpoint and
+ *      workflow of the batch FOR KEY SHARE, as foreign keys would (migration 0011: a concurrent
+ *      deletion waits for this transaction, then its cascade removes these rows too), and
+ *      checking that each endpoint's config_version is still the one the delivery was judged
+ *      against. A delivery whose endpoint or workflow is gone or changed is stale.
  * The request thread prepared each delivery's row (its run id, and its first event already
  * sealed in the hash chain by the engine's mh_engine_event_run_started), so a committer only
  * joins text and waits on the database. The run/event/job part writes exactly what
@@ -77,9 +80,14 @@ static const char *const insert_sql =
     "version_id uuid, version int, is_test boolean, at_ms bigint, type text, payload jsonb, "
     "hash text, received_at timestamptz, method text, headers jsonb, content_type text, "
     "body_size int, body_hash text, key_id uuid, blob text, blob_hash text)), "
+    "ep AS (SELECT id, config_version FROM webhook_endpoints WHERE id = ANY (ARRAY(SELECT "
+    "DISTINCT endpoint_id FROM input)) FOR KEY SHARE), "
+    "wf AS (SELECT id FROM workflows WHERE id = ANY (ARRAY(SELECT DISTINCT workflow_id FROM "
+    "input)) FOR KEY SHARE), "
     "stale AS (SELECT coalesce(jsonb_agg(i.endpoint_id), '[]') AS ids FROM (SELECT DISTINCT "
-    "endpoint_id, config_version FROM input) i WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints "
-    "w WHERE w.id = i.endpoint_id AND w.config_version = i.config_version)), "
+    "endpoint_id, config_version, workflow_id FROM input) i LEFT JOIN ep ON ep.id = "
+    "i.endpoint_id AND ep.config_version = i.config_version LEFT JOIN wf ON wf.id = "
+    "i.workflow_id WHERE ep.id IS NULL OR wf.id IS NULL), "
     "ok AS (SELECT i.* FROM input i, stale WHERE stale.ids = '[]'::jsonb), "
     "b AS (INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "
     "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "

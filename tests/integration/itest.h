@@ -30,13 +30,15 @@ struct mh_it_server {
     int port;
     char base[64];
     char log_path[256];
+    char admin_url[512]; /* the database's, for the reference check when it stops */
 };
 
 /* Starts `meshhook serve` against `db` with extra flags (NULL-terminated list, may be NULL) and
  * waits until /healthz answers. */
 void mh_it_server_start(struct mh_it_server *s, const struct mh_it_db *db,
                         const char *const *extra_args);
-/* Sends `sig` and waits for exit; returns the exit status, or 128+signal. */
+/* Sends `sig` and waits for exit; returns the exit status, or 128+signal. Then fails the test
+ * if the database holds a row whose parent is gone (mh_reference_orphans, migration 0011). */
 int mh_it_server_stop(struct mh_it_server *s, int sig);
 /* The server's log so far (malloc'd). */
 char *mh_it_server_log(const struct mh_it_server *s);

@@ -926,17 +926,18 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
                         json_string_value(json_object_get(d, "key_id")),
                         run_id,
                         did};
-    json_t *rows = mh_api_query(
-        &api,
+    /* The endpoint is locked as a foreign key would lock it (migration 0011). */
+    json_t *row = mh_api_query_row(
+        &api, "endpoint not found",
         "INSERT INTO webhook_deliveries (id, project_id, endpoint_id, method, status, outcome, "
-        "reason, headers, content_type, body_size, body_hash, key_id, run_id, replay_of) VALUES "
-        "($1, $2, $3, $4, 202, 'accepted', $5, $6::jsonb, $7, $8::int, $9::bytea, $10::uuid, $11, "
-        "$12)",
+        "reason, headers, content_type, body_size, body_hash, key_id, run_id, replay_of) SELECT "
+        "$1, $2, $3, $4, 202, 'accepted', $5, $6::jsonb, $7, $8::int, $9::bytea, $10::uuid, $11, "
+        "$12 FROM webhook_endpoints WHERE id = $3 AND project_id = $2 FOR KEY SHARE RETURNING id",
         12, ip);
     free(headers);
     json_t *detail =
         json_pack("{s:s, s:s, s:s}", "endpoint_id", eid, "delivery_id", did, "run_id", run_id);
-    bool ok = rows && mh_api_audit(&api, pid, "webhook_delivery.replay", new_did, detail) &&
+    bool ok = row && mh_api_audit(&api, pid, "webhook_delivery.replay", new_did, detail) &&
               mh_api_commit(&api);
     json_decref(detail);
     if (!ok)

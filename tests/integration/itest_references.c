@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * References without foreign keys (migration 0011): runs -> workflows, events -> runs and
+ * webhook_deliveries -> webhook_endpoints are kept by the statements that write them and by
+ * cascade triggers. Deleting a parent removes its children; key columns do not move; and a
+ * deletion in flight makes the intake and run creation wait for it, then insert nothing,
+ * instead of leaving a run or a delivery behind without its parent. (Every test that stops a
+ * server also checks the whole database for orphans: itest.c.)
+ */
+#include <string.h>
+#include <sys/wait.h>
+
+#include "db/db.h"
+#include "itest_intake_common.h"
+
+/* A connection of its own, as the schema owner, for a transaction the test holds open. */
+static struct mh_db_conn *owner_conn(struct ienv *e)
+{
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_connect(e->db.admin_url, &c, &info) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "connect: %s", info.message);
+    return c;
+}
+
+static void owner_exec(struct mh_db_conn *c, const char *sql, int n, const char *const *params,
+                       json_t **rows)
+{
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_query(c, sql, n, params, rows, NULL, &info) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "%s: %s", sql, info.message);
+}
+
+/* Runs `sql` as the owner; returns its SQLSTATE ("00000" on success). */
+static void sqlstate_of(struct ienv *e, const char *sql, const char *const *params, int n,
+                        char state[6])
+{
+    json_t *rows = mh_it_sql(e->db.admin_url, sql, n, params, state);
+    json_decref(rows);
+}
+
+/* Starts, in a child process, a request whose status the parent collects with finish(). */
+struct pending {
+    pid_t pid;
+    int fd;
+};
+
+static struct pending start_request(struct ienv *e, const char *method, const char *url,
+                                    const char *body)
+{
+    int p[2];
+    MH_T_ASSERT(pipe(p) == 0);
+    struct pending r = {.fd = p[0]};
+    r.pid = fork();
+    MH_T_ASSERT(r.pid >= 0);
+    if (r.pid == 0) {
+        close(p[0]);
+        char auth[160];
+        snprintf(auth, sizeof(auth), "%s", e->bearer);
+        const char *h[] = {"Content-Type: application/json", auth, NULL};
+        struct mh_it_resp resp;
+        mh_it_http(method, url, h, body, strlen(body), &resp);
+        long st = resp.status;
+        mh_it_resp_cleanup(&resp);
+        ssize_t w = write(p[1], &st, sizeof(st));
+        _exit(w == (ssize_t)sizeof(st) ? 0 : 1);
+    }
+    close(p[1]);
+    return r;
+}
+
+static long finish(struct pending *r)
+{
+    long st = -1;
+    ssize_t got = read(r->fd, &st, sizeof(st));
+    close(r->fd);
+    int status;
+    waitpid(r->pid, &status, 0);
+    MH_T_ASSERT_EQ(got, (ssize_t)sizeof(st));
+    return st;
+}
+
+/* Waits until some backend waits for the transaction `xid` to end (a row lock it holds). */
+static void wait_for_waiter(struct ienv *e, const char *xid)
+{
+    const char *p[] = {xid};
+    for (int i = 0; i < 400; i++) {
+        if (sql_count(e,
+                      "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'transactionid' AND "
+                      "NOT granted AND transactionid::text = $1",
+                      1, p) > 0)
+            return;
+        mh_it_sleep_ms(25);
+    }
+    mh_t_fail(__FILE__, __LINE__, "nothing waited for the deleting transaction");
+}
+
+/*
+ * The project is deleted (and its workflow with it) in a transaction left open, as the API
+ * deletes it; `method url body` is sent meanwhile. The request must wait for the deletion (its statement locks the workflow, as a
+ * foreign key would) and, once the deletion commits, insert nothing. Returns its status.
+ */
+static long request_during_project_deletion(struct ienv *e, const char *method, const char *url,
+                                             const char *body)
+{
+    struct mh_db_conn *c = owner_conn(e);
+    json_t *rows = NULL;
+    const char *wp[] = {e->workflow}, *pp[] = {e->project};
+    owner_exec(c, "BEGIN", 0, NULL, NULL);
+    owner_exec(c, "DELETE FROM projects WHERE id = $1", 1, pp, NULL);
+    owner_exec(c, "SELECT txid_current()::text AS xid", 0, NULL, &rows);
+    char xid[32];
+    snprintf(xid, sizeof(xid), "%s", json_string_value(json_object_get(json_array_get(rows, 0),
+                                                                       "xid")));
+    json_decref(rows);
+    struct pending r = start_request(e, method, url, body);
+    wait_for_waiter(e, xid);
+    owner_exec(c, "COMMIT", 0, NULL, NULL);
+    mh_db_close(c);
+    long st = finish(&r);
+    MH_T_ASSERT_EQ(sql_count(e, "SELECT count(*) AS n FROM runs WHERE workflow_id = $1", 1, wp), 0);
+    return st;
+}
+
+MH_TEST(deleting_parents_removes_their_children)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    for (int i = 0; i < 3; i++)
+        MH_T_ASSERT_EQ(hook_status(&e, jstr(ep, "public_id"), NULL, "{\"n\": 1}"), 202);
+    /* A refused delivery is logged too (asynchronously): a GET is not an allowed method. */
+    struct mh_it_resp r;
+    MH_T_ASSERT_EQ(hook(&e, jstr(ep, "public_id"), "GET", NULL, NULL, 0, &r), 405);
+    mh_it_resp_cleanup(&r);
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e.project, e.workflow);
+    json_decref(iapi(&e, "POST", path, "{\"payload\": {}}", &st));
+    MH_T_ASSERT_EQ(st, 202);
+    const char *wp[] = {e.workflow};
+    const char *epp[] = {jstr(ep, "id")};
+    const char *runs_sql = "SELECT count(*) AS n FROM runs WHERE workflow_id = $1";
+    const char *events_sql = "SELECT count(*) AS n FROM events v JOIN runs r ON r.id = v.run_id "
+                             "WHERE r.workflow_id = $1";
+    const char *deliveries_sql =
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = $1";
+    long deliveries = 0;
+    for (int i = 0; i < 200 && deliveries < 4; i++) {
+        deliveries = sql_count(&e, deliveries_sql, 1, epp);
+        if (deliveries < 4)
+            mh_it_sleep_ms(25);
+    }
+    MH_T_ASSERT_EQ(deliveries, 4);
+    MH_T_ASSERT_EQ(sql_count(&e, runs_sql, 1, wp), 4);
+    MH_T_ASSERT_EQ(sql_count(&e, events_sql, 1, wp), 4);
+    long events_before = sql_count(&e, "SELECT count(*) AS n FROM events", 0, NULL);
+
+    /* The endpoint's deliveries go with it; the runs belong to the workflow and stay. */
+    snprintf(path, sizeof(path), "/api/projects/%s/endpoints/%s", e.project, jstr(ep, "id"));
+    json_decref(iapi(&e, "DELETE", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 204);
+    MH_T_ASSERT_EQ(sql_count(&e, deliveries_sql, 1, epp), 0);
+    MH_T_ASSERT_EQ(sql_count(&e, runs_sql, 1, wp), 4);
+
+    /* A workflow with runs is only archived by the API; deleting the project deletes it, and
+     * its runs go with it, and their events with them. */
+    snprintf(path, sizeof(path), "/api/projects/%s", e.project);
+    json_decref(iapi(&e, "DELETE", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 204);
+    MH_T_ASSERT_EQ(sql_count(&e, runs_sql, 1, wp), 0);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM events", 0, NULL), events_before - 4);
+    json_decref(ep);
+    ienv_stop(&e);
+}
+
+MH_TEST(key_columns_do_not_move)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    MH_T_ASSERT_EQ(hook_status(&e, jstr(ep, "public_id"), NULL, "{}"), 202);
+    static const char *const moves[] = {
+        "UPDATE runs SET workflow_id = gen_random_uuid()",
+        "UPDATE runs SET created_at = created_at + interval '1 day'",
+        "UPDATE events SET run_id = gen_random_uuid()",
+        "UPDATE webhook_deliveries SET endpoint_id = gen_random_uuid()",
+        "UPDATE workflows SET id = gen_random_uuid()",
+        "UPDATE webhook_endpoints SET id = gen_random_uuid()",
+    };
+    char state[6];
+    for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+        sqlstate_of(&e, moves[i], NULL, 0, state);
+        if (strcmp(state, "23503") != 0)
+            mh_t_fail(__FILE__, __LINE__, "%s: sqlstate %s", moves[i], state);
+    }
+    /* Naming a key column without changing it is no move. */
+    sqlstate_of(&e, "UPDATE runs SET workflow_id = workflow_id", NULL, 0, state);
+    MH_T_ASSERT_STR_EQ(state, "00000");
+    json_decref(ep);
+    ienv_stop(&e);
+}
+
+MH_TEST(intake_waits_for_a_project_deletion_then_accepts_nothing)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    /* The endpoint is cached: its lookup does not see the deletion coming. */
+    MH_T_ASSERT_EQ(hook_status(&e, jstr(ep, "public_id"), NULL, "{}"), 202);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/hooks/%s", e.s.base, jstr(ep, "public_id"));
+    long st = request_during_project_deletion(&e, "POST", url, "{\"n\": 2}");
+    MH_T_ASSERT_EQ(st, 404);
+    const char *epp[] = {jstr(ep, "id")};
+    MH_T_ASSERT_EQ(
+        sql_count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = $1", 1,
+                  epp),
+        0);
+    json_decref(ep);
+    ienv_stop(&e);
+}
+
+MH_TEST(run_start_waits_for_a_project_deletion_then_starts_nothing)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/projects/%s/workflows/%s/runs", e.s.base, e.project,
+             e.workflow);
+    long st = request_during_project_deletion(&e, "POST", url, "{\"payload\": {}}");
+    MH_T_ASSERT_EQ(st, 404);
+    ienv_stop(&e);
+}
