@@ -97,11 +97,12 @@ static void wait_for_waiter(struct ienv *e, const char *xid)
 
 /*
  * The project is deleted (and its workflow with it) in a transaction left open, as the API
- * deletes it; `method url body` is sent meanwhile. The request must wait for the deletion (its statement locks the workflow, as a
- * foreign key would) and, once the deletion commits, insert nothing. Returns its status.
+ * deletes it; `method url body` is sent meanwhile. The request must wait for the deletion (its
+ * statement locks the workflow, as a foreign key would) and, once the deletion commits, insert
+ * nothing. Returns its status.
  */
 static long request_during_project_deletion(struct ienv *e, const char *method, const char *url,
-                                             const char *body)
+                                            const char *body)
 {
     struct mh_db_conn *c = owner_conn(e);
     json_t *rows = NULL;
@@ -110,8 +111,8 @@ static long request_during_project_deletion(struct ienv *e, const char *method, 
     owner_exec(c, "DELETE FROM projects WHERE id = $1", 1, pp, NULL);
     owner_exec(c, "SELECT txid_current()::text AS xid", 0, NULL, &rows);
     char xid[32];
-    snprintf(xid, sizeof(xid), "%s", json_string_value(json_object_get(json_array_get(rows, 0),
-                                                                       "xid")));
+    snprintf(xid, sizeof(xid), "%s",
+             json_string_value(json_object_get(json_array_get(rows, 0), "xid")));
     json_decref(rows);
     struct pending r = start_request(e, method, url, body);
     wait_for_waiter(e, xid);
@@ -213,10 +214,10 @@ MH_TEST(intake_waits_for_a_project_deletion_then_accepts_nothing)
     long st = request_during_project_deletion(&e, "POST", url, "{\"n\": 2}");
     MH_T_ASSERT_EQ(st, 404);
     const char *epp[] = {jstr(ep, "id")};
-    MH_T_ASSERT_EQ(
-        sql_count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = $1", 1,
-                  epp),
-        0);
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = $1",
+                             1, epp),
+                   0);
     json_decref(ep);
     ienv_stop(&e);
 }

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of src/core: bounded buffers, arenas, error records and the clocks. */
+/* Unit tests of src/core: bounded buffers, arenas, error records, the clocks and the
+ * configuration's defaults. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/text.h"
 #include "harness.h"
@@ -73,6 +79,21 @@ MH_TEST(buf_append_json_string_escapes)
     static const char want[] = "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\x7f/\xc3\xa9\\u0000z\"";
     MH_T_ASSERT_EQ(mh_buf_len(&b), sizeof(want) - 1);
     MH_T_ASSERT(memcmp(mh_buf_str(&b), want, sizeof(want) - 1) == 0);
+    /* Every ASCII byte, alone and between plain runs, is escaped as jansson escapes it (but
+     * for the case of \u00xx's hex digits: lowercase here, as RFC 8785 writes them). */
+    for (int c = 0; c < 128; c++) {
+        char one[5] = {'a', 'b', (char)c, 'c', 'd'};
+        json_t *str = json_stringn(one, sizeof(one));
+        char *ref = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
+        struct mh_buf e;
+        mh_buf_init(&e, 64);
+        MH_T_ASSERT_EQ(mh_buf_append_json_string(&e, one, sizeof(one)), MH_OK);
+        if (strcasecmp(mh_buf_str(&e), ref) != 0)
+            mh_t_fail(__FILE__, __LINE__, "byte %d: %s, jansson %s", c, mh_buf_str(&e), ref);
+        mh_buf_cleanup(&e);
+        free(ref);
+        json_decref(str);
+    }
     /* The limit holds. */
     struct mh_buf small;
     mh_buf_init(&small, 4);
@@ -166,4 +187,24 @@ MH_TEST(clock_reads_wall_and_monotonic_milliseconds)
     nanosleep(&pause, NULL);
     int64_t m1 = mh_clock_mono_ms();
     MH_T_ASSERT(m1 - m0 >= 29 && m1 - m0 < 5000);
+}
+
+MH_TEST(config_http_threads_default_to_twice_the_cpus)
+{
+    struct mh_config cfg;
+    unsetenv("MESHHOOK_HTTP_THREADS");
+    MH_T_ASSERT_EQ(mh_config_load(&cfg, 0, NULL, NULL, NULL, NULL), MH_OK);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long want = cpus < 2 ? 4 : cpus > 32 ? 64 : 2 * cpus;
+    MH_T_ASSERT_EQ(cfg.http_threads, want);
+    mh_config_cleanup(&cfg);
+    /* 0 asks for the same; any other number is taken as given. */
+    const char *zero[] = {"--http-threads", "0"};
+    MH_T_ASSERT_EQ(mh_config_load(&cfg, 2, (char **)zero, NULL, NULL, NULL), MH_OK);
+    MH_T_ASSERT_EQ(cfg.http_threads, want);
+    mh_config_cleanup(&cfg);
+    const char *three[] = {"--http-threads", "3"};
+    MH_T_ASSERT_EQ(mh_config_load(&cfg, 2, (char **)three, NULL, NULL, NULL), MH_OK);
+    MH_T_ASSERT_EQ(cfg.http_threads, 3);
+    mh_config_cleanup(&cfg);
 }
