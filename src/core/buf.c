@@ -50,7 +50,7 @@ static enum mh_err reserve(struct mh_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap *= 2;
-    if (cap > b->max_len + 1)
+    if (cap > b->max_len) /* not cap > max_len + 1, which wraps for a limit of SIZE_MAX */
         cap = b->max_len + 1;
     b->data = mh_xrealloc(b->data, cap);
     b->cap = cap;

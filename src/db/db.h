@@ -62,6 +62,12 @@ MH_MUSTCHECK enum mh_err mh_db_exec_script(struct mh_db_conn *c, const char *sql
  * meshhook.user_id and meshhook.project_id, which the row-level security policies read. */
 MH_MUSTCHECK enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id,
                                      const char *project_id, struct mh_err_info *info);
+/* mh_db_begin for a transaction of prepared statements whose best plan does not depend on
+ * their parameters' values (the intake's batch, the worker's): PostgreSQL is told to use their
+ * generic plans (plan_cache_mode, transaction-locally), instead of planning them again at each
+ * execution because a custom plan looked a little cheaper. */
+MH_MUSTCHECK enum mh_err mh_db_begin_generic(struct mh_db_conn *c, const char *user_id,
+                                             const char *project_id, struct mh_err_info *info);
 MH_MUSTCHECK enum mh_err mh_db_commit(struct mh_db_conn *c, struct mh_err_info *info);
 /* Never fails from the caller's point of view; a broken connection is reset on release. */
 void mh_db_rollback(struct mh_db_conn *c);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -388,10 +389,10 @@ enum mh_err mh_db_exec_script(struct mh_db_conn *c, const char *sql, struct mh_e
     return rc;
 }
 
-enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id, const char *project_id,
-                        struct mh_err_info *info)
+static enum mh_err begin(struct mh_db_conn *c, const char *user_id, const char *project_id,
+                         bool is_generic, struct mh_err_info *info)
 {
-    if (user_id == NULL && project_id == NULL) {
+    if (user_id == NULL && project_id == NULL && !is_generic) {
         enum mh_err rc = mh_db_exec_script(c, "BEGIN", info);
         c->in_tx = rc == MH_OK;
         return rc;
@@ -407,14 +408,19 @@ enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id, const char *p
     if (qu == NULL || qp == NULL) {
         rc = mh_err_set(info, MH_EINVAL, "begin", -1, "could not quote the session settings");
     } else {
-        size_t n = strlen(qu) + strlen(qp) + 128;
-        char *sql = mh_xmalloc(n);
-        snprintf(sql, n,
-                 "BEGIN; SELECT set_config('meshhook.user_id', %s, true), "
-                 "set_config('meshhook.project_id', %s, true)",
-                 qu, qp);
-        rc = mh_db_exec_script(c, sql, info);
-        free(sql);
+        struct mh_buf sql;
+        mh_buf_init(&sql, 64 * 1024);
+        rc = mh_buf_printf(
+            &sql,
+            "BEGIN; SELECT set_config('meshhook.user_id', %s, true), "
+            "set_config('meshhook.project_id', %s, true)%s",
+            qu, qp,
+            is_generic ? ", set_config('plan_cache_mode', 'force_generic_plan', true)" : "");
+        if (rc == MH_OK)
+            rc = mh_db_exec_script(c, mh_buf_str(&sql), info);
+        else
+            mh_err_set(info, rc, "begin", -1, "could not write BEGIN");
+        mh_buf_cleanup(&sql);
         c->in_tx = true;
         if (rc != MH_OK)
             mh_db_rollback(c);
@@ -422,6 +428,18 @@ enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id, const char *p
     PQfreemem(qu);
     PQfreemem(qp);
     return rc;
+}
+
+enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id, const char *project_id,
+                        struct mh_err_info *info)
+{
+    return begin(c, user_id, project_id, false, info);
+}
+
+enum mh_err mh_db_begin_generic(struct mh_db_conn *c, const char *user_id, const char *project_id,
+                                struct mh_err_info *info)
+{
+    return begin(c, user_id, project_id, true, info);
 }
 
 enum mh_err mh_db_commit(struct mh_db_conn *c, struct mh_err_info *info)

@@ -906,7 +906,7 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct job 
     char *ids = uuid_array(jobs, NULL, n, false);
     enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
     if (rc == MH_OK)
-        rc = mh_db_begin(c, NULL, jobs[0].project_id, info);
+        rc = mh_db_begin_generic(c, NULL, jobs[0].project_id, info);
     if (rc != MH_OK)
         goto out;
     const char *params[] = {ids};

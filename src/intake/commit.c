@@ -359,7 +359,7 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
                              struct mh_err_info *info)
 {
     bool any_stale = false;
-    enum mh_err rc = mh_db_begin(c, NULL, items[0]->ep->project_id, info);
+    enum mh_err rc = mh_db_begin_generic(c, NULL, items[0]->ep->project_id, info);
     if (rc != MH_OK)
         return BATCH_DOWN;
     for (size_t i = 0; i < n; i++)

@@ -283,6 +283,21 @@ MH_TEST(workers_act_for_one_project_only)
                    MH_OK);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "p")), "");
     json_decref(rows);
+
+    /* mh_db_begin_generic sets the same, and generic plans, for the transaction only. */
+    static const char *const plan_sql =
+        "SELECT current_setting('plan_cache_mode') AS m, current_setting('meshhook.project_id') "
+        "AS p";
+    MH_T_ASSERT_EQ(mh_db_begin_generic(c, NULL, PA, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_query(c, plan_sql, 0, NULL, &rows, NULL, &info), MH_OK);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "m")),
+                       "force_generic_plan");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "p")), PA);
+    json_decref(rows);
+    MH_T_ASSERT_EQ(mh_db_commit(c, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_query(c, plan_sql, 0, NULL, &rows, NULL, &info), MH_OK);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 0), "m")), "auto");
+    json_decref(rows);
     mh_db_close(c);
 }
 

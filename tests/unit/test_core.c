@@ -4,9 +4,9 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +38,18 @@ MH_TEST(buf_append_and_limit)
     MH_T_ASSERT_EQ(mh_buf_append_str(&b, "y"), MH_ETOOBIG);
     MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
     MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "");
+    mh_buf_cleanup(&b);
+}
+
+MH_TEST(buf_without_a_limit_grows)
+{
+    /* A limit of SIZE_MAX means none: capacity must not wrap around to max_len + 1 == 0. */
+    struct mh_buf b;
+    mh_buf_init(&b, SIZE_MAX);
+    for (int i = 0; i < 100; i++)
+        MH_T_ASSERT_EQ(mh_buf_printf(&b, "%s%d", "0123456789", i % 10), MH_OK);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 1100);
+    MH_T_ASSERT(strncmp(mh_buf_str(&b) + 1089, "01234567899", 11) == 0);
     mh_buf_cleanup(&b);
 }
 
