@@ -70,7 +70,7 @@ static const struct cfg_row rows[] = {
      "largest http_call response body recorded"},
     {"intake_committers", CFG_INT, F(intake_committers), "2", 1, 64, false,
      "webhook intake threads committing deliveries (each holds a database connection)"},
-    {"intake_max_batch", CFG_INT, F(intake_max_batch), "16", 1, 1024, false,
+    {"intake_max_batch", CFG_INT, F(intake_max_batch), "32", 1, 1024, false,
      "most webhook deliveries committed in one transaction (group commit)"},
     {"kek_file", CFG_STR, F(kek_file), "", 0, 0, false, "file holding the key-encryption key"},
     {"kek", CFG_STR, F(kek), "", 0, 0, true, "key-encryption key (hex or base64)"},

@@ -91,7 +91,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     in->cache = mh_intake__cache_create();
     if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
         (rc = mh_intake__committer_start(in, opts->committers > 0 ? opts->committers : 2,
-                                         opts->max_batch > 0 ? opts->max_batch : 16, &in->gc)) !=
+                                         opts->max_batch > 0 ? opts->max_batch : 32, &in->gc)) !=
             MH_OK) {
         mh_intake_destroy(in);
         return mh_err_set(info, rc, "start", -1, "could not start the intake's threads");

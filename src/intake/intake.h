@@ -38,7 +38,7 @@ struct mh_intake_opts {
     struct mh_engine_runtime *runtime; /* woken after each commit; may be NULL */
     long server_max_body_bytes;        /* the HTTP server's request limit */
     int committers;                    /* group-commit threads; 0: 2 */
-    int max_batch;                     /* deliveries per transaction at most; 0: 16 */
+    int max_batch;                     /* deliveries per transaction at most; 0: 32 */
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption
