@@ -25,7 +25,8 @@
 # the whole machine, with perf during the measurement and print the hottest symbols: of the
 # server, or of PostgreSQL unless PERF_ALL=1; PERF_SORT, PERF_LINES, PERF_CHILDREN and PERF_CG
 # shape the report), PG_SQL (SQL run as the superuser after the migrations: schema
-# experiments).
+# experiments), PG_STATS=1 (also print who wrote shared buffers out during the measurement, and
+# the tables' size).
 #
 #   sh bench/intake/run.sh
 set -eu
@@ -184,6 +185,8 @@ as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshh
 wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
 runs_before=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
     -d meshhook -c "SELECT count(*) FROM runs")
+[ -z "${PG_STATS:-}" ] || as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" \
+    -U postgres -d meshhook -c "SELECT pg_stat_reset_shared('bgwriter')" >/dev/null
 case "${PERF:-0}" in
 1) perf record -F 499 ${PERF_CG:--g} -p "$server_pid" -o "$DIR/perf.data" -- sleep "$DURATION" \
        >/dev/null 2>&1 & ;;
@@ -228,6 +231,18 @@ if [ "$committed" -gt 0 ]; then
             'BEGIN { printf "%.0f us / %.0f us", s * 1e6 / hz / n, p * 1e6 / hz / n }')"
 fi
 [ -z "$errors" ] || printf '  %-44s %s\n' "socket errors" "$errors"
+if [ -n "${PG_STATS:-}" ]; then
+    # Who wrote shared buffers out during the measurement (MB), and the tables' size now.
+    as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
+        -d meshhook -c "SELECT buffers_checkpoint * 8 / 1024, buffers_clean * 8 / 1024,
+            buffers_backend * 8 / 1024, buffers_backend_fsync,
+            (SELECT sum(pg_total_relation_size(c.oid)) / 1048576 FROM pg_class c
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind = 'r')::bigint
+            FROM pg_stat_bgwriter" |
+        awk '{ printf "  %-44s %s / %s / %s MB (%s backend fsyncs); tables %s MB\n",
+            "buffers written: checkpoint / bgwriter / backends", $1, $2, $3, $4, $5 }'
+fi
 if [ "${PERF:-0}" != 0 ]; then
     sleep 1
     comm=""
