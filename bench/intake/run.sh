@@ -186,7 +186,8 @@ wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/
 runs_before=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
     -d meshhook -c "SELECT count(*) FROM runs")
 [ -z "${PG_STATS:-}" ] || as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" \
-    -U postgres -d meshhook -c "SELECT pg_stat_reset_shared('bgwriter')" >/dev/null
+    -U postgres -d meshhook -c "SELECT pg_stat_reset_shared('bgwriter'), pg_stat_reset()" \
+    >/dev/null
 case "${PERF:-0}" in
 1) perf record -F 499 ${PERF_CG:--g} -p "$server_pid" -o "$DIR/perf.data" -- sleep "$DURATION" \
        >/dev/null 2>&1 & ;;
@@ -242,6 +243,12 @@ if [ -n "${PG_STATS:-}" ]; then
             FROM pg_stat_bgwriter" |
         awk '{ printf "  %-44s %s / %s / %s MB (%s backend fsyncs); tables %s MB\n",
             "buffers written: checkpoint / bgwriter / backends", $1, $2, $3, $4, $5 }'
+    # Group commit: transactions of the database during the measurement (the committers' and
+    # a few of the server's own), and deliveries per transaction.
+    as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
+        -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'meshhook'" |
+        awk -v n="$committed" '{ printf "  %-44s %s (%.1f deliveries each)\n",
+            "transactions committed", $1, ($1 > 0 ? n / $1 : 0) }'
 fi
 if [ "${PERF:-0}" != 0 ]; then
     sleep 1
