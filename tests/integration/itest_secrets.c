@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@
 struct world {
     struct mh_it_db db;
     struct mh_it_server s;
-    char kek_path[64];
+    char kek_path[256];
 };
 
 struct who {
@@ -51,14 +52,17 @@ static void assert_clean(const char *text, const char *where)
             mh_t_fail(__FILE__, __LINE__, "a secret value appears in %s", where);
 }
 
-/* A KEK file "ID:<64 hex>" with mode 0600 at a new temporary path. */
+/* A KEK file "ID:<64 hex>" with mode 0600 at a new temporary path, in the directory that
+ * tests/run.sh removes when the run ends (MH_IT_TMP), so that a test which stops early leaves
+ * no key behind. */
 static void make_kek_file(char *path, size_t cap, const char *id)
 {
     uint8_t key[MH_CRYPTO_KEK_LEN];
     char hex[2 * MH_CRYPTO_KEK_LEN + 1], text[160];
     MH_T_ASSERT_EQ(mh_crypto_random(key, sizeof(key)), MH_OK);
     mh_crypto_hex_encode(key, sizeof(key), hex);
-    snprintf(path, cap, "/tmp/mh-it-kek-XXXXXX");
+    const char *dir = getenv("MH_IT_TMP");
+    snprintf(path, cap, "%s/mh-it-kek-XXXXXX", dir && dir[0] ? dir : "/tmp");
     int fd = mkstemp(path);
     MH_T_ASSERT(fd >= 0);
     int n = snprintf(text, sizeof(text), "%s:%s\n", id, hex);
@@ -547,7 +551,7 @@ MH_TEST(server_refuses_to_start_without_the_key_ids_in_use)
     MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
 
     /* Another key with another id: refused, naming the missing id. */
-    char k2[64], k1_other[64], *out = NULL;
+    char k2[256], k1_other[256], *out = NULL;
     make_kek_file(k2, sizeof(k2), "k2");
     const char *serve_k2[] = {"serve",     "--port",    "0", "--bind-address",
                               "127.0.0.1", "--workers", "0", "--kek-file",
@@ -578,7 +582,7 @@ MH_TEST(server_refuses_to_start_without_the_key_ids_in_use)
     free(out);
 
     /* The new key current and the old one readable: it starts, and new values use k2. */
-    char old_files[128];
+    char old_files[300];
     snprintf(old_files, sizeof(old_files), "k1=%s", w.kek_path);
     const char *both[] = {"--kek-file", k2, "--old-kek-files", old_files, "--workers", "0", NULL};
     mh_it_server_start(&w.s, &w.db, both);
@@ -694,7 +698,7 @@ MH_TEST(rotation_killed_midway_leaves_every_secret_readable_then_completes)
 {
     struct mh_it_db db;
     mh_it_db_create(&db, true);
-    char k1[64], k2[64], tag[24];
+    char k1[256], k2[256], tag[24];
     make_kek_file(k1, sizeof(k1), "k1");
     make_kek_file(k2, sizeof(k2), "k2");
     snprintf(tag, sizeof(tag), "%ld", (long)getpid());
@@ -827,14 +831,14 @@ MH_TEST(rotation_killed_midway_leaves_every_secret_readable_then_completes)
                              NULL),
                    4);
     /* A rotation lacking the key the secrets are under refuses before writing anything. */
-    char k3[64];
+    char k3[256];
     make_kek_file(k3, sizeof(k3), "k3");
     const char *rotate_blind[] = {"kek", "rotate", "--new-key-file", k3, "--kek-file", k1, NULL};
     MH_T_ASSERT_EQ(mh_it_run(&db, rotate_blind, &out), 1);
     MH_T_ASSERT(strstr(out, "key id(s) k2, which are not configured") != NULL);
     free(out);
     /* A new key reusing a configured id with other key bytes is refused. */
-    char k2b[64];
+    char k2b[256];
     make_kek_file(k2b, sizeof(k2b), "k2");
     const char *rotate_same_id[] = {"kek", "rotate", "--new-key-file", k2b, "--kek-file", k2, NULL};
     MH_T_ASSERT_EQ(mh_it_run(&db, rotate_same_id, &out), 1);
