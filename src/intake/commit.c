@@ -35,12 +35,17 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "engine/store.h"
 
 /* Rows of one statement: a committed batch is at most this large per project. */
 #define MAX_STATEMENT_BYTES (64u * 1024u * 1024u)
+/* A batch whose transaction takes this long is logged (at most once a second), with how long
+ * its statements and its COMMIT took: every delivery of the batch waited that long for its 202,
+ * and the split tells the database's CPU or locks from its disk. */
+#define SLOW_BATCH_MS 100
 
 struct mh_intake__committer {
     struct mh_intake *in;
@@ -356,10 +361,26 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
 
 /* One transaction over `items` (sorted by project). On BATCH_OK every item has its result;
  * otherwise results are meaningful only for items marked STALE. */
+/* Logs a slow batch (see SLOW_BATCH_MS). */
+static void note_slow_batch(size_t n, int64_t t0, int64_t t1, int64_t t2)
+{
+    static _Atomic int64_t last_ms;
+    if (t2 - t0 < SLOW_BATCH_MS)
+        return;
+    int64_t last = atomic_load(&last_ms);
+    if (t2 - last < 1000 || !atomic_compare_exchange_strong(&last_ms, &last, t2))
+        return;
+    mh_log(MH_LOG_WARN, "intake",
+           "slow batch: its transaction took %lld ms (statements %lld ms, COMMIT %lld ms), "
+           "deliveries %zu",
+           (long long)(t2 - t0), (long long)(t1 - t0), (long long)(t2 - t1), n);
+}
+
 static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
                              struct mh_err_info *info)
 {
     bool any_stale = false;
+    int64_t t0 = mh_clock_mono_ms();
     enum mh_err rc = mh_db_begin_generic(c, NULL, items[0]->ep->project_id, info);
     if (rc != MH_OK)
         return BATCH_DOWN;
@@ -381,12 +402,14 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
                 items[i]->result = MH_INTAKE__PENDING;
         return BATCH_STALE;
     }
+    int64_t t1 = mh_clock_mono_ms();
     rc = mh_db_commit(c, info);
     if (rc != MH_OK) {
         for (size_t i = 0; i < n; i++)
             items[i]->result = MH_INTAKE__PENDING;
         return BATCH_DOWN;
     }
+    note_slow_batch(n, t0, t1, mh_clock_mono_ms());
     return BATCH_OK;
 failed:
     mh_db_rollback(c);

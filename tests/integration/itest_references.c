@@ -5,7 +5,8 @@
  * cascade triggers. Deleting a parent removes its children; key columns do not move; and a
  * deletion in flight makes the intake and run creation wait for it, then insert nothing,
  * instead of leaving a run or a delivery behind without its parent. (Every test that stops a
- * server also checks the whole database for orphans: itest.c.)
+ * server also checks the whole database for orphans: itest.c.) A batch held up that way is
+ * logged as slow.
  */
 #include <string.h>
 #include <sys/wait.h>
@@ -231,5 +232,38 @@ MH_TEST(run_start_waits_for_a_project_deletion_then_starts_nothing)
              e.workflow);
     long st = request_during_project_deletion(&e, "POST", url, "{\"payload\": {}}");
     MH_T_ASSERT_EQ(st, 404);
+    ienv_stop(&e);
+}
+
+MH_TEST(a_batch_held_up_by_a_lock_is_logged_as_slow)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    MH_T_ASSERT_EQ(hook_status(&e, jstr(ep, "public_id"), NULL, "{}"), 202);
+    /* The endpoint locked FOR UPDATE: the batch's FOR KEY SHARE waits until the COMMIT. */
+    struct mh_db_conn *c = owner_conn(&e);
+    json_t *rows = NULL;
+    const char *epp[] = {jstr(ep, "id")};
+    owner_exec(c, "BEGIN", 0, NULL, NULL);
+    owner_exec(c, "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", 1, epp, NULL);
+    owner_exec(c, "SELECT txid_current()::text AS xid", 0, NULL, &rows);
+    char xid[32], url[256];
+    snprintf(xid, sizeof(xid), "%s",
+             json_string_value(json_object_get(json_array_get(rows, 0), "xid")));
+    json_decref(rows);
+    snprintf(url, sizeof(url), "%s/hooks/%s", e.s.base, jstr(ep, "public_id"));
+    struct pending r = start_request(&e, "POST", url, "{\"n\": 3}");
+    wait_for_waiter(&e, xid);
+    mh_it_sleep_ms(300); /* the batch's transaction now lasts longer than SLOW_BATCH_MS */
+    owner_exec(c, "COMMIT", 0, NULL, NULL);
+    mh_db_close(c);
+    MH_T_ASSERT_EQ(finish(&r), 202);
+    char *log = mh_it_server_log(&e.s);
+    if (strstr(log, "slow batch: its transaction took") == NULL ||
+        strstr(log, "deliveries 1") == NULL)
+        mh_t_fail(__FILE__, __LINE__, "no slow batch in the log:\n%s", log);
+    free(log);
+    json_decref(ep);
     ienv_stop(&e);
 }
