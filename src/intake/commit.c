@@ -136,7 +136,7 @@ enum mh_err mh_intake__committer_start(struct mh_intake *in, int threads, int ma
 {
     struct mh_intake__committer *gc = mh_xcalloc(1, sizeof(*gc));
     gc->in = in;
-    gc->max_batch = max_batch > 0 ? max_batch : 32;
+    gc->max_batch = max_batch > 0 ? max_batch : MH_INTAKE__DEFAULT_MAX_BATCH;
     pthread_mutex_init(&gc->mu, NULL);
     pthread_cond_init(&gc->work_cv, NULL);
     gc->threads = mh_xcalloc((size_t)(threads > 0 ? threads : 1), sizeof(pthread_t));

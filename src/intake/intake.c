@@ -74,8 +74,9 @@ static bool method_allowed(const struct mh_intake__endpoint *ep, const char *met
 static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *ep,
                         const struct job *j, int status, const char *outcome, const char *reason,
                         const char *run_id);
-static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j,
-                           bool *use_blob);
+static bool is_body_in_blob(const struct mh_intake_request *rq);
+static bool is_body_from_raw(const struct job *j);
+static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j);
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        struct mh_err_info *info);
 
@@ -90,8 +91,9 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     in->max_body_bytes = opts->server_max_body_bytes;
     in->cache = mh_intake__cache_create();
     if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
-        (rc = mh_intake__committer_start(in, opts->committers > 0 ? opts->committers : 2,
-                                         opts->max_batch > 0 ? opts->max_batch : 32, &in->gc)) !=
+        (rc = mh_intake__committer_start(
+             in, opts->committers > 0 ? opts->committers : 2,
+             opts->max_batch > 0 ? opts->max_batch : MH_INTAKE__DEFAULT_MAX_BATCH, &in->gc)) !=
             MH_OK) {
         mh_intake_destroy(in);
         return mh_err_set(info, rc, "start", -1, "could not start the intake's threads");
@@ -275,7 +277,7 @@ static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, st
         /* A JSON body is built only when something reads it here: the endpoint's schema, or
          * the trigger of a body too large to be inline in the first event (build_extra). */
         struct mh_err_info pinfo = MH_ERR_INFO_INIT;
-        bool need_value = ep->schema != NULL || rq->body_len > MH_INTAKE__INLINE_BODY_MAX;
+        bool need_value = ep->schema != NULL || is_body_in_blob(rq);
         rc = (need_value ? mh_intake__parse_body : mh_intake__check_body)(
             j->content_type, rq->body, rq->body_len, &j->kind, &j->body_value, &pinfo);
         if (rc != MH_OK) {
@@ -331,10 +333,22 @@ static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *
     mh_intake__dlog_add_new(in->dlog, row);
 }
 
+/* A body too large to be inline in the run's first event goes to `blobs`, named by its hash. */
+static bool is_body_in_blob(const struct mh_intake_request *rq)
+{
+    return rq->body_len > MH_INTAKE__INLINE_BODY_MAX;
+}
+
+/* An inline JSON body is recorded once, as delivery.raw_body with body_from_raw: the trigger has
+ * no body, the engine's fold parses it from those bytes, and the intake never builds it. */
+static bool is_body_from_raw(const struct job *j)
+{
+    return j->kind == MH_INTAKE__KIND_JSON && !is_body_in_blob(j->rq);
+}
+
 /* What the run's first event records outside the node context: the exact bytes received and
  * how they were verified, so the delivery can be re-verified later. */
-static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j,
-                           bool *use_blob)
+static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j)
 {
     static const char *const schemes[] = {"none", "hmac", "github", "stripe", "standard_webhooks",
                                           "jwt"};
@@ -350,12 +364,10 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
         json_object_set_new(d, "signature_sha256", json_string(j->verified.signature_sha256));
     if (j->verified.signed_at)
         json_object_set_new(d, "signed_at", json_integer(j->verified.signed_at));
-    *use_blob = rq->body_len > MH_INTAKE__INLINE_BODY_MAX;
-    if (*use_blob) {
+    if (is_body_in_blob(rq)) {
         json_object_set_new(d, "raw_body_blob", json_string(j->body_hash_hex));
-    } else if (j->kind == MH_INTAKE__KIND_JSON) {
-        /* Checked JSON (valid UTF-8), recorded once: the trigger's body is these bytes parsed,
-         * by the engine's fold, rather than a second copy of them in the event. */
+    } else if (is_body_from_raw(j)) {
+        /* Checked JSON, hence valid UTF-8. */
         json_object_set_new(d, "raw_body", json_stringn(rq->body ? rq->body : "", rq->body_len));
         json_object_set_new(d, "body_from_raw", json_true());
     } else if (mh_intake__is_utf8(rq->body ? rq->body : "", rq->body_len)) {
@@ -405,14 +417,13 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
     const struct mh_intake_request *rq = j->rq;
     struct mh_event ev = {0};
     char *text = NULL, *blob_hex = NULL, *payload_json = NULL;
-    bool use_blob = false;
-    json_t *extra = build_extra(ep, j, &use_blob);
+    bool use_blob = is_body_in_blob(rq);
+    json_t *extra = build_extra(ep, j);
     json_t *trigger = json_pack("{s:O, s:o, s:s, s:s, s:o}", "headers", j->headers, "query",
                                 rq->query ? json_incref(rq->query) : json_object(), "received_at",
                                 j->received_at, "method", rq->method, "content_type",
                                 j->content_type ? json_string(j->content_type) : json_null());
-    /* The trigger's body is build_extra's raw JSON, or recorded here. */
-    if (!(j->kind == MH_INTAKE__KIND_JSON && !use_blob))
+    if (!is_body_from_raw(j))
         json_object_set(trigger, "body", j->body_value ? j->body_value : json_null());
     if (mh_crypto_uuid7(j->now_ms, run_id) != MH_OK ||
         mh_engine_event_run_started(run_id, ep->workflow_id, ep->version, rq->is_test, trigger,

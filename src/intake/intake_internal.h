@@ -14,6 +14,8 @@
 /* Bodies above this many bytes are kept in the blobs table, referenced by SHA-256 from the
  * run's first event, instead of inline in it. */
 #define MH_INTAKE__INLINE_BODY_MAX (16 * 1024)
+/* Deliveries committed in one transaction at most, unless configured (intake_max_batch). */
+#define MH_INTAKE__DEFAULT_MAX_BATCH 32
 /* A refusal judged on a cached entry older than this reloads the endpoint first, so a change
  * made through another instance is seen within this time even by refusals. */
 #define MH_INTAKE__REFRESH_MS 1000

@@ -81,6 +81,21 @@ static long finish(struct pending *r)
     return st;
 }
 
+/* Opens a transaction on a connection of its own that runs `sql` (one parameter) and stays
+ * open; *xid receives its transaction id (32 bytes), for wait_for_waiter. */
+static struct mh_db_conn *hold(struct ienv *e, const char *sql, const char *param, char *xid)
+{
+    struct mh_db_conn *c = owner_conn(e);
+    json_t *rows = NULL;
+    const char *p[] = {param};
+    owner_exec(c, "BEGIN", 0, NULL, NULL);
+    owner_exec(c, sql, 1, p, NULL);
+    owner_exec(c, "SELECT txid_current()::text AS xid", 0, NULL, &rows);
+    snprintf(xid, 32, "%s", json_string_value(json_object_get(json_array_get(rows, 0), "xid")));
+    json_decref(rows);
+    return c;
+}
+
 /* Waits until some backend waits for the transaction `xid` to end (a row lock it holds). */
 static void wait_for_waiter(struct ienv *e, const char *xid)
 {
@@ -105,16 +120,9 @@ static void wait_for_waiter(struct ienv *e, const char *xid)
 static long request_during_project_deletion(struct ienv *e, const char *method, const char *url,
                                             const char *body)
 {
-    struct mh_db_conn *c = owner_conn(e);
-    json_t *rows = NULL;
-    const char *wp[] = {e->workflow}, *pp[] = {e->project};
-    owner_exec(c, "BEGIN", 0, NULL, NULL);
-    owner_exec(c, "DELETE FROM projects WHERE id = $1", 1, pp, NULL);
-    owner_exec(c, "SELECT txid_current()::text AS xid", 0, NULL, &rows);
+    const char *wp[] = {e->workflow};
     char xid[32];
-    snprintf(xid, sizeof(xid), "%s",
-             json_string_value(json_object_get(json_array_get(rows, 0), "xid")));
-    json_decref(rows);
+    struct mh_db_conn *c = hold(e, "DELETE FROM projects WHERE id = $1", e->project, xid);
     struct pending r = start_request(e, method, url, body);
     wait_for_waiter(e, xid);
     owner_exec(c, "COMMIT", 0, NULL, NULL);
@@ -242,16 +250,9 @@ MH_TEST(a_batch_held_up_by_a_lock_is_logged_as_slow)
     json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
     MH_T_ASSERT_EQ(hook_status(&e, jstr(ep, "public_id"), NULL, "{}"), 202);
     /* The endpoint locked FOR UPDATE: the batch's FOR KEY SHARE waits until the COMMIT. */
-    struct mh_db_conn *c = owner_conn(&e);
-    json_t *rows = NULL;
-    const char *epp[] = {jstr(ep, "id")};
-    owner_exec(c, "BEGIN", 0, NULL, NULL);
-    owner_exec(c, "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", 1, epp, NULL);
-    owner_exec(c, "SELECT txid_current()::text AS xid", 0, NULL, &rows);
     char xid[32], url[256];
-    snprintf(xid, sizeof(xid), "%s",
-             json_string_value(json_object_get(json_array_get(rows, 0), "xid")));
-    json_decref(rows);
+    struct mh_db_conn *c =
+        hold(&e, "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", jstr(ep, "id"), xid);
     snprintf(url, sizeof(url), "%s/hooks/%s", e.s.base, jstr(ep, "public_id"));
     struct pending r = start_request(&e, "POST", url, "{\"n\": 3}");
     wait_for_waiter(&e, xid);
