@@ -66,7 +66,8 @@ $(BUILD)/%.o: %.c
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
+# The folder too: removing a migration changes no remaining file, only the folder.
+$(BUILD)/gen/migrations_data.c: $(MIGRATIONS) migrations scripts/embed-migrations.sh
 	@mkdir -p $(@D)
 	@sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
