@@ -174,6 +174,9 @@ static int cmd_serve(int argc, char **argv)
         .bind_address = cfg.bind_address,
         .port = cfg.port,
         .threads = cfg.http_threads,
+        /* A handler holds at most one database connection at a time: more threads than
+         * connections would only wait for the pool. */
+        .handler_threads = cfg.pool_size,
         .connection_timeout_s = cfg.connection_timeout_s,
         .max_body_bytes = cfg.max_body_bytes,
     };

@@ -6,9 +6,13 @@
  * that forgets gets a 500. Every response carries X-Request-Id, and every error body has the
  * shape {"error": {"code", "message"[, "path"]}, "request_id"}.
  *
- * Threads: handlers run on the server's thread pool and may block (on the database pool, whose
- * waits are bounded). Memory: each request owns an arena (mh_http_req_arena) released when the
- * response has been sent; nothing may keep pointers into it.
+ * Threads: libmicrohttpd's threads each serve many connections, so they must never wait. A
+ * route's handler runs on the handler pool by default, where it may block (on the database pool,
+ * whose waits are bounded), and its answer is sent once it returns; only a route marked
+ * `runs_inline`, whose handler does not wait (the webhook intake, which parks a webhook while it
+ * waits for its commit; /healthz), runs on the server's own thread. Memory: each request owns an
+ * arena (mh_http_req_arena) released when the response has been sent; nothing may keep pointers
+ * into it.
  */
 #ifndef MH_HTTP_H
 #define MH_HTTP_H
@@ -32,12 +36,14 @@ struct mh_http_route {
     const char *method;
     const char *pattern;
     mh_http_handler_fn handler;
+    bool runs_inline; /* the handler does not wait: it runs on the server's thread */
 };
 
 struct mh_http_server_opts {
     const char *bind_address;
-    int port; /* 0: pick a free port, see mh_http_server_port */
-    int threads;
+    int port;            /* 0: pick a free port, see mh_http_server_port */
+    int threads;         /* libmicrohttpd's, serving connections */
+    int handler_threads; /* the handler pool's, running routes not marked runs_inline */
     int connection_timeout_s;
     long max_body_bytes;
 };
@@ -96,12 +102,12 @@ bool mh_http_req_has_responded(const struct mh_http_req *req);
 
 /*
  * Answering later without holding a server thread (the webhook intake, waiting for its group
- * commit). A handler calls mh_http_req_suspend and returns without responding; the connection
- * is parked. Later, any thread calls mh_http_req_resume exactly once, after which the server
- * calls `fn(req, ctx)` on one of its own threads, where it answers as a handler would (or
- * suspends again). mh_http_req_resume may come before the handler has even returned. A request
- * never resumed is never answered, and holds up the server's shutdown: the waits that lead to
- * mh_http_req_resume must be bounded.
+ * commit). Only a `runs_inline` handler may suspend. It calls mh_http_req_suspend and returns
+ * without responding; the connection is parked. Later, any thread calls mh_http_req_resume exactly
+ * once, after which the server calls `fn(req, ctx)` on one of its own threads, where it answers as
+ * a handler would (or suspends again). mh_http_req_resume may come before the handler has even
+ * returned. A request never resumed is never answered, and holds up the server's shutdown: the
+ * waits that lead to mh_http_req_resume must be bounded.
  */
 typedef void (*mh_http_resume_fn)(struct mh_http_req *req, void *ctx);
 void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx);

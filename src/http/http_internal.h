@@ -21,4 +21,16 @@ struct mh_http__match {
 int mh_http__route(const struct mh_http_route *routes, size_t n, const char *method,
                    const char *path, struct mh_arena *arena, struct mh_http__match *m);
 
+/* The handler pool (handler_pool.c): `nthreads` threads running submitted tasks in order. */
+struct mh_http__pool;
+MH_MUSTCHECK enum mh_err mh_http__pool_create(int nthreads, struct mh_http__pool **out,
+                                              struct mh_err_info *info);
+/* Queues fn(arg); false (fn is not called) once the pool is stopping. */
+bool mh_http__pool_submit(struct mh_http__pool *p, void (*fn)(void *arg), void *arg);
+/* Refuses new tasks, runs every task already submitted, and joins the threads. Idempotent,
+ * NULL-tolerant; the pool stays allocated (submissions keep returning false) until destroyed. */
+void mh_http__pool_stop(struct mh_http__pool *p);
+/* Stops the pool if it is not stopped yet, and frees it. NULL-tolerant. */
+void mh_http__pool_destroy(struct mh_http__pool *p);
+
 #endif

@@ -5,6 +5,12 @@
  * it and lets the handler answer. Oversized bodies are refused with 413 as soon as the declared
  * or received length passes the limit. An in-flight counter lets SIGTERM drain: stop accepting,
  * wait for running requests, then stop.
+ *
+ * A handler that may block runs on the handler pool (handler_pool.c), never on libmicrohttpd's
+ * threads: each of those serves many connections, webhooks among them, and one waiting on the
+ * database would hold them all up. dispatch() parks the connection and submits the request; the
+ * pool's thread runs the handler with its answer kept in the request (is_deferred), then resumes
+ * the connection, and the server's thread sends the answer.
  */
 #include "http/http_internal.h"
 
@@ -29,6 +35,7 @@ struct mh_http_server {
     void *app;
     long max_body_bytes;
     int port;
+    struct mh_http__pool *pool;
     _Atomic int inflight;
     _Atomic int suspended;
 };
@@ -60,6 +67,12 @@ struct mh_http_req {
     size_t discarded;
     bool has_responded;
     bool is_suspended;
+    bool is_deferred; /* running on the handler pool: the answer is kept in `deferred` */
+    struct {
+        const char *content_type;
+        const void *data;
+        size_t len;
+    } deferred;
     mh_http_resume_fn resume_fn;
     void *resume_ctx;
     int status;
@@ -79,6 +92,11 @@ static void req_id_init(char *out)
     out[16] = '\0';
 }
 
+static void send_response(struct mh_http_req *req, const char *content_type, const void *data,
+                          size_t len);
+static void run_deferred(void *arg);
+static void send_deferred(struct mh_http_req *req, void *ctx);
+
 static void queue(struct mh_http_req *req, int status, const char *content_type, const void *data,
                   size_t len)
 {
@@ -86,6 +104,23 @@ static void queue(struct mh_http_req *req, int status, const char *content_type,
         return;
     req->has_responded = true;
     req->status = status;
+    if (req->is_deferred) {
+        /* On a handler thread: sent by the server's thread once the connection resumes. */
+        char *copy = mh_arena_alloc(req->arena, len + 1);
+        if (len)
+            memcpy(copy, data, len);
+        req->deferred.content_type =
+            content_type ? mh_arena_strdup(req->arena, content_type) : NULL;
+        req->deferred.data = copy;
+        req->deferred.len = len;
+        return;
+    }
+    send_response(req, content_type, data, len);
+}
+
+static void send_response(struct mh_http_req *req, const char *content_type, const void *data,
+                          size_t len)
+{
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
@@ -97,7 +132,7 @@ static void queue(struct mh_http_req *req, int status, const char *content_type,
     MHD_add_response_header(r, "Cache-Control", "no-store");
     for (struct resp_header *h = req->headers; h; h = h->next)
         MHD_add_response_header(r, h->name, h->value);
-    MHD_queue_response(req->conn, (unsigned)status, r);
+    MHD_queue_response(req->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
 }
 
@@ -304,7 +339,7 @@ static void refuse_too_big(struct mh_http_req *req)
  * answered 500 rather than left hanging. */
 static void ensure_answered(struct mh_http_req *req)
 {
-    if (req->has_responded || req->is_suspended)
+    if (req->has_responded || (req->is_suspended && !req->is_deferred))
         return;
     mh_log_req(MH_LOG_ERROR, "http", req->id, "handler for %s %s did not respond", req->method,
                req->match.route ? req->match.route->pattern : req->path);
@@ -325,13 +360,39 @@ static void dispatch(struct mh_http_req *req)
                               "this method is not allowed on this route", NULL);
         return;
     }
+    if (!req->match.route->runs_inline) {
+        mh_http_req_suspend(req, send_deferred, NULL);
+        /* A pool that is stopping takes no more: the handler runs here, still deferred. */
+        if (!mh_http__pool_submit(req->srv->pool, run_deferred, req))
+            run_deferred(req);
+        return;
+    }
     req->match.route->handler(req, req->srv->app);
     ensure_answered(req);
 }
 
+/* On a handler thread: runs the handler of a parked request, keeping its answer, then lets the
+ * server's thread send it. */
+static void run_deferred(void *arg)
+{
+    struct mh_http_req *req = arg;
+    req->is_deferred = true;
+    req->match.route->handler(req, req->srv->app);
+    ensure_answered(req);
+    req->is_deferred = false;
+    mh_http_req_resume(req);
+}
+
+/* On the server's thread, once a request answered on the handler pool has been resumed. */
+static void send_deferred(struct mh_http_req *req, void *ctx)
+{
+    (void)ctx;
+    send_response(req, req->deferred.content_type, req->deferred.data, req->deferred.len);
+}
+
 void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx)
 {
-    MH_ASSERT(!req->has_responded && !req->is_suspended);
+    MH_ASSERT(!req->has_responded && !req->is_suspended && !req->is_deferred);
     req->is_suspended = true;
     req->resume_fn = fn;
     req->resume_ctx = ctx;
@@ -484,6 +545,11 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
         return mh_err_set(info, MH_EINVAL, "config", -1, "bind_address '%s' is not an IPv4 address",
                           opts->bind_address);
     }
+    if (mh_http__pool_create(opts->handler_threads > 0 ? opts->handler_threads : 1, &s->pool,
+                             info) != MH_OK) {
+        free(s);
+        return MH_EIO;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
@@ -494,6 +560,7 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
         (size_t)CONNECTION_MEMORY_BYTES, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
+        mh_http__pool_destroy(s->pool);
         free(s);
         return mh_err_set(info, MH_EIO, "listen", -1, "could not listen on %s:%d",
                           opts->bind_address, opts->port);
@@ -533,8 +600,11 @@ void mh_http_server_destroy(struct mh_http_server *s)
 {
     if (s == NULL)
         return;
-    /* libmicrohttpd must not be stopped with a connection suspended; each is resumed within a
-     * bounded time (mh_http_req_suspend), so wait for them, whatever the drain's deadline. */
+    /* The handler pool first: it finishes the requests it holds and resumes their connections
+     * (those arriving later run on the server's threads). libmicrohttpd must not be stopped with a
+     * connection suspended; each is resumed within a bounded time (mh_http_req_suspend), so wait
+     * for them, whatever the drain's deadline. */
+    mh_http__pool_stop(s->pool);
     for (int waited_ms = 0; atomic_load(&s->suspended) > 0; waited_ms += 20) {
         if (waited_ms % 5000 == 0)
             mh_log(MH_LOG_WARN, "http", "waiting for %d suspended requests before stopping",
@@ -543,5 +613,6 @@ void mh_http_server_destroy(struct mh_http_server *s)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    mh_http__pool_destroy(s->pool);
     free(s);
 }

@@ -16,9 +16,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "db/db.h"
 #include "itest.h"
 
 #define IT_KEK "it1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -280,6 +282,67 @@ __attribute__((unused)) static json_t *wait_run(struct ienv *e, const char *run_
         mh_it_sleep_ms(50);
     }
     mh_t_fail(__FILE__, __LINE__, "run %s did not finish", run_id);
+}
+
+/* ---- requests and transactions held open ------------------------------------------------- */
+
+/* A connection of its own, as the schema owner, for a transaction the test holds open. */
+__attribute__((unused)) static struct mh_db_conn *owner_conn(struct ienv *e)
+{
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_connect(e->db.admin_url, &c, &info) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "connect: %s", info.message);
+    return c;
+}
+
+__attribute__((unused)) static void owner_exec(struct mh_db_conn *c, const char *sql, int n,
+                                               const char *const *params, json_t **rows)
+{
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_query(c, sql, n, params, rows, NULL, &info) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "%s: %s", sql, info.message);
+}
+
+/* Starts, in a child process, a request whose status the parent collects with finish(). */
+struct pending {
+    pid_t pid;
+    int fd;
+};
+
+__attribute__((unused)) static struct pending start_request(struct ienv *e, const char *method,
+                                                            const char *url, const char *body)
+{
+    int p[2];
+    MH_T_ASSERT(pipe(p) == 0);
+    struct pending r = {.fd = p[0]};
+    r.pid = fork();
+    MH_T_ASSERT(r.pid >= 0);
+    if (r.pid == 0) {
+        close(p[0]);
+        char auth[160];
+        snprintf(auth, sizeof(auth), "%s", e->bearer);
+        const char *h[] = {"Content-Type: application/json", auth, NULL};
+        struct mh_it_resp resp;
+        mh_it_http(method, url, h, body, strlen(body), &resp);
+        long st = resp.status;
+        mh_it_resp_cleanup(&resp);
+        ssize_t w = write(p[1], &st, sizeof(st));
+        _exit(w == (ssize_t)sizeof(st) ? 0 : 1);
+    }
+    close(p[1]);
+    return r;
+}
+
+__attribute__((unused)) static long finish(struct pending *r)
+{
+    long st = -1;
+    ssize_t got = read(r->fd, &st, sizeof(st));
+    close(r->fd);
+    int status;
+    waitpid(r->pid, &status, 0);
+    MH_T_ASSERT_EQ(got, (ssize_t)sizeof(st));
+    return st;
 }
 
 #endif

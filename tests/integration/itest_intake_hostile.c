@@ -318,3 +318,58 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
     json_decref(calm);
     ienv_stop(&e);
 }
+
+/*
+ * API requests that wait on the database run on the handler pool, not on the threads that serve
+ * connections: with every API request stuck behind a lock, and fewer server threads than stuck
+ * requests, webhooks are still accepted and /healthz still answers.
+ */
+MH_TEST(api_requests_waiting_on_the_database_do_not_hold_up_webhooks)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--http-threads", "2", "--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    const char *pub = jstr(ep, "public_id");
+    MH_T_ASSERT_EQ(hook_status(&e, pub, NULL, "{\"n\": 0}"), 202); /* the endpoint is cached */
+
+    /* Every API request authenticates its token first, and waits for this lock to go. */
+    struct mh_db_conn *c = owner_conn(&e);
+    owner_exec(c, "BEGIN", 0, NULL, NULL);
+    owner_exec(c, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE", 0, NULL, NULL);
+    enum { STUCK = 6 };
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/projects", e.s.base);
+    struct pending stuck[STUCK];
+    for (int i = 0; i < STUCK; i++)
+        stuck[i] = start_request(&e, "GET", url, "");
+    const char *waiting_sql = "SELECT count(*) AS n FROM pg_locks WHERE relation = "
+                              "'api_tokens'::regclass AND NOT granted";
+    long waiting = 0;
+    for (int i = 0; i < 400 && waiting < STUCK; i++) {
+        waiting = sql_count(&e, waiting_sql, 0, NULL);
+        if (waiting < STUCK)
+            mh_it_sleep_ms(25);
+    }
+    MH_T_ASSERT_EQ(waiting, STUCK);
+
+    for (int i = 1; i <= 5; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "{\"n\": %d}", i);
+        MH_T_ASSERT_EQ(hook_status(&e, pub, NULL, body), 202);
+    }
+    struct mh_it_resp r;
+    char health[128];
+    snprintf(health, sizeof(health), "%s/healthz", e.s.base);
+    mh_it_http("GET", health, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    mh_it_resp_cleanup(&r);
+    /* All of that while the API requests were still stuck. */
+    MH_T_ASSERT_EQ(sql_count(&e, waiting_sql, 0, NULL), STUCK);
+
+    owner_exec(c, "COMMIT", 0, NULL, NULL);
+    mh_db_close(c);
+    for (int i = 0; i < STUCK; i++)
+        MH_T_ASSERT_EQ(finish(&stuck[i]), 200);
+    json_decref(ep);
+    ienv_stop(&e);
+}

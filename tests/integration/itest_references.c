@@ -14,71 +14,12 @@
 #include "db/db.h"
 #include "itest_intake_common.h"
 
-/* A connection of its own, as the schema owner, for a transaction the test holds open. */
-static struct mh_db_conn *owner_conn(struct ienv *e)
-{
-    struct mh_db_conn *c = NULL;
-    struct mh_err_info info = MH_ERR_INFO_INIT;
-    if (mh_db_connect(e->db.admin_url, &c, &info) != MH_OK)
-        mh_t_fail(__FILE__, __LINE__, "connect: %s", info.message);
-    return c;
-}
-
-static void owner_exec(struct mh_db_conn *c, const char *sql, int n, const char *const *params,
-                       json_t **rows)
-{
-    struct mh_err_info info = MH_ERR_INFO_INIT;
-    if (mh_db_query(c, sql, n, params, rows, NULL, &info) != MH_OK)
-        mh_t_fail(__FILE__, __LINE__, "%s: %s", sql, info.message);
-}
-
 /* Runs `sql` as the owner; returns its SQLSTATE ("00000" on success). */
 static void sqlstate_of(struct ienv *e, const char *sql, const char *const *params, int n,
                         char state[6])
 {
     json_t *rows = mh_it_sql(e->db.admin_url, sql, n, params, state);
     json_decref(rows);
-}
-
-/* Starts, in a child process, a request whose status the parent collects with finish(). */
-struct pending {
-    pid_t pid;
-    int fd;
-};
-
-static struct pending start_request(struct ienv *e, const char *method, const char *url,
-                                    const char *body)
-{
-    int p[2];
-    MH_T_ASSERT(pipe(p) == 0);
-    struct pending r = {.fd = p[0]};
-    r.pid = fork();
-    MH_T_ASSERT(r.pid >= 0);
-    if (r.pid == 0) {
-        close(p[0]);
-        char auth[160];
-        snprintf(auth, sizeof(auth), "%s", e->bearer);
-        const char *h[] = {"Content-Type: application/json", auth, NULL};
-        struct mh_it_resp resp;
-        mh_it_http(method, url, h, body, strlen(body), &resp);
-        long st = resp.status;
-        mh_it_resp_cleanup(&resp);
-        ssize_t w = write(p[1], &st, sizeof(st));
-        _exit(w == (ssize_t)sizeof(st) ? 0 : 1);
-    }
-    close(p[1]);
-    return r;
-}
-
-static long finish(struct pending *r)
-{
-    long st = -1;
-    ssize_t got = read(r->fd, &st, sizeof(st));
-    close(r->fd);
-    int status;
-    waitpid(r->pid, &status, 0);
-    MH_T_ASSERT_EQ(got, (ssize_t)sizeof(st));
-    return st;
 }
 
 /* Opens a transaction on a connection of its own that runs `sql` (one parameter) and stays
