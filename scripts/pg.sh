@@ -11,6 +11,9 @@
 # database and runs migrations), `meshhook_app` (what the server connects as: no ownership, no
 # BYPASSRLS, so row-level security always applies to it). Local socket connections are trusted
 # and the socket directory is private (0700); TCP on loopback requires a password.
+#
+# Settings of a new cluster from the environment: MH_PG_FAST=1 (no fsync: the tests' clusters),
+# MH_PG_SHARED_BUFFERS (default 512MB; the benchmarks' experiments).
 set -eu
 
 BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -59,7 +62,7 @@ start)
             # themselves; enough WAL between checkpoints that they come from the timeout, not
             # from the write rate, and kept for recycling; full-page images compressed
             # (docs/BENCHMARKS.md, "Webhook intake").
-            echo "shared_buffers = 512MB"
+            echo "shared_buffers = ${MH_PG_SHARED_BUFFERS:-512MB}"
             echo "max_wal_size = 4GB"
             echo "min_wal_size = 1GB"
             echo "checkpoint_timeout = 15min"

@@ -25,8 +25,11 @@
 # the whole machine, with perf during the measurement and print the hottest symbols: of the
 # server, or of PostgreSQL unless PERF_ALL=1; PERF_SORT, PERF_LINES, PERF_CHILDREN and PERF_CG
 # shape the report), PG_SQL (SQL run as the superuser after the migrations: schema
-# experiments), PG_STATS=1 (also print who wrote shared buffers out during the measurement, and
-# the tables' size).
+# experiments), PG_STATS=1 (also print who wrote shared buffers out during the measurement,
+# the WAL written per delivery and by record type, and each hot table's bytes per row),
+# FSYNC_PROBE=1 (beside the intake, time an 8 KiB write + fdatasync every 2 ms on the cluster's
+# filesystem: bench/intake/fsync_probe.c), MH_PG_SHARED_BUFFERS (the cluster's shared_buffers,
+# default 512MB; scripts/pg.sh).
 #
 #   sh bench/intake/run.sh
 set -eu
@@ -185,9 +188,18 @@ as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshh
 wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
 runs_before=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
     -d meshhook -c "SELECT count(*) FROM runs")
-[ -z "${PG_STATS:-}" ] || as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" \
+wal0=""
+[ -z "${PG_STATS:-}" ] || wal0=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" \
     -U postgres -d meshhook -c "SELECT pg_stat_reset_shared('bgwriter'), pg_stat_reset()" \
-    >/dev/null
+    -c "SELECT pg_current_wal_insert_lsn()" | tail -n 1)
+# FSYNC_PROBE=1: the disk's own commit latency over the measurement, on the cluster's filesystem.
+probe_pid=""
+if [ -n "${FSYNC_PROBE:-}" ]; then
+    cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$DIR/fsync_probe" \
+        bench/intake/fsync_probe.c
+    "$DIR/fsync_probe" "$DURATION" "$DIR/pg/fsync_probe.dat" >"$DIR/probe.out" 2>&1 &
+    probe_pid=$!
+fi
 case "${PERF:-0}" in
 1) perf record -F 499 ${PERF_CG:--g} -p "$server_pid" -o "$DIR/perf.data" -- sleep "$DURATION" \
        >/dev/null 2>&1 & ;;
@@ -232,6 +244,10 @@ if [ "$committed" -gt 0 ]; then
             'BEGIN { printf "%.0f us / %.0f us", s * 1e6 / hz / n, p * 1e6 / hz / n }')"
 fi
 [ -z "$errors" ] || printf '  %-44s %s\n' "socket errors" "$errors"
+if [ -n "$probe_pid" ]; then
+    wait "$probe_pid" || true
+    cat "$DIR/probe.out"
+fi
 if [ -n "${PG_STATS:-}" ]; then
     # Who wrote shared buffers out during the measurement (MB), and the tables' size now.
     as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
@@ -249,6 +265,27 @@ if [ -n "${PG_STATS:-}" ]; then
         -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'meshhook'" |
         awk -v n="$committed" '{ printf "  %-44s %s (%.1f deliveries each)\n",
             "transactions committed", $1, ($1 > 0 ? n / $1 : 0) }'
+    # Bytes per delivery: WAL written during the measurement, and each table's heap and indexes
+    # over its rows (all rows, warm-up included).
+    as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
+        -d meshhook -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0')" |
+        awk -v n="$committed" '{ printf "  %-44s %.0f bytes\n", "WAL per delivery", $1 / n }'
+    # What those WAL bytes are, by record type (the largest first).
+    wal1=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
+        -d meshhook -c "SELECT pg_current_wal_insert_lsn()")
+    as_postgres "$PGBIN/pg_waldump" --stats=record -p "$DIR/pg/data/pg_wal" -s "$wal0" \
+        -e "$wal1" 2>/dev/null | sed 's/( *[0-9.]*)//g' | awk -v n="$committed" '
+            $2 ~ /^[0-9]+$/ && $1 != "Total" { printf "%d\t  %-44s %5.0f bytes in %.2f records\n",
+            $5, "WAL per delivery: " $1, $5 / n, $2 / n }' | sort -rn | cut -f 2- | head -n 8
+    as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
+        -d meshhook -c "ANALYZE" -c "SELECT c.relname, c.reltuples::bigint,
+            pg_relation_size(c.oid) + coalesce(pg_total_relation_size(c.reltoastrelid), 0),
+            pg_indexes_size(c.oid)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples > 1000
+            AND c.relname ~ '^(runs|events_.*|jobs|webhook_deliveries)$' ORDER BY 1" |
+        awk '{ printf "  %-44s %.0f + %.0f bytes\n", "per row of " $1 ": heap + indexes",
+            $3 / $2, $4 / $2 }'
 fi
 if [ "${PERF:-0}" != 0 ]; then
     sleep 1
