@@ -151,6 +151,7 @@ static int cmd_serve(int argc, char **argv)
             .max_in_flight = cfg.outbound_max_in_flight,
             .breaker_failures = cfg.breaker_failures,
             .breaker_open_ms = cfg.breaker_open_ms,
+            .is_private_denied = !cfg.allow_private_targets,
         };
         if (mh_engine_runtime_start(&ro, &app.runtime, &info) != MH_OK) {
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);

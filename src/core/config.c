@@ -38,7 +38,8 @@ static const struct cfg_row rows[] = {
      "PostgreSQL URL the server uses (a role without ownership or BYPASSRLS)"},
     {"admin_database_url", CFG_STR, F(admin_database_url), "", 0, 0, true,
      "PostgreSQL URL of the schema owner, for migrations (default: database_url)"},
-    {"pool_size", CFG_INT, F(pool_size), "8", 1, 512, false, "database connections"},
+    {"pool_size", CFG_INT, F(pool_size), "8", 1, 512, false,
+     "database connections, and as many threads running API requests"},
     {"pool_wait_ms", CFG_INT, F(pool_wait_ms), "2000", 1, 600000, false,
      "longest wait for a free connection before answering 503"},
     {"log_level", CFG_STR, F(log_level), "info", 0, 0, false, "error|warn|info|debug|trace"},
@@ -46,8 +47,8 @@ static const struct cfg_row rows[] = {
     {"max_body_bytes", CFG_LONG, F(max_body_bytes), "1048576", 1, 1073741824, false,
      "largest request body accepted (413 beyond)"},
     {"http_threads", CFG_INT, F(http_threads), "0", 0, 1024, false,
-     "HTTP threads, 0 for twice the CPUs (at least 4, at most 64); an API request waiting on "
-     "the database holds one (a webhook waiting for its commit does not)"},
+     "HTTP threads serving connections, 0 for twice the CPUs (at least 4, at most 64); "
+     "neither a webhook waiting for its commit nor an API request holds one"},
     {"connection_timeout_s", CFG_INT, F(connection_timeout_s), "30", 1, 3600, false,
      "idle or slow client connections are closed after this many seconds"},
     {"shutdown_timeout_ms", CFG_INT, F(shutdown_timeout_ms), "10000", 0, 600000, false,
@@ -68,6 +69,9 @@ static const struct cfg_row rows[] = {
      "how long an open breaker parks calls to its host before one probe"},
     {"max_response_bytes", CFG_LONG, F(max_response_bytes), "1048576", 1024, 67108864, false,
      "largest http_call response body recorded"},
+    {"allow_private_targets", CFG_BOOL, F(allow_private_targets), "true", 0, 0, false,
+     "http_call may connect to loopback, private and link-local addresses (false: only public "
+     "ones, whatever a name resolves to)"},
     {"intake_committers", CFG_INT, F(intake_committers), "2", 1, 64, false,
      "webhook intake threads committing deliveries (each holds a database connection)"},
     {"intake_max_batch", CFG_INT, F(intake_max_batch), "32", 1, 1024, false,

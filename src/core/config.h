@@ -36,6 +36,7 @@ struct mh_config {
     int breaker_failures;
     int breaker_open_ms;
     long max_response_bytes;
+    bool allow_private_targets;
     int intake_committers;
     int intake_max_batch;
     char *kek_file;

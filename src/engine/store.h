@@ -106,6 +106,7 @@ struct mh_engine_runtime_opts {
     int max_in_flight;         /* outbound requests at once (0: the executor's default) */
     int breaker_failures;      /* 0: default */
     int breaker_open_ms;       /* 0: default */
+    bool is_private_denied;    /* http_call may not connect to loopback or private addresses */
 };
 
 MH_MUSTCHECK enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,

@@ -1172,6 +1172,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
         oo.breaker_failures = opts->breaker_failures;
     if (opts->breaker_open_ms)
         oo.breaker_open_ms = opts->breaker_open_ms;
+    oo.allow_private_targets = !opts->is_private_denied;
     enum mh_err rc = mh_outbound_create(&oo, &rt->out);
     if (rc != MH_OK) {
         json_decref(rt->inflight);

@@ -311,6 +311,41 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
     mh_mock_stop(m);
 }
 
+/* With allow_private_targets off, an http_call to a loopback address is refused before any
+ * connection is made: the target sees nothing and the run fails, saying why. */
+MH_TEST(private_targets_can_be_denied)
+{
+    struct env e;
+    setup(&e, (const char *const[]){"--allow-private-targets=false", NULL});
+    struct mh_mock *m = mh_mock_start(target, NULL);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/internal", mh_mock_port(m));
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i}}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
+                  "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET",
+                  "retry", "max_attempts", 1, "id", "end", "type", "terminate", "config", "output",
+                  "steps.call.output.body", "edges", "from", "call", "to", "end");
+    char wf[40], run[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    start_run(&e, wf, "{}", run);
+    json_t *r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 0);
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e.project, run);
+    long st;
+    json_t *events = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    char *text = json_dumps(events, 0);
+    MH_T_ASSERT(strstr(text, "private targets are not allowed") != NULL);
+    free(text);
+    json_decref(events);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
 MH_TEST(jmespath_error_fails_the_run_not_the_worker)
 {
     struct env e;
