@@ -251,6 +251,24 @@ MH_TEST(delay_holds_no_worker)
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
+/* Publishes a workflow of one GET http_call to `url` (retried up to `max_attempts` times, 20 to
+ * 50 ms apart) ending with the call's body, and runs it to its end: returns the run (new
+ * reference), its id in `run` (40 bytes). */
+static json_t *run_one_call(struct env *e, const char *url, int max_attempts, char *run)
+{
+    json_t *def = json_pack(
+        "{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
+        "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET", "retry",
+        "max_attempts", max_attempts, "base_delay_ms", 20, "max_delay_ms", 50, "id", "end", "type",
+        "terminate", "config", "output", "steps.call.output.body", "edges", "from", "call", "to",
+        "end");
+    char wf[40];
+    workflow(e, def, true, wf);
+    json_decref(def);
+    start_run(e, wf, "{}", run);
+    return wait_run(e, run, 30);
+}
+
 MH_TEST(dead_port_dead_letter_then_replay_succeeds)
 {
     struct env e;
@@ -258,17 +276,8 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
     int port = mh_it_free_port();
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", port);
-    json_t *def = json_pack(
-        "{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
-        "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET", "retry",
-        "max_attempts", 2, "base_delay_ms", 20, "max_delay_ms", 50, "id", "end", "type",
-        "terminate", "config", "output", "steps.call.output.body", "edges", "from", "call", "to",
-        "end");
-    char wf[40], run[40];
-    workflow(&e, def, true, wf);
-    json_decref(def);
-    start_run(&e, wf, "{}", run);
-    json_t *r = wait_run(&e, run, 30);
+    char run[40];
+    json_t *r = run_one_call(&e, url, 2, run);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     json_decref(r);
     char path[256];
@@ -320,16 +329,8 @@ MH_TEST(private_targets_can_be_denied)
     struct mh_mock *m = mh_mock_start(target, NULL);
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/internal", mh_mock_port(m));
-    json_t *def =
-        json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i}}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
-                  "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET",
-                  "retry", "max_attempts", 1, "id", "end", "type", "terminate", "config", "output",
-                  "steps.call.output.body", "edges", "from", "call", "to", "end");
-    char wf[40], run[40];
-    workflow(&e, def, true, wf);
-    json_decref(def);
-    start_run(&e, wf, "{}", run);
-    json_t *r = wait_run(&e, run, 30);
+    char run[40];
+    json_t *r = run_one_call(&e, url, 1, run);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     json_decref(r);
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 0);
