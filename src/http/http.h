@@ -113,4 +113,9 @@ typedef void (*mh_http_resume_fn)(struct mh_http_req *req, void *ctx);
 void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx);
 void mh_http_req_resume(struct mh_http_req *req);
 
+/* From a `runs_inline` handler that finds it would have to wait after all (the intake, for an
+ * endpoint it has not cached): `fn(req, app)` answers on the handler pool instead, as the
+ * handler of a route not marked inline does. The inline handler returns without answering. */
+void mh_http_req_defer(struct mh_http_req *req, mh_http_handler_fn fn);
+
 #endif

@@ -8,8 +8,8 @@
 
 const struct mh_http_route mh_app_routes[] = {
     /* Inline, on the server's thread: the intake parks a webhook while it waits for its commit
-     * (it queries the database itself only to load an endpoint it has not cached), and /healthz
-     * answers from memory. */
+     * (and defers one whose endpoint it has not cached to the handler pool, which loads it),
+     * and /healthz answers from memory. */
     {"*", "/hooks/:public_id", mh_h_hook, true},
     {"GET", "/healthz", mh_h_healthz, true},
     {"GET", "/readyz", mh_h_readyz, false},

@@ -68,6 +68,10 @@ struct mh_http_req {
     bool has_responded;
     bool is_suspended;
     bool is_deferred; /* running on the handler pool: the answer is kept in `deferred` */
+    /* Set by the server's thread before it hands the request to the pool, and read by it alone:
+     * from then on the request is the pool's until it is resumed. */
+    bool is_handed_off;
+    mh_http_handler_fn deferred_fn;
     struct {
         const char *content_type;
         const void *data;
@@ -361,14 +365,22 @@ static void dispatch(struct mh_http_req *req)
         return;
     }
     if (!req->match.route->runs_inline) {
-        mh_http_req_suspend(req, send_deferred, NULL);
-        /* A pool that is stopping takes no more: the handler runs here, still deferred. */
-        if (!mh_http__pool_submit(req->srv->pool, run_deferred, req))
-            run_deferred(req);
+        mh_http_req_defer(req, req->match.route->handler);
         return;
     }
     req->match.route->handler(req, req->srv->app);
-    ensure_answered(req);
+    if (!req->is_handed_off)
+        ensure_answered(req);
+}
+
+void mh_http_req_defer(struct mh_http_req *req, mh_http_handler_fn fn)
+{
+    req->deferred_fn = fn;
+    req->is_handed_off = true;
+    mh_http_req_suspend(req, send_deferred, NULL);
+    /* A pool that is stopping takes no more: the handler runs here, still deferred. */
+    if (!mh_http__pool_submit(req->srv->pool, run_deferred, req))
+        run_deferred(req);
 }
 
 /* On a handler thread: runs the handler of a parked request, keeping its answer, then lets the
@@ -377,7 +389,7 @@ static void run_deferred(void *arg)
 {
     struct mh_http_req *req = arg;
     req->is_deferred = true;
-    req->match.route->handler(req, req->srv->app);
+    req->deferred_fn(req, req->srv->app);
     ensure_answered(req);
     req->is_deferred = false;
     mh_http_req_resume(req);

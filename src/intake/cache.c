@@ -3,7 +3,8 @@
  * The endpoint cache and the token buckets. Endpoints are looked up by public id in a sharded
  * hash table (16 shards, each a mutex over a chained table) holding refcounted, immutable
  * endpoints, so the hot path takes one short lock and no database round trip. Unknown ids are
- * remembered briefly, so scanning random ids costs no lookups either. Entries are never trusted
+ * remembered briefly, so repeating one costs no lookup either; each new id costs one, which the
+ * HTTP side makes on its handler pool (mh_intake_is_cached). Entries are never trusted
  * blindly: the commit checks the endpoint's config_version in the same transaction (commit.c),
  * and a refusal decided on an entry older than a second reloads it first.
  *
@@ -52,6 +53,7 @@ static void shard_trim(struct shard *sh);
 static enum mh_err load(struct mh_intake *in, const char *public_id,
                         struct mh_intake__endpoint **out, struct mh_err_info *info);
 static bool is_public_id(const char *s);
+static bool is_fresh(const struct slot *s, int64_t reload_if_older_ms, int64_t now_ms);
 
 struct mh_intake__cache *mh_intake__cache_create(void)
 {
@@ -172,10 +174,7 @@ enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *public_id,
     pthread_mutex_lock(&sh->mu);
     struct slot *s = find(sh, h, public_id);
     if (s) {
-        int64_t age = now - s->loaded_ms;
-        bool is_fresh = s->ep ? (reload_if_older_ms < 0 || age < reload_if_older_ms)
-                              : age < MH_INTAKE__NEGATIVE_TTL_MS;
-        if (is_fresh) {
+        if (is_fresh(s, reload_if_older_ms, now)) {
             *out = mh_intake__endpoint_ref(s->ep);
             pthread_mutex_unlock(&sh->mu);
             return MH_OK;
@@ -208,6 +207,28 @@ enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *public_id,
     pthread_mutex_unlock(&sh->mu);
     *out = ep;
     return MH_OK;
+}
+
+bool mh_intake__cache_has(struct mh_intake__cache *c, const char *public_id)
+{
+    if (!is_public_id(public_id))
+        return true;
+    uint64_t h = hash_id(public_id);
+    struct shard *sh = &c->shards[h % SHARDS];
+    pthread_mutex_lock(&sh->mu);
+    struct slot *s = find(sh, h, public_id);
+    bool has = s && is_fresh(s, -1, mh_clock_now_ms());
+    pthread_mutex_unlock(&sh->mu);
+    return has;
+}
+
+/* An endpoint is fresh unless `reload_if_older_ms` >= 0 and it is that old; an absence is fresh
+ * for MH_INTAKE__NEGATIVE_TTL_MS. */
+static bool is_fresh(const struct slot *s, int64_t reload_if_older_ms, int64_t now_ms)
+{
+    int64_t age = now_ms - s->loaded_ms;
+    return s->ep ? (reload_if_older_ms < 0 || age < reload_if_older_ms)
+                 : age < MH_INTAKE__NEGATIVE_TTL_MS;
 }
 
 void mh_intake__cache_forget(struct mh_intake__cache *c, const char *public_id)

@@ -664,6 +664,11 @@ static void finish(struct pending *p)
         waiter->done(waiter->ctx);
 }
 
+bool mh_intake_is_cached(struct mh_intake *in, const char *public_id)
+{
+    return mh_intake__cache_has(in->cache, public_id);
+}
+
 bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_request *rq,
                              struct mh_intake_result *res, const struct mh_intake_waiter *waiter)
 {

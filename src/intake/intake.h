@@ -104,6 +104,10 @@ struct mh_intake_waiter {
 MH_MUSTCHECK bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_request *rq,
                                           struct mh_intake_result *res,
                                           const struct mh_intake_waiter *waiter);
+/* Whether receiving a delivery for `public_id` can start without a database query: its
+ * endpoint, or the fact that there is none, is cached. Otherwise the receiving thread loads it
+ * first, and may wait on the database (up to the pool's wait) to do so. */
+bool mh_intake_is_cached(struct mh_intake *in, const char *public_id);
 void mh_intake_result_cleanup(struct mh_intake_result *res);
 
 /*

@@ -320,11 +320,14 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
 }
 
 /*
- * API requests that wait on the database run on the handler pool, not on the threads that serve
- * connections: with every API request stuck behind a lock, and fewer server threads than stuck
- * requests, webhooks are still accepted and /healthz still answers.
+ * Requests that wait on the database run on the handler pool, not on the threads that serve
+ * connections. With every such request stuck behind a lock, and fewer server threads than stuck
+ * requests, webhooks to a known endpoint are still accepted and /healthz still answers. `lock`
+ * is the table to hold; `method` and `path` (a number is appended) the requests that wait for
+ * it; `stuck_status` what they get once the lock goes.
  */
-MH_TEST(api_requests_waiting_on_the_database_do_not_hold_up_webhooks)
+static void requests_stuck_on(const char *lock, const char *method, const char *path,
+                              long stuck_status)
 {
     struct ienv e;
     ienv_setup(&e, (const char *const[]){"--http-threads", "2", "--workers", "0", NULL});
@@ -332,21 +335,24 @@ MH_TEST(api_requests_waiting_on_the_database_do_not_hold_up_webhooks)
     const char *pub = jstr(ep, "public_id");
     MH_T_ASSERT_EQ(hook_status(&e, pub, NULL, "{\"n\": 0}"), 202); /* the endpoint is cached */
 
-    /* Every API request authenticates its token first, and waits for this lock to go. */
     struct mh_db_conn *c = owner_conn(&e);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", lock);
     owner_exec(c, "BEGIN", 0, NULL, NULL);
-    owner_exec(c, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE", 0, NULL, NULL);
+    owner_exec(c, sql, 0, NULL, NULL);
     enum { STUCK = 6 };
-    char url[256];
-    snprintf(url, sizeof(url), "%s/api/projects", e.s.base);
     struct pending stuck[STUCK];
-    for (int i = 0; i < STUCK; i++)
-        stuck[i] = start_request(&e, "GET", url, "");
+    for (int i = 0; i < STUCK; i++) {
+        char url[256];
+        snprintf(url, sizeof(url), "%s%s%d", e.s.base, path, i);
+        stuck[i] = start_request(&e, method, url, "");
+    }
+    const char *lp[] = {lock};
     const char *waiting_sql = "SELECT count(*) AS n FROM pg_locks WHERE relation = "
-                              "'api_tokens'::regclass AND NOT granted";
+                              "$1::regclass AND NOT granted";
     long waiting = 0;
     for (int i = 0; i < 400 && waiting < STUCK; i++) {
-        waiting = sql_count(&e, waiting_sql, 0, NULL);
+        waiting = sql_count(&e, waiting_sql, 1, lp);
         if (waiting < STUCK)
             mh_it_sleep_ms(25);
     }
@@ -363,13 +369,27 @@ MH_TEST(api_requests_waiting_on_the_database_do_not_hold_up_webhooks)
     mh_it_http("GET", health, NULL, NULL, 0, &r);
     MH_T_ASSERT_EQ(r.status, 200);
     mh_it_resp_cleanup(&r);
-    /* All of that while the API requests were still stuck. */
-    MH_T_ASSERT_EQ(sql_count(&e, waiting_sql, 0, NULL), STUCK);
+    /* All of that while the other requests were still stuck. */
+    MH_T_ASSERT_EQ(sql_count(&e, waiting_sql, 1, lp), STUCK);
 
     owner_exec(c, "COMMIT", 0, NULL, NULL);
     mh_db_close(c);
     for (int i = 0; i < STUCK; i++)
-        MH_T_ASSERT_EQ(finish(&stuck[i]), 200);
+        MH_T_ASSERT_EQ(finish(&stuck[i]), stuck_status);
     json_decref(ep);
     ienv_stop(&e);
+}
+
+/* Every API request authenticates its token first (api_tokens). */
+MH_TEST(api_requests_waiting_on_the_database_do_not_hold_up_webhooks)
+{
+    requests_stuck_on("api_tokens", "GET", "/api/projects?n=", 200);
+}
+
+/* Each made-up public id (well-formed, so it has to be looked up) costs an endpoint lookup,
+ * which reads webhook_endpoint_keys; the commit of a known endpoint's delivery does not. */
+MH_TEST(lookups_of_unknown_endpoints_do_not_hold_up_webhooks)
+{
+    requests_stuck_on("webhook_endpoint_keys", "POST", "/hooks/madeUpPublicIdThatNoEndpointHas",
+                      404);
 }

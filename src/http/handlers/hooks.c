@@ -21,6 +21,8 @@ struct header_list {
 };
 
 static void collect(void *ctx, const char *name, const char *value);
+static void hook_uncached(struct mh_http_req *req, void *app);
+static void receive(struct mh_http_req *req, struct mh_app *app, bool may_park);
 
 static void collect(void *ctx, const char *name, const char *value)
 {
@@ -95,6 +97,27 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
         mh_http_respond_error(req, 503, "unavailable", "webhook intake is not running", NULL);
         return;
     }
+    /* Loading an endpoint not yet cached queries the database: not on the server's thread,
+     * which serves other webhooks' connections. A scan of made-up ids waits on the handler
+     * pool, not in front of them. */
+    if (!mh_intake_is_cached(app->intake, mh_http_req_param(req, "public_id"))) {
+        mh_http_req_defer(req, hook_uncached);
+        return;
+    }
+    receive(req, app, true);
+}
+
+/* On a handler thread: the endpoint loads, then the delivery is received as usual; this thread
+ * waits for the commit (one of the few requests that get here). */
+static void hook_uncached(struct mh_http_req *req, void *app)
+{
+    receive(req, app, false);
+}
+
+/* Hands the request to the intake. When `may_park`, a delivery waiting for its group commit
+ * parks the connection; otherwise this thread waits. */
+static void receive(struct mh_http_req *req, struct mh_app *app, bool may_park)
+{
     struct mh_arena *arena = mh_http_req_arena(req);
     struct hook_call *call = mh_arena_calloc(arena, sizeof(*call));
     struct header_list hl = {
@@ -118,6 +141,11 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
         .query = query,
         .request_id = mh_http_req_id(req),
     };
+    if (!may_park) {
+        mh_intake_receive(app->intake, &call->rq, &call->res);
+        answer(req, &call->res);
+        return;
+    }
     call->waiter = (struct mh_intake_waiter){.suspend = on_suspend, .done = on_done, .ctx = call};
     if (!mh_intake_receive_async(app->intake, &call->rq, &call->res, &call->waiter))
         return; /* answered by on_resumed */
