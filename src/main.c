@@ -124,6 +124,7 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct mh_app app = {.cfg = &cfg};
+    struct mh_db_pool *commit_pool = NULL;
     struct mh_http_server *srv = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int status = 1;
@@ -158,9 +159,15 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    /* Webhook intake (src/intake): its group-commit and delivery-log threads. */
+    /* Webhook intake (src/intake): its group-commit and delivery-log threads. The committers get
+     * a connection each of their own, so that nothing else waiting on the database (API requests
+     * on every handler thread, workers) can hold up a webhook's commit. */
+    if (mh_db_pool_create(cfg.database_url, cfg.intake_committers, cfg.pool_wait_ms,
+                          &commit_pool) != MH_OK)
+        goto out;
     struct mh_intake_opts io = {
         .pool = app.pool,
+        .commit_pool = commit_pool,
         .secrets = app.secrets,
         .runtime = app.runtime,
         .server_max_body_bytes = cfg.max_body_bytes,
@@ -203,6 +210,7 @@ out:
     mh_intake_destroy(app.intake);
     mh_engine_runtime_stop(app.runtime);
     mh_secrets_destroy(app.secrets);
+    mh_db_pool_destroy(commit_pool);
     mh_db_pool_destroy(app.pool);
     mh_config_cleanup(&cfg);
     if (status == 0)

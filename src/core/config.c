@@ -73,7 +73,7 @@ static const struct cfg_row rows[] = {
      "http_call may connect to loopback, private and link-local addresses (false: only public "
      "ones, whatever a name resolves to)"},
     {"intake_committers", CFG_INT, F(intake_committers), "2", 1, 64, false,
-     "webhook intake threads committing deliveries (each holds a database connection)"},
+     "webhook intake threads committing deliveries, each on a database connection of its own"},
     {"intake_max_batch", CFG_INT, F(intake_max_batch), "32", 1, 1024, false,
      "most webhook deliveries committed in one transaction (group commit)"},
     {"kek_file", CFG_STR, F(kek_file), "", 0, 0, false, "file holding the key-encryption key"},

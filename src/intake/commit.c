@@ -435,7 +435,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
     bool committed_any = false;
     for (size_t i = 0; i < n; i++)
         items[i]->result = MH_INTAKE__PENDING;
-    if (mh_db_acquire(gc->in->pool, &c, &info) != MH_OK) {
+    if (mh_db_acquire(gc->in->commit_pool, &c, &info) != MH_OK) {
         fail_all(items, n, MH_EUNAVAILABLE);
         return;
     }

@@ -86,6 +86,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     struct mh_intake *in = mh_xcalloc(1, sizeof(*in));
     enum mh_err rc = MH_OK;
     in->pool = opts->pool;
+    in->commit_pool = opts->commit_pool ? opts->commit_pool : opts->pool;
     in->secrets = opts->secrets;
     atomic_init(&in->runtime, opts->runtime);
     in->max_body_bytes = opts->server_max_body_bytes;

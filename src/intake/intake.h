@@ -34,6 +34,7 @@ struct mh_secrets;
 
 struct mh_intake_opts {
     struct mh_db_pool *pool;           /* borrowed; outlives the intake */
+    struct mh_db_pool *commit_pool;    /* borrowed; the committers' alone (NULL: `pool`) */
     const struct mh_secrets *secrets;  /* borrowed; its keyring seals and opens signing keys */
     struct mh_engine_runtime *runtime; /* woken after each commit; may be NULL */
     long server_max_body_bytes;        /* the HTTP server's request limit */

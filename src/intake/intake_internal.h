@@ -217,6 +217,9 @@ void mh_intake__dlog_flush(struct mh_intake__dlog *d, int timeout_ms);
 
 struct mh_intake {
     struct mh_db_pool *pool;
+    /* The committers': when no other thread takes from it, nothing else that waits on the
+     * database (API requests, workers, endpoint lookups) can hold up a webhook's commit. */
+    struct mh_db_pool *commit_pool;
     _Atomic(struct mh_engine_runtime *) runtime;
     const struct mh_secrets *secrets;
     long max_body_bytes;

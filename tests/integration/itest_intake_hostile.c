@@ -321,8 +321,10 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
 
 /*
  * Requests that wait on the database run on the handler pool, not on the threads that serve
- * connections. With every such request stuck behind a lock, and fewer server threads than stuck
- * requests, webhooks to a known endpoint are still accepted and /healthz still answers. `lock`
+ * connections, and the intake commits on connections of its own. With every handler thread and
+ * every connection of the server's pool held by a request stuck behind a lock, and fewer server
+ * threads than stuck requests, webhooks to a known endpoint are still accepted and /healthz
+ * still answers. `lock`
  * is the table to hold; `method` and `path` (a number is appended) the requests that wait for
  * it; `stuck_status` what they get once the lock goes.
  */
@@ -330,7 +332,8 @@ static void requests_stuck_on(const char *lock, const char *method, const char *
                               long stuck_status)
 {
     struct ienv e;
-    ienv_setup(&e, (const char *const[]){"--http-threads", "2", "--workers", "0", NULL});
+    ienv_setup(&e, (const char *const[]){"--http-threads", "2", "--pool-size", "4", "--workers",
+                                         "0", NULL});
     json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
     const char *pub = jstr(ep, "public_id");
     MH_T_ASSERT_EQ(hook_status(&e, pub, NULL, "{\"n\": 0}"), 202); /* the endpoint is cached */
@@ -340,7 +343,7 @@ static void requests_stuck_on(const char *lock, const char *method, const char *
     snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", lock);
     owner_exec(c, "BEGIN", 0, NULL, NULL);
     owner_exec(c, sql, 0, NULL, NULL);
-    enum { STUCK = 6 };
+    enum { STUCK = 4 }; /* --pool-size: as many handler threads and connections */
     struct pending stuck[STUCK];
     for (int i = 0; i < STUCK; i++) {
         char url[256];
