@@ -5,7 +5,8 @@
  * connections, invalid UTF-8, deeply nested JSON, header floods, wrong content types and odd
  * paths. Each gets its 4xx or a closed connection, the server's memory stays bounded, and a
  * well-behaved endpoint keeps answering quickly throughout — also while another endpoint is
- * flooded far past its rate limit.
+ * flooded far past its rate limit, and while API requests or lookups of made-up endpoints are
+ * stuck on the database.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -324,9 +325,8 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
  * connections, and the intake commits on connections of its own. With every handler thread and
  * every connection of the server's pool held by a request stuck behind a lock, and fewer server
  * threads than stuck requests, webhooks to a known endpoint are still accepted and /healthz
- * still answers. `lock`
- * is the table to hold; `method` and `path` (a number is appended) the requests that wait for
- * it; `stuck_status` what they get once the lock goes.
+ * still answers. `lock` is the table to hold; `method` and `path` (a number is appended) the
+ * requests that wait for it; `stuck_status` what they get once the lock goes.
  */
 static void requests_stuck_on(const char *lock, const char *method, const char *path,
                               long stuck_status)
