@@ -3,8 +3,9 @@
  * The endpoint cache and the token buckets. Endpoints are looked up by public id in a sharded
  * hash table (16 shards, each a mutex over a chained table) holding refcounted, immutable
  * endpoints, so the hot path takes one short lock and no database round trip. Unknown ids are
- * remembered briefly, so repeating one costs no lookup either; each new id costs one, which the
- * HTTP side makes on its handler pool (mh_intake_is_cached). Entries are never trusted
+ * remembered briefly, so repeating one costs no lookup either; each new id costs one, which a
+ * server thread leaves to a thread that may wait (mh_intake_result.must_wait). Entries are
+ * never trusted
  * blindly: the commit checks the endpoint's config_version in the same transaction (commit.c),
  * and a refusal decided on an entry older than a second reloads it first.
  *
@@ -209,15 +210,19 @@ enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *public_id,
     return MH_OK;
 }
 
-bool mh_intake__cache_has(struct mh_intake__cache *c, const char *public_id)
+bool mh_intake__cache_peek(struct mh_intake__cache *c, const char *public_id,
+                           int64_t reload_if_older_ms, struct mh_intake__endpoint **out)
 {
+    *out = NULL;
     if (!is_public_id(public_id))
         return true;
     uint64_t h = hash_id(public_id);
     struct shard *sh = &c->shards[h % SHARDS];
     pthread_mutex_lock(&sh->mu);
     struct slot *s = find(sh, h, public_id);
-    bool has = s && is_fresh(s, -1, mh_clock_now_ms());
+    bool has = s && is_fresh(s, reload_if_older_ms, mh_clock_now_ms());
+    if (has)
+        *out = mh_intake__endpoint_ref(s->ep);
     pthread_mutex_unlock(&sh->mu);
     return has;
 }

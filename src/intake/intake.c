@@ -498,6 +498,7 @@ struct pending {
     struct mh_intake__item item;
     const struct mh_intake_waiter *waiter; /* NULL: nobody waits (sync use) */
     bool is_queued;                        /* the waiter's suspend was called */
+    bool is_nonblocking; /* on a thread that must not wait on the database (rq->is_nonblocking) */
 };
 
 static bool advance(struct pending *p);
@@ -547,7 +548,9 @@ static bool record(struct pending *p)
         if (p->waiter->suspend)
             p->waiter->suspend(p->waiter->ctx);
     }
-    /* From here on `p` belongs to the committer, which may finish it before this returns. */
+    /* From here on `p` belongs to the committer, which may finish it before this returns, and
+     * whose thread may wait (to judge it again on a reloaded endpoint). */
+    p->is_nonblocking = false;
     mh_intake__commit(p->in->gc, &p->item);
     return false;
 }
@@ -620,10 +623,23 @@ static bool advance(struct pending *p)
     judge(in, p->ep, j, v);
     if (v->status != 0 && v->may_refresh) {
         /* Refusing on an entry older than MH_INTAKE__REFRESH_MS: reload it once (the cache
-         * does, at most once a second) and judge again if it changed. */
+         * does, at most once a second) and judge again if it changed. Not on a thread that must
+         * not wait: the caller receives the delivery again on one that may. */
         struct mh_intake__endpoint *fresh = NULL;
-        if (mh_intake__cache_get(in, rq->public_id, MH_INTAKE__REFRESH_MS, &fresh, NULL) == MH_OK &&
-            fresh && fresh != p->ep && fresh->config_version != p->ep->config_version) {
+        bool has_fresh;
+        if (p->is_nonblocking) {
+            has_fresh =
+                mh_intake__cache_peek(in->cache, rq->public_id, MH_INTAKE__REFRESH_MS, &fresh);
+            if (!has_fresh) {
+                *res = (struct mh_intake_result){.must_wait = true};
+                return true;
+            }
+        } else {
+            has_fresh = mh_intake__cache_get(in, rq->public_id, MH_INTAKE__REFRESH_MS, &fresh,
+                                             NULL) == MH_OK;
+        }
+        if (has_fresh && fresh && fresh != p->ep &&
+            fresh->config_version != p->ep->config_version) {
             mh_intake__endpoint_unref(p->ep);
             p->ep = fresh;
             json_decref(v->schema_errors);
@@ -665,11 +681,6 @@ static void finish(struct pending *p)
         waiter->done(waiter->ctx);
 }
 
-bool mh_intake_is_cached(struct mh_intake *in, const char *public_id)
-{
-    return mh_intake__cache_has(in->cache, public_id);
-}
-
 bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_request *rq,
                              struct mh_intake_result *res, const struct mh_intake_waiter *waiter)
 {
@@ -683,9 +694,17 @@ bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_reques
     memset(res, 0, sizeof(*res));
     iso_time(p->j.received_at, &p->j.now_ms);
     p->j.content_type = mh_intake__header(rq, "Content-Type");
+    p->is_nonblocking = rq->is_nonblocking;
 
     uint8_t h[MH_CRYPTO_SHA256_LEN];
-    if (mh_intake__cache_get(in, rq->public_id, -1, &p->ep, &info) != MH_OK) {
+    enum mh_err lookup = MH_OK;
+    if (!p->is_nonblocking)
+        lookup = mh_intake__cache_get(in, rq->public_id, -1, &p->ep, &info);
+    else if (!mh_intake__cache_peek(in->cache, rq->public_id, -1, &p->ep))
+        res->must_wait = true; /* the endpoint is not cached: loading it queries the database */
+    if (res->must_wait) {
+        /* Nothing decided: the caller receives the delivery again on a thread that may wait. */
+    } else if (lookup != MH_OK) {
         res->status = 503;
         res->retry_after_s = 1;
         res->body = error_body(rq->request_id, "unavailable",

@@ -70,6 +70,9 @@ struct mh_intake_request {
     json_t *query;          /* the query-string arguments, name -> value; borrowed; may be NULL */
     const char *request_id; /* for logs and error bodies */
     bool is_test;           /* a test webhook sent through the API */
+    /* The caller's thread must not wait on the database (a server thread serving other
+     * connections): a delivery that would have to gets mh_intake_result.must_wait instead. */
+    bool is_nonblocking;
 };
 
 struct mh_intake_result {
@@ -79,6 +82,10 @@ struct mh_intake_result {
     char allow[96];    /* 405: the endpoint's methods, for Allow */
     char run_id[37];   /* "" unless a run was started (202) or found (200, duplicate) */
     char delivery_id[37];
+    /* With is_nonblocking: nothing was decided (status 0, no body), because deciding needs the
+     * database (an endpoint not cached, or a refusal to confirm on a fresh copy). Receive the
+     * delivery again, on a thread that may wait. */
+    bool must_wait;
 };
 
 /*
@@ -105,10 +112,7 @@ struct mh_intake_waiter {
 MH_MUSTCHECK bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_request *rq,
                                           struct mh_intake_result *res,
                                           const struct mh_intake_waiter *waiter);
-/* Whether receiving a delivery for `public_id` can start without a database query: its
- * endpoint, or the fact that there is none, is cached. Otherwise the receiving thread loads it
- * first, and may wait on the database (up to the pool's wait) to do so. */
-bool mh_intake_is_cached(struct mh_intake *in, const char *public_id);
+
 void mh_intake_result_cleanup(struct mh_intake_result *res);
 
 /*

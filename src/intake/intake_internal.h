@@ -105,9 +105,11 @@ MH_MUSTCHECK enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *
                                               int64_t reload_if_older_ms,
                                               struct mh_intake__endpoint **out,
                                               struct mh_err_info *info);
-/* Whether mh_intake__cache_get(.., -1, ..) would answer without the database: the endpoint, or
- * its absence, is cached and fresh, or `public_id` cannot be an endpoint's. */
-bool mh_intake__cache_has(struct mh_intake__cache *c, const char *public_id);
+/* mh_intake__cache_get without the database: true, with the endpoint (a new reference, or NULL
+ * when it does not exist) in *out, when the cache can answer as it would; false when it would
+ * have to load it. */
+bool mh_intake__cache_peek(struct mh_intake__cache *c, const char *public_id,
+                           int64_t reload_if_older_ms, struct mh_intake__endpoint **out);
 void mh_intake__cache_forget(struct mh_intake__cache *c, const char *public_id);
 /* Token bucket: takes one token from `ep`'s bucket; on refusal *retry_after_s tells when one
  * will be there. */

@@ -396,3 +396,49 @@ MH_TEST(lookups_of_unknown_endpoints_do_not_hold_up_webhooks)
     requests_stuck_on("webhook_endpoint_keys", "POST", "/hooks/madeUpPublicIdThatNoEndpointHas",
                       404);
 }
+
+/*
+ * A refusal decided on an endpoint cached more than a second ago is confirmed on a fresh copy
+ * first, which queries the database: that happens on the handler pool too. With the lookup
+ * stuck behind a lock and one server thread, a badly signed webhook waits there while another
+ * endpoint's webhooks are accepted; once the lock goes, it is refused.
+ */
+MH_TEST(confirming_a_refusal_does_not_hold_up_webhooks)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--http-threads", "1", "--workers", "0", NULL});
+    json_t *signed_ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000, "
+                                          "\"verification\": {\"scheme\": \"hmac\"}}");
+    json_t *open_ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
+    const char *spub = jstr(signed_ep, "public_id"), *opub = jstr(open_ep, "public_id");
+    const char *bad[] = {"Content-Type: application/json", "X-Signature: deadbeef", NULL};
+    /* Both endpoints cached; a refusal now would be confirmed on the cached copy. */
+    MH_T_ASSERT_EQ(hook_status(&e, spub, bad, "{}"), 401);
+    MH_T_ASSERT_EQ(hook_status(&e, opub, NULL, "{}"), 202);
+    mh_it_sleep_ms(1100); /* past MH_INTAKE__REFRESH_MS: the next refusal reloads first */
+
+    struct mh_db_conn *c = owner_conn(&e);
+    owner_exec(c, "BEGIN", 0, NULL, NULL);
+    owner_exec(c, "LOCK TABLE webhook_endpoint_keys IN ACCESS EXCLUSIVE MODE", 0, NULL, NULL);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/hooks/%s", e.s.base, spub);
+    struct pending refused = start_request(&e, "POST", url, "{}");
+    const char *waiting_sql = "SELECT count(*) AS n FROM pg_locks WHERE relation = "
+                              "'webhook_endpoint_keys'::regclass AND NOT granted";
+    long waiting = 0;
+    for (int i = 0; i < 400 && waiting < 1; i++) {
+        waiting = sql_count(&e, waiting_sql, 0, NULL);
+        if (waiting < 1)
+            mh_it_sleep_ms(25);
+    }
+    MH_T_ASSERT_EQ(waiting, 1);
+    for (int i = 0; i < 3; i++)
+        MH_T_ASSERT_EQ(hook_status(&e, opub, NULL, "{}"), 202);
+    MH_T_ASSERT_EQ(sql_count(&e, waiting_sql, 0, NULL), 1);
+    owner_exec(c, "COMMIT", 0, NULL, NULL);
+    mh_db_close(c);
+    MH_T_ASSERT_EQ(finish(&refused), 401);
+    json_decref(signed_ep);
+    json_decref(open_ep);
+    ienv_stop(&e);
+}

@@ -21,8 +21,8 @@ struct header_list {
 };
 
 static void collect(void *ctx, const char *name, const char *value);
-static void hook_uncached(struct mh_http_req *req, void *app);
-static void receive(struct mh_http_req *req, struct mh_app *app, bool may_park);
+static void hook_may_wait(struct mh_http_req *req, void *app);
+static void receive(struct mh_http_req *req, struct mh_app *app, bool is_server_thread);
 
 static void collect(void *ctx, const char *name, const char *value)
 {
@@ -97,26 +97,22 @@ void mh_h_hook(struct mh_http_req *req, void *app_)
         mh_http_respond_error(req, 503, "unavailable", "webhook intake is not running", NULL);
         return;
     }
-    /* Loading an endpoint not yet cached queries the database: not on the server's thread,
-     * which serves other webhooks' connections. A scan of made-up ids waits on the handler
-     * pool, not in front of them. */
-    if (!mh_intake_is_cached(app->intake, mh_http_req_param(req, "public_id"))) {
-        mh_http_req_defer(req, hook_uncached);
-        return;
-    }
     receive(req, app, true);
 }
 
-/* On a handler thread: the endpoint loads, then the delivery is received as usual; this thread
- * waits for the commit (one of the few requests that get here). */
-static void hook_uncached(struct mh_http_req *req, void *app)
+/* On a handler thread: a delivery the server's thread could not decide without the database
+ * (its endpoint not cached, or a refusal to confirm on a fresh copy) is received again here,
+ * where waiting is allowed; this thread also waits for the commit. Few requests get here. */
+static void hook_may_wait(struct mh_http_req *req, void *app)
 {
     receive(req, app, false);
 }
 
-/* Hands the request to the intake. When `may_park`, a delivery waiting for its group commit
- * parks the connection; otherwise this thread waits. */
-static void receive(struct mh_http_req *req, struct mh_app *app, bool may_park)
+/* Hands the request to the intake. On the server's thread (`is_server_thread`), nothing may
+ * wait on the database: a delivery waiting for its group commit parks the connection, and one
+ * that needs the database first goes to the handler pool (hook_may_wait). So a scan of made-up
+ * ids, or a slow database, queues there, not in front of the thread's other connections. */
+static void receive(struct mh_http_req *req, struct mh_app *app, bool is_server_thread)
 {
     struct mh_arena *arena = mh_http_req_arena(req);
     struct hook_call *call = mh_arena_calloc(arena, sizeof(*call));
@@ -140,8 +136,9 @@ static void receive(struct mh_http_req *req, struct mh_app *app, bool may_park)
         .body_len = len,
         .query = query,
         .request_id = mh_http_req_id(req),
+        .is_nonblocking = is_server_thread,
     };
-    if (!may_park) {
+    if (!is_server_thread) {
         mh_intake_receive(app->intake, &call->rq, &call->res);
         answer(req, &call->res);
         return;
@@ -149,5 +146,9 @@ static void receive(struct mh_http_req *req, struct mh_app *app, bool may_park)
     call->waiter = (struct mh_intake_waiter){.suspend = on_suspend, .done = on_done, .ctx = call};
     if (!mh_intake_receive_async(app->intake, &call->rq, &call->res, &call->waiter))
         return; /* answered by on_resumed */
+    if (call->res.must_wait) {
+        mh_http_req_defer(req, hook_may_wait);
+        return;
+    }
     answer(req, &call->res);
 }
