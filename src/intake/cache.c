@@ -166,29 +166,17 @@ enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *public_id,
                                  struct mh_err_info *info)
 {
     struct mh_intake__cache *c = in->cache;
-    *out = NULL;
-    if (!is_public_id(public_id))
+    if (mh_intake__cache_peek(c, public_id, reload_if_older_ms, out))
         return MH_OK;
     uint64_t h = hash_id(public_id);
     struct shard *sh = &c->shards[h % SHARDS];
     int64_t now = mh_clock_now_ms();
-    pthread_mutex_lock(&sh->mu);
-    struct slot *s = find(sh, h, public_id);
-    if (s) {
-        if (is_fresh(s, reload_if_older_ms, now)) {
-            *out = mh_intake__endpoint_ref(s->ep);
-            pthread_mutex_unlock(&sh->mu);
-            return MH_OK;
-        }
-    }
-    pthread_mutex_unlock(&sh->mu);
-
     struct mh_intake__endpoint *ep = NULL;
     enum mh_err rc = load(in, public_id, &ep, info);
     if (rc != MH_OK)
         return rc;
     pthread_mutex_lock(&sh->mu);
-    s = find(sh, h, public_id);
+    struct slot *s = find(sh, h, public_id);
     if (s == NULL) {
         shard_trim(sh);
         s = mh_xcalloc(1, sizeof(*s));

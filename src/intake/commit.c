@@ -76,6 +76,7 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
 static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
                               struct mh_intake__item **items, size_t n, struct mh_err_info *info);
 static int by_project(const void *a, const void *b);
+static void note_slow_batch(size_t n, int64_t t0, int64_t t1, int64_t t2);
 static void fail_all(struct mh_intake__item **items, size_t n, enum mh_err err);
 
 /* $1: the rows (a JSON array, see intake.c's row builder), $2: the project. */
@@ -359,8 +360,6 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
     return rc;
 }
 
-/* One transaction over `items` (sorted by project). On BATCH_OK every item has its result;
- * otherwise results are meaningful only for items marked STALE. */
 /* Logs a slow batch (see SLOW_BATCH_MS). */
 static void note_slow_batch(size_t n, int64_t t0, int64_t t1, int64_t t2)
 {
@@ -376,6 +375,8 @@ static void note_slow_batch(size_t n, int64_t t0, int64_t t1, int64_t t2)
            (long long)(t2 - t0), (long long)(t1 - t0), (long long)(t2 - t1), n);
 }
 
+/* One transaction over `items` (sorted by project). On BATCH_OK every item has its result;
+ * otherwise results are meaningful only for items marked STALE. */
 static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
                              struct mh_err_info *info)
 {

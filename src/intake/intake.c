@@ -698,13 +698,16 @@ bool mh_intake_receive_async(struct mh_intake *in, const struct mh_intake_reques
 
     uint8_t h[MH_CRYPTO_SHA256_LEN];
     enum mh_err lookup = MH_OK;
-    if (!p->is_nonblocking)
+    if (!p->is_nonblocking) {
         lookup = mh_intake__cache_get(in, rq->public_id, -1, &p->ep, &info);
-    else if (!mh_intake__cache_peek(in->cache, rq->public_id, -1, &p->ep))
-        res->must_wait = true; /* the endpoint is not cached: loading it queries the database */
-    if (res->must_wait) {
-        /* Nothing decided: the caller receives the delivery again on a thread that may wait. */
-    } else if (lookup != MH_OK) {
+    } else if (!mh_intake__cache_peek(in->cache, rq->public_id, -1, &p->ep)) {
+        /* Not cached: loading it queries the database. Nothing decided; the caller receives
+         * the delivery again on a thread that may wait. */
+        res->must_wait = true;
+        finish(p);
+        return true;
+    }
+    if (lookup != MH_OK) {
         res->status = 503;
         res->retry_after_s = 1;
         res->body = error_body(rq->request_id, "unavailable",

@@ -216,6 +216,25 @@ __attribute__((unused)) static long sql_count(struct ienv *e, const char *sql, i
 /* ---- raw connections ---------------------------------------------------------------------- */
 
 /* A TCP connection to the server. */
+/* Polls `sql` (a count, as sql_count) every 25 ms, up to 10 s, until it reaches `want`; returns
+ * the last count. */
+__attribute__((unused)) static long wait_for_count(struct ienv *e, const char *sql, int n,
+                                                   const char *const *params, long want)
+{
+    long got = 0;
+    for (int i = 0; i < 400; i++) {
+        got = sql_count(e, sql, n, params);
+        if (got >= want)
+            break;
+        mh_it_sleep_ms(25);
+    }
+    return got;
+}
+
+/* Counts the backends waiting for a lock on the table named by the query's parameter. */
+static const char *const lock_waiters_sql __attribute__((unused)) =
+    "SELECT count(*) AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted";
+
 __attribute__((unused)) static int dial(struct ienv *e)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

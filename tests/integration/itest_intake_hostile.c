@@ -351,15 +351,7 @@ static void requests_stuck_on(const char *lock, const char *method, const char *
         stuck[i] = start_request(&e, method, url, "");
     }
     const char *lp[] = {lock};
-    const char *waiting_sql = "SELECT count(*) AS n FROM pg_locks WHERE relation = "
-                              "$1::regclass AND NOT granted";
-    long waiting = 0;
-    for (int i = 0; i < 400 && waiting < STUCK; i++) {
-        waiting = sql_count(&e, waiting_sql, 1, lp);
-        if (waiting < STUCK)
-            mh_it_sleep_ms(25);
-    }
-    MH_T_ASSERT_EQ(waiting, STUCK);
+    MH_T_ASSERT_EQ(wait_for_count(&e, lock_waiters_sql, 1, lp, STUCK), STUCK);
 
     for (int i = 1; i <= 5; i++) {
         char body[32];
@@ -373,7 +365,7 @@ static void requests_stuck_on(const char *lock, const char *method, const char *
     MH_T_ASSERT_EQ(r.status, 200);
     mh_it_resp_cleanup(&r);
     /* All of that while the other requests were still stuck. */
-    MH_T_ASSERT_EQ(sql_count(&e, waiting_sql, 1, lp), STUCK);
+    MH_T_ASSERT_EQ(sql_count(&e, lock_waiters_sql, 1, lp), STUCK);
 
     owner_exec(c, "COMMIT", 0, NULL, NULL);
     mh_db_close(c);
@@ -423,18 +415,11 @@ MH_TEST(confirming_a_refusal_does_not_hold_up_webhooks)
     char url[256];
     snprintf(url, sizeof(url), "%s/hooks/%s", e.s.base, spub);
     struct pending refused = start_request(&e, "POST", url, "{}");
-    const char *waiting_sql = "SELECT count(*) AS n FROM pg_locks WHERE relation = "
-                              "'webhook_endpoint_keys'::regclass AND NOT granted";
-    long waiting = 0;
-    for (int i = 0; i < 400 && waiting < 1; i++) {
-        waiting = sql_count(&e, waiting_sql, 0, NULL);
-        if (waiting < 1)
-            mh_it_sleep_ms(25);
-    }
-    MH_T_ASSERT_EQ(waiting, 1);
+    const char *lp[] = {"webhook_endpoint_keys"};
+    MH_T_ASSERT_EQ(wait_for_count(&e, lock_waiters_sql, 1, lp, 1), 1);
     for (int i = 0; i < 3; i++)
         MH_T_ASSERT_EQ(hook_status(&e, opub, NULL, "{}"), 202);
-    MH_T_ASSERT_EQ(sql_count(&e, waiting_sql, 0, NULL), 1);
+    MH_T_ASSERT_EQ(sql_count(&e, lock_waiters_sql, 1, lp), 1);
     owner_exec(c, "COMMIT", 0, NULL, NULL);
     mh_db_close(c);
     MH_T_ASSERT_EQ(finish(&refused), 401);

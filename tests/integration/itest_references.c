@@ -41,15 +41,11 @@ static struct mh_db_conn *hold(struct ienv *e, const char *sql, const char *para
 static void wait_for_waiter(struct ienv *e, const char *xid)
 {
     const char *p[] = {xid};
-    for (int i = 0; i < 400; i++) {
-        if (sql_count(e,
-                      "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'transactionid' AND "
-                      "NOT granted AND transactionid::text = $1",
-                      1, p) > 0)
-            return;
-        mh_it_sleep_ms(25);
-    }
-    mh_t_fail(__FILE__, __LINE__, "nothing waited for the deleting transaction");
+    if (wait_for_count(e,
+                       "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'transactionid' AND "
+                       "NOT granted AND transactionid::text = $1",
+                       1, p, 1) < 1)
+        mh_t_fail(__FILE__, __LINE__, "nothing waited for the deleting transaction");
 }
 
 /*
@@ -96,13 +92,7 @@ MH_TEST(deleting_parents_removes_their_children)
                              "WHERE r.workflow_id = $1";
     const char *deliveries_sql =
         "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = $1";
-    long deliveries = 0;
-    for (int i = 0; i < 200 && deliveries < 4; i++) {
-        deliveries = sql_count(&e, deliveries_sql, 1, epp);
-        if (deliveries < 4)
-            mh_it_sleep_ms(25);
-    }
-    MH_T_ASSERT_EQ(deliveries, 4);
+    MH_T_ASSERT_EQ(wait_for_count(&e, deliveries_sql, 1, epp, 4), 4);
     MH_T_ASSERT_EQ(sql_count(&e, runs_sql, 1, wp), 4);
     MH_T_ASSERT_EQ(sql_count(&e, events_sql, 1, wp), 4);
     long events_before = sql_count(&e, "SELECT count(*) AS n FROM events", 0, NULL);
