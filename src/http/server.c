@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,10 @@ struct mh_http_server {
     struct mh_http__pool *pool;
     _Atomic int inflight;
     _Atomic int suspended;
+    /* The listening socket once quiesced: closed only after libmicrohttpd has stopped, since its
+     * threads take it out of their epoll sets on their own time (closing it at once was a data
+     * race ThreadSanitizer caught, and could let them act on a reused descriptor). */
+    MHD_socket quiesced_fd;
 };
 
 /* libmicrohttpd's memory per connection: the request line and headers (so a header block
@@ -579,6 +584,7 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : opts->port;
+    s->quiesced_fd = MHD_INVALID_SOCKET;
     *out = s;
     return MH_OK;
 }
@@ -590,9 +596,13 @@ int mh_http_server_port(const struct mh_http_server *s)
 
 int mh_http_server_drain(struct mh_http_server *s, int timeout_ms)
 {
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (s->quiesced_fd == MHD_INVALID_SOCKET) {
+        s->quiesced_fd = MHD_quiesce_daemon(s->daemon);
+        /* New connections are refused at once (Linux unhashes a listening socket on shutdown),
+         * while the descriptor itself stays open, so that no new file can take its number. */
+        if (s->quiesced_fd != MHD_INVALID_SOCKET)
+            shutdown(s->quiesced_fd, SHUT_RDWR);
+    }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -625,6 +635,8 @@ void mh_http_server_destroy(struct mh_http_server *s)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    if (s->quiesced_fd != MHD_INVALID_SOCKET)
+        close(s->quiesced_fd);
     mh_http__pool_destroy(s->pool);
     free(s);
 }
