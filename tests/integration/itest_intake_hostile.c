@@ -249,6 +249,19 @@ MH_TEST(slow_loris_header_floods_and_odd_input)
     ienv_stop(&e);
 }
 
+/* The 95th-slowest of 40 latencies (sorts them in place). */
+static double p95_of_40(double lat[40])
+{
+    for (int i = 0; i < 40; i++)
+        for (int j = i + 1; j < 40; j++)
+            if (lat[j] < lat[i]) {
+                double t = lat[i];
+                lat[i] = lat[j];
+                lat[j] = t;
+            }
+    return lat[37];
+}
+
 MH_TEST(a_flooded_endpoint_does_not_slow_others)
 {
     struct ienv e;
@@ -257,6 +270,12 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
                                         "\"verification\": {\"scheme\": \"hmac\"}}");
     json_t *calm = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
     const char *pf = jstr(flooded, "public_id");
+    double lat[40];
+    for (int i = 0; i < 40; i++) {
+        lat[i] = good_delivery(&e, jstr(calm, "public_id"));
+        mh_it_sleep_ms(10);
+    }
+    double calm_p95 = p95_of_40(lat);
     /* Four processes hammer the flooded endpoint with unsigned (bad) and oversized requests. */
     pid_t kids[4];
     for (int k = 0; k < 4; k++) {
@@ -273,24 +292,21 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
         }
     }
     mh_it_sleep_ms(300);
-    double lat[40];
     for (int i = 0; i < 40; i++) {
         lat[i] = good_delivery(&e, jstr(calm, "public_id"));
         mh_it_sleep_ms(50);
     }
     for (int k = 0; k < 4; k++)
         waitpid(kids[k], NULL, 0);
-    /* The 95th-slowest of 40 under ASan: generous, but far below what queueing behind the
-     * flood would cost. */
-    for (int i = 0; i < 40; i++)
-        for (int j = i + 1; j < 40; j++)
-            if (lat[j] < lat[i]) {
-                double t = lat[i];
-                lat[i] = lat[j];
-                lat[j] = t;
-            }
-    if (lat[37] > 250)
-        mh_t_fail(__FILE__, __LINE__, "p95 of the calm endpoint was %.0f ms", lat[37]);
+    /* The 95th-slowest of 40 under ASan, against the same figure measured before the flood in
+     * this run. The four flooding processes compete for the same cores as the server, so on a
+     * busy machine every request slows down; waiting behind the 4-second flood (a thread or a
+     * queue held by it) would cost seconds. Both figures print, so a slow run says which. */
+    double flood_p95 = p95_of_40(lat);
+    if (flood_p95 > 1000 && flood_p95 > 4 * calm_p95 + 50)
+        mh_t_fail(__FILE__, __LINE__,
+                  "p95 of the calm endpoint was %.0f ms (%.0f ms before the flood)", flood_p95,
+                  calm_p95);
     /* The flood was mostly refused by the rate limit before verification, and logged (the
      * listing waits for the background writer, so the table is complete afterwards). */
     char path[256];
@@ -314,7 +330,7 @@ MH_TEST(a_flooded_endpoint_does_not_slow_others)
                              "SELECT count(*) AS n FROM runs r JOIN webhook_deliveries d ON "
                              "d.run_id = r.id WHERE d.status = 202",
                              0, NULL),
-                   40);
+                   80);
     json_decref(flooded);
     json_decref(calm);
     ienv_stop(&e);
