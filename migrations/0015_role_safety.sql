@@ -49,11 +49,13 @@ CREATE POLICY memberships_insert ON memberships FOR INSERT TO meshhook_app
     WITH CHECK (mh_may_manage_member(project_id, role)
                 OR (user_id = mh_uid() AND role = 'owner' AND mh_project_claimable(project_id)));
 
+-- The last-owner rule is in WITH CHECK, not USING: SELECT ... FOR UPDATE (how the API locks a
+-- project's owners before it counts them) sees only rows that pass USING.
 DROP POLICY memberships_update ON memberships;
 CREATE POLICY memberships_update ON memberships FOR UPDATE TO meshhook_app
-    USING (mh_may_manage_member(project_id, role)
-           AND (role <> 'owner' OR mh_has_other_owner(project_id, user_id)))
-    WITH CHECK (mh_may_manage_member(project_id, role));
+    USING (mh_may_manage_member(project_id, role))
+    WITH CHECK (mh_may_manage_member(project_id, role)
+                AND (role = 'owner' OR mh_has_other_owner(project_id, user_id)));
 
 DROP POLICY memberships_delete ON memberships;
 CREATE POLICY memberships_delete ON memberships FOR DELETE TO meshhook_app

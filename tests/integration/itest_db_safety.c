@@ -277,8 +277,7 @@ MH_TEST(membership_policies_keep_owners_to_owners)
     MH_T_ASSERT_EQ(n, 1);
     MH_T_ASSERT_EQ(as_user(&db, owner, update, 3, member_owner, &n), MH_OK);
     MH_T_ASSERT_EQ(n, 1);
-    MH_T_ASSERT_EQ(as_user(&db, owner, update, 3, owner_viewer, &n), MH_OK);
-    MH_T_ASSERT_EQ(n, 0);
+    MH_T_ASSERT_EQ(as_user(&db, owner, update, 3, owner_viewer, &n), MH_EFORBIDDEN);
     MH_T_ASSERT_EQ(as_user(&db, owner, delete, 2, owner_row, &n), MH_OK);
     MH_T_ASSERT_EQ(n, 0);
     /* With a second owner, the first may step down. */
