@@ -72,6 +72,38 @@ static int load_config(struct mh_config *cfg, int argc, char **argv, char **rest
     return 0;
 }
 
+/* Says which database a command uses (never its password), and where it came from. */
+static void log_database(const char *what, const char *url, bool is_embedded)
+{
+    char where[512];
+    mh_db_describe_url(url, where, sizeof(where));
+    mh_log(MH_LOG_INFO, "main", "%s database: %s%s", what, where,
+           is_embedded ? " (the private cluster of `make run`, from ./.meshhook/pg.port: no "
+                         "database URL was set)"
+                       : "");
+}
+
+/* Refuses to serve as a role that row-level security does not bind (a superuser, BYPASSRLS,
+ * the tables' owner): every connection of both pools is checked when it opens, and one is
+ * opened now so that a misconfigured server stops at once rather than at its first request.
+ * When the database is down, the server starts and the check comes with the first
+ * connection. Returns false when the role is refused. */
+static bool check_database_role(struct mh_db_pool *pool)
+{
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_db_acquire(pool, &c, &info);
+    mh_db_release(pool, c);
+    if (rc == MH_EFORBIDDEN)
+        return false; /* logged by the pool */
+    if (rc != MH_OK)
+        mh_log(MH_LOG_WARN, "main",
+               "cannot reach the database yet (%s): starting anyway; each connection's role is "
+               "checked when it opens",
+               info.message);
+    return true;
+}
+
 /* On a fresh install, says how to make the first user (sign-up is off by default). */
 static void hint_first_user(struct mh_app *app)
 {
@@ -128,7 +160,12 @@ static int cmd_serve(int argc, char **argv)
     struct mh_http_server *srv = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int status = 1;
+    log_database("serving from", cfg.database_url, cfg.is_database_url_embedded);
     if (mh_db_pool_create(cfg.database_url, cfg.pool_size, cfg.pool_wait_ms, &app.pool) != MH_OK)
+        goto out;
+    mh_db_pool_set_name(app.pool, "main");
+    mh_db_pool_require_app_role(app.pool);
+    if (!check_database_role(app.pool))
         goto out;
     /* Refuses to start when stored secrets need a key-encryption key this server lacks. */
     if (mh_secrets_create(&cfg, app.pool, &app.secrets, &info) != MH_OK) {
@@ -165,6 +202,8 @@ static int cmd_serve(int argc, char **argv)
     if (mh_db_pool_create(cfg.database_url, cfg.intake_committers, cfg.pool_wait_ms,
                           &commit_pool) != MH_OK)
         goto out;
+    mh_db_pool_set_name(commit_pool, "intake");
+    mh_db_pool_require_app_role(commit_pool);
     struct mh_intake_opts io = {
         .pool = app.pool,
         .commit_pool = commit_pool,
@@ -173,6 +212,7 @@ static int cmd_serve(int argc, char **argv)
         .server_max_body_bytes = cfg.max_body_bytes,
         .committers = cfg.intake_committers,
         .max_batch = cfg.intake_max_batch,
+        .doubt_wait_ms = cfg.intake_doubt_wait_ms,
     };
     if (mh_intake_create(&io, &app.intake, &info) != MH_OK) {
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);
@@ -247,6 +287,7 @@ static int cmd_migrate(int argc, char **argv)
         mh_config_cleanup(&cfg);
         return 2;
     }
+    log_database("migrating", cfg.admin_database_url, cfg.is_admin_database_url_embedded);
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int pending = 0;
     enum mh_err rc = status_only

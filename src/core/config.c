@@ -76,6 +76,9 @@ static const struct cfg_row rows[] = {
      "webhook intake threads committing deliveries, each on a database connection of its own"},
     {"intake_max_batch", CFG_INT, F(intake_max_batch), "32", 1, 1024, false,
      "most webhook deliveries committed in one transaction (group commit)"},
+    {"intake_doubt_wait_ms", CFG_INT, F(intake_doubt_wait_ms), "5000", 0, 60000, false,
+     "longest wait, when a webhook's COMMIT was sent and its answer lost, to find out whether "
+     "it was recorded before answering 503"},
     {"kek_file", CFG_STR, F(kek_file), "", 0, 0, false, "file holding the key-encryption key"},
     {"kek", CFG_STR, F(kek), "", 0, 0, true, "key-encryption key (hex or base64)"},
     {"kek_id", CFG_STR, F(kek_id), "", 0, 0, false, "id of the key-encryption key"},
@@ -175,8 +178,10 @@ static enum mh_err validate(const struct mh_config *cfg, struct mh_err_info *inf
     return MH_OK;
 }
 
-/* With no database configured, use the private cluster that `make run` keeps under
- * ./.meshhook (scripts/pg.sh) when there is one, so the CLI works from the checkout as is. */
+/* Fills in the URLs left unset with the private cluster that `make run` keeps under
+ * ./.meshhook (scripts/pg.sh) when there is one, so the CLI works from the checkout as is. A URL
+ * that is set is never replaced: with only the admin URL given (a benchmark's own cluster), a
+ * migration must not go to the private cluster instead. */
 static void embedded_database(struct mh_config *cfg)
 {
     FILE *f = fopen(".meshhook/pg.port", "r");
@@ -189,13 +194,20 @@ static void embedded_database(struct mh_config *cfg)
     if (!ok || realpath(".meshhook/pg/run", dir) == NULL)
         return;
     char url[PATH_MAX + 128];
-    snprintf(url, sizeof(url), "postgresql:///meshhook?host=%s&port=%d&user=meshhook_app", dir,
-             port);
-    free(cfg->database_url);
-    cfg->database_url = mh_xstrdup(url);
-    snprintf(url, sizeof(url), "postgresql:///meshhook?host=%s&port=%d&user=meshhook", dir, port);
-    free(cfg->admin_database_url);
-    cfg->admin_database_url = mh_xstrdup(url);
+    if (cfg->database_url[0] == '\0') {
+        snprintf(url, sizeof(url), "postgresql:///meshhook?host=%s&port=%d&user=meshhook_app", dir,
+                 port);
+        free(cfg->database_url);
+        cfg->database_url = mh_xstrdup(url);
+        cfg->is_database_url_embedded = true;
+    }
+    if (cfg->admin_database_url[0] == '\0') {
+        snprintf(url, sizeof(url), "postgresql:///meshhook?host=%s&port=%d&user=meshhook", dir,
+                 port);
+        free(cfg->admin_database_url);
+        cfg->admin_database_url = mh_xstrdup(url);
+        cfg->is_admin_database_url_embedded = true;
+    }
 }
 
 /* HTTP threads only parse, verify and answer: a webhook waiting for its commit is parked, not
@@ -266,6 +278,7 @@ enum mh_err mh_config_load(struct mh_config *cfg, int argc, char **argv, char **
         if ((rc = set_value(cfg, r, v, source, info)) != MH_OK)
             goto out;
     }
+    /* The admin URL defaults to database_url when that one is given. */
     if (cfg->database_url[0] == '\0')
         embedded_database(cfg);
     if (cfg->admin_database_url[0] == '\0') {

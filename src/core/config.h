@@ -39,6 +39,7 @@ struct mh_config {
     bool allow_private_targets;
     int intake_committers;
     int intake_max_batch;
+    int intake_doubt_wait_ms;
     char *kek_file;
     char *kek;
     char *kek_id;
@@ -53,6 +54,10 @@ struct mh_config {
     int password_parallelism;
     int login_max_failures;
     int login_window_s;
+    /* Not settings: set when the URL was filled in from the private cluster of `make run`
+     * (./.meshhook/pg.port), so that the commands can say which database they use. */
+    bool is_database_url_embedded;
+    bool is_admin_database_url_embedded;
 };
 
 /* Fills `cfg` with defaults, then the environment, then argv (flags only; positional arguments

@@ -30,6 +30,15 @@ MH_MUSTCHECK enum mh_err mh_db_pool_create(const char *url, int size, int wait_m
                                            struct mh_db_pool **out);
 /* Closes every connection; all connections must have been released. NULL-tolerant. */
 void mh_db_pool_destroy(struct mh_db_pool *pool);
+/* Names the pool's connections: PostgreSQL sees application_name "meshhook <name>" (in
+ * pg_stat_activity), and the fault-injection seam of MH_DEBUG builds matches on it. `name` is
+ * copied; call before the first mh_db_acquire. */
+void mh_db_pool_set_name(struct mh_db_pool *pool, const char *name);
+/* From now on, every connection the pool opens is checked with mh_db_check_app_role before it
+ * is used, and refused (MH_EFORBIDDEN from mh_db_acquire, logged) when the check fails: a server
+ * that started while the database was down checks its role as soon as it reaches it. Call
+ * before the first mh_db_acquire. */
+void mh_db_pool_require_app_role(struct mh_db_pool *pool);
 
 /* Borrows a connection, waiting at most the pool's wait_ms for one to be free; (re)connects it
  * when needed. MH_EUNAVAILABLE when none is free in time or the database cannot be reached.
@@ -68,7 +77,12 @@ MH_MUSTCHECK enum mh_err mh_db_begin(struct mh_db_conn *c, const char *user_id,
  * execution because a custom plan looked a little cheaper. */
 MH_MUSTCHECK enum mh_err mh_db_begin_generic(struct mh_db_conn *c, const char *user_id,
                                              const char *project_id, struct mh_err_info *info);
+/* Commits. A COMMIT that was sent and whose answer was lost with the connection leaves the
+ * outcome unknown: it fails with MH_EUNAVAILABLE and info->kind MH_DB_IN_DOUBT, and the
+ * transaction may or may not have committed (see mh_db_backend_is_gone). Any other failure
+ * means the transaction did not commit. */
 MH_MUSTCHECK enum mh_err mh_db_commit(struct mh_db_conn *c, struct mh_err_info *info);
+#define MH_DB_IN_DOUBT "in-doubt"
 /* Never fails from the caller's point of view; a broken connection is reset on release. */
 void mh_db_rollback(struct mh_db_conn *c);
 
@@ -82,6 +96,24 @@ MH_MUSTCHECK enum mh_err mh_db_wait_notify(struct mh_db_conn *c, int timeout_ms,
 
 /* True when the connection is usable. */
 bool mh_db_is_ok(const struct mh_db_conn *c);
+
+/* The PostgreSQL server process of `c`'s session, also after the connection was lost (until
+ * mh_db_release or mh_db_close); 0 when it never connected. */
+int mh_db_backend_pid(const struct mh_db_conn *c);
+/* Safety checks (safety.c). Sets *is_gone when no server process `pid` runs any more (asked
+ * on another connection, `c`). Once the process that ran a transaction whose COMMIT is in
+ * doubt is gone, the transaction's outcome is final and visible to every later transaction:
+ * PostgreSQL finishes a COMMIT it has received before it notices that its client left. */
+MH_MUSTCHECK enum mh_err mh_db_backend_is_gone(struct mh_db_conn *c, int pid, bool *is_gone,
+                                               struct mh_err_info *info);
+/* Refuses (MH_EFORBIDDEN, with a message that says why and what to do) a role that row-level
+ * security would not bind: a superuser, a role with BYPASSRLS, a role that owns a table of the
+ * schema that has row-level security, or a member of any such role (which could SET ROLE to
+ * it). The server's role must be none of these (docs/internals/tenancy.md). */
+MH_MUSTCHECK enum mh_err mh_db_check_app_role(struct mh_db_conn *c, struct mh_err_info *info);
+/* A description of the database `url` names, without its password ("host=... port=...
+ * dbname=... user=..."), in `out`: for logs. */
+void mh_db_describe_url(const char *url, char *out, size_t cap);
 
 /* Migrations (migrate.c). Applies every pending embedded migration in order, each in its own
  * transaction, under an advisory lock; refuses (MH_ECONFLICT) when an applied migration's

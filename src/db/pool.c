@@ -4,6 +4,13 @@
  * database went away (a restart, a failover), so a waiting request either gets a working
  * connection within pool_wait_ms or a clean MH_EUNAVAILABLE — never a hang. Each connection
  * caches the statements it has prepared, keyed by SQL text.
+ *
+ * MH_DEBUG builds (the sanitizer builds of the tests) have a fault-injection seam: the file
+ * named by MH_DEBUG_DB_FAULT_FILE, when it exists, arms one fault, "<pool> <before|after>
+ * <down_ms>": the next COMMIT on a connection of the pool named <pool> loses its connection
+ * before the COMMIT is sent, or after it has been executed (its answer dropped), and then every
+ * connection attempt of the process fails for <down_ms>, as during a database restart. The
+ * file is removed when the fault fires. Release builds compile none of it.
  */
 #include "db/db.h"
 #include "db/db_internal.h"
@@ -15,6 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef MH_DEBUG
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#endif
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -31,8 +46,11 @@ struct prepared {
 struct mh_db_conn {
     PGconn *pg;
     char *url;
+    char app_name[64]; /* application_name; "meshhook <pool name>" */
     bool is_busy;
     bool in_tx;
+    bool must_check_role; /* mh_db_pool_require_app_role */
+    bool is_checking_role;
     struct prepared prepared[MAX_PREPARED];
     int nprepared;
 };
@@ -68,8 +86,56 @@ static void notice_quiet(void *arg, const char *msg)
     (void)msg;
 }
 
+#ifdef MH_DEBUG
+enum fault_when { FAULT_NONE, FAULT_BEFORE, FAULT_AFTER };
+
+static _Atomic int64_t fault_down_until_ms;
+
+/* The fault armed for a COMMIT on `c`, consumed (the file removed) when it applies to it. */
+static enum fault_when fault_take(const struct mh_db_conn *c)
+{
+    const char *path = getenv("MH_DEBUG_DB_FAULT_FILE");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return FAULT_NONE;
+    char pool[48] = "", when[16] = "";
+    int down_ms = 0;
+    int n = fscanf(f, "%47s %15s %d", pool, when, &down_ms);
+    fclose(f);
+    const char *name = strchr(c->app_name, ' ');
+    if (n < 2 || name == NULL || strcmp(name + 1, pool) != 0)
+        return FAULT_NONE;
+    if (unlink(path) != 0)
+        return FAULT_NONE; /* another connection took it */
+    atomic_store(&fault_down_until_ms, mh_clock_mono_ms() + (down_ms > 0 ? down_ms : 0));
+    mh_log(MH_LOG_WARN, "db", "fault injection: connection lost %s COMMIT, database away %d ms",
+           when, down_ms);
+    return strcmp(when, "after") == 0 ? FAULT_AFTER : FAULT_BEFORE;
+}
+
+/* Breaks `c`'s connection as a network failure would. */
+static void fault_break(struct mh_db_conn *c)
+{
+    shutdown(PQsocket(c->pg), SHUT_RDWR);
+    PGresult *res = PQexec(c->pg, "SELECT 1"); /* libpq notices the loss */
+    PQclear(res);
+}
+
+static bool fault_is_down(void)
+{
+    return mh_clock_mono_ms() < atomic_load(&fault_down_until_ms);
+}
+#endif
+
 static enum mh_err open_conn(struct mh_db_conn *c, struct mh_err_info *info)
 {
+#ifdef MH_DEBUG
+    /* A restart takes the open connections too. */
+    if (c->pg && fault_is_down()) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+#endif
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
         return MH_OK;
     if (c->pg) {
@@ -78,8 +144,14 @@ static enum mh_err open_conn(struct mh_db_conn *c, struct mh_err_info *info)
     }
     forget_prepared(c);
     c->in_tx = false;
+#ifdef MH_DEBUG
+    if (fault_is_down())
+        return mh_err_set(info, MH_EUNAVAILABLE, "connect", -1,
+                          "database unavailable: fault injection");
+#endif
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {c->url, CONNECT_TIMEOUT_S, "meshhook", NULL};
+    const char *vals[] = {c->url, CONNECT_TIMEOUT_S, c->app_name[0] ? c->app_name : "meshhook",
+                          NULL};
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         /* libpq's message names host and database, never the password. */
@@ -95,6 +167,23 @@ static enum mh_err open_conn(struct mh_db_conn *c, struct mh_err_info *info)
         return MH_EUNAVAILABLE;
     }
     PQsetNoticeProcessor(c->pg, notice_quiet, NULL);
+    /* A statement of the check that loses its connection reopens it here, and the check then
+     * runs on the new connection: it is not nested. */
+    if (c->must_check_role && !c->is_checking_role) {
+        struct mh_err_info ri = MH_ERR_INFO_INIT;
+        c->is_checking_role = true;
+        enum mh_err rc = mh_db_check_app_role(c, &ri);
+        c->is_checking_role = false;
+        if (rc != MH_OK) {
+            if (rc == MH_EFORBIDDEN)
+                mh_log(MH_LOG_ERROR, "db", "%s", ri.message);
+            if (c->pg)
+                PQfinish(c->pg);
+            c->pg = NULL;
+            forget_prepared(c);
+            return mh_err_set(info, rc, ri.kind, -1, "%s", ri.message);
+        }
+    }
     return MH_OK;
 }
 
@@ -114,6 +203,18 @@ enum mh_err mh_db_pool_create(const char *url, int size, int wait_ms, struct mh_
         p->conns[i].url = mh_xstrdup(url);
     *out = p;
     return MH_OK;
+}
+
+void mh_db_pool_set_name(struct mh_db_pool *p, const char *name)
+{
+    for (int i = 0; i < p->size; i++)
+        snprintf(p->conns[i].app_name, sizeof(p->conns[i].app_name), "meshhook %s", name);
+}
+
+void mh_db_pool_require_app_role(struct mh_db_pool *p)
+{
+    for (int i = 0; i < p->size; i++)
+        p->conns[i].must_check_role = true;
 }
 
 static void conn_cleanup(struct mh_db_conn *c)
@@ -227,6 +328,11 @@ PGconn *mh_db__pg(struct mh_db_conn *c)
 bool mh_db_is_ok(const struct mh_db_conn *c)
 {
     return c && c->pg && PQstatus(c->pg) == CONNECTION_OK;
+}
+
+int mh_db_backend_pid(const struct mh_db_conn *c)
+{
+    return c && c->pg ? PQbackendPID(c->pg) : 0;
 }
 
 /* Maps a failed result to an error code and a message without parameter values. */
@@ -446,11 +552,28 @@ enum mh_err mh_db_commit(struct mh_db_conn *c, struct mh_err_info *info)
 {
     if (!mh_db_is_ok(c))
         return mh_err_set(info, MH_EUNAVAILABLE, "connection", -1, "database connection lost");
+#ifdef MH_DEBUG
+    enum fault_when fault = fault_take(c);
+    if (fault == FAULT_BEFORE)
+        fault_break(c);
+#endif
     PGresult *res = PQexec(c->pg, "COMMIT");
+#ifdef MH_DEBUG
+    if (fault == FAULT_AFTER) {
+        PQclear(res);
+        res = NULL;
+        fault_break(c);
+    }
+#endif
     enum mh_err rc = MH_OK;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = result_error(c, res, info);
-    else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
+        /* Sent, and no answer: the outcome is unknown, not a failure. */
+        if (rc == MH_EUNAVAILABLE)
+            mh_err_set(info, rc, MH_DB_IN_DOUBT, -1,
+                       "the database connection was lost during COMMIT: the transaction may "
+                       "have committed");
+    } else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
         /* COMMIT of an aborted transaction "succeeds" as a rollback: that is a failure. */
         rc = mh_err_set(info, MH_EDB, "25P02", -1, "transaction was aborted and rolled back");
     PQclear(res);

@@ -8,6 +8,10 @@
  * HTTP requests the decisions asked for. An HTTP outcome comes back on the
  * executor thread, becomes a report, and a worker appends it by advancing the run again.
  *
+ * A database that goes away for a moment (a restart, a failover) costs a claimed job no more
+ * than that moment: a job whose outcome could not be recorded is remembered, and handed back
+ * (mh_release_jobs) as soon as the database answers again, instead of waiting out its lease.
+ *
  * Crashes: a job stays in the table until its run finishes. While an HTTP call is in flight the
  * job sleeps until the call's timeout plus a margin; if the process dies, the job comes due again
  * and the outstanding calls are sent again (same idempotency key), so steps run at least once and
@@ -23,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -73,6 +78,7 @@ struct mh_engine_runtime {
     struct mh_outbound *out;
     _Atomic bool notify_pending;
     json_t *privacy; /* project id -> {"at": ms, "settings": {...}}: a short-lived cache */
+    json_t *orphans; /* [[job id, attempts]...] to hand back once the database answers (mu) */
 };
 
 struct job {
@@ -840,20 +846,86 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
     return rc;
 }
 
+/* Remembers a claimed job whose outcome could not be recorded because the database was
+ * unreachable: take_back hands it back once the database answers again. */
+static void orphan_add(struct mh_engine_runtime *rt, const struct job *j)
+{
+    pthread_mutex_lock(&rt->mu);
+    json_array_append_new(rt->orphans, json_pack("[I, i]", (json_int_t)j->id, j->attempts));
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Hands back the remembered jobs (those still leased from the same claim), or keeps them for
+ * the next try when the database is still away. */
+static void take_back(struct mh_engine_runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    json_t *mine = rt->orphans;
+    rt->orphans = json_array();
+    pthread_mutex_unlock(&rt->mu);
+    struct mh_buf ids, attempts;
+    mh_buf_init(&ids, 1024 * 1024);
+    mh_buf_init(&attempts, 1024 * 1024);
+    enum mh_err rc = mh_buf_append_str(&ids, "{");
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&attempts, "{");
+    size_t i;
+    json_t *o;
+    json_array_foreach(mine, i, o)
+    {
+        if (rc == MH_OK)
+            rc = mh_buf_printf(&ids, "%s%lld", i ? "," : "",
+                               (long long)json_integer_value(json_array_get(o, 0)));
+        if (rc == MH_OK)
+            rc = mh_buf_printf(&attempts, "%s%lld", i ? "," : "",
+                               (long long)json_integer_value(json_array_get(o, 1)));
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&ids, "}");
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&attempts, "}");
+    struct mh_db_conn *c = NULL;
+    json_t *row = NULL;
+    if (rc == MH_OK && (rc = mh_db_acquire(rt->opts.pool, &c, NULL)) == MH_OK) {
+        const char *params[] = {rt->worker_id, mh_buf_str(&ids), mh_buf_str(&attempts)};
+        rc = mh_db_query_row(c, "SELECT mh_release_jobs($1, $2::bigint[], $3::int[]) AS n", 3,
+                             params, &row, NULL);
+    }
+    mh_db_release(rt->opts.pool, c);
+    mh_buf_cleanup(&ids);
+    mh_buf_cleanup(&attempts);
+    if (rc == MH_OK) {
+        mh_log(MH_LOG_INFO, "engine",
+               "database back: took back %lld of %zu job(s) whose outcome could not be recorded",
+               (long long)json_integer_value(json_object_get(row, "n")), json_array_size(mine));
+        json_decref(row);
+        json_decref(mine);
+        return;
+    }
+    /* Too many to list (the lease brings them back), or the database is still away. */
+    pthread_mutex_lock(&rt->mu);
+    if (rc == MH_EUNAVAILABLE)
+        json_array_extend(rt->orphans, mine);
+    pthread_mutex_unlock(&rt->mu);
+    json_decref(mine);
+}
+
 /* Gives a job whose processing failed another chance later, or dead-letters it. */
 static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const char *why)
 {
     struct mh_db_conn *c = NULL;
-    if (mh_db_acquire(rt->opts.pool, &c, NULL) != MH_OK)
-        return; /* the lease runs out and the job comes back */
+    if (mh_db_acquire(rt->opts.pool, &c, NULL) != MH_OK) {
+        orphan_add(rt, j);
+        return;
+    }
     char delay[32];
     int64_t cap = JOB_RETRY_BASE_MS << (j->attempts < 16 ? j->attempts : 16);
     if (cap > JOB_RETRY_MAX_MS)
         cap = JOB_RETRY_MAX_MS;
     snprintf(delay, sizeof(delay), "%lld", (long long)(random_u64(NULL) % (uint64_t)cap));
     const char *params[] = {j->run_id, delay, why};
-    if (mh_db_begin(c, NULL, j->project_id, NULL) == MH_OK) {
-        enum mh_err rc;
+    enum mh_err rc = mh_db_begin(c, NULL, j->project_id, NULL);
+    if (rc == MH_OK) {
         if (j->attempts >= j->max_attempts) {
             rc = mh_db_query(c,
                              "WITH d AS (DELETE FROM jobs WHERE run_id = $1 RETURNING *), "
@@ -873,9 +945,11 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
                              3, params, NULL, NULL, NULL);
         }
         if (rc == MH_OK)
-            (void)!mh_db_commit(c, NULL);
+            rc = mh_db_commit(c, NULL);
     }
     mh_db_release(rt->opts.pool, c);
+    if (rc == MH_EUNAVAILABLE)
+        orphan_add(rt, j);
 }
 
 /* After a commit: forgets the report's call and sends what the decisions asked for. */
@@ -976,6 +1050,8 @@ static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct
     mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s", jobs[0].run_id, info.message);
     if (reps && reps[0])
         inflight_forget(rt, reps[0]->key); /* the job's recovery wake sends the call again */
+    else if (rc == MH_EUNAVAILABLE)
+        orphan_add(rt, &jobs[0]); /* not the job's fault: no attempt spent on it */
     else
         job_failed(rt, &jobs[0], info.message[0] ? info.message : mh_strerror(rc));
 }
@@ -1065,7 +1141,10 @@ static void *worker_main(void *arg)
         while (nrep < max && (rep = pop_report(rt)) != NULL)
             reps[nrep++] = rep;
         unsigned gen = rt->wake_gen;
+        bool has_orphans = json_array_size(rt->orphans) > 0;
         pthread_mutex_unlock(&rt->mu);
+        if (has_orphans)
+            take_back(rt);
         if (nrep > 0) {
             for (int i = 0; i < nrep; i++) {
                 memset(&jobs[i], 0, sizeof(jobs[i]));
@@ -1158,6 +1237,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     pthread_cond_init(&rt->cv, NULL);
     rt->inflight = json_object();
     rt->privacy = json_object();
+    rt->orphans = json_array();
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(rt->worker_id, sizeof(rt->worker_id), "%.40s:%d:%08llx", host, (int)getpid(),
@@ -1177,6 +1257,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     if (rc != MH_OK) {
         json_decref(rt->inflight);
         json_decref(rt->privacy);
+        json_decref(rt->orphans);
         free(rt);
         return mh_err_set(info, rc, "outbound", -1, "could not start the HTTP executor");
     }
@@ -1245,6 +1326,7 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
         mh_engine_wf_unref(rt->cache[i].wf);
     json_decref(rt->inflight);
     json_decref(rt->privacy);
+    json_decref(rt->orphans);
     free(rt->threads);
     pthread_cond_destroy(&rt->cv);
     pthread_mutex_destroy(&rt->mu);

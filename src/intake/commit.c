@@ -26,18 +26,27 @@
  * judge them again on the fresh endpoint) and the rest retried; a statement that fails for any
  * other reason rolls the batch back and its deliveries are retried one per transaction, so one
  * bad delivery cannot fail its neighbours. When the database is unreachable or COMMIT fails,
- * every delivery of the batch fails and is answered 503: a commit whose outcome is unknown is
- * never reported as a success.
+ * every delivery of the batch fails and is answered 503, meaning nothing of it was recorded.
+ *
+ * A commit in doubt (COMMIT sent, its answer lost with the connection: a database restart, a
+ * network cut) is resolved before anyone is answered. The batch's run ids are known; once the
+ * database answers again and the server process that ran the transaction is gone (so its
+ * outcome is final), the runs are looked up: found, the batch committed and its deliveries get
+ * their 202 (or 200 for a duplicate); not found, nothing was recorded and they get 503. Past
+ * doubt_wait_ms without an answer they get a 503 that says the delivery may have been recorded
+ * (docs/webhooks.md). Only a failed COMMIT pays for any of this.
  */
 #include "intake/intake_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "db/db.h"
 #include "engine/store.h"
 
 /* Rows of one statement: a committed batch is at most this large per project. */
@@ -65,6 +74,14 @@ enum batch_rc {
     BATCH_STALE,       /* some items are stale: retry the others */
     BATCH_ITEM_FAILED, /* a statement failed: retry items alone */
     BATCH_DOWN,        /* the database is unreachable, or COMMIT failed */
+    BATCH_IN_DOUBT,    /* COMMIT was sent and its answer lost; results kept as if committed */
+};
+
+/* What a commit in doubt turned out to be. */
+enum doubt {
+    DOUBT_COMMITTED,
+    DOUBT_NOT_COMMITTED,
+    DOUBT_UNKNOWN,
 };
 
 static void *run(void *arg);
@@ -78,6 +95,15 @@ static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
 static int by_project(const void *a, const void *b);
 static void note_slow_batch(size_t n, int64_t t0, int64_t t1, int64_t t2);
 static void fail_all(struct mh_intake__item **items, size_t n, enum mh_err err);
+static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
+                         struct mh_intake__item **items, size_t n, bool *committed_any);
+static enum doubt resolve_doubt(struct mh_intake *in, struct mh_intake__item **items, size_t n,
+                                int pid);
+static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                             bool *found, struct mh_err_info *info);
+
+/* Between two looks at the database while a commit is in doubt. */
+#define DOUBT_POLL_MS 100
 
 /* $1: the rows (a JSON array, see intake.c's row builder), $2: the project. */
 static const char *const insert_sql =
@@ -405,6 +431,8 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
     }
     int64_t t1 = mh_clock_mono_ms();
     rc = mh_db_commit(c, info);
+    if (rc != MH_OK && strcmp(info->kind, MH_DB_IN_DOUBT) == 0)
+        return BATCH_IN_DOUBT;
     if (rc != MH_OK) {
         for (size_t i = 0; i < n; i++)
             items[i]->result = MH_INTAKE__PENDING;
@@ -455,6 +483,10 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
             committed_any = true;
             break;
         }
+        if (r == BATCH_IN_DOUBT) {
+            settle_doubt(gc, &c, batch, m, &committed_any);
+            break;
+        }
         if (r == BATCH_DOWN) {
             mh_log(MH_LOG_WARN, "intake", "batch of %zu deliveries not recorded: %s", m,
                    info.message);
@@ -463,10 +495,12 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
         }
         if (r == BATCH_ITEM_FAILED) {
             /* One transaction per item, so only the culprit fails. */
-            for (size_t i = 0; i < m; i++) {
+            for (size_t i = 0; i < m && c; i++) {
                 enum batch_rc one = attempt(c, &batch[i], 1, &info);
                 if (one == BATCH_OK) {
                     committed_any = true;
+                } else if (one == BATCH_IN_DOUBT) {
+                    settle_doubt(gc, &c, &batch[i], 1, &committed_any);
                 } else if (one != BATCH_STALE) {
                     mh_log(MH_LOG_ERROR, "intake", "delivery not recorded: %s (%s)", info.message,
                            info.kind);
@@ -478,7 +512,101 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
     }
     fail_all(items, n, MH_EUNAVAILABLE);
     free(batch);
-    mh_db_release(gc->in->pool, c);
+    mh_db_release(gc->in->commit_pool, c);
     if (committed_any)
         mh_engine_runtime_wake(atomic_load(&gc->in->runtime));
+}
+
+/* A COMMIT of `items` in doubt on *c: gives the connection back, finds out (within
+ * doubt_wait_ms) whether the transaction committed and settles each item's result
+ * accordingly, then takes a connection again for what follows (*c NULL when there is none). */
+static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
+                         struct mh_intake__item **items, size_t n, bool *committed_any)
+{
+    int pid = mh_db_backend_pid(*c);
+    mh_db_release(gc->in->commit_pool, *c);
+    *c = NULL;
+    int64_t t0 = mh_clock_mono_ms();
+    enum doubt d = resolve_doubt(gc->in, items, n, pid);
+    long long ms = (long long)(mh_clock_mono_ms() - t0);
+    if (d == DOUBT_COMMITTED) {
+        *committed_any = true;
+        mh_log(MH_LOG_WARN, "intake",
+               "batch of %zu deliveries: COMMIT's answer lost, found recorded after %lld ms", n,
+               ms);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            items[i]->result = MH_INTAKE__PENDING;
+        fail_all(items, n, d == DOUBT_NOT_COMMITTED ? MH_EUNAVAILABLE : MH_ETIMEOUT);
+        mh_log(MH_LOG_WARN, "intake", "batch of %zu deliveries: COMMIT's answer lost, %s", n,
+               d == DOUBT_NOT_COMMITTED ? "found not recorded"
+                                        : "still unknown at the deadline (may have been recorded)");
+    }
+    if (mh_db_acquire(gc->in->commit_pool, c, NULL) != MH_OK)
+        *c = NULL;
+}
+
+static enum doubt resolve_doubt(struct mh_intake *in, struct mh_intake__item **items, size_t n,
+                                int pid)
+{
+    bool has_runs = false;
+    for (size_t i = 0; i < n; i++)
+        has_runs = has_runs || items[i]->result == MH_INTAKE__ACCEPTED;
+    /* Only duplicates: their answer (the earlier run) holds whatever became of the COMMIT. */
+    if (!has_runs)
+        return DOUBT_COMMITTED;
+    int64_t deadline = mh_clock_mono_ms() + in->doubt_wait_ms;
+    for (;;) {
+        struct mh_db_conn *c = NULL;
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        bool is_gone = false, found = false;
+        /* Until the process that ran the transaction is gone, a COMMIT it received may still
+         * be under way: not finding the runs would prove nothing. */
+        if (mh_db_acquire(in->commit_pool, &c, &info) == MH_OK &&
+            mh_db_backend_is_gone(c, pid, &is_gone, &info) == MH_OK && is_gone &&
+            find_runs(c, items, n, &found, &info) == MH_OK) {
+            mh_db_release(in->commit_pool, c);
+            return found ? DOUBT_COMMITTED : DOUBT_NOT_COMMITTED;
+        }
+        mh_db_release(in->commit_pool, c);
+        int64_t left = deadline - mh_clock_mono_ms();
+        if (left <= 0)
+            return DOUBT_UNKNOWN;
+        struct timespec ts = {0, (long)(left < DOUBT_POLL_MS ? left : DOUBT_POLL_MS) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* *found: some run of the accepted `items` (sorted by project) exists. One is enough: the
+ * batch was one transaction. */
+static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                             bool *found, struct mh_err_info *info)
+{
+    *found = false;
+    for (size_t start = 0; start < n && !*found;) {
+        size_t end = start;
+        json_t *ids = json_array();
+        for (; end < n && strcmp(items[end]->ep->project_id, items[start]->ep->project_id) == 0;
+             end++)
+            if (items[end]->result == MH_INTAKE__ACCEPTED)
+                json_array_append_new(ids, json_string(items[end]->run_id));
+        char *text = json_dumps(ids, JSON_COMPACT);
+        json_decref(ids);
+        const char *params[] = {text};
+        json_t *row = NULL;
+        enum mh_err rc = mh_db_begin(c, NULL, items[start]->ep->project_id, info);
+        if (rc == MH_OK)
+            rc = mh_db_query_row(c,
+                                 "SELECT EXISTS (SELECT 1 FROM runs WHERE id IN (SELECT "
+                                 "jsonb_array_elements_text($1::jsonb)::uuid)) AS found",
+                                 1, params, &row, info);
+        mh_db_rollback(c);
+        free(text);
+        if (rc != MH_OK)
+            return rc;
+        *found = json_is_true(json_object_get(row, "found"));
+        json_decref(row);
+        start = end;
+    }
+    return MH_OK;
 }

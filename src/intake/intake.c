@@ -80,6 +80,21 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        struct mh_err_info *info);
 
+/* Logs name an endpoint by the first characters of its public id: the whole id is what lets
+ * anyone send to it. */
+#define PUBLIC_ID_HINT 12
+static void public_id_hint(const char *public_id, char out[PUBLIC_ID_HINT])
+{
+    size_t n = 0;
+    for (; n < 6 && public_id[n]; n++) {
+        char ch = public_id[n];
+        bool is_b64url = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                         (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+        out[n] = is_b64url ? ch : '?';
+    }
+    snprintf(out + n, PUBLIC_ID_HINT - n, "...");
+}
+
 enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake **out,
                              struct mh_err_info *info)
 {
@@ -90,6 +105,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     in->secrets = opts->secrets;
     atomic_init(&in->runtime, opts->runtime);
     in->max_body_bytes = opts->server_max_body_bytes;
+    in->doubt_wait_ms = opts->doubt_wait_ms;
     in->cache = mh_intake__cache_create();
     if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
         (rc = mh_intake__committer_start(
@@ -533,8 +549,9 @@ static bool record(struct pending *p)
     if (row == NULL) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");
-        mh_log_req(MH_LOG_ERROR, "intake", rq->request_id, "endpoint %s: %s", rq->public_id,
-                   info.message);
+        char hint[PUBLIC_ID_HINT];
+        public_id_hint(rq->public_id, hint);
+        mh_log_req(MH_LOG_ERROR, "intake", rq->request_id, "endpoint %s: %s", hint, info.message);
         return true;
     }
     p->item.row_json = row;
@@ -596,14 +613,27 @@ static void committed(struct mh_intake__item *item)
         }
         break;
     }
-    default:
+    default: {
+        /* Never the whole public id in a log: it is the endpoint's bearer credential. */
+        char hint[PUBLIC_ID_HINT];
+        public_id_hint(rq->public_id, hint);
         res->status = 503;
         res->retry_after_s = 1;
-        res->body = error_body(rq->request_id, "unavailable",
-                               "the delivery could not be recorded; retry later");
-        mh_log_req(MH_LOG_WARN, "intake", rq->request_id, "endpoint %s: not recorded: %s",
-                   rq->public_id, mh_strerror(item->err));
+        if (item->err == MH_ETIMEOUT) {
+            res->body = error_body(rq->request_id, "unavailable",
+                                   "the database did not confirm whether the delivery was "
+                                   "recorded: it may have been recorded; retry it with the same "
+                                   "idempotency key so that it is not recorded twice");
+            mh_log_req(MH_LOG_WARN, "intake", rq->request_id,
+                       "endpoint %s: may have been recorded (commit in doubt)", hint);
+        } else {
+            res->body = error_body(rq->request_id, "unavailable",
+                                   "the delivery was not recorded; retry later");
+            mh_log_req(MH_LOG_WARN, "intake", rq->request_id, "endpoint %s: not recorded: %s", hint,
+                       mh_strerror(item->err));
+        }
         break;
+    }
     }
     finish(p);
 }

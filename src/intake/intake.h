@@ -40,6 +40,9 @@ struct mh_intake_opts {
     long server_max_body_bytes;        /* the HTTP server's request limit */
     int committers;                    /* group-commit threads; 0: 2 */
     int max_batch;                     /* deliveries per transaction at most; 0: 32 */
+    /* A COMMIT whose answer was lost: how long to try to find out whether it committed before
+     * answering 503 (docs/webhooks.md); 0 answers 503 at once. */
+    int doubt_wait_ms;
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption

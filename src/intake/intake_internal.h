@@ -192,6 +192,8 @@ struct mh_intake__item {
     char run_id[37];
     enum mh_intake__outcome result;
     enum mh_intake__outcome outcome;
+    /* FAILED: MH_EUNAVAILABLE, nothing recorded; MH_ETIMEOUT, the COMMIT's outcome is unknown
+     * (it may have been recorded); otherwise the delivery itself could not be recorded. */
     enum mh_err err;
     struct mh_intake__item *next;
 };
@@ -225,6 +227,7 @@ struct mh_intake {
     _Atomic(struct mh_engine_runtime *) runtime;
     const struct mh_secrets *secrets;
     long max_body_bytes;
+    int doubt_wait_ms;
     struct mh_intake__cache *cache;
     struct mh_intake__committer *gc;
     struct mh_intake__dlog *dlog;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,4 +220,48 @@ MH_TEST(config_http_threads_default_to_twice_the_cpus)
     MH_T_ASSERT_EQ(mh_config_load(&cfg, 2, (char **)three, NULL, NULL, NULL), MH_OK);
     MH_T_ASSERT_EQ(cfg.http_threads, 3);
     mh_config_cleanup(&cfg);
+}
+
+/* The private cluster of `make run` (./.meshhook/pg.port) fills in only the URLs left unset:
+ * with only the admin URL given, a migration goes where that URL says (issue #18, 13). */
+MH_TEST(config_embedded_cluster_fills_in_only_unset_urls)
+{
+    char dir[] = "/tmp/mh-t-embedded-XXXXXX";
+    MH_T_ASSERT(mkdtemp(dir) != NULL);
+    MH_T_ASSERT_EQ(chdir(dir), 0);
+    MH_T_ASSERT_EQ(mkdir(".meshhook", 0700), 0);
+    MH_T_ASSERT_EQ(mkdir(".meshhook/pg", 0700), 0);
+    MH_T_ASSERT_EQ(mkdir(".meshhook/pg/run", 0700), 0);
+    FILE *f = fopen(".meshhook/pg.port", "w");
+    MH_T_ASSERT(f != NULL);
+    fputs("54329\n", f);
+    MH_T_ASSERT_EQ(fclose(f), 0);
+    const char *bench = "postgresql:///meshhook?host=/tmp/bench/run&port=6000&user=meshhook";
+    unsetenv("MESHHOOK_DATABASE_URL");
+    setenv("MESHHOOK_ADMIN_DATABASE_URL", bench, 1);
+    struct mh_config cfg;
+    MH_T_ASSERT_EQ(mh_config_load(&cfg, 0, NULL, NULL, NULL, NULL), MH_OK);
+    MH_T_ASSERT_STR_EQ(cfg.admin_database_url, bench);
+    MH_T_ASSERT(!cfg.is_admin_database_url_embedded);
+    MH_T_ASSERT(strstr(cfg.database_url, "/.meshhook/pg/run&port=54329&user=meshhook_app"));
+    MH_T_ASSERT(cfg.is_database_url_embedded);
+    mh_config_cleanup(&cfg);
+    /* Neither set: both from the cluster. */
+    unsetenv("MESHHOOK_ADMIN_DATABASE_URL");
+    MH_T_ASSERT_EQ(mh_config_load(&cfg, 0, NULL, NULL, NULL, NULL), MH_OK);
+    MH_T_ASSERT(strstr(cfg.admin_database_url, "port=54329&user=meshhook") != NULL);
+    MH_T_ASSERT(cfg.is_admin_database_url_embedded && cfg.is_database_url_embedded);
+    mh_config_cleanup(&cfg);
+    /* The app URL given: the admin URL defaults to it, the cluster is not used. */
+    setenv("MESHHOOK_DATABASE_URL", bench, 1);
+    MH_T_ASSERT_EQ(mh_config_load(&cfg, 0, NULL, NULL, NULL, NULL), MH_OK);
+    MH_T_ASSERT_STR_EQ(cfg.database_url, bench);
+    MH_T_ASSERT_STR_EQ(cfg.admin_database_url, bench);
+    MH_T_ASSERT(!cfg.is_admin_database_url_embedded && !cfg.is_database_url_embedded);
+    mh_config_cleanup(&cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    FILE *p = popen(cmd, "r");
+    if (p)
+        pclose(p);
 }
