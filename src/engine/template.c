@@ -252,6 +252,20 @@ enum mh_err mh_engine__tpl_compile(const char *src, bool is_url, struct mh_tpl *
             i++;
             continue;
         }
+        size_t open = i, inner = i + 2, close = len;
+        if (!at_end) {
+            close = find_close(src, inner, len);
+            if (close >= len) {
+                rc = mh_err_set(info, MH_EINVAL, "syntax", (long)open,
+                                "unterminated '{{' at offset %zu", open);
+                goto out;
+            }
+            if (t->n_parts + 2 > MAX_PARTS) {
+                rc = mh_err_set(info, MH_ETOOBIG, "limit", (long)open,
+                                "template has more than %d parts", MAX_PARTS);
+                goto out;
+            }
+        }
         if (i > lit) {
             add_part(t, &cap,
                      (struct mh_tpl_part){.text = mh_xstrndup(src + lit, i - lit), .len = i - lit});
@@ -260,18 +274,6 @@ enum mh_err mh_engine__tpl_compile(const char *src, bool is_url, struct mh_tpl *
         }
         if (at_end)
             break;
-        size_t open = i, inner = i + 2;
-        size_t close = find_close(src, inner, len);
-        if (close >= len) {
-            rc = mh_err_set(info, MH_EINVAL, "syntax", (long)open,
-                            "unterminated '{{' at offset %zu", open);
-            goto out;
-        }
-        if (t->n_parts + 2 > MAX_PARTS) {
-            rc = mh_err_set(info, MH_ETOOBIG, "limit", (long)open,
-                            "template has more than %d parts", MAX_PARTS);
-            goto out;
-        }
         size_t ns, nl;
         if (secret_name(src + inner, close - inner, &ns, &nl)) {
             add_part(t, &cap,
