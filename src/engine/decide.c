@@ -134,7 +134,7 @@ static void add_spans(json_t *obj, const char *key, json_t *spans)
 }
 
 enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, const char *idem_key,
-                                     json_t **out, struct mh_err_info *info)
+                                     bool legacy, json_t **out, struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
     json_t *secrets = json_array(), *headers = json_object(), *query = json_object();
@@ -147,12 +147,13 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
     mh_buf_init(&b, MH_ENGINE_MAX_OUTPUT_BYTES);
     *out = NULL;
 
-    rc = mh_engine__tpl_render(n->url, ctx, secrets, spans, &url, NULL, info);
+    rc = mh_engine__tpl_render(n->url, ctx, legacy, secrets, spans, &url, NULL, info);
     if (rc != MH_OK)
         goto out;
     /* A url opening with a secret (a base url kept as a secret) is checked once it is sent. */
     json_t *first = json_array_get(spans, 0);
-    bool opens_with_secret = first && json_integer_value(json_array_get(first, 0)) == 0;
+    bool opens_with_secret = legacy ? strncmp(url, "{{", 2) == 0
+                                    : first && json_integer_value(json_array_get(first, 0)) == 0;
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && !opens_with_secret) {
         rc = mh_err_set(info, MH_EINVAL, "invalid_url", -1,
                         "the url \"%.100s\" does not start with http:// or https://", url);
@@ -161,10 +162,11 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
     add_spans(ph, "url", spans);
     for (size_t i = 0; i < n->n_headers; i++) {
         json_array_clear(spans);
-        rc = mh_engine__tpl_render(n->headers[i].tpl, ctx, secrets, spans, &s, &slen, info);
+        rc = mh_engine__tpl_render(n->headers[i].tpl, ctx, legacy, secrets, spans, &s, &slen, info);
         if (rc != MH_OK)
             goto out;
-        if (!mh_engine__header_value_ok(s, slen)) {
+        slen = legacy ? strlen(s) : slen;
+        if (legacy ? strpbrk(s, "\r\n") != NULL : !mh_engine__header_value_ok(s, slen)) {
             rc = mh_err_set(info, MH_EINVAL, "template", -1,
                             "the value of header %s contains a line break or another control "
                             "character",
@@ -178,9 +180,10 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
     }
     for (size_t i = 0; i < n->n_query; i++) {
         json_array_clear(spans);
-        rc = mh_engine__tpl_render(n->query[i].tpl, ctx, secrets, spans, &s, &slen, info);
+        rc = mh_engine__tpl_render(n->query[i].tpl, ctx, legacy, secrets, spans, &s, &slen, info);
         if (rc != MH_OK)
             goto out;
+        slen = legacy ? strlen(s) : slen;
         json_object_set_new(query, n->query[i].name, json_stringn(s, slen));
         add_spans(ph_query, n->query[i].name, spans);
         free(s);
@@ -188,9 +191,11 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
     }
     if (n->body_tpl != NULL) {
         json_array_clear(spans);
-        rc = mh_engine__tpl_render(n->body_tpl, ctx, secrets, spans, &body, &body_len, info);
+        rc =
+            mh_engine__tpl_render(n->body_tpl, ctx, legacy, secrets, spans, &body, &body_len, info);
         if (rc != MH_OK)
             goto out;
+        body_len = legacy ? strlen(body) : body_len;
         add_spans(ph, "body", spans);
     } else if (n->expr != NULL) {
         /* A JSON body comes from the data alone: it has no placeholders to resolve. */
@@ -214,7 +219,7 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
                     "idempotency_key", idem_key, "secrets", secrets);
     if (body != NULL)
         json_object_set_new(req, "body", json_stringn(body, body_len));
-    if (json_array_size(secrets) > 0) {
+    if (json_array_size(secrets) > 0 && !legacy) {
         if (json_object_size(ph_headers) > 0)
             json_object_set(ph, "headers", ph_headers);
         if (json_object_size(ph_query) > 0)
@@ -448,7 +453,7 @@ static enum mh_err start_http(struct advance *a, size_t i, int attempt)
         if (rc != MH_OK)
             goto out;
         ctx = mh_engine__context(a->st, i);
-        if (mh_engine__build_request(n, ctx, key, &req, &rinfo) != MH_OK) {
+        if (mh_engine__build_request(n, ctx, key, false, &req, &rinfo) != MH_OK) {
             const char *kind = rinfo.kind[0] ? rinfo.kind : "template";
             if (strcmp(kind, "syntax") != 0 && strcmp(kind, "limit") != 0 &&
                 strcmp(kind, "template") != 0 && strcmp(kind, "invalid_url") != 0)

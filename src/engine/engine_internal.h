@@ -57,11 +57,12 @@ void mh_engine__tpl_destroy(struct mh_tpl *t);
  * placeholder of the template's text is copied verbatim; its name is appended to `secrets`
  * (optional, a JSON array, without duplicates) and [start, end, name] to `spans` (optional, a
  * JSON array), start and end being byte offsets into *out. Those spans are the only places the
- * sender resolves secrets (mh_engine__request_resolve).
+ * sender resolves secrets (mh_engine_request_resolve). `as_text` inserts url values unencoded
+ * (the legacy rendering of mh_engine__build_request).
  */
-MH_MUSTCHECK enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *secrets,
-                                               json_t *spans, char **out, size_t *out_len,
-                                               struct mh_err_info *info);
+MH_MUSTCHECK enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, bool as_text,
+                                               json_t *secrets, json_t *spans, char **out,
+                                               size_t *out_len, struct mh_err_info *info);
 
 enum mh_url_encoding {
     MH_URL_ENCODE_VALUE,   /* a query value: all but A-Z a-z 0-9 - . _ ~ as %XX */
@@ -225,9 +226,14 @@ json_t *mh_engine__context(const struct mh_run_state *st, size_t node);
  * JMESPath error, MH_EJMESPATH with the message in `info`. */
 MH_MUSTCHECK enum mh_err mh_engine__eval_pure(const struct mh_wf_node *n, json_t *ctx,
                                               json_t **output, struct mh_err_info *info);
-/* Builds an http_call node's request (without the idempotency key). */
+/*
+ * Builds an http_call node's request (struct mh_engine_action). `legacy` builds it as MeshHook
+ * did before requests recorded their placeholders (url values not encoded, no "placeholders",
+ * strings cut at a NUL, only line breaks refused in headers): replay uses it for requests
+ * recorded then, and nothing is ever sent from it.
+ */
 MH_MUSTCHECK enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx,
-                                                  const char *idem_key, json_t **out,
+                                                  const char *idem_key, bool legacy, json_t **out,
                                                   struct mh_err_info *info);
 /* The idempotency key of (run, node, attempt group). */
 MH_MUSTCHECK enum mh_err mh_engine__idem_key(const char *run_id, const char *node_id, int group,

@@ -364,8 +364,8 @@ static enum mh_err append_value(struct mh_buf *b, const struct mh_tpl_part *p, c
     return mh_engine__url_encode(b, v, len, p->is_raw ? MH_URL_ENCODE_RAW : MH_URL_ENCODE_VALUE);
 }
 
-enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *secrets,
-                                  json_t *spans, char **out, size_t *out_len,
+enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, bool as_text,
+                                  json_t *secrets, json_t *spans, char **out, size_t *out_len,
                                   struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
@@ -409,7 +409,9 @@ enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *s
             rc = mh_engine__json_write(val, false, &v);
         json_decref(val);
         val = NULL;
-        if (rc == MH_OK)
+        if (rc == MH_OK && as_text)
+            rc = mh_buf_append(&b, mh_buf_str(&v), mh_buf_len(&v));
+        else if (rc == MH_OK)
             rc = append_value(&b, p, mh_buf_str(&v), mh_buf_len(&v));
         if (rc != MH_OK)
             goto too_big;
@@ -434,7 +436,7 @@ static enum mh_err render_one(const char *tpl, bool is_url, json_t *ctx, char **
     enum mh_err rc = mh_engine__tpl_compile(tpl, is_url, &t, info);
     if (rc != MH_OK)
         goto out;
-    rc = mh_engine__tpl_render(t, ctx, NULL, NULL, out, NULL, info);
+    rc = mh_engine__tpl_render(t, ctx, false, NULL, NULL, out, NULL, info);
 out:
     mh_engine__tpl_destroy(t);
     return rc;

@@ -221,7 +221,7 @@ MH_TEST(engine_template_render)
         mh_engine__tpl_compile("{{secrets.A}}x={{ trigger.body.evil }}", false, &t, &info), MH_OK);
     json_t *names = json_array(), *spans = json_array();
     size_t len = 0;
-    MH_T_ASSERT_EQ(mh_engine__tpl_render(t, ctx, names, spans, &out, &len, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_engine__tpl_render(t, ctx, false, names, spans, &out, &len, &info), MH_OK);
     MH_T_ASSERT_STR_EQ(out, "{{secrets.A}}x={{secrets.DB}}");
     MH_T_ASSERT_EQ(len, strlen(out));
     ASSERT_JSON_EQ(spans, "[[0, 13, \"A\"]]");
