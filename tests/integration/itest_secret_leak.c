@@ -379,6 +379,17 @@ MH_TEST(data_never_becomes_a_placeholder_and_url_values_are_encoded)
     MH_T_ASSERT(strstr(t, "POST /orders/..%2Fadmin%3Fx%3D?src=web%26admin%3D1&q=a%26b%3Dc "
                           "HTTP/1.1\r\n") != NULL);
     free(t);
+    /* Replay, through the API and the CLI, rebuilds exactly the request that was recorded. */
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e.project, run);
+    json_t *rep = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_true(json_object_get(rep, "ok")));
+    json_decref(rep);
+    const char *replay[] = {"replay", run, NULL};
+    char *out = NULL;
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, replay, &out), 0);
+    assert_clean(out, strlen(out), "meshhook replay's output");
+    free(out);
 
     /* A header value from the data cannot start a new header line. */
     json_t *def2 =
