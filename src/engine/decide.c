@@ -53,6 +53,7 @@ static enum mh_err apply_reports(struct advance *a);
 static json_t *error_obj(const char *kind, const char *message);
 static const char *header_get(json_t *headers, const char *name);
 static bool output_fits(json_t *v);
+static void add_spans(json_t *obj, const char *key, json_t *spans);
 static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
                       struct mh_engine_result *res);
 
@@ -125,52 +126,79 @@ enum mh_err mh_engine__eval_pure(const struct mh_wf_node *n, json_t *ctx, json_t
     return MH_OK;
 }
 
+/* Adds a copy of the spans of one rendered string under `key` of `obj`, when there are any. */
+static void add_spans(json_t *obj, const char *key, json_t *spans)
+{
+    if (json_array_size(spans) > 0)
+        json_object_set_new(obj, key, json_copy(spans));
+}
+
 enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, const char *idem_key,
-                                     json_t **out, struct mh_err_info *info)
+                                     bool legacy, json_t **out, struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
     json_t *secrets = json_array(), *headers = json_object(), *query = json_object();
+    json_t *ph = json_object(), *ph_headers = json_object(), *ph_query = json_object();
+    json_t *spans = json_array();
     json_t *req = NULL, *val = NULL;
     char *url = NULL, *s = NULL, *body = NULL;
+    size_t slen = 0, body_len = 0;
     struct mh_buf b;
     mh_buf_init(&b, MH_ENGINE_MAX_OUTPUT_BYTES);
     *out = NULL;
 
-    rc = mh_engine__tpl_render(n->url, ctx, secrets, &url, info);
+    rc = mh_engine__tpl_render(n->url, ctx, legacy, secrets, spans, &url, NULL, info);
     if (rc != MH_OK)
         goto out;
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 &&
-        strncmp(url, "{{", 2) != 0) {
+    /* A url opening with a secret (a base url kept as a secret) is checked once it is sent. */
+    json_t *first = json_array_get(spans, 0);
+    bool opens_with_secret = legacy ? strncmp(url, "{{", 2) == 0
+                                    : first && json_integer_value(json_array_get(first, 0)) == 0;
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && !opens_with_secret) {
         rc = mh_err_set(info, MH_EINVAL, "invalid_url", -1,
                         "the url \"%.100s\" does not start with http:// or https://", url);
         goto out;
     }
+    add_spans(ph, "url", spans);
     for (size_t i = 0; i < n->n_headers; i++) {
-        rc = mh_engine__tpl_render(n->headers[i].tpl, ctx, secrets, &s, info);
+        json_array_clear(spans);
+        rc = mh_engine__tpl_render(n->headers[i].tpl, ctx, legacy, secrets, spans, &s, &slen, info);
         if (rc != MH_OK)
             goto out;
-        if (strpbrk(s, "\r\n") != NULL) {
+        slen = legacy ? strlen(s) : slen;
+        if (legacy ? strpbrk(s, "\r\n") != NULL : !mh_engine__header_value_ok(s, slen)) {
             rc = mh_err_set(info, MH_EINVAL, "template", -1,
-                            "the value of header %s contains a line break", n->headers[i].name);
+                            "the value of header %s contains a line break or another control "
+                            "character",
+                            n->headers[i].name);
             goto out;
         }
-        json_object_set_new(headers, n->headers[i].name, json_string(s));
+        json_object_set_new(headers, n->headers[i].name, json_stringn(s, slen));
+        add_spans(ph_headers, n->headers[i].name, spans);
         free(s);
         s = NULL;
     }
     for (size_t i = 0; i < n->n_query; i++) {
-        rc = mh_engine__tpl_render(n->query[i].tpl, ctx, secrets, &s, info);
+        json_array_clear(spans);
+        rc = mh_engine__tpl_render(n->query[i].tpl, ctx, legacy, secrets, spans, &s, &slen, info);
         if (rc != MH_OK)
             goto out;
-        json_object_set_new(query, n->query[i].name, json_string(s));
+        slen = legacy ? strlen(s) : slen;
+        json_object_set_new(query, n->query[i].name, json_stringn(s, slen));
+        add_spans(ph_query, n->query[i].name, spans);
         free(s);
         s = NULL;
     }
     if (n->body_tpl != NULL) {
-        rc = mh_engine__tpl_render(n->body_tpl, ctx, secrets, &body, info);
+        json_array_clear(spans);
+        rc =
+            mh_engine__tpl_render(n->body_tpl, ctx, legacy, secrets, spans, &body, &body_len, info);
         if (rc != MH_OK)
             goto out;
+        body_len = legacy ? strlen(body) : body_len;
+        add_spans(ph, "body", spans);
     } else if (n->expr != NULL) {
+        /* A JSON body comes from the data alone: it has no placeholders to resolve. */
         rc = mh_jp_eval(n->expr, ctx, &val, info);
         if (rc != MH_OK)
             goto out;
@@ -180,13 +208,7 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
                             MH_ENGINE_MAX_OUTPUT_BYTES);
             goto out;
         }
-        if (mh_engine__has_secret_placeholder(mh_buf_str(&b), mh_buf_len(&b))) {
-            rc = mh_err_set(info, MH_EINVAL, "template", -1,
-                            "the request body contains a secret placeholder ('{{secrets.') "
-                            "taken from the data");
-            goto out;
-        }
-        body = mh_buf_steal(&b, NULL);
+        body = mh_buf_steal(&b, &body_len);
         if (header_get(headers, "content-type") == NULL)
             json_object_set_new(headers, "content-type", json_string("application/json"));
     }
@@ -196,7 +218,14 @@ enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx, co
                     headers, "query", query, "timeout_ms", (json_int_t)n->timeout_ms,
                     "idempotency_key", idem_key, "secrets", secrets);
     if (body != NULL)
-        json_object_set_new(req, "body", json_string(body));
+        json_object_set_new(req, "body", json_stringn(body, body_len));
+    if (json_array_size(secrets) > 0 && !legacy) {
+        if (json_object_size(ph_headers) > 0)
+            json_object_set(ph, "headers", ph_headers);
+        if (json_object_size(ph_query) > 0)
+            json_object_set(ph, "query", ph_query);
+        json_object_set(req, "placeholders", ph);
+    }
     if (n->sign_secret != NULL)
         json_object_set_new(req, "sign", json_pack("{s:s}", "secret", n->sign_secret));
     *out = req;
@@ -206,6 +235,10 @@ out:
     free(body);
     free(s);
     free(url);
+    json_decref(spans);
+    json_decref(ph_query);
+    json_decref(ph_headers);
+    json_decref(ph);
     json_decref(query);
     json_decref(headers);
     json_decref(secrets);
@@ -420,7 +453,7 @@ static enum mh_err start_http(struct advance *a, size_t i, int attempt)
         if (rc != MH_OK)
             goto out;
         ctx = mh_engine__context(a->st, i);
-        if (mh_engine__build_request(n, ctx, key, &req, &rinfo) != MH_OK) {
+        if (mh_engine__build_request(n, ctx, key, false, &req, &rinfo) != MH_OK) {
             const char *kind = rinfo.kind[0] ? rinfo.kind : "template";
             if (strcmp(kind, "syntax") != 0 && strcmp(kind, "limit") != 0 &&
                 strcmp(kind, "template") != 0 && strcmp(kind, "invalid_url") != 0)

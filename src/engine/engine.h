@@ -100,15 +100,53 @@ json_t *mh_engine_node_type_schema(const char *type);
 /*
  * Renders a `{{ expr }}` template (docs/workflows.md): each expr is JMESPath evaluated against
  * `ctx`; strings are inserted as they are, null as nothing, other values as compact JSON.
- * `{{secrets.NAME}}` placeholders are copied through literally for send-time resolution; a
- * value from the data that itself looks like a secret placeholder fails with MH_EINVAL (it would
- * otherwise let a webhook sender choose which secret gets sent). *out is a new malloc'd string.
- * Errors: MH_EINVAL (an unterminated or empty `{{ }}`, or a refused value), MH_EJMESPATH (an
- * expression that does not compile or fails to evaluate), MH_ETOOBIG; for syntax errors
- * info->offset is the byte offset into `tpl`.
+ * `{{secrets.NAME}}` placeholders of the template's text are copied through literally for
+ * send-time resolution; a value from the data is inserted as it is, even when it reads like a
+ * placeholder (the sender resolves only the template's own placeholders). *out is a new
+ * malloc'd string. Errors: MH_EINVAL (an unterminated or empty `{{ }}`, or `{{raw expr}}`, which
+ * only url templates take), MH_EJMESPATH (an expression that does not compile or fails to
+ * evaluate), MH_ETOOBIG; for syntax errors info->offset is the byte offset into `tpl`.
  */
 MH_MUSTCHECK enum mh_err mh_engine_template_render(const char *tpl, json_t *ctx, char **out,
                                                    struct mh_err_info *info);
+
+/*
+ * As mh_engine_template_render for an http_call url: each value is percent-encoded for the part
+ * of the url it lands in (a path segment or a query or fragment value; `{{raw expr}}` keeps the
+ * URL's delimiters such as '/' and '?'), and a template where a value would land in the scheme
+ * or the host fails with MH_EINVAL at the offset of that value's `{{`.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_url_template_render(const char *tpl, json_t *ctx, char **out,
+                                                       struct mh_err_info *info);
+
+/* ---- The request as sent ----------------------------------------------------------------- */
+
+/* An http_call request with its secrets in (mh_engine_request_resolve): it holds secret values,
+ * so it lives in memory only, and mh_engine_wire_cleanup wipes it. */
+struct mh_engine_wire {
+    char *url;    /* the query appended, percent-encoded, before any fragment */
+    char **lines; /* "Name: value", NULL-terminated, with room for the spare lines asked for */
+    size_t n_lines;
+    char *body; /* NULL when the request has no body */
+    size_t body_len;
+};
+
+/*
+ * Builds the wire form of `request` (an action's request, see struct mh_engine_action) with the
+ * secret values of `values` (name -> string; borrowed): each placeholder is replaced at the
+ * spans the request's "placeholders" record, and nowhere else, so text from the data is sent
+ * as it is. `out` is caller-allocated; its fields are new, released by mh_engine_wire_cleanup;
+ * `lines` has room for `spare_lines` more lines (signature headers). Errors leave `out` empty:
+ * MH_EINVAL with info->kind "invalid_request" for spans that do not match the text, a request
+ * with secrets but no spans (recorded before spans were), or a header value that holds a
+ * control character once resolved; kind "secret" for a secret missing from `values`;
+ * MH_ETOOBIG. Messages name fields and secrets, never values. Pure; any thread.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_request_resolve(json_t *request, json_t *values,
+                                                   size_t spare_lines, struct mh_engine_wire *out,
+                                                   struct mh_err_info *info);
+/* Wipes and frees the fields of `w` and zeroes it; NULL-tolerant. */
+void mh_engine_wire_cleanup(struct mh_engine_wire *w);
 
 /* ---- Events ------------------------------------------------------------------------------- */
 
@@ -353,8 +391,11 @@ struct mh_engine_action {
     /*
      * HTTP: {"method", "url", "headers": {name: value}, "query": {name: value}, "body"?: string,
      * "timeout_ms", "sign"?: {"secret": NAME}, "secrets": [NAME...], "idempotency_key"}, all
-     * templates rendered and `{{secrets.NAME}}` placeholders still literal. The sender appends
-     * the query (percent-encoded) after resolving secrets.
+     * templates rendered and `{{secrets.NAME}}` placeholders still literal; "placeholders"
+     * (when "secrets" is not empty) holds where they are: {"url": SPANS, "headers": {name:
+     * SPANS}, "query": {name: SPANS}, "body": SPANS}, SPANS being [[start, end, NAME]...] byte
+     * offsets. The sender resolves secrets at those spans only, then appends the query
+     * (percent-encoded).
      */
     json_t *request;
     char idempotency_key[MH_ENGINE_IDEM_KEY_LEN + 1];

@@ -22,31 +22,61 @@ enum mh_node_kind {
 
 /* ---- Templates (template.c) --------------------------------------------------------------- */
 
+/* Where in a url an inserted value lands (MH_URL_NONE: not a url template). */
+enum mh_tpl_url_pos { MH_URL_NONE = 0, MH_URL_PATH, MH_URL_QUERY, MH_URL_FRAGMENT };
+
 struct mh_tpl_part {
     char *text; /* literal text, or the verbatim placeholder for a secret */
     size_t len;
     struct mh_jp_expr *expr; /* NULL for literal text and secrets */
     bool is_secret;
-    char *secret_name; /* for secrets */
+    bool is_raw;                 /* `{{raw expr}}` (url templates only) */
+    enum mh_tpl_url_pos url_pos; /* url templates: where the value of `expr` lands */
+    char *secret_name;           /* for secrets */
 };
 
 /* A compiled `{{ expr }}` template. Immutable once compiled. */
 struct mh_tpl {
     struct mh_tpl_part *parts;
     size_t n_parts;
+    bool is_url;
 };
 
-/* Compiles `src`; on MH_EINVAL/MH_EJMESPATH `info` holds the message and the byte offset into
- * `src`. */
-MH_MUSTCHECK enum mh_err mh_engine__tpl_compile(const char *src, struct mh_tpl **out,
+/*
+ * Compiles `src`; on MH_EINVAL/MH_EJMESPATH `info` holds the message and the byte offset into
+ * `src`. With `is_url`, each value's place in the url is decided from the template's own text
+ * (and secrets), and a value that would land in the scheme or the host is MH_EINVAL; elsewhere
+ * `{{raw expr}}` is MH_EINVAL.
+ */
+MH_MUSTCHECK enum mh_err mh_engine__tpl_compile(const char *src, bool is_url, struct mh_tpl **out,
                                                 struct mh_err_info *info);
 void mh_engine__tpl_destroy(struct mh_tpl *t);
-/* Renders into a new malloc'd string; secret names met are appended to `secrets` (optional, a
- * JSON array, without duplicates). */
-MH_MUSTCHECK enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *secrets,
-                                               char **out, struct mh_err_info *info);
-/* True when `s` contains text the send-time resolver would take for a secret placeholder. */
-bool mh_engine__has_secret_placeholder(const char *s, size_t len);
+/*
+ * Renders into a new malloc'd string of *out_len bytes (optional; values may hold NUL bytes).
+ * Url templates percent-encode each value for its place (docs/workflows.md). Each secret
+ * placeholder of the template's text is copied verbatim; its name is appended to `secrets`
+ * (optional, a JSON array, without duplicates) and [start, end, name] to `spans` (optional, a
+ * JSON array), start and end being byte offsets into *out. Those spans are the only places the
+ * sender resolves secrets (mh_engine_request_resolve). `as_text` inserts url values unencoded
+ * (the legacy rendering of mh_engine__build_request).
+ */
+MH_MUSTCHECK enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, bool as_text,
+                                               json_t *secrets, json_t *spans, char **out,
+                                               size_t *out_len, struct mh_err_info *info);
+
+enum mh_url_encoding {
+    MH_URL_ENCODE_VALUE,   /* a query value: all but A-Z a-z 0-9 - . _ ~ as %XX */
+    MH_URL_ENCODE_SEGMENT, /* a path value: the same, and the dots of a value of dots alone */
+    MH_URL_ENCODE_RAW,     /* `{{raw}}`: also keeps : / ? # [ ] @ ! $ & ' ( ) * + , ; = % */
+};
+/* Appends s[0..len) percent-encoded (upper-case hex); MH_ETOOBIG from the buffer. */
+MH_MUSTCHECK enum mh_err mh_engine__url_encode(struct mh_buf *b, const char *s, size_t len,
+                                               enum mh_url_encoding how);
+
+/* ---- The request as sent (request.c) ------------------------------------------------------ */
+
+/* True when `len` bytes may be an HTTP field value: no control character but tab. */
+bool mh_engine__header_value_ok(const char *s, size_t len);
 
 /* ---- Compiled workflow (definition.c, nodes.c) -------------------------------------------- */
 
@@ -196,9 +226,14 @@ json_t *mh_engine__context(const struct mh_run_state *st, size_t node);
  * JMESPath error, MH_EJMESPATH with the message in `info`. */
 MH_MUSTCHECK enum mh_err mh_engine__eval_pure(const struct mh_wf_node *n, json_t *ctx,
                                               json_t **output, struct mh_err_info *info);
-/* Builds an http_call node's request (without the idempotency key). */
+/*
+ * Builds an http_call node's request (struct mh_engine_action). `legacy` builds it as MeshHook
+ * did before requests recorded their placeholders (url values not encoded, no "placeholders",
+ * strings cut at a NUL, only line breaks refused in headers): replay uses it for requests
+ * recorded then, and nothing is ever sent from it.
+ */
 MH_MUSTCHECK enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx,
-                                                  const char *idem_key, json_t **out,
+                                                  const char *idem_key, bool legacy, json_t **out,
                                                   struct mh_err_info *info);
 /* The idempotency key of (run, node, attempt group). */
 MH_MUSTCHECK enum mh_err mh_engine__idem_key(const char *run_id, const char *node_id, int group,

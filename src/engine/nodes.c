@@ -92,8 +92,10 @@ static const char http_call_schema[] =
     "\"method\":{\"type\":\"string\",\"enum\":[\"GET\",\"POST\",\"PUT\",\"PATCH\",\"DELETE\","
     "\"HEAD\",\"OPTIONS\"],\"default\":\"POST\",\"title\":\"Method\"},"
     "\"url\":{\"type\":\"string\",\"minLength\":1,\"title\":\"URL\","
-    "\"description\":\"A template: {{ expr }} inserts a JMESPath result, {{secrets.NAME}} a "
-    "secret at send time.\",\"x-meshhook-syntax\":\"template\","
+    "\"description\":\"A template: {{ expr }} inserts a JMESPath result, percent-encoded "
+    "({{raw expr}} keeps '/', '?' and the like), {{secrets.NAME}} a secret at send time. The "
+    "scheme and host come from the text or a secret, never from a value.\","
+    "\"x-meshhook-syntax\":\"template\","
     "\"examples\":[\"https://api.example.com/orders/{{ trigger.body.id }}\"]},"
     "\"headers\":{\"type\":\"object\",\"title\":\"Headers\","
     "\"description\":\"Header name to template.\","
@@ -152,7 +154,7 @@ static json_t *parse_schema(const struct mh_node_type *t);
 static char *pointer_join(const char *base, const char *token);
 static size_t compile_expr(const char *src, const char *path, const char *node_id,
                            struct mh_jp_expr **out, json_t *errors);
-static size_t compile_tpl(const char *src, const char *path, const char *node_id,
+static size_t compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                           struct mh_tpl **out, json_t *errors);
 static size_t compile_kv(json_t *obj, const char *path, const char *node_id, struct mh_wf_kv **out,
                          size_t *n_out, json_t *errors);
@@ -223,15 +225,18 @@ static size_t compile_expr(const char *src, const char *path, const char *node_i
     return 1;
 }
 
-static size_t compile_tpl(const char *src, const char *path, const char *node_id,
+static size_t compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                           struct mh_tpl **out, json_t *errors)
 {
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    enum mh_err rc = mh_engine__tpl_compile(src, out, &info);
+    enum mh_err rc = mh_engine__tpl_compile(src, is_url, out, &info);
     if (rc == MH_OK)
         return 0;
-    mh_engine__add_error(errors, path, rc == MH_EJMESPATH ? "jmespath_syntax" : "template_syntax",
-                         node_id, info.offset, "invalid template: %s", info.message);
+    const char *code = rc == MH_EJMESPATH                      ? "jmespath_syntax"
+                       : strcmp(info.kind, "invalid_url") == 0 ? "invalid_url"
+                                                               : "template_syntax";
+    mh_engine__add_error(errors, path, code, node_id, info.offset, "invalid template: %s",
+                         info.message);
     return 1;
 }
 
@@ -250,7 +255,7 @@ static size_t compile_kv(json_t *obj, const char *path, const char *node_id, str
     {
         char *p = pointer_join(path, key);
         (*out)[i].name = mh_xstrdup(key);
-        nerr += compile_tpl(json_string_value(value), p, node_id, &(*out)[i].tpl, errors);
+        nerr += compile_tpl(json_string_value(value), false, p, node_id, &(*out)[i].tpl, errors);
         free(p);
         i++;
     }
@@ -314,8 +319,8 @@ size_t mh_engine__node_prepare(struct mh_wf_node *n, json_t *cfg, const char *pa
         const char *m = json_string_value(json_object_get(cfg, "method"));
         snprintf(n->method, sizeof(n->method), "%s", m ? m : "POST");
         p = pointer_join(path, "url");
-        nerr +=
-            compile_tpl(json_string_value(json_object_get(cfg, "url")), p, n->id, &n->url, errors);
+        nerr += compile_tpl(json_string_value(json_object_get(cfg, "url")), true, p, n->id, &n->url,
+                            errors);
         free(p);
         p = pointer_join(path, "headers");
         nerr += compile_kv(json_object_get(cfg, "headers"), p, n->id, &n->headers, &n->n_headers,
@@ -328,7 +333,7 @@ size_t mh_engine__node_prepare(struct mh_wf_node *n, json_t *cfg, const char *pa
         json_t *body = json_object_get(cfg, "body");
         if (json_is_string(body)) {
             p = pointer_join(path, "body");
-            nerr += compile_tpl(json_string_value(body), p, n->id, &n->body_tpl, errors);
+            nerr += compile_tpl(json_string_value(body), false, p, n->id, &n->body_tpl, errors);
         } else if (json_is_object(body)) {
             char *bp = pointer_join(path, "body");
             p = pointer_join(bp, "expression");

@@ -3,9 +3,10 @@
  * Replay (`meshhook replay`, DESIGN.md §5): verifies the hash chain, re-folds the log event by
  * event, and before applying each recorded pure decision recomputes it from the state the events
  * before it describe: transform, branch and terminate outputs, JMESPath failures, and the request
- * (and idempotency key) each http_call was started with. Outside inputs (the trigger, HTTP
- * responses, clock readings, jitter draws) are taken as recorded, so a faithful log reproduces
- * every recomputed value byte for byte; anything else is reported with both values.
+ * (and idempotency key) each http_call was started with; a request recorded before requests
+ * recorded their secret placeholders is checked against the rendering of that time. Outside inputs
+ * (the trigger, HTTP responses, clock readings, jitter draws) are taken as recorded, so a faithful
+ * log reproduces every recomputed value byte for byte; anything else is reported with both values.
  */
 #include "engine/engine_internal.h"
 
@@ -92,13 +93,28 @@ static void check_http_start(struct replay *r, const struct mh_event *ev, size_t
     ctx = mh_engine__context(r->st, idx);
     struct mh_err_info info = MH_ERR_INFO_INIT;
     json_t *recorded = json_object_get(ev->payload, "request");
-    if (mh_engine__build_request(n, ctx, key, &req, &info) != MH_OK) {
+    enum mh_err rc = mh_engine__build_request(n, ctx, key, false, &req, &info);
+    if (rc == MH_OK && mh_engine__json_same(recorded, req))
+        goto out;
+    /* A request recorded before requests recorded their placeholders was rendered the old way
+     * (url values unencoded): it is faithful when the old rendering reproduces it. */
+    if (json_object_get(recorded, "placeholders") == NULL) {
+        json_t *old = NULL;
+        struct mh_err_info oinfo = MH_ERR_INFO_INIT;
+        bool same = mh_engine__build_request(n, ctx, key, true, &old, &oinfo) == MH_OK &&
+                    mh_engine__json_same(recorded, old);
+        json_decref(old);
+        if (same)
+            goto out;
+    }
+    if (rc != MH_OK) {
         json_t *e = json_pack("{s:o}", "error", mh_engine__jstring(info.message));
         diverge(r, ev, "request", recorded, e);
         json_decref(e);
-    } else if (!mh_engine__json_same(recorded, req)) {
+    } else {
         diverge(r, ev, "request", recorded, req);
     }
+out:
     json_decref(req);
     json_decref(ctx);
     json_decref(jkey);

@@ -102,6 +102,7 @@ struct send_ctx {
     char **lines;           /* header lines sent, freed after the call */
     char *url;
     char *body;
+    size_t body_len;
 };
 
 static uint64_t random_u64(void *ctx)
@@ -221,65 +222,8 @@ static void send_ctx_free(struct send_ctx *s)
         mh_crypto_free_secret_str(s->lines[i]);
     free(s->lines);
     mh_crypto_free_secret_str(s->url);
-    mh_crypto_free_secret_str(s->body);
+    mh_crypto_free_secret(s->body, s->body_len);
     free(s);
-}
-
-/* Replaces every {{secrets.NAME}} in `in` by its value from `values` (new string). */
-static char *resolve_placeholders(const char *in, json_t *values)
-{
-    struct mh_buf b;
-    mh_buf_init(&b, 64u * 1024u * 1024u);
-    const char *p = in;
-    while (*p) {
-        const char *open = strstr(p, "{{");
-        if (open == NULL) {
-            (void)!mh_buf_append_str(&b, p);
-            break;
-        }
-        (void)!mh_buf_append(&b, p, (size_t)(open - p));
-        const char *q = open + 2;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        const char *name = NULL;
-        size_t nlen = 0;
-        if (strncmp(q, "secrets.", 8) == 0) {
-            name = q + 8;
-            while ((name[nlen] >= 'A' && name[nlen] <= 'Z') ||
-                   (name[nlen] >= 'a' && name[nlen] <= 'z') || name[nlen] == '_' ||
-                   (nlen > 0 && name[nlen] >= '0' && name[nlen] <= '9'))
-                nlen++;
-            q = name + nlen;
-            while (*q == ' ' || *q == '\t')
-                q++;
-        }
-        if (name && nlen && strncmp(q, "}}", 2) == 0) {
-            char key[160];
-            snprintf(key, sizeof(key), "%.*s", (int)nlen, name);
-            const char *v = json_string_value(json_object_get(values, key));
-            (void)!mh_buf_append_str(&b, v ? v : "");
-            p = q + 2;
-        } else {
-            (void)!mh_buf_append(&b, open, 2);
-            p = open + 2;
-        }
-    }
-    return mh_buf_steal(&b, NULL);
-}
-
-static void percent_encode(struct mh_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            char c = (char)*p;
-            (void)!mh_buf_append(b, &c, 1);
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            (void)!mh_buf_append(b, e, 3);
-        }
-    }
 }
 
 static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
@@ -521,46 +465,18 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         free(rs);
     }
 
-    /* URL with the query appended. */
-    struct mh_buf url;
-    mh_buf_init(&url, 1u << 20);
-    char *base = resolve_placeholders(json_string_value(json_object_get(req, "url")), values);
-    (void)!mh_buf_append_str(&url, base);
-    mh_crypto_free_secret_str(base);
-    json_t *query = json_object_get(req, "query");
-    const char *qk;
-    json_t *qv;
-    bool first = strchr(mh_buf_str(&url), '?') == NULL;
-    json_object_foreach(query, qk, qv)
-    {
-        char *val = resolve_placeholders(json_is_string(qv) ? json_string_value(qv) : "", values);
-        (void)!mh_buf_append_str(&url, first ? "?" : "&");
-        first = false;
-        percent_encode(&url, qk);
-        (void)!mh_buf_append_str(&url, "=");
-        percent_encode(&url, val);
-        mh_crypto_free_secret_str(val);
+    /* Secrets go in at the spans the engine recorded, and only there. */
+    struct mh_engine_wire w;
+    if (mh_engine_request_resolve(req, values, 3, &w, &info) != MH_OK) {
+        mh_secrets_values_free(values);
+        report_send_failure(rt, s, "invalid_request", info.message);
+        return;
     }
-    s->url = mh_buf_steal(&url, NULL);
-
-    const char *body_tpl = json_string_value(json_object_get(req, "body"));
-    s->body = body_tpl ? resolve_placeholders(body_tpl, values) : NULL;
-
-    json_t *headers = json_object_get(req, "headers");
-    size_t nh = json_object_size(headers);
-    s->lines = mh_xcalloc(nh + 5, sizeof(char *));
-    size_t li = 0;
-    const char *hk;
-    json_t *hv;
-    json_object_foreach(headers, hk, hv)
-    {
-        char *val = resolve_placeholders(json_is_string(hv) ? json_string_value(hv) : "", values);
-        size_t len = strlen(hk) + strlen(val) + 3;
-        s->lines[li] = mh_xmalloc(len);
-        snprintf(s->lines[li], len, "%s: %s", hk, val);
-        li++;
-        mh_crypto_free_secret_str(val);
-    }
+    s->url = w.url;
+    s->lines = w.lines;
+    s->body = w.body;
+    s->body_len = w.body_len;
+    size_t li = w.n_lines;
     json_t *sign = json_object_get(req, "sign");
     const char *sign_secret = json_string_value(json_object_get(sign, "secret"));
     if (sign_secret) {
@@ -571,8 +487,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         int64_t ts = mh_clock_now_ms() / 1000;
         if (!whsec || mh_crypto_stdwh_secret_decode(whsec, key, sizeof(key), &klen) != MH_OK ||
             mh_crypto_sig_stdwh_sign(&(struct mh_crypto_sig_key){key, klen}, 1, a->idempotency_key,
-                                     ts, s->body ? s->body : "", s->body ? strlen(s->body) : 0,
-                                     &sig) != MH_OK) {
+                                     ts, s->body ? s->body : "", s->body_len, &sig) != MH_OK) {
             mh_crypto_wipe(key, sizeof(key));
             mh_secrets_values_free(values);
             report_send_failure(rt, s, "invalid_request",
@@ -596,7 +511,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         .url = s->url,
         .headers = (const char *const *)s->lines,
         .body = s->body,
-        .body_len = s->body ? strlen(s->body) : 0,
+        .body_len = s->body_len,
         .timeout_ms = a->timeout_ms > 0 ? (long)a->timeout_ms : 30000,
         .connect_timeout_ms = 10000,
     };

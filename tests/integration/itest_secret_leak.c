@@ -282,3 +282,174 @@ MH_TEST(secret_sent_and_echoed_back_is_stored_nowhere)
     mh_mock_stop(m);
     unlink(e.kek_path);
 }
+
+/* Issue 18, defects 3 and 4: the echo target records each request and answers 200. */
+static void ok_target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    (void)req;
+    rep->status = 200;
+}
+
+/* Starts a run of `wf` with `payload` and waits until it ends; returns its status (static). */
+static const char *run_payload(struct env *e, const char *wf, const char *payload, char *run_id)
+{
+    static char status[32];
+    char path[256], body[1024];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
+    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
+    long st;
+    json_t *r = api(e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 202);
+    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
+    json_decref(r);
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run_id);
+    for (int i = 0; i < 600; i++) {
+        r = api(e, "GET", path, NULL, &st);
+        MH_T_ASSERT_EQ(st, 200);
+        snprintf(status, sizeof(status), "%s", json_string_value(json_object_get(r, "status")));
+        json_decref(r);
+        if (strcmp(status, "failed") == 0 || strcmp(status, "succeeded") == 0)
+            return status;
+        mh_it_sleep_ms(50);
+    }
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish", run_id);
+}
+
+MH_TEST(data_never_becomes_a_placeholder_and_url_values_are_encoded)
+{
+    snprintf(secret_value, sizeof(secret_value), "tok_adjacent_%08x", (unsigned)getpid());
+    mh_crypto_hex_encode(secret_value, strlen(secret_value), secret_hex);
+    mh_crypto_b64_encode(MH_CRYPTO_B64_STD, secret_value, strlen(secret_value), secret_b64);
+    secret_b64[24] = '\0';
+
+    struct env e;
+    struct mh_mock *m = mh_mock_start(ok_target, NULL);
+    mh_it_db_create(&e.db, true);
+    uint8_t key[32];
+    char khex[65], ktext[96];
+    MH_T_ASSERT_EQ(mh_crypto_random(key, sizeof(key)), MH_OK);
+    mh_crypto_hex_encode(key, sizeof(key), khex);
+    snprintf(e.kek_path, sizeof(e.kek_path), "/tmp/mh-it-leak-kek-XXXXXX");
+    int fd = mkstemp(e.kek_path);
+    MH_T_ASSERT(fd >= 0);
+    int kn = snprintf(ktext, sizeof(ktext), "leak-2:%s", khex);
+    MH_T_ASSERT(write(fd, ktext, (size_t)kn) == kn);
+    close(fd);
+    const char *args[] = {"--kek-file", e.kek_path, NULL};
+    mh_it_server_start(&e.s, &e.db, args);
+    mh_it_user_token(&e.db, &e.s, "owner@example.com", e.bearer, e.user);
+    mh_it_project(&e.s, e.bearer, "tmpl", e.project);
+    char path[320], body[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/secrets", e.project);
+    snprintf(body, sizeof(body), "{\"name\": \"TOKEN\", \"value\": \"%s\"}", secret_value);
+    json_decref(api(&e, "POST", path, body, &st));
+    MH_T_ASSERT_EQ(st, 201);
+
+    /* Two values that are harmless alone but spell a placeholder side by side, a path value
+     * that climbs out of /orders, and query values that try to add parameters. */
+    char url[192];
+    snprintf(url, sizeof(url),
+             "http://127.0.0.1:%d/orders/{{trigger.body.id}}?src={{trigger.body.src}}",
+             mh_mock_port(m));
+    json_t *def = json_pack(
+        "{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}, s:s, s:{s:i}}}], s:[]}", "nodes", "id",
+        "call", "type", "http_call", "config", "url", url, "method", "POST", "headers",
+        "Authorization", "Bearer {{secrets.TOKEN}}", "query", "q", "{{trigger.body.q}}", "body",
+        "{{trigger.body.a}} {{trigger.body.b}}", "retry", "max_attempts", 1, "edges");
+    char wf[40], run[40];
+    workflow(&e, def, wf);
+    json_decref(def);
+    const char *status =
+        run_payload(&e, wf,
+                    "{\"a\": \"{{\", \"b\": \"secrets.TOKEN}}\", \"id\": \"../admin?x=\", "
+                    "\"src\": \"web&admin=1\", \"q\": \"a&b=c\"}",
+                    run);
+    MH_T_ASSERT_STR_EQ(status, "succeeded");
+    char *t = mh_mock_transcript(m);
+    /* The secret went where the workflow put it, and only there. */
+    char want[192];
+    snprintf(want, sizeof(want), "authorization: Bearer %s\r\n", secret_value);
+    MH_T_ASSERT(strcasestr(t, want) != NULL);
+    MH_T_ASSERT(strstr(t, "\r\n\r\n{{ secrets.TOKEN}}\n\n") != NULL);
+    MH_T_ASSERT(strstr(strstr(t, "\r\n\r\n"), secret_value) == NULL);
+    /* The path and query values arrived percent-encoded, as one segment and one value each. */
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/admin"), 0);
+    MH_T_ASSERT(strstr(t, "POST /orders/..%2Fadmin%3Fx%3D?src=web%26admin%3D1&q=a%26b%3Dc "
+                          "HTTP/1.1\r\n") != NULL);
+    free(t);
+    /* Replay, through the API and the CLI, rebuilds exactly the request that was recorded. */
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e.project, run);
+    json_t *rep = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_true(json_object_get(rep, "ok")));
+    json_decref(rep);
+    const char *replay[] = {"replay", run, NULL};
+    char *out = NULL;
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, replay, &out), 0);
+    assert_clean(out, strlen(out), "meshhook replay's output");
+    free(out);
+
+    /* A header value from the data cannot start a new header line. */
+    json_t *def2 =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:i}}}], s:[]}", "nodes", "id", "call",
+                  "type", "http_call", "config", "url", url, "method", "GET", "headers", "X-Note",
+                  "{{trigger.body.note}}", "retry", "max_attempts", 1, "edges");
+    char wf2[40], run2[40];
+    workflow(&e, def2, wf2);
+    json_decref(def2);
+    int before = mh_mock_hits(m, NULL);
+    status =
+        run_payload(&e, wf2, "{\"note\": \"x\\r\\nX-Injected: 1\", \"id\": 1, \"src\": 2}", run2);
+    MH_T_ASSERT_STR_EQ(status, "failed");
+    MH_T_ASSERT_EQ(mh_mock_hits(m, NULL), before);
+
+    /* The raw form lets a value carry '/' into the path, never into the host. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/files/{{raw trigger.body.path}}",
+             mh_mock_port(m));
+    json_t *def3 = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i}}}], s:[]}", "nodes", "id", "call",
+                             "type", "http_call", "config", "url", url, "method", "GET", "retry",
+                             "max_attempts", 1, "edges");
+    char wf3[40], run3[40];
+    workflow(&e, def3, wf3);
+    json_decref(def3);
+    status = run_payload(&e, wf3, "{\"path\": \"/@evil.example/a b.txt\"}", run3);
+    MH_T_ASSERT_STR_EQ(status, "succeeded");
+    t = mh_mock_transcript(m);
+    MH_T_ASSERT(strstr(t, "GET /files//@evil.example/a%20b.txt HTTP/1.1\r\n") != NULL);
+    free(t);
+
+    /* A url whose host would come from the data is refused when the workflow is saved. */
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e.project);
+    json_t *bad = api(&e, "POST", path,
+                      "{\"name\": \"bad\", \"definition\": {\"nodes\": [{\"id\": \"call\", "
+                      "\"type\": \"http_call\", \"config\": {\"url\": "
+                      "\"https://{{trigger.body.host}}/x\"}}], \"edges\": []}}",
+                      &st);
+    char *dump = json_dumps(bad, JSON_COMPACT);
+    json_decref(bad);
+    if (st == 201) {
+        /* Drafts may be saved invalid; publishing must refuse. */
+        json_t *w = json_loads(dump, 0, NULL);
+        snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project,
+                 json_string_value(json_object_get(w, "id")));
+        json_decref(w);
+        free(dump);
+        bad = api(&e, "POST", path, NULL, &st);
+        dump = json_dumps(bad, JSON_COMPACT);
+        json_decref(bad);
+    }
+    MH_T_ASSERT(st == 400 || st == 422);
+    MH_T_ASSERT(strstr(dump, "/nodes/0/config/url") != NULL);
+    MH_T_ASSERT(strstr(dump, "host") != NULL);
+    free(dump);
+
+    assert_database_clean(&e);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    char *log = mh_it_server_log(&e.s);
+    assert_clean(log, strlen(log), "the server's stdout/stderr");
+    free(log);
+    mh_mock_stop(m);
+    unlink(e.kek_path);
+}

@@ -194,6 +194,14 @@ MH_TEST(engine_template_render)
                    MH_OK);
     MH_T_ASSERT_STR_EQ(out, "https://x/42/Ada?t=[\"a\",\"b\"]&n=");
     free(out);
+    /* The same as a url: each value is percent-encoded for its place. */
+    MH_T_ASSERT_EQ(
+        mh_engine_url_template_render("https://x/{{ trigger.body.id }}/{{trigger.body.name}}"
+                                      "?t={{ trigger.body.tags }}&n={{ trigger.body.none }}",
+                                      ctx, &out, &info),
+        MH_OK);
+    MH_T_ASSERT_STR_EQ(out, "https://x/42/Ada?t=%5B%22a%22%2C%22b%22%5D&n=");
+    free(out);
 
     /* Secrets stay literal, spacing included; braces inside an expression do not close it. */
     MH_T_ASSERT_EQ(mh_engine_template_render("Bearer {{ secrets.API_KEY }} {{ {a: trigger.body.id} "
@@ -203,11 +211,25 @@ MH_TEST(engine_template_render)
     MH_T_ASSERT_STR_EQ(out, "Bearer {{ secrets.API_KEY }} {\"a\":42}{{secrets.X}}");
     free(out);
 
-    /* A value from the data must not smuggle in a secret placeholder. */
-    MH_T_ASSERT_EQ(mh_engine_template_render("x={{ trigger.body.evil }}", ctx, &out, &info),
-                   MH_EINVAL);
-    MH_T_ASSERT(out == NULL);
-    MH_T_ASSERT(strstr(info.message, "secret placeholder") != NULL);
+    /* A value from the data that reads like a placeholder stays data: it is inserted as text,
+     * and rendering records no placeholder for it (the sender resolves recorded ones only). */
+    MH_T_ASSERT_EQ(mh_engine_template_render("x={{ trigger.body.evil }}", ctx, &out, &info), MH_OK);
+    MH_T_ASSERT_STR_EQ(out, "x={{secrets.DB}}");
+    free(out);
+    struct mh_tpl *t = NULL;
+    MH_T_ASSERT_EQ(
+        mh_engine__tpl_compile("{{secrets.A}}x={{ trigger.body.evil }}", false, &t, &info), MH_OK);
+    json_t *names = json_array(), *spans = json_array();
+    size_t len = 0;
+    MH_T_ASSERT_EQ(mh_engine__tpl_render(t, ctx, false, names, spans, &out, &len, &info), MH_OK);
+    MH_T_ASSERT_STR_EQ(out, "{{secrets.A}}x={{secrets.DB}}");
+    MH_T_ASSERT_EQ(len, strlen(out));
+    ASSERT_JSON_EQ(spans, "[[0, 13, \"A\"]]");
+    ASSERT_JSON_EQ(names, "[\"A\"]");
+    free(out);
+    json_decref(names);
+    json_decref(spans);
+    mh_engine__tpl_destroy(t);
 
     /* Syntax errors carry the offset into the template. */
     info = (struct mh_err_info)MH_ERR_INFO_INIT;
