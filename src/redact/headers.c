@@ -19,12 +19,13 @@
 
 /* Whole words (between '-' or '_') that make a header name secret wherever they appear. */
 static const char *const secret_words[] = {
-    "authorization", "cookie", "token", "signature", "secret", "password", "passwd", "apikey", "hmac",
+    "authorization", "cookie", "token",  "signature", "secret",
+    "password",      "passwd", "apikey", "hmac",
 };
 /* Words that make "<word>-key" or "<word>_key" secret ("x-api-key", "secret-key"); a bare
  * "-key" is not enough: Idempotency-Key is an identifier the log must show. */
-static const char *const key_qualifiers[] = {"api", "access", "secret", "private", "auth",
-                                             "client", "signing"};
+static const char *const key_qualifiers[] = {"api",  "access", "secret", "private",
+                                             "auth", "client", "signing"};
 
 static bool word_in(const char *w, size_t n, const char *const *list, size_t count);
 static bool has_secret_header(json_t *v, unsigned depth);

@@ -160,8 +160,7 @@ static void echo(void *ctx, const struct mh_mock_request *req, struct mh_mock_re
     (void)ctx;
     rep->status = 200;
     snprintf(rep->content_type, sizeof(rep->content_type), "application/json");
-    snprintf(rep->body, sizeof(rep->body), "%.*s", (int)req->body_len,
-             req->body ? req->body : "");
+    snprintf(rep->body, sizeof(rep->body), "%.*s", (int)req->body_len, req->body ? req->body : "");
 }
 
 /* ---- privacy on every read path ------------------------------------------------------------ */
@@ -184,9 +183,9 @@ MH_TEST(viewer_sees_pii_redacted_on_every_read_path)
         "{who: steps.prep.output.email, echo: steps.call.output.body}", "edges", "from", "prep",
         "to", "call", "from", "call", "to", "done");
     /* A run that fails with the e-mail address in its error, and so becomes a dead letter. */
-    json_t *bad = json_pack("{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}", "nodes", "id", "call", "type",
-                            "http_call", "config", "url", "{{trigger.body.email}}", "method", "GET",
-                            "edges");
+    json_t *bad =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}", "nodes", "id", "call", "type",
+                  "http_call", "config", "url", "{{trigger.body.email}}", "method", "GET", "edges");
     char w1[40], w2[40], r1[40], r2[40];
     workflow(&e, ok, w1);
     workflow(&e, bad, w2);
@@ -463,11 +462,10 @@ static json_t *objects_flow(const char *url)
         "{whole: steps.hash.output, merged: steps.merged.output, items: steps.proj.output, lit: "
         "steps.lit.output, seen: steps.seen.output, email: trigger.body.email}",
         "id", "done", "type", "terminate", "config", "output",
-        "{echo: steps.call.output.body, seen: steps.seen.output}",
-        "edges", "from", "hash", "to", "merged", "from", "hash", "to", "proj", "from", "hash", "to",
-        "lit", "from", "merged", "to", "seen", "from", "lit",
-        "to", "seen", "from", "seen", "to", "call", "from", "proj", "to", "call", "from", "lit",
-        "to", "call", "from", "call", "to", "done");
+        "{echo: steps.call.output.body, seen: steps.seen.output}", "edges", "from", "hash", "to",
+        "merged", "from", "hash", "to", "proj", "from", "hash", "to", "lit", "from", "merged", "to",
+        "seen", "from", "lit", "to", "seen", "from", "seen", "to", "call", "from", "proj", "to",
+        "call", "from", "lit", "to", "call", "from", "call", "to", "done");
 }
 
 MH_TEST(replay_is_clean_for_objects_built_by_every_construct)
