@@ -9,7 +9,10 @@
  * Errors: MH_EUNAVAILABLE when no connection could be had in time or the database is down,
  * MH_ECONFLICT for unique violations, MH_EFORBIDDEN when row-level security refuses a write,
  * MH_EINVAL for check and foreign-key violations and bad input syntax, MH_EDB otherwise. `info`
- * gets the SQLSTATE in `kind` and PostgreSQL's primary message (never parameter values).
+ * gets the SQLSTATE in `kind` and PostgreSQL's primary message, with the quoted input value of
+ * a data exception (class 22: "invalid input syntax for type uuid: ...") withheld, so never a
+ * parameter value. That text names tables, columns and constraints: it is for the server's log,
+ * never for clients (mh_db_err_is_db tells such an `info` apart).
  */
 #ifndef MH_DB_H
 #define MH_DB_H
@@ -23,6 +26,10 @@
 
 struct mh_db_pool;
 struct mh_db_conn;
+
+/* True when `info` (may be NULL) was filled from a PostgreSQL error: its kind is a SQLSTATE
+ * (five digits or capital letters). */
+bool mh_db_err_is_db(const struct mh_err_info *info);
 
 /* Creates a pool of `size` connections to `url`, opened lazily (so a server can start while
  * the database is down). `wait_ms` bounds mh_db_acquire. */

@@ -359,8 +359,24 @@ static enum mh_err result_error(struct mh_db_conn *c, PGresult *res, struct mh_e
         rc = MH_EUNAVAILABLE;
     else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
         rc = MH_ECONFLICT;
-    mh_err_set(info, rc, state, -1, "%s", primary);
+    /* A data exception quotes the offending input, which may be a parameter value. */
+    const char *quote = strncmp(state, "22", 2) == 0 ? strstr(primary, ": \"") : NULL;
+    if (quote)
+        mh_err_set(info, rc, state, -1, "%.*s: (value withheld)", (int)(quote - primary), primary);
+    else
+        mh_err_set(info, rc, state, -1, "%s", primary);
     return rc;
+}
+
+bool mh_db_err_is_db(const struct mh_err_info *info)
+{
+    if (info == NULL || strlen(info->kind) != 5)
+        return false;
+    for (int i = 0; i < 5; i++)
+        if (!((info->kind[i] >= '0' && info->kind[i] <= '9') ||
+              (info->kind[i] >= 'A' && info->kind[i] <= 'Z')))
+            return false;
+    return true;
 }
 
 static json_t *value_to_json(PGresult *res, int row, int col)

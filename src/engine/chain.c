@@ -31,6 +31,9 @@ static enum mh_err write_value(json_t *v, bool sorted, int depth, struct mh_buf 
 static enum mh_err write_string(const char *s, size_t len, struct mh_buf *out);
 static enum mh_err write_real(double d, struct mh_buf *out);
 static int cmp_keys(const void *a, const void *b);
+static int cmp_keys_state(const void *a, const void *b);
+static bool is_state_ordered(json_t *v, int depth);
+static json_t *state_ordered(json_t *v, int depth);
 static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b, size_t *payload_at);
 
 static int cmp_keys(const void *a, const void *b)
@@ -166,6 +169,88 @@ json_t *mh_engine__jstring(const char *s)
     free(copy);
     MH_ASSERT(v != NULL);
     return v;
+}
+
+/* The state's key order: shorter keys first, then bytewise (PostgreSQL's jsonb order). */
+static int cmp_keys_state(const void *a, const void *b)
+{
+    const struct key_ref *x = a, *y = b;
+    if (x->len != y->len)
+        return (x->len > y->len) - (x->len < y->len);
+    return memcmp(x->key, y->key, x->len);
+}
+
+static bool is_state_ordered(json_t *v, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return true;
+    size_t i;
+    json_t *m;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, m)
+        {
+            if (!is_state_ordered(m, depth + 1))
+                return false;
+        }
+        return true;
+    }
+    if (!json_is_object(v))
+        return true;
+    struct key_ref prev = {NULL, 0, NULL};
+    const char *key;
+    size_t key_len;
+    json_object_keylen_foreach(v, key, key_len, m)
+    {
+        struct key_ref cur = {key, key_len, m};
+        if ((prev.key && cmp_keys_state(&prev, &cur) > 0) || !is_state_ordered(m, depth + 1))
+            return false;
+        prev = cur;
+    }
+    return true;
+}
+
+static json_t *state_ordered(json_t *v, int depth)
+{
+    if (depth > MAX_DEPTH || !(json_is_array(v) || json_is_object(v)))
+        return json_incref(v);
+    size_t i, n = 0;
+    json_t *m, *out;
+    if (json_is_array(v)) {
+        out = json_array();
+        json_array_foreach(v, i, m)
+        {
+            json_array_append_new(out, state_ordered(m, depth + 1));
+        }
+        return out;
+    }
+    size_t cap = json_object_size(v);
+    struct key_ref *keys = mh_xcalloc(cap ? cap : 1, sizeof(*keys));
+    const char *key;
+    size_t key_len;
+    json_object_keylen_foreach(v, key, key_len, m)
+    {
+        if (n < cap)
+            keys[n++] = (struct key_ref){key, key_len, m};
+    }
+    qsort(keys, n, sizeof(*keys), cmp_keys_state);
+    out = json_object();
+    for (i = 0; i < n; i++)
+        json_object_setn_new(out, keys[i].key, keys[i].len,
+                             state_ordered(keys[i].value, depth + 1));
+    free(keys);
+    return out;
+}
+
+json_t *mh_engine__json_state_ordered(json_t *v)
+{
+    if (v == NULL)
+        return json_null();
+    if (is_state_ordered(v, 0))
+        return json_incref(v);
+    json_t *out = state_ordered(v, 0);
+    if (out == NULL)
+        mh_panic("out of memory ordering a JSON value");
+    return out;
 }
 
 bool mh_engine__json_same(json_t *a, json_t *b)

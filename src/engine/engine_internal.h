@@ -249,5 +249,15 @@ MH_MUSTCHECK enum mh_err mh_engine__json_write(json_t *v, bool sorted, struct mh
 json_t *mh_engine__jstring(const char *s);
 /* True when the canonical encodings of `a` and `b` are equal (NULL equals JSON null). */
 bool mh_engine__json_same(json_t *a, json_t *b);
+/*
+ * `v` (NULL reads as JSON null) with the members of every object in the state's key order:
+ * shorter keys first, then bytewise, which is the order PostgreSQL's jsonb keeps them in. A step
+ * output enters the run state in this order whether it was just computed (in the order the
+ * JMESPath expression or the HTTP response built it) or read back from the log, so keys(),
+ * values(), to_string() and a request body built from it are the same live and on replay.
+ * Returns a new reference: `v` itself when already in order (an output read from PostgreSQL
+ * costs one walk), else an ordered deep copy. Dies on OOM.
+ */
+json_t *mh_engine__json_state_ordered(json_t *v);
 
 #endif

@@ -169,15 +169,14 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
             return bad(info, ev, "an http_call step succeeds only after an attempt's result");
         if (n->kind == MH_NODE_DELAY && !s->timer_fired)
             return bad(info, ev, "a delay step succeeds only after its timer fired");
-        json_t *out = json_object_get(p, "output");
-        if (out == NULL)
-            out = json_null();
+        /* Later steps see the output in one key order, however it was built. */
+        json_t *out = mh_engine__json_state_ordered(json_object_get(p, "output"));
         s->status = MH_STEP_SUCCEEDED;
         if (s->attempts == 0)
             s->attempts = 1;
         set_json(&s->output, out);
         json_decref(s->wrapper);
-        s->wrapper = json_pack("{s:O}", "output", out);
+        s->wrapper = json_pack("{s:o}", "output", out);
         set_json(&s->result, NULL);
         if (n->kind == MH_NODE_BRANCH) {
             const char *port = json_string_value(json_object_get(p, "port"));

@@ -962,13 +962,19 @@ static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct
             process_batch(rt, &jobs[i], reps ? &reps[i] : NULL, 1);
         return;
     }
-    mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s", jobs[0].run_id, info.message);
+    mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s (%s)", jobs[0].run_id, info.message,
+           info.kind);
+    /* The reason becomes the run's error, which the API shows: PostgreSQL's text stays in the
+     * log line above. */
+    const char *why = mh_db_err_is_db(&info) ? "database error (the server log has the detail)"
+                      : info.message[0]      ? info.message
+                                             : mh_strerror(rc);
     if (reps && reps[0])
         inflight_forget(rt, reps[0]->key); /* the job's recovery wake sends the call again */
     else if (rc == MH_EUNAVAILABLE)
         orphan_add(rt, &jobs[0]); /* not the job's fault: no attempt spent on it */
     else
-        job_failed(rt, &jobs[0], info.message[0] ? info.message : mh_strerror(rc));
+        job_failed(rt, &jobs[0], why);
 }
 
 /* Runs `jobs` (and their reports) grouped by project, one transaction per group. */

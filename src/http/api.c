@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
+#include "secrets/secrets.h"
 
 /* 32 random bytes in unpadded base64url. */
 #define TOKEN_B64_LEN 43
@@ -179,6 +180,8 @@ bool mh_api_commit(struct mh_api *api)
 
 void mh_api_close(struct mh_api *api)
 {
+    mh_secrets_privacy_view_destroy(api->privacy);
+    api->privacy = NULL;
     if (api->conn == NULL)
         return;
     if (api->in_tx)
@@ -194,9 +197,7 @@ json_t *mh_api_query(struct mh_api *api, const char *sql, int nparams, const cha
     api->info = (struct mh_err_info)MH_ERR_INFO_INIT;
     enum mh_err rc = mh_db_query(api->conn, sql, nparams, params, &rows, NULL, &api->info);
     if (rc != MH_OK) {
-        if (rc == MH_EDB)
-            mh_log_req(MH_LOG_ERROR, "api", mh_http_req_id(api->req), "query failed: %s (%s)",
-                       api->info.message, api->info.kind);
+        /* A database error's detail goes to the log, not to the client (mh_http_respond_err). */
         mh_http_respond_err(api->req, rc, &api->info);
         return NULL;
     }
@@ -426,9 +427,9 @@ json_t *mh_api_page_result(const struct mh_api_page *page, json_t *rows, const c
     return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
 }
 
-void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, const char *sql,
-                         int nparams, const char *const *params, const char *key_field,
-                         const char *id_field)
+static void respond_list(struct mh_api *api, const struct mh_api_page *page, const char *project_id,
+                         const char *const *members, const char *sql, int nparams,
+                         const char *const *params, const char *key_field, const char *id_field)
 {
     const char *all[16];
     MH_ASSERT(nparams >= 0 && nparams + 3 <= (int)MH_ARRAY_LEN(all));
@@ -440,8 +441,85 @@ void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, con
     all[nparams + 1] = page->after_key;
     all[nparams + 2] = page->after_id;
     json_t *rows = mh_api_query(api, sql, nparams + 3, all);
-    if (rows)
-        mh_http_respond_json(api->req, 200, mh_api_page_result(page, rows, key_field, id_field));
+    if (rows == NULL)
+        return;
+    json_t *result = NULL;
+    if (members) {
+        if (!mh_api_show_members(api, project_id, rows, members))
+            return;
+        result = mh_api_page_result(page, rows, key_field, id_field);
+        json_object_set_new(result, "redacted", json_boolean(mh_api_is_redacting(api)));
+    } else {
+        result = mh_api_page_result(page, rows, key_field, id_field);
+    }
+    mh_http_respond_json(api->req, 200, result);
+}
+
+void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, const char *sql,
+                         int nparams, const char *const *params, const char *key_field,
+                         const char *id_field)
+{
+    respond_list(api, page, NULL, NULL, sql, nparams, params, key_field, id_field);
+}
+
+void mh_api_respond_list_shown(struct mh_api *api, const struct mh_api_page *page,
+                               const char *project_id, const char *const *members, const char *sql,
+                               int nparams, const char *const *params, const char *key_field,
+                               const char *id_field)
+{
+    respond_list(api, page, project_id, members, sql, nparams, params, key_field, id_field);
+}
+
+const struct mh_privacy_view *mh_api_privacy(struct mh_api *api, const char *project_id)
+{
+    if (api->privacy)
+        return api->privacy;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_secrets_privacy_view_open(api->conn, project_id, &api->privacy, &info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(api->req, rc, &info);
+        return NULL;
+    }
+    return api->privacy;
+}
+
+bool mh_api_is_redacting(struct mh_api *api)
+{
+    return api->privacy == NULL || mh_secrets_privacy_view_is_redacting(api->privacy);
+}
+
+static void show_in(const struct mh_privacy_view *v, json_t *obj, const char *const *members)
+{
+    for (size_t i = 0; members[i]; i++) {
+        json_t *m = json_object_get(obj, members[i]);
+        if (m == NULL)
+            continue;
+        /* The member is shown under its name, so that a "headers" member is masked as such. */
+        json_t *in = json_pack("{s:O}", members[i], m);
+        json_t *shown = mh_secrets_privacy_view_apply(v, in);
+        json_object_set(obj, members[i], json_object_get(shown, members[i]));
+        json_decref(shown);
+        json_decref(in);
+    }
+}
+
+bool mh_api_show_members(struct mh_api *api, const char *project_id, json_t *obj,
+                         const char *const *members)
+{
+    const struct mh_privacy_view *v = mh_api_privacy(api, project_id);
+    if (v == NULL)
+        return false;
+    if (json_is_array(obj)) {
+        size_t i;
+        json_t *row;
+        json_array_foreach(obj, i, row)
+        {
+            show_in(v, row, members);
+        }
+    } else {
+        show_in(v, obj, members);
+    }
+    return true;
 }
 
 bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action,
@@ -470,8 +548,9 @@ bool mh_api_audit(struct mh_api *api, const char *project_id, const char *action
     return rows != NULL;
 }
 
-void mh_api_list_in_project(struct mh_http_req *req, void *app, const char *min_role,
-                            const char *sql, const char *key_field, const char *id_field)
+static void list_in_project(struct mh_http_req *req, void *app, const char *min_role,
+                            const char *sql, const char *key_field, const char *id_field,
+                            const char *const *members)
 {
     struct mh_api api;
     struct mh_api_page page;
@@ -479,8 +558,21 @@ void mh_api_list_in_project(struct mh_http_req *req, void *app, const char *min_
         return;
     const char *params[] = {mh_http_req_param(req, "project_id")};
     if (mh_api_require_role(&api, params[0], min_role, NULL) && mh_api_page(&api, &page))
-        mh_api_respond_list(&api, &page, sql, 1, params, key_field, id_field);
+        respond_list(&api, &page, params[0], members, sql, 1, params, key_field, id_field);
     mh_api_close(&api);
+}
+
+void mh_api_list_in_project(struct mh_http_req *req, void *app, const char *min_role,
+                            const char *sql, const char *key_field, const char *id_field)
+{
+    list_in_project(req, app, min_role, sql, key_field, id_field, NULL);
+}
+
+void mh_api_list_in_project_shown(struct mh_http_req *req, void *app, const char *min_role,
+                                  const char *sql, const char *key_field, const char *id_field,
+                                  const char *const *members)
+{
+    list_in_project(req, app, min_role, sql, key_field, id_field, members);
 }
 
 void mh_api_respond_invalid_definition(struct mh_api *api, json_t *errors, const char *action)

@@ -39,6 +39,8 @@ struct mh_api_principal {
     bool is_cookie;
 };
 
+struct mh_privacy_view;
+
 struct mh_api {
     struct mh_http_req *req;
     struct mh_app *app;
@@ -46,6 +48,7 @@ struct mh_api {
     struct mh_api_principal who;
     struct mh_err_info info;
     bool in_tx;
+    struct mh_privacy_view *privacy; /* private: see mh_api_privacy */
 };
 
 bool mh_api_open(struct mh_api *api, struct mh_http_req *req, void *app, enum mh_api_auth auth);
@@ -115,6 +118,34 @@ void mh_api_respond_list(struct mh_api *api, const struct mh_api_page *page, con
  */
 void mh_api_list_in_project(struct mh_http_req *req, void *app, const char *min_role,
                             const char *sql, const char *key_field, const char *id_field);
+
+/*
+ * Privacy on read paths. Recorded data (run outputs, errors and step states, event payloads,
+ * replay reports, dead letters, the delivery log) is shown only through the caller's privacy
+ * view (mh_secrets_privacy_view_open): credential headers masked for everyone, PII redacted
+ * for members without pii:read. mh_api_privacy opens the view on first use in the request's
+ * transaction and keeps it until mh_api_close; NULL after answering 500.
+ */
+const struct mh_privacy_view *mh_api_privacy(struct mh_api *api, const char *project_id);
+/* Whether the caller's view in `project_id` redacts PII; call after mh_api_privacy succeeded. */
+bool mh_api_is_redacting(struct mh_api *api);
+/*
+ * Replaces each member of `obj` named in the NULL-terminated `members` with what the caller's
+ * view shows of it; `obj` may be an array, whose object elements are each treated so. Absent
+ * members stay absent. Answers and returns false when the view cannot be opened.
+ */
+bool mh_api_show_members(struct mh_api *api, const char *project_id, json_t *obj,
+                         const char *const *members);
+/* As mh_api_respond_list, showing `members` of each row through the caller's view in
+ * `project_id` ($1 is not implied: pass it in `params`); the page carries "redacted". */
+void mh_api_respond_list_shown(struct mh_api *api, const struct mh_api_page *page,
+                               const char *project_id, const char *const *members, const char *sql,
+                               int nparams, const char *const *params, const char *key_field,
+                               const char *id_field);
+/* As mh_api_list_in_project, showing `members` of each row through the caller's view. */
+void mh_api_list_in_project_shown(struct mh_http_req *req, void *app, const char *min_role,
+                                  const char *sql, const char *key_field, const char *id_field,
+                                  const char *const *members);
 
 /* 422 with every validation error of a workflow definition: {"error": {"code":
  * "invalid_definition", "message", "path" (the first error's), "errors": [...]}, "request_id"}.

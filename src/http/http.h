@@ -96,7 +96,9 @@ void mh_http_respond_raw(struct mh_http_req *req, int status, const char *conten
                          const void *data, size_t len);
 /* Maps an mh_err (with optional detail) to a status and error body: EINVAL 422, ENOTFOUND 404,
  * ECONFLICT 409, EFORBIDDEN 403, EAUTH 401, ETOOBIG 413, EUNAVAILABLE 503, others 500 (with a
- * generic message; the detail is logged, not sent). */
+ * generic message; the detail is logged, not sent). An `info` filled from a PostgreSQL error
+ * (mh_db_err_is_db) is never sent either: the client gets a generic message of its class and
+ * the request id, the log the SQLSTATE and PostgreSQL's text. */
 void mh_http_respond_err(struct mh_http_req *req, enum mh_err err, const struct mh_err_info *info);
 bool mh_http_req_has_responded(const struct mh_http_req *req);
 

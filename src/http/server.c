@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "db/db.h"
 
 struct mh_http_server {
     struct MHD_Daemon *daemon;
@@ -186,8 +187,56 @@ void mh_http_respond_raw(struct mh_http_req *req, int status, const char *conten
     queue(req, status, content_type, data, len);
 }
 
+/*
+ * PostgreSQL's own error text names tables, columns and constraints, and is no contract: a
+ * client gets a message of its class and the request id, the server log gets the detail.
+ */
+static void respond_db_err(struct mh_http_req *req, enum mh_err err, const struct mh_err_info *info)
+{
+    const char *state = info->kind;
+    int status = 500;
+    const char *code = "internal", *msg = "internal error";
+    if (err == MH_EUNAVAILABLE) {
+        status = 503;
+        code = "unavailable";
+        msg = "the service is temporarily unavailable";
+        mh_http_set_header(req, "Retry-After", "1");
+    } else if (strcmp(state, "23505") == 0) {
+        status = 409;
+        code = "conflict";
+        msg = "a record with the same unique values already exists";
+    } else if (err == MH_ECONFLICT) {
+        status = 409;
+        code = "conflict";
+        msg = "the request conflicted with a concurrent change; retry it";
+    } else if (strcmp(state, "23503") == 0) {
+        status = 422;
+        code = "invalid";
+        msg = "the request refers to a record that does not exist";
+    } else if (err == MH_EINVAL && strncmp(state, "22", 2) == 0) {
+        status = 422;
+        code = "invalid";
+        msg = "a value in the request is not valid for its field";
+    } else if (err == MH_EINVAL) {
+        status = 422;
+        code = "invalid";
+        msg = "the request breaks a rule of the data it changes";
+    } else if (err == MH_EFORBIDDEN) {
+        status = 403;
+        code = "forbidden";
+        msg = "permission denied";
+    }
+    mh_log_req(status >= 500 ? MH_LOG_ERROR : MH_LOG_WARN, "http", req->id,
+               "database error answered %d: sqlstate=%s %s", status, state, info->message);
+    mh_http_respond_error(req, status, code, msg, NULL);
+}
+
 void mh_http_respond_err(struct mh_http_req *req, enum mh_err err, const struct mh_err_info *info)
 {
+    if (mh_db_err_is_db(info)) {
+        respond_db_err(req, err, info);
+        return;
+    }
     const char *msg = info && info->message[0] ? info->message : mh_strerror(err);
     const char *path = info ? info->path : NULL;
     switch (err) {

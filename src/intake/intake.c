@@ -31,14 +31,6 @@
 /* Attempts at recording a delivery whose endpoint keeps changing under it. */
 #define MAX_STALE_RETRIES 3
 
-/* Header names whose values are credentials or signatures; never recorded. */
-static const char *const secret_headers[] = {
-    "authorization",       "proxy-authorization", "cookie",           "set-cookie",
-    "x-hub-signature",     "x-hub-signature-256", "stripe-signature", "webhook-signature",
-    "svix-signature",      "x-api-key",           "x-auth-token",     "x-signature",
-    "x-webhook-signature",
-};
-
 /* What a judgement concluded. */
 struct verdict {
     int status; /* 0: accepted so far */
@@ -159,10 +151,7 @@ bool mh_intake_header_is_secret(const char *name, const char *extra)
 {
     if (extra && extra[0] && strcasecmp(name, extra) == 0)
         return true;
-    for (size_t i = 0; i < MH_ARRAY_LEN(secret_headers); i++)
-        if (strcasecmp(name, secret_headers[i]) == 0)
-            return true;
-    return false;
+    return mh_redact_header_is_secret(name);
 }
 
 /* The current time in RFC 3339 with microseconds (the delivery log orders by it), and in
@@ -194,7 +183,7 @@ static json_t *redacted_headers(const struct mh_intake_request *rq, const char *
         const char *value = rq->headers[i].value ? rq->headers[i].value : "";
         json_t *v;
         if (mh_intake_header_is_secret(name, extra)) {
-            v = json_string("[redacted]");
+            v = json_string(MH_REDACT_HEADER_MASK);
         } else {
             size_t len = strlen(value);
             if (len > MH_INTAKE__MAX_HEADER_VALUE)

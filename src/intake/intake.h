@@ -184,8 +184,9 @@ long mh_intake_max_endpoint_body(const struct mh_intake *in);
 
 /* ---- Triggers ----------------------------------------------------------------------------- */
 
-/* Header names whose values are never recorded (signatures, credentials), compared
- * case-insensitively; `extra` (may be NULL) is one more, such as an HMAC endpoint's header. */
+/* Header names whose values are never recorded (signatures, credentials): those of
+ * mh_redact_header_is_secret, and `extra` (may be NULL, compared case-insensitively), such as an
+ * HMAC endpoint's header. */
 bool mh_intake_header_is_secret(const char *name, const char *extra);
 
 #endif

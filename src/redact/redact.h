@@ -124,6 +124,31 @@ MH_MUSTCHECK enum mh_err mh_redact_string(const struct mh_redactor *r, const cha
 MH_MUSTCHECK enum mh_err mh_redact_json(const struct mh_redactor *r, json_t *in, json_t **out,
                                         struct mh_redact_stats *stats);
 
+/* ---- credential headers (headers.c) ---- */
+
+/* What a credential header's value is replaced with. */
+#define MH_REDACT_HEADER_MASK "[redacted]"
+
+/*
+ * Whether an HTTP header named `name` (any case) carries a credential or a signature, so its
+ * value must be neither recorded nor shown: a name with a word (between '-' or '_') among
+ * authorization, cookie, token, signature, secret, password, passwd, apikey and hmac
+ * (Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Gitlab-Token, X-Hub-Signature-256,
+ * Stripe-Signature, webhook-signature, X-Shopify-Hmac-Sha256), or ending in "<qualifier>-key"
+ * with qualifier api, access, secret, private, auth, client or signing (X-Api-Key). A bare
+ * "-key" is not secret: Idempotency-Key identifies a delivery. Pure; any thread.
+ */
+bool mh_redact_header_is_secret(const char *name);
+
+/*
+ * `in` with the value of every credential header (mh_redact_header_is_secret) of every object
+ * member named "headers" (any case), at any depth, replaced by MH_REDACT_HEADER_MASK. Returns a
+ * new reference: `in` itself when nothing needed masking (the common case costs one walk and
+ * no copy), else a masked deep copy; NULL for NULL. `*count` (optional) receives the number of
+ * values masked. Dies on OOM, like the JSON walker.
+ */
+json_t *mh_redact_headers_json(json_t *in, size_t *count);
+
 /* ---- exact-value secret replacement ---- */
 
 /*

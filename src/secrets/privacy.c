@@ -8,6 +8,7 @@
  */
 #include "secrets/secrets.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -338,31 +339,72 @@ enum mh_err mh_secrets_can_read_pii(struct mh_db_conn *c, const char *project_id
     return rc;
 }
 
-enum mh_err mh_secrets_privacy_view(struct mh_db_conn *c, const char *project_id, json_t *in,
-                                    json_t **out, bool *redacted, struct mh_err_info *info)
+struct mh_privacy_view {
+    struct mh_redactor *pii; /* NULL when the user holds pii:read */
+};
+
+enum mh_err mh_secrets_privacy_view_open(struct mh_db_conn *c, const char *project_id,
+                                         struct mh_privacy_view **out, struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
     json_t *settings = NULL;
-    struct mh_redactor *r = NULL;
+    struct mh_privacy_view *v = mh_xcalloc(1, sizeof(*v));
     bool can = false;
 
     *out = NULL;
-    if (redacted)
-        *redacted = false;
     if ((rc = mh_secrets_can_read_pii(c, project_id, &can, info)) != MH_OK)
         goto out;
-    if (can) {
-        *out = json_incref(in);
+    if (!can &&
+        ((rc = mh_secrets_privacy_load(c, project_id, &settings, info)) != MH_OK ||
+         (rc = mh_secrets_privacy_redactor(settings, MH_PRIVACY_EVENTS, &v->pii, info)) != MH_OK))
         goto out;
-    }
-    if ((rc = mh_secrets_privacy_load(c, project_id, &settings, info)) != MH_OK ||
-        (rc = mh_secrets_privacy_redactor(settings, MH_PRIVACY_EVENTS, &r, info)) != MH_OK ||
-        (rc = mh_redact_json(r, in, out, NULL)) != MH_OK)
-        goto out;
-    if (redacted)
-        *redacted = true;
+    *out = v;
+    v = NULL;
 out:
-    mh_redact_destroy(r);
+    mh_secrets_privacy_view_destroy(v);
     json_decref(settings);
     return rc;
+}
+
+void mh_secrets_privacy_view_destroy(struct mh_privacy_view *v)
+{
+    if (v == NULL)
+        return;
+    mh_redact_destroy(v->pii);
+    free(v);
+}
+
+bool mh_secrets_privacy_view_is_redacting(const struct mh_privacy_view *v)
+{
+    return v->pii != NULL;
+}
+
+json_t *mh_secrets_privacy_view_apply(const struct mh_privacy_view *v, json_t *in)
+{
+    json_t *masked = mh_redact_headers_json(in ? in : json_null(), NULL);
+    json_t *shown = NULL;
+    if (v->pii == NULL)
+        return masked;
+    /* Fails closed: what could not be redacted is not shown at all. */
+    if (mh_redact_json(v->pii, masked, &shown, NULL) != MH_OK)
+        shown = json_string(MH_REDACT_HEADER_MASK);
+    json_decref(masked);
+    return shown;
+}
+
+enum mh_err mh_secrets_privacy_view(struct mh_db_conn *c, const char *project_id, json_t *in,
+                                    json_t **out, bool *redacted, struct mh_err_info *info)
+{
+    struct mh_privacy_view *v = NULL;
+    *out = NULL;
+    if (redacted)
+        *redacted = false;
+    enum mh_err rc = mh_secrets_privacy_view_open(c, project_id, &v, info);
+    if (rc != MH_OK)
+        return rc;
+    *out = mh_secrets_privacy_view_apply(v, in);
+    if (redacted)
+        *redacted = mh_secrets_privacy_view_is_redacting(v);
+    mh_secrets_privacy_view_destroy(v);
+    return MH_OK;
 }

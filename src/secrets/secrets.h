@@ -231,11 +231,35 @@ MH_MUSTCHECK enum mh_err mh_secrets_privacy_redactor(json_t *settings,
                                                      struct mh_redactor **out,
                                                      struct mh_err_info *info);
 /*
- * What the transaction's user may be shown of `in` (an event payload, or an array of them) in
- * `project_id`: `in` itself (a new reference) when the user holds pii:read, else a deep copy
- * redacted with the project's "events" rules. `*redacted` (may be NULL) tells which. Loads the
- * settings and builds the redactor on each call, so call it once per response, not per event.
- * `*out` is new. Errors: database errors, and those of mh_secrets_privacy_redactor.
+ * The privacy view: what a user may be shown of recorded data (run outputs and errors, step
+ * states, event payloads, replay reports, dead letters, the delivery log; and the live streams,
+ * which open one view per subscriber). Every read path shows data through it, so one function
+ * decides for all of them:
+ *  - for everyone, the value of every credential header (mh_redact_header_is_secret) inside any
+ *    "headers" object is masked, whatever was recorded;
+ *  - without pii:read in the project, every string (and number) is also redacted with the
+ *    project's "events" rules.
+ * Opening reads the settings and the user's pii:read in the caller's transaction, once; the
+ * opened view is immutable and needs no connection, so any thread may apply it any number of
+ * times. `*out` is new (mh_secrets_privacy_view_destroy). Errors: database errors, and those of
+ * mh_secrets_privacy_redactor.
+ */
+struct mh_privacy_view;
+MH_MUSTCHECK enum mh_err mh_secrets_privacy_view_open(struct mh_db_conn *c, const char *project_id,
+                                                      struct mh_privacy_view **out,
+                                                      struct mh_err_info *info);
+/* NULL-tolerant. */
+void mh_secrets_privacy_view_destroy(struct mh_privacy_view *v);
+/* Whether the view redacts PII (the user lacks pii:read). */
+bool mh_secrets_privacy_view_is_redacting(const struct mh_privacy_view *v);
+/*
+ * What the view shows of `in` (borrowed; any JSON value, NULL reads as null): a new reference,
+ * `in` itself when nothing changes. Dies on OOM; never fails otherwise.
+ */
+json_t *mh_secrets_privacy_view_apply(const struct mh_privacy_view *v, json_t *in);
+/*
+ * One-shot: opens a view, applies it to `in` and destroys it. `*redacted` (may be NULL) tells
+ * whether PII rules applied. `*out` is new. Errors: as mh_secrets_privacy_view_open.
  */
 MH_MUSTCHECK enum mh_err mh_secrets_privacy_view(struct mh_db_conn *c, const char *project_id,
                                                  json_t *in, json_t **out, bool *redacted,

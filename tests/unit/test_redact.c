@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "core/mem.h"
 #include "harness.h"
 
 static struct mh_redactor *make(unsigned rules, const struct mh_redact_pattern *custom,
@@ -354,4 +355,72 @@ MH_TEST(shared_redactor_across_threads)
         MH_T_ASSERT_EQ(args[i].good, 1000);
     }
     mh_redact_destroy(r);
+}
+
+MH_TEST(credential_header_names)
+{
+    static const char *const secret[] = {
+        "Authorization",
+        "proxy-authorization",
+        "Cookie",
+        "Set-Cookie",
+        "X-Gitlab-Token",
+        "x-auth-token",
+        "X-Hub-Signature",
+        "X-Hub-Signature-256",
+        "Stripe-Signature",
+        "webhook-signature",
+        "X-Shop-Secret",
+        "X-Api-Key",
+        "x_api_key",
+        "X-Access-Key",
+        "X-Shopify-Hmac-Sha256",
+        "X-Password",
+        "X-Apikey",
+        "TOKEN",
+    };
+    static const char *const plain[] = {
+        "Content-Type",   "Idempotency-Key", "webhook-id", "webhook-timestamp",
+        "X-GitHub-Event", "X-Gitlab-Event",  "User-Agent", "X-Request-Id",
+        "Keyboard",       "X-Tokenizer",     "key",        "",
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(secret); i++)
+        if (!mh_redact_header_is_secret(secret[i]))
+            mh_t_fail(__FILE__, __LINE__, "%s should be secret", secret[i]);
+    for (size_t i = 0; i < MH_ARRAY_LEN(plain); i++)
+        if (mh_redact_header_is_secret(plain[i]))
+            mh_t_fail(__FILE__, __LINE__, "%s should not be secret", plain[i]);
+    MH_T_ASSERT(!mh_redact_header_is_secret(NULL));
+}
+
+MH_TEST(credential_headers_masked_in_every_headers_object)
+{
+    json_t *in = json_loads("{\"trigger\": {\"headers\": {\"x-gitlab-token\": \"glpat-1\", "
+                            "\"content-type\": \"application/json\"}, \"body\": {\"token\": "
+                            "\"kept\"}}, \"steps\": [{\"Headers\": {\"Set-Cookie\": \"s=1\", "
+                            "\"x-api-key\": [\"k\"]}}], \"headers\": \"not an object\"}",
+                            0, NULL);
+    MH_T_ASSERT(in != NULL);
+    size_t n = 0;
+    json_t *out = mh_redact_headers_json(in, &n);
+    MH_T_ASSERT(out != in);
+    MH_T_ASSERT_EQ(n, 3);
+    char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    MH_T_ASSERT_STR_EQ(s, "{\"headers\":\"not an object\",\"steps\":[{\"Headers\":{\"Set-Cookie\":"
+                          "\"[redacted]\",\"x-api-key\":\"[redacted]\"}}],\"trigger\":{\"body\":"
+                          "{\"token\":\"kept\"},\"headers\":{\"content-type\":\"application/"
+                          "json\",\"x-gitlab-token\":\"[redacted]\"}}}");
+    free(s);
+    /* The input is untouched, and a masked document needs no copy the second time. */
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(in, "trigger"), "headers"), "x-gitlab-token")),
+        "glpat-1");
+    json_t *again = mh_redact_headers_json(out, &n);
+    MH_T_ASSERT(again == out);
+    MH_T_ASSERT_EQ(n, 0);
+    json_decref(again);
+    json_decref(out);
+    json_decref(in);
+    MH_T_ASSERT(mh_redact_headers_json(NULL, NULL) == NULL);
 }

@@ -48,6 +48,9 @@ static const char *const keys_sql =
     "FROM webhook_endpoint_keys k WHERE k.project_id = $1 AND k.endpoint_id = $2 "
     "ORDER BY k.created_at DESC, k.id";
 
+/* What of a delivery is recorded data, shown through the caller's privacy view. */
+static const char *const delivery_data[] = {"headers", "reason", NULL};
+
 static const char *const delivery_cols =
     "d.id, to_json(d.received_at) AS received_at, d.method, d.status, d.outcome, d.reason, "
     "d.headers, d.content_type, d.body_size, encode(d.body_hash, 'hex') AS body_sha256, "
@@ -783,8 +786,11 @@ void mh_h_deliveries_list(struct mh_http_req *req, void *app)
              delivery_cols);
     const char *params[] = {pid, eid, page.after_key, page.after_id, outcome, limit};
     json_t *rows = mh_api_query(&api, sql, 6, params);
-    if (rows)
-        mh_http_respond_json(req, 200, mh_api_page_result(&page, rows, "received_at", "id"));
+    if (rows == NULL || !mh_api_show_members(&api, pid, rows, delivery_data))
+        goto out;
+    json_t *result = mh_api_page_result(&page, rows, "received_at", "id");
+    json_object_set_new(result, "redacted", json_boolean(mh_api_is_redacting(&api)));
+    mh_http_respond_json(req, 200, result);
 out:
     mh_api_close(&api);
 }
@@ -811,8 +817,10 @@ void mh_h_deliveries_get(struct mh_http_req *req, void *app)
              delivery_cols);
     const char *params[] = {pid, eid, did};
     json_t *row = mh_api_query_row(&api, "delivery not found", sql, 3, params);
-    if (row)
-        mh_http_respond_json(req, 200, json_incref(row));
+    if (row == NULL || !mh_api_show_members(&api, pid, row, delivery_data))
+        goto out;
+    json_object_set_new(row, "redacted", json_boolean(mh_api_is_redacting(&api)));
+    mh_http_respond_json(req, 200, json_incref(row));
 out:
     mh_api_close(&api);
 }

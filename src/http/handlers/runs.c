@@ -12,7 +12,7 @@
 #include "engine/store.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
-#include "secrets/secrets.h"
+#include "redact/redact.h"
 
 static json_t *now_rfc3339(void)
 {
@@ -25,6 +25,15 @@ static json_t *now_rfc3339(void)
     snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
     return json_string(buf);
 }
+
+/*
+ * What of a run, an event, a replay report and a dead letter is recorded data, shown only
+ * through the caller's privacy view (mh_api_show_members); ids, statuses and times are not.
+ */
+static const char *const run_data[] = {"output", "error", "state", NULL};
+static const char *const event_data[] = {"payload", NULL};
+static const char *const report_data[] = {"divergences", "errors", NULL};
+static const char *const dead_letter_data[] = {"payload", "last_error", NULL};
 
 /* Reads the trigger parts of a start/test request: payload, headers, query. */
 static json_t *trigger_from(struct mh_api *api, json_t *body)
@@ -40,9 +49,19 @@ static json_t *trigger_from(struct mh_api *api, json_t *body)
         mh_http_respond_error(api->req, 422, "invalid", "'query' must be an object", "/query");
         return NULL;
     }
+    /* Credentials are not recorded, as the intake records none: a run needs no password. */
+    json_t *kept = json_object();
+    const char *name;
+    json_t *value;
+    json_object_foreach(headers, name, value)
+    {
+        json_object_set_new(kept, name,
+                            mh_redact_header_is_secret(name) ? json_string(MH_REDACT_HEADER_MASK)
+                                                             : json_incref(value));
+    }
     return json_pack("{s:o, s:o, s:o, s:o}", "body", payload ? json_incref(payload) : json_object(),
-                     "headers", headers ? json_incref(headers) : json_object(), "query",
-                     query ? json_incref(query) : json_object(), "received_at", now_rfc3339());
+                     "headers", kept, "query", query ? json_incref(query) : json_object(),
+                     "received_at", now_rfc3339());
 }
 
 static bool start(struct mh_api *api, const char *pid, const char *wid, json_t *version,
@@ -186,8 +205,8 @@ void mh_h_runs_list(struct mh_http_req *req, void *app)
         goto out;
     }
     const char *params[] = {pid, wf, status, since, until};
-    mh_api_respond_list(
-        &api, &page,
+    mh_api_respond_list_shown(
+        &api, &page, pid, run_data,
         "SELECT r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "
         "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "
         "to_json(r.finished_at) AS finished_at, r.error FROM runs r WHERE r.project_id = $1 "
@@ -246,6 +265,11 @@ void mh_h_runs_get(struct mh_http_req *req, void *app)
     }
     json_t *outv = json_deep_copy(run);
     json_object_set_new(outv, "state", mh_engine_state_to_json(st));
+    if (!mh_api_show_members(&api, mh_http_req_param(req, "project_id"), outv, run_data)) {
+        json_decref(outv);
+        goto out;
+    }
+    json_object_set_new(outv, "redacted", json_boolean(mh_api_is_redacting(&api)));
     mh_http_respond_json(req, 200, outv);
 out:
     mh_engine_state_destroy(st);
@@ -288,15 +312,10 @@ void mh_h_runs_events(struct mh_http_req *req, void *app)
         goto out;
     /* Members without pii:read see the payloads through the project's redaction rules; the
      * log itself keeps what determinism needs. */
-    json_t *shown = NULL;
-    bool redacted = false;
-    enum mh_err rc = mh_secrets_privacy_view(api.conn, mh_http_req_param(req, "project_id"), rows,
-                                             &shown, &redacted, &api.info);
-    if (rc != MH_OK) {
-        mh_http_respond_err(req, rc, &api.info);
+    if (!mh_api_show_members(&api, mh_http_req_param(req, "project_id"), rows, event_data))
         goto out;
-    }
-    mh_http_respond_json(req, 200, json_pack("{s:o, s:b}", "events", shown, "redacted", redacted));
+    mh_http_respond_json(
+        req, 200, json_pack("{s:O, s:b}", "events", rows, "redacted", mh_api_is_redacting(&api)));
 out:
     mh_api_close(&api);
 }
@@ -343,6 +362,10 @@ void mh_h_runs_replay(struct mh_http_req *req, void *app)
         mh_http_respond_err(req, rc, &api.info);
         goto out;
     }
+    /* The report quotes recorded and recomputed values: recorded data like any other. */
+    if (!mh_api_show_members(&api, mh_http_req_param(req, "project_id"), report, report_data))
+        goto out;
+    json_object_set_new(report, "redacted", json_boolean(mh_api_is_redacting(&api)));
     mh_http_respond_json(req, 200, report);
     report = NULL;
 out:
@@ -397,13 +420,13 @@ out:
 
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
 {
-    mh_api_list_in_project(
+    mh_api_list_in_project_shown(
         req, app, "viewer",
         "SELECT d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "
         "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at FROM "
         "dead_letters d WHERE d.project_id = $1 AND ($3::timestamptz IS NULL OR (d.failed_at, "
         "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
-        "failed_at", "id");
+        "failed_at", "id", dead_letter_data);
 }
 
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app)
