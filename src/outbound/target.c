@@ -61,22 +61,22 @@ static bool is_blocked_v4(const uint8_t *a)
         uint32_t net;
         int prefix;
     } ranges[] = {
-        {V4(0, 0, 0, 0), 8},         /* "this network" */
-        {V4(10, 0, 0, 0), 8},        /* RFC 1918 */
-        {V4(100, 64, 0, 0), 10},     /* CGNAT (and Alibaba's metadata service) */
-        {V4(127, 0, 0, 0), 8},       /* loopback */
-        {V4(168, 63, 129, 16), 32},  /* Azure's platform endpoint (WireServer) */
-        {V4(169, 254, 0, 0), 16},    /* link-local, cloud metadata */
-        {V4(172, 16, 0, 0), 12},     /* RFC 1918 */
-        {V4(192, 0, 0, 0), 24},      /* IETF protocol assignments */
-        {V4(192, 0, 2, 0), 24},      /* documentation */
-        {V4(192, 88, 99, 0), 24},    /* 6to4 relay anycast */
-        {V4(192, 168, 0, 0), 16},    /* RFC 1918 */
-        {V4(198, 18, 0, 0), 15},     /* benchmarking */
-        {V4(198, 51, 100, 0), 24},   /* documentation */
-        {V4(203, 0, 113, 0), 24},    /* documentation */
-        {V4(224, 0, 0, 0), 4},       /* multicast */
-        {V4(240, 0, 0, 0), 4},       /* reserved, broadcast */
+        {V4(0, 0, 0, 0), 8},        /* "this network" */
+        {V4(10, 0, 0, 0), 8},       /* RFC 1918 */
+        {V4(100, 64, 0, 0), 10},    /* CGNAT (and Alibaba's metadata service) */
+        {V4(127, 0, 0, 0), 8},      /* loopback */
+        {V4(168, 63, 129, 16), 32}, /* Azure's platform endpoint (WireServer) */
+        {V4(169, 254, 0, 0), 16},   /* link-local, cloud metadata */
+        {V4(172, 16, 0, 0), 12},    /* RFC 1918 */
+        {V4(192, 0, 0, 0), 24},     /* IETF protocol assignments */
+        {V4(192, 0, 2, 0), 24},     /* documentation */
+        {V4(192, 88, 99, 0), 24},   /* 6to4 relay anycast */
+        {V4(192, 168, 0, 0), 16},   /* RFC 1918 */
+        {V4(198, 18, 0, 0), 15},    /* benchmarking */
+        {V4(198, 51, 100, 0), 24},  /* documentation */
+        {V4(203, 0, 113, 0), 24},   /* documentation */
+        {V4(224, 0, 0, 0), 4},      /* multicast */
+        {V4(240, 0, 0, 0), 4},      /* reserved, broadcast */
     };
     for (size_t i = 0; i < MH_ARRAY_LEN(ranges); i++)
         if (v4_in(a, ranges[i].net, ranges[i].prefix))
@@ -87,7 +87,8 @@ static bool is_blocked_v4(const uint8_t *a)
 /* Cloud metadata services: an allow-list reaches them only by naming them exactly. */
 static bool is_metadata(int family, const uint8_t *a)
 {
-    static const uint8_t ec2_v6[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+    static const uint8_t ec2_v6[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
+                                       0,    0, 0,    0,    0, 0, 0x02, 0x54};
     if (family == AF_INET)
         return v4_in(a, V4(169, 254, 169, 254), 32) || v4_in(a, V4(169, 254, 170, 2), 32) ||
                v4_in(a, V4(100, 100, 100, 200), 32) || v4_in(a, V4(168, 63, 129, 16), 32);
@@ -123,13 +124,13 @@ bool mh_outbound_is_blocked_ip(int family, const uint8_t *a)
         int prefix;
         bool is_embedding; /* the last 32 bits are an IPv4 address: judge that one */
     } ranges[] = {
-        {{0}, 96, false},                                              /* ::, ::1, v4-compatible */
-        {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, true},        /* v4-mapped */
-        {{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0}, 96, true},        /* v4-translated (SIIT) */
-        {{0, 0x64, 0xff, 0x9b}, 96, true},                             /* NAT64 well-known */
-        {{0, 0x64, 0xff, 0x9b, 0, 0x01}, 48, false},                   /* NAT64 local use */
-        {{0x01, 0x00}, 64, false},                                     /* discard-only */
-        {{0x20, 0x01}, 23, false}, /* IETF assignments: Teredo, benchmarking, ORCHID */
+        {{0}, 96, false},                                       /* ::, ::1, v4-compatible */
+        {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, true}, /* v4-mapped */
+        {{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0}, 96, true}, /* v4-translated (SIIT) */
+        {{0, 0x64, 0xff, 0x9b}, 96, true},                      /* NAT64 well-known */
+        {{0, 0x64, 0xff, 0x9b, 0, 0x01}, 48, false},            /* NAT64 local use */
+        {{0x01, 0x00}, 64, false},                              /* discard-only */
+        {{0x20, 0x01}, 23, false},             /* IETF assignments: Teredo, benchmarking, ORCHID */
         {{0x20, 0x01, 0x0d, 0xb8}, 32, false}, /* documentation */
         {{0x20, 0x02}, 16, false},             /* 6to4 */
         {{0x3f, 0xff}, 20, false},             /* documentation */
@@ -250,7 +251,7 @@ static bool parse_entry(const char *e, size_t len, struct rule *r, char *why, si
     uint8_t masked[16];
     memcpy(masked, r->addr, 16);
     for (int bit = r->prefix; bit < nbytes * 8; bit++)
-        masked[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+        masked[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
     if (memcmp(masked, r->addr, (size_t)nbytes) != 0) {
         snprintf(why, why_len, "has address bits set beyond its /%d prefix", r->prefix);
         return false;
