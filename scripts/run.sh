@@ -54,6 +54,16 @@ if [ -z "${MESHHOOK_KEK_FILE:-}" ] && [ -z "${MESHHOOK_KEK:-}" ]; then
     export MESHHOOK_KEK_ID="${MESHHOOK_KEK_ID:-dev-1}"
 fi
 
+# http_call refuses loopback and private addresses by default (docs/workflows.md). On a
+# developer's machine the services a workflow calls usually are local, so `make run` allows them
+# unless told otherwise; the server warns about it at start. Never copy this to production: name
+# internal targets in MESHHOOK_OUTBOUND_ALLOWLIST or a project's allow-list instead.
+if [ -z "${MESHHOOK_ALLOW_PRIVATE_TARGETS:-}" ]; then
+    export MESHHOOK_ALLOW_PRIVATE_TARGETS=true
+    echo "meshhook: development default: http_call may reach loopback and private addresses"
+    echo "          (MESHHOOK_ALLOW_PRIVATE_TARGETS=false to refuse them as production does)"
+fi
+
 "$BIN" migrate
 if ! "$BIN" user count >/dev/null 2>&1; then
     echo "meshhook: no users yet. In another terminal, from this directory, create the first:"

@@ -187,9 +187,11 @@ static int cmd_serve(int argc, char **argv)
             .run_timeout_ms = (int64_t)cfg.run_timeout_s * 1000,
             .max_response_bytes = (size_t)cfg.max_response_bytes,
             .max_in_flight = cfg.outbound_max_in_flight,
+            .max_in_flight_per_project = cfg.outbound_max_in_flight_per_project,
             .breaker_failures = cfg.breaker_failures,
             .breaker_open_ms = cfg.breaker_open_ms,
-            .is_private_denied = !cfg.allow_private_targets,
+            .allow_private_targets = cfg.allow_private_targets,
+            .outbound_allowlist = cfg.outbound_allowlist,
         };
         if (mh_engine_runtime_start(&ro, &app.runtime, &info) != MH_OK) {
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);

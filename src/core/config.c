@@ -63,15 +63,22 @@ static const struct cfg_row rows[] = {
      "a run still unfinished this long after it started fails (0: never)"},
     {"outbound_max_in_flight", CFG_INT, F(outbound_max_in_flight), "256", 1, 100000, false,
      "http_call requests sent at once; more wait in memory"},
+    {"outbound_max_in_flight_per_project", CFG_INT, F(outbound_max_in_flight_per_project), "64", 1,
+     100000, false,
+     "http_call requests of one project sent at once (at most outbound_max_in_flight); more wait "
+     "while other projects' requests are sent"},
     {"breaker_failures", CFG_INT, F(breaker_failures), "5", 1, 10000, false,
      "consecutive failures (connection errors, timeouts, 5xx) that open a host's breaker"},
     {"breaker_open_ms", CFG_INT, F(breaker_open_ms), "30000", 10, 3600000, false,
      "how long an open breaker parks calls to its host before one probe"},
     {"max_response_bytes", CFG_LONG, F(max_response_bytes), "1048576", 1024, 67108864, false,
      "largest http_call response body recorded"},
-    {"allow_private_targets", CFG_BOOL, F(allow_private_targets), "true", 0, 0, false,
-     "http_call may connect to loopback, private and link-local addresses (false: only public "
-     "ones, whatever a name resolves to)"},
+    {"allow_private_targets", CFG_BOOL, F(allow_private_targets), "false", 0, 0, false,
+     "http_call may connect to loopback, private, link-local and metadata addresses (development "
+     "only; false: only public ones and outbound_allowlist, whatever a name resolves to)"},
+    {"outbound_allowlist", CFG_STR, F(outbound_allowlist), "", 0, 0, false,
+     "hosts and CIDRs (comma-separated) every project's http_call may reach although they are "
+     "internal, e.g. 10.0.0.0/8,vault.internal"},
     {"intake_committers", CFG_INT, F(intake_committers), "2", 1, 64, false,
      "webhook intake threads committing deliveries, each on a database connection of its own"},
     {"intake_max_batch", CFG_INT, F(intake_max_batch), "32", 1, 1024, false,

@@ -33,10 +33,12 @@ struct mh_config {
     int poll_interval_ms;
     int run_timeout_s;
     int outbound_max_in_flight;
+    int outbound_max_in_flight_per_project;
     int breaker_failures;
     int breaker_open_ms;
     long max_response_bytes;
     bool allow_private_targets;
+    char *outbound_allowlist;
     int intake_committers;
     int intake_max_batch;
     int intake_doubt_wait_ms;

@@ -101,12 +101,18 @@ struct mh_engine_runtime_opts {
     int batch;
     int lease_ms;
     int poll_ms;
-    int64_t run_timeout_ms;    /* 0: none */
-    size_t max_response_bytes; /* recorded HTTP bodies are cut here */
-    int max_in_flight;         /* outbound requests at once (0: the executor's default) */
-    int breaker_failures;      /* 0: default */
-    int breaker_open_ms;       /* 0: default */
-    bool is_private_denied;    /* http_call may not connect to loopback or private addresses */
+    int64_t run_timeout_ms;        /* 0: none */
+    size_t max_response_bytes;     /* recorded HTTP bodies are cut here */
+    int max_in_flight;             /* outbound requests at once (0: the executor's default) */
+    int max_in_flight_per_project; /* of one project at once (0: the executor's default) */
+    int breaker_failures;          /* 0: default */
+    int breaker_open_ms;           /* 0: default */
+    /* http_call may connect to loopback, private and metadata addresses (development only). */
+    bool allow_private_targets;
+    /* Hosts and CIDRs every project may reach although internal (borrowed; NULL: none). Each
+     * project's own list (project_outbound, docs/workflows.md) is added to it per request. A
+     * bad entry makes the start fail, naming it. */
+    const char *outbound_allowlist;
 };
 
 MH_MUSTCHECK enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,

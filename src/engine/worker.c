@@ -100,6 +100,7 @@ struct send_ctx {
     struct mh_redact_secrets *redactor;
     json_t *artifact_rules; /* the project's privacy settings when they redact artifacts */
     char **lines;           /* header lines sent, freed after the call */
+    char *allowlist;        /* the project's outbound allow-list */
     char *url;
     char *body;
     size_t body_len;
@@ -223,6 +224,7 @@ static void send_ctx_free(struct send_ctx *s)
     free(s->lines);
     mh_crypto_free_secret_str(s->url);
     mh_crypto_free_secret(s->body, s->body_len);
+    free(s->allowlist);
     free(s);
 }
 
@@ -326,41 +328,60 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
     send_ctx_free(s);
 }
 
-#define PRIVACY_TTL_MS 5000
+#define SETTINGS_TTL_MS 5000
 
-/* The project's privacy settings when they redact recorded HTTP bodies (new reference), else
- * NULL; cached for a few seconds so a busy project costs one read per interval. */
-static json_t *artifact_rules_for(struct mh_engine_runtime *rt, const char *project_id)
+/*
+ * What a request of the project needs from its settings, cached for a few seconds so a busy
+ * project costs one read per interval: *privacy (new reference, or NULL) when its privacy
+ * settings redact recorded HTTP bodies, and *allowlist (new string, "" for none) its outbound
+ * allow-list. False when they could not be read: the caller sends nothing then, since the
+ * allow-list decides where the request may go.
+ */
+static bool project_settings(struct mh_engine_runtime *rt, const char *project_id, json_t **privacy,
+                             char **allowlist)
 {
     int64_t now = mh_clock_now_ms();
-    json_t *settings = NULL;
+    json_t *entry = NULL;
+    *privacy = NULL;
+    *allowlist = NULL;
     pthread_mutex_lock(&rt->mu);
     json_t *hit = json_object_get(rt->privacy, project_id);
-    bool fresh = hit && now - json_integer_value(json_object_get(hit, "at")) < PRIVACY_TTL_MS;
-    if (fresh)
-        settings = json_incref(json_object_get(hit, "settings"));
+    if (hit && now - json_integer_value(json_object_get(hit, "at")) < SETTINGS_TTL_MS)
+        entry = json_incref(hit);
     pthread_mutex_unlock(&rt->mu);
-    if (!fresh) {
+    if (entry == NULL) {
         struct mh_db_conn *c = NULL;
+        json_t *settings = NULL, *row = NULL;
+        const char *params[] = {project_id};
         if (mh_db_acquire(rt->opts.pool, &c, NULL) == MH_OK &&
             mh_db_begin(c, NULL, project_id, NULL) == MH_OK &&
-            mh_secrets_privacy_load(c, project_id, &settings, NULL) == MH_OK) {
+            mh_secrets_privacy_load(c, project_id, &settings, NULL) == MH_OK &&
+            mh_db_query_row(c,
+                            "SELECT coalesce((SELECT string_agg(e, ',') FROM project_outbound p, "
+                            "jsonb_array_elements_text(p.allowlist) e WHERE p.project_id = $1), "
+                            "'') AS allowlist",
+                            1, params, &row, NULL) == MH_OK) {
+            entry = json_pack("{s:I, s:O, s:O}", "at", (json_int_t)now, "settings", settings,
+                              "allowlist", json_object_get(row, "allowlist"));
             pthread_mutex_lock(&rt->mu);
             if (json_object_size(rt->privacy) > 10000)
                 json_object_clear(rt->privacy);
-            json_object_set_new(
-                rt->privacy, project_id,
-                json_pack("{s:I, s:O}", "at", (json_int_t)now, "settings", settings));
+            json_object_set(rt->privacy, project_id, entry);
             pthread_mutex_unlock(&rt->mu);
         }
+        json_decref(settings);
+        json_decref(row);
         mh_db_release(rt->opts.pool, c);
     }
-    json_t *rules = json_object_get(settings, "artifacts");
-    if (json_array_size(rules) == 0) {
-        json_decref(settings);
-        return NULL;
-    }
-    return settings;
+    if (entry == NULL)
+        return false;
+    json_t *settings = json_object_get(entry, "settings");
+    if (json_array_size(json_object_get(settings, "artifacts")) > 0)
+        *privacy = json_deep_copy(settings);
+    const char *list = json_string_value(json_object_get(entry, "allowlist"));
+    *allowlist = mh_xstrdup(list ? list : "");
+    json_decref(entry);
+    return true;
 }
 
 /* Reports a failure that happened before sending (a missing secret), as the outcome of the
@@ -394,9 +415,14 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         free(s);
         return;
     }
-    json_t *rules = artifact_rules_for(rt, j->project_id);
-    s->artifact_rules = rules ? json_deep_copy(rules) : NULL;
-    json_decref(rules);
+    if (!project_settings(rt, j->project_id, &s->artifact_rules, &s->allowlist)) {
+        /* Not sent: the job's recovery wake tries again, as after a full queue. */
+        mh_log(MH_LOG_WARN, "engine", "run %s: project settings unavailable, %s deferred",
+               j->run_id, a->node_id);
+        inflight_forget(rt, s->key);
+        send_ctx_free(s);
+        return;
+    }
     json_t *req = a->request;
     json_t *values = json_object();
     json_t *names = json_object_get(req, "secrets");
@@ -514,6 +540,8 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         .body_len = s->body_len,
         .timeout_ms = a->timeout_ms > 0 ? (long)a->timeout_ms : 30000,
         .connect_timeout_ms = 10000,
+        .tenant = j->project_id,
+        .allowlist = s->allowlist,
     };
     if (mh_outbound_submit(rt->out, &r, on_http_done, s) != MH_OK) {
         /* Queue full: the job's recovery wake will send it later. */
@@ -1173,15 +1201,29 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
         oo.breaker_failures = opts->breaker_failures;
     if (opts->breaker_open_ms)
         oo.breaker_open_ms = opts->breaker_open_ms;
-    oo.allow_private_targets = !opts->is_private_denied;
-    enum mh_err rc = mh_outbound_create(&oo, &rt->out);
+    if (opts->max_in_flight_per_project)
+        oo.max_in_flight_per_tenant = opts->max_in_flight_per_project;
+    oo.allow_private_targets = opts->allow_private_targets;
+    oo.allowlist = opts->outbound_allowlist;
+    struct mh_err_info why = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_outbound_allowlist_check(opts->outbound_allowlist, NULL, &why);
+    if (rc == MH_OK)
+        rc = mh_outbound_create(&oo, &rt->out);
     if (rc != MH_OK) {
         json_decref(rt->inflight);
         json_decref(rt->privacy);
         json_decref(rt->orphans);
         free(rt);
+        if (why.message[0])
+            return mh_err_set(info, rc, "config", -1, "outbound_allowlist: %s", why.message);
         return mh_err_set(info, rc, "outbound", -1, "could not start the HTTP executor");
     }
+    rt->opts.outbound_allowlist = NULL; /* borrowed for the start only; the executor has a copy */
+    if (opts->allow_private_targets)
+        mh_log(MH_LOG_WARN, "engine",
+               "allow_private_targets is on: http_call may reach loopback, private, link-local "
+               "and cloud metadata addresses. Development only; in production leave it off and "
+               "name internal targets in outbound_allowlist or a project's allow-list");
     rt->nthreads = opts->workers;
     rt->threads = mh_xcalloc((size_t)(rt->nthreads ? rt->nthreads : 1), sizeof(pthread_t));
     for (int i = 0; i < rt->nthreads; i++)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-origin circuit breakers: closed -> open after N consecutive failures -> half-open once the
- * open period has passed, letting exactly one probe through -> closed on the probe's success or
- * open again on its failure. Only origins with a recent failure have an entry (a success deletes
- * it), so the table stays as small as the set of failing hosts; it is bounded all the same, and
- * when full it forgets closed entries first and then stops tracking new origins rather than
- * grow. Times are CLOCK_MONOTONIC milliseconds supplied by the caller, which keeps this file
- * free of clocks and easy to reason about.
+ * Circuit breakers per tenant and origin (the key is "tenant@scheme://host:port", so one
+ * project's failures never park another project's calls): closed -> open after N consecutive
+ * failures -> half-open once the open period has passed, letting exactly one probe through ->
+ * closed on the probe's success or open again on its failure. Only origins with a recent failure
+ * have an entry (a success deletes it), so the table stays as small as the set of failing hosts; it
+ * is bounded all the same, and when full it forgets closed entries first and then stops tracking
+ * new origins rather than grow. Times are CLOCK_MONOTONIC milliseconds supplied by the caller,
+ * which keeps this file free of clocks and easy to reason about.
  */
 #include "outbound/outbound_internal.h"
 
@@ -27,7 +28,7 @@ struct entry {
     bool is_open;          /* open or half-open, told apart by open_until */
     bool probe_in_flight;  /* half-open and the one probe is out */
     int64_t open_until_ms; /* when half-open begins */
-    char origin[];
+    char key[];
 };
 
 struct mh_outbound__breakers {
@@ -39,9 +40,8 @@ struct mh_outbound__breakers {
     size_t n_entries;
 };
 
-static uint64_t hash_str(const char *s);
-static struct entry **find_slot(struct mh_outbound__breakers *b, const char *origin, uint64_t h);
-static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *origin, uint64_t h);
+static struct entry **find_slot(struct mh_outbound__breakers *b, const char *key, uint64_t h);
+static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *key, uint64_t h);
 static void remove_entry(struct mh_outbound__breakers *b, struct entry **slot);
 static void grow(struct mh_outbound__breakers *b);
 static void sweep_closed(struct mh_outbound__breakers *b);
@@ -75,8 +75,8 @@ void mh_outbound__breakers_destroy(struct mh_outbound__breakers *b)
     free(b);
 }
 
-/* FNV-1a: origins are short and chosen by workflow authors, not by attackers racing a table. */
-static uint64_t hash_str(const char *s)
+/* FNV-1a: keys are short and chosen by workflow authors, not by attackers racing a table. */
+uint64_t mh_outbound__hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++) {
@@ -86,19 +86,19 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* The link that points at the entry for `origin`, or at the NULL ending its bucket. */
-static struct entry **find_slot(struct mh_outbound__breakers *b, const char *origin, uint64_t h)
+/* The link that points at the entry for `key`, or at the NULL ending its bucket. */
+static struct entry **find_slot(struct mh_outbound__breakers *b, const char *key, uint64_t h)
 {
     struct entry **slot = &b->buckets[h % b->n_buckets];
-    while (*slot != NULL && ((*slot)->hash != h || strcmp((*slot)->origin, origin) != 0))
+    while (*slot != NULL && ((*slot)->hash != h || strcmp((*slot)->key, key) != 0))
         slot = &(*slot)->next;
     return slot;
 }
 
-/* The entry for `origin`, created closed with no failures; NULL when the table is full. */
-static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *origin, uint64_t h)
+/* The entry for `key`, created closed with no failures; NULL when the table is full. */
+static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *key, uint64_t h)
 {
-    struct entry **slot = find_slot(b, origin, h);
+    struct entry **slot = find_slot(b, key, h);
     if (*slot != NULL)
         return *slot;
     if (b->n_entries >= MAX_ENTRIES) {
@@ -108,9 +108,9 @@ static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *ori
     }
     if (b->n_entries >= b->n_buckets * 2)
         grow(b);
-    size_t len = strlen(origin);
+    size_t len = strlen(key);
     struct entry *e = mh_xcalloc(1, sizeof(*e) + len + 1);
-    memcpy(e->origin, origin, len + 1);
+    memcpy(e->key, key, len + 1);
     e->hash = h;
     MH_ASSERT(b->n_buckets > 0);
     size_t i = h % b->n_buckets;
@@ -160,15 +160,15 @@ static void sweep_closed(struct mh_outbound__breakers *b)
     }
 }
 
-bool mh_outbound__breaker_admit(struct mh_outbound__breakers *b, const char *origin, int64_t now_ms,
+bool mh_outbound__breaker_admit(struct mh_outbound__breakers *b, const char *key, int64_t now_ms,
                                 bool *is_probe, int64_t *retry_in_ms)
 {
     bool admit = true;
-    uint64_t h = hash_str(origin);
+    uint64_t h = mh_outbound__hash(key);
     *is_probe = false;
     *retry_in_ms = 0;
     pthread_mutex_lock(&b->lock);
-    struct entry *e = *find_slot(b, origin, h);
+    struct entry *e = *find_slot(b, key, h);
     if (e == NULL || !e->is_open)
         goto out;
     if (now_ms < e->open_until_ms) {
@@ -188,23 +188,23 @@ out:
     return admit;
 }
 
-void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *origin, bool is_probe,
+void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *key, bool is_probe,
                                  enum mh_outbound__verdict verdict, int64_t now_ms)
 {
-    uint64_t h = hash_str(origin);
+    uint64_t h = mh_outbound__hash(key);
     pthread_mutex_lock(&b->lock);
-    struct entry **slot = find_slot(b, origin, h);
+    struct entry **slot = find_slot(b, key, h);
     struct entry *e = *slot;
     if (is_probe) {
         if (e == NULL)
             goto out;
         e->probe_in_flight = false;
         if (verdict == MH_OUTBOUND__SUCCESS) {
-            mh_log(MH_LOG_INFO, "outbound", "breaker closed origin=%s", origin);
+            mh_log(MH_LOG_INFO, "outbound", "breaker closed breaker=%s", key);
             remove_entry(b, slot);
         } else if (verdict == MH_OUTBOUND__FAILURE) {
             e->open_until_ms = now_ms + b->open_ms;
-            mh_log(MH_LOG_WARN, "outbound", "breaker reopened origin=%s open_ms=%lld", origin,
+            mh_log(MH_LOG_WARN, "outbound", "breaker reopened breaker=%s open_ms=%lld", key,
                    (long long)b->open_ms);
         }
         goto out;
@@ -217,7 +217,7 @@ void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *or
         if (e != NULL)
             remove_entry(b, slot);
     } else if (verdict == MH_OUTBOUND__FAILURE) {
-        e = get_or_add(b, origin, h);
+        e = get_or_add(b, key, h);
         if (e == NULL)
             goto out;
         if (e->failures < b->threshold)
@@ -225,21 +225,21 @@ void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *or
         if (e->failures >= b->threshold) {
             e->is_open = true;
             e->open_until_ms = now_ms + b->open_ms;
-            mh_log(MH_LOG_WARN, "outbound", "breaker opened origin=%s failures=%d open_ms=%lld",
-                   origin, e->failures, (long long)b->open_ms);
+            mh_log(MH_LOG_WARN, "outbound", "breaker opened breaker=%s failures=%d open_ms=%lld",
+                   key, e->failures, (long long)b->open_ms);
         }
     }
 out:
     pthread_mutex_unlock(&b->lock);
 }
 
-const char *mh_outbound__breaker_state(struct mh_outbound__breakers *b, const char *origin,
+const char *mh_outbound__breaker_state(struct mh_outbound__breakers *b, const char *key,
                                        int64_t now_ms)
 {
     const char *state = "closed";
-    uint64_t h = hash_str(origin);
+    uint64_t h = mh_outbound__hash(key);
     pthread_mutex_lock(&b->lock);
-    struct entry *e = *find_slot(b, origin, h);
+    struct entry *e = *find_slot(b, key, h);
     if (e != NULL && e->is_open)
         state = now_ms < e->open_until_ms ? "open" : "half_open";
     pthread_mutex_unlock(&b->lock);

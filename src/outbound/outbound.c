@@ -3,9 +3,12 @@
  * The outbound executor: one thread per mh_outbound drives a curl multi handle, so any number of
  * HTTP calls share one thread and libcurl's connection cache. Submitting threads only copy the
  * request onto a mutex-protected list and poke the executor with curl_multi_wakeup; everything
- * that touches libcurl handles happens on the executor, which is also where callbacks run. Each
- * request passes the origin's circuit breaker (breaker.c) before it is sent, and its response is
- * collected into bounded buffers, because the far end is not trusted to be small.
+ * that touches libcurl handles happens on the executor, which is also where callbacks run.
+ * Requests wait in one queue per tenant, and the tenants with work and a free share of the slots
+ * are served in turn, so one tenant's fan-out cannot hold every slot. Each request passes its
+ * tenant's breaker for the origin (breaker.c) and the SSRF guard (target.c) before it is sent,
+ * and its response is collected into bounded buffers, because the far end is not trusted to be
+ * small.
  */
 #include "outbound/outbound.h"
 
@@ -28,21 +31,22 @@
 #include "core/mem.h"
 #include "outbound/outbound_internal.h"
 
-#define DEFAULT_MAX_IN_FLIGHT      1024
-#define DEFAULT_MAX_QUEUED         10000
-#define DEFAULT_MAX_RESPONSE_BYTES (4u * 1024 * 1024)
-#define DEFAULT_MAX_HEADER_BYTES   (64u * 1024)
-#define DEFAULT_BREAKER_FAILURES   5
-#define DEFAULT_BREAKER_OPEN_MS    30000
-#define DEFAULT_TIMEOUT_MS         30000L
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define MAX_METHOD_LEN             32
+#define DEFAULT_MAX_IN_FLIGHT          1024
+#define DEFAULT_MAX_QUEUED             10000
+#define DEFAULT_MAX_RESPONSE_BYTES     (4u * 1024 * 1024)
+#define DEFAULT_MAX_HEADER_BYTES       (64u * 1024)
+#define DEFAULT_BREAKER_FAILURES       5
+#define DEFAULT_BREAKER_OPEN_MS        30000
+#define DEFAULT_BREAKER_MIN_TIMEOUT_MS 1000
+#define DEFAULT_TIMEOUT_MS             30000L
+#define DEFAULT_CONNECT_TIMEOUT_MS     10000L
+#define MAX_METHOD_LEN                 32
 /* The executor wakes at least this often even when nothing happens, as a safety net. */
 #define POLL_MS 1000
 
 /* One accepted request, from mh_outbound_submit until its callback has run. */
 struct xfer {
-    struct xfer *next;     /* waiting lists */
+    struct xfer *next;     /* the incoming list, then its tenant's waiting list */
     struct xfer *run_prev; /* running list, executor only */
     struct xfer *run_next;
     struct mh_outbound *o;
@@ -58,12 +62,18 @@ struct xfer {
     size_t body_len;
     long timeout_ms;
     long connect_timeout_ms;
+    char tenant[MH_OUTBOUND_TENANT_MAX + 1];
+    char *allowlist; /* NULL: none */
 
     /* Transfer state; executor only. */
+    struct tenant *t;
     CURL *easy;
     CURLU *curlu;
     struct curl_slist *header_list;
+    struct mh_outbound__allow *allow; /* the request's own allow-list, compiled */
+    char *host;                       /* the URL's host, for host entries of allow-lists */
     char origin[MH_OUTBOUND__ORIGIN_MAX];
+    char key[MH_OUTBOUND__KEY_MAX]; /* the breaker's */
     bool is_probe;
     bool is_too_big;
     bool is_blocked;
@@ -75,10 +85,23 @@ struct xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* A tenant with requests waiting or running; executor only. Freed once it has neither. */
+struct tenant {
+    struct tenant *hnext;      /* hash chain */
+    struct tenant *ready_next; /* the ready ring */
+    uint64_t hash;
+    int running;
+    bool is_ready; /* in the ready ring: has waiting requests and a free share */
+    struct xfer *wait_head;
+    struct xfer *wait_tail;
+    char name[];
+};
+
 struct mh_outbound {
     struct mh_outbound_opts opts;
     CURLM *multi;
     struct mh_outbound__breakers *breakers;
+    struct mh_outbound__allow *allow; /* server-wide allow-list */
     pthread_t thread;
     bool is_thread_started;
     bool is_curl_initialized;
@@ -92,8 +115,11 @@ struct mh_outbound {
     bool is_stopping;
 
     /* Executor only. */
-    struct xfer *wait_head; /* taken, waiting for a transfer slot */
-    struct xfer *wait_tail;
+    struct tenant **tenants; /* hash table of the active tenants */
+    size_t n_buckets;
+    size_t n_tenants;
+    struct tenant *ready_head; /* tenants to start a request of, served in turn */
+    struct tenant *ready_tail;
     struct xfer *running;
 };
 
@@ -102,6 +128,9 @@ static struct xfer *xfer_copy(const struct mh_outbound_request *req);
 static void xfer_free(struct xfer *x);
 static void *executor_main(void *arg);
 static void take_incoming(struct mh_outbound *o, bool *is_stopping);
+static struct tenant *tenant_get(struct mh_outbound *o, const char *name);
+static void tenant_settle(struct mh_outbound *o, struct tenant *t);
+static struct tenant *ready_pop(struct mh_outbound *o);
 static void start_waiting(struct mh_outbound *o);
 static void start_xfer(struct mh_outbound *o, struct xfer *x);
 static bool build_headers(struct xfer *x, bool sends_body, char *why, size_t why_len);
@@ -115,14 +144,15 @@ static void deliver(struct mh_outbound *o, struct xfer *x, struct mh_outbound_re
 static void running_add(struct mh_outbound *o, struct xfer *x);
 static void running_remove(struct mh_outbound *o, struct xfer *x);
 static const char *classify(CURLcode res, const struct xfer *x);
-static enum mh_outbound__verdict verdict_of(const char *kind, int status);
+static enum mh_outbound__verdict verdict_of(const struct mh_outbound *o, const struct xfer *x,
+                                            const char *kind, int status);
 static bool is_token(const char *s, size_t n);
 static size_t on_body(char *p, size_t size, size_t n, void *ud);
 static size_t on_header(char *p, size_t size, size_t n, void *ud);
 static char *utf8_sanitize(const char *p, size_t n);
 static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr);
-static bool is_private_v4(uint32_t a);
-static bool is_private_addr(const struct sockaddr *sa);
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port);
+static bool is_refused(struct xfer *x, int family, const uint8_t *addr);
 
 void mh_outbound_opts_init(struct mh_outbound_opts *opts)
 {
@@ -133,7 +163,7 @@ void mh_outbound_opts_init(struct mh_outbound_opts *opts)
         .max_header_bytes = DEFAULT_MAX_HEADER_BYTES,
         .breaker_failures = DEFAULT_BREAKER_FAILURES,
         .breaker_open_ms = DEFAULT_BREAKER_OPEN_MS,
-        .allow_private_targets = true,
+        .breaker_min_timeout_ms = DEFAULT_BREAKER_MIN_TIMEOUT_MS,
     };
 }
 
@@ -142,11 +172,12 @@ static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbo
     mh_outbound_opts_init(out);
     if (in == NULL)
         return MH_OK;
-    if (in->max_in_flight < 0 || in->max_queued < 0 || in->breaker_failures < 0 ||
-        in->breaker_open_ms < 0)
+    if (in->max_in_flight < 0 || in->max_in_flight_per_tenant < 0 || in->max_queued < 0 ||
+        in->breaker_failures < 0 || in->breaker_open_ms < 0 || in->breaker_min_timeout_ms < 0)
         return MH_EINVAL;
     if (in->max_in_flight > 0)
         out->max_in_flight = in->max_in_flight;
+    out->max_in_flight_per_tenant = in->max_in_flight_per_tenant;
     if (in->max_queued > 0)
         out->max_queued = in->max_queued;
     if (in->max_response_bytes > 0)
@@ -157,7 +188,10 @@ static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbo
         out->breaker_failures = in->breaker_failures;
     if (in->breaker_open_ms > 0)
         out->breaker_open_ms = in->breaker_open_ms;
+    if (in->breaker_min_timeout_ms > 0)
+        out->breaker_min_timeout_ms = in->breaker_min_timeout_ms;
     out->allow_private_targets = in->allow_private_targets;
+    out->allowlist = in->allowlist;
     /* The sum bounds the accepted count, an int. */
     if (out->max_in_flight > 1000000 || out->max_queued > 100000000)
         return MH_EINVAL;
@@ -174,8 +208,21 @@ enum mh_err mh_outbound_create(const struct mh_outbound_opts *opts, struct mh_ou
     rc = check_opts(opts, &checked);
     if (rc != MH_OK)
         goto out;
+    struct mh_outbound__allow *allow = NULL;
+    if (mh_outbound__allow_compile(checked.allowlist, &allow, NULL, NULL) != MH_OK) {
+        rc = MH_EINVAL;
+        goto out;
+    }
+    if (checked.max_in_flight_per_tenant == 0)
+        checked.max_in_flight_per_tenant = (checked.max_in_flight + 3) / 4;
+    if (checked.max_in_flight_per_tenant > checked.max_in_flight)
+        checked.max_in_flight_per_tenant = checked.max_in_flight;
+    checked.allowlist = NULL; /* borrowed by create only; the compiled copy stays */
     o = mh_xcalloc(1, sizeof(*o));
     o->opts = checked;
+    o->allow = allow;
+    o->n_buckets = 64;
+    o->tenants = mh_xcalloc(o->n_buckets, sizeof(*o->tenants));
     atomic_init(&o->n_running, 0);
     pthread_mutex_init(&o->lock, NULL);
     o->breakers = mh_outbound__breakers_create(checked.breaker_failures, checked.breaker_open_ms);
@@ -213,12 +260,14 @@ void mh_outbound_destroy(struct mh_outbound *o)
         curl_multi_wakeup(o->multi);
         pthread_join(o->thread, NULL);
     }
-    MH_ASSERT(o->in_head == NULL && o->wait_head == NULL && o->running == NULL);
+    MH_ASSERT(o->in_head == NULL && o->n_tenants == 0 && o->running == NULL);
     if (o->multi != NULL)
         curl_multi_cleanup(o->multi);
     if (o->is_curl_initialized)
         curl_global_cleanup();
     mh_outbound__breakers_destroy(o->breakers);
+    mh_outbound__allow_destroy(o->allow);
+    free(o->tenants);
     pthread_mutex_destroy(&o->lock);
     free(o);
 }
@@ -244,6 +293,9 @@ static struct xfer *xfer_copy(const struct mh_outbound_request *req)
     x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
     x->connect_timeout_ms =
         req->connect_timeout_ms > 0 ? req->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    snprintf(x->tenant, sizeof(x->tenant), "%s", req->tenant ? req->tenant : "");
+    if (req->allowlist != NULL && req->allowlist[0] != '\0')
+        x->allowlist = mh_xstrdup(req->allowlist);
     return x;
 }
 
@@ -255,6 +307,9 @@ static void xfer_free(struct xfer *x)
         curl_easy_cleanup(x->easy);
     curl_url_cleanup(x->curlu);
     curl_slist_free_all(x->header_list);
+    mh_outbound__allow_destroy(x->allow);
+    curl_free(x->host);
+    free(x->allowlist);
     mh_buf_cleanup(&x->body_buf);
     json_decref(x->resp_headers);
     for (size_t i = 0; i < x->n_headers; i++)
@@ -274,7 +329,8 @@ enum mh_err mh_outbound_submit(struct mh_outbound *o, const struct mh_outbound_r
 
     if (o == NULL || req == NULL || done == NULL || req->method == NULL || req->url == NULL ||
         (req->body == NULL && req->body_len > 0) || req->timeout_ms < 0 ||
-        req->connect_timeout_ms < 0)
+        req->connect_timeout_ms < 0 ||
+        (req->tenant != NULL && strlen(req->tenant) > MH_OUTBOUND_TENANT_MAX))
         return MH_EINVAL;
     x = xfer_copy(req);
     x->o = o;
@@ -302,11 +358,13 @@ enum mh_err mh_outbound_submit(struct mh_outbound *o, const struct mh_outbound_r
     return rc;
 }
 
-const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *origin)
+const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *tenant, const char *origin)
 {
-    char key[MH_OUTBOUND__ORIGIN_MAX];
-    if (o == NULL || origin == NULL || mh_outbound__origin(origin, key) != MH_OK)
+    char org[MH_OUTBOUND__ORIGIN_MAX], key[MH_OUTBOUND__KEY_MAX];
+    if (o == NULL || origin == NULL || mh_outbound__origin(origin, org) != MH_OK ||
+        (tenant != NULL && strlen(tenant) > MH_OUTBOUND_TENANT_MAX))
         return NULL;
+    snprintf(key, sizeof(key), "%s@%s", tenant ? tenant : "", org);
     return mh_outbound__breaker_state(o->breakers, key, mh_clock_mono_ms());
 }
 
@@ -378,31 +436,114 @@ static void *executor_main(void *arg)
     return NULL;
 }
 
-/* Moves submitted requests onto the executor's own waiting list. */
+/* Moves submitted requests onto their tenants' waiting lists, in submission order. */
 static void take_incoming(struct mh_outbound *o, bool *is_stopping)
 {
     pthread_mutex_lock(&o->lock);
-    if (o->in_head != NULL) {
-        if (o->wait_tail != NULL)
-            o->wait_tail->next = o->in_head;
-        else
-            o->wait_head = o->in_head;
-        o->wait_tail = o->in_tail;
-        o->in_head = o->in_tail = NULL;
-    }
+    struct xfer *x = o->in_head;
+    o->in_head = o->in_tail = NULL;
     *is_stopping = o->is_stopping;
     pthread_mutex_unlock(&o->lock);
+    while (x != NULL) {
+        struct xfer *next = x->next;
+        struct tenant *t = tenant_get(o, x->tenant);
+        x->next = NULL;
+        x->t = t;
+        if (t->wait_tail != NULL)
+            t->wait_tail->next = x;
+        else
+            t->wait_head = x;
+        t->wait_tail = x;
+        tenant_settle(o, t);
+        x = next;
+    }
 }
 
+/* The active tenant named `name`, created when there is none. */
+static struct tenant *tenant_get(struct mh_outbound *o, const char *name)
+{
+    uint64_t h = mh_outbound__hash(name);
+    struct tenant *t = o->tenants[h % o->n_buckets];
+    while (t != NULL && (t->hash != h || strcmp(t->name, name) != 0))
+        t = t->hnext;
+    if (t != NULL)
+        return t;
+    if (o->n_tenants >= o->n_buckets * 2) {
+        size_t n = o->n_buckets * 2;
+        struct tenant **nb = mh_xcalloc(n, sizeof(*nb));
+        for (size_t i = 0; i < o->n_buckets; i++) {
+            for (struct tenant *e = o->tenants[i], *next; e != NULL; e = next) {
+                next = e->hnext;
+                e->hnext = nb[e->hash % n];
+                nb[e->hash % n] = e;
+            }
+        }
+        free(o->tenants);
+        o->tenants = nb;
+        o->n_buckets = n;
+    }
+    size_t len = strlen(name);
+    t = mh_xcalloc(1, sizeof(*t) + len + 1);
+    memcpy(t->name, name, len + 1);
+    t->hash = h;
+    t->hnext = o->tenants[h % o->n_buckets];
+    o->tenants[h % o->n_buckets] = t;
+    o->n_tenants++;
+    return t;
+}
+
+/*
+ * Puts `t` where its counts say it belongs: at the end of the ready ring when it has a request
+ * waiting and a free share, freed when it has nothing waiting or running. Call it after every
+ * change to a tenant's counts, outside the ring (ready_pop takes it out).
+ */
+static void tenant_settle(struct mh_outbound *o, struct tenant *t)
+{
+    if (t->is_ready)
+        return;
+    if (t->wait_head != NULL && t->running < o->opts.max_in_flight_per_tenant) {
+        t->is_ready = true;
+        t->ready_next = NULL;
+        if (o->ready_tail != NULL)
+            o->ready_tail->ready_next = t;
+        else
+            o->ready_head = t;
+        o->ready_tail = t;
+    } else if (t->wait_head == NULL && t->running == 0) {
+        struct tenant **slot = &o->tenants[t->hash % o->n_buckets];
+        while (*slot != t)
+            slot = &(*slot)->hnext;
+        *slot = t->hnext;
+        o->n_tenants--;
+        free(t);
+    }
+}
+
+static struct tenant *ready_pop(struct mh_outbound *o)
+{
+    struct tenant *t = o->ready_head;
+    if (t != NULL) {
+        o->ready_head = t->ready_next;
+        if (o->ready_head == NULL)
+            o->ready_tail = NULL;
+        t->ready_next = NULL;
+        t->is_ready = false;
+    }
+    return t;
+}
+
+/* Fills free slots, one request of each ready tenant in turn. */
 static void start_waiting(struct mh_outbound *o)
 {
-    while (o->wait_head != NULL && atomic_load(&o->n_running) < o->opts.max_in_flight) {
-        struct xfer *x = o->wait_head;
-        o->wait_head = x->next;
-        if (o->wait_head == NULL)
-            o->wait_tail = NULL;
+    while (o->ready_head != NULL && atomic_load(&o->n_running) < o->opts.max_in_flight) {
+        struct tenant *t = ready_pop(o);
+        struct xfer *x = t->wait_head;
+        t->wait_head = x->next;
+        if (t->wait_head == NULL)
+            t->wait_tail = NULL;
         x->next = NULL;
-        start_xfer(o, x);
+        start_xfer(o, x); /* running_add counts it, or it has completed already */
+        tenant_settle(o, t);
     }
 }
 
@@ -436,8 +577,15 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
         return;
     }
     x->curlu = curl_url();
-    if (x->curlu == NULL || curl_url_set(x->curlu, CURLUPART_URL, x->url, 0) != CURLUE_OK) {
+    if (x->curlu == NULL || curl_url_set(x->curlu, CURLUPART_URL, x->url, 0) != CURLUE_OK ||
+        curl_url_get(x->curlu, CURLUPART_HOST, &x->host, 0) != CURLUE_OK) {
         fail_now(o, x, "invalid_request", 0, "URL is not an absolute http or https URL");
+        return;
+    }
+    snprintf(x->key, sizeof(x->key), "%s@%s", x->tenant, x->origin);
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_outbound__allow_compile(x->allowlist, &x->allow, NULL, &info) != MH_OK) {
+        fail_now(o, x, "invalid_request", 0, "%s", info.message);
         return;
     }
     bool is_head = strcmp(x->method, "HEAD") == 0;
@@ -450,7 +598,7 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     }
 
     int64_t retry_in_ms = 0;
-    if (!mh_outbound__breaker_admit(o->breakers, x->origin, mh_clock_mono_ms(), &x->is_probe,
+    if (!mh_outbound__breaker_admit(o->breakers, x->key, mh_clock_mono_ms(), &x->is_probe,
                                     &retry_in_ms)) {
         fail_now(o, x, "circuit_open", mh_clock_now_ms() + retry_in_ms,
                  "circuit breaker open for %s; not sent", x->origin);
@@ -462,7 +610,7 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     mh_buf_init(&x->body_buf, o->opts.max_response_bytes);
     x->resp_headers = json_object();
     if (x->resp_headers == NULL || !build_easy(o, x)) {
-        mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
+        mh_outbound__breaker_report(o->breakers, x->key, x->is_probe, MH_OUTBOUND__NEUTRAL,
                                     mh_clock_mono_ms());
         fail_now(o, x, "other", 0, "could not set up the transfer");
         return;
@@ -486,7 +634,7 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     x->started_ms = mh_clock_mono_ms();
     CURLMcode mc = curl_multi_add_handle(o->multi, x->easy);
     if (mc != CURLM_OK) {
-        mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
+        mh_outbound__breaker_report(o->breakers, x->key, x->is_probe, MH_OUTBOUND__NEUTRAL,
                                     mh_clock_mono_ms());
         fail_now(o, x, "other", 0, "could not start the transfer: %s", curl_multi_strerror(mc));
         return;
@@ -590,8 +738,13 @@ static bool build_easy(struct mh_outbound *o, struct xfer *x)
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, x);
     if (!o->opts.allow_private_targets) {
+        /* Before a new connection is opened, after DNS; and before each request is sent,
+         * since a cached connection may have been opened for a request that was allowed to
+         * reach the address (another tenant's allow-list) and reuse calls no opensocket. */
         SET(CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
         SET(CURLOPT_OPENSOCKETDATA, x);
+        SET(CURLOPT_PREREQFUNCTION, on_prereq);
+        SET(CURLOPT_PREREQDATA, x);
     }
 #undef SET
     return c == CURLE_OK;
@@ -604,6 +757,7 @@ static void running_add(struct mh_outbound *o, struct xfer *x)
     if (o->running != NULL)
         o->running->run_prev = x;
     o->running = x;
+    x->t->running++;
     atomic_fetch_add(&o->n_running, 1);
 }
 
@@ -616,6 +770,7 @@ static void running_remove(struct mh_outbound *o, struct xfer *x)
     if (x->run_next != NULL)
         x->run_next->run_prev = x->run_prev;
     x->run_prev = x->run_next = NULL;
+    x->t->running--;
     atomic_fetch_sub(&o->n_running, 1);
 }
 
@@ -631,9 +786,11 @@ static void reap(struct mh_outbound *o)
         char *priv = NULL;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
         struct xfer *x = (struct xfer *)priv;
+        struct tenant *t = x->t;
         curl_multi_remove_handle(o->multi, e);
         running_remove(o, x);
         complete(o, x, res);
+        tenant_settle(o, t);
     }
 }
 
@@ -644,6 +801,7 @@ static const char *classify(CURLcode res, const struct xfer *x)
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
     case CURLE_COULDNT_CONNECT: return x->is_blocked ? "invalid_request" : "connection";
+    case CURLE_ABORTED_BY_CALLBACK: return x->is_blocked ? "invalid_request" : "other";
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -677,11 +835,16 @@ static const char *classify(CURLcode res, const struct xfer *x)
 }
 
 /* Failures of the host (not of the request or of MeshHook) are what open a breaker. A
- * too-big body still proves the host answered. */
-static enum mh_outbound__verdict verdict_of(const char *kind, int status)
+ * too-big body still proves the host answered; a timeout shorter than breaker_min_timeout_ms
+ * proves nothing either way. */
+static enum mh_outbound__verdict verdict_of(const struct mh_outbound *o, const struct xfer *x,
+                                            const char *kind, int status)
 {
     if (kind == NULL)
         return status >= 500 ? MH_OUTBOUND__FAILURE : MH_OUTBOUND__SUCCESS;
+    if (strcmp(kind, "timeout") == 0 && (x->timeout_ms < o->opts.breaker_min_timeout_ms ||
+                                         x->connect_timeout_ms < o->opts.breaker_min_timeout_ms))
+        return MH_OUTBOUND__NEUTRAL;
     if (strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0 ||
         strcmp(kind, "dns") == 0 || strcmp(kind, "tls") == 0)
         return MH_OUTBOUND__FAILURE;
@@ -711,9 +874,11 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
     } else {
         json_object_clear(x->resp_headers);
         r.error_kind = classify(res, x);
-        if (x->is_blocked && res == CURLE_COULDNT_CONNECT)
+        if (x->is_blocked && (res == CURLE_COULDNT_CONNECT || res == CURLE_ABORTED_BY_CALLBACK))
             snprintf(r.error_message, sizeof(r.error_message),
-                     "connection to %s refused: private targets are not allowed", x->blocked_addr);
+                     "connection to %s refused: private targets are not allowed (the address is "
+                     "internal or reserved and no outbound allow-list names it)",
+                     x->blocked_addr);
         else if (strcmp(r.error_kind, "too_big") == 0)
             snprintf(r.error_message, sizeof(r.error_message),
                      "response exceeds the limit (%zu body bytes, %zu header bytes)",
@@ -722,8 +887,8 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
             snprintf(r.error_message, sizeof(r.error_message), "%s",
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
     }
-    mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe,
-                                verdict_of(r.error_kind, r.status), mh_clock_mono_ms());
+    mh_outbound__breaker_report(o->breakers, x->key, x->is_probe,
+                                verdict_of(o, x, r.error_kind, r.status), mh_clock_mono_ms());
     if (r.error_kind != NULL)
         mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld", x->origin,
                r.error_kind, (long long)r.duration_ms);
@@ -769,20 +934,31 @@ static void cancel_all(struct mh_outbound *o)
     take_incoming(o, &is_stopping);
     while (o->running != NULL) {
         struct xfer *x = o->running;
+        struct tenant *t = x->t;
         curl_multi_remove_handle(o->multi, x->easy);
         running_remove(o, x);
-        mh_outbound__breaker_report(o->breakers, x->origin, x->is_probe, MH_OUTBOUND__NEUTRAL,
+        mh_outbound__breaker_report(o->breakers, x->key, x->is_probe, MH_OUTBOUND__NEUTRAL,
                                     mh_clock_mono_ms());
         int64_t ms = mh_clock_mono_ms() - x->started_ms;
         fail_now(o, x, "canceled", 0, "canceled after %lld ms: the outbound engine stopped",
                  (long long)ms);
+        tenant_settle(o, t);
     }
-    while (o->wait_head != NULL) {
-        struct xfer *x = o->wait_head;
-        o->wait_head = x->next;
-        fail_now(o, x, "canceled", 0, "canceled before sending: the outbound engine stopped");
+    while (ready_pop(o) != NULL) {
     }
-    o->wait_tail = NULL;
+    for (size_t i = 0; i < o->n_buckets; i++) {
+        while (o->tenants[i] != NULL) {
+            struct tenant *t = o->tenants[i];
+            while (t->wait_head != NULL) {
+                struct xfer *x = t->wait_head;
+                t->wait_head = x->next;
+                fail_now(o, x, "canceled", 0,
+                         "canceled before sending: the outbound engine stopped");
+            }
+            t->wait_tail = NULL;
+            tenant_settle(o, t); /* frees it: nothing waits or runs */
+        }
+    }
 }
 
 /* ---- libcurl callbacks (executor thread) ---------------------------------------------------- */
@@ -903,59 +1079,56 @@ static char *utf8_sanitize(const char *p, size_t n)
     return out;
 }
 
-/* ---- SSRF policy ---------------------------------------------------------------------------- */
+/* ---- SSRF guard (the policy is target.c's) ------------------------------------------------- */
 
-static bool is_private_v4(uint32_t a)
+/* True when `addr` is blocked and neither allow-list permits it; records it for the message. */
+static bool is_refused(struct xfer *x, int family, const uint8_t *addr)
 {
-    return (a >> 24) == 0 ||                   /* 0.0.0.0/8 "this network" */
-           (a >> 24) == 10 ||                  /* 10.0.0.0/8 */
-           (a >> 22) == ((100u << 2) | 1) ||   /* 100.64.0.0/10 CGNAT */
-           (a >> 24) == 127 ||                 /* loopback */
-           (a >> 16) == ((169u << 8) | 254) || /* link-local, cloud metadata */
-           (a >> 20) == ((172u << 4) | 1) ||   /* 172.16.0.0/12 */
-           (a >> 8) == ((192u << 16) | 0) ||   /* 192.0.0.0/24 protocol assignments */
-           (a >> 16) == ((192u << 8) | 168) || /* 192.168.0.0/16 */
-           (a >> 17) == ((198u << 7) | 9) ||   /* 198.18.0.0/15 benchmarking */
-           (a >> 28) >= 14;                    /* multicast, reserved, broadcast */
-}
-
-static bool is_private_addr(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return is_private_v4(ntohl(in->sin_addr.s_addr));
-    }
-    if (sa->sa_family != AF_INET6)
-        return true;
-    const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-    static const uint8_t zero12[12] = {0};
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
-    if (memcmp(b, zero12, 12) == 0)
-        return true; /* ::, ::1 and the deprecated IPv4-compatible range */
-    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0) {
-        uint32_t v4 =
-            ((uint32_t)b[12] << 24) | ((uint32_t)b[13] << 16) | ((uint32_t)b[14] << 8) | b[15];
-        return is_private_v4(v4);
-    }
-    return (b[0] & 0xfe) == 0xfc ||                   /* fc00::/7 unique local */
-           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 link-local */
-           b[0] == 0xff;                              /* multicast */
+    if (!mh_outbound_is_blocked_ip(family, addr) ||
+        mh_outbound__allow_permits(x->o->allow, x->host, family, addr) ||
+        mh_outbound__allow_permits(x->allow, x->host, family, addr))
+        return false;
+    x->is_blocked = true;
+    if (inet_ntop(family, addr, x->blocked_addr, sizeof(x->blocked_addr)) == NULL)
+        snprintf(x->blocked_addr, sizeof(x->blocked_addr), "an address");
+    return true;
 }
 
 /* Checks the address libcurl is about to connect to, after DNS, so a name that resolves to an
- * internal address (or rebinds to one) is caught where it matters. */
+ * internal address (or rebinds to one) is caught before a packet is sent to it. */
 static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct xfer *x = ud;
-    if (purpose == CURLSOCKTYPE_IPCXN && is_private_addr(&addr->addr)) {
-        x->is_blocked = true;
-        const void *raw = addr->family == AF_INET6
-                              ? (const void *)&((struct sockaddr_in6 *)&addr->addr)->sin6_addr
-                              : (const void *)&((struct sockaddr_in *)&addr->addr)->sin_addr;
-        if (inet_ntop(addr->family, raw, x->blocked_addr, sizeof(x->blocked_addr)) == NULL)
-            snprintf(x->blocked_addr, sizeof(x->blocked_addr), "an address");
-        return CURL_SOCKET_BAD;
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        const uint8_t *raw = NULL;
+        if (addr->family == AF_INET6)
+            raw = ((const struct sockaddr_in6 *)&addr->addr)->sin6_addr.s6_addr;
+        else if (addr->family == AF_INET)
+            raw = (const uint8_t *)&((const struct sockaddr_in *)&addr->addr)->sin_addr.s_addr;
+        if (raw == NULL) {
+            x->is_blocked = true;
+            snprintf(x->blocked_addr, sizeof(x->blocked_addr), "a non-IP address");
+            return CURL_SOCKET_BAD;
+        }
+        if (is_refused(x, addr->family, raw))
+            return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* Checks the peer of the connection a request is about to be sent on, new or reused. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    struct xfer *x = ud;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    uint8_t raw[16];
+    int family = strchr(primary_ip, ':') != NULL ? AF_INET6 : AF_INET;
+    if (inet_pton(family, primary_ip, raw) != 1) {
+        x->is_blocked = true;
+        snprintf(x->blocked_addr, sizeof(x->blocked_addr), "an unparsable address");
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return is_refused(x, family, raw) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }

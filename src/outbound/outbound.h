@@ -24,12 +24,16 @@ struct mh_outbound;
 
 /*
  * Options. A zero number means "the default" (given per field); a negative one is MH_EINVAL.
- * Start from mh_outbound_opts_init() (or pass NULL to mh_outbound_create for all defaults), since
- * a zeroed struct means allow_private_targets = false.
+ * Start from mh_outbound_opts_init() (or pass NULL to mh_outbound_create for all defaults).
  */
 struct mh_outbound_opts {
     /* Transfers running at once (default 1024). Submissions beyond it wait in memory. */
     int max_in_flight;
+    /* Transfers of one tenant (mh_outbound_request.tenant) running at once (default a quarter
+     * of max_in_flight, at least 1; at most max_in_flight). A tenant's requests beyond it wait
+     * while other tenants' requests are started, so one tenant's slow fan-out cannot take every
+     * slot. Waiting tenants are served in turn (round robin), each in submission order. */
+    int max_in_flight_per_tenant;
     /* Requests waiting for a free transfer slot (default 10000). Once max_in_flight +
      * max_queued requests are accepted and not yet completed, mh_outbound_submit fails with
      * MH_ELIMIT. */
@@ -40,20 +44,26 @@ struct mh_outbound_opts {
     /* All response header lines together, in bytes (default 64 KiB); beyond: "too_big". */
     size_t max_header_bytes;
     /* Consecutive failures (connection errors, DNS and TLS failures, timeouts, 5xx) that open
-     * an origin's breaker (default 5). */
+     * a breaker (default 5). Breakers are per tenant and origin. */
     int breaker_failures;
     /* How long an open breaker refuses requests before it lets one probe through (default
      * 30000). */
     int breaker_open_ms;
-    /* When false, a connection to a loopback, private (RFC 1918, RFC 4193), link-local, CGNAT,
-     * multicast or unspecified address is refused before connecting, whatever the host name
-     * resolved to, and the request fails with error_kind "invalid_request". The default (from
-     * mh_outbound_opts_init and NULL opts) is true for now: the tests and `make run` target
-     * 127.0.0.1, and the SSRF policy of a deployment belongs to its configuration. */
+    /* A timeout counts as a failure of the host only when the request allowed at least this
+     * many milliseconds (default 1000): a caller's own impatience says nothing about the host. */
+    int breaker_min_timeout_ms;
+    /* When false (the default), a connection to a blocked address (loopback, private, link-local
+     * and cloud metadata, CGNAT, NAT64 and 6to4/Teredo forms, multicast, reserved and
+     * documentation ranges; see mh_outbound_is_blocked_ip) is refused unless an allow-list
+     * permits it, and the request fails with error_kind "invalid_request". The address is checked
+     * after DNS, when the connection is opened, and again before each request on a reused
+     * connection. True turns the check off (development only). */
     bool allow_private_targets;
+    /* Server-wide allow-list (borrowed during create, copied): hosts and CIDRs separated by
+     * commas or whitespace, see mh_outbound_allowlist_check. NULL or "": none. */
+    const char *allowlist;
 };
-
-/* Fills `opts` with the defaults described above (allow_private_targets = true). */
+/* Fills `opts` with the defaults described above (allow_private_targets = false). */
 void mh_outbound_opts_init(struct mh_outbound_opts *opts);
 
 /*
@@ -83,8 +93,13 @@ void mh_outbound_destroy(struct mh_outbound *o);
  * Host, Content-Length, Accept (any type, unless given) and User-Agent ("MeshHook" unless given);
  * Content-Length and Transfer-Encoding lines are dropped, since the framing is libcurl's.
  * `timeout_ms` bounds the whole transfer (0: 30000) and `connect_timeout_ms` the connection
- * (0: 10000).
+ * (0: 10000). `tenant` (optional, at most MH_OUTBOUND_TENANT_MAX bytes, e.g. a project id) names
+ * whose request this is: breakers and the in-flight share are per tenant; NULL and "" are one
+ * tenant. `allowlist` (optional) adds hosts and CIDRs this request may reach although they are
+ * blocked, in the format of mh_outbound_opts.allowlist; a bad entry fails the request with
+ * "invalid_request".
  */
+#define MH_OUTBOUND_TENANT_MAX 64
 struct mh_outbound_request {
     const char *method;
     const char *url;
@@ -93,6 +108,8 @@ struct mh_outbound_request {
     size_t body_len;
     long timeout_ms;
     long connect_timeout_ms;
+    const char *tenant;
+    const char *allowlist;
 };
 
 /*
@@ -131,7 +148,8 @@ typedef void (*mh_outbound_done_fn)(void *ctx, const struct mh_outbound_response
  * Accepts a request: `req` and everything it points to are copied, `ctx` is passed to `done`
  * untouched. Thread-safe. `done` runs exactly once on the executor thread, unless this returns
  * an error, in which case it never runs. Errors: MH_EINVAL for a NULL or malformed argument
- * (NULL method or url, a body pointer missing, negative timeouts); MH_ELIMIT when max_in_flight
+ * (NULL method or url, a body pointer missing, negative timeouts, a tenant too long); MH_ELIMIT
+ * when max_in_flight
  * + max_queued requests are already pending; MH_EUNAVAILABLE once destroy has begun. A request
  * whose URL, method or headers are unacceptable is accepted and completes with
  * "invalid_request", like any other outcome.
@@ -141,14 +159,37 @@ MH_MUSTCHECK enum mh_err mh_outbound_submit(struct mh_outbound *o,
                                             mh_outbound_done_fn done, void *ctx);
 
 /*
- * The breaker state of an origin: "closed", "open" or "half_open" (static strings). `origin` is
- * a URL or just "scheme://host[:port]"; its scheme, host and port (the default port when none is
- * given) name the breaker. NULL for something that does not parse. Thread-safe.
+ * The breaker state of `tenant` (NULL or "": the unnamed tenant) for an origin: "closed", "open"
+ * or "half_open" (static strings). `origin` is a URL or just "scheme://host[:port]"; its scheme,
+ * host and port (the default port when none is given) name the breaker. NULL for something that
+ * does not parse. Thread-safe.
  */
-const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *origin);
+const char *mh_outbound_breaker_state(struct mh_outbound *o, const char *tenant,
+                                      const char *origin);
 
 /* Transfers currently running (sent to libcurl and not yet completed). Thread-safe. */
 int mh_outbound_in_flight(struct mh_outbound *o);
+
+/*
+ * Validates an allow-list: entries separated by commas or whitespace, each one of
+ *   - an IP address ("10.1.2.3", "::1") or a CIDR ("10.0.0.0/8", "fd00::/8"): connections to
+ *     blocked addresses inside it are allowed, whatever host name led there. A CIDR covers a
+ *     cloud metadata address (169.254.169.254, 169.254.170.2, 100.100.100.200, fd00:ec2::254)
+ *     only when it names exactly that address (a /32 or /128);
+ *   - a host name ("vault.internal", or "*.corp.example" for its subdomains): requests whose
+ *     URL names that host may connect to blocked addresses it resolves to.
+ * At most MH_OUTBOUND_ALLOWLIST_MAX entries. MH_OK, or MH_EINVAL with a message naming the bad
+ * entry in `info` (may be NULL) and its zero-based position in *bad_index (may be NULL). Pure.
+ */
+#define MH_OUTBOUND_ALLOWLIST_MAX 256
+MH_MUSTCHECK enum mh_err mh_outbound_allowlist_check(const char *list, size_t *bad_index,
+                                                     struct mh_err_info *info);
+
+/*
+ * True when the SSRF guard refuses `addr` (4 bytes for AF_INET, 16 for AF_INET6, network order)
+ * unless an allow-list permits it; docs/workflows.md lists the ranges. Pure.
+ */
+bool mh_outbound_is_blocked_ip(int family, const uint8_t *addr);
 
 /*
  * Parses a Retry-After value: delta-seconds ("120") or an HTTP-date (IMF-fixdate, RFC 850 or

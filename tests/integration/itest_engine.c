@@ -254,17 +254,25 @@ MH_TEST(delay_holds_no_worker)
 /* Publishes a workflow of one GET http_call to `url` (retried up to `max_attempts` times, 20 to
  * 50 ms apart) ending with the call's body, and runs it to its end: returns the run (new
  * reference), its id in `run` (40 bytes). */
-static json_t *run_one_call(struct env *e, const char *url, int max_attempts, char *run)
+/* Publishes a workflow of one GET http_call to `url` (then terminate with its body). */
+static void call_workflow(struct env *e, const char *url, int max_attempts, int timeout_ms,
+                          char *wf)
 {
-    json_t *def = json_pack(
-        "{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
-        "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET", "retry",
-        "max_attempts", max_attempts, "base_delay_ms", 20, "max_delay_ms", 50, "id", "end", "type",
-        "terminate", "config", "output", "steps.call.output.body", "edges", "from", "call", "to",
-        "end");
-    char wf[40];
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:i, s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}], "
+                  "s:[{s:s, s:s}]}",
+                  "nodes", "id", "call", "type", "http_call", "config", "url", url, "method", "GET",
+                  "timeout_ms", timeout_ms, "retry", "max_attempts", max_attempts, "base_delay_ms",
+                  20, "max_delay_ms", 50, "id", "end", "type", "terminate", "config", "output",
+                  "steps.call.output.body", "edges", "from", "call", "to", "end");
     workflow(e, def, true, wf);
     json_decref(def);
+}
+
+static json_t *run_one_call(struct env *e, const char *url, int max_attempts, char *run)
+{
+    char wf[40];
+    call_workflow(e, url, max_attempts, 30000, wf);
     start_run(e, wf, "{}", run);
     return wait_run(e, run, 30);
 }
@@ -320,30 +328,224 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
     mh_mock_stop(m);
 }
 
-/* With allow_private_targets off, an http_call to a loopback address is refused before any
- * connection is made: the target sees nothing and the run fails, saying why. */
-MH_TEST(private_targets_can_be_denied)
+/* The run failed because its call was refused as internal, and said so. */
+static void assert_refused(struct env *e, const char *url)
+{
+    char run[40], path[256];
+    json_t *r = run_one_call(e, url, 3, run);
+    if (strcmp(json_string_value(json_object_get(r, "status")), "failed") != 0)
+        mh_t_fail(__FILE__, __LINE__, "%s: run %s", url,
+                  json_string_value(json_object_get(r, "status")));
+    json_decref(r);
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
+    long st;
+    json_t *events = api(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    char *text = json_dumps(events, 0);
+    if (strstr(text, "private targets are not allowed") == NULL)
+        mh_t_fail(__FILE__, __LINE__, "%s: events say %s", url, text);
+    free(text);
+    json_decref(events);
+    /* Refused, not failed: no retries. */
+    MH_T_ASSERT_EQ(count_events(e, run, "http_attempt"), 1);
+}
+
+/* Issue #18, defect 6: with no allow-list, an http_call to a loopback, private, link-local
+ * (metadata) or IPv6 loopback address is refused before any connection is made, whatever name
+ * led there: the target sees nothing and the run fails, saying why. */
+MH_TEST(private_targets_are_refused_by_default)
 {
     struct env e;
-    setup(&e, (const char *const[]){"--allow-private-targets=false", NULL});
+    setup(&e, (const char *const[]){"--outbound-allowlist=", NULL});
     struct mh_mock *m = mh_mock_start(target, NULL);
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/internal", mh_mock_port(m));
-    char run[40];
+    assert_refused(&e, url);
+    snprintf(url, sizeof(url), "http://localhost:%d/internal", mh_mock_port(m));
+    assert_refused(&e, url);
+    snprintf(url, sizeof(url), "http://[::1]:%d/internal", mh_mock_port(m));
+    assert_refused(&e, url);
+    assert_refused(&e, "http://10.255.255.1:81/internal");
+    assert_refused(&e, "http://169.254.169.254/latest/meta-data/");
+    MH_T_ASSERT_EQ(mh_mock_hits(m, NULL), 0);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
+static void put_allowlist(struct env *e, const char *body, long want, const char *want_path)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/outbound", e->project);
+    long st;
+    json_t *r = api(e, "PUT", path, body, &st);
+    if (st != want) {
+        char *dump = json_dumps(r, 0);
+        mh_t_fail(__FILE__, __LINE__, "PUT %s: %ld %s", body, st, dump);
+    }
+    if (want_path != NULL)
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(r, "error"), "path")),
+                           want_path);
+    json_decref(r);
+}
+
+/* A project's admins name the internal targets its calls may reach; other projects still
+ * cannot reach them, editors read the list but cannot change it, and every change is
+ * audited. */
+MH_TEST(project_allowlist_lets_internal_targets_through)
+{
+    struct env e;
+    setup(&e, (const char *const[]){"--outbound-allowlist=", NULL});
+    struct mh_mock *m = mh_mock_start(target, NULL);
+    char url[128], path[256], run[40];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/internal", mh_mock_port(m));
+
+    put_allowlist(&e, "{\"allowlist\": [\"10.0.0.0/8\", \"127.0.0.1/33\"]}", 422, "/allowlist/1");
+    put_allowlist(&e, "{\"allowlist\": [\"ok.example\", \"not a host\"]}", 422, "/allowlist/1");
+    put_allowlist(&e, "{\"allowlist\": [\"10.0.0.1/8\"]}", 422, "/allowlist/0");
+    put_allowlist(&e, "{\"allowlist\": [7]}", 422, "/allowlist/0");
+    put_allowlist(&e, "{\"allowlist\": \"127.0.0.1\"}", 422, "/allowlist");
+    put_allowlist(&e, "{\"allow\": []}", 422, "/allow");
+    snprintf(path, sizeof(path), "/api/projects/%s/outbound", e.project);
+    long st;
+    json_t *got = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(got, "allowlist")), 0);
+    json_decref(got);
+    assert_refused(&e, url);
+
+    put_allowlist(&e, "{\"allowlist\": [\"127.0.0.1\", \"*.corp.example\", \"fd00::/8\"]}", 200,
+                  NULL);
+    got = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(got, "allowlist")), 3);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(got, "allowlist"), 1)),
+                       "*.corp.example");
+    json_decref(got);
+    /* Workers cache project settings for up to 5 s. */
+    mh_it_sleep_ms(5500);
     json_t *r = run_one_call(&e, url, 1, run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 1);
+
+    /* Another project of the same owner has no allow-list of its own. */
+    struct env other = e;
+    mh_it_project(&e.s, e.bearer, "other", other.project);
+    assert_refused(&other, url);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 1);
+
+    /* Editors read it; only admins write it. */
+    struct env ed = e;
+    mh_it_user_token(&e.db, &e.s, "editor@example.com", ed.bearer, ed.user);
+    snprintf(path, sizeof(path), "/api/projects/%s/members", e.project);
+    json_decref(
+        api(&e, "POST", path, "{\"email\": \"editor@example.com\", \"role\": \"editor\"}", &st));
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(path, sizeof(path), "/api/projects/%s/outbound", e.project);
+    got = api(&ed, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_decref(got);
+    json_decref(api(&ed, "PUT", path, "{\"allowlist\": [\"0.0.0.0/0\"]}", &st));
+    MH_T_ASSERT_EQ(st, 403);
+    /* Nor can a non-member read it. */
+    snprintf(path, sizeof(path), "/api/projects/%s/outbound", other.project);
+    json_decref(api(&ed, "GET", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 404);
+
+    snprintf(path, sizeof(path), "/api/projects/%s/audit", e.project);
+    json_t *audit = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    char *text = json_dumps(audit, 0);
+    MH_T_ASSERT(strstr(text, "outbound.update") != NULL);
+    MH_T_ASSERT(strstr(text, "*.corp.example") != NULL);
+    free(text);
+    json_decref(audit);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
+static void tenant_target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    rep->status = 200;
+    if (strncmp(req->path, "/slow", 5) == 0)
+        rep->delay_ms = 500;
+    if (strncmp(req->path, "/hold", 5) == 0)
+        rep->delay_ms = 8000;
+    if (strncmp(req->path, "/fail", 5) == 0)
+        rep->status = 500;
+    snprintf(rep->body, sizeof(rep->body), "{\"ok\": true}");
+}
+
+/* Issue #18, defect 7: calls of project A that time out at 1 ms, or fail with 5xx, park
+ * neither B's calls to the same origin nor, for the timeouts, A's own. */
+MH_TEST(one_projects_failures_do_not_park_anothers_calls)
+{
+    struct env a;
+    setup(&a, (const char *const[]){"--breaker-failures", "2", "--breaker-open-ms", "60000", NULL});
+    struct env b = a;
+    mh_it_project(&a.s, a.bearer, "b", b.project);
+    struct mh_mock *m = mh_mock_start(tenant_target, NULL);
+    char url[128], wf[40], run[40];
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", mh_mock_port(m));
+    call_workflow(&a, url, 1, 1, wf);
+    for (int i = 0; i < 5; i++) {
+        start_run(&a, wf, "{}", run);
+        json_t *r = wait_run(&a, run, 30);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+        json_decref(r);
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", mh_mock_port(m));
+    json_t *r = run_one_call(&a, url, 1, run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+
+    /* A's 5xx open A's breaker for the origin; B's call goes through at once. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/fail", mh_mock_port(m));
+    r = run_one_call(&a, url, 2, run);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     json_decref(r);
-    MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 0);
-    char path[256];
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e.project, run);
-    long st;
-    json_t *events = api(&e, "GET", path, NULL, &st);
-    MH_T_ASSERT_EQ(st, 200);
-    char *text = json_dumps(events, 0);
-    MH_T_ASSERT(strstr(text, "private targets are not allowed") != NULL);
-    free(text);
-    json_decref(events);
-    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", mh_mock_port(m));
+    call_workflow(&b, url, 1, 30000, wf);
+    start_run(&b, wf, "{}", run);
+    r = wait_run(&b, run, 10); /* a parked call would wait out the 60 s open period */
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&a.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
+/* Issue #18, defect 7: a project's slow fan-out takes its share of outbound_max_in_flight, and
+ * another project's call is sent while A's wait. */
+MH_TEST(one_projects_fan_out_does_not_starve_anothers)
+{
+    struct env a;
+    setup(&a, (const char *const[]){"--outbound-max-in-flight", "2",
+                                    "--outbound-max-in-flight-per-project", "1", NULL});
+    struct env b = a;
+    mh_it_project(&a.s, a.bearer, "b", b.project);
+    /* Two targets: the mock answers one connection at a time, and B must not queue behind A
+     * there. */
+    struct mh_mock *m = mh_mock_start(tenant_target, NULL);
+    struct mh_mock *m2 = mh_mock_start(tenant_target, NULL);
+    char url[128], wf[40], run[40];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/hold", mh_mock_port(m));
+    call_workflow(&a, url, 1, 30000, wf);
+    for (int i = 0; i < 3; i++)
+        start_run(&a, wf, "{}", run);
+    for (int i = 0; i < 100 && mh_mock_hits(m, "/hold") == 0; i++)
+        mh_it_sleep_ms(50);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/hold"), 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", mh_mock_port(m2));
+    call_workflow(&b, url, 1, 30000, wf);
+    start_run(&b, wf, "{}", run);
+    json_t *r = wait_run(&b, run, 6); /* A's first call holds its slot for 8 s */
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+    /* A's other two still wait for A's slot. */
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/hold"), 1);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&a.s, SIGTERM), 0);
     mh_mock_stop(m);
 }
 

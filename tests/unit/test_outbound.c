@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "core/mem.h"
 #include "outbound/outbound.h"
+#include "outbound/outbound_internal.h"
 
 /* ---- The scripted server -------------------------------------------------------------------- */
 
@@ -432,10 +433,13 @@ static void sleep_ms(int ms)
         MH_T_ASSERT(cond);                                                                         \
     } while (0)
 
+/* The scripted server is on loopback, which the SSRF guard refuses by default: the engines of
+ * these tests allow it, except where a test is about the guard. */
 static struct mh_outbound *make_outbound(void (*tweak)(struct mh_outbound_opts *))
 {
     struct mh_outbound_opts opts;
     mh_outbound_opts_init(&opts);
+    opts.allowlist = "127.0.0.1/32";
     if (tweak)
         tweak(&opts);
     struct mh_outbound *o = NULL;
@@ -762,7 +766,7 @@ MH_TEST(invalid_requests_are_not_sent)
     MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, NULL, &r), MH_EINVAL);
     sleep_ms(50);
     MH_T_ASSERT_EQ(r.calls, 0);
-    MH_T_ASSERT(mh_outbound_breaker_state(o, "no scheme") == NULL);
+    MH_T_ASSERT(mh_outbound_breaker_state(o, NULL, "no scheme") == NULL);
 
     struct mh_outbound_opts bad;
     mh_outbound_opts_init(&bad);
@@ -775,27 +779,331 @@ MH_TEST(invalid_requests_are_not_sent)
     srv_stop(&s);
 }
 
-static void no_private(struct mh_outbound_opts *opts)
+static void no_allowlist(struct mh_outbound_opts *opts)
 {
-    opts->allow_private_targets = false;
+    opts->allowlist = NULL;
 }
 
-MH_TEST(private_targets_can_be_refused)
+/* Each URL must fail with invalid_request before anything is sent. */
+static void expect_refused(struct mh_outbound *o, const char *url, const char *addr)
+{
+    struct result r = {0};
+    call(o, "GET", url, NULL, NULL, 0, 3000, &r);
+    if (strcmp(r.kind, "invalid_request") != 0)
+        mh_t_fail(__FILE__, __LINE__, "%s: kind \"%s\" (%s)", url, r.kind, r.message);
+    if (addr != NULL && strstr(r.message, addr) == NULL)
+        mh_t_fail(__FILE__, __LINE__, "%s: message \"%s\" lacks %s", url, r.message, addr);
+    MH_T_ASSERT(strstr(r.message, "private targets are not allowed") != NULL);
+    MH_T_ASSERT_EQ(r.status, 0);
+    result_cleanup(&r);
+}
+
+MH_TEST(private_targets_are_refused_by_default)
 {
     struct srv s;
     srv_start(&s);
-    struct mh_outbound *o = make_outbound(no_private);
+    /* The defaults, as a server gets them: no option turns the guard on. */
+    struct mh_outbound *o = NULL;
+    MH_T_ASSERT_EQ(mh_outbound_create(NULL, &o), MH_OK);
+    expect_refused(o, url_of(&s, "/json"), "127.0.0.1");
+    char url[128];
+    /* A name that resolves to loopback is judged by the address it resolves to. */
+    snprintf(url, sizeof(url), "http://localhost:%d/json", s.port);
+    expect_refused(o, url, NULL);
+    expect_refused(o, "http://10.255.255.1:81/", "10.255.255.1");
+    expect_refused(o, "http://169.254.169.254/latest/meta-data/", "169.254.169.254");
+    expect_refused(o, "http://0.1.2.3:81/", "0.1.2.3");
+    expect_refused(o, "http://[::1]:1/", "::1");
+    expect_refused(o, "http://[::ffff:10.0.0.1]:81/", "10.0.0.1");
+    expect_refused(o, "http://[64:ff9b::a9fe:a9fe]:81/", "64:ff9b::a9fe:a9fe");
+    expect_refused(o, "http://[fd00:ec2::254]/", "fd00:ec2::254");
+    mh_outbound_destroy(o);
+
+    /* mh_outbound_opts_init gives the same defaults. */
+    o = make_outbound(no_allowlist);
+    expect_refused(o, url_of(&s, "/json"), "127.0.0.1");
+    mh_outbound_destroy(o);
+    MH_T_ASSERT_EQ(srv_hits(&s), 0);
+    pthread_mutex_lock(&s.lock);
+    MH_T_ASSERT_EQ(s.accepts, 0);
+    pthread_mutex_unlock(&s.lock);
+    srv_stop(&s);
+}
+
+static bool blocked(const char *text)
+{
+    uint8_t a[16];
+    int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+    MH_T_ASSERT_EQ(inet_pton(family, text, a), 1);
+    return mh_outbound_is_blocked_ip(family, a);
+}
+
+MH_TEST(blocked_address_ranges)
+{
+    const char *in[] = {
+        "0.0.0.0",
+        "0.255.255.255",
+        "10.0.0.1",
+        "100.64.0.1",
+        "100.100.100.200",
+        "127.0.0.1",
+        "127.255.255.254",
+        "168.63.129.16",
+        "169.254.169.254",
+        "169.254.170.2",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.0.0.192",
+        "192.0.2.1",
+        "192.88.99.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "198.19.255.255",
+        "198.51.100.7",
+        "203.0.113.9",
+        "224.0.0.1",
+        "239.255.255.250",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::10.0.0.1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::ffff:0:10.1.1.1",
+        "64:ff9b::10.0.0.1",
+        "64:ff9b::7f00:1",
+        "64:ff9b:1::1",
+        "64:ff9b:1:ffff::8.8.8.8",
+        "100::1",
+        "2001::1",
+        "2001:0:4136:e378::1",
+        "2001:2::1",
+        "2001:10::1",
+        "2001:db8::1",
+        "2002::1",
+        "2002:7f00:1::1",
+        "2002:808:808::1",
+        "3fff::1",
+        "fc00::1",
+        "fd00:ec2::254",
+        "fdff::1",
+        "fe80::1",
+        "febf::1",
+        "fec0::1",
+        "feff::1",
+        "ff02::1",
+    };
+    const char *out[] = {
+        "1.1.1.1",
+        "8.8.8.8",
+        "100.63.255.255",
+        "100.128.0.0",
+        "126.255.255.255",
+        "128.0.0.1",
+        "168.63.129.17",
+        "169.253.255.255",
+        "172.15.255.255",
+        "172.32.0.0",
+        "192.0.1.1",
+        "192.169.0.1",
+        "198.17.255.255",
+        "198.20.0.0",
+        "223.255.255.255",
+        "9.255.255.255",
+        "11.0.0.0",
+        "2606:4700::1111",
+        "2a00:1450::1",
+        "::ffff:8.8.8.8",
+        "64:ff9b::8.8.8.8",
+        "2001:200::1",
+        "2001:4860:4860::8888",
+        "2003::1",
+        "fbff::1",
+        "::2:1:1",
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(in); i++)
+        if (!blocked(in[i]))
+            mh_t_fail(__FILE__, __LINE__, "%s is not blocked", in[i]);
+    for (size_t i = 0; i < MH_ARRAY_LEN(out); i++)
+        if (blocked(out[i]))
+            mh_t_fail(__FILE__, __LINE__, "%s is blocked", out[i]);
+    uint8_t any[16] = {0};
+    MH_T_ASSERT(mh_outbound_is_blocked_ip(AF_UNIX, any));
+}
+
+MH_TEST(allowlists_parse_and_match)
+{
+    const char *good[] = {
+        "",
+        " , ",
+        "10.0.0.0/8",
+        "10.1.2.3",
+        "127.0.0.1/32, ::1/128",
+        "fd00::/8\n192.168.0.0/16\t172.16.0.0/12",
+        "vault.internal",
+        "*.corp.example",
+        "Billing-API.corp.example.",
+        "[::1]",
+        "0.0.0.0/0",
+        "::ffff:10.0.0.0/104",
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(good); i++)
+        if (mh_outbound_allowlist_check(good[i], NULL, NULL) != MH_OK)
+            mh_t_fail(__FILE__, __LINE__, "\"%s\" refused", good[i]);
+    struct {
+        const char *list;
+        size_t index;
+    } bad[] = {
+        {"10.0.0.0/33", 0},
+        {"10.0.0.1/8", 0},
+        {"::1/129", 0},
+        {"10.0.0.0/", 0},
+        {"10.0.0.0/08", 0},
+        {"10.0.0.0/x", 0},
+        {"ok.example, bad_host", 1},
+        {"*", 0},
+        {"*.", 0},
+        {"-a.example", 0},
+        {"a-.example", 0},
+        {"a..example", 0},
+        {"http://x.example", 0},
+        {"x.example:80", 0},
+        {"vault.internal/8", 0},
+        {"fd00::1/8", 0},
+        {"10.0.0.0/8,256.0.0.1", 1},
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(bad); i++) {
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        size_t at = 99;
+        if (mh_outbound_allowlist_check(bad[i].list, &at, &info) != MH_EINVAL)
+            mh_t_fail(__FILE__, __LINE__, "\"%s\" accepted", bad[i].list);
+        MH_T_ASSERT_EQ(at, bad[i].index);
+        MH_T_ASSERT(strstr(info.message, "allow-list entry") != NULL);
+    }
+    char many[4096] = "";
+    for (int i = 0; i <= MH_OUTBOUND_ALLOWLIST_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "h%d,", i);
+    MH_T_ASSERT_EQ(mh_outbound_allowlist_check(many, NULL, NULL), MH_EINVAL);
+
+    struct mh_outbound__allow *a = NULL;
+    MH_T_ASSERT_EQ(mh_outbound__allow_compile("10.0.0.0/8, *.corp.example, vault.internal, "
+                                              "169.254.0.0/16, 100.100.100.200, fd00::/8",
+                                              &a, NULL, NULL),
+                   MH_OK);
+    uint8_t v4[4], v6[16];
+    inet_pton(AF_INET, "10.9.8.7", v4);
+    MH_T_ASSERT(mh_outbound__allow_permits(a, "anything", AF_INET, v4));
+    inet_pton(AF_INET6, "::ffff:10.9.8.7", v6);
+    MH_T_ASSERT(mh_outbound__allow_permits(a, NULL, AF_INET6, v6));
+    inet_pton(AF_INET, "192.168.1.1", v4);
+    MH_T_ASSERT(!mh_outbound__allow_permits(a, "other.example", AF_INET, v4));
+    MH_T_ASSERT(mh_outbound__allow_permits(a, "api.corp.example", AF_INET, v4));
+    MH_T_ASSERT(mh_outbound__allow_permits(a, "A.B.Corp.Example.", AF_INET, v4));
+    MH_T_ASSERT(!mh_outbound__allow_permits(a, "corp.example", AF_INET, v4));
+    MH_T_ASSERT(!mh_outbound__allow_permits(a, "evilcorp.example", AF_INET, v4));
+    MH_T_ASSERT(mh_outbound__allow_permits(a, "vault.internal", AF_INET, v4));
+    MH_T_ASSERT(!mh_outbound__allow_permits(a, "x.vault.internal", AF_INET, v4));
+    /* Link-local is allowed, but its metadata address only when named exactly. */
+    inet_pton(AF_INET, "169.254.1.1", v4);
+    MH_T_ASSERT(mh_outbound__allow_permits(a, NULL, AF_INET, v4));
+    inet_pton(AF_INET, "169.254.169.254", v4);
+    MH_T_ASSERT(!mh_outbound__allow_permits(a, NULL, AF_INET, v4));
+    inet_pton(AF_INET, "100.100.100.200", v4);
+    MH_T_ASSERT(mh_outbound__allow_permits(a, NULL, AF_INET, v4));
+    inet_pton(AF_INET6, "fd00:ec2::254", v6);
+    MH_T_ASSERT(!mh_outbound__allow_permits(a, NULL, AF_INET6, v6));
+    inet_pton(AF_INET6, "fd12::1", v6);
+    MH_T_ASSERT(mh_outbound__allow_permits(a, NULL, AF_INET6, v6));
+    MH_T_ASSERT(!mh_outbound__allow_permits(NULL, "vault.internal", AF_INET6, v6));
+    mh_outbound__allow_destroy(a);
+}
+
+MH_TEST(allowlists_let_chosen_targets_through)
+{
+    struct srv s;
+    srv_start(&s);
+    struct result r = {0};
+    char url[128];
+    snprintf(url, sizeof(url), "http://localhost:%d/json", s.port);
+
+    /* Server-wide, by address: 127.0.0.1 is reachable under any name, ::1 is not. */
+    struct mh_outbound *o = make_outbound(NULL);
+    call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    expect_refused(o, "http://[::1]:1/", "::1");
+    mh_outbound_destroy(o);
+
+    /* Per request: only the request that carries the allow-list gets through, and a connection
+     * it left in the cache is not reused by one that does not. */
+    o = make_outbound(no_allowlist);
+    MH_T_ASSERT_EQ(srv_hits(&s), 1);
+    struct mh_outbound_request req = {
+        .method = "GET", .url = url_of(&s, "/json"), .tenant = "a", .allowlist = "127.0.0.0/8"};
+    int before = done_so_far();
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &r), MH_OK);
+    MH_T_ASSERT(wait_done(before + 1));
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    MH_T_ASSERT_EQ(srv_hits(&s), 2);
+    expect_refused(o, url_of(&s, "/json"), "127.0.0.1");
+    MH_T_ASSERT_EQ(srv_hits(&s), 2);
+    pthread_mutex_lock(&s.lock);
+    MH_T_ASSERT_EQ(s.accepts, 2); /* one per engine: the refused request reused nothing */
+    pthread_mutex_unlock(&s.lock);
+
+    /* By host name: the name must be the URL's. */
+    req.allowlist = "localhost";
+    req.url = url;
+    r = (struct result){0};
+    before = done_so_far();
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &r), MH_OK);
+    MH_T_ASSERT(wait_done(before + 1));
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    req.url = url_of(&s, "/json");
+    before = done_so_far();
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &r), MH_OK);
+    MH_T_ASSERT(wait_done(before + 1));
+    MH_T_ASSERT_STR_EQ(r.kind, "invalid_request");
+    result_cleanup(&r);
+
+    /* A bad entry fails the request, naming it. */
+    req.allowlist = "10.0.0.0/99";
+    before = done_so_far();
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &r), MH_OK);
+    MH_T_ASSERT(wait_done(before + 1));
+    MH_T_ASSERT_STR_EQ(r.kind, "invalid_request");
+    MH_T_ASSERT(strstr(r.message, "10.0.0.0/99") != NULL);
+    result_cleanup(&r);
+    MH_T_ASSERT_EQ(srv_hits(&s), 3);
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, "a", s.base), "closed");
+    mh_outbound_destroy(o);
+
+    /* A server-wide allow-list that does not parse is refused at create. */
+    struct mh_outbound_opts bad;
+    mh_outbound_opts_init(&bad);
+    bad.allowlist = "not a/cidr";
+    MH_T_ASSERT_EQ(mh_outbound_create(&bad, &o), MH_EINVAL);
+    srv_stop(&s);
+}
+
+static void allow_everything(struct mh_outbound_opts *opts)
+{
+    opts->allowlist = NULL;
+    opts->allow_private_targets = true;
+}
+
+MH_TEST(private_targets_can_be_allowed_wholesale)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(allow_everything);
     struct result r = {0};
     call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
-    MH_T_ASSERT_STR_EQ(r.kind, "invalid_request");
-    MH_T_ASSERT(strstr(r.message, "127.0.0.1") != NULL);
+    MH_T_ASSERT_EQ(r.status, 200);
     result_cleanup(&r);
-    call(o, "GET", "http://[::1]:1/", NULL, NULL, 0, 5000, &r);
-    MH_T_ASSERT_STR_EQ(r.kind, "invalid_request");
-    result_cleanup(&r);
-    MH_T_ASSERT_EQ(srv_hits(&s), 0);
-    MH_T_ASSERT_EQ(s.accepts, 0);
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "closed");
     mh_outbound_destroy(o);
     srv_stop(&s);
 }
@@ -882,6 +1190,7 @@ MH_TEST(hundred_concurrent_requests_complete_once_each)
 static void two_slots(struct mh_outbound_opts *opts)
 {
     opts->max_in_flight = 2;
+    opts->max_in_flight_per_tenant = 2;
     opts->max_queued = 3;
 }
 
@@ -1001,16 +1310,16 @@ MH_TEST(breaker_opens_after_consecutive_failures)
         call(o, "GET", url_of(&s, paths[i]), NULL, NULL, 0, 5000, &r);
         MH_T_ASSERT(r.status > 0);
         result_cleanup(&r);
-        MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "closed");
+        MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "closed");
     }
     for (int i = 0; i < 3; i++) {
-        MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "closed");
+        MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "closed");
         call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r);
         MH_T_ASSERT_EQ(r.status, 500);
         result_cleanup(&r);
     }
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "open");
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, url_of(&s, "/any/path?x=1")), "open");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "open");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, url_of(&s, "/any/path?x=1")), "open");
 
     int hits = srv_hits(&s);
     int64_t before = now_real_ms();
@@ -1023,7 +1332,7 @@ MH_TEST(breaker_opens_after_consecutive_failures)
     MH_T_ASSERT_EQ(srv_hits(&s), hits);
 
     /* Another origin (another port on the same host) has its own breaker. */
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, other.base), "closed");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, other.base), "closed");
     call(o, "GET", url_of(&other, "/json"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_EQ(r.status, 200);
     result_cleanup(&r);
@@ -1049,12 +1358,12 @@ MH_TEST(breaker_half_open_lets_one_probe_through)
         call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r);
         result_cleanup(&r);
     }
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "open");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "open");
     call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
     result_cleanup(&r);
 
-    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, s.base), "half_open") == 0);
+    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, NULL, s.base), "half_open") == 0);
     int hits = srv_hits(&s);
     int before = done_so_far();
     enum { N = 5 };
@@ -1077,7 +1386,7 @@ MH_TEST(breaker_half_open_lets_one_probe_through)
     MH_T_ASSERT_EQ(refused, N - 1);
     MH_T_ASSERT_EQ(srv_hits(&s), hits + 1);
     /* The probe succeeded: closed, and traffic flows again. */
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "closed");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "closed");
     call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_EQ(r.status, 200);
     result_cleanup(&r);
@@ -1095,13 +1404,13 @@ MH_TEST(breaker_failed_probe_reopens)
         call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r);
         result_cleanup(&r);
     }
-    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, s.base), "half_open") == 0);
+    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, NULL, s.base), "half_open") == 0);
     int hits = srv_hits(&s);
     call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_EQ(r.status, 500);
     result_cleanup(&r);
     MH_T_ASSERT_EQ(srv_hits(&s), hits + 1);
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "open");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "open");
     call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
     result_cleanup(&r);
@@ -1110,11 +1419,17 @@ MH_TEST(breaker_failed_probe_reopens)
     srv_stop(&s);
 }
 
+static void breaker_2_short_impatient(struct mh_outbound_opts *opts)
+{
+    breaker_2_short(opts);
+    opts->breaker_min_timeout_ms = 100;
+}
+
 MH_TEST(breaker_counts_timeouts_and_connection_errors)
 {
     struct srv s;
     srv_start(&s);
-    struct mh_outbound *o = make_outbound(breaker_2_short);
+    struct mh_outbound *o = make_outbound(breaker_2_short_impatient);
     struct result r = {0};
     call(o, "GET", url_of(&s, "/slow/3000"), NULL, NULL, 0, 100, &r);
     MH_T_ASSERT_STR_EQ(r.kind, "timeout");
@@ -1122,7 +1437,7 @@ MH_TEST(breaker_counts_timeouts_and_connection_errors)
     call(o, "GET", url_of(&s, "/close"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_STR_EQ(r.kind, "connection");
     result_cleanup(&r);
-    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, s.base), "open");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "open");
 
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", dead_port());
@@ -1134,6 +1449,181 @@ MH_TEST(breaker_counts_timeouts_and_connection_errors)
     call(o, "GET", url, NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
     result_cleanup(&r);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
+/* Submits a request of `tenant` and waits for its callback. */
+static void call_as(struct mh_outbound *o, const char *tenant, const char *url, long timeout_ms,
+                    struct result *r)
+{
+    struct mh_outbound_request req = {
+        .method = "GET", .url = url, .timeout_ms = timeout_ms, .tenant = tenant};
+    int before = done_so_far();
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, r), MH_OK);
+    MH_T_ASSERT(wait_done(before + 1));
+}
+
+/* Issue #18: five calls of project A with timeout_ms 1 to a slow origin opened the one breaker
+ * of that origin, and project B's call stayed parked. */
+MH_TEST(breakers_are_per_tenant)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(breaker_3_long);
+    struct result r = {0};
+    for (int i = 0; i < 3; i++) {
+        call_as(o, "project-a", url_of(&s, "/500"), 5000, &r);
+        MH_T_ASSERT_EQ(r.status, 500);
+        result_cleanup(&r);
+    }
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, "project-a", s.base), "open");
+    call_as(o, "project-a", url_of(&s, "/json"), 5000, &r);
+    MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
+    result_cleanup(&r);
+    /* Another tenant, and the unnamed one, are not parked by A's failures. */
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, "project-b", s.base), "closed");
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "closed");
+    call_as(o, "project-b", url_of(&s, "/json"), 5000, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    call_as(o, NULL, url_of(&s, "/json"), 5000, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    char longname[MH_OUTBOUND_TENANT_MAX + 2];
+    memset(longname, 'x', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    struct mh_outbound_request req = {.method = "GET", .url = s.base, .tenant = longname};
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &r), MH_EINVAL);
+    MH_T_ASSERT(mh_outbound_breaker_state(o, longname, s.base) == NULL);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
+MH_TEST(timeouts_below_the_minimum_do_not_open_breakers)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(breaker_3_long);
+    struct result r = {0};
+    for (int i = 0; i < 5; i++) {
+        call_as(o, "project-a", url_of(&s, "/slow/3000"), 1, &r);
+        MH_T_ASSERT_STR_EQ(r.kind, "timeout");
+        result_cleanup(&r);
+    }
+    MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, "project-a", s.base), "closed");
+    call_as(o, "project-a", url_of(&s, "/json"), 5000, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
+static void four_slots_two_each(struct mh_outbound_opts *opts)
+{
+    opts->max_in_flight = 4;
+    opts->max_in_flight_per_tenant = 2;
+}
+
+/* One tenant's slow fan-out takes its share of the slots, not all of them. */
+MH_TEST(tenants_share_the_slots)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(four_slots_two_each);
+    enum { N = 6 };
+    struct result held[N] = {{0}};
+    for (int i = 0; i < N; i++) {
+        struct mh_outbound_request req = {
+            .method = "GET", .url = url_of(&s, "/hold"), .tenant = "project-a"};
+        MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &held[i]), MH_OK);
+    }
+    WAIT_UNTIL(srv_held(&s) == 2);
+    sleep_ms(50);
+    MH_T_ASSERT_EQ(srv_held(&s), 2);
+    MH_T_ASSERT_EQ(mh_outbound_in_flight(o), 2);
+    /* B is served at once, twice over, while A's other four wait. */
+    struct result r = {0};
+    call_as(o, "project-b", url_of(&s, "/json"), 5000, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    struct result b[2] = {{0}};
+    for (int i = 0; i < 2; i++) {
+        struct mh_outbound_request req = {
+            .method = "GET", .url = url_of(&s, "/hold"), .tenant = "project-b"};
+        MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &b[i]), MH_OK);
+    }
+    WAIT_UNTIL(srv_held(&s) == 4);
+    MH_T_ASSERT_EQ(done_so_far(), 1);
+    mh_outbound_destroy(o);
+    MH_T_ASSERT_EQ(done_so_far(), 1 + N + 2);
+    for (int i = 0; i < N; i++) {
+        MH_T_ASSERT_STR_EQ(held[i].kind, "canceled");
+        result_cleanup(&held[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        MH_T_ASSERT_STR_EQ(b[i].kind, "canceled");
+        result_cleanup(&b[i]);
+    }
+    srv_stop(&s);
+}
+
+static void one_slot(struct mh_outbound_opts *opts)
+{
+    opts->max_in_flight = 1;
+}
+
+/* The order callbacks ran in, by tag. */
+struct order {
+    pthread_mutex_t lock;
+    char seen[16];
+    int n;
+};
+
+struct tagged {
+    struct order *ord;
+    char tag;
+};
+
+static void on_tagged(void *ctx, const struct mh_outbound_response *resp)
+{
+    struct tagged *t = ctx;
+    (void)resp;
+    pthread_mutex_lock(&t->ord->lock);
+    t->ord->seen[t->ord->n++] = t->tag;
+    pthread_mutex_unlock(&t->ord->lock);
+    pthread_mutex_lock(&done_lock);
+    done_count++;
+    pthread_cond_broadcast(&done_cond);
+    pthread_mutex_unlock(&done_lock);
+}
+
+/* Waiting tenants are served in turn, each in its own submission order. */
+MH_TEST(waiting_tenants_are_served_in_turn)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(one_slot);
+    struct order ord = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    /* The first request holds the only slot until the others are all queued. */
+    struct tagged first = {&ord, '0'};
+    struct mh_outbound_request req = {
+        .method = "GET", .url = url_of(&s, "/slow/300"), .tenant = "z"};
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_tagged, &first), MH_OK);
+    WAIT_UNTIL(mh_outbound_in_flight(o) == 1);
+    struct tagged as[3] = {{&ord, 'a'}, {&ord, 'b'}, {&ord, 'c'}};
+    struct tagged bs[3] = {{&ord, 'A'}, {&ord, 'B'}, {&ord, 'C'}};
+    req.url = url_of(&s, "/json");
+    req.tenant = "tenant-a";
+    for (int i = 0; i < 3; i++)
+        MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_tagged, &as[i]), MH_OK);
+    req.tenant = "tenant-b";
+    for (int i = 0; i < 3; i++)
+        MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_tagged, &bs[i]), MH_OK);
+    MH_T_ASSERT(wait_done(7));
+    MH_T_ASSERT_EQ(ord.n, 7);
+    ord.seen[ord.n] = '\0';
+    MH_T_ASSERT_STR_EQ(ord.seen, "0aAbBcC");
     mh_outbound_destroy(o);
     srv_stop(&s);
 }

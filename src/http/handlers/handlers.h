@@ -54,6 +54,10 @@ void mh_h_secrets_get(struct mh_http_req *req, void *app);
 void mh_h_secrets_update(struct mh_http_req *req, void *app);
 void mh_h_secrets_put(struct mh_http_req *req, void *app);
 void mh_h_secrets_delete(struct mh_http_req *req, void *app);
+/* outbound.c */
+void mh_h_outbound_get(struct mh_http_req *req, void *app);
+void mh_h_outbound_put(struct mh_http_req *req, void *app);
+
 /* privacy.c */
 void mh_h_privacy_get(struct mh_http_req *req, void *app);
 void mh_h_privacy_put(struct mh_http_req *req, void *app);
