@@ -95,9 +95,13 @@ static const struct cfg_row rows[] = {
     {"password_t_cost", CFG_INT, F(password_t_cost), "2", 2, 64, false, "argon2id passes"},
     {"password_parallelism", CFG_INT, F(password_parallelism), "1", 1, 64, false, "argon2id lanes"},
     {"login_max_failures", CFG_INT, F(login_max_failures), "5", 1, 1000, false,
-     "failed logins per account (ten times that per IP address) before a pause"},
+     "failed logins per account from one address (ten times that per account from anywhere, "
+     "and per address) before each further failure doubles a pause, from 1 s"},
     {"login_window_s", CFG_INT, F(login_window_s), "900", 1, 86400, false,
-     "the window those failures are counted in, and the pause"},
+     "failures are forgotten after this long without one; the pause is at most half of it"},
+    {"trusted_proxies", CFG_STR, F(trusted_proxies), "", 0, 0, false,
+     "reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For names "
+     "the client; empty: the peer is the client"},
 };
 
 static void *field(struct mh_config *cfg, const struct cfg_row *r)

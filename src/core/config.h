@@ -53,6 +53,7 @@ struct mh_config {
     int password_parallelism;
     int login_max_failures;
     int login_window_s;
+    char *trusted_proxies;
 };
 
 /* Fills `cfg` with defaults, then the environment, then argv (flags only; positional arguments

@@ -33,4 +33,19 @@ void mh_http__pool_stop(struct mh_http__pool *p);
 /* Stops the pool if it is not stopped yet, and frees it. NULL-tolerant. */
 void mh_http__pool_destroy(struct mh_http__pool *p);
 
+/* Trusted reverse proxies (proxy.c). */
+struct mh_http__proxies;
+/* Parses the trusted_proxies setting (comma-separated addresses and CIDR ranges, IPv4 or IPv6)
+ * into *out (NULL when the list is empty). MH_EINVAL names the bad entry. */
+MH_MUSTCHECK enum mh_err mh_http__proxies_parse(const char *list, struct mh_http__proxies **out,
+                                                struct mh_err_info *info);
+void mh_http__proxies_destroy(struct mh_http__proxies *p);
+/* True when the address `addr` (text) is one of the trusted proxies. NULL-tolerant. */
+bool mh_http__proxies_trust(const struct mh_http__proxies *p, const char *addr);
+/* The client a trusted peer forwarded for: the rightmost X-Forwarded-For entry (`xff`, every
+ * header's values joined with commas) that is not itself a trusted proxy, written to `out` in
+ * canonical text. False (out untouched) when `xff` ends with no address. */
+bool mh_http__proxies_client(const struct mh_http__proxies *p, const char *xff, char *out,
+                             size_t cap);
+
 #endif

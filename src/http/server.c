@@ -37,6 +37,7 @@ struct mh_http_server {
     long max_body_bytes;
     int port;
     struct mh_http__pool *pool;
+    struct mh_http__proxies *proxies;
     _Atomic int inflight;
     _Atomic int suspended;
     /* The listening socket once quiesced: closed only after libmicrohttpd has stopped, since its
@@ -432,6 +433,38 @@ static void resumed(struct mh_http_req *req)
     ensure_answered(req);
 }
 
+struct xff {
+    struct mh_arena *arena;
+    char *joined;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct xff *x = cls;
+    if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    size_t old = x->joined ? strlen(x->joined) : 0, add = strlen(value);
+    char *j = mh_arena_alloc(x->arena, old + add + 2);
+    if (old)
+        memcpy(j, x->joined, old);
+    j[old] = ',';
+    memcpy(j + (old ? old + 1 : 0), value, add + 1);
+    x->joined = j;
+    return MHD_YES;
+}
+
+/* Behind a trusted proxy, the client is the address X-Forwarded-For names (proxy.c). */
+static void forwarded_client(struct mh_http_req *req)
+{
+    if (req->srv->proxies == NULL || !mh_http__proxies_trust(req->srv->proxies, req->ip))
+        return;
+    struct xff x = {.arena = req->arena};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &x);
+    (void)mh_http__proxies_client(req->srv->proxies, x.joined, req->ip, sizeof(req->ip));
+}
+
 static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Connection *conn,
                                       const char *method, const char *url)
 {
@@ -456,6 +489,7 @@ static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Con
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip,
                       sizeof(req->ip));
     }
+    forwarded_client(req);
     return req;
 }
 
@@ -556,14 +590,20 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
     s->nroutes = nroutes;
     s->app = app;
     s->max_body_bytes = opts->max_body_bytes;
+    if (mh_http__proxies_parse(opts->trusted_proxies, &s->proxies, info) != MH_OK) {
+        free(s);
+        return MH_EINVAL;
+    }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts->port)};
     if (inet_pton(AF_INET, opts->bind_address, &addr.sin_addr) != 1) {
+        mh_http__proxies_destroy(s->proxies);
         free(s);
         return mh_err_set(info, MH_EINVAL, "config", -1, "bind_address '%s' is not an IPv4 address",
                           opts->bind_address);
     }
     if (mh_http__pool_create(opts->handler_threads > 0 ? opts->handler_threads : 1, &s->pool,
                              info) != MH_OK) {
+        mh_http__proxies_destroy(s->proxies);
         free(s);
         return MH_EIO;
     }
@@ -578,6 +618,7 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         mh_http__pool_destroy(s->pool);
+        mh_http__proxies_destroy(s->proxies);
         free(s);
         return mh_err_set(info, MH_EIO, "listen", -1, "could not listen on %s:%d",
                           opts->bind_address, opts->port);
@@ -638,5 +679,6 @@ void mh_http_server_destroy(struct mh_http_server *s)
     if (s->quiesced_fd != MHD_INVALID_SOCKET)
         close(s->quiesced_fd);
     mh_http__pool_destroy(s->pool);
+    mh_http__proxies_destroy(s->proxies);
     free(s);
 }
