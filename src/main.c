@@ -185,9 +185,12 @@ static int cmd_serve(int argc, char **argv)
         /* A handler holds at most one database connection at a time: more threads than
          * connections would only wait for the pool. */
         .handler_threads = cfg.pool_size,
+        .handler_queue_max = cfg.handler_queue_max,
         .connection_timeout_s = cfg.connection_timeout_s,
         .max_body_bytes = cfg.max_body_bytes,
         .trusted_proxies = cfg.trusted_proxies,
+        .max_connections_per_ip = cfg.max_connections_per_ip,
+        .min_receive_bytes_per_s = cfg.min_receive_bytes_per_s,
     };
     if (mh_http_server_start(&opts, mh_app_routes, mh_app_routes_count, &app, &srv, &info) !=
         MH_OK) {

@@ -21,11 +21,14 @@ struct mh_config {
     char *admin_database_url;
     int pool_size;
     int pool_wait_ms;
+    int handler_queue_max;
     char *log_level;
     char *log_format;
     long max_body_bytes;
     int http_threads;
     int connection_timeout_s;
+    int max_connections_per_ip;
+    long min_receive_bytes_per_s;
     int shutdown_timeout_ms;
     int workers;
     int worker_batch;

@@ -2,15 +2,22 @@
 /*
  * Sign-in hardening (issue #18) against the real server: e-mail addresses longer in bytes than
  * in characters, over-long passwords, the growing delay after failed logins (per account and
- * address, the address taken from X-Forwarded-For only behind a trusted proxy), and `--help` on
- * every subcommand. Each case failed on the code before its fix.
+ * address, the address taken from X-Forwarded-For only behind a trusted proxy), hashing without
+ * a database connection held, the bounded handler queue, per-address connection limits and
+ * minimum transfer rates, and `--help` on every subcommand. Each case failed on the code before
+ * its fix.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crypto/password.h"
+#include "db/db.h"
 #include "itest.h"
 
 #define PASSWORD "integration-test-password" /* mh_it_user_token's */
@@ -225,19 +232,29 @@ MH_TEST(over_long_passwords_are_refused_before_the_account_lookup)
 MH_TEST(every_subcommand_answers_help)
 {
     const char *const cmds[][4] = {
-        {"serve", "--help"},         {"migrate", "--help"},         {"jp", "--help"},
-        {"user", "--help"},          {"user", "create", "--help"},  {"user", "count", "-h"},
-        {"replay", "--help"},        {"replay", "RUN", "--help"},   {"audit", "--help"},
-        {"audit", "verify", "--help"}, {"kek", "--help"},           {"kek", "rotate", "--help"},
-        {"kek", "status", "--help"}, {"sign", "--help"},            {"help"},
+        {"serve", "--help"},
+        {"migrate", "--help"},
+        {"jp", "--help"},
+        {"user", "--help"},
+        {"user", "create", "--help"},
+        {"user", "count", "-h"},
+        {"replay", "--help"},
+        {"replay", "RUN", "--help"},
+        {"audit", "--help"},
+        {"audit", "verify", "--help"},
+        {"kek", "--help"},
+        {"kek", "rotate", "--help"},
+        {"kek", "status", "--help"},
+        {"sign", "--help"},
+        {"help"},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         char *out = NULL;
         int rc = mh_it_run(NULL, cmds[i], &out);
         if (rc != 0 || out == NULL || strstr(out, "usage: meshhook") == NULL)
             mh_t_fail(__FILE__, __LINE__, "meshhook %s %s %s: exit %d, output: %s", cmds[i][0],
-                      cmds[i][1] ? cmds[i][1] : "", cmds[i][1] && cmds[i][2] ? cmds[i][2] : "",
-                      rc, out ? out : "(none)");
+                      cmds[i][1] ? cmds[i][1] : "", cmds[i][1] && cmds[i][2] ? cmds[i][2] : "", rc,
+                      out ? out : "(none)");
         free(out);
     }
 }
@@ -270,8 +287,8 @@ MH_TEST(failed_logins_slow_the_attacker_not_the_owner)
 {
     struct world w;
     mh_it_db_create(&w.db, true);
-    const char *args[] = {"--trusted-proxies", "127.0.0.1, 10.0.0.0/8", "--login-max-failures",
-                          "3", NULL};
+    const char *args[] = {"--trusted-proxies", "127.0.0.1, 10.0.0.0/8", "--login-max-failures", "3",
+                          NULL};
     mh_it_server_start(&w.s, &w.db, args);
     char bearer[128], uid[40];
     mh_it_user_token(&w.db, &w.s, "a@example.com", bearer, uid);
@@ -411,5 +428,186 @@ MH_TEST(sign_in_hashes_without_holding_a_connection)
     if (idle != 0)
         mh_t_fail(__FILE__, __LINE__, "%d of %d samples saw a transaction idle while hashing", idle,
                   samples);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+}
+
+static int dial(const struct world *w)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->s.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    MH_T_ASSERT(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    return fd;
+}
+
+/* Sends `head`, then one byte every 250 ms; returns how many ms passed until the server closed
+ * the connection, or -1 when it was still open after `limit_ms`. */
+static double trickle_until_closed(int fd, const char *head, int limit_ms)
+{
+    double t0 = now_ms();
+    (void)send(fd, head, strlen(head), MSG_NOSIGNAL);
+    while (now_ms() - t0 < limit_ms) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 250) > 0) {
+            char buf[512];
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0)
+                return now_ms() - t0;
+        }
+        if (send(fd, "a", 1, MSG_NOSIGNAL) < 0)
+            return now_ms() - t0;
+    }
+    return -1;
+}
+
+/* The status of GET /healthz on a new connection, or 0 when the server closes it unanswered. */
+static int healthz_on_new_connection(const struct world *w)
+{
+    int fd = dial(w);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    (void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+    char buf[64] = {0};
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (got < 12 && poll(&p, 1, 5000) > 0) {
+        ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    return got >= 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? (int)strtol(buf + 9, NULL, 10) : 0;
+}
+
+/*
+ * Defect 10: connections had only an idle timeout and no per-address limit, so a client could
+ * open any number and keep each alive by trickling a byte now and then. Now one address holds at
+ * most max_connections_per_ip (a trusted proxy is exempt), a request's headers must be complete
+ * within connection_timeout_s, and its body must keep arriving at min_receive_bytes_per_s.
+ */
+MH_TEST(connections_are_limited_per_address_and_must_keep_pace)
+{
+    struct world w;
+    mh_it_db_create(&w.db, true);
+    const char *args[] = {"--max-connections-per-ip",
+                          "4",
+                          "--connection-timeout-s",
+                          "2",
+                          "--min-receive-bytes-per-s",
+                          "1000",
+                          NULL};
+    mh_it_server_start(&w.s, &w.db, args);
+    mh_it_sleep_ms(300); /* the start-up probe's connection has gone */
+    int held[4];
+    for (int i = 0; i < 4; i++)
+        held[i] = dial(&w);
+    mh_it_sleep_ms(300); /* accepted by now */
+    MH_T_ASSERT_EQ(healthz_on_new_connection(&w), 0);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    int st = 0;
+    for (int i = 0; i < 40 && st != 200; i++) {
+        mh_it_sleep_ms(50);
+        st = healthz_on_new_connection(&w);
+    }
+    MH_T_ASSERT_EQ(st, 200);
+
+    /* Headers trickled a byte at a time: cut at the deadline although never idle. */
+    int fd = dial(&w);
+    double took = trickle_until_closed(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", 8000);
+    close(fd);
+    if (took < 1500 || took > 6000)
+        mh_t_fail(__FILE__, __LINE__, "trickled headers: closed after %.0f ms", took);
+    /* A body trickled a byte at a time: cut once past the grace period. */
+    fd = dial(&w);
+    took = trickle_until_closed(fd,
+                                "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                "application/json\r\nContent-Length: 100000\r\n\r\n{",
+                                8000);
+    close(fd);
+    if (took < 1500 || took > 6000)
+        mh_t_fail(__FILE__, __LINE__, "trickled body: closed after %.0f ms", took);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+
+    /* A trusted proxy carries many clients: not limited. */
+    const char *proxied[] = {"--max-connections-per-ip", "2", "--trusted-proxies", "127.0.0.1",
+                             NULL};
+    mh_it_server_start(&w.s, &w.db, proxied);
+    for (int i = 0; i < 4; i++)
+        held[i] = dial(&w);
+    mh_it_sleep_ms(300);
+    MH_T_ASSERT_EQ(healthz_on_new_connection(&w), 200);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+}
+
+/*
+ * Defect 10: the handler queue was unbounded. With its one thread stuck and its lane's queue
+ * (of one) full, an API request is refused at once with 503 and Retry-After, while a request
+ * without credentials still queues in its own lane.
+ */
+MH_TEST(a_full_handler_queue_answers_503)
+{
+    struct world w;
+    mh_it_db_create(&w.db, true);
+    const char *args[] = {"--pool-size", "1", "--handler-queue-max", "1", "--workers", "0", NULL};
+    mh_it_server_start(&w.s, &w.db, args);
+    char bearer[128], uid[40];
+    mh_it_user_token(&w.db, &w.s, "a@example.com", bearer, uid);
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_db_connect(w.db.admin_url, &c, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_query(c, "BEGIN", 0, NULL, NULL, NULL, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_query(c, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE", 0, NULL, NULL,
+                               NULL, &info),
+                   MH_OK);
+    /* One API request stuck on the lock (the thread), one queued (the lane's one place). */
+    pid_t kids[3];
+    const char *paths[] = {"/api/projects", "/api/projects", "/readyz"};
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        MH_T_ASSERT(kids[i] >= 0);
+        if (kids[i] == 0) {
+            long s2;
+            json_decref(mh_it_api(&w.s, i < 2 ? bearer : NULL, "GET", paths[i], NULL, &s2));
+            _exit(s2 == 200 ? 0 : 1);
+        }
+        if (i == 0) {
+            const char *lp[] = {"api_tokens"};
+            long waiting = 0;
+            for (int k = 0; k < 400 && waiting < 1; k++) {
+                json_t *rows = mh_it_sql(w.db.admin_url,
+                                         "SELECT count(*) AS n FROM pg_locks WHERE relation = "
+                                         "$1::regclass AND NOT granted",
+                                         1, lp, NULL);
+                waiting = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+                json_decref(rows);
+                mh_it_sleep_ms(25);
+            }
+            MH_T_ASSERT_EQ(waiting, 1);
+        } else {
+            mh_it_sleep_ms(500); /* queued by now */
+        }
+    }
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/projects", w.s.base);
+    const char *h[] = {bearer, NULL};
+    struct mh_it_resp r;
+    mh_it_http("GET", url, h, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, 503);
+    char *ra = mh_it_resp_header(&r, "Retry-After");
+    MH_T_ASSERT(ra != NULL);
+    free(ra);
+    MH_T_ASSERT_STR_EQ(err_field(r.json, "code"), "busy");
+    mh_it_resp_cleanup(&r);
+    MH_T_ASSERT_EQ(mh_db_query(c, "COMMIT", 0, NULL, NULL, NULL, &info), MH_OK);
+    mh_db_close(c);
+    for (int i = 0; i < 3; i++) {
+        int status = 0;
+        MH_T_ASSERT_EQ(waitpid(kids[i], &status, 0), kids[i]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            mh_t_fail(__FILE__, __LINE__, "request %d (%s) did not get 200", i, paths[i]);
+    }
     MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
 }
