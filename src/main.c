@@ -227,8 +227,12 @@ static int cmd_serve(int argc, char **argv)
         /* A handler holds at most one database connection at a time: more threads than
          * connections would only wait for the pool. */
         .handler_threads = cfg.pool_size,
+        .handler_queue_max = cfg.handler_queue_max,
         .connection_timeout_s = cfg.connection_timeout_s,
         .max_body_bytes = cfg.max_body_bytes,
+        .trusted_proxies = cfg.trusted_proxies,
+        .max_connections_per_ip = cfg.max_connections_per_ip,
+        .min_receive_bytes_per_s = cfg.min_receive_bytes_per_s,
     };
     if (mh_http_server_start(&opts, mh_app_routes, mh_app_routes_count, &app, &srv, &info) !=
         MH_OK) {
@@ -319,9 +323,17 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return cmd_help(argc - 1, argv + 1);
-    for (size_t i = 0; i < MH_ARRAY_LEN(commands); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < MH_ARRAY_LEN(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        /* `--help` anywhere (`user create --help`) shows the command's usage, whatever else
+         * the line holds: each command answers `<command> --help`. */
+        if (wants_help(argc - 1, argv + 1)) {
+            char *help[] = {argv[1], "--help", NULL};
+            return commands[i].run(2, help);
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "meshhook: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

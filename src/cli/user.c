@@ -24,7 +24,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: meshhook user create --email EMAIL [--name NAME]\n"
                  "       meshhook user count\n\n"
                  "create reads the password from standard input (prompting on a terminal).\n"
-                 "count prints how many users exist and exits 1 when there are none.\n");
+                 "count prints how many users exist and exits 1 when there are none.\n"
+                 "Both use --database-url URL or MESHHOOK_DATABASE_URL (see `meshhook serve "
+                 "--help`).\n");
 }
 
 /* Reads one line into buf (without the newline); echo is off when stdin is a terminal. */
@@ -52,7 +54,7 @@ static bool read_password(const char *prompt, char *buf, size_t cap)
 
 static int create(const struct mh_config *cfg, const char *email_in, const char *name)
 {
-    char email[328];
+    char email[MH_TEXT_EMAIL_MAX_BYTES + 1];
     if (email_in == NULL || !mh_text_lower(email_in, email, sizeof(email)) ||
         !mh_text_is_email(email)) {
         fprintf(stderr, "meshhook user create: --email must be an e-mail address\n");

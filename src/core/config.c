@@ -40,6 +40,9 @@ static const struct cfg_row rows[] = {
      "PostgreSQL URL of the schema owner, for migrations (default: database_url)"},
     {"pool_size", CFG_INT, F(pool_size), "8", 1, 512, false,
      "database connections, and as many threads running API requests"},
+    {"handler_queue_max", CFG_INT, F(handler_queue_max), "256", 1, 1000000, false,
+     "API requests waiting for a thread, per kind (with credentials, without, webhooks to "
+     "endpoints not cached); past it 503"},
     {"pool_wait_ms", CFG_INT, F(pool_wait_ms), "2000", 1, 600000, false,
      "longest wait for a free connection before answering 503"},
     {"log_level", CFG_STR, F(log_level), "info", 0, 0, false, "error|warn|info|debug|trace"},
@@ -51,6 +54,11 @@ static const struct cfg_row rows[] = {
      "neither a webhook waiting for its commit nor an API request holds one"},
     {"connection_timeout_s", CFG_INT, F(connection_timeout_s), "30", 1, 3600, false,
      "idle or slow client connections are closed after this many seconds"},
+    {"max_connections_per_ip", CFG_INT, F(max_connections_per_ip), "256", 0, 1000000, false,
+     "open connections one client address may hold (trusted proxies exempt; 0: no limit)"},
+    {"min_receive_bytes_per_s", CFG_LONG, F(min_receive_bytes_per_s), "512", 0, 1073741824, false,
+     "a request body must arrive at least this fast on average once connection_timeout_s has "
+     "passed (0: no minimum); request headers must be complete within connection_timeout_s"},
     {"shutdown_timeout_ms", CFG_INT, F(shutdown_timeout_ms), "10000", 0, 600000, false,
      "how long SIGTERM waits for in-flight requests"},
     {"workers", CFG_INT, F(workers), "2", 0, 256, false, "worker threads executing runs"},
@@ -105,9 +113,13 @@ static const struct cfg_row rows[] = {
     {"password_t_cost", CFG_INT, F(password_t_cost), "2", 2, 64, false, "argon2id passes"},
     {"password_parallelism", CFG_INT, F(password_parallelism), "1", 1, 64, false, "argon2id lanes"},
     {"login_max_failures", CFG_INT, F(login_max_failures), "5", 1, 1000, false,
-     "failed logins per account (ten times that per IP address) before a pause"},
+     "failed logins per account from one address (ten times that per account from anywhere, "
+     "and per address) before each further failure doubles a pause, from 1 s"},
     {"login_window_s", CFG_INT, F(login_window_s), "900", 1, 86400, false,
-     "the window those failures are counted in, and the pause"},
+     "failures are forgotten after this long without one; the pause is at most half of it"},
+    {"trusted_proxies", CFG_STR, F(trusted_proxies), "", 0, 0, false,
+     "reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For names "
+     "the client; empty: the peer is the client"},
 };
 
 static void *field(struct mh_config *cfg, const struct cfg_row *r)

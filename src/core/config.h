@@ -21,11 +21,14 @@ struct mh_config {
     char *admin_database_url;
     int pool_size;
     int pool_wait_ms;
+    int handler_queue_max;
     char *log_level;
     char *log_format;
     long max_body_bytes;
     int http_threads;
     int connection_timeout_s;
+    int max_connections_per_ip;
+    long min_receive_bytes_per_s;
     int shutdown_timeout_ms;
     int workers;
     int worker_batch;
@@ -56,6 +59,7 @@ struct mh_config {
     int password_parallelism;
     int login_max_failures;
     int login_window_s;
+    char *trusted_proxies;
     /* Not settings: set when the URL was filled in from the private cluster of `make run`
      * (./.meshhook/pg.port), so that the commands can say which database they use. */
     bool is_database_url_embedded;

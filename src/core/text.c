@@ -29,7 +29,7 @@ size_t mh_text_utf8_len(const unsigned char *s, size_t n)
 bool mh_text_is_email(const char *s)
 {
     size_t len = strlen(s);
-    if (len < 3 || len > 320)
+    if (len < 3 || len > MH_TEXT_EMAIL_MAX_BYTES)
         return false;
     const char *at = strchr(s, '@');
     if (at == NULL || at == s || strchr(at + 1, '@') != NULL)

@@ -4,7 +4,8 @@
  * are exactly what other argon2 implementations write and read; verification parses the string
  * itself instead of calling argon2id_verify, so that it can bound the parameters a stored row
  * may ask for (a tampered row must not make a login allocate gigabytes) and compare the derived
- * hash with CRYPTO_memcmp. A dummy verification spends the same time for unknown users.
+ * hash with CRYPTO_memcmp. A dummy verification spends the same time for unknown users, and
+ * refuses an over-long password as early as a real one does.
  */
 #include "crypto/password.h"
 
@@ -178,8 +179,8 @@ out:
     return rc;
 }
 
-void mh_crypto_password_dummy_verify(const char *password, size_t len,
-                                     const struct mh_crypto_argon2_params *params)
+enum mh_err mh_crypto_password_dummy_verify(const char *password, size_t len,
+                                            const struct mh_crypto_argon2_params *params)
 {
     /* A fixed salt is fine: the result is thrown away. What matters is that the work (memory,
      * passes, lanes, output length) equals a real verification's. */
@@ -190,14 +191,17 @@ void mh_crypto_password_dummy_verify(const char *password, size_t len,
         mh_crypto_argon2_params_default(&defaults);
         params = &defaults;
     }
+    /* Refused before hashing, as mh_crypto_password_verify does: hashing a truncated copy here
+     * made an unknown account answer thirty times slower than a known one. */
     if (len > MH_CRYPTO_PASSWORD_MAX_LEN)
-        len = MH_CRYPTO_PASSWORD_MAX_LEN;
+        return MH_ETOOBIG;
     (void)argon2id_hash_raw(params->t_cost, params->m_cost_kib, params->parallelism,
                             password ? password : "", len, salt, sizeof(salt), derived,
                             sizeof(derived));
     /* Compare as a real verification would, so the tail costs the same too. */
     (void)mh_crypto_ct_equal(derived, salt, sizeof(salt));
     mh_crypto_wipe(derived, sizeof(derived));
+    return MH_EAUTH;
 }
 
 bool mh_crypto_password_needs_rehash(const char *encoded,

@@ -66,10 +66,13 @@ MH_MUSTCHECK enum mh_err mh_crypto_password_verify(const char *encoded, const ch
 /*
  * Spends the time of one verification without a stored hash: call it when the user does not
  * exist, so that the response time does not reveal which accounts exist. `params` (NULL: the
- * defaults) should be the current policy, i.e. what real hashes are being written with.
+ * defaults) should be the current policy, i.e. what real hashes are being written with. Does
+ * exactly the work mh_crypto_password_verify would, and returns what it would for a wrong
+ * password: MH_ETOOBIG at once, without hashing, for a password over
+ * MH_CRYPTO_PASSWORD_MAX_LEN (as verify refuses it), MH_EAUTH otherwise.
  */
-void mh_crypto_password_dummy_verify(const char *password, size_t len,
-                                     const struct mh_crypto_argon2_params *params);
+enum mh_err mh_crypto_password_dummy_verify(const char *password, size_t len,
+                                            const struct mh_crypto_argon2_params *params);
 
 /*
  * True when `encoded` should be replaced by a fresh hash at the next successful login: it is

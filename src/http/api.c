@@ -142,12 +142,33 @@ static bool authenticate(struct mh_api *api)
     return true;
 }
 
-bool mh_api_open(struct mh_api *api, struct mh_http_req *req, void *app, enum mh_api_auth auth)
+void mh_api_prepare(struct mh_api *api, struct mh_http_req *req, void *app)
 {
     memset(api, 0, sizeof(*api));
     api->req = req;
     api->app = app;
     api->info = (struct mh_err_info)MH_ERR_INFO_INIT;
+}
+
+bool mh_api_connect(struct mh_api *api)
+{
+    MH_ASSERT(api->conn == NULL && !api->who.user_id[0]);
+    api->info = (struct mh_err_info)MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_db_acquire(api->app->pool, &api->conn, &api->info);
+    if (rc == MH_OK)
+        rc = mh_db_begin(api->conn, NULL, NULL, &api->info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(api->req, rc, &api->info);
+        mh_api_close(api);
+        return false;
+    }
+    api->in_tx = true;
+    return true;
+}
+
+bool mh_api_open(struct mh_api *api, struct mh_http_req *req, void *app, enum mh_api_auth auth)
+{
+    mh_api_prepare(api, req, app);
     enum mh_err rc = mh_db_acquire(api->app->pool, &api->conn, &api->info);
     if (rc != MH_OK) {
         mh_http_respond_err(req, rc, &api->info);
@@ -318,6 +339,25 @@ bool mh_api_string(struct mh_api *api, json_t *obj, const char *name, bool is_re
         return false;
     }
     *out = s;
+    return true;
+}
+
+bool mh_api_email(struct mh_api *api, json_t *obj, const char *name,
+                  char out[MH_TEXT_EMAIL_MAX_BYTES + 1])
+{
+    const char *in = NULL;
+    out[0] = '\0';
+    if (!mh_api_string(api, obj, name, true, 3, MH_TEXT_EMAIL_MAX_BYTES, &in))
+        return false;
+    /* 320 characters may be up to 1,280 bytes: the byte limit is checked, never assumed. */
+    if (!mh_text_lower(in, out, MH_TEXT_EMAIL_MAX_BYTES + 1)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "'%s' must be at most %d bytes long (in UTF-8)", name,
+                 MH_TEXT_EMAIL_MAX_BYTES);
+        invalid_field(api, name, msg);
+        out[0] = '\0';
+        return false;
+    }
     return true;
 }
 

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "core/text.h"
 #include "http/app.h"
 
 #define MH_API_SESSION_COOKIE "mh_session"
@@ -52,6 +53,15 @@ struct mh_api {
 };
 
 bool mh_api_open(struct mh_api *api, struct mh_http_req *req, void *app, enum mh_api_auth auth);
+/*
+ * For a public handler that must not hold a database connection all along (sign-in, whose
+ * password hashing takes tens of milliseconds): mh_api_prepare readies `api` without a
+ * connection (the field readers work; queries do not), mh_api_connect borrows one and opens a
+ * transaction without a user (answering 503 and returning false when none is free), and
+ * mh_api_close gives it back; the pair may be repeated.
+ */
+void mh_api_prepare(struct mh_api *api, struct mh_http_req *req, void *app);
+bool mh_api_connect(struct mh_api *api);
 /* Commits; on failure answers (409 for conflicts, 503, 500) and returns false. */
 bool mh_api_commit(struct mh_api *api);
 /* Rolls back an open transaction and returns the connection. Always call it. */
@@ -80,6 +90,12 @@ json_t *mh_api_body(struct mh_api *api);
  * absent and optional. */
 bool mh_api_string(struct mh_api *api, json_t *obj, const char *name, bool is_required,
                    size_t min_len, size_t max_len, const char **out);
+/* Reads the required e-mail field `name` of `obj` (3 to 320 characters and at most
+ * MH_TEXT_EMAIL_MAX_BYTES bytes), lower-cased into `out`: answers 422 with path "/name" and
+ * returns false otherwise (then `out` holds ""). Does not judge the address's form
+ * (mh_text_is_email does). */
+bool mh_api_email(struct mh_api *api, json_t *obj, const char *name,
+                  char out[MH_TEXT_EMAIL_MAX_BYTES + 1]);
 /* Reads an optional integer field within [min, max]; *out keeps its value when absent. */
 bool mh_api_int(struct mh_api *api, json_t *obj, const char *name, long min, long max, long *out);
 /* Refuses any member of `obj` not named in the NULL-terminated `allowed` list (422). */

@@ -41,11 +41,15 @@ struct mh_http_route {
 
 struct mh_http_server_opts {
     const char *bind_address;
-    int port;            /* 0: pick a free port, see mh_http_server_port */
-    int threads;         /* libmicrohttpd's, serving connections */
-    int handler_threads; /* the handler pool's, running routes not marked runs_inline */
+    int port;              /* 0: pick a free port, see mh_http_server_port */
+    int threads;           /* libmicrohttpd's, serving connections */
+    int handler_threads;   /* the handler pool's, running routes not marked runs_inline */
+    int handler_queue_max; /* requests waiting per lane of the handler pool; more get 503 */
     int connection_timeout_s;
     long max_body_bytes;
+    const char *trusted_proxies;  /* the setting (borrowed during start); NULL or "": none */
+    int max_connections_per_ip;   /* per peer address, trusted proxies exempt; 0: no limit */
+    long min_receive_bytes_per_s; /* a body slower than this past connection_timeout_s: closed */
 };
 
 /* Starts listening and serving on background threads. `routes` (borrowed, must outlive the
@@ -69,6 +73,8 @@ const char *mh_http_req_header(const struct mh_http_req *req, const char *name);
 const char *mh_http_req_query(const struct mh_http_req *req, const char *name);
 const char *mh_http_req_cookie(const struct mh_http_req *req, const char *name);
 const char *mh_http_req_param(const struct mh_http_req *req, const char *name);
+/* The client's address: the peer's, or when the peer is a trusted proxy the address its
+ * X-Forwarded-For names (mh_http_server_opts.trusted_proxies). */
 const char *mh_http_req_remote_ip(const struct mh_http_req *req);
 const char *mh_http_req_body(const struct mh_http_req *req, size_t *len);
 struct mh_arena *mh_http_req_arena(struct mh_http_req *req);

@@ -38,6 +38,10 @@ struct mh_http_server {
     long max_body_bytes;
     int port;
     struct mh_http__pool *pool;
+    struct mh_http__proxies *proxies;
+    struct mh_http__conns *conns;
+    long min_receive_bytes_per_s;
+    int body_grace_s;
     _Atomic int inflight;
     _Atomic int suspended;
     /* The listening socket once quiesced: closed only after libmicrohttpd has stopped, since its
@@ -67,6 +71,8 @@ struct mh_http_req {
     char id[17];
     char ip[INET6_ADDRSTRLEN];
     struct mh_buf body;
+    size_t received;
+    struct mh_http__conn *guard;
     struct mh_http__match match;
     struct resp_header *headers;
     bool is_too_big;
@@ -106,6 +112,7 @@ static void send_response(struct mh_http_req *req, const char *content_type, con
                           size_t len);
 static void run_deferred(void *arg);
 static void send_deferred(struct mh_http_req *req, void *ctx);
+static void defer_to(struct mh_http_req *req, mh_http_handler_fn fn, enum mh_http__lane lane);
 
 static void queue(struct mh_http_req *req, int status, const char *content_type, const void *data,
                   size_t len)
@@ -419,7 +426,11 @@ static void dispatch(struct mh_http_req *req)
         return;
     }
     if (!req->match.route->runs_inline) {
-        mh_http_req_defer(req, req->match.route->handler);
+        /* Credentials are only judged on the handler's thread; their presence picks the lane. */
+        bool has_credentials =
+            mh_http_req_header(req, "Authorization") || mh_http_req_cookie(req, "mh_session");
+        defer_to(req, req->match.route->handler,
+                 has_credentials ? MH_HTTP__LANE_API : MH_HTTP__LANE_PUBLIC);
         return;
     }
     req->match.route->handler(req, req->srv->app);
@@ -429,12 +440,37 @@ static void dispatch(struct mh_http_req *req)
 
 void mh_http_req_defer(struct mh_http_req *req, mh_http_handler_fn fn)
 {
+    defer_to(req, fn, MH_HTTP__LANE_DEFERRED);
+}
+
+/* Answers 503 when the request's lane of the handler pool is full. */
+static void respond_busy(struct mh_http_req *req, void *app)
+{
+    (void)app;
+    mh_http_set_header(req, "Retry-After", "1");
+    mh_http_respond_error(req, 503, "busy",
+                          "the server has too many requests of this kind waiting; retry later",
+                          NULL);
+}
+
+static void defer_to(struct mh_http_req *req, mh_http_handler_fn fn, enum mh_http__lane lane)
+{
     req->deferred_fn = fn;
     req->is_handed_off = true;
     mh_http_req_suspend(req, send_deferred, NULL);
-    /* A pool that is stopping takes no more: the handler runs here, still deferred. */
-    if (!mh_http__pool_submit(req->srv->pool, run_deferred, req))
+    switch (mh_http__pool_submit(req->srv->pool, lane, run_deferred, req)) {
+    case MH_HTTP__TAKEN: return;
+    case MH_HTTP__FULL:
+        /* Answered here at once, through the same deferred path (cheap: no waiting). */
+        mh_log_req(MH_LOG_DEBUG, "http", req->id, "handler queue full (lane %d)", (int)lane);
+        req->deferred_fn = respond_busy;
         run_deferred(req);
+        return;
+    case MH_HTTP__STOPPING:
+        /* A pool that is stopping takes no more: the handler runs here, still deferred. */
+        run_deferred(req);
+        return;
+    }
 }
 
 /* On a handler thread: runs the handler of a parked request, keeping its answer, then lets the
@@ -481,6 +517,38 @@ static void resumed(struct mh_http_req *req)
     ensure_answered(req);
 }
 
+struct xff {
+    struct mh_arena *arena;
+    char *joined;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct xff *x = cls;
+    if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    size_t old = x->joined ? strlen(x->joined) : 0, add = strlen(value);
+    char *j = mh_arena_alloc(x->arena, old + add + 2);
+    if (old)
+        memcpy(j, x->joined, old);
+    j[old] = ',';
+    memcpy(j + (old ? old + 1 : 0), value, add + 1);
+    x->joined = j;
+    return MHD_YES;
+}
+
+/* Behind a trusted proxy, the client is the address X-Forwarded-For names (proxy.c). */
+static void forwarded_client(struct mh_http_req *req)
+{
+    if (req->srv->proxies == NULL || !mh_http__proxies_trust(req->srv->proxies, req->ip))
+        return;
+    struct xff x = {.arena = req->arena};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &x);
+    (void)mh_http__proxies_client(req->srv->proxies, x.joined, req->ip, sizeof(req->ip));
+}
+
 static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Connection *conn,
                                       const char *method, const char *url)
 {
@@ -505,7 +573,56 @@ static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Con
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip,
                       sizeof(req->ip));
     }
+    forwarded_client(req);
+    const union MHD_ConnectionInfo *sc =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->guard = sc ? sc->socket_context : NULL;
+    mh_http__conn_set_busy(req->guard, true);
     return req;
+}
+
+/* A body must keep arriving at min_receive_bytes_per_s on average once body_grace_s have passed
+ * since its headers: a client trickling a byte now and then, within the idle timeout, would
+ * otherwise hold the connection for as long as it liked. */
+static bool too_slow(struct mh_http_req *req, size_t n)
+{
+    struct mh_http_server *srv = req->srv;
+    req->received += n;
+    if (srv->min_receive_bytes_per_s <= 0)
+        return false;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed = (double)(now.tv_sec - req->started.tv_sec) +
+                     (double)(now.tv_nsec - req->started.tv_nsec) / 1e9 - srv->body_grace_s;
+    if (elapsed <= 0 || (double)req->received >= elapsed * (double)srv->min_receive_bytes_per_s)
+        return false;
+    mh_log_req(MH_LOG_INFO, "http", req->id, "closing a connection sending its body at %.0f B/s",
+               (double)req->received / (elapsed + srv->body_grace_s));
+    return true;
+}
+
+static enum MHD_Result admit(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct mh_http_server *srv = cls;
+    return mh_http__conns_admit(srv->conns, addr) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct mh_http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = mh_http__conns_open(srv->conns, ci ? ci->client_addr : NULL,
+                                              fi ? (int)fi->connect_fd : -1);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        mh_http__conns_close(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -530,6 +647,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * the limit is cut off by closing the connection. */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (too_slow(req, n))
+            return MHD_NO;
         if (req->is_too_big) {
             req->discarded += n;
             return req->discarded > 4 * (size_t)srv->max_body_bytes + (1u << 20) ? MHD_NO : MHD_YES;
@@ -580,6 +699,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
                    path, (int)toe, ms);
+    mh_http__conn_set_busy(req->guard, false);
     mh_buf_cleanup(&req->body);
     mh_arena_destroy(req->arena);
     atomic_fetch_sub(&srv->inflight, 1);
@@ -605,28 +725,42 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
     s->nroutes = nroutes;
     s->app = app;
     s->max_body_bytes = opts->max_body_bytes;
+    if (mh_http__proxies_parse(opts->trusted_proxies, &s->proxies, info) != MH_OK) {
+        free(s);
+        return MH_EINVAL;
+    }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts->port)};
     if (inet_pton(AF_INET, opts->bind_address, &addr.sin_addr) != 1) {
+        mh_http__proxies_destroy(s->proxies);
         free(s);
         return mh_err_set(info, MH_EINVAL, "config", -1, "bind_address '%s' is not an IPv4 address",
                           opts->bind_address);
     }
-    if (mh_http__pool_create(opts->handler_threads > 0 ? opts->handler_threads : 1, &s->pool,
+    if (mh_http__pool_create(opts->handler_threads > 0 ? opts->handler_threads : 1,
+                             opts->handler_queue_max > 0 ? opts->handler_queue_max : 1024, &s->pool,
                              info) != MH_OK) {
+        mh_http__proxies_destroy(s->proxies);
         free(s);
         return MH_EIO;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    s->min_receive_bytes_per_s = opts->min_receive_bytes_per_s;
+    s->body_grace_s = opts->connection_timeout_s;
+    s->conns =
+        mh_http__conns_create(opts->max_connections_per_ip, opts->connection_timeout_s, s->proxies);
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+        flags, (uint16_t)opts->port, admit, s, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY_BYTES, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_END);
     if (s->daemon == NULL) {
         mh_http__pool_destroy(s->pool);
+        mh_http__conns_destroy(s->conns);
+        mh_http__proxies_destroy(s->proxies);
         free(s);
         return mh_err_set(info, MH_EIO, "listen", -1, "could not listen on %s:%d",
                           opts->bind_address, opts->port);
@@ -683,9 +817,12 @@ void mh_http_server_destroy(struct mh_http_server *s)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    mh_http__conns_stop(s->conns);
     MHD_stop_daemon(s->daemon);
     if (s->quiesced_fd != MHD_INVALID_SOCKET)
         close(s->quiesced_fd);
     mh_http__pool_destroy(s->pool);
+    mh_http__conns_destroy(s->conns);
+    mh_http__proxies_destroy(s->proxies);
     free(s);
 }

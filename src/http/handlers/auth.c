@@ -2,10 +2,12 @@
 /*
  * Sign-in, sign-out, the current user, and optional public sign-up. A login always issues a
  * fresh random session token (so a token planted before login is worthless: no fixation), stores
- * only its SHA-256, and sets it in an HttpOnly, SameSite=Lax cookie. Failed logins are counted
- * per account and per IP address in the database, shared by every instance, and a wrong
- * password, an unknown account and a disabled account are indistinguishable — in message and,
- * thanks to a dummy argon2 verification, in time.
+ * only its SHA-256, and sets it in an HttpOnly, SameSite=Lax cookie. A wrong password, an
+ * unknown account and a disabled account are indistinguishable — in message and, thanks to a
+ * dummy argon2 verification, in time; a password too long to hash is refused before anything
+ * looks at the account. The argon2 work runs without a database connection held, so a flood of
+ * sign-ins cannot take the connections that API calls and workers need. Failed logins slow
+ * further attempts (migrations/0013_login_delay.sql) rather than locking the account.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@
 #include "crypto/password.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
+
+/* Throttling keys: "pair:<email>|<address>", "account:<email>", "ip:<address>". */
+#define ADDR_MAX 64
+#define KEY_MAX  (8 + MH_TEXT_EMAIL_MAX_BYTES + 1 + ADDR_MAX + 1)
 
 static void password_params(const struct mh_config *cfg, struct mh_crypto_argon2_params *p)
 {
@@ -31,18 +37,22 @@ enum mh_err mh_h_hash_password(const struct mh_config *cfg, const char *password
     return mh_crypto_password_hash(password, strlen(password), &p, out);
 }
 
-static void record_attempt(struct mh_api *api, const char *account_key, const char *ip_key,
-                           bool is_success)
+/* Reads the password field: `min_chars` to 4,096 characters and at most
+ * MH_CRYPTO_PASSWORD_MAX_LEN bytes, what the hasher takes. The byte limit is judged on the
+ * input alone, the same for every account, before any lookup. */
+static bool password_field(struct mh_api *api, json_t *body, size_t min_chars, const char **out)
 {
-    char window[32];
-    snprintf(window, sizeof(window), "%d seconds", api->app->cfg->login_window_s);
-    const char *params[] = {account_key, ip_key, is_success ? "true" : "false", window};
-    /* A success clears the account's count but not the address's. */
-    (void)mh_api_query(api,
-                       "SELECT mh_login_record($1, $3::boolean, $4::interval), "
-                       "CASE WHEN $3::boolean THEN NULL "
-                       "ELSE mh_login_record($2, false, $4::interval) END",
-                       4, params);
+    if (!mh_api_string(api, body, "password", true, min_chars, MH_CRYPTO_PASSWORD_MAX_LEN, out))
+        return false;
+    if (strlen(*out) > MH_CRYPTO_PASSWORD_MAX_LEN) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "'password' must be at most %u bytes long (in UTF-8)",
+                 MH_CRYPTO_PASSWORD_MAX_LEN);
+        mh_http_respond_error(api->req, 422, "invalid", msg, "/password");
+        *out = NULL;
+        return false;
+    }
+    return true;
 }
 
 static void set_session_cookie(struct mh_api *api, const char *token, long max_age_s)
@@ -57,74 +67,131 @@ static void set_session_cookie(struct mh_api *api, const char *token, long max_a
     mh_http_set_header(api->req, "Set-Cookie", cookie);
 }
 
+struct login_keys {
+    char pair[KEY_MAX];
+    char account[KEY_MAX];
+    char ip[KEY_MAX];
+};
+
+/* The throttle's wait and the account, read on a connection given back before hashing. */
+struct login_lookup {
+    long wait_s;
+    const char *user_id; /* NULL: no such account */
+    const char *hash;
+    bool is_disabled;
+};
+
+static bool look_up(struct mh_api *api, const char *email, const struct login_keys *k,
+                    struct login_lookup *out)
+{
+    const struct mh_config *cfg = api->app->cfg;
+    char free_pair[16], free_wide[16], window[32];
+    snprintf(free_pair, sizeof(free_pair), "%d", cfg->login_max_failures);
+    snprintf(free_wide, sizeof(free_wide), "%d", cfg->login_max_failures * 10);
+    snprintf(window, sizeof(window), "%d seconds", cfg->login_window_s);
+    const char *ip = mh_http_req_remote_ip(api->req);
+    const char *p[] = {k->pair, k->account, k->ip, free_pair, free_wide, window, email, ip};
+    if (!mh_api_connect(api))
+        return false;
+    json_t *row =
+        mh_api_query_row(api, "throttle",
+                         "SELECT greatest(mh_login_delay($1, $4::int, $6::interval), "
+                         "CASE WHEN mh_login_known_address($7, $8, interval '30 days') THEN 0 "
+                         "ELSE mh_login_delay($2, $5::int, $6::interval) END, "
+                         "mh_login_delay($3, $5::int, $6::interval)) AS wait, "
+                         "u.id, u.password_hash, u.is_disabled "
+                         "FROM (SELECT 1) one LEFT JOIN mh_auth_user_by_email($7) u ON true",
+                         8, p);
+    mh_api_close(api);
+    if (row == NULL)
+        return false;
+    out->wait_s = (long)json_integer_value(json_object_get(row, "wait"));
+    out->user_id = json_string_value(json_object_get(row, "id"));
+    out->hash = json_string_value(json_object_get(row, "password_hash"));
+    out->is_disabled = json_is_true(json_object_get(row, "is_disabled"));
+    return true;
+}
+
+/* On the second connection: a failure counts under every key; a success clears the account's
+ * keys (not the address's). */
+static bool record_attempt(struct mh_api *api, const struct login_keys *k, bool is_success)
+{
+    char window[32];
+    snprintf(window, sizeof(window), "%d seconds", api->app->cfg->login_window_s);
+    const char *p[] = {k->pair, k->account, k->ip, window};
+    if (is_success)
+        return mh_api_query(api, "SELECT mh_login_succeeded(ARRAY[$1, $2])", 2, p) != NULL;
+    return mh_api_query(api, "SELECT mh_login_failed(ARRAY[$1, $2, $3], $4::interval)", 4, p) !=
+           NULL;
+}
+
 void mh_h_login(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
     char *token = NULL;
     char *rehash = NULL;
-    if (!mh_api_open(&api, req, app, MH_API_PUBLIC))
-        return;
+    mh_api_prepare(&api, req, app);
     const struct mh_config *cfg = api.app->cfg;
     json_t *body = mh_api_body(&api);
-    const char *email_in = NULL, *password = NULL;
+    const char *password = NULL;
+    char email[MH_TEXT_EMAIL_MAX_BYTES + 1];
     static const char *const fields[] = {"email", "password", NULL};
     if (!body || !mh_api_only_fields(&api, body, fields) ||
-        !mh_api_string(&api, body, "email", true, 3, 320, &email_in) ||
-        !mh_api_string(&api, body, "password", true, 1, 4096, &password))
+        !mh_api_email(&api, body, "email", email) || !password_field(&api, body, 1, &password))
         goto out;
-    char email[328];
-    (void)mh_text_lower(email_in, email, sizeof(email));
-    char account_key[340], ip_key[80];
-    snprintf(account_key, sizeof(account_key), "account:%s", email);
-    snprintf(ip_key, sizeof(ip_key), "ip:%s", mh_http_req_remote_ip(req));
-    char max_acc[16], max_ip[16], window[32];
-    snprintf(max_acc, sizeof(max_acc), "%d", cfg->login_max_failures);
-    snprintf(max_ip, sizeof(max_ip), "%d", cfg->login_max_failures * 10);
-    snprintf(window, sizeof(window), "%d seconds", cfg->login_window_s);
-    const char *wp[] = {account_key, ip_key, max_acc, max_ip, window};
-    json_t *w = mh_api_query_row(&api, "throttle",
-                                 "SELECT greatest(mh_login_wait($1, $3::int, $5::interval), "
-                                 "mh_login_wait($2, $4::int, $5::interval)) AS wait",
-                                 5, wp);
-    if (w == NULL)
+    const char *ip = mh_http_req_remote_ip(req);
+    struct login_keys keys;
+    snprintf(keys.pair, sizeof(keys.pair), "pair:%s|%.*s", email, ADDR_MAX, ip);
+    snprintf(keys.account, sizeof(keys.account), "account:%s", email);
+    snprintf(keys.ip, sizeof(keys.ip), "ip:%.*s", ADDR_MAX, ip);
+
+    struct login_lookup u = {0};
+    if (!look_up(&api, email, &keys, &u))
         goto out;
-    long wait = (long)json_integer_value(json_object_get(w, "wait"));
-    if (wait > 0) {
+    if (u.wait_s > 0) {
         char ra[24];
-        snprintf(ra, sizeof(ra), "%ld", wait);
+        snprintf(ra, sizeof(ra), "%ld", u.wait_s);
         mh_http_set_header(req, "Retry-After", ra);
-        mh_http_respond_error(req, 429, "rate_limited", "too many failed logins: try again later",
-                              NULL);
+        mh_http_respond_error(req, 429, "rate_limited",
+                              "too many failed logins: try again after Retry-After seconds", NULL);
         goto out;
     }
-    const char *ep[] = {email};
-    json_t *users = mh_api_query(
-        &api, "SELECT id, password_hash, is_disabled FROM mh_auth_user_by_email($1)", 1, ep);
-    if (users == NULL)
-        goto out;
-    json_t *u = json_array_get(users, 0);
+    /* The argon2 work, with no connection held. */
     struct mh_crypto_argon2_params params;
     password_params(cfg, &params);
     bool ok = false;
-    if (u == NULL) {
-        mh_crypto_password_dummy_verify(password, strlen(password), &params);
+    if (u.user_id == NULL) {
+        (void)mh_crypto_password_dummy_verify(password, strlen(password), &params);
     } else {
-        const char *hash = json_string_value(json_object_get(u, "password_hash"));
-        ok = mh_crypto_password_verify(hash, password, strlen(password)) == MH_OK &&
-             !json_is_true(json_object_get(u, "is_disabled"));
-        if (ok && mh_crypto_password_needs_rehash(hash, &params) &&
+        ok = mh_crypto_password_verify(u.hash, password, strlen(password)) == MH_OK &&
+             !u.is_disabled;
+        if (ok && mh_crypto_password_needs_rehash(u.hash, &params) &&
             mh_crypto_password_hash(password, strlen(password), &params, &rehash) != MH_OK)
             rehash = NULL;
     }
-    record_attempt(&api, account_key, ip_key, ok);
-    if (mh_http_req_has_responded(req))
+
+    if (!mh_api_connect(&api))
+        goto out;
+    if (ok) {
+        /* The account may have changed while the password was hashed: it must still be the
+         * one verified (same hash, still enabled). */
+        const char *ep[] = {email};
+        json_t *now = mh_api_query(
+            &api, "SELECT id, password_hash, is_disabled FROM mh_auth_user_by_email($1)", 1, ep);
+        if (now == NULL)
+            goto out;
+        json_t *r = json_array_get(now, 0);
+        const char *h = json_string_value(json_object_get(r, "password_hash"));
+        ok = h && strcmp(h, u.hash) == 0 && !json_is_true(json_object_get(r, "is_disabled"));
+    }
+    if (!record_attempt(&api, &keys, ok))
         goto out;
     if (!ok) {
         if (mh_api_commit(&api))
             mh_http_respond_error(req, 401, "unauthenticated", "invalid e-mail or password", NULL);
         goto out;
     }
-    const char *user_id = json_string_value(json_object_get(u, "id"));
+    const char *user_id = u.user_id;
     snprintf(api.who.user_id, sizeof(api.who.user_id), "%s", user_id);
     const char *sp[] = {user_id};
     if (!mh_api_query(&api, "SELECT set_config('meshhook.user_id', $1, true)", 1, sp))
@@ -140,7 +207,6 @@ void mh_h_login(struct mh_http_req *req, void *app)
     mh_crypto_hex_encode(h, sizeof(h), hash_param + 2);
     char max_age[32];
     snprintf(max_age, sizeof(max_age), "%d hours", cfg->session_max_hours);
-    const char *ip = mh_http_req_remote_ip(req);
     const char *ua = mh_http_req_header(req, "User-Agent");
     const char *ip_params[] = {user_id, hash_param, max_age, ip, ua};
     if (!mh_api_query(&api,
@@ -236,15 +302,14 @@ void mh_h_signup(struct mh_http_req *req, void *app)
         goto out;
     }
     json_t *body = mh_api_body(&api);
-    const char *email_in = NULL, *password = NULL, *name = NULL;
+    const char *password = NULL, *name = NULL;
+    char email[MH_TEXT_EMAIL_MAX_BYTES + 1];
     static const char *const fields[] = {"email", "password", "display_name", NULL};
     if (!body || !mh_api_only_fields(&api, body, fields) ||
-        !mh_api_string(&api, body, "email", true, 3, 320, &email_in) ||
-        !mh_api_string(&api, body, "password", true, MH_H_MIN_PASSWORD, 4096, &password) ||
+        !mh_api_email(&api, body, "email", email) ||
+        !password_field(&api, body, MH_H_MIN_PASSWORD, &password) ||
         !mh_api_string(&api, body, "display_name", false, 0, 200, &name))
         goto out;
-    char email[328];
-    (void)mh_text_lower(email_in, email, sizeof(email));
     if (!mh_text_is_email(email)) {
         mh_http_respond_error(req, 422, "invalid", "'email' is not an e-mail address", "/email");
         goto out;

@@ -7,7 +7,6 @@
  */
 #include <string.h>
 
-#include "core/text.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
 
@@ -64,21 +63,20 @@ void mh_h_members_add(struct mh_http_req *req, void *app)
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
-    const char *my_role = NULL, *email_in = NULL, *role = NULL;
+    const char *my_role = NULL, *role = NULL;
+    char email[MH_TEXT_EMAIL_MAX_BYTES + 1];
     static const char *const fields[] = {"email", "role", NULL};
     if (!mh_api_require_role(&api, pid, "admin", &my_role))
         goto out;
     json_t *body = mh_api_body(&api);
     if (!body || !mh_api_only_fields(&api, body, fields) ||
-        !mh_api_string(&api, body, "email", true, 3, 320, &email_in) ||
+        !mh_api_email(&api, body, "email", email) ||
         !mh_api_string(&api, body, "role", true, 1, 16, &role) || !valid_role(&api, role))
         goto out;
     if (strcmp(role, "owner") == 0 && strcmp(my_role, "owner") != 0) {
         mh_http_respond_error(req, 403, "forbidden", "only an owner may add an owner", NULL);
         goto out;
     }
-    char email[328];
-    (void)mh_text_lower(email_in, email, sizeof(email));
     const char *lp[] = {pid, email};
     json_t *u = mh_api_query_row(&api, "no user has that e-mail address",
                                  "SELECT mh_user_id_by_email_for($1, $2) AS id", 2, lp);
