@@ -158,7 +158,7 @@ static void assert_replays_clean(struct env *e, const char *run)
 static void echo(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
 {
     (void)ctx;
-    rep->status = 200;
+    rep->status = strncmp(req->path, "/refuse", 7) == 0 ? 400 : 200;
     snprintf(rep->content_type, sizeof(rep->content_type), "application/json");
     snprintf(rep->body, sizeof(rep->body), "%.*s", (int)req->body_len, req->body ? req->body : "");
 }
@@ -182,10 +182,12 @@ MH_TEST(viewer_sees_pii_redacted_on_every_read_path)
         "done", "type", "terminate", "config", "output",
         "{who: steps.prep.output.email, echo: steps.call.output.body}", "edges", "from", "prep",
         "to", "call", "from", "call", "to", "done");
-    /* A run that fails with the e-mail address in its error, and so becomes a dead letter. */
-    json_t *bad =
-        json_pack("{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}", "nodes", "id", "call", "type",
-                  "http_call", "config", "url", "{{trigger.body.email}}", "method", "GET", "edges");
+    /* A run whose http_call is refused for good, and so becomes a dead letter. */
+    char bad_url[160];
+    snprintf(bad_url, sizeof(bad_url), "http://127.0.0.1:%d/refuse/{{trigger.body.email}}",
+             mh_mock_port(m));
+    json_t *bad = json_pack("{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}", "nodes", "id", "call", "type",
+                            "http_call", "config", "url", bad_url, "method", "GET", "edges");
     char w1[40], w2[40], r1[40], r2[40];
     workflow(&e, ok, w1);
     workflow(&e, bad, w2);
@@ -201,6 +203,19 @@ MH_TEST(viewer_sees_pii_redacted_on_every_read_path)
     r = wait_run(&e, r2);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     json_decref(r);
+    /* No error the engine writes quotes data today (a url value that could carry one into an
+     * "invalid url" message is encoded, and a data-made host refused at publish), so the test
+     * plants the address in the stored error and dead letter, as a future error source would. */
+    const char *r2p[] = {r2};
+    json_decref(mh_it_sql(e.db.admin_url,
+                          "UPDATE runs SET error = error || ' for " EMAIL "' WHERE id = $1", 1, r2p,
+                          NULL));
+    json_decref(
+        mh_it_sql(e.db.admin_url,
+                  "UPDATE dead_letters SET last_error = last_error || ' for " EMAIL "', "
+                  "payload = jsonb_set(payload, '{message}', to_jsonb((payload->>'message') "
+                  "|| ' for " EMAIL "')) WHERE run_id = $1",
+                  1, r2p, NULL));
 
     /* The run: its output, its error and every step's output in its state. */
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e.project, r1);
