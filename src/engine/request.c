@@ -80,7 +80,8 @@ static enum mh_err splice(const char *s, size_t len, json_t *spans, json_t *name
     prev = 0;
     json_array_foreach(spans, i, span)
     {
-        (void)span_get(span, len, &start, &end, &name);
+        bool is_span = span_get(span, len, &start, &end, &name);
+        MH_ASSERT(is_span); /* checked by the first pass */
         json_t *v = json_object_get(values, name);
         memcpy(o + n, s + prev, start - prev);
         n += start - prev;
@@ -138,6 +139,7 @@ enum mh_err mh_engine_request_resolve(json_t *request, json_t *values, size_t sp
                 values, "url", &v, &vlen, info);
     if (rc != MH_OK)
         goto out;
+    MH_ASSERT(v != NULL);
     const char *hash = memchr(v, '#', vlen);
     size_t base_len = hash ? (size_t)(hash - v) : vlen;
     bool first = memchr(v, '?', base_len) == NULL;
