@@ -415,6 +415,30 @@ MH_TEST(a_commit_left_in_doubt_past_the_bound_says_it_may_be_recorded)
     ienv_stop(&e);
 }
 
+/* Delivers a webhook (202) and waits up to 15 s, far less than any lease or call timeout of
+ * these tests, for its run to succeed; the armed fault must have fired meanwhile. */
+static void deliver_and_finish(struct ienv *e, const char *pub)
+{
+    struct mh_it_resp r;
+    MH_T_ASSERT_EQ(hook(e, pub, "POST", NULL, "{}", 2, &r), 202);
+    char run[40];
+    snprintf(run, sizeof(run), "%s", jstr(r.json, "run_id"));
+    mh_it_resp_cleanup(&r);
+    const char *sql = "SELECT count(*)::int AS n FROM runs WHERE id = $1::uuid AND status = "
+                      "'succeeded'";
+    bool done = false;
+    for (int i = 0; i < 150 && !done; i++) {
+        done = count_of(e, sql, run) == 1;
+        if (!done)
+            mh_it_sleep_ms(100);
+    }
+    MH_T_ASSERT(fault_consumed());
+    if (!done) {
+        char *log = mh_it_server_log(&e->s);
+        mh_t_fail(__FILE__, __LINE__, "run %s still not finished after 15 s:\n%s", run, log);
+    }
+}
+
 MH_TEST(a_worker_takes_back_its_job_when_the_database_returns)
 {
     struct ienv e;
@@ -426,24 +450,7 @@ MH_TEST(a_worker_takes_back_its_job_when_the_database_returns)
     /* The worker's transaction is lost before COMMIT, then the database is away for 500 ms (a
      * restart, as seen from the server). */
     arm_fault("main before 500");
-    struct mh_it_resp r;
-    MH_T_ASSERT_EQ(hook(&e, pub, "POST", NULL, "{\"n\": 1}", 8, &r), 202);
-    char run[40];
-    snprintf(run, sizeof(run), "%s", jstr(r.json, "run_id"));
-    mh_it_resp_cleanup(&r);
-    const char *sql = "SELECT count(*)::int AS n FROM runs WHERE id = $1::uuid AND status = "
-                      "'succeeded'";
-    bool done = false;
-    for (int i = 0; i < 150 && !done; i++) {
-        done = count_of(&e, sql, run) == 1;
-        if (!done)
-            mh_it_sleep_ms(100);
-    }
-    MH_T_ASSERT(fault_consumed());
-    if (!done) {
-        char *log = mh_it_server_log(&e.s);
-        mh_t_fail(__FILE__, __LINE__, "run %s still not finished after 15 s:\n%s", run, log);
-    }
+    deliver_and_finish(&e, pub);
     char *log = mh_it_server_log(&e.s);
     MH_T_ASSERT(strstr(log, "took back") != NULL);
     free(log);
@@ -490,24 +497,7 @@ MH_TEST(a_call_outcome_is_applied_when_the_database_returns)
     /* The worker's first commit (which sends the call) goes through; the second, recording the
      * call's answer, loses its connection, and the database is away for 500 ms. */
     arm_fault("main before 500 1");
-    struct mh_it_resp r;
-    MH_T_ASSERT_EQ(hook(&e, jstr(ep, "public_id"), "POST", NULL, "{}", 2, &r), 202);
-    char run[40];
-    snprintf(run, sizeof(run), "%s", jstr(r.json, "run_id"));
-    mh_it_resp_cleanup(&r);
-    const char *sql = "SELECT count(*)::int AS n FROM runs WHERE id = $1::uuid AND status = "
-                      "'succeeded'";
-    bool done = false;
-    for (int i = 0; i < 150 && !done; i++) {
-        done = count_of(&e, sql, run) == 1;
-        if (!done)
-            mh_it_sleep_ms(100);
-    }
-    MH_T_ASSERT(fault_consumed());
-    if (!done) {
-        char *log = mh_it_server_log(&e.s);
-        mh_t_fail(__FILE__, __LINE__, "run %s still not finished after 15 s:\n%s", run, log);
-    }
+    deliver_and_finish(&e, jstr(ep, "public_id"));
     /* The answer was recorded, not fetched again. */
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/target"), 1);
     char *log = mh_it_server_log(&e.s);
