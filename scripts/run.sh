@@ -26,7 +26,14 @@ if [ -z "${MESHHOOK_DATABASE_URL:-}" ]; then
         echo "$port" >"$STATE/pg.port"
     fi
     sh "$ROOT/scripts/pg.sh" start "$pgdir" "$port"
+    # Only what is unset comes from the private cluster (as in src/core/config.c).
+    given_admin=${MESHHOOK_ADMIN_DATABASE_URL:-}
     eval "$(sh "$ROOT/scripts/pg.sh" urls "$pgdir" "$port")"
+    if [ -n "$given_admin" ]; then
+        MESHHOOK_ADMIN_DATABASE_URL=$given_admin
+        echo "meshhook: warning: MESHHOOK_ADMIN_DATABASE_URL is set but MESHHOOK_DATABASE_URL is not:" \
+            "migrating the database it names, serving from the private cluster" >&2
+    fi
     export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
     started_pg="$pgdir"
     echo "meshhook: private PostgreSQL running in $pgdir (port $port)"

@@ -7,10 +7,11 @@
  *
  * MH_DEBUG builds (the sanitizer builds of the tests) have a fault-injection seam: the file
  * named by MH_DEBUG_DB_FAULT_FILE, when it exists, arms one fault, "<pool> <before|after>
- * <down_ms>": the next COMMIT on a connection of the pool named <pool> loses its connection
- * before the COMMIT is sent, or after it has been executed (its answer dropped), and then every
- * connection attempt of the process fails for <down_ms>, as during a database restart. The
- * file is removed when the fault fires. Release builds compile none of it.
+ * <down_ms> [skip]": after `skip` (default 0) COMMITs on connections of the pool named <pool>
+ * have gone through, the next one loses its connection before the COMMIT is sent, or after it
+ * has been executed (its answer dropped), and then every connection of the process fails for
+ * <down_ms>, as during a database restart. The file is removed when the fault fires. Release
+ * builds compile none of it.
  */
 #include "db/db.h"
 #include "db/db_internal.h"
@@ -99,12 +100,24 @@ static enum fault_when fault_take(const struct mh_db_conn *c)
     if (f == NULL)
         return FAULT_NONE;
     char pool[48] = "", when[16] = "";
-    int down_ms = 0;
-    int n = fscanf(f, "%47s %15s %d", pool, when, &down_ms);
+    int down_ms = 0, skip = 0;
+    int n = fscanf(f, "%47s %15s %d %d", pool, when, &down_ms, &skip);
     fclose(f);
     const char *name = strchr(c->app_name, ' ');
     if (n < 2 || name == NULL || strcmp(name + 1, pool) != 0)
         return FAULT_NONE;
+    if (skip > 0) {
+        /* Not this COMMIT: one fewer to let through. */
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        FILE *w = fopen(tmp, "w");
+        if (w) {
+            fprintf(w, "%s %s %d %d\n", pool, when, down_ms, skip - 1);
+            fclose(w);
+            (void)!rename(tmp, path);
+        }
+        return FAULT_NONE;
+    }
     if (unlink(path) != 0)
         return FAULT_NONE; /* another connection took it */
     atomic_store(&fault_down_until_ms, mh_clock_mono_ms() + (down_ms > 0 ? down_ms : 0));

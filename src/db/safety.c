@@ -41,8 +41,8 @@ enum mh_err mh_db_check_app_role(struct mh_db_conn *c, struct mh_err_info *info)
     else if (owners)
         snprintf(why, sizeof(why), "owns the tables (as, or as a member of, %.60s)", owners);
     if (why[0])
-        rc = mh_err_set(info, MH_EFORBIDDEN, "unsafe-role",
-                        -1, "refusing to run as database role '%.40s': it %s, so row-level "
+        rc = mh_err_set(info, MH_EFORBIDDEN, "unsafe-role", -1,
+                        "refusing to run as database role '%.40s': it %s, so row-level "
                         "security would not apply to it. Connect as a role that owns nothing "
                         "and has no BYPASSRLS, such as meshhook_app (docs/operations.md)",
                         role ? role : "?", why);

@@ -77,8 +77,9 @@ struct mh_engine_runtime {
     unsigned cache_next;
     struct mh_outbound *out;
     _Atomic bool notify_pending;
-    json_t *privacy; /* project id -> {"at": ms, "settings": {...}}: a short-lived cache */
-    json_t *orphans; /* [[job id, attempts]...] to hand back once the database answers (mu) */
+    json_t *privacy;       /* project id -> {"at": ms, "settings": {...}}: a short-lived cache */
+    json_t *orphans;       /* [[job id, attempts]...] to hand back once the database answers (mu) */
+    struct report *parked; /* reports to apply again once the database answers (mu) */
 };
 
 struct job {
@@ -798,13 +799,29 @@ static void orphan_add(struct mh_engine_runtime *rt, const struct job *j)
     pthread_mutex_unlock(&rt->mu);
 }
 
-/* Hands back the remembered jobs (those still leased from the same claim), or keeps them for
- * the next try when the database is still away. */
+/* Keeps a report (an http_call's outcome) that could not be recorded because the database was
+ * unreachable, to apply it again once it answers, rather than send the call again when its job
+ * comes due at the call's timeout. The report's event moves to a copy: `r` stays its caller's. */
+static void report_park(struct mh_engine_runtime *rt, struct report *r)
+{
+    struct report *copy = mh_xmalloc(sizeof(*copy));
+    *copy = *r;
+    r->has_event = false;
+    pthread_mutex_lock(&rt->mu);
+    copy->next = rt->parked;
+    rt->parked = copy;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Hands back the remembered jobs (those still leased from the same claim) and queues the
+ * parked reports again, or keeps both for the next try when the database is still away. */
 static void take_back(struct mh_engine_runtime *rt)
 {
     pthread_mutex_lock(&rt->mu);
     json_t *mine = rt->orphans;
     rt->orphans = json_array();
+    struct report *parked = rt->parked;
+    rt->parked = NULL;
     pthread_mutex_unlock(&rt->mu);
     struct mh_buf ids, attempts;
     mh_buf_init(&ids, 1024 * 1024);
@@ -837,18 +854,34 @@ static void take_back(struct mh_engine_runtime *rt)
     mh_db_release(rt->opts.pool, c);
     mh_buf_cleanup(&ids);
     mh_buf_cleanup(&attempts);
+    size_t nparked = 0;
+    for (struct report *r = parked; r; r = r->next)
+        nparked++;
     if (rc == MH_OK) {
         mh_log(MH_LOG_INFO, "engine",
-               "database back: took back %lld of %zu job(s) whose outcome could not be recorded",
-               (long long)json_integer_value(json_object_get(row, "n")), json_array_size(mine));
+               "database back: took back %lld of %zu job(s) and %zu call outcome(s) that could "
+               "not be recorded",
+               (long long)json_integer_value(json_object_get(row, "n")), json_array_size(mine),
+               nparked);
         json_decref(row);
         json_decref(mine);
+        while (parked) {
+            struct report *next = parked->next;
+            push_report(rt, parked);
+            parked = next;
+        }
         return;
     }
-    /* Too many to list (the lease brings them back), or the database is still away. */
+    /* The database is still away (or the list is too long: the lease brings those back). */
     pthread_mutex_lock(&rt->mu);
     if (rc == MH_EUNAVAILABLE)
         json_array_extend(rt->orphans, mine);
+    while (parked) {
+        struct report *next = parked->next;
+        parked->next = rt->parked;
+        rt->parked = parked;
+        parked = next;
+    }
     pthread_mutex_unlock(&rt->mu);
     json_decref(mine);
 }
@@ -997,7 +1030,9 @@ static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct
     const char *why = mh_db_err_is_db(&info) ? "database error (the server log has the detail)"
                       : info.message[0]      ? info.message
                                              : mh_strerror(rc);
-    if (reps && reps[0])
+    if (reps && reps[0] && rc == MH_EUNAVAILABLE)
+        report_park(rt, reps[0]); /* applied again once the database answers */
+    else if (reps && reps[0])
         inflight_forget(rt, reps[0]->key); /* the job's recovery wake sends the call again */
     else if (rc == MH_EUNAVAILABLE)
         orphan_add(rt, &jobs[0]); /* not the job's fault: no attempt spent on it */
@@ -1090,9 +1125,9 @@ static void *worker_main(void *arg)
         while (nrep < max && (rep = pop_report(rt)) != NULL)
             reps[nrep++] = rep;
         unsigned gen = rt->wake_gen;
-        bool has_orphans = json_array_size(rt->orphans) > 0;
+        bool has_unsettled = json_array_size(rt->orphans) > 0 || rt->parked != NULL;
         pthread_mutex_unlock(&rt->mu);
-        if (has_orphans)
+        if (has_unsettled)
             take_back(rt);
         if (nrep > 0) {
             for (int i = 0; i < nrep; i++) {
@@ -1280,6 +1315,10 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
     struct report *r;
     while ((r = pop_report(rt)) != NULL)
         report_free(r);
+    while ((r = rt->parked) != NULL) {
+        rt->parked = r->next;
+        report_free(r);
+    }
     struct mh_db_conn *c = NULL;
     const char *params[] = {rt->worker_id};
     if (mh_db_acquire(rt->opts.pool, &c, NULL) == MH_OK)

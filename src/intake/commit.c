@@ -96,7 +96,8 @@ static int by_project(const void *a, const void *b);
 static void note_slow_batch(size_t n, int64_t t0, int64_t t1, int64_t t2);
 static void fail_all(struct mh_intake__item **items, size_t n, enum mh_err err);
 static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
-                         struct mh_intake__item **items, size_t n, bool *committed_any);
+                         struct mh_intake__item **items, size_t n, bool wants_conn,
+                         bool *committed_any);
 static enum doubt resolve_doubt(struct mh_intake *in, struct mh_intake__item **items, size_t n,
                                 int pid);
 static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
@@ -484,7 +485,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
             break;
         }
         if (r == BATCH_IN_DOUBT) {
-            settle_doubt(gc, &c, batch, m, &committed_any);
+            settle_doubt(gc, &c, batch, m, false, &committed_any);
             break;
         }
         if (r == BATCH_DOWN) {
@@ -500,7 +501,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
                 if (one == BATCH_OK) {
                     committed_any = true;
                 } else if (one == BATCH_IN_DOUBT) {
-                    settle_doubt(gc, &c, &batch[i], 1, &committed_any);
+                    settle_doubt(gc, &c, &batch[i], 1, i + 1 < m, &committed_any);
                 } else if (one != BATCH_STALE) {
                     mh_log(MH_LOG_ERROR, "intake", "delivery not recorded: %s (%s)", info.message,
                            info.kind);
@@ -519,9 +520,11 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
 
 /* A COMMIT of `items` in doubt on *c: gives the connection back, finds out (within
  * doubt_wait_ms) whether the transaction committed and settles each item's result
- * accordingly, then takes a connection again for what follows (*c NULL when there is none). */
+ * accordingly, then, when `wants_conn`, takes a connection again for what follows (*c NULL
+ * when there is none). */
 static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
-                         struct mh_intake__item **items, size_t n, bool *committed_any)
+                         struct mh_intake__item **items, size_t n, bool wants_conn,
+                         bool *committed_any)
 {
     int pid = mh_db_backend_pid(*c);
     mh_db_release(gc->in->commit_pool, *c);
@@ -542,7 +545,7 @@ static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
                d == DOUBT_NOT_COMMITTED ? "found not recorded"
                                         : "still unknown at the deadline (may have been recorded)");
     }
-    if (mh_db_acquire(gc->in->commit_pool, c, NULL) != MH_OK)
+    if (wants_conn && mh_db_acquire(gc->in->commit_pool, c, NULL) != MH_OK)
         *c = NULL;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "itest_intake_common.h"
+#include "mock_http.h"
 
 /* Same database, another role: `url` with its user= replaced. */
 static void url_with_user(char *out, size_t cap, const char *url, const char *user)
@@ -48,8 +49,8 @@ static int serve_exit_status(const struct mh_it_db *db, const char *app_url, int
         dup2(fd, 1);
         dup2(fd, 2);
         const char *b = getenv("MH_MESHHOOK_BIN");
-        execl(b ? b : "build/asan/meshhook", "meshhook", "serve", "--port", port,
-              "--bind-address", "127.0.0.1", "--kek", IT_KEK, (char *)NULL);
+        execl(b ? b : "build/asan/meshhook", "meshhook", "serve", "--port", port, "--bind-address",
+              "127.0.0.1", "--kek", IT_KEK, (char *)NULL);
         _exit(127);
     }
     int status = 0, rc = -1;
@@ -194,8 +195,8 @@ MH_TEST(security_definer_functions_are_not_executable_by_public)
 
 /* Runs `sql` as meshhook_app for user `uid` in a transaction that is rolled back; returns the
  * error code and the rows it touched. */
-static enum mh_err as_user(const struct mh_it_db *db, const char *uid, const char *sql,
-                           int nparams, const char *const *params, long *affected)
+static enum mh_err as_user(const struct mh_it_db *db, const char *uid, const char *sql, int nparams,
+                           const char *const *params, long *affected)
 {
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -380,10 +381,9 @@ MH_TEST(a_503_means_nothing_was_recorded_and_logs_no_public_id)
     MH_T_ASSERT(strstr(r.body, "not recorded") != NULL);
     mh_it_resp_cleanup(&r);
     MH_T_ASSERT_EQ(count_of(&e, "SELECT count(*)::int AS n FROM runs", NULL), 0);
-    MH_T_ASSERT_EQ(count_of(&e,
-                            "SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 202",
-                            NULL),
-                   0);
+    MH_T_ASSERT_EQ(
+        count_of(&e, "SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 202", NULL),
+        0);
     char *log = mh_it_server_log(&e.s);
     MH_T_ASSERT(strstr(log, "not recorded") != NULL);
     if (strstr(log, pub) != NULL)
@@ -415,6 +415,30 @@ MH_TEST(a_commit_left_in_doubt_past_the_bound_says_it_may_be_recorded)
     ienv_stop(&e);
 }
 
+/* Delivers a webhook (202) and waits up to 15 s, far less than any lease or call timeout of
+ * these tests, for its run to succeed; the armed fault must have fired meanwhile. */
+static void deliver_and_finish(struct ienv *e, const char *pub)
+{
+    struct mh_it_resp r;
+    MH_T_ASSERT_EQ(hook(e, pub, "POST", NULL, "{}", 2, &r), 202);
+    char run[40];
+    snprintf(run, sizeof(run), "%s", jstr(r.json, "run_id"));
+    mh_it_resp_cleanup(&r);
+    const char *sql = "SELECT count(*)::int AS n FROM runs WHERE id = $1::uuid AND status = "
+                      "'succeeded'";
+    bool done = false;
+    for (int i = 0; i < 150 && !done; i++) {
+        done = count_of(e, sql, run) == 1;
+        if (!done)
+            mh_it_sleep_ms(100);
+    }
+    MH_T_ASSERT(fault_consumed());
+    if (!done) {
+        char *log = mh_it_server_log(&e->s);
+        mh_t_fail(__FILE__, __LINE__, "run %s still not finished after 15 s:\n%s", run, log);
+    }
+}
+
 MH_TEST(a_worker_takes_back_its_job_when_the_database_returns)
 {
     struct ienv e;
@@ -426,27 +450,60 @@ MH_TEST(a_worker_takes_back_its_job_when_the_database_returns)
     /* The worker's transaction is lost before COMMIT, then the database is away for 500 ms (a
      * restart, as seen from the server). */
     arm_fault("main before 500");
-    struct mh_it_resp r;
-    MH_T_ASSERT_EQ(hook(&e, pub, "POST", NULL, "{\"n\": 1}", 8, &r), 202);
-    char run[40];
-    snprintf(run, sizeof(run), "%s", jstr(r.json, "run_id"));
-    mh_it_resp_cleanup(&r);
-    const char *sql = "SELECT count(*)::int AS n FROM runs WHERE id = $1::uuid AND status = "
-                      "'succeeded'";
-    bool done = false;
-    for (int i = 0; i < 150 && !done; i++) {
-        done = count_of(&e, sql, run) == 1;
-        if (!done)
-            mh_it_sleep_ms(100);
-    }
-    MH_T_ASSERT(fault_consumed());
-    if (!done) {
-        char *log = mh_it_server_log(&e.s);
-        mh_t_fail(__FILE__, __LINE__, "run %s still not finished after 15 s:\n%s", run, log);
-    }
+    deliver_and_finish(&e, pub);
     char *log = mh_it_server_log(&e.s);
     MH_T_ASSERT(strstr(log, "took back") != NULL);
     free(log);
     json_decref(ep);
     ienv_stop(&e);
+}
+
+static void answer_ok(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *reply)
+{
+    (void)ctx;
+    (void)req;
+    reply->status = 200;
+    snprintf(reply->content_type, sizeof(reply->content_type), "application/json");
+    snprintf(reply->body, sizeof(reply->body), "{\"ok\": true}");
+}
+
+MH_TEST(a_call_outcome_is_applied_when_the_database_returns)
+{
+    struct ienv e;
+    const char *args[] = {"--job-lease-ms", "120000", NULL};
+    setup_faulty(&e, args);
+    struct mh_mock *m = mh_mock_start(answer_ok, NULL);
+    /* One http_call with a long timeout: its job sleeps until then while the call is out. */
+    char url[128], path[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/target", mh_mock_port(m));
+    json_t *body = json_pack(
+        "{s:s, s:{s:[{s:s, s:s, s:{s:s, s:s, s:i}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}}", "name",
+        "call", "definition", "nodes", "id", "call", "type", "http_call", "config", "url", url,
+        "method", "GET", "timeout_ms", 60000, "id", "end", "type", "terminate", "config", "output",
+        "steps.call.output.body", "edges", "from", "call", "to", "end");
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e.project);
+    json_t *w = iapi(&e, "POST", path, text, &st);
+    free(text);
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(e.workflow, sizeof(e.workflow), "%s", jstr(w, "id"));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, e.workflow);
+    json_decref(iapi(&e, "POST", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+    json_t *ep = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"none\"}}");
+    /* The worker's first commit (which sends the call) goes through; the second, recording the
+     * call's answer, loses its connection, and the database is away for 500 ms. */
+    arm_fault("main before 500 1");
+    deliver_and_finish(&e, jstr(ep, "public_id"));
+    /* The answer was recorded, not fetched again. */
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/target"), 1);
+    char *log = mh_it_server_log(&e.s);
+    MH_T_ASSERT(strstr(log, "1 call outcome(s)") != NULL);
+    free(log);
+    json_decref(ep);
+    ienv_stop(&e);
+    mh_mock_stop(m);
 }
