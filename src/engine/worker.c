@@ -427,12 +427,21 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
     json_t *req = a->request;
     json_t *values = json_object();
     json_t *names = json_object_get(req, "secrets");
+    /* The signing secret is decrypted with the template's: a secret used only to sign appears
+     * in no template. */
+    const char *sign_name =
+        json_string_value(json_object_get(json_object_get(req, "sign"), "secret"));
+    for (size_t i = 0; sign_name && i < json_array_size(names); i++)
+        if (strcmp(json_string_value(json_array_get(names, i)), sign_name) == 0)
+            sign_name = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    if (json_array_size(names) > 0) {
+    if (json_array_size(names) > 0 || sign_name != NULL) {
         size_t n = json_array_size(names);
-        const char **list = mh_xcalloc(n, sizeof(char *));
+        const char **list = mh_xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < n; i++)
             list[i] = json_string_value(json_array_get(names, i));
+        if (sign_name != NULL)
+            list[n++] = sign_name;
         enum mh_err rc = MH_ENOTFOUND;
         struct mh_db_conn *c = NULL;
         json_t *got = NULL;

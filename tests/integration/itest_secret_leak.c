@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "crypto/webhook_sig.h"
 #include "itest.h"
 #include "mock_http.h"
 
@@ -316,6 +317,32 @@ static const char *run_payload(struct env *e, const char *wf, const char *payloa
     mh_t_fail(__FILE__, __LINE__, "run %s did not finish", run_id);
 }
 
+/* A database, a server with a fresh KEK, an owner, a project, and one secret `name`. */
+static void start_with_secret(struct env *e, const char *name, const char *value)
+{
+    mh_it_db_create(&e->db, true);
+    uint8_t key[32];
+    char khex[65], ktext[96];
+    MH_T_ASSERT_EQ(mh_crypto_random(key, sizeof(key)), MH_OK);
+    mh_crypto_hex_encode(key, sizeof(key), khex);
+    snprintf(e->kek_path, sizeof(e->kek_path), "/tmp/mh-it-leak-kek-XXXXXX");
+    int fd = mkstemp(e->kek_path);
+    MH_T_ASSERT(fd >= 0);
+    int kn = snprintf(ktext, sizeof(ktext), "leak-2:%s", khex);
+    MH_T_ASSERT(write(fd, ktext, (size_t)kn) == kn);
+    close(fd);
+    const char *args[] = {"--kek-file", e->kek_path, NULL};
+    mh_it_server_start(&e->s, &e->db, args);
+    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
+    mh_it_project(&e->s, e->bearer, "tmpl", e->project);
+    char path[320], body[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/secrets", e->project);
+    snprintf(body, sizeof(body), "{\"name\": \"%s\", \"value\": \"%s\"}", name, value);
+    json_decref(api(e, "POST", path, body, &st));
+    MH_T_ASSERT_EQ(st, 201);
+}
+
 MH_TEST(data_never_becomes_a_placeholder_and_url_values_are_encoded)
 {
     snprintf(secret_value, sizeof(secret_value), "tok_adjacent_%08x", (unsigned)getpid());
@@ -325,27 +352,9 @@ MH_TEST(data_never_becomes_a_placeholder_and_url_values_are_encoded)
 
     struct env e;
     struct mh_mock *m = mh_mock_start(ok_target, NULL);
-    mh_it_db_create(&e.db, true);
-    uint8_t key[32];
-    char khex[65], ktext[96];
-    MH_T_ASSERT_EQ(mh_crypto_random(key, sizeof(key)), MH_OK);
-    mh_crypto_hex_encode(key, sizeof(key), khex);
-    snprintf(e.kek_path, sizeof(e.kek_path), "/tmp/mh-it-leak-kek-XXXXXX");
-    int fd = mkstemp(e.kek_path);
-    MH_T_ASSERT(fd >= 0);
-    int kn = snprintf(ktext, sizeof(ktext), "leak-2:%s", khex);
-    MH_T_ASSERT(write(fd, ktext, (size_t)kn) == kn);
-    close(fd);
-    const char *args[] = {"--kek-file", e.kek_path, NULL};
-    mh_it_server_start(&e.s, &e.db, args);
-    mh_it_user_token(&e.db, &e.s, "owner@example.com", e.bearer, e.user);
-    mh_it_project(&e.s, e.bearer, "tmpl", e.project);
-    char path[320], body[256];
+    start_with_secret(&e, "TOKEN", secret_value);
+    char path[320];
     long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/secrets", e.project);
-    snprintf(body, sizeof(body), "{\"name\": \"TOKEN\", \"value\": \"%s\"}", secret_value);
-    json_decref(api(&e, "POST", path, body, &st));
-    MH_T_ASSERT_EQ(st, 201);
 
     /* Two values that are harmless alone but spell a placeholder side by side, a path value
      * that climbs out of /orders, and query values that try to add parameters. */
@@ -450,6 +459,66 @@ MH_TEST(data_never_becomes_a_placeholder_and_url_values_are_encoded)
     char *log = mh_it_server_log(&e.s);
     assert_clean(log, strlen(log), "the server's stdout/stderr");
     free(log);
+    mh_mock_stop(m);
+    unlink(e.kek_path);
+}
+
+/* The value of header `name` in the mock's transcript `t`, copied into `out`. */
+static void transcript_header(const char *t, const char *name, char *out, size_t cap)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "\r\n%s: ", name);
+    const char *p = strcasestr(t, want);
+    MH_T_ASSERT(p != NULL);
+    p += strlen(want);
+    size_t n = strcspn(p, "\r");
+    MH_T_ASSERT(n < cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* A secret named only by `sign` (in no template) is decrypted for the call, and the request
+ * carries a Standard Webhooks signature that verifies under it. */
+MH_TEST(a_secret_used_only_to_sign_signs_the_request)
+{
+    char *whsec = NULL;
+    MH_T_ASSERT_EQ(mh_crypto_stdwh_secret_generate(&whsec), MH_OK);
+    snprintf(secret_value, sizeof(secret_value), "%s", whsec);
+    mh_crypto_hex_encode(secret_value, strlen(secret_value), secret_hex);
+    mh_crypto_b64_encode(MH_CRYPTO_B64_STD, secret_value, strlen(secret_value), secret_b64);
+    secret_b64[24] = '\0';
+    struct env e;
+    struct mh_mock *m = mh_mock_start(ok_target, NULL);
+    start_with_secret(&e, "HOOK_KEY", whsec);
+    char url[192];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/signed", mh_mock_port(m));
+    json_t *def = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i}}}], s:[]}", "nodes",
+                            "id", "call", "type", "http_call", "config", "url", url, "method",
+                            "POST", "body", "{{trigger.body.text}}", "sign", "secret", "HOOK_KEY",
+                            "retry", "max_attempts", 1, "edges");
+    char wf[40], run[40];
+    workflow(&e, def, wf);
+    json_decref(def);
+    MH_T_ASSERT_STR_EQ(run_payload(&e, wf, "{\"text\": \"hello\"}", run), "succeeded");
+    char *t = mh_mock_transcript(m);
+    char id[128], ts[32], sig[256];
+    transcript_header(t, "webhook-id", id, sizeof(id));
+    transcript_header(t, "webhook-timestamp", ts, sizeof(ts));
+    transcript_header(t, "webhook-signature", sig, sizeof(sig));
+    MH_T_ASSERT(strstr(t, "\r\n\r\nhello\n\n") != NULL);
+    free(t);
+    uint8_t key[64];
+    size_t klen = 0;
+    MH_T_ASSERT_EQ(mh_crypto_stdwh_secret_decode(whsec, key, sizeof(key), &klen), MH_OK);
+    struct mh_crypto_sig_key k = {key, klen};
+    struct mh_crypto_sig_result res;
+    MH_T_ASSERT_EQ(mh_crypto_sig_stdwh_verify(&k, 1, "hello", 5, id, ts, sig, strtoll(ts, NULL, 10),
+                                              300, &res, NULL),
+                   MH_OK);
+    MH_T_ASSERT_STR_EQ(mh_crypto_sig_status_str(res.status), "ok");
+    mh_crypto_free_secret_str(whsec);
+    assert_database_clean(&e);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
     mh_mock_stop(m);
     unlink(e.kek_path);
 }
