@@ -33,8 +33,8 @@ MH_TEST(proxies_parse_and_match)
 
     struct mh_http__proxies *none = parse(" , ");
     MH_T_ASSERT(none == NULL);
-    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8x", "localhost", "::1/129",
-                         "1.2.3.4/-1"};
+    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8x",
+                         "localhost",   "::1/129",   "1.2.3.4/-1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mh_err_info info = MH_ERR_INFO_INIT;
         struct mh_http__proxies *q = NULL;
