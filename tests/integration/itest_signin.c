@@ -629,3 +629,75 @@ MH_TEST(a_full_handler_queue_answers_503)
     }
     MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
 }
+
+/* Runs `method` `path` in a child; returns its pid, the status to be read from *fd. */
+static pid_t request_in_child(const struct world *w, const char *method, const char *path, int *fd)
+{
+    int p[2];
+    MH_T_ASSERT(pipe(p) == 0);
+    pid_t pid = fork();
+    MH_T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        long st;
+        json_decref(call(w, method, path, NULL, "{}", &st, NULL));
+        _exit(write(p[1], &st, sizeof(st)) == (ssize_t)sizeof(st) ? 0 : 1);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return pid;
+}
+
+static long lock_waiters(const struct world *w)
+{
+    const char *lp[] = {"webhook_endpoint_keys"};
+    json_t *rows = mh_it_sql(w->db.admin_url,
+                             "SELECT count(*) AS n FROM pg_locks WHERE relation = $1::regclass "
+                             "AND NOT granted",
+                             1, lp, NULL);
+    long n = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+    json_decref(rows);
+    return n;
+}
+
+/*
+ * Defect 10 (its last part): a made-up webhook id costs one endpoint lookup, then is remembered
+ * as absent for a moment, so repeating it costs none. With the lookup's table locked, the
+ * repeated id is answered at once while a new one waits for the lock.
+ */
+MH_TEST(unknown_webhook_ids_are_remembered_briefly)
+{
+    struct world w;
+    mh_it_db_create(&w.db, true);
+    mh_it_server_start(&w.s, &w.db, (const char *const[]){"--workers", "0", NULL});
+    long st;
+    json_decref(call(&w, "POST", "/hooks/madeUpPublicIdNumberOne000", NULL, "{}", &st, NULL));
+    MH_T_ASSERT_EQ(st, 404);
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_db_connect(w.db.admin_url, &c, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_query(c, "BEGIN", 0, NULL, NULL, NULL, &info), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_query(c, "LOCK TABLE webhook_endpoint_keys IN ACCESS EXCLUSIVE MODE", 0,
+                               NULL, NULL, NULL, &info),
+                   MH_OK);
+    /* A new made-up id needs a lookup: it waits for the lock. */
+    int fresh_fd;
+    pid_t fresh = request_in_child(&w, "POST", "/hooks/madeUpPublicIdNumberTwo000", &fresh_fd);
+    long waiting = 0;
+    for (int i = 0; i < 200 && waiting < 1; i++) {
+        mh_it_sleep_ms(10);
+        waiting = lock_waiters(&w);
+    }
+    MH_T_ASSERT_EQ(waiting, 1);
+    /* The first one is answered from memory, without a lookup, while the lock is held. */
+    json_decref(call(&w, "POST", "/hooks/madeUpPublicIdNumberOne000", NULL, "{}", &st, NULL));
+    MH_T_ASSERT_EQ(st, 404);
+    MH_T_ASSERT_EQ(lock_waiters(&w), 1);
+    MH_T_ASSERT_EQ(mh_db_query(c, "COMMIT", 0, NULL, NULL, NULL, &info), MH_OK);
+    mh_db_close(c);
+    MH_T_ASSERT_EQ(read(fresh_fd, &st, sizeof(st)), (ssize_t)sizeof(st));
+    close(fresh_fd);
+    waitpid(fresh, NULL, 0);
+    MH_T_ASSERT_EQ(st, 404);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+}
