@@ -293,8 +293,8 @@ void mh_h_signup(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
     char *hash = NULL;
-    if (!mh_api_open(&api, req, app, MH_API_PUBLIC))
-        return;
+    /* As for sign-in, the password is hashed before a connection is taken. */
+    mh_api_prepare(&api, req, app);
     if (!api.app->cfg->allow_signup) {
         mh_http_respond_error(req, 403, "signup_disabled",
                               "public sign-up is disabled on this server; ask an administrator",
@@ -325,7 +325,8 @@ void mh_h_signup(struct mh_http_req *req, void *app)
         goto out;
     }
     const char *params[] = {id, email, hash, name ? name : ""};
-    if (!mh_api_query(&api,
+    if (!mh_api_connect(&api) ||
+        !mh_api_query(&api,
                       "INSERT INTO users (id, email, password_hash, display_name) "
                       "VALUES ($1, $2, $3, $4)",
                       4, params))
