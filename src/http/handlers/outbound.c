@@ -46,8 +46,7 @@ static bool check_allowlist(struct mh_api *api, json_t *list)
     }
     if (json_array_size(list) > MH_OUTBOUND_ALLOWLIST_MAX) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "allowlist holds at most %d entries",
-                 MH_OUTBOUND_ALLOWLIST_MAX);
+        snprintf(msg, sizeof(msg), "allowlist holds at most %d entries", MH_OUTBOUND_ALLOWLIST_MAX);
         mh_http_respond_error(api->req, 422, "invalid", msg, "/allowlist");
         return false;
     }
