@@ -41,6 +41,9 @@
 #define DEFAULT_TIMEOUT_MS             30000L
 #define DEFAULT_CONNECT_TIMEOUT_MS     10000L
 #define MAX_METHOD_LEN                 32
+/* Buckets of the per-tenant accepted counts (chained, fixed: short chains for thousands of
+ * active tenants, and no rehash under the submission lock). */
+#define QUOTA_BUCKETS 256
 /* The executor wakes at least this often even when nothing happens, as a safety net. */
 #define POLL_MS 1000
 
@@ -64,6 +67,8 @@ struct xfer {
     long connect_timeout_ms;
     char tenant[MH_OUTBOUND_TENANT_MAX + 1];
     char *allowlist; /* NULL: none */
+
+    struct quota *quota; /* its tenant's accepted count; under the engine's lock */
 
     /* Transfer state; executor only. */
     struct tenant *t;
@@ -97,6 +102,14 @@ struct tenant {
     char name[];
 };
 
+/* How many requests of a tenant are accepted and not completed; under the engine's lock. */
+struct quota {
+    struct quota *next;
+    uint64_t hash;
+    int accepted;
+    char name[];
+};
+
 struct mh_outbound {
     struct mh_outbound_opts opts;
     CURLM *multi;
@@ -112,6 +125,7 @@ struct mh_outbound {
     struct xfer *in_head; /* submitted, not yet taken by the executor */
     struct xfer *in_tail;
     int n_accepted; /* submitted and callback not yet run */
+    struct quota *quotas[QUOTA_BUCKETS];
     bool is_stopping;
 
     /* Executor only. */
@@ -173,13 +187,15 @@ static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbo
     if (in == NULL)
         return MH_OK;
     if (in->max_in_flight < 0 || in->max_in_flight_per_tenant < 0 || in->max_queued < 0 ||
-        in->breaker_failures < 0 || in->breaker_open_ms < 0 || in->breaker_min_timeout_ms < 0)
+        in->max_queued_per_tenant < 0 || in->breaker_failures < 0 || in->breaker_open_ms < 0 ||
+        in->breaker_min_timeout_ms < 0)
         return MH_EINVAL;
     if (in->max_in_flight > 0)
         out->max_in_flight = in->max_in_flight;
     out->max_in_flight_per_tenant = in->max_in_flight_per_tenant;
     if (in->max_queued > 0)
         out->max_queued = in->max_queued;
+    out->max_queued_per_tenant = in->max_queued_per_tenant;
     if (in->max_response_bytes > 0)
         out->max_response_bytes = in->max_response_bytes;
     if (in->max_header_bytes > 0)
@@ -217,6 +233,10 @@ enum mh_err mh_outbound_create(const struct mh_outbound_opts *opts, struct mh_ou
         checked.max_in_flight_per_tenant = (checked.max_in_flight + 3) / 4;
     if (checked.max_in_flight_per_tenant > checked.max_in_flight)
         checked.max_in_flight_per_tenant = checked.max_in_flight;
+    if (checked.max_queued_per_tenant == 0)
+        checked.max_queued_per_tenant = (checked.max_queued + 3) / 4;
+    if (checked.max_queued_per_tenant > checked.max_queued)
+        checked.max_queued_per_tenant = checked.max_queued;
     checked.allowlist = NULL; /* borrowed by create only; the compiled copy stays */
     o = mh_xcalloc(1, sizeof(*o));
     o->opts = checked;
@@ -337,12 +357,26 @@ enum mh_err mh_outbound_submit(struct mh_outbound *o, const struct mh_outbound_r
     x->done = done;
     x->ctx = ctx;
 
+    uint64_t h = mh_outbound__hash(x->tenant);
     pthread_mutex_lock(&o->lock);
+    struct quota **slot = &o->quotas[h % QUOTA_BUCKETS];
+    while (*slot != NULL && ((*slot)->hash != h || strcmp((*slot)->name, x->tenant) != 0))
+        slot = &(*slot)->next;
     if (o->is_stopping) {
         rc = MH_EUNAVAILABLE;
-    } else if (o->n_accepted >= o->opts.max_in_flight + o->opts.max_queued) {
+    } else if (o->n_accepted >= o->opts.max_in_flight + o->opts.max_queued ||
+               (*slot != NULL && (*slot)->accepted >= o->opts.max_in_flight_per_tenant +
+                                                          o->opts.max_queued_per_tenant)) {
         rc = MH_ELIMIT;
     } else {
+        if (*slot == NULL) {
+            size_t len = strlen(x->tenant);
+            *slot = mh_xcalloc(1, sizeof(**slot) + len + 1);
+            (*slot)->hash = h;
+            memcpy((*slot)->name, x->tenant, len + 1);
+        }
+        (*slot)->accepted++;
+        x->quota = *slot;
         if (o->in_tail != NULL)
             o->in_tail->next = x;
         else
@@ -920,10 +954,18 @@ static void fail_now(struct mh_outbound *o, struct xfer *x, const char *kind, in
  * so a callback that resubmits cannot exceed the bound. */
 static void deliver(struct mh_outbound *o, struct xfer *x, struct mh_outbound_response *r)
 {
+    struct quota *q = x->quota;
     x->done(x->ctx, r);
     xfer_free(x);
     pthread_mutex_lock(&o->lock);
     o->n_accepted--;
+    if (--q->accepted == 0) {
+        struct quota **slot = &o->quotas[q->hash % QUOTA_BUCKETS];
+        while (*slot != q)
+            slot = &(*slot)->next;
+        *slot = q->next;
+        free(q);
+    }
     pthread_mutex_unlock(&o->lock);
 }
 

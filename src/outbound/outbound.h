@@ -38,6 +38,11 @@ struct mh_outbound_opts {
      * max_queued requests are accepted and not yet completed, mh_outbound_submit fails with
      * MH_ELIMIT. */
     int max_queued;
+    /* Requests of one tenant waiting (default a quarter of max_queued, at least 1; at most
+     * max_queued). Once max_in_flight_per_tenant + max_queued_per_tenant requests of a tenant
+     * are accepted and not yet completed, its submissions fail with MH_ELIMIT, so one tenant
+     * cannot fill the queue either. */
+    int max_queued_per_tenant;
     /* The response body is kept up to this many bytes (default 4 MiB). A larger body is not
      * truncated: the request fails with error_kind "too_big" and no response. */
     size_t max_response_bytes;
@@ -149,10 +154,10 @@ typedef void (*mh_outbound_done_fn)(void *ctx, const struct mh_outbound_response
  * untouched. Thread-safe. `done` runs exactly once on the executor thread, unless this returns
  * an error, in which case it never runs. Errors: MH_EINVAL for a NULL or malformed argument
  * (NULL method or url, a body pointer missing, negative timeouts, a tenant too long); MH_ELIMIT
- * when max_in_flight
- * + max_queued requests are already pending; MH_EUNAVAILABLE once destroy has begun. A request
- * whose URL, method or headers are unacceptable is accepted and completes with
- * "invalid_request", like any other outcome.
+ * when max_in_flight + max_queued requests are already pending, or the tenant's share of them
+ * (max_in_flight_per_tenant + max_queued_per_tenant); MH_EUNAVAILABLE once destroy has begun.
+ * A request whose URL, method or headers are unacceptable, or whose allow-list does not parse, is
+ * accepted and completes with "invalid_request", like any other outcome.
  */
 MH_MUSTCHECK enum mh_err mh_outbound_submit(struct mh_outbound *o,
                                             const struct mh_outbound_request *req,

@@ -372,6 +372,28 @@ MH_TEST(private_targets_are_refused_by_default)
     mh_mock_stop(m);
 }
 
+/* A server-wide allow-list that does not parse stops the server, naming the entry. */
+MH_TEST(bad_server_allowlist_stops_the_server)
+{
+    struct mh_it_db db;
+    mh_it_db_create(&db, true);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", mh_it_free_port());
+    const char *args[] = {"serve",
+                          "--port",
+                          port,
+                          "--bind-address",
+                          "127.0.0.1",
+                          "--outbound-allowlist",
+                          "10.0.0.0/8,192.168.0.0/99",
+                          NULL};
+    char *out = NULL;
+    MH_T_ASSERT(mh_it_run(&db, args, &out) != 0);
+    MH_T_ASSERT(strstr(out, "outbound_allowlist") != NULL);
+    MH_T_ASSERT(strstr(out, "192.168.0.0/99") != NULL);
+    free(out);
+}
+
 static void put_allowlist(struct env *e, const char *body, long want, const char *want_path)
 {
     char path[256];

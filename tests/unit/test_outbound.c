@@ -1192,6 +1192,7 @@ static void two_slots(struct mh_outbound_opts *opts)
     opts->max_in_flight = 2;
     opts->max_in_flight_per_tenant = 2;
     opts->max_queued = 3;
+    opts->max_queued_per_tenant = 3;
 }
 
 MH_TEST(queue_is_bounded_and_destroy_cancels_everything)
@@ -1565,6 +1566,52 @@ MH_TEST(tenants_share_the_slots)
         MH_T_ASSERT_STR_EQ(b[i].kind, "canceled");
         result_cleanup(&b[i]);
     }
+    srv_stop(&s);
+}
+
+static void small_queue(struct mh_outbound_opts *opts)
+{
+    opts->max_in_flight = 2;
+    opts->max_in_flight_per_tenant = 1;
+    opts->max_queued = 4;
+    opts->max_queued_per_tenant = 1;
+}
+
+/* Nor does one tenant's backlog fill the queue: its share of it refuses, others' is intact. */
+MH_TEST(tenants_share_the_queue)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(small_queue);
+    struct result rs[5] = {{0}};
+    struct mh_outbound_request req = {.method = "GET", .url = url_of(&s, "/hold"), .tenant = "a"};
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &rs[0]), MH_OK);
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &rs[1]), MH_OK);
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &rs[2]), MH_ELIMIT);
+    req.tenant = "b";
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &rs[2]), MH_OK);
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &rs[3]), MH_OK);
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, &rs[4]), MH_ELIMIT);
+    WAIT_UNTIL(srv_held(&s) == 2);
+    mh_outbound_destroy(o);
+    MH_T_ASSERT_EQ(done_so_far(), 4);
+    for (int i = 0; i < 4; i++) {
+        MH_T_ASSERT_STR_EQ(rs[i].kind, "canceled");
+        result_cleanup(&rs[i]);
+    }
+    MH_T_ASSERT_EQ(rs[4].calls, 0);
+
+    /* A completed request frees its tenant's place. */
+    o = make_outbound(small_queue);
+    struct result r = {0};
+    req.url = url_of(&s, "/json");
+    req.tenant = "a";
+    for (int i = 0; i < 3; i++) {
+        call_as(o, "a", url_of(&s, "/json"), 5000, &r);
+        MH_T_ASSERT_EQ(r.status, 200);
+        result_cleanup(&r);
+    }
+    mh_outbound_destroy(o);
     srv_stop(&s);
 }
 
