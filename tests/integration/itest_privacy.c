@@ -469,8 +469,10 @@ MH_TEST(database_error_text_stays_out_of_run_errors)
 /* ---- canonical replay ----------------------------------------------------------------------- */
 
 /*
- * Objects built by every JMESPath construct that builds one, passed on between steps, observed
- * through keys(), values() and to_string(), and sent as an http_call body. Keys are chosen so
+ * Objects built by every JMESPath construct that builds one (multi-select hash, merge(),
+ * projection, literal, map() over an expression reference; there is no from_items()), passed on
+ * between steps, observed through keys(), values(), to_string() and an object wildcard, and sent
+ * as an http_call body. Keys are chosen so
  * that their expression order, sorted order and PostgreSQL's jsonb order (shorter keys first)
  * all differ.
  */
@@ -497,7 +499,9 @@ static json_t *objects_flow(const char *url)
         /* objects observed: order-sensitive functions over earlier steps' objects */
         "id", "seen", "type", "transform", "config", "expression",
         "{k: keys(steps.hash.output), v: values(steps.merged.output), s: "
-        "to_string(steps.merged.output), l: keys(steps.lit.output), whole: trigger.body}",
+        "to_string(steps.merged.output), l: keys(steps.lit.output), whole: trigger.body, w: "
+        "steps.merged.output.*, m: map(&{sku: sku, n: qty}, trigger.body.items), x: "
+        "not_null(steps.nothing, steps.lit.output.b)}",
         /* the request body built from all of them */
         "id", "call", "type", "http_call", "config", "url", url, "method", "POST", "body",
         "expression",
