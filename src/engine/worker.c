@@ -909,17 +909,18 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
         cap = JOB_RETRY_MAX_MS;
     snprintf(delay, sizeof(delay), "%lld", (long long)(random_u64(NULL) % (uint64_t)cap));
     const char *params[] = {j->run_id, delay, why};
-    enum mh_err rc = mh_db_begin(c, NULL, j->project_id, NULL);
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_db_begin(c, NULL, j->project_id, &info);
     if (rc == MH_OK) {
         if (j->attempts >= j->max_attempts) {
             rc = mh_db_query(c,
                              "WITH d AS (DELETE FROM jobs WHERE run_id = $1 RETURNING *), "
                              "l AS (INSERT INTO dead_letters (project_id, run_id, kind, payload, "
                              "attempts, last_error) SELECT project_id, run_id, kind, payload, "
-                             "attempts, $3 FROM d RETURNING 1) "
-                             "UPDATE runs SET status = 'failed', error = $3, finished_at = now() "
+                             "attempts, $2 FROM d RETURNING 1) "
+                             "UPDATE runs SET status = 'failed', error = $2, finished_at = now() "
                              "WHERE id = $1 AND status IN ('queued', 'running')",
-                             3, params, NULL, NULL, NULL);
+                             2, (const char *[]){j->run_id, why}, NULL, NULL, &info);
             mh_log(MH_LOG_ERROR, "engine", "run %s: job dead-lettered after %d attempts: %s",
                    j->run_id, j->attempts, why);
         } else {
@@ -927,11 +928,14 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
                              "UPDATE jobs SET run_at = now() + $2::bigint * interval '1 "
                              "millisecond', lease_owner = NULL, lease_until = NULL, last_error = "
                              "$3 WHERE run_id = $1",
-                             3, params, NULL, NULL, NULL);
+                             3, params, NULL, NULL, &info);
         }
         if (rc == MH_OK)
-            rc = mh_db_commit(c, NULL);
+            rc = mh_db_commit(c, &info);
     }
+    if (rc != MH_OK)
+        mh_log(MH_LOG_ERROR, "engine", "run %s: recording the job's failure failed: %s (%s)",
+               j->run_id, info.message, info.kind);
     mh_db_release(rt->opts.pool, c);
     if (rc == MH_EUNAVAILABLE)
         orphan_add(rt, j);

@@ -537,7 +537,10 @@ static void show_in(const struct mh_privacy_view *v, json_t *obj, const char *co
         /* The member is shown under its name, so that a "headers" member is masked as such. */
         json_t *in = json_pack("{s:O}", members[i], m);
         json_t *shown = mh_secrets_privacy_view_apply(v, in);
-        json_object_set(obj, members[i], json_object_get(shown, members[i]));
+        json_t *sv = json_object_get(shown, members[i]);
+        /* A view that could not redact shows nothing (fails closed). */
+        json_object_set_new(obj, members[i],
+                            sv ? json_incref(sv) : json_string(MH_REDACT_HEADER_MASK));
         json_decref(shown);
         json_decref(in);
     }

@@ -125,7 +125,8 @@ static json_t *wait_run(struct env *e, const char *run)
         json_decref(r);
         mh_it_sleep_ms(50);
     }
-    mh_t_fail(__FILE__, __LINE__, "run %s did not finish", run);
+    char *log = mh_it_server_log(&e->s);
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish; log: %s", run, log);
 }
 
 /* The replay report of `run` as `bearer` (new reference). */
@@ -439,11 +440,54 @@ MH_TEST(database_error_text_stays_in_the_server_log)
     free(log);
 }
 
+/* A run the worker cannot advance because the database refuses a write fails with a generic
+ * error: PostgreSQL's text, which the API would show as the run's error, stays in the log. */
+MH_TEST(database_error_text_stays_out_of_run_errors)
+{
+    struct env e;
+    setup(&e);
+    mh_it_sql_script(e.db.admin_url,
+                     "CREATE FUNCTION it_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "IF NEW.type = 'step_succeeded' THEN RAISE EXCEPTION "
+                     "'it-internal-detail on table events'; END IF; RETURN NEW; END $$; "
+                     "CREATE TRIGGER it_refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE "
+                     "FUNCTION it_refuse(); "
+                     "ALTER TABLE jobs ALTER COLUMN max_attempts SET DEFAULT 1;");
+    json_t *def = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:[]}", "nodes", "id", "t", "type",
+                            "transform", "config", "expression", "trigger.body", "edges");
+    char wf[40], run[40];
+    workflow(&e, def, wf);
+    json_decref(def);
+    start_run(&e, wf, "{\"payload\": {}}", run);
+    json_t *r = wait_run(&e, run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    const char *err = json_string_value(json_object_get(r, "error"));
+    if (err == NULL || has(err, "it-internal-detail") || !has(err, "database error"))
+        mh_t_fail(__FILE__, __LINE__, "the run's error: %s", err ? err : "(null)");
+    json_decref(r);
+    /* The job that exhausted its attempts is in the dead-letter list (it once failed to get
+     * there, and the run stayed "running" for ever). */
+    char path[256], *text = NULL;
+    snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e.project);
+    json_t *dl = get_as(&e, e.owner, path, &text);
+    json_t *d0 = json_array_get(json_object_get(dl, "items"), 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d0, "run_id")), run);
+    MH_T_ASSERT(!has(text, "it-internal-detail"));
+    json_decref(dl);
+    free(text);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    char *log = mh_it_server_log(&e.s);
+    MH_T_ASSERT(has(log, "it-internal-detail"));
+    free(log);
+}
+
 /* ---- canonical replay ----------------------------------------------------------------------- */
 
 /*
- * Objects built by every JMESPath construct that builds one, passed on between steps, observed
- * through keys(), values() and to_string(), and sent as an http_call body. Keys are chosen so
+ * Objects built by every JMESPath construct that builds one (multi-select hash, merge(),
+ * projection, literal, map() over an expression reference; there is no from_items()), passed on
+ * between steps, observed through keys(), values(), to_string() and an object wildcard, and sent
+ * as an http_call body. Keys are chosen so
  * that their expression order, sorted order and PostgreSQL's jsonb order (shorter keys first)
  * all differ.
  */
@@ -470,7 +514,9 @@ static json_t *objects_flow(const char *url)
         /* objects observed: order-sensitive functions over earlier steps' objects */
         "id", "seen", "type", "transform", "config", "expression",
         "{k: keys(steps.hash.output), v: values(steps.merged.output), s: "
-        "to_string(steps.merged.output), l: keys(steps.lit.output), whole: trigger.body}",
+        "to_string(steps.merged.output), l: keys(steps.lit.output), whole: trigger.body, w: "
+        "steps.merged.output.*, m: map(&{sku: sku, n: qty}, trigger.body.items), x: "
+        "not_null(steps.nothing, steps.lit.output.b)}",
         /* the request body built from all of them */
         "id", "call", "type", "http_call", "config", "url", url, "method", "POST", "body",
         "expression",
