@@ -31,13 +31,15 @@ LDFLAGS := -pthread $(LDSAN) $(EXTRA_LDFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 
 LIB_SRC    := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/migrations_data.o
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/migrations_data.o \
+              $(BUILD)/gen/templates_data.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ITEST_SRC  := $(wildcard tests/integration/itest_*.c)
 ITEST_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
 ITEST_LIB  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+TEMPLATES  := $(sort $(wildcard templates/*.json))
 
 .PHONY: all build run test test-unit test-integration bootstrap clean fuzz bench format \
         check-format asan
@@ -72,6 +74,14 @@ $(BUILD)/gen/migrations_data.c: $(MIGRATIONS) migrations scripts/embed-migration
 	@sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# The starter workflow templates that GET /api/workflow-templates serves.
+$(BUILD)/gen/templates_data.c: $(TEMPLATES) templates scripts/embed-files.sh
+	@mkdir -p $(@D)
+	@sh scripts/embed-files.sh mh_workflow_template_files $(TEMPLATES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/templates_data.o: $(BUILD)/gen/templates_data.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libmeshhook.a

@@ -101,6 +101,11 @@ const struct mh_http_route mh_app_routes[] = {
      mh_h_workflows_version_get, false},
     {"GET", "/api/projects/:project_id/workflows/:workflow_id/export", mh_h_workflows_export,
      false},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/preview", mh_h_workflows_preview,
+     false},
+    {"POST", "/api/expressions/check", mh_h_expressions_check, false},
+    {"GET", "/api/workflow-templates", mh_h_workflow_templates_list, false},
+    {"GET", "/api/workflow-templates/:template_id", mh_h_workflow_templates_get, false},
 };
 
 const size_t mh_app_routes_count = MH_ARRAY_LEN(mh_app_routes);

@@ -86,6 +86,17 @@ bool mh_h_workflow_version_for_run(struct mh_api *api, const char *project_id,
                                    const char *workflow_id, int version_or_0_for_latest,
                                    json_t **row_out);
 
+/* Reads member `name` of `obj` as a workflow definition, with the checks and limits of a draft
+ * save: a JSON object of at most 1 MiB as compact JSON (422 or 413 with path "/name"), valid or
+ * not. *def_out is borrowed from `obj`, NULL when the member is absent. False after answering. */
+bool mh_h_workflow_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out);
+
+/* builder.c */
+void mh_h_workflows_preview(struct mh_http_req *req, void *app);
+void mh_h_expressions_check(struct mh_http_req *req, void *app);
+void mh_h_workflow_templates_list(struct mh_http_req *req, void *app);
+void mh_h_workflow_templates_get(struct mh_http_req *req, void *app);
+
 /* hooks.c */
 void mh_h_hook(struct mh_http_req *req, void *app);
 /* endpoints.c */
