@@ -858,3 +858,24 @@ MH_TEST(starter_templates_run_as_they_are)
     mh_mock_stop(m);
     teardown(&e);
 }
+
+/* The editor's unit tests render forms from a copy of GET /api/node-types; it must be the
+ * server's answer, or those tests test a form nobody sees. */
+MH_TEST(node_types_fixture_matches_the_server)
+{
+    struct env e;
+    setup(&e);
+    long st;
+    json_t *live = api(&e, "GET", "/api/node-types", NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/web/src/lib/graph/fixtures/node-types.json", mh_t_repo_dir());
+    json_error_t jerr;
+    json_t *copy = json_load_file(path, 0, &jerr);
+    MH_T_ASSERT(copy != NULL);
+    if (!json_equal(live, copy))
+        mh_t_fail(__FILE__, __LINE__, "%s differs from GET /api/node-types: refresh it", path);
+    json_decref(copy);
+    json_decref(live);
+    teardown(&e);
+}
