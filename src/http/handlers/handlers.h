@@ -21,6 +21,8 @@ void mh_h_login(struct mh_http_req *req, void *app);
 void mh_h_logout(struct mh_http_req *req, void *app);
 void mh_h_me(struct mh_http_req *req, void *app);
 void mh_h_signup(struct mh_http_req *req, void *app);
+/* GET /api/auth/options: what the sign-in page needs to know, without credentials. */
+void mh_h_auth_options(struct mh_http_req *req, void *app);
 /* tokens.c */
 void mh_h_tokens_list(struct mh_http_req *req, void *app);
 void mh_h_tokens_create(struct mh_http_req *req, void *app);
