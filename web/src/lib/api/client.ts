@@ -14,6 +14,8 @@ export interface RequestOptions {
   /** A 401 is returned to the caller without notifying onUnauthenticated (sign-in, probes). */
   quiet401?: boolean;
   signal?: AbortSignal;
+  /** Extra request headers, such as If-Match for a draft save (api.md "Draft revisions"). */
+  headers?: Record<string, string>;
 }
 
 let csrfToken: string | null = null;
@@ -55,7 +57,7 @@ async function parseBody(res: Response): Promise<unknown> {
 }
 
 async function send(method: Method, path: string, body: unknown, opts: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   try {
