@@ -71,6 +71,8 @@ void mh_h_workflows_import(struct mh_http_req *req, void *app);
 void mh_h_workflows_get(struct mh_http_req *req, void *app);
 void mh_h_workflows_update(struct mh_http_req *req, void *app);
 void mh_h_workflows_delete(struct mh_http_req *req, void *app);
+void mh_h_workflows_archive(struct mh_http_req *req, void *app);
+void mh_h_workflows_unarchive(struct mh_http_req *req, void *app);
 void mh_h_workflows_put_draft(struct mh_http_req *req, void *app);
 void mh_h_workflows_validate(struct mh_http_req *req, void *app);
 void mh_h_workflows_publish(struct mh_http_req *req, void *app);

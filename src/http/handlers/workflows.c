@@ -42,6 +42,7 @@ static void set_etag(struct mh_http_req *req, long long revision);
 static void create_workflow(struct mh_http_req *req, void *app, bool is_import);
 static void free_void(void *p);
 static void decref_void(void *p);
+static bool disable_endpoints(struct mh_api *api, const char *const params[2]);
 
 /* The workflow as lists show it. $1 is the project, $2 the workflow. */
 static const char *const workflow_sql =
@@ -310,17 +311,45 @@ void mh_h_node_types(struct mh_http_req *req, void *app)
     mh_api_close(&api);
 }
 
+/* GET .../workflows: live workflows, or with ?archived=true the archived ones; ?q= keeps those
+ * whose name or description contains it (case-insensitive). Each row carries its newest run. */
 void mh_h_workflows_list(struct mh_http_req *req, void *app)
 {
-    mh_api_list_in_project(
-        req, app, "viewer",
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    const char *archived = mh_http_req_query(req, "archived");
+    const char *q = mh_http_req_query(req, "q");
+    if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0) {
+        mh_http_respond_error(req, 422, "invalid", "archived must be true or false", "?archived");
+        goto out;
+    }
+    if (q && strlen(q) > WF_MAX_NAME) {
+        mh_http_respond_error(req, 422, "invalid", "q must be at most 200 characters", "?q");
+        goto out;
+    }
+    const char *params[] = {pid, archived ? archived : "false", q && q[0] ? q : NULL};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT w.id, w.name, w.description, (SELECT max(v.version) FROM workflow_versions v "
         "WHERE v.workflow_id = w.id) AS latest_version, EXISTS (SELECT 1 FROM workflow_versions "
         "v WHERE v.workflow_id = w.id AND v.state = 'draft') AS has_draft, to_json(w.created_at) "
-        "AS created_at, to_json(w.updated_at) AS updated_at FROM workflows w WHERE w.project_id "
-        "= $1 AND w.archived_at IS NULL AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < "
-        "($3::timestamptz, $4::uuid)) ORDER BY w.created_at DESC, w.id DESC LIMIT $2::int",
-        "created_at", "id");
+        "AS created_at, to_json(w.updated_at) AS updated_at, to_json(w.archived_at) AS "
+        "archived_at, (SELECT json_build_object('id', r.id, 'status', r.status, 'is_test', "
+        "r.is_test, 'version', r.version, 'created_at', r.created_at, 'finished_at', "
+        "r.finished_at) FROM runs r WHERE r.workflow_id = w.id ORDER BY r.created_at DESC, r.id "
+        "DESC LIMIT 1) AS last_run FROM workflows w WHERE w.project_id = $1 AND "
+        "(w.archived_at IS NOT NULL) = $2::boolean AND ($3::text IS NULL OR strpos(lower(w.name "
+        "|| ' ' || w.description), lower($3)) > 0) AND ($5::timestamptz IS NULL OR "
+        "(w.created_at, w.id) < ($5::timestamptz, $6::uuid)) ORDER BY w.created_at DESC, w.id "
+        "DESC LIMIT $4::int",
+        3, params, "created_at", "id");
+out:
+    mh_api_close(&api);
 }
 
 /* POST .../workflows and POST .../workflows/import: a new workflow whose draft is the given
@@ -491,11 +520,7 @@ void mh_h_workflows_delete(struct mh_http_req *req, void *app)
                                    "UPDATE workflows SET archived_at = now(), updated_at = "
                                    "now() WHERE project_id = $1 AND id = $2",
                                    2, params) &&
-                          mh_api_query(&api,
-                                       "UPDATE webhook_endpoints SET is_enabled = false, "
-                                       "updated_at = now() WHERE project_id = $1 AND "
-                                       "workflow_id = $2",
-                                       2, params)
+                          disable_endpoints(&api, params)
                     : mh_api_query(&api, "DELETE FROM workflows WHERE project_id = $1 AND id = $2",
                                    2, params) != NULL);
     if (!ok || !mh_api_commit(&api))
@@ -504,6 +529,92 @@ void mh_h_workflows_delete(struct mh_http_req *req, void *app)
 out:
     json_decref(detail);
     mh_api_close(&api);
+}
+
+/* Disables the webhook endpoints of an archived workflow ($1 project, $2 workflow), marking those
+ * that were enabled so that restoring the workflow enables them again. */
+static bool disable_endpoints(struct mh_api *api, const char *const params[2])
+{
+    return mh_api_query(api,
+                        "UPDATE webhook_endpoints SET disabled_by_archive = is_enabled, "
+                        "is_enabled = false, updated_at = now() WHERE project_id = $1 AND "
+                        "workflow_id = $2 AND is_enabled",
+                        2, params) != NULL;
+}
+
+/* Archives (POST .../archive) or restores (POST .../unarchive) a workflow. Archiving works
+ * whether or not the workflow has runs, and can be undone: it hides the workflow from every
+ * endpoint but the archived list and this one, and disables its webhook endpoints; restoring
+ * brings it back and enables the endpoints that archiving disabled. */
+static void set_archived(struct mh_http_req *req, void *app, bool is_archive)
+{
+    struct mh_api api;
+    json_t *wf = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL))
+        goto out;
+    if (!mh_api_is_uuid(wid)) {
+        mh_http_respond_error(req, 404, "not_found", "workflow not found", NULL);
+        goto out;
+    }
+    const char *params[] = {pid, wid};
+    json_t *row = mh_api_query_row(&api, "workflow not found",
+                                   "SELECT archived_at IS NOT NULL AS is_archived FROM workflows "
+                                   "WHERE project_id = $1 AND id = $2 FOR UPDATE",
+                                   2, params);
+    if (row == NULL)
+        goto out;
+    if (json_is_true(json_object_get(row, "is_archived")) == is_archive) {
+        mh_http_respond_error(
+            req, 409, is_archive ? "archived" : "not_archived",
+            is_archive ? "the workflow is already archived" : "the workflow is not archived", NULL);
+        goto out;
+    }
+    bool ok = is_archive
+                  ? mh_api_query(&api,
+                                 "UPDATE workflows SET archived_at = now(), updated_at = now() "
+                                 "WHERE project_id = $1 AND id = $2",
+                                 2, params) &&
+                        disable_endpoints(&api, params)
+                  : mh_api_query(&api,
+                                 "UPDATE workflows SET archived_at = NULL, updated_at = now() "
+                                 "WHERE project_id = $1 AND id = $2",
+                                 2, params) &&
+                        mh_api_query(&api,
+                                     "UPDATE webhook_endpoints SET is_enabled = true, "
+                                     "disabled_by_archive = false, updated_at = now() WHERE "
+                                     "project_id = $1 AND workflow_id = $2 AND disabled_by_archive",
+                                     2, params);
+    if (!ok ||
+        !mh_api_audit(&api, pid, is_archive ? "workflow.archive" : "workflow.unarchive", wid, NULL))
+        goto out;
+    if (!is_archive) {
+        wf = workflow_json(&api, pid, wid, false);
+        if (wf == NULL)
+            goto out;
+    }
+    if (!mh_api_commit(&api))
+        goto out;
+    if (is_archive)
+        mh_http_respond_json(req, 204, NULL);
+    else
+        mh_http_respond_json(req, 200, json_incref(wf));
+out:
+    json_decref(wf);
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_archive(struct mh_http_req *req, void *app)
+{
+    set_archived(req, app, true);
+}
+
+void mh_h_workflows_unarchive(struct mh_http_req *req, void *app)
+{
+    set_archived(req, app, false);
 }
 
 void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
