@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { toFlow } from './convert';
-import { layout, withLayout } from './layout';
+import { DAGRE_MAX_NODES, layered, layout, withLayout } from './layout';
 import type { FlowEdge, FlowNode } from './types';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -38,6 +38,18 @@ describe('layout', () => {
     const out = withLayout(nodes, edges);
     expect(new Set(out.map((n) => `${n.position.x},${n.position.y}`)).size).toBe(300);
     expect(nodes[5].position).toEqual({ x: 0, y: 0 }); // the input is not changed
+  });
+
+  it('lays large graphs out in layers: edges down, no overlap, false to the right of true', () => {
+    const f = toFlow(stripe.definition);
+    const pos = layered(f.nodes, f.edges, { nodeWidth: 200, nodeHeight: 60 });
+    for (const e of f.edges) expect(pos.get(e.target)!.y).toBeGreaterThan(pos.get(e.source)!.y);
+    const list = [...pos.values()];
+    for (let i = 0; i < list.length; i++)
+      for (let j = i + 1; j < list.length; j++) expect(overlaps(list[i], list[j], 200, 60)).toBe(false);
+    expect(pos.get('review')!.x).toBeLessThan(pos.get('record')!.x);
+    expect(pos.get('payment')!.x).toBeLessThan(pos.get('ignored')!.x);
+    expect(DAGRE_MAX_NODES).toBeLessThan(300);
   });
 
   it('ignores edges to nodes that are gone', () => {
