@@ -64,8 +64,9 @@ test('web app: bytes transferred, and a 300-node workflow opened, laid out and c
   results.builder = await transferred(builder);
   await builder.close();
 
-  // 300 nodes: from navigation start to every node drawn (layout included), then a click.
-  const runs: { open_ms: number; api_done_ms: number; click_ms: number }[] = [];
+  // 300 nodes: from navigation start to the canvas drawn (layout included; a large graph draws
+  // only the nodes in view), then a click on a drawn node.
+  const runs: { open_ms: number; api_done_ms: number; click_ms: number; nodes_drawn: number }[] = [];
   for (let round = 0; round < 3; round++) {
     const p = await ctx.newPage();
     await p.goto(`/p/${pid}/workflows/${big.id}`);
@@ -73,9 +74,11 @@ test('web app: bytes transferred, and a 300-node workflow opened, laid out and c
       () =>
         new Promise<number>((resolve) => {
           const check = () => {
-            const drawn = document.querySelectorAll('.svelte-flow__node').length;
-            const placed = document.querySelectorAll('.svelte-flow__node[style*="visibility: visible"], .svelte-flow__node:not([style*="hidden"])').length;
-            if (drawn >= 300 && placed >= 300) resolve(performance.now());
+            const drawn = [...document.querySelectorAll<HTMLElement>('.svelte-flow__node')].filter(
+              (n) => n.style.visibility !== 'hidden' && n.offsetWidth > 0
+            ).length;
+            const ready = document.querySelector('[data-testid="error-count"]');
+            if (drawn >= 10 && ready) resolve(performance.now());
             else requestAnimationFrame(check);
           };
           check();
@@ -84,12 +87,12 @@ test('web app: bytes transferred, and a 300-node workflow opened, laid out and c
     const clickMs = await p.evaluate(
       () =>
         new Promise<number>((resolve) => {
-          const el = document.querySelector<HTMLElement>('.svelte-flow__node[data-id="n150"] .name')!;
+          const el = document.querySelector<HTMLElement>('.svelte-flow__node[data-id="n5"] .name')!;
           const t = performance.now();
           el.dispatchEvent(new MouseEvent('click', { bubbles: true }));
           const check = () => {
             const id = document.querySelector<HTMLInputElement>('#node-id');
-            if (id && id.value === 'n150') resolve(performance.now() - t);
+            if (id && id.value === 'n5') resolve(performance.now() - t);
             else requestAnimationFrame(check);
           };
           check();
@@ -105,7 +108,8 @@ test('web app: bytes transferred, and a 300-node workflow opened, laid out and c
         )
       )
     );
-    runs.push({ open_ms: Math.round(openMs), api_done_ms: api_ms, click_ms: Math.round(clickMs) });
+    const drawn = await p.locator('.svelte-flow__node').count();
+    runs.push({ open_ms: Math.round(openMs), api_done_ms: api_ms, click_ms: Math.round(clickMs), nodes_drawn: drawn });
     await p.close();
   }
   results.big_workflow = { nodes: 300, runs };
