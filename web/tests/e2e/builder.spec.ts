@@ -240,3 +240,48 @@ test('the builder passes axe-core and is pictured in light, dark and phone width
   await screenshots(page, 'builder');
   await api.dispose();
 });
+
+test('versions: a published version compared with the draft on the canvas and copied back; copy and paste', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('versions');
+  const v1 = {
+    nodes: [
+      { id: 'a', type: 'transform', config: { expression: 'trigger.body' }, position: { x: 0, y: 0 } },
+      { id: 'b', type: 'terminate', config: { output: 'steps.a.output' }, position: { x: 0, y: 160 } }
+    ],
+    edges: [{ from: 'a', to: 'b' }]
+  };
+  const wid = await newWorkflow(api, pid, 'Versions', v1);
+  await api.post(`/api/projects/${pid}/workflows/${wid}/publish`);
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('node-a')).toBeVisible();
+
+  // Copy and paste a: a new node a-like with a fresh id, unconnected.
+  await selectNode(page, 'a');
+  await page.locator('.canvas').focus();
+  await page.keyboard.press('Control+c');
+  await page.keyboard.press('Control+v');
+  await expect(page.getByTestId('node-transform_1')).toBeVisible();
+  // Change b's output.
+  await selectNode(page, 'b');
+  await page.getByRole('textbox', { name: 'Output', exact: true }).fill('steps.a.output.id');
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+
+  // Compared with version 1: the pasted node is added, b changed, a the same.
+  await page.getByRole('tab', { name: 'Versions' }).click();
+  await page.getByRole('button', { name: 'Compare with the draft' }).click();
+  await expect(page.getByTestId('diff')).toBeVisible();
+  await expect(page.getByTestId('node-transform_1')).toHaveClass(/diff-added/);
+  await expect(page.getByTestId('node-b')).toHaveClass(/diff-changed/);
+  await expect(page.getByTestId('node-a')).not.toHaveClass(/diff-/);
+
+  // Copied back into the draft and saved: the draft is version 1 again.
+  await page.getByRole('button', { name: 'Copy version 1 into the draft' }).click();
+  await expect(page.getByTestId('node-transform_1')).toHaveCount(0);
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+  const d = await draftOf(api, pid, wid);
+  expect(d.definition.nodes.find((n) => n.id === 'b').config.output).toBe('steps.a.output');
+  expect(d.definition.nodes).toHaveLength(2);
+  await api.dispose();
+});
