@@ -285,3 +285,30 @@ test('versions: a published version compared with the draft on the canvas and co
   expect(d.definition.nodes).toHaveLength(2);
   await api.dispose();
 });
+
+test('export and import of the workflow JSON', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('io');
+  const tpl = await api.get<{ definition: { nodes: unknown[] } }>('/api/workflow-templates/json-transform');
+  const wid = await newWorkflow(api, pid, 'Exported', tpl.definition);
+  const empty = await newWorkflow(api, pid, 'Imported');
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('node-shape')).toBeVisible();
+  await page.getByRole('tab', { name: 'Workflow' }).click();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+  const doc = JSON.parse(await (await download.createReadStream()).toArray().then((c) => Buffer.concat(c).toString('utf8')));
+  expect(doc.meshhook_export).toBe(1);
+  expect(doc.definition.nodes.map((n: { id: string }) => n.id)).toEqual(['shape', 'done']);
+
+  // Into the other workflow: the canvas takes it, and it is saved like any change.
+  await page.goto(`/p/${pid}/workflows/${empty}`);
+  await expect(page.getByTestId('empty-canvas')).toBeVisible();
+  await page.getByRole('tab', { name: 'Workflow' }).click();
+  await page.locator('input[type=file]').setInputFiles({ name: 'wf.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(doc)) });
+  await expect(page.getByTestId('node-shape')).toBeVisible();
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/, { timeout: 15_000 });
+  expect((await draftOf(api, pid, empty)).definition.nodes).toHaveLength(2);
+  // A file that is neither an export nor a definition is refused with a message.
+  await page.locator('input[type=file]').setInputFiles({ name: 'x.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
+  await expect(page.getByRole('alert')).toContainText('not a MeshHook export');
+  await api.dispose();
+});
