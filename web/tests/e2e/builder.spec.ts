@@ -85,6 +85,16 @@ test('a new user builds the getting-started workflow by drag and drop, previews 
   await expect(page.getByTestId('preview-step-total')).toContainText('"total": 20');
   await expect(page.getByTestId('step-done')).toContainText('succeeded');
   await screenshots(page, 'builder-preview');
+  // "Test run": a real run of the draft on the same sample, linked.
+  await page.getByRole('button', { name: 'Test run' }).click();
+  const link = page.getByRole('link', { name: /^[0-9a-f-]{36}$/ });
+  await expect(link).toHaveAttribute('href', new RegExp(`/p/${pid}/runs/`));
+  const testRun = (await link.textContent())!.trim();
+  await expect
+    .poll(async () => (await api.get<{ status: string; is_test: boolean }>(`/api/projects/${pid}/runs/${testRun}`)).status, {
+      timeout: 20_000
+    })
+    .toBe('succeeded');
 
   // Saved (Ctrl+S) and published.
   await page.keyboard.press('Control+s');
@@ -112,6 +122,14 @@ test('a new user builds the getting-started workflow by drag and drop, previews 
       timeout: 20_000
     })
     .toBe('succeeded');
+  // The recorded delivery is a sample the preview can use.
+  await page.getByRole('tab', { name: 'Node' }).click();
+  await page.getByRole('tab', { name: 'Preview' }).click();
+  await expect(page.getByLabel('Sample').locator('option')).toHaveCount(2);
+  await page.getByLabel('Sample').selectOption({ index: 1 });
+  await page.getByRole('button', { name: 'Preview', exact: true }).click();
+  await expect(page.getByTestId('preview-step-total')).toContainText('"total": 3');
+
   // What the workflow list shows for it: the newest run, succeeded. (The list page itself is
   // tested with the workflows list; this checks the data it is given.)
   const list = await api.get<{ items: { id: string; last_run?: { status: string } | null }[] }>(
