@@ -31,16 +31,18 @@ LDFLAGS := -pthread $(LDSAN) $(EXTRA_LDFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 
 LIB_SRC    := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/migrations_data.o
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/migrations_data.o \
+              $(BUILD)/gen/templates_data.o $(BUILD)/gen/web_assets.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ITEST_SRC  := $(wildcard tests/integration/itest_*.c)
 ITEST_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
 ITEST_LIB  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+TEMPLATES  := $(sort $(wildcard templates/*.json))
 
 .PHONY: all build run test test-unit test-integration bootstrap clean fuzz bench format \
-        check-format asan
+        check-format asan web
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -51,6 +53,8 @@ build: all
 
 asan:
 	@$(MAKE) --no-print-directory VARIANT=asan all
+
+web: build/web/web_assets.c
 
 $(BUILD)/libmeshhook.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -74,6 +78,40 @@ $(BUILD)/gen/migrations_data.c: $(MIGRATIONS) migrations scripts/embed-migration
 $(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
+# The starter workflow templates that GET /api/workflow-templates serves.
+$(BUILD)/gen/templates_data.c: $(TEMPLATES) templates scripts/embed-files.sh
+	@mkdir -p $(@D)
+	@sh scripts/embed-files.sh mh_workflow_template_files $(TEMPLATES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/templates_data.o: $(BUILD)/gen/templates_data.c
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# The web app (web/, docs/ui.md): `npm ci` when the lockfile changes, `vite build` when a source
+# changes, then the built files become a C table (scripts/embed-web.mjs). Everything lands in
+# build/web/, shared by every variant: the ASan, TSan and scan builds compile the same generated
+# file and never run npm or vite again.
+WEB_SRC := $(shell find web/src web/static -type f ! -name '*.test.ts' 2>/dev/null) \
+           web/package.json web/svelte.config.js web/vite.config.ts web/tsconfig.json
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	@echo "  NPM ci (web/)"
+	@cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build/web/vite.stamp: web/node_modules/.package-lock.json $(WEB_SRC)
+	@echo "  VITE build (web/)"
+	@mkdir -p $(@D)
+	@cd web && npx --no-install vite build --logLevel warn
+	@touch $@
+
+build/web/web_assets.c: build/web/vite.stamp scripts/embed-web.mjs
+	@node scripts/embed-web.mjs build/web/dist > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/web_assets.o: build/web/web_assets.c src/http/web_assets.h
+	@mkdir -p $(@D)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libmeshhook.a
 	@echo "  LD  $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -91,7 +129,7 @@ run: bootstrap
 	@sh scripts/run.sh
 
 test: bootstrap
-	@sh scripts/bootstrap.sh clang clang-tools
+	@sh scripts/bootstrap.sh clang clang-tools chromium
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
 	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook

@@ -1,11 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages MeshHook needs when they are missing. As root it runs apt-get;
 # otherwise it prints the exact command and fails. Usage: bootstrap.sh [extra package ...]
+# Node.js and npm build the web app (web/): Debian's `nodejs` and `npm` are installed only when
+# no `node`/`npm` command exists, so a newer Node installed another way is kept.
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev \
 libjansson-dev libssl-dev libargon2-dev libpcre2-dev postgresql postgresql-contrib \
 clang-format curl ca-certificates iproute2 $*"
+
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do

@@ -5,9 +5,10 @@
 # PostgreSQL cluster that this script starts in a temporary directory and
 # removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
 # group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits 66 on
-# any report and so fails its test. Ends with one line: `N passed, N failed, N skipped`.
+# any report and so fails its test; then the web app's Vitest and Playwright suites
+# (tests/browser.sh). Ends with one line: `N passed, N failed, N skipped`.
 #
-#   tests/run.sh [all|checks|unit|integration] [test-binary-name-filter]
+#   tests/run.sh [all|checks|unit|integration|browser] [test-binary-name-filter]
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -136,15 +137,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
+# Starts the throwaway cluster once, for the integration and browser suites; false (with the
+# failure recorded) when it cannot start.
+pg_started=""
+start_pg() {
+    [ -n "$pg_started" ] && return "$pg_started"
     PGDIR=$(mktemp -d /tmp/meshhook-test-pg.XXXXXX)
     chmod 755 "$PGDIR"
+    local port
     port=$(sh scripts/free-port.sh)
     if MH_PG_FAST=1 sh scripts/pg.sh start "$PGDIR" "$port" >"$LOGDIR/pg.log" 2>&1; then
         eval "$(sh scripts/pg.sh urls "$PGDIR" "$port")"
         export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL MESHHOOK_SUPER_DATABASE_URL
         export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port" MH_IT_TMP="$LOGDIR"
         export MH_MESHHOOK_BIN="${MH_MESHHOOK_BIN:-$ROOT/build/asan/meshhook}"
+        pg_started=0
+    else
+        cat "$LOGDIR/pg.log"
+        echo "FAIL could not start the test PostgreSQL cluster"
+        record postgres fail
+        pg_started=1
+    fi
+    return "$pg_started"
+}
+
+if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
+    if start_pg; then
         # Integration cases drive a real server (the crash test restarts it three times): give
         # each up to five minutes before the harness calls it hung.
         export MH_T_TIMEOUT=${MH_T_TIMEOUT:-300}
@@ -173,10 +191,17 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
                 rm -f "$LOGDIR"/tsan/r.*
             done
         fi
-    else
-        cat "$LOGDIR/pg.log"
-        echo "FAIL could not start the test PostgreSQL cluster"
-        record postgres fail
+    fi
+fi
+
+# The web app: Vitest for its pure code, then Playwright in Debian's Chromium against the
+# sanitizer binary and a database of the same throwaway cluster (tests/browser.sh).
+if [ "$SUITE" = all ] || [ "$SUITE" = browser ]; then
+    if want vitest; then
+        run_harness "browser/vitest" bash tests/browser.sh vitest
+    fi
+    if want playwright && start_pg; then
+        run_harness "browser/playwright" bash tests/browser.sh playwright
     fi
 fi
 

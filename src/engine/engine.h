@@ -95,6 +95,17 @@ json_t *mh_engine_node_types(void);
 /* A new reference to the config schema of node type `type`, or NULL for an unknown type. */
 json_t *mh_engine_node_type_schema(const char *type);
 
+/*
+ * Checks that `src` (NUL-terminated) compiles as the editor's field would: a JMESPath
+ * expression, or with `is_template` a `{{ expr }}` template, by the compilers validation uses.
+ * MH_OK when it compiles; otherwise MH_EJMESPATH (JMESPath syntax) or MH_EINVAL (template
+ * syntax), with info->kind "jmespath_syntax" or "template_syntax" as validation's error codes,
+ * info->message and info->offset (the byte offset into `src`). MH_ETOOBIG past
+ * MH_JP_MAX_EXPR_BYTES.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_expr_check(const char *src, bool is_template,
+                                              struct mh_err_info *info);
+
 /* ---- Templates ---------------------------------------------------------------------------- */
 
 /*
@@ -445,6 +456,44 @@ MH_MUSTCHECK enum mh_err mh_engine_pending(const struct mh_wf *wf, const struct 
                                            struct mh_err_info *info);
 
 void mh_engine_result_cleanup(struct mh_engine_result *r);
+
+/* ---- Mapping preview (preview.c) --------------------------------------------------------- */
+
+struct mh_engine_preview_in {
+    json_t *trigger;         /* {"body", "headers", "query", "received_at"?}; borrowed */
+    json_t *extra;           /* recorded beside the trigger, as for mh_engine_event_run_started
+                              * (a recorded delivery's {"delivery": ...}, from which the fold
+                              * reads a JSON body kept as raw bytes); may be NULL */
+    json_t *stand_ins;       /* node id -> stand-in (see mh_engine_preview_check); may be NULL */
+    const char *workflow_id; /* shown to expressions as run.workflow; may be NULL */
+    int64_t now_ms;          /* the caller's clock: the preview's start */
+};
+
+/*
+ * Checks a preview's stand-ins against `wf`: an object whose members name http_call nodes (a
+ * response {"status"?: 100..599 (200), "headers"?: {name: string}, "body"?: any JSON, a string
+ * sent as it is}) or delay nodes ({} or true: the timer fires). MH_EINVAL with the message and,
+ * in info->path, the JSON pointer of the offending member relative to the stand-ins object.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_preview_check(const struct mh_wf *wf, json_t *stand_ins,
+                                                 struct mh_err_info *info);
+
+/*
+ * Evaluates `wf` on a sample trigger with mh_engine_advance, the workers' decision function, in
+ * memory: no I/O, nothing sent or stored. The run proceeds as a test run would until it ends or
+ * only outside work remains that has no stand-in (an http_call to send, a delay to wait); stood-in
+ * calls get their response as the outcome of every attempt (so retries play out), and stood-in
+ * delays fire at once (the preview's clock jumps to them, and a parallel delay due earlier fires
+ * with them). *out is new: {"status": "succeeded"|"failed"|"stopped", "output"?, "error"?,
+ * "trigger", "order": [node ids as decided], "stopped_at": [node ids], "steps": {id: {"type",
+ * "status" (a step status, or "stopped"), "attempts", "stand_in", "output"?, "port"? (branch),
+ * "request"? (http_call, secrets unresolved), "fire_at"?, "error"? (with "path" and "offset" of
+ * the failing expression when a JMESPath evaluation failed)}}}. Errors: those of
+ * mh_engine_preview_check, and MH_EINVAL / MH_ETOOBIG from the engine.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_preview(const struct mh_wf *wf,
+                                           const struct mh_engine_preview_in *in, json_t **out,
+                                           struct mh_err_info *info);
 
 /* ---- Replay ------------------------------------------------------------------------------- */
 

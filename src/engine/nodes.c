@@ -390,3 +390,26 @@ void mh_engine__node_release(struct mh_wf_node *n)
     free(n->ancestors);
     memset(n, 0, sizeof(*n));
 }
+
+enum mh_err mh_engine_expr_check(const char *src, bool is_template, struct mh_err_info *info)
+{
+    size_t len = strlen(src);
+    if (len > MH_JP_MAX_EXPR_BYTES)
+        return mh_err_set(info, MH_ETOOBIG, "too_big", -1,
+                          "the expression exceeds the limit of %d bytes", MH_JP_MAX_EXPR_BYTES);
+    if (is_template) {
+        struct mh_tpl *t = NULL;
+        enum mh_err rc = mh_engine__tpl_compile(src, &t, info);
+        mh_engine__tpl_destroy(t);
+        if (rc != MH_OK && info)
+            snprintf(info->kind, sizeof(info->kind), "%s",
+                     rc == MH_EJMESPATH ? "jmespath_syntax" : "template_syntax");
+        return rc;
+    }
+    struct mh_jp_expr *e = NULL;
+    enum mh_err rc = mh_jp_compile(src, len, &e, info);
+    mh_jp_expr_destroy(e);
+    if (rc != MH_OK && info)
+        snprintf(info->kind, sizeof(info->kind), "jmespath_syntax");
+    return rc;
+}

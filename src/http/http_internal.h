@@ -89,4 +89,25 @@ void mh_http__conns_close(struct mh_http__conn *k);
  * NULL-tolerant. */
 void mh_http__conn_set_busy(struct mh_http__conn *k, bool is_busy);
 
+/* The web app (static.c). For a request no route matched: answers it with an embedded file or,
+ * for a client route, with index.html, and returns true; returns false (nothing answered) for a
+ * method other than GET and HEAD, a server path (mh_http__is_server_path) and a missing file. */
+bool mh_http__static_serve(struct mh_http_req *req);
+/* /api, /hooks, /healthz, /readyz, /metrics and anything below them. */
+bool mh_http__is_server_path(const char *path);
+/* Whether an Accept-Encoding value accepts gzip (a "gzip" or "x-gzip" token without q=0). */
+bool mh_http__accepts_gzip(const char *accept_encoding);
+/* Whether an If-None-Match value (a list of entity tags, or "*") matches `etag` (quoted), with
+ * the weak comparison RFC 9110 prescribes for it. */
+bool mh_http__etag_matches(const char *if_none_match, const char *etag);
+struct mh_http__asset;
+/* The embedded file at `path` ("/" is "/index.html"), or NULL. */
+const struct mh_http__asset *mh_http__static_find(const char *path);
+
+/* Answers from the server's thread with bytes that outlive the server (embedded files: sent
+ * without a copy) and the headers set so far; a Cache-Control header set with
+ * mh_http_set_header replaces the API's default "no-store". `data` may be NULL when `len` is 0. */
+void mh_http__respond_static(struct mh_http_req *req, int status, const char *content_type,
+                             const void *data, size_t len);
+
 #endif

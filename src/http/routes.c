@@ -18,6 +18,7 @@ const struct mh_http_route mh_app_routes[] = {
     {"POST", "/api/auth/logout", mh_h_logout, false},
     {"GET", "/api/auth/me", mh_h_me, false},
     {"POST", "/api/auth/signup", mh_h_signup, false},
+    {"GET", "/api/auth/options", mh_h_auth_options, true},
 
     {"GET", "/api/tokens", mh_h_tokens_list, false},
     {"POST", "/api/tokens", mh_h_tokens_create, false},
@@ -91,6 +92,10 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/projects/:project_id/workflows/:workflow_id", mh_h_workflows_get, false},
     {"PATCH", "/api/projects/:project_id/workflows/:workflow_id", mh_h_workflows_update, false},
     {"DELETE", "/api/projects/:project_id/workflows/:workflow_id", mh_h_workflows_delete, false},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/archive", mh_h_workflows_archive,
+     false},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/unarchive", mh_h_workflows_unarchive,
+     false},
     {"PUT", "/api/projects/:project_id/workflows/:workflow_id/draft", mh_h_workflows_put_draft,
      false},
     {"POST", "/api/projects/:project_id/workflows/:workflow_id/validate", mh_h_workflows_validate,
@@ -103,6 +108,11 @@ const struct mh_http_route mh_app_routes[] = {
      mh_h_workflows_version_get, false},
     {"GET", "/api/projects/:project_id/workflows/:workflow_id/export", mh_h_workflows_export,
      false},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/preview", mh_h_workflows_preview,
+     false},
+    {"POST", "/api/expressions/check", mh_h_expressions_check, false},
+    {"GET", "/api/workflow-templates", mh_h_workflow_templates_list, false},
+    {"GET", "/api/workflow-templates/:template_id", mh_h_workflow_templates_get, false},
 };
 
 const size_t mh_app_routes_count = MH_ARRAY_LEN(mh_app_routes);

@@ -83,6 +83,7 @@ struct mh_http_req {
     /* Set by the server's thread before it hands the request to the pool, and read by it alone:
      * from then on the request is the pool's until it is resumed. */
     bool is_handed_off;
+    bool has_cache_control; /* a header set by the handler replaces the default no-store */
     mh_http_handler_fn deferred_fn;
     struct {
         const char *content_type;
@@ -109,7 +110,7 @@ static void req_id_init(char *out)
 }
 
 static void send_response(struct mh_http_req *req, const char *content_type, const void *data,
-                          size_t len);
+                          size_t len, bool is_persistent);
 static void run_deferred(void *arg);
 static void send_deferred(struct mh_http_req *req, void *ctx);
 static void defer_to(struct mh_http_req *req, mh_http_handler_fn fn, enum mh_http__lane lane);
@@ -132,21 +133,32 @@ static void queue(struct mh_http_req *req, int status, const char *content_type,
         req->deferred.len = len;
         return;
     }
-    send_response(req, content_type, data, len);
+    send_response(req, content_type, data, len, false);
 }
 
-static void send_response(struct mh_http_req *req, const char *content_type, const void *data,
-                          size_t len)
+void mh_http__respond_static(struct mh_http_req *req, int status, const char *content_type,
+                             const void *data, size_t len)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    MH_ASSERT(!req->is_deferred && !req->has_responded);
+    req->has_responded = true;
+    req->status = status;
+    send_response(req, content_type, data ? data : "", len, true);
+}
+
+/* `is_persistent`: `data` outlives the response (embedded files), so it is not copied. */
+static void send_response(struct mh_http_req *req, const char *content_type, const void *data,
+                          size_t len, bool is_persistent)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, (void *)data, is_persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return;
     if (content_type)
         MHD_add_response_header(r, "Content-Type", content_type);
     MHD_add_response_header(r, "X-Request-Id", req->id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (!req->has_cache_control)
+        MHD_add_response_header(r, "Cache-Control", "no-store");
     for (struct resp_header *h = req->headers; h; h = h->next)
         MHD_add_response_header(r, h->name, h->value);
     MHD_queue_response(req->conn, (unsigned)req->status, r);
@@ -160,6 +172,8 @@ void mh_http_set_header(struct mh_http_req *req, const char *name, const char *v
     h->value = mh_arena_strdup(req->arena, value);
     h->next = req->headers;
     req->headers = h;
+    if (strcasecmp(name, "Cache-Control") == 0)
+        req->has_cache_control = true;
 }
 
 void mh_http_respond_json(struct mh_http_req *req, int status, json_t *body)
@@ -416,6 +430,10 @@ static void dispatch(struct mh_http_req *req)
     int st = mh_http__route(req->srv->routes, req->srv->nroutes, req->method, req->path, req->arena,
                             &req->match);
     if (st == 404) {
+        /* The web app's files and client routes: only what no route claims, answered from
+         * memory on this thread. */
+        if (mh_http__static_serve(req))
+            return;
         mh_http_respond_error(req, 404, "not_found", "no such route", NULL);
         return;
     }
@@ -489,7 +507,7 @@ static void run_deferred(void *arg)
 static void send_deferred(struct mh_http_req *req, void *ctx)
 {
     (void)ctx;
-    send_response(req, req->deferred.content_type, req->deferred.data, req->deferred.len);
+    send_response(req, req->deferred.content_type, req->deferred.data, req->deferred.len, false);
 }
 
 void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx)

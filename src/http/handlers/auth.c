@@ -340,3 +340,10 @@ out:
     free(hash);
     mh_api_close(&api);
 }
+
+/* Answers from the configuration alone, so it runs on the server's thread. */
+void mh_h_auth_options(struct mh_http_req *req, void *app)
+{
+    const struct mh_app *a = app;
+    mh_http_respond_json(req, 200, json_pack("{s:b}", "allow_signup", a->cfg->allow_signup));
+}

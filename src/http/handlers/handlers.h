@@ -21,6 +21,8 @@ void mh_h_login(struct mh_http_req *req, void *app);
 void mh_h_logout(struct mh_http_req *req, void *app);
 void mh_h_me(struct mh_http_req *req, void *app);
 void mh_h_signup(struct mh_http_req *req, void *app);
+/* GET /api/auth/options: what the sign-in page needs to know, without credentials. */
+void mh_h_auth_options(struct mh_http_req *req, void *app);
 /* tokens.c */
 void mh_h_tokens_list(struct mh_http_req *req, void *app);
 void mh_h_tokens_create(struct mh_http_req *req, void *app);
@@ -73,6 +75,8 @@ void mh_h_workflows_import(struct mh_http_req *req, void *app);
 void mh_h_workflows_get(struct mh_http_req *req, void *app);
 void mh_h_workflows_update(struct mh_http_req *req, void *app);
 void mh_h_workflows_delete(struct mh_http_req *req, void *app);
+void mh_h_workflows_archive(struct mh_http_req *req, void *app);
+void mh_h_workflows_unarchive(struct mh_http_req *req, void *app);
 void mh_h_workflows_put_draft(struct mh_http_req *req, void *app);
 void mh_h_workflows_validate(struct mh_http_req *req, void *app);
 void mh_h_workflows_publish(struct mh_http_req *req, void *app);
@@ -89,6 +93,17 @@ struct mh_api;
 bool mh_h_workflow_version_for_run(struct mh_api *api, const char *project_id,
                                    const char *workflow_id, int version_or_0_for_latest,
                                    json_t **row_out);
+
+/* Reads member `name` of `obj` as a workflow definition, with the checks and limits of a draft
+ * save: a JSON object of at most 1 MiB as compact JSON (422 or 413 with path "/name"), valid or
+ * not. *def_out is borrowed from `obj`, NULL when the member is absent. False after answering. */
+bool mh_h_workflow_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out);
+
+/* builder.c */
+void mh_h_workflows_preview(struct mh_http_req *req, void *app);
+void mh_h_expressions_check(struct mh_http_req *req, void *app);
+void mh_h_workflow_templates_list(struct mh_http_req *req, void *app);
+void mh_h_workflow_templates_get(struct mh_http_req *req, void *app);
 
 /* hooks.c */
 void mh_h_hook(struct mh_http_req *req, void *app);

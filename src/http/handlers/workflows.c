@@ -5,8 +5,11 @@
  * immutable versions that runs execute and replay against. Publishing validates the draft, and
  * locks the workflow row so that concurrent publishes (and draft saves, which take the same
  * lock) are serialised and never race for a version number. Deleting a workflow that has runs
- * archives it instead, so that the runs keep the versions they replay against.
+ * archives it instead, so that the runs keep the versions they replay against. The draft carries
+ * a revision, bumped by every save; a save or publish that sends `If-Match` with the revision it
+ * loaded is refused (412) when the draft has moved on, so no edit is silently overwritten.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -33,9 +36,13 @@ static json_t *validation_of(json_t *def);
 static bool read_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out,
                             const char **text_out);
 static bool parse_version(const char *s, long *out);
+static bool draft_precondition(struct mh_api *api, const char *pid, const char *wid);
+static bool etag_list_matches(const char *list, long long revision, bool *is_malformed);
+static void set_etag(struct mh_http_req *req, long long revision);
 static void create_workflow(struct mh_http_req *req, void *app, bool is_import);
 static void free_void(void *p);
 static void decref_void(void *p);
+static bool disable_endpoints(struct mh_api *api, const char *const params[2]);
 
 /* The workflow as lists show it. $1 is the project, $2 the workflow. */
 static const char *const workflow_sql =
@@ -49,8 +56,8 @@ static const char *const workflow_sql =
 static const char *const draft_upsert_sql =
     "INSERT INTO workflow_versions (project_id, workflow_id, state, definition, created_by) "
     "VALUES ($1, $2, 'draft', $3::jsonb, mh_uid()) ON CONFLICT (workflow_id) WHERE state = "
-    "'draft' DO UPDATE SET definition = EXCLUDED.definition, created_by = EXCLUDED.created_by "
-    "RETURNING definition";
+    "'draft' DO UPDATE SET definition = EXCLUDED.definition, created_by = EXCLUDED.created_by, "
+    "revision = workflow_versions.revision + 1 RETURNING definition, revision";
 
 static void free_void(void *p)
 {
@@ -74,6 +81,111 @@ static bool parse_version(const char *s, long *out)
         return false;
     *out = n;
     return true;
+}
+
+static void set_etag(struct mh_http_req *req, long long revision)
+{
+    char etag[32];
+    snprintf(etag, sizeof(etag), "\"%lld\"", revision);
+    mh_http_set_header(req, "ETag", etag);
+}
+
+/*
+ * Whether the If-Match value `list` (RFC 9110 §13.1.1: "*" or a comma-separated list of entity
+ * tags) matches the draft at `revision` by strong comparison: the draft's ETag is the revision
+ * in quotes, "7". A weak tag (W/"7") never matches. Anything else sets *is_malformed.
+ */
+static bool etag_list_matches(const char *list, long long revision, bool *is_malformed)
+{
+    bool is_match = false;
+    *is_malformed = false;
+    const char *p = list;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '*' && revision > 0) {
+            is_match = true;
+            p++;
+        } else if (*p == '*') {
+            p++;
+        } else {
+            bool is_weak = p[0] == 'W' && p[1] == '/';
+            if (is_weak)
+                p += 2;
+            if (*p != '"' || !isdigit((unsigned char)p[1])) {
+                *is_malformed = true;
+                return false;
+            }
+            char *end = NULL;
+            errno = 0;
+            long long n = strtoll(p + 1, &end, 10);
+            if (errno != 0 || *end != '"') {
+                *is_malformed = true;
+                return false;
+            }
+            if (!is_weak && n == revision)
+                is_match = true;
+            p = end + 1;
+        }
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            return is_match;
+        if (*p != ',') {
+            *is_malformed = true;
+            return false;
+        }
+        p++;
+    }
+}
+
+/*
+ * The optimistic-concurrency check of a draft save or a publish. Without If-Match it passes.
+ * With it, the draft's current revision must match: otherwise answers 412 "stale_revision" with
+ * the current revision (so the editor can say who is ahead) and returns false. A malformed
+ * If-Match is 400. The caller holds the workflow's row lock (find_workflow with is_lock), so the
+ * revision cannot move between this check and the caller's write.
+ */
+static bool draft_precondition(struct mh_api *api, const char *pid, const char *wid)
+{
+    const char *if_match = mh_http_req_header(api->req, "If-Match");
+    if (if_match == NULL)
+        return true;
+    const char *params[] = {pid, wid};
+    json_t *rows = mh_api_query(api,
+                                "SELECT revision FROM workflow_versions WHERE project_id = $1 AND "
+                                "workflow_id = $2 AND state = 'draft'",
+                                2, params);
+    if (rows == NULL)
+        return false;
+    json_t *rev = json_object_get(json_array_get(rows, 0), "revision");
+    long long current = rev ? (long long)json_integer_value(rev) : 0;
+    bool is_malformed = false;
+    if (etag_list_matches(if_match, current, &is_malformed))
+        return true;
+    if (is_malformed) {
+        mh_http_respond_error(api->req, 400, "bad_request",
+                              "If-Match must carry the draft's ETag as GET or PUT returned it, "
+                              "such as \"3\" (its revision in quotes), or *",
+                              NULL);
+        return false;
+    }
+    char msg[256];
+    if (current == 0)
+        snprintf(msg, sizeof(msg), "the workflow has no draft any more, so If-Match cannot match");
+    else
+        snprintf(msg, sizeof(msg),
+                 "the draft was saved elsewhere since you loaded it: it is now at revision %lld. "
+                 "Load it again and reapply your changes; nothing was changed",
+                 current);
+    json_t *err = json_pack("{s:s, s:s}", "code", "stale_revision", "message", msg);
+    json_object_set_new(err, "revision", current ? json_integer(current) : json_null());
+    if (current)
+        set_etag(api->req, current);
+    mh_http_respond_json(
+        api->req, 412,
+        json_pack("{s:o, s:s}", "error", err, "request_id", mh_http_req_id(api->req)));
+    return false;
 }
 
 /* Answers 404 unless `wid` names a live (not archived) workflow of project `pid`. With
@@ -114,7 +226,7 @@ static json_t *workflow_json(struct mh_api *api, const char *pid, const char *wi
     if (!is_full)
         return out;
     json_t *draft = mh_api_query(api,
-                                 "SELECT id, definition, created_by AS saved_by FROM "
+                                 "SELECT id, definition, created_by AS saved_by, revision FROM "
                                  "workflow_versions WHERE project_id = $1 AND workflow_id = $2 "
                                  "AND state = 'draft'",
                                  2, params);
@@ -184,6 +296,12 @@ static bool read_definition(struct mh_api *api, json_t *obj, const char *name, j
     return true;
 }
 
+bool mh_h_workflow_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out)
+{
+    const char *text = NULL;
+    return read_definition(api, obj, name, def_out, &text);
+}
+
 void mh_h_node_types(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -193,17 +311,45 @@ void mh_h_node_types(struct mh_http_req *req, void *app)
     mh_api_close(&api);
 }
 
+/* GET .../workflows: live workflows, or with ?archived=true the archived ones; ?q= keeps those
+ * whose name or description contains it (case-insensitive). Each row carries its newest run. */
 void mh_h_workflows_list(struct mh_http_req *req, void *app)
 {
-    mh_api_list_in_project(
-        req, app, "viewer",
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    const char *archived = mh_http_req_query(req, "archived");
+    const char *q = mh_http_req_query(req, "q");
+    if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0) {
+        mh_http_respond_error(req, 422, "invalid", "archived must be true or false", "?archived");
+        goto out;
+    }
+    if (q && strlen(q) > WF_MAX_NAME) {
+        mh_http_respond_error(req, 422, "invalid", "q must be at most 200 characters", "?q");
+        goto out;
+    }
+    const char *params[] = {pid, archived ? archived : "false", q && q[0] ? q : NULL};
+    mh_api_respond_list(
+        &api, &page,
         "SELECT w.id, w.name, w.description, (SELECT max(v.version) FROM workflow_versions v "
         "WHERE v.workflow_id = w.id) AS latest_version, EXISTS (SELECT 1 FROM workflow_versions "
         "v WHERE v.workflow_id = w.id AND v.state = 'draft') AS has_draft, to_json(w.created_at) "
-        "AS created_at, to_json(w.updated_at) AS updated_at FROM workflows w WHERE w.project_id "
-        "= $1 AND w.archived_at IS NULL AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < "
-        "($3::timestamptz, $4::uuid)) ORDER BY w.created_at DESC, w.id DESC LIMIT $2::int",
-        "created_at", "id");
+        "AS created_at, to_json(w.updated_at) AS updated_at, to_json(w.archived_at) AS "
+        "archived_at, (SELECT json_build_object('id', r.id, 'status', r.status, 'is_test', "
+        "r.is_test, 'version', r.version, 'created_at', r.created_at, 'finished_at', "
+        "r.finished_at) FROM runs r WHERE r.workflow_id = w.id ORDER BY r.created_at DESC, r.id "
+        "DESC LIMIT 1) AS last_run FROM workflows w WHERE w.project_id = $1 AND "
+        "(w.archived_at IS NOT NULL) = $2::boolean AND ($3::text IS NULL OR strpos(lower(w.name "
+        "|| ' ' || w.description), lower($3)) > 0) AND ($5::timestamptz IS NULL OR "
+        "(w.created_at, w.id) < ($5::timestamptz, $6::uuid)) ORDER BY w.created_at DESC, w.id "
+        "DESC LIMIT $4::int",
+        3, params, "created_at", "id");
+out:
+    mh_api_close(&api);
 }
 
 /* POST .../workflows and POST .../workflows/import: a new workflow whose draft is the given
@@ -374,11 +520,7 @@ void mh_h_workflows_delete(struct mh_http_req *req, void *app)
                                    "UPDATE workflows SET archived_at = now(), updated_at = "
                                    "now() WHERE project_id = $1 AND id = $2",
                                    2, params) &&
-                          mh_api_query(&api,
-                                       "UPDATE webhook_endpoints SET is_enabled = false, "
-                                       "updated_at = now() WHERE project_id = $1 AND "
-                                       "workflow_id = $2",
-                                       2, params)
+                          disable_endpoints(&api, params)
                     : mh_api_query(&api, "DELETE FROM workflows WHERE project_id = $1 AND id = $2",
                                    2, params) != NULL);
     if (!ok || !mh_api_commit(&api))
@@ -387,6 +529,92 @@ void mh_h_workflows_delete(struct mh_http_req *req, void *app)
 out:
     json_decref(detail);
     mh_api_close(&api);
+}
+
+/* Disables the webhook endpoints of an archived workflow ($1 project, $2 workflow), marking those
+ * that were enabled so that restoring the workflow enables them again. */
+static bool disable_endpoints(struct mh_api *api, const char *const params[2])
+{
+    return mh_api_query(api,
+                        "UPDATE webhook_endpoints SET disabled_by_archive = is_enabled, "
+                        "is_enabled = false, updated_at = now() WHERE project_id = $1 AND "
+                        "workflow_id = $2 AND is_enabled",
+                        2, params) != NULL;
+}
+
+/* Archives (POST .../archive) or restores (POST .../unarchive) a workflow. Archiving works
+ * whether or not the workflow has runs, and can be undone: it hides the workflow from every
+ * endpoint but the archived list and this one, and disables its webhook endpoints; restoring
+ * brings it back and enables the endpoints that archiving disabled. */
+static void set_archived(struct mh_http_req *req, void *app, bool is_archive)
+{
+    struct mh_api api;
+    json_t *wf = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wid = mh_http_req_param(req, "workflow_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL))
+        goto out;
+    if (!mh_api_is_uuid(wid)) {
+        mh_http_respond_error(req, 404, "not_found", "workflow not found", NULL);
+        goto out;
+    }
+    const char *params[] = {pid, wid};
+    json_t *row = mh_api_query_row(&api, "workflow not found",
+                                   "SELECT archived_at IS NOT NULL AS is_archived FROM workflows "
+                                   "WHERE project_id = $1 AND id = $2 FOR UPDATE",
+                                   2, params);
+    if (row == NULL)
+        goto out;
+    if (json_is_true(json_object_get(row, "is_archived")) == is_archive) {
+        mh_http_respond_error(
+            req, 409, is_archive ? "archived" : "not_archived",
+            is_archive ? "the workflow is already archived" : "the workflow is not archived", NULL);
+        goto out;
+    }
+    bool ok = is_archive
+                  ? mh_api_query(&api,
+                                 "UPDATE workflows SET archived_at = now(), updated_at = now() "
+                                 "WHERE project_id = $1 AND id = $2",
+                                 2, params) &&
+                        disable_endpoints(&api, params)
+                  : mh_api_query(&api,
+                                 "UPDATE workflows SET archived_at = NULL, updated_at = now() "
+                                 "WHERE project_id = $1 AND id = $2",
+                                 2, params) &&
+                        mh_api_query(&api,
+                                     "UPDATE webhook_endpoints SET is_enabled = true, "
+                                     "disabled_by_archive = false, updated_at = now() WHERE "
+                                     "project_id = $1 AND workflow_id = $2 AND disabled_by_archive",
+                                     2, params);
+    if (!ok ||
+        !mh_api_audit(&api, pid, is_archive ? "workflow.archive" : "workflow.unarchive", wid, NULL))
+        goto out;
+    if (!is_archive) {
+        wf = workflow_json(&api, pid, wid, false);
+        if (wf == NULL)
+            goto out;
+    }
+    if (!mh_api_commit(&api))
+        goto out;
+    if (is_archive)
+        mh_http_respond_json(req, 204, NULL);
+    else
+        mh_http_respond_json(req, 200, json_incref(wf));
+out:
+    json_decref(wf);
+    mh_api_close(&api);
+}
+
+void mh_h_workflows_archive(struct mh_http_req *req, void *app)
+{
+    set_archived(req, app, true);
+}
+
+void mh_h_workflows_unarchive(struct mh_http_req *req, void *app)
+{
+    set_archived(req, app, false);
 }
 
 void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
@@ -410,6 +638,8 @@ void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
         mh_http_respond_error(req, 422, "invalid", "'definition' is required", "/definition");
         goto out;
     }
+    if (!draft_precondition(&api, pid, wid))
+        goto out;
     const char *params[] = {pid, wid, text};
     json_t *saved = mh_api_query_row(&api, "workflow not found", draft_upsert_sql, 3, params);
     if (saved == NULL ||
@@ -418,8 +648,11 @@ void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
                       2, params) ||
         !mh_api_commit(&api))
         goto out;
+    json_t *revision = json_object_get(saved, "revision");
+    set_etag(req, (long long)json_integer_value(revision));
     mh_http_respond_json(req, 200,
-                         json_pack("{s:O, s:o}", "definition", json_object_get(saved, "definition"),
+                         json_pack("{s:O, s:O, s:o}", "definition",
+                                   json_object_get(saved, "definition"), "revision", revision,
                                    "validation", validation_of(def)));
 out:
     mh_api_close(&api);
@@ -488,6 +721,9 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
         if (body == NULL || !mh_api_only_fields(&api, body, fields))
             goto out;
     }
+    /* The editor publishes what it shows: If-Match refuses a draft saved elsewhere since. */
+    if (!draft_precondition(&api, pid, wid))
+        goto out;
     const char *params[] = {pid, wid, NULL};
     json_t *rows = mh_api_query(
         &api,
@@ -520,10 +756,11 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
     json_t *version = mh_api_query_row(
         &api, "workflow not found",
         "INSERT INTO workflow_versions (project_id, workflow_id, version, state, definition, "
-        "created_by, published_at) SELECT project_id, workflow_id, $3::int, 'published', "
-        "definition, mh_uid(), now() FROM workflow_versions WHERE project_id = $1 AND "
-        "workflow_id = $2 AND state = 'draft' RETURNING id, version, to_json(published_at) AS "
-        "published_at, created_by, definition",
+        "created_by, published_at, revision) SELECT project_id, workflow_id, $3::int, "
+        "'published', definition, mh_uid(), now(), revision FROM workflow_versions WHERE "
+        "project_id = $1 AND workflow_id = $2 AND state = 'draft' RETURNING id, version, "
+        "to_json(published_at) AS published_at, created_by, definition, revision AS "
+        "draft_revision",
         3, params);
     if (version == NULL)
         goto out;

@@ -1,0 +1,136 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The web app's test suites, run by tests/run.sh (suite "browser"):
+#
+#   tests/browser.sh vitest       the unit tests of web/src (Vitest)
+#   tests/browser.sh playwright   the browser tests of web/tests/e2e against a real server
+#
+# For Playwright it makes a fresh database in the test cluster that tests/run.sh started
+# (MESHHOOK_SUPER_DATABASE_URL...), migrates it, starts `meshhook serve` on a free port with
+# sign-up enabled (tests make their own users) and a throwaway key-encryption key, runs the
+# tests in Debian's Chromium, stops the server (a sanitizer report or a non-zero exit fails the
+# suite) and prints the harness's summary line: `browser/<suite>: N passed, N failed, N skipped`.
+# Screenshots are written to build/screenshots/ (docs/ui.md).
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+what=${1:?vitest or playwright}
+TMP=${MH_IT_TMP:-$(mktemp -d /tmp/meshhook-browser.XXXXXX)}
+
+summary() { # label passed failed skipped
+    echo "browser/$1: $2 passed, $3 failed, $4 skipped"
+}
+
+# Counts from a reporter's JSON with node: prints "passed failed skipped".
+counts() { # kind file
+    node -e '
+        const fs = require("fs");
+        const [kind, file] = process.argv.slice(1);
+        let r;
+        try { r = JSON.parse(fs.readFileSync(file, "utf8")); } catch { console.log("0 1 0"); process.exit(0); }
+        if (kind === "vitest") {
+            console.log(r.numPassedTests, r.numFailedTests, (r.numPendingTests || 0) + (r.numTodoTests || 0));
+        } else {
+            const s = r.stats || {};
+            const errors = (r.errors || []).length;
+            console.log(s.expected || 0, (s.unexpected || 0) + (s.flaky || 0) + errors, s.skipped || 0);
+        }' "$1" "$2"
+}
+
+if [ ! -x web/node_modules/.bin/vitest ]; then
+    echo "web/node_modules is missing: run make first"
+    summary "$what" 0 1 0
+    exit 1
+fi
+
+if [ "$what" = vitest ]; then
+    (cd web && npx --no-install vitest run --reporter=default --reporter=json \
+        --outputFile.json="$TMP/vitest.json")
+    rc=$?
+    read -r p f s < <(counts vitest "$TMP/vitest.json")
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    summary vitest "$p" "$f" "$s"
+    exit "$rc"
+fi
+
+[ "$what" = playwright ] || { echo "usage: tests/browser.sh vitest|playwright" >&2; exit 2; }
+BIN=${MH_MESHHOOK_BIN:-$ROOT/build/asan/meshhook}
+CHROMIUM=${MH_CHROMIUM:-/usr/bin/chromium}
+if [ -z "${MESHHOOK_SUPER_DATABASE_URL:-}" ]; then
+    echo "no test PostgreSQL cluster: run through tests/run.sh browser"
+    summary playwright 0 0 1
+    exit 0
+fi
+if [ ! -x "$CHROMIUM" ]; then
+    echo "$CHROMIUM is missing (apt-get install chromium; make test installs it)"
+    summary playwright 0 1 0
+    exit 1
+fi
+
+db="browser_$$_$(date +%s)"
+with_db() { # URL -> the same URL naming database $db
+    echo "$1" | sed -E "s|^postgresql:///[^?]*|postgresql:///$db|"
+}
+psql -q -X -v ON_ERROR_STOP=1 "$MESHHOOK_SUPER_DATABASE_URL" -c "CREATE DATABASE $db OWNER meshhook" ||
+    { summary playwright 0 1 0; exit 1; }
+export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+MESHHOOK_DATABASE_URL=$(with_db "$MESHHOOK_DATABASE_URL")
+MESHHOOK_ADMIN_DATABASE_URL=$(with_db "$MESHHOOK_ADMIN_DATABASE_URL")
+if ! "$BIN" migrate >"$TMP/browser-migrate.log" 2>&1; then
+    cat "$TMP/browser-migrate.log"
+    summary playwright 0 1 0
+    exit 1
+fi
+
+port=$(sh scripts/free-port.sh)
+log="$TMP/browser-server.log"
+MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n') MESHHOOK_KEK_ID=browser-1 \
+    MESHHOOK_LOG_FORMAT=text "$BIN" serve --port "$port" --bind-address 127.0.0.1 \
+    --allow-signup --workers 2 >"$log" 2>&1 &
+server=$!
+stop_server() {
+    if [ -n "${server:-}" ] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server"
+        wait "$server"
+        return $?
+    fi
+    return 0
+}
+trap 'stop_server >/dev/null 2>&1' EXIT
+
+ready=0
+for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+done
+if [ "$ready" -ne 1 ]; then
+    echo "the server did not become ready:"
+    tail -n 40 "$log"
+    summary playwright 0 1 0
+    exit 1
+fi
+
+export MH_BASE_URL="http://127.0.0.1:$port" MH_CHROMIUM="$CHROMIUM"
+export MH_PW_JSON="$TMP/playwright.json" MH_PW_OUTPUT="$TMP/playwright-output"
+export MH_SCREENSHOTS="$ROOT/build/screenshots"
+(cd web && npx --no-install playwright test ${MH_PW_FILTER:+"$MH_PW_FILTER"})
+rc=$?
+read -r p f s < <(counts playwright "$MH_PW_JSON")
+
+stop_server
+src=$?
+server=""
+if [ "$src" -ne 0 ] || grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
+    echo "FAIL the server exited with status $src or reported a sanitizer error:"
+    grep -E -A30 'Sanitizer|runtime error:' "$log" | head -n 60
+    f=$((f + 1))
+fi
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1
+fi
+summary playwright "$p" "$f" "$s"
+[ "$f" -eq 0 ]

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { edgeProblem, needsLayout, newNodeId, toDefinition, toFlow } from './convert';
+import { canonical } from './diff';
+import type { Definition } from './types';
+
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const templates: { id: string; definition: Definition }[] = readdirSync(repo + 'templates')
+  .filter((f: string) => f.endsWith('.json'))
+  .map((f: string) => JSON.parse(readFileSync(repo + 'templates/' + f, 'utf8')));
+
+// docs/getting-started.md's workflow.
+const gettingStarted: Definition = {
+  nodes: [
+    { id: 'total', type: 'transform', config: { expression: '{order: trigger.body.order_id, total: sum(trigger.body.items[].price)}' } },
+    { id: 'done', type: 'terminate', config: { status: 'succeeded', output: 'steps.total.output' } }
+  ],
+  edges: [{ from: 'total', to: 'done' }]
+};
+
+describe('definition ⇄ canvas', () => {
+  it('round-trips every shipped template unchanged', () => {
+    expect(templates.length).toBeGreaterThanOrEqual(3);
+    for (const t of templates) {
+      const f = toFlow(t.definition);
+      expect(canonical(toDefinition(f.nodes, f.edges))).toBe(canonical(t.definition));
+    }
+  });
+
+  it('gives a branch its true and false handles and takes them back as ports', () => {
+    const gh = templates.find((t) => t.id === 'github-push-to-chat')!.definition;
+    const f = toFlow(gh);
+    const out = f.edges.filter((e) => e.source === 'has_commits');
+    expect(out.map((e) => e.sourceHandle).sort()).toEqual(['false', 'true']);
+    expect(new Set(f.edges.map((e) => e.id)).size).toBe(f.edges.length);
+    const back = toDefinition(f.nodes, f.edges);
+    expect(back.edges.find((e) => e.to === 'no_commits')?.port).toBe('false');
+    expect(back.edges.find((e) => e.to === 'post')?.port).toBeUndefined();
+  });
+
+  it('keeps unknown node members and adds positions the definition lacked', () => {
+    const def = { ...gettingStarted, nodes: gettingStarted.nodes.map((n) => ({ ...n, note: { by: 'api' } })) };
+    const f = toFlow(def);
+    expect(needsLayout(f.nodes)).toBe(true);
+    const back = toDefinition(f.nodes, f.edges);
+    expect(back.nodes[0].note).toEqual({ by: 'api' });
+    expect(back.nodes[0].position).toEqual({ x: 0, y: 0 });
+    expect(back.nodes[1].config).toEqual(gettingStarted.nodes[1].config);
+  });
+
+  it('does not share config objects between the definition and the canvas', () => {
+    const f = toFlow(gettingStarted);
+    (f.nodes[0].data.config as Record<string, unknown>).expression = 'changed';
+    expect(gettingStarted.nodes[0].config?.expression).not.toBe('changed');
+  });
+
+  it('tolerates a definition that is not one (an empty or broken import)', () => {
+    expect(toFlow({} as Definition)).toEqual({ nodes: [], edges: [] });
+  });
+});
+
+describe('new node ids', () => {
+  it('are unique and JMESPath-friendly', () => {
+    expect(newNodeId('transform', [])).toBe('transform_1');
+    expect(newNodeId('transform', ['transform_1', 'transform_2'])).toBe('transform_3');
+    expect(newNodeId('http_call', ['x'])).toBe('http_call_1');
+    expect(newNodeId('9lives', [])).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
+  });
+});
+
+describe('edge rules', () => {
+  const f = toFlow(templates.find((t) => t.id === 'stripe-payment-to-api')!.definition);
+  it('accepts a legal edge', () => {
+    expect(edgeProblem(f.nodes, f.edges, 'payment', 'ignored', null)).toBeNull();
+  });
+  it('refuses self-loops, cycles, duplicates and edges out of a terminate', () => {
+    expect(edgeProblem(f.nodes, f.edges, 'payment', 'payment', null)).toMatch(/itself/);
+    expect(edgeProblem(f.nodes, f.edges, 'record', 'payment', null)).toMatch(/cycle/);
+    expect(edgeProblem(f.nodes, f.edges, 'payment', 'is_large', null)).toMatch(/already/);
+    expect(edgeProblem(f.nodes, f.edges, 'done', 'record', null)).toMatch(/terminate/);
+  });
+  it('requires a port out of a branch and refuses one elsewhere', () => {
+    expect(edgeProblem(f.nodes, f.edges, 'is_large', 'ignored', null)).toMatch(/true or false/);
+    expect(edgeProblem(f.nodes, f.edges, 'is_large', 'ignored', 'false')).toBeNull();
+    expect(edgeProblem(f.nodes, f.edges, 'payment', 'ignored', 'true')).toMatch(/only a branch/);
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import nodeTypes from './fixtures/node-types.json';
+import { defaultConfig, getAt, schemaToFields, setAt } from './form';
+import type { ChoiceField, EnumField, Field, MapField, ObjectField, ScalarField } from './form';
+
+const schemaOf = (t: string) => nodeTypes.types.find((x) => x.type === t)!.config_schema as Record<string, unknown>;
+const byKey = (fields: Field[], k: string) => fields.find((f) => f.key === k)!;
+
+describe('schema → form', () => {
+  it('transform: one required JMESPath field with help and an example', () => {
+    const [f] = schemaToFields(schemaOf('transform')) as ScalarField[];
+    expect(f).toMatchObject({ key: 'expression', kind: 'string', syntax: 'jmespath', required: true, pointer: '/expression', minLength: 1 });
+    expect(f.description).toMatch(/JMESPath/);
+    expect(f.examples?.length).toBeGreaterThan(0);
+  });
+
+  it('terminate: an enum with its default', () => {
+    const f = byKey(schemaToFields(schemaOf('terminate')), 'status') as EnumField;
+    expect(f.kind).toBe('enum');
+    expect(f.options).toEqual(['succeeded', 'failed']);
+    expect(f.default).toBe('succeeded');
+  });
+
+  it('http_call: maps, a oneOf body, a nested object with defaults and bounds', () => {
+    const fields = schemaToFields(schemaOf('http_call'));
+    expect(byKey(fields, 'url')).toMatchObject({ kind: 'string', syntax: 'template', required: true });
+    expect((byKey(fields, 'method') as EnumField).options).toContain('PATCH');
+    const headers = byKey(fields, 'headers') as MapField;
+    expect(headers.kind).toBe('map');
+    expect(headers.value).toMatchObject({ kind: 'string', syntax: 'template' });
+    expect(headers.keyPattern).toBeDefined();
+    const body = byKey(fields, 'body') as ChoiceField;
+    expect(body.kind).toBe('choice');
+    expect(body.variants.map((v) => v.label)).toEqual(['Template', 'JSON from JMESPath']);
+    expect(body.variants[0].matches('text')).toBe(true);
+    expect(body.variants[1].matches({ expression: 'a' })).toBe(true);
+    const inner = body.variants[1].field as ObjectField;
+    expect(inner.fields[0]).toMatchObject({ key: 'expression', syntax: 'jmespath', pointer: '/body/expression' });
+    const retry = byKey(fields, 'retry') as ObjectField;
+    expect(retry.kind).toBe('object');
+    expect(byKey(retry.fields, 'max_attempts')).toMatchObject({ kind: 'integer', minimum: 1, maximum: 20, default: 3, pointer: '/retry/max_attempts' });
+    expect(byKey(fields, 'expect_json')).toMatchObject({ kind: 'boolean', default: false });
+  });
+
+  it('delay: "exactly one of" members are grouped, not turned into a choice', () => {
+    const fields = schemaToFields(schemaOf('delay'));
+    expect(fields.map((f) => f.key)).toEqual(['duration_ms', 'duration', 'until']);
+    for (const f of fields) expect(f.oneOfGroup).toMatch(/exactly one of: duration_ms, duration, until/);
+    expect(byKey(fields, 'until')).toMatchObject({ syntax: 'jmespath', required: false });
+  });
+
+  it('falls back to raw JSON for what it cannot render', () => {
+    const [f] = schemaToFields({ type: 'object', properties: { x: {} } });
+    expect(f.kind).toBe('json');
+    const [arr] = schemaToFields({ type: 'object', properties: { tags: { type: 'array', items: { type: 'string' } } } });
+    expect(arr).toMatchObject({ kind: 'array', item: { kind: 'string' } });
+  });
+});
+
+describe('config values', () => {
+  it('defaults come from the schema, nothing invented', () => {
+    expect(defaultConfig(schemaOf('terminate'))).toEqual({ status: 'succeeded' });
+    expect(defaultConfig(schemaOf('http_call'))).toEqual({ method: 'POST', timeout_ms: 30000, expect_json: false });
+    expect(defaultConfig(schemaOf('transform'))).toEqual({});
+  });
+  it('set and clear nested members without leaving empty objects', () => {
+    let c: Record<string, unknown> = { url: 'u' };
+    c = setAt(c, '/retry/max_attempts', 5);
+    expect(getAt(c, '/retry/max_attempts')).toBe(5);
+    c = setAt(c, '/headers/X~1Y', 'v');
+    expect(c.headers).toEqual({ 'X/Y': 'v' });
+    c = setAt(c, '/retry/max_attempts', undefined);
+    expect(c).toEqual({ url: 'u', headers: { 'X/Y': 'v' } });
+  });
+});

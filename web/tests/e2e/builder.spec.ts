@@ -1,0 +1,332 @@
+// The workflow builder in Chromium against the real server: a new user builds the
+// getting-started workflow (docs/getting-started.md) by drag and drop, meets a validation error
+// and fixes it, previews the mapping, publishes, and a signed webhook runs it; an edit made
+// elsewhere meanwhile is detected; undo and redo; a viewer cannot edit; a two-node workflow is
+// built with the keyboard alone; the page passes axe-core; screenshots in light, dark and phone.
+import { createHmac } from 'node:crypto';
+import type { Page } from '@playwright/test';
+import { Api, createUser, expect, expectAccessible, screenshots, signIn, test, userWithProject } from './fixtures';
+
+async function newWorkflow(api: Api, pid: string, name: string, definition?: unknown) {
+  const w = await api.post<{ id: string }>(`/api/projects/${pid}/workflows`, definition ? { name, definition } : { name });
+  return w.id;
+}
+
+async function draftOf(api: Api, pid: string, wid: string) {
+  const w = await api.get<{ draft: { definition: { nodes: any[]; edges: any[] }; revision: number } }>(
+    `/api/projects/${pid}/workflows/${wid}`
+  );
+  return w.draft;
+}
+
+/** Drags a palette entry onto the canvas at (x, y) relative to the canvas. */
+async function dropNode(page: Page, type: string, x: number, y: number) {
+  await page.getByTestId(`palette-${type}`).dragTo(page.locator('.canvas'), { targetPosition: { x, y } });
+  await expect(page.locator(`.svelte-flow__node[data-id^="${type}_"]`).last()).toBeVisible();
+}
+
+/** Connects the source handle of `from` (optionally its true/false handle) to `to`'s input. */
+async function connect(page: Page, from: string, to: string, handle?: 'true' | 'false') {
+  const src = page.locator(
+    `.svelte-flow__node[data-id="${from}"] .svelte-flow__handle.source${handle ? `[data-handleid="${handle}"]` : ''}`
+  );
+  const dst = page.locator(`.svelte-flow__node[data-id="${to}"] .svelte-flow__handle.target`);
+  const a = (await src.boundingBox())!;
+  const b = (await dst.boundingBox())!;
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+  await page.mouse.down();
+  await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 5 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 5 });
+  await page.mouse.up();
+}
+
+async function selectNode(page: Page, id: string) {
+  await page.locator(`.svelte-flow__node[data-id="${id}"] .name`).click();
+}
+
+test('a new user builds the getting-started workflow by drag and drop, previews it, publishes it, and a signed webhook runs it', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('builder', 'Orders');
+  const wid = await newWorkflow(api, pid, 'Order totals');
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows/${wid}$`));
+  await expect(page.getByTestId('empty-canvas')).toBeVisible();
+
+  await dropNode(page, 'transform', 300, 120);
+  await dropNode(page, 'terminate', 300, 320);
+  await connect(page, 'transform_1', 'terminate_1');
+  await expect(page.locator('.svelte-flow__edge')).toHaveCount(1);
+
+  // The transform has no expression yet: the server's validation marks the node.
+  await expect(page.getByTestId('error-count')).toContainText('1 problem');
+  await expect(page.getByTestId('node-transform_1')).toHaveClass(/has-errors/);
+
+  // Fix it in the form; an expression that does not compile is underlined while typing.
+  await selectNode(page, 'transform_1');
+  await page.getByLabel('Id', { exact: true }).fill('total');
+  await page.getByLabel('Id', { exact: true }).press('Tab');
+  await selectNode(page, 'total');
+  const expr = page.getByRole('textbox', { name: 'Expression', exact: true });
+  await expr.fill('{order: trigger.body.order_id, total: sum(trigger.body.items[].price)');
+  await expect(page.getByTestId('expr-error')).toBeVisible();
+  await expr.fill('{order: trigger.body.order_id, total: sum(trigger.body.items[].price)}');
+  await expect(page.getByTestId('expr-error')).toHaveCount(0);
+  await selectNode(page, 'terminate_1');
+  await page.getByLabel('Id', { exact: true }).fill('done');
+  await page.getByLabel('Id', { exact: true }).press('Tab');
+  await selectNode(page, 'done');
+  await page.getByRole('textbox', { name: 'Output', exact: true }).fill('steps.total.output');
+  await expect(page.getByTestId('error-count')).toHaveText('Valid');
+
+  // The mapping preview on a pasted payload: each step's outcome on the canvas.
+  await page.getByRole('tab', { name: 'Preview' }).click();
+  await page.getByLabel('Trigger body (JSON)').fill('{"order_id": "A-1", "items": [{"price": 12.5}, {"price": 7.5}]}');
+  await page.getByRole('button', { name: 'Preview', exact: true }).click();
+  await expect(page.getByTestId('preview-status')).toContainText('succeeded');
+  await expect(page.getByTestId('preview-step-total')).toContainText('"total": 20');
+  await expect(page.getByTestId('step-done')).toContainText('succeeded');
+  await screenshots(page, 'builder-preview');
+  // "Test run": a real run of the draft on the same sample, linked.
+  await page.getByRole('button', { name: 'Test run' }).click();
+  const link = page.getByRole('link', { name: /^[0-9a-f-]{36}$/ });
+  await expect(link).toHaveAttribute('href', new RegExp(`/p/${pid}/runs/`));
+  const testRun = (await link.textContent())!.trim();
+  await expect
+    .poll(async () => (await api.get<{ status: string; is_test: boolean }>(`/api/projects/${pid}/runs/${testRun}`)).status, {
+      timeout: 20_000
+    })
+    .toBe('succeeded');
+
+  // Saved (Ctrl+S) and published.
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+  await page.getByRole('button', { name: /^Publish/ }).click();
+  await expect(page.getByText('Published version 1')).toBeVisible();
+  const draft = await draftOf(api, pid, wid);
+  expect(draft.definition.nodes.map((n) => n.id).sort()).toEqual(['done', 'total']);
+  expect(draft.definition.edges).toEqual([{ from: 'total', to: 'done' }]);
+
+  // An endpoint (through the API), a webhook signed as the sender would, and the run succeeds.
+  const ep = await api.post<{ path: string; key: { secret: string } }>(`/api/projects/${pid}/workflows/${wid}/endpoints`, {
+    name: 'orders',
+    verification: { scheme: 'hmac' }
+  });
+  const body = JSON.stringify({ order_id: 'A-2', items: [{ price: 1 }, { price: 2 }] });
+  const sig = createHmac('sha256', ep.key.secret).update(body).digest('hex');
+  const hook = await page.request.post(ep.path, {
+    data: body,
+    headers: { 'Content-Type': 'application/json', 'X-Signature': sig }
+  });
+  expect(hook.status()).toBe(202);
+  await expect
+    .poll(async () => (await api.get<{ items: { status: string }[] }>(`/api/projects/${pid}/runs?workflow_id=${wid}`)).items[0]?.status, {
+      timeout: 20_000
+    })
+    .toBe('succeeded');
+  // The recorded delivery is a sample the preview can use.
+  await page.getByRole('tab', { name: 'Node' }).click();
+  await page.getByRole('tab', { name: 'Preview' }).click();
+  await expect(page.getByLabel('Sample').locator('option')).toHaveCount(2);
+  await page.getByLabel('Sample').selectOption({ index: 1 });
+  await page.getByRole('button', { name: 'Preview', exact: true }).click();
+  await expect(page.getByTestId('preview-step-total')).toContainText('"total": 3');
+
+  // What the workflow list shows for it: the newest run, succeeded. (The list page itself is
+  // tested with the workflows list; this checks the data it is given.)
+  const list = await api.get<{ items: { id: string; last_run?: { status: string } | null }[] }>(
+    `/api/projects/${pid}/workflows`
+  );
+  expect(list.items.find((w) => w.id === wid)?.last_run?.status).toBe('succeeded');
+  await api.dispose();
+});
+
+test('an edit saved elsewhere meanwhile is detected, never overwritten silently', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('conflict');
+  const def = {
+    nodes: [{ id: 'a', type: 'transform', config: { expression: 'trigger.body' }, position: { x: 0, y: 0 } }],
+    edges: []
+  };
+  const wid = await newWorkflow(api, pid, 'Shared', def);
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('node-a')).toBeVisible();
+
+  // Another tab saves first.
+  const theirs = { ...def, nodes: [{ ...def.nodes[0], config: { expression: 'trigger.body.theirs' } }] };
+  await api.call('PUT', `/api/projects/${pid}/workflows/${wid}/draft`, { definition: theirs });
+
+  // This tab edits and saves: refused, and told so.
+  await selectNode(page, 'a');
+  await page.getByLabel('Name', { exact: true }).fill('Mine');
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('conflict')).toBeVisible();
+  await expect(page.getByTestId('conflict')).toContainText('revision 2');
+  expect((await draftOf(api, pid, wid)).definition.nodes[0].config.expression).toBe('trigger.body.theirs');
+  await screenshots(page, 'builder-conflict');
+
+  // Loading theirs replaces the canvas with the saved draft.
+  await page.getByRole('button', { name: 'Load theirs (discard mine)' }).click();
+  await expect(page.getByTestId('conflict')).toHaveCount(0);
+  await selectNode(page, 'a');
+  await expect(page.getByRole('textbox', { name: 'Expression', exact: true })).toHaveValue('trigger.body.theirs');
+  await api.dispose();
+});
+
+test('undo and redo walk through the edits', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('undo');
+  const wid = await newWorkflow(api, pid, 'Undo');
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await dropNode(page, 'transform', 300, 150);
+  await dropNode(page, 'delay', 300, 350);
+  await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
+  await page.locator('.svelte-flow__pane').click({ position: { x: 20, y: 20 } });
+  await page.keyboard.press('Control+z');
+  await expect(page.locator('.svelte-flow__node')).toHaveCount(1);
+  await page.keyboard.press('Control+z');
+  await expect(page.locator('.svelte-flow__node')).toHaveCount(0);
+  await page.keyboard.press('Control+Shift+z');
+  await expect(page.locator('.svelte-flow__node')).toHaveCount(1);
+  await page.getByRole('button', { name: 'Redo' }).click();
+  await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
+  // The redone state is what gets saved.
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+  expect((await draftOf(api, pid, wid)).definition.nodes).toHaveLength(2);
+  await api.dispose();
+});
+
+test('a viewer sees the workflow but cannot edit it', async ({ page }) => {
+  const { api, pid } = await userWithProject('owner-v');
+  const wid = await newWorkflow(api, pid, 'Look only', {
+    nodes: [
+      { id: 'a', type: 'transform', config: { expression: 'trigger.body' }, position: { x: 0, y: 0 } },
+      { id: 'b', type: 'terminate', config: {}, position: { x: 0, y: 140 } }
+    ],
+    edges: [{ from: 'a', to: 'b' }]
+  });
+  const viewer = await createUser('viewer');
+  await api.post(`/api/projects/${pid}/members`, { email: viewer.email, role: 'viewer' });
+  await signIn(page, viewer, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('read-only')).toBeVisible();
+  await expect(page.getByRole('navigation', { name: 'Node types' })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: /^Publish/ })).toHaveCount(0);
+  await selectNode(page, 'a');
+  await expect(page.getByRole('textbox', { name: 'Expression', exact: true })).toBeDisabled();
+  await page.keyboard.press('Delete');
+  await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
+  await expectAccessible(page, 'builder (viewer)');
+  await api.dispose();
+});
+
+test('a two-node workflow is built with the keyboard alone', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('keys');
+  const wid = await newWorkflow(api, pid, 'Keyboard');
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('empty-canvas')).toBeVisible();
+  await page.locator('body').press('a');
+  await expect(page.getByTestId('palette-transform')).toBeFocused();
+  await page.keyboard.press('Enter'); // a transform, selected
+  await page.keyboard.press('Tab'); // branch
+  await page.keyboard.press('Tab'); // delay
+  await page.keyboard.press('Tab'); // terminate
+  await expect(page.getByTestId('palette-terminate')).toBeFocused();
+  await page.keyboard.press('Enter'); // a terminate after the transform, connected
+  await expect(page.locator('.svelte-flow__edge')).toHaveCount(1);
+  await page.keyboard.press('ArrowUp'); // back to the transform
+  await page.keyboard.press('Enter'); // its form
+  await expect(page.getByLabel('Name', { exact: true })).toBeFocused();
+  await page.keyboard.type('Shape');
+  await page.keyboard.press('Tab'); // id
+  await page.keyboard.press('Tab'); // expression
+  await page.keyboard.type('trigger.body');
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+  await expect(page.getByTestId('error-count')).toHaveText('Valid');
+  const d = await draftOf(api, pid, wid);
+  expect(d.definition.nodes.map((n) => n.type)).toEqual(['transform', 'terminate']);
+  expect(d.definition.edges).toEqual([{ from: 'transform_1', to: 'terminate_1' }]);
+  expect(d.definition.nodes[0].config.expression).toBe('trigger.body');
+  await api.dispose();
+});
+
+test('the builder passes axe-core and is pictured in light, dark and phone width', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('axe');
+  const tpl = await api.get<{ definition: unknown }>('/api/workflow-templates/stripe-payment-to-api');
+  const wid = await newWorkflow(api, pid, 'Stripe payments', tpl.definition);
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('node-review')).toBeVisible();
+  await selectNode(page, 'review');
+  await expectAccessible(page, 'builder');
+  await screenshots(page, 'builder');
+  await api.dispose();
+});
+
+test('versions: a published version compared with the draft on the canvas and copied back; copy and paste', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('versions');
+  const v1 = {
+    nodes: [
+      { id: 'a', type: 'transform', config: { expression: 'trigger.body' }, position: { x: 0, y: 0 } },
+      { id: 'b', type: 'terminate', config: { output: 'steps.a.output' }, position: { x: 0, y: 160 } }
+    ],
+    edges: [{ from: 'a', to: 'b' }]
+  };
+  const wid = await newWorkflow(api, pid, 'Versions', v1);
+  await api.post(`/api/projects/${pid}/workflows/${wid}/publish`);
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('node-a')).toBeVisible();
+
+  // Copy and paste a: a new node a-like with a fresh id, unconnected.
+  await selectNode(page, 'a');
+  await page.locator('.canvas').focus();
+  await page.keyboard.press('Control+c');
+  await page.keyboard.press('Control+v');
+  await expect(page.getByTestId('node-transform_1')).toBeVisible();
+  // Change b's output.
+  await selectNode(page, 'b');
+  await page.getByRole('textbox', { name: 'Output', exact: true }).fill('steps.a.output.id');
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+
+  // Compared with version 1: the pasted node is added, b changed, a the same.
+  await page.getByRole('tab', { name: 'Versions' }).click();
+  await page.getByRole('button', { name: 'Compare with the draft' }).click();
+  await expect(page.getByTestId('diff')).toBeVisible();
+  await expect(page.getByTestId('node-transform_1')).toHaveClass(/diff-added/);
+  await expect(page.getByTestId('node-b')).toHaveClass(/diff-changed/);
+  await expect(page.getByTestId('node-a')).not.toHaveClass(/diff-/);
+
+  // Copied back into the draft and saved: the draft is version 1 again.
+  await page.getByRole('button', { name: 'Copy version 1 into the draft' }).click();
+  await expect(page.getByTestId('node-transform_1')).toHaveCount(0);
+  await page.keyboard.press('Control+s');
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
+  const d = await draftOf(api, pid, wid);
+  expect(d.definition.nodes.find((n) => n.id === 'b').config.output).toBe('steps.a.output');
+  expect(d.definition.nodes).toHaveLength(2);
+  await api.dispose();
+});
+
+test('export and import of the workflow JSON', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('io');
+  const tpl = await api.get<{ definition: { nodes: unknown[] } }>('/api/workflow-templates/json-transform');
+  const wid = await newWorkflow(api, pid, 'Exported', tpl.definition);
+  const empty = await newWorkflow(api, pid, 'Imported');
+  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
+  await expect(page.getByTestId('node-shape')).toBeVisible();
+  await page.getByRole('tab', { name: 'Workflow' }).click();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+  const doc = JSON.parse(await (await download.createReadStream()).toArray().then((c) => Buffer.concat(c).toString('utf8')));
+  expect(doc.meshhook_export).toBe(1);
+  expect(doc.definition.nodes.map((n: { id: string }) => n.id)).toEqual(['shape', 'done']);
+
+  // Into the other workflow: the canvas takes it, and it is saved like any change.
+  await page.goto(`/p/${pid}/workflows/${empty}`);
+  await expect(page.getByTestId('empty-canvas')).toBeVisible();
+  await page.getByRole('tab', { name: 'Workflow' }).click();
+  await page.locator('input[type=file]').setInputFiles({ name: 'wf.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(doc)) });
+  await expect(page.getByTestId('node-shape')).toBeVisible();
+  await expect(page.getByTestId('save-status')).toHaveText(/Saved/, { timeout: 15_000 });
+  expect((await draftOf(api, pid, empty)).definition.nodes).toHaveLength(2);
+  // A file that is neither an export nor a definition is refused with a message.
+  await page.locator('input[type=file]').setInputFiles({ name: 'x.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
+  await expect(page.getByRole('alert')).toContainText('not a MeshHook export');
+  await api.dispose();
+});
