@@ -97,13 +97,15 @@ json_t *mh_engine_node_type_schema(const char *type);
 
 /*
  * Checks that `src` (NUL-terminated) compiles as the editor's field would: a JMESPath
- * expression, or with `is_template` a `{{ expr }}` template, by the compilers validation uses.
+ * expression, or with `is_template` a `{{ expr }}` template (with `is_url` too, an http_call url
+ * template, whose values may not form the scheme or host and which allows {{raw expr}}), by the
+ * compilers validation uses.
  * MH_OK when it compiles; otherwise MH_EJMESPATH (JMESPath syntax) or MH_EINVAL (template
  * syntax), with info->kind "jmespath_syntax" or "template_syntax" as validation's error codes,
  * info->message and info->offset (the byte offset into `src`). MH_ETOOBIG past
  * MH_JP_MAX_EXPR_BYTES.
  */
-MH_MUSTCHECK enum mh_err mh_engine_expr_check(const char *src, bool is_template,
+MH_MUSTCHECK enum mh_err mh_engine_expr_check(const char *src, bool is_template, bool is_url,
                                               struct mh_err_info *info);
 
 /* ---- Templates ---------------------------------------------------------------------------- */

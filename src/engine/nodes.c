@@ -95,7 +95,7 @@ static const char http_call_schema[] =
     "\"description\":\"A template: {{ expr }} inserts a JMESPath result, percent-encoded "
     "({{raw expr}} keeps '/', '?' and the like), {{secrets.NAME}} a secret at send time. The "
     "scheme and host come from the text or a secret, never from a value.\","
-    "\"x-meshhook-syntax\":\"template\","
+    "\"x-meshhook-syntax\":\"url_template\","
     "\"examples\":[\"https://api.example.com/orders/{{ trigger.body.id }}\"]},"
     "\"headers\":{\"type\":\"object\",\"title\":\"Headers\","
     "\"description\":\"Header name to template.\","
@@ -391,7 +391,8 @@ void mh_engine__node_release(struct mh_wf_node *n)
     memset(n, 0, sizeof(*n));
 }
 
-enum mh_err mh_engine_expr_check(const char *src, bool is_template, struct mh_err_info *info)
+enum mh_err mh_engine_expr_check(const char *src, bool is_template, bool is_url,
+                                 struct mh_err_info *info)
 {
     size_t len = strlen(src);
     if (len > MH_JP_MAX_EXPR_BYTES)
@@ -399,7 +400,7 @@ enum mh_err mh_engine_expr_check(const char *src, bool is_template, struct mh_er
                           "the expression exceeds the limit of %d bytes", MH_JP_MAX_EXPR_BYTES);
     if (is_template) {
         struct mh_tpl *t = NULL;
-        enum mh_err rc = mh_engine__tpl_compile(src, &t, info);
+        enum mh_err rc = mh_engine__tpl_compile(src, is_url, &t, info);
         mh_engine__tpl_destroy(t);
         if (rc != MH_OK && info)
             snprintf(info->kind, sizeof(info->kind), "%s",

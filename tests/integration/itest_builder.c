@@ -634,6 +634,21 @@ MH_TEST(expression_check_answers_with_the_position)
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT(json_is_true(json_object_get(j, "ok")));
     json_decref(j);
+    /* A url template is checked as publishing checks it: {{raw}} is allowed, a host from data is
+     * not. */
+    j = api(&e, "POST", "/api/expressions/check",
+            "{\"expression\": \"https://x/files/{{raw trigger.body.path}}\", \"syntax\": "
+            "\"url_template\"}",
+            &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    j = api(&e, "POST", "/api/expressions/check",
+            "{\"expression\": \"https://{{trigger.body.host}}/x\", \"syntax\": \"url_template\"}",
+            &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_false(json_object_get(j, "ok")));
+    json_decref(j);
     /* Bad requests. */
     j = api(&e, "POST", "/api/expressions/check", "{\"syntax\": \"jmespath\"}", &st);
     MH_T_ASSERT_EQ(st, 422);

@@ -203,7 +203,8 @@ MH_TEST(password_dummy_verify_spends_real_time)
     char *enc = NULL;
     MH_T_ASSERT_EQ(mh_crypto_password_hash("pw", 2, &p, &enc), MH_OK);
     double best_real = 1e9, best_dummy = 1e9;
-    for (int i = 0; i < 3; i++) {
+    /* Best of seven: on a busy machine any one pair can be preempted. */
+    for (int i = 0; i < 7; i++) {
         double t0 = now_s();
         MH_T_ASSERT_EQ(mh_crypto_password_verify(enc, "nope", 4), MH_EAUTH);
         double t1 = now_s();

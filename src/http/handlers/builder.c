@@ -296,8 +296,10 @@ void mh_h_expressions_check(struct mh_http_req *req, void *app)
     if (body == NULL || !mh_api_only_fields(&api, body, fields) ||
         !mh_api_string(&api, body, "syntax", false, 1, 16, &syntax))
         goto out;
-    if (syntax && strcmp(syntax, "jmespath") != 0 && strcmp(syntax, "template") != 0) {
-        mh_http_respond_error(req, 422, "invalid", "'syntax' must be \"jmespath\" or \"template\"",
+    if (syntax && strcmp(syntax, "jmespath") != 0 && strcmp(syntax, "template") != 0 &&
+        strcmp(syntax, "url_template") != 0) {
+        mh_http_respond_error(req, 422, "invalid",
+                              "'syntax' must be \"jmespath\", \"template\" or \"url_template\"",
                               "/syntax");
         goto out;
     }
@@ -312,8 +314,9 @@ void mh_h_expressions_check(struct mh_http_req *req, void *app)
         goto out;
     }
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    bool is_template = syntax && strcmp(syntax, "template") == 0;
-    enum mh_err rc = mh_engine_expr_check(json_string_value(expr), is_template, &info);
+    bool is_url = syntax && strcmp(syntax, "url_template") == 0;
+    bool is_template = is_url || (syntax && strcmp(syntax, "template") == 0);
+    enum mh_err rc = mh_engine_expr_check(json_string_value(expr), is_template, is_url, &info);
     if (rc == MH_ETOOBIG) {
         mh_http_respond_error(req, 413, "too_big", info.message, "/expression");
         goto out;

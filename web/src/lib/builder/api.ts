@@ -2,6 +2,7 @@
 // check", "Starter templates"), typed. Errors are the client's ApiError.
 import { api, seg } from '$lib/api/client';
 import type { Definition, ValidationError } from '$lib/graph/types';
+import type { Syntax } from '$lib/graph/form';
 
 export interface NodeType {
   type: string;
@@ -94,7 +95,7 @@ export const builderApi = {
       )
       .then((r) => r.items),
   exportDoc: (pid: string, wid: string) => api.get<Record<string, unknown>>(`${wf(pid, wid)}/export`),
-  checkExpression: (expression: string, syntax: 'jmespath' | 'template', signal?: AbortSignal) =>
+  checkExpression: (expression: string, syntax: Syntax, signal?: AbortSignal) =>
     api.post<{ ok: boolean; error?: { code: string; message: string; offset?: number } }>(
       '/api/expressions/check',
       { expression, syntax },

@@ -23,7 +23,7 @@ describe('schema → form', () => {
 
   it('http_call: maps, a oneOf body, a nested object with defaults and bounds', () => {
     const fields = schemaToFields(schemaOf('http_call'));
-    expect(byKey(fields, 'url')).toMatchObject({ kind: 'string', syntax: 'template', required: true });
+    expect(byKey(fields, 'url')).toMatchObject({ kind: 'string', syntax: 'url_template', required: true });
     expect((byKey(fields, 'method') as EnumField).options).toContain('PATCH');
     const headers = byKey(fields, 'headers') as MapField;
     expect(headers.kind).toBe('map');

@@ -4,7 +4,7 @@
 // objects, maps (additionalProperties), arrays, oneOf between shapes, "exactly one of" groups,
 // defaults and descriptions. Anything else falls back to a raw JSON field, never to nothing.
 
-export type Syntax = 'jmespath' | 'template';
+export type Syntax = 'jmespath' | 'template' | 'url_template';
 
 export type Field =
   | ScalarField
@@ -127,7 +127,7 @@ function fieldFor(schema: Schema, key: string, pointer: string, required: boolea
     return {
       ...base,
       kind: type,
-      syntax: syntax === 'jmespath' || syntax === 'template' ? syntax : undefined,
+      syntax: syntax === 'jmespath' || syntax === 'template' || syntax === 'url_template' ? syntax : undefined,
       minimum: typeof schema.minimum === 'number' ? schema.minimum : undefined,
       maximum: typeof schema.maximum === 'number' ? schema.maximum : undefined,
       minLength: typeof schema.minLength === 'number' ? schema.minLength : undefined,
