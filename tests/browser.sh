@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The web app's test suites, run by tests/run.sh (suite "browser"):
 #
+#   tests/browser.sh check        svelte-check: the app's TypeScript and Svelte diagnostics
 #   tests/browser.sh vitest       the unit tests of web/src (Vitest)
 #   tests/browser.sh playwright   the browser tests of web/tests/e2e against a real server
 #
@@ -43,6 +44,15 @@ if [ ! -x web/node_modules/.bin/vitest ]; then
     exit 1
 fi
 
+if [ "$what" = check ]; then
+    # One case: no error and no warning anywhere in the app.
+    (cd web && npx --no-install svelte-kit sync && npx --no-install svelte-check \
+        --tsconfig ./tsconfig.json --threshold warning --output human)
+    rc=$?
+    if [ "$rc" -eq 0 ]; then summary svelte-check 1 0 0; else summary svelte-check 0 1 0; fi
+    exit "$rc"
+fi
+
 if [ "$what" = vitest ]; then
     (cd web && npx --no-install vitest run --reporter=default --reporter=json \
         --outputFile.json="$TMP/vitest.json")
@@ -53,7 +63,7 @@ if [ "$what" = vitest ]; then
     exit "$rc"
 fi
 
-[ "$what" = playwright ] || { echo "usage: tests/browser.sh vitest|playwright" >&2; exit 2; }
+[ "$what" = playwright ] || { echo "usage: tests/browser.sh check|vitest|playwright" >&2; exit 2; }
 BIN=${MH_MESHHOOK_BIN:-$ROOT/build/asan/meshhook}
 CHROMIUM=${MH_CHROMIUM:-/usr/bin/chromium}
 if [ -z "${MESHHOOK_SUPER_DATABASE_URL:-}" ]; then
