@@ -55,6 +55,7 @@ test('a viewer sees no write controls, and the server refuses their writes', asy
   await expect(page.getByRole('button', { name: /Archive/ })).toHaveCount(0);
   await page.keyboard.press('n');
   await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expectAccessible(page, 'workflows as a viewer');
   await screenshots(page, 'workflows-viewer');
 
   await page.goto(`/p/${pid}/settings/members`);

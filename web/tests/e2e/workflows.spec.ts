@@ -42,6 +42,7 @@ test('list, search, archive and restore', async ({ page }) => {
   await expect(page).toHaveURL(/archived=1/);
   await expect(rows).toHaveCount(2);
   await expect(rows.filter({ hasText: 'GitHub push to chat' })).toBeVisible();
+  await expectAccessible(page, 'archived workflows');
   await screenshots(page, 'workflows-archived');
   await rows.filter({ hasText: 'GitHub push to chat' }).getByRole('button', { name: 'Restore GitHub push to chat' }).click();
   await expect(page.getByRole('heading', { name: 'No archived workflows' })).toBeVisible();
@@ -56,6 +57,7 @@ test('New workflow creates a blank draft and opens the builder', async ({ page }
   const { user, api, pid } = await userWithProject('wfnew', 'New flows');
   await signIn(page, user, `/login?next=/p/${pid}/workflows`);
   await expect(page.getByRole('heading', { name: 'No workflows yet' })).toBeVisible();
+  await expectAccessible(page, 'no workflows yet');
   await screenshots(page, 'workflows-empty');
   await page.keyboard.press('n');
   const dialog = page.getByRole('dialog', { name: 'New workflow' });
