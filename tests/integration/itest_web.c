@@ -319,6 +319,15 @@ static void sql(const struct world *w, const char *q, int n, const char *const *
     json_decref(rows);
 }
 
+/* Publishes version 1 (an empty definition) of workflow params[1] of project params[0]. */
+static void publish_v1(const struct world *w, const char *const params[2])
+{
+    sql(w,
+        "INSERT INTO workflow_versions (project_id, workflow_id, state, version, definition, "
+        "published_at) VALUES ($1, $2, 'published', 1, '{\"nodes\": [], \"edges\": []}', now())",
+        2, params);
+}
+
 static bool endpoint_enabled(const struct world *w, const char *eid)
 {
     const char *p[] = {eid};
@@ -425,10 +434,7 @@ MH_TEST(archive_and_restore_a_workflow)
 
     /* Deleting a workflow with runs archives it, and restoring works the same way. */
     const char *rp[] = {pid, wid};
-    sql(&w,
-        "INSERT INTO workflow_versions (project_id, workflow_id, state, version, definition, "
-        "published_at) VALUES ($1, $2, 'published', 1, '{\"nodes\": [], \"edges\": []}', now())",
-        2, rp);
+    publish_v1(&w, rp);
     sql(&w,
         "INSERT INTO runs (project_id, workflow_id, version_id) SELECT $1, $2, id FROM "
         "workflow_versions WHERE workflow_id = $2 AND state = 'published'",
@@ -498,10 +504,7 @@ MH_TEST(workflow_list_searches_and_shows_the_newest_run)
 
     /* Two runs: the newest is listed, with its status. */
     const char *rp[] = {pid, wid};
-    sql(&w,
-        "INSERT INTO workflow_versions (project_id, workflow_id, state, version, definition, "
-        "published_at) VALUES ($1, $2, 'published', 1, '{\"nodes\": [], \"edges\": []}', now())",
-        2, rp);
+    publish_v1(&w, rp);
     sql(&w,
         "INSERT INTO runs (project_id, workflow_id, version_id, version, status, created_at) "
         "SELECT $1, $2, id, 1, 'failed', now() - interval '1 hour' FROM workflow_versions WHERE "
