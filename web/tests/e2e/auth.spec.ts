@@ -98,3 +98,16 @@ test('an API token works for the API but is not a browser session', async () => 
   expect((await r.json()).auth).toBe('api_token');
   await api.dispose();
 });
+
+test('signing in again in another tab does not break the first tab (CSRF token refreshed)', async ({ page, context }) => {
+  const user = await createUser('twotabs');
+  await signIn(page, user, '/login?next=/account/tokens');
+  await expect(page.getByRole('heading', { name: 'API tokens' })).toBeVisible();
+  // A second sign-in (another tab, or a script sharing the browser's cookies) replaces the
+  // session cookie: the page's CSRF token belongs to the old session now.
+  const again = await context.request.post('/api/auth/login', { data: { email: user.email, password: user.password } });
+  expect(again.status()).toBe(200);
+  await page.getByLabel('Name').fill('after re-login');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await expect(page.getByTestId('new-token')).toHaveText(/^mh_/);
+});
