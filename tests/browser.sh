@@ -16,7 +16,23 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 what=${1:?vitest or playwright}
-TMP=${MH_IT_TMP:-$(mktemp -d /tmp/meshhook-browser.XXXXXX)}
+# Reports and logs go to tests/run.sh's log directory; run alone, to one removed on exit.
+own_tmp=""
+if [ -n "${MH_IT_TMP:-}" ]; then
+    TMP=$MH_IT_TMP
+else
+    TMP=$(mktemp -d /tmp/meshhook-browser.XXXXXX)
+    own_tmp=$TMP
+fi
+server=""
+cleanup() {
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server"
+        wait "$server"
+    fi
+    [ -n "$own_tmp" ] && rm -rf "$own_tmp"
+}
+trap cleanup EXIT
 
 summary() { # label passed failed skipped
     echo "browser/$1: $2 passed, $3 failed, $4 skipped"
@@ -99,14 +115,13 @@ MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n') MESHHOOK_
     --allow-signup --workers 2 >"$log" 2>&1 &
 server=$!
 stop_server() {
-    if [ -n "${server:-}" ] && kill -0 "$server" 2>/dev/null; then
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
         kill -TERM "$server"
         wait "$server"
         return $?
     fi
     return 0
 }
-trap 'stop_server >/dev/null 2>&1' EXIT
 
 ready=0
 for _ in $(seq 1 300); do

@@ -54,10 +54,13 @@ test('keyboard: ? lists the shortcuts, g w and / work, Esc closes', async ({ pag
   // Typing in the field is text, not shortcuts.
   await page.keyboard.type('g r');
   await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows`));
+  // Leaving while a search is still pending (it is debounced): the user stays where they went.
   await page.getByLabel('Search workflows').fill('');
   await page.getByRole('heading', { name: 'Workflows', exact: true }).click();
   await page.keyboard.press('g');
   await page.keyboard.press('r');
+  await expect(page).toHaveURL(new RegExp(`/p/${pid}/runs$`));
+  await page.waitForTimeout(500);
   await expect(page).toHaveURL(new RegExp(`/p/${pid}/runs$`));
   await expectAccessible(page, 'runs');
   await screenshots(page, 'runs');
