@@ -75,10 +75,10 @@ fi
 if ! "$BIN" user count >/dev/null 2>&1; then
     echo "meshhook: no users yet. In another terminal, from this directory, create the first:"
     echo "    ./build/release/meshhook user create --email you@example.com"
-    echo "  then log in: POST /api/auth/login (see docs/api.md)"
+    echo "  then sign in at http://127.0.0.1:${MESHHOOK_PORT:-8080}/ (docs/ui.md)"
 fi
 port=${MESHHOOK_PORT:-8080}
-echo "meshhook: serving on http://127.0.0.1:$port (Ctrl-C to stop)"
+echo "meshhook: serving on http://127.0.0.1:$port — open it in a browser (Ctrl-C to stop)"
 "$BIN" serve --port "$port" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM

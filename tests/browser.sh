@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The web app's test suites, run by tests/run.sh (suite "browser"):
 #
+#   tests/browser.sh check        svelte-check: the app's TypeScript and Svelte diagnostics
 #   tests/browser.sh vitest       the unit tests of web/src (Vitest)
 #   tests/browser.sh playwright   the browser tests of web/tests/e2e against a real server
 #
@@ -15,7 +16,23 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 what=${1:?vitest or playwright}
-TMP=${MH_IT_TMP:-$(mktemp -d /tmp/meshhook-browser.XXXXXX)}
+# Reports and logs go to tests/run.sh's log directory; run alone, to one removed on exit.
+own_tmp=""
+if [ -n "${MH_IT_TMP:-}" ]; then
+    TMP=$MH_IT_TMP
+else
+    TMP=$(mktemp -d /tmp/meshhook-browser.XXXXXX)
+    own_tmp=$TMP
+fi
+server=""
+cleanup() {
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server"
+        wait "$server"
+    fi
+    [ -n "$own_tmp" ] && rm -rf "$own_tmp"
+}
+trap cleanup EXIT
 
 summary() { # label passed failed skipped
     echo "browser/$1: $2 passed, $3 failed, $4 skipped"
@@ -43,6 +60,15 @@ if [ ! -x web/node_modules/.bin/vitest ]; then
     exit 1
 fi
 
+if [ "$what" = check ]; then
+    # One case: no error and no warning anywhere in the app.
+    (cd web && npx --no-install svelte-kit sync && npx --no-install svelte-check \
+        --tsconfig ./tsconfig.json --threshold warning --output human)
+    rc=$?
+    if [ "$rc" -eq 0 ]; then summary svelte-check 1 0 0; else summary svelte-check 0 1 0; fi
+    exit "$rc"
+fi
+
 if [ "$what" = vitest ]; then
     (cd web && npx --no-install vitest run --reporter=default --reporter=json \
         --outputFile.json="$TMP/vitest.json")
@@ -53,7 +79,7 @@ if [ "$what" = vitest ]; then
     exit "$rc"
 fi
 
-[ "$what" = playwright ] || { echo "usage: tests/browser.sh vitest|playwright" >&2; exit 2; }
+[ "$what" = playwright ] || { echo "usage: tests/browser.sh check|vitest|playwright" >&2; exit 2; }
 BIN=${MH_MESHHOOK_BIN:-$ROOT/build/asan/meshhook}
 CHROMIUM=${MH_CHROMIUM:-/usr/bin/chromium}
 if [ -z "${MESHHOOK_SUPER_DATABASE_URL:-}" ]; then
@@ -89,14 +115,13 @@ MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n') MESHHOOK_
     --allow-signup --workers 2 >"$log" 2>&1 &
 server=$!
 stop_server() {
-    if [ -n "${server:-}" ] && kill -0 "$server" 2>/dev/null; then
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
         kill -TERM "$server"
         wait "$server"
         return $?
     fi
     return 0
 }
-trap 'stop_server >/dev/null 2>&1' EXIT
 
 ready=0
 for _ in $(seq 1 300); do

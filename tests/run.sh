@@ -194,9 +194,13 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
     fi
 fi
 
-# The web app: Vitest for its pure code, then Playwright in Debian's Chromium against the
+# The web app: svelte-check (types), Vitest for its pure code, then Playwright in Debian's Chromium against the
 # sanitizer binary and a database of the same throwaway cluster (tests/browser.sh).
 if [ "$SUITE" = all ] || [ "$SUITE" = browser ]; then
+    export MH_IT_TMP="$LOGDIR"
+    if want svelte-check; then
+        run_harness "browser/svelte-check" bash tests/browser.sh check
+    fi
     if want vitest; then
         run_harness "browser/vitest" bash tests/browser.sh vitest
     fi

@@ -118,7 +118,10 @@ bool mh_http__etag_matches(const char *if_none_match, const char *etag)
             while (*s && *s != ',')
                 s++;
         }
-        if ((size_t)(s - tok) == elen && strncmp(tok, etag, elen) == 0)
+        /* A tag counts only when the list goes on (or ends) right after it: "x"-gz is not "x". */
+        const char *after = ows(s);
+        if ((size_t)(s - tok) == elen && strncmp(tok, etag, elen) == 0 &&
+            (*after == ',' || *after == '\0'))
             return true;
         while (*s && *s != ',')
             s++;

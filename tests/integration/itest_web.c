@@ -319,6 +319,28 @@ static void sql(const struct world *w, const char *q, int n, const char *const *
     json_decref(rows);
 }
 
+/* Publishes version 1 (an empty definition) of workflow params[1] of project params[0]. */
+static void publish_v1(const struct world *w, const char *const params[2])
+{
+    sql(w,
+        "INSERT INTO workflow_versions (project_id, workflow_id, state, version, definition, "
+        "published_at) VALUES ($1, $2, 'published', 1, '{\"nodes\": [], \"edges\": []}', now())",
+        2, params);
+}
+
+/* The status of a JSON webhook POSTed to /hooks/<public_id>. */
+static long hook_status(const struct world *w, const char *public_id)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/hooks/%s", w->s.base, public_id);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct mh_it_resp r;
+    mh_it_http("POST", url, h, "{\"a\": 1}", 8, &r);
+    long st = r.status;
+    mh_it_resp_cleanup(&r);
+    return st;
+}
+
 static bool endpoint_enabled(const struct world *w, const char *eid)
 {
     const char *p[] = {eid};
@@ -425,18 +447,24 @@ MH_TEST(archive_and_restore_a_workflow)
 
     /* Deleting a workflow with runs archives it, and restoring works the same way. */
     const char *rp[] = {pid, wid};
-    sql(&w,
-        "INSERT INTO workflow_versions (project_id, workflow_id, state, version, definition, "
-        "published_at) VALUES ($1, $2, 'published', 1, '{\"nodes\": [], \"edges\": []}', now())",
-        2, rp);
+    publish_v1(&w, rp);
     sql(&w,
         "INSERT INTO runs (project_id, workflow_id, version_id) SELECT $1, $2, id FROM "
         "workflow_versions WHERE workflow_id = $2 AND state = 'published'",
         2, rp);
     MH_T_ASSERT_EQ(status_of(&w, &a, "DELETE", one, NULL), 204);
     MH_T_ASSERT(!endpoint_enabled(&w, on_id));
+    MH_T_ASSERT_EQ(hook_status(&w, "pub_on_0123456789abcdefgh"), 403);
     MH_T_ASSERT_EQ(status_of(&w, &a, "POST", unarch, NULL), 200);
     MH_T_ASSERT(endpoint_enabled(&w, on_id));
+    /* The restored endpoint accepts webhooks again (a server that just refused one re-reads a
+     * refusing endpoint at most once a second, hence the wait); the one its users had disabled
+     * still refuses them. */
+    long hook = 0;
+    for (int i = 0; i < 50 && (hook = hook_status(&w, "pub_on_0123456789abcdefgh")) == 403; i++)
+        mh_it_sleep_ms(100);
+    MH_T_ASSERT_EQ(hook, 202);
+    MH_T_ASSERT_EQ(hook_status(&w, "pub_off_0123456789abcdefg"), 403);
 
     /* Unknown, malformed and other tenants' ids are 404. */
     char bad[320];
@@ -498,10 +526,7 @@ MH_TEST(workflow_list_searches_and_shows_the_newest_run)
 
     /* Two runs: the newest is listed, with its status. */
     const char *rp[] = {pid, wid};
-    sql(&w,
-        "INSERT INTO workflow_versions (project_id, workflow_id, state, version, definition, "
-        "published_at) VALUES ($1, $2, 'published', 1, '{\"nodes\": [], \"edges\": []}', now())",
-        2, rp);
+    publish_v1(&w, rp);
     sql(&w,
         "INSERT INTO runs (project_id, workflow_id, version_id, version, status, created_at) "
         "SELECT $1, $2, id, 1, 'failed', now() - interval '1 hour' FROM workflow_versions WHERE "

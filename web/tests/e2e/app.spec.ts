@@ -1,6 +1,6 @@
 // The app as served by the binary: the page boots under its strict CSP, client routes get the
 // SPA fallback, and the API keeps its JSON 404s.
-import { test, expect } from './fixtures';
+import { test, expect, expectAccessible, screenshots } from './fixtures';
 
 test('the sign-in page loads under the strict Content-Security-Policy', async ({ page }) => {
   const res = await page.goto('/');
@@ -8,6 +8,8 @@ test('the sign-in page loads under the strict Content-Security-Policy', async ({
   expect(res?.headers()['content-security-policy']).not.toContain("script-src 'self' 'unsafe-inline'");
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await expectAccessible(page, 'sign-in');
+  await screenshots(page, 'login');
 });
 
 test('a deep client route gets the app, an unknown API path its JSON 404', async ({ page, request }) => {

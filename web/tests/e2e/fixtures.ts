@@ -88,7 +88,8 @@ export async function signIn(page: Page, user: TestUser, path = '/login') {
   await page.getByLabel('E-mail').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  // The shell's main area (the sign-out button may sit in the closed drawer on a phone).
+  await expect(page.locator('main#main')).toBeVisible();
 }
 
 const require = createRequire(import.meta.url);
@@ -157,3 +158,40 @@ export const test = base.extend<{ cspWatch: void }>({
 });
 
 export { expect };
+
+/** A small valid definition: transform, then terminate. */
+export const SIMPLE_DEFINITION = {
+  nodes: [
+    { id: 'prepare', type: 'transform', config: { expression: '{id: trigger.body.id}' }, position: { x: 0, y: 0 } },
+    { id: 'done', type: 'terminate', config: { status: 'succeeded' }, position: { x: 0, y: 120 } }
+  ],
+  edges: [{ from: 'prepare', to: 'done' }]
+};
+
+/** Creates a workflow through the API; with `publish`, publishes it and starts `runs` runs. */
+export async function seedWorkflow(api: Api, pid: string, name: string, opts: { publish?: boolean; runs?: number; description?: string } = {}) {
+  const wf = await api.post<{ id: string }>(`/api/projects/${pid}/workflows`, {
+    name,
+    description: opts.description ?? '',
+    definition: SIMPLE_DEFINITION
+  });
+  if (opts.publish) {
+    await api.post(`/api/projects/${pid}/workflows/${wf.id}/publish`);
+    for (let i = 0; i < (opts.runs ?? 0); i++)
+      await api.post(`/api/projects/${pid}/workflows/${wf.id}/runs`, { payload: { id: i } });
+  }
+  return wf.id;
+}
+
+/** Waits until every run of the project has finished (workers run them in the background). */
+export async function runsSettled(api: Api, pid: string) {
+  await expect
+    .poll(
+      async () => {
+        const r = await api.get<{ items: { status: string }[] }>(`/api/projects/${pid}/runs?limit=200`);
+        return r.items.filter((x) => x.status === 'queued' || x.status === 'running').length;
+      },
+      { timeout: 30_000 }
+    )
+    .toBe(0);
+}

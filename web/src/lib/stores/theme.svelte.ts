@@ -1,5 +1,6 @@
-// Light, dark, or the system's preference; a choice is kept in localStorage ("mh.theme") and
-// applied before the first paint by static/theme.js.
+// Light, dark, or the system's preference. A choice is kept in localStorage ("mh.theme");
+// static/theme.js applies it (or the system preference) as <html data-theme> before the first
+// paint and follows the system while no choice is saved. This store changes the choice.
 export type ThemeChoice = 'system' | 'light' | 'dark';
 const KEY = 'mh.theme';
 
@@ -12,8 +13,22 @@ function read(): ThemeChoice {
   }
 }
 
+function systemTheme(): 'light' | 'dark' {
+  return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
 class Theme {
   choice = $state<ThemeChoice>(typeof localStorage === 'undefined' ? 'system' : read());
+  /** The theme in effect now. */
+  effective = $state<'light' | 'dark'>(typeof window === 'undefined' ? 'light' : systemTheme());
+
+  constructor() {
+    if (typeof window === 'undefined') return;
+    this.effective = this.choice === 'system' ? systemTheme() : this.choice;
+    window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+      if (this.choice === 'system') this.effective = systemTheme();
+    });
+  }
 
   set(choice: ThemeChoice): void {
     this.choice = choice;
@@ -23,14 +38,8 @@ class Theme {
     } catch {
       /* storage disabled: the choice lasts for this page only */
     }
-    if (choice === 'system') delete document.documentElement.dataset.theme;
-    else document.documentElement.dataset.theme = choice;
-  }
-
-  /** The theme in effect now. */
-  get effective(): 'light' | 'dark' {
-    if (this.choice !== 'system') return this.choice;
-    return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+    this.effective = choice === 'system' ? systemTheme() : choice;
+    document.documentElement.dataset.theme = this.effective;
   }
 
   toggle(): void {
