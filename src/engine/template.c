@@ -19,6 +19,7 @@
 #define MAX_PARTS          256
 
 static size_t find_close(const char *s, size_t start, size_t len);
+static size_t count_placeholders(const char *s, size_t len);
 static bool secret_name(const char *s, size_t len, size_t *name_start, size_t *name_len);
 static void add_part(struct mh_tpl *t, size_t *cap, struct mh_tpl_part part);
 
@@ -74,8 +75,10 @@ static bool secret_name(const char *s, size_t len, size_t *name_start, size_t *n
     return true;
 }
 
-bool mh_engine__has_secret_placeholder(const char *s, size_t len)
+/* How many placeholders the send-time resolver would find in `s`. */
+static size_t count_placeholders(const char *s, size_t len)
 {
+    size_t n = 0;
     for (size_t i = 0; i + 1 < len; i++) {
         if (s[i] != '{' || s[i + 1] != '{')
             continue;
@@ -83,9 +86,14 @@ bool mh_engine__has_secret_placeholder(const char *s, size_t len)
         while (j < len && (s[j] == ' ' || s[j] == '\t'))
             j++;
         if (len - j >= 8 && memcmp(s + j, "secrets.", 8) == 0)
-            return true;
+            n++;
     }
-    return false;
+    return n;
+}
+
+bool mh_engine__has_secret_placeholder(const char *s, size_t len)
+{
+    return count_placeholders(s, len) > 0;
 }
 
 static void add_part(struct mh_tpl *t, size_t *cap, struct mh_tpl_part part)
@@ -190,6 +198,7 @@ enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *s
     mh_buf_init(&b, MH_ENGINE_MAX_OUTPUT_BYTES);
     mh_buf_init(&v, MH_ENGINE_MAX_OUTPUT_BYTES);
     json_t *val = NULL;
+    size_t own = 0; /* placeholders the template itself wrote */
     *out = NULL;
     MH_ASSERT(t != NULL);
     for (size_t i = 0; i < t->n_parts; i++) {
@@ -198,6 +207,8 @@ enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *s
             rc = mh_buf_append(&b, p->text, p->len);
             if (rc != MH_OK)
                 goto too_big;
+            if (p->is_secret)
+                own += count_placeholders(p->text, p->len);
             if (p->is_secret && secrets != NULL) {
                 bool seen = false;
                 for (size_t k = 0; k < json_array_size(secrets); k++)
@@ -229,6 +240,14 @@ enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, json_t *s
         rc = mh_buf_append(&b, mh_buf_str(&v), mh_buf_len(&v));
         if (rc != MH_OK)
             goto too_big;
+    }
+    /* Each value alone is clean, but a value joined to its neighbour can still spell one:
+     * "{" then "{secrets.X}}". Only the template's own placeholders may be in the result. */
+    if (count_placeholders(mh_buf_str(&b), mh_buf_len(&b)) != own) {
+        rc = mh_err_set(info, MH_EINVAL, "template", -1,
+                        "values inserted by a template form a secret placeholder ('{{secrets.') "
+                        "with the text around them, which only the workflow itself may write");
+        goto out;
     }
     *out = mh_buf_steal(&b, NULL);
     goto out;
