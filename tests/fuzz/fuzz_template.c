@@ -13,9 +13,10 @@
  *   - rendering twice gives the same text (templates are pure).
  *
  * Input: the template, then a NUL byte, then the context as JSON (when it does not parse, the
- * context is {"body": <the text as a string>}). tests/unit/test_engine_template_fuzz_corpus.c
- * includes this file with MH_FUZZ_NO_ENTRY defined and replays tests/fuzz/corpus/template/
- * through mh_fuzz_template_one(), which returns 1 when the template rendered, else 0.
+ * context is {"body": <the template as a string>}, or {} when that is not UTF-8).
+ * tests/unit/test_engine_template_fuzz_corpus.c includes this file with MH_FUZZ_NO_ENTRY
+ * defined and replays tests/fuzz/corpus/template/ through mh_fuzz_template_one(), which returns
+ * 1 when the template rendered, else 0.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,6 +67,8 @@ int mh_fuzz_template_one(const uint8_t *data, size_t size)
         ctx = json_loadb(text + tlen + 1, size - tlen - 1, JSON_DECODE_ANY, NULL);
     if (ctx == NULL)
         ctx = json_pack("{s:s%}", "body", text, tlen);
+    if (ctx == NULL) /* the text is not UTF-8 */
+        ctx = json_object();
     MH_FUZZ_CHECK(ctx != NULL);
 
     struct mh_tpl *t = NULL;
