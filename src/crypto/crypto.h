@@ -7,7 +7,8 @@
  * The rest of the module lives in sibling headers:
  *   crypto/password.h     argon2id password hashing in PHC strings
  *   crypto/webhook_sig.h  webhook signatures: generic HMAC, GitHub, Stripe, Standard Webhooks
- *   crypto/jwt.h          JWS (HS256, RS256, ES256) verification with per-key pinned algorithms
+ *   crypto/jwt.h          JWS verification (HS256, RS256, PS256, ES256/384/512, EdDSA; keys as
+ *                         PEM, JWK or JWKS) with per-key pinned algorithms
  *   crypto/vault.h        envelope encryption of secrets under a key-encryption key
  *
  * Module-wide rules (they hold in every header of src/crypto unless a contract says otherwise):
