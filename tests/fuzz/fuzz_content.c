@@ -111,7 +111,7 @@ int mh_fuzz_content_one(const uint8_t *data, size_t size)
     enum mh_intake__kind pkind, ckind;
     json_t *pval = NULL, *cval = NULL;
     struct mh_err_info pinfo = MH_ERR_INFO_INIT, cinfo = MH_ERR_INFO_INIT;
-    const char *header = hlen ? ct : NULL;
+    const char *header = ct[0] ? ct : NULL; /* "" is no header, as for the intake */
     enum mh_err prc = mh_intake__parse_body(header, body, blen, &pkind, &pval, &pinfo);
     enum mh_err crc = mh_intake__check_body(header, body, blen, &ckind, &cval, &cinfo);
     MH_FUZZ_CHECK(prc == MH_OK || prc == MH_EINVAL || prc == MH_ENOTFOUND);

@@ -7,7 +7,8 @@
  *   - validating with and without collecting errors gives the same verdict;
  *   - the error list is empty exactly when the instance is valid, and every error is an object
  *     with a JSON-pointer "path" ("" or starting with "/"), a "keyword" and a "message";
- *   - at most max_errors errors are collected, and validating twice gives the same errors.
+ *   - at most max_errors errors are collected, and validating again gives the same verdict and
+ *     errors, unless a `pattern` gave up on its wall-clock budget in one of the runs.
  *
  * Input: the schema as JSON, a NUL byte, then the instance as JSON (absent or unparsable: the
  * instance is null). The step and depth limits are lowered so that one input stays fast.
@@ -36,6 +37,21 @@
 static bool mh_fuzz_is_pointer(const char *p)
 {
     return p != NULL && (p[0] == '\0' || p[0] == '/');
+}
+
+/* True when a pattern gave up on src/regex's wall-clock budget: then a second validation may
+ * decide otherwise (docs/internals/schema.md), so the determinism checks do not apply. */
+static bool mh_fuzz_has_regex_limit(json_t *errors)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        const char *m = json_string_value(json_object_get(e, "message"));
+        if (m && strstr(m, "could not be matched against") != NULL)
+            return true;
+    }
+    return false;
 }
 
 int mh_fuzz_schema_one(const uint8_t *data, size_t size);
@@ -73,7 +89,7 @@ int mh_fuzz_schema_one(const uint8_t *data, size_t size)
         MH_FUZZ_CHECK(json_is_array(errors));
         MH_FUZZ_CHECK(ok == (json_array_size(errors) == 0));
         MH_FUZZ_CHECK(json_array_size(errors) <= MH_FUZZ_MAX_ERRORS);
-        MH_FUZZ_CHECK(mh_schema_validate(compiled, instance, NULL) == ok);
+        bool quick = mh_schema_validate(compiled, instance, NULL);
         size_t i;
         json_t *e;
         json_array_foreach(errors, i, e)
@@ -83,8 +99,9 @@ int mh_fuzz_schema_one(const uint8_t *data, size_t size)
             MH_FUZZ_CHECK(json_is_string(json_object_get(e, "keyword")));
             MH_FUZZ_CHECK(json_is_string(json_object_get(e, "message")));
         }
-        MH_FUZZ_CHECK(mh_schema_validate(compiled, instance, &again) == ok);
-        MH_FUZZ_CHECK(json_equal(errors, again));
+        bool ok2 = mh_schema_validate(compiled, instance, &again);
+        if (!mh_fuzz_has_regex_limit(errors) && !mh_fuzz_has_regex_limit(again))
+            MH_FUZZ_CHECK(quick == ok && ok2 == ok && json_equal(errors, again));
         valid = ok;
         json_decref(again);
         json_decref(errors);
