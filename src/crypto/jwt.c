@@ -518,7 +518,7 @@ enum mh_err mh_crypto_jwt_key_create_jwk(json_t *jwk, const enum mh_crypto_jwt_a
         has_alg = true;
     }
     if (strcmp(kty, "RSA") == 0) {
-        if (!has_alg) {
+        if (!has_alg || (alg != MH_CRYPTO_JWT_RS256 && alg != MH_CRYPTO_JWT_PS256)) {
             rc = jwk_fail(info, "/alg", "an RSA JWK needs \"alg\": RS256 or PS256");
             goto out;
         }
@@ -535,16 +535,23 @@ enum mh_err mh_crypto_jwt_key_create_jwk(json_t *jwk, const enum mh_crypto_jwt_a
             rc = jwk_fail(info, "/crv", "an EC JWK needs \"crv\": P-256, P-384 or P-521");
             goto out;
         }
-        if (!has_alg)
-            alg = implied;
+        if (has_alg && alg != implied) {
+            rc = jwk_fail(info, "/alg", "a %s key is for %s, not %s", crv, algs[implied].name,
+                          algs[alg].name);
+            goto out;
+        }
+        alg = implied;
         rc = jwk_ec(jwk, crv, &pkey, info);
     } else if (strcmp(kty, "OKP") == 0) {
         if (crv == NULL || strcmp(crv, "Ed25519") != 0) {
             rc = jwk_fail(info, "/crv", "an OKP JWK needs \"crv\": Ed25519");
             goto out;
         }
-        if (!has_alg)
-            alg = MH_CRYPTO_JWT_EDDSA;
+        if (has_alg && alg != MH_CRYPTO_JWT_EDDSA) {
+            rc = jwk_fail(info, "/alg", "an Ed25519 key is for EdDSA, not %s", algs[alg].name);
+            goto out;
+        }
+        alg = MH_CRYPTO_JWT_EDDSA;
         rc = jwk_okp(jwk, &pkey, info);
     } else {
         rc = jwk_fail(info, "/kty", "\"kty\" must be RSA, EC or OKP");
