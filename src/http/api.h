@@ -94,9 +94,11 @@ struct mh_api_page {
 };
 bool mh_api_page(struct mh_api *api, struct mh_api_page *page);
 
-/* Longest cursor text accepted, and the most bytes its two values take together. */
-#define MH_API_CURSOR_MAX_TEXT 600
+/* The most bytes a cursor's two values take together, and the longest cursor text accepted:
+ * the unpadded base64url length of that many bytes, so every cursor the server writes reads
+ * back. */
 #define MH_API_CURSOR_MAX_RAW  511
+#define MH_API_CURSOR_MAX_TEXT 682
 
 /*
  * The paging cursor's codec, pure so that it can be fuzzed (tests/fuzz/fuzz_cursor.c). A cursor
