@@ -55,10 +55,12 @@ static size_t find_close(const char *s, size_t start, size_t len)
 /* True when the expression text (surrounding whitespace allowed) is exactly `secrets.NAME`. */
 static bool secret_name(const char *s, size_t len, size_t *name_start, size_t *name_len)
 {
+    /* Spaces and tabs only, as the send-time resolver (resolve_placeholders in worker.c) and
+     * mh_engine__has_secret_placeholder read them: "{{\rsecrets.X}}" is not a placeholder. */
     size_t b = 0, e = len;
-    while (b < e && isspace((unsigned char)s[b]))
+    while (b < e && (s[b] == ' ' || s[b] == '\t'))
         b++;
-    while (e > b && isspace((unsigned char)s[e - 1]))
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
         e--;
     static const char prefix[] = "secrets.";
     size_t plen = sizeof(prefix) - 1;
