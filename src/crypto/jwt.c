@@ -409,6 +409,7 @@ static enum mh_err jwk_ec(json_t *jwk, const char *crv, EVP_PKEY **out, struct m
     if ((rc = jwk_bytes(jwk, "x", coord, &x, &xlen, info)) != MH_OK ||
         (rc = jwk_bytes(jwk, "y", coord, &y, &ylen, info)) != MH_OK)
         goto out;
+    MH_ASSERT(x != NULL && y != NULL && xlen == coord && ylen == coord);
     /* An uncompressed point: 0x04 || x || y (SEC 1 §2.3.3). */
     point = mh_xmalloc(1 + 2 * coord);
     point[0] = 0x04;
