@@ -26,6 +26,18 @@ size_t mh_text_utf8_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+bool mh_text_is_utf8(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < len;) {
+        size_t k = s[i] == 0 ? 0 : mh_text_utf8_len(s + i, len - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 bool mh_text_is_email(const char *s)
 {
     size_t len = strlen(s);

@@ -21,6 +21,9 @@ bool mh_text_is_email(const char *s);
  * included), 2 to 4 otherwise, or 0 when it is not one (a stray continuation byte, an overlong
  * form, a surrogate, a code point past U+10FFFF, a sequence cut short). */
 size_t mh_text_utf8_len(const unsigned char *s, size_t n);
+/* True when `len` bytes of `s` are valid UTF-8 without a NUL byte: what a PostgreSQL text
+ * value can hold. */
+bool mh_text_is_utf8(const char *s, size_t len);
 /* Copies `s` lowercased (ASCII) into `out` of `cap` bytes; false when it does not fit, and then
  * `out` is not written at all: a caller that went on would read whatever it held before. */
 MH_MUSTCHECK bool mh_text_lower(const char *s, char *out, size_t cap);

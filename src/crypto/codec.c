@@ -18,6 +18,8 @@ static int b64_value(int c, bool url);
 static char b64_char(int v, bool url);
 static bool variant_is_url(enum mh_crypto_b64 variant);
 static bool variant_is_padded(enum mh_crypto_b64 variant);
+static enum mh_err b64_decode(enum mh_crypto_b64 variant, const char *in, size_t in_len,
+                              bool is_lenient, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* -1 (all ones) when lo <= c <= hi, else 0; for 0 <= c, lo, hi <= 255. */
 static int mask_in_range(int c, int lo, int hi)
@@ -174,6 +176,18 @@ char *mh_crypto_b64_encode_new(enum mh_crypto_b64 variant, const void *in, size_
 enum mh_err mh_crypto_b64_decode(enum mh_crypto_b64 variant, const char *in, size_t in_len,
                                  uint8_t *out, size_t out_cap, size_t *out_len)
 {
+    return b64_decode(variant, in, in_len, false, out, out_cap, out_len);
+}
+
+enum mh_err mh_crypto_b64_decode_lenient(enum mh_crypto_b64 variant, const char *in, size_t in_len,
+                                         uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    return b64_decode(variant, in, in_len, true, out, out_cap, out_len);
+}
+
+static enum mh_err b64_decode(enum mh_crypto_b64 variant, const char *in, size_t in_len,
+                              bool is_lenient, uint8_t *out, size_t out_cap, size_t *out_len)
+{
     bool url = variant_is_url(variant);
     size_t len = in_len;
     *out_len = 0;
@@ -218,9 +232,9 @@ enum mh_err mh_crypto_b64_decode(enum mh_crypto_b64 variant, const char *in, siz
         out[o++] = (uint8_t)(w >> 16);
         if (rem == 3)
             out[o++] = (uint8_t)(w >> 8);
-        /* Canonical form: the bits below the last full byte must be zero. */
+        /* Canonical form: the bits below the last full byte must be zero (unless lenient). */
         uint32_t unused = rem == 3 ? (w & 0xff) : (w & 0xffff);
-        bad |= -(int)(unused != 0);
+        bad |= -(int)(unused != 0 && !is_lenient);
     }
     if (bad < 0) {
         mh_crypto_wipe(out, o);

@@ -7,7 +7,8 @@
  * The rest of the module lives in sibling headers:
  *   crypto/password.h     argon2id password hashing in PHC strings
  *   crypto/webhook_sig.h  webhook signatures: generic HMAC, GitHub, Stripe, Standard Webhooks
- *   crypto/jwt.h          JWS (HS256, RS256, ES256) verification with per-key pinned algorithms
+ *   crypto/jwt.h          JWS verification (HS256, RS256, PS256, ES256/384/512, EdDSA; keys as
+ *                         PEM, JWK or JWKS) with per-key pinned algorithms
  *   crypto/vault.h        envelope encryption of secrets under a key-encryption key
  *
  * Module-wide rules (they hold in every header of src/crypto unless a contract says otherwise):
@@ -150,9 +151,18 @@ size_t mh_crypto_b64_decoded_max(size_t in_len);
 void mh_crypto_b64_encode(enum mh_crypto_b64 variant, const void *in, size_t n, char *out);
 /* A new string; the caller frees it. */
 char *mh_crypto_b64_encode_new(enum mh_crypto_b64 variant, const void *in, size_t n);
+/* Strict: exactly one spelling per value (the padding of `variant`, and zero bits below the last
+ * whole byte), constant-time over the characters. MH_EINVAL, or MH_ETOOBIG past `out_cap`. */
 MH_MUSTCHECK enum mh_err mh_crypto_b64_decode(enum mh_crypto_b64 variant, const char *in,
                                               size_t in_len, uint8_t *out, size_t out_cap,
                                               size_t *out_len);
+/* As mh_crypto_b64_decode, but the unused low bits of a final partial group may be set, as most
+ * base64 decoders (Node's Buffer, Python's base64) allow: "Zh==" decodes like "Zg==". Only for
+ * secrets other software generated (Standard Webhooks whsec_ secrets); never for signatures or
+ * tokens, where one spelling per value matters. */
+MH_MUSTCHECK enum mh_err mh_crypto_b64_decode_lenient(enum mh_crypto_b64 variant, const char *in,
+                                                      size_t in_len, uint8_t *out, size_t out_cap,
+                                                      size_t *out_len);
 
 /* ---- AES-256-GCM -------------------------------------------------------------------------- */
 

@@ -606,8 +606,10 @@ enum mh_err mh_crypto_stdwh_secret_decode(const char *secret, uint8_t *key, size
     if (len > 88)
         return MH_EINVAL;
     bool padded = memchr(secret, '=', len) != NULL || len % 4 == 0;
-    enum mh_err rc = mh_crypto_b64_decode(padded ? MH_CRYPTO_B64_STD : MH_CRYPTO_B64_STD_NOPAD,
-                                          secret, len, key, cap, key_len);
+    /* Lenient on the tail bits: the official libraries decode with their language's base64,
+     * which ignores them, so secrets with a non-canonical last character exist in the wild. */
+    enum mh_err rc = mh_crypto_b64_decode_lenient(
+        padded ? MH_CRYPTO_B64_STD : MH_CRYPTO_B64_STD_NOPAD, secret, len, key, cap, key_len);
     if (rc == MH_OK && (*key_len < MH_CRYPTO_STDWH_KEY_MIN || *key_len > MH_CRYPTO_STDWH_KEY_MAX))
         rc = MH_EINVAL;
     if (rc != MH_OK) {

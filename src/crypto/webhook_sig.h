@@ -158,7 +158,8 @@ MH_MUSTCHECK enum mh_err mh_crypto_sig_stdwh_sign(const struct mh_crypto_sig_key
 
 /*
  * Decodes a Standard Webhooks secret ("whsec_" + standard base64, padded or not; the prefix may
- * be omitted) into `key` (`cap` >= MH_CRYPTO_STDWH_KEY_MAX). MH_EINVAL when it is not base64 or
+ * be omitted) into `key` (`cap` >= MH_CRYPTO_STDWH_KEY_MAX). Set bits below the last whole byte
+ * are ignored, as the official libraries ignore them. MH_EINVAL when it is not base64 or
  * decodes to fewer than 24 or more than 64 bytes. The caller wipes `key` when done.
  */
 MH_MUSTCHECK enum mh_err mh_crypto_stdwh_secret_decode(const char *secret, uint8_t *key, size_t cap,

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "crypto/crypto.h"
 #include "secrets/secrets.h"
 
@@ -413,23 +414,46 @@ bool mh_api_page(struct mh_api *api, struct mh_api_page *page)
     }
     const char *cursor = mh_http_req_query(api->req, "cursor");
     if (cursor && cursor[0]) {
-        size_t len = strlen(cursor);
-        uint8_t buf[512];
-        size_t n = 0;
-        if (len > 600 ||
-            mh_crypto_b64_decode(MH_CRYPTO_B64_URL_NOPAD, cursor, len, buf, sizeof(buf) - 1, &n) !=
-                MH_OK ||
-            memchr(buf, '\x1f', n) == NULL) {
+        char buf[MH_API_CURSOR_MAX_RAW + 1];
+        const char *key = NULL, *id = NULL;
+        if (!mh_api_cursor_decode(cursor, buf, &key, &id)) {
             mh_http_respond_error(api->req, 422, "invalid", "malformed cursor", "?cursor");
             return false;
         }
-        buf[n] = '\0';
-        char *sep = memchr(buf, '\x1f', n);
-        *sep = '\0';
         struct mh_arena *a = mh_http_req_arena(api->req);
-        page->after_key = mh_arena_strdup(a, (char *)buf);
-        page->after_id = mh_arena_strdup(a, sep + 1);
+        page->after_key = mh_arena_strdup(a, key);
+        page->after_id = mh_arena_strdup(a, id);
     }
+    return true;
+}
+
+char *mh_api_cursor_encode(const char *key, const char *id)
+{
+    char raw[MH_API_CURSOR_MAX_RAW + 1];
+    if (strchr(key, '\x1f') != NULL)
+        return NULL;
+    int len = snprintf(raw, sizeof(raw), "%s\x1f%s", key, id);
+    if (len <= 0 || (size_t)len >= sizeof(raw))
+        return NULL;
+    return mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, raw, (size_t)len);
+}
+
+bool mh_api_cursor_decode(const char *cursor, char buf[MH_API_CURSOR_MAX_RAW + 1], const char **key,
+                          const char **id)
+{
+    size_t len = strlen(cursor), n = 0;
+    if (len > MH_API_CURSOR_MAX_TEXT ||
+        mh_crypto_b64_decode(MH_CRYPTO_B64_URL_NOPAD, cursor, len, (uint8_t *)buf,
+                             MH_API_CURSOR_MAX_RAW, &n) != MH_OK)
+        return false;
+    char *sep = memchr(buf, '\x1f', n);
+    /* A NUL would cut a value short; invalid UTF-8 would make PostgreSQL fail the query. */
+    if (sep == NULL || memchr(buf, '\0', n) != NULL || !mh_text_is_utf8(buf, n))
+        return false;
+    buf[n] = '\0';
+    *sep = '\0';
+    *key = buf;
+    *id = sep + 1;
     return true;
 }
 
@@ -454,12 +478,10 @@ json_t *mh_api_page_result(const struct mh_api_page *page, json_t *rows, const c
     json_t *next = json_null();
     if ((long)n > page->limit && page->limit > 0) {
         json_t *last = json_array_get(rows, (size_t)page->limit - 1);
-        char kb[32], ib[32], raw[512];
-        int len = snprintf(raw, sizeof(raw), "%s\x1f%s",
-                           field_text(json_object_get(last, key_field), kb, sizeof(kb)),
-                           field_text(json_object_get(last, id_field), ib, sizeof(ib)));
-        if (len > 0 && (size_t)len < sizeof(raw)) {
-            char *c = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, raw, (size_t)len);
+        char kb[32], ib[32];
+        char *c = mh_api_cursor_encode(field_text(json_object_get(last, key_field), kb, sizeof(kb)),
+                                       field_text(json_object_get(last, id_field), ib, sizeof(ib)));
+        if (c != NULL) {
             next = json_string(c);
             free(c);
         }

@@ -112,6 +112,26 @@ struct mh_api_page {
     const char *after_id;
 };
 bool mh_api_page(struct mh_api *api, struct mh_api_page *page);
+
+/* The most bytes a cursor's two values take together, and the longest cursor text accepted:
+ * the unpadded base64url length of that many bytes, so every cursor the server writes reads
+ * back. */
+#define MH_API_CURSOR_MAX_RAW  511
+#define MH_API_CURSOR_MAX_TEXT 682
+
+/*
+ * The paging cursor's codec, pure so that it can be fuzzed (tests/fuzz/fuzz_cursor.c). A cursor
+ * is unpadded base64url of "<key>\x1f<id>". mh_api_cursor_encode returns a new malloc'd cursor,
+ * or NULL when the two values together exceed MH_API_CURSOR_MAX_RAW bytes or the key holds the
+ * separator (neither happens with the timestamps, numbers and UUIDs the lists sort by).
+ * mh_api_cursor_decode decodes `cursor` into `buf` and points `*key` and `*id` into it (split at
+ * the first 0x1f); it returns false for text over MH_API_CURSOR_MAX_TEXT bytes, anything but
+ * canonical base64url, no separator, a NUL byte or invalid UTF-8 (the values go to PostgreSQL as
+ * text parameters).
+ */
+char *mh_api_cursor_encode(const char *key, const char *id);
+bool mh_api_cursor_decode(const char *cursor, char buf[MH_API_CURSOR_MAX_RAW + 1], const char **key,
+                          const char **id);
 /* Builds {"items": rows[0..limit), "next_cursor": ... or null} from rows fetched with
  * LIMIT limit+1, taking the cursor from the last returned row's `key_field` and `id_field`.
  * Steals nothing; returns a new object. */

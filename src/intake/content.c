@@ -58,14 +58,7 @@ static enum mh_err xml_element_open(struct xml *x, const char **name, size_t *na
 
 bool mh_intake__is_utf8(const char *str, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < len;) {
-        size_t k = s[i] == 0 ? 0 : mh_text_utf8_len(s + i, len - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
+    return mh_text_is_utf8(str, len);
 }
 
 static bool parse_media_type(const char *ct, struct media_type *mt)

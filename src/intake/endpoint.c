@@ -64,8 +64,9 @@ bool mh_intake_scheme_accepts(const char *scheme, const char *alg)
     enum mh_intake__scheme s = scheme_of(scheme);
     if (alg == NULL || s == MH_INTAKE__NONE || s == (enum mh_intake__scheme) - 1)
         return false;
+    enum mh_crypto_jwt_alg ja;
     if (s == MH_INTAKE__JWT)
-        return strcmp(alg, "hs256") == 0 || strcmp(alg, "rs256") == 0 || strcmp(alg, "es256") == 0;
+        return mh_crypto_jwt_alg_parse_config(alg, &ja);
     return strcmp(alg, "hmac") == 0;
 }
 
@@ -259,21 +260,23 @@ enum mh_err mh_intake_key_check(const char *scheme, const char *alg, const char 
         return mh_err_set(info, MH_EINVAL, "invalid", -1,
                           "the '%s' scheme takes no keys of algorithm '%s'", scheme,
                           alg ? alg : "(none)");
-    bool wants_pem = strcmp(alg, "rs256") == 0 || strcmp(alg, "es256") == 0;
+    enum mh_crypto_jwt_alg ja = MH_CRYPTO_JWT_HS256;
+    bool wants_pem = mh_crypto_jwt_alg_parse_config(alg, &ja) && ja != MH_CRYPTO_JWT_HS256;
     if (wants_pem) {
         if (pem == NULL || secret != NULL)
             return mh_err_set(info, MH_EINVAL, "invalid", -1,
-                              "an %s key is given as 'public_key_pem' (a PEM PUBLIC KEY)", alg);
+                              "an %s key is given as 'public_key_pem' (a PEM PUBLIC KEY), 'jwk' "
+                              "or 'jwks'",
+                              alg);
         struct mh_crypto_jwt_key *k = NULL;
-        enum mh_err rc = mh_crypto_jwt_key_create_pem(
-            strcmp(alg, "rs256") == 0 ? MH_CRYPTO_JWT_RS256 : MH_CRYPTO_JWT_ES256, NULL, pem,
-            strlen(pem), &k, info);
+        enum mh_err rc = mh_crypto_jwt_key_create_pem(ja, NULL, pem, strlen(pem), &k, info);
         mh_crypto_jwt_key_destroy(k);
         return rc;
     }
     if (pem != NULL)
         return mh_err_set(info, MH_EINVAL, "invalid", -1,
-                          "'public_key_pem' is only for rs256 and es256 keys");
+                          "'public_key_pem' is only for public-key algorithms (rs256, ps256, "
+                          "es256, es384, es512, eddsa)");
     if (secret == NULL)
         return MH_OK; /* generated */
     size_t len = strlen(secret);
@@ -296,6 +299,68 @@ enum mh_err mh_intake_key_check(const char *scheme, const char *alg, const char 
         return mh_err_set(info, MH_EINVAL, "invalid", -1,
                           "the secret must be at least %zu bytes long", min);
     return MH_OK;
+}
+
+enum mh_err mh_intake_keys_from_jwk(const char *scheme, json_t *jwk, json_t *jwks,
+                                    const char *algorithm, struct mh_intake_public_key *out,
+                                    size_t cap, size_t *n, struct mh_err_info *info)
+{
+    struct mh_crypto_jwt_key *keys[MH_CRYPTO_JWT_JWKS_MAX_KEYS];
+    enum mh_crypto_jwt_alg hint;
+    size_t nkeys = 0;
+    enum mh_err rc = MH_OK;
+    *n = 0;
+    if (scheme_of(scheme) != MH_INTAKE__JWT)
+        return mh_err_set(info, MH_EINVAL, "invalid", -1,
+                          "JWK and JWKS keys are for the 'jwt' scheme only");
+    if (algorithm != NULL &&
+        (!mh_crypto_jwt_alg_parse_config(algorithm, &hint) || hint == MH_CRYPTO_JWT_HS256))
+        return mh_err_set(info, MH_EINVAL, "invalid", -1,
+                          "a JWK is a public key: 'algorithm' must be rs256, ps256, es256, es384, "
+                          "es512 or eddsa");
+    if (jwk != NULL) {
+        rc = mh_crypto_jwt_key_create_jwk(jwk, algorithm ? &hint : NULL, &keys[0], info);
+        nkeys = rc == MH_OK ? 1 : 0;
+    } else {
+        rc = mh_crypto_jwt_jwks_parse(
+            jwks, keys, cap < MH_ARRAY_LEN(keys) ? cap : MH_ARRAY_LEN(keys), &nkeys, info);
+    }
+    for (size_t i = 0; rc == MH_OK && i < nkeys; i++) {
+        enum mh_crypto_jwt_alg a = mh_crypto_jwt_key_alg(keys[i]);
+        if (algorithm != NULL && a != hint) {
+            char path[32];
+            snprintf(path, sizeof(path), "/keys/%zu/alg", i);
+            rc = mh_err_set(info, MH_EINVAL, "invalid", -1, "key %zu is %s, not %s", i,
+                            mh_crypto_jwt_alg_name(a), mh_crypto_jwt_alg_name(hint));
+            mh_err_set_path(info, path);
+            break;
+        }
+        if (mh_crypto_jwt_key_public_pem(keys[i], &out[i].pem) != MH_OK) {
+            rc = mh_err_set(info, MH_ECRYPTO, "internal", -1, "could not encode a public key");
+            break;
+        }
+        snprintf(out[i].algorithm, sizeof(out[i].algorithm), "%s",
+                 mh_crypto_jwt_alg_config_name(a));
+        const char *kid = mh_crypto_jwt_key_kid(keys[i]);
+        out[i].kid = kid ? mh_xstrdup(kid) : NULL;
+        *n = i + 1;
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        mh_crypto_jwt_key_destroy(keys[i]);
+    if (rc != MH_OK) {
+        mh_intake_public_keys_cleanup(out, *n);
+        *n = 0;
+    }
+    return rc;
+}
+
+void mh_intake_public_keys_cleanup(struct mh_intake_public_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i].pem);
+        free(keys[i].kid);
+        keys[i].pem = keys[i].kid = NULL;
+    }
 }
 
 enum mh_err mh_intake_key_generate(const char *scheme, char **secret)
@@ -397,16 +462,15 @@ static enum mh_err load_key(struct mh_intake *in, struct mh_intake__endpoint *ep
     k->expires_ms = json_integer_value(json_object_get(kj, "expires_ms"));
     if (alg == NULL || !mh_intake_scheme_accepts(scheme_names[ep->scheme], alg))
         goto out;
-    k->alg = strcmp(alg, "hs256") == 0   ? MH_INTAKE__ALG_HS256
-             : strcmp(alg, "rs256") == 0 ? MH_INTAKE__ALG_RS256
-             : strcmp(alg, "es256") == 0 ? MH_INTAKE__ALG_ES256
-                                         : MH_INTAKE__ALG_HMAC;
-    if (k->alg == MH_INTAKE__ALG_RS256 || k->alg == MH_INTAKE__ALG_ES256) {
+    enum mh_crypto_jwt_alg ja = MH_CRYPTO_JWT_HS256;
+    bool is_jwt = mh_crypto_jwt_alg_parse_config(alg, &ja);
+    k->alg = !is_jwt                     ? MH_INTAKE__ALG_HMAC
+             : ja == MH_CRYPTO_JWT_HS256 ? MH_INTAKE__ALG_HS256
+                                         : MH_INTAKE__ALG_PUBLIC;
+    if (k->alg == MH_INTAKE__ALG_PUBLIC) {
         if (pem == NULL)
             goto out;
-        rc = mh_crypto_jwt_key_create_pem(k->alg == MH_INTAKE__ALG_RS256 ? MH_CRYPTO_JWT_RS256
-                                                                         : MH_CRYPTO_JWT_ES256,
-                                          kid, pem, strlen(pem), &k->jwt, info);
+        rc = mh_crypto_jwt_key_create_pem(ja, kid, pem, strlen(pem), &k->jwt, info);
         if (rc != MH_OK) {
             set_broken(ep, "a public key of the endpoint does not load");
             rc = MH_OK;

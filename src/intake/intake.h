@@ -160,11 +160,32 @@ bool mh_intake_scheme_accepts(const char *scheme, const char *algorithm);
 /*
  * Checks a secret given for a key of `algorithm` under `scheme` (Standard Webhooks secrets must
  * be whsec_ base64 of 24..64 bytes; HMAC and HS256 secrets at least 16, resp. 32, bytes), or a
- * PEM public key for rs256/es256. MH_EINVAL with a message (never quoting the secret).
+ * PEM public key for the public-key algorithms (rs256, ps256, es256, es384, es512, eddsa).
+ * MH_EINVAL with a message (never quoting the secret).
  */
 MH_MUSTCHECK enum mh_err mh_intake_key_check(const char *scheme, const char *algorithm,
                                              const char *secret, const char *public_key_pem,
                                              struct mh_err_info *info);
+/* A JWT public key given as a JWK or in a JWKS document, in the form it is stored in. */
+struct mh_intake_public_key {
+    char algorithm[8]; /* "rs256", "ps256", "es256", "es384", "es512" or "eddsa" */
+    char *pem;         /* new: the PEM PUBLIC KEY */
+    char *kid;         /* new: the JWK's "kid", NULL when it has none */
+};
+
+/*
+ * Reads the public keys of a JWK (`jwk`) or of a JWKS document (`jwks`; exactly one of the two
+ * is non-NULL) for the "jwt" scheme into `out` (`cap` entries) and *n. `algorithm` (NULL: each
+ * JWK's own "alg", or the one its curve implies) pins every key to that algorithm. MH_EINVAL
+ * with a message and `info->path`, a JSON pointer inside the given object ("/x",
+ * "/keys/1/crv"). On success release `out` with mh_intake_public_keys_cleanup.
+ */
+MH_MUSTCHECK enum mh_err mh_intake_keys_from_jwk(const char *scheme, json_t *jwk, json_t *jwks,
+                                                 const char *algorithm,
+                                                 struct mh_intake_public_key *out, size_t cap,
+                                                 size_t *n, struct mh_err_info *info);
+void mh_intake_public_keys_cleanup(struct mh_intake_public_key *keys, size_t n);
+
 /* A new random secret suited to `scheme` (whsec_... for Stripe and Standard Webhooks, 32 random
  * bytes in base64url otherwise). Free with mh_crypto_free_secret_str. */
 MH_MUSTCHECK enum mh_err mh_intake_key_generate(const char *scheme, char **secret);

@@ -38,8 +38,7 @@ enum mh_intake__scheme {
 enum mh_intake__alg {
     MH_INTAKE__ALG_HMAC = 0,
     MH_INTAKE__ALG_HS256,
-    MH_INTAKE__ALG_RS256,
-    MH_INTAKE__ALG_ES256,
+    MH_INTAKE__ALG_PUBLIC, /* a JWT public key; `jwt` holds its algorithm */
 };
 
 struct mh_intake__key {

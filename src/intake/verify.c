@@ -246,7 +246,7 @@ enum mh_err mh_intake__sign(const struct mh_intake__endpoint *ep, const void *bo
             return mh_err_set(info, MH_EINVAL, "public-key", -1,
                               "the endpoint's newest key is a public key (%s): MeshHook holds no "
                               "private key to sign a test webhook with",
-                              k->alg == MH_INTAKE__ALG_RS256 ? "RS256" : "ES256");
+                              k->jwt ? mh_crypto_jwt_alg_name(mh_crypto_jwt_key_alg(k->jwt)) : "?");
         char *token = NULL;
         rc = sign_jwt(ep, k, now_s, &token, info);
         if (rc == MH_OK) {

@@ -11,6 +11,9 @@
 # in tests/fuzz/artifacts/ and makes the script fail; turn it into a regression case (copy it
 # into the corpus, which the unit tests replay). Without arguments every target runs; naming
 # targets (e.g. "jp") runs only those. A new target needs nothing but its fuzz_<name>.c file.
+# With FUZZ_MERGE=1, a clean run's new inputs are merged into the committed corpus, keeping only
+# those that add edge coverage (-merge=1 -use_counters=0), so that corpora stay small; commit
+# them, and name any seed whose verdict matters accept-* or reject-* (see the replay tests).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -81,7 +84,14 @@ for src in $targets; do
         tail -n 40 "build/fuzz/$name.log"
         status=1
     else
-        grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "build/fuzz/$name.log" || true
+        grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|Done )' \
+            "build/fuzz/$name.log" || true
+        grep -E 'DONE +cov:' "build/fuzz/$name.log" | tail -n 1 || true
+        if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+            "$bin" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 \
+                "tests/fuzz/corpus/$name" "build/fuzz/corpus/$name" 2>"build/fuzz/$name.merge.log" &&
+                echo "fuzz: $name corpus now $(ls "tests/fuzz/corpus/$name" | wc -l) files"
+        fi
     fi
 done
 exit $status

@@ -794,3 +794,190 @@ MH_TEST(jwt_rs256_es256_hs256_and_attacks)
     json_decref(ep);
     ienv_stop(&e);
 }
+
+/* The bytes of a DER file's last `n` bytes (a SubjectPublicKeyInfo ends with the raw public key,
+ * 0x04 || x || y for EC), base64url-encoded: how a JWK spells them. */
+static char *der_tail_b64(struct ienv *e, const char *pem_name, size_t skip, size_t n)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "openssl pkey -pubin -in '%s/%s' -outform DER", e->tmp, pem_name);
+    FILE *p = popen(cmd, "r");
+    MH_T_ASSERT(p != NULL);
+    uint8_t der[1024];
+    size_t len = fread(der, 1, sizeof(der), p);
+    MH_T_ASSERT_EQ(pclose(p), 0);
+    MH_T_ASSERT(len >= skip + n);
+    return mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, der + len - skip - n, n);
+}
+
+/* "Authorization: Bearer ..." signed by openssl: `dgst` arguments, or NULL for Ed25519; `coord`
+ * > 0 turns the ECDSA DER signature into JOSE r||s. */
+static void make_jwt_with(struct ienv *e, const char *header, const char *payload,
+                          const char *keyfile, const char *dgst, size_t coord, char *out,
+                          size_t cap)
+{
+    char *h = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, header, strlen(header));
+    char *p = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, payload, strlen(payload));
+    char input[4096], path[256], cmd[1024];
+    snprintf(input, sizeof(input), "%s.%s", h, p);
+    free(h);
+    free(p);
+    tmp_file(e, "jwt-input", input, strlen(input), path, sizeof(path));
+    if (dgst)
+        snprintf(cmd, sizeof(cmd), "openssl dgst %s -sign '%s/%s' -binary '%s'", dgst, e->tmp,
+                 keyfile, path);
+    else
+        snprintf(cmd, sizeof(cmd), "openssl pkeyutl -sign -rawin -inkey '%s/%s' -in '%s'", e->tmp,
+                 keyfile, path);
+    FILE *pp = popen(cmd, "r");
+    MH_T_ASSERT(pp != NULL);
+    uint8_t sig[1024], raw[132] = {0};
+    size_t n = fread(sig, 1, sizeof(sig), pp);
+    MH_T_ASSERT_EQ(pclose(pp), 0);
+    const uint8_t *final_sig = sig;
+    if (coord) {
+        size_t off = sig[1] & 0x80 ? 3 : 2;
+        for (int i = 0; i < 2; i++) {
+            MH_T_ASSERT(sig[off] == 0x02);
+            size_t len = sig[off + 1];
+            const uint8_t *v = sig + off + 2;
+            off += 2 + len;
+            for (; len > coord; len--)
+                v++;
+            memcpy(raw + coord * i + (coord - len), v, len);
+        }
+        final_sig = raw;
+        n = 2 * coord;
+    }
+    char *s = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, final_sig, n);
+    snprintf(out, cap, "Authorization: Bearer %s.%s", input, s);
+    free(s);
+}
+
+MH_TEST(jwt_eddsa_es384_ps256_keys_as_jwk_jwks_and_pem)
+{
+    struct ienv e;
+    ienv_setup(&e, NULL);
+    char line[64];
+    sh_line(line, sizeof(line),
+            "openssl genpkey -algorithm ED25519 -out %s/ed.pem && openssl pkey -in %s/ed.pem "
+            "-pubout -out %s/ed_pub.pem && openssl genpkey -algorithm EC -pkeyopt "
+            "ec_paramgen_curve:P-384 -out %s/ec384.pem && openssl pkey -in %s/ec384.pem -pubout "
+            "-out %s/ec384_pub.pem && openssl genpkey -algorithm RSA -pkeyopt "
+            "rsa_keygen_bits:2048 -out %s/rsa.pem 2>/dev/null && openssl pkey -in %s/rsa.pem "
+            "-pubout -out %s/rsa_pub.pem && echo ok",
+            e.tmp, e.tmp, e.tmp, e.tmp, e.tmp, e.tmp, e.tmp, e.tmp, e.tmp);
+    char *ed_x = der_tail_b64(&e, "ed_pub.pem", 0, 32);
+    char *ec_x = der_tail_b64(&e, "ec384_pub.pem", 48, 48);
+    char *ec_y = der_tail_b64(&e, "ec384_pub.pem", 0, 48);
+    char p1[256];
+    snprintf(p1, sizeof(p1), "%s/rsa_pub.pem", e.tmp);
+    char *rsa_pem = read_text(p1);
+
+    /* A malformed JWK is a 422 with the path of the member, and nothing is created. */
+    long st;
+    char path[256], bad[512];
+    snprintf(bad, sizeof(bad),
+             "{\"verification\": {\"scheme\": \"jwt\"}, \"key\": {\"jwk\": {\"kty\": \"OKP\", "
+             "\"crv\": \"Ed25519\", \"x\": \"%.20s\"}}}",
+             ed_x);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/endpoints", e.project, e.workflow);
+    json_t *r = iapi(&e, "POST", path, bad, &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(jstr(r, "error.path"), "/key/jwk/x");
+    json_decref(r);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM webhook_endpoints", 0, NULL), 0);
+
+    /* The endpoint's first key: an EdDSA JWK with its own kid. */
+    json_t *req = json_pack("{s:{s:s, s:s}, s:{s:{s:s, s:s, s:s, s:s}}}", "verification", "scheme",
+                            "jwt", "audience", "meshhook", "key", "jwk", "kty", "OKP", "crv",
+                            "Ed25519", "x", ed_x, "kid", "ed1");
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_t *ep = ienv_endpoint(&e, body);
+    free(body);
+    json_decref(req);
+    MH_T_ASSERT_STR_EQ(jstr(ep, "key.algorithm"), "eddsa");
+    MH_T_ASSERT_STR_EQ(jstr(ep, "key.kid"), "ed1");
+    MH_T_ASSERT(strncmp(jstr(ep, "key.public_key_pem"), "-----BEGIN PUBLIC KEY-----", 26) == 0);
+    MH_T_ASSERT(jstr(ep, "key.secret") == NULL);
+    const char *pub = jstr(ep, "public_id");
+
+    /* A JWKS: an ES384 signing key (kid from the JWKS) and an encryption key, skipped. */
+    snprintf(path, sizeof(path), "/api/projects/%s/endpoints/%s/keys", e.project, jstr(ep, "id"));
+    req = json_pack("{s:{s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]}}", "jwks",
+                    "keys", "kty", "EC", "crv", "P-384", "x", ec_x, "y", ec_y, "kid", "ec384",
+                    "kty", "EC", "crv", "P-384", "x", ec_x, "y", ec_y, "use", "enc");
+    body = json_dumps(req, JSON_COMPACT);
+    r = iapi(&e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 201);
+    MH_T_ASSERT_STR_EQ(jstr(r, "key.algorithm"), "es384");
+    MH_T_ASSERT_STR_EQ(jstr(r, "key.kid"), "ec384");
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(r, "keys")), 2);
+    json_decref(r);
+    free(body);
+    json_decref(req);
+    /* A PS256 key as PEM. */
+    req =
+        json_pack("{s:s, s:s, s:s}", "algorithm", "ps256", "public_key_pem", rsa_pem, "kid", "ps1");
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(iapi(&e, "POST", path, body, &st));
+    MH_T_ASSERT_EQ(st, 201);
+    free(body);
+    json_decref(req);
+    /* Refusals name the member: a JWKS key's bad curve, a private JWK, a JWK whose alg
+     * contradicts the algorithm given. */
+    static const struct {
+        const char *body, *path;
+    } refused[] = {
+        {"{\"jwks\": {\"keys\": [{\"kty\": \"EC\", \"crv\": \"P-192\"}]}}", "/jwks/keys/0/crv"},
+        {"{\"jwk\": {\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"x\": \"AAAA\", \"d\": \"AAAA\"}}",
+         "/jwk/d"},
+        {"{\"algorithm\": \"es256\", \"jwk\": {\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"x\": "
+         "\"AAAA\"}}",
+         "/jwk/alg"},
+        {"{\"jwk\": {\"kty\": \"oct\", \"k\": \"AAAA\"}}", "/jwk/kty"},
+        {"{\"jwk\": [1]}", "/jwk"},
+        {"{\"jwk\": {}, \"secret\": \"an-hs256-secret-of-at-least-32-bytes!!\"}", "/jwk"},
+        {"{\"algorithm\": \"es384\", \"public_key_pem\": \"nope\"}", "/public_key_pem"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        r = iapi(&e, "POST", path, refused[i].body, &st);
+        if (st != 422 || jstr(r, "error.path") == NULL ||
+            strcmp(jstr(r, "error.path"), refused[i].path) != 0)
+            mh_t_fail(__FILE__, __LINE__, "case %zu: %ld %s", i, st, jstr(r, "error.path"));
+        json_decref(r);
+    }
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM webhook_endpoint_keys", 0, NULL), 3);
+
+    long long now = (long long)time(NULL);
+    char claims[256], auth[4096];
+    snprintf(claims, sizeof(claims), "{\"aud\":\"meshhook\",\"exp\":%lld}", now + 300);
+    const char *doc = "{\"ok\": true}";
+    static const char pss[] = "-sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest";
+    make_jwt_with(&e, "{\"alg\":\"EdDSA\",\"kid\":\"ed1\"}", claims, "ed.pem", NULL, 0, auth,
+                  sizeof(auth));
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
+    make_jwt_with(&e, "{\"alg\":\"ES384\",\"kid\":\"ec384\"}", claims, "ec384.pem", "-sha384", 48,
+                  auth, sizeof(auth));
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
+    make_jwt_with(&e, "{\"alg\":\"PS256\"}", claims, "rsa.pem", pss, 0, auth, sizeof(auth));
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 202);
+    /* PKCS #1 v1.5 is not PS256; an RS256 header finds no RS256 key. */
+    make_jwt_with(&e, "{\"alg\":\"PS256\"}", claims, "rsa.pem", "-sha256", 0, auth, sizeof(auth));
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    expect_logged(&e, ep, 401, "bad-signature");
+    make_jwt_with(&e, "{\"alg\":\"RS256\"}", claims, "rsa.pem", "-sha256", 0, auth, sizeof(auth));
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    expect_logged(&e, ep, 401, "alg-not-allowed");
+    /* The EdDSA token under the ES384 key's kid. */
+    make_jwt_with(&e, "{\"alg\":\"EdDSA\",\"kid\":\"ec384\"}", claims, "ed.pem", NULL, 0, auth,
+                  sizeof(auth));
+    MH_T_ASSERT_EQ(deliver(&e, pub, "application/json", auth, NULL, NULL, doc, NULL), 401);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs", 0, NULL), 3);
+    free(ed_x);
+    free(ec_x);
+    free(ec_y);
+    free(rsa_pem);
+    json_decref(ep);
+    ienv_stop(&e);
+}

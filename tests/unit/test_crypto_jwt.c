@@ -618,3 +618,365 @@ MH_TEST(jwt_key_loading)
     MH_T_ASSERT(!mh_crypto_jwt_alg_parse("none", &alg));
     tmp_cleanup();
 }
+
+/* ---- More algorithms, JWK and JWKS -------------------------------------------------------- */
+
+static json_t *load_vectors(void)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/data/crypto/jws_rfc.json", mh_t_repo_dir());
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    if (doc == NULL)
+        mh_t_fail(__FILE__, __LINE__, "%s: %s", path, err.text);
+    return doc;
+}
+
+/* Verifies an RFC vector's token with `key`: a JSON payload must verify (iss "joe"); a payload
+ * that is not JSON is refused as malformed only after its signature verified, which a flipped
+ * signature bit turns into bad-signature. */
+static void check_vector(json_t *v, struct mh_crypto_jwt_key *key, int64_t now)
+{
+    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *tok = json_string_value(json_object_get(v, "token"));
+    struct mh_crypto_jwt_verify_opts o = {.now = now, .leeway_s = 0, .allow_missing_exp = true};
+    struct mh_crypto_jwt_result res;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    json_t *claims = NULL;
+    enum mh_err rc = mh_crypto_jwt_verify(tok, strlen(tok), (const struct mh_crypto_jwt_key **)&key,
+                                          1, &o, &claims, &res, &info);
+    if (json_is_true(json_object_get(v, "payload_is_json"))) {
+        if (rc != MH_OK)
+            mh_t_fail(__FILE__, __LINE__, "%s: %s", name, info.message);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(claims, "iss")), "joe");
+        /* The RFC token's exp is checked like any other. */
+        o.now = 1300819380;
+        EXPECT(tok, &key, 1, &o, MH_CRYPTO_JWT_EXPIRED);
+        o.now = now;
+    } else {
+        if (rc != MH_EAUTH || res.status != MH_CRYPTO_JWT_MALFORMED ||
+            strstr(info.message, "payload") == NULL)
+            mh_t_fail(__FILE__, __LINE__, "%s: %s", name, info.message);
+    }
+    json_decref(claims);
+    char *bad = strdup(tok);
+    char *last = bad + strlen(bad) - 3;
+    *last = *last == 'A' ? 'Q' : 'A';
+    EXPECT(bad, &key, 1, &o, MH_CRYPTO_JWT_BAD_SIGNATURE);
+    free(bad);
+}
+
+MH_TEST(jwt_rfc7515_and_rfc8037_vectors)
+{
+    json_t *doc = load_vectors();
+    int64_t now = json_integer_value(json_object_get(doc, "now"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(doc, "vectors"), i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        enum mh_crypto_jwt_alg alg;
+        MH_T_ASSERT(mh_crypto_jwt_alg_parse(json_string_value(json_object_get(v, "alg")), &alg));
+        struct mh_crypto_jwt_key *key = NULL;
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        /* The RFC's RSA JWK names no alg: the configuration gives it. */
+        if (mh_crypto_jwt_key_create_jwk(json_object_get(v, "jwk"), &alg, &key, &info) != MH_OK)
+            mh_t_fail(__FILE__, __LINE__, "%s: %s (%s)", name, info.message, info.path);
+        MH_T_ASSERT_EQ(mh_crypto_jwt_key_alg(key), alg);
+        check_vector(v, key, now);
+        /* Stored as PEM, read back: the same verdicts. */
+        char *pem = NULL;
+        MH_T_ASSERT_EQ(mh_crypto_jwt_key_public_pem(key, &pem), MH_OK);
+        MH_T_ASSERT(strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
+        struct mh_crypto_jwt_key *back = NULL;
+        MH_T_ASSERT_EQ(mh_crypto_jwt_key_create_pem(alg, NULL, pem, strlen(pem), &back, NULL),
+                       MH_OK);
+        check_vector(v, back, now);
+        /* Pinned to another algorithm of the same key type, the key is not a candidate. */
+        if (alg != MH_CRYPTO_JWT_EDDSA) {
+            enum mh_crypto_jwt_alg other = alg == MH_CRYPTO_JWT_RS256   ? MH_CRYPTO_JWT_PS256
+                                           : alg == MH_CRYPTO_JWT_ES256 ? MH_CRYPTO_JWT_ES384
+                                                                        : MH_CRYPTO_JWT_ES256;
+            struct mh_crypto_jwt_key *k2 = NULL;
+            if (mh_crypto_jwt_key_create_pem(other, NULL, pem, strlen(pem), &k2, NULL) == MH_OK) {
+                struct mh_crypto_jwt_verify_opts o = {.now = now, .allow_missing_exp = true};
+                EXPECT(json_string_value(json_object_get(v, "token")), &k2, 1, &o,
+                       MH_CRYPTO_JWT_ALG_NOT_ALLOWED);
+            }
+            mh_crypto_jwt_key_destroy(k2);
+        }
+        free(pem);
+        mh_crypto_jwt_key_destroy(back);
+        mh_crypto_jwt_key_destroy(key);
+    }
+    MH_T_ASSERT_EQ(i, 4);
+
+    /* RFC 7515 A.6's two keys as a JWKS (plus an encryption key, skipped): each token verifies
+     * with the whole set, by its algorithm. */
+    struct mh_crypto_jwt_key *set[MH_CRYPTO_JWT_JWKS_MAX_KEYS];
+    size_t n = 0;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_crypto_jwt_jwks_parse(json_object_get(doc, "jwks_rfc7515_a6"), set,
+                                            MH_CRYPTO_JWT_JWKS_MAX_KEYS, &n, &info),
+                   MH_OK);
+    MH_T_ASSERT_EQ(n, 2);
+    MH_T_ASSERT_STR_EQ(mh_crypto_jwt_key_kid(set[0]), "2010-12-29");
+    MH_T_ASSERT_EQ(mh_crypto_jwt_key_alg(set[1]), MH_CRYPTO_JWT_ES256);
+    struct mh_crypto_jwt_verify_opts o = {.now = now, .allow_missing_exp = true};
+    struct mh_crypto_jwt_result res;
+    for (size_t k = 0; k < 2; k++) {
+        json_t *v2 = json_array_get(json_object_get(doc, "vectors"), k);
+        const char *tok = json_string_value(json_object_get(v2, "token"));
+        MH_T_ASSERT_EQ(verify(tok, set, n, &o, &res, NULL), MH_OK);
+        MH_T_ASSERT_EQ(res.key_index, k);
+    }
+    for (size_t k = 0; k < n; k++)
+        mh_crypto_jwt_key_destroy(set[k]);
+    json_decref(doc);
+}
+
+/* Signs `header`.`payload` with openssl: `dgst_args` for dgst ("-sha384", "-sha256 -sigopt
+ * rsa_padding_mode:pss ..."), or NULL for Ed25519 (pkeyutl -rawin). `coord` > 0 converts the
+ * ECDSA DER signature to JOSE r||s with coordinates of that size. */
+static char *sign_with(const char *header, const char *payload, const char *keyfile,
+                       const char *dgst_args, size_t coord)
+{
+    char *h = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, header, strlen(header));
+    char *p = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, payload, strlen(payload));
+    char input[4096], path[256], cmd[1024];
+    snprintf(input, sizeof(input), "%s.%s", h, p);
+    snprintf(path, sizeof(path), "%s/input", tmpdir);
+    FILE *f = fopen(path, "wb");
+    MH_T_ASSERT(f != NULL);
+    fwrite(input, 1, strlen(input), f);
+    fclose(f);
+    if (dgst_args)
+        snprintf(cmd, sizeof(cmd), "openssl dgst %s -sign %s/%s -binary %s/input", dgst_args,
+                 tmpdir, keyfile, tmpdir);
+    else
+        snprintf(cmd, sizeof(cmd), "openssl pkeyutl -sign -rawin -inkey %s/%s -in %s/input", tmpdir,
+                 keyfile, tmpdir);
+    uint8_t sig[1024], raw[132];
+    size_t n = run(cmd, sig, sizeof(sig));
+    const uint8_t *out = sig;
+    if (coord) {
+        /* SEQUENCE { INTEGER r, INTEGER s }, long-form length for P-521. */
+        size_t off = sig[1] & 0x80 ? 3 : 2;
+        memset(raw, 0, sizeof(raw));
+        for (int i = 0; i < 2; i++) {
+            MH_T_ASSERT(sig[off] == 0x02);
+            size_t len = sig[off + 1];
+            const uint8_t *v = sig + off + 2;
+            off += 2 + len;
+            while (len > coord) {
+                v++;
+                len--;
+            }
+            memcpy(raw + coord * i + (coord - len), v, len);
+        }
+        out = raw;
+        n = 2 * coord;
+    }
+    char *s = mh_crypto_b64_encode_new(MH_CRYPTO_B64_URL_NOPAD, out, n);
+    size_t tl = strlen(input) + 1 + strlen(s) + 1;
+    char *tok = malloc(tl);
+    snprintf(tok, tl, "%s.%s", input, s);
+    free(h);
+    free(p);
+    free(s);
+    return tok;
+}
+
+MH_TEST(jwt_ps256_es384_es512_eddsa_signed_by_openssl)
+{
+    tmp_setup();
+    gen_keys();
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out %s/ec384.pem", tmpdir);
+    sh("openssl pkey -in %s/ec384.pem -pubout -out %s/ec384_pub.pem", tmpdir, tmpdir);
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 -out %s/ec521.pem", tmpdir);
+    sh("openssl pkey -in %s/ec521.pem -pubout -out %s/ec521_pub.pem", tmpdir, tmpdir);
+    sh("openssl genpkey -algorithm ED25519 -out %s/ed.pem", tmpdir);
+    sh("openssl pkey -in %s/ed.pem -pubout -out %s/ed_pub.pem", tmpdir, tmpdir);
+    struct mh_crypto_jwt_key *ps = pem_key(MH_CRYPTO_JWT_PS256, "ps", "rsa_pub.pem");
+    struct mh_crypto_jwt_key *rs = pem_key(MH_CRYPTO_JWT_RS256, "rs", "rsa_pub.pem");
+    struct mh_crypto_jwt_key *e384 = pem_key(MH_CRYPTO_JWT_ES384, NULL, "ec384_pub.pem");
+    struct mh_crypto_jwt_key *e521 = pem_key(MH_CRYPTO_JWT_ES512, NULL, "ec521_pub.pem");
+    struct mh_crypto_jwt_key *ed = pem_key(MH_CRYPTO_JWT_EDDSA, NULL, "ed_pub.pem");
+    struct mh_crypto_jwt_key *all[] = {rs, ps, e384, e521, ed};
+    struct mh_crypto_jwt_verify_opts o = std_opts();
+    struct mh_crypto_jwt_result res;
+    static const char pss[] = "-sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest "
+                              "-sigopt rsa_mgf1_md:sha256";
+    struct {
+        const char *header, *keyfile, *args;
+        size_t coord, want_index;
+    } cases[] = {
+        {"{\"alg\":\"PS256\",\"kid\":\"ps\"}", "rsa.pem", pss, 0, 1},
+        {"{\"alg\":\"PS256\"}", "rsa.pem", pss, 0, 1},
+        {"{\"alg\":\"ES384\"}", "ec384.pem", "-sha384", 48, 2},
+        {"{\"alg\":\"ES512\"}", "ec521.pem", "-sha512", 66, 3},
+        {"{\"alg\":\"EdDSA\"}", "ed.pem", NULL, 0, 4},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *tok = sign_with(cases[i].header, std_payload, cases[i].keyfile, cases[i].args,
+                              cases[i].coord);
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        if (verify(tok, all, 5, &o, &res, &info) != MH_OK)
+            mh_t_fail(__FILE__, __LINE__, "case %zu: %s", i, info.message);
+        MH_T_ASSERT_EQ(res.key_index, cases[i].want_index);
+        char *bad = strdup(tok);
+        char *pay = strchr(bad, '.') + 3;
+        *pay = *pay == 'A' ? 'B' : 'A';
+        EXPECT(bad, all, 5, &o, MH_CRYPTO_JWT_BAD_SIGNATURE);
+        free(bad);
+        free(tok);
+    }
+    /* PKCS #1 v1.5 under a PS256 header, and PSS under an RS256 header, do not verify: the
+     * padding is part of the pinned algorithm. */
+    char *v15 = sign_with("{\"alg\":\"PS256\"}", std_payload, "rsa.pem", "-sha256", 0);
+    EXPECT(v15, all, 5, &o, MH_CRYPTO_JWT_BAD_SIGNATURE);
+    char *pss_rs = sign_with("{\"alg\":\"RS256\"}", std_payload, "rsa.pem", pss, 0);
+    EXPECT(pss_rs, all, 5, &o, MH_CRYPTO_JWT_BAD_SIGNATURE);
+    /* The kid still selects: "rs" is an RS256 key, so a PS256 token naming it has no key. */
+    char *wrong_kid =
+        sign_with("{\"alg\":\"PS256\",\"kid\":\"rs\"}", std_payload, "rsa.pem", pss, 0);
+    EXPECT(wrong_kid, all, 5, &o, MH_CRYPTO_JWT_ALG_NOT_ALLOWED);
+    free(v15);
+    free(pss_rs);
+    free(wrong_kid);
+    /* Key types and curves per algorithm. */
+    struct {
+        enum mh_crypto_jwt_alg alg;
+        const char *file;
+    } wrong[] = {
+        {MH_CRYPTO_JWT_ES384, "ec_pub.pem"}, {MH_CRYPTO_JWT_ES512, "ec384_pub.pem"},
+        {MH_CRYPTO_JWT_EDDSA, "ec_pub.pem"}, {MH_CRYPTO_JWT_PS256, "ed_pub.pem"},
+        {MH_CRYPTO_JWT_ES256, "ed_pub.pem"}, {MH_CRYPTO_JWT_EDDSA, "ed.pem"},
+    };
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        size_t len = 0;
+        char *pem = read_file(wrong[i].file, &len);
+        struct mh_crypto_jwt_key *k = NULL;
+        if (mh_crypto_jwt_key_create_pem(wrong[i].alg, NULL, pem, len, &k, NULL) != MH_EINVAL)
+            mh_t_fail(__FILE__, __LINE__, "wrong case %zu accepted", i);
+        free(pem);
+    }
+    for (size_t i = 0; i < 5; i++)
+        mh_crypto_jwt_key_destroy(all[i]);
+    static const char *extra[] = {"ec521.pem", "ec521_pub.pem", "ed.pem", "ed_pub.pem"};
+    char path[256];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, extra[i]);
+        unlink(path);
+    }
+    tmp_cleanup();
+}
+
+/* One JWK, expected to fail at `path`. */
+static void jwk_refused(const char *json, const enum mh_crypto_jwt_alg *hint, const char *path,
+                        int line)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    if (j == NULL)
+        mh_t_fail(__FILE__, line, "bad test JSON");
+    struct mh_crypto_jwt_key *k = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_crypto_jwt_key_create_jwk(j, hint, &k, &info);
+    if (rc != MH_EINVAL || k != NULL || strcmp(info.path, path) != 0 || info.message[0] == '\0')
+        mh_t_fail(__FILE__, line, "rc %d path '%s' (want '%s'): %s", (int)rc, info.path, path,
+                  info.message);
+    json_decref(j);
+}
+
+#define P256_XY                                                                                    \
+    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","                                       \
+    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\""
+
+MH_TEST(jwt_jwk_refusals)
+{
+    enum mh_crypto_jwt_alg es384 = MH_CRYPTO_JWT_ES384, rs256 = MH_CRYPTO_JWT_RS256;
+    jwk_refused("[]", NULL, "", __LINE__);
+    jwk_refused("{\"crv\":\"P-256\"," P256_XY "}", NULL, "/kty", __LINE__);
+    jwk_refused("{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}", NULL, "/kty", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\"," P256_XY
+                ",\"d\":\"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI\"}",
+                NULL, "/d", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"enc\"," P256_XY "}", NULL, "/use",
+                __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"key_ops\":[\"sign\"]," P256_XY "}", NULL,
+                "/key_ops", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES384\"," P256_XY "}", NULL, "/alg",
+                __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\"," P256_XY "}", &es384, "/alg", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES256\"," P256_XY "}", &es384, "/alg",
+                __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"HS256\"," P256_XY "}", NULL, "/alg",
+                __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"secp256k1\"," P256_XY "}", NULL, "/crv", __LINE__);
+    /* x one byte short; padded base64url; a point off the curve (y changed). */
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvR"
+                "VQ\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
+                NULL, "/x", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvR"
+                "VEU=\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
+                NULL, "/x", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvR"
+                "VEU\",\"y\":\"y_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
+                NULL, "/x", __LINE__);
+    jwk_refused("{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaP"
+                "cHURo\"}",
+                NULL, "/crv", __LINE__);
+    jwk_refused(
+        "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaP"
+        "cHURo\",\"alg\":\"ES256\"}",
+        NULL, "/alg", __LINE__);
+    /* RSA: an algorithm is needed, and 2048 bits. */
+    jwk_refused(
+        "{\"kty\":\"RSA\",\"n\":\"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddx"
+        "\",\"e\":\"AQAB\"}",
+        NULL, "/alg", __LINE__);
+    jwk_refused(
+        "{\"kty\":\"RSA\",\"n\":\"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddx"
+        "HmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMs\",\"e\":\"AQAB\"}",
+        &rs256, "/n", __LINE__);
+    jwk_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":7," P256_XY "}", NULL, "/kid", __LINE__);
+
+    /* JWKS: errors name the key; an empty or encryption-only set has no signing key. */
+    struct mh_crypto_jwt_key *set[4];
+    size_t n = 9;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    json_t *j = json_loads("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\"," P256_XY
+                           "},{\"kty\":\"EC\",\"crv\":\"P-999\"}]}",
+                           0, NULL);
+    MH_T_ASSERT_EQ(mh_crypto_jwt_jwks_parse(j, set, 4, &n, &info), MH_EINVAL);
+    MH_T_ASSERT_STR_EQ(info.path, "/keys/1/crv");
+    MH_T_ASSERT_EQ(n, 0);
+    json_decref(j);
+    j = json_loads("{\"keys\":[{\"kty\":\"EC\",\"use\":\"enc\",\"crv\":\"P-256\"," P256_XY "}]}", 0,
+                   NULL);
+    MH_T_ASSERT_EQ(mh_crypto_jwt_jwks_parse(j, set, 4, &n, &info), MH_EINVAL);
+    MH_T_ASSERT_STR_EQ(info.path, "/keys");
+    json_decref(j);
+    j = json_loads("{\"keys\":{}}", 0, NULL);
+    MH_T_ASSERT_EQ(mh_crypto_jwt_jwks_parse(j, set, 4, &n, &info), MH_EINVAL);
+    json_decref(j);
+    /* More keys than room. */
+    j = json_loads("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\"," P256_XY
+                   "},{\"kty\":\"EC\",\"crv\":\"P-256\"," P256_XY "}]}",
+                   0, NULL);
+    MH_T_ASSERT_EQ(mh_crypto_jwt_jwks_parse(j, set, 1, &n, &info), MH_EINVAL);
+    MH_T_ASSERT_EQ(n, 0);
+    MH_T_ASSERT_EQ(mh_crypto_jwt_jwks_parse(j, set, 4, &n, &info), MH_OK);
+    MH_T_ASSERT_EQ(n, 2);
+    mh_crypto_jwt_key_destroy(set[0]);
+    mh_crypto_jwt_key_destroy(set[1]);
+    json_decref(j);
+
+    /* Names. */
+    enum mh_crypto_jwt_alg alg;
+    MH_T_ASSERT(mh_crypto_jwt_alg_parse("EdDSA", &alg) && alg == MH_CRYPTO_JWT_EDDSA);
+    MH_T_ASSERT(!mh_crypto_jwt_alg_parse("EDDSA", &alg));
+    MH_T_ASSERT(mh_crypto_jwt_alg_parse_config("ps256", &alg) && alg == MH_CRYPTO_JWT_PS256);
+    MH_T_ASSERT(!mh_crypto_jwt_alg_parse_config("PS256", &alg));
+    MH_T_ASSERT_STR_EQ(mh_crypto_jwt_alg_config_name(MH_CRYPTO_JWT_ES512), "es512");
+}

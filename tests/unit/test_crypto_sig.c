@@ -631,6 +631,31 @@ MH_TEST(stdwh_secrets)
     MH_T_ASSERT_EQ(mh_crypto_stdwh_secret_decode(long_secret, kb, 64, &n), MH_EINVAL);
     MH_T_ASSERT_EQ(mh_crypto_stdwh_secret_decode(NULL, kb, 64, &n), MH_EINVAL);
 
+    /* A non-canonical tail (unused low bits set), as in the Standard Webhooks libraries' own
+     * tests, which those libraries accept: it decodes to what the canonical spelling does. */
+    uint8_t canon[64];
+    size_t cn = 0;
+    MH_T_ASSERT_EQ(
+        mh_crypto_stdwh_secret_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBg", canon, 64, &cn),
+        MH_OK);
+    MH_T_ASSERT_EQ(cn, 25);
+    MH_T_ASSERT_EQ(
+        mh_crypto_stdwh_secret_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr", kb, 64, &n),
+        MH_OK);
+    MH_T_ASSERT_EQ(n, cn);
+    MH_T_ASSERT(memcmp(kb, canon, cn) == 0);
+    /* Padded (26 bytes), with set bits under the padding: "...s3=" for "...s0=". */
+    MH_T_ASSERT_EQ(
+        mh_crypto_stdwh_secret_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBs0=", canon, 64, &cn),
+        MH_OK);
+    MH_T_ASSERT_EQ(
+        mh_crypto_stdwh_secret_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBs3=", kb, 64, &n), MH_OK);
+    MH_T_ASSERT(n == cn && memcmp(kb, canon, cn) == 0);
+    /* Leniency is about those bits only: a dangling single character is still refused. */
+    MH_T_ASSERT_EQ(
+        mh_crypto_stdwh_secret_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwB", kb, 64, &n),
+        MH_EINVAL);
+
     char *s1 = NULL, *s2 = NULL;
     MH_T_ASSERT_EQ(mh_crypto_stdwh_secret_generate(&s1), MH_OK);
     MH_T_ASSERT_EQ(mh_crypto_stdwh_secret_generate(&s2), MH_OK);

@@ -75,7 +75,7 @@ static bool read_input(struct mh_api *api, json_t *body, bool is_create, struct 
 static bool read_methods(struct mh_api *api, json_t *v, char *out, size_t cap);
 static char *pg_text_array(json_t *methods);
 static bool add_key(struct mh_api *api, const char *pid, const char *eid, const char *scheme,
-                    json_t *spec, int64_t expires_in_s, json_t **key_out);
+                    json_t *spec, const char *where, int64_t expires_in_s, json_t **key_out);
 static bool check_version_exists(struct mh_api *api, const char *pid, const char *wid,
                                  json_t *pinned);
 static void list_endpoints(struct mh_http_req *req, void *app, bool by_workflow);
@@ -280,20 +280,24 @@ static bool check_version_exists(struct mh_api *api, const char *pid, const char
 }
 
 /*
- * Inserts a key from `spec` ({secret?, algorithm?, public_key_pem?, kid?, label?}; NULL: a
- * generated secret of the scheme's kind). *key_out (arena) is the key's row with "secret" when
- * one was given or generated: the only time it is ever shown.
+ * Inserts a key from `spec` ({secret?, algorithm?, public_key_pem?, jwk?, jwks?, kid?, label?};
+ * NULL: a generated secret of the scheme's kind), or, for a JWKS, one key per signing key it
+ * holds. *key_out (arena) is the (first) new key's row, with "secret" when one was given or
+ * generated: the only time it is ever shown. `where` is the JSON pointer of `spec` in the request
+ * body ("/key" or "") for error paths.
  */
 static bool add_key(struct mh_api *api, const char *pid, const char *eid, const char *scheme,
-                    json_t *spec, int64_t expires_in_s, json_t **key_out)
+                    json_t *spec, const char *where, int64_t expires_in_s, json_t **key_out)
 {
-    static const char *const fields[] = {
-        "secret", "algorithm", "public_key_pem", "kid", "label", "expires_in_s", NULL};
+    static const char *const fields[] = {"secret", "algorithm", "public_key_pem", "jwk", "jwks",
+                                         "kid",    "label",     "expires_in_s",   NULL};
     struct mh_err_info info = MH_ERR_INFO_INIT;
     const char *secret = NULL, *alg = NULL, *pem = NULL, *kid = NULL, *label = NULL;
     char *generated = NULL, *sealed = NULL;
+    struct mh_intake_public_key pubs[MH_CRYPTO_SIG_MAX_KEYS];
+    size_t npub = 0;
     bool ok = false;
-    char key_id[MH_CRYPTO_UUID_STR_LEN], expires[24] = "";
+    char key_id[MH_CRYPTO_UUID_STR_LEN], expires[24] = "", path[300];
     if (strcmp(scheme, "none") == 0) {
         mh_http_respond_error(api->req, 422, "invalid",
                               "an endpoint with verification 'none' takes no keys",
@@ -314,11 +318,43 @@ static bool add_key(struct mh_api *api, const char *pid, const char *eid, const 
     long exp_s = expires_in_s;
     if (spec && !mh_api_int(api, spec, "expires_in_s", 60, 10L * 365 * 86400, &exp_s))
         return false;
-    if (alg == NULL)
-        alg = strcmp(scheme, "jwt") == 0 ? (pem ? "rs256" : "hs256") : "hmac";
-    if (mh_intake_key_check(scheme, alg, secret, pem, &info) != MH_OK) {
-        mh_http_respond_error(api->req, 422, "invalid", info.message, "/key");
-        return false;
+    json_t *jwk = spec ? json_object_get(spec, "jwk") : NULL;
+    json_t *jwks = spec ? json_object_get(spec, "jwks") : NULL;
+    if (jwk || jwks) {
+        const char *member = jwk ? "jwk" : "jwks";
+        if ((jwk && jwks) || secret || pem) {
+            snprintf(path, sizeof(path), "%s/%s", where, member);
+            mh_http_respond_error(api->req, 422, "invalid",
+                                  "give a key as one of 'secret', 'public_key_pem', 'jwk' or "
+                                  "'jwks'",
+                                  path);
+            return false;
+        }
+        if (jwks && kid) {
+            snprintf(path, sizeof(path), "%s/kid", where);
+            mh_http_respond_error(api->req, 422, "invalid",
+                                  "the keys of a JWKS are named by their own 'kid'", path);
+            return false;
+        }
+        enum mh_err rc =
+            mh_intake_keys_from_jwk(scheme, jwk, jwks, alg, pubs, MH_ARRAY_LEN(pubs), &npub, &info);
+        if (rc != MH_OK) {
+            snprintf(path, sizeof(path), "%s/%s%s", where, member, info.path);
+            mh_http_respond_error(api->req, rc == MH_EINVAL ? 422 : 500,
+                                  rc == MH_EINVAL ? "invalid" : "internal", info.message, path);
+            return false;
+        }
+    } else {
+        if (alg == NULL)
+            alg = strcmp(scheme, "jwt") == 0 ? (pem ? "rs256" : "hs256") : "hmac";
+        if (mh_intake_key_check(scheme, alg, secret, pem, &info) != MH_OK) {
+            snprintf(path, sizeof(path), "%s/%s", where,
+                     pem      ? "public_key_pem"
+                     : secret ? "secret"
+                              : "algorithm");
+            mh_http_respond_error(api->req, 422, "invalid", info.message, path);
+            return false;
+        }
     }
     const char *cp[] = {pid, eid};
     json_t *count = mh_api_query_row(
@@ -327,51 +363,75 @@ static bool add_key(struct mh_api *api, const char *pid, const char *eid, const 
         "$2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
         2, cp);
     if (count == NULL)
-        return false;
-    if (json_integer_value(json_object_get(count, "n")) >= MH_CRYPTO_SIG_MAX_KEYS) {
+        goto out;
+    size_t adding = npub ? npub : 1;
+    if (json_integer_value(json_object_get(count, "n")) + (json_int_t)adding >
+        MH_CRYPTO_SIG_MAX_KEYS) {
         mh_http_respond_error(api->req, 409, "too_many_keys",
                               "an endpoint has at most 16 active keys: revoke one first", NULL);
-        return false;
+        goto out;
     }
-    if (mh_crypto_uuid4(key_id) != MH_OK) {
-        mh_http_respond_error(api->req, 500, "internal", "internal error", NULL);
-        return false;
-    }
-    if (pem == NULL) {
+    if (npub == 0 && pem == NULL) {
         if (secret == NULL) {
             if (mh_intake_key_generate(scheme, &generated) != MH_OK) {
                 mh_http_respond_error(api->req, 500, "internal", "internal error", NULL);
-                return false;
+                goto out;
             }
             secret = generated;
-        }
-        enum mh_err rc = mh_intake_key_seal(api->app->intake, pid, key_id, secret, &sealed, &info);
-        if (rc != MH_OK) {
-            mh_http_respond_err(api->req, rc, &info);
-            goto out;
         }
     }
     if (exp_s > 0)
         snprintf(expires, sizeof(expires), "%ld", exp_s);
-    const char *params[] = {
-        key_id, pid, eid, alg, sealed, pem, kid, label ? label : "", expires[0] ? expires : NULL};
-    json_t *row = mh_api_query_row(
-        api, "webhook endpoint not found",
-        "INSERT INTO webhook_endpoint_keys (id, project_id, endpoint_id, algorithm, sealed_key, "
-        "public_key_pem, kid, label, expires_at) VALUES ($1, $2, $3, $4, $5::bytea, $6, $7, $8, "
-        "now() + $9::bigint * interval '1 second') RETURNING id, algorithm, kid, label, "
-        "public_key_pem, to_json(created_at) AS created_at, to_json(expires_at) AS expires_at, "
-        "to_json(revoked_at) AS revoked_at, true AS is_active",
-        9, params);
-    if (row == NULL)
-        goto out;
-    if (pem == NULL)
-        json_object_set_new(row, "secret", json_string(secret));
-    json_t *detail = json_pack("{s:s, s:s}", "endpoint_id", eid, "algorithm", alg);
-    ok = mh_api_audit(api, pid, "webhook_key.create", key_id, detail);
-    json_decref(detail);
-    *key_out = row;
+    for (size_t i = 0; i < adding; i++) {
+        if (mh_crypto_uuid4(key_id) != MH_OK) {
+            mh_http_respond_error(api->req, 500, "internal", "internal error", NULL);
+            goto out;
+        }
+        if (npub == 0 && pem == NULL) {
+            enum mh_err rc =
+                mh_intake_key_seal(api->app->intake, pid, key_id, secret, &sealed, &info);
+            if (rc != MH_OK) {
+                mh_http_respond_err(api->req, rc, &info);
+                goto out;
+            }
+        }
+        const char *row_alg = npub ? pubs[i].algorithm : alg;
+        const char *row_pem = npub ? pubs[i].pem : pem;
+        /* A kid given beside a JWK names it instead of the JWK's own. */
+        const char *row_kid = npub && !kid ? pubs[i].kid : kid;
+        const char *params[] = {key_id,
+                                pid,
+                                eid,
+                                row_alg,
+                                sealed,
+                                row_pem,
+                                row_kid,
+                                label ? label : "",
+                                expires[0] ? expires : NULL};
+        json_t *row = mh_api_query_row(
+            api, "webhook endpoint not found",
+            "INSERT INTO webhook_endpoint_keys (id, project_id, endpoint_id, algorithm, "
+            "sealed_key, public_key_pem, kid, label, expires_at) VALUES ($1, $2, $3, $4, "
+            "$5::bytea, $6, $7, $8, now() + $9::bigint * interval '1 second') RETURNING id, "
+            "algorithm, kid, label, public_key_pem, to_json(created_at) AS created_at, "
+            "to_json(expires_at) AS expires_at, to_json(revoked_at) AS revoked_at, true AS "
+            "is_active",
+            9, params);
+        if (row == NULL)
+            goto out;
+        if (secret != NULL)
+            json_object_set_new(row, "secret", json_string(secret));
+        json_t *detail = json_pack("{s:s, s:s}", "endpoint_id", eid, "algorithm", row_alg);
+        bool audited = mh_api_audit(api, pid, "webhook_key.create", key_id, detail);
+        json_decref(detail);
+        if (!audited)
+            goto out;
+        if (i == 0)
+            *key_out = row;
+    }
+    ok = true;
 out:
+    mh_intake_public_keys_cleanup(pubs, npub);
     mh_crypto_free_secret_str(generated);
     free(sealed);
     return ok;
@@ -454,7 +514,7 @@ void mh_h_endpoints_create(struct mh_http_req *req, void *app)
     json_t *key_spec = json_object_get(body, "key");
     /* A signing scheme always gets a first key; "none" refuses one given. */
     if ((strcmp(scheme, "none") != 0 || key_spec) &&
-        !add_key(&api, pid, eid, scheme, key_spec, 0, &key))
+        !add_key(&api, pid, eid, scheme, key_spec, "/key", 0, &key))
         goto out;
     json_t *detail = json_pack("{s:s, s:s}", "workflow_id", wid, "scheme", scheme);
     bool ok = mh_api_audit(&api, pid, "webhook_endpoint.create", eid, detail);
@@ -690,7 +750,7 @@ static void create_key(struct mh_http_req *req, void *app, bool is_rotation)
             goto out;
     }
     const char *scheme = json_string_value(json_object_get(cur, "scheme"));
-    if (!add_key(&api, pid, eid, scheme ? scheme : "none", spec, 0, &key))
+    if (!add_key(&api, pid, eid, scheme ? scheme : "none", spec, "", 0, &key))
         goto out;
     if (is_rotation) {
         json_t *detail = json_pack("{s:s, s:I}", "endpoint_id", eid, "grace_s", (json_int_t)grace);

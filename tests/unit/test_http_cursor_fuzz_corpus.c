@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replays the committed libFuzzer corpus of tests/fuzz/fuzz_cursor.c through the same function the
+ * fuzzer calls, so `make test` re-runs every input the fuzzer ever kept, under ASan and UBSan
+ * too. The fuzz body aborts when one of its invariants breaks; on top of that, seeds named
+ * accept-* must decode and reject-* must not.
+ */
+#include "harness.h"
+
+#define MH_FUZZ_NO_ENTRY
+#include "../fuzz/fuzz_cursor.c"
+
+struct tally {
+    size_t accepts, rejects;
+};
+
+static void replay(const char *name, const uint8_t *data, size_t len, void *ctx)
+{
+    struct tally *t = ctx;
+    int got = mh_fuzz_cursor_one(data, len);
+    if (strncmp(name, "accept-", 7) == 0) {
+        if (got != 1)
+            mh_t_fail(__FILE__, __LINE__, "%s was refused", name);
+        t->accepts++;
+    } else if (strncmp(name, "reject-", 7) == 0) {
+        if (got != 0)
+            mh_t_fail(__FILE__, __LINE__, "%s was accepted", name);
+        t->rejects++;
+    }
+}
+
+MH_TEST(fuzz_cursor_corpus_replay)
+{
+    struct tally t = {0};
+    MH_T_ASSERT(mh_t_each_corpus_file("cursor", replay, &t) >= 14);
+    MH_T_ASSERT(t.accepts >= 5);
+    MH_T_ASSERT(t.rejects >= 9);
+}
