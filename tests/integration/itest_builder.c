@@ -553,10 +553,18 @@ MH_TEST(preview_of_a_recorded_delivery_applies_pii_rules)
     MH_T_ASSERT(r.status >= 400);
     mh_it_resp_cleanup(&r);
     const char *eparams[] = {json_string_value(json_object_get(ep, "id"))};
-    json_t *refused = mh_it_sql(e.db.admin_url,
-                                "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND "
-                                "outcome = 'refused'",
-                                1, eparams, NULL);
+    /* Refusals are logged by a background writer: wait for the row. */
+    json_t *refused = NULL;
+    for (int i = 0; i < 200; i++) {
+        json_decref(refused);
+        refused = mh_it_sql(e.db.admin_url,
+                            "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND "
+                            "outcome = 'refused'",
+                            1, eparams, NULL);
+        if (json_array_size(refused) > 0)
+            break;
+        mh_it_sleep_ms(25);
+    }
     MH_T_ASSERT_EQ(json_array_size(refused), 1);
 
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/preview", e.project, wid);
