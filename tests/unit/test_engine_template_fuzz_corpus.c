@@ -3,8 +3,8 @@
  * Replays the committed libFuzzer corpus of tests/fuzz/fuzz_template.c through the same function
  * the fuzzer calls, so `make test` re-runs every input the fuzzer ever kept, under ASan and
  * UBSan too. The fuzz body aborts when an invariant breaks (above all: data inserted by a
- * template never becomes a resolved secret placeholder); on top of that, seeds named accept-* must render
- * and reject-* must fail.
+ * template never becomes a resolved secret placeholder); on top of that, seeds named accept-*
+ * must render and reject-* must fail.
  */
 #include "harness.h"
 

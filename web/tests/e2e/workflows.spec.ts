@@ -71,3 +71,30 @@ test('New workflow creates a blank draft and opens the builder', async ({ page }
   expect(wf.draft.definition).toEqual({ nodes: [], edges: [] });
   await api.dispose();
 });
+
+test('New workflow from a starter template opens its graph in the builder', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('wftpl', 'Templates');
+  const shipped = await api.get<{ templates: { id: string; title: string; definition: { nodes: { id: string }[] } }[] }>(
+    '/api/workflow-templates'
+  );
+  const json = shipped.templates.find((t) => t.id === 'json-transform')!;
+  expect(json).toBeTruthy();
+  await signIn(page, user, `/login?next=/p/${pid}/workflows`);
+  await page.keyboard.press('n');
+  const dialog = page.getByRole('dialog', { name: 'New workflow' });
+  // Every shipped template is offered beside the blank canvas.
+  for (const t of shipped.templates) await expect(dialog.getByRole('radio', { name: t.title })).toBeVisible();
+  await dialog.getByRole('radio', { name: json.title }).check();
+  await expect(dialog.getByLabel('Name', { exact: true })).toHaveValue(json.title);
+  await expectAccessible(page, 'new workflow dialog');
+  await screenshots(page, 'workflows-new-template');
+  await dialog.getByRole('button', { name: 'Create from template' }).click();
+  await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows/[0-9a-f-]{36}$`));
+  const wid = page.url().split('/').pop()!;
+  const wf = await api.get<{ name: string; draft: { definition: { nodes: { id: string }[] } } }>(
+    `/api/projects/${pid}/workflows/${wid}`
+  );
+  expect(wf.name).toBe(json.title);
+  expect(wf.draft.definition.nodes.map((n) => n.id).sort()).toEqual(json.definition.nodes.map((n) => n.id).sort());
+  await api.dispose();
+});
