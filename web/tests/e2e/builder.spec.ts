@@ -3,7 +3,7 @@
 // by drag and drop, meets a validation error and fixes it, previews the mapping, publishes, a
 // signed webhook runs it and the workflows list shows the run; an edit made elsewhere meanwhile
 // is detected; undo and redo; a viewer cannot edit; a two-node workflow is built with the
-// keyboard alone; the page passes axe-core; screenshots in light,
+// keyboard alone (the canvas reached by Tab); the page passes axe-core; screenshots in light,
 // dark and phone width.
 import { createHmac } from 'node:crypto';
 import type { Page } from '@playwright/test';
@@ -266,6 +266,18 @@ test('a two-node workflow is built with the keyboard alone', async ({ page }) =>
   await expect(page.getByTestId('palette-terminate')).toBeFocused();
   await page.keyboard.press('Enter'); // a terminate after the transform, connected
   await expect(page.locator('.svelte-flow__edge')).toHaveCount(1);
+  // Tab leaves the palette (past its last type) for the canvas, the next stop, which says how to
+  // use it and shows its focus ring.
+  const inPalette = () => page.evaluate(() => !!document.activeElement?.closest('nav[aria-label="Node types"]'));
+  for (let i = 0; i < 20 && (await inPalette()); i++) await page.keyboard.press('Tab');
+  const canvas = page.getByRole('application', { name: /^Workflow canvas/ });
+  await expect(canvas).toBeFocused();
+  await expect(canvas).toHaveAttribute('aria-label', /Arrow keys move between nodes; Enter opens/);
+  const ring = await canvas.evaluate((el) => {
+    const s = getComputedStyle(el, '::after');
+    return { style: s.borderTopStyle, width: parseFloat(s.borderTopWidth), content: s.content };
+  });
+  expect(ring).toEqual({ style: 'solid', width: 3, content: '""' });
   await page.keyboard.press('ArrowUp'); // back to the transform
   await page.keyboard.press('Enter'); // its form
   await expect(page.getByLabel('Name', { exact: true })).toBeFocused();
