@@ -302,6 +302,23 @@ test('the builder passes axe-core and is pictured in light, dark and phone width
   await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
   await expect(page.getByTestId('node-review')).toBeVisible();
   await selectNode(page, 'review');
+  // On a desktop the builder fills the window: the canvas reaches its bottom, the page does not
+  // scroll (the panel scrolls inside), and the form's inputs take the theme's colours.
+  const fit = await page.evaluate(() => ({
+    canvasBottom: Math.round(document.querySelector('.canvas')!.getBoundingClientRect().bottom),
+    pageHeight: document.documentElement.scrollHeight,
+    window: window.innerHeight
+  }));
+  expect(fit).toEqual({ canvasBottom: fit.window, pageHeight: fit.window, window: fit.window });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const colours = await page.getByLabel('Name', { exact: true }).evaluate((el) => {
+    const s = getComputedStyle(el);
+    const select = getComputedStyle(el.closest('.panel')!.querySelector('select')!);
+    return { text: s.color, background: s.backgroundColor, selectText: select.color, selectBackground: select.backgroundColor };
+  });
+  expect(colours.text).toBe(colours.selectText);
+  expect(colours.background).toBe(colours.selectBackground);
+  await page.emulateMedia({ colorScheme: 'light' });
   await expectAccessible(page, 'builder');
   await screenshots(page, 'builder');
   await api.dispose();
