@@ -29,7 +29,11 @@
 # the WAL written per delivery and by record type, and each hot table's bytes per row),
 # FSYNC_PROBE=1 (beside the intake, time an 8 KiB write + fdatasync every 2 ms on the cluster's
 # filesystem: bench/intake/fsync_probe.c), MH_PG_SHARED_BUFFERS (the cluster's shared_buffers,
-# default 512MB; scripts/pg.sh).
+# default 512MB; scripts/pg.sh), APP_LOAD=1 (at the end, measure the intake a second time while
+# a second wrk fetches the web app from the same server: index.html and its largest JS asset,
+# gzip accepted, APP_CONNECTIONS (default 4) connections each pausing between requests so that
+# together they stay under APP_RATE requests per second (default 200); prints both intake rates,
+# their ratio, and the app requests actually served).
 #
 #   sh bench/intake/run.sh
 set -eu
@@ -295,4 +299,58 @@ if [ "${PERF:-0}" != 0 ]; then
     perf report -i "$DIR/perf.data" $comm ${PERF_CHILDREN:---no-children} --sort ${PERF_SORT:-sym} \
         --stdio -g none 2>/dev/null |
         grep -v '^#' | grep -v '^$' | head -n ${PERF_LINES:-40}
+fi
+
+# ---- 3. APP_LOAD=1: the intake again, while people use the web app ---------------------------
+if [ "${APP_LOAD:-0}" != 0 ]; then
+    APP_RATE=${APP_RATE:-200}
+    APP_CONNECTIONS=${APP_CONNECTIONS:-4}
+    # The largest JS file of the built app (embedded in the binary, served at the same path).
+    asset=$(cd build/web/dist && find _app/immutable -name '*.js' -printf '%s %p\n' |
+        sort -rn | head -n 1 | cut -d' ' -f2)
+    [ -n "$asset" ] || { echo "bench intake: no JS asset under build/web/dist" >&2; exit 1; }
+    for path in / "/$asset"; do
+        enc=$(curl -s -o /dev/null -H 'Accept-Encoding: gzip' \
+            -w '%{http_code} %header{content-encoding}' "$BASE$path")
+        [ "$enc" = "200 gzip" ] || { echo "bench intake: GET $path got '$enc'" >&2; exit 1; }
+    done
+    # Each connection waits delay_ms before each request: at most APP_CONNECTIONS / delay_ms
+    # requests per millisecond, whatever the server's speed (Debian's wrk has no -R).
+    delay_ms=$(awk -v c="$APP_CONNECTIONS" -v r="$APP_RATE" 'BEGIN { printf "%d", c * 1000 / r + 0.999 }')
+    cat >"$DIR/app.lua" <<LUA
+wrk.headers["Accept-Encoding"] = "gzip"
+local paths = { "/", "/$asset" }
+local i = 0
+function request()
+    i = i + 1
+    return wrk.format("GET", paths[i % 2 + 1])
+end
+function delay()
+    return $delay_ms
+end
+LUA
+    sync
+    as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
+        -c "CHECKPOINT" >/dev/null
+    # The app load starts a second before the intake's measurement and ends a second after it.
+    wrk -t1 -c"$APP_CONNECTIONS" -d"$((DURATION + 2))s" -s "$DIR/app.lua" "$BASE" \
+        >"$DIR/app.out" 2>&1 &
+    app_pid=$!
+    sleep 1
+    wrk2_out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
+        "$BASE/hooks/$public_id")
+    wait "$app_pid" || { echo "bench intake: the app load failed:" >&2; cat "$DIR/app.out" >&2; exit 1; }
+    rps2=$(echo "$wrk2_out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
+    p99b=$(echo "$wrk2_out" | sed -n 's/^ *99% *\([0-9.]*[mun]*s\).*/\1/p')
+    non2xx2=$(echo "$wrk2_out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
+    app_rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$DIR/app.out")
+    app_non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$DIR/app.out")
+    echo
+    echo "webhook intake while the web app is fetched (index.html + $asset, gzip, at most $APP_RATE/s)"
+    printf '  %-44s %10s/s\n' "meshhook durable 202s, alone" "$rps"
+    printf '  %-44s %10s/s  p99 %s\n' "meshhook durable 202s, with the app load" "$rps2" "$p99b"
+    printf '  %-44s %10s\n' "ratio (with / alone)" \
+        "$(awk -v a="$rps2" -v b="$rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+    printf '  %-44s %10s/s\n' "app requests served" "$app_rps"
+    printf '  %-44s %10s\n' "non-2xx: intake / app" "${non2xx2:-0} / ${app_non2xx:-0}"
 fi

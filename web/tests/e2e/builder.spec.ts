@@ -1,11 +1,13 @@
-// The workflow builder in Chromium against the real server: a new user builds the
-// getting-started workflow (docs/getting-started.md) by drag and drop, meets a validation error
-// and fixes it, previews the mapping, publishes, and a signed webhook runs it; an edit made
-// elsewhere meanwhile is detected; undo and redo; a viewer cannot edit; a two-node workflow is
-// built with the keyboard alone; the page passes axe-core; screenshots in light, dark and phone.
+// The workflow builder in Chromium against the real server: a new user signs up, creates a
+// project and a workflow in the UI, builds the getting-started workflow (docs/getting-started.md)
+// by drag and drop, meets a validation error and fixes it, previews the mapping, publishes, a
+// signed webhook runs it and the workflows list shows the run; an edit made elsewhere meanwhile
+// is detected; undo and redo; a viewer cannot edit; a two-node workflow is built with the
+// keyboard alone (the canvas reached by Tab); the page passes axe-core; screenshots in light,
+// dark and phone width.
 import { createHmac } from 'node:crypto';
 import type { Page } from '@playwright/test';
-import { Api, createUser, expect, expectAccessible, screenshots, signIn, test, userWithProject } from './fixtures';
+import { Api, createUser, expect, expectAccessible, screenshots, signIn, test, uniqueEmail, userWithProject } from './fixtures';
 
 async function newWorkflow(api: Api, pid: string, name: string, definition?: unknown) {
   const w = await api.post<{ id: string }>(`/api/projects/${pid}/workflows`, definition ? { name, definition } : { name });
@@ -44,12 +46,42 @@ async function selectNode(page: Page, id: string) {
   await page.locator(`.svelte-flow__node[data-id="${id}"] .name`).click();
 }
 
-test('a new user builds the getting-started workflow by drag and drop, previews it, publishes it, and a signed webhook runs it', async ({ page }) => {
-  const { user, api, pid } = await userWithProject('builder', 'Orders');
-  const wid = await newWorkflow(api, pid, 'Order totals');
-  await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
-  await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows/${wid}$`));
+test('a new user signs up, creates a project and a workflow, builds it by drag and drop, previews it, publishes it, and a signed webhook runs it', async ({ page }) => {
+  // Sign up in the UI: a new account lands on its first project's form.
+  const user = { email: uniqueEmail('builder'), password: 'correct horse battery', name: 'Builder' };
+  await page.goto('/login');
+  await page.getByRole('link', { name: 'Create one' }).click();
+  await expect(page).toHaveURL(/\/signup$/);
+  await expect(page.getByLabel('Your name')).toBeVisible();
+  await page.getByLabel('E-mail').fill(user.email);
+  await page.getByLabel('Your name').fill(user.name);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Create your first project' })).toBeVisible();
+  await page.getByLabel('Project name').fill('Sandbox');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await expect(page).toHaveURL(/\/p\/[0-9a-f-]{36}\/workflows$/);
+
+  // A second project with the + beside the project switcher; the switcher then shows it.
+  await page.getByRole('link', { name: 'New project' }).click();
+  await expect(page.getByRole('heading', { name: 'New project' })).toBeVisible();
+  await page.getByLabel('Project name').fill('Orders');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await expect(page).toHaveURL(/\/p\/[0-9a-f-]{36}\/workflows$/);
+  await expect(page.getByLabel('Project', { exact: true }).locator('option:checked')).toHaveText('Orders');
+  const pid = new URL(page.url()).pathname.split('/')[2];
+
+  // "New workflow" on the (empty) workflows list opens the builder on a blank draft.
+  await expect(page.getByRole('heading', { name: 'No workflows yet' })).toBeVisible();
+  await page.getByRole('button', { name: 'New workflow' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New workflow' });
+  await dialog.getByLabel('Name').fill('Order totals');
+  await dialog.getByRole('button', { name: 'Create blank workflow' }).click();
+  await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows/[0-9a-f-]{36}$`));
+  const wid = new URL(page.url()).pathname.split('/').pop()!;
   await expect(page.getByTestId('empty-canvas')).toBeVisible();
+  // The API client below plays the test's own tooling (endpoint, checks), as this user.
+  const api = await Api.as(user);
 
   await dropNode(page, 'transform', 300, 120);
   await dropNode(page, 'terminate', 300, 320);
@@ -76,6 +108,7 @@ test('a new user builds the getting-started workflow by drag and drop, previews 
   await selectNode(page, 'done');
   await page.getByRole('textbox', { name: 'Output', exact: true }).fill('steps.total.output');
   await expect(page.getByTestId('error-count')).toHaveText('Valid');
+  await expect(page.getByTestId('node-total')).not.toHaveClass(/has-errors/);
 
   // The mapping preview on a pasted payload: each step's outcome on the canvas.
   await page.getByRole('tab', { name: 'Preview' }).click();
@@ -105,7 +138,7 @@ test('a new user builds the getting-started workflow by drag and drop, previews 
   expect(draft.definition.nodes.map((n) => n.id).sort()).toEqual(['done', 'total']);
   expect(draft.definition.edges).toEqual([{ from: 'total', to: 'done' }]);
 
-  // An endpoint (through the API), a webhook signed as the sender would, and the run succeeds.
+  // An endpoint (through the API), a webhook signed as the sender would.
   const ep = await api.post<{ path: string; key: { secret: string } }>(`/api/projects/${pid}/workflows/${wid}/endpoints`, {
     name: 'orders',
     verification: { scheme: 'hmac' }
@@ -117,25 +150,28 @@ test('a new user builds the getting-started workflow by drag and drop, previews 
     headers: { 'Content-Type': 'application/json', 'X-Signature': sig }
   });
   expect(hook.status()).toBe(202);
-  await expect
-    .poll(async () => (await api.get<{ items: { status: string }[] }>(`/api/projects/${pid}/runs?workflow_id=${wid}`)).items[0]?.status, {
-      timeout: 20_000
-    })
-    .toBe('succeeded');
+
+  // The workflows list page shows the published version and the webhook's run as succeeded (a
+  // run, not the earlier test run). The list has no live updates: reload until the worker is done.
+  await page.getByRole('link', { name: 'Workflows', exact: true }).first().click();
+  await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows$`));
+  const row = page.getByRole('table').getByRole('row').filter({ hasText: 'Order totals' });
+  await expect(row.locator('td[data-label="Published"]')).toHaveText('v1');
+  const lastRun = row.locator('td[data-label="Last run"]');
+  await expect(async () => {
+    await page.reload();
+    await expect(lastRun.locator('.badge')).toHaveText(/^\W*succeeded$/, { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await screenshots(page, 'workflows-after-run');
+
   // The recorded delivery is a sample the preview can use.
-  await page.getByRole('tab', { name: 'Node' }).click();
+  await row.getByRole('link', { name: 'Order totals' }).click();
+  await expect(page.getByTestId('node-total')).toBeVisible();
   await page.getByRole('tab', { name: 'Preview' }).click();
   await expect(page.getByLabel('Sample').locator('option')).toHaveCount(2);
   await page.getByLabel('Sample').selectOption({ index: 1 });
   await page.getByRole('button', { name: 'Preview', exact: true }).click();
   await expect(page.getByTestId('preview-step-total')).toContainText('"total": 3');
-
-  // What the workflow list shows for it: the newest run, succeeded. (The list page itself is
-  // tested with the workflows list; this checks the data it is given.)
-  const list = await api.get<{ items: { id: string; last_run?: { status: string } | null }[] }>(
-    `/api/projects/${pid}/workflows`
-  );
-  expect(list.items.find((w) => w.id === wid)?.last_run?.status).toBe('succeeded');
   await api.dispose();
 });
 
@@ -230,6 +266,18 @@ test('a two-node workflow is built with the keyboard alone', async ({ page }) =>
   await expect(page.getByTestId('palette-terminate')).toBeFocused();
   await page.keyboard.press('Enter'); // a terminate after the transform, connected
   await expect(page.locator('.svelte-flow__edge')).toHaveCount(1);
+  // Tab leaves the palette (past its last type) for the canvas, the next stop, which says how to
+  // use it and shows its focus ring.
+  const inPalette = () => page.evaluate(() => !!document.activeElement?.closest('nav[aria-label="Node types"]'));
+  for (let i = 0; i < 20 && (await inPalette()); i++) await page.keyboard.press('Tab');
+  const canvas = page.getByRole('application', { name: /^Workflow canvas/ });
+  await expect(canvas).toBeFocused();
+  await expect(canvas).toHaveAttribute('aria-label', /Arrow keys move between nodes; Enter opens/);
+  const ring = await canvas.evaluate((el) => {
+    const s = getComputedStyle(el, '::after');
+    return { style: s.borderTopStyle, width: parseFloat(s.borderTopWidth), content: s.content };
+  });
+  expect(ring).toEqual({ style: 'solid', width: 3, content: '""' });
   await page.keyboard.press('ArrowUp'); // back to the transform
   await page.keyboard.press('Enter'); // its form
   await expect(page.getByLabel('Name', { exact: true })).toBeFocused();
@@ -254,6 +302,23 @@ test('the builder passes axe-core and is pictured in light, dark and phone width
   await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
   await expect(page.getByTestId('node-review')).toBeVisible();
   await selectNode(page, 'review');
+  // On a desktop the builder fills the window: the canvas reaches its bottom, the page does not
+  // scroll (the panel scrolls inside), and the form's inputs take the theme's colours.
+  const fit = await page.evaluate(() => ({
+    canvasBottom: Math.round(document.querySelector('.canvas')!.getBoundingClientRect().bottom),
+    pageHeight: document.documentElement.scrollHeight,
+    window: window.innerHeight
+  }));
+  expect(fit).toEqual({ canvasBottom: fit.window, pageHeight: fit.window, window: fit.window });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const colours = await page.getByLabel('Name', { exact: true }).evaluate((el) => {
+    const s = getComputedStyle(el);
+    const select = getComputedStyle(el.closest('.panel')!.querySelector('select')!);
+    return { text: s.color, background: s.backgroundColor, selectText: select.color, selectBackground: select.backgroundColor };
+  });
+  expect(colours.text).toBe(colours.selectText);
+  expect(colours.background).toBe(colours.selectBackground);
+  await page.emulateMedia({ colorScheme: 'light' });
   await expectAccessible(page, 'builder');
   await screenshots(page, 'builder');
   await api.dispose();
