@@ -168,6 +168,9 @@ int main(int argc, char **argv)
         setenv("MESHHOOK_DATABASE_URL", app, 1);
         setenv("MESHHOOK_ADMIN_DATABASE_URL", admin, 1);
         setenv("MESHHOOK_LOG_LEVEL", "warn", 1);
+        /* The http workload's target is a mock on loopback, which http_call refuses by default;
+         * an older binary ignores the variable. */
+        setenv("MESHHOOK_OUTBOUND_ALLOWLIST", "127.0.0.1/32", 1);
         execl(bin, bin, "serve", "--port", "0", "--bind-address", "127.0.0.1", "--workers", workers,
               "--worker-batch", "64", "--pool-size", "24", "--poll-interval-ms", "50",
               (char *)NULL);
