@@ -3,8 +3,10 @@
 # Engine throughput beside PostgreSQL's own commit rate, measured in the same run on the same
 # throwaway cluster: pgbench with one insert per transaction (8 clients), then bench_engine for
 # the pure 4-node workflow and for one http_call per run. Prints each figure and the ratios.
+# The http workload runs HTTP_RUNS runs (5,000 by default: 1,000 lasted a third of a second,
+# too short to tell a change from this machine's noise).
 #
-#   sh bench/engine/run.sh [RUNS] [WORKERS]
+#   [HTTP_RUNS=N] sh bench/engine/run.sh [RUNS] [WORKERS]
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -45,7 +47,7 @@ echo "pgbench one-insert transactions: tps=$TPS (8 clients, 10 s)"
 
 for kind in pure http; do
     n=$RUNS
-    [ "$kind" = http ] && n=1000
+    [ "$kind" = http ] && n=${HTTP_RUNS:-5000}
     line=$(build/release/bench/bench_engine build/release/meshhook "$MESHHOOK_ADMIN_DATABASE_URL" \
         "$MESHHOOK_DATABASE_URL" "$kind" "$n" "$WORKERS")
     echo "$line"
