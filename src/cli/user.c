@@ -60,13 +60,20 @@ static int create(const struct mh_config *cfg, const char *email_in, const char 
         fprintf(stderr, "meshhook user create: --email must be an e-mail address\n");
         return 2;
     }
-    char password[4097], again[4097];
+    /* One byte more than a password may have, so a longer one is seen, never cut short. */
+    char password[MH_CRYPTO_PASSWORD_MAX_LEN + 2], again[MH_CRYPTO_PASSWORD_MAX_LEN + 2];
     int status = 1;
     char *hash = NULL;
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     if (!read_password("Password: ", password, sizeof(password))) {
         fprintf(stderr, "meshhook user create: no password on standard input\n");
+        goto out;
+    }
+    if (strlen(password) > MH_CRYPTO_PASSWORD_MAX_LEN) {
+        fprintf(stderr, "meshhook user create: the password may have at most %u bytes\n",
+                MH_CRYPTO_PASSWORD_MAX_LEN);
+        status = 2;
         goto out;
     }
     if (isatty(STDIN_FILENO)) {
@@ -100,7 +107,7 @@ static int create(const struct mh_config *cfg, const char *email_in, const char 
     const char *params[] = {id, email, hash, name ? name : ""};
     enum mh_err rc = mh_db_query(c,
                                  "INSERT INTO users (id, email, password_hash, display_name) "
-                                 "VALUES ($1, $2, $3, $4)",
+                                 "VALUES ($1, lower($2), $3, $4)",
                                  4, params, NULL, NULL, &info);
     if (rc == MH_ECONFLICT) {
         fprintf(stderr, "meshhook user create: a user with that e-mail already exists\n");
@@ -110,10 +117,17 @@ static int create(const struct mh_config *cfg, const char *email_in, const char 
         fprintf(stderr, "meshhook user create: %s\n", info.message);
         goto out;
     }
-    printf("created user %s (%s)\n", email, id);
+    /* As stored: the database's lower() knows capitals outside ASCII. */
+    json_t *row = NULL;
+    const char *stored = email;
+    if (mh_db_query_row(c, "SELECT lower($1) AS email", 1, params + 1, &row, NULL) == MH_OK &&
+        json_string_value(json_object_get(row, "email")) != NULL)
+        stored = json_string_value(json_object_get(row, "email"));
+    printf("created user %s (%s)\n", stored, id);
     printf("log in: curl -si -X POST http://127.0.0.1:%d/api/auth/login -H 'Content-Type: "
            "application/json' -d '{\"email\": \"%s\", \"password\": \"...\"}'\n",
-           cfg->port, email);
+           cfg->port, stored);
+    json_decref(row);
     status = 0;
 out:
     mh_crypto_wipe(password, sizeof(password));

@@ -605,6 +605,19 @@ MH_TEST(cli_creates_the_first_user)
     const char *weak[] = {"user", "create", "--email", "second@example.com", NULL};
     MH_T_ASSERT_EQ(mh_it_run_input(&db, weak, "short\n", &out), 2);
     free(out);
+    /* A password longer than the hasher takes is refused, never cut short and accepted. */
+    char *huge = malloc(5002);
+    memset(huge, 'p', 5000);
+    memcpy(huge + 5000, "\n", 2);
+    MH_T_ASSERT_EQ(mh_it_run_input(&db, weak, huge, &out), 2);
+    MH_T_ASSERT(strstr(out, "at most 4096 bytes") != NULL);
+    free(out);
+    free(huge);
+    /* Capitals outside ASCII are lower-cased as the database does. */
+    const char *wide[] = {"user", "create", "--email", "\xc3\x89lise@Example.com", NULL};
+    MH_T_ASSERT_EQ(mh_it_run_input(&db, wide, "s3cret-password\n", &out), 0);
+    MH_T_ASSERT(strstr(out, "created user \xc3\xa9lise@example.com") != NULL);
+    free(out);
     MH_T_ASSERT_EQ(mh_it_run(&db, count, &out), 0);
     free(out);
     /* And the server says how to start on an empty database. */

@@ -177,6 +177,57 @@ MH_TEST(emails_longer_in_bytes_than_characters_are_refused)
 }
 
 /*
+ * Capitals outside ASCII: the server lower-cased only ASCII while the database's check
+ * (`email = lower(email)`) lower-cases every letter, so "Élise@…" could not sign up. The
+ * database's lower() is now the one rule: sign-up stores and answers the address as it lower-cases
+ * it, and signing in or adding a member with other capitals finds the same account.
+ */
+MH_TEST(capitals_outside_ascii_are_lower_cased_as_the_database_does)
+{
+    struct world w;
+    mh_it_db_create(&w.db, true);
+    const char *args[] = {"--allow-signup", NULL};
+    mh_it_server_start(&w.s, &w.db, args);
+    long st;
+    json_t *j =
+        call(&w, "POST", "/api/auth/signup", NULL,
+             "{\"email\": \"\u00c9lise.\u00dcber@Example.IO\", \"password\": \"long enough pw\"}",
+             &st, NULL);
+    MH_T_ASSERT_EQ(st, 201);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "user"), "email")),
+                       "\xc3\xa9lise.\xc3\xbc"
+                       "ber@example.io");
+    json_decref(j);
+    MH_T_ASSERT_EQ(count_rows(&w, "SELECT count(*) AS n FROM users WHERE email = "
+                                  "'\xc3\xa9lise.\xc3\xbc"
+                                  "ber@example.io'"),
+                   1);
+    MH_T_ASSERT_EQ(login_status(&w,
+                                "\xc3\x89LISE.\xc3\x9c"
+                                "BER@EXAMPLE.io",
+                                "long enough pw", NULL, NULL, NULL),
+                   200);
+    /* The same address with other capitals is the same account. */
+    j = call(&w, "POST", "/api/auth/signup", NULL,
+             "{\"email\": \"\u00e9LISE.\u00fcber@example.io\", \"password\": \"long enough pw\"}",
+             &st, NULL);
+    MH_T_ASSERT_EQ(st, 409);
+    json_decref(j);
+
+    char bearer[128], uid[40], project[40], path[256];
+    mh_it_user_token(&w.db, &w.s, "owner@example.com", bearer, uid);
+    mh_it_project(&w.s, bearer, "P", project);
+    snprintf(path, sizeof(path), "/api/projects/%s/members", project);
+    json_decref(mh_it_api(&w.s, bearer, "POST", path,
+                          "{\"email\": \"\u00c9LISE.\u00dc"
+                          "BER@example.io\", \"role\": \"viewer\"}",
+                          &st));
+    MH_T_ASSERT_EQ(st, 201);
+    MH_T_ASSERT_EQ(count_rows(&w, "SELECT count(*) AS n FROM memberships"), 2);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+}
+
+/*
  * Defect 2: a password longer than the hasher takes (4,096 bytes) but within 4,096 characters
  * was refused at once for an existing account and hashed (truncated) for an unknown one, so the
  * time told which accounts exist. It is now refused before anything looks at the account: the

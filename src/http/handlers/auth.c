@@ -324,18 +324,27 @@ void mh_h_signup(struct mh_http_req *req, void *app)
         mh_http_respond_error(req, 500, "internal", "internal error", NULL);
         goto out;
     }
+    /* The database lower-cases the address: its check (email = lower(email)) and every lookup
+     * use its lower(), which knows capitals outside ASCII. */
     const char *params[] = {id, email, hash, name ? name : ""};
+    json_t *row = NULL;
     if (!mh_api_connect(&api) ||
         !mh_api_query(&api,
                       "INSERT INTO users (id, email, password_hash, display_name) "
-                      "VALUES ($1, $2, $3, $4)",
-                      4, params))
+                      "VALUES ($1, lower($2), $3, $4)",
+                      4, params) ||
+        (row = mh_api_query_row(&api, "user not found", "SELECT lower($1) AS email", 1,
+                                params + 1)) == NULL)
         goto out;
-    if (!mh_api_commit(&api))
+    if (!mh_api_commit(&api)) {
+        json_decref(row);
         goto out;
+    }
     mh_http_respond_json(req, 201,
-                         json_pack("{s:{s:s, s:s, s:s}}", "user", "id", id, "email", email,
-                                   "display_name", name ? name : ""));
+                         json_pack("{s:{s:s, s:O, s:s}}", "user", "id", id, "email",
+                                   json_object_get(row, "email"), "display_name",
+                                   name ? name : ""));
+    json_decref(row);
 out:
     free(hash);
     mh_api_close(&api);
