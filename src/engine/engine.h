@@ -63,6 +63,14 @@ struct mh_wf;
 MH_MUSTCHECK enum mh_err mh_engine_wf_validate(json_t *def, json_t **errors);
 
 /*
+ * The secrets `def` (borrowed; any document, valid or not) names, per node: a new object
+ * {node_id: [NAME...]} of every http_call whose url, header or query values or body template
+ * hold `{{secrets.NAME}}`, or whose request is signed with a secret. Nodes naming none are
+ * absent. Pure; any thread.
+ */
+json_t *mh_engine_secret_refs(json_t *def);
+
+/*
  * Validates and compiles `def` into *out (a new reference the caller drops with
  * mh_engine_wf_unref). On MH_EINVAL, *errors (when non-NULL) holds the error array described at
  * mh_engine_wf_validate; on success *errors is an empty array. The compiled workflow copies

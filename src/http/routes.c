@@ -53,8 +53,10 @@ const struct mh_http_route mh_app_routes[] = {
     {"PATCH", "/api/projects/:project_id/secrets/:name", mh_h_secrets_update, false},
     {"PUT", "/api/projects/:project_id/secrets/:name", mh_h_secrets_put, false},
     {"DELETE", "/api/projects/:project_id/secrets/:name", mh_h_secrets_delete, false},
+    {"GET", "/api/projects/:project_id/secret-usage", mh_h_secrets_usage, false},
     {"GET", "/api/projects/:project_id/privacy", mh_h_privacy_get, false},
     {"PUT", "/api/projects/:project_id/privacy", mh_h_privacy_put, false},
+    {"POST", "/api/projects/:project_id/privacy/test", mh_h_privacy_test, false},
     {"GET", "/api/projects/:project_id/outbound", mh_h_outbound_get, false},
     {"PUT", "/api/projects/:project_id/outbound", mh_h_outbound_put, false},
 

@@ -976,3 +976,178 @@ MH_TEST(privacy_settings_are_validated_and_map_pii_read)
                    1);
     MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
 }
+
+/* The secrets page's questions (issue 17): where each secret is used, by the draft and by the
+ * latest published version of every workflow; when it was last decrypted (from the audit log,
+ * which editors cannot read otherwise); the privacy tester, with the stored rules and with an
+ * edited document; and the audit log's filters. */
+MH_TEST(usage_last_use_privacy_tester_and_audit_filters)
+{
+    static const char va[] = "alpha-secret-Zr8Tq3Hn";
+    static const char vb[] = "bravo-secret-Yw5Lc1Pd";
+    watch(va);
+    watch(vb);
+    struct world w;
+    start(&w, true);
+    struct who a, e, v;
+    person(&w, "owner@example.com", &a);
+    person(&w, "editor@example.com", &e);
+    person(&w, "viewer@example.com", &v);
+    char pa[40], p[256], body[1024];
+    create_project(&w, &a, "A", pa);
+    add_member(&w, &a, pa, &e, "editor");
+    add_member(&w, &a, pa, &v, "viewer");
+    snprintf(p, sizeof(p), "/api/projects/%s/secrets", pa);
+    snprintf(body, sizeof(body), "{\"name\": \"ALPHA\", \"value\": \"%s\"}", va);
+    MH_T_ASSERT_EQ(status_of(&w, &a, "POST", p, body), 201);
+    snprintf(body, sizeof(body), "{\"name\": \"BRAVO\", \"value\": \"%s\"}", vb);
+    MH_T_ASSERT_EQ(status_of(&w, &e, "POST", p, body), 201);
+
+    /* A workflow whose http_call sends ALPHA in a header and is signed with BRAVO. */
+    snprintf(p, sizeof(p), "/api/projects/%s/workflows", pa);
+    long st;
+    json_t *j = call(
+        &w, &e, "POST", p,
+        "{\"name\": \"Orders\", \"definition\": {\"nodes\": [{\"id\": \"notify\", \"type\": "
+        "\"http_call\", \"config\": {\"url\": \"https://api.example.test/hook\", \"headers\": "
+        "{\"Authorization\": \"Bearer {{ secrets.ALPHA }}\"}, \"sign\": {\"secret\": \"BRAVO\"}}}, "
+        "{\"id\": \"t\", \"type\": \"transform\", \"config\": {\"expression\": "
+        "\"trigger.body\"}}], "
+        "\"edges\": [{\"from\": \"t\", \"to\": \"notify\"}]}}",
+        &st);
+    MH_T_ASSERT_EQ(st, 201);
+    char wid[40];
+    snprintf(wid, sizeof(wid), "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(p, sizeof(p), "/api/projects/%s/secret-usage", pa);
+    j = call(&w, &e, "GET", p, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *alpha = json_array_get(json_object_get(json_object_get(j, "usage"), "ALPHA"), 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(alpha, "workflow_id")), wid);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(alpha, "workflow_name")), "Orders");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(alpha, "draft_nodes"), 0)),
+                       "notify");
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(alpha, "published_nodes")), 0);
+    MH_T_ASSERT(json_is_null(json_object_get(alpha, "published_version")));
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(json_object_get(j, "usage"), "BRAVO")), 1);
+    json_decref(j);
+    /* Published: the version names them too. A viewer may not ask. */
+    char pp[256];
+    snprintf(pp, sizeof(pp), "/api/projects/%s/workflows/%s/publish", pa, wid);
+    MH_T_ASSERT_EQ(status_of(&w, &e, "POST", pp, "{}"), 201);
+    j = call(&w, &a, "GET", p, NULL, &st);
+    alpha = json_array_get(json_object_get(json_object_get(j, "usage"), "ALPHA"), 0);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(alpha, "published_version")), 1);
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_array_get(json_object_get(alpha, "published_nodes"), 0)), "notify");
+    json_decref(j);
+    long vs = status_of(&w, &v, "GET", p, NULL);
+    MH_T_ASSERT(vs == 403 || vs == 404);
+
+    /* Last decrypted: none yet; after a run resolves ALPHA, the editor sees when. */
+    snprintf(p, sizeof(p), "/api/projects/%s/secrets/ALPHA", pa);
+    j = call(&w, &e, "GET", p, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_null(json_object_get(j, "last_used_at")));
+    json_decref(j);
+    struct vault vt;
+    const char *flags[] = {"--kek-file", w.kek_path, NULL};
+    MH_T_ASSERT_EQ(vault_open(&vt, w.db.app_url, flags, NULL), MH_OK);
+    const char *names[] = {"ALPHA"};
+    json_t *values = NULL;
+    MH_T_ASSERT_EQ(
+        resolve(&vt, pa, names, 1, "6f1c2b1e-0000-4000-8000-000000000002", &values, NULL), MH_OK);
+    mh_secrets_values_free(values);
+    vault_close(&vt);
+    snprintf(p, sizeof(p), "/api/projects/%s/secrets", pa);
+    j = call(&w, &e, "GET", p, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *items = json_object_get(j, "items");
+    MH_T_ASSERT_EQ(json_array_size(items), 2);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "name")),
+                       "ALPHA");
+    MH_T_ASSERT(json_is_string(json_object_get(json_array_get(items, 0), "last_used_at")));
+    MH_T_ASSERT(json_is_null(json_object_get(json_array_get(items, 1), "last_used_at")));
+    json_decref(j);
+
+    /* The privacy tester: the stored (default) rules, then an edited document. */
+    snprintf(p, sizeof(p), "/api/projects/%s/privacy/test", pa);
+    j = call(&w, &a, "POST", p,
+             "{\"data\": {\"email\": \"jane@example.com\", \"note\": \"order-pin=4821\"}}", &st);
+    MH_T_ASSERT_EQ(st, 200);
+    const char *red = json_string_value(json_object_get(json_object_get(j, "redacted"), "email"));
+    MH_T_ASSERT(red != NULL && strstr(red, "jane@example.com") == NULL);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "redacted"), "note")),
+                       "order-pin=4821");
+    MH_T_ASSERT(json_integer_value(json_object_get(j, "redactions")) >= 1);
+    json_decref(j);
+    j = call(&w, &a, "POST", p,
+             "{\"target\": \"events\", \"data\": {\"note\": \"order-pin=4821\"}, \"settings\": "
+             "{\"events\": [\"order_pin\"], \"custom\": [{\"name\": \"order_pin\", \"pattern\": "
+             "\"order-pin=(?<redact>\\\\d+)\"}]}}",
+             &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "redacted"), "note")),
+                       "order-pin=[redacted:order_pin]");
+    json_decref(j);
+    /* Nothing was stored by trying. */
+    MH_T_ASSERT_EQ(count_sql(w.db.admin_url, "SELECT count(*) AS n FROM project_privacy", 0, NULL),
+                   0);
+    j = call(&w, &a, "POST", p,
+             "{\"data\": 1, \"settings\": {\"custom\": [{\"name\": \"bad\", \"pattern\": \"(\"}]}}",
+             &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(error_path(j), "/settings/custom/0/pattern");
+    json_decref(j);
+    j = call(&w, &a, "POST", p, "{\"data\": 1, \"target\": \"disk\"}", &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(error_path(j), "/target");
+    json_decref(j);
+    j = call(&w, &a, "POST", p, "{\"target\": \"logs\"}", &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(error_path(j), "/data");
+    json_decref(j);
+    long es = status_of(&w, &e, "POST", p, "{\"data\": 1}");
+    MH_T_ASSERT(es == 403 || es == 404);
+
+    /* The audit log's filters. */
+    char q[400];
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?action=secret.create", pa);
+    j = call(&w, &a, "GET", q, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(j, "items")), 2);
+    json_decref(j);
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?action=secret.", pa);
+    j = call(&w, &a, "GET", q, NULL, &st);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(j, "items")), 3); /* 2 creates, 1 decrypt */
+    json_decref(j);
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?actor_kind=run", pa);
+    j = call(&w, &a, "GET", q, NULL, &st);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(j, "items")), 1);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
+                           json_array_get(json_object_get(j, "items"), 0), "action")),
+                       "secret.decrypt");
+    json_decref(j);
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?actor_user_id=%s&action=secret.create", pa,
+             e.id);
+    j = call(&w, &a, "GET", q, NULL, &st);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(j, "items")), 1);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
+                           json_array_get(json_object_get(j, "items"), 0), "target")),
+                       "BRAVO");
+    json_decref(j);
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?since=2999-01-01T00:00:00Z", pa);
+    j = call(&w, &a, "GET", q, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(j, "items")), 0);
+    json_decref(j);
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?since=yesterday", pa);
+    j = call(&w, &a, "GET", q, NULL, &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(error_path(j), "?since");
+    json_decref(j);
+    snprintf(q, sizeof(q), "/api/projects/%s/audit?actor_kind=robot", pa);
+    MH_T_ASSERT_EQ(status_of(&w, &a, "GET", q, NULL), 422);
+    assert_db_clean(&w);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+}

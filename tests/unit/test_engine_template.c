@@ -504,3 +504,40 @@ MH_TEST(replay_accepts_requests_recorded_before_placeholders)
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }
+
+/* Where a definition uses its secrets (the secrets page's "used by"): every place an http_call
+ * takes a template, and the signing secret; data and a draft that does not validate too. */
+MH_TEST(secret_refs_name_every_place_a_node_uses_a_secret)
+{
+    json_t *def = json_loads(
+        "{\"nodes\": ["
+        " {\"id\": \"a\", \"type\": \"http_call\", \"config\": {"
+        "  \"url\": \"{{secrets.BASE}}/orders/{{ trigger.body.id }}\","
+        "  \"headers\": {\"Authorization\": \"Bearer {{ secrets.TOKEN }}\", \"X\": "
+        "\"{{secrets.TOKEN}}\"},"
+        "  \"query\": {\"k\": \"{{secrets.QKEY}}\"},"
+        "  \"body\": \"{\\\"p\\\": \\\"{{secrets.PIN}}\\\"}\","
+        "  \"sign\": {\"secret\": \"SIGNER\"}}},"
+        " {\"id\": \"b\", \"type\": \"http_call\", \"config\": {\"url\": \"https://x.test/{{\","
+        "  \"headers\": {\"A\": \"{{secrets.ONLY_B}}\"}, \"body\": {\"expression\": "
+        "\"secrets.NOT_A_TEMPLATE\"}}},"
+        " {\"id\": \"c\", \"type\": \"transform\", \"config\": {\"expression\": "
+        "\"'{{secrets.T}}'\"}},"
+        " {\"id\": \"d\", \"type\": \"http_call\", \"config\": {\"url\": \"https://x.test/\"}}"
+        "], \"edges\": []}",
+        0, NULL);
+    MH_T_ASSERT(def != NULL);
+    json_t *refs = mh_engine_secret_refs(def);
+    char *s = json_dumps(refs, JSON_COMPACT | JSON_SORT_KEYS);
+    MH_T_ASSERT_STR_EQ(
+        s, "{\"a\":[\"BASE\",\"TOKEN\",\"QKEY\",\"PIN\",\"SIGNER\"],\"b\":[\"ONLY_B\"]}");
+    free(s);
+    json_decref(refs);
+    json_decref(def);
+    /* Not a definition at all: nothing, no crash. */
+    json_t *junk = json_pack("{s:i}", "nodes", 3);
+    refs = mh_engine_secret_refs(junk);
+    MH_T_ASSERT_EQ(json_object_size(refs), 0);
+    json_decref(refs);
+    json_decref(junk);
+}

@@ -56,6 +56,7 @@ void mh_h_secrets_get(struct mh_http_req *req, void *app);
 void mh_h_secrets_update(struct mh_http_req *req, void *app);
 void mh_h_secrets_put(struct mh_http_req *req, void *app);
 void mh_h_secrets_delete(struct mh_http_req *req, void *app);
+void mh_h_secrets_usage(struct mh_http_req *req, void *app);
 /* outbound.c */
 void mh_h_outbound_get(struct mh_http_req *req, void *app);
 void mh_h_outbound_put(struct mh_http_req *req, void *app);
@@ -63,6 +64,7 @@ void mh_h_outbound_put(struct mh_http_req *req, void *app);
 /* privacy.c */
 void mh_h_privacy_get(struct mh_http_req *req, void *app);
 void mh_h_privacy_put(struct mh_http_req *req, void *app);
+void mh_h_privacy_test(struct mh_http_req *req, void *app);
 /* audit.c */
 void mh_h_audit_list(struct mh_http_req *req, void *app);
 void mh_h_audit_verify(struct mh_http_req *req, void *app);

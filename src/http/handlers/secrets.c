@@ -10,14 +10,21 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "engine/engine.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
 #include "secrets/secrets.h"
 
+/* A secret's row as every answer shows it; "last_used_at" is its last decryption (from the
+ * audit log, through mh_secret_last_used since editors may not read that log). */
+#define SECRET_COLUMNS                                                                             \
+    "s.id, s.name, s.description, to_json(s.created_at) AS created_at, s.created_by, "             \
+    "to_json(s.updated_at) AS updated_at, s.updated_by, "                                          \
+    "(SELECT to_json(u.last_used_at) FROM mh_secret_last_used(s.project_id, ARRAY[s.name]) u) "    \
+    "AS last_used_at"
+
 static const char *const secret_sql =
-    "SELECT s.id, s.name, s.description, to_json(s.created_at) AS created_at, s.created_by, "
-    "to_json(s.updated_at) AS updated_at, s.updated_by FROM secrets s WHERE s.project_id = $1 "
-    "AND s.name = $2";
+    "SELECT " SECRET_COLUMNS " FROM secrets s WHERE s.project_id = $1 AND s.name = $2";
 
 static bool read_value(struct mh_api *api, json_t *body, bool is_required, const char **value,
                        size_t *len);
@@ -161,13 +168,12 @@ void mh_h_secrets_list(struct mh_http_req *req, void *app)
     char limit[24];
     snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
     const char *params[] = {pid, limit, page.after_key, page.after_id};
-    json_t *rows = mh_api_query(
-        &api,
-        "SELECT s.id, s.name, s.description, to_json(s.created_at) AS created_at, s.created_by, "
-        "to_json(s.updated_at) AS updated_at, s.updated_by FROM secrets s WHERE s.project_id = "
-        "$1 AND ($3::text IS NULL OR (s.name, s.id) > ($3::text, $4::uuid)) "
-        "ORDER BY s.name, s.id LIMIT $2::int",
-        4, params);
+    json_t *rows =
+        mh_api_query(&api,
+                     "SELECT " SECRET_COLUMNS " FROM secrets s WHERE s.project_id = "
+                     "$1 AND ($3::text IS NULL OR (s.name, s.id) > ($3::text, $4::uuid)) "
+                     "ORDER BY s.name, s.id LIMIT $2::int",
+                     4, params);
     if (rows == NULL)
         goto out;
     size_t i;
@@ -363,6 +369,87 @@ void mh_h_secrets_delete(struct mh_http_req *req, void *app)
         !mh_api_audit(&api, pid, "secret.delete", name, NULL) || !mh_api_commit(&api))
         goto out;
     mh_http_respond_json(req, 204, NULL);
+out:
+    mh_api_close(&api);
+}
+
+/* Adds to `usage` (NAME -> [{workflow...}]) the secrets `def` names, as `where` of workflow `w`. */
+static void add_usage(json_t *usage, json_t *w, json_t *def, const char *where, json_t *version)
+{
+    json_t *refs = mh_engine_secret_refs(def);
+    const char *node;
+    json_t *names;
+    json_object_foreach(refs, node, names)
+    {
+        size_t i;
+        json_t *name;
+        json_array_foreach(names, i, name)
+        {
+            const char *n = json_string_value(name);
+            json_t *list = json_object_get(usage, n);
+            if (list == NULL) {
+                list = json_array();
+                json_object_set_new(usage, n, list);
+            }
+            json_t *entry = NULL;
+            size_t k;
+            json_t *e;
+            json_array_foreach(list, k, e)
+            {
+                if (json_equal(json_object_get(e, "workflow_id"), json_object_get(w, "id")))
+                    entry = e;
+            }
+            if (entry == NULL) {
+                entry = json_pack("{s:O, s:O, s:[], s:[]}", "workflow_id", json_object_get(w, "id"),
+                                  "workflow_name", json_object_get(w, "name"), "draft_nodes",
+                                  "published_nodes");
+                json_object_set_new(entry, "published_version", json_null());
+                json_array_append_new(list, entry);
+            }
+            json_array_append_new(json_object_get(entry, where), json_string(node));
+            if (version != NULL)
+                json_object_set(entry, "published_version", version);
+        }
+    }
+    json_decref(refs);
+}
+
+/*
+ * Where each secret is used: for every workflow that is not archived, the nodes of its draft and
+ * of its latest published version that name the secret. {"usage": {NAME: [{"workflow_id",
+ * "workflow_name", "draft_nodes": [...], "published_version", "published_nodes": [...]}]}};
+ * names no workflow uses are absent (a secret may also name one that does not exist yet).
+ */
+void mh_h_secrets_usage(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL))
+        goto out;
+    const char *params[] = {pid};
+    json_t *rows = mh_api_query(
+        &api,
+        "SELECT w.id, w.name, d.definition AS draft, p.version, p.definition AS published "
+        "FROM workflows w LEFT JOIN workflow_versions d ON d.workflow_id = w.id AND "
+        "d.state = 'draft' LEFT JOIN LATERAL (SELECT v.version, v.definition FROM "
+        "workflow_versions v WHERE v.workflow_id = w.id AND v.state = 'published' ORDER BY "
+        "v.version DESC LIMIT 1) p ON true WHERE w.project_id = $1 AND w.archived_at IS NULL "
+        "ORDER BY w.name, w.id",
+        1, params);
+    if (rows == NULL)
+        goto out;
+    json_t *usage = json_object();
+    size_t i;
+    json_t *w;
+    json_array_foreach(rows, i, w)
+    {
+        add_usage(usage, w, json_object_get(w, "draft"), "draft_nodes", NULL);
+        add_usage(usage, w, json_object_get(w, "published"), "published_nodes",
+                  json_object_get(w, "version"));
+    }
+    mh_http_respond_json(req, 200, json_pack("{s:o}", "usage", usage));
 out:
     mh_api_close(&api);
 }
