@@ -22,8 +22,8 @@ static struct mh_log_spec g_spec;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 static const char *const module_names[] = {
-    "cli",      "core",  "crypto",   "db",    "engine", "http",   "intake",  "jmespath",
-    "main",     "mhd",   "metrics",  "outbound", "redact", "regex", "schema", "secrets"};
+    "cli",  "core", "crypto",  "db",       "engine", "http",  "intake", "jmespath",
+    "main", "mhd",  "metrics", "outbound", "redact", "regex", "schema", "secrets"};
 
 void mh_log_configure(enum mh_log_level level, bool json)
 {
@@ -77,9 +77,8 @@ enum mh_err mh_log_spec_parse(const char *s, struct mh_log_spec *out, struct mh_
         enum mh_log_level lv;
         if (eq == NULL) {
             if (has_default || !level_of(p, trimmed, &lv))
-                return mh_err_set(info, MH_EINVAL, "config", -1,
-                                  "log_level: '%.*s' is not %s", (int)(trimmed > 40 ? 40 : trimmed),
-                                  p,
+                return mh_err_set(info, MH_EINVAL, "config", -1, "log_level: '%.*s' is not %s",
+                                  (int)(trimmed > 40 ? 40 : trimmed), p,
                                   has_default ? "a MODULE=LEVEL entry (the default level is given "
                                                 "once)"
                                               : "one of error, warn, info, debug, trace, or "

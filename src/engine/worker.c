@@ -574,8 +574,8 @@ struct plan {
     char created_at[64];
     json_t *dead_letter; /* the run's error when an http_call failed for good (borrowed) */
     /* For metrics, counted once the batch has committed: */
-    bool was_queued;          /* the run had not started */
-    struct step_obs *steps;   /* steps this decision finished, with their durations */
+    bool was_queued;        /* the run had not started */
+    struct step_obs *steps; /* steps this decision finished, with their durations */
     size_t nsteps;
 };
 
@@ -584,8 +584,17 @@ struct step_obs {
     int64_t ms;
 };
 
-/* Records in `p` the steps that `p->res` finishes, each with the time since its step_started
- * (in the new events or in the `old` log): the durations come from the event log's clock
+/* Whether `ev` is the first event of node `node`'s step: step_started (an http_call attempt)
+ * or timer_set (a delay). */
+static bool starts_step(const struct mh_event *ev, const char *node)
+{
+    return strcmp(ev->node_id, node) == 0 &&
+           (strcmp(ev->type, MH_EV_STEP_STARTED) == 0 || strcmp(ev->type, MH_EV_TIMER_SET) == 0);
+}
+
+/* Records in `p` the steps that `p->res` finishes, each with the time since it started (its
+ * step_started or timer_set, in the new events or in the `old` log; a pure step has neither: it
+ * starts and ends in one decision, in no time). The durations come from the event log's clock
  * readings, so a metric never disagrees with the run's timeline. */
 static void note_steps(const struct mh_wf *wf, const struct mh_event *old, size_t nold,
                        struct plan *p)
@@ -597,20 +606,16 @@ static void note_steps(const struct mh_wf *wf, const struct mh_event *old, size_
             continue;
         const struct mh_event *start = NULL;
         for (size_t k = i; k-- > 0 && start == NULL;)
-            if (strcmp(ev[k].type, MH_EV_STEP_STARTED) == 0 &&
-                strcmp(ev[k].node_id, ev[i].node_id) == 0)
+            if (starts_step(&ev[k], ev[i].node_id))
                 start = &ev[k];
         for (size_t k = nold; k-- > 0 && start == NULL;)
-            if (strcmp(old[k].type, MH_EV_STEP_STARTED) == 0 &&
-                strcmp(old[k].node_id, ev[i].node_id) == 0)
+            if (starts_step(&old[k], ev[i].node_id))
                 start = &old[k];
-        if (start == NULL)
-            continue;
         if (p->steps == NULL)
             p->steps = mh_xcalloc(p->res.n_events, sizeof(*p->steps));
-        p->steps[p->nsteps++] = (struct step_obs){
-            mh_metrics_node_of(mh_engine_wf_node_type(wf, ev[i].node_id)),
-            ev[i].at_ms - start->at_ms};
+        p->steps[p->nsteps++] =
+            (struct step_obs){mh_metrics_node_of(mh_engine_wf_node_type(wf, ev[i].node_id)),
+                              start ? ev[i].at_ms - start->at_ms : 0};
     }
 }
 
@@ -1099,6 +1104,8 @@ static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct
     for (int i = 0; i < n; i++) {
         if (rc == MH_OK) {
             count_plan(&plans[i]);
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: %zu new event(s), status %s", jobs[i].run_id,
+                   plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
             after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &plans[i]);
         }
         plan_cleanup(&plans[i]);

@@ -115,8 +115,8 @@ bool mh_http__req_id_is_sane(const char *v)
     size_t n = 0;
     for (; v[n]; n++) {
         char ch = v[n];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  strchr("-_.:+/=@", ch) != NULL;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || strchr("-_.:+/=@", ch) != NULL;
         if (!ok || n >= MH_HTTP_REQ_ID_MAX)
             return false;
     }
@@ -743,8 +743,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                     (now.tv_nsec - req->started.tv_nsec));
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s %d %.1fms", req->method, path, req->status,
                    ms);
-    }
-    else
+    } else
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
                    path, (int)toe, ms);
     mh_http__conn_set_busy(req->guard, false);

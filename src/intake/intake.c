@@ -706,6 +706,13 @@ static void count_outcome(const struct mh_intake_result *res)
 static void finish(struct pending *p)
 {
     count_outcome(p->res);
+    if (!p->res->must_wait && mh_log_enabled_for(MH_LOG_DEBUG, "intake")) {
+        char hint[PUBLIC_ID_HINT];
+        public_id_hint(p->rq->public_id, hint);
+        mh_log_req(MH_LOG_DEBUG, "intake", p->rq->request_id,
+                   "endpoint %s: answered %d, %zu body bytes%s%s", hint, p->res->status,
+                   p->rq->body_len, p->res->run_id[0] ? ", run " : "", p->res->run_id);
+    }
     if (p->res->status == 202)
         snprintf(p->res->delivery_id, sizeof(p->res->delivery_id), "%s", p->j.delivery_id);
     json_decref(p->v.schema_errors);

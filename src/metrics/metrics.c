@@ -37,11 +37,11 @@ struct hspec {
 
 /* Request latency: a webhook's 202 waits for its group commit (about a millisecond on a local
  * disk); API calls take milliseconds to a few hundred; anything past 10 s is an outlier. */
-static const struct hspec http_spec = {
-    {NS / 2000, NS / 1000, NS / 400, NS / 200, NS / 100, NS / 40, NS / 20, NS / 10, NS / 4, NS / 2,
-     NS, 5 * NS / 2, 5 * NS, 10 * NS},
-    14,
-    NS};
+static const struct hspec http_spec = {{NS / 2000, NS / 1000, NS / 400, NS / 200, NS / 100, NS / 40,
+                                        NS / 20, NS / 10, NS / 4, NS / 2, NS, 5 * NS / 2, 5 * NS,
+                                        10 * NS},
+                                       14,
+                                       NS};
 /* Group-commit batch size: powers of two up to intake_max_batch's maximum (1024). */
 static const struct hspec batch_spec = {{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}, 11, 1};
 /* One group-commit transaction, BEGIN to COMMIT's answer: a WAL flush is 0.1-10 ms. */
@@ -68,11 +68,21 @@ static const struct hspec call_spec = {{5 * MS, 10 * MS, 25 * MS, 50 * MS, 100 *
 #define ROUTE_SLOTS (MH_METRICS_MAX_ROUTES + 2)
 
 static const char *const class_names[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-static const char *const delivery_names[MH_MD__COUNT] = {
-    "accepted",       "duplicate",     "not_found",         "endpoint_disabled",
-    "method_not_allowed", "too_big",   "rate_limited",      "signature_invalid",
-    "unsupported_media_type", "bad_body", "schema_validation_failed", "not_published",
-    "bad_idempotency_key", "unavailable", "internal"};
+static const char *const delivery_names[MH_MD__COUNT] = {"accepted",
+                                                         "duplicate",
+                                                         "not_found",
+                                                         "endpoint_disabled",
+                                                         "method_not_allowed",
+                                                         "too_big",
+                                                         "rate_limited",
+                                                         "signature_invalid",
+                                                         "unsupported_media_type",
+                                                         "bad_body",
+                                                         "schema_validation_failed",
+                                                         "not_published",
+                                                         "bad_idempotency_key",
+                                                         "unavailable",
+                                                         "internal"};
 static const char *const run_status_names[MH_MR__COUNT] = {"succeeded", "failed", "canceled"};
 static const char *const node_names[MH_MN__COUNT] = {"transform", "branch",    "http_call",
                                                      "delay",     "terminate", "other"};
@@ -175,10 +185,10 @@ void mh_metrics_http_request(int route, int status, int64_t ns)
 {
     if (!on())
         return;
-    size_t slot = route < 0                               ? ROUTE_NONE
-                  : route >= MH_METRICS_MAX_ROUTES        ? ROUTE_OTHER
-                  : R.route_pattern[route] == NULL        ? ROUTE_OTHER
-                                                          : (size_t)route;
+    size_t slot = route < 0                        ? ROUTE_NONE
+                  : route >= MH_METRICS_MAX_ROUTES ? ROUTE_OTHER
+                  : R.route_pattern[route] == NULL ? ROUTE_OTHER
+                                                   : (size_t)route;
     int cls = status / 100 - 1;
     if (cls < 0 || cls > 4)
         cls = 4;
@@ -334,7 +344,10 @@ static enum mh_err append_escaped(struct mh_buf *out, const char *s, bool is_lab
     enum mh_err rc = MH_OK;
     const char *run = s;
     for (const char *p = s; *p && rc == MH_OK; p++) {
-        const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : is_label && *p == '"' ? "\\\"" : NULL;
+        const char *esc = *p == '\\'              ? "\\\\"
+                          : *p == '\n'            ? "\\n"
+                          : is_label && *p == '"' ? "\\\""
+                                                  : NULL;
         if (esc == NULL)
             continue;
         rc = mh_buf_append(out, run, (size_t)(p - run));
@@ -574,8 +587,8 @@ static enum mh_err render_engine(struct mh_buf *out)
                                    "run's event log, by node type.");
     for (int i = 0; i < MH_MN__COUNT && rc == MH_OK; i++) {
         struct mh_metrics_label l = {"node_type", node_names[i]};
-        rc = render_hist(out, "meshhook_step_duration_seconds", &step_spec, &R.step_seconds[i],
-                         &l, 1);
+        rc = render_hist(out, "meshhook_step_duration_seconds", &step_spec, &R.step_seconds[i], &l,
+                         1);
     }
     if (rc == MH_OK)
         rc = render_enum_counter(out, "meshhook_dead_letters_total",
@@ -623,9 +636,9 @@ static enum mh_err render_pools(struct mh_buf *out)
             int64_t size = atomic_load_explicit(&R.pool_size[p], memory_order_relaxed);
             if (size == 0)
                 continue; /* a pool this process does not have */
-            double v = f == 0   ? (double)size
-                       : f == 1 ? (double)atomic_load_explicit(&R.pool_in_use[p],
-                                                               memory_order_relaxed)
+            double v = f == 0 ? (double)size
+                       : f == 1
+                           ? (double)atomic_load_explicit(&R.pool_in_use[p], memory_order_relaxed)
                        : f == 2 ? (double)load(&R.pool_waits[p])
                        : f == 3 ? (double)load(&R.pool_timeouts[p])
                                 : (double)load(&R.pool_wait_ns[p]) / 1e9;
@@ -695,8 +708,8 @@ static enum mh_err render_process(struct mh_buf *out)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double uptime = (double)(now.tv_sec - start_mono.tv_sec) +
-                    (double)(now.tv_nsec - start_mono.tv_nsec) / 1e9;
+    double uptime =
+        (double)(now.tv_sec - start_mono.tv_sec) + (double)(now.tv_nsec - start_mono.tv_nsec) / 1e9;
     struct rlimit rl = {0};
     getrlimit(RLIMIT_NOFILE, &rl);
     enum mh_err rc = mh_metrics_enc_family(out, "meshhook_stream_subscribers", "gauge",

@@ -58,8 +58,9 @@ MH_TEST(metrics_histogram_encoding)
     const uint64_t counts[] = {1, 2, 0, 1};
     uint64_t sum = 200000 + 700000 + 900000 + 3000000000ULL;
     struct mh_metrics_label l = {"route", "/x"};
-    MH_T_ASSERT_EQ(mh_metrics_enc_histogram(&b, "h_seconds", &l, 1, bounds, 3, 1000000000, counts, sum),
-                   MH_OK);
+    MH_T_ASSERT_EQ(
+        mh_metrics_enc_histogram(&b, "h_seconds", &l, 1, bounds, 3, 1000000000, counts, sum),
+        MH_OK);
     MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "h_seconds_bucket{route=\"/x\",le=\"0.0005\"} 1\n"
                                        "h_seconds_bucket{route=\"/x\",le=\"0.001\"} 3\n"
                                        "h_seconds_bucket{route=\"/x\",le=\"2.5\"} 3\n"
@@ -80,8 +81,7 @@ MH_TEST(metrics_encoder_limit)
 {
     struct mh_buf b;
     mh_buf_init(&b, 16);
-    MH_T_ASSERT_EQ(mh_metrics_enc_family(&b, "a_rather_long_name", "counter", "help"),
-                   MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_metrics_enc_family(&b, "a_rather_long_name", "counter", "help"), MH_ETOOBIG);
     mh_buf_cleanup(&b);
 }
 
@@ -216,9 +216,16 @@ MH_TEST(log_spec_parse)
     MH_T_ASSERT_STR_EQ(s.modules[1].module, "db");
     MH_T_ASSERT_EQ(mh_log_spec_parse("http=debug", &s, &info), MH_OK);
     MH_T_ASSERT_EQ(s.level, MH_LOG_INFO);
-    const char *bad[] = {"",          "verbose",         "info,debug",        "nosuch=debug",
-                         "intake=",   "intake=loud",     "intake=debug,intake=info",
-                         "=debug",    "info,",           "INFO"};
+    const char *bad[] = {"",
+                         "verbose",
+                         "info,debug",
+                         "nosuch=debug",
+                         "intake=",
+                         "intake=loud",
+                         "intake=debug,intake=info",
+                         "=debug",
+                         "info,",
+                         "INFO"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         info = (struct mh_err_info)MH_ERR_INFO_INIT;
         if (mh_log_spec_parse(bad[i], &s, &info) != MH_EINVAL)
