@@ -9,7 +9,7 @@
 #   2. the engine: bench_engine's pure 4-node workflow, RUNS runs with WORKERS workers: runs/s.
 #
 # Prints every measurement, each round's on/off ratio and the median ratio per workload (goal
-# >= 0.97). Needs wrk, openssl, curl, python3. Settings: ROUNDS (3), DURATION (10),
+# >= 0.97). First, the recording's own cost per webhook, measured in isolation (record.c). Needs wrk, openssl, curl, python3. Settings: ROUNDS (3), DURATION (10),
 # CONNECTIONS (64), RUNS (10000), WORKERS (4).
 #
 #   sh bench/metrics/run.sh
@@ -33,6 +33,10 @@ cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
     build/release/libmeshhook.a \
     $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
     -pthread -o build/release/bench/bench_engine
+cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc bench/metrics/record.c \
+    build/release/libmeshhook.a -lm -pthread -o build/release/bench/record
+# The recording itself, in isolation (bench/metrics/record.c).
+build/release/bench/record 2 5000000
 
 DIR=$(mktemp -d /tmp/meshhook-bench-metrics.XXXXXX)
 chmod 755 "$DIR"

@@ -700,7 +700,8 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
         goto out;
     p->wake = p->res.next_wake_ms;
-    note_steps(wf, events, n, p);
+    if (mh_metrics_is_enabled())
+        note_steps(wf, events, n, p);
     for (size_t i = 0; i < p->res.n_actions; i++) {
         const struct mh_engine_action *a = &p->res.actions[i];
         if (a->kind == MH_ACTION_FINISHED) {
