@@ -743,9 +743,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                     (now.tv_nsec - req->started.tv_nsec));
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s %d %.1fms", req->method, path, req->status,
                    ms);
-    } else
+    } else {
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
                    path, (int)toe, ms);
+    }
     mh_http__conn_set_busy(req->guard, false);
     mh_buf_cleanup(&req->body);
     mh_arena_destroy(req->arena);
