@@ -105,8 +105,9 @@ static struct mh_mock *traffic(struct ienv *e)
     struct mh_mock *m = mh_mock_start(target, NULL);
     json_t *open_ep = ienv_endpoint(e, "{\"name\": \"open\", \"json_schema\": {\"type\": "
                                        "\"object\", \"required\": [\"n\"]}}");
-    json_t *gh_ep = ienv_endpoint(e, "{\"name\": \"gh\", \"verification\": {\"scheme\": "
-                                     "\"github\"}, \"key\": {\"secret\": \"a-secret-of-20-bytes\"}}");
+    json_t *gh_ep =
+        ienv_endpoint(e, "{\"name\": \"gh\", \"verification\": {\"scheme\": "
+                         "\"github\"}, \"key\": {\"secret\": \"a-secret-of-20-bytes\"}}");
     const char *pub = jstr(open_ep, "public_id");
     const char *json_ct[] = {"Content-Type: application/json", NULL};
     const char *idem[] = {"Content-Type: application/json", "Idempotency-Key: k-1", NULL};
@@ -123,7 +124,7 @@ static struct mh_mock *traffic(struct ienv *e)
     char def[1024], ok_wf[40], bad_wf[40], sleep_wf[40];
 #define CALL_TO(path)                                                                              \
     "{\"nodes\": [{\"id\": \"call\", \"type\": \"http_call\", \"config\": {\"url\": "              \
-    "\"http://127.0.0.1:%d/" path "\", \"method\": \"GET\", \"retry\": {\"max_attempts\": 1}}}], "   \
+    "\"http://127.0.0.1:%d/" path "\", \"method\": \"GET\", \"retry\": {\"max_attempts\": 1}}}], " \
     "\"edges\": []}"
     snprintf(def, sizeof(def), CALL_TO("ok"), mh_mock_port(m));
     publish(e, def, ok_wf);
@@ -138,8 +139,7 @@ static struct mh_mock *traffic(struct ienv *e)
     start_run(e, sleep_wf);
     /* Everything settled: 5 runs finished, the sleeper waiting on its timer, the log flushed. */
     wait_count(e, "SELECT count(*) AS n FROM runs WHERE status IN ('succeeded', 'failed')", 5);
-    wait_count(e, "SELECT count(*) AS n FROM jobs WHERE run_at > now() + interval '10 minutes'",
-               1);
+    wait_count(e, "SELECT count(*) AS n FROM jobs WHERE run_at > now() + interval '10 minutes'", 1);
     wait_count(e, "SELECT count(*) AS n FROM webhook_deliveries WHERE outcome <> 'accepted'", 3);
     return m;
 }
@@ -156,11 +156,11 @@ MH_TEST(metrics_match_the_database_and_the_traffic)
     /* Deliveries by outcome, against the delivery log. */
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"accepted\"}",
            (double)count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE outcome = "
-                                 "'accepted'"));
+                             "'accepted'"));
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"accepted\"}", 3);
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"duplicate\"}",
            (double)count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE outcome = "
-                                 "'duplicate'"));
+                             "'duplicate'"));
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"signature_invalid\"}",
            (double)count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE status = 401"));
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"schema_validation_failed\"}",
@@ -169,13 +169,16 @@ MH_TEST(metrics_match_the_database_and_the_traffic)
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"not_found\"}", 1);
     expect(x, "meshhook_webhook_deliveries_total{outcome=\"rate_limited\"}", 0);
     /* HTTP by route template, never by raw path. */
-    expect(x, "meshhook_http_requests_total{route=\"/hooks/:public_id\",method=\"any\",code=\"2xx\"}",
-           4);
-    expect(x, "meshhook_http_requests_total{route=\"/hooks/:public_id\",method=\"any\",code=\"4xx\"}",
-           3);
     expect(x,
-           "meshhook_http_request_duration_seconds_count{route=\"/hooks/:public_id\",method=\"any\"}",
-           7);
+           "meshhook_http_requests_total{route=\"/hooks/:public_id\",method=\"any\",code=\"2xx\"}",
+           4);
+    expect(x,
+           "meshhook_http_requests_total{route=\"/hooks/:public_id\",method=\"any\",code=\"4xx\"}",
+           3);
+    expect(
+        x,
+        "meshhook_http_request_duration_seconds_count{route=\"/hooks/:public_id\",method=\"any\"}",
+        7);
     MH_T_ASSERT(strstr(x, "no-such-endpoint") == NULL);
     MH_T_ASSERT(value_of(x, "meshhook_http_requests_total{route=\"/api/projects/:project_id/"
                             "workflows/:workflow_id/runs\",method=\"POST\",code=\"2xx\"}") == 3);
@@ -196,10 +199,10 @@ MH_TEST(metrics_match_the_database_and_the_traffic)
     /* Steps by node type, against the step events. */
     expect(x, "meshhook_step_duration_seconds_count{node_type=\"transform\"}",
            (double)count(&e, "SELECT count(*) AS n FROM events WHERE node_id = 'echo' AND "
-                                 "type IN ('step_succeeded', 'step_failed')"));
+                             "type IN ('step_succeeded', 'step_failed')"));
     expect(x, "meshhook_step_duration_seconds_count{node_type=\"http_call\"}",
            (double)count(&e, "SELECT count(*) AS n FROM events WHERE node_id = 'call' AND "
-                                 "type IN ('step_succeeded', 'step_failed')"));
+                             "type IN ('step_succeeded', 'step_failed')"));
     expect(x, "meshhook_step_duration_seconds_count{node_type=\"http_call\"}", 2);
     expect(x, "meshhook_step_duration_seconds_count{node_type=\"delay\"}", 0);
     /* http_call, against the target's own count. */
@@ -355,9 +358,9 @@ MH_TEST(log_levels_per_module_and_request_id)
     ep = NULL;
     /* The engine ran the runs (its debug lines would be there at debug): wait for them. */
     for (int i = 0; i < 200; i++) {
-        json_t *rows = mh_it_sql(e.db.admin_url,
-                                 "SELECT count(*) AS n FROM runs WHERE status = 'succeeded'", 0,
-                                 NULL, NULL);
+        json_t *rows =
+            mh_it_sql(e.db.admin_url, "SELECT count(*) AS n FROM runs WHERE status = 'succeeded'",
+                      0, NULL, NULL);
         long long n = json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
         json_decref(rows);
         if (n == 4)
@@ -369,8 +372,8 @@ MH_TEST(log_levels_per_module_and_request_id)
     MH_T_ASSERT(strstr(log, " info  http req=trace-4711.abc POST /hooks/") != NULL);
     /* intake logs at debug; every other module stays at info. */
     MH_T_ASSERT(strstr(log, " debug intake ") != NULL);
-    const char *others[] = {" debug http ", " debug engine ", " debug db ", " debug main ",
-                            " debug outbound ", " debug mhd "};
+    const char *others[] = {" debug http ", " debug engine ",   " debug db ",
+                            " debug main ", " debug outbound ", " debug mhd "};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
         if (strstr(log, others[i]) != NULL)
             mh_t_fail(__FILE__, __LINE__, "'%s' logged at debug:\n%s", others[i], log);
