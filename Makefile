@@ -129,7 +129,7 @@ run: bootstrap
 	@sh scripts/run.sh
 
 test: bootstrap
-	@sh scripts/bootstrap.sh clang clang-tools chromium
+	@sh scripts/bootstrap.sh clang clang-tools chromium prometheus
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
 	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook

@@ -18,6 +18,7 @@
 #include "engine/store.h"
 #include "http/app.h"
 #include "intake/intake.h"
+#include "metrics/metrics.h"
 #include "secrets/secrets.h"
 
 static int cmd_serve(int argc, char **argv);
@@ -66,9 +67,11 @@ static int load_config(struct mh_config *cfg, int argc, char **argv, char **rest
         fprintf(stderr, "meshhook %s: %s\n", argv[0], info.message);
         return 2;
     }
-    enum mh_log_level level = MH_LOG_INFO;
-    (void)mh_log_level_parse(cfg->log_level, &level);
-    mh_log_configure(level, strcmp(cfg->log_format, "json") == 0);
+    struct mh_log_spec spec = {.level = MH_LOG_INFO};
+    if (mh_log_spec_parse(cfg->log_level, &spec, NULL) != MH_OK) /* validated by mh_config_load */
+        spec.level = MH_LOG_INFO;
+    mh_log_configure_spec(&spec, strcmp(cfg->log_format, "json") == 0);
+    mh_metrics_set_enabled(cfg->metrics);
     return 0;
 }
 

@@ -19,3 +19,10 @@ int64_t mh_clock_mono_ms(void)
 {
     return ms_of(CLOCK_MONOTONIC);
 }
+
+int64_t mh_clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -12,5 +12,7 @@
 int64_t mh_clock_now_ms(void);
 /* Milliseconds on a clock that never jumps (CLOCK_MONOTONIC): for durations and deadlines. */
 int64_t mh_clock_mono_ms(void);
+/* Nanoseconds on the same clock: for short durations (metrics). */
+int64_t mh_clock_mono_ns(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/mem.h"
 
 enum cfg_type { CFG_INT, CFG_LONG, CFG_STR, CFG_BOOL };
@@ -45,7 +46,9 @@ static const struct cfg_row rows[] = {
      "endpoints not cached); past it 503"},
     {"pool_wait_ms", CFG_INT, F(pool_wait_ms), "2000", 1, 600000, false,
      "longest wait for a free connection before answering 503"},
-    {"log_level", CFG_STR, F(log_level), "info", 0, 0, false, "error|warn|info|debug|trace"},
+    {"log_level", CFG_STR, F(log_level), "info", 0, 0, false,
+     "error|warn|info|debug|trace, then per module MODULE=LEVEL (comma-separated), e.g. "
+     "info,intake=debug"},
     {"log_format", CFG_STR, F(log_format), "json", 0, 0, false, "json|text"},
     {"max_body_bytes", CFG_LONG, F(max_body_bytes), "1048576", 1, 1073741824, false,
      "largest request body accepted (413 beyond)"},
@@ -120,6 +123,10 @@ static const struct cfg_row rows[] = {
     {"trusted_proxies", CFG_STR, F(trusted_proxies), "", 0, 0, false,
      "reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For names "
      "the client; empty: the peer is the client"},
+    {"metrics", CFG_BOOL, F(metrics), "true", 0, 0, false,
+     "collect metrics and serve them at /metrics (false: neither)"},
+    {"metrics_token", CFG_STR, F(metrics_token), "", 0, 0, true,
+     "bearer token a scraper sends to /metrics; empty: /metrics answers loopback clients only"},
 };
 
 static void *field(struct mh_config *cfg, const struct cfg_row *r)
@@ -187,11 +194,9 @@ static const struct cfg_row *find_row(const char *name, size_t len)
 
 static enum mh_err validate(const struct mh_config *cfg, struct mh_err_info *info)
 {
-    if (strcmp(cfg->log_level, "error") && strcmp(cfg->log_level, "warn") &&
-        strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug") &&
-        strcmp(cfg->log_level, "trace"))
-        return mh_err_set(info, MH_EINVAL, "config", -1,
-                          "log_level must be one of error, warn, info, debug, trace");
+    struct mh_log_spec spec;
+    if (mh_log_spec_parse(cfg->log_level, &spec, info) != MH_OK)
+        return MH_EINVAL;
     if (strcmp(cfg->log_format, "json") && strcmp(cfg->log_format, "text"))
         return mh_err_set(info, MH_EINVAL, "config", -1, "log_format must be json or text");
     return MH_OK;

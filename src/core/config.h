@@ -60,6 +60,8 @@ struct mh_config {
     int login_max_failures;
     int login_window_s;
     char *trusted_proxies;
+    bool metrics;
+    char *metrics_token;
     /* Not settings: set when the URL was filled in from the private cluster of `make run`
      * (./.meshhook/pg.port), so that the commands can say which database they use. */
     bool is_database_url_embedded;

@@ -28,13 +28,13 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include "core/clock.h"
 #endif
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "metrics/metrics.h"
 
 #define MAX_PREPARED      256
 #define CONNECT_TIMEOUT_S "5"
@@ -62,6 +62,7 @@ struct mh_db_pool {
     int size;
     int wait_ms;
     struct mh_db_conn *conns;
+    int metrics_pool; /* enum mh_metrics_pool once named, else -1: not counted */
 };
 
 static uint64_t fnv1a(const char *s)
@@ -211,6 +212,7 @@ enum mh_err mh_db_pool_create(const char *url, int size, int wait_ms, struct mh_
     pthread_condattr_destroy(&ca);
     p->size = size;
     p->wait_ms = wait_ms;
+    p->metrics_pool = -1;
     p->conns = mh_xcalloc((size_t)size, sizeof(*p->conns));
     for (int i = 0; i < size; i++)
         p->conns[i].url = mh_xstrdup(url);
@@ -222,6 +224,10 @@ void mh_db_pool_set_name(struct mh_db_pool *p, const char *name)
 {
     for (int i = 0; i < p->size; i++)
         snprintf(p->conns[i].app_name, sizeof(p->conns[i].app_name), "meshhook %s", name);
+    if (p->metrics_pool < 0) {
+        p->metrics_pool = (int)mh_metrics_pool_of(name);
+        mh_metrics_pool_size_add((enum mh_metrics_pool)p->metrics_pool, p->size);
+    }
 }
 
 void mh_db_pool_require_app_role(struct mh_db_pool *p)
@@ -249,6 +255,8 @@ void mh_db_pool_destroy(struct mh_db_pool *p)
         conn_cleanup(&p->conns[i]);
     }
     free(p->conns);
+    if (p->metrics_pool >= 0)
+        mh_metrics_pool_size_add((enum mh_metrics_pool)p->metrics_pool, -p->size);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -265,6 +273,7 @@ enum mh_err mh_db_acquire(struct mh_db_pool *p, struct mh_db_conn **out, struct 
         deadline.tv_nsec -= 1000000000L;
     }
     struct mh_db_conn *c = NULL;
+    int64_t wait_from_ns = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         /* Prefer a connection that is already open. */
@@ -276,15 +285,26 @@ enum mh_err mh_db_acquire(struct mh_db_pool *p, struct mh_db_conn **out, struct 
                 c = &p->conns[i];
         if (c)
             break;
+        if (wait_from_ns == 0)
+            wait_from_ns = mh_clock_mono_ns();
         int rc = pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
         if (rc == ETIMEDOUT) {
             pthread_mutex_unlock(&p->mu);
+            if (p->metrics_pool >= 0)
+                mh_metrics_pool_wait((enum mh_metrics_pool)p->metrics_pool,
+                                     mh_clock_mono_ns() - wait_from_ns, true);
             return mh_err_set(info, MH_EUNAVAILABLE, "pool", -1,
                               "no database connection free within %d ms", p->wait_ms);
         }
     }
     c->is_busy = true;
     pthread_mutex_unlock(&p->mu);
+    if (p->metrics_pool >= 0) {
+        mh_metrics_pool_in_use_add((enum mh_metrics_pool)p->metrics_pool, 1);
+        if (wait_from_ns)
+            mh_metrics_pool_wait((enum mh_metrics_pool)p->metrics_pool,
+                                 mh_clock_mono_ns() - wait_from_ns, false);
+    }
 
     enum mh_err rc = open_conn(c, info);
     if (rc != MH_OK) {
@@ -310,6 +330,8 @@ void mh_db_release(struct mh_db_pool *p, struct mh_db_conn *c)
     c->is_busy = false;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    if (p->metrics_pool >= 0)
+        mh_metrics_pool_in_use_add((enum mh_metrics_pool)p->metrics_pool, -1);
 }
 
 enum mh_err mh_db_connect(const char *url, struct mh_db_conn **out, struct mh_err_info *info)

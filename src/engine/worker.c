@@ -34,6 +34,7 @@
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
 #include "engine/engine.h"
+#include "metrics/metrics.h"
 #include "outbound/outbound.h"
 #include "redact/redact.h"
 #include "secrets/secrets.h"
@@ -572,7 +573,78 @@ struct plan {
     int64_t wake;     /* otherwise the job sleeps until then */
     char created_at[64];
     json_t *dead_letter; /* the run's error when an http_call failed for good (borrowed) */
+    /* For metrics, counted once the batch has committed: */
+    bool was_queued;        /* the run had not started */
+    struct step_obs *steps; /* steps this decision finished, with their durations */
+    size_t nsteps;
 };
+
+struct step_obs {
+    enum mh_metrics_node node;
+    int64_t ms;
+};
+
+/* Whether `ev` is the first event of node `node`'s step: step_started (an http_call attempt)
+ * or timer_set (a delay). */
+static bool starts_step(const struct mh_event *ev, const char *node)
+{
+    return strcmp(ev->node_id, node) == 0 &&
+           (strcmp(ev->type, MH_EV_STEP_STARTED) == 0 || strcmp(ev->type, MH_EV_TIMER_SET) == 0);
+}
+
+/* Records in `p` the steps that `p->res` finishes, each with the time since it started (its
+ * step_started or timer_set, in the new events or in the `old` log; a pure step has neither: it
+ * starts and ends in one decision, in no time). The durations come from the event log's clock
+ * readings, so a metric never disagrees with the run's timeline. */
+static void note_steps(const struct mh_wf *wf, const struct mh_event *old, size_t nold,
+                       struct plan *p)
+{
+    const struct mh_event *ev = p->res.events;
+    for (size_t i = 0; i < p->res.n_events; i++) {
+        if (strcmp(ev[i].type, MH_EV_STEP_SUCCEEDED) != 0 &&
+            strcmp(ev[i].type, MH_EV_STEP_FAILED) != 0)
+            continue;
+        const struct mh_event *start = NULL;
+        for (size_t k = i; k-- > 0 && start == NULL;)
+            if (starts_step(&ev[k], ev[i].node_id))
+                start = &ev[k];
+        for (size_t k = nold; k-- > 0 && start == NULL;)
+            if (starts_step(&old[k], ev[i].node_id))
+                start = &old[k];
+        if (p->steps == NULL)
+            p->steps = mh_xcalloc(p->res.n_events, sizeof(*p->steps));
+        p->steps[p->nsteps++] =
+            (struct step_obs){mh_metrics_node_of(mh_engine_wf_node_type(wf, ev[i].node_id)),
+                              start ? ev[i].at_ms - start->at_ms : 0};
+    }
+}
+
+/* Counts what a committed plan did. */
+static void count_plan(const struct plan *p)
+{
+    if (p->was_queued && p->res.n_events > 0)
+        mh_metrics_run_started();
+    for (size_t i = 0; i < p->nsteps; i++)
+        mh_metrics_step(p->steps[i].node, p->steps[i].ms);
+    for (size_t i = 0; i < p->res.n_actions; i++) {
+        const struct mh_engine_action *a = &p->res.actions[i];
+        if (a->kind != MH_ACTION_FINISHED)
+            continue;
+        mh_metrics_run_finished(a->status == MH_RUN_SUCCEEDED  ? MH_MR_SUCCEEDED
+                                : a->status == MH_RUN_CANCELED ? MH_MR_CANCELED
+                                                               : MH_MR_FAILED);
+    }
+    if (p->dead_letter)
+        mh_metrics_dead_letter(MH_MDL_STEP);
+}
+
+static void plan_cleanup(struct plan *p)
+{
+    mh_engine_result_cleanup(&p->res);
+    mh_engine_result_cleanup(&p->pending);
+    free(p->steps);
+    memset(p, 0, sizeof(*p));
+}
 
 /* A run belongs in the dead-letter list when an http_call step failed for good. */
 static bool is_dead_letter(const struct mh_wf *wf, json_t *error)
@@ -608,6 +680,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     }
     snprintf(p->created_at, sizeof(p->created_at), "%s",
              json_string_value(json_object_get(row, "created_at")));
+    p->was_queued = strcmp(status, "queued") == 0;
     rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
     if (rc == MH_OK)
         rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
@@ -627,6 +700,8 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
         goto out;
     p->wake = p->res.next_wake_ms;
+    if (mh_metrics_is_enabled())
+        note_steps(wf, events, n, p);
     for (size_t i = 0; i < p->res.n_actions; i++) {
         const struct mh_engine_action *a = &p->res.actions[i];
         if (a->kind == MH_ACTION_FINISHED) {
@@ -910,6 +985,8 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
     snprintf(delay, sizeof(delay), "%lld", (long long)(random_u64(NULL) % (uint64_t)cap));
     const char *params[] = {j->run_id, delay, why};
     struct mh_err_info info = MH_ERR_INFO_INIT;
+    bool is_dead = false;
+    long failed_runs = 0;
     enum mh_err rc = mh_db_begin(c, NULL, j->project_id, &info);
     if (rc == MH_OK) {
         if (j->attempts >= j->max_attempts) {
@@ -920,9 +997,10 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
                              "attempts, $2 FROM d RETURNING 1) "
                              "UPDATE runs SET status = 'failed', error = $2, finished_at = now() "
                              "WHERE id = $1 AND status IN ('queued', 'running')",
-                             2, (const char *[]){j->run_id, why}, NULL, NULL, &info);
+                             2, (const char *[]){j->run_id, why}, NULL, &failed_runs, &info);
             mh_log(MH_LOG_ERROR, "engine", "run %s: job dead-lettered after %d attempts: %s",
                    j->run_id, j->attempts, why);
+            is_dead = true;
         } else {
             rc = mh_db_query(c,
                              "UPDATE jobs SET run_at = now() + $2::bigint * interval '1 "
@@ -932,6 +1010,11 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
         }
         if (rc == MH_OK)
             rc = mh_db_commit(c, &info);
+    }
+    if (rc == MH_OK && is_dead) {
+        mh_metrics_dead_letter(MH_MDL_JOB);
+        if (failed_runs > 0)
+            mh_metrics_run_finished(MH_MR_FAILED);
     }
     if (rc != MH_OK)
         mh_log(MH_LOG_ERROR, "engine", "run %s: recording the job's failure failed: %s (%s)",
@@ -1014,19 +1097,19 @@ static void process_batch(struct mh_engine_runtime *rt, struct job *jobs, struct
     struct mh_err_info info = MH_ERR_INFO_INIT;
     enum mh_err rc = MH_ECONFLICT;
     for (int attempt = 0; attempt < (n == 1 ? 5 : 1) && rc == MH_ECONFLICT; attempt++) {
-        for (int i = 0; i < n; i++) {
-            mh_engine_result_cleanup(&plans[i].res);
-            mh_engine_result_cleanup(&plans[i].pending);
-            memset(&plans[i], 0, sizeof(plans[i]));
-        }
+        for (int i = 0; i < n; i++)
+            plan_cleanup(&plans[i]);
         info = (struct mh_err_info)MH_ERR_INFO_INIT;
         rc = advance_batch(rt, jobs, reps, plans, n, &info);
     }
     for (int i = 0; i < n; i++) {
-        if (rc == MH_OK)
+        if (rc == MH_OK) {
+            count_plan(&plans[i]);
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: %zu new event(s), status %s", jobs[i].run_id,
+                   plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
             after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &plans[i]);
-        mh_engine_result_cleanup(&plans[i].res);
-        mh_engine_result_cleanup(&plans[i].pending);
+        }
+        plan_cleanup(&plans[i]);
     }
     free(plans);
     if (rc == MH_OK)

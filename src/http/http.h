@@ -65,6 +65,10 @@ int mh_http_server_drain(struct mh_http_server *s, int timeout_ms);
 /* Stops the server (closing remaining connections) and frees it. NULL-tolerant. */
 void mh_http_server_destroy(struct mh_http_server *s);
 
+/* The longest request id: a client's sane X-Request-Id up to this length is kept as the id
+ * (logs, error bodies, the echoed header); otherwise the id is 16 random hex digits. */
+#define MH_HTTP_REQ_ID_MAX 64
+
 /* Request accessors: returned strings are borrowed and valid until the response is sent. */
 const char *mh_http_req_method(const struct mh_http_req *req);
 const char *mh_http_req_path(const struct mh_http_req *req);

@@ -7,6 +7,10 @@
 
 #define MH_HTTP__MAX_PARAMS 8
 
+/* Whether a client's X-Request-Id may become the request's id: 1 to MH_HTTP_REQ_ID_MAX
+ * characters of A-Z a-z 0-9 and -_.:+/=@ (nothing a log line or header could be split on). */
+bool mh_http__req_id_is_sane(const char *v);
+
 struct mh_http__match {
     const struct mh_http_route *route;
     int nparams;

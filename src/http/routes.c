@@ -13,6 +13,7 @@ const struct mh_http_route mh_app_routes[] = {
     {"*", "/hooks/:public_id", mh_h_hook, true},
     {"GET", "/healthz", mh_h_healthz, true},
     {"GET", "/readyz", mh_h_readyz, false},
+    {"GET", "/metrics", mh_h_metrics, false},
 
     {"POST", "/api/auth/login", mh_h_login, false},
     {"POST", "/api/auth/logout", mh_h_logout, false},

@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "metrics/metrics.h"
 
 struct mh_http_server {
     struct MHD_Daemon *daemon;
@@ -68,7 +69,7 @@ struct mh_http_req {
     struct mh_arena *arena;
     const char *method;
     const char *path;
-    char id[17];
+    char id[MH_HTTP_REQ_ID_MAX + 1];
     char ip[INET6_ADDRSTRLEN];
     struct mh_buf body;
     size_t received;
@@ -107,6 +108,30 @@ static void req_id_init(char *out)
         out[2 * i + 1] = hex[raw[i] & 15];
     }
     out[16] = '\0';
+}
+
+bool mh_http__req_id_is_sane(const char *v)
+{
+    size_t n = 0;
+    for (; v[n]; n++) {
+        char ch = v[n];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || strchr("-_.:+/=@", ch) != NULL;
+        if (!ok || n >= MH_HTTP_REQ_ID_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+/* The client's X-Request-Id when it is sane (a proxy or caller correlating its own logs with
+ * ours), else a fresh random one. */
+static void req_id_take(struct MHD_Connection *conn, char *out)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (v && mh_http__req_id_is_sane(v))
+        snprintf(out, MH_HTTP_REQ_ID_MAX + 1, "%s", v);
+    else
+        req_id_init(out);
 }
 
 static void send_response(struct mh_http_req *req, const char *content_type, const void *data,
@@ -577,7 +602,7 @@ static struct mh_http_req *req_create(struct mh_http_server *srv, struct MHD_Con
     req->conn = conn;
     req->method = mh_arena_strdup(arena, method);
     req->path = mh_arena_strdup(arena, url);
-    req_id_init(req->id);
+    req_id_take(conn, req->id);
     mh_buf_init(&req->body, (size_t)srv->max_body_bytes);
     clock_gettime(CLOCK_MONOTONIC, &req->started);
     const union MHD_ConnectionInfo *ci =
@@ -711,12 +736,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         snprintf(path, sizeof(path), "/hooks/%.6s...", req->path + 7);
     else
         snprintf(path, sizeof(path), "%s", req->path);
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        mh_metrics_http_request(req->match.route ? (int)(req->match.route - srv->routes) : -1,
+                                req->status,
+                                (int64_t)(now.tv_sec - req->started.tv_sec) * 1000000000 +
+                                    (now.tv_nsec - req->started.tv_nsec));
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s %d %.1fms", req->method, path, req->status,
                    ms);
-    else
+    } else {
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
                    path, (int)toe, ms);
+    }
     mh_http__conn_set_busy(req->guard, false);
     mh_buf_cleanup(&req->body);
     mh_arena_destroy(req->arena);
@@ -741,6 +771,8 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
     struct mh_http_server *s = mh_xcalloc(1, sizeof(*s));
     s->routes = routes;
     s->nroutes = nroutes;
+    for (size_t i = 0; i < nroutes; i++)
+        mh_metrics_http_route(i, routes[i].method, routes[i].pattern);
     s->app = app;
     s->max_body_bytes = opts->max_body_bytes;
     if (mh_http__proxies_parse(opts->trusted_proxies, &s->proxies, info) != MH_OK) {

@@ -48,6 +48,7 @@
 #include "core/mem.h"
 #include "db/db.h"
 #include "engine/store.h"
+#include "metrics/metrics.h"
 
 /* Rows of one statement: a committed batch is at most this large per project. */
 #define MAX_STATEMENT_BYTES (64u * 1024u * 1024u)
@@ -408,7 +409,7 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
                              struct mh_err_info *info)
 {
     bool any_stale = false;
-    int64_t t0 = mh_clock_mono_ms();
+    int64_t t0 = mh_clock_mono_ms(), t0_ns = mh_clock_mono_ns();
     enum mh_err rc = mh_db_begin_generic(c, NULL, items[0]->ep->project_id, info);
     if (rc != MH_OK)
         return BATCH_DOWN;
@@ -439,6 +440,7 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
             items[i]->result = MH_INTAKE__PENDING;
         return BATCH_DOWN;
     }
+    mh_metrics_intake_batch(n, mh_clock_mono_ns() - t0_ns);
     note_slow_batch(n, t0, t1, mh_clock_mono_ms());
     return BATCH_OK;
 failed:

@@ -26,6 +26,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "engine/engine.h"
+#include "metrics/metrics.h"
 #include "secrets/secrets.h"
 
 /* Attempts at recording a delivery whose endpoint keeps changing under it. */
@@ -685,9 +686,33 @@ static bool advance(struct pending *p)
     return true;
 }
 
+/* Counts a final answer by outcome: the error body's code names a refusal's reason. */
+static void count_outcome(const struct mh_intake_result *res)
+{
+    if (res->must_wait)
+        return; /* nothing decided yet: received again on a thread that may wait */
+    if (res->status == 202) {
+        mh_metrics_delivery(MH_MD_ACCEPTED);
+    } else if (res->status == 200) {
+        mh_metrics_delivery(MH_MD_DUPLICATE);
+    } else {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(res->body, "error"), "code"));
+        mh_metrics_delivery(mh_metrics_delivery_of_code(code));
+    }
+}
+
 /* `res` is final: releases the delivery and, if it was queued, tells whoever waits. */
 static void finish(struct pending *p)
 {
+    count_outcome(p->res);
+    if (!p->res->must_wait && mh_log_enabled_for(MH_LOG_DEBUG, "intake")) {
+        char hint[PUBLIC_ID_HINT];
+        public_id_hint(p->rq->public_id, hint);
+        mh_log_req(MH_LOG_DEBUG, "intake", p->rq->request_id,
+                   "endpoint %s: answered %d, %zu body bytes%s%s", hint, p->res->status,
+                   p->rq->body_len, p->res->run_id[0] ? ", run " : "", p->res->run_id);
+    }
     if (p->res->status == 202)
         snprintf(p->res->delivery_id, sizeof(p->res->delivery_id), "%s", p->j.delivery_id);
     json_decref(p->v.schema_errors);

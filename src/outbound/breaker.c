@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/metrics.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -204,6 +205,7 @@ void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *ke
             remove_entry(b, slot);
         } else if (verdict == MH_OUTBOUND__FAILURE) {
             e->open_until_ms = now_ms + b->open_ms;
+            mh_metrics_breaker_opened();
             mh_log(MH_LOG_WARN, "outbound", "breaker reopened breaker=%s open_ms=%lld", key,
                    (long long)b->open_ms);
         }
@@ -225,6 +227,7 @@ void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *ke
         if (e->failures >= b->threshold) {
             e->is_open = true;
             e->open_until_ms = now_ms + b->open_ms;
+            mh_metrics_breaker_opened();
             mh_log(MH_LOG_WARN, "outbound", "breaker opened breaker=%s failures=%d open_ms=%lld",
                    key, e->failures, (long long)b->open_ms);
         }

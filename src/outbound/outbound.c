@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -923,6 +924,10 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
     }
     mh_outbound__breaker_report(o->breakers, x->key, x->is_probe,
                                 verdict_of(o, x, r.error_kind, r.status), mh_clock_mono_ms());
+    curl_off_t total_us = 0;
+    if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us) != CURLE_OK)
+        total_us = (curl_off_t)r.duration_ms * 1000;
+    mh_metrics_http_call(res == CURLE_OK ? r.status : 0, (int64_t)total_us * 1000);
     if (r.error_kind != NULL)
         mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld", x->origin,
                r.error_kind, (long long)r.duration_ms);

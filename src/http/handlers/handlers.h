@@ -16,6 +16,8 @@ MH_MUSTCHECK enum mh_err mh_h_hash_password(const struct mh_config *cfg, const c
 /* health.c */
 void mh_h_healthz(struct mh_http_req *req, void *app);
 void mh_h_readyz(struct mh_http_req *req, void *app);
+/* metrics.c: GET /metrics, the Prometheus exposition (bearer metrics_token, or loopback). */
+void mh_h_metrics(struct mh_http_req *req, void *app);
 /* auth.c */
 void mh_h_login(struct mh_http_req *req, void *app);
 void mh_h_logout(struct mh_http_req *req, void *app);

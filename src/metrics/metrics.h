@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prometheus metrics (docs/observability.md has every series). The registry is fixed at compile
+ * time: each series family is an array of relaxed C11 atomics indexed by small enums (outcome,
+ * status class, node type, pool) or by the index of a route of the router's table, so label
+ * cardinality is bounded by construction and recording a value costs one to three uncontended
+ * atomic additions, no lock and no allocation. Nothing here is per project or per run.
+ *
+ * Like the logger, the registry is process-wide: every module records into it, and threading a
+ * registry through each call would buy nothing. Recording functions may be called from any
+ * thread at any time, before or after the server starts; they do nothing while collection is
+ * disabled (mh_metrics_set_enabled). The module uses libc only, so every other module may depend
+ * on it.
+ */
+#ifndef MH_METRICS_H
+#define MH_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#ifndef MH_VERSION
+#define MH_VERSION "0.1.0-dev"
+#endif
+
+/* Turns collection on (the default) or off; off, every recording function returns at once and
+ * the server answers /metrics with 404. For benchmarks that compare both. */
+void mh_metrics_set_enabled(bool is_enabled);
+bool mh_metrics_is_enabled(void);
+/* Zeroes every series and forgets the routes (tests). Not concurrent with recording. */
+void mh_metrics_reset(void);
+
+/* ---- HTTP server ---------------------------------------------------------------------------- */
+
+/* Routes beyond this many are counted under route="(other)". */
+#define MH_METRICS_MAX_ROUTES 192
+
+/* Names route `i` of the router's table: `method` ("GET", or "*" for any) and `pattern` (the
+ * template, e.g. "/api/projects/:project_id/runs"), both borrowed and outliving the process's
+ * use of metrics (the static route table). Ignored past MH_METRICS_MAX_ROUTES. */
+void mh_metrics_http_route(size_t i, const char *method, const char *pattern);
+/* One answered request: `route` is the index given to mh_metrics_http_route, or -1 when no route
+ * matched (the web app's files and 404s); `status` its HTTP status; `ns` from its headers'
+ * arrival to its completion. */
+void mh_metrics_http_request(int route, int status, int64_t ns);
+
+/* ---- Webhook intake ------------------------------------------------------------------------- */
+
+enum mh_metrics_delivery {
+    MH_MD_ACCEPTED = 0,
+    MH_MD_DUPLICATE,
+    MH_MD_NOT_FOUND,
+    MH_MD_DISABLED,
+    MH_MD_METHOD_NOT_ALLOWED,
+    MH_MD_TOO_BIG,
+    MH_MD_RATE_LIMITED,
+    MH_MD_SIGNATURE_INVALID,
+    MH_MD_UNSUPPORTED_MEDIA_TYPE,
+    MH_MD_BAD_BODY,
+    MH_MD_SCHEMA_INVALID,
+    MH_MD_NOT_PUBLISHED,
+    MH_MD_BAD_IDEMPOTENCY_KEY,
+    MH_MD_UNAVAILABLE,
+    MH_MD_INTERNAL,
+    MH_MD__COUNT
+};
+/* The outcome named by an intake error code ("rate_limited", "signature_invalid", ...);
+ * MH_MD_INTERNAL for a code it does not know. */
+enum mh_metrics_delivery mh_metrics_delivery_of_code(const char *code);
+void mh_metrics_delivery(enum mh_metrics_delivery outcome);
+/* One committed group-commit transaction: `n` deliveries, `ns` from BEGIN to COMMIT's answer. */
+void mh_metrics_intake_batch(size_t n, int64_t ns);
+
+/* ---- Engine --------------------------------------------------------------------------------- */
+
+enum mh_metrics_run_status { MH_MR_SUCCEEDED = 0, MH_MR_FAILED, MH_MR_CANCELED, MH_MR__COUNT };
+enum mh_metrics_node {
+    MH_MN_TRANSFORM = 0,
+    MH_MN_BRANCH,
+    MH_MN_HTTP_CALL,
+    MH_MN_DELAY,
+    MH_MN_TERMINATE,
+    MH_MN_OTHER,
+    MH_MN__COUNT
+};
+enum mh_metrics_dead_letter { MH_MDL_STEP = 0, MH_MDL_JOB, MH_MDL__COUNT };
+
+/* A queued run's first step was taken (its status left 'queued'). */
+void mh_metrics_run_started(void);
+void mh_metrics_run_finished(enum mh_metrics_run_status status);
+/* The node type named `type` (NULL-tolerant); MH_MN_OTHER for one it does not know. */
+enum mh_metrics_node mh_metrics_node_of(const char *type);
+/* A step finished (succeeded or failed) `ms` after it started, by the run's event log. */
+void mh_metrics_step(enum mh_metrics_node node, int64_t ms);
+void mh_metrics_dead_letter(enum mh_metrics_dead_letter kind);
+
+/* ---- Outbound (http_call) ------------------------------------------------------------------- */
+
+/* One request finished: `status` the response's (0: no response, i.e. a connection error, a
+ * timeout or a refusal), `ns` its duration. */
+void mh_metrics_http_call(int status, int64_t ns);
+/* A breaker opened (after its failure threshold, or again after a failed probe). */
+void mh_metrics_breaker_opened(void);
+
+/* ---- Database pools ------------------------------------------------------------------------- */
+
+enum mh_metrics_pool { MH_MP_MAIN = 0, MH_MP_INTAKE, MH_MP_OTHER, MH_MP__COUNT };
+/* The pool named `name` ("main", "intake"; NULL-tolerant), else MH_MP_OTHER. */
+enum mh_metrics_pool mh_metrics_pool_of(const char *name);
+/* Adds `n` (may be negative) to the pool's connection count (a pool's size, set once). */
+void mh_metrics_pool_size_add(enum mh_metrics_pool pool, int n);
+/* A connection was taken (+1) or given back (-1). */
+void mh_metrics_pool_in_use_add(enum mh_metrics_pool pool, int delta);
+/* A caller found no free connection and waited `ns`; `timed_out`: it got none. */
+void mh_metrics_pool_wait(enum mh_metrics_pool pool, int64_t ns, bool timed_out);
+
+/* ---- Gauges other modules own --------------------------------------------------------------- */
+
+enum mh_metrics_gauge {
+    MH_G_STREAM_SUBSCRIBERS = 0, /* open Server-Sent-Events streams (the stream hub) */
+    MH_G__COUNT
+};
+void mh_metrics_gauge_add(enum mh_metrics_gauge g, int64_t delta);
+
+/* ---- Scrape --------------------------------------------------------------------------------- */
+
+/* Figures read from the database at scrape time (they cover every instance). */
+struct mh_metrics_db_figures {
+    bool is_known; /* false: the database did not answer; the series are left out */
+    int64_t jobs_due;
+    int64_t jobs_scheduled;
+    int64_t jobs_leased;
+    double oldest_due_age_s;
+    int64_t dead_letters;
+};
+/* The cached figures when younger than `max_age_ms` (returns true); otherwise returns false and
+ * the caller should read them and mh_metrics_db_figures_store them. At most one caller at a time
+ * gets false per expiry; the others get the stale figures (true), so concurrent scrapes query
+ * the database once. Any thread. */
+bool mh_metrics_db_figures_get(int64_t max_age_ms, struct mh_metrics_db_figures *out);
+void mh_metrics_db_figures_store(const struct mh_metrics_db_figures *f);
+
+/* Appends every series in the text exposition format 0.0.4 to `out`. `db` may be NULL.
+ * MH_ETOOBIG when `out`'s limit is reached. */
+MH_MUSTCHECK enum mh_err mh_metrics_render(struct mh_buf *out,
+                                           const struct mh_metrics_db_figures *db);
+
+/* ---- The exposition encoder (exported for its unit test) ------------------------------------ */
+
+struct mh_metrics_label {
+    const char *name;
+    const char *value; /* escaped on output */
+};
+/* "# HELP name help\n# TYPE name type\n", `help` escaped. */
+MH_MUSTCHECK enum mh_err mh_metrics_enc_family(struct mh_buf *out, const char *name,
+                                               const char *type, const char *help);
+/* "name{labels} value\n" (no braces without labels); integers exactly, others in the shortest
+ * text that reads back as the same double, and +Inf, -Inf, NaN as the format spells them. */
+MH_MUSTCHECK enum mh_err mh_metrics_enc_sample(struct mh_buf *out, const char *name,
+                                               const struct mh_metrics_label *labels,
+                                               size_t nlabels, double value);
+/* A histogram's series: name_bucket{labels,le} cumulated over `counts` (one per bound, then one
+ * for +Inf), name_sum and name_count. Bounds and the sum are integers in 1/`per_unit` of the
+ * base unit (1000000000: nanoseconds of a value in seconds; 1: plain counts). */
+MH_MUSTCHECK enum mh_err mh_metrics_enc_histogram(struct mh_buf *out, const char *name,
+                                                  const struct mh_metrics_label *labels,
+                                                  size_t nlabels, const uint64_t *bounds,
+                                                  size_t nbounds, uint64_t per_unit,
+                                                  const uint64_t *counts, uint64_t sum);
+
+#endif
