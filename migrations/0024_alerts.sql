@@ -202,12 +202,11 @@ BEGIN
         RETURN coalesce((SELECT extract(epoch FROM now() - min(j.run_at))::numeric(20, 3)
                            FROM jobs j
                           WHERE j.project_id = r.project_id AND j.kind <> 'alert'
-                            AND j.run_at <= now()
-                            AND (j.lease_until IS NULL OR j.lease_until < now())), 0);
+                            AND j.run_at <= now()), 0);
     ELSIF r.kind = 'refusals' THEN
         SELECT count(*) INTO failed FROM webhook_deliveries w
          WHERE w.project_id = r.project_id AND w.outcome = 'refused'
-           AND w.received_at >= since AND w.status IN (401, 422, 429);
+           AND w.received_at >= since AND w.status IN (401, 422, 429) AND NOT w.is_test;
         RETURN failed;
     END IF;
     RETURN 0;

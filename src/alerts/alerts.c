@@ -348,7 +348,9 @@ static enum mh_err write_outcome_on(struct mh_db_conn *c, const struct result *r
                             r->status ? status : NULL,
                             r->error[0] ? r->error : NULL,
                             duration,
-                            is_ok ? "delivered" : is_final ? "failed" : "pending",
+                            is_ok      ? "delivered"
+                            : is_final ? "failed"
+                                       : "pending",
                             job,
                             is_final ? "true" : "false",
                             wake,
@@ -442,8 +444,7 @@ static void start_workflow(struct mh_alerts *a, struct mh_db_conn *c, const stru
     gmtime_r(&now, &tm);
     strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
     trigger = json_pack("{s:O, s:{s:s}, s:{}, s:s}", "body", json_object_get(row, "payload"),
-                        "headers", "content-type", "application/json", "query", "received_at",
-                        at);
+                        "headers", "content-type", "application/json", "query", "received_at", at);
     struct mh_run_start s = {
         .project_id = j->project_id,
         .workflow_id = wid,
@@ -452,10 +453,8 @@ static void start_workflow(struct mh_alerts *a, struct mh_db_conn *c, const stru
         .trigger = trigger,
     };
     char run_id[37] = "";
-    struct result r = {.job_id = j->id,
-                       .attempts = j->attempts,
-                       .max_attempts = j->max_attempts,
-                       .status = 200};
+    struct result r = {
+        .job_id = j->id, .attempts = j->attempts, .max_attempts = j->max_attempts, .status = 200};
     memcpy(r.project_id, j->project_id, sizeof(r.project_id));
     memcpy(r.delivery_id, j->delivery_id, sizeof(r.delivery_id));
     if (rc == MH_OK)
@@ -479,7 +478,8 @@ static void start_workflow(struct mh_alerts *a, struct mh_db_conn *c, const stru
            j->delivery_id, info.message);
     r.status = 0;
     snprintf(r.error, sizeof(r.error), "the error workflow could not start (%s)",
-             mh_db_err_is_db(&info) ? "database error; the server log has the detail" : info.message);
+             mh_db_err_is_db(&info) ? "database error; the server log has the detail"
+                                    : info.message);
     struct mh_err_info winfo = MH_ERR_INFO_INIT;
     if (write_outcome(a, &r, &winfo) != MH_OK)
         mh_log(MH_LOG_WARN, "alerts", "delivery %s: outcome not recorded (%s)", j->delivery_id,
@@ -524,8 +524,8 @@ static void send_webhook(struct mh_alerts *a, const struct job *j, json_t *row)
     size_t n = strlen(sig) + 32;
     h_sig = mh_xmalloc(n);
     snprintf(h_sig, n, "webhook-signature: %s", sig);
-    const char *headers[] = {"Content-Type: application/json", "User-Agent: MeshHook-Alerts/1",
-                             h_id, h_ts, h_sig, NULL};
+    const char *headers[] = {
+        "Content-Type: application/json", "User-Agent: MeshHook-Alerts/1", h_id, h_ts, h_sig, NULL};
     const char *allow = json_string_value(json_object_get(row, "allowlist"));
     struct mh_outbound_request req = {
         .method = "POST",
@@ -568,9 +568,9 @@ static void deliver(struct mh_alerts *a, const struct job *j)
             "allowlist FROM alert_deliveries d JOIN alert_channels ch ON ch.id = d.channel_id "
             "WHERE d.id = $1::uuid",
             1, params, &row, &info);
-    if (rc == MH_ENOTFOUND || (rc == MH_OK && strcmp(json_string_value(json_object_get(
-                                                         row, "status")),
-                                                     "pending") != 0)) {
+    if (rc == MH_ENOTFOUND ||
+        (rc == MH_OK &&
+         strcmp(json_string_value(json_object_get(row, "status")), "pending") != 0)) {
         /* Its channel was deleted, or it was settled already: the job has nothing to do. */
         char id[24];
         snprintf(id, sizeof(id), "%lld", j->id);

@@ -130,6 +130,14 @@ static void receiver_start(struct receiver *r)
     r->mock = mh_mock_start(on_request, r);
 }
 
+static void receiver_stop(struct receiver *r)
+{
+    mh_mock_stop(r->mock);
+    for (int i = 0; i < r->n; i++)
+        json_decref(r->seen[i].body);
+    pthread_mutex_destroy(&r->mu);
+}
+
 /* Requests seen of `type` ("" for any). */
 static int seen_count(struct receiver *r, const char *type)
 {
@@ -180,17 +188,27 @@ static void make_kek_file(char *path, size_t cap)
     MH_T_ASSERT(chmod(path, 0600) == 0);
 }
 
+/* Starts the server; the first start of a world makes its key-encryption key. */
 static void start(struct world *w, const char *workers)
 {
-    make_kek_file(w->kek_path, sizeof(w->kek_path));
-    const char *args[] = {"--kek-file",   w->kek_path, "--alert-eval-interval-ms", "200",
-                          "--poll-interval-ms", "200", "--workers", workers, NULL};
+    if (w->kek_path[0] == '\0')
+        make_kek_file(w->kek_path, sizeof(w->kek_path));
+    const char *args[] = {"--kek-file",
+                          w->kek_path,
+                          "--alert-eval-interval-ms",
+                          "200",
+                          "--poll-interval-ms",
+                          "200",
+                          "--workers",
+                          workers,
+                          NULL};
     memcpy(w->args, args, sizeof(args));
     mh_it_server_start(&w->s, &w->db, w->args);
 }
 
 static void world_start(struct world *w)
 {
+    memset(w, 0, sizeof(*w));
     mh_it_db_create(&w->db, true);
     start(w, "2");
     mh_it_user_token(&w->db, &w->s, "alerts@example.com", w->bearer, w->user);
@@ -231,6 +249,13 @@ static void fail_runs(struct world *w, const char *wid, int n)
 {
     char sub[128];
     snprintf(sub, sizeof(sub), "/workflows/%s/runs", wid);
+    const char *bp[] = {wid};
+    json_t *before = mh_it_sql(w->db.admin_url,
+                               "SELECT count(*) AS n FROM runs WHERE workflow_id = $1 AND "
+                               "status = 'failed'",
+                               1, bp, NULL);
+    long long expect = n + json_integer_value(json_object_get(json_array_get(before, 0), "n"));
+    json_decref(before);
     for (int i = 0; i < n; i++) {
         long st = 0;
         json_decref(api(w, "POST", sub, "{\"payload\": {}}", &st));
@@ -238,17 +263,17 @@ static void fail_runs(struct world *w, const char *wid, int n)
     }
     const char *params[] = {wid};
     long long failed = 0;
-    for (int t = 0; t < 200 && failed < n; t++) {
+    for (int t = 0; t < 200 && failed < expect; t++) {
         json_t *rows = mh_it_sql(w->db.admin_url,
                                  "SELECT count(*) AS n FROM runs WHERE workflow_id = $1 AND "
                                  "status = 'failed'",
                                  1, params, NULL);
         failed = json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
         json_decref(rows);
-        if (failed < n)
+        if (failed < expect)
             mh_it_sleep_ms(50);
     }
-    MH_T_ASSERT_EQ(failed, n);
+    MH_T_ASSERT_EQ(failed, expect);
 }
 
 /* A webhook channel to the receiver; its secret goes to the receiver. `id` gets its id. */
@@ -296,43 +321,53 @@ MH_TEST(bad_input_is_a_422_with_the_path_and_nothing_is_stored)
         const char *sub, *body, *path;
     } cases[] = {
         {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"cpu_high\", \"window_s\": 60}", "/kind"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"failure_count\", \"window_s\": -5, "
-                          "\"threshold\": 3}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"failure_count\", \"window_s\": -5, "
+         "\"threshold\": 3}",
          "/window_s"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"failure_count\", \"window_s\": 0, "
-                          "\"threshold\": 3}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"failure_count\", \"window_s\": 0, "
+         "\"threshold\": 3}",
          "/window_s"},
         {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"failure_count\", \"threshold\": 3}",
          "/window_s"},
         {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"failure_count\", \"window_s\": 60}",
          "/threshold"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"failure_rate\", \"window_s\": 60, "
-                          "\"threshold\": 150}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"failure_rate\", \"window_s\": 60, "
+         "\"threshold\": 150}",
          "/threshold"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"refusals\", \"window_s\": 60, "
-                          "\"threshold\": 2.5}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"refusals\", \"window_s\": 60, "
+         "\"threshold\": 2.5}",
          "/threshold"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"run_failed\", \"window_s\": 60, "
-                          "\"workflow_ids\": [\"00000000-0000-4000-8000-000000000000\"]}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"run_failed\", \"window_s\": 60, "
+         "\"workflow_ids\": [\"00000000-0000-4000-8000-000000000000\"]}",
          "/workflow_ids/0"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"run_failed\", \"window_s\": 60, "
-                          "\"channel_ids\": [\"nope\"]}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"run_failed\", \"window_s\": 60, "
+         "\"channel_ids\": [\"nope\"]}",
          "/channel_ids/0"},
-        {"/alerts/rules", "{\"name\": \"x\", \"kind\": \"run_failed\", \"window_s\": 60, "
-                          "\"colour\": \"red\"}",
+        {"/alerts/rules",
+         "{\"name\": \"x\", \"kind\": \"run_failed\", \"window_s\": 60, "
+         "\"colour\": \"red\"}",
          "/colour"},
-        {"/alerts/channels", "{\"name\": \"x\", \"type\": \"webhook\", \"url\": "
-                             "\"ftp://example.com/hook\"}",
+        {"/alerts/channels",
+         "{\"name\": \"x\", \"type\": \"webhook\", \"url\": "
+         "\"ftp://example.com/hook\"}",
          "/url"},
-        {"/alerts/channels", "{\"name\": \"x\", \"type\": \"webhook\", \"url\": "
-                             "\"javascript:alert(1)\"}",
+        {"/alerts/channels",
+         "{\"name\": \"x\", \"type\": \"webhook\", \"url\": "
+         "\"javascript:alert(1)\"}",
          "/url"},
         {"/alerts/channels", "{\"name\": \"x\", \"type\": \"webhook\", \"url\": \"https://\"}",
          "/url"},
         {"/alerts/channels", "{\"name\": \"x\", \"type\": \"webhook\"}", "/url"},
         {"/alerts/channels", "{\"name\": \"x\", \"type\": \"pager\"}", "/type"},
-        {"/alerts/channels", "{\"name\": \"x\", \"type\": \"workflow\", \"workflow_id\": "
-                             "\"00000000-0000-4000-8000-000000000000\"}",
+        {"/alerts/channels",
+         "{\"name\": \"x\", \"type\": \"workflow\", \"workflow_id\": "
+         "\"00000000-0000-4000-8000-000000000000\"}",
          "/workflow_id"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -418,15 +453,15 @@ MH_TEST(a_rule_fires_once_per_window_with_a_count_and_resolves)
     json_t *ds = json_object_get(a, "deliveries");
     MH_T_ASSERT_EQ(json_array_size(ds), 2);
     for (size_t i = 0; i < 2; i++)
-        MH_T_ASSERT_STR_EQ(
-            json_string_value(json_object_get(json_array_get(ds, i), "status")), "delivered");
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(ds, i), "status")),
+                           "delivered");
     json_decref(h);
 
     /* Failures again: a new alert. */
     fail_runs(&w, wf, 5);
     MH_T_ASSERT_EQ(wait_seen(&rc, "alert.firing", 2, 10000), 2);
     mh_it_server_stop(&w.s, SIGTERM);
-    mh_mock_stop(rc.mock);
+    receiver_stop(&rc);
 }
 
 MH_TEST(other_kinds_fire_dead_letter_rate_and_queue_age)
@@ -480,16 +515,17 @@ MH_TEST(other_kinds_fire_dead_letter_rate_and_queue_age)
         json_t *data = json_object_get(rc.seen[i].body, "data");
         MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(data, "kind")), kinds[i]);
     }
-    double age = json_number_value(json_object_get(json_object_get(rc.seen[2].body, "data"),
-                                                   "value"));
+    double age =
+        json_number_value(json_object_get(json_object_get(rc.seen[2].body, "data"), "value"));
     MH_T_ASSERT(age >= 599 && age < 700);
     pthread_mutex_unlock(&rc.mu);
     /* The stuck job is gone: queue_age resolves. */
-    json_decref(mh_it_sql(w.db.admin_url, "DELETE FROM jobs WHERE lease_owner = 'elsewhere'", 0,
-                          NULL, NULL));
+    json_decref(mh_it_sql(w.db.admin_url,
+                          "DELETE FROM jobs WHERE kind = 'advance' AND run_id IS NULL", 0, NULL,
+                          NULL));
     MH_T_ASSERT_EQ(wait_seen(&rc, "alert.resolved", 1, 10000), 1);
     mh_it_server_stop(&w.s, SIGTERM);
-    mh_mock_stop(rc.mock);
+    receiver_stop(&rc);
 }
 
 MH_TEST(refusals_above_n_fire)
@@ -506,7 +542,7 @@ MH_TEST(refusals_above_n_fire)
         w.db.admin_url,
         "WITH wf AS (INSERT INTO workflows (project_id, name) VALUES ($1, 'x') RETURNING id), "
         "ep AS (INSERT INTO webhook_endpoints (project_id, workflow_id, public_id, name) SELECT "
-        "$1, wf.id, 'pub-alerts-test-0001', 'x' FROM wf RETURNING id) "
+        "$1, wf.id, 'pub-alerts-test-000000000001', 'x' FROM wf RETURNING id) "
         "INSERT INTO webhook_deliveries (project_id, endpoint_id, method, status, outcome) "
         "SELECT $1, ep.id, 'POST', s, 'refused' FROM ep, unnest(ARRAY[401, 422, 429, 413]) s",
         1, pp, NULL));
@@ -529,11 +565,11 @@ MH_TEST(refusals_above_n_fire)
     MH_T_ASSERT_EQ(wait_seen(&rc, "alert.firing", 1, 10000), 1);
     pthread_mutex_lock(&rc.mu);
     MH_T_ASSERT(rc.seen[0].is_valid);
-    MH_T_ASSERT(json_number_value(json_object_get(json_object_get(rc.seen[0].body, "data"),
-                                                  "value")) == 3);
+    MH_T_ASSERT(
+        json_number_value(json_object_get(json_object_get(rc.seen[0].body, "data"), "value")) == 3);
     pthread_mutex_unlock(&rc.mu);
     mh_it_server_stop(&w.s, SIGTERM);
-    mh_mock_stop(rc.mock);
+    receiver_stop(&rc);
 }
 
 MH_TEST(a_500_is_retried_and_a_sigkill_before_delivery_loses_nothing)
@@ -542,7 +578,7 @@ MH_TEST(a_500_is_retried_and_a_sigkill_before_delivery_loses_nothing)
     world_start(&w);
     struct receiver rc;
     receiver_start(&rc);
-    rc.fail_first = 1;
+    rc.fail_first = 1000000; /* 500 until the server has died */
     char ch[40], wf[40], body[512];
     webhook_channel(&w, &rc, ch);
     workflow(&w, "fails", failing_def, wf);
@@ -556,26 +592,32 @@ MH_TEST(a_500_is_retried_and_a_sigkill_before_delivery_loses_nothing)
     fail_runs(&w, wf, 1);
     /* The first attempt gets a 500 and is rescheduled... */
     MH_T_ASSERT_EQ(wait_seen(&rc, "alert.firing", 1, 10000), 1);
-    for (int t = 0; t < 100 && scalar(&w,
+    for (int t = 0; t < 200 && scalar(&w,
                                       "SELECT count(*) AS n FROM alert_deliveries WHERE "
-                                      "attempts = 1 AND last_status = 500",
+                                      "attempts >= 1 AND last_status = 500",
                                       NULL) != 1;
          t++)
-        mh_it_sleep_ms(20);
-    /* ...then the server dies before the retry. */
+        mh_it_sleep_ms(10);
+    /* ...then the server dies before a retry succeeds. */
     MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGKILL), 128 + SIGKILL);
     MH_T_ASSERT_EQ(scalar(&w,
                           "SELECT count(*) AS n FROM alert_deliveries WHERE status = 'pending' "
-                          "AND attempts = 1 AND last_status = 500",
+                          "AND attempts >= 1 AND last_status = 500",
                           NULL),
                    1);
     MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM jobs WHERE kind = 'alert'", NULL), 1);
-    mh_it_server_start(&w.s, &w.db, w.args);
-    MH_T_ASSERT_EQ(wait_seen(&rc, "alert.firing", 2, 20000), 2);
     pthread_mutex_lock(&rc.mu);
-    MH_T_ASSERT(rc.seen[1].is_valid);
-    /* The same message: a receiver dedupes on webhook-id. */
-    MH_T_ASSERT_STR_EQ(rc.seen[0].id, rc.seen[1].id);
+    int before = rc.n;
+    rc.fail_first = 0;
+    pthread_mutex_unlock(&rc.mu);
+    mh_it_server_start(&w.s, &w.db, w.args);
+    /* A retry cut off by the kill waits out its lease (30 s) before another server sends it. */
+    MH_T_ASSERT_EQ(wait_seen(&rc, "alert.firing", before + 1, 60000), before + 1);
+    pthread_mutex_lock(&rc.mu);
+    MH_T_ASSERT(rc.seen[before].is_valid);
+    /* The same message every time: a receiver dedupes on webhook-id. */
+    for (int i = 1; i <= before; i++)
+        MH_T_ASSERT_STR_EQ(rc.seen[0].id, rc.seen[i].id);
     pthread_mutex_unlock(&rc.mu);
     char sub[160];
     snprintf(sub, sizeof(sub), "/alerts/channels/%s/deliveries", ch);
@@ -590,22 +632,23 @@ MH_TEST(a_500_is_retried_and_a_sigkill_before_delivery_loses_nothing)
     }
     json_t *d = json_array_get(json_object_get(log, "items"), 0);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d, "status")), "delivered");
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(d, "attempts")), 2);
     json_t *attempts = json_object_get(d, "attempt_log");
-    MH_T_ASSERT_EQ(json_array_size(attempts), 2);
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(attempts, 0), "status")),
-                   500);
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(attempts, 1), "status")),
+    size_t na = json_array_size(attempts);
+    MH_T_ASSERT(na >= 2);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(d, "attempts")), (long long)na);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(attempts, 0), "status")), 500);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(attempts, na - 1), "status")),
                    204);
     json_decref(log);
     MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM jobs WHERE kind = 'alert'", NULL), 0);
     mh_it_server_stop(&w.s, SIGTERM);
-    mh_mock_stop(rc.mock);
+    receiver_stop(&rc);
 }
 
 MH_TEST(a_test_alert_arrives_and_survives_a_crash_before_sending)
 {
     struct world w;
+    memset(&w, 0, sizeof(w));
     mh_it_db_create(&w.db, true);
     /* No workers: the test alert is committed, and nothing sends it. */
     start(&w, "0");
@@ -656,7 +699,7 @@ MH_TEST(a_test_alert_arrives_and_survives_a_crash_before_sending)
     MH_T_ASSERT(strstr(logtext, "v1,") == NULL);
     free(logtext);
     mh_it_server_stop(&w.s, SIGTERM);
-    mh_mock_stop(rc.mock);
+    receiver_stop(&rc);
 }
 
 MH_TEST(an_error_workflow_channel_starts_its_workflow)
@@ -692,9 +735,8 @@ MH_TEST(an_error_workflow_channel_starts_its_workflow)
     for (int t = 0; t < 200; t++) {
         const char *params[] = {handler};
         json_decref(rows);
-        rows = mh_it_sql(w.db.admin_url,
-                         "SELECT status, output FROM runs WHERE workflow_id = $1", 1, params,
-                         NULL);
+        rows = mh_it_sql(w.db.admin_url, "SELECT status, output FROM runs WHERE workflow_id = $1",
+                         1, params, NULL);
         if (json_array_size(rows) == 1 &&
             strcmp(json_string_value(json_object_get(json_array_get(rows, 0), "status")),
                    "succeeded") == 0)

@@ -174,8 +174,7 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
                        "unknown kind: one of run_failed, failure_count, failure_rate, "
                        "dead_letter, queue_age, refusals");
     json_t *w = json_object_get(merged, "window_s");
-    if (!json_is_integer(w) || json_integer_value(w) < 1 ||
-        json_integer_value(w) > WINDOW_MAX_S) {
+    if (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > WINDOW_MAX_S) {
         char msg[120];
         snprintf(msg, sizeof(msg), "'window_s' must be a whole number of seconds from 1 to %d",
                  WINDOW_MAX_S);
@@ -185,15 +184,16 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
     json_t *t = json_object_get(merged, "threshold");
     if (!k->has_threshold) {
         if (t && !json_is_null(t) && !(json_is_number(t) && json_number_value(t) == 1))
-            return invalid(api, "/threshold", "this kind fires on the first occurrence: omit "
-                                              "'threshold'");
+            return invalid(api, "/threshold",
+                           "this kind fires on the first occurrence: omit "
+                           "'threshold'");
         in->threshold = 1;
     } else {
         char msg[160];
         snprintf(msg, sizeof(msg), "'threshold' must be a%s number from %g to %g for %s",
                  k->is_integer ? " whole" : "", k->min, k->max, k->name);
-        if (!json_is_number(t) || json_number_value(t) < k->min ||
-            json_number_value(t) > k->max || (k->is_integer && !json_is_integer(t)))
+        if (!json_is_number(t) || json_number_value(t) < k->min || json_number_value(t) > k->max ||
+            (k->is_integer && !json_is_integer(t)))
             return invalid(api, "/threshold", msg);
         in->threshold = json_number_value(t);
     }
@@ -203,8 +203,9 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
     in->enabled = en ? json_is_true(en) : true;
     json_t *wf = json_object_get(merged, "workflow_ids");
     if (!k->has_workflows && wf && !json_is_null(wf))
-        return invalid(api, "/workflow_ids", "this kind watches the whole project: omit "
-                                             "'workflow_ids'");
+        return invalid(api, "/workflow_ids",
+                       "this kind watches the whole project: omit "
+                       "'workflow_ids'");
     if (!id_list(api, merged, "workflow_ids", "workflows", pid, &in->workflow_ids))
         return false;
     if (!id_list(api, merged, "channel_ids", "alert_channels", pid, &in->channel_ids))
@@ -340,7 +341,7 @@ void mh_h_alert_rules_update(struct mh_http_req *req, void *app)
     if (mh_api_require_role(&api, pid, "admin", NULL) && (body = mh_api_body(&api)) != NULL &&
         (base = rule_get(&api, pid, rid)) != NULL) {
         /* Only the writable fields of the stored rule are the base of the merge. */
-        static const char *const drop[] = {"id",    "state",      "alert_id",
+        static const char *const drop[] = {"id",         "state",      "alert_id",
                                            "created_at", "updated_at", NULL};
         for (int i = 0; drop[i]; i++)
             json_object_del(base, drop[i]);
@@ -396,8 +397,7 @@ static json_t *channel_get(struct mh_api *api, const char *pid, const char *cid)
     }
     char sql[768];
     snprintf(sql, sizeof(sql),
-             "SELECT %s FROM alert_channels c WHERE c.project_id = $1 AND c.id = $2",
-             channel_cols);
+             "SELECT %s FROM alert_channels c WHERE c.project_id = $1 AND c.id = $2", channel_cols);
     const char *params[] = {pid, cid};
     json_t *row = mh_api_query_row(api, "alert channel not found", sql, 2, params);
     return row ? json_incref(row) : NULL;
@@ -438,8 +438,9 @@ void mh_h_alert_channels_create(struct mh_http_req *req, void *app)
         goto out;
     bool is_webhook = strcmp(type, "webhook") == 0;
     if (!is_webhook && strcmp(type, "workflow") != 0) {
-        invalid(&api, "/type", "'type' must be \"webhook\" (a signed alert webhook) or "
-                               "\"workflow\" (an error workflow)");
+        invalid(&api, "/type",
+                "'type' must be \"webhook\" (a signed alert webhook) or "
+                "\"workflow\" (an error workflow)");
         goto out;
     }
     if (is_webhook) {
@@ -561,12 +562,12 @@ void mh_h_alert_channels_test(struct mh_http_req *req, void *app)
     if (mh_api_require_role(&api, pid, "admin", NULL) &&
         (ch = channel_get(&api, pid, cid)) != NULL &&
         (row = mh_api_query_row(&api, "alert channel not found",
-                                "SELECT mh_alert_test($1, $2::uuid) AS delivery_id", 2,
-                                params)) != NULL &&
+                                "SELECT mh_alert_test($1, $2::uuid) AS delivery_id", 2, params)) !=
+            NULL &&
         mh_api_audit(&api, pid, "alert_channel.test", cid, NULL) && mh_api_commit(&api)) {
         mh_alerts_wake(api.app->alerts);
-        mh_http_respond_json(req, 202, json_pack("{s:O}", "delivery_id",
-                                                 json_object_get(row, "delivery_id")));
+        mh_http_respond_json(
+            req, 202, json_pack("{s:O}", "delivery_id", json_object_get(row, "delivery_id")));
     }
     json_decref(ch);
     mh_api_close(&api);
