@@ -80,7 +80,7 @@ test('an owner wires an alert webhook, sends a test alert and sees a rule fire',
   await page.getByRole('button', { name: 'Add channel' }).click();
   const secretBox = page.getByRole('status', { name: 'Signing secret' });
   await expect(secretBox).toContainText('shown this once');
-  const secret = (await secretBox.locator('code').textContent())!.trim();
+  const secret = (await secretBox.getByText(/^whsec_/).textContent())!.trim();
   expect(secret).toMatch(/^whsec_/);
   receiver.setSecret(secret);
 
@@ -92,7 +92,7 @@ test('an owner wires an alert webhook, sends a test alert and sees a rule fire',
   await expect
     .poll(async () => {
       await page.getByRole('button', { name: 'Refresh' }).click();
-      return page.getByLabel('Delivery log').getByText('delivered').count();
+      return page.getByRole('region', { name: 'Delivery log' }).getByText('delivered').count();
     }, { timeout: 20_000 })
     .toBeGreaterThan(0);
 
@@ -102,7 +102,7 @@ test('an owner wires an alert webhook, sends a test alert and sees a rule fire',
   await page.getByLabel('Workflow').selectOption({ label: 'Payments' });
   await page.getByRole('checkbox', { name: 'Pager' }).check();
   await page.getByRole('button', { name: 'Add rule' }).click();
-  const ruleRow = page.getByRole('row').filter({ hasText: 'Payments failing' });
+  const ruleRow = page.getByRole('region', { name: 'Rules' }).getByRole('row').filter({ hasText: 'Payments failing' });
   await expect(ruleRow).toContainText('a run failed in 10 min');
 
   await api.post(`/api/projects/${pid}/workflows/${wf.id}/runs`, { payload: {} });
@@ -120,7 +120,7 @@ test('an owner wires an alert webhook, sends a test alert and sees a rule fire',
 
   // A pasted link opens the same view: the delivery log of the channel.
   await page.goto(page.url());
-  await expect(page.getByLabel('Delivery log')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Delivery log' })).toBeVisible();
   await api.dispose();
   await receiver.close();
 });
