@@ -802,3 +802,42 @@ MH_TEST(viewers_read_alerts_and_cannot_write_them)
     MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM alert_rules", NULL), 1);
     mh_it_server_stop(&w.s, SIGTERM);
 }
+
+MH_TEST(kek_rotation_carries_alert_webhook_secrets)
+{
+    struct world w;
+    world_start(&w);
+    struct receiver rc;
+    receiver_start(&rc);
+    char ch[40], sub[160];
+    webhook_channel(&w, &rc, ch);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w.s, SIGTERM), 0);
+    char old_kek[256];
+    snprintf(old_kek, sizeof(old_kek), "%s", w.kek_path);
+    w.kek_path[0] = '\0';
+    make_kek_file(w.kek_path, sizeof(w.kek_path));
+    /* The new key gets its own id. */
+    FILE *f = fopen(w.kek_path, "r+");
+    MH_T_ASSERT(f != NULL);
+    MH_T_ASSERT(fputs("k2", f) >= 0);
+    fclose(f);
+    const char *rotate[] = {"kek",   "rotate", "--new-key-file", w.kek_path, "--kek-file",
+                            old_kek, NULL};
+    char *out = NULL;
+    if (mh_it_run(&w.db, rotate, &out) != 0)
+        mh_t_fail(__FILE__, __LINE__, "kek rotate failed:\n%s", out);
+    MH_T_ASSERT(strstr(out, "re-wrapped 1 alert webhook secret(s)") != NULL);
+    free(out);
+    /* Only the new key from now on: the channel's secret still opens and signs. */
+    start(&w, "2");
+    snprintf(sub, sizeof(sub), "/alerts/channels/%s/test", ch);
+    long st = 0;
+    json_decref(api(&w, "POST", sub, NULL, &st));
+    MH_T_ASSERT_EQ(st, 202);
+    MH_T_ASSERT_EQ(wait_seen(&rc, "alert.test", 1, 10000), 1);
+    pthread_mutex_lock(&rc.mu);
+    MH_T_ASSERT(rc.seen[0].is_valid);
+    pthread_mutex_unlock(&rc.mu);
+    mh_it_server_stop(&w.s, SIGTERM);
+    receiver_stop(&rc);
+}
