@@ -129,6 +129,9 @@ $$;
 -- scan of the window's entries.
 CREATE INDEX runs_finished_alert_idx ON runs (project_id, finished_at)
     INCLUDE (status, workflow_id, is_test) WHERE status IN ('failed', 'succeeded', 'canceled');
+-- Counting failures alone (run_failed, failure_count) reads only the failed runs' entries.
+CREATE INDEX runs_failed_alert_idx ON runs (project_id, finished_at)
+    INCLUDE (workflow_id, is_test) WHERE status = 'failed';
 CREATE INDEX webhook_deliveries_refused_idx ON webhook_deliveries (project_id, received_at)
     WHERE outcome = 'refused';
 CREATE INDEX jobs_alert_due_idx ON jobs (run_at) WHERE kind = 'alert';
@@ -267,11 +270,22 @@ DECLARE
     v numeric;
     hit boolean;
     queued int := 0;
+    memo jsonb := '{}';   -- rules measuring the same thing share one measurement per round
+    key text;
 BEGIN
     FOR r IN SELECT * FROM alert_rules x
               WHERE x.enabled AND x.next_eval_at <= now()
               ORDER BY x.next_eval_at LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
-        v := mh_alert_rule_value(r);
+        key := concat_ws('/', r.project_id,
+                         CASE WHEN r.kind IN ('run_failed', 'failure_count') THEN 'failed'
+                              ELSE r.kind END,
+                         r.window_s, r.workflow_ids::text);
+        IF memo ? key THEN
+            v := (memo->>key)::numeric;
+        ELSE
+            v := mh_alert_rule_value(r);
+            memo := memo || jsonb_build_object(key, v);
+        END IF;
         hit := CASE WHEN r.kind = 'failure_rate' THEN v > r.threshold ELSE v >= r.threshold END;
         IF hit AND r.state = 'ok' THEN
             INSERT INTO alerts (project_id, rule_id, rule_name, kind, state, value, threshold,

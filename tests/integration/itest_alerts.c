@@ -568,6 +568,19 @@ MH_TEST(refusals_above_n_fire)
     MH_T_ASSERT(
         json_number_value(json_object_get(json_object_get(rc.seen[0].body, "data"), "value")) == 3);
     pthread_mutex_unlock(&rc.mu);
+    /* Paused while firing: its alert closes in the history, nothing is sent, nothing reopens. */
+    json_t *paused = api(&w, "PATCH", sub, "{\"enabled\": false}", &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(paused, "state")), "ok");
+    json_decref(paused);
+    MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM alerts WHERE state = 'firing'", NULL), 0);
+    mh_it_sleep_ms(1000);
+    MH_T_ASSERT_EQ(seen_count(&rc, ""), 1);
+    MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM alerts", NULL), 1);
+    json_decref(api(&w, "DELETE", sub, NULL, &st));
+    MH_T_ASSERT_EQ(st, 204);
+    json_decref(api(&w, "GET", sub, NULL, &st));
+    MH_T_ASSERT_EQ(st, 404);
     mh_it_server_stop(&w.s, SIGTERM);
     receiver_stop(&rc);
 }

@@ -294,14 +294,20 @@ static void rule_write(struct mh_api *api, const char *pid, const char *rid, jso
             "$6::uuid[], $7::uuid[], $8::boolean, mh_uid()) RETURNING id",
             8, params);
     else
-        /* A changed definition starts afresh: an open alert is left as it is in the history. */
+        /* A rule paused or given another kind starts afresh: its open alert is closed in the
+         * history (without a notification: nothing resolved it). */
         row = mh_api_query_row(
             api, "alert rule not found",
-            "UPDATE alert_rules SET name = $2, kind = $3, window_s = $4::int, threshold = "
+            "WITH old AS (SELECT id, kind, alert_id FROM alert_rules WHERE project_id = $1 AND id "
+            "= $9::uuid FOR UPDATE), "
+            "closed AS (UPDATE alerts a SET state = 'resolved', resolved_at = now() FROM old "
+            "WHERE a.id = old.alert_id AND a.state = 'firing' AND (old.kind <> $3 OR NOT "
+            "$8::boolean) RETURNING 1) "
+            "UPDATE alert_rules r SET name = $2, kind = $3, window_s = $4::int, threshold = "
             "$5::numeric, workflow_ids = $6::uuid[], channel_ids = $7::uuid[], enabled = "
-            "$8::boolean, updated_at = now(), next_eval_at = now(), state = CASE WHEN kind = $3 "
-            "THEN state ELSE 'ok' END, alert_id = CASE WHEN kind = $3 THEN alert_id END WHERE "
-            "project_id = $1 AND id = $9::uuid RETURNING id",
+            "$8::boolean, updated_at = now(), next_eval_at = now(), state = CASE WHEN old.kind = "
+            "$3 AND $8::boolean THEN r.state ELSE 'ok' END, alert_id = CASE WHEN old.kind = $3 "
+            "AND $8::boolean THEN r.alert_id END FROM old WHERE r.id = old.id RETURNING r.id",
             9, params);
     if (row == NULL)
         goto out;
@@ -371,7 +377,13 @@ void mh_h_alert_rules_delete(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     const char *rid = mh_http_req_param(req, "rule_id");
     const char *params[] = {pid, rid};
-    if (mh_api_require_role(&api, pid, "admin", NULL)) {
+    /* Its open alert is closed in the history first (without a notification). */
+    if (mh_api_require_role(&api, pid, "admin", NULL) &&
+        (!mh_api_is_uuid(rid) ||
+         mh_api_query(&api,
+                      "UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE "
+                      "project_id = $1 AND rule_id = $2::uuid AND state = 'firing'",
+                      2, params))) {
         json_t *row = mh_api_is_uuid(rid)
                           ? mh_api_query_row(&api, "alert rule not found",
                                              "DELETE FROM alert_rules WHERE project_id = $1 AND "
