@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts/alerts.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -200,6 +201,20 @@ static int cmd_serve(int argc, char **argv)
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);
             goto out;
         }
+        /* Failure alerts: rule evaluation and delivery, on the workers' side. */
+        struct mh_alerts_opts ao = {
+            .pool = app.pool,
+            .secrets = app.secrets,
+            .runtime = app.runtime,
+            .eval_interval_ms = cfg.alert_eval_interval_ms,
+            .poll_ms = cfg.poll_interval_ms,
+            .allow_private_targets = cfg.allow_private_targets,
+            .outbound_allowlist = cfg.outbound_allowlist,
+        };
+        if (mh_alerts_start(&ao, &app.alerts, &info) != MH_OK) {
+            mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+            goto out;
+        }
     }
     /* Webhook intake (src/intake): its group-commit and delivery-log threads. The committers get
      * a connection each of their own, so that nothing else waiting on the database (API requests
@@ -257,6 +272,7 @@ static int cmd_serve(int argc, char **argv)
 out:
     mh_http_server_destroy(srv);
     mh_intake_destroy(app.intake);
+    mh_alerts_stop(app.alerts);
     mh_engine_runtime_stop(app.runtime);
     mh_secrets_destroy(app.secrets);
     mh_db_pool_destroy(commit_pool);

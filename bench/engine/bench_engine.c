@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     struct mh_err_info info = MH_ERR_INFO_INIT;
     if (mh_db_connect(admin, &c, &info) != MH_OK)
         die("connect", &info);
-    (void)q(c, "TRUNCATE runs, jobs, dead_letters CASCADE", 0, NULL);
+    (void)q(c, "TRUNCATE runs, jobs, dead_letters, alert_rules, alerts CASCADE", 0, NULL);
     json_t *def;
     if (is_http) {
         char url[128];
@@ -161,6 +161,21 @@ int main(int argc, char **argv)
         if ((i % 1000 == 999 || i == runs - 1) && mh_db_commit(c, &info) != MH_OK)
             die("commit", &info);
     }
+    /* MH_BENCH_ALERT_RULES=N: N alert rules on the project (every kind in turn, none firing:
+     * the thresholds are out of reach), evaluated every second; otherwise the evaluator is off.
+     * bench/engine/run.sh compares the two. */
+    const char *nrules = getenv("MH_BENCH_ALERT_RULES");
+    bool has_alerts = nrules && strtol(nrules, NULL, 10) > 0;
+    if (has_alerts) {
+        const char *rp[] = {project, nrules};
+        json_decref(q(c,
+                      "INSERT INTO alert_rules (project_id, name, kind, window_s, threshold) "
+                      "SELECT $1, 'bench ' || i, (ARRAY['run_failed', 'failure_count', "
+                      "'failure_rate', 'dead_letter', 'queue_age', 'refusals'])[1 + i % 6], 300, "
+                      "CASE WHEN i % 6 IN (0, 3) THEN 1 WHEN i % 6 = 2 THEN 99.99 ELSE 1000000 "
+                      "END FROM generate_series(0, $2::int - 1) i",
+                      2, rp));
+    }
     json_decref(ids);
 
     pid_t pid = fork();
@@ -171,8 +186,10 @@ int main(int argc, char **argv)
         /* The http workload's target is a mock on loopback, which http_call refuses by default;
          * an older binary ignores the variable. */
         setenv("MESHHOOK_OUTBOUND_ALLOWLIST", "127.0.0.1/32", 1);
+        /* The flag only when asked for, so that an older binary can serve as a baseline. */
         execl(bin, bin, "serve", "--port", "0", "--bind-address", "127.0.0.1", "--workers", workers,
               "--worker-batch", "64", "--pool-size", "24", "--poll-interval-ms", "50",
+              nrules ? "--alert-eval-interval-ms" : (char *)NULL, has_alerts ? "1000" : "0",
               (char *)NULL);
         _exit(127);
     }

@@ -7,6 +7,10 @@
 # too short to tell a change from this machine's noise).
 #
 #   [HTTP_RUNS=N] sh bench/engine/run.sh [RUNS] [WORKERS]
+#
+# With ALERTS=1, the pure workload again, alternately with the alert evaluator off and with
+# ALERT_RULES (default 60) rules evaluated every second, ROUNDS (default 3) times each; prints
+# the best of each side and their ratio (docs/BENCHMARKS.md, "Alert evaluation").
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -54,3 +58,24 @@ for kind in pure http; do
     rate=$(echo "$line" | sed -n 's/.*runs_per_s=\([0-9.]*\).*/\1/p')
     echo "  ratio to pgbench: $(awk -v a="$rate" -v b="$TPS" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
 done
+
+if [ "${ALERTS:-0}" = 1 ]; then
+    best_off=0
+    best_on=0
+    i=0
+    while [ "$i" -lt "${ROUNDS:-3}" ]; do
+        for rules in 0 "${ALERT_RULES:-60}"; do
+            line=$(MH_BENCH_ALERT_RULES=$rules build/release/bench/bench_engine build/release/meshhook \
+                "$MESHHOOK_ADMIN_DATABASE_URL" "$MESHHOOK_DATABASE_URL" pure "$RUNS" "$WORKERS")
+            echo "alert rules=$rules: $line"
+            rate=$(echo "$line" | sed -n 's/.*runs_per_s=\([0-9.]*\).*/\1/p')
+            if [ "$rules" = 0 ]; then
+                best_off=$(awk -v a="$rate" -v b="$best_off" 'BEGIN { print (a > b ? a : b) }')
+            else
+                best_on=$(awk -v a="$rate" -v b="$best_on" 'BEGIN { print (a > b ? a : b) }')
+            fi
+        done
+        i=$((i + 1))
+    done
+    echo "alert evaluation: best off $best_off runs/s, best on $best_on runs/s, ratio $(awk -v a="$best_on" -v b="$best_off" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+fi

@@ -70,6 +70,7 @@ static int kek_rotate(const struct mh_config *cfg, const char *new_file, const c
            stats.rewrapped, stats.projects, stats.from[0] ? stats.from : "(none)",
            mh_crypto_kek_id(new_kek), stats.already);
     printf("re-wrapped %ld webhook endpoint signing key(s)\n", stats.endpoint_keys);
+    printf("re-wrapped %ld alert webhook secret(s)\n", stats.alert_secrets);
     printf("next: make '%s' the current key (kek_file/kek, kek_id) on every server, then drop the "
            "old keys from old_kek_files/old_keks once 'meshhook kek status' lists only '%s'\n",
            mh_crypto_kek_id(new_kek), mh_crypto_kek_id(new_kek));

@@ -70,6 +70,9 @@ static const struct cfg_row rows[] = {
      "lease of a claimed job; a crashed worker's jobs return after it"},
     {"poll_interval_ms", CFG_INT, F(poll_interval_ms), "1000", 10, 600000, false,
      "workers poll this often when no notification arrives"},
+    {"alert_eval_interval_ms", CFG_INT, F(alert_eval_interval_ms), "5000", 0, 3600000, false,
+     "each enabled alert rule is evaluated this often (0: this server evaluates none; it still "
+     "delivers queued alerts)"},
     {"run_timeout_s", CFG_INT, F(run_timeout_s), "0", 0, 31536000, false,
      "a run still unfinished this long after it started fails (0: never)"},
     {"outbound_max_in_flight", CFG_INT, F(outbound_max_in_flight), "256", 1, 100000, false,

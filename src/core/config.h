@@ -34,6 +34,7 @@ struct mh_config {
     int worker_batch;
     int job_lease_ms;
     int poll_interval_ms;
+    int alert_eval_interval_ms;
     int run_timeout_s;
     int outbound_max_in_flight;
     int outbound_max_in_flight_per_project;

@@ -10,6 +10,7 @@
 #include "db/db.h"
 #include "http/http.h"
 
+struct mh_alerts;
 struct mh_engine_runtime;
 struct mh_intake;
 struct mh_secrets;
@@ -20,6 +21,7 @@ struct mh_app {
     struct mh_secrets *secrets;        /* the vault; never NULL while serving */
     struct mh_engine_runtime *runtime; /* NULL with --workers 0: runs wait for other instances */
     struct mh_intake *intake;          /* webhook intake (src/intake); NULL until started */
+    struct mh_alerts *alerts;          /* alert evaluation and delivery; NULL with --workers 0 */
 };
 
 /* The route table of `meshhook serve`. */

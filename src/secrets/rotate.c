@@ -177,27 +177,43 @@ static enum mh_err write_audit(struct mh_db_conn *c, const char *new_id, json_t 
 }
 
 /*
- * The webhook endpoints' signing keys are sealed by the same keyring (as
- * "webhook_endpoint_key/<key id>", see src/intake/endpoint.c) and move with the secrets, in the
- * same transaction, in batches walked by id.
+ * Other values sealed by the same keyring move with the secrets, in the same transaction, in
+ * batches walked by id: the webhook endpoints' signing keys (as "webhook_endpoint_key/<key id>",
+ * see src/intake/endpoint.c) and the alert webhooks' secrets (as "alert_channel:<channel id>",
+ * see src/alerts/alerts.h).
  */
-static enum mh_err rotate_endpoint_keys(struct mh_db_conn *c, const struct mh_secrets_keyring *kr,
-                                        const struct mh_crypto_kek *new_kek, long *count,
-                                        struct mh_err_info *info)
+struct sealed_column {
+    const char *table;
+    const char *column;
+    const char *name_prefix; /* the vault name (AAD) of row <id> is <prefix><id> */
+    const char *what;        /* for messages */
+};
+static const struct sealed_column endpoint_keys = {"webhook_endpoint_keys", "sealed_key",
+                                                   "webhook_endpoint_key/", "endpoint signing key"};
+static const struct sealed_column alert_channels = {"alert_channels", "sealed_secret",
+                                                    "alert_channel:", "alert webhook secret"};
+
+static enum mh_err rotate_sealed(struct mh_db_conn *c, const struct mh_secrets_keyring *kr,
+                                 const struct mh_crypto_kek *new_kek, const struct sealed_column *t,
+                                 long *count, struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
     const char *new_id = mh_crypto_kek_id(new_kek);
     char last[40] = "00000000-0000-0000-0000-000000000000";
+    char select_sql[320], update_sql[320];
+    snprintf(select_sql, sizeof(select_sql),
+             "SELECT id::text AS id, project_id::text AS project_id, encode(%s, 'hex') AS sealed "
+             "FROM %s WHERE %s IS NOT NULL AND id > $1::uuid ORDER BY id LIMIT 100 FOR UPDATE",
+             t->column, t->table, t->column);
+    snprintf(update_sql, sizeof(update_sql),
+             "UPDATE %s k SET %s = decode(v.sealed, 'hex') FROM jsonb_to_recordset($1::jsonb) AS "
+             "v(id uuid, sealed text) WHERE k.id = v.id",
+             t->table, t->column);
     *count = 0;
     for (;;) {
         json_t *rows = NULL, *updates = json_array();
         const char *params[] = {last};
-        rc = mh_db_query(c,
-                         "SELECT id::text AS id, project_id::text AS project_id, "
-                         "encode(sealed_key, 'hex') AS sealed FROM webhook_endpoint_keys WHERE "
-                         "sealed_key IS NOT NULL AND id > $1::uuid ORDER BY id LIMIT 100 FOR "
-                         "UPDATE",
-                         1, params, &rows, NULL, info);
+        rc = mh_db_query(c, select_sql, 1, params, &rows, NULL, info);
         size_t i;
         json_t *r;
         json_array_foreach(rows, i, r)
@@ -212,26 +228,24 @@ static enum mh_err rotate_endpoint_keys(struct mh_db_conn *c, const struct mh_se
             uint8_t *blob = mh_xmalloc(cap), *fresh = NULL;
             char blob_kek[MH_CRYPTO_KEK_ID_MAX + 1], name[96];
             const struct mh_crypto_kek *old = NULL;
-            snprintf(name, sizeof(name), "webhook_endpoint_key/%s", id);
+            snprintf(name, sizeof(name), "%s%s", t->name_prefix, id);
             if (mh_crypto_hex_decode(hex, strlen(hex), blob, cap, &blob_len) != MH_OK ||
                 mh_crypto_vault_blob_kek_id(blob, blob_len, blob_kek) != MH_OK)
                 rc = mh_err_set(info, MH_ECRYPTO, "malformed", -1,
-                                "cannot rotate: endpoint signing key %s is malformed; nothing "
-                                "was changed",
+                                "cannot rotate: %s %s is malformed; nothing was changed", t->what,
                                 id);
             else if (strcmp(blob_kek, new_id) == 0) {
                 /* already under the new key */
             } else if ((old = mh_secrets_keyring_find(kr, blob_kek)) == NULL)
                 rc = mh_err_set(info, MH_ECRYPTO, "unknown-kek", -1,
-                                "cannot rotate: endpoint signing key %s is wrapped by key id '%s', "
-                                "which is not configured; nothing was changed",
-                                id, blob_kek);
+                                "cannot rotate: %s %s is wrapped by key id '%s', which is not "
+                                "configured; nothing was changed",
+                                t->what, id, blob_kek);
             else if (mh_crypto_vault_rewrap(old, new_kek, pid, name, blob, blob_len, &fresh,
                                             &fresh_len, NULL) != MH_OK)
                 rc = mh_err_set(info, MH_ECRYPTO, "unwrap-failed", -1,
-                                "cannot rotate: endpoint signing key %s does not unwrap; nothing "
-                                "was changed",
-                                id);
+                                "cannot rotate: %s %s does not unwrap; nothing was changed",
+                                t->what, id);
             else {
                 char *fhex = mh_xmalloc(2 * fresh_len + 1);
                 mh_crypto_hex_encode(fresh, fresh_len, fhex);
@@ -247,11 +261,7 @@ static enum mh_err rotate_endpoint_keys(struct mh_db_conn *c, const struct mh_se
             char *u = json_dumps(updates, JSON_COMPACT);
             const char *up[] = {u};
             long affected = 0;
-            rc = mh_db_query(c,
-                             "UPDATE webhook_endpoint_keys k SET sealed_key = decode(v.sealed, "
-                             "'hex') FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, sealed "
-                             "text) WHERE k.id = v.id",
-                             1, up, NULL, &affected, info);
+            rc = mh_db_query(c, update_sql, 1, up, NULL, &affected, info);
             *count += affected;
             free(u);
         }
@@ -311,7 +321,9 @@ enum mh_err mh_secrets_rotate(struct mh_db_conn *c, const struct mh_secrets_keyr
             fflush(progress);
         }
     }
-    if ((rc = rotate_endpoint_keys(c, kr, new_kek, &stats->endpoint_keys, info)) != MH_OK)
+    if ((rc = rotate_sealed(c, kr, new_kek, &endpoint_keys, &stats->endpoint_keys, info)) != MH_OK)
+        goto out;
+    if ((rc = rotate_sealed(c, kr, new_kek, &alert_channels, &stats->alert_secrets, info)) != MH_OK)
         goto out;
     stats->projects = (long)json_object_size(per_project);
     if (stats->rewrapped > 0 && (rc = write_audit(c, new_id, per_project, stats, info)) != MH_OK)

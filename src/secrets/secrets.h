@@ -166,6 +166,7 @@ struct mh_secrets_rotation {
     long already;       /* secrets that were under it already */
     long projects;      /* projects touched */
     long endpoint_keys; /* webhook endpoint signing keys moved to the new KEK */
+    long alert_secrets; /* alert webhook secrets moved to the new KEK */
     char from[256];     /* the old KEK ids, comma-separated */
 };
 

@@ -59,6 +59,18 @@ void mh_h_secrets_update(struct mh_http_req *req, void *app);
 void mh_h_secrets_put(struct mh_http_req *req, void *app);
 void mh_h_secrets_delete(struct mh_http_req *req, void *app);
 void mh_h_secrets_usage(struct mh_http_req *req, void *app);
+/* alerts.c */
+void mh_h_alert_rules_list(struct mh_http_req *req, void *app);
+void mh_h_alert_rules_create(struct mh_http_req *req, void *app);
+void mh_h_alert_rules_get(struct mh_http_req *req, void *app);
+void mh_h_alert_rules_update(struct mh_http_req *req, void *app);
+void mh_h_alert_rules_delete(struct mh_http_req *req, void *app);
+void mh_h_alert_channels_list(struct mh_http_req *req, void *app);
+void mh_h_alert_channels_create(struct mh_http_req *req, void *app);
+void mh_h_alert_channels_delete(struct mh_http_req *req, void *app);
+void mh_h_alert_channels_test(struct mh_http_req *req, void *app);
+void mh_h_alert_channel_deliveries(struct mh_http_req *req, void *app);
+void mh_h_alerts_history(struct mh_http_req *req, void *app);
 /* outbound.c */
 void mh_h_outbound_get(struct mh_http_req *req, void *app);
 void mh_h_outbound_put(struct mh_http_req *req, void *app);

@@ -87,3 +87,62 @@ export interface Run {
   finished_at: string | null;
   error: unknown;
 }
+
+export type AlertKind = 'run_failed' | 'failure_count' | 'failure_rate' | 'dead_letter' | 'queue_age' | 'refusals';
+
+export interface AlertRule {
+  id: string;
+  name: string;
+  kind: AlertKind;
+  window_s: number;
+  threshold: number;
+  workflow_ids: string[] | null;
+  channel_ids: string[];
+  enabled: boolean;
+  state: 'ok' | 'firing';
+  alert_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AlertChannel {
+  id: string;
+  name: string;
+  type: 'webhook' | 'workflow';
+  url: string | null;
+  workflow_id: string | null;
+  created_at: string;
+  last_delivery: { status: string; last_status: number | null; at: string } | null;
+  /** Only in the creation's answer: the Standard Webhooks secret, shown once. */
+  secret?: string;
+}
+
+export interface AlertDelivery {
+  id: string;
+  alert_id: string;
+  event: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  run_id: string | null;
+  created_at: string;
+  finished_at: string | null;
+  attempt_log: { attempt: number; at: string; status: number | null; error: string | null; duration_ms: number }[];
+}
+
+export interface AlertEntry {
+  id: string;
+  rule_id: string | null;
+  rule_name: string;
+  kind: string;
+  state: 'firing' | 'resolved' | 'test';
+  value: number;
+  threshold: number;
+  window_s: number;
+  count: number;
+  started_at: string;
+  notified_at: string;
+  resolved_at: string | null;
+  deliveries: { id: string; channel_id: string; event: string; status: string; attempts: number; run_id: string | null }[];
+}
