@@ -112,7 +112,7 @@ static const char *const insert_sql =
     "delivery_id uuid, endpoint_id uuid, config_version bigint, workflow_id uuid, "
     "version_id uuid, version int, is_test boolean, at_ms bigint, type text, payload jsonb, "
     "hash text, received_at timestamptz, method text, content_type text, "
-    "body_size int, body_hash text, key_id uuid, blob text, blob_hash text)), "
+    "body_size int, body_hash text, key_id uuid, key_used boolean, blob text, blob_hash text)), "
     "ep AS (SELECT id, config_version FROM webhook_endpoints WHERE id = ANY (ARRAY(SELECT "
     "DISTINCT endpoint_id FROM input)) FOR KEY SHARE), "
     "wf AS (SELECT id FROM workflows WHERE id = ANY (ARRAY(SELECT DISTINCT workflow_id FROM "
@@ -140,7 +140,12 @@ static const char *const insert_sql =
     "SELECT delivery_id, $2::uuid, endpoint_id, received_at, method, 202, 'accepted', "
     "payload->'trigger'->'headers', "
     "content_type, body_size, decode(body_hash, 'hex'), key_id, run_id, is_test FROM ok "
-    "RETURNING 1) "
+    "RETURNING 1), "
+    /* A key's last use, noted at most once a minute (mh_intake__key_note_use); a key row an
+     * administrator holds locked is skipped rather than waited for. */
+    "u AS (UPDATE webhook_endpoint_keys SET last_used_at = now() WHERE id IN (SELECT k.id FROM "
+    "webhook_endpoint_keys k WHERE k.id = ANY (ARRAY(SELECT key_id FROM ok WHERE key_used)) "
+    "FOR UPDATE SKIP LOCKED) RETURNING 1) "
     "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "
     "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "
     "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs";

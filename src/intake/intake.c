@@ -468,6 +468,8 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
     bool ct_ok = j->content_type && mh_intake__is_utf8(j->content_type, strlen(j->content_type));
     row_str(&b, &rc, ",\"content_type\":", ct_ok ? j->content_type : NULL);
     row_str(&b, &rc, ",\"key_id\":", j->verified.key ? j->verified.key->id : NULL);
+    if (j->verified.key && mh_intake__key_note_use(j->verified.key, j->now_ms))
+        row_raw(&b, &rc, ",\"key_used\":true", NULL, 0);
     if (use_blob) {
         blob_hex = mh_xmalloc(rq->body_len * 2 + 1);
         mh_crypto_hex_encode(rq->body, rq->body_len, blob_hex);

@@ -49,7 +49,16 @@ struct mh_intake__key {
     struct mh_crypto_jwt_key *jwt; /* jwt scheme only */
     int64_t created_ms;
     int64_t expires_ms; /* 0: never */
+    /* When this server last had the key's last_used_at written (mh_intake__key_note_use). The
+     * one field of a published endpoint that changes. */
+    _Atomic int64_t use_noted_ms;
 };
+
+/* Notes the key was used at `now_ms` to its last_used_at at most once per
+ * MH_INTAKE__KEY_USE_EVERY_MS: true when this use is the one to write (the caller's delivery
+ * row then asks its group commit to). */
+#define MH_INTAKE__KEY_USE_EVERY_MS 60000
+bool mh_intake__key_note_use(const struct mh_intake__key *k, int64_t now_ms);
 
 /* An endpoint as loaded: immutable once published in the cache, shared by reference. */
 struct mh_intake__endpoint {
