@@ -189,6 +189,9 @@ enum mh_intake__outcome {
 struct mh_intake__item {
     const struct mh_intake__endpoint *ep;
     const char *idem_key; /* NULL: none */
+    /* The row asks for its key's last_used_at to be written: the batch uses the statement that
+     * does (commit.c), and the others pay nothing for it. */
+    bool notes_key_use;
     /* The delivery's row for the batch statement (commit.c): a JSON object with the run id,
      * the sealed first event and the delivery log fields. */
     const char *row_json;
