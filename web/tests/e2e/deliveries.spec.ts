@@ -89,7 +89,7 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
   await page.getByRole('button', { name: 'Replay selected' }).click();
   await page.getByRole('dialog', { name: 'Replay 2 deliveries?' }).getByRole('button', { name: 'Replay' }).click();
   await expect(rows).toHaveCount(5);
-  await expect(page.getByTestId('deliveries').getByText('replay')).toHaveCount(3);
+  await expect(page.getByTestId('deliveries').getByText('replay', { exact: true })).toHaveCount(3);
 
   // Filters are in the URL: a pasted link opens the same view.
   await page.goto(`/p/${pid}/deliveries?status=4xx`);

@@ -33,7 +33,7 @@ test('create a Stripe endpoint, copy the secret, run the server-made example and
   await page.getByTestId('new-endpoint').click();
   await expect(page.getByLabel('Workflow')).toHaveValue(wid);
   await page.getByLabel('Name').fill('Stripe payments');
-  await expect(page.getByRole('radio', { name: 'Stripe' })).toBeChecked();
+  await expect(page.getByRole('radio', { name: 'Stripe', exact: true })).toBeChecked();
   await expect(page.getByLabel('Timestamp tolerance (seconds)')).toHaveValue('300');
   await expectAccessible(page, 'new endpoint form');
   await page.getByRole('button', { name: 'Create endpoint' }).click();

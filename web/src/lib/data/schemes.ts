@@ -37,12 +37,23 @@ export function defaultVerification(scheme: Scheme): Verification {
   }
 }
 
-/** The verification object to send: empty JWT claims checks are left out (not checked). */
+/** The verification object to send: only the scheme's own settings (the server refuses others),
+ * and empty JWT claim checks left out (not checked). */
 export function cleanVerification(v: Verification): Verification {
-  const out: Verification = { ...v };
-  if (out.scheme === 'jwt') {
-    if (!out.issuer) delete out.issuer;
-    if (!out.audience) delete out.audience;
+  const pick = (...names: (keyof Verification)[]) => {
+    const out: Record<string, unknown> = { scheme: v.scheme };
+    for (const n of names) if (v[n] !== undefined && v[n] !== null && v[n] !== '') out[n] = v[n];
+    return out as unknown as Verification;
+  };
+  switch (v.scheme) {
+    case 'hmac':
+      return pick('algorithm', 'header', 'encoding', 'prefix');
+    case 'stripe':
+    case 'standard_webhooks':
+      return pick('tolerance_s');
+    case 'jwt':
+      return pick('issuer', 'audience', 'leeway_s', 'require_exp');
+    default:
+      return { scheme: v.scheme };
   }
-  return out;
 }
