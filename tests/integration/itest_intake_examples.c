@@ -150,6 +150,14 @@ MH_TEST(sender_examples_run_and_are_accepted_under_every_scheme)
     MH_T_ASSERT_EQ(st, 422);
     MH_T_ASSERT_STR_EQ(jstr(bad, "error.path"), "?base_url");
     json_decref(bad);
+    const char *bad_bases[] = {"https://", "ftp://x.example", "x.example", "https://a/b"};
+    for (size_t i = 0; i < MH_ARRAY_LEN(bad_bases); i++) {
+        snprintf(path, sizeof(path), "/api/projects/%s/endpoints/%s/examples?base_url=%s",
+                 e.project, jstr(gh, "id"), bad_bases[i]);
+        bad = iapi(&e, "GET", path, NULL, &st);
+        MH_T_ASSERT_EQ(st, 422);
+        json_decref(bad);
+    }
     json_decref(gh);
 
     /* A rotation's answer carries a script with the new secret, which verifies. */

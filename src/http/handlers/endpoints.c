@@ -1274,9 +1274,11 @@ static bool example_base(struct mh_http_req *req, char *out, size_t cap)
         size_t n = strlen(base);
         bool ok = n < cap && n <= 300 &&
                   (strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0);
-        for (p = strstr(base, "//") + 2; ok && *p; p++)
-            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                 strchr(".-:[]", *p) != NULL;
+        const char *origin = ok ? strstr(base, "//") + 2 : "";
+        ok = ok && *origin != '\0';
+        for (p = origin; *p; p++)
+            ok = ok && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                        (*p >= '0' && *p <= '9') || strchr(".-:[]", *p) != NULL);
         if (!ok)
             return false;
         snprintf(out, cap, "%s", base);
