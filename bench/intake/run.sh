@@ -149,8 +149,8 @@ workflow=$(api POST "/api/projects/$project/workflows" \
 api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
 endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
     '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
-public_id=$(echo "$endpoint" | json_field public_id)
-secret=$(echo "$endpoint" | json_field key.secret)
+public_id=$(printf '%s\n' "$endpoint" | json_field public_id)
+secret=$(printf '%s\n' "$endpoint" | json_field key.secret)
 
 # A 1 KiB JSON body and its signature, by openssl.
 python3 -c "

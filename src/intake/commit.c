@@ -108,43 +108,53 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
 #define DOUBT_POLL_MS 100
 
 /* $1: the rows (a JSON array, see intake.c's row builder), $2: the project. */
-static const char *const insert_sql =
-    "WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(run_id uuid, "
-    "delivery_id uuid, endpoint_id uuid, config_version bigint, workflow_id uuid, "
-    "version_id uuid, version int, is_test boolean, at_ms bigint, type text, payload jsonb, "
-    "hash text, received_at timestamptz, method text, content_type text, "
-    "body_size int, body_hash text, key_id uuid, blob text, blob_hash text)), "
-    "ep AS (SELECT id, config_version FROM webhook_endpoints WHERE id = ANY (ARRAY(SELECT "
-    "DISTINCT endpoint_id FROM input)) FOR KEY SHARE), "
-    "wf AS (SELECT id FROM workflows WHERE id = ANY (ARRAY(SELECT DISTINCT workflow_id FROM "
-    "input)) FOR KEY SHARE), "
-    "stale AS (SELECT coalesce(jsonb_agg(i.endpoint_id), '[]') AS ids FROM (SELECT DISTINCT "
-    "endpoint_id, config_version, workflow_id FROM input) i LEFT JOIN ep ON ep.id = "
-    "i.endpoint_id AND ep.config_version = i.config_version LEFT JOIN wf ON wf.id = "
-    "i.workflow_id WHERE ep.id IS NULL OR wf.id IS NULL), "
-    "ok AS (SELECT i.* FROM input i, stale WHERE stale.ids = '[]'::jsonb), "
-    "b AS (INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "
-    "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "
-    "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT DO NOTHING "
-    "RETURNING 1), "
-    "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "
-    "delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, workflow_id, "
-    "version_id, nullif(version, 0), is_test, delivery_id, 'epoch'::timestamptz + at_ms * "
-    "interval '1 millisecond', 1, decode(hash, 'hex') FROM ok RETURNING id, created_at), "
-    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, payload, at, hash) "
-    "SELECT r.id, r.created_at, 1, $2::uuid, ok.type, ok.payload, r.created_at, "
-    "decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id RETURNING 1), "
-    "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "
-    "RETURNING 1), "
-    "d AS (INSERT INTO webhook_deliveries (id, project_id, endpoint_id, received_at, method, "
-    "status, outcome, headers, content_type, body_size, body_hash, key_id, run_id, is_test) "
-    "SELECT delivery_id, $2::uuid, endpoint_id, received_at, method, 202, 'accepted', "
-    "payload->'trigger'->'headers', "
+#define INSERT_SQL_HEAD                                                                            \
+    "WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(run_id uuid, "                \
+    "delivery_id uuid, endpoint_id uuid, config_version bigint, workflow_id uuid, "                \
+    "version_id uuid, version int, is_test boolean, at_ms bigint, type text, payload jsonb, "      \
+    "hash text, received_at timestamptz, method text, content_type text, "                         \
+    "body_size int, body_hash text, key_id uuid, key_used boolean, blob text, blob_hash text)), "  \
+    "ep AS (SELECT id, config_version FROM webhook_endpoints WHERE id = ANY (ARRAY(SELECT "        \
+    "DISTINCT endpoint_id FROM input)) FOR KEY SHARE), "                                           \
+    "wf AS (SELECT id FROM workflows WHERE id = ANY (ARRAY(SELECT DISTINCT workflow_id FROM "      \
+    "input)) FOR KEY SHARE), "                                                                     \
+    "stale AS (SELECT coalesce(jsonb_agg(i.endpoint_id), '[]') AS ids FROM (SELECT DISTINCT "      \
+    "endpoint_id, config_version, workflow_id FROM input) i LEFT JOIN ep ON ep.id = "              \
+    "i.endpoint_id AND ep.config_version = i.config_version LEFT JOIN wf ON wf.id = "              \
+    "i.workflow_id WHERE ep.id IS NULL OR wf.id IS NULL), "                                        \
+    "ok AS (SELECT i.* FROM input i, stale WHERE stale.ids = '[]'::jsonb), "                       \
+    "b AS (INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "                  \
+    "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "               \
+    "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT DO NOTHING "     \
+    "RETURNING 1), "                                                                               \
+    "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
+    "delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, workflow_id, "         \
+    "version_id, nullif(version, 0), is_test, delivery_id, 'epoch'::timestamptz + at_ms * "        \
+    "interval '1 millisecond', 1, decode(hash, 'hex') FROM ok RETURNING id, created_at), "         \
+    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, payload, at, hash) " \
+    "SELECT r.id, r.created_at, 1, $2::uuid, ok.type, ok.payload, r.created_at, "                  \
+    "decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id RETURNING 1), "                     \
+    "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "   \
+    "RETURNING 1), "                                                                               \
+    "d AS (INSERT INTO webhook_deliveries (id, project_id, endpoint_id, received_at, method, "     \
+    "status, outcome, headers, content_type, body_size, body_hash, key_id, run_id, is_test) "      \
+    "SELECT delivery_id, $2::uuid, endpoint_id, received_at, method, 202, 'accepted', "            \
+    "payload->'trigger'->'headers', "                                                              \
     "content_type, body_size, decode(body_hash, 'hex'), key_id, run_id, is_test FROM ok "
-    "RETURNING 1) "
-    "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "
-    "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "
-    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs";
+#define INSERT_SQL_TAIL                                                                            \
+    "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "             \
+    "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "             \
+    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs"
+
+static const char *const insert_sql = INSERT_SQL_HEAD "RETURNING 1) " INSERT_SQL_TAIL;
+/* The same, also noting keys' last use for the rows that ask (key_used): a batch without any
+ * runs the statement above. A key row an administrator holds locked is skipped rather than
+ * waited for. */
+static const char *const insert_touch_sql = INSERT_SQL_HEAD
+    "RETURNING 1), "
+    "u AS (UPDATE webhook_endpoint_keys SET last_used_at = now() WHERE id IN (SELECT k.id FROM "
+    "webhook_endpoint_keys k WHERE k.id = ANY (ARRAY(SELECT key_id FROM ok WHERE key_used)) "
+    "FOR UPDATE SKIP LOCKED) RETURNING 1) " INSERT_SQL_TAIL;
 
 /* $1: [{endpoint_id, key, run_id, retention_s}], $2: the project. Returns the keys claimed. */
 static const char *const claim_sql =
@@ -342,10 +352,12 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
         return rc;
     mh_buf_init(&rows, MAX_STATEMENT_BYTES);
     size_t count = 0;
+    bool notes_key_use = false;
     rc = mh_buf_append_str(&rows, "[");
     for (size_t i = 0; i < n && rc == MH_OK; i++) {
         if (items[i]->result != MH_INTAKE__PENDING)
             continue;
+        notes_key_use |= items[i]->notes_key_use;
         if (count++ > 0)
             rc = mh_buf_append_str(&rows, ",");
         if (rc == MH_OK)
@@ -359,7 +371,8 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
     }
     if (count > 0) {
         const char *params[] = {mh_buf_str(&rows), project};
-        rc = mh_db_query_row(c, insert_sql, 2, params, &row, info);
+        rc = mh_db_query_row(c, notes_key_use ? insert_touch_sql : insert_sql, 2, params, &row,
+                             info);
     }
     mh_buf_cleanup(&rows);
     if (rc != MH_OK || count == 0)

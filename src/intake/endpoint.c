@@ -418,6 +418,18 @@ void mh_intake__endpoint_unref(struct mh_intake__endpoint *ep)
         endpoint_free(ep);
 }
 
+bool mh_intake__key_note_use(const struct mh_intake__key *k, int64_t now_ms)
+{
+    /* The keys of a published endpoint are shared read-only, except this atomic field: the
+     * object itself was allocated writable, so writing it through the cast is defined. */
+    _Atomic int64_t *noted = (_Atomic int64_t *)&k->use_noted_ms;
+    int64_t prev = atomic_load_explicit(noted, memory_order_relaxed);
+    if (prev != 0 && now_ms - prev < MH_INTAKE__KEY_USE_EVERY_MS)
+        return false;
+    /* Of concurrent deliveries, the one that moves the mark writes. */
+    return atomic_compare_exchange_strong(noted, &prev, now_ms);
+}
+
 static void endpoint_free(struct mh_intake__endpoint *ep)
 {
     for (size_t i = 0; i < ep->nkeys; i++) {

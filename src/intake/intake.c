@@ -71,7 +71,7 @@ static bool is_body_in_blob(const struct mh_intake_request *rq);
 static bool is_body_from_raw(const struct job *j);
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j);
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
-                       struct mh_err_info *info);
+                       bool key_used, struct mh_err_info *info);
 
 /* Logs name an endpoint by the first characters of its public id: the whole id is what lets
  * anyone send to it. */
@@ -419,7 +419,7 @@ static void row_raw(struct mh_buf *b, enum mh_err *rc, const char *text, const c
  * delivery log's fields. New string (free()), or NULL when the event cannot be built.
  */
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
-                       struct mh_err_info *info)
+                       bool key_used, struct mh_err_info *info)
 {
     const struct mh_intake_request *rq = j->rq;
     struct mh_event ev = {0};
@@ -469,6 +469,8 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
     bool ct_ok = j->content_type && mh_intake__is_utf8(j->content_type, strlen(j->content_type));
     row_str(&b, &rc, ",\"content_type\":", ct_ok ? j->content_type : NULL);
     row_str(&b, &rc, ",\"key_id\":", j->verified.key ? j->verified.key->id : NULL);
+    if (key_used)
+        row_raw(&b, &rc, ",\"key_used\":true", NULL, 0);
     if (use_blob) {
         blob_hex = mh_xmalloc(rq->body_len * 2 + 1);
         mh_crypto_hex_encode(rq->body, rq->body_len, blob_hex);
@@ -535,7 +537,10 @@ static bool record(struct pending *p)
         return true;
     }
     p->item = (struct mh_intake__item){.ep = p->ep, .idem_key = idem, .on_done = committed};
-    char *row = build_row(p->ep, &p->j, p->item.run_id, &info);
+    /* The key's last use is written by at most one delivery a minute (migration 0026). */
+    p->item.notes_key_use =
+        p->j.verified.key && mh_intake__key_note_use(p->j.verified.key, p->j.now_ms);
+    char *row = build_row(p->ep, &p->j, p->item.run_id, p->item.notes_key_use, &info);
     if (row == NULL) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");

@@ -49,7 +49,16 @@ struct mh_intake__key {
     struct mh_crypto_jwt_key *jwt; /* jwt scheme only */
     int64_t created_ms;
     int64_t expires_ms; /* 0: never */
+    /* When this server last had the key's last_used_at written (mh_intake__key_note_use). The
+     * one field of a published endpoint that changes. */
+    _Atomic int64_t use_noted_ms;
 };
+
+/* Notes the key was used at `now_ms` to its last_used_at at most once per
+ * MH_INTAKE__KEY_USE_EVERY_MS: true when this use is the one to write (the caller's delivery
+ * row then asks its group commit to). */
+#define MH_INTAKE__KEY_USE_EVERY_MS 60000
+bool mh_intake__key_note_use(const struct mh_intake__key *k, int64_t now_ms);
 
 /* An endpoint as loaded: immutable once published in the cache, shared by reference. */
 struct mh_intake__endpoint {
@@ -180,6 +189,9 @@ enum mh_intake__outcome {
 struct mh_intake__item {
     const struct mh_intake__endpoint *ep;
     const char *idem_key; /* NULL: none */
+    /* The row asks for its key's last_used_at to be written: the batch uses the statement that
+     * does (commit.c), and the others pay nothing for it. */
+    bool notes_key_use;
     /* The delivery's row for the batch statement (commit.c): a JSON object with the run id,
      * the sealed first event and the delivery log fields. */
     const char *row_json;

@@ -43,7 +43,7 @@ static const char *const endpoint_sql =
 static const char *const keys_sql =
     "SELECT k.id, k.algorithm, k.kid, k.label, k.public_key_pem, "
     "to_json(k.created_at) AS created_at, to_json(k.expires_at) AS expires_at, "
-    "to_json(k.revoked_at) AS revoked_at, "
+    "to_json(k.revoked_at) AS revoked_at, to_json(k.last_used_at) AS last_used_at, "
     "(k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())) AS is_active "
     "FROM webhook_endpoint_keys k WHERE k.project_id = $1 AND k.endpoint_id = $2 "
     "ORDER BY k.created_at DESC, k.id";
@@ -81,6 +81,8 @@ static bool check_version_exists(struct mh_api *api, const char *pid, const char
 static void list_endpoints(struct mh_http_req *req, void *app, bool by_workflow);
 static void create_key(struct mh_http_req *req, void *app, bool is_rotation);
 static void invalidate(struct mh_api *api, const char *public_id);
+static json_t *sender_examples(struct mh_api *api, const char *pid, const char *eid,
+                               const char *secret, const char *kid);
 static void decref_void(void *p);
 
 static void decref_void(void *p)
@@ -414,8 +416,8 @@ static bool add_key(struct mh_api *api, const char *pid, const char *eid, const 
             "sealed_key, public_key_pem, kid, label, expires_at) VALUES ($1, $2, $3, $4, "
             "$5::bytea, $6, $7, $8, now() + $9::bigint * interval '1 second') RETURNING id, "
             "algorithm, kid, label, public_key_pem, to_json(created_at) AS created_at, "
-            "to_json(expires_at) AS expires_at, to_json(revoked_at) AS revoked_at, true AS "
-            "is_active",
+            "to_json(expires_at) AS expires_at, to_json(revoked_at) AS revoked_at, "
+            "to_json(last_used_at) AS last_used_at, true AS is_active",
             9, params);
         if (row == NULL)
             goto out;
@@ -520,11 +522,18 @@ void mh_h_endpoints_create(struct mh_http_req *req, void *app)
     bool ok = mh_api_audit(&api, pid, "webhook_endpoint.create", eid, detail);
     json_decref(detail);
     json_t *ep = ok ? endpoint_json(&api, pid, eid) : NULL;
-    if (ep == NULL || !mh_api_commit(&api))
+    /* The one answer that knows the secret: its examples carry it. */
+    json_t *ex =
+        ep ? sender_examples(&api, pid, eid,
+                             key ? json_string_value(json_object_get(key, "secret")) : NULL,
+                             key ? json_string_value(json_object_get(key, "kid")) : NULL)
+           : NULL;
+    if (ex == NULL || !mh_api_commit(&api))
         goto out;
     json_t *resp = json_deep_copy(ep);
     if (key)
         json_object_set(resp, "key", key);
+    json_object_set(resp, "examples", ex);
     invalidate(&api, public_id);
     mh_http_respond_json(req, 201, resp);
 out:
@@ -762,10 +771,15 @@ static void create_key(struct mh_http_req *req, void *app, bool is_rotation)
     }
     const char *params[] = {pid, eid};
     json_t *keys = mh_api_query(&api, keys_sql, 2, params);
-    if (keys == NULL || !mh_api_commit(&api))
+    json_t *ex =
+        keys ? sender_examples(&api, pid, eid, json_string_value(json_object_get(key, "secret")),
+                               json_string_value(json_object_get(key, "kid")))
+             : NULL;
+    if (ex == NULL || !mh_api_commit(&api))
         goto out;
     invalidate(&api, json_string_value(json_object_get(cur, "public_id")));
-    mh_http_respond_json(req, 201, json_pack("{s:O, s:O}", "key", key, "keys", keys));
+    mh_http_respond_json(req, 201,
+                         json_pack("{s:O, s:O, s:O}", "key", key, "keys", keys, "examples", ex));
 out:
     mh_api_close(&api);
 }
@@ -855,16 +869,156 @@ out:
     mh_api_close(&api);
 }
 
-void mh_h_deliveries_get(struct mh_http_req *req, void *app)
+/* An RFC 3339 timestamp with a zone (2026-12-06T19:30:00Z, ...+01:00, fractions allowed), which
+ * PostgreSQL reads as timestamptz. */
+static bool is_timestamp(const char *s)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (strlen(s) > 40 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
+        return false;
+    const char *p = s + n;
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (strcmp(p, "Z") == 0 || strcmp(p, "z") == 0)
+        return true;
+    int zh, zm, zn = 0;
+    return (*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &zh, &zm, &zn) == 2 && zn == 5 &&
+           p[6] == '\0' && zh <= 23 && zm <= 59;
+}
+
+/*
+ * Every delivery of the project, newest first, through the endpoints' own index: each
+ * endpoint's newest matching rows, merged (no project-wide index for the intake to maintain).
+ * Filters: endpoint_id, outcome, status (a code such as 401, or a class such as 4xx), since and
+ * until (timestamps; since inclusive, until exclusive).
+ */
+void mh_h_deliveries_list_project(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    struct mh_api_page page;
+    const char *pid = mh_http_req_param(req, "project_id");
+    mh_intake_log_flush(((struct mh_app *)app)->intake, LOG_FLUSH_WAIT_MS);
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+        goto out;
+    const char *eid = mh_http_req_query(req, "endpoint_id");
+    const char *outcome = mh_http_req_query(req, "outcome");
+    const char *status = mh_http_req_query(req, "status");
+    const char *since = mh_http_req_query(req, "since");
+    const char *until = mh_http_req_query(req, "until");
+    if (eid && !mh_api_is_uuid(eid)) {
+        mh_http_respond_error(req, 404, "not_found", "webhook endpoint not found", NULL);
+        goto out;
+    }
+    if (outcome && strcmp(outcome, "accepted") != 0 && strcmp(outcome, "refused") != 0 &&
+        strcmp(outcome, "duplicate") != 0) {
+        mh_http_respond_error(req, 422, "invalid", "outcome must be accepted, refused or duplicate",
+                              "?outcome");
+        goto out;
+    }
+    char lo[8] = "", hi[8] = "";
+    if (status) {
+        size_t n = strlen(status);
+        bool is_class = n == 3 && status[0] >= '1' && status[0] <= '5' &&
+                        (status[1] == 'x' || status[1] == 'X') &&
+                        (status[2] == 'x' || status[2] == 'X');
+        bool is_code = n == 3 && status[0] >= '1' && status[0] <= '5' && status[1] >= '0' &&
+                       status[1] <= '9' && status[2] >= '0' && status[2] <= '9';
+        if (!is_class && !is_code) {
+            mh_http_respond_error(req, 422, "invalid",
+                                  "status must be an HTTP status code such as 401, or a class "
+                                  "such as 4xx",
+                                  "?status");
+            goto out;
+        }
+        snprintf(lo, sizeof(lo), "%c%c%c", status[0], is_class ? '0' : status[1],
+                 is_class ? '0' : status[2]);
+        snprintf(hi, sizeof(hi), "%c%c%c", status[0], is_class ? '9' : status[1],
+                 is_class ? '9' : status[2]);
+    }
+    const char *times[] = {since, until};
+    const char *names[] = {"?since", "?until"};
+    for (size_t i = 0; i < 2; i++) {
+        if (times[i] != NULL && !is_timestamp(times[i])) {
+            mh_http_respond_error(req, 422, "invalid",
+                                  "since and until must be RFC 3339 timestamps such as "
+                                  "2026-12-06T19:30:00Z",
+                                  names[i]);
+            goto out;
+        }
+    }
+    char limit[24], sql[2048];
+    snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT %s, d.endpoint_id, e.name AS endpoint_name FROM webhook_endpoints e "
+             "CROSS JOIN LATERAL (SELECT x.* FROM webhook_deliveries x WHERE x.endpoint_id = e.id "
+             "AND x.project_id = $1 AND ($5::text IS NULL OR x.outcome = $5) AND ($6::int IS NULL "
+             "OR x.status BETWEEN $6::int AND $7::int) AND ($8::timestamptz IS NULL OR "
+             "x.received_at >= $8::timestamptz) AND ($9::timestamptz IS NULL OR x.received_at < "
+             "$9::timestamptz) AND ($3::timestamptz IS NULL OR (x.received_at, x.id) < "
+             "($3::timestamptz, $4::uuid)) ORDER BY x.received_at DESC, x.id DESC LIMIT "
+             "$10::int) d WHERE e.project_id = $1 AND ($2::uuid IS NULL OR e.id = $2::uuid) "
+             "ORDER BY d.received_at DESC, d.id DESC LIMIT $10::int",
+             delivery_cols);
+    const char *params[] = {
+        pid,   eid,   page.after_key, page.after_id, outcome, lo[0] ? lo : NULL, hi[0] ? hi : NULL,
+        since, until, limit};
+    json_t *rows = mh_api_query(&api, sql, 10, params);
+    if (rows == NULL || !mh_api_show_members(&api, pid, rows, delivery_data))
+        goto out;
+    json_t *result = mh_api_page_result(&page, rows, "received_at", "id");
+    json_object_set_new(result, "redacted", json_boolean(mh_api_is_redacting(&api)));
+    mh_http_respond_json(req, 200, result);
+out:
+    mh_api_close(&api);
+}
+
+/*
+ * The body a delivery's run recorded, exactly as received (the intake refuses bodies that are not
+ * UTF-8, so it is text): set as "body" on `row` when there is one (accepted deliveries and their
+ * replays; refusals keep only size and hash).
+ */
+static bool add_delivery_body(struct mh_api *api, const char *pid, json_t *row)
+{
+    const char *run_id = json_string_value(json_object_get(row, "run_id"));
+    if (run_id == NULL)
+        return true;
+    const char *ep[] = {pid, run_id};
+    json_t *rows = mh_api_query(api,
+                                "SELECT coalesce(v.payload->'delivery'->>'raw_body', (SELECT "
+                                "convert_from(b.data, 'UTF8') FROM blobs b WHERE b.project_id = "
+                                "$1 AND b.hash = decode(v.payload->'delivery'->>'raw_body_blob', "
+                                "'hex'))) AS body FROM events v WHERE v.project_id = $1 AND "
+                                "v.run_id = $2 AND v.seq = 1",
+                                2, ep);
+    if (rows == NULL)
+        return false;
+    json_t *body = json_object_get(json_array_get(rows, 0), "body");
+    if (json_is_string(body))
+        json_object_set(row, "body", body);
+    return true;
+}
+
+/* One delivery; `eid` NULL: any endpoint of the project. */
+static void get_delivery(struct mh_http_req *req, void *app, bool by_endpoint)
 {
     struct mh_api api;
     const char *pid = mh_http_req_param(req, "project_id");
-    const char *eid = mh_http_req_param(req, "endpoint_id");
+    const char *eid = by_endpoint ? mh_http_req_param(req, "endpoint_id") : NULL;
     const char *did = mh_http_req_param(req, "delivery_id");
     mh_intake_log_flush(((struct mh_app *)app)->intake, LOG_FLUSH_WAIT_MS);
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
-    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !find_endpoint(&api, pid, eid))
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) ||
+        (by_endpoint && !find_endpoint(&api, pid, eid)))
         goto out;
     if (!mh_api_is_uuid(did)) {
         mh_http_respond_error(req, 404, "not_found", "delivery not found", NULL);
@@ -872,17 +1026,29 @@ void mh_h_deliveries_get(struct mh_http_req *req, void *app)
     }
     char sql[1024];
     snprintf(sql, sizeof(sql),
-             "SELECT %s FROM webhook_deliveries d WHERE d.project_id = $1 AND "
-             "d.endpoint_id = $2 AND d.id = $3",
+             "SELECT %s, d.endpoint_id FROM webhook_deliveries d WHERE d.project_id = $1 AND "
+             "($2::uuid IS NULL OR d.endpoint_id = $2::uuid) AND d.id = $3",
              delivery_cols);
     const char *params[] = {pid, eid, did};
     json_t *row = mh_api_query_row(&api, "delivery not found", sql, 3, params);
-    if (row == NULL || !mh_api_show_members(&api, pid, row, delivery_data))
+    static const char *const shown[] = {"headers", "reason", "body", NULL};
+    if (row == NULL || !add_delivery_body(&api, pid, row) ||
+        !mh_api_show_members(&api, pid, row, shown))
         goto out;
     json_object_set_new(row, "redacted", json_boolean(mh_api_is_redacting(&api)));
     mh_http_respond_json(req, 200, json_incref(row));
 out:
     mh_api_close(&api);
+}
+
+void mh_h_deliveries_get(struct mh_http_req *req, void *app)
+{
+    get_delivery(req, app, true);
+}
+
+void mh_h_deliveries_get_project(struct mh_http_req *req, void *app)
+{
+    get_delivery(req, app, false);
 }
 
 /*
@@ -1014,6 +1180,174 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
     mh_http_respond_json(
         req, 202,
         json_pack("{s:s, s:s, s:s}", "run_id", run_id, "delivery_id", new_did, "replay_of", did));
+out:
+    mh_api_close(&api);
+}
+
+/* ---- Schema check ------------------------------------------------------------------------- */
+
+/*
+ * Checks a JSON Schema without saving it: {json_schema, delivery_id?} (a delivery of this
+ * endpoint that started a run) or {json_schema, payload}. A schema that is not a valid schema is
+ * a 422 whose path points into it (/json_schema/...); otherwise {valid, errors} for the recorded
+ * payload (the trigger.body the run saw), or {valid: true, errors: []} with nothing to test.
+ */
+void mh_h_endpoints_schema_check(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    static const char *const fields[] = {"json_schema", "delivery_id", "payload", NULL};
+    struct mh_schema *compiled = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *eid = mh_http_req_param(req, "endpoint_id");
+    const char *did = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !find_endpoint(&api, pid, eid))
+        goto out;
+    json_t *body = mh_api_body(&api);
+    if (body == NULL || !mh_api_only_fields(&api, body, fields) ||
+        !mh_api_string(&api, body, "delivery_id", false, 1, 64, &did))
+        goto out;
+    json_t *schema = json_object_get(body, "json_schema");
+    if (!json_is_object(schema) && !json_is_boolean(schema)) {
+        mh_http_respond_error(req, 422, "invalid",
+                              "'json_schema' must be a JSON Schema (an object or a boolean)",
+                              "/json_schema");
+        goto out;
+    }
+    if (mh_schema_compile(schema, &compiled, &info) != MH_OK) {
+        char path[300];
+        snprintf(path, sizeof(path), "/json_schema%s", info.path);
+        mh_http_respond_error(req, 422, "invalid", info.message, path);
+        goto out;
+    }
+    json_t *instance = json_object_get(body, "payload");
+    if (did && instance) {
+        mh_http_respond_error(req, 422, "invalid", "give either 'delivery_id' or 'payload'",
+                              "/payload");
+        goto out;
+    }
+    if (did) {
+        if (!mh_api_is_uuid(did)) {
+            mh_http_respond_error(req, 404, "not_found", "delivery not found", "/delivery_id");
+            goto out;
+        }
+        const char *dp[] = {pid, eid, did};
+        json_t *row = mh_api_query_row(
+            &api, "delivery not found",
+            "SELECT d.run_id, (SELECT coalesce(v.payload->'trigger'->'body', "
+            "(v.payload->'delivery'->>'raw_body')::jsonb) FROM events v WHERE v.project_id = $1 "
+            "AND v.run_id = d.run_id AND v.seq = 1) AS payload FROM webhook_deliveries d WHERE "
+            "d.project_id = $1 AND d.endpoint_id = $2 AND d.id = $3",
+            3, dp);
+        if (row == NULL)
+            goto out;
+        instance = json_object_get(row, "payload");
+        if (instance == NULL || !json_is_string(json_object_get(row, "run_id"))) {
+            mh_http_respond_error(req, 409, "no_payload",
+                                  "only a delivery that started a run has a recorded payload",
+                                  "/delivery_id");
+            goto out;
+        }
+    }
+    json_t *errors = NULL;
+    bool valid = instance == NULL || mh_schema_validate(compiled, instance, &errors);
+    mh_http_respond_json(
+        req, 200,
+        json_pack("{s:b, s:o}", "valid", valid, "errors", errors ? errors : json_array()));
+out:
+    mh_schema_destroy(compiled);
+    mh_api_close(&api);
+}
+
+/* ---- Sender examples -------------------------------------------------------------------- */
+
+/* The base of the endpoint's URL: ?base_url= (what the browser sees, e.g. behind a proxy) when
+ * it is a plain http(s) origin, else http://<Host>. Written into shell words: checked strictly. */
+static bool example_base(struct mh_http_req *req, char *out, size_t cap)
+{
+    const char *base = mh_http_req_query(req, "base_url");
+    const char *host = mh_http_req_header(req, "Host");
+    const char *p;
+    if (base) {
+        size_t n = strlen(base);
+        bool ok = n < cap && n <= 300 &&
+                  (strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0);
+        const char *origin = ok ? strstr(base, "//") + 2 : "";
+        ok = ok && *origin != '\0';
+        for (p = origin; *p; p++)
+            ok = ok && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                        (*p >= '0' && *p <= '9') || strchr(".-:[]", *p) != NULL);
+        if (!ok)
+            return false;
+        snprintf(out, cap, "%s", base);
+        return true;
+    }
+    bool ok = host && *host && strlen(host) <= 255;
+    for (p = host; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             strchr(".-:[]", *p) != NULL;
+    snprintf(out, cap, "http://%s", ok ? host : "localhost");
+    return true;
+}
+
+/* The examples of the endpoint (arena), or NULL after answering an error. */
+static json_t *sender_examples(struct mh_api *api, const char *pid, const char *eid,
+                               const char *secret, const char *kid)
+{
+    char base[320], url[400];
+    if (!example_base(api->req, base, sizeof(base))) {
+        mh_http_respond_error(api->req, 422, "invalid",
+                              "'base_url' must be an http(s) origin such as https://hooks.example",
+                              "?base_url");
+        return NULL;
+    }
+    const char *params[] = {pid, eid};
+    json_t *row = mh_api_query_row(
+        api, "webhook endpoint not found",
+        "SELECT e.public_id, e.verification, to_jsonb(e.methods) AS methods, "
+        "e.json_schema IS NOT NULL AS has_schema, (SELECT k.kid FROM webhook_endpoint_keys k "
+        "WHERE k.endpoint_id = e.id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR "
+        "k.expires_at > now()) ORDER BY k.created_at DESC, k.id LIMIT 1) AS kid "
+        "FROM webhook_endpoints e WHERE e.project_id = $1 AND e.id = $2",
+        2, params);
+    if (row == NULL)
+        return NULL;
+    snprintf(url, sizeof(url), "%s/hooks/%s", base,
+             json_string_value(json_object_get(row, "public_id")));
+    json_t *methods = json_object_get(row, "methods");
+    const char *method = json_string_value(json_array_get(methods, 0));
+    size_t i;
+    json_t *m;
+    json_array_foreach(methods, i, m)
+    {
+        if (strcmp(json_string_value(m), "POST") == 0)
+            method = "POST";
+    }
+    json_t *out = NULL;
+    if (mh_intake_examples(json_object_get(row, "verification"), url, method ? method : "POST",
+                           secret, kid ? kid : json_string_value(json_object_get(row, "kid")),
+                           json_is_true(json_object_get(row, "has_schema")), &out) != MH_OK) {
+        mh_http_respond_error(api->req, 500, "internal", "internal error", NULL);
+        return NULL;
+    }
+    mh_arena_defer(mh_http_req_arena(api->req), decref_void, out);
+    return out;
+}
+
+void mh_h_endpoints_examples(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *eid = mh_http_req_param(req, "endpoint_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !find_endpoint(&api, pid, eid))
+        goto out;
+    json_t *ex = sender_examples(&api, pid, eid, NULL, NULL);
+    if (ex)
+        mh_http_respond_json(req, 200, json_incref(ex));
 out:
     mh_api_close(&api);
 }

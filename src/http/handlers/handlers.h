@@ -131,6 +131,8 @@ void mh_h_endpoints_get(struct mh_http_req *req, void *app);
 void mh_h_endpoints_update(struct mh_http_req *req, void *app);
 void mh_h_endpoints_delete(struct mh_http_req *req, void *app);
 void mh_h_endpoints_test(struct mh_http_req *req, void *app);
+void mh_h_endpoints_examples(struct mh_http_req *req, void *app);
+void mh_h_endpoints_schema_check(struct mh_http_req *req, void *app);
 void mh_h_endpoint_keys_list(struct mh_http_req *req, void *app);
 void mh_h_endpoint_keys_create(struct mh_http_req *req, void *app);
 void mh_h_endpoint_keys_rotate(struct mh_http_req *req, void *app);
@@ -138,5 +140,7 @@ void mh_h_endpoint_keys_revoke(struct mh_http_req *req, void *app);
 void mh_h_deliveries_list(struct mh_http_req *req, void *app);
 void mh_h_deliveries_get(struct mh_http_req *req, void *app);
 void mh_h_deliveries_replay(struct mh_http_req *req, void *app);
+void mh_h_deliveries_list_project(struct mh_http_req *req, void *app);
+void mh_h_deliveries_get_project(struct mh_http_req *req, void *app);
 
 #endif

@@ -145,4 +145,121 @@ export interface AlertEntry {
   notified_at: string;
   resolved_at: string | null;
   deliveries: { id: string; channel_id: string; event: string; status: string; attempts: number; run_id: string | null }[];
+export type Scheme = 'none' | 'hmac' | 'github' | 'stripe' | 'standard_webhooks' | 'jwt';
+
+/** An endpoint's `verification` (docs/webhooks.md "Verification schemes"). */
+export interface Verification {
+  scheme: Scheme;
+  algorithm?: 'sha256' | 'sha512';
+  header?: string;
+  encoding?: 'hex' | 'base64' | 'base64url';
+  prefix?: string;
+  tolerance_s?: number;
+  issuer?: string | null;
+  audience?: string | null;
+  leeway_s?: number;
+  require_exp?: boolean;
+}
+
+export interface EndpointKey {
+  id: string;
+  algorithm: string;
+  kid: string | null;
+  label: string;
+  public_key_pem: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  is_active: boolean;
+  /** Only in the answer that creates the key: shown once. */
+  secret?: string;
+}
+
+export interface EndpointSummary {
+  id: string;
+  workflow_id: string;
+  public_id: string;
+  path: string;
+  name: string;
+  is_enabled: boolean;
+  scheme: Scheme;
+  methods: string[];
+  pinned_version: number | null;
+  created_at: string;
+  active_keys: number;
+}
+
+export interface Endpoint {
+  id: string;
+  workflow_id: string;
+  public_id: string;
+  path: string;
+  name: string;
+  is_enabled: boolean;
+  methods: string[];
+  pinned_version: number | null;
+  verification: Verification;
+  max_body_bytes: number;
+  rate_capacity: number;
+  rate_per_second: number;
+  json_schema: unknown;
+  idempotency_retention_s: number;
+  created_at: string;
+  updated_at: string;
+  keys: EndpointKey[];
+}
+
+/** GET .../endpoints/:id/examples, and the answers that create a key. */
+export interface SenderExamples {
+  scheme: Scheme;
+  url: string;
+  method: string;
+  content_type: string;
+  body: string;
+  secret_included: boolean;
+  script: string;
+  provider: { name: string; where: string; settings: { name: string; value: string; note?: string }[] } | null;
+  notes: string[];
+}
+
+export interface EndpointCreated extends Endpoint {
+  key?: EndpointKey;
+  examples: SenderExamples;
+}
+
+export interface KeyCreated {
+  key: EndpointKey;
+  keys: EndpointKey[];
+  examples: SenderExamples;
+}
+
+export type Outcome = 'accepted' | 'refused' | 'duplicate';
+
+export interface Delivery {
+  id: string;
+  received_at: string;
+  method: string;
+  status: number;
+  outcome: Outcome;
+  reason: string | null;
+  headers: Record<string, string>;
+  content_type: string | null;
+  body_size: number;
+  body_sha256: string | null;
+  key_id: string | null;
+  run_id: string | null;
+  replay_of: string | null;
+  is_test: boolean;
+  endpoint_id: string;
+  endpoint_name?: string;
+  /** Only in the detail of a delivery that started a run: the bytes received, as text. */
+  body?: string;
+  redacted?: boolean;
+}
+
+export interface TestWebhookResult {
+  request: { content_type: string; headers: Record<string, string> };
+  response: { status: number; body: unknown };
+  run: { id: string; status: RunStatus; is_test: boolean } | null;
 }
