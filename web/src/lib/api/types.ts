@@ -145,6 +145,8 @@ export interface AlertEntry {
   notified_at: string;
   resolved_at: string | null;
   deliveries: { id: string; channel_id: string; event: string; status: string; attempts: number; run_id: string | null }[];
+}
+
 export type Scheme = 'none' | 'hmac' | 'github' | 'stripe' | 'standard_webhooks' | 'jwt';
 
 /** An endpoint's `verification` (docs/webhooks.md "Verification schemes"). */
