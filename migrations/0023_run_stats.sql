@@ -8,7 +8,8 @@
 -- runs it saw unfinished once they finish, and a sample of the queue once a minute.
 --
 -- Rows: one per (project, grain, bucket start, workflow) for grains minute, hour and day, bucket
--- starts in UTC. Runs count in the bucket of their creation (the webhook's arrival): "of the
+-- starts in UTC, and the project's total under the nil workflow id, so that a chart reads one
+-- row per point whatever the number of workflows. Runs count in the bucket of their creation (the webhook's arrival): "of the
 -- runs that started in this hour, how many failed and how long did they take". Test runs and
 -- test deliveries are left out. Durations (finished_at - created_at) go into a histogram of
 -- fixed log-scale buckets, 8 per doubling, so that rows of any grain merge by adding counts;
@@ -111,19 +112,50 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE round((2 ^ ((i - 1.5) / 8))::numeric, 2)::double precision END
 $$;
 
--- Adds two histograms element by element.
+-- Adds two histograms element by element. PL/pgSQL loops over the ~100 elements: a plan is
+-- cached once per session, where a SQL body over generate_series is planned per call (5 times
+-- slower in the rollup, docs/BENCHMARKS.md).
 CREATE FUNCTION mh_stats_hist_add(a int[], b int[]) RETURNS int[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(coalesce(a[g], 0) + coalesce(b[g], 0) ORDER BY g), '{}')
-      FROM generate_series(1, greatest(coalesce(cardinality(a), 0), coalesce(cardinality(b), 0))) g
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    na int := coalesce(cardinality(a), 0);
+    nb int := coalesce(cardinality(b), 0);
+    r int[];
+BEGIN
+    IF na < nb THEN
+        r := b;
+        FOR i IN 1 .. na LOOP
+            r[i] := r[i] + a[i];
+        END LOOP;
+    ELSE
+        r := coalesce(a, '{}');
+        FOR i IN 1 .. nb LOOP
+            r[i] := r[i] + b[i];
+        END LOOP;
+    END IF;
+    RETURN r;
+END
 $$;
 
 -- A dense histogram from bucket numbers and their counts.
 CREATE FUNCTION mh_stats_hist_dense(idx int[], n bigint[]) RETURNS int[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(coalesce(m.n, 0)::int ORDER BY g), '{}')
-      FROM generate_series(1, (SELECT max(x) FROM unnest(idx) x)) g
-      LEFT JOIN unnest(idx, n) m(i, n) ON m.i = g
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    top int := 0;
+    r int[];
+BEGIN
+    FOR k IN 1 .. coalesce(cardinality(idx), 0) LOOP
+        top := greatest(top, idx[k]);
+    END LOOP;
+    IF top = 0 THEN
+        RETURN '{}';
+    END IF;
+    r := array_fill(0, ARRAY[top]);
+    FOR k IN 1 .. cardinality(idx) LOOP
+        r[idx[k]] := r[idx[k]] + n[k];
+    END LOOP;
+    RETURN r;
+END
 $$;
 
 -- One rollup pass: folds at most p_batch new runs, the pending runs that finished, at most
@@ -133,7 +165,10 @@ $$;
 -- once). Returns {"runs": n, "finished": n, "deliveries": n, "more": bool, "locked": bool};
 -- "more" means a batch was full and the caller should pass again soon.
 CREATE FUNCTION mh_stats_rollup(p_lag_ms int, p_batch int) RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET TimeZone = 'UTC' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET TimeZone = 'UTC'
+-- The planner's estimate for the walk over every project is far too high and would have it
+-- compile the statement with JIT: 8 s instead of 0.2 (docs/BENCHMARKS.md).
+SET jit = off AS $$
 DECLARE
     v_cutoff   timestamptz := now() - greatest(p_lag_ms, 0) * interval '1 millisecond';
     v_keep     timestamptz := now() - interval '2 days';
@@ -190,18 +225,22 @@ BEGIN
           FROM f CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) gr(grain)
          WHERE gr.grain <> 'minute' OR f.created_at >= v_keep
     ),
+    -- Each workflow's row, and the project's under the nil workflow id.
     c AS (
-        SELECT project_id, workflow_id, grain, bucket, sum(started) AS started,
+        SELECT project_id, coalesce(workflow_id, '00000000-0000-0000-0000-000000000000'::uuid) AS workflow_id, grain, bucket,
+               sum(started) AS started,
                count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
                count(*) FILTER (WHERE outcome = 'failed') AS failed,
                count(*) FILTER (WHERE outcome = 'canceled') AS canceled
-          FROM g GROUP BY project_id, workflow_id, grain, bucket
+          FROM g GROUP BY GROUPING SETS ((project_id, workflow_id, grain, bucket),
+                                         (project_id, grain, bucket))
     ),
     hk AS (
-        SELECT project_id, workflow_id, grain, bucket, mh_stats_bucket(d_ms) AS i,
-               count(*) AS n
+        SELECT project_id, coalesce(workflow_id, '00000000-0000-0000-0000-000000000000'::uuid) AS workflow_id, grain, bucket,
+               mh_stats_bucket(d_ms) AS i, count(*) AS n
           FROM g WHERE d_ms IS NOT NULL
-         GROUP BY project_id, workflow_id, grain, bucket, mh_stats_bucket(d_ms)
+         GROUP BY GROUPING SETS ((project_id, workflow_id, grain, bucket, mh_stats_bucket(d_ms)),
+                                 (project_id, grain, bucket, mh_stats_bucket(d_ms)))
     ),
     ha AS (
         SELECT project_id, workflow_id, grain, bucket,
@@ -257,11 +296,12 @@ BEGIN
     up AS (
         INSERT INTO run_stats AS s (project_id, workflow_id, grain, bucket_start,
                                     deliveries_accepted, deliveries_duplicate, deliveries_refused)
-        SELECT project_id, workflow_id, grain, bucket,
+        SELECT project_id, coalesce(workflow_id, '00000000-0000-0000-0000-000000000000'::uuid), grain, bucket,
                count(*) FILTER (WHERE outcome = 'accepted'),
                count(*) FILTER (WHERE outcome = 'duplicate'),
                count(*) FILTER (WHERE outcome = 'refused')
-          FROM g GROUP BY project_id, workflow_id, grain, bucket
+          FROM g GROUP BY GROUPING SETS ((project_id, workflow_id, grain, bucket),
+                                         (project_id, grain, bucket))
         ON CONFLICT (project_id, grain, bucket_start, workflow_id) DO UPDATE
            SET deliveries_accepted = s.deliveries_accepted + EXCLUDED.deliveries_accepted,
                deliveries_duplicate = s.deliveries_duplicate + EXCLUDED.deliveries_duplicate,
@@ -333,74 +373,75 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT least(runs_at, deliveries_at) FROM stats_state WHERE id
 $$;
 
+-- The rank-q value of a histogram, as the bucket number holding it (NULL when empty): the
+-- smallest bucket whose cumulative count reaches ceil(q * total) ("nearest rank").
+CREATE FUNCTION mh_stats_quantile(hist int[], q double precision) RETURNS int
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    total bigint := 0;
+    rank bigint;
+    cum bigint := 0;
+BEGIN
+    FOR i IN 1 .. coalesce(cardinality(hist), 0) LOOP
+        total := total + hist[i];
+    END LOOP;
+    IF total = 0 THEN
+        RETURN NULL;
+    END IF;
+    rank := greatest(ceil(q * total), 1);
+    FOR i IN 1 .. cardinality(hist) LOOP
+        cum := cum + hist[i];
+        IF cum >= rank THEN
+            RETURN i;
+        END IF;
+    END LOOP;
+    RETURN cardinality(hist);
+END
+$$;
+
+-- Sums histograms (the merge that makes hour and day figures out of any rows).
+CREATE AGGREGATE mh_stats_hist_sum(int[]) (SFUNC = mh_stats_hist_add, STYPE = int[],
+                                            INITCOND = '{}');
+
 -- The series behind GET /api/projects/:pid/stats: p_points buckets of p_grain ending with the
--- current one, for the project (p_workflow NULL) or one workflow. Runs as the caller, so
--- row-level security decides what it reads. Every bucket is present (zeros when empty).
+-- current one, for the project (p_workflow NULL: its total rows) or one workflow; one row per
+-- point. Runs as the caller, so row-level security decides what it reads. Every bucket is
+-- present (zeros when empty).
 CREATE FUNCTION mh_stats_series(p_project uuid, p_workflow uuid, p_grain text, p_points int)
-RETURNS jsonb LANGUAGE sql STABLE SET TimeZone = 'UTC' AS $$
-WITH k AS (
-    SELECT CASE p_grain WHEN 'minute' THEN interval '1 minute' WHEN 'hour' THEN interval '1 hour'
-                        ELSE interval '1 day' END AS step
-),
-w AS (
+RETURNS jsonb LANGUAGE sql STABLE SET TimeZone = 'UTC' SET jit = off AS $$
+WITH w AS (
     SELECT date_trunc(p_grain, now()) - (p_points - 1) * k.step AS t0,
            date_trunc(p_grain, now()) + k.step AS t1, k.step
-      FROM k
+      FROM (SELECT CASE p_grain WHEN 'minute' THEN interval '1 minute'
+                                WHEN 'hour' THEN interval '1 hour'
+                                ELSE interval '1 day' END AS step) k
 ),
 pts AS (
     SELECT g AS n, w.t0 + g * w.step AS t FROM w, generate_series(0, p_points - 1) g
 ),
 r AS (
-    SELECT s.* FROM run_stats s, w
+    SELECT s.bucket_start AS t, s.started, s.succeeded, s.failed, s.canceled, s.duration_hist,
+           s.deliveries_accepted, s.deliveries_duplicate, s.deliveries_refused
+      FROM run_stats s
      WHERE s.project_id = p_project AND s.grain = p_grain
-       AND s.bucket_start >= w.t0 AND s.bucket_start < w.t1
-       AND (p_workflow IS NULL OR s.workflow_id = p_workflow)
-),
-c AS (
-    SELECT bucket_start AS t, sum(started) AS started, sum(succeeded) AS succeeded,
-           sum(failed) AS failed, sum(canceled) AS canceled,
-           sum(deliveries_accepted) AS accepted, sum(deliveries_duplicate) AS duplicate,
-           sum(deliveries_refused) AS refused
-      FROM r GROUP BY bucket_start
-),
-h AS (
-    SELECT r.bucket_start AS t, u.i::int AS i, sum(u.v) AS n
-      FROM r, unnest(r.duration_hist) WITH ORDINALITY u(v, i)
-     WHERE u.v <> 0 GROUP BY r.bucket_start, u.i
-),
-hc AS (
-    SELECT t, i, sum(n) OVER (PARTITION BY t ORDER BY i) AS cum, sum(n) OVER (PARTITION BY t) AS tot
-      FROM h
-),
-q AS (
-    SELECT t, min(i) FILTER (WHERE cum >= ceil(0.50 * tot)) AS p50,
-           min(i) FILTER (WHERE cum >= ceil(0.95 * tot)) AS p95,
-           min(i) FILTER (WHERE cum >= ceil(0.99 * tot)) AS p99
-      FROM hc GROUP BY t
-),
-ht AS (
-    SELECT i, sum(n) OVER (ORDER BY i) AS cum, sum(n) OVER () AS tot
-      FROM (SELECT i, sum(n) AS n FROM h GROUP BY i) x
-),
-qs AS (
-    SELECT min(i) FILTER (WHERE cum >= ceil(0.50 * tot)) AS p50,
-           min(i) FILTER (WHERE cum >= ceil(0.95 * tot)) AS p95,
-           min(i) FILTER (WHERE cum >= ceil(0.99 * tot)) AS p99
-      FROM ht
+       AND s.workflow_id = coalesce(p_workflow, '00000000-0000-0000-0000-000000000000')
+       AND s.bucket_start >= (SELECT t0 FROM w) AND s.bucket_start < (SELECT t1 FROM w)
 ),
 qd AS (
     SELECT s.bucket_start AS t, s.due_max, s.leased_max, s.scheduled_max
-      FROM queue_stats s, w
+      FROM queue_stats s
      WHERE s.project_id = p_project AND s.grain = p_grain
        AND s.workflow_id = coalesce(p_workflow, '00000000-0000-0000-0000-000000000000')
-       AND s.bucket_start >= w.t0 AND s.bucket_start < w.t1
+       AND s.bucket_start >= (SELECT t0 FROM w) AND s.bucket_start < (SELECT t1 FROM w)
 ),
 tot AS (
     SELECT coalesce(sum(started), 0) AS started, coalesce(sum(succeeded), 0) AS succeeded,
            coalesce(sum(failed), 0) AS failed, coalesce(sum(canceled), 0) AS canceled,
-           coalesce(sum(accepted), 0) AS accepted, coalesce(sum(duplicate), 0) AS duplicate,
-           coalesce(sum(refused), 0) AS refused
-      FROM c
+           coalesce(sum(deliveries_accepted), 0) AS accepted,
+           coalesce(sum(deliveries_duplicate), 0) AS duplicate,
+           coalesce(sum(deliveries_refused), 0) AS refused,
+           mh_stats_hist_sum(duration_hist) AS hist
+      FROM r
 )
 SELECT jsonb_build_object(
     'from', (SELECT to_char(t0, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM w),
@@ -412,28 +453,30 @@ SELECT jsonb_build_object(
         'error_rate', CASE WHEN tot.succeeded + tot.failed + tot.canceled > 0
                            THEN round(tot.failed::numeric
                                       / (tot.succeeded + tot.failed + tot.canceled), 4) END,
-        'p50_ms', mh_stats_bucket_ms(qs.p50), 'p95_ms', mh_stats_bucket_ms(qs.p95),
-        'p99_ms', mh_stats_bucket_ms(qs.p99),
+        'p50_ms', mh_stats_bucket_ms(mh_stats_quantile(tot.hist, 0.50)),
+        'p95_ms', mh_stats_bucket_ms(mh_stats_quantile(tot.hist, 0.95)),
+        'p99_ms', mh_stats_bucket_ms(mh_stats_quantile(tot.hist, 0.99)),
         'deliveries', jsonb_build_object('accepted', tot.accepted, 'duplicate', tot.duplicate,
                                          'refused', tot.refused),
         'queue_due_max', (SELECT coalesce(max(due_max), 0) FROM qd),
         'queue_scheduled_max', (SELECT coalesce(max(scheduled_max), 0) FROM qd))
-        FROM tot, qs),
+        FROM tot),
     'points', (SELECT jsonb_agg(jsonb_build_object(
         't', to_char(pts.t, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-        'started', coalesce(c.started, 0), 'succeeded', coalesce(c.succeeded, 0),
-        'failed', coalesce(c.failed, 0), 'canceled', coalesce(c.canceled, 0),
-        'error_rate', CASE WHEN c.succeeded + c.failed + c.canceled > 0
-                           THEN round(c.failed::numeric / (c.succeeded + c.failed + c.canceled), 4)
+        'started', coalesce(r.started, 0), 'succeeded', coalesce(r.succeeded, 0),
+        'failed', coalesce(r.failed, 0), 'canceled', coalesce(r.canceled, 0),
+        'error_rate', CASE WHEN r.succeeded + r.failed + r.canceled > 0
+                           THEN round(r.failed::numeric / (r.succeeded + r.failed + r.canceled), 4)
                       END,
-        'p50_ms', mh_stats_bucket_ms(q.p50), 'p95_ms', mh_stats_bucket_ms(q.p95),
-        'p99_ms', mh_stats_bucket_ms(q.p99),
-        'deliveries_accepted', coalesce(c.accepted, 0),
-        'deliveries_duplicate', coalesce(c.duplicate, 0),
-        'deliveries_refused', coalesce(c.refused, 0),
+        'p50_ms', mh_stats_bucket_ms(mh_stats_quantile(r.duration_hist, 0.50)),
+        'p95_ms', mh_stats_bucket_ms(mh_stats_quantile(r.duration_hist, 0.95)),
+        'p99_ms', mh_stats_bucket_ms(mh_stats_quantile(r.duration_hist, 0.99)),
+        'deliveries_accepted', coalesce(r.deliveries_accepted, 0),
+        'deliveries_duplicate', coalesce(r.deliveries_duplicate, 0),
+        'deliveries_refused', coalesce(r.deliveries_refused, 0),
         'queue_due', coalesce(qd.due_max, 0), 'queue_leased', coalesce(qd.leased_max, 0),
         'queue_scheduled', coalesce(qd.scheduled_max, 0)) ORDER BY pts.n)
-        FROM pts LEFT JOIN c USING (t) LEFT JOIN q USING (t) LEFT JOIN qd USING (t))
+        FROM pts LEFT JOIN r USING (t) LEFT JOIN qd USING (t))
 )
 $$;
 
@@ -441,4 +484,5 @@ REVOKE ALL ON FUNCTION mh_stats_rollup(int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mh_stats_rollup(int, int), mh_stats_as_of(),
     mh_stats_series(uuid, uuid, text, int), mh_stats_bucket(double precision),
     mh_stats_bucket_ms(int), mh_stats_hist_add(int[], int[]),
-    mh_stats_hist_dense(int[], bigint[]) TO meshhook_app;
+    mh_stats_hist_dense(int[], bigint[]), mh_stats_quantile(int[], double precision),
+    mh_stats_hist_sum(int[]) TO meshhook_app;
