@@ -373,29 +373,43 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT least(runs_at, deliveries_at) FROM stats_state WHERE id
 $$;
 
--- The rank-q value of a histogram, as the bucket number holding it (NULL when empty): the
--- smallest bucket whose cumulative count reaches ceil(q * total) ("nearest rank").
-CREATE FUNCTION mh_stats_quantile(hist int[], q double precision) RETURNS int
+-- The 50th, 95th and 99th percentiles of a histogram in milliseconds (NULLs when it is empty),
+-- by nearest rank: the bucket where the cumulative count first reaches ceil(q * total), reported
+-- as mh_stats_bucket_ms. One walk for the three.
+CREATE FUNCTION mh_stats_percentiles(hist int[]) RETURNS double precision[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     total bigint := 0;
-    rank bigint;
+    r50 bigint;
+    r95 bigint;
+    r99 bigint;
     cum bigint := 0;
+    res double precision[] := ARRAY[NULL, NULL, NULL]::double precision[];
+    n int := coalesce(cardinality(hist), 0);
 BEGIN
-    FOR i IN 1 .. coalesce(cardinality(hist), 0) LOOP
+    FOR i IN 1 .. n LOOP
         total := total + hist[i];
     END LOOP;
     IF total = 0 THEN
-        RETURN NULL;
+        RETURN res;
     END IF;
-    rank := greatest(ceil(q * total), 1);
-    FOR i IN 1 .. cardinality(hist) LOOP
+    r50 := greatest(ceil(0.50 * total), 1);
+    r95 := greatest(ceil(0.95 * total), 1);
+    r99 := greatest(ceil(0.99 * total), 1);
+    FOR i IN 1 .. n LOOP
         cum := cum + hist[i];
-        IF cum >= rank THEN
-            RETURN i;
+        IF res[1] IS NULL AND cum >= r50 THEN
+            res[1] := mh_stats_bucket_ms(i);
+        END IF;
+        IF res[2] IS NULL AND cum >= r95 THEN
+            res[2] := mh_stats_bucket_ms(i);
+        END IF;
+        IF cum >= r99 THEN
+            res[3] := mh_stats_bucket_ms(i);
+            EXIT;
         END IF;
     END LOOP;
-    RETURN cardinality(hist);
+    RETURN res;
 END
 $$;
 
@@ -421,7 +435,7 @@ pts AS (
 ),
 r AS (
     SELECT s.bucket_start AS t, s.started, s.succeeded, s.failed, s.canceled, s.duration_hist,
-           s.deliveries_accepted, s.deliveries_duplicate, s.deliveries_refused
+           mh_stats_percentiles(s.duration_hist) AS pct, s.deliveries_accepted, s.deliveries_duplicate, s.deliveries_refused
       FROM run_stats s
      WHERE s.project_id = p_project AND s.grain = p_grain
        AND s.workflow_id = coalesce(p_workflow, '00000000-0000-0000-0000-000000000000')
@@ -440,7 +454,7 @@ tot AS (
            coalesce(sum(deliveries_accepted), 0) AS accepted,
            coalesce(sum(deliveries_duplicate), 0) AS duplicate,
            coalesce(sum(deliveries_refused), 0) AS refused,
-           mh_stats_hist_sum(duration_hist) AS hist
+           mh_stats_percentiles(mh_stats_hist_sum(duration_hist)) AS pct
       FROM r
 )
 SELECT jsonb_build_object(
@@ -453,9 +467,7 @@ SELECT jsonb_build_object(
         'error_rate', CASE WHEN tot.succeeded + tot.failed + tot.canceled > 0
                            THEN round(tot.failed::numeric
                                       / (tot.succeeded + tot.failed + tot.canceled), 4) END,
-        'p50_ms', mh_stats_bucket_ms(mh_stats_quantile(tot.hist, 0.50)),
-        'p95_ms', mh_stats_bucket_ms(mh_stats_quantile(tot.hist, 0.95)),
-        'p99_ms', mh_stats_bucket_ms(mh_stats_quantile(tot.hist, 0.99)),
+        'p50_ms', tot.pct[1], 'p95_ms', tot.pct[2], 'p99_ms', tot.pct[3],
         'deliveries', jsonb_build_object('accepted', tot.accepted, 'duplicate', tot.duplicate,
                                          'refused', tot.refused),
         'queue_due_max', (SELECT coalesce(max(due_max), 0) FROM qd),
@@ -468,9 +480,7 @@ SELECT jsonb_build_object(
         'error_rate', CASE WHEN r.succeeded + r.failed + r.canceled > 0
                            THEN round(r.failed::numeric / (r.succeeded + r.failed + r.canceled), 4)
                       END,
-        'p50_ms', mh_stats_bucket_ms(mh_stats_quantile(r.duration_hist, 0.50)),
-        'p95_ms', mh_stats_bucket_ms(mh_stats_quantile(r.duration_hist, 0.95)),
-        'p99_ms', mh_stats_bucket_ms(mh_stats_quantile(r.duration_hist, 0.99)),
+        'p50_ms', r.pct[1], 'p95_ms', r.pct[2], 'p99_ms', r.pct[3],
         'deliveries_accepted', coalesce(r.deliveries_accepted, 0),
         'deliveries_duplicate', coalesce(r.deliveries_duplicate, 0),
         'deliveries_refused', coalesce(r.deliveries_refused, 0),
@@ -484,5 +494,5 @@ REVOKE ALL ON FUNCTION mh_stats_rollup(int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mh_stats_rollup(int, int), mh_stats_as_of(),
     mh_stats_series(uuid, uuid, text, int), mh_stats_bucket(double precision),
     mh_stats_bucket_ms(int), mh_stats_hist_add(int[], int[]),
-    mh_stats_hist_dense(int[], bigint[]), mh_stats_quantile(int[], double precision),
+    mh_stats_hist_dense(int[], bigint[]), mh_stats_percentiles(int[]),
     mh_stats_hist_sum(int[]) TO meshhook_app;
