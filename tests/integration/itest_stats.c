@@ -64,8 +64,8 @@ static void sql_params(struct ienv *e, const char *sql, const char *a, const cha
 static void rollup(struct ienv *e)
 {
     for (int i = 0; i < 1000; i++) {
-        json_t *rows = mh_it_sql(e->db.admin_url, "SELECT mh_stats_rollup(0, 7) AS r", 0, NULL,
-                                 NULL);
+        json_t *rows =
+            mh_it_sql(e->db.admin_url, "SELECT mh_stats_rollup(0, 7) AS r", 0, NULL, NULL);
         MH_T_ASSERT(rows != NULL);
         json_t *r = json_object_get(json_array_get(rows, 0), "r");
         bool more = json_is_true(json_object_get(r, "more"));
@@ -299,8 +299,8 @@ MH_TEST(bad_parameters_are_422_and_other_tenants_see_nothing)
     MH_T_ASSERT_STR_EQ(jstr(r, "grain"), "day");
     MH_T_ASSERT_EQ(json_array_size(json_object_get(r, "points")), 90);
     json_decref(r);
-    json_decref(stats(&e, e.bearer,
-                      "window=24h&workflow_id=00000000-0000-0000-0000-00000000abcd", 404));
+    json_decref(
+        stats(&e, e.bearer, "window=24h&workflow_id=00000000-0000-0000-0000-00000000abcd", 404));
 
     /* Another user: the project does not exist for them, nor its workflow. */
     char other[128], other_id[40];

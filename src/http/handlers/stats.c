@@ -82,7 +82,10 @@ void mh_h_stats(struct mh_http_req *req, void *app)
         char msg[160];
         snprintf(msg, sizeof(msg),
                  "grain '%s' allows windows up to %s (%d points); use a coarser grain", grain,
-                 step == 1 ? "24h" : step == 60 ? "60d" : "400d", MAX_POINTS);
+                 step == 1    ? "24h"
+                 : step == 60 ? "60d"
+                              : "400d",
+                 MAX_POINTS);
         mh_http_respond_error(req, 422, "invalid", msg, "?grain");
         goto out;
     }
@@ -99,9 +102,9 @@ void mh_h_stats(struct mh_http_req *req, void *app)
     char pts[24];
     snprintf(pts, sizeof(pts), "%ld", points);
     const char *params[] = {pid, wid, grain, pts};
-    json_t *row = mh_api_query_row(&api, "project not found",
-                                   "SELECT mh_stats_series($1::uuid, $2::uuid, $3, $4::int) AS s",
-                                   4, params);
+    json_t *row =
+        mh_api_query_row(&api, "project not found",
+                         "SELECT mh_stats_series($1::uuid, $2::uuid, $3, $4::int) AS s", 4, params);
     if (row == NULL)
         goto out;
     json_t *s = json_object_get(row, "s");
