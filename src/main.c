@@ -21,6 +21,7 @@
 #include "intake/intake.h"
 #include "metrics/metrics.h"
 #include "secrets/secrets.h"
+#include "stats/stats.h"
 
 static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
@@ -162,6 +163,7 @@ static int cmd_serve(int argc, char **argv)
     struct mh_app app = {.cfg = &cfg};
     struct mh_db_pool *commit_pool = NULL;
     struct mh_http_server *srv = NULL;
+    struct mh_stats *stats = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int status = 1;
     log_database("serving from", cfg.database_url, cfg.is_database_url_embedded);
@@ -238,6 +240,19 @@ static int cmd_serve(int argc, char **argv)
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);
         goto out;
     }
+    /* Run statistics (src/stats): a background rollup, alongside the workers. */
+    if (cfg.workers > 0 && cfg.stats_interval_ms > 0) {
+        struct mh_stats_opts so = {
+            .pool = app.pool,
+            .interval_ms = cfg.stats_interval_ms,
+            .lag_ms = cfg.stats_lag_ms,
+            .batch = cfg.stats_batch,
+        };
+        if (mh_stats_start(&so, &stats) != MH_OK) {
+            mh_log(MH_LOG_ERROR, "main", "cannot start the statistics thread");
+            goto out;
+        }
+    }
     struct mh_http_server_opts opts = {
         .bind_address = cfg.bind_address,
         .port = cfg.port,
@@ -271,6 +286,7 @@ static int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     mh_http_server_destroy(srv);
+    mh_stats_stop(stats);
     mh_intake_destroy(app.intake);
     mh_alerts_stop(app.alerts);
     mh_engine_runtime_stop(app.runtime);

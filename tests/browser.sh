@@ -112,7 +112,7 @@ port=$(sh scripts/free-port.sh)
 log="$TMP/browser-server.log"
 MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n') MESHHOOK_KEK_ID=browser-1 \
     MESHHOOK_LOG_FORMAT=text "$BIN" serve --port "$port" --bind-address 127.0.0.1 \
-    --allow-signup --workers 2 >"$log" 2>&1 &
+    --allow-signup --workers 2 --stats-interval-ms 300 --stats-lag-ms 1000 >"$log" 2>&1 &
 server=$!
 stop_server() {
     if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then

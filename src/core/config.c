@@ -100,6 +100,14 @@ static const struct cfg_row rows[] = {
     {"intake_doubt_wait_ms", CFG_INT, F(intake_doubt_wait_ms), "5000", 0, 60000, false,
      "longest wait, when a webhook's COMMIT was sent and its answer lost, to find out whether "
      "it was recorded before answering 503"},
+    {"stats_interval_ms", CFG_INT, F(stats_interval_ms), "10000", 0, 3600000, false,
+     "how often the run statistics are brought up to date (docs/observability.md; 0: this "
+     "server does not maintain them)"},
+    {"stats_lag_ms", CFG_INT, F(stats_lag_ms), "30000", 0, 3600000, false,
+     "runs and deliveries younger than this wait for a later statistics pass; a row committed "
+     "later than this after its time (clock skew between servers) is not counted"},
+    {"stats_batch", CFG_INT, F(stats_batch), "5000", 10, 1000000, false,
+     "most runs and deliveries folded into the statistics per transaction"},
     {"kek_file", CFG_STR, F(kek_file), "", 0, 0, false, "file holding the key-encryption key"},
     {"kek", CFG_STR, F(kek), "", 0, 0, true, "key-encryption key (hex or base64)"},
     {"kek_id", CFG_STR, F(kek_id), "", 0, 0, false, "id of the key-encryption key"},

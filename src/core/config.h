@@ -46,6 +46,9 @@ struct mh_config {
     int intake_committers;
     int intake_max_batch;
     int intake_doubt_wait_ms;
+    int stats_interval_ms;
+    int stats_lag_ms;
+    int stats_batch;
     char *kek_file;
     char *kek;
     char *kek_id;

@@ -108,6 +108,7 @@ const struct mh_http_route mh_app_routes[] = {
 
     {"GET", "/api/projects/:project_id/audit", mh_h_audit_list, false},
     {"GET", "/api/projects/:project_id/audit/verify", mh_h_audit_verify, false},
+    {"GET", "/api/projects/:project_id/stats", mh_h_stats, false},
 
     {"GET", "/api/node-types", mh_h_node_types, false},
     {"GET", "/api/projects/:project_id/workflows", mh_h_workflows_list, false},

@@ -82,6 +82,8 @@ void mh_h_privacy_test(struct mh_http_req *req, void *app);
 /* audit.c */
 void mh_h_audit_list(struct mh_http_req *req, void *app);
 void mh_h_audit_verify(struct mh_http_req *req, void *app);
+/* stats.c */
+void mh_h_stats(struct mh_http_req *req, void *app);
 
 /* workflows.c */
 void mh_h_node_types(struct mh_http_req *req, void *app);

@@ -265,3 +265,46 @@ export interface TestWebhookResult {
   response: { status: number; body: unknown };
   run: { id: string; status: RunStatus; is_test: boolean } | null;
 }
+
+/** One bucket of GET /api/projects/:pid/stats (docs/observability.md "Statistics"). */
+export interface StatsPoint {
+  t: string;
+  started: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  error_rate: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  deliveries_accepted: number;
+  deliveries_duplicate: number;
+  deliveries_refused: number;
+  queue_due: number;
+  queue_leased: number;
+  queue_scheduled: number;
+}
+
+export interface Stats {
+  window: string;
+  grain: 'minute' | 'hour' | 'day';
+  workflow_id: string | null;
+  from: string;
+  to: string;
+  as_of: string | null;
+  percentile_relative_error: number;
+  summary: {
+    started: number;
+    succeeded: number;
+    failed: number;
+    canceled: number;
+    error_rate: number | null;
+    p50_ms: number | null;
+    p95_ms: number | null;
+    p99_ms: number | null;
+    deliveries: { accepted: number; duplicate: number; refused: number };
+    queue_due_max: number;
+    queue_scheduled_max: number;
+  };
+  points: StatsPoint[];
+}
