@@ -44,6 +44,11 @@ const struct mh_http_route mh_app_routes[] = {
     {"POST", "/api/projects/:project_id/runs/:run_id/replay", mh_h_runs_replay, false},
     {"POST", "/api/projects/:project_id/runs/:run_id/resume", mh_h_runs_resume, false},
     {"GET", "/api/projects/:project_id/dead-letters", mh_h_dead_letters_list, false},
+    {"GET", "/api/projects/:project_id/dead-letters/:dead_letter_id", mh_h_dead_letters_get, false},
+    {"POST", "/api/projects/:project_id/dead-letters/replay", mh_h_dead_letters_replay_many, false},
+    {"POST", "/api/projects/:project_id/dead-letters/dismiss", mh_h_dead_letters_dismiss, false},
+    {"POST", "/api/projects/:project_id/dead-letters/undismiss", mh_h_dead_letters_undismiss,
+     false},
     {"POST", "/api/projects/:project_id/dead-letters/:dead_letter_id/replay",
      mh_h_dead_letters_replay, false},
 

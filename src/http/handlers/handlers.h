@@ -48,7 +48,11 @@ void mh_h_runs_cancel(struct mh_http_req *req, void *app);
 void mh_h_runs_replay(struct mh_http_req *req, void *app);
 void mh_h_runs_resume(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_get(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_replay_many(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_dismiss(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_undismiss(struct mh_http_req *req, void *app);
 /* secrets.c */
 void mh_h_secrets_list(struct mh_http_req *req, void *app);
 void mh_h_secrets_create(struct mh_http_req *req, void *app);
