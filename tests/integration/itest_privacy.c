@@ -409,7 +409,8 @@ MH_TEST(database_error_text_stays_in_the_server_log)
     char path[256];
     /* The server checks the time's form; PostgreSQL refuses the date, which does not exist
      * ("date/time field value out of range: ..."), quoting the value. */
-    snprintf(path, sizeof(path), "/api/projects/%s/runs?since=2026-02-31T00:00:00.41114111Z", e.project);
+    snprintf(path, sizeof(path), "/api/projects/%s/runs?since=2026-02-31T00:00:00.41114111Z",
+             e.project);
     long st;
     json_t *r = mh_it_api(&e.s, e.owner, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 422);

@@ -444,7 +444,9 @@ void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
         !mh_api_query_enum(&api, "kind", kinds, &kind))
         goto out;
     const char *node = mh_http_req_query(req, "node");
-    if (node && (!node[0] || strlen(node) > 64)) {
+    if (node && !node[0])
+        node = NULL;
+    if (node && strlen(node) > 64) {
         mh_http_respond_error(req, 422, "invalid", "node must be a node id (1 to 64 characters)",
                               "?node");
         goto out;
