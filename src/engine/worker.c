@@ -684,9 +684,9 @@ static char *uuid_array(const struct job *jobs, const struct plan *plans, int n,
 
 /*
  * What the batch tells live streams (src/http/hub.h), as a text[] literal of notification
- * payloads: "<project> <run>:<last seq> ..." for the runs that gained events, split to stay
- * under PostgreSQL's 8000-byte payload limit. One notification per transaction, not per event:
- * NOTIFY serialises commits.
+ * payloads: "<project> <run>:<last seq> ..." for the runs that gained events (the statement
+ * appends " x<transaction id>"), split to stay under PostgreSQL's 8000-byte payload limit. One
+ * notification per transaction, not per event: NOTIFY serialises commits.
  */
 static char *stream_notes(const struct job *jobs, const struct plan *plans, int n)
 {
@@ -699,7 +699,7 @@ static char *stream_notes(const struct job *jobs, const struct plan *plans, int 
     for (int i = 0; i < n; i++) {
         if (plans[i].res.n_events == 0)
             continue;
-        if (mh_buf_len(&b) - start > 7800) {
+        if (mh_buf_len(&b) - start > 7700) {
             (void)!mh_buf_printf(&b, "\",\"%s", jobs[0].project_id);
             start = mh_buf_len(&b) - strlen(jobs[0].project_id);
         }
@@ -772,7 +772,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), 'epoch'::timestamptz + "
         "(x->>'at_ms')::bigint * interval '1 millisecond', decode(x->>'hash', 'hex') FROM "
         "jsonb_array_elements($1::jsonb) x RETURNING 1), "
-        "u AS (UPDATE runs r SET status = x->>'status', last_hash = decode(x->>'last_hash', "
+        "u AS (UPDATE runs r SET feed_xid = CASE WHEN r.status = x->>'status' THEN r.feed_xid "
+        "ELSE pg_current_xact_id() END, status = x->>'status', last_hash = decode(x->>'last_hash', "
         "'hex'), last_seq = (x->>'last_seq')::int, started_at = coalesce(r.started_at, now()), "
         "finished_at = CASE WHEN x->>'status' IN ('succeeded', 'failed', 'canceled') THEN now() "
         "END, output = CASE WHEN x ? 'output' THEN x->'output' ELSE r.output END, error = "
@@ -785,8 +786,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         "(x->>'id')::uuid RETURNING j.run_id) "
         "SELECT (SELECT count(*) FROM e) AS appended, (SELECT count(*) FROM u) AS updated, "
         "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled, (SELECT "
-        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', x)) FROM unnest($6::text[]) x) AS "
-        "notified",
+        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', x || ' x' || "
+        "pg_current_xact_id()::text)) FROM unnest($6::text[]) x) AS notified",
         6, params, &row, info);
     free(notes_s);
     free(all_s);
@@ -955,8 +956,10 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
                              "l AS (INSERT INTO dead_letters (project_id, run_id, kind, payload, "
                              "attempts, last_error) SELECT project_id, run_id, kind, payload, "
                              "attempts, $2 FROM d RETURNING 1) "
-                             "UPDATE runs SET status = 'failed', error = $2, finished_at = now() "
-                             "WHERE id = $1 AND status IN ('queued', 'running')",
+                             "UPDATE runs SET status = 'failed', error = $2, finished_at = now(), "
+                             "feed_xid = pg_current_xact_id() WHERE id = $1 AND status IN "
+                             "('queued', 'running') RETURNING pg_notify('" MH_ENGINE_STREAMS_CHANNEL
+                             "', project_id::text || ' x' || pg_current_xact_id()::text)",
                              2, (const char *[]){j->run_id, why}, NULL, NULL, &info);
             mh_log(MH_LOG_ERROR, "engine", "run %s: job dead-lettered after %d attempts: %s",
                    j->run_id, j->attempts, why);

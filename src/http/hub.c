@@ -21,12 +21,25 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/api.h"
+#include "http/handlers/handlers.h"
 #include "secrets/secrets.h"
 
 /* Rows per catch-up read. */
 #define PAGE_ROWS 200
 
 enum sub_kind { SUB_RUN, SUB_FEED };
+
+/* The project feed's kinds, in the order a read shows them (a webhook's delivery before the run
+ * it started, which share a transaction). */
+enum feed_kind { FEED_DELIVERY, FEED_RUN, FEED_DEAD_LETTER, FEED_KINDS };
+static const char *const feed_names[FEED_KINDS] = {"delivery", "run", "dead_letter"};
+
+/* A position in a project's feed: per kind, the last row sent, as (transaction id, row id); an
+ * empty id means every row of a transaction below `xid` has been sent. */
+struct feed_pos {
+    unsigned long long xid[FEED_KINDS];
+    char id[FEED_KINDS][37];
+};
 
 struct sub {
     struct sub *next;
@@ -36,9 +49,11 @@ struct sub {
     char user_id[37];
     struct mh_privacy_view *view;
     struct mh_http_stream *stream;
-    long long seq;  /* SUB_RUN: the last seq sent */
-    bool is_dirty;  /* something may be waiting for it (under the hub's mutex) */
-    bool is_closed; /* to be dropped (hub thread only) */
+    long long seq;                  /* SUB_RUN: the last seq sent */
+    struct feed_pos pos;            /* SUB_FEED: what was sent */
+    unsigned long long awaited_xid; /* SUB_FEED: a notified transaction not yet below the horizon */
+    bool is_dirty;                  /* something may be waiting for it (under the hub's mutex) */
+    bool is_closed;                 /* to be dropped (hub thread only) */
     bool is_behind; /* its queue is over half full: served again once it drains (hub thread) */
 };
 
@@ -179,23 +194,103 @@ void mh_http_hub_subscribe_run(struct mh_http_hub *h, struct mh_http_req *req,
     add(h, req, s);
 }
 
+/* The cursor's text: "f1.<xid>.<id>" for each kind in enum order, joined with '.'. */
+static void feed_pos_encode(const struct feed_pos *p, char *out, size_t cap)
+{
+    snprintf(out, cap, "f1.%llu.%s.%llu.%s.%llu.%s", p->xid[0], p->id[0], p->xid[1], p->id[1],
+             p->xid[2], p->id[2]);
+}
+
+static bool feed_pos_decode(const char *text, struct feed_pos *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (strncmp(text, "f1.", 3) != 0)
+        return false;
+    const char *q = text + 3;
+    for (int k = 0; k < FEED_KINDS; k++) {
+        char *end = NULL;
+        if (*q < '0' || *q > '9')
+            return false;
+        p->xid[k] = strtoull(q, &end, 10);
+        if (*end != '.')
+            return false;
+        q = end + 1;
+        size_t n = strcspn(q, ".");
+        if (n != 0 && n != 36)
+            return false;
+        memcpy(p->id[k], q, n);
+        p->id[k][n] = '\0';
+        if (n && !mh_api_is_uuid(p->id[k]))
+            return false;
+        q += n;
+        if (k < FEED_KINDS - 1) {
+            if (*q != '.')
+                return false;
+            q++;
+        }
+    }
+    return *q == '\0';
+}
+
+void mh_http_hub_subscribe_feed(struct mh_http_hub *h, struct mh_http_req *req,
+                                const char *project_id, const char *user_id,
+                                struct mh_privacy_view *view, const char *cursor,
+                                unsigned long long now_xid)
+{
+    struct feed_pos pos = {0};
+    if (cursor && !feed_pos_decode(cursor, &pos)) {
+        mh_secrets_privacy_view_destroy(view);
+        mh_http_respond_error(req, 422, "invalid",
+                              "the cursor is not one this feed wrote: resume with the id of a "
+                              "message, or subscribe without one",
+                              cursor == mh_http_req_query(req, "after") ? "?after"
+                                                                        : "Last-Event-ID");
+        return;
+    }
+    if (cursor == NULL)
+        for (int k = 0; k < FEED_KINDS; k++)
+            pos.xid[k] = now_xid;
+    if (!admit(h, req, user_id)) {
+        mh_secrets_privacy_view_destroy(view);
+        return;
+    }
+    struct sub *s = mh_xcalloc(1, sizeof(*s));
+    s->kind = SUB_FEED;
+    snprintf(s->project_id, sizeof(s->project_id), "%s", project_id);
+    snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
+    s->view = view;
+    s->pos = pos;
+    add(h, req, s);
+}
+
 /* ---- Notifications (hub thread) ------------------------------------------------------------- */
 
-/* Marks the subscribers a notification concerns; mu held. */
+/*
+ * Marks the subscribers a notification concerns (hub.h gives its form): the project's feed
+ * subscribers, waiting for the notifying transaction `x<id>`, and each named run's subscribers
+ * that have not had its last seq.
+ */
 static void on_notify(void *ctx, const char *payload)
 {
     struct mh_http_hub *h = ctx;
-    char project[37] = "";
+    char project[37];
     const char *p = payload;
     size_t n = strcspn(p, " ");
     if (n != 36)
         return;
     memcpy(project, p, 36);
+    project[36] = '\0';
+    const char *x = strstr(p, " x");
+    unsigned long long xid = x ? strtoull(x + 2, NULL, 10) : 0;
     p += n;
     pthread_mutex_lock(&h->mu);
-    for (struct sub *s = h->subs; s; s = s->next)
-        if (s->kind == SUB_FEED && strcmp(s->project_id, project) == 0)
-            s->is_dirty = h->has_dirty = true;
+    for (struct sub *s = h->subs; s; s = s->next) {
+        if (s->kind != SUB_FEED || strcmp(s->project_id, project) != 0)
+            continue;
+        s->is_dirty = h->has_dirty = true;
+        if (xid > s->awaited_xid)
+            s->awaited_xid = xid;
+    }
     while (*p == ' ') {
         p++;
         n = strcspn(p, ":");
@@ -311,8 +406,8 @@ static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
             long long seq = json_integer_value(json_object_get(ev, "seq"));
             char *data = json_dumps(ev, JSON_COMPACT);
             mh_buf_reset(&b);
-            if (data && mh_buf_printf(&b, "id: %lld\nevent: run_event\ndata: %s\n\n", seq, data) ==
-                            MH_OK)
+            if (data &&
+                mh_buf_printf(&b, "id: %lld\nevent: run_event\ndata: %s\n\n", seq, data) == MH_OK)
                 send_to(h, group, n, seq, mh_buf_str(&b), mh_buf_len(&b));
             free(data);
         }
@@ -321,6 +416,152 @@ static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
         json_decref(rows);
         if (got < PAGE_ROWS)
             return;
+    }
+}
+
+#define NIL_UUID "00000000-0000-0000-0000-000000000000"
+
+/*
+ * Serves one feed subscriber: reads each kind's rows after its position, as its user, in one
+ * statement (one snapshot, whose xmin is the horizon), and sends them in transaction order. A
+ * kind read to its end moves to the horizon. A notified transaction still above the horizon (an
+ * older one has not ended) is read for again shortly.
+ */
+static void serve_feed(struct mh_http_hub *h, struct sub *s)
+{
+    static const char *sql = NULL;
+    static char sql_buf[4096];
+    if (sql == NULL) {
+        snprintf(sql_buf, sizeof(sql_buf),
+                 "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) SELECT (SELECT "
+                 "x::text FROM h) AS horizon, EXISTS (SELECT 1 FROM projects WHERE id = $1) AS "
+                 "visible, "
+                 "coalesce((SELECT json_agg(t ORDER BY t.feed_xid, t.id) FROM (SELECT d.feed_xid, "
+                 "d.endpoint_id, %s FROM webhook_deliveries d, h WHERE d.project_id = $1 AND "
+                 "d.feed_xid IS NOT NULL AND d.feed_xid < h.x AND (d.feed_xid, d.id) > ($2::xid8, "
+                 "$3::uuid) ORDER BY d.feed_xid, d.id LIMIT $8::int) t), '[]') AS k0, "
+                 "coalesce((SELECT json_agg(t ORDER BY t.feed_xid, t.id) FROM (SELECT r.feed_xid, "
+                 "%s FROM runs r, h WHERE r.project_id = $1 AND r.feed_xid IS NOT NULL AND "
+                 "r.feed_xid < h.x AND (r.feed_xid, r.id) > ($4::xid8, $5::uuid) ORDER BY "
+                 "r.feed_xid, r.id LIMIT $8::int) t), '[]') AS k1, "
+                 "coalesce((SELECT json_agg(t ORDER BY t.feed_xid, t.id) FROM (SELECT d.feed_xid, "
+                 "%s FROM dead_letters d, h WHERE d.project_id = $1 AND d.feed_xid IS NOT NULL "
+                 "AND d.feed_xid < h.x AND (d.feed_xid, d.id) > ($6::xid8, $7::uuid) ORDER BY "
+                 "d.feed_xid, d.id LIMIT $8::int) t), '[]') AS k2",
+                 mh_h_delivery_cols, mh_h_run_summary_cols, mh_h_dead_letter_cols);
+        sql = sql_buf;
+    }
+    const char *const *members[FEED_KINDS] = {mh_h_delivery_data, mh_h_run_data,
+                                              mh_h_dead_letter_data};
+    s->is_behind = false;
+    for (int round = 0; round < 1000 && !s->is_closed; round++) {
+        char xs[FEED_KINDS][24], ls[24];
+        const char *params[8];
+        params[0] = s->project_id;
+        for (int k = 0; k < FEED_KINDS; k++) {
+            snprintf(xs[k], sizeof(xs[k]), "%llu", s->pos.xid[k]);
+            params[1 + 2 * k] = xs[k];
+            params[2 + 2 * k] = s->pos.id[k][0] ? s->pos.id[k] : NIL_UUID;
+        }
+        snprintf(ls, sizeof(ls), "%d", PAGE_ROWS);
+        params[7] = ls;
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        struct mh_db_conn *c = NULL;
+        json_t *row = NULL;
+        enum mh_err rc = mh_db_acquire(h->opts.pool, &c, &info);
+        if (rc == MH_OK)
+            rc = mh_db_begin(c, s->user_id, NULL, &info);
+        if (rc == MH_OK)
+            rc = mh_db_query_row(c, sql, 8, params, &row, &info);
+        if (c)
+            mh_db_rollback(c);
+        mh_db_release(h->opts.pool, c);
+        if (rc != MH_OK) {
+            mh_log(MH_LOG_WARN, "streams", "project %s: feed read failed: %s (%s)", s->project_id,
+                   info.message, info.kind);
+            h->retry_reads_at = mh_clock_mono_ms() + 1000;
+            return;
+        }
+        if (!json_is_true(json_object_get(row, "visible"))) {
+            close_sub(h, s);
+            json_decref(row);
+            return;
+        }
+        unsigned long long horizon =
+            strtoull(json_string_value(json_object_get(row, "horizon")), NULL, 10);
+        json_t *lists[FEED_KINDS];
+        size_t at[FEED_KINDS] = {0};
+        bool is_full = false;
+        for (int k = 0; k < FEED_KINDS; k++) {
+            char name[4] = {'k', (char)('0' + k), 0};
+            lists[k] = json_object_get(row, name);
+            is_full = is_full || json_array_size(lists[k]) >= PAGE_ROWS;
+        }
+        struct mh_buf b;
+        mh_buf_init(&b, 64u << 20);
+        bool is_paused = false;
+        for (;;) {
+            /* The oldest transaction's next row, kinds in enum order within one. */
+            int pick = -1;
+            unsigned long long best = 0;
+            for (int k = 0; k < FEED_KINDS; k++) {
+                json_t *it = json_array_get(lists[k], at[k]);
+                if (it == NULL)
+                    continue;
+                unsigned long long x =
+                    strtoull(json_string_value(json_object_get(it, "feed_xid")), NULL, 10);
+                if (pick < 0 || x < best) {
+                    pick = k;
+                    best = x;
+                }
+            }
+            if (pick < 0)
+                break;
+            if (mh_http_stream_queued(s->stream) > h->opts.queue_bytes / 2) {
+                s->is_behind = h->has_behind = true;
+                is_paused = true;
+                break;
+            }
+            json_t *it = json_array_get(lists[pick], at[pick]++);
+            struct feed_pos next = s->pos;
+            next.xid[pick] = best;
+            snprintf(next.id[pick], sizeof(next.id[pick]), "%s",
+                     json_string_value(json_object_get(it, "id")));
+            json_object_del(it, "feed_xid");
+            mh_api_show_with(s->view, it, members[pick]);
+            char cursor[200];
+            feed_pos_encode(&next, cursor, sizeof(cursor));
+            char *data = json_dumps(it, JSON_COMPACT);
+            mh_buf_reset(&b);
+            bool ok = data && mh_buf_printf(&b, "id: %s\nevent: %s\ndata: %s\n\n", cursor,
+                                            feed_names[pick], data) == MH_OK;
+            free(data);
+            if (ok && !mh_http_stream_write(s->stream, mh_buf_str(&b), mh_buf_len(&b))) {
+                close_sub(h, s);
+                break;
+            }
+            s->pos = next;
+        }
+        mh_buf_cleanup(&b);
+        if (!is_paused && !s->is_closed)
+            for (int k = 0; k < FEED_KINDS; k++)
+                if (json_array_size(lists[k]) < PAGE_ROWS) {
+                    /* Read to its end: everything below the horizon has been sent. */
+                    if (horizon > s->pos.xid[k]) {
+                        s->pos.xid[k] = horizon;
+                        s->pos.id[k][0] = '\0';
+                    }
+                }
+        json_decref(row);
+        if (is_paused || s->is_closed)
+            return;
+        if (!is_full) {
+            if (s->awaited_xid >= horizon)
+                s->is_behind = h->has_behind = true; /* read again shortly */
+            else
+                s->awaited_xid = 0;
+            return;
+        }
     }
 }
 
@@ -362,6 +603,9 @@ static void serve_dirty(struct mh_http_hub *h)
             j++;
         if (list[i]->kind == SUB_RUN)
             serve_run_group(h, list + i, j - i);
+        else
+            for (size_t k = i; k < j; k++)
+                serve_feed(h, list[k]);
         i = j;
     }
     free(list);

@@ -54,4 +54,12 @@ void mh_http_hub_subscribe_run(struct mh_http_hub *h, struct mh_http_req *req,
                                const char *project_id, const char *run_id, const char *user_id,
                                struct mh_privacy_view *view, long long after_seq);
 
+/* Subscribes to the project's feed from `cursor` (an id the feed wrote; NULL: from `now_xid`, the
+ * caller's snapshot's xmin, so no backlog); `view` is stolen. Answers 422 for a cursor the feed
+ * did not write, and as mh_http_hub_subscribe_run otherwise. */
+void mh_http_hub_subscribe_feed(struct mh_http_hub *h, struct mh_http_req *req,
+                                const char *project_id, const char *user_id,
+                                struct mh_privacy_view *view, const char *cursor,
+                                unsigned long long now_xid);
+
 #endif

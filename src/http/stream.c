@@ -7,8 +7,8 @@
  * client reads too slowly, or not at all) drops what is queued and ends the connection, so a
  * stalled client costs at most the queue's bytes and never delays another one: the producer
  * never waits on a socket. A producer that can pace itself (reading from the database) looks at
- * mh_http_stream_queued and waits for the queue to drain instead. The server keeps every open stream in a list so that a drain can end
- * them all (mh_http__streams_close_all).
+ * mh_http_stream_queued and waits for the queue to drain instead. The server keeps every open
+ * stream in a list so that a drain can end them all (mh_http__streams_close_all).
  */
 #include "http/http_internal.h"
 
@@ -30,10 +30,10 @@ struct mh_http_stream {
     char *buf;
     size_t off, len, cap, max_bytes;
     char req_id[17];
-    bool is_attached;  /* the response is alive: conn may be resumed */
-    bool is_suspended; /* suspended by the reader, waiting for a write */
-    bool is_closing;   /* end the stream once the queue is sent */
-    bool is_gone;      /* overflowed, or the connection ended: writes fail */
+    bool is_attached;                   /* the response is alive: conn may be resumed */
+    bool is_suspended;                  /* suspended by the reader, waiting for a write */
+    bool is_closing;                    /* end the stream once the queue is sent */
+    bool is_gone;                       /* overflowed, or the connection ended: writes fail */
     struct mh_http_stream *prev, *next; /* in owner->list while attached */
 };
 

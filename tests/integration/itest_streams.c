@@ -81,8 +81,8 @@ static json_t *chain_def(int n, int delay_ms)
     char prev[16] = "", id[16];
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof(id), "t%d", i);
-        json_array_append_new(nodes, json_pack("{s:s, s:s, s:{s:s}}", "id", id, "type",
-                                               "transform", "config", "expression", "trigger.body"));
+        json_array_append_new(nodes, json_pack("{s:s, s:s, s:{s:s}}", "id", id, "type", "transform",
+                                               "config", "expression", "trigger.body"));
         if (prev[0])
             json_array_append_new(edges, json_pack("{s:s, s:s}", "from", prev, "to", id));
         snprintf(prev, sizeof(prev), "%s", id);
@@ -159,7 +159,7 @@ MH_TEST(resume_with_last_event_id_gets_every_event_once_in_order)
     struct mh_sse_msg m;
     MH_T_ASSERT(mh_sse_next(&c, 5000, &m));
     MH_T_ASSERT_STR_EQ(m.retry, "2000"); /* the reconnection delay comes first */
-    char last[64] = "";
+    char last[256] = "";
     while (json_array_size(got) < 3) {
         MH_T_ASSERT(mh_sse_next(&c, 5000, &m));
         if (m.is_comment || !m.event[0])

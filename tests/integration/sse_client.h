@@ -26,7 +26,7 @@ struct mh_sse {
 };
 
 struct mh_sse_msg {
-    char id[64];
+    char id[256];
     char event[64];
     char retry[16];
     char comment[64];

@@ -33,9 +33,22 @@ static json_t *now_rfc3339(void)
  * through the caller's privacy view (mh_api_show_members); ids, statuses and times are not.
  */
 static const char *const run_data[] = {"output", "error", "state", NULL};
+const char *const *const mh_h_run_data = run_data;
 static const char *const event_data[] = {"payload", NULL};
 static const char *const report_data[] = {"divergences", "errors", NULL};
 static const char *const dead_letter_data[] = {"payload", "last_error", NULL};
+const char *const *const mh_h_dead_letter_data = dead_letter_data;
+
+/* The columns of a list item (runs r, dead_letters d); the project feed shows the same. */
+#define RUN_SUMMARY_COLS                                                                           \
+    "r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "                       \
+    "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "                   \
+    "to_json(r.finished_at) AS finished_at, r.error"
+#define DEAD_LETTER_COLS                                                                           \
+    "d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "                                \
+    "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at"
+const char *const mh_h_run_summary_cols = RUN_SUMMARY_COLS;
+const char *const mh_h_dead_letter_cols = DEAD_LETTER_COLS;
 
 /* Reads the trigger parts of a start/test request: payload, headers, query. */
 static json_t *trigger_from(struct mh_api *api, json_t *body)
@@ -209,9 +222,7 @@ void mh_h_runs_list(struct mh_http_req *req, void *app)
     const char *params[] = {pid, wf, status, since, until};
     mh_api_respond_list_shown(
         &api, &page, pid, run_data,
-        "SELECT r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "
-        "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "
-        "to_json(r.finished_at) AS finished_at, r.error FROM runs r WHERE r.project_id = $1 "
+        "SELECT " RUN_SUMMARY_COLS " FROM runs r WHERE r.project_id = $1 "
         "AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid)) "
         "AND ($2::uuid IS NULL OR r.workflow_id = $2::uuid) AND ($3::text IS NULL OR r.status = "
         "$3) AND ($4::timestamptz IS NULL OR r.created_at >= $4::timestamptz) AND "
@@ -364,6 +375,35 @@ out:
     mh_api_close(&api);
 }
 
+void mh_h_project_stream(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL))
+        goto out;
+    const char *cursor = mh_http_req_header(req, "Last-Event-ID");
+    if (cursor == NULL)
+        cursor = mh_http_req_query(req, "after");
+    unsigned long long now_xid = 0;
+    if (cursor == NULL) {
+        /* "Now": the transactions still running may yet commit rows, and will be shown. */
+        json_t *row =
+            mh_api_query_row(&api, "project not found",
+                             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x", 0, NULL);
+        if (row == NULL)
+            goto out;
+        now_xid = strtoull(json_string_value(json_object_get(row, "x")), NULL, 10);
+    }
+    struct mh_privacy_view *view = mh_api_privacy_steal(&api, pid);
+    if (view == NULL)
+        goto out;
+    mh_http_hub_subscribe_feed(api.app->hub, req, pid, api.who.user_id, view, cursor, now_xid);
+out:
+    mh_api_close(&api);
+}
+
 void mh_h_runs_cancel(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -466,9 +506,8 @@ void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
 {
     mh_api_list_in_project_shown(
         req, app, "viewer",
-        "SELECT d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "
-        "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at FROM "
-        "dead_letters d WHERE d.project_id = $1 AND ($3::timestamptz IS NULL OR (d.failed_at, "
+        "SELECT " DEAD_LETTER_COLS " FROM dead_letters d WHERE d.project_id = $1 AND "
+                                   "($3::timestamptz IS NULL OR (d.failed_at, "
         "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
         "failed_at", "id", dead_letter_data);
 }
