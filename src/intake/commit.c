@@ -143,7 +143,11 @@ static const char *const insert_sql =
     "RETURNING 1) "
     "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "
     "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "
-    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs";
+    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs, "
+    /* Live streams learn of the project's new runs and deliveries: one notification per project
+     * and batch (src/http/hub.h). */
+    "(SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $2::text || ' x' || "
+    "pg_current_xact_id()::text) FROM (SELECT 1 FROM ok LIMIT 1) o) AS notified";
 
 /* $1: [{endpoint_id, key, run_id, retention_s}], $2: the project. Returns the keys claimed. */
 static const char *const claim_sql =

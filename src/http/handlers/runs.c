@@ -5,6 +5,7 @@
  * from a step, and the dead-letter list with its replay. Starting is durable when the answer is
  * 202: the run, its first event and its job are committed before it.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/store.h"
 #include "http/api.h"
+#include "http/hub.h"
 #include "http/handlers/handlers.h"
 #include "redact/redact.h"
 
@@ -32,9 +34,25 @@ static json_t *now_rfc3339(void)
  * through the caller's privacy view (mh_api_show_members); ids, statuses and times are not.
  */
 static const char *const run_data[] = {"output", "error", "state", NULL};
+const char *const *const mh_h_run_data = run_data;
 static const char *const event_data[] = {"payload", NULL};
 static const char *const report_data[] = {"divergences", "errors", NULL};
 static const char *const dead_letter_data[] = {"payload", "last_error", NULL};
+const char *const *const mh_h_dead_letter_data = dead_letter_data;
+
+/* The columns of a list item (runs r, dead_letters d); the project feed shows the same. */
+#define RUN_SUMMARY_COLS                                                                           \
+    "r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, r.delivery_id, "        \
+    "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "                   \
+    "to_json(r.finished_at) AS finished_at, r.error"
+/* A dead letter with its run's workflow and the failed node beside the recorded data. */
+#define DEAD_LETTER_COLS                                                                           \
+    "d.id, d.run_id, (SELECT r.workflow_id FROM runs r WHERE r.id = d.run_id) AS workflow_id, "    \
+    "d.kind, d.payload->>'node' AS node, d.payload, d.attempts, d.last_error, "                    \
+    "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at, "                   \
+    "d.replayed_run_id, to_json(d.dismissed_at) AS dismissed_at"
+const char *const mh_h_run_summary_cols = RUN_SUMMARY_COLS;
+const char *const mh_h_dead_letter_cols = DEAD_LETTER_COLS;
 
 /* Reads the trigger parts of a start/test request: payload, headers, query. */
 static json_t *trigger_from(struct mh_api *api, json_t *body)
@@ -206,10 +224,7 @@ void mh_h_runs_list(struct mh_http_req *req, void *app)
     const char *params[] = {pid, wf, status, since, until, endpoint, test, delivery};
     mh_api_respond_list_shown(
         &api, &page, pid, run_data,
-        "SELECT r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "
-        "r.delivery_id, to_json(r.created_at) AS created_at, to_json(r.started_at) AS "
-        "started_at, to_json(r.finished_at) AS finished_at, r.error FROM runs r WHERE "
-        "r.project_id = $1 "
+        "SELECT " RUN_SUMMARY_COLS " FROM runs r WHERE r.project_id = $1 "
         "AND ($10::timestamptz IS NULL OR (r.created_at, r.id) < ($10::timestamptz, $11::uuid)) "
         "AND ($2::uuid IS NULL OR r.workflow_id = $2::uuid) AND ($3::text IS NULL OR r.status = "
         "$3) AND ($4::timestamptz IS NULL OR r.created_at >= $4::timestamptz) AND "
@@ -324,6 +339,77 @@ out:
     mh_api_close(&api);
 }
 
+/* A non-negative integer in `s`, or -1. */
+static long long parse_seq(const char *s)
+{
+    char *end = NULL;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    return *end || v > 2147483647LL ? -1 : v;
+}
+
+void mh_h_runs_stream(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "viewer");
+    if (run == NULL)
+        goto out;
+    /* EventSource sends Last-Event-ID when it reconnects, to the URL it first opened: the
+     * header, newer, wins over ?after_seq. */
+    const char *last = mh_http_req_header(req, "Last-Event-ID");
+    const char *after = mh_http_req_query(req, "after_seq");
+    long long from = 0;
+    if (last && (from = parse_seq(last)) < 0) {
+        mh_http_respond_error(req, 422, "invalid", "Last-Event-ID must be an event's seq",
+                              "Last-Event-ID");
+        goto out;
+    }
+    if (!last && after && (from = parse_seq(after)) < 0) {
+        mh_http_respond_error(req, 422, "invalid", "after_seq must be a number", "?after_seq");
+        goto out;
+    }
+    const char *pid = mh_http_req_param(req, "project_id");
+    struct mh_privacy_view *view = mh_api_privacy_steal(&api, pid);
+    if (view == NULL)
+        goto out;
+    mh_http_hub_subscribe_run(api.app->hub, req, pid, json_string_value(json_object_get(run, "id")),
+                              api.who.user_id, view, from);
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_project_stream(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL))
+        goto out;
+    const char *cursor = mh_http_req_header(req, "Last-Event-ID");
+    if (cursor == NULL)
+        cursor = mh_http_req_query(req, "after");
+    unsigned long long now_xid = 0;
+    if (cursor == NULL) {
+        /* "Now": the transactions still running may yet commit rows, and will be shown. */
+        json_t *row =
+            mh_api_query_row(&api, "project not found",
+                             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x", 0, NULL);
+        if (row == NULL)
+            goto out;
+        now_xid = strtoull(json_string_value(json_object_get(row, "x")), NULL, 10);
+    }
+    struct mh_privacy_view *view = mh_api_privacy_steal(&api, pid);
+    if (view == NULL)
+        goto out;
+    mh_http_hub_subscribe_feed(api.app->hub, req, pid, api.who.user_id, view, cursor, now_xid);
+out:
+    mh_api_close(&api);
+}
+
 void mh_h_runs_cancel(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -420,13 +506,6 @@ out:
 /* The most dead letters one bulk request re-drives or dismisses. */
 #define DEAD_LETTER_BATCH_MAX 100
 
-/* A dead letter as listed: the run's workflow and the failed node beside the recorded data. */
-#define DEAD_LETTER_SELECT                                                                         \
-    "SELECT d.id, d.run_id, r.workflow_id, d.kind, d.payload->>'node' AS node, d.payload, "        \
-    "d.attempts, d.last_error, to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS "      \
-    "replayed_at, d.replayed_run_id, to_json(d.dismissed_at) AS dismissed_at FROM dead_letters d " \
-    "LEFT JOIN runs r ON r.id = d.run_id "
-
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -454,9 +533,10 @@ void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
     const char *params[] = {pid, wf, state, since, until, kind, node};
     mh_api_respond_list_shown(
         &api, &page, pid, dead_letter_data,
-        DEAD_LETTER_SELECT
+        "SELECT " DEAD_LETTER_COLS " FROM dead_letters d "
         "WHERE d.project_id = $1 AND ($9::timestamptz IS NULL OR (d.failed_at, d.id) < "
-        "($9::timestamptz, $10::uuid)) AND ($2::uuid IS NULL OR r.workflow_id = $2::uuid) AND "
+        "($9::timestamptz, $10::uuid)) AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM runs r "
+        "WHERE r.id = d.run_id AND r.workflow_id = $2::uuid)) AND "
         "($3::text IS NULL OR CASE $3 WHEN 'open' THEN d.replayed_at IS NULL AND d.dismissed_at "
         "IS NULL WHEN 'replayed' THEN d.replayed_at IS NOT NULL ELSE d.dismissed_at IS NOT NULL "
         "END) AND ($4::timestamptz IS NULL OR d.failed_at >= $4::timestamptz) AND "
@@ -484,7 +564,9 @@ void mh_h_dead_letters_get(struct mh_http_req *req, void *app)
     const char *params[] = {id, pid};
     json_t *dl =
         mh_api_query_row(&api, "dead letter not found",
-                         DEAD_LETTER_SELECT "WHERE d.id = $1 AND d.project_id = $2", 2, params);
+                         "SELECT " DEAD_LETTER_COLS " FROM dead_letters d WHERE d.id = $1 AND "
+                         "d.project_id = $2",
+                         2, params);
     if (dl == NULL || !mh_api_show_members(&api, pid, dl, dead_letter_data))
         goto out;
     json_t *outv = json_deep_copy(dl);
@@ -562,8 +644,8 @@ static json_t *redrive(struct mh_api *api, const char *pid, const char *id)
     json_decref(detail);
     const char *up[] = {id, new_id};
     if (!ok || mh_api_query(api,
-                            "UPDATE dead_letters SET replayed_at = now(), replayed_run_id = $2 "
-                            "WHERE id = $1",
+                            "UPDATE dead_letters SET replayed_at = now(), replayed_run_id = $2, "
+                            "feed_xid = pg_current_xact_id() WHERE id = $1",
                             2, up) == NULL)
         return NULL;
     return json_pack("{s:s, s:i, s:s, s:s, s:s}", "id", id, "status", 202, "run_id", new_id,
@@ -685,6 +767,7 @@ static void dismiss_many(struct mh_http_req *req, void *app, bool is_dismiss)
         goto out;
     size_t i;
     json_t *v;
+    bool any_changed = false;
     json_array_foreach(ids, i, v)
     {
         const char *id = json_string_value(v);
@@ -693,18 +776,21 @@ static void dismiss_many(struct mh_http_req *req, void *app, bool is_dismiss)
                                   item_result(id, 404, "not_found", "dead letter not found"));
             continue;
         }
-        /* Only a change is written and audited: dismissing twice changes nothing. */
+        /* Only a change is written and audited: dismissing twice changes nothing. A change
+         * shows in the project's live feed (feed_xid, migration 0019). */
         const char *params[] = {id, pid};
         json_t *rows = mh_api_query(
             &api,
             is_dismiss ? "WITH u AS (UPDATE dead_letters SET dismissed_at = now(), dismissed_by = "
-                         "mh_uid() WHERE id = $1 AND project_id = $2 AND dismissed_at IS NULL "
+                         "mh_uid(), feed_xid = pg_current_xact_id() WHERE id = $1 AND project_id = "
+                         "$2 AND dismissed_at IS NULL "
                          "RETURNING dismissed_at) SELECT true AS changed, to_json(dismissed_at) "
                          "AS dismissed_at FROM u UNION ALL SELECT false, to_json(dismissed_at) "
                          "FROM dead_letters WHERE id = $1 AND project_id = $2 AND NOT EXISTS "
                          "(SELECT 1 FROM u)"
                        : "WITH u AS (UPDATE dead_letters SET dismissed_at = NULL, dismissed_by = "
-                         "NULL WHERE id = $1 AND project_id = $2 AND dismissed_at IS NOT NULL "
+                         "NULL, feed_xid = pg_current_xact_id() WHERE id = $1 AND project_id = $2 "
+                         "AND dismissed_at IS NOT NULL "
                          "RETURNING dismissed_at) SELECT true AS changed, to_json(dismissed_at) "
                          "AS dismissed_at FROM u UNION ALL SELECT false, to_json(dismissed_at) "
                          "FROM dead_letters WHERE id = $1 AND project_id = $2 AND NOT EXISTS "
@@ -719,6 +805,7 @@ static void dismiss_many(struct mh_http_req *req, void *app, bool is_dismiss)
             continue;
         }
         bool changed = json_is_true(json_object_get(row, "changed"));
+        any_changed = any_changed || changed;
         if (changed &&
             !mh_api_audit(&api, pid, is_dismiss ? "dead_letter.dismiss" : "dead_letter.undismiss",
                           id, NULL))
@@ -727,6 +814,12 @@ static void dismiss_many(struct mh_http_req *req, void *app, bool is_dismiss)
                                                  "changed", changed, "dismissed_at",
                                                  json_object_get(row, "dismissed_at")));
     }
+    const char *np[] = {pid};
+    if (any_changed && mh_api_query(&api,
+                                    "SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $1::text "
+                                    "|| ' x' || pg_current_xact_id()::text)",
+                                    1, np) == NULL)
+        goto out;
     if (!mh_api_commit(&api))
         goto out;
     mh_http_respond_json(req, 200, batch_answer(results));
