@@ -7,6 +7,7 @@
  */
 #include "itest_intake_common.h"
 #include "mock_http.h"
+#include "sse_client.h"
 
 static json_t *get(struct ienv *e, const char *path, long *st)
 {
@@ -275,6 +276,26 @@ static long long audit_count(struct ienv *e, const char *action, const char *tar
     return n;
 }
 
+/* Reads the project feed until a dead_letter message about `id` has `field` set: the list's
+ * item, as the page merges it. */
+static void feed_shows(struct mh_sse *c, const char *id, const char *field)
+{
+    struct mh_sse_msg m;
+    for (int i = 0; i < 100; i++) {
+        if (!mh_sse_next(c, 10000, &m))
+            break;
+        if (m.is_comment || strcmp(m.event, "dead_letter") != 0)
+            continue;
+        json_t *d = json_loads(m.data, 0, NULL);
+        bool ok = d && jstr(d, "id") && strcmp(jstr(d, "id"), id) == 0 &&
+                  json_is_string(json_object_get(d, field)) && jstr(d, "workflow_id") != NULL;
+        json_decref(d);
+        if (ok)
+            return;
+    }
+    mh_t_fail(__FILE__, __LINE__, "the feed did not show %s with %s", id, field);
+}
+
 /* 65 characters: one more than a node id may have. */
 #define LONG_NODE "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
 
@@ -367,7 +388,11 @@ MH_TEST(dead_letters_filter_redrive_dismiss)
     snprintf(path, sizeof(path), "/api/projects/%s/dead-letters/dismiss", e.project);
     expect_422(&e, "POST", path, "{\"ids\": []}", "/ids");
 
-    /* Dismiss one (and an unknown id); dismissing again changes nothing. */
+    /* Dismiss one (and an unknown id); dismissing again changes nothing. A page following the
+     * project's feed sees the change. */
+    struct mh_sse feed;
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", e.project);
+    MH_T_ASSERT_EQ(mh_sse_open(&feed, e.s.port, path, e.bearer, NULL), 200);
     snprintf(body, sizeof(body),
              "{\"ids\": [\"%s\", \"00000000-0000-4000-8000-000000000000\", \"x\"]}", dl[0]);
     json_t *a = post(&e, e.bearer, "dismiss", body, &st);
@@ -381,6 +406,7 @@ MH_TEST(dead_letters_filter_redrive_dismiss)
                    404);
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(result_of(a, "x"), "status")), 404);
     json_decref(a);
+    feed_shows(&feed, dl[0], "dismissed_at");
     snprintf(body, sizeof(body), "{\"ids\": [\"%s\"]}", dl[0]);
     a = post(&e, e.bearer, "dismiss", body, &st);
     MH_T_ASSERT_EQ(st, 200);
@@ -414,6 +440,8 @@ MH_TEST(dead_letters_filter_redrive_dismiss)
     }
     json_decref(a);
     MH_T_ASSERT_EQ(audit_count(&e, "dead_letter.replay", dl[0]), 0);
+    feed_shows(&feed, dl[1], "replayed_run_id");
+    mh_sse_close(&feed);
     for (int i = 0; i < 2; i++)
         MH_T_ASSERT(finishes_as(&e, new_runs[i], "succeeded"));
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/hook"), 2);
