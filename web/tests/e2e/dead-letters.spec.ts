@@ -50,6 +50,7 @@ test('a dead letter is re-driven from the page; another is dismissed and restore
     await expect(rows.first()).toContainText('Sync orders');
     await expect(rows.first()).toContainText('push');
     await expect(rows.first()).toContainText('open');
+    await expect(page.getByTestId('live-indicator')).toHaveAttribute('data-status', 'live');
     await expectAccessible(page, 'dead letters');
     await screenshots(page, 'dead-letters');
 
