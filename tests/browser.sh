@@ -110,9 +110,12 @@ fi
 
 port=$(sh scripts/free-port.sh)
 log="$TMP/browser-server.log"
+# The targets of the tests' http_calls are small servers on loopback, which http_call refuses by
+# default: loopback is allow-listed, as the integration tests do (tests/integration/itest.c).
 MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n') MESHHOOK_KEK_ID=browser-1 \
-    MESHHOOK_LOG_FORMAT=text "$BIN" serve --port "$port" --bind-address 127.0.0.1 \
-    --allow-signup --workers 2 --stats-interval-ms 300 --stats-lag-ms 1000 >"$log" 2>&1 &
+    MESHHOOK_OUTBOUND_ALLOWLIST=127.0.0.1/32 MESHHOOK_LOG_FORMAT=text "$BIN" serve --port "$port" \
+    --bind-address 127.0.0.1 --allow-signup --workers 2 --stats-interval-ms 300 --stats-lag-ms 1000 \
+    >"$log" 2>&1 &
 server=$!
 stop_server() {
     if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then

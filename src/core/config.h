@@ -66,6 +66,10 @@ struct mh_config {
     char *trusted_proxies;
     bool metrics;
     char *metrics_token;
+    int stream_heartbeat_ms;
+    int stream_max_subscribers;
+    int stream_max_per_user;
+    long stream_queue_bytes;
     /* Not settings: set when the URL was filled in from the private cluster of `make run`
      * (./.meshhook/pg.port), so that the commands can say which database they use. */
     bool is_database_url_embedded;

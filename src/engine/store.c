@@ -24,6 +24,18 @@ static void hash_param(const uint8_t h[MH_ENGINE_HASH_LEN], char out[2 + 64 + 1]
     mh_crypto_hex_encode(h, MH_ENGINE_HASH_LEN, out + 2);
 }
 
+/* Tells live streams, at commit, that `project_id`'s feed changed (src/http/hub.h's payload). A
+ * run started through the API is rare next to the intake's, which tells them once per batch. */
+static enum mh_err notify_feed(struct mh_db_conn *c, const char *project_id,
+                               struct mh_err_info *info)
+{
+    const char *params[] = {project_id};
+    return mh_db_query(c,
+                       "SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $1::text || ' x' || "
+                       "pg_current_xact_id()::text)",
+                       1, params, NULL, NULL, info);
+}
+
 enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start *s,
                                  char run_id_out[37], struct mh_err_info *info)
 {
@@ -76,6 +88,8 @@ enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start
                      12, params, NULL, &inserted, info);
     if (rc == MH_OK && inserted != 1)
         rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "workflow not found");
+    if (rc == MH_OK)
+        rc = notify_feed(c, s->project_id, info);
     if (rc == MH_OK)
         memcpy(run_id_out, run_id, sizeof(run_id));
 out:
@@ -257,6 +271,8 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
         11, params, NULL, &inserted, info);
     if (rc == MH_OK && inserted != 1)
         rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "workflow not found");
+    if (rc == MH_OK)
+        rc = notify_feed(c, params[1], info);
     if (rc == MH_OK)
         memcpy(new_run_id, id, sizeof(id));
 out:

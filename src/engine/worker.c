@@ -758,6 +758,39 @@ static char *uuid_array(const struct job *jobs, const struct plan *plans, int n,
 }
 
 /*
+ * What the batch tells live streams (src/http/hub.h), as a text[] literal of notification
+ * payloads: "<project> <run>:<last seq> ..." for the runs that gained events (the statement
+ * appends " x<transaction id>"), split to stay under PostgreSQL's 8000-byte payload limit. One
+ * notification per transaction, not per event: NOTIFY serialises commits.
+ */
+static char *stream_notes(const struct job *jobs, const struct plan *plans, int n)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 1u << 24);
+    (void)!mh_buf_append_str(&b, "{\"");
+    size_t start = mh_buf_len(&b);
+    (void)!mh_buf_append_str(&b, jobs[0].project_id);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        if (plans[i].res.n_events == 0)
+            continue;
+        if (mh_buf_len(&b) - start > 7700) {
+            (void)!mh_buf_printf(&b, "\",\"%s", jobs[0].project_id);
+            start = mh_buf_len(&b) - strlen(jobs[0].project_id);
+        }
+        const struct mh_event *last = &plans[i].res.events[plans[i].res.n_events - 1];
+        (void)!mh_buf_printf(&b, " %s:%lld", jobs[i].run_id, (long long)last->seq);
+        any = true;
+    }
+    (void)!mh_buf_append_str(&b, "\"}");
+    if (!any) {
+        mh_buf_cleanup(&b);
+        return mh_xstrdup("{}");
+    }
+    return mh_buf_steal(&b, NULL);
+}
+
+/*
  * Writes every plan of the batch: all new events, every run's summary, the deletion of finished
  * runs' jobs and the rescheduling of the others, in one statement; then the rare extras (a job
  * row that went missing, dead letters). The `= ANY($5)` conditions give the planner an index
@@ -803,7 +836,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
     char *sched_s = json_dumps(sched, JSON_COMPACT);
     char *done_s = uuid_array(jobs, plans, n, true);
     char *all_s = uuid_array(jobs, NULL, n, false);
-    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s};
+    char *notes_s = stream_notes(jobs, plans, n);
+    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s, notes_s};
     json_t *row = NULL;
     enum mh_err rc = mh_db_query_row(
         c,
@@ -813,7 +847,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), 'epoch'::timestamptz + "
         "(x->>'at_ms')::bigint * interval '1 millisecond', decode(x->>'hash', 'hex') FROM "
         "jsonb_array_elements($1::jsonb) x RETURNING 1), "
-        "u AS (UPDATE runs r SET status = x->>'status', last_hash = decode(x->>'last_hash', "
+        "u AS (UPDATE runs r SET feed_xid = CASE WHEN r.status = x->>'status' THEN r.feed_xid "
+        "ELSE pg_current_xact_id() END, status = x->>'status', last_hash = decode(x->>'last_hash', "
         "'hex'), last_seq = (x->>'last_seq')::int, started_at = coalesce(r.started_at, now()), "
         "finished_at = CASE WHEN x->>'status' IN ('succeeded', 'failed', 'canceled') THEN now() "
         "END, output = CASE WHEN x ? 'output' THEN x->'output' ELSE r.output END, error = "
@@ -825,8 +860,11 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         "FROM jsonb_array_elements($4::jsonb) x WHERE j.run_id = ANY($5::uuid[]) AND j.run_id = "
         "(x->>'id')::uuid RETURNING j.run_id) "
         "SELECT (SELECT count(*) FROM e) AS appended, (SELECT count(*) FROM u) AS updated, "
-        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled",
-        5, params, &row, info);
+        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled, (SELECT "
+        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', x || ' x' || "
+        "pg_current_xact_id()::text)) FROM unnest($6::text[]) x) AS notified",
+        6, params, &row, info);
+    free(notes_s);
     free(all_s);
     free(ev_s);
     free(runs_s);
@@ -995,8 +1033,10 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
                              "l AS (INSERT INTO dead_letters (project_id, run_id, kind, payload, "
                              "attempts, last_error) SELECT project_id, run_id, kind, payload, "
                              "attempts, $2 FROM d RETURNING 1) "
-                             "UPDATE runs SET status = 'failed', error = $2, finished_at = now() "
-                             "WHERE id = $1 AND status IN ('queued', 'running')",
+                             "UPDATE runs SET status = 'failed', error = $2, finished_at = now(), "
+                             "feed_xid = pg_current_xact_id() WHERE id = $1 AND status IN "
+                             "('queued', 'running') RETURNING pg_notify('" MH_ENGINE_STREAMS_CHANNEL
+                             "', project_id::text || ' x' || pg_current_xact_id()::text)",
                              2, (const char *[]){j->run_id, why}, NULL, &failed_runs, &info);
             mh_log(MH_LOG_ERROR, "engine", "run %s: job dead-lettered after %d attempts: %s",
                    j->run_id, j->attempts, why);

@@ -21,6 +21,8 @@
 /* 32 random bytes in unpadded base64url. */
 #define TOKEN_B64_LEN 43
 
+static void show_in(const struct mh_privacy_view *v, json_t *obj, const char *const *members);
+
 static void decref_void(void *p)
 {
     json_decref(p);
@@ -396,6 +398,105 @@ bool mh_api_only_fields(struct mh_api *api, json_t *obj, const char *const *allo
     return true;
 }
 
+/* Consumes `n` digits of `*s` into *v; false when they are not all there. */
+static bool digits(const char **s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*s)[i]))
+            return false;
+        *v = *v * 10 + ((*s)[i] - '0');
+    }
+    *s += n;
+    return true;
+}
+
+bool mh_api_is_time(const char *s)
+{
+    int y, mo, d, h, mi, sec;
+    if (s == NULL || !digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
+        !digits(&s, 2, &d) || y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return false;
+    if (*s == '\0')
+        return true;
+    if ((*s != 'T' && *s != 't' && *s != ' ') || (s++, !digits(&s, 2, &h)) || *s++ != ':' ||
+        !digits(&s, 2, &mi) || h > 23 || mi > 59)
+        return false;
+    if (*s == ':') {
+        s++;
+        if (!digits(&s, 2, &sec) || sec > 60)
+            return false;
+        if (*s == '.') {
+            int n = 0;
+            for (s++; isdigit((unsigned char)*s); s++)
+                n++;
+            if (n < 1 || n > 9)
+                return false;
+        }
+    }
+    if (*s == 'Z' || *s == 'z')
+        return s[1] == '\0';
+    if (*s == '+' || *s == '-') {
+        s++;
+        if (!digits(&s, 2, &h) || h > 23)
+            return false;
+        if (*s == ':')
+            s++;
+        if (*s != '\0' && (!digits(&s, 2, &mi) || mi > 59))
+            return false;
+    }
+    return *s == '\0';
+}
+
+static const char *query_value(struct mh_api *api, const char *name)
+{
+    const char *v = mh_http_req_query(api->req, name);
+    return v && v[0] ? v : NULL;
+}
+
+bool mh_api_query_uuid(struct mh_api *api, const char *name, const char **out)
+{
+    *out = query_value(api, name);
+    if (*out == NULL || mh_api_is_uuid(*out))
+        return true;
+    char msg[96], path[64];
+    snprintf(msg, sizeof(msg), "%s must be a UUID", name);
+    snprintf(path, sizeof(path), "?%s", name);
+    mh_http_respond_error(api->req, 422, "invalid", msg, path);
+    return false;
+}
+
+bool mh_api_query_time(struct mh_api *api, const char *name, const char **out)
+{
+    *out = query_value(api, name);
+    if (*out == NULL || mh_api_is_time(*out))
+        return true;
+    char msg[128], path[64];
+    snprintf(msg, sizeof(msg), "%s must be a time such as 2026-01-31T12:00:00Z", name);
+    snprintf(path, sizeof(path), "?%s", name);
+    mh_http_respond_error(api->req, 422, "invalid", msg, path);
+    return false;
+}
+
+bool mh_api_query_enum(struct mh_api *api, const char *name, const char *const *allowed,
+                       const char **out)
+{
+    *out = query_value(api, name);
+    if (*out == NULL)
+        return true;
+    char msg[256], path[64];
+    int n = snprintf(msg, sizeof(msg), "%s must be one of", name);
+    for (size_t i = 0; allowed[i]; i++) {
+        if (strcmp(*out, allowed[i]) == 0)
+            return true;
+        if (n > 0 && (size_t)n < sizeof(msg))
+            n += snprintf(msg + n, sizeof(msg) - (size_t)n, "%s %s", i ? "," : ":", allowed[i]);
+    }
+    snprintf(path, sizeof(path), "?%s", name);
+    mh_http_respond_error(api->req, 422, "invalid", msg, path);
+    return false;
+}
+
 bool mh_api_page(struct mh_api *api, struct mh_api_page *page)
 {
     page->limit = 50;
@@ -548,6 +649,29 @@ const struct mh_privacy_view *mh_api_privacy(struct mh_api *api, const char *pro
 bool mh_api_is_redacting(struct mh_api *api)
 {
     return api->privacy == NULL || mh_secrets_privacy_view_is_redacting(api->privacy);
+}
+
+struct mh_privacy_view *mh_api_privacy_steal(struct mh_api *api, const char *project_id)
+{
+    if (mh_api_privacy(api, project_id) == NULL)
+        return NULL;
+    struct mh_privacy_view *v = api->privacy;
+    api->privacy = NULL;
+    return v;
+}
+
+void mh_api_show_with(const struct mh_privacy_view *v, json_t *obj, const char *const *members)
+{
+    if (json_is_array(obj)) {
+        size_t i;
+        json_t *row;
+        json_array_foreach(obj, i, row)
+        {
+            show_in(v, row, members);
+        }
+    } else {
+        show_in(v, obj, members);
+    }
 }
 
 static void show_in(const struct mh_privacy_view *v, json_t *obj, const char *const *members)

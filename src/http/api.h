@@ -104,6 +104,19 @@ bool mh_api_only_fields(struct mh_api *api, json_t *obj, const char *const *allo
 /* True when `s` is a canonical UUID. */
 bool mh_api_is_uuid(const char *s);
 
+/*
+ * Optional query parameters of a list's filters. *out is NULL when the parameter is absent (or
+ * empty); a value that is not a canonical UUID, not a time (RFC 3339, or a date alone, which is
+ * midnight UTC), or not one of the NULL-terminated `allowed` answers 422 with the path "?name".
+ */
+bool mh_api_query_uuid(struct mh_api *api, const char *name, const char **out);
+bool mh_api_query_time(struct mh_api *api, const char *name, const char **out);
+bool mh_api_query_enum(struct mh_api *api, const char *name, const char *const *allowed,
+                       const char **out);
+/* True when `s` is a date (YYYY-MM-DD) optionally followed by T or a space, HH:MM, optional
+ * :SS with up to 9 fraction digits, and an optional Z or +HH:MM offset. */
+bool mh_api_is_time(const char *s);
+
 /* Paging: reads ?limit= (1..200, default 50) and ?cursor=; the cursor is opaque to clients and
  * holds the sort key of the last row seen (two text values). Answers 422 on a bad value. */
 struct mh_api_page {
@@ -172,6 +185,11 @@ bool mh_api_is_redacting(struct mh_api *api);
  */
 bool mh_api_show_members(struct mh_api *api, const char *project_id, json_t *obj,
                          const char *const *members);
+/* The caller's view in `project_id` for keeping beyond the request (a live stream's subscriber):
+ * new, the caller destroys it (mh_secrets_privacy_view_destroy); NULL after answering 500. */
+struct mh_privacy_view *mh_api_privacy_steal(struct mh_api *api, const char *project_id);
+/* mh_api_show_members through an opened view `v`: needs no connection, any thread. */
+void mh_api_show_with(const struct mh_privacy_view *v, json_t *obj, const char *const *members);
 /* As mh_api_respond_list, showing `members` of each row through the caller's view in
  * `project_id` ($1 is not implied: pass it in `params`); the page carries "redacted". */
 void mh_api_respond_list_shown(struct mh_api *api, const struct mh_api_page *page,

@@ -144,7 +144,11 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
 #define INSERT_SQL_TAIL                                                                            \
     "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "             \
     "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "             \
-    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs"
+    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs, "      \
+    /* Live streams learn of the project's new runs and deliveries: one notification per project \
+     * and batch (src/http/hub.h). */                                                            \
+    "(SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $2::text || ' x' || "                   \
+    "pg_current_xact_id()::text) FROM (SELECT 1 FROM ok LIMIT 1) o) AS notified"
 
 static const char *const insert_sql = INSERT_SQL_HEAD "RETURNING 1) " INSERT_SQL_TAIL;
 /* The same, also noting keys' last use for the rows that ask (key_used): a batch without any

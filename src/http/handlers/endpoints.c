@@ -50,11 +50,13 @@ static const char *const keys_sql =
 
 /* What of a delivery is recorded data, shown through the caller's privacy view. */
 static const char *const delivery_data[] = {"headers", "reason", NULL};
+const char *const *const mh_h_delivery_data = delivery_data;
 
 static const char *const delivery_cols =
     "d.id, to_json(d.received_at) AS received_at, d.method, d.status, d.outcome, d.reason, "
     "d.headers, d.content_type, d.body_size, encode(d.body_hash, 'hex') AS body_sha256, "
     "d.key_id, d.run_id, d.replay_of, d.is_test";
+const char *const mh_h_delivery_cols = delivery_cols;
 
 struct endpoint_input {
     const char *name;

@@ -46,11 +46,27 @@ void mh_h_runs_test(struct mh_http_req *req, void *app);
 void mh_h_runs_list(struct mh_http_req *req, void *app);
 void mh_h_runs_get(struct mh_http_req *req, void *app);
 void mh_h_runs_events(struct mh_http_req *req, void *app);
+void mh_h_runs_stream(struct mh_http_req *req, void *app);
+void mh_h_project_stream(struct mh_http_req *req, void *app);
+
+/* What an item of the runs list (`runs r`), the deliveries list (`webhook_deliveries d`) and the
+ * dead-letter list (`dead_letters d`) holds, as select-list SQL, and which of its members are
+ * recorded data shown through the privacy view: the project feed (hub.c) shows the same. */
+extern const char *const mh_h_run_summary_cols;
+extern const char *const mh_h_delivery_cols;
+extern const char *const mh_h_dead_letter_cols;
+extern const char *const *const mh_h_run_data;
+extern const char *const *const mh_h_delivery_data;
+extern const char *const *const mh_h_dead_letter_data;
 void mh_h_runs_cancel(struct mh_http_req *req, void *app);
 void mh_h_runs_replay(struct mh_http_req *req, void *app);
 void mh_h_runs_resume(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_get(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_replay_many(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_dismiss(struct mh_http_req *req, void *app);
+void mh_h_dead_letters_undismiss(struct mh_http_req *req, void *app);
 /* secrets.c */
 void mh_h_secrets_list(struct mh_http_req *req, void *app);
 void mh_h_secrets_create(struct mh_http_req *req, void *app);

@@ -5,12 +5,15 @@
  * from a step, and the dead-letter list with its replay. Starting is durable when the answer is
  * 202: the run, its first event and its job are committed before it.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "db/db.h"
 #include "engine/engine.h"
 #include "engine/store.h"
 #include "http/api.h"
+#include "http/hub.h"
 #include "http/handlers/handlers.h"
 #include "redact/redact.h"
 
@@ -31,9 +34,25 @@ static json_t *now_rfc3339(void)
  * through the caller's privacy view (mh_api_show_members); ids, statuses and times are not.
  */
 static const char *const run_data[] = {"output", "error", "state", NULL};
+const char *const *const mh_h_run_data = run_data;
 static const char *const event_data[] = {"payload", NULL};
 static const char *const report_data[] = {"divergences", "errors", NULL};
 static const char *const dead_letter_data[] = {"payload", "last_error", NULL};
+const char *const *const mh_h_dead_letter_data = dead_letter_data;
+
+/* The columns of a list item (runs r, dead_letters d); the project feed shows the same. */
+#define RUN_SUMMARY_COLS                                                                           \
+    "r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, r.delivery_id, "        \
+    "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "                   \
+    "to_json(r.finished_at) AS finished_at, r.error"
+/* A dead letter with its run's workflow and the failed node beside the recorded data. */
+#define DEAD_LETTER_COLS                                                                           \
+    "d.id, d.run_id, (SELECT r.workflow_id FROM runs r WHERE r.id = d.run_id) AS workflow_id, "    \
+    "d.kind, d.payload->>'node' AS node, d.payload, d.attempts, d.last_error, "                    \
+    "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at, "                   \
+    "d.replayed_run_id, to_json(d.dismissed_at) AS dismissed_at"
+const char *const mh_h_run_summary_cols = RUN_SUMMARY_COLS;
+const char *const mh_h_dead_letter_cols = DEAD_LETTER_COLS;
 
 /* Reads the trigger parts of a start/test request: payload, headers, query. */
 static json_t *trigger_from(struct mh_api *api, json_t *body)
@@ -186,36 +205,36 @@ void mh_h_runs_list(struct mh_http_req *req, void *app)
     struct mh_api_page page;
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
+    static const char *const statuses[] = {"queued", "running",  "succeeded",
+                                           "failed", "canceled", NULL};
+    static const char *const tests[] = {"only", "exclude", NULL};
     const char *pid = mh_http_req_param(req, "project_id");
-    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page))
+    const char *wf, *status, *since, *until, *endpoint, *test, *delivery;
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page) ||
+        !mh_api_query_uuid(&api, "workflow_id", &wf) ||
+        !mh_api_query_enum(&api, "status", statuses, &status) ||
+        !mh_api_query_time(&api, "since", &since) || !mh_api_query_time(&api, "until", &until) ||
+        !mh_api_query_uuid(&api, "endpoint_id", &endpoint) ||
+        !mh_api_query_enum(&api, "test", tests, &test) ||
+        !mh_api_query_uuid(&api, "delivery_id", &delivery))
         goto out;
-    const char *wf = mh_http_req_query(req, "workflow_id");
-    const char *status = mh_http_req_query(req, "status");
-    const char *since = mh_http_req_query(req, "since");
-    const char *until = mh_http_req_query(req, "until");
-    if (wf && !mh_api_is_uuid(wf)) {
-        mh_http_respond_error(req, 422, "invalid", "workflow_id must be a UUID", "?workflow_id");
-        goto out;
-    }
-    if (status && strcmp(status, "queued") && strcmp(status, "running") &&
-        strcmp(status, "succeeded") && strcmp(status, "failed") && strcmp(status, "canceled")) {
-        mh_http_respond_error(req, 422, "invalid",
-                              "status must be queued, running, succeeded, failed or canceled",
-                              "?status");
-        goto out;
-    }
-    const char *params[] = {pid, wf, status, since, until};
+    /* A delivery names its run (the one it started, or the one its idempotency key matched);
+     * an endpoint's runs are those its deliveries started and their resumptions, which carry
+     * the delivery on. Both go through webhook_deliveries' primary key. */
+    const char *params[] = {pid, wf, status, since, until, endpoint, test, delivery};
     mh_api_respond_list_shown(
         &api, &page, pid, run_data,
-        "SELECT r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, "
-        "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "
-        "to_json(r.finished_at) AS finished_at, r.error FROM runs r WHERE r.project_id = $1 "
-        "AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid)) "
+        "SELECT " RUN_SUMMARY_COLS " FROM runs r WHERE r.project_id = $1 "
+        "AND ($10::timestamptz IS NULL OR (r.created_at, r.id) < ($10::timestamptz, $11::uuid)) "
         "AND ($2::uuid IS NULL OR r.workflow_id = $2::uuid) AND ($3::text IS NULL OR r.status = "
         "$3) AND ($4::timestamptz IS NULL OR r.created_at >= $4::timestamptz) AND "
-        "($5::timestamptz IS NULL OR r.created_at < $5::timestamptz) "
-        "ORDER BY r.created_at DESC, r.id DESC LIMIT $6::int",
-        5, params, "created_at", "id");
+        "($5::timestamptz IS NULL OR r.created_at < $5::timestamptz) AND ($6::uuid IS NULL OR "
+        "EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = r.delivery_id AND "
+        "d.endpoint_id = $6::uuid)) AND ($7::text IS NULL OR r.is_test = ($7 = 'only')) AND "
+        "($8::uuid IS NULL OR r.id = (SELECT d.run_id FROM webhook_deliveries d WHERE d.id = "
+        "$8::uuid AND d.project_id = $1)) "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT $9::int",
+        8, params, "created_at", "id");
 out:
     mh_api_close(&api);
 }
@@ -320,6 +339,77 @@ out:
     mh_api_close(&api);
 }
 
+/* A non-negative integer in `s`, or -1. */
+static long long parse_seq(const char *s)
+{
+    char *end = NULL;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    return *end || v > 2147483647LL ? -1 : v;
+}
+
+void mh_h_runs_stream(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "viewer");
+    if (run == NULL)
+        goto out;
+    /* EventSource sends Last-Event-ID when it reconnects, to the URL it first opened: the
+     * header, newer, wins over ?after_seq. */
+    const char *last = mh_http_req_header(req, "Last-Event-ID");
+    const char *after = mh_http_req_query(req, "after_seq");
+    long long from = 0;
+    if (last && (from = parse_seq(last)) < 0) {
+        mh_http_respond_error(req, 422, "invalid", "Last-Event-ID must be an event's seq",
+                              "Last-Event-ID");
+        goto out;
+    }
+    if (!last && after && (from = parse_seq(after)) < 0) {
+        mh_http_respond_error(req, 422, "invalid", "after_seq must be a number", "?after_seq");
+        goto out;
+    }
+    const char *pid = mh_http_req_param(req, "project_id");
+    struct mh_privacy_view *view = mh_api_privacy_steal(&api, pid);
+    if (view == NULL)
+        goto out;
+    mh_http_hub_subscribe_run(api.app->hub, req, pid, json_string_value(json_object_get(run, "id")),
+                              api.who.user_id, view, from);
+out:
+    mh_api_close(&api);
+}
+
+void mh_h_project_stream(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    if (!mh_api_require_role(&api, pid, "viewer", NULL))
+        goto out;
+    const char *cursor = mh_http_req_header(req, "Last-Event-ID");
+    if (cursor == NULL)
+        cursor = mh_http_req_query(req, "after");
+    unsigned long long now_xid = 0;
+    if (cursor == NULL) {
+        /* "Now": the transactions still running may yet commit rows, and will be shown. */
+        json_t *row =
+            mh_api_query_row(&api, "project not found",
+                             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x", 0, NULL);
+        if (row == NULL)
+            goto out;
+        now_xid = strtoull(json_string_value(json_object_get(row, "x")), NULL, 10);
+    }
+    struct mh_privacy_view *view = mh_api_privacy_steal(&api, pid);
+    if (view == NULL)
+        goto out;
+    mh_http_hub_subscribe_feed(api.app->hub, req, pid, api.who.user_id, view, cursor, now_xid);
+out:
+    mh_api_close(&api);
+}
+
 void mh_h_runs_cancel(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -373,8 +463,7 @@ out:
     mh_api_close(&api);
 }
 
-static bool resume(struct mh_api *api, const char *pid, const char *rid, const char *node,
-                   const char *dead_letter_id)
+static bool resume(struct mh_api *api, const char *pid, const char *rid, const char *node)
 {
     char new_id[37];
     enum mh_err rc = mh_engine_run_resume(api->conn, rid, node, new_id, &api->info);
@@ -383,14 +472,8 @@ static bool resume(struct mh_api *api, const char *pid, const char *rid, const c
         return false;
     }
     json_t *detail = json_pack("{s:s, s:s}", "from_node", node, "new_run_id", new_id);
-    bool ok =
-        mh_api_audit(api, pid, dead_letter_id ? "dead_letter.replay" : "run.resume", rid, detail);
+    bool ok = mh_api_audit(api, pid, "run.resume", rid, detail);
     json_decref(detail);
-    if (ok && dead_letter_id) {
-        const char *params[] = {dead_letter_id};
-        ok = mh_api_query(api, "UPDATE dead_letters SET replayed_at = now() WHERE id = $1", 1,
-                          params) != NULL;
-    }
     if (!ok || !mh_api_commit(api))
         return false;
     mh_engine_runtime_wake(api->app->runtime);
@@ -413,50 +496,345 @@ void mh_h_runs_resume(struct mh_http_req *req, void *app)
         !mh_api_string(&api, body, "from_node", true, 1, 64, &node))
         goto out;
     resume(&api, mh_http_req_param(req, "project_id"),
-           json_string_value(json_object_get(run, "id")), node, NULL);
+           json_string_value(json_object_get(run, "id")), node);
 out:
     mh_api_close(&api);
 }
 
+/* ---- Dead letters ------------------------------------------------------------------------- */
+
+/* The most dead letters one bulk request re-drives or dismisses. */
+#define DEAD_LETTER_BATCH_MAX 100
+
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
 {
-    mh_api_list_in_project_shown(
-        req, app, "viewer",
-        "SELECT d.id, d.run_id, d.kind, d.payload, d.attempts, d.last_error, "
-        "to_json(d.failed_at) AS failed_at, to_json(d.replayed_at) AS replayed_at FROM "
-        "dead_letters d WHERE d.project_id = $1 AND ($3::timestamptz IS NULL OR (d.failed_at, "
-        "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
-        "failed_at", "id", dead_letter_data);
+    struct mh_api api;
+    struct mh_api_page page;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    static const char *const states[] = {"open", "replayed", "dismissed", NULL};
+    static const char *const kinds[] = {"step", "advance", NULL};
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *wf, *state, *since, *until, *kind;
+    if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page) ||
+        !mh_api_query_uuid(&api, "workflow_id", &wf) ||
+        !mh_api_query_enum(&api, "state", states, &state) ||
+        !mh_api_query_time(&api, "since", &since) || !mh_api_query_time(&api, "until", &until) ||
+        !mh_api_query_enum(&api, "kind", kinds, &kind))
+        goto out;
+    const char *node = mh_http_req_query(req, "node");
+    if (node && !node[0])
+        node = NULL;
+    if (node && strlen(node) > 64) {
+        mh_http_respond_error(req, 422, "invalid", "node must be a node id (1 to 64 characters)",
+                              "?node");
+        goto out;
+    }
+    const char *params[] = {pid, wf, state, since, until, kind, node};
+    mh_api_respond_list_shown(
+        &api, &page, pid, dead_letter_data,
+        "SELECT " DEAD_LETTER_COLS " FROM dead_letters d "
+        "WHERE d.project_id = $1 AND ($9::timestamptz IS NULL OR (d.failed_at, d.id) < "
+        "($9::timestamptz, $10::uuid)) AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM runs r "
+        "WHERE r.id = d.run_id AND r.workflow_id = $2::uuid)) AND "
+        "($3::text IS NULL OR CASE $3 WHEN 'open' THEN d.replayed_at IS NULL AND d.dismissed_at "
+        "IS NULL WHEN 'replayed' THEN d.replayed_at IS NOT NULL ELSE d.dismissed_at IS NOT NULL "
+        "END) AND ($4::timestamptz IS NULL OR d.failed_at >= $4::timestamptz) AND "
+        "($5::timestamptz IS NULL OR d.failed_at < $5::timestamptz) AND ($6::text IS NULL OR "
+        "d.kind = $6) AND ($7::text IS NULL OR d.payload->>'node' = $7) "
+        "ORDER BY d.failed_at DESC, d.id DESC LIMIT $8::int",
+        7, params, "failed_at", "id");
+out:
+    mh_api_close(&api);
 }
 
-void mh_h_dead_letters_replay(struct mh_http_req *req, void *app)
+void mh_h_dead_letters_get(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
     const char *id = mh_http_req_param(req, "dead_letter_id");
-    if (!mh_api_require_role(&api, pid, "editor", NULL))
+    if (!mh_api_require_role(&api, pid, "viewer", NULL))
         goto out;
     if (!mh_api_is_uuid(id)) {
         mh_http_respond_error(req, 404, "not_found", "dead letter not found", NULL);
         goto out;
     }
     const char *params[] = {id, pid};
-    json_t *dl = mh_api_query_row(&api, "dead letter not found",
-                                  "SELECT run_id, payload->>'node' AS node FROM dead_letters "
-                                  "WHERE id = $1 AND project_id = $2 FOR UPDATE",
-                                  2, params);
-    if (dl == NULL)
+    json_t *dl =
+        mh_api_query_row(&api, "dead letter not found",
+                         "SELECT " DEAD_LETTER_COLS " FROM dead_letters d WHERE d.id = $1 AND "
+                         "d.project_id = $2",
+                         2, params);
+    if (dl == NULL || !mh_api_show_members(&api, pid, dl, dead_letter_data))
         goto out;
-    const char *rid = json_string_value(json_object_get(dl, "run_id"));
-    const char *node = json_string_value(json_object_get(dl, "node"));
-    if (rid == NULL || node == NULL) {
-        mh_http_respond_error(req, 409, "conflict", "this dead letter names no step to resume",
-                              NULL);
-        goto out;
-    }
-    resume(&api, pid, rid, node, id);
+    json_t *outv = json_deep_copy(dl);
+    json_object_set_new(outv, "redacted", json_boolean(mh_api_is_redacting(&api)));
+    mh_http_respond_json(req, 200, outv);
 out:
     mh_api_close(&api);
+}
+
+/* One dead letter's result in a bulk answer. */
+static json_t *item_result(const char *id, int status, const char *code, const char *message)
+{
+    return json_pack("{s:s, s:i, s:{s:s, s:s}}", "id", id, "status", status, "error", "code", code,
+                     "message", message);
+}
+
+/* The status and code a refusal of the engine answers with (never a database error's). */
+static json_t *item_refused(const char *id, enum mh_err rc, const struct mh_err_info *info)
+{
+    const char *msg = info->message[0] ? info->message : mh_strerror(rc);
+    switch (rc) {
+    case MH_ENOTFOUND: return item_result(id, 404, "not_found", msg);
+    case MH_ECONFLICT: return item_result(id, 409, "conflict", msg);
+    default: return item_result(id, 422, "invalid", msg);
+    }
+}
+
+/*
+ * Re-drives dead letter `id` in the request's transaction: resumes its run from the failed
+ * step in a new run, audits it and marks the dead letter replayed. A refusal (unknown, already
+ * re-driven, dismissed, nothing to resume) is the item's result and changes nothing; NULL after
+ * answering a failure of the database, which ends the whole request.
+ */
+static json_t *redrive(struct mh_api *api, const char *pid, const char *id)
+{
+    if (!mh_api_is_uuid(id))
+        return item_result(id, 404, "not_found", "dead letter not found");
+    const char *params[] = {id, pid};
+    json_t *rows = mh_api_query(api,
+                                "SELECT run_id, payload->>'node' AS node, replayed_at IS NOT NULL "
+                                "AS replayed, dismissed_at IS NOT NULL AS dismissed FROM "
+                                "dead_letters WHERE id = $1 AND project_id = $2 FOR UPDATE",
+                                2, params);
+    if (rows == NULL)
+        return NULL;
+    json_t *dl = json_array_get(rows, 0);
+    if (dl == NULL)
+        return item_result(id, 404, "not_found", "dead letter not found");
+    const char *rid = json_string_value(json_object_get(dl, "run_id"));
+    const char *node = json_string_value(json_object_get(dl, "node"));
+    if (json_is_true(json_object_get(dl, "replayed")))
+        return item_result(id, 409, "already_replayed",
+                           "this dead letter was already re-driven: its new run is linked");
+    if (json_is_true(json_object_get(dl, "dismissed")))
+        return item_result(id, 409, "dismissed", "this dead letter is dismissed: restore it first");
+    if (rid == NULL || node == NULL)
+        return item_result(id, 409, "conflict", "this dead letter names no step to resume");
+    if (mh_api_query(api, "SAVEPOINT redrive", 0, NULL) == NULL)
+        return NULL;
+    char new_id[37];
+    enum mh_err rc = mh_engine_run_resume(api->conn, rid, node, new_id, &api->info);
+    if (rc != MH_OK) {
+        if (mh_db_err_is_db(&api->info)) {
+            mh_http_respond_err(api->req, rc, &api->info);
+            return NULL;
+        }
+        struct mh_err_info why = api->info;
+        if (mh_api_query(api, "ROLLBACK TO SAVEPOINT redrive", 0, NULL) == NULL)
+            return NULL;
+        return item_refused(id, rc, &why);
+    }
+    json_t *detail =
+        json_pack("{s:s, s:s, s:s}", "run_id", rid, "from_node", node, "new_run_id", new_id);
+    bool ok = mh_api_audit(api, pid, "dead_letter.replay", id, detail);
+    json_decref(detail);
+    const char *up[] = {id, new_id};
+    if (!ok || mh_api_query(api,
+                            "UPDATE dead_letters SET replayed_at = now(), replayed_run_id = $2, "
+                            "feed_xid = pg_current_xact_id() WHERE id = $1",
+                            2, up) == NULL)
+        return NULL;
+    return json_pack("{s:s, s:i, s:s, s:s, s:s}", "id", id, "status", 202, "run_id", new_id,
+                     "resumed_from", rid, "from_node", node);
+}
+
+void mh_h_dead_letters_replay(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *res = NULL;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *id = mh_http_req_param(req, "dead_letter_id");
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(res = redrive(&api, pid, id)))
+        goto out;
+    int status = (int)json_integer_value(json_object_get(res, "status"));
+    json_t *err = json_object_get(res, "error");
+    if (status != 202) {
+        mh_http_respond_error(req, status, json_string_value(json_object_get(err, "code")),
+                              json_string_value(json_object_get(err, "message")), NULL);
+        goto out;
+    }
+    if (!mh_api_commit(&api))
+        goto out;
+    mh_engine_runtime_wake(api.app->runtime);
+    json_object_del(res, "status");
+    json_object_del(res, "id");
+    mh_http_respond_json(req, 202, json_incref(res));
+out:
+    json_decref(res);
+    mh_api_close(&api);
+}
+
+/* Reads {"ids": [...]} of a bulk request: 1 to DEAD_LETTER_BATCH_MAX strings (borrowed), or
+ * NULL after answering 422 with the offending path. */
+static json_t *batch_ids(struct mh_api *api)
+{
+    static const char *const fields[] = {"ids", NULL};
+    json_t *body = mh_api_body(api);
+    if (body == NULL || !mh_api_only_fields(api, body, fields))
+        return NULL;
+    json_t *ids = json_object_get(body, "ids");
+    if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+        json_array_size(ids) > DEAD_LETTER_BATCH_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "'ids' must be an array of 1 to %d dead letter ids",
+                 DEAD_LETTER_BATCH_MAX);
+        mh_http_respond_error(api->req, 422, "invalid", msg, "/ids");
+        return NULL;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        if (!json_is_string(v)) {
+            char path[32];
+            snprintf(path, sizeof(path), "/ids/%zu", i);
+            mh_http_respond_error(api->req, 422, "invalid", "each id must be a string", path);
+            return NULL;
+        }
+    }
+    return ids;
+}
+
+/* {"results": [...], "succeeded": n, "failed": m} over the items' statuses. */
+static json_t *batch_answer(json_t *results)
+{
+    size_t i, ok = 0;
+    json_t *v;
+    json_array_foreach(results, i, v)
+    {
+        if (json_integer_value(json_object_get(v, "status")) < 300)
+            ok++;
+    }
+    return json_pack("{s:o, s:I, s:I}", "results", results, "succeeded", (json_int_t)ok, "failed",
+                     (json_int_t)(json_array_size(results) - ok));
+}
+
+void mh_h_dead_letters_replay_many(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    json_t *results = json_array();
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        goto out;
+    const char *pid = mh_http_req_param(req, "project_id");
+    json_t *ids;
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(ids = batch_ids(&api)))
+        goto out;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        json_t *r = redrive(&api, pid, json_string_value(v));
+        if (r == NULL)
+            goto out;
+        json_array_append_new(results, r);
+    }
+    if (!mh_api_commit(&api))
+        goto out;
+    mh_engine_runtime_wake(api.app->runtime);
+    mh_http_respond_json(req, 200, batch_answer(results));
+    results = NULL;
+out:
+    json_decref(results);
+    mh_api_close(&api);
+}
+
+/* Dismisses (or restores) each dead letter of a bulk request; each change is audited. */
+static void dismiss_many(struct mh_http_req *req, void *app, bool is_dismiss)
+{
+    struct mh_api api;
+    json_t *results = json_array();
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        goto out;
+    const char *pid = mh_http_req_param(req, "project_id");
+    json_t *ids;
+    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(ids = batch_ids(&api)))
+        goto out;
+    size_t i;
+    json_t *v;
+    bool any_changed = false;
+    json_array_foreach(ids, i, v)
+    {
+        const char *id = json_string_value(v);
+        if (!mh_api_is_uuid(id)) {
+            json_array_append_new(results,
+                                  item_result(id, 404, "not_found", "dead letter not found"));
+            continue;
+        }
+        /* Only a change is written and audited: dismissing twice changes nothing. A change
+         * shows in the project's live feed (feed_xid, migration 0019). */
+        const char *params[] = {id, pid};
+        json_t *rows = mh_api_query(
+            &api,
+            is_dismiss ? "WITH u AS (UPDATE dead_letters SET dismissed_at = now(), dismissed_by = "
+                         "mh_uid(), feed_xid = pg_current_xact_id() WHERE id = $1 AND project_id = "
+                         "$2 AND dismissed_at IS NULL "
+                         "RETURNING dismissed_at) SELECT true AS changed, to_json(dismissed_at) "
+                         "AS dismissed_at FROM u UNION ALL SELECT false, to_json(dismissed_at) "
+                         "FROM dead_letters WHERE id = $1 AND project_id = $2 AND NOT EXISTS "
+                         "(SELECT 1 FROM u)"
+                       : "WITH u AS (UPDATE dead_letters SET dismissed_at = NULL, dismissed_by = "
+                         "NULL, feed_xid = pg_current_xact_id() WHERE id = $1 AND project_id = $2 "
+                         "AND dismissed_at IS NOT NULL "
+                         "RETURNING dismissed_at) SELECT true AS changed, to_json(dismissed_at) "
+                         "AS dismissed_at FROM u UNION ALL SELECT false, to_json(dismissed_at) "
+                         "FROM dead_letters WHERE id = $1 AND project_id = $2 AND NOT EXISTS "
+                         "(SELECT 1 FROM u)",
+            2, params);
+        if (rows == NULL)
+            goto out;
+        json_t *row = json_array_get(rows, 0);
+        if (row == NULL) {
+            json_array_append_new(results,
+                                  item_result(id, 404, "not_found", "dead letter not found"));
+            continue;
+        }
+        bool changed = json_is_true(json_object_get(row, "changed"));
+        any_changed = any_changed || changed;
+        if (changed &&
+            !mh_api_audit(&api, pid, is_dismiss ? "dead_letter.dismiss" : "dead_letter.undismiss",
+                          id, NULL))
+            goto out;
+        json_array_append_new(results, json_pack("{s:s, s:i, s:b, s:O}", "id", id, "status", 200,
+                                                 "changed", changed, "dismissed_at",
+                                                 json_object_get(row, "dismissed_at")));
+    }
+    const char *np[] = {pid};
+    if (any_changed && mh_api_query(&api,
+                                    "SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $1::text "
+                                    "|| ' x' || pg_current_xact_id()::text)",
+                                    1, np) == NULL)
+        goto out;
+    if (!mh_api_commit(&api))
+        goto out;
+    mh_http_respond_json(req, 200, batch_answer(results));
+    results = NULL;
+out:
+    json_decref(results);
+    mh_api_close(&api);
+}
+
+void mh_h_dead_letters_dismiss(struct mh_http_req *req, void *app)
+{
+    dismiss_many(req, app, true);
+}
+
+void mh_h_dead_letters_undismiss(struct mh_http_req *req, void *app)
+{
+    dismiss_many(req, app, false);
 }

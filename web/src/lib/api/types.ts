@@ -82,6 +82,8 @@ export interface Run {
   status: RunStatus;
   is_test: boolean;
   parent_run_id: string | null;
+  /** The webhook delivery that started it (or the run it resumes), if any. */
+  delivery_id?: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -307,4 +309,34 @@ export interface Stats {
     queue_scheduled_max: number;
   };
   points: StatsPoint[];
+}
+
+/** A run whose http_call failed for good, or whose job gave up (docs/api.md "Dead letters"). */
+export interface DeadLetter {
+  id: string;
+  run_id: string | null;
+  workflow_id: string | null;
+  kind: 'step' | 'advance';
+  node: string | null;
+  payload: unknown;
+  attempts: number;
+  last_error: string | null;
+  failed_at: string;
+  replayed_at: string | null;
+  replayed_run_id: string | null;
+  dismissed_at: string | null;
+}
+
+/** One item's outcome in a bulk dead-letter request. */
+export interface BulkResult {
+  id: string;
+  status: number;
+  run_id?: string;
+  error?: { code: string; message: string };
+}
+
+export interface BulkAnswer {
+  results: BulkResult[];
+  succeeded: number;
+  failed: number;
 }

@@ -1,0 +1,31 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The live-stream benchmark (docs/BENCHMARKS.md, "Live streams"): a private PostgreSQL cluster,
+# the release server, and bench_streams.c (memory per subscriber, commit-to-arrival latency,
+# intake rate with and without subscribers attached).
+#
+#   sh bench/streams/run.sh [SUBS [FEEDS [RATE [SECONDS]]]]    (defaults 1000 10 250 10)
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+SUBS=${1:-1000}
+FEEDS=${2:-10}
+RATE=${3:-250}
+SECONDS_=${4:-10}
+make -s -j2 build/release/meshhook build/release/libmeshhook.a
+mkdir -p build/release/bench
+cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
+    $(pkg-config --cflags jansson libpq) bench/streams/bench_streams.c tests/integration/sse_client.c \
+    build/release/libmeshhook.a \
+    $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
+    -pthread -o build/release/bench/bench_streams
+PGDIR=$(mktemp -d /tmp/meshhook-bench-pg.XXXXXX)
+chmod 755 "$PGDIR"
+trap 'sh scripts/pg.sh stop "$PGDIR"; rm -rf "$PGDIR"' EXIT
+PORT=$(sh scripts/free-port.sh)
+sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
+eval "$(sh scripts/pg.sh urls "$PGDIR" "$PORT")"
+MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL build/release/meshhook migrate >/dev/null
+ulimit -n 8192 2>/dev/null || true
+build/release/bench/bench_streams build/release/meshhook "$MESHHOOK_ADMIN_DATABASE_URL" \
+    "$MESHHOOK_DATABASE_URL" "$SUBS" "$FEEDS" "$RATE" "$SECONDS_"
