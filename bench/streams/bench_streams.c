@@ -31,7 +31,7 @@
 #include "db/db.h"
 #include "sse_client.h"
 
-#define TOKEN "mh_benchbenchbenchbenchbenchbenchbenchbench1"
+#define TOKEN "mh_benchbenchbenchbenchbenchbenchbenchbench123"
 
 static int port;
 static char pub[64];
@@ -234,6 +234,7 @@ int main(int argc, char **argv)
     double rate = strtod(argv[6], NULL), secs = strtod(argv[7], NULL);
     if (nfeeds > 256)
         nfeeds = 256;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     curl_global_init(CURL_GLOBAL_ALL);
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -244,31 +245,31 @@ int main(int argc, char **argv)
     const char *slow = "{\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", \"config\": "
                        "{\"duration_ms\": 3600000}}], \"edges\": []}";
     const char *p[] = {def, TOKEN, slow};
-    json_t *ids = q(
-        c,
-        "WITH u AS (INSERT INTO users (email, password_hash) VALUES ('bench-' || "
-        "gen_random_uuid() || '@example.com', 'x') RETURNING id), "
-        "p AS (INSERT INTO projects (name, created_by) SELECT 'bench', id FROM u RETURNING id), "
-        "m AS (INSERT INTO memberships (project_id, user_id, role) SELECT p.id, u.id, 'owner' "
-        "FROM p, u ON CONFLICT DO NOTHING RETURNING 1), "
-        "t AS (INSERT INTO api_tokens (user_id, name, token_hash, prefix) SELECT id, 'bench', "
-        "sha256($2::bytea), 'mh_bench' FROM u RETURNING 1), "
-        "w AS (INSERT INTO workflows (project_id, name) SELECT id, 'bench' FROM p RETURNING id, "
-        "project_id), "
-        "w2 AS (INSERT INTO workflows (project_id, name) SELECT id, 'slow' FROM p RETURNING id, "
-        "project_id), "
-        "v AS (INSERT INTO workflow_versions (project_id, workflow_id, version, state, "
-        "definition) SELECT project_id, id, 1, 'published', $1::jsonb FROM w RETURNING "
-        "workflow_id, project_id), "
-        "v2 AS (INSERT INTO workflow_versions (project_id, workflow_id, version, state, "
-        "definition) SELECT project_id, id, 1, 'published', $3::jsonb FROM w2 RETURNING "
-        "workflow_id), "
-        "e AS (INSERT INTO webhook_endpoints (project_id, workflow_id, public_id, rate_capacity, "
-        "rate_per_second) SELECT project_id, workflow_id, 'bench' || md5(random()::text), "
-        "1000000, 1000000 FROM v RETURNING public_id, project_id) "
-        "SELECT e.public_id, e.project_id, (SELECT workflow_id FROM v2) AS slow, (SELECT "
-        "count(*) FROM m) + (SELECT count(*) FROM t) AS n FROM e",
-        3, p);
+    json_t *ids =
+        q(c,
+          "WITH u AS (INSERT INTO users (email, password_hash) VALUES ('bench-' || "
+          "gen_random_uuid() || '@example.com', 'x') RETURNING id), "
+          "p AS (INSERT INTO projects (name, created_by) SELECT 'bench', id FROM u RETURNING id), "
+          "m AS (INSERT INTO memberships (project_id, user_id, role) SELECT p.id, u.id, 'owner' "
+          "FROM p, u ON CONFLICT DO NOTHING RETURNING 1), "
+          "t AS (INSERT INTO api_tokens (user_id, name, token_hash, prefix) SELECT id, 'bench', "
+          "sha256($2::bytea), 'mh_bench' FROM u RETURNING 1), "
+          "w AS (INSERT INTO workflows (project_id, name) SELECT id, 'bench' FROM p RETURNING id, "
+          "project_id), "
+          "w2 AS (INSERT INTO workflows (project_id, name) SELECT id, 'slow' FROM p RETURNING id, "
+          "project_id), "
+          "v AS (INSERT INTO workflow_versions (project_id, workflow_id, version, state, "
+          "definition) SELECT project_id, id, 1, 'published', $1::jsonb FROM w RETURNING "
+          "workflow_id, project_id), "
+          "v2 AS (INSERT INTO workflow_versions (project_id, workflow_id, version, state, "
+          "definition) SELECT project_id, id, 1, 'published', $3::jsonb FROM w2 RETURNING "
+          "workflow_id), "
+          "e AS (INSERT INTO webhook_endpoints (project_id, workflow_id, public_id, rate_capacity, "
+          "rate_per_second) SELECT project_id, workflow_id, 'bench' || md5(random()::text), "
+          "1000000, 1000000 FROM v RETURNING public_id, project_id) "
+          "SELECT e.public_id, e.project_id, (SELECT workflow_id FROM v2) AS slow, (SELECT "
+          "count(*) FROM m) + (SELECT count(*) FROM t) AS n FROM e",
+          3, p);
     json_t *row = json_array_get(ids, 0);
     snprintf(pub, sizeof(pub), "%s", json_string_value(json_object_get(row, "public_id")));
     snprintf(project, sizeof(project), "%s", json_string_value(json_object_get(row, "project_id")));
@@ -356,9 +357,8 @@ int main(int argc, char **argv)
     qsort(f.lat, nlat, sizeof(double), cmp_d);
     printf("paced webhooks=%ld (%.0f/s, about %.0f events/s) feeds=%d samples=%zu "
            "latency_ms p50=%.1f p99=%.1f max=%.1f\n",
-           sent, sent / secs, 4 * sent / secs, nfeeds, nlat,
-           nlat ? 1000 * f.lat[nlat / 2] : 0.0, nlat ? 1000 * f.lat[nlat * 99 / 100] : 0.0,
-           nlat ? 1000 * f.lat[nlat - 1] : 0.0);
+           sent, sent / secs, 4 * sent / secs, nfeeds, nlat, nlat ? 1000 * f.lat[nlat / 2] : 0.0,
+           nlat ? 1000 * f.lat[nlat * 99 / 100] : 0.0, nlat ? 1000 * f.lat[nlat - 1] : 0.0);
 
     long b1 = run_load(16, 0, secs);
     atomic_store(&f.stop, true);
@@ -379,8 +379,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < subs; i++)
         mh_sse_close(&sc[i]);
     printf("intake 202/s: alone %.0f, %.0f; with %d subscribers %.0f, %.0f; ratio %.2f\n",
-           a1 / secs, a2 / secs, subs, b1 / secs, b2 / secs,
-           (double)(b1 + b2) / (double)(a1 + a2));
+           a1 / secs, a2 / secs, subs, b1 / secs, b2 / secs, (double)(b1 + b2) / (double)(a1 + a2));
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     free(f.lat);

@@ -22,8 +22,7 @@ struct env {
     char workflow[40];
 };
 
-static json_t *api(struct env *e, const char *method, const char *path, const char *body,
-                   long want)
+static json_t *api(struct env *e, const char *method, const char *path, const char *body, long want)
 {
     long st;
     json_t *r = mh_it_api(&e->s, e->bearer, method, path, body, &st);
@@ -121,8 +120,8 @@ static void read_until_succeeded(struct mh_sse *c, const char *run_id, json_t *i
     struct msg m;
     for (;;) {
         MH_T_ASSERT(next_msg(c, 15000, &m));
-        json_array_append_new(into, json_pack("{s:s, s:s, s:o}", "event", m.event, "id", m.id,
-                                              "data", m.data));
+        json_array_append_new(
+            into, json_pack("{s:s, s:s, s:o}", "event", m.event, "id", m.id, "data", m.data));
         if (strcmp(m.event, "run") == 0 && strcmp(str(m.data, "id"), run_id) == 0 &&
             strcmp(str(m.data, "status"), "succeeded") == 0)
             return;
@@ -150,8 +149,9 @@ MH_TEST(the_feed_shows_deliveries_and_runs_and_resumes_exactly)
     setup(&e);
     char plain[64], signed_ep[64], path[256], run[40] = "";
     endpoint(&e, "{\"name\": \"plain\"}", plain);
-    endpoint(&e, "{\"verification\": {\"scheme\": \"hmac\"}, \"key\": {\"secret\": "
-                 "\"feed-endpoint-secret-0000001\"}}",
+    endpoint(&e,
+             "{\"verification\": {\"scheme\": \"hmac\"}, \"key\": {\"secret\": "
+             "\"feed-endpoint-secret-0000001\"}}",
              signed_ep);
     snprintf(path, sizeof(path), "/api/projects/%s/stream", e.project);
 

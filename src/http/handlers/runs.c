@@ -507,7 +507,7 @@ void mh_h_dead_letters_list(struct mh_http_req *req, void *app)
     mh_api_list_in_project_shown(
         req, app, "viewer",
         "SELECT " DEAD_LETTER_COLS " FROM dead_letters d WHERE d.project_id = $1 AND "
-                                   "($3::timestamptz IS NULL OR (d.failed_at, "
+        "($3::timestamptz IS NULL OR (d.failed_at, "
         "d.id) < ($3::timestamptz, $4::uuid)) ORDER BY d.failed_at DESC, d.id DESC LIMIT $2::int",
         "failed_at", "id", dead_letter_data);
 }
