@@ -31,7 +31,7 @@
 #include "db/db.h"
 #include "sse_client.h"
 
-#define TOKEN "mh_benchbenchbenchbenchbenchbenchbenchbench1"
+#define TOKEN "mh_benchbenchbenchbenchbenchbenchbenchbench123"
 
 static int port;
 static char pub[64];
@@ -234,6 +234,7 @@ int main(int argc, char **argv)
     double rate = strtod(argv[6], NULL), secs = strtod(argv[7], NULL);
     if (nfeeds > 256)
         nfeeds = 256;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     curl_global_init(CURL_GLOBAL_ALL);
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;

@@ -789,6 +789,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                    path, (int)toe, ms);
     }
     mh_http__conn_set_busy(req->guard, false);
+    /* A stream whose client left before its answer was even queued is never attached: ended
+     * here, so that its subscriber is dropped rather than left queueing. */
+    mh_http_stream_close(req->stream);
     mh_http_stream_unref(req->stream);
     mh_buf_cleanup(&req->body);
     mh_arena_destroy(req->arena);
