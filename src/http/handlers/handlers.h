@@ -47,6 +47,7 @@ void mh_h_runs_events(struct mh_http_req *req, void *app);
 void mh_h_runs_cancel(struct mh_http_req *req, void *app);
 void mh_h_runs_replay(struct mh_http_req *req, void *app);
 void mh_h_runs_resume(struct mh_http_req *req, void *app);
+void mh_h_runs_rerun(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app);
 /* secrets.c */
