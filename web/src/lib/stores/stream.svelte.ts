@@ -1,130 +1,144 @@
-// Live streams of the API (docs/api.md, "Streams"): Server-Sent Events with resumable ids, so a
-// page sees every event once and in order across reconnects. One interface for every page:
-// subscribe(url, {onEvent(type, data, id)}, {after}) → unsubscribe, and `stream.status`.
+// Live data from the server's Server-Sent Events streams (docs/api.md "Streams"): the project
+// feed (GET /api/projects/:pid/stream) and a run's events (GET .../runs/:rid/stream).
 //
-// A server without the stream routes (404 at once, before any event) is read by polling instead:
-// a run's stream `…/runs/:rid/stream` becomes `…/runs/:rid/events?after_seq=N` every second,
-// delivered through the same onEvent as `run_event` items, so a page cannot tell the two apart.
+// subscribe() opens one EventSource and keeps it going: the browser reconnects by itself after
+// a dropped connection, sending the last id it saw (Last-Event-ID), so nothing is missed or seen
+// twice; when the server ends the stream for good (an error status, or a slow subscriber cut
+// off), it opens a new one after a pause, resuming after the last id through `afterParam`.
+// Where the server has no stream (404, 405, 501: an older server, or a proxy that does not
+// pass it), it falls back to calling `poll` every `pollMs`, so the page still updates.
+//
+// `connection.status` is the state of the newest open subscription, for a "live" indicator.
+import { buildUrl } from '$lib/api/client';
 
-export type StreamStatus = 'connecting' | 'live' | 'polling' | 'reconnecting' | 'closed';
+export type StreamStatus = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'closed';
 
 export interface StreamHandlers {
+  /** One event: its type (`run`, `delivery`, `run_event`...), its parsed data and its id. */
   onEvent(type: string, data: unknown, id: string | null): void;
-  /** Called when a reconnect or a poll fails (the stream keeps trying). */
-  onError?(e: unknown): void;
 }
 
 export interface StreamOptions {
-  /** Resume after this id (a run stream: the last seq the page has). */
-  after?: string | number | null;
-  /** Poll interval when polling (ms). */
+  /** The event types to receive. */
+  types: string[];
+  /** Resume after this id: the last event the page has already seen. */
+  after?: string | null;
+  /** The query parameter that carries the id to resume after ('after'; 'after_seq' for a run). */
+  afterParam?: string;
+  /** Called every `pollMs` instead when the server has no stream here. */
+  poll?: () => unknown;
   pollMs?: number;
 }
 
-class StreamState {
-  status = $state<StreamStatus>('closed');
+export const connection = $state<{ status: StreamStatus }>({ status: 'closed' });
+
+/** Statuses that mean "this server has no such stream": poll instead. */
+const NO_STREAM = new Set([404, 405, 501]);
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+let newest = 0;
+
+/** What answers `url`, without waiting for a stream's body: its status, or 0 on a network error. */
+async function probe(url: string): Promise<number> {
+  const ctl = new AbortController();
+  try {
+    const r = await fetch(url, {
+      headers: { Accept: 'text/event-stream' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: ctl.signal
+    });
+    return r.status;
+  } catch {
+    return 0;
+  } finally {
+    ctl.abort();
+  }
 }
 
-/** The status of the most recent subscription (what a page shows as "live"). */
-export const stream = new StreamState();
-
-const RUN_STREAM = /^(.*\/runs\/[^/]+)\/stream$/;
-
-export function subscribe(url: string, handlers: StreamHandlers, opts: StreamOptions = {}): () => void {
-  let closed = false;
-  let after = opts.after == null ? null : String(opts.after);
+/** Subscribes to the stream at `url` (a path); returns the function that ends the subscription. */
+export function subscribe(url: string, handlers: StreamHandlers, opts: StreamOptions): () => void {
+  const mine = ++newest;
+  const afterParam = opts.afterParam ?? 'after';
+  const pollMs = opts.pollMs ?? 5000;
+  let lastId: string | null = opts.after ?? null;
   let es: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let opened = false;
-  const pollMs = opts.pollMs ?? 1000;
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
+  let retryMs = RETRY_MIN_MS;
+  let closed = false;
 
-  const deliver = (type: string, data: unknown, id: string | null) => {
-    if (closed) return;
-    if (id !== null) after = id;
-    handlers.onEvent(type, data, id);
+  const setStatus = (s: StreamStatus) => {
+    if (mine === newest && !closed) connection.status = s;
   };
+  const target = () => buildUrl(url, lastId ? { [afterParam]: lastId } : undefined);
+
+  function deliver(type: string, ev: MessageEvent) {
+    if (ev.lastEventId) lastId = ev.lastEventId;
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      return; // not JSON: nothing a page could use
+    }
+    handlers.onEvent(type, data, ev.lastEventId || null);
+  }
 
   function startPolling() {
-    const m = RUN_STREAM.exec(url.split('?')[0]);
-    if (!m) {
-      stream.status = 'closed';
-      handlers.onError?.(new Error('this server has no live stream for this page'));
+    if (!opts.poll) {
+      setStatus('closed');
       return;
     }
-    stream.status = 'polling';
-    const events = `${m[1]}/events`;
-    const tick = async () => {
-      if (closed) return;
-      try {
-        const qs = new URLSearchParams({ limit: '1000' });
-        if (after !== null) qs.set('after_seq', after);
-        const res = await fetch(`${events}?${qs}`, {
-          credentials: 'same-origin',
-          cache: 'no-store',
-          headers: { Accept: 'application/json' }
-        });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const body = (await res.json()) as { events?: { seq: number }[] };
-        for (const item of body.events ?? []) deliver('run_event', item, String(item.seq));
-        if (!closed) stream.status = 'polling';
-        // A full page means more are waiting: read on at once.
-        if (!closed) timer = setTimeout(tick, (body.events?.length ?? 0) >= 1000 ? 0 : pollMs);
-        return;
-      } catch (e) {
-        handlers.onError?.(e);
-      }
-      if (!closed) timer = setTimeout(tick, pollMs * 2);
-    };
-    tick();
+    setStatus('polling');
+    pollTimer = setInterval(() => void opts.poll?.(), pollMs);
   }
 
-  function connect() {
+  async function failed() {
+    es?.close();
+    es = null;
+    const status = await probe(target());
     if (closed) return;
-    if (typeof EventSource === 'undefined') return startPolling();
-    stream.status = opened ? 'reconnecting' : 'connecting';
-    const u = new URL(url, location.href);
-    // EventSource sends Last-Event-ID itself on its own reconnects; a new one says where to
-    // resume with ?after_seq.
-    if (after !== null) u.searchParams.set('after_seq', after);
-    es = new EventSource(u.toString(), { withCredentials: true });
-    es.onopen = () => {
-      opened = true;
-      stream.status = 'live';
-    };
-    es.onerror = () => {
-      if (closed) return;
-      if (!opened) {
-        // No stream here (an older server, or none for this page): poll instead.
-        es?.close();
-        es = null;
-        startPolling();
-      } else if (es?.readyState === EventSource.CLOSED) {
-        es = null;
-        stream.status = 'reconnecting';
-        timer = setTimeout(connect, pollMs);
-      } else {
-        stream.status = 'reconnecting';
-      }
-    };
-    const onMessage = (e: MessageEvent) => {
-      let data: unknown = e.data;
-      try {
-        data = JSON.parse(e.data);
-      } catch {
-        // not JSON: handed over as text
-      }
-      stream.status = 'live';
-      deliver(e.type, data, e.lastEventId || null);
-    };
-    es.addEventListener('run_event', onMessage);
-    es.addEventListener('message', onMessage);
+    if (NO_STREAM.has(status)) {
+      startPolling();
+      return;
+    }
+    // Anything else (a restart, 503 over a limit, a network error): try again, slower each time,
+    // catching up meanwhile where the page can.
+    setStatus('reconnecting');
+    void opts.poll?.();
+    timer = setTimeout(open, retryMs);
+    retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
   }
 
-  connect();
+  function open() {
+    timer = null;
+    if (closed) return;
+    setStatus(es === null && retryMs === RETRY_MIN_MS ? 'connecting' : 'reconnecting');
+    const source = new EventSource(target(), { withCredentials: true });
+    es = source;
+    source.onopen = () => {
+      retryMs = RETRY_MIN_MS;
+      setStatus('live');
+    };
+    source.onerror = () => {
+      if (closed || es !== source) return;
+      // CONNECTING: the browser reconnects by itself with Last-Event-ID. CLOSED: it gave up.
+      if (source.readyState === EventSource.CLOSED) void failed();
+      else setStatus('reconnecting');
+    };
+    for (const t of opts.types) source.addEventListener(t, (ev) => deliver(t, ev as MessageEvent));
+  }
+
+  if (typeof EventSource === 'undefined') startPolling();
+  else open();
+
   return () => {
+    if (mine === newest) connection.status = 'closed';
     closed = true;
     es?.close();
+    es = null;
     if (timer) clearTimeout(timer);
-    stream.status = 'closed';
+    if (pollTimer) clearInterval(pollTimer);
   };
 }
