@@ -17,6 +17,7 @@
 #include "db/db.h"
 #include "engine/store.h"
 #include "http/app.h"
+#include "http/hub.h"
 #include "intake/intake.h"
 #include "secrets/secrets.h"
 
@@ -156,7 +157,7 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct mh_app app = {.cfg = &cfg};
-    struct mh_db_pool *commit_pool = NULL;
+    struct mh_db_pool *commit_pool = NULL, *stream_pool = NULL;
     struct mh_http_server *srv = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int status = 1;
@@ -220,6 +221,24 @@ static int cmd_serve(int argc, char **argv)
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);
         goto out;
     }
+    /* Live streams: one LISTEN connection, and one more for their reads, of their own so that
+     * neither API requests nor workers hold up a stream (nor a stream them). */
+    if (mh_db_pool_create(cfg.database_url, 1, cfg.pool_wait_ms, &stream_pool) != MH_OK)
+        goto out;
+    mh_db_pool_set_name(stream_pool, "streams");
+    mh_db_pool_require_app_role(stream_pool);
+    struct mh_http_hub_opts ho = {
+        .pool = stream_pool,
+        .listen_url = cfg.database_url,
+        .heartbeat_ms = cfg.stream_heartbeat_ms,
+        .max_subscribers = cfg.stream_max_subscribers,
+        .max_per_user = cfg.stream_max_per_user,
+        .queue_bytes = (size_t)cfg.stream_queue_bytes,
+    };
+    if (mh_http_hub_start(&ho, &app.hub, &info) != MH_OK) {
+        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+        goto out;
+    }
     struct mh_http_server_opts opts = {
         .bind_address = cfg.bind_address,
         .port = cfg.port,
@@ -253,10 +272,12 @@ static int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     mh_http_server_destroy(srv);
+    mh_http_hub_stop(app.hub);
     mh_intake_destroy(app.intake);
     mh_engine_runtime_stop(app.runtime);
     mh_secrets_destroy(app.secrets);
     mh_db_pool_destroy(commit_pool);
+    mh_db_pool_destroy(stream_pool);
     mh_db_pool_destroy(app.pool);
     mh_config_cleanup(&cfg);
     if (status == 0)

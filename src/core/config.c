@@ -117,6 +117,16 @@ static const struct cfg_row rows[] = {
      "and per address) before each further failure doubles a pause, from 1 s"},
     {"login_window_s", CFG_INT, F(login_window_s), "900", 1, 86400, false,
      "failures are forgotten after this long without one; the pause is at most half of it"},
+    {"stream_heartbeat_ms", CFG_INT, F(stream_heartbeat_ms), "15000", 100, 3600000, false,
+     "a comment line is sent on every live stream this often (keeps proxies from closing idle "
+     "streams, and finds clients that have gone)"},
+    {"stream_max_subscribers", CFG_INT, F(stream_max_subscribers), "10000", 0, 1000000, false,
+     "live streams (run and project feeds) this server serves at once; more get 503"},
+    {"stream_max_per_user", CFG_INT, F(stream_max_per_user), "64", 0, 1000000, false,
+     "live streams one user may hold on this server at once; more get 429"},
+    {"stream_queue_bytes", CFG_LONG, F(stream_queue_bytes), "1048576", 4096, 1073741824, false,
+     "bytes waiting to be sent per live stream; a client that falls this far behind is "
+     "disconnected (it resumes from its last event id)"},
     {"trusted_proxies", CFG_STR, F(trusted_proxies), "", 0, 0, false,
      "reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For names "
      "the client; empty: the peer is the client"},

@@ -60,6 +60,10 @@ struct mh_config {
     int login_max_failures;
     int login_window_s;
     char *trusted_proxies;
+    int stream_heartbeat_ms;
+    int stream_max_subscribers;
+    int stream_max_per_user;
+    long stream_queue_bytes;
     /* Not settings: set when the URL was filled in from the private cluster of `make run`
      * (./.meshhook/pg.port), so that the commands can say which database they use. */
     bool is_database_url_embedded;

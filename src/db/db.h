@@ -101,6 +101,14 @@ MH_MUSTCHECK enum mh_err mh_db_listen(struct mh_db_conn *c, const char *channel,
 MH_MUSTCHECK enum mh_err mh_db_wait_notify(struct mh_db_conn *c, int timeout_ms, bool *got,
                                            struct mh_err_info *info);
 
+/* mh_db_wait_notify that hands each notification's payload to `fn` (on the calling thread;
+ * the string is valid during the call) and also wakes when `wake_fd` (-1: none) is readable,
+ * setting *woken (the caller drains that descriptor). */
+typedef void (*mh_db_notify_fn)(void *ctx, const char *payload);
+MH_MUSTCHECK enum mh_err mh_db_wait_notify_each(struct mh_db_conn *c, int wake_fd, int timeout_ms,
+                                                mh_db_notify_fn fn, void *ctx, bool *woken,
+                                                struct mh_err_info *info);
+
 /* True when the connection is usable. */
 bool mh_db_is_ok(const struct mh_db_conn *c);
 

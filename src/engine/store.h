@@ -18,6 +18,9 @@
 #include "core/err.h"
 #include "db/db.h"
 
+/* The channel live streams listen on (src/http/hub.h describes its payloads). */
+#define MH_ENGINE_STREAMS_CHANNEL "meshhook_streams"
+
 struct mh_run_start {
     const char *project_id;
     const char *workflow_id;

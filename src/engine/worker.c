@@ -683,6 +683,39 @@ static char *uuid_array(const struct job *jobs, const struct plan *plans, int n,
 }
 
 /*
+ * What the batch tells live streams (src/http/hub.h), as a text[] literal of notification
+ * payloads: "<project> <run>:<last seq> ..." for the runs that gained events, split to stay
+ * under PostgreSQL's 8000-byte payload limit. One notification per transaction, not per event:
+ * NOTIFY serialises commits.
+ */
+static char *stream_notes(const struct job *jobs, const struct plan *plans, int n)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 1u << 24);
+    (void)!mh_buf_append_str(&b, "{\"");
+    size_t start = mh_buf_len(&b);
+    (void)!mh_buf_append_str(&b, jobs[0].project_id);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        if (plans[i].res.n_events == 0)
+            continue;
+        if (mh_buf_len(&b) - start > 7800) {
+            (void)!mh_buf_printf(&b, "\",\"%s", jobs[0].project_id);
+            start = mh_buf_len(&b) - strlen(jobs[0].project_id);
+        }
+        const struct mh_event *last = &plans[i].res.events[plans[i].res.n_events - 1];
+        (void)!mh_buf_printf(&b, " %s:%lld", jobs[i].run_id, (long long)last->seq);
+        any = true;
+    }
+    (void)!mh_buf_append_str(&b, "\"}");
+    if (!any) {
+        mh_buf_cleanup(&b);
+        return mh_xstrdup("{}");
+    }
+    return mh_buf_steal(&b, NULL);
+}
+
+/*
  * Writes every plan of the batch: all new events, every run's summary, the deletion of finished
  * runs' jobs and the rescheduling of the others, in one statement; then the rare extras (a job
  * row that went missing, dead letters). The `= ANY($5)` conditions give the planner an index
@@ -728,7 +761,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
     char *sched_s = json_dumps(sched, JSON_COMPACT);
     char *done_s = uuid_array(jobs, plans, n, true);
     char *all_s = uuid_array(jobs, NULL, n, false);
-    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s};
+    char *notes_s = stream_notes(jobs, plans, n);
+    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s, notes_s};
     json_t *row = NULL;
     enum mh_err rc = mh_db_query_row(
         c,
@@ -750,8 +784,11 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         "FROM jsonb_array_elements($4::jsonb) x WHERE j.run_id = ANY($5::uuid[]) AND j.run_id = "
         "(x->>'id')::uuid RETURNING j.run_id) "
         "SELECT (SELECT count(*) FROM e) AS appended, (SELECT count(*) FROM u) AS updated, "
-        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled",
-        5, params, &row, info);
+        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled, (SELECT "
+        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', x)) FROM unnest($6::text[]) x) AS "
+        "notified",
+        6, params, &row, info);
+    free(notes_s);
     free(all_s);
     free(ev_s);
     free(runs_s);

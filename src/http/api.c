@@ -21,6 +21,8 @@
 /* 32 random bytes in unpadded base64url. */
 #define TOKEN_B64_LEN 43
 
+static void show_in(const struct mh_privacy_view *v, json_t *obj, const char *const *members);
+
 static void decref_void(void *p)
 {
     json_decref(p);
@@ -548,6 +550,29 @@ const struct mh_privacy_view *mh_api_privacy(struct mh_api *api, const char *pro
 bool mh_api_is_redacting(struct mh_api *api)
 {
     return api->privacy == NULL || mh_secrets_privacy_view_is_redacting(api->privacy);
+}
+
+struct mh_privacy_view *mh_api_privacy_steal(struct mh_api *api, const char *project_id)
+{
+    if (mh_api_privacy(api, project_id) == NULL)
+        return NULL;
+    struct mh_privacy_view *v = api->privacy;
+    api->privacy = NULL;
+    return v;
+}
+
+void mh_api_show_with(const struct mh_privacy_view *v, json_t *obj, const char *const *members)
+{
+    if (json_is_array(obj)) {
+        size_t i;
+        json_t *row;
+        json_array_foreach(obj, i, row)
+        {
+            show_in(v, row, members);
+        }
+    } else {
+        show_in(v, obj, members);
+    }
 }
 
 static void show_in(const struct mh_privacy_view *v, json_t *obj, const char *const *members)

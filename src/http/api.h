@@ -172,6 +172,11 @@ bool mh_api_is_redacting(struct mh_api *api);
  */
 bool mh_api_show_members(struct mh_api *api, const char *project_id, json_t *obj,
                          const char *const *members);
+/* The caller's view in `project_id` for keeping beyond the request (a live stream's subscriber):
+ * new, the caller destroys it (mh_secrets_privacy_view_destroy); NULL after answering 500. */
+struct mh_privacy_view *mh_api_privacy_steal(struct mh_api *api, const char *project_id);
+/* mh_api_show_members through an opened view `v`: needs no connection, any thread. */
+void mh_api_show_with(const struct mh_privacy_view *v, json_t *obj, const char *const *members);
 /* As mh_api_respond_list, showing `members` of each row through the caller's view in
  * `project_id` ($1 is not implied: pass it in `params`); the page carries "redacted". */
 void mh_api_respond_list_shown(struct mh_api *api, const struct mh_api_page *page,

@@ -121,6 +121,31 @@ typedef void (*mh_http_resume_fn)(struct mh_http_req *req, void *ctx);
 void mh_http_req_suspend(struct mh_http_req *req, mh_http_resume_fn fn, void *ctx);
 void mh_http_req_resume(struct mh_http_req *req);
 
+/*
+ * Streamed answers (Server-Sent Events). mh_http_respond_stream answers `req` with `status` and
+ * `content_type`, and a body of unknown length written later, from any thread, with
+ * mh_http_stream_write; a handler calls it instead of another mh_http_respond_*. It returns a
+ * new reference (mh_http_stream_unref). At most `max_queued_bytes` wait to be sent: a write
+ * that would pass them (a client that does not read) fails and ends the connection, except that
+ * a write to an empty queue always goes. Writes
+ * never wait on the client. A stream ends with mh_http_stream_close (once what is queued has been
+ * sent), when the client goes, and when the server drains (mh_http_server_drain); from then on
+ * writes return false.
+ */
+struct mh_http_stream;
+struct mh_http_stream *mh_http_respond_stream(struct mh_http_req *req, int status,
+                                              const char *content_type, size_t max_queued_bytes);
+/* Queues `len` bytes (copied). False when the stream has ended (nothing queued). Thread-safe. */
+bool mh_http_stream_write(struct mh_http_stream *s, const char *data, size_t len);
+/* Bytes queued and not yet sent. Thread-safe. */
+size_t mh_http_stream_queued(struct mh_http_stream *s);
+/* Whether writes are still accepted. Thread-safe. */
+bool mh_http_stream_is_open(struct mh_http_stream *s);
+/* Ends the stream once the queued bytes are sent. Thread-safe; NULL-tolerant. */
+void mh_http_stream_close(struct mh_http_stream *s);
+/* NULL-tolerant. */
+void mh_http_stream_unref(struct mh_http_stream *s);
+
 /* From a `runs_inline` handler that finds it would have to wait after all (the intake, for an
  * endpoint it has not cached): `fn(req, app)` answers on the handler pool instead, as the
  * handler of a route not marked inline does. The inline handler returns without answering. */

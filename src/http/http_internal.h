@@ -110,4 +110,24 @@ const struct mh_http__asset *mh_http__static_find(const char *path);
 void mh_http__respond_static(struct mh_http_req *req, int status, const char *content_type,
                              const void *data, size_t len);
 
+/* Streams (stream.c): the server's list of open streams. `suspended` is the server's count of
+ * suspended connections, kept up to date by the streams' readers. */
+struct mh_http__streams;
+struct MHD_Connection;
+struct MHD_Response;
+struct mh_http__streams *mh_http__streams_create(_Atomic int *suspended);
+/* Only once every stream's connection has ended. NULL-tolerant. */
+void mh_http__streams_destroy(struct mh_http__streams *st);
+/* Ends every open stream (and any attached later) once its queue is sent. */
+void mh_http__streams_close_all(struct mh_http__streams *st);
+/* A new stream (one reference, the caller's) whose queue holds at most `max_bytes`, of the
+ * request `req_id` (for the log). */
+struct mh_http_stream *mh_http__stream_create(struct mh_http__streams *st, size_t max_bytes,
+                                              const char *req_id);
+/* A new reference to `s`. */
+struct mh_http_stream *mh_http__stream_ref(struct mh_http_stream *s);
+/* The response sending `s` on `conn` (the caller queues and destroys it), or NULL. On the
+ * server's thread. */
+struct MHD_Response *mh_http__stream_attach(struct mh_http_stream *s, struct MHD_Connection *conn);
+
 #endif

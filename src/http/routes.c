@@ -40,6 +40,7 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/projects/:project_id/runs", mh_h_runs_list, false},
     {"GET", "/api/projects/:project_id/runs/:run_id", mh_h_runs_get, false},
     {"GET", "/api/projects/:project_id/runs/:run_id/events", mh_h_runs_events, false},
+    {"GET", "/api/projects/:project_id/runs/:run_id/stream", mh_h_runs_stream, false},
     {"POST", "/api/projects/:project_id/runs/:run_id/cancel", mh_h_runs_cancel, false},
     {"POST", "/api/projects/:project_id/runs/:run_id/replay", mh_h_runs_replay, false},
     {"POST", "/api/projects/:project_id/runs/:run_id/resume", mh_h_runs_resume, false},

@@ -40,6 +40,7 @@ struct mh_http_server {
     struct mh_http__pool *pool;
     struct mh_http__proxies *proxies;
     struct mh_http__conns *conns;
+    struct mh_http__streams *streams;
     long min_receive_bytes_per_s;
     int body_grace_s;
     _Atomic int inflight;
@@ -92,6 +93,7 @@ struct mh_http_req {
     } deferred;
     mh_http_resume_fn resume_fn;
     void *resume_ctx;
+    struct mh_http_stream *stream; /* a streamed answer: its body comes from the stream */
     int status;
     struct timespec started;
 };
@@ -134,6 +136,41 @@ static void queue(struct mh_http_req *req, int status, const char *content_type,
         return;
     }
     send_response(req, content_type, data, len, false);
+}
+
+/* Queues the streamed answer of a request whose handler called mh_http_respond_stream. */
+static void send_stream(struct mh_http_req *req)
+{
+    struct MHD_Response *r = mh_http__stream_attach(req->stream, req->conn);
+    if (r == NULL) {
+        mh_http_stream_close(req->stream);
+        return;
+    }
+    MHD_add_response_header(r, "Content-Type", req->deferred.content_type);
+    MHD_add_response_header(r, "X-Request-Id", req->id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    /* Reverse proxies (nginx) would otherwise buffer the stream. */
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    /* An ended stream ends its connection: the client reconnects, here or elsewhere. */
+    MHD_add_response_header(r, "Connection", "close");
+    for (struct resp_header *h = req->headers; h; h = h->next)
+        MHD_add_response_header(r, h->name, h->value);
+    MHD_queue_response(req->conn, (unsigned)req->status, r);
+    MHD_destroy_response(r);
+}
+
+struct mh_http_stream *mh_http_respond_stream(struct mh_http_req *req, int status,
+                                              const char *content_type, size_t max_queued_bytes)
+{
+    MH_ASSERT(!req->has_responded);
+    req->has_responded = true;
+    req->status = status;
+    req->deferred.content_type = mh_arena_strdup(req->arena, content_type);
+    req->stream = mh_http__stream_create(req->srv->streams, max_queued_bytes, req->id);
+    if (!req->is_deferred)
+        send_stream(req);
+    return mh_http__stream_ref(req->stream);
 }
 
 void mh_http__respond_static(struct mh_http_req *req, int status, const char *content_type,
@@ -507,6 +544,10 @@ static void run_deferred(void *arg)
 static void send_deferred(struct mh_http_req *req, void *ctx)
 {
     (void)ctx;
+    if (req->stream) {
+        send_stream(req);
+        return;
+    }
     send_response(req, req->deferred.content_type, req->deferred.data, req->deferred.len, false);
 }
 
@@ -718,6 +759,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         mh_log_req(MH_LOG_INFO, "http", req->id, "%s %s aborted (%d) after %.1fms", req->method,
                    path, (int)toe, ms);
     mh_http__conn_set_busy(req->guard, false);
+    mh_http_stream_unref(req->stream);
     mh_buf_cleanup(&req->body);
     mh_arena_destroy(req->arena);
     atomic_fetch_sub(&srv->inflight, 1);
@@ -765,6 +807,7 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
                      MHD_USE_ERROR_LOG;
     s->min_receive_bytes_per_s = opts->min_receive_bytes_per_s;
     s->body_grace_s = opts->connection_timeout_s;
+    s->streams = mh_http__streams_create(&s->suspended);
     s->conns =
         mh_http__conns_create(opts->max_connections_per_ip, opts->connection_timeout_s, s->proxies);
     s->daemon = MHD_start_daemon(
@@ -777,6 +820,7 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         mh_http__pool_destroy(s->pool);
+        mh_http__streams_destroy(s->streams);
         mh_http__conns_destroy(s->conns);
         mh_http__proxies_destroy(s->proxies);
         free(s);
@@ -803,6 +847,9 @@ int mh_http_server_drain(struct mh_http_server *s, int timeout_ms)
          * while the descriptor itself stays open, so that no new file can take its number. */
         if (s->quiesced_fd != MHD_INVALID_SOCKET)
             shutdown(s->quiesced_fd, SHUT_RDWR);
+        /* Streams never finish on their own: they end once what they hold is sent, and their
+         * clients reconnect (to another instance) from their last id. */
+        mh_http__streams_close_all(s->streams);
     }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -828,6 +875,7 @@ void mh_http_server_destroy(struct mh_http_server *s)
      * connection suspended; each is resumed within a bounded time (mh_http_req_suspend), so wait
      * for them, whatever the drain's deadline. */
     mh_http__pool_stop(s->pool);
+    mh_http__streams_close_all(s->streams);
     for (int waited_ms = 0; atomic_load(&s->suspended) > 0; waited_ms += 20) {
         if (waited_ms % 5000 == 0)
             mh_log(MH_LOG_WARN, "http", "waiting for %d suspended requests before stopping",
@@ -841,6 +889,7 @@ void mh_http_server_destroy(struct mh_http_server *s)
         close(s->quiesced_fd);
     mh_http__pool_destroy(s->pool);
     mh_http__conns_destroy(s->conns);
+    mh_http__streams_destroy(s->streams);
     mh_http__proxies_destroy(s->proxies);
     free(s);
 }

@@ -44,6 +44,7 @@ void mh_h_runs_test(struct mh_http_req *req, void *app);
 void mh_h_runs_list(struct mh_http_req *req, void *app);
 void mh_h_runs_get(struct mh_http_req *req, void *app);
 void mh_h_runs_events(struct mh_http_req *req, void *app);
+void mh_h_runs_stream(struct mh_http_req *req, void *app);
 void mh_h_runs_cancel(struct mh_http_req *req, void *app);
 void mh_h_runs_replay(struct mh_http_req *req, void *app);
 void mh_h_runs_resume(struct mh_http_req *req, void *app);

@@ -5,12 +5,14 @@
  * from a step, and the dead-letter list with its replay. Starting is durable when the answer is
  * 202: the run, its first event and its job are committed before it.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine/engine.h"
 #include "engine/store.h"
 #include "http/api.h"
+#include "http/hub.h"
 #include "http/handlers/handlers.h"
 #include "redact/redact.h"
 
@@ -329,6 +331,48 @@ void mh_h_runs_events(struct mh_http_req *req, void *app)
         goto out;
     mh_http_respond_json(
         req, 200, json_pack("{s:O, s:b}", "events", rows, "redacted", mh_api_is_redacting(&api)));
+out:
+    mh_api_close(&api);
+}
+
+/* A non-negative integer in `s`, or -1. */
+static long long parse_seq(const char *s)
+{
+    char *end = NULL;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    return *end || v > 2147483647LL ? -1 : v;
+}
+
+void mh_h_runs_stream(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "viewer");
+    if (run == NULL)
+        goto out;
+    /* EventSource sends Last-Event-ID when it reconnects, to the URL it first opened: the
+     * header, newer, wins over ?after_seq. */
+    const char *last = mh_http_req_header(req, "Last-Event-ID");
+    const char *after = mh_http_req_query(req, "after_seq");
+    long long from = 0;
+    if (last && (from = parse_seq(last)) < 0) {
+        mh_http_respond_error(req, 422, "invalid", "Last-Event-ID must be an event's seq",
+                              "Last-Event-ID");
+        goto out;
+    }
+    if (!last && after && (from = parse_seq(after)) < 0) {
+        mh_http_respond_error(req, 422, "invalid", "after_seq must be a number", "?after_seq");
+        goto out;
+    }
+    const char *pid = mh_http_req_param(req, "project_id");
+    struct mh_privacy_view *view = mh_api_privacy_steal(&api, pid);
+    if (view == NULL)
+        goto out;
+    mh_http_hub_subscribe_run(api.app->hub, req, pid, json_string_value(json_object_get(run, "id")),
+                              api.who.user_id, view, from);
 out:
     mh_api_close(&api);
 }

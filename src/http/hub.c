@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live-stream hub (see hub.h). One thread owns the LISTEN connection and every subscriber's
+ * progress: it waits for notifications (or a new subscriber, or the next heartbeat), marks the
+ * subscribers they concern, and serves the marked ones by reading from the database. Subscribers
+ * of the same thing as the same user share each read (a page serves them all), so a thousand
+ * tabs on one run cost one query per change, not a thousand. A subscriber whose stream has
+ * ended (the client left, was too slow, or the server drains) is dropped at its next write.
+ */
+#include "http/hub.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "http/api.h"
+#include "secrets/secrets.h"
+
+/* Rows per catch-up read. */
+#define PAGE_ROWS 200
+
+enum sub_kind { SUB_RUN, SUB_FEED };
+
+struct sub {
+    struct sub *next;
+    enum sub_kind kind;
+    char project_id[37];
+    char run_id[37];
+    char user_id[37];
+    struct mh_privacy_view *view;
+    struct mh_http_stream *stream;
+    long long seq;  /* SUB_RUN: the last seq sent */
+    bool is_dirty;  /* something may be waiting for it (under the hub's mutex) */
+    bool is_closed; /* to be dropped (hub thread only) */
+    bool is_behind; /* its queue is over half full: served again once it drains (hub thread) */
+};
+
+struct mh_http_hub {
+    struct mh_http_hub_opts opts;
+    char *listen_url;
+    pthread_mutex_t mu;
+    struct sub *subs; /* under mu; added by handler threads, removed by the hub's thread */
+    int nsubs;
+    bool has_dirty;
+    bool is_stopping;
+    /* Hub thread only: */
+    bool has_closed;        /* a subscriber was closed: sweep */
+    bool has_behind;        /* a subscriber waits for its queue to drain */
+    int64_t retry_reads_at; /* a read failed: everyone is read again then (0: none) */
+    int wake_fd;
+    pthread_t thread;
+    bool has_thread;
+};
+
+static void *run(void *arg);
+static void wake(struct mh_http_hub *h);
+
+enum mh_err mh_http_hub_start(const struct mh_http_hub_opts *opts, struct mh_http_hub **out,
+                              struct mh_err_info *info)
+{
+    struct mh_http_hub *h = mh_xcalloc(1, sizeof(*h));
+    h->opts = *opts;
+    h->listen_url = mh_xstrdup(opts->listen_url);
+    h->opts.listen_url = NULL;
+    pthread_mutex_init(&h->mu, NULL);
+    h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (h->wake_fd < 0 || pthread_create(&h->thread, NULL, run, h) != 0) {
+        mh_http_hub_stop(h);
+        return mh_err_set(info, MH_EIO, "streams", -1, "could not start the stream hub");
+    }
+    h->has_thread = true;
+    *out = h;
+    return MH_OK;
+}
+
+static void sub_free(struct sub *s)
+{
+    mh_http_stream_close(s->stream);
+    mh_http_stream_unref(s->stream);
+    mh_secrets_privacy_view_destroy(s->view);
+    free(s);
+}
+
+void mh_http_hub_stop(struct mh_http_hub *h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->is_stopping = true;
+    pthread_mutex_unlock(&h->mu);
+    wake(h);
+    if (h->has_thread)
+        pthread_join(h->thread, NULL);
+    while (h->subs) {
+        struct sub *s = h->subs;
+        h->subs = s->next;
+        sub_free(s);
+    }
+    if (h->wake_fd >= 0)
+        close(h->wake_fd);
+    pthread_mutex_destroy(&h->mu);
+    free(h->listen_url);
+    free(h);
+}
+
+static void wake(struct mh_http_hub *h)
+{
+    uint64_t one = 1;
+    if (h->wake_fd >= 0)
+        (void)!write(h->wake_fd, &one, sizeof(one));
+}
+
+/* Takes a subscriber slot for `user_id`, or answers 429/503 and returns false. */
+static bool admit(struct mh_http_hub *h, struct mh_http_req *req, const char *user_id)
+{
+    int mine = 0;
+    pthread_mutex_lock(&h->mu);
+    for (struct sub *s = h->subs; s; s = s->next)
+        mine += strcmp(s->user_id, user_id) == 0;
+    int total = h->nsubs;
+    bool is_stopping = h->is_stopping;
+    pthread_mutex_unlock(&h->mu);
+    if (is_stopping || total >= h->opts.max_subscribers) {
+        mh_http_set_header(req, "Retry-After", "5");
+        mh_http_respond_error(req, 503, "unavailable",
+                              "this server has as many live streams as it serves; retry later",
+                              NULL);
+        return false;
+    }
+    if (mine >= h->opts.max_per_user) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "you have %d live streams open on this server, the most allowed; close one", mine);
+        mh_http_set_header(req, "Retry-After", "5");
+        mh_http_respond_error(req, 429, "rate_limited", msg, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void add(struct mh_http_hub *h, struct mh_http_req *req, struct sub *s)
+{
+    s->stream = mh_http_respond_stream(req, 200, "text/event-stream", h->opts.queue_bytes);
+    /* The client's reconnection delay, first: EventSource's default (3 s) is longer. */
+    static const char retry[] = "retry: 2000\n\n";
+    (void)mh_http_stream_write(s->stream, retry, sizeof(retry) - 1);
+    s->is_dirty = true;
+    pthread_mutex_lock(&h->mu);
+    s->next = h->subs;
+    h->subs = s;
+    h->nsubs++;
+    h->has_dirty = true;
+    pthread_mutex_unlock(&h->mu);
+    wake(h);
+}
+
+void mh_http_hub_subscribe_run(struct mh_http_hub *h, struct mh_http_req *req,
+                               const char *project_id, const char *run_id, const char *user_id,
+                               struct mh_privacy_view *view, long long after_seq)
+{
+    if (!admit(h, req, user_id)) {
+        mh_secrets_privacy_view_destroy(view);
+        return;
+    }
+    struct sub *s = mh_xcalloc(1, sizeof(*s));
+    s->kind = SUB_RUN;
+    snprintf(s->project_id, sizeof(s->project_id), "%s", project_id);
+    snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
+    snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
+    s->view = view;
+    s->seq = after_seq;
+    add(h, req, s);
+}
+
+/* ---- Notifications (hub thread) ------------------------------------------------------------- */
+
+/* Marks the subscribers a notification concerns; mu held. */
+static void on_notify(void *ctx, const char *payload)
+{
+    struct mh_http_hub *h = ctx;
+    char project[37] = "";
+    const char *p = payload;
+    size_t n = strcspn(p, " ");
+    if (n != 36)
+        return;
+    memcpy(project, p, 36);
+    p += n;
+    pthread_mutex_lock(&h->mu);
+    for (struct sub *s = h->subs; s; s = s->next)
+        if (s->kind == SUB_FEED && strcmp(s->project_id, project) == 0)
+            s->is_dirty = h->has_dirty = true;
+    while (*p == ' ') {
+        p++;
+        n = strcspn(p, ":");
+        if (n != 36 || p[n] != ':')
+            break;
+        char run_id[37];
+        memcpy(run_id, p, 36);
+        run_id[36] = '\0';
+        long long seq = strtoll(p + 37, NULL, 10);
+        p += 37 + strcspn(p + 37, " ");
+        for (struct sub *s = h->subs; s; s = s->next)
+            if (s->kind == SUB_RUN && s->seq < seq && strcmp(s->run_id, run_id) == 0)
+                s->is_dirty = h->has_dirty = true;
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- Catch-up reads (hub thread) ------------------------------------------------------------ */
+
+static const char *const event_data[] = {"payload", NULL};
+
+static void close_sub(struct mh_http_hub *h, struct sub *s)
+{
+    s->is_closed = true;
+    h->has_closed = true;
+}
+
+/*
+ * Writes `text` (the event `seq`) to every subscriber of the group that has not had it. One
+ * whose queue is over half full gets nothing more for now: it is behind, and is read for again
+ * from the database once its client has taken what it holds. Catch-up of a long log is so
+ * paced by each client, and a client that stops reading holds at most its queue (until the
+ * connection timeout closes it) and slows nobody.
+ */
+static void send_to(struct mh_http_hub *h, struct sub **group, size_t n, long long seq,
+                    const char *text, size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct sub *s = group[i];
+        if (s->is_closed || s->is_behind || s->seq >= seq)
+            continue;
+        if (mh_http_stream_queued(s->stream) > h->opts.queue_bytes / 2) {
+            s->is_behind = h->has_behind = true;
+            continue;
+        }
+        if (!mh_http_stream_write(s->stream, text, len))
+            close_sub(h, s);
+        else
+            s->seq = seq;
+    }
+}
+
+/*
+ * Serves subscribers of one run as one user (group[0..n)): reads the events after the lowest
+ * seq among them, page by page, as that user, and sends each subscriber the ones it has not
+ * had. A run the user can no longer see ends their streams.
+ */
+static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        group[i]->is_behind = false;
+    for (;;) {
+        long long from = -1;
+        for (size_t i = 0; i < n; i++)
+            if (!group[i]->is_closed && !group[i]->is_behind && (from < 0 || group[i]->seq < from))
+                from = group[i]->seq;
+        if (from < 0)
+            return;
+        struct mh_err_info info = MH_ERR_INFO_INIT;
+        struct mh_db_conn *c = NULL;
+        json_t *rows = NULL;
+        char fs[24], ls[24];
+        snprintf(fs, sizeof(fs), "%lld", from);
+        snprintf(ls, sizeof(ls), "%d", PAGE_ROWS);
+        const char *params[] = {group[0]->run_id, group[0]->project_id, fs, ls};
+        enum mh_err rc = mh_db_acquire(h->opts.pool, &c, &info);
+        if (rc == MH_OK)
+            rc = mh_db_begin(c, group[0]->user_id, NULL, &info);
+        if (rc == MH_OK)
+            rc = mh_db_query(
+                c,
+                "SELECT coalesce((SELECT json_agg(x ORDER BY x.seq) FROM (SELECT seq, type, "
+                "node_id, attempt, payload, to_json(at) AS at, encode(hash, 'hex') AS hash FROM "
+                "events WHERE run_id = r.id AND seq > $3::int ORDER BY seq LIMIT $4::int) x), "
+                "'[]') AS events FROM runs r WHERE r.id = $1 AND r.project_id = $2",
+                4, params, &rows, NULL, &info);
+        if (c)
+            mh_db_rollback(c);
+        mh_db_release(h->opts.pool, c);
+        if (rc != MH_OK) {
+            /* Tried again at the next notification or heartbeat. */
+            mh_log(MH_LOG_WARN, "streams", "run %s: catch-up read failed: %s (%s)",
+                   group[0]->run_id, info.message, info.kind);
+            h->retry_reads_at = mh_clock_mono_ms() + 1000;
+            return;
+        }
+        if (json_array_size(rows) == 0) {
+            /* Not visible to this user any more (removed from the project, or the run is
+             * gone): the stream ends, and a reconnection gets the 404 or 403. */
+            for (size_t i = 0; i < n; i++)
+                close_sub(h, group[i]);
+            json_decref(rows);
+            return;
+        }
+        json_t *events = json_object_get(json_array_get(rows, 0), "events");
+        size_t k;
+        json_t *ev;
+        struct mh_buf b;
+        mh_buf_init(&b, 64u << 20);
+        json_array_foreach(events, k, ev)
+        {
+            mh_api_show_with(group[0]->view, ev, event_data);
+            long long seq = json_integer_value(json_object_get(ev, "seq"));
+            char *data = json_dumps(ev, JSON_COMPACT);
+            mh_buf_reset(&b);
+            if (data && mh_buf_printf(&b, "id: %lld\nevent: run_event\ndata: %s\n\n", seq, data) ==
+                            MH_OK)
+                send_to(h, group, n, seq, mh_buf_str(&b), mh_buf_len(&b));
+            free(data);
+        }
+        mh_buf_cleanup(&b);
+        size_t got = json_array_size(events);
+        json_decref(rows);
+        if (got < PAGE_ROWS)
+            return;
+    }
+}
+
+static int sub_cmp(const void *a, const void *b)
+{
+    const struct sub *x = *(struct sub *const *)a, *y = *(struct sub *const *)b;
+    if (x->kind != y->kind)
+        return (int)x->kind - (int)y->kind;
+    int c = strcmp(x->run_id, y->run_id);
+    if (c == 0)
+        c = strcmp(x->project_id, y->project_id);
+    return c ? c : strcmp(x->user_id, y->user_id);
+}
+
+/* Serves every marked subscriber, a group of the same thing and user at a time. */
+static void serve_dirty(struct mh_http_hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    size_t n = 0, cap = 0;
+    struct sub **list = NULL;
+    for (struct sub *s = h->subs; s; s = s->next) {
+        if (!s->is_dirty)
+            continue;
+        s->is_dirty = false;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            list = mh_xrealloc(list, cap * sizeof(*list));
+        }
+        list[n++] = s;
+    }
+    h->has_dirty = false;
+    pthread_mutex_unlock(&h->mu);
+    if (n == 0)
+        return;
+    qsort(list, n, sizeof(*list), sub_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && sub_cmp(&list[i], &list[j]) == 0)
+            j++;
+        if (list[i]->kind == SUB_RUN)
+            serve_run_group(h, list + i, j - i);
+        i = j;
+    }
+    free(list);
+}
+
+/* Drops closed subscribers (their streams end); with `heartbeat`, first sends each a comment,
+ * which also finds the ones whose client has gone. */
+static void sweep(struct mh_http_hub *h, bool heartbeat)
+{
+    static const char hb[] = ": hb\n\n";
+    struct sub *dead = NULL;
+    h->has_closed = false;
+    pthread_mutex_lock(&h->mu);
+    for (struct sub **pp = &h->subs; *pp;) {
+        struct sub *s = *pp;
+        if (!s->is_closed && heartbeat && !mh_http_stream_write(s->stream, hb, sizeof(hb) - 1))
+            s->is_closed = true;
+        if (!s->is_closed && !mh_http_stream_is_open(s->stream))
+            s->is_closed = true;
+        if (!s->is_closed) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        h->nsubs--;
+        s->next = dead;
+        dead = s;
+    }
+    pthread_mutex_unlock(&h->mu);
+    while (dead) {
+        struct sub *s = dead;
+        dead = s->next;
+        sub_free(s);
+    }
+}
+
+/* Marks the subscribers that were behind and whose queue has drained (or whose stream ended). */
+static void check_behind(struct mh_http_hub *h)
+{
+    h->has_behind = false;
+    pthread_mutex_lock(&h->mu);
+    for (struct sub *s = h->subs; s; s = s->next) {
+        if (!s->is_behind)
+            continue;
+        if (!mh_http_stream_is_open(s->stream)) {
+            s->is_behind = false;
+            s->is_closed = h->has_closed = true;
+        } else if (mh_http_stream_queued(s->stream) <= h->opts.queue_bytes / 4) {
+            s->is_behind = false;
+            s->is_dirty = h->has_dirty = true;
+        } else {
+            h->has_behind = true;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void mark_all(struct mh_http_hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    for (struct sub *s = h->subs; s; s = s->next)
+        s->is_dirty = h->has_dirty = true;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *run(void *arg)
+{
+    struct mh_http_hub *h = arg;
+    struct mh_db_conn *listener = NULL;
+    int64_t next_hb = mh_clock_mono_ms() + h->opts.heartbeat_ms;
+    int64_t retry_at = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        bool is_stopping = h->is_stopping;
+        pthread_mutex_unlock(&h->mu);
+        if (is_stopping)
+            break;
+        int64_t now = mh_clock_mono_ms();
+        if (listener == NULL && now >= retry_at) {
+            struct mh_err_info info = MH_ERR_INFO_INIT;
+            if (mh_db_connect(h->listen_url, &listener, &info) != MH_OK ||
+                mh_db_listen(listener, MH_HUB_CHANNEL, &info) != MH_OK) {
+                mh_log(MH_LOG_WARN, "streams", "cannot listen for changes: %s", info.message);
+                mh_db_close(listener);
+                listener = NULL;
+                retry_at = now + 1000;
+            } else {
+                /* Whatever happened while not listening is read now. */
+                mark_all(h);
+            }
+        }
+        int timeout = (int)(next_hb - now);
+        if (timeout < 0)
+            timeout = 0;
+        if (h->has_behind && timeout > 20)
+            timeout = 20;
+        if (h->retry_reads_at && h->retry_reads_at - now < timeout)
+            timeout = h->retry_reads_at > now ? (int)(h->retry_reads_at - now) : 0;
+        if (listener == NULL && timeout > 200)
+            timeout = 200;
+        pthread_mutex_lock(&h->mu);
+        if (h->has_dirty)
+            timeout = 0;
+        pthread_mutex_unlock(&h->mu);
+        bool woken = false;
+        if (listener) {
+            struct mh_err_info info = MH_ERR_INFO_INIT;
+            if (mh_db_wait_notify_each(listener, h->wake_fd, timeout, on_notify, h, &woken,
+                                       &info) != MH_OK) {
+                mh_log(MH_LOG_WARN, "streams", "lost the listening connection: %s", info.message);
+                mh_db_close(listener);
+                listener = NULL;
+            }
+        } else if (timeout > 0) {
+            struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        uint64_t v;
+        while (read(h->wake_fd, &v, sizeof(v)) > 0)
+            ;
+        now = mh_clock_mono_ms();
+        if (h->retry_reads_at && now >= h->retry_reads_at) {
+            h->retry_reads_at = 0;
+            mark_all(h);
+        }
+        if (h->has_behind)
+            check_behind(h);
+        serve_dirty(h);
+        now = mh_clock_mono_ms();
+        bool heartbeat = now >= next_hb;
+        if (heartbeat)
+            next_hb = now + h->opts.heartbeat_ms;
+        if (heartbeat || h->has_closed)
+            sweep(h, heartbeat);
+    }
+    mh_db_close(listener);
+    return NULL;
+}
