@@ -69,7 +69,8 @@ test('a webhook run is followed live: queued or running, waiting on its delay, s
   await expect(page.getByTestId('run-node-prepare')).toHaveAttribute('data-state', 'succeeded');
   await expect(page.getByTestId('run-node-done')).toHaveAttribute('data-state', 'pending');
   await expect(status).toContainText('running');
-  await expect(page.getByTestId('live')).toBeVisible();
+  // Followed over the run's Server-Sent Events stream (not the polling fallback).
+  await expect(page.getByTestId('live')).toHaveText('Live');
   await expect(status).toContainText('succeeded', { timeout: 20_000 });
   await expect(wait).toHaveAttribute('data-state', 'succeeded');
   await expect(page.getByTestId('run-node-done')).toHaveAttribute('data-state', 'succeeded');
