@@ -225,3 +225,109 @@ MH_TEST(rerun_of_a_test_run_runs_the_same_snapshot)
     json_decref(t);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
+
+/* Publishes `def` (JSON text) as the workflow's next version. */
+static void publish(struct env *e, const char *wf, const char *def)
+{
+    char path[256], body[1024];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft", e->project, wf);
+    snprintf(body, sizeof(body), "{\"definition\": %s}", def);
+    json_decref(api(e, "PUT", path, body, &st));
+    MH_T_ASSERT_EQ(st, 200);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, wf);
+    json_decref(api(e, "POST", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+}
+
+MH_TEST(resume_on_the_latest_version_only_when_the_log_replays_on_it)
+{
+    struct env e;
+    mh_it_db_create(&e.db, true);
+    mh_it_server_start(&e.s, &e.db, NULL);
+    mh_it_user_token(&e.db, &e.s, "owner@example.com", e.bearer, e.user);
+    mh_it_project(&e.s, e.bearer, "console", e.project);
+    char path[256], wf[40];
+    long st;
+    /* v1: b fails on a string (abs of "x"). */
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e.project);
+    json_t *w = api(&e, "POST", path,
+                    "{\"name\": \"fix\", \"definition\": {\"nodes\": [{\"id\": \"a\", \"type\": "
+                    "\"transform\", \"config\": {\"expression\": \"trigger.body\"}}, {\"id\": "
+                    "\"b\", \"type\": \"transform\", \"config\": {\"expression\": "
+                    "\"abs(steps.a.output.s)\"}}], \"edges\": [{\"from\": \"a\", \"to\": \"b\"}]}}",
+                    &st);
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(wf, sizeof(wf), "%s", jstr(w, "id"));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, wf);
+    json_decref(api(&e, "POST", path, NULL, &st));
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e.project, wf);
+    json_t *r = api(&e, "POST", path, "{\"payload\": {\"s\": \"x\"}}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    char run[40];
+    snprintf(run, sizeof(run), "%s", jstr(r, "run_id"));
+    json_decref(r);
+    r = wait_run(&e, run);
+    MH_T_ASSERT_STR_EQ(jstr(r, "status"), "failed");
+    json_decref(r);
+
+    /* v2 fixes b: resumed on the latest version, the run goes on from b with v1's a. */
+    publish(&e, wf,
+            "{\"nodes\": [{\"id\": \"a\", \"type\": \"transform\", \"config\": {\"expression\": "
+            "\"trigger.body\"}}, {\"id\": \"b\", \"type\": \"transform\", \"config\": "
+            "{\"expression\": \"{fixed: steps.a.output.s}\"}}], \"edges\": [{\"from\": \"a\", "
+            "\"to\": \"b\"}]}");
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/resume", e.project, run);
+    json_t *res = api(&e, "POST", path, "{\"from_node\": \"b\", \"version\": \"latest\"}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    r = wait_run(&e, jstr(res, "run_id"));
+    MH_T_ASSERT_STR_EQ(jstr(r, "status"), "succeeded");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(r, "version")), 2);
+    MH_T_ASSERT_STR_EQ(jstr(json_object_get(json_object_get(r, "output"), "b"), "fixed"), "x");
+    /* Its log verifies against the version it now runs. */
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e.project, jstr(r, "id"));
+    json_t *rep = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_true(json_object_get(rep, "ok")));
+    json_decref(rep);
+    json_decref(r);
+    json_decref(res);
+    /* The same version (the default) fails again, as it should. */
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/resume", e.project, run);
+    res = api(&e, "POST", path, "{\"from_node\": \"b\", \"version\": \"same\"}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    r = wait_run(&e, jstr(res, "run_id"));
+    MH_T_ASSERT_STR_EQ(jstr(r, "status"), "failed");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(r, "version")), 1);
+    json_decref(r);
+    json_decref(res);
+
+    /* v3 changes a, which the copied log already ran: refused, naming the step. */
+    publish(&e, wf,
+            "{\"nodes\": [{\"id\": \"a\", \"type\": \"transform\", \"config\": {\"expression\": "
+            "\"{other: trigger.body}\"}}, {\"id\": \"b\", \"type\": \"transform\", \"config\": "
+            "{\"expression\": \"steps.a.output\"}}], \"edges\": [{\"from\": \"a\", \"to\": "
+            "\"b\"}]}");
+    res = api(&e, "POST", path, "{\"from_node\": \"b\", \"version\": \"latest\"}", &st);
+    MH_T_ASSERT_EQ(st, 409);
+    const char *msg = jstr(json_object_get(res, "error"), "message");
+    MH_T_ASSERT(strstr(msg, "version 3") != NULL);
+    MH_T_ASSERT(strstr(msg, "step a") != NULL);
+    /* No recorded value is quoted. */
+    MH_T_ASSERT(strstr(msg, "\"x\"") == NULL);
+    json_decref(res);
+    /* From a itself nothing before differs. */
+    res = api(&e, "POST", path, "{\"from_node\": \"a\", \"version\": \"latest\"}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    r = wait_run(&e, jstr(res, "run_id"));
+    MH_T_ASSERT_STR_EQ(jstr(r, "status"), "succeeded");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(r, "version")), 3);
+    json_decref(r);
+    json_decref(res);
+    res = api(&e, "POST", path, "{\"from_node\": \"a\", \"version\": \"v2\"}", &st);
+    MH_T_ASSERT_EQ(st, 422);
+    MH_T_ASSERT_STR_EQ(jstr(json_object_get(res, "error"), "path"), "/version");
+    json_decref(res);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}

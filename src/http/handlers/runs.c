@@ -431,15 +431,16 @@ out:
 }
 
 static bool resume(struct mh_api *api, const char *pid, const char *rid, const char *node,
-                   const char *dead_letter_id)
+                   bool on_latest, const char *dead_letter_id)
 {
     char new_id[37];
-    enum mh_err rc = mh_engine_run_resume(api->conn, rid, node, new_id, &api->info);
+    enum mh_err rc = mh_engine_run_resume_on(api->conn, rid, node, on_latest, new_id, &api->info);
     if (rc != MH_OK) {
         mh_http_respond_err(api->req, rc, &api->info);
         return false;
     }
-    json_t *detail = json_pack("{s:s, s:s}", "from_node", node, "new_run_id", new_id);
+    json_t *detail = json_pack("{s:s, s:s, s:s}", "from_node", node, "new_run_id", new_id, "on",
+                               on_latest ? "latest" : "same");
     bool ok =
         mh_api_audit(api, pid, dead_letter_id ? "dead_letter.replay" : "run.resume", rid, detail);
     json_decref(detail);
@@ -464,13 +465,20 @@ void mh_h_runs_resume(struct mh_http_req *req, void *app)
         return;
     json_t *run = run_row(&api, "editor");
     json_t *body = NULL;
-    const char *node = NULL;
-    static const char *const fields[] = {"from_node", NULL};
+    const char *node = NULL, *which = NULL;
+    static const char *const fields[] = {"from_node", "version", NULL};
     if (run == NULL || !(body = mh_api_body(&api)) || !mh_api_only_fields(&api, body, fields) ||
-        !mh_api_string(&api, body, "from_node", true, 1, 64, &node))
+        !mh_api_string(&api, body, "from_node", true, 1, 64, &node) ||
+        !mh_api_string(&api, body, "version", false, 1, 16, &which))
         goto out;
+    bool latest = which != NULL && strcmp(which, "latest") == 0;
+    if (which != NULL && !latest && strcmp(which, "same") != 0) {
+        mh_http_respond_error(req, 422, "invalid", "'version' must be \"same\" or \"latest\"",
+                              "/version");
+        goto out;
+    }
     resume(&api, mh_http_req_param(req, "project_id"),
-           json_string_value(json_object_get(run, "id")), node, NULL);
+           json_string_value(json_object_get(run, "id")), node, latest, NULL);
 out:
     mh_api_close(&api);
 }
@@ -611,7 +619,7 @@ void mh_h_dead_letters_replay(struct mh_http_req *req, void *app)
                               NULL);
         goto out;
     }
-    resume(&api, pid, rid, node, id);
+    resume(&api, pid, rid, node, false, id);
 out:
     mh_api_close(&api);
 }
