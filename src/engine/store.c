@@ -216,8 +216,8 @@ static enum mh_err prefix_replays_on(json_t *def, const struct mh_event *events,
     enum mh_err rc = mh_engine_wf_compile(def, &wf, &errors);
     json_decref(errors);
     if (rc != MH_OK)
-        return mh_err_set(info, MH_ECONFLICT, "conflict", -1,
-                          "version %lld does not compile", (long long)version);
+        return mh_err_set(info, MH_ECONFLICT, "conflict", -1, "version %lld does not compile",
+                          (long long)version);
     rc = mh_engine_replay(wf, events, cut, &report);
     if (rc == MH_OK && !json_is_true(json_object_get(report, "ok"))) {
         json_t *first = json_array_get(json_object_get(report, "divergences"), 0);
@@ -227,7 +227,8 @@ static enum mh_err prefix_replays_on(json_t *def, const struct mh_event *events,
         rc = mh_err_set(info, MH_ECONFLICT, "conflict", -1,
                         "the steps before this one do not replay on version %lld (event %lld%s%s "
                         "differs): resume on the run's own version, or re-run it",
-                        (long long)version, (long long)json_integer_value(json_object_get(first, "seq")),
+                        (long long)version,
+                        (long long)json_integer_value(json_object_get(first, "seq")),
                         node && *node ? ", step " : "", node ? node : "");
     } else if (rc != MH_OK) {
         rc = mh_err_set(info, rc, "replay", -1, "replay could not run");
@@ -237,9 +238,8 @@ static enum mh_err prefix_replays_on(json_t *def, const struct mh_event *events,
     return rc;
 }
 
-enum mh_err mh_engine_run_resume_on(struct mh_db_conn *c, const char *run_id,
-                                    const char *from_node, bool on_latest, char new_run_id[37],
-                                    struct mh_err_info *info)
+enum mh_err mh_engine_run_resume_on(struct mh_db_conn *c, const char *run_id, const char *from_node,
+                                    bool on_latest, char new_run_id[37], struct mh_err_info *info)
 {
     struct mh_event *events = NULL;
     size_t n = 0;

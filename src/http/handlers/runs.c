@@ -545,8 +545,8 @@ void mh_h_runs_rerun(struct mh_http_req *req, void *app)
     /* Everything run_started recorded outside the node context (the delivery's bytes and key)
      * comes along; the members run_create writes itself are its own. */
     extra = json_deep_copy(payload);
-    static const char *const own[] = {"run_id", "workflow_id", "version", "is_test", "trigger",
-                                      "rerun_of"};
+    static const char *const own[] = {"run_id",  "workflow_id", "version",
+                                      "is_test", "trigger",     "rerun_of"};
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         json_object_del(extra, own[i]);
     json_object_set_new(extra, "rerun_of", json_string(rid));
@@ -573,9 +573,9 @@ void mh_h_runs_rerun(struct mh_http_req *req, void *app)
     if (!ok)
         goto out;
     mh_engine_runtime_wake(api.app->runtime);
-    mh_http_respond_json(req, 202,
-                         json_pack("{s:s, s:s, s:b}", "run_id", new_id, "rerun_of", rid,
-                                   "is_test", s.is_test));
+    mh_http_respond_json(
+        req, 202,
+        json_pack("{s:s, s:s, s:b}", "run_id", new_id, "rerun_of", rid, "is_test", s.is_test));
 out:
     json_decref(extra);
     mh_api_close(&api);
