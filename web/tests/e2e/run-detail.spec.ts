@@ -181,7 +181,8 @@ test('a failing http_call is inspected without its secret, and resumed from its 
     failing = false;
     await page.getByRole('button', { name: 'Resume from step…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Resume from a step' });
-    await expect(dialog.getByLabel('Step')).toHaveValue('call');
+    await expect(dialog.getByLabel('Step', { exact: true })).toHaveValue('call');
+    await expect(dialog.getByRole('radio', { name: /On the same version/ })).toBeChecked();
     await dialog.getByRole('button', { name: 'Resume' }).click();
     await expect(page).not.toHaveURL(new RegExp(rid));
     await expect(page.getByTestId('run-status')).toContainText('succeeded', { timeout: 20_000 });
