@@ -193,9 +193,71 @@ static bool is_run_terminal_event(const char *type)
 enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const char *from_node,
                                  char new_run_id[37], struct mh_err_info *info)
 {
+    return mh_engine_run_resume_on(c, run_id, from_node, false, new_run_id, info);
+}
+
+/*
+ * The latest published version of the run's workflow, to resume on: *out is {id, version,
+ * definition}. MH_ECONFLICT when there is none (or the workflow is archived).
+ */
+static enum mh_err latest_version(struct mh_db_conn *c, json_t *run, json_t **out,
+                                  struct mh_err_info *info)
+{
+    const char *wp[] = {json_string_value(json_object_get(run, "workflow_id"))};
+    enum mh_err rc = mh_db_query_row(
+        c,
+        "SELECT v.id, v.version, v.definition FROM workflow_versions v JOIN workflows w ON w.id = "
+        "v.workflow_id WHERE v.workflow_id = $1 AND v.state = 'published' AND w.archived_at IS "
+        "NULL ORDER BY v.version DESC LIMIT 1",
+        1, wp, out, info);
+    if (rc == MH_ENOTFOUND)
+        rc = mh_err_set(info, MH_ECONFLICT, "not_published", -1,
+                        "the workflow has no published version to resume on");
+    return rc;
+}
+
+/*
+ * Whether the first `cut` events of a log replay on `def` as they were recorded: every node they
+ * name exists and every pure output and request they hold is what `def` computes. Only then may
+ * a run of another version continue from them. Names the first event that does not, by seq and
+ * node (never recorded values).
+ */
+static enum mh_err prefix_replays_on(json_t *def, const struct mh_event *events, size_t cut,
+                                     int64_t version, struct mh_err_info *info)
+{
+    struct mh_wf *wf = NULL;
+    json_t *errors = NULL, *report = NULL;
+    enum mh_err rc = mh_engine_wf_compile(def, &wf, &errors);
+    json_decref(errors);
+    if (rc != MH_OK)
+        return mh_err_set(info, MH_ECONFLICT, "conflict", -1, "version %lld does not compile",
+                          (long long)version);
+    rc = mh_engine_replay(wf, events, cut, &report);
+    if (rc == MH_OK && !json_is_true(json_object_get(report, "ok"))) {
+        json_t *first = json_array_get(json_object_get(report, "divergences"), 0);
+        if (first == NULL)
+            first = json_array_get(json_object_get(report, "errors"), 0);
+        const char *node = json_string_value(json_object_get(first, "node"));
+        rc = mh_err_set(info, MH_ECONFLICT, "conflict", -1,
+                        "the steps before this one do not replay on version %lld (event %lld%s%s "
+                        "differs): resume on the run's own version, or re-run it",
+                        (long long)version,
+                        (long long)json_integer_value(json_object_get(first, "seq")),
+                        node && *node ? ", step " : "", node ? node : "");
+    } else if (rc != MH_OK) {
+        rc = mh_err_set(info, rc, "replay", -1, "replay could not run");
+    }
+    json_decref(report);
+    mh_engine_wf_unref(wf);
+    return rc;
+}
+
+enum mh_err mh_engine_run_resume_on(struct mh_db_conn *c, const char *run_id, const char *from_node,
+                                    bool on_latest, char new_run_id[37], struct mh_err_info *info)
+{
     struct mh_event *events = NULL;
     size_t n = 0;
-    json_t *run = NULL;
+    json_t *run = NULL, *latest = NULL;
     char *evjson = NULL;
     const char *idp[] = {run_id};
     enum mh_err rc = mh_db_query_row(c,
@@ -224,6 +286,16 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
                         "step '%s' never ran in this run: nothing to resume from", from_node);
         mh_err_set_path(info, "/from_node");
         goto out;
+    }
+    if (on_latest) {
+        if ((rc = latest_version(c, run, &latest, info)) != MH_OK)
+            goto out;
+        int64_t v = json_integer_value(json_object_get(latest, "version"));
+        if ((rc = prefix_replays_on(json_object_get(latest, "definition"), events, cut, v, info)) !=
+            MH_OK)
+            goto out;
+        json_object_set(run, "version_id", json_object_get(latest, "id"));
+        json_object_set(run, "version", json_object_get(latest, "version"));
     }
     char id[MH_CRYPTO_UUID_STR_LEN];
     if ((rc = mh_crypto_uuid7(mh_clock_now_ms(), id)) != MH_OK)
@@ -277,6 +349,7 @@ enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id, const
         memcpy(new_run_id, id, sizeof(id));
 out:
     free(evjson);
+    json_decref(latest);
     json_decref(run);
     mh_engine_events_free(events, n);
     return rc;

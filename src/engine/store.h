@@ -72,6 +72,16 @@ MH_MUSTCHECK enum mh_err mh_engine_run_workflow(struct mh_db_conn *c, const char
 MH_MUSTCHECK enum mh_err mh_engine_run_resume(struct mh_db_conn *c, const char *run_id,
                                               const char *from_node, char new_run_id[37],
                                               struct mh_err_info *info);
+/*
+ * The same, on the workflow's latest published version when `on_latest`: allowed only when the
+ * copied events replay on that version exactly (every node they name exists, every recorded
+ * output and request is what it computes), so the new run's log stays verifiable. MH_ECONFLICT
+ * (with a message naming the first event and step that differ) otherwise, or when the workflow
+ * has no published version.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_run_resume_on(struct mh_db_conn *c, const char *run_id,
+                                                 const char *from_node, bool on_latest,
+                                                 char new_run_id[37], struct mh_err_info *info);
 
 /*
  * Replay (DESIGN.md §5): verifies the hash chain (and that the log still ends at the hash the

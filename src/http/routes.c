@@ -46,6 +46,7 @@ const struct mh_http_route mh_app_routes[] = {
     {"POST", "/api/projects/:project_id/runs/:run_id/cancel", mh_h_runs_cancel, false},
     {"POST", "/api/projects/:project_id/runs/:run_id/replay", mh_h_runs_replay, false},
     {"POST", "/api/projects/:project_id/runs/:run_id/resume", mh_h_runs_resume, false},
+    {"POST", "/api/projects/:project_id/runs/:run_id/rerun", mh_h_runs_rerun, false},
     {"GET", "/api/projects/:project_id/dead-letters", mh_h_dead_letters_list, false},
     {"GET", "/api/projects/:project_id/dead-letters/:dead_letter_id", mh_h_dead_letters_get, false},
     {"POST", "/api/projects/:project_id/dead-letters/replay", mh_h_dead_letters_replay_many, false},

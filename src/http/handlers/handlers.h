@@ -61,6 +61,7 @@ extern const char *const *const mh_h_dead_letter_data;
 void mh_h_runs_cancel(struct mh_http_req *req, void *app);
 void mh_h_runs_replay(struct mh_http_req *req, void *app);
 void mh_h_runs_resume(struct mh_http_req *req, void *app);
+void mh_h_runs_rerun(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_list(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_get(struct mh_http_req *req, void *app);
 void mh_h_dead_letters_replay(struct mh_http_req *req, void *app);

@@ -284,6 +284,19 @@ void mh_h_runs_get(struct mh_http_req *req, void *app)
     }
     json_t *outv = json_deep_copy(run);
     json_object_set_new(outv, "state", mh_engine_state_to_json(st));
+    /* What the run console draws and links: the definition the run executed (a test run's
+     * snapshot too, which no versions URL names) and the delivery that started it. */
+    const char *dp[] = {rid};
+    json_t *more = mh_api_query_row(&api, "run not found",
+                                    "SELECT v.definition, r.delivery_id, d.endpoint_id FROM runs "
+                                    "r JOIN workflow_versions v ON v.id = r.version_id LEFT JOIN "
+                                    "webhook_deliveries d ON d.id = r.delivery_id WHERE r.id = $1",
+                                    1, dp);
+    if (more == NULL) {
+        json_decref(outv);
+        goto out;
+    }
+    json_object_update(outv, more);
     if (!mh_api_show_members(&api, mh_http_req_param(req, "project_id"), outv, run_data)) {
         json_decref(outv);
         goto out;
@@ -463,15 +476,17 @@ out:
     mh_api_close(&api);
 }
 
-static bool resume(struct mh_api *api, const char *pid, const char *rid, const char *node)
+static bool resume(struct mh_api *api, const char *pid, const char *rid, const char *node,
+                   bool on_latest)
 {
     char new_id[37];
-    enum mh_err rc = mh_engine_run_resume(api->conn, rid, node, new_id, &api->info);
+    enum mh_err rc = mh_engine_run_resume_on(api->conn, rid, node, on_latest, new_id, &api->info);
     if (rc != MH_OK) {
         mh_http_respond_err(api->req, rc, &api->info);
         return false;
     }
-    json_t *detail = json_pack("{s:s, s:s}", "from_node", node, "new_run_id", new_id);
+    json_t *detail = json_pack("{s:s, s:s, s:s}", "from_node", node, "new_run_id", new_id, "on",
+                               on_latest ? "latest" : "same");
     bool ok = mh_api_audit(api, pid, "run.resume", rid, detail);
     json_decref(detail);
     if (!ok || !mh_api_commit(api))
@@ -490,14 +505,119 @@ void mh_h_runs_resume(struct mh_http_req *req, void *app)
         return;
     json_t *run = run_row(&api, "editor");
     json_t *body = NULL;
-    const char *node = NULL;
-    static const char *const fields[] = {"from_node", NULL};
+    const char *node = NULL, *which = NULL;
+    static const char *const fields[] = {"from_node", "version", NULL};
     if (run == NULL || !(body = mh_api_body(&api)) || !mh_api_only_fields(&api, body, fields) ||
-        !mh_api_string(&api, body, "from_node", true, 1, 64, &node))
+        !mh_api_string(&api, body, "from_node", true, 1, 64, &node) ||
+        !mh_api_string(&api, body, "version", false, 1, 16, &which))
         goto out;
+    bool latest = which != NULL && strcmp(which, "latest") == 0;
+    if (which != NULL && !latest && strcmp(which, "same") != 0) {
+        mh_http_respond_error(req, 422, "invalid", "'version' must be \"same\" or \"latest\"",
+                              "/version");
+        goto out;
+    }
     resume(&api, mh_http_req_param(req, "project_id"),
-           json_string_value(json_object_get(run, "id")), node);
+           json_string_value(json_object_get(run, "id")), node, latest);
 out:
+    mh_api_close(&api);
+}
+
+/*
+ * Re-run: a new run with the same trigger (the run_started event's trigger and delivery record,
+ * so a webhook's exact bytes and verifying key come along), on the version the original ran, or
+ * on the workflow's latest published version with {"version": "latest"}. Linked to the original
+ * through parent_run_id (without a resumed-from step) and audited as run.rerun.
+ */
+void mh_h_runs_rerun(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    json_t *run = run_row(&api, "editor");
+    json_t *body = NULL, *extra = NULL;
+    const char *which = NULL;
+    static const char *const fields[] = {"version", NULL};
+    if (run == NULL || !(body = mh_api_body(&api)) || !mh_api_only_fields(&api, body, fields) ||
+        !mh_api_string(&api, body, "version", false, 1, 16, &which))
+        goto out;
+    bool latest = which != NULL && strcmp(which, "latest") == 0;
+    if (which != NULL && !latest && strcmp(which, "same") != 0) {
+        mh_http_respond_error(req, 422, "invalid", "'version' must be \"same\" or \"latest\"",
+                              "/version");
+        goto out;
+    }
+    const char *pid = mh_http_req_param(req, "project_id");
+    const char *rid = json_string_value(json_object_get(run, "id"));
+    const char *rp[] = {rid};
+    json_t *first =
+        mh_api_query_row(&api, "run not found",
+                         "SELECT e.payload, r.version_id, r.version, r.is_test, r.workflow_id "
+                         "FROM runs r JOIN events e ON e.run_id = r.id AND e.seq = 1 WHERE "
+                         "r.id = $1",
+                         1, rp);
+    if (first == NULL)
+        goto out;
+    json_t *payload = json_object_get(first, "payload");
+    json_t *trigger = json_object_get(payload, "trigger");
+    if (!json_is_object(trigger)) {
+        mh_http_respond_error(req, 409, "conflict", "the run holds no trigger to run again", NULL);
+        goto out;
+    }
+    json_t *target = first;
+    if (latest) {
+        const char *wp[] = {json_string_value(json_object_get(first, "workflow_id"))};
+        target = mh_api_query_row(&api, "workflow not found",
+                                  "SELECT v.id AS version_id, v.version, false AS is_test FROM "
+                                  "workflows w LEFT JOIN LATERAL (SELECT id, version FROM "
+                                  "workflow_versions WHERE workflow_id = w.id AND state = "
+                                  "'published' ORDER BY version DESC LIMIT 1) v ON true WHERE "
+                                  "w.id = $1 AND w.archived_at IS NULL",
+                                  1, wp);
+        if (target == NULL)
+            goto out;
+        if (!json_is_string(json_object_get(target, "version_id"))) {
+            mh_http_respond_error(req, 409, "not_published",
+                                  "the workflow has no published version", "/version");
+            goto out;
+        }
+    }
+    /* Everything run_started recorded outside the node context (the delivery's bytes and key)
+     * comes along; the members run_create writes itself are its own. */
+    extra = json_deep_copy(payload);
+    static const char *const own[] = {"run_id",  "workflow_id", "version",
+                                      "is_test", "trigger",     "rerun_of"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        json_object_del(extra, own[i]);
+    json_object_set_new(extra, "rerun_of", json_string(rid));
+    struct mh_run_start s = {
+        .project_id = pid,
+        .workflow_id = json_string_value(json_object_get(first, "workflow_id")),
+        .version_id = json_string_value(json_object_get(target, "version_id")),
+        .version = json_integer_value(json_object_get(target, "version")),
+        .trigger = trigger,
+        .extra = extra,
+        .is_test = json_is_true(json_object_get(target, "is_test")),
+        .parent_run_id = rid,
+    };
+    char new_id[37];
+    enum mh_err rc = mh_engine_run_create(api.conn, &s, new_id, &api.info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(req, rc, &api.info);
+        goto out;
+    }
+    json_t *detail = json_pack("{s:s, s:s, s:I}", "new_run_id", new_id, "on",
+                               latest ? "latest" : "same", "version", (json_int_t)s.version);
+    bool ok = mh_api_audit(&api, pid, "run.rerun", rid, detail) && mh_api_commit(&api);
+    json_decref(detail);
+    if (!ok)
+        goto out;
+    mh_engine_runtime_wake(api.app->runtime);
+    mh_http_respond_json(
+        req, 202,
+        json_pack("{s:s, s:s, s:b}", "run_id", new_id, "rerun_of", rid, "is_test", s.is_test));
+out:
+    json_decref(extra);
     mh_api_close(&api);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exactTime, relativeTime } from './time';
+import { exactTime, formatDuration, relativeTime } from './time';
 
 const now = Date.parse('2026-12-06T12:00:00Z');
 
@@ -25,5 +25,16 @@ describe('exactTime', () => {
   it('formats a parseable time and leaves the rest empty', () => {
     expect(exactTime('2026-12-06T12:00:00Z')).toMatch(/^2026-12-0[67] \d\d:00:00$/);
     expect(exactTime(undefined)).toBe('');
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads at every scale', () => {
+    expect(formatDuration(null)).toBe('');
+    expect(formatDuration(40)).toBe('40 ms');
+    expect(formatDuration(2500)).toBe('2.5 s');
+    expect(formatDuration(185_000)).toBe('3 min 5 s');
+    expect(formatDuration(7_800_000)).toBe('2 h 10 min');
+    expect(formatDuration(-5)).toBe('0 ms');
   });
 });

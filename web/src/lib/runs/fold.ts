@@ -1,0 +1,333 @@
+// A run's state, folded from its events (docs/internals/engine.md, the event types), for the run
+// console: each step's status, attempts, request and responses, output or error; the run's status,
+// trigger, output and error. Pure: the page folds the log it has each time an event arrives, so
+// what it shows is always a function of the events alone, as the engine's own fold is
+// (src/engine/fold.c). Events the engine would ignore (a second report of one HTTP outcome) are
+// ignored here too.
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'waiting_timer'
+  | 'waiting_retry'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped';
+
+/** One item of GET …/runs/:rid/events (and of the run stream). */
+export interface RunEvent {
+  seq: number;
+  type: string;
+  node_id: string | null;
+  attempt: number | null;
+  payload: unknown;
+  at: string;
+  hash?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, unknown>;
+  body?: string;
+  body_b64?: string;
+  json?: unknown;
+}
+
+/** One attempt of an http_call: what was sent, what came back, and the retry it led to. */
+export interface Attempt {
+  attempt: number;
+  startedSeq: number;
+  startedAt: string;
+  /** The request as recorded: `{{secrets.NAME}}` placeholders, never values. */
+  request: unknown;
+  idempotencyKey: string | null;
+  response: HttpResponse | null;
+  error: { kind?: string; message?: string } | null;
+  durationMs: number | null;
+  resultSeq: number | null;
+  resultAt: string | null;
+  /** The retry this attempt's failure scheduled: when the next attempt is due (epoch ms). */
+  retry: { fireAt: number; delayMs: number | null; retryAfterMs: number | null } | null;
+}
+
+export interface StepView {
+  id: string;
+  status: StepStatus;
+  attempts: number;
+  /** Seq and time of the step's first and last event (null before it started). */
+  firstSeq: number | null;
+  lastSeq: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  output?: unknown;
+  error?: unknown;
+  port?: 'true' | 'false';
+  /** A delay's timer or a retry: when it fires (epoch ms). */
+  fireAt: number | null;
+  httpAttempts: Attempt[];
+}
+
+export interface RunView {
+  status: RunStatus;
+  steps: Record<string, StepView>;
+  /** What the nodes see as `trigger` (a webhook's JSON body parsed from its recorded bytes). */
+  trigger: unknown;
+  /** run_started's record of the delivery (bytes, key id, scheme), when a webhook started it. */
+  delivery: Record<string, unknown> | null;
+  run: { id: string; workflow: unknown; version: unknown; is_test: boolean } | null;
+  rerunOf: string | null;
+  output?: unknown;
+  error?: unknown;
+  lastSeq: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** How a step state reads in the console: waiting covers a delay's timer and a retry's wait. */
+export type StepKind = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped';
+
+export function stepKind(s: StepStatus): StepKind {
+  return s === 'waiting_timer' || s === 'waiting_retry' ? 'waiting' : s;
+}
+
+const TERMINAL_STEP = new Set<StepStatus>(['succeeded', 'failed', 'skipped']);
+const RUN_END = new Set(['run_succeeded', 'run_failed', 'run_canceled', 'run_timed_out']);
+const STEP_EVENTS = new Set([
+  'step_started',
+  'http_attempt',
+  'retry_scheduled',
+  'timer_set',
+  'timer_fired',
+  'step_succeeded',
+  'step_failed',
+  'step_skipped'
+]);
+
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function emptyStep(id: string): StepView {
+  return {
+    id,
+    status: 'pending',
+    attempts: 0,
+    firstSeq: null,
+    lastSeq: null,
+    startedAt: null,
+    finishedAt: null,
+    fireAt: null,
+    httpAttempts: []
+  };
+}
+
+/** The trigger as the nodes saw it: a JSON webhook records its bytes once (delivery.raw_body) and
+ * the body is those bytes parsed (src/engine/fold.c, trigger_of). */
+function triggerOf(p: Record<string, unknown>): unknown {
+  const trigger = obj(p.trigger);
+  const delivery = obj(p.delivery);
+  if ('body' in trigger || delivery.body_from_raw !== true || typeof delivery.raw_body !== 'string')
+    return p.trigger ?? {};
+  let body: unknown = delivery.raw_body;
+  try {
+    body = JSON.parse(delivery.raw_body);
+  } catch {
+    // Shown through a redaction rule, the bytes may no longer parse: the text is shown.
+  }
+  return { ...trigger, body };
+}
+
+/**
+ * Folds `events` (in seq order; gaps and repeats are skipped) over the workflow's `nodeIds`.
+ * Steps of unknown nodes are added as they appear, so a log never disappears from view.
+ */
+export function foldRun(nodeIds: string[], events: RunEvent[]): RunView {
+  const v: RunView = {
+    status: 'queued',
+    steps: {},
+    trigger: null,
+    delivery: null,
+    run: null,
+    rerunOf: null,
+    lastSeq: 0,
+    startedAt: null,
+    finishedAt: null
+  };
+  for (const id of nodeIds) v.steps[id] = emptyStep(id);
+  for (const ev of events) {
+    if (ev.seq <= v.lastSeq) continue;
+    v.lastSeq = ev.seq;
+    apply(v, ev);
+  }
+  return v;
+}
+
+function finished(v: RunView): boolean {
+  return v.status === 'succeeded' || v.status === 'failed' || v.status === 'canceled';
+}
+
+function apply(v: RunView, ev: RunEvent): void {
+  const p = obj(ev.payload);
+  const t = ev.type;
+  if (t === 'run_started') {
+    v.trigger = triggerOf(p);
+    v.delivery = p.delivery ? obj(p.delivery) : null;
+    v.rerunOf = typeof p.rerun_of === 'string' ? p.rerun_of : null;
+    v.run = {
+      id: String(p.run_id ?? ''),
+      workflow: p.workflow_id ?? null,
+      version: p.version ?? null,
+      is_test: p.is_test === true
+    };
+    v.startedAt = ev.at;
+    return;
+  }
+  const isStep = STEP_EVENTS.has(t);
+  const isEnd = RUN_END.has(t);
+  if (finished(v) && (isStep || isEnd)) return; // the engine refuses these; nothing to show
+  if (isStep && ev.node_id) {
+    const s = (v.steps[ev.node_id] ??= emptyStep(ev.node_id));
+    if (!applyStep(s, ev, p)) return;
+    s.firstSeq ??= ev.seq;
+    s.startedAt ??= ev.at;
+    s.lastSeq = ev.seq;
+    if (TERMINAL_STEP.has(s.status)) s.finishedAt = ev.at;
+  } else if (t === 'run_succeeded') {
+    v.status = 'succeeded';
+    v.output = p.output;
+  } else if (t === 'run_failed' || t === 'run_timed_out') {
+    v.status = 'failed';
+    v.output = p.output;
+    v.error = p.error;
+  } else if (t === 'run_canceled') {
+    v.status = 'canceled';
+    v.error = {
+      kind: 'canceled',
+      message: typeof p.reason === 'string' ? p.reason : 'the run was canceled'
+    };
+  }
+  if (isEnd) v.finishedAt = ev.at;
+  if (v.status === 'queued' && (isStep || isEnd)) v.status = 'running';
+}
+
+/** Applies one step event; false when the engine would have ignored it. */
+function applyStep(s: StepView, ev: RunEvent, p: Record<string, unknown>): boolean {
+  const attempt = ev.attempt ?? 0;
+  switch (ev.type) {
+    case 'step_started': {
+      s.status = 'running';
+      s.attempts = attempt;
+      const first = s.httpAttempts[0];
+      s.httpAttempts.push({
+        attempt,
+        startedSeq: ev.seq,
+        startedAt: ev.at,
+        // Later attempts resend the first one's request (src/engine/decide.c, start_http).
+        request: attempt <= 1 || !first ? (p.request ?? null) : first.request,
+        idempotencyKey: typeof p.idempotency_key === 'string' ? p.idempotency_key : null,
+        response: null,
+        error: null,
+        durationMs: null,
+        resultSeq: null,
+        resultAt: null,
+        retry: null
+      });
+      s.fireAt = null;
+      return true;
+    }
+    case 'http_attempt': {
+      const a = s.httpAttempts.at(-1);
+      if (s.status !== 'running' || !a || a.attempt !== attempt || a.resultSeq !== null) return false;
+      a.response = p.response ? (obj(p.response) as unknown as HttpResponse) : null;
+      a.error = p.error ? (obj(p.error) as Attempt['error']) : null;
+      a.durationMs = num(p.duration_ms);
+      a.resultSeq = ev.seq;
+      a.resultAt = ev.at;
+      if (!a.request && p.request) a.request = p.request;
+      return true;
+    }
+    case 'retry_scheduled': {
+      s.status = 'waiting_retry';
+      s.fireAt = num(p.fire_at);
+      const a = s.httpAttempts.at(-1);
+      if (a)
+        a.retry = {
+          fireAt: num(p.fire_at) ?? 0,
+          delayMs: num(p.delay_ms),
+          retryAfterMs: num(p.retry_after_ms)
+        };
+      return true;
+    }
+    case 'timer_set':
+      s.status = 'waiting_timer';
+      s.attempts = 1;
+      s.fireAt = num(p.fire_at);
+      return true;
+    case 'timer_fired':
+      return true;
+    case 'step_succeeded':
+      s.status = 'succeeded';
+      if (s.attempts === 0) s.attempts = 1;
+      s.output = p.output;
+      if (p.port === 'true' || p.port === 'false') s.port = p.port;
+      s.fireAt = null;
+      return true;
+    case 'step_failed':
+      s.status = 'failed';
+      if (attempt > s.attempts) s.attempts = attempt;
+      s.error = p.error;
+      s.fireAt = null;
+      return true;
+    case 'step_skipped':
+      s.status = 'skipped';
+      return true;
+  }
+  return false;
+}
+
+/** The nodes whose outputs `node` sees: its ancestors along `edges` ({from, to}). */
+export function ancestors(edges: { from: string; to: string }[], node: string): Set<string> {
+  const out = new Set<string>();
+  const stack = [node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    for (const e of edges)
+      if (e.to === n && !out.has(e.from)) {
+        out.add(e.from);
+        stack.push(e.from);
+      }
+  }
+  return out;
+}
+
+/** The context `node` evaluated against, rebuilt from the fold: the trigger, the outputs of its
+ * succeeded ancestors and the run (docs/workflows.md, "What a node sees"). */
+export function inputContext(
+  v: RunView,
+  edges: { from: string; to: string }[],
+  node: string
+): { trigger: unknown; steps: Record<string, { output: unknown }>; run: unknown } {
+  const steps: Record<string, { output: unknown }> = {};
+  const up = ancestors(edges, node);
+  for (const id of Object.keys(v.steps).sort())
+    if (up.has(id) && v.steps[id].status === 'succeeded') steps[id] = { output: v.steps[id].output };
+  return { trigger: v.trigger, steps, run: v.run };
+}
+
+/** Milliseconds from one event to the next of the same node (or run), for the timeline. */
+export function eventDurations(events: RunEvent[]): Map<number, number> {
+  const out = new Map<number, number>();
+  const lastByNode = new Map<string, RunEvent>();
+  for (const ev of events) {
+    const key = ev.node_id ?? '';
+    const prev = lastByNode.get(key);
+    if (prev) out.set(ev.seq, Date.parse(ev.at) - Date.parse(prev.at));
+    lastByNode.set(key, ev);
+  }
+  return out;
+}
