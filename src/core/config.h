@@ -45,6 +45,12 @@ struct mh_config {
     int intake_committers;
     int intake_max_batch;
     int intake_doubt_wait_ms;
+    int retention_runs_days;
+    int retention_deliveries_days;
+    int retention_dead_letters_days;
+    int retention_interval_s;
+    int retention_batch_rows;
+    int retention_pause_ms;
     char *kek_file;
     char *kek;
     char *kek_id;

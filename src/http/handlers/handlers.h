@@ -56,6 +56,10 @@ void mh_h_secrets_get(struct mh_http_req *req, void *app);
 void mh_h_secrets_update(struct mh_http_req *req, void *app);
 void mh_h_secrets_put(struct mh_http_req *req, void *app);
 void mh_h_secrets_delete(struct mh_http_req *req, void *app);
+/* retention.c */
+void mh_h_retention_get(struct mh_http_req *req, void *app);
+void mh_h_retention_put(struct mh_http_req *req, void *app);
+
 /* outbound.c */
 void mh_h_outbound_get(struct mh_http_req *req, void *app);
 void mh_h_outbound_put(struct mh_http_req *req, void *app);
