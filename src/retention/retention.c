@@ -21,9 +21,9 @@
 #include "core/mem.h"
 
 /* A session advisory lock: one pass at a time per database. */
-#define LOCK_SQL     "SELECT pg_try_advisory_lock(hashtextextended('meshhook.retention', 0)) AS ok"
-#define UNLOCK_SQL   "SELECT pg_advisory_unlock(hashtextextended('meshhook.retention', 0))"
-#define DROP_RETRIES 5
+#define LOCK_SQL         "SELECT pg_try_advisory_lock(hashtextextended('meshhook.retention', 0)) AS ok"
+#define UNLOCK_SQL       "SELECT pg_advisory_unlock(hashtextextended('meshhook.retention', 0))"
+#define DROP_RETRIES     5
 #define FIRST_PASS_MAX_S 60
 
 static const char *const kinds[] = {"runs", "jobs", "dead_letters", "deliveries", "blobs"};
@@ -149,8 +149,7 @@ static enum mh_err drop_partitions(struct pass *p, bool is_dry_run, struct mh_er
     {
         const char *name = json_string_value(json_object_get(row, "name"));
         bool is_dropped = is_dry_run;
-        for (int attempt = 0; !is_dry_run && attempt < DROP_RETRIES && !is_stopped(p);
-             attempt++) {
+        for (int attempt = 0; !is_dry_run && attempt < DROP_RETRIES && !is_stopped(p); attempt++) {
             struct mh_err_info why = MH_ERR_INFO_INIT;
             json_t *r = NULL;
             const char *dp[] = {name, p->as_of, p->days[0], p->days[1], p->days[2]};
@@ -175,10 +174,9 @@ static enum mh_err drop_partitions(struct pass *p, bool is_dry_run, struct mh_er
             pause_between(p);
         }
         if (is_dropped)
-            json_array_append_new(p->partitions,
-                                  json_pack("{s:s, s:O, s:O}", "name", name, "from",
-                                            json_object_get(row, "range_from"), "to",
-                                            json_object_get(row, "range_to")));
+            json_array_append_new(p->partitions, json_pack("{s:s, s:O, s:O}", "name", name, "from",
+                                                           json_object_get(row, "range_from"), "to",
+                                                           json_object_get(row, "range_to")));
         else if (!is_dry_run)
             mh_log(MH_LOG_WARN, "retention",
                    "event partition %s expired but could not be locked; next pass", name);
@@ -197,8 +195,8 @@ static enum mh_err purge_project(struct pass *p, json_t *cut, struct mh_err_info
     bool is_full = true;
     while (is_full && !is_stopped(p)) {
         json_t *r = NULL;
-        const char *params[] = {project,
-                                json_string_value(json_object_get(cut, "runs_cutoff")), limit};
+        const char *params[] = {project, json_string_value(json_object_get(cut, "runs_cutoff")),
+                                limit};
         rc = mh_db_query_row(p->c,
                              "SELECT runs, jobs, dead_letters FROM mh_retention_purge_runs($1, "
                              "$2::timestamptz, $3::int)",
@@ -249,10 +247,11 @@ static enum mh_err plan(struct pass *p, struct mh_err_info *info)
 {
     const char *params[] = {p->as_of, p->days[0], p->days[1], p->days[2]};
     json_t *rows = NULL;
-    enum mh_err rc = mh_db_query(p->c,
-                                 "SELECT project_id, kind, n FROM mh_retention_plan($1::timestamptz, "
-                                 "$2::int, $3::int, $4::int)",
-                                 4, params, &rows, NULL, info);
+    enum mh_err rc =
+        mh_db_query(p->c,
+                    "SELECT project_id, kind, n FROM mh_retention_plan($1::timestamptz, "
+                    "$2::int, $3::int, $4::int)",
+                    4, params, &rows, NULL, info);
     if (rc != MH_OK)
         return rc;
     size_t i;
@@ -359,8 +358,8 @@ void mh_retention_print(const json_t *report, FILE *out)
     {
         const char *kind = json_string_value(json_object_get(v, "kind"));
         json_int_t n = json_integer_value(json_object_get(v, "n"));
-        fprintf(out, "project %s %s %lld\n",
-                json_string_value(json_object_get(v, "project_id")), kind, (long long)n);
+        fprintf(out, "project %s %s %lld\n", json_string_value(json_object_get(v, "project_id")),
+                kind, (long long)n);
         int k = kind_rank(kind);
         if (k < (int)NKINDS)
             totals[k] += n;
@@ -420,9 +419,8 @@ static void log_pass(const json_t *report, int64_t ms)
 static void *job_main(void *arg)
 {
     struct mh_retention_job *job = arg;
-    int64_t wait_ms = (int64_t)(job->interval_s < FIRST_PASS_MAX_S ? job->interval_s
-                                                                   : FIRST_PASS_MAX_S) *
-                      1000;
+    int64_t wait_ms =
+        (int64_t)(job->interval_s < FIRST_PASS_MAX_S ? job->interval_s : FIRST_PASS_MAX_S) * 1000;
     struct mh_db_conn *c = NULL;
     while (!job_wait(job, wait_ms)) {
         wait_ms = (int64_t)job->interval_s * 1000;

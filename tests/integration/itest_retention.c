@@ -49,8 +49,7 @@ static void old_delivery(struct ienv *e, const char *project, const char *endpoi
                           3, p, NULL));
 }
 
-static void old_dead_letter(struct ienv *e, const char *project, const char *run_id,
-                            int days_ago)
+static void old_dead_letter(struct ienv *e, const char *project, const char *run_id, int days_ago)
 {
     char days[16];
     snprintf(days, sizeof(days), "%d", days_ago);
@@ -147,7 +146,8 @@ MH_TEST(old_rows_go_newer_ones_and_unfinished_runs_stay_and_the_dry_run_matches)
     MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", "--dry-run", NULL}, &dry),
                    0);
     /* The dry run removed nothing. */
-    MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE project_id = $1", e.project), 5);
+    MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE project_id = $1", e.project),
+                   5);
     MH_T_ASSERT(strncmp(dry, "would remove (dry run", 21) == 0);
     MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", NULL}, &real), 0);
     MH_T_ASSERT(strncmp(real, "removed as of ", 14) == 0);
@@ -172,8 +172,7 @@ MH_TEST(old_rows_go_newer_ones_and_unfinished_runs_stay_and_the_dry_run_matches)
     const char *ids[] = {gone, gone2};
     for (int i = 0; i < 2; i++) {
         MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE id = $1", ids[i]), 0);
-        MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM events WHERE run_id = $1", ids[i]),
-                       0);
+        MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM events WHERE run_id = $1", ids[i]), 0);
         MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM jobs WHERE run_id = $1", ids[i]), 0);
         MH_T_ASSERT_EQ(
             count1(&e, "SELECT count(*) AS n FROM dead_letters WHERE run_id = $1", ids[i]), 0);
@@ -385,21 +384,20 @@ MH_TEST(bad_settings_are_422_with_their_path_and_nothing_is_stored)
     json_t *r = iapi(&e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT(json_is_null(json_object_get(r, "runs_days")));
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(r, "effective"),
-                                                      "deliveries_days")),
-                   14);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(r, "effective"), "deliveries_days")),
+        14);
     json_decref(r);
 
     /* A good one is stored and read back; null returns a field to the default. */
     r = iapi(&e, "PUT", path, "{\"runs_days\": 90, \"deliveries_days\": 7}", &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(r, "runs_days")), 90);
-    MH_T_ASSERT_EQ(json_integer_value(
-                       json_object_get(json_object_get(r, "effective"), "deliveries_days")),
-                   7);
-    MH_T_ASSERT_EQ(json_integer_value(
-                       json_object_get(json_object_get(r, "effective"), "dead_letters_days")),
-                   30);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(r, "effective"), "deliveries_days")), 7);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(r, "effective"), "dead_letters_days")),
+        30);
     json_decref(r);
     r = iapi(&e, "PUT", path, "{\"runs_days\": 90, \"deliveries_days\": null}", &st);
     MH_T_ASSERT_EQ(st, 200);

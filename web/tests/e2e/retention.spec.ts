@@ -16,7 +16,7 @@ test('an admin sets retention, and an emptied field follows the default again', 
   await expect(page.getByRole('link', { name: 'Retention' })).toHaveAttribute('aria-current', 'page');
   const runs = page.getByLabel('Runs', { exact: true });
   await expect(runs).toHaveValue('');
-  await expect(runs).toHaveAttribute('placeholder', /30 \(server default\)/);
+  await expect(runs).toHaveAttribute('placeholder', /30 \(default\)/);
 
   await runs.fill('90');
   await page.getByLabel('Webhook deliveries').fill('14');
