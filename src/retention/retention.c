@@ -153,11 +153,12 @@ static enum mh_err drop_partitions(struct pass *p, bool is_dry_run, struct mh_er
             struct mh_err_info why = MH_ERR_INFO_INIT;
             json_t *r = NULL;
             const char *dp[] = {name, p->as_of, p->days[0], p->days[1], p->days[2]};
-            rc = mh_db_query_row(p->c,
-                                 "SELECT mh_retention_drop_partition($1, $2::timestamptz, $3::int, "
-                                 "$4::int, $5::int) AS dropped",
-                                 5, dp, &r, &why);
-            if (rc == MH_OK) {
+            enum mh_err drc =
+                mh_db_query_row(p->c,
+                                "SELECT mh_retention_drop_partition($1, $2::timestamptz, $3::int, "
+                                "$4::int, $5::int) AS dropped",
+                                5, dp, &r, &why);
+            if (drc == MH_OK) {
                 is_dropped = json_is_true(json_object_get(r, "dropped"));
                 json_decref(r);
                 break;
@@ -166,10 +167,9 @@ static enum mh_err drop_partitions(struct pass *p, bool is_dry_run, struct mh_er
                 if (info)
                     *info = why;
                 json_decref(rows);
-                return rc;
+                return drc;
             }
             /* Lock not available: the event log is busy; give way and try again. */
-            rc = MH_OK;
             mh_log(MH_LOG_DEBUG, "retention", "partition %s busy, retrying", name);
             pause_between(p);
         }
