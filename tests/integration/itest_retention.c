@@ -129,8 +129,8 @@ MH_TEST(old_rows_go_newer_ones_and_unfinished_runs_stay_and_the_dry_run_matches)
     old_run(&e, e.project, e.workflow, 5, "succeeded", kept_new);
     old_run(&e, e.project, e.workflow, 40, "running", running);
     old_run(&e, e.project, e.workflow, 40, "queued", queued);
-    /* The other project follows the server's default, 60 days. */
-    old_run(&e, other, other_wf, 15, "canceled", other_old);
+    /* The other project follows the default given to the command, 60 days (30 without). */
+    old_run(&e, other, other_wf, 40, "canceled", other_old);
     old_dead_letter(&e, e.project, gone, 1);    /* goes with its run */
     old_dead_letter(&e, e.project, NULL, 25);   /* past 20 days */
     old_dead_letter(&e, e.project, NULL, 15);   /* stays */
@@ -143,13 +143,14 @@ MH_TEST(old_rows_go_newer_ones_and_unfinished_runs_stay_and_the_dry_run_matches)
     old_blob(&e, other, "other old body", 15);
 
     char *dry = NULL, *real = NULL;
-    MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", "--dry-run", NULL}, &dry),
-                   0);
+    const char *const dry_args[] = {"retention", "--dry-run", "--retention-runs-days", "60", NULL};
+    const char *const real_args[] = {"retention", "--retention-runs-days", "60", NULL};
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, dry_args, &dry), 0);
     /* The dry run removed nothing. */
     MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE project_id = $1", e.project),
                    5);
     MH_T_ASSERT(strncmp(dry, "would remove (dry run", 21) == 0);
-    MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", NULL}, &real), 0);
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, real_args, &real), 0);
     MH_T_ASSERT(strncmp(real, "removed as of ", 14) == 0);
     MH_T_ASSERT_STR_EQ(body_of(dry), body_of(real));
 
@@ -205,7 +206,7 @@ MH_TEST(old_rows_go_newer_ones_and_unfinished_runs_stay_and_the_dry_run_matches)
 
     /* A second pass finds nothing more. */
     free(real);
-    MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", NULL}, &real), 0);
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, real_args, &real), 0);
     expect_line(real, "total runs 0");
     expect_line(real, "total deliveries 0");
     free(dry);
@@ -340,7 +341,10 @@ MH_TEST(a_blob_used_again_is_kept)
                           e.project),
                    1);
     char *out = NULL;
-    MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", NULL}, &out), 0);
+    MH_T_ASSERT_EQ(
+        mh_it_run(&e.db, (const char *const[]){"retention", "--retention-runs-days", "10", NULL},
+                  &out),
+        0);
     expect_line(out, "total blobs 0");
     MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM blobs WHERE project_id = $1", e.project),
                    1);
@@ -408,5 +412,67 @@ MH_TEST(bad_settings_are_422_with_their_path_and_nothing_is_stored)
                           "= 'retention.update'",
                           e.project),
                    2);
+    ienv_stop(&e);
+}
+
+/* One pass at a time per database: a second one (another server's, or the command's) finds the
+ * advisory lock taken, says so and removes nothing. */
+MH_TEST(a_second_pass_waits_its_turn)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", "--retention-interval-s", "0",
+                                         "--retention-runs-days", "7", NULL});
+    char id[40];
+    old_run(&e, e.project, e.workflow, 9, "succeeded", id);
+    struct mh_db_conn *c = owner_conn(&e);
+    owner_exec(c, "SELECT pg_advisory_lock(hashtextextended('meshhook.retention', 0))", 0, NULL,
+               NULL);
+    char *out = NULL;
+    const char *const real_args[] = {"retention", "--retention-runs-days", "7", NULL};
+    const char *const dry_args[] = {"retention", "--dry-run", "--retention-runs-days", "7", NULL};
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, real_args, &out), 1);
+    if (strstr(out, "another retention pass is running") == NULL)
+        mh_t_fail(__FILE__, __LINE__, "no word of the other pass:\n%s", out);
+    free(out);
+    MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE id = $1", id), 1);
+    /* The dry run needs no lock. */
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, dry_args, &out), 0);
+    expect_line(out, "total runs 1");
+    free(out);
+    mh_db_close(c); /* the session's lock goes with it */
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, real_args, &out), 0);
+    expect_line(out, "total runs 1");
+    free(out);
+    MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE id = $1", id), 0);
+    ienv_stop(&e);
+}
+
+/* Dropping a partition needs the event log to itself for a moment. A long transaction reading
+ * the log must not make the pass wait behind it (and every webhook behind the pass): the drop
+ * gives up after a short lock timeout, the rest of the pass goes on, and the next pass drops
+ * the partition. */
+MH_TEST(a_busy_event_log_defers_the_partition_drop_without_waiting)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", "--retention-interval-s", "0", NULL});
+    char expired[32], id[40];
+    old_partition(&e, 14, expired);
+    old_run(&e, e.project, e.workflow, 430, "succeeded", id);
+    struct mh_db_conn *c = owner_conn(&e);
+    owner_exec(c, "BEGIN", 0, NULL, NULL);
+    owner_exec(c, "SELECT count(*) FROM events", 0, NULL, NULL);
+    char *out = NULL;
+    /* The transaction stays open until the pass returns: a pass that waited for it would
+     * never return (and the harness's timeout would fail the test). */
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", NULL}, &out), 0);
+    expect_line(out, "total partitions 0");
+    free(out);
+    MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM pg_class WHERE relname = $1", expired), 1);
+    owner_exec(c, "COMMIT", 0, NULL, NULL);
+    mh_db_close(c);
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, (const char *const[]){"retention", NULL}, &out), 0);
+    expect_line(out, "total partitions 1");
+    free(out);
+    MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM pg_class WHERE relname = $1", expired), 0);
     ienv_stop(&e);
 }
