@@ -412,6 +412,21 @@ MH_TEST(bad_settings_are_422_with_their_path_and_nothing_is_stored)
                           "= 'retention.update'",
                           e.project),
                    2);
+
+    /* Someone else's project: neither readable nor writable, nor shown to exist. */
+    char stranger[128], stranger_id[40];
+    mh_it_user_token(&e.db, &e.s, "stranger@example.com", stranger, stranger_id);
+    r = mh_it_api(&e.s, stranger, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 404);
+    json_decref(r);
+    r = mh_it_api(&e.s, stranger, "PUT", path, "{\"runs_days\": 1}", &st);
+    MH_T_ASSERT_EQ(st, 404);
+    json_decref(r);
+    MH_T_ASSERT_EQ(count1(&e,
+                          "SELECT count(*) AS n FROM project_retention WHERE project_id = $1 AND "
+                          "runs_days = 90",
+                          e.project),
+                   1);
     ienv_stop(&e);
 }
 
