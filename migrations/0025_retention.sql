@@ -95,7 +95,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     cut AS (SELECT * FROM mh_retention_cutoffs(p_as_of, p_runs_days, p_deliveries_days,
                                                p_dead_letters_days))
     SELECT g.name, g.range_from, g.range_to FROM ranges g
-     WHERE g.range_to <= p_as_of
+     WHERE g.range_to <= p_as_of AND p_as_of <= now()
+       AND p_runs_days BETWEEN 1 AND 3650 AND p_deliveries_days BETWEEN 1 AND 3650
+       AND p_dead_letters_days BETWEEN 1 AND 3650
        AND NOT EXISTS (
            SELECT 1 FROM cut JOIN runs r ON r.project_id = cut.project_id
             WHERE r.created_at >= g.range_from AND r.created_at < g.range_to
@@ -164,15 +166,52 @@ BEGIN
 END
 $$;
 
--- One batch of a project's expired runs (at most p_limit), with their jobs and dead letters;
--- their events go through the runs cascade. Runs locked by a worker are skipped (a later batch
--- or pass takes them). Returns how many of each went.
-CREATE FUNCTION mh_retention_purge_runs(p_project uuid, p_cutoff timestamptz, p_limit int)
+-- A project's cutoff of one kind ('runs', 'deliveries', 'dead_letters') at p_as_of, from its
+-- settings or the given defaults. The purge functions below compute their cutoffs here rather
+-- than take them from the caller, so that a caller can never remove more than the projects'
+-- settings allow: at worst (bad defaults) rows older than a day of projects that chose nothing.
+-- Not callable by the application.
+CREATE FUNCTION mh_retention_cutoff(p_kind text, p_project uuid, p_as_of timestamptz,
+                                    p_runs_days int, p_deliveries_days int,
+                                    p_dead_letters_days int)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    r project_retention;
+    days int;
+BEGIN
+    IF p_as_of IS NULL OR p_as_of > now()
+       OR coalesce(p_runs_days, 0) NOT BETWEEN 1 AND 3650
+       OR coalesce(p_deliveries_days, 0) NOT BETWEEN 1 AND 3650
+       OR coalesce(p_dead_letters_days, 0) NOT BETWEEN 1 AND 3650 THEN
+        RAISE EXCEPTION 'retention: bad reference time or default days' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO r FROM project_retention WHERE project_id = p_project;
+    days := CASE p_kind WHEN 'runs' THEN coalesce(r.runs_days, p_runs_days)
+                        WHEN 'blobs' THEN coalesce(r.runs_days, p_runs_days)
+                        WHEN 'deliveries' THEN coalesce(r.deliveries_days, p_deliveries_days)
+                        WHEN 'dead_letters' THEN coalesce(r.dead_letters_days, p_dead_letters_days)
+            END;
+    IF days IS NULL THEN
+        RAISE EXCEPTION 'unknown retention kind %', p_kind USING ERRCODE = '22023';
+    END IF;
+    RETURN p_as_of - days * interval '1 day';
+END
+$$;
+
+-- One batch of a project's runs expired at p_as_of (at most p_limit), with their jobs and dead
+-- letters; their events go through the runs cascade. Runs locked by a worker are skipped (a
+-- later batch or pass takes them). Returns how many of each went.
+CREATE FUNCTION mh_retention_purge_runs(p_project uuid, p_as_of timestamptz, p_runs_days int,
+                                        p_deliveries_days int, p_dead_letters_days int,
+                                        p_limit int)
 RETURNS TABLE (runs int, jobs int, dead_letters int)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    WITH v AS (
+    WITH c AS (SELECT mh_retention_cutoff('runs', p_project, p_as_of, p_runs_days,
+                                          p_deliveries_days, p_dead_letters_days) AS cutoff),
+    v AS (
         SELECT id FROM runs
-         WHERE project_id = p_project AND created_at < least(p_cutoff, now())
+         WHERE project_id = p_project AND created_at < (SELECT cutoff FROM c)
            AND status NOT IN ('queued', 'running')
          ORDER BY created_at LIMIT least(greatest(p_limit, 1), 10000)
            FOR UPDATE SKIP LOCKED),
@@ -183,15 +222,17 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
            (SELECT count(*) FROM l)::int
 $$;
 
--- One batch of another kind ('deliveries', 'dead_letters', 'blobs') of a project older than
--- p_cutoff (for blobs: the runs cutoff; the slack is applied here). Returns how many went.
-CREATE FUNCTION mh_retention_purge(p_kind text, p_project uuid, p_cutoff timestamptz,
-                                   p_limit int)
+-- One batch of another kind ('deliveries', 'dead_letters', 'blobs') of a project expired at
+-- p_as_of (blobs: by the runs cutoff, with the two hours of slack). Returns how many went.
+CREATE FUNCTION mh_retention_purge(p_kind text, p_project uuid, p_as_of timestamptz,
+                                   p_runs_days int, p_deliveries_days int,
+                                   p_dead_letters_days int, p_limit int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     lim int := least(greatest(p_limit, 1), 10000);
-    cut timestamptz := least(p_cutoff, now());
+    cut timestamptz := mh_retention_cutoff(p_kind, p_project, p_as_of, p_runs_days,
+                                           p_deliveries_days, p_dead_letters_days);
     n int;
 BEGIN
     IF p_kind = 'deliveries' THEN
@@ -222,11 +263,16 @@ REVOKE ALL ON FUNCTION mh_retention_cutoffs(timestamptz, int, int, int),
     mh_retention_partitions(timestamptz, int, int, int),
     mh_retention_plan(timestamptz, int, int, int),
     mh_retention_drop_partition(text, timestamptz, int, int, int),
-    mh_retention_purge_runs(uuid, timestamptz, int),
-    mh_retention_purge(text, uuid, timestamptz, int) FROM PUBLIC;
+    mh_retention_cutoff(text, uuid, timestamptz, int, int, int),
+    mh_retention_purge_runs(uuid, timestamptz, int, int, int, int),
+    mh_retention_purge(text, uuid, timestamptz, int, int, int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mh_retention_cutoffs(timestamptz, int, int, int),
     mh_retention_partitions(timestamptz, int, int, int),
     mh_retention_plan(timestamptz, int, int, int),
     mh_retention_drop_partition(text, timestamptz, int, int, int),
-    mh_retention_purge_runs(uuid, timestamptz, int),
-    mh_retention_purge(text, uuid, timestamptz, int) TO meshhook_app;
+    mh_retention_purge_runs(uuid, timestamptz, int, int, int, int),
+    mh_retention_purge(text, uuid, timestamptz, int, int, int, int) TO meshhook_app;
+-- The cutoff helper is for the functions above only (default privileges grant every new
+-- function to meshhook_app, migration 0015).
+REVOKE EXECUTE ON FUNCTION mh_retention_cutoff(text, uuid, timestamptz, int, int, int)
+    FROM meshhook_app;

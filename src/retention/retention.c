@@ -56,7 +56,7 @@ static json_t *counts_list(json_t *totals);
 static int kind_rank(const char *kind);
 static int by_project_kind(const void *a, const void *b);
 static enum mh_err drop_partitions(struct pass *p, bool is_dry_run, struct mh_err_info *info);
-static enum mh_err purge_project(struct pass *p, json_t *cut, struct mh_err_info *info);
+static enum mh_err purge_project(struct pass *p, const char *project, struct mh_err_info *info);
 static enum mh_err plan(struct pass *p, struct mh_err_info *info);
 static void *job_main(void *arg);
 
@@ -185,22 +185,21 @@ static enum mh_err drop_partitions(struct pass *p, bool is_dry_run, struct mh_er
     return MH_OK;
 }
 
-/* Deletes one project's expired rows, batch by batch, kind by kind. */
-static enum mh_err purge_project(struct pass *p, json_t *cut, struct mh_err_info *info)
+/* Deletes one project's expired rows, batch by batch, kind by kind. The database computes each
+ * cutoff from the project's settings, the defaults and as_of (mh_retention_cutoff). */
+static enum mh_err purge_project(struct pass *p, const char *project, struct mh_err_info *info)
 {
-    const char *project = json_string_value(json_object_get(cut, "project_id"));
     char limit[16];
     snprintf(limit, sizeof(limit), "%d", p->opts->batch_rows);
     enum mh_err rc = MH_OK;
     bool is_full = true;
     while (is_full && !is_stopped(p)) {
         json_t *r = NULL;
-        const char *params[] = {project, json_string_value(json_object_get(cut, "runs_cutoff")),
-                                limit};
+        const char *params[] = {project, p->as_of, p->days[0], p->days[1], p->days[2], limit};
         rc = mh_db_query_row(p->c,
                              "SELECT runs, jobs, dead_letters FROM mh_retention_purge_runs($1, "
-                             "$2::timestamptz, $3::int)",
-                             3, params, &r, info);
+                             "$2::timestamptz, $3::int, $4::int, $5::int, $6::int)",
+                             6, params, &r, info);
         if (rc != MH_OK)
             return rc;
         json_int_t runs = json_integer_value(json_object_get(r, "runs"));
@@ -213,28 +212,22 @@ static enum mh_err purge_project(struct pass *p, json_t *cut, struct mh_err_info
         if (is_full)
             pause_between(p);
     }
-    static const struct {
-        const char *kind;
-        const char *cutoff;
-    } others[] = {{"dead_letters", "dead_letters_cutoff"},
-                  {"deliveries", "deliveries_cutoff"},
-                  {"blobs", "runs_cutoff"}};
+    static const char *const others[] = {"dead_letters", "deliveries", "blobs"};
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
         is_full = true;
         while (is_full && !is_stopped(p)) {
             json_t *r = NULL;
-            const char *params[] = {others[k].kind, project,
-                                    json_string_value(json_object_get(cut, others[k].cutoff)),
-                                    limit};
+            const char *params[] = {others[k],  project,    p->as_of, p->days[0],
+                                    p->days[1], p->days[2], limit};
             rc = mh_db_query_row(p->c,
-                                 "SELECT mh_retention_purge($1, $2, $3::timestamptz, $4::int) "
-                                 "AS n",
-                                 4, params, &r, info);
+                                 "SELECT mh_retention_purge($1, $2, $3::timestamptz, $4::int, "
+                                 "$5::int, $6::int, $7::int) AS n",
+                                 7, params, &r, info);
             if (rc != MH_OK)
                 return rc;
             json_int_t n = json_integer_value(json_object_get(r, "n"));
             json_decref(r);
-            add_count(p->totals, project, others[k].kind, n);
+            add_count(p->totals, project, others[k], n);
             is_full = n >= p->opts->batch_rows;
             if (is_full)
                 pause_between(p);
@@ -318,18 +311,17 @@ enum mh_err mh_retention_pass(struct mh_db_conn *c, const struct mh_retention_op
     }
     const char *params[] = {p.as_of, p.days[0], p.days[1], p.days[2]};
     if ((rc = mh_db_query(c,
-                          "SELECT project_id, runs_cutoff::text AS runs_cutoff, "
-                          "deliveries_cutoff::text AS deliveries_cutoff, "
-                          "dead_letters_cutoff::text AS dead_letters_cutoff FROM "
-                          "mh_retention_cutoffs($1::timestamptz, $2::int, $3::int, $4::int) "
-                          "ORDER BY project_id",
+                          "SELECT project_id FROM mh_retention_cutoffs($1::timestamptz, $2::int, "
+                          "$3::int, $4::int) ORDER BY project_id",
                           4, params, &cuts, NULL, info)) != MH_OK)
         goto out;
     size_t i;
     json_t *cut;
     json_array_foreach(cuts, i, cut)
     {
-        if (is_stopped(&p) || (rc = purge_project(&p, cut, info)) != MH_OK)
+        if (is_stopped(&p) ||
+            (rc = purge_project(&p, json_string_value(json_object_get(cut, "project_id")), info)) !=
+                MH_OK)
             break;
     }
 out:
