@@ -21,6 +21,7 @@
 #include "http/hub.h"
 #include "intake/intake.h"
 #include "metrics/metrics.h"
+#include "retention/retention.h"
 #include "secrets/secrets.h"
 #include "stats/stats.h"
 
@@ -42,6 +43,8 @@ static const struct command commands[] = {
     {"replay", mh_cli_replay, "verify a run's log and re-evaluate its pure steps (replay RUN_ID)"},
     {"audit", mh_cli_audit, "verify the audit log's hash chains (audit verify)"},
     {"kek", mh_cli_kek, "rotate the key-encryption key of secrets (kek rotate, kek status)"},
+    {"retention", mh_cli_retention,
+     "remove data past its retention once (--dry-run: print what would go)"},
     {"sign", mh_cli_sign, "print the signature headers a webhook sender would send (sign --help)"},
     {"help", cmd_help, "show this help"},
 };
@@ -165,6 +168,7 @@ static int cmd_serve(int argc, char **argv)
     struct mh_db_pool *commit_pool = NULL, *stream_pool = NULL;
     struct mh_http_server *srv = NULL;
     struct mh_stats *stats = NULL;
+    struct mh_retention_job *retention = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int status = 1;
     log_database("serving from", cfg.database_url, cfg.is_database_url_embedded);
@@ -215,6 +219,17 @@ static int cmd_serve(int argc, char **argv)
             .outbound_allowlist = cfg.outbound_allowlist,
         };
         if (mh_alerts_start(&ao, &app.alerts, &info) != MH_OK) {
+            mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+            goto out;
+        }
+    }
+    /* Retention passes (src/retention): several servers may run them; an advisory lock lets
+     * one pass at a time proceed. */
+    if (cfg.retention_interval_s > 0) {
+        struct mh_retention_opts ro;
+        mh_retention_opts_from_config(&cfg, &ro);
+        if (mh_retention_job_start(cfg.database_url, &ro, cfg.retention_interval_s, &retention,
+                                   &info) != MH_OK) {
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);
             goto out;
         }
@@ -307,6 +322,7 @@ out:
     mh_http_server_destroy(srv);
     mh_stats_stop(stats);
     mh_http_hub_stop(app.hub);
+    mh_retention_job_stop(retention);
     mh_intake_destroy(app.intake);
     mh_alerts_stop(app.alerts);
     mh_engine_runtime_stop(app.runtime);

@@ -13,5 +13,6 @@ int mh_cli_audit(int argc, char **argv);
 int mh_cli_kek(int argc, char **argv);
 int mh_cli_replay(int argc, char **argv);
 int mh_cli_sign(int argc, char **argv);
+int mh_cli_retention(int argc, char **argv);
 
 #endif

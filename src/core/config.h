@@ -49,6 +49,12 @@ struct mh_config {
     int stats_interval_ms;
     int stats_lag_ms;
     int stats_batch;
+    int retention_runs_days;
+    int retention_deliveries_days;
+    int retention_dead_letters_days;
+    int retention_interval_s;
+    int retention_batch_rows;
+    int retention_pause_ms;
     char *kek_file;
     char *kek;
     char *kek_id;

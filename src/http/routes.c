@@ -82,6 +82,8 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/projects/:project_id/alerts/history", mh_h_alerts_history, false},
     {"GET", "/api/projects/:project_id/outbound", mh_h_outbound_get, false},
     {"PUT", "/api/projects/:project_id/outbound", mh_h_outbound_put, false},
+    {"GET", "/api/projects/:project_id/retention", mh_h_retention_get, false},
+    {"PUT", "/api/projects/:project_id/retention", mh_h_retention_put, false},
 
     {"GET", "/api/projects/:project_id/workflows/:workflow_id/endpoints",
      mh_h_endpoints_list_workflow, false},

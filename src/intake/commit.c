@@ -125,8 +125,9 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
     "ok AS (SELECT i.* FROM input i, stale WHERE stale.ids = '[]'::jsonb), "                       \
     "b AS (INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "                  \
     "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "               \
-    "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT DO NOTHING "     \
-    "RETURNING 1), "                                                                               \
+    "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT (project_id, "   \
+    "hash) DO UPDATE SET last_used_at = now() WHERE blobs.last_used_at < now() - interval "       \
+    "'1 hour' RETURNING 1), "                                                                      \
     "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
     "delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, workflow_id, "         \
     "version_id, nullif(version, 0), is_test, delivery_id, 'epoch'::timestamptz + at_ms * "        \

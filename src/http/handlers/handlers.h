@@ -88,6 +88,10 @@ void mh_h_alert_channels_delete(struct mh_http_req *req, void *app);
 void mh_h_alert_channels_test(struct mh_http_req *req, void *app);
 void mh_h_alert_channel_deliveries(struct mh_http_req *req, void *app);
 void mh_h_alerts_history(struct mh_http_req *req, void *app);
+/* retention.c */
+void mh_h_retention_get(struct mh_http_req *req, void *app);
+void mh_h_retention_put(struct mh_http_req *req, void *app);
+
 /* outbound.c */
 void mh_h_outbound_get(struct mh_http_req *req, void *app);
 void mh_h_outbound_put(struct mh_http_req *req, void *app);
