@@ -61,7 +61,8 @@ json_t *mh_engine_secret_refs(json_t *def)
         add_values(names, json_object_get(cfg, "headers"));
         add_values(names, json_object_get(cfg, "query"));
         add_template(names, json_string_value(json_object_get(cfg, "body")), false);
-        const char *sign = json_string_value(json_object_get(json_object_get(cfg, "sign"), "secret"));
+        const char *sign =
+            json_string_value(json_object_get(json_object_get(cfg, "sign"), "secret"));
         if (sign != NULL)
             add_name(names, sign);
         if (json_array_size(names) > 0)

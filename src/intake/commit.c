@@ -90,7 +90,10 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
 static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
                              struct mh_err_info *info);
 static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
-                                  bool is_first, bool *any_stale, struct mh_err_info *info);
+                                  bool is_first, bool *any_stale, char xid[24],
+                                  struct mh_err_info *info);
+static void notify_streams(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                           const char *xid);
 static enum mh_err claim_keys(struct mh_db_conn *c, const char *project,
                               struct mh_intake__item **items, size_t n, struct mh_err_info *info);
 static int by_project(const void *a, const void *b);
@@ -126,7 +129,7 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
     "b AS (INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) "                  \
     "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "               \
     "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT (project_id, "   \
-    "hash) DO UPDATE SET last_used_at = now() WHERE blobs.last_used_at < now() - interval "       \
+    "hash) DO UPDATE SET last_used_at = now() WHERE blobs.last_used_at < now() - interval "        \
     "'1 hour' RETURNING 1), "                                                                      \
     "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
     "delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, workflow_id, "         \
@@ -145,11 +148,8 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
 #define INSERT_SQL_TAIL                                                                            \
     "SELECT (SELECT ids FROM stale) AS stale, (SELECT count(*) FROM r)::int AS runs, "             \
     "(SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM j)::int AS jobs, "             \
-    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs, "      \
-    /* Live streams learn of the project's new runs and deliveries: one notification per project \
-     * and batch (src/http/hub.h). */                                                            \
-    "(SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $2::text || ' x' || "                   \
-    "pg_current_xact_id()::text) FROM (SELECT 1 FROM ok LIMIT 1) o) AS notified"
+    "(SELECT count(*) FROM d)::int AS deliveries, (SELECT count(*) FROM b)::int AS blobs, "        \
+    "pg_current_xact_id()::text AS xid"
 
 static const char *const insert_sql = INSERT_SQL_HEAD "RETURNING 1) " INSERT_SQL_TAIL;
 /* The same, also noting keys' last use for the rows that ask (key_used): a batch without any
@@ -340,7 +340,8 @@ out:
 
 /* Records the items of one project: keys, then everything else in one statement. */
 static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
-                                  bool is_first, bool *any_stale, struct mh_err_info *info)
+                                  bool is_first, bool *any_stale, char xid[24],
+                                  struct mh_err_info *info)
 {
     const char *project = items[0]->ep->project_id;
     const char *pp[] = {project};
@@ -401,9 +402,50 @@ static enum mh_err record_project(struct mh_db_conn *c, struct mh_intake__item *
         for (size_t i = 0; i < n; i++)
             if (items[i]->result == MH_INTAKE__PENDING)
                 items[i]->result = MH_INTAKE__ACCEPTED;
+        const char *x = json_string_value(json_object_get(row, "xid"));
+        snprintf(xid, 24, "%s", x ? x : "");
     }
     json_decref(row);
     return rc;
+}
+
+/*
+ * Tells live streams (src/http/hub.h) of the projects whose new runs and deliveries transaction
+ * `xid` committed: one notification per project, "<project> x<xid>", sent after COMMIT in a
+ * statement of its own. Inside the batch's transaction, NOTIFY would serialise the commits of
+ * every lane (PostgreSQL commits notifying transactions one at a time) and hold each through
+ * its WAL flush; on its own, with synchronous_commit off, it waits for no flush. A notification
+ * lost to a crash right after COMMIT costs a stream only its wake-up: the next one of the project
+ * (or a reconnect) reads everything since the subscriber's cursor.
+ */
+static void notify_streams(struct mh_db_conn *c, struct mh_intake__item **items, size_t n,
+                           const char *xid)
+{
+    if (xid[0] == '\0')
+        return;
+    json_t *payloads = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (items[i]->result != MH_INTAKE__ACCEPTED ||
+            (i > 0 && strcmp(items[i]->ep->project_id, items[i - 1]->ep->project_id) == 0 &&
+             items[i - 1]->result == MH_INTAKE__ACCEPTED))
+            continue;
+        char p[80];
+        snprintf(p, sizeof(p), "%s x%s", items[i]->ep->project_id, xid);
+        json_array_append_new(payloads, json_string(p));
+    }
+    char *list = json_array_size(payloads) ? json_dumps(payloads, JSON_COMPACT) : NULL;
+    json_decref(payloads);
+    if (list == NULL)
+        return;
+    const char *params[] = {list};
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_db_query(c,
+                    "SELECT set_config('synchronous_commit', 'off', true), "
+                    "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL
+                    "', p)) FROM jsonb_array_elements_text($1::jsonb) p",
+                    1, params, NULL, NULL, &info) != MH_OK)
+        mh_log(MH_LOG_DEBUG, "intake", "streams not notified: %s", info.message);
+    free(list);
 }
 
 /* Logs a slow batch (see SLOW_BATCH_MS). */
@@ -433,11 +475,12 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
         return BATCH_DOWN;
     for (size_t i = 0; i < n; i++)
         items[i]->result = MH_INTAKE__PENDING;
+    char xid[24] = "";
     for (size_t start = 0; start < n;) {
         size_t end = start + 1;
         while (end < n && strcmp(items[end]->ep->project_id, items[start]->ep->project_id) == 0)
             end++;
-        rc = record_project(c, items + start, end - start, start == 0, &any_stale, info);
+        rc = record_project(c, items + start, end - start, start == 0, &any_stale, xid, info);
         if (rc != MH_OK)
             goto failed;
         start = end;
@@ -460,6 +503,7 @@ static enum batch_rc attempt(struct mh_db_conn *c, struct mh_intake__item **item
     }
     mh_metrics_intake_batch(n, mh_clock_mono_ns() - t0_ns);
     note_slow_batch(n, t0, t1, mh_clock_mono_ms());
+    notify_streams(c, items, n, xid);
     return BATCH_OK;
 failed:
     mh_db_rollback(c);
