@@ -22,6 +22,7 @@
 #include "core/mem.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
+#include "metrics/metrics.h"
 #include "secrets/secrets.h"
 
 /* Rows per catch-up read. */
@@ -117,6 +118,7 @@ void mh_http_hub_stop(struct mh_http_hub *h)
         struct sub *s = h->subs;
         h->subs = s->next;
         sub_free(s);
+        mh_metrics_gauge_add(MH_G_STREAM_SUBSCRIBERS, -1);
     }
     if (h->wake_fd >= 0)
         close(h->wake_fd);
@@ -171,6 +173,7 @@ static void add(struct mh_http_hub *h, struct mh_http_req *req, struct sub *s)
     s->next = h->subs;
     h->subs = s;
     h->nsubs++;
+    mh_metrics_gauge_add(MH_G_STREAM_SUBSCRIBERS, 1);
     h->has_dirty = true;
     pthread_mutex_unlock(&h->mu);
     wake(h);
@@ -631,6 +634,7 @@ static void sweep(struct mh_http_hub *h, bool heartbeat)
         }
         *pp = s->next;
         h->nsubs--;
+        mh_metrics_gauge_add(MH_G_STREAM_SUBSCRIBERS, -1);
         s->next = dead;
         dead = s;
     }

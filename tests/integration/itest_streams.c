@@ -368,6 +368,21 @@ MH_TEST(a_viewer_without_pii_read_gets_redacted_payloads)
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
+/* meshhook_stream_subscribers as /metrics shows it (loopback may scrape without a token). */
+static long stream_gauge(const struct mh_it_server *s)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/metrics", s->base);
+    struct mh_it_resp r;
+    mh_it_http("GET", url, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    const char *at = r.body ? strstr(r.body, "\nmeshhook_stream_subscribers ") : NULL;
+    MH_T_ASSERT(at != NULL);
+    long v = strtol(at + strlen("\nmeshhook_stream_subscribers "), NULL, 10);
+    mh_it_resp_cleanup(&r);
+    return v;
+}
+
 MH_TEST(idle_streams_get_heartbeats_and_outlive_the_connection_timeout)
 {
     struct env e;
@@ -393,7 +408,16 @@ MH_TEST(idle_streams_get_heartbeats_and_outlive_the_connection_timeout)
     } while (t1.tv_sec - t0.tv_sec < 3);
     MH_T_ASSERT(beats >= 5);
     MH_T_ASSERT(!c.is_eof);
+    /* /metrics counts the open stream, and no longer once it is closed (at the next sweep). */
+    MH_T_ASSERT_EQ(stream_gauge(&e.s), 1);
     mh_sse_close(&c);
+    long left = -1;
+    for (int i = 0; i < 40 && left != 0; i++) {
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        left = stream_gauge(&e.s);
+    }
+    MH_T_ASSERT_EQ(left, 0);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
