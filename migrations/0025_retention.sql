@@ -170,12 +170,14 @@ $$;
 -- settings or the given defaults. The purge functions below compute their cutoffs here rather
 -- than take them from the caller, so that a caller can never remove more than the projects'
 -- settings allow: at worst (bad defaults) rows older than a day of projects that chose nothing.
--- Not callable by the application.
+-- Not callable by the application, and not SECURITY DEFINER itself: it runs with the rights of
+-- the owner-run purge functions that call it (every SECURITY DEFINER function stays callable by
+-- the application, itest_db_safety).
 CREATE FUNCTION mh_retention_cutoff(p_kind text, p_project uuid, p_as_of timestamptz,
                                     p_runs_days int, p_deliveries_days int,
                                     p_dead_letters_days int)
 RETURNS timestamptz
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = public, pg_temp AS $$
 DECLARE
     r project_retention;
     days int;

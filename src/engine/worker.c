@@ -759,9 +759,9 @@ static char *uuid_array(const struct job *jobs, const struct plan *plans, int n,
 
 /*
  * What the batch tells live streams (src/http/hub.h), as a text[] literal of notification
- * payloads: "<project> <run>:<last seq> ..." for the runs that gained events (the statement
- * appends " x<transaction id>"), split to stay under PostgreSQL's 8000-byte payload limit. One
- * notification per transaction, not per event: NOTIFY serialises commits.
+ * payloads: "<project> <run>:<last seq> ..." for the runs that gained events (" x<transaction
+ * id>" is appended when they are sent, after COMMIT), split to stay under PostgreSQL's 8000-byte
+ * payload limit. One notification per transaction, not per event.
  */
 static char *stream_notes(const struct job *jobs, const struct plan *plans, int n)
 {
@@ -798,7 +798,7 @@ static char *stream_notes(const struct job *jobs, const struct plan *plans, int 
  * would otherwise scan both tables whole for every batch.
  */
 static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, struct plan *plans,
-                               int n, struct mh_err_info *info)
+                               int n, char **notes_out, char xid[24], struct mh_err_info *info)
 {
     json_t *events = json_array(), *runs = json_array(), *sched = json_array();
     for (int i = 0; i < n; i++) {
@@ -836,8 +836,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
     char *sched_s = json_dumps(sched, JSON_COMPACT);
     char *done_s = uuid_array(jobs, plans, n, true);
     char *all_s = uuid_array(jobs, NULL, n, false);
-    char *notes_s = stream_notes(jobs, plans, n);
-    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s, notes_s};
+    *notes_out = stream_notes(jobs, plans, n);
+    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s};
     json_t *row = NULL;
     enum mh_err rc = mh_db_query_row(
         c,
@@ -860,11 +860,11 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct job *jobs, str
         "FROM jsonb_array_elements($4::jsonb) x WHERE j.run_id = ANY($5::uuid[]) AND j.run_id = "
         "(x->>'id')::uuid RETURNING j.run_id) "
         "SELECT (SELECT count(*) FROM e) AS appended, (SELECT count(*) FROM u) AS updated, "
-        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled, (SELECT "
-        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', x || ' x' || "
-        "pg_current_xact_id()::text)) FROM unnest($6::text[]) x) AS notified",
-        6, params, &row, info);
-    free(notes_s);
+        "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled, "
+        "pg_current_xact_id()::text AS xid",
+        5, params, &row, info);
+    const char *x = rc == MH_OK ? json_string_value(json_object_get(row, "xid")) : NULL;
+    snprintf(xid, 24, "%s", x ? x : "");
     free(all_s);
     free(ev_s);
     free(runs_s);
@@ -1115,10 +1115,26 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct job 
         }
         rc = decide(rt, c, row, reps ? reps[i] : NULL, &plans[i], info);
     }
+    char *notes = NULL, xid[24] = "";
     if (rc == MH_OK)
-        rc = write_plans(c, jobs, plans, n, info);
+        rc = write_plans(c, jobs, plans, n, &notes, xid, info);
     if (rc == MH_OK)
         rc = mh_db_commit(c, info);
+    /* Live streams hear of the new events after COMMIT, in a statement of their own with
+     * synchronous_commit off: a NOTIFY inside the batch would serialise the workers' commits
+     * (PostgreSQL commits notifying transactions one at a time, through their WAL flush). A
+     * notification lost to a crash here costs a stream only its wake-up. */
+    if (rc == MH_OK && notes && strcmp(notes, "{}") != 0 && xid[0]) {
+        const char *np[] = {notes, xid};
+        struct mh_err_info ni = MH_ERR_INFO_INIT;
+        if (mh_db_query(c,
+                        "SELECT set_config('synchronous_commit', 'off', true), "
+                        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL
+                        "', x || ' x' || $2)) FROM unnest($1::text[]) x",
+                        2, np, NULL, NULL, &ni) != MH_OK)
+            mh_log(MH_LOG_DEBUG, "engine", "streams not notified: %s", ni.message);
+    }
+    free(notes);
 out:
     json_decref(rows);
     free(ids);

@@ -31,7 +31,7 @@ test('create a Stripe endpoint, copy the secret, run the server-made example and
   await expect(page).toHaveURL(new RegExp(`/p/${pid}/endpoints\\?workflow=${wid}`));
   await expect(page.getByText('This workflow has no endpoints yet')).toBeVisible();
   await page.getByTestId('new-endpoint').click();
-  await expect(page.getByLabel('Workflow')).toHaveValue(wid);
+  await expect(page.getByLabel('Workflow', { exact: true })).toHaveValue(wid);
   await page.getByLabel('Name').fill('Stripe payments');
   await expect(page.getByRole('radio', { name: 'Stripe', exact: true })).toBeChecked();
   await expect(page.getByLabel('Timestamp tolerance (seconds)')).toHaveValue('300');
