@@ -9,26 +9,6 @@
 #include "http/api.h"
 #include "http/handlers/handlers.h"
 
-/* True when `s` is an RFC 3339 date or date-time, as the time filters take them. */
-static bool is_time(const char *s)
-{
-    static const char shape[] = "dddd-dd-dd";
-    size_t n = strlen(s);
-    if (n < 10 || n > 40)
-        return false;
-    for (size_t i = 0; i < 10; i++)
-        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
-            return false;
-    if (n == 10)
-        return true;
-    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-        return false;
-    for (size_t i = 11; i < n; i++)
-        if (!strchr("0123456789:.+-Zz", s[i]))
-            return false;
-    return true;
-}
-
 void mh_h_audit_list(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -38,31 +18,15 @@ void mh_h_audit_list(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     if (!mh_api_require_role(&api, pid, "admin", NULL) || !mh_api_page(&api, &page))
         goto out;
+    static const char *const kinds[] = {"user", "api_token", "run", "system", NULL};
     const char *action = mh_http_req_query(req, "action");
-    const char *user = mh_http_req_query(req, "actor_user_id");
-    const char *kind = mh_http_req_query(req, "actor_kind");
-    const char *since = mh_http_req_query(req, "since");
-    const char *until = mh_http_req_query(req, "until");
+    const char *user, *kind, *since, *until;
+    if (!mh_api_query_uuid(&api, "actor_user_id", &user) ||
+        !mh_api_query_enum(&api, "actor_kind", kinds, &kind) ||
+        !mh_api_query_time(&api, "since", &since) || !mh_api_query_time(&api, "until", &until))
+        goto out;
     if (action && (strlen(action) < 1 || strlen(action) > 100)) {
         mh_http_respond_error(req, 422, "invalid", "action must be 1 to 100 characters", "?action");
-        goto out;
-    }
-    if (user && !mh_api_is_uuid(user)) {
-        mh_http_respond_error(req, 422, "invalid", "actor_user_id must be a UUID",
-                              "?actor_user_id");
-        goto out;
-    }
-    if (kind && strcmp(kind, "user") && strcmp(kind, "api_token") && strcmp(kind, "run") &&
-        strcmp(kind, "system")) {
-        mh_http_respond_error(req, 422, "invalid",
-                              "actor_kind must be user, api_token, run or system", "?actor_kind");
-        goto out;
-    }
-    if ((since && !is_time(since)) || (until && !is_time(until))) {
-        mh_http_respond_error(req, 422, "invalid",
-                              "since and until must be RFC 3339 times, such as "
-                              "2026-12-06T08:00:00Z",
-                              since && !is_time(since) ? "?since" : "?until");
         goto out;
     }
     /* A prefix ends in '.': "secret." finds every secret action. */
