@@ -5,10 +5,12 @@
  * and (b) a workflow with one http_call to a local target, N runs at once. Runs are enqueued
  * directly (mh_engine_run_create, in batches) while the server is stopped; then the server
  * starts and the rate is counted from the first run's start to the last run's end, as recorded
- * in the runs table. Prints runs/s and the server's peak RSS.
+ * in the runs table. Prints runs/s, the server's peak RSS and CPU, PostgreSQL's CPU and WAL
+ * per run (MH_BENCH_SQL: a statement run before the server starts, for experiments).
  *
  *   bench_engine MESHHOOK_BIN ADMIN_URL APP_URL pure|http RUNS WORKERS
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,23 +54,70 @@ static long long scalar(struct mh_db_conn *c, const char *sql)
     return v;
 }
 
-/* User + system CPU seconds the process has used. */
-static double cpu_seconds(pid_t pid)
+/* The fields of /proc/PID/stat after the command name (state first), in buf; NULL if the process
+ * is gone. */
+static const char *proc_stat(pid_t pid, char *buf, size_t cap)
 {
-    char path[64], buf[2048];
+    char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        return NULL;
+    size_t n = fread(buf, 1, cap - 1, f);
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* User + system CPU seconds the process has used. */
+static double cpu_seconds(pid_t pid)
+{
+    char buf[2048];
+    const char *p = proc_stat(pid, buf, sizeof(buf));
     unsigned long ut = 0, st = 0;
     if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds of the PostgreSQL cluster: the postmaster, the children it has reaped (backends
+ * that ended) and the children still alive (background processes, open sessions). */
+static double pg_cpu_seconds(pid_t postmaster)
+{
+    char buf[2048];
+    const char *p = proc_stat(postmaster, buf, sizeof(buf));
+    unsigned long ut = 0, st = 0;
+    long cut = 0, cst = 0;
+    if (p == NULL || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &ut,
+                            &st, &cut, &cst) != 4)
+        return -1;
+    double total = (double)(ut + st) + (double)(cut + cst);
+    DIR *proc = opendir("/proc");
+    struct dirent *de;
+    while (proc && (de = readdir(proc)) != NULL) {
+        pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+        int ppid = 0;
+        if (pid > 0 && (p = proc_stat(pid, buf, sizeof(buf))) != NULL &&
+            sscanf(p, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut, &st) == 3 &&
+            ppid == (int)postmaster)
+            total += (double)(ut + st);
+    }
+    if (proc)
+        closedir(proc);
+    return total / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The postmaster: the parent of this session's backend (the cluster runs on this machine). */
+static pid_t postmaster_of(struct mh_db_conn *c)
+{
+    char buf[2048];
+    const char *p = proc_stat((pid_t)scalar(c, "SELECT pg_backend_pid() AS n"), buf, sizeof(buf));
+    int ppid = -1;
+    if (p == NULL || sscanf(p, "%*c %d", &ppid) != 1)
+        return -1;
+    return (pid_t)ppid;
 }
 
 static long peak_rss_kib(pid_t pid)
@@ -100,7 +149,12 @@ int main(int argc, char **argv)
     struct mh_err_info info = MH_ERR_INFO_INIT;
     if (mh_db_connect(admin, &c, &info) != MH_OK)
         die("connect", &info);
-    (void)q(c, "TRUNCATE runs, jobs, dead_letters, alert_rules, alerts CASCADE", 0, NULL);
+    /* An older schema (a baseline binary) may have no alert tables yet. */
+    json_decref(q(c,
+                  "DO $$ BEGIN TRUNCATE runs, jobs, dead_letters CASCADE; "
+                  "IF to_regclass('alert_rules') IS NOT NULL THEN "
+                  "TRUNCATE alert_rules, alerts CASCADE; END IF; END $$",
+                  0, NULL));
     json_t *def;
     if (is_http) {
         char url[128];
@@ -177,6 +231,22 @@ int main(int argc, char **argv)
                       2, rp));
     }
     json_decref(ids);
+    /* MH_BENCH_SQL: a statement run as the admin before the server starts (an experiment, such
+     * as dropping an index, measured against the same binary). */
+    const char *extra = getenv("MH_BENCH_SQL");
+    if (extra && *extra)
+        json_decref(q(c, extra, 0, NULL));
+    /* A checkpoint first, so that every measurement starts with the same full-page writes to
+     * come (run.sh grants the admin pg_checkpoint; without it, no checkpoint). */
+    if (mh_db_query(c, "CHECKPOINT", 0, NULL, NULL, NULL, &info) != MH_OK)
+        info = (struct mh_err_info)MH_ERR_INFO_INIT;
+    pid_t pm = postmaster_of(c);
+    json_t *lsn0 = q(c, "SELECT pg_current_wal_lsn()::text AS lsn", 0, NULL);
+    char lsn_before[64];
+    snprintf(lsn_before, sizeof(lsn_before), "%s",
+             json_string_value(json_object_get(json_array_get(lsn0, 0), "lsn")));
+    json_decref(lsn0);
+    double pg_cpu0 = pg_cpu_seconds(pm);
 
     pid_t pid = fork();
     if (pid == 0) {
@@ -202,6 +272,13 @@ int main(int argc, char **argv)
     double cpu = cpu_seconds(pid);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    usleep(200 * 1000); /* the server's sessions end and the postmaster reaps them */
+    double pg_cpu = pg_cpu_seconds(pm) - pg_cpu0;
+    const char *lp[] = {lsn_before};
+    json_t *wal =
+        q(c, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS n", 1, lp);
+    long long wal_bytes = json_integer_value(json_object_get(json_array_get(wal, 0), "n"));
+    json_decref(wal);
     json_t *rows = q(c,
                      "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'succeeded') AS ok, "
                      "extract(epoch FROM max(finished_at) - min(started_at))::float8 AS secs "
@@ -211,8 +288,10 @@ int main(int argc, char **argv)
     double secs = json_real_value(json_object_get(r, "secs"));
     long long ok = json_integer_value(json_object_get(r, "ok"));
     printf("engine %-5s runs=%d succeeded=%lld seconds=%.2f runs_per_s=%.0f peak_rss_mib=%.1f "
-           "server_cpu_s=%.2f\n",
-           kind, runs, ok, secs, secs > 0 ? (double)ok / secs : 0.0, (double)rss / 1024.0, cpu);
+           "server_cpu_s=%.2f pg_cpu_s=%.2f cpu_us_per_run=%.0f/%.0f wal_bytes_per_run=%.0f\n",
+           kind, runs, ok, secs, secs > 0 ? (double)ok / secs : 0.0, (double)rss / 1024.0, cpu,
+           pg_cpu, ok > 0 ? cpu * 1e6 / (double)ok : 0.0, ok > 0 ? pg_cpu * 1e6 / (double)ok : 0.0,
+           ok > 0 ? (double)wal_bytes / (double)ok : 0.0);
     json_decref(rows);
     mh_db_close(c);
     mh_mock_stop(m);

@@ -44,7 +44,8 @@ run_pgbench() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$BINDIR/pgbench" "$@"; else "$BINDIR/pgbench" "$@"; fi
 }
 run_psql -q -h "$PGDIR/run" -p "$PORT" -U postgres -d meshhook \
-    -c "CREATE TABLE pgbench_events (run_id uuid, seq int, payload jsonb, at timestamptz DEFAULT now())"
+    -c "CREATE TABLE pgbench_events (run_id uuid, seq int, payload jsonb, at timestamptz DEFAULT now())" \
+    -c "GRANT pg_checkpoint TO meshhook"
 TPS=$(run_pgbench -n -h "$PGDIR/run" -p "$PORT" -U postgres -c 8 -j 2 -T 10 -f "$PGDIR/insert.sql" meshhook 2>/dev/null |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
 echo "pgbench one-insert transactions: tps=$TPS (8 clients, 10 s)"
