@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "http/app.h"
 #include "http/hub.h"
 #include "intake/intake.h"

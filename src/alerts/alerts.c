@@ -25,7 +25,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "outbound/outbound.h"
 #include "secrets/secrets.h"
 

@@ -20,7 +20,7 @@
  * The request thread prepared each delivery's row (its run id, and its first event already
  * sealed in the hash chain by the engine's mh_engine_event_run_started), so a committer only
  * joins text and waits on the database. The run/event/job part writes exactly what
- * mh_engine_run_create (src/engine/store.c) writes, many rows at a time; keep the two in step.
+ * mh_engine_run_create (src/runtime/store.c) writes, many rows at a time; keep the two in step.
  *
  * Failure isolation: deliveries whose endpoint changed are set aside as stale (their threads
  * judge them again on the fresh endpoint) and the rest retried; a statement that fails for any
@@ -47,7 +47,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "metrics/metrics.h"
 
 /* Rows of one statement: a committed batch is at most this large per project. */

@@ -17,7 +17,7 @@
  * and the outstanding calls are sent again (same idempotency key), so steps run at least once and
  * the log records each outcome exactly once.
  */
-#include "engine/store.h"
+#include "runtime/store.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -8,8 +8,8 @@
  * whose meshhook.project_id (the system path) or meshhook.user_id must allow writing the
  * project's rows; none commits.
  */
-#ifndef MH_ENGINE_STORE_H
-#define MH_ENGINE_STORE_H
+#ifndef MH_RUNTIME_STORE_H
+#define MH_RUNTIME_STORE_H
 
 #include <jansson.h>
 #include <stdbool.h>

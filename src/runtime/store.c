@@ -6,7 +6,7 @@
  * core computed them, and read back the same way, so the hash chain verifies after a round trip
  * through jsonb (docs/internals/engine.md, "Canonical encoding").
  */
-#include "engine/store.h"
+#include "runtime/store.h"
 
 #include <stdlib.h>
 #include <string.h>
