@@ -191,6 +191,20 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
                 rm -f "$LOGDIR"/tsan/r.*
             done
         fi
+        # The pool's ownership rule and the intake's group commit with more committers than
+        # connections run inside the test process itself: that binary is built with TSan.
+        t=build/tsan/tests/integration/itest_db_pool
+        if [ -x "$t" ] && [ -z "${MH_NO_TSAN:-}" ] && want "$t"; then
+            mkdir -p "$LOGDIR/tsan"
+            before=$failed
+            export TSAN_OPTIONS="exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/r"
+            run_harness "tsan/itest_db_pool" "$t"
+            unset TSAN_OPTIONS
+            if [ "$failed" -gt "$before" ]; then
+                cat "$LOGDIR"/tsan/r.* 2>/dev/null | head -n 80
+            fi
+            rm -f "$LOGDIR"/tsan/r.*
+        fi
     fi
 fi
 

@@ -577,7 +577,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
     }
     fail_all(items, n, MH_EUNAVAILABLE);
     free(batch);
-    mh_db_release(gc->in->commit_pool, c);
+    mh_db_release(c);
     if (committed_any)
         mh_engine_runtime_wake(atomic_load(&gc->in->runtime));
 }
@@ -591,7 +591,7 @@ static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
                          bool *committed_any)
 {
     int pid = mh_db_backend_pid(*c);
-    mh_db_release(gc->in->commit_pool, *c);
+    mh_db_release(*c);
     *c = NULL;
     int64_t t0 = mh_clock_mono_ms();
     enum doubt d = resolve_doubt(gc->in, items, n, pid);
@@ -632,10 +632,10 @@ static enum doubt resolve_doubt(struct mh_intake *in, struct mh_intake__item **i
         if (mh_db_acquire(in->commit_pool, &c, &info) == MH_OK &&
             mh_db_backend_is_gone(c, pid, &is_gone, &info) == MH_OK && is_gone &&
             find_runs(c, items, n, &found, &info) == MH_OK) {
-            mh_db_release(in->commit_pool, c);
+            mh_db_release(c);
             return found ? DOUBT_COMMITTED : DOUBT_NOT_COMMITTED;
         }
-        mh_db_release(in->commit_pool, c);
+        mh_db_release(c);
         int64_t left = deadline - mh_clock_mono_ms();
         if (left <= 0)
             return DOUBT_UNKNOWN;

@@ -373,7 +373,7 @@ static bool project_settings(struct mh_engine_runtime *rt, const char *project_i
         }
         json_decref(settings);
         json_decref(row);
-        mh_db_release(rt->opts.pool, c);
+        mh_db_release(c);
     }
     if (entry == NULL)
         return false;
@@ -456,7 +456,7 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
             if (rc == MH_OK)
                 rc = mh_db_commit(c, &info);
         }
-        mh_db_release(rt->opts.pool, c);
+        mh_db_release(c);
         free(list);
         if (rc != MH_OK) {
             mh_secrets_values_free(got);
@@ -973,7 +973,7 @@ static void take_back(struct mh_engine_runtime *rt)
         rc = mh_db_query_row(c, "SELECT mh_release_jobs($1, $2::bigint[], $3::int[]) AS n", 3,
                              params, &row, NULL);
     }
-    mh_db_release(rt->opts.pool, c);
+    mh_db_release(c);
     mh_buf_cleanup(&ids);
     mh_buf_cleanup(&attempts);
     size_t nparked = 0;
@@ -1059,7 +1059,7 @@ static void job_failed(struct mh_engine_runtime *rt, const struct job *j, const 
     if (rc != MH_OK)
         mh_log(MH_LOG_ERROR, "engine", "run %s: recording the job's failure failed: %s (%s)",
                j->run_id, info.message, info.kind);
-    mh_db_release(rt->opts.pool, c);
+    mh_db_release(c);
     if (rc == MH_EUNAVAILABLE)
         orphan_add(rt, j);
 }
@@ -1138,7 +1138,7 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct job 
 out:
     json_decref(rows);
     free(ids);
-    mh_db_release(rt->opts.pool, c);
+    mh_db_release(c);
     return rc;
 }
 
@@ -1256,7 +1256,7 @@ static int claim(struct mh_engine_runtime *rt, struct job *jobs, int max)
         }
     }
     json_decref(rows);
-    mh_db_release(rt->opts.pool, c);
+    mh_db_release(c);
     return n;
 }
 
@@ -1475,7 +1475,7 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
     const char *params[] = {rt->worker_id};
     if (mh_db_acquire(rt->opts.pool, &c, NULL) == MH_OK)
         (void)!mh_db_query(c, "SELECT mh_release_leases($1)", 1, params, NULL, NULL, NULL);
-    mh_db_release(rt->opts.pool, c);
+    mh_db_release(c);
     for (int i = 0; i < WF_CACHE_SIZE; i++)
         mh_engine_wf_unref(rt->cache[i].wf);
     json_decref(rt->inflight);
