@@ -5,7 +5,8 @@
 # PostgreSQL cluster that this script starts in a temporary directory and
 # removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
 # group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits 66 on
-# any report and so fails its test; then the web app's Vitest and Playwright suites
+# any report and so fails its test, and the pool's test (itest_db_pool: more committers than
+# connections, in-process) built with ThreadSanitizer itself; then the web app's Vitest and Playwright suites
 # (tests/browser.sh). Ends with one line: `N passed, N failed, N skipped`.
 #
 #   tests/run.sh [all|checks|unit|integration|browser] [test-binary-name-filter]

@@ -477,7 +477,12 @@ static enum mh_err prepare_sends(struct mh_engine_runtime *rt, struct mh_db_conn
             continue;
         char key[160];
         snprintf(key, sizeof(key), "%s/%s/%d", j->run_id, a->node_id, a->attempt);
-        if (mh_runtime__inflight_has(rt, key))
+        /* The decision's own calls are outstanding too: each is resolved once. */
+        bool is_listed = mh_runtime__inflight_has(rt, key);
+        for (size_t k = 0; k < p->nsends && !is_listed; k++)
+            is_listed = strcmp(p->sends[k].action->node_id, a->node_id) == 0 &&
+                        p->sends[k].action->attempt == a->attempt;
+        if (is_listed)
             continue;
         enum mh_err rc = mh_runtime__send_resolve(rt, c, j, a, &p->sends[p->nsends], info);
         if (rc != MH_OK)
