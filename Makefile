@@ -132,7 +132,8 @@ test: bootstrap
 	@sh scripts/bootstrap.sh clang clang-tools chromium prometheus
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
-	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook
+	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook \
+	        build/tsan/tests/integration/itest_db_pool
 	@bash tests/run.sh $(SUITE)
 
 test-unit:

@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "http/app.h"
 #include "http/hub.h"
 #include "intake/intake.h"
@@ -102,7 +102,7 @@ static bool check_database_role(struct mh_db_pool *pool)
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     enum mh_err rc = mh_db_acquire(pool, &c, &info);
-    mh_db_release(pool, c);
+    mh_db_release(c);
     if (rc == MH_EFORBIDDEN)
         return false; /* logged by the pool */
     if (rc != MH_OK)
@@ -124,7 +124,7 @@ static void hint_first_user(struct mh_app *app)
         mh_log(MH_LOG_WARN, "main",
                "no users yet: create the first with: meshhook user create --email you@example.com");
     json_decref(rows);
-    mh_db_release(app->pool, c);
+    mh_db_release(c);
 }
 
 static void ensure_partitions(struct mh_app *app)
@@ -134,7 +134,7 @@ static void ensure_partitions(struct mh_app *app)
     if (mh_db_acquire(app->pool, &c, &info) != MH_OK ||
         mh_db_query(c, "SELECT mh_ensure_event_partitions(3)", 0, NULL, NULL, NULL, &info) != MH_OK)
         mh_log(MH_LOG_WARN, "main", "could not create event partitions: %s", info.message);
-    mh_db_release(app->pool, c);
+    mh_db_release(c);
 }
 
 static int cmd_serve(int argc, char **argv)

@@ -5,7 +5,8 @@
 # PostgreSQL cluster that this script starts in a temporary directory and
 # removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
 # group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits 66 on
-# any report and so fails its test; then the web app's Vitest and Playwright suites
+# any report and so fails its test, and the pool's test (itest_db_pool: more committers than
+# connections, in-process) built with ThreadSanitizer itself; then the web app's Vitest and Playwright suites
 # (tests/browser.sh). Ends with one line: `N passed, N failed, N skipped`.
 #
 #   tests/run.sh [all|checks|unit|integration|browser] [test-binary-name-filter]
@@ -190,6 +191,20 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
                 fi
                 rm -f "$LOGDIR"/tsan/r.*
             done
+        fi
+        # The pool's ownership rule and the intake's group commit with more committers than
+        # connections run inside the test process itself: that binary is built with TSan.
+        t=build/tsan/tests/integration/itest_db_pool
+        if [ -x "$t" ] && [ -z "${MH_NO_TSAN:-}" ] && want "$t"; then
+            mkdir -p "$LOGDIR/tsan"
+            before=$failed
+            export TSAN_OPTIONS="exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/r"
+            run_harness "tsan/itest_db_pool" "$t"
+            unset TSAN_OPTIONS
+            if [ "$failed" -gt "$before" ]; then
+                cat "$LOGDIR"/tsan/r.* 2>/dev/null | head -n 80
+            fi
+            rm -f "$LOGDIR"/tsan/r.*
         fi
     fi
 fi

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "mock_http.h"
 
 static void target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)

@@ -25,7 +25,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "outbound/outbound.h"
 #include "secrets/secrets.h"
 
@@ -176,7 +176,7 @@ static void evaluate(struct mh_alerts *a)
         mh_log(MH_LOG_WARN, "alerts", "rule evaluation failed: %s", info.message);
     }
     json_decref(row);
-    mh_db_release(a->opts.pool, c);
+    mh_db_release(c);
 }
 
 static int claim(struct mh_alerts *a, struct job *jobs, int max)
@@ -210,7 +210,7 @@ static int claim(struct mh_alerts *a, struct job *jobs, int max)
         }
     }
     json_decref(rows);
-    mh_db_release(a->opts.pool, c);
+    mh_db_release(c);
     return n;
 }
 
@@ -392,7 +392,7 @@ static enum mh_err write_outcome(struct mh_alerts *a, const struct result *r,
         rc = write_outcome_on(c, r, NULL, info);
     if (rc == MH_OK)
         rc = mh_db_commit(c, info);
-    mh_db_release(a->opts.pool, c);
+    mh_db_release(c);
     if (rc == MH_OK)
         log_outcome(r);
     return rc;
@@ -592,10 +592,10 @@ static void deliver(struct mh_alerts *a, const struct job *j)
         goto out;
     }
     mh_db_rollback(c);
-    mh_db_release(a->opts.pool, c);
+    mh_db_release(c);
     c = NULL;
     send_webhook(a, j, row);
 out:
     json_decref(row);
-    mh_db_release(a->opts.pool, c);
+    mh_db_release(c);
 }

@@ -13,7 +13,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 
 int mh_cli_replay(int argc, char **argv)
 {

@@ -52,8 +52,10 @@ void mh_db_pool_require_app_role(struct mh_db_pool *pool);
  * Thread-safe. The connection is the caller's until mh_db_release. */
 MH_MUSTCHECK enum mh_err mh_db_acquire(struct mh_db_pool *pool, struct mh_db_conn **out,
                                        struct mh_err_info *info);
-/* Returns a connection to the pool, rolling back any transaction left open. NULL-tolerant. */
-void mh_db_release(struct mh_db_pool *pool, struct mh_db_conn *conn);
+/* Returns a connection to the pool it was acquired from (a connection knows its pool, so it
+ * cannot be handed to another), rolling back any transaction left open. NULL-tolerant; a
+ * standalone connection (mh_db_connect) is closed with mh_db_close instead. */
+void mh_db_release(struct mh_db_conn *conn);
 
 /* A standalone connection outside any pool (migrations, the CLI, tests). */
 MH_MUSTCHECK enum mh_err mh_db_connect(const char *url, struct mh_db_conn **out,

@@ -46,6 +46,7 @@ struct prepared {
 
 struct mh_db_conn {
     PGconn *pg;
+    struct mh_db_pool *pool; /* the pool it belongs to; NULL for a standalone connection */
     char *url;
     char app_name[64]; /* application_name; "meshhook <pool name>" */
     bool is_busy;
@@ -214,8 +215,10 @@ enum mh_err mh_db_pool_create(const char *url, int size, int wait_ms, struct mh_
     p->wait_ms = wait_ms;
     p->metrics_pool = -1;
     p->conns = mh_xcalloc((size_t)size, sizeof(*p->conns));
-    for (int i = 0; i < size; i++)
+    for (int i = 0; i < size; i++) {
+        p->conns[i].pool = p;
         p->conns[i].url = mh_xstrdup(url);
+    }
     *out = p;
     return MH_OK;
 }
@@ -308,17 +311,21 @@ enum mh_err mh_db_acquire(struct mh_db_pool *p, struct mh_db_conn **out, struct 
 
     enum mh_err rc = open_conn(c, info);
     if (rc != MH_OK) {
-        mh_db_release(p, c);
+        mh_db_release(c);
         return rc;
     }
     *out = c;
     return MH_OK;
 }
 
-void mh_db_release(struct mh_db_pool *p, struct mh_db_conn *c)
+void mh_db_release(struct mh_db_conn *c)
 {
     if (c == NULL)
         return;
+    /* A connection goes back to the pool it came from, the only one whose mutex guards its
+     * is_busy and whose condition variable its waiters sleep on. */
+    struct mh_db_pool *p = c->pool;
+    MH_ASSERT(p != NULL && c->is_busy);
     if (c->pg && (c->in_tx || PQtransactionStatus(c->pg) != PQTRANS_IDLE))
         mh_db_rollback(c);
     if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {

@@ -211,7 +211,7 @@ void mh_api_close(struct mh_api *api)
     if (api->in_tx)
         mh_db_rollback(api->conn);
     api->in_tx = false;
-    mh_db_release(api->app->pool, api->conn);
+    mh_db_release(api->conn);
     api->conn = NULL;
 }
 

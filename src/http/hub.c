@@ -382,7 +382,7 @@ static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
                 4, params, &rows, NULL, &info);
         if (c)
             mh_db_rollback(c);
-        mh_db_release(h->opts.pool, c);
+        mh_db_release(c);
         if (rc != MH_OK) {
             /* Tried again at the next notification or heartbeat. */
             mh_log(MH_LOG_WARN, "streams", "run %s: catch-up read failed: %s (%s)",
@@ -478,7 +478,7 @@ static void serve_feed(struct mh_http_hub *h, struct sub *s)
             rc = mh_db_query_row(c, sql, 8, params, &row, &info);
         if (c)
             mh_db_rollback(c);
-        mh_db_release(h->opts.pool, c);
+        mh_db_release(c);
         if (rc != MH_OK) {
             mh_log(MH_LOG_WARN, "streams", "project %s: feed read failed: %s (%s)", s->project_id,
                    info.message, info.kind);

@@ -17,7 +17,7 @@
 
 #include "core/err.h"
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "http/http.h"
 
 /* The channel the hub listens on, and what its notifications carry (text, space-separated):

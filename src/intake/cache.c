@@ -148,7 +148,7 @@ static enum mh_err load(struct mh_intake *in, const char *public_id,
         return rc;
     const char *params[] = {public_id};
     rc = mh_db_query(conn, "SELECT * FROM mh_intake_endpoint($1)", 1, params, &rows, NULL, info);
-    mh_db_release(in->pool, conn);
+    mh_db_release(conn);
     if (rc != MH_OK) {
         json_decref(rows);
         return rc == MH_EUNAVAILABLE

@@ -19,8 +19,8 @@
  *      against. A delivery whose endpoint or workflow is gone or changed is stale.
  * The request thread prepared each delivery's row (its run id, and its first event already
  * sealed in the hash chain by the engine's mh_engine_event_run_started), so a committer only
- * joins text and waits on the database. The run/event/job part writes exactly what
- * mh_engine_run_create (src/engine/store.c) writes, many rows at a time; keep the two in step.
+ * joins text and waits on the database. The run/event/job part is the runtime's own
+ * (MH_RUNTIME_RUN_INSERT_CTES, src/runtime/store.h), which mh_engine_run_create uses too.
  *
  * Failure isolation: deliveries whose endpoint changed are set aside as stale (their threads
  * judge them again on the fresh endpoint) and the rest retried; a statement that fails for any
@@ -47,7 +47,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "metrics/metrics.h"
 
 /* Rows of one statement: a committed batch is at most this large per project. */
@@ -112,11 +112,10 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
 
 /* $1: the rows (a JSON array, see intake.c's row builder), $2: the project. */
 #define INSERT_SQL_HEAD                                                                            \
-    "WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(run_id uuid, "                \
-    "delivery_id uuid, endpoint_id uuid, config_version bigint, workflow_id uuid, "                \
-    "version_id uuid, version int, is_test boolean, at_ms bigint, type text, payload jsonb, "      \
-    "hash text, received_at timestamptz, method text, content_type text, "                         \
-    "body_size int, body_hash text, key_id uuid, key_used boolean, blob text, blob_hash text)), "  \
+    "WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(" MH_RUNTIME_RUN_COLUMNS      \
+    ", endpoint_id uuid, config_version bigint, received_at timestamptz, method text, "            \
+    "content_type text, body_size int, body_hash text, key_id uuid, key_used boolean, blob text, " \
+    "blob_hash text)), "                                                                           \
     "ep AS (SELECT id, config_version FROM webhook_endpoints WHERE id = ANY (ARRAY(SELECT "        \
     "DISTINCT endpoint_id FROM input)) FOR KEY SHARE), "                                           \
     "wf AS (SELECT id FROM workflows WHERE id = ANY (ARRAY(SELECT DISTINCT workflow_id FROM "      \
@@ -130,16 +129,7 @@ static enum mh_err find_runs(struct mh_db_conn *c, struct mh_intake__item **item
     "SELECT DISTINCT ON (blob_hash) $2::uuid, decode(blob_hash, 'hex'), body_size, "               \
     "content_type, decode(blob, 'hex') FROM ok WHERE blob IS NOT NULL ON CONFLICT (project_id, "   \
     "hash) DO UPDATE SET last_used_at = now() WHERE blobs.last_used_at < now() - interval "        \
-    "'1 hour' RETURNING 1), "                                                                      \
-    "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
-    "delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, workflow_id, "         \
-    "version_id, nullif(version, 0), is_test, delivery_id, 'epoch'::timestamptz + at_ms * "        \
-    "interval '1 millisecond', 1, decode(hash, 'hex') FROM ok RETURNING id, created_at), "         \
-    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, payload, at, hash) " \
-    "SELECT r.id, r.created_at, 1, $2::uuid, ok.type, ok.payload, r.created_at, "                  \
-    "decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id RETURNING 1), "                     \
-    "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "   \
-    "RETURNING 1), "                                                                               \
+    "'1 hour' RETURNING 1), " MH_RUNTIME_RUN_INSERT_CTES                                           \
     "d AS (INSERT INTO webhook_deliveries (id, project_id, endpoint_id, received_at, method, "     \
     "status, outcome, headers, content_type, body_size, body_hash, key_id, run_id, is_test) "      \
     "SELECT delivery_id, $2::uuid, endpoint_id, received_at, method, 202, 'accepted', "            \
@@ -577,7 +567,7 @@ static void process(struct mh_intake__committer *gc, struct mh_intake__item **it
     }
     fail_all(items, n, MH_EUNAVAILABLE);
     free(batch);
-    mh_db_release(gc->in->commit_pool, c);
+    mh_db_release(c);
     if (committed_any)
         mh_engine_runtime_wake(atomic_load(&gc->in->runtime));
 }
@@ -591,7 +581,7 @@ static void settle_doubt(struct mh_intake__committer *gc, struct mh_db_conn **c,
                          bool *committed_any)
 {
     int pid = mh_db_backend_pid(*c);
-    mh_db_release(gc->in->commit_pool, *c);
+    mh_db_release(*c);
     *c = NULL;
     int64_t t0 = mh_clock_mono_ms();
     enum doubt d = resolve_doubt(gc->in, items, n, pid);
@@ -632,10 +622,10 @@ static enum doubt resolve_doubt(struct mh_intake *in, struct mh_intake__item **i
         if (mh_db_acquire(in->commit_pool, &c, &info) == MH_OK &&
             mh_db_backend_is_gone(c, pid, &is_gone, &info) == MH_OK && is_gone &&
             find_runs(c, items, n, &found, &info) == MH_OK) {
-            mh_db_release(in->commit_pool, c);
+            mh_db_release(c);
             return found ? DOUBT_COMMITTED : DOUBT_NOT_COMMITTED;
         }
-        mh_db_release(in->commit_pool, c);
+        mh_db_release(c);
         int64_t left = deadline - mh_clock_mono_ms();
         if (left <= 0)
             return DOUBT_UNKNOWN;

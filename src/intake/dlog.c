@@ -148,7 +148,7 @@ static void write_batch(struct mh_intake__dlog *d, json_t *rows)
         const char *params[] = {text};
         rc =
             mh_db_query(c, "SELECT mh_intake_log_refused($1::jsonb)", 1, params, NULL, NULL, &info);
-        mh_db_release(d->in->pool, c);
+        mh_db_release(c);
     }
     if (rc != MH_OK)
         mh_log(MH_LOG_WARN, "intake", "delivery log: %zu rows not written: %s",
@@ -165,7 +165,7 @@ static void purge(struct mh_intake__dlog *d)
     enum mh_err rc =
         mh_db_query(c, "SELECT mh_intake_purge_idempotency($1::int)", 1, params, NULL, NULL, NULL);
     (void)rc; /* Best effort: the next round tries again. */
-    mh_db_release(d->in->pool, c);
+    mh_db_release(c);
 }
 
 static void *run(void *arg)

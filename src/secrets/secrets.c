@@ -138,7 +138,7 @@ static enum mh_err check_stored_keys(const struct mh_secrets_keyring *kr, struct
         mh_log(MH_LOG_INFO, "secrets", "every stored secret's key-encryption key is configured");
 out:
     json_decref(rows);
-    mh_db_release(pool, c);
+    mh_db_release(c);
     return rc;
 }
 

@@ -141,7 +141,7 @@ MH_MUSTCHECK enum mh_err mh_secrets_resolve(struct mh_secrets *s, struct mh_db_c
                                             size_t n, const char *run_id, json_t **values_out,
                                             struct mh_err_info *info);
 /* mh_secrets_resolve with `ctx` a struct mh_secrets *, for the engine runtime's
- * mh_engine_secret_fn (engine/store.h), which keeps the engine free of this module. */
+ * mh_engine_secret_fn (runtime/store.h), which keeps the engine free of this module. */
 MH_MUSTCHECK enum mh_err mh_secrets_resolve_cb(void *ctx, struct mh_db_conn *c,
                                                const char *project_id, const char *const *names,
                                                size_t n, const char *run_id, json_t **values_out,

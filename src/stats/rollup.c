@@ -78,7 +78,7 @@ static bool pass(struct mh_stats *st, bool *is_failing)
     if (rc == MH_OK)
         rc = mh_db_query_row(c, "SELECT mh_stats_rollup($1::int, $2::int) AS r", 2, params, &row,
                              &info);
-    mh_db_release(st->opts.pool, c);
+    mh_db_release(c);
     if (rc != MH_OK) {
         if (!*is_failing)
             mh_log(MH_LOG_WARN, "stats", "statistics rollup failed: %s",

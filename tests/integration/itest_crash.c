@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 
 #include "db/db.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "itest.h"
 #include "mock_http.h"
 

@@ -211,7 +211,7 @@ static enum mh_err resolve(struct vault *v, const char *project_id, const char *
         MH_T_ASSERT_EQ(mh_db_commit(c, NULL), MH_OK);
     else
         mh_db_rollback(c);
-    mh_db_release(v->pool, c);
+    mh_db_release(c);
     return rc;
 }
 

@@ -17,7 +17,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
 #include "intake/intake.h"

@@ -22,7 +22,7 @@ void mh_h_readyz(struct mh_http_req *req, void *app)
     enum mh_err rc = mh_db_acquire(a->pool, &c, &info);
     if (rc == MH_OK)
         rc = mh_db_is_migrated(c, &is_migrated, &info);
-    mh_db_release(a->pool, c);
+    mh_db_release(c);
     if (rc != MH_OK) {
         mh_http_respond_error(req, 503, "unavailable", "database unreachable", NULL);
         return;

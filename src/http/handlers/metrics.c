@@ -75,7 +75,7 @@ static void read_db_figures(struct mh_http_req *req, struct mh_app *a,
                    "metrics: the queue figures could not be read: %s", info.message);
     }
     json_decref(row);
-    mh_db_release(a->pool, c);
+    mh_db_release(c);
     /* Stored even when unknown, so a database that is down is not asked again at every
      * scrape: the series are left out until it answers. */
     mh_metrics_db_figures_store(f);

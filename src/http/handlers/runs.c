@@ -11,7 +11,7 @@
 
 #include "db/db.h"
 #include "engine/engine.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "http/api.h"
 #include "http/hub.h"
 #include "http/handlers/handlers.h"

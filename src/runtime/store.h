@@ -8,8 +8,8 @@
  * whose meshhook.project_id (the system path) or meshhook.user_id must allow writing the
  * project's rows; none commits.
  */
-#ifndef MH_ENGINE_STORE_H
-#define MH_ENGINE_STORE_H
+#ifndef MH_RUNTIME_STORE_H
+#define MH_RUNTIME_STORE_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -32,6 +32,30 @@ struct mh_run_start {
     const char *delivery_id;   /* the webhook delivery that started it, or NULL */
     const char *parent_run_id; /* resume: the original run, or NULL */
 };
+
+/*
+ * How a run starts in the database, written once for the two paths that start runs
+ * (mh_engine_run_create here, one at a time; the intake's group commit, many per statement):
+ * CTEs `r` (the runs rows, queued), `e` (their run_started events, seq 1) and `j` (their
+ * advance jobs, due now), reading a CTE named `ok` that has MH_RUNTIME_RUN_COLUMNS (a
+ * jsonb_to_recordset of rows {run_id, workflow_id, version_id, version (0 for a draft), is_test,
+ * parent_run_id, delivery_id, at_ms, type, payload, hash (hex)}: the first event as the engine
+ * sealed it), with the project's id in $2. Ends with "), " so the statement may go on.
+ */
+#define MH_RUNTIME_RUN_COLUMNS                                                                     \
+    "run_id uuid, workflow_id uuid, version_id uuid, version int, is_test boolean, "               \
+    "parent_run_id uuid, delivery_id uuid, at_ms bigint, type text, payload jsonb, hash text"
+#define MH_RUNTIME_RUN_INSERT_CTES                                                                 \
+    "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
+    "parent_run_id, delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, "       \
+    "workflow_id, version_id, nullif(version, 0), is_test, parent_run_id, delivery_id, "           \
+    "'epoch'::timestamptz + at_ms * interval '1 millisecond', 1, decode(hash, 'hex') FROM ok "     \
+    "RETURNING id, created_at), "                                                                  \
+    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, payload, at, hash) " \
+    "SELECT r.id, r.created_at, 1, $2::uuid, ok.type, ok.payload, r.created_at, "                  \
+    "decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id RETURNING 1), "                     \
+    "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "   \
+    "RETURNING 1), "
 
 /*
  * Starts a run: inserts the runs row (queued), its run_started event (seq 1, hash-chained) and

@@ -6,7 +6,7 @@
  * core computed them, and read back the same way, so the hash chain verifies after a round trip
  * through jsonb (docs/internals/engine.md, "Canonical encoding").
  */
-#include "engine/store.h"
+#include "runtime/store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,36 +56,37 @@ enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start
         mh_err_set(info, rc, "invalid", -1, "could not build the first event");
         goto out;
     }
-    payload = json_dumps(ev.payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    char hash[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(ev.hash, MH_ENGINE_HASH_LEN, hash);
+    json_t *row =
+        json_pack("[{s:s, s:s, s:s, s:I, s:b, s:s?, s:s?, s:I, s:s, s:O, s:s}]", "run_id", run_id,
+                  "workflow_id", s->workflow_id, "version_id", s->version_id, "version",
+                  (json_int_t)s->version, "is_test", s->is_test, "parent_run_id", s->parent_run_id,
+                  "delivery_id", s->delivery_id, "at_ms", (json_int_t)at, "type", ev.type,
+                  "payload", ev.payload, "hash", hash);
+    payload = row ? json_dumps(row, JSON_COMPACT) : NULL;
+    json_decref(row);
     if (payload == NULL) {
         rc = mh_err_set(info, MH_EINVAL, "invalid", -1, "trigger is not serialisable");
         goto out;
     }
-    char at_s[32], version_s[32], hash[67];
-    snprintf(at_s, sizeof(at_s), "%lld", (long long)at);
-    snprintf(version_s, sizeof(version_s), "%lld", (long long)s->version);
-    hash_param(ev.hash, hash);
-    const char *params[] = {run_id,           s->project_id,  s->workflow_id,
-                            s->version_id,    version_s,      s->is_test ? "true" : "false",
-                            s->parent_run_id, s->delivery_id, at_s,
-                            ev.type,          payload,        hash};
-    /* One statement: the run, its first event and its job, once the workflow is locked as a
-     * foreign key would lock it (migration 0011): nothing is inserted when it is gone. */
-    long inserted = 0;
-    rc = mh_db_query(c,
-                     "WITH w AS (SELECT 1 FROM workflows WHERE id = $3 AND project_id = $2 FOR "
-                     "KEY SHARE), "
-                     "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, "
-                     "version, is_test, parent_run_id, delivery_id, created_at, last_seq, "
-                     "last_hash) SELECT $1, $2, $3, $4, nullif($5::int, 0), $6::boolean, $7, $8, "
-                     "'epoch'::timestamptz + $9::bigint * interval '1 millisecond', 1, "
-                     "$12::bytea FROM w RETURNING id, created_at), "
-                     "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, "
-                     "payload, at, hash) SELECT r.id, r.created_at, 1, $2, $10, $11::jsonb, "
-                     "r.created_at, $12::bytea FROM r RETURNING 1) "
-                     "INSERT INTO jobs (project_id, run_id, kind) SELECT $2, r.id, 'advance' "
-                     "FROM r",
-                     12, params, NULL, &inserted, info);
+    const char *params[] = {payload, s->project_id, s->workflow_id};
+    /* One statement: the run, its first event and its job (the runtime's one way to start a
+     * run, MH_RUNTIME_RUN_INSERT_CTES), once the workflow is locked as a foreign key would lock
+     * it (migration 0011): nothing is inserted when it is gone. */
+    json_t *res = NULL;
+    rc = mh_db_query_row(c,
+                         "WITH w AS (SELECT id FROM workflows WHERE id = $3 AND project_id = $2 "
+                         "FOR KEY SHARE), "
+                         "ok AS (SELECT x.* FROM jsonb_to_recordset($1::jsonb) AS "
+                         "x(" MH_RUNTIME_RUN_COLUMNS
+                         "), w WHERE x.workflow_id = w.id), " MH_RUNTIME_RUN_INSERT_CTES
+                         "n AS (SELECT 1) "
+                         "SELECT (SELECT count(*) FROM r) AS inserted, (SELECT count(*) FROM e) AS "
+                         "events, (SELECT count(*) FROM j) AS jobs",
+                         3, params, &res, info);
+    long inserted = rc == MH_OK ? (long)json_integer_value(json_object_get(res, "inserted")) : 0;
+    json_decref(res);
     if (rc == MH_OK && inserted != 1)
         rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "workflow not found");
     if (rc == MH_OK)

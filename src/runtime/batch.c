@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A batch: runs of one project advanced in ONE transaction. Lock their rows and load their logs
+ * in one query, let the pure engine decide each, load what their http_calls need (the project's
+ * settings, the secrets they name) in the same transaction, write every event, run summary and
+ * job change in one statement, commit; and only then hand the calls to the send pipeline
+ * (send.c). A batch that fails is redone one run at a time, so one bad run cannot hold the
+ * others back; what it cannot redo goes to the queue (queue.c) as a failed job.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "crypto/crypto.h"
+#include "metrics/metrics.h"
+#include "runtime/runtime_internal.h"
+
+/* ---- Workflow cache ----------------------------------------------------------------------- */
+
+/* A compiled published version, shared read-only by all workers (new reference). */
+static enum mh_err workflow_for(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                                const char *version_id, struct mh_wf **out,
+                                struct mh_err_info *info)
+{
+    pthread_mutex_lock(&rt->mu);
+    for (int i = 0; i < MH_RUNTIME__WF_CACHE_SIZE; i++) {
+        if (rt->cache[i].wf && strcmp(rt->cache[i].version_id, version_id) == 0) {
+            *out = mh_engine_wf_ref(rt->cache[i].wf);
+            pthread_mutex_unlock(&rt->mu);
+            return MH_OK;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    json_t *row = NULL, *errors = NULL;
+    const char *params[] = {version_id};
+    enum mh_err rc = mh_db_query_row(c, "SELECT definition FROM workflow_versions WHERE id = $1", 1,
+                                     params, &row, info);
+    if (rc != MH_OK)
+        return rc;
+    struct mh_wf *wf = NULL;
+    rc = mh_engine_wf_compile(json_object_get(row, "definition"), &wf, &errors);
+    json_decref(row);
+    json_decref(errors);
+    if (rc != MH_OK)
+        return mh_err_set(info, rc, "invalid", -1, "workflow version %s does not compile",
+                          version_id);
+    pthread_mutex_lock(&rt->mu);
+    struct mh_runtime__wf_entry *e = &rt->cache[rt->cache_next++ % MH_RUNTIME__WF_CACHE_SIZE];
+    mh_engine_wf_unref(e->wf);
+    snprintf(e->version_id, sizeof(e->version_id), "%s", version_id);
+    e->wf = mh_engine_wf_ref(wf);
+    pthread_mutex_unlock(&rt->mu);
+    *out = wf;
+    return MH_OK;
+}
+
+void mh_runtime__wf_cache_clear(struct mh_engine_runtime *rt)
+{
+    for (int i = 0; i < MH_RUNTIME__WF_CACHE_SIZE; i++) {
+        mh_engine_wf_unref(rt->cache[i].wf);
+        rt->cache[i].wf = NULL;
+    }
+}
+
+/* ---- Advancing a run ---------------------------------------------------------------------- */
+
+/* A run's decision, made inside the batch's transaction and written with the others. */
+struct plan {
+    struct mh_engine_result res;
+    struct mh_engine_result pending;
+    bool is_finished; /* the run ended (or is gone): its job is deleted */
+    int64_t wake;     /* otherwise the job sleeps until then */
+    char created_at[64];
+    json_t *dead_letter; /* the run's error when an http_call failed for good (borrowed) */
+    /* For metrics, counted once the batch has committed: */
+    bool was_queued;        /* the run had not started */
+    struct step_obs *steps; /* steps this decision finished, with their durations */
+    size_t nsteps;
+    /* The http_calls to send once the batch has committed, their secrets resolved: */
+    struct mh_runtime__send *sends;
+    size_t nsends;
+};
+
+struct step_obs {
+    enum mh_metrics_node node;
+    int64_t ms;
+};
+
+/* Whether `ev` is the first event of node `node`'s step: step_started (an http_call attempt)
+ * or timer_set (a delay). */
+static bool starts_step(const struct mh_event *ev, const char *node)
+{
+    return strcmp(ev->node_id, node) == 0 &&
+           (strcmp(ev->type, MH_EV_STEP_STARTED) == 0 || strcmp(ev->type, MH_EV_TIMER_SET) == 0);
+}
+
+/* Records in `p` the steps that `p->res` finishes, each with the time since it started (its
+ * step_started or timer_set, in the new events or in the `old` log; a pure step has neither: it
+ * starts and ends in one decision, in no time). The durations come from the event log's clock
+ * readings, so a metric never disagrees with the run's timeline. */
+static void note_steps(const struct mh_wf *wf, const struct mh_event *old, size_t nold,
+                       struct plan *p)
+{
+    const struct mh_event *ev = p->res.events;
+    for (size_t i = 0; i < p->res.n_events; i++) {
+        if (strcmp(ev[i].type, MH_EV_STEP_SUCCEEDED) != 0 &&
+            strcmp(ev[i].type, MH_EV_STEP_FAILED) != 0)
+            continue;
+        const struct mh_event *start = NULL;
+        for (size_t k = i; k-- > 0 && start == NULL;)
+            if (starts_step(&ev[k], ev[i].node_id))
+                start = &ev[k];
+        for (size_t k = nold; k-- > 0 && start == NULL;)
+            if (starts_step(&old[k], ev[i].node_id))
+                start = &old[k];
+        if (p->steps == NULL)
+            p->steps = mh_xcalloc(p->res.n_events, sizeof(*p->steps));
+        p->steps[p->nsteps++] =
+            (struct step_obs){mh_metrics_node_of(mh_engine_wf_node_type(wf, ev[i].node_id)),
+                              start ? ev[i].at_ms - start->at_ms : 0};
+    }
+}
+
+/* Counts what a committed plan did. */
+static void count_plan(const struct plan *p)
+{
+    if (p->was_queued && p->res.n_events > 0)
+        mh_metrics_run_started();
+    for (size_t i = 0; i < p->nsteps; i++)
+        mh_metrics_step(p->steps[i].node, p->steps[i].ms);
+    for (size_t i = 0; i < p->res.n_actions; i++) {
+        const struct mh_engine_action *a = &p->res.actions[i];
+        if (a->kind != MH_ACTION_FINISHED)
+            continue;
+        mh_metrics_run_finished(a->status == MH_RUN_SUCCEEDED  ? MH_MR_SUCCEEDED
+                                : a->status == MH_RUN_CANCELED ? MH_MR_CANCELED
+                                                               : MH_MR_FAILED);
+    }
+    if (p->dead_letter)
+        mh_metrics_dead_letter(MH_MDL_STEP);
+}
+
+static void plan_cleanup(struct plan *p)
+{
+    for (size_t i = 0; i < p->nsends; i++)
+        mh_runtime__send_cleanup(&p->sends[i]);
+    free(p->sends);
+    mh_engine_result_cleanup(&p->res);
+    mh_engine_result_cleanup(&p->pending);
+    free(p->steps);
+    memset(p, 0, sizeof(*p));
+}
+
+/* A run belongs in the dead-letter list when an http_call step failed for good. */
+static bool is_dead_letter(const struct mh_wf *wf, json_t *error)
+{
+    const char *node = json_string_value(json_object_get(error, "node"));
+    const char *type = node ? mh_engine_wf_node_type(wf, node) : NULL;
+    return type && strcmp(type, "http_call") == 0;
+}
+
+static void wake_at_least(int64_t *wake, int64_t at)
+{
+    if (at > 0 && (*wake == 0 || at < *wake))
+        *wake = at;
+}
+
+/*
+ * Decides one run from its locked row (`row`: status, version_id, created_at and the whole log;
+ * NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
+ * run's version on a cache miss.
+ */
+static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, json_t *row,
+                          struct mh_runtime__report *rep, struct plan *p, struct mh_err_info *info)
+{
+    struct mh_wf *wf = NULL;
+    struct mh_event *events = NULL;
+    size_t n = 0;
+    enum mh_err rc = MH_OK;
+    const char *status = row ? json_string_value(json_object_get(row, "status")) : NULL;
+    if (status == NULL || strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+        strcmp(status, "canceled") == 0) {
+        p->is_finished = true;
+        return MH_OK;
+    }
+    snprintf(p->created_at, sizeof(p->created_at), "%s",
+             json_string_value(json_object_get(row, "created_at")));
+    p->was_queued = strcmp(status, "queued") == 0;
+    rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
+    if (rc == MH_OK)
+        rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
+    if (rc != MH_OK)
+        goto out;
+    if (rep && rep->park_until_ms) {
+        p->wake = rep->park_until_ms;
+        goto out;
+    }
+    struct mh_engine_input in = {
+        .now_ms = mh_clock_now_ms(),
+        .run_timeout_ms = rt->opts.run_timeout_ms,
+        .random = mh_runtime__random_u64,
+        .reports = rep && rep->has_event ? &rep->ev : NULL,
+        .n_reports = rep && rep->has_event ? 1 : 0,
+    };
+    if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
+        goto out;
+    p->wake = p->res.next_wake_ms;
+    if (mh_metrics_is_enabled())
+        note_steps(wf, events, n, p);
+    for (size_t i = 0; i < p->res.n_actions; i++) {
+        const struct mh_engine_action *a = &p->res.actions[i];
+        if (a->kind == MH_ACTION_FINISHED) {
+            p->is_finished = true;
+            if (a->status == MH_RUN_FAILED && a->error && is_dead_letter(wf, a->error))
+                p->dead_letter = a->error;
+        } else if (a->kind == MH_ACTION_HTTP) {
+            wake_at_least(&p->wake, in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) +
+                                        MH_RUNTIME__RECOVERY_MARGIN_MS);
+        }
+    }
+    if (!p->is_finished) {
+        /* Outstanding calls this process is not making (after a crash or a park) are sent
+         * again; their recovery time bounds the job's sleep. */
+        size_t all_n = n + p->res.n_events;
+        struct mh_event *all = mh_xcalloc(all_n ? all_n : 1, sizeof(*all));
+        memcpy(all, events, n * sizeof(*all));
+        if (p->res.n_events)
+            memcpy(all + n, p->res.events, p->res.n_events * sizeof(*all));
+        rc = mh_engine_pending(wf, all, all_n, &p->pending, info);
+        free(all);
+        if (rc != MH_OK)
+            goto out;
+        for (size_t i = 0; i < p->pending.n_actions; i++) {
+            const struct mh_engine_action *a = &p->pending.actions[i];
+            if (a->kind == MH_ACTION_HTTP)
+                wake_at_least(&p->wake, in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) +
+                                            MH_RUNTIME__RECOVERY_MARGIN_MS);
+        }
+        wake_at_least(&p->wake, p->res.deadline_ms);
+        if (p->wake == 0)
+            p->wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
+    }
+out:
+    mh_engine_events_free(events, n);
+    mh_engine_wf_unref(wf);
+    return rc;
+}
+
+/* A uuid[] literal of the runs of `jobs` (those whose plan is_finished == `finished`, when
+ * `plans` is given); NULL when it does not fit. */
+static char *uuid_array(const struct mh_runtime__job *jobs, const struct plan *plans, int n,
+                        bool finished)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 1u << 20);
+    enum mh_err rc = mh_buf_append_str(&b, "{");
+    bool first = true;
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        if (plans && plans[i].is_finished != finished)
+            continue;
+        rc = mh_buf_printf(&b, "%s%s", first ? "" : ",", jobs[i].run_id);
+        first = false;
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&b, "}");
+    if (rc != MH_OK) {
+        mh_buf_cleanup(&b);
+        return NULL;
+    }
+    return mh_buf_steal(&b, NULL);
+}
+
+/*
+ * What the batch tells live streams (src/http/hub.h), as a text[] literal of notification
+ * payloads: "<project> <run>:<last seq> ..." for the runs that gained events (" x<transaction
+ * id>" is appended when they are sent, after COMMIT), split to stay under PostgreSQL's 8000-byte
+ * payload limit. One notification per transaction, not per event.
+ */
+static char *stream_notes(const struct mh_runtime__job *jobs, const struct plan *plans, int n)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 1u << 24);
+    enum mh_err rc = mh_buf_append_str(&b, "{\"");
+    size_t start = mh_buf_len(&b);
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&b, jobs[0].project_id);
+    bool any = false;
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        if (plans[i].res.n_events == 0)
+            continue;
+        if (mh_buf_len(&b) - start > 7700) {
+            rc = mh_buf_printf(&b, "\",\"%s", jobs[0].project_id);
+            start = mh_buf_len(&b) - strlen(jobs[0].project_id);
+        }
+        const struct mh_event *last = &plans[i].res.events[plans[i].res.n_events - 1];
+        if (rc == MH_OK)
+            rc = mh_buf_printf(&b, " %s:%lld", jobs[i].run_id, (long long)last->seq);
+        any = true;
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&b, "\"}");
+    if (!any || rc != MH_OK) {
+        /* Too many to tell (over 16 MiB): streams then hear of them at their next poll. */
+        if (rc != MH_OK)
+            mh_log(MH_LOG_WARN, "engine", "batch of %d runs: live streams not told", n);
+        mh_buf_cleanup(&b);
+        return mh_xstrdup("{}");
+    }
+    return mh_buf_steal(&b, NULL);
+}
+
+/*
+ * Writes every plan of the batch: all new events, every run's summary, the deletion of finished
+ * runs' jobs and the rescheduling of the others, in one statement; then the rare extras (a job
+ * row that went missing, dead letters). The `= ANY($5)` conditions give the planner an index
+ * path into runs and jobs: joined only to a set-returning function it estimates at 100 rows, it
+ * would otherwise scan both tables whole for every batch.
+ */
+static enum mh_err write_plans(struct mh_db_conn *c, const struct mh_runtime__job *jobs,
+                               struct plan *plans, int n, char **notes_out, char xid[24],
+                               struct mh_err_info *info)
+{
+    json_t *events = json_array(), *runs = json_array(), *sched = json_array();
+    for (int i = 0; i < n; i++) {
+        struct plan *p = &plans[i];
+        if (!p->is_finished)
+            json_array_append_new(
+                sched, json_pack("{s:s, s:I}", "id", jobs[i].run_id, "wake", (json_int_t)p->wake));
+        if (p->res.n_events == 0)
+            continue;
+        for (size_t k = 0; k < p->res.n_events; k++) {
+            json_t *row = mh_engine_event_row(&p->res.events[k]);
+            json_object_set_new(row, "run_id", json_string(jobs[i].run_id));
+            json_object_set_new(row, "created_at", json_string(p->created_at));
+            json_array_append_new(events, row);
+        }
+        const struct mh_event *last = &p->res.events[p->res.n_events - 1];
+        char hex[2 * MH_ENGINE_HASH_LEN + 1];
+        mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hex);
+        json_t *r = json_pack("{s:s, s:s, s:s, s:I}", "id", jobs[i].run_id, "status",
+                              mh_engine_run_status_name(p->res.status), "last_hash", hex,
+                              "last_seq", (json_int_t)last->seq);
+        for (size_t k = 0; k < p->res.n_actions; k++) {
+            const struct mh_engine_action *a = &p->res.actions[k];
+            if (a->kind != MH_ACTION_FINISHED)
+                continue;
+            if (a->output)
+                json_object_set(r, "output", a->output);
+            if (a->error)
+                json_object_set(r, "error", json_object_get(a->error, "message"));
+        }
+        json_array_append_new(runs, r);
+    }
+    char *ev_s = json_dumps(events, JSON_COMPACT);
+    char *runs_s = json_dumps(runs, JSON_COMPACT);
+    char *sched_s = json_dumps(sched, JSON_COMPACT);
+    char *done_s = uuid_array(jobs, plans, n, true);
+    char *all_s = uuid_array(jobs, NULL, n, false);
+    *notes_out = stream_notes(jobs, plans, n);
+    const char *params[] = {ev_s, runs_s, done_s, sched_s, all_s};
+    json_t *row = NULL;
+    enum mh_err rc = MH_OK;
+    if (!ev_s || !runs_s || !done_s || !sched_s || !all_s)
+        rc = mh_err_set(info, MH_ETOOBIG, "too-big", -1, "the batch's writes do not fit");
+    if (rc == MH_OK)
+        rc = mh_db_query_row(
+            c,
+            "WITH e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, "
+            "node_id, "
+            "attempt, payload, at, hash) SELECT (x->>'run_id')::uuid, "
+            "(x->>'created_at')::timestamptz, "
+            "(x->>'seq')::int, mh_pid(), x->>'type', nullif(x->>'node_id', ''), "
+            "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), 'epoch'::timestamptz + "
+            "(x->>'at_ms')::bigint * interval '1 millisecond', decode(x->>'hash', 'hex') FROM "
+            "jsonb_array_elements($1::jsonb) x RETURNING 1), "
+            "u AS (UPDATE runs r SET feed_xid = CASE WHEN r.status = x->>'status' THEN r.feed_xid "
+            "ELSE pg_current_xact_id() END, status = x->>'status', last_hash = "
+            "decode(x->>'last_hash', "
+            "'hex'), last_seq = (x->>'last_seq')::int, started_at = coalesce(r.started_at, now()), "
+            "finished_at = CASE WHEN x->>'status' IN ('succeeded', 'failed', 'canceled') THEN "
+            "now() "
+            "END, output = CASE WHEN x ? 'output' THEN x->'output' ELSE r.output END, error = "
+            "coalesce(x->>'error', r.error) FROM jsonb_array_elements($2::jsonb) x WHERE r.id = "
+            "ANY($5::uuid[]) AND r.id = (x->>'id')::uuid RETURNING 1), "
+            "d AS (DELETE FROM jobs WHERE run_id = ANY($3::uuid[]) RETURNING 1), "
+            "s AS (UPDATE jobs j SET run_at = 'epoch'::timestamptz + (x->>'wake')::bigint * "
+            "interval "
+            "'1 millisecond', lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = "
+            "NULL "
+            "FROM jsonb_array_elements($4::jsonb) x WHERE j.run_id = ANY($5::uuid[]) AND j.run_id "
+            "= "
+            "(x->>'id')::uuid RETURNING j.run_id) "
+            "SELECT (SELECT count(*) FROM e) AS appended, (SELECT count(*) FROM u) AS updated, "
+            "coalesce((SELECT json_agg(run_id) FROM s), '[]') AS scheduled, "
+            "pg_current_xact_id()::text AS xid",
+            5, params, &row, info);
+    const char *x = rc == MH_OK ? json_string_value(json_object_get(row, "xid")) : NULL;
+    snprintf(xid, 24, "%s", x ? x : "");
+    free(all_s);
+    free(ev_s);
+    free(runs_s);
+    free(sched_s);
+    free(done_s);
+    json_decref(events);
+    json_decref(runs);
+    json_decref(sched);
+    json_t *scheduled = rc == MH_OK ? json_object_get(row, "scheduled") : NULL;
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        struct plan *p = &plans[i];
+        if (!p->is_finished) {
+            bool found = false;
+            size_t k;
+            json_t *v;
+            json_array_foreach(scheduled, k, v)
+            {
+                found = found || strcmp(json_string_value(v), jobs[i].run_id) == 0;
+            }
+            if (!found) { /* woken by a report while its job row was gone */
+                char at[32];
+                snprintf(at, sizeof(at), "%lld", (long long)p->wake);
+                const char *jp[] = {jobs[i].run_id, at};
+                rc = mh_db_query(c,
+                                 "INSERT INTO jobs (project_id, run_id, kind, run_at) VALUES "
+                                 "(mh_pid(), $1, 'advance', 'epoch'::timestamptz + $2::bigint * "
+                                 "interval '1 millisecond')",
+                                 2, jp, NULL, NULL, info);
+            }
+        }
+        if (rc == MH_OK && p->dead_letter) {
+            char *err = json_dumps(p->dead_letter, JSON_COMPACT);
+            const char *dp[] = {jobs[i].run_id, err,
+                                json_string_value(json_object_get(p->dead_letter, "message"))};
+            rc = mh_db_query(c,
+                             "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
+                             "attempts, last_error) VALUES (mh_pid(), $1, 'step', $2::jsonb, "
+                             "(SELECT count(*) FROM events WHERE run_id = $1 AND type = "
+                             "'http_attempt' AND node_id = ($2::jsonb->>'node')), $3)",
+                             3, dp, NULL, NULL, info);
+            free(err);
+        }
+    }
+    json_decref(row);
+    return rc;
+}
+
+/* Remembers a claimed job whose outcome could not be recorded because the database was
+ * unreachable: take_back hands it back once the database answers again. */
+/* After a commit: forgets the report's call and sends what the decisions asked for. */
+static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__job *j,
+                         struct mh_runtime__report *rep,
+                         const struct mh_runtime__settings *settings, struct plan *p)
+{
+    if (rep)
+        mh_runtime__inflight_forget(rt, rep->key);
+    for (size_t i = 0; i < p->nsends; i++)
+        mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
+}
+
+/* Resolves, in the batch's transaction, what the http_calls of `p` need to be sent: those the
+ * decision asked for, and the outstanding ones this process is not making (after a crash or a
+ * park). A call already in flight here is left alone: its secrets are not decrypted again. */
+static enum mh_err prepare_sends(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                                 const struct mh_runtime__job *j, struct plan *p,
+                                 struct mh_err_info *info)
+{
+    size_t cap = p->res.n_actions + p->pending.n_actions;
+    if (cap == 0)
+        return MH_OK;
+    p->sends = mh_xcalloc(cap, sizeof(*p->sends));
+    for (size_t i = 0; i < cap; i++) {
+        const struct mh_engine_action *a =
+            i < p->res.n_actions ? &p->res.actions[i] : &p->pending.actions[i - p->res.n_actions];
+        if (a->kind != MH_ACTION_HTTP)
+            continue;
+        char key[160];
+        snprintf(key, sizeof(key), "%s/%s/%d", j->run_id, a->node_id, a->attempt);
+        /* The decision's own calls are outstanding too: each is resolved once. */
+        bool is_listed = mh_runtime__inflight_has(rt, key);
+        for (size_t k = 0; k < p->nsends && !is_listed; k++)
+            is_listed = strcmp(p->sends[k].action->node_id, a->node_id) == 0 &&
+                        p->sends[k].action->attempt == a->attempt;
+        if (is_listed)
+            continue;
+        enum mh_err rc = mh_runtime__send_resolve(rt, c, j, a, &p->sends[p->nsends], info);
+        if (rc != MH_OK)
+            return rc;
+        p->nsends++;
+    }
+    return MH_OK;
+}
+
+/*
+ * Advances `n` runs of one project in ONE transaction: their rows and logs in one query, a
+ * decision each, then one statement for all their writes and one commit. Pure steps that follow
+ * each other already cost no commit of their own; batching spares most of the rest.
+ */
+static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_runtime__job *jobs,
+                                 struct mh_runtime__report **reps, struct plan *plans, int n,
+                                 struct mh_runtime__settings *settings, struct mh_err_info *info)
+{
+    struct mh_db_conn *c = NULL;
+    json_t *rows = NULL;
+    char *ids = uuid_array(jobs, NULL, n, false);
+    if (ids == NULL)
+        return mh_err_set(info, MH_ETOOBIG, "too-big", -1, "the batch's run ids do not fit");
+    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
+    if (rc == MH_OK)
+        rc = mh_db_begin_generic(c, NULL, jobs[0].project_id, info);
+    if (rc != MH_OK)
+        goto out;
+    const char *params[] = {ids};
+    rc = mh_db_query(
+        c,
+        "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, coalesce((SELECT "
+        "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
+        "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
+        "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
+        "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = ANY($1::uuid[]) ORDER BY "
+        "r.id FOR UPDATE OF r",
+        1, params, &rows, NULL, info);
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        json_t *row = NULL, *r;
+        size_t k;
+        json_array_foreach(rows, k, r)
+        {
+            if (strcmp(json_string_value(json_object_get(r, "id")), jobs[i].run_id) == 0)
+                row = r;
+        }
+        rc = decide(rt, c, row, reps ? reps[i] : NULL, &plans[i], info);
+    }
+    for (int i = 0; i < n && rc == MH_OK; i++)
+        rc = prepare_sends(rt, c, &jobs[i], &plans[i], info);
+    /* The project's settings (privacy rules, outbound allow-list) come with the batch too. */
+    bool has_sends = false;
+    for (int i = 0; i < n; i++)
+        has_sends = has_sends || plans[i].nsends > 0;
+    if (rc == MH_OK && has_sends)
+        rc = mh_runtime__settings_load(rt, c, jobs[0].project_id, settings, info);
+    char *notes = NULL, xid[24] = "";
+    if (rc == MH_OK)
+        rc = write_plans(c, jobs, plans, n, &notes, xid, info);
+    if (rc == MH_OK)
+        rc = mh_db_commit(c, info);
+    /* Live streams hear of the new events after COMMIT, in a statement of their own with
+     * synchronous_commit off: a NOTIFY inside the batch would serialise the workers' commits
+     * (PostgreSQL commits notifying transactions one at a time, through their WAL flush). A
+     * notification lost to a crash here costs a stream only its wake-up. */
+    if (rc == MH_OK && notes && strcmp(notes, "{}") != 0 && xid[0]) {
+        const char *np[] = {notes, xid};
+        struct mh_err_info ni = MH_ERR_INFO_INIT;
+        if (mh_db_query(c,
+                        "SELECT set_config('synchronous_commit', 'off', true), "
+                        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL
+                        "', x || ' x' || $2)) FROM unnest($1::text[]) x",
+                        2, np, NULL, NULL, &ni) != MH_OK)
+            mh_log(MH_LOG_DEBUG, "engine", "streams not notified: %s", ni.message);
+    }
+    free(notes);
+out:
+    json_decref(rows);
+    free(ids);
+    mh_db_release(c);
+    return rc;
+}
+
+/*
+ * Runs a batch; when it fails, every run is redone on its own (so one bad run cannot hold the
+ * others back), retrying when another worker advanced a run first.
+ */
+static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *jobs,
+                          struct mh_runtime__report **reps, int n)
+{
+    struct plan *plans = mh_xcalloc((size_t)n, sizeof(*plans));
+    struct mh_runtime__settings settings = {0};
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = MH_ECONFLICT;
+    for (int attempt = 0; attempt < (n == 1 ? 5 : 1) && rc == MH_ECONFLICT; attempt++) {
+        for (int i = 0; i < n; i++)
+            plan_cleanup(&plans[i]);
+        mh_runtime__settings_cleanup(&settings);
+        info = (struct mh_err_info)MH_ERR_INFO_INIT;
+        rc = advance_batch(rt, jobs, reps, plans, n, &settings, &info);
+    }
+    for (int i = 0; i < n; i++) {
+        if (rc == MH_OK) {
+            count_plan(&plans[i]);
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: %zu new event(s), status %s", jobs[i].run_id,
+                   plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
+            after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &settings, &plans[i]);
+        }
+        plan_cleanup(&plans[i]);
+    }
+    mh_runtime__settings_cleanup(&settings);
+    free(plans);
+    if (rc == MH_OK)
+        return;
+    if (n > 1) {
+        for (int i = 0; i < n; i++)
+            process_batch(rt, &jobs[i], reps ? &reps[i] : NULL, 1);
+        return;
+    }
+    mh_log(MH_LOG_WARN, "engine", "run %s: advance failed: %s (%s)", jobs[0].run_id, info.message,
+           info.kind);
+    /* The reason becomes the run's error, which the API shows: PostgreSQL's text stays in the
+     * log line above. */
+    const char *why = mh_db_err_is_db(&info) ? "database error (the server log has the detail)"
+                      : info.message[0]      ? info.message
+                                             : mh_strerror(rc);
+    if (reps && reps[0] && rc == MH_EUNAVAILABLE)
+        mh_runtime__report_park(rt, reps[0]); /* applied again once the database answers */
+    else if (reps && reps[0])
+        mh_runtime__inflight_forget(
+            rt, reps[0]->key); /* the job's recovery wake sends the call again */
+    else if (rc == MH_EUNAVAILABLE)
+        mh_runtime__orphan_add(rt, &jobs[0]); /* not the job's fault: no attempt spent on it */
+    else
+        mh_runtime__job_failed(rt, &jobs[0], why);
+}
+
+/* Runs `jobs` (and their reports) grouped by project, one transaction per group. */
+void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__job *jobs,
+                             struct mh_runtime__report **reps, int n)
+{
+    bool *done = mh_xcalloc((size_t)(n ? n : 1), sizeof(bool));
+    struct mh_runtime__job *group = mh_xcalloc((size_t)(n ? n : 1), sizeof(*group));
+    struct mh_runtime__report **greps = reps ? mh_xcalloc((size_t)n, sizeof(*greps)) : NULL;
+    for (int i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        int g = 0;
+        for (int k = i; k < n; k++) {
+            if (done[k] || strcmp(jobs[k].project_id, jobs[i].project_id) != 0)
+                continue;
+            /* One run appears once per transaction: a second report waits for the next. */
+            bool dup = false;
+            for (int x = 0; x < g && !dup; x++)
+                dup = strcmp(group[x].run_id, jobs[k].run_id) == 0;
+            if (dup)
+                continue;
+            group[g] = jobs[k];
+            if (greps)
+                greps[g] = reps[k];
+            g++;
+            done[k] = true;
+        }
+        process_batch(rt, group, greps, g);
+    }
+    free(done);
+    free(group);
+    free(greps);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/runtime (docs/internals/runtime.md). The runtime drives the pure engine
+ * (src/engine) against PostgreSQL; its parts, one file each:
+ *
+ *   worker.c  the threads: worker loop, listener, start/stop, the reports queue
+ *   queue.c   the job rows: claim, leases handed back, retries and dead letters (never calls
+ *             the engine)
+ *   batch.c   one transaction per batch of runs: load, decide (the engine), write, commit
+ *   send.c    the send pipeline of an http_call: resolve secrets -> render -> sign -> submit
+ *   store.c   the run store: run creation, event rows, resume and replay
+ */
+#ifndef MH_RUNTIME_INTERNAL_H
+#define MH_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "runtime/store.h"
+
+#define MH_RUNTIME__WF_CACHE_SIZE      128
+#define MH_RUNTIME__RECOVERY_MARGIN_MS 5000
+#define MH_RUNTIME__NOTIFY_CHANNEL     "meshhook_jobs"
+
+/* An outcome for a run that a worker applies by advancing it: an http_call's attempt (from the
+ * executor thread), a cancellation (from the API), or a park (circuit open). */
+struct mh_runtime__report {
+    struct mh_runtime__report *next;
+    char run_id[37];
+    char project_id[37];
+    char key[160]; /* run/node/attempt of the in-flight call, "" for none */
+    bool has_event;
+    struct mh_event ev;    /* an unsealed http_attempt report */
+    int64_t park_until_ms; /* circuit open: wake the run's job then instead */
+};
+
+struct mh_runtime__wf_entry {
+    char version_id[37];
+    struct mh_wf *wf;
+};
+
+struct mh_engine_runtime {
+    struct mh_engine_runtime_opts opts;
+    char worker_id[96];
+    pthread_t *threads;
+    int nthreads;
+    pthread_t listener;
+    bool has_listener;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic bool is_stopping;
+    unsigned wake_gen;
+    struct mh_runtime__report *reports_head, *reports_tail;
+    json_t *inflight; /* set of "run/node/attempt" keys sent by this process */
+    struct mh_runtime__wf_entry cache[MH_RUNTIME__WF_CACHE_SIZE];
+    unsigned cache_next;
+    struct mh_outbound *out;
+    _Atomic bool notify_pending;
+    json_t *privacy; /* project id -> {"at", "settings", "allowlist"}: a short-lived cache */
+    json_t *orphans; /* [[job id, attempts]...] to hand back once the database answers (mu) */
+    struct mh_runtime__report *parked; /* reports to apply again once the database answers (mu) */
+};
+
+/* A claimed job (or, for a report, the run it concerns). */
+struct mh_runtime__job {
+    long long id;
+    char project_id[37];
+    char run_id[37];
+    int attempts;
+    int max_attempts;
+};
+
+/* worker.c */
+uint64_t mh_runtime__random_u64(void *ctx);
+void mh_runtime__push_report(struct mh_engine_runtime *rt, struct mh_runtime__report *r);
+void mh_runtime__report_free(struct mh_runtime__report *r);
+/* The set of calls this process has in flight, by "run/node/attempt" key. */
+void mh_runtime__inflight_forget(struct mh_engine_runtime *rt, const char *key);
+/* True when the key was not yet in flight (and now is). */
+bool mh_runtime__inflight_claim(struct mh_engine_runtime *rt, const char *key);
+/* True when the key is in flight now (a hint: it may change at once). */
+bool mh_runtime__inflight_has(struct mh_engine_runtime *rt, const char *key);
+
+/* queue.c: the job rows. None of these calls the engine. */
+/* Claims up to `max` due jobs (leased to this worker); returns how many. */
+int mh_runtime__claim(struct mh_engine_runtime *rt, struct mh_runtime__job *jobs, int max);
+/* A job whose processing failed: retried later with backoff, or dead-lettered. */
+void mh_runtime__job_failed(struct mh_engine_runtime *rt, const struct mh_runtime__job *j,
+                            const char *why);
+/* A claimed job whose outcome could not be recorded (database away): handed back later. */
+void mh_runtime__orphan_add(struct mh_engine_runtime *rt, const struct mh_runtime__job *j);
+/* A report that could not be recorded (database away): applied again later. `r` stays the
+ * caller's; its event moves to the parked copy. */
+void mh_runtime__report_park(struct mh_engine_runtime *rt, struct mh_runtime__report *r);
+/* Hands the orphans back and queues the parked reports again once the database answers. */
+void mh_runtime__take_back(struct mh_engine_runtime *rt);
+/* Releases every lease this process holds (at stop). */
+void mh_runtime__release_leases(struct mh_engine_runtime *rt);
+
+/* batch.c */
+/* Advances `jobs` (with their reports, `reps` may be NULL), grouped by project, one
+ * transaction per group. */
+void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__job *jobs,
+                             struct mh_runtime__report **reps, int n);
+void mh_runtime__wf_cache_clear(struct mh_engine_runtime *rt);
+
+/* send.c: the send pipeline. */
+
+/* What a batch's sends of one project need from its settings (loaded with the batch). */
+struct mh_runtime__settings {
+    json_t *artifact_rules; /* privacy settings when they redact recorded bodies, else NULL */
+    char *allowlist;        /* the project's outbound allow-list, "" for none */
+};
+/* Loads them on `c` (the batch's transaction, in the project), from a cache of a few seconds
+ * when fresh. A database error fails the batch. */
+MH_MUSTCHECK enum mh_err mh_runtime__settings_load(struct mh_engine_runtime *rt,
+                                                   struct mh_db_conn *c, const char *project_id,
+                                                   struct mh_runtime__settings *out,
+                                                   struct mh_err_info *info);
+void mh_runtime__settings_cleanup(struct mh_runtime__settings *s);
+
+/* One http_call to send once the batch has committed. */
+struct mh_runtime__send {
+    const struct mh_engine_action *action; /* borrowed from the plan */
+    json_t *secrets;                       /* name -> value, NULL when it names none */
+    char *error;                           /* why it cannot be sent: the step fails with it */
+};
+/* Step 1, in the batch's transaction: decrypts the secrets `a` names (its template's and its
+ * signing secret). A missing or undecryptable secret is the step's failure (send->error); a
+ * database error fails the batch (returned). */
+MH_MUSTCHECK enum mh_err
+mh_runtime__send_resolve(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                         const struct mh_runtime__job *j, const struct mh_engine_action *a,
+                         struct mh_runtime__send *send, struct mh_err_info *info);
+/* Steps 2-4, after the commit: render, sign and submit (the outcome comes back as a report).
+ * Takes the send's secrets and error. */
+void mh_runtime__send_dispatch(struct mh_engine_runtime *rt, const struct mh_runtime__job *j,
+                               const struct mh_runtime__settings *settings,
+                               struct mh_runtime__send *send);
+void mh_runtime__send_cleanup(struct mh_runtime__send *send);
+
+#endif
