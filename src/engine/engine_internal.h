@@ -119,6 +119,14 @@ struct mh_replay;
 struct mh_run_state;
 struct mh_step_state;
 
+/* The step events whose admission depends on the node's type (struct mh_node_type's admit). */
+enum mh_node_event {
+    MH_NODE_EV_START,   /* step_started */
+    MH_NODE_EV_ATTEMPT, /* the report http_attempt */
+    MH_NODE_EV_TIMER,   /* timer_set */
+    MH_NODE_EV_SUCCEED, /* step_succeeded */
+};
+
 /* Where a node's outgoing edges go. */
 enum mh_node_out {
     MH_NODE_OUT_PLAIN, /* edges without a port */
@@ -161,10 +169,11 @@ struct mh_node_type {
     enum mh_err (*resume)(struct mh_advance *a, size_t i, bool *progress);
     /* decide.c (mh_engine_pending): adds the actions step `i` still waits on, as recorded. */
     void (*pending)(struct mh_advance *a, size_t i);
-    /* fold.c: NULL when event `ev` (a step event other than step_failed and step_skipped) may
-     * apply to step `s` of a node of this type, else why not. Reports (http_attempt) that it
-     * refuses are ignored as stale; the engine's own events, refused, mean a foreign log. */
-    const char *(*admit)(const struct mh_step_state *s, const struct mh_event *ev);
+    /* fold.c: NULL when an event of kind `what` may apply to step `s` of a node of this type,
+     * else why not. A refused report is ignored as stale; a refused event of the engine's own
+     * means a foreign log. The fold's state checks (the step's status, attempt and timer) come
+     * on top. */
+    const char *(*admit)(const struct mh_step_state *s, enum mh_node_event what);
     /* A pure node's outcome in `ctx` (new on success); MH_EJMESPATH with `info` on an
      * expression error. Replay recomputes recorded outcomes with it. */
     enum mh_err (*eval)(const struct mh_wf_node *n, json_t *ctx, json_t **out,
@@ -206,7 +215,7 @@ enum mh_err mh_engine__node_stand_in_none(const struct mh_wf_node *n, json_t *v,
                                           struct mh_err_info *info);
 void mh_engine__node_secret_refs_none(json_t *cfg, json_t *names);
 /* The admission of a pure type: its steps are decided at once, never started or parked. */
-const char *mh_engine__node_admit_pure(const struct mh_step_state *s, const struct mh_event *ev);
+const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_node_event what);
 /* The start of a pure type (decide.c): evaluates type->eval and records the step's outcome. */
 MH_MUSTCHECK enum mh_err mh_engine__node_start_pure(struct mh_advance *a, size_t i);
 /* The same, and *kept (when not NULL) gets a new reference to the output recorded, or NULL when

@@ -116,8 +116,8 @@ bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const st
         if (idx < 0)
             return false;
         const struct mh_step_state *s = &st->steps[idx];
-        return st->wf->nodes[idx].type->admit(s, ev) == NULL && s->status == MH_STEP_RUNNING &&
-               s->attempts == ev->attempt && s->result == NULL;
+        return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL &&
+               s->status == MH_STEP_RUNNING && s->attempts == ev->attempt && s->result == NULL;
     }
     return strcmp(ev->type, MH_EV_RUN_CANCELED) == 0;
 }
@@ -129,13 +129,13 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
     json_t *p = ev->payload;
     const char *t = ev->type;
     (void)st;
-    /* What only the node's type knows: which of these events its steps take, and when. */
-    bool is_typed = strcmp(t, MH_EV_STEP_FAILED) != 0 && strcmp(t, MH_EV_STEP_SKIPPED) != 0 &&
-                    strcmp(t, MH_EV_STEP_SUCCEEDED) != 0;
-    const char *why = is_typed ? n->type->admit(s, ev) : NULL;
-    if (why != NULL)
-        return bad(info, ev, why);
+    /* What only the node's type knows (type->admit): whether its steps are started, set timers,
+     * and when they may succeed. Attempts, retries and timer firings need a step in the state
+     * only such events put it in, which the checks below test. */
+    const char *why = NULL;
     if (strcmp(t, MH_EV_STEP_STARTED) == 0) {
+        if ((why = n->type->admit(s, MH_NODE_EV_START)) != NULL)
+            return bad(info, ev, why);
         if (!(s->status == MH_STEP_PENDING && ev->attempt == 1) &&
             !(s->status == MH_STEP_WAITING_RETRY && ev->attempt == s->attempts + 1))
             return bad(info, ev, "attempt does not follow the step's state");
@@ -157,6 +157,8 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
         s->fire_at = json_integer_value(json_object_get(p, "fire_at"));
         set_json(&s->result, NULL);
     } else if (strcmp(t, MH_EV_TIMER_SET) == 0) {
+        if ((why = n->type->admit(s, MH_NODE_EV_TIMER)) != NULL)
+            return bad(info, ev, why);
         if (s->status != MH_STEP_PENDING)
             return bad(info, ev, "a timer is set only by a pending delay step");
         s->status = MH_STEP_WAITING_TIMER;
@@ -169,8 +171,7 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
     } else if (strcmp(t, MH_EV_STEP_SUCCEEDED) == 0) {
         if (is_terminal_step(s->status))
             return bad(info, ev, "the step already finished");
-        why = n->type->admit(s, ev);
-        if (why != NULL)
+        if ((why = n->type->admit(s, MH_NODE_EV_SUCCEED)) != NULL)
             return bad(info, ev, why);
         /* Later steps see the output in one key order, however it was built. */
         json_t *out = mh_engine__json_state_ordered(json_object_get(p, "output"));

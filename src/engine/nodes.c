@@ -198,16 +198,16 @@ void mh_engine__node_secret_refs_none(json_t *cfg, json_t *names)
     (void)cfg, (void)names;
 }
 
-const char *mh_engine__node_admit_pure(const struct mh_step_state *s, const struct mh_event *ev)
+const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_node_event what)
 {
     (void)s;
-    if (strcmp(ev->type, MH_EV_STEP_STARTED) == 0)
-        return "only http_call steps are started";
-    if (strcmp(ev->type, MH_EV_TIMER_SET) == 0)
-        return "a timer is set only by a pending delay step";
-    /* Attempts, retries and timers need a step that is running or waiting, which a pure step
-     * never is: the fold's state checks refuse them. */
-    return NULL;
+    switch (what) {
+    case MH_NODE_EV_START: return "only http_call steps are started";
+    case MH_NODE_EV_ATTEMPT: return "only http_call steps have attempts";
+    case MH_NODE_EV_TIMER: return "a timer is set only by a pending delay step";
+    case MH_NODE_EV_SUCCEED: return NULL;
+    }
+    return "unknown event";
 }
 
 enum mh_err mh_engine_expr_check(const char *src, bool is_template, bool is_url,

@@ -43,7 +43,7 @@ static void release(void *impl);
 static enum mh_err start(struct mh_advance *a, size_t i);
 static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress);
 static void pending(struct mh_advance *a, size_t i);
-static const char *admit(const struct mh_step_state *s, const struct mh_event *ev);
+static const char *admit(const struct mh_step_state *s, enum mh_node_event what);
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
 static enum mh_err check_stand_in(const struct mh_wf_node *n, json_t *v, struct mh_err_info *info);
 
@@ -181,13 +181,16 @@ static void pending(struct mh_advance *a, size_t i)
         mh_engine__add_timer(a, i, 1, s->fire_at);
 }
 
-static const char *admit(const struct mh_step_state *s, const struct mh_event *ev)
+static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
 {
-    if (strcmp(ev->type, MH_EV_STEP_STARTED) == 0)
-        return "only http_call steps are started";
-    if (strcmp(ev->type, MH_EV_STEP_SUCCEEDED) == 0 && !s->timer_fired)
-        return "a delay step succeeds only after its timer fired";
-    return NULL;
+    switch (what) {
+    case MH_NODE_EV_START: return "only http_call steps are started";
+    case MH_NODE_EV_ATTEMPT: return "only http_call steps have attempts";
+    case MH_NODE_EV_TIMER: return NULL;
+    case MH_NODE_EV_SUCCEED:
+        return s->timer_fired ? NULL : "a delay step succeeds only after its timer fired";
+    }
+    return "unknown event";
 }
 
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member)

@@ -121,7 +121,7 @@ static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress);
 static enum mh_err handle_http_result(struct mh_advance *a, size_t i);
 static enum mh_err schedule_retry(struct mh_advance *a, size_t i, json_t *error, json_t *resp);
 static void pending(struct mh_advance *a, size_t i);
-static const char *admit(const struct mh_step_state *s, const struct mh_event *ev);
+static const char *admit(const struct mh_step_state *s, enum mh_node_event what);
 static void replay(struct mh_replay *r, const struct mh_event *ev, size_t i);
 static bool same_json_body(const struct mh_wf_node *n, json_t *recorded, json_t *rebuilt);
 static enum mh_err check_stand_in(const struct mh_wf_node *n, json_t *v, struct mh_err_info *info);
@@ -614,14 +614,18 @@ static void pending(struct mh_advance *a, size_t i)
 
 /* ---- Folding ------------------------------------------------------------------------------ */
 
-static const char *admit(const struct mh_step_state *s, const struct mh_event *ev)
+static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
 {
-    if (strcmp(ev->type, MH_EV_TIMER_SET) == 0)
-        return "a timer is set only by a pending delay step";
-    if (strcmp(ev->type, MH_EV_STEP_SUCCEEDED) == 0 &&
-        (s->status != MH_STEP_RUNNING || s->result == NULL))
-        return "an http_call step succeeds only after an attempt's result";
-    return NULL;
+    switch (what) {
+    case MH_NODE_EV_START:
+    case MH_NODE_EV_ATTEMPT: return NULL;
+    case MH_NODE_EV_TIMER: return "a timer is set only by a pending delay step";
+    case MH_NODE_EV_SUCCEED:
+        return s->status == MH_STEP_RUNNING && s->result != NULL
+                   ? NULL
+                   : "an http_call step succeeds only after an attempt's result";
+    }
+    return "unknown event";
 }
 
 /* ---- Replay ------------------------------------------------------------------------------- */
