@@ -29,8 +29,8 @@ struct compile_ctx {
     bool *node_ok;  /* node has a valid, unique id (takes part in graph checks) */
     bool *type_ok;  /* node has a known type */
     long *node_pos; /* definition index of each node (nodes are compacted) */
-    struct mh_schema *schemas[8];
-    bool schema_tried[8];
+    struct mh_schema *schemas[MH_ENGINE__MAX_NODE_TYPES]; /* by index in the type table */
+    bool schema_tried[MH_ENGINE__MAX_NODE_TYPES];
 };
 
 static bool valid_id(const char *s);
@@ -97,7 +97,9 @@ bool mh_engine__is_ancestor(const struct mh_wf *wf, size_t node, size_t maybe_an
 static void check_config(struct compile_ctx *c, struct mh_wf_node *n, json_t *cfg, const char *path,
                          const struct mh_node_type *t)
 {
-    size_t ti = (size_t)t->kind;
+    size_t ti = 0;
+    while (ti < mh_engine__node_type_count() && mh_engine__node_type_at(ti) != t)
+        ti++;
     MH_ASSERT(ti < MH_ARRAY_LEN(c->schemas));
     if (!c->schema_tried[ti]) {
         c->schema_tried[ti] = true;
@@ -130,7 +132,7 @@ static void check_config(struct compile_ctx *c, struct mh_wf_node *n, json_t *cf
         return;
     }
     json_decref(serrs);
-    mh_engine__node_prepare(n, cfg, path, c->errors);
+    t->compile(n, cfg, path, c->errors);
 }
 
 static void parse_nodes(struct compile_ctx *c, json_t *nodes)
@@ -198,11 +200,10 @@ static void parse_nodes(struct compile_ctx *c, json_t *nodes)
                                  type ? "unknown node type \"%.64s\"" : "a node needs a type%.0s",
                                  type ? type : "");
             n->type_name = mh_xstrdup(type ? type : "");
-            n->kind = MH_NODE_TRANSFORM;
             continue;
         }
         n->type_name = mh_xstrdup(t->name);
-        n->kind = t->kind;
+        n->type = t;
         c->type_ok[wf->n_nodes - 1] = true;
         json_t *cfg = json_object_get(jn, "config");
         snprintf(sub, sizeof(sub), "%s/config", path);
@@ -267,21 +268,22 @@ static void parse_edges(struct compile_ctx *c, json_t *edges)
             continue;
         struct mh_wf_node *from = &wf->nodes[ends[0]];
         bool known = c->type_ok[ends[0]];
-        if (known && from->kind == MH_NODE_BRANCH && port == MH_PORT_NONE) {
+        if (known && from->type->out == MH_NODE_OUT_PORTS && port == MH_PORT_NONE) {
             mh_engine__add_error(c->errors, sub, "invalid_port", from->id, -1,
-                                 "an edge out of branch \"%s\" needs port \"true\" or \"false\"",
-                                 from->id);
+                                 "an edge out of %s \"%s\" needs port \"true\" or \"false\"",
+                                 from->type_name, from->id);
             continue;
         }
-        if (known && from->kind != MH_NODE_BRANCH && port != MH_PORT_NONE) {
+        if (known && from->type->out != MH_NODE_OUT_PORTS && port != MH_PORT_NONE) {
             mh_engine__add_error(c->errors, sub, "invalid_port", from->id, -1,
                                  "only edges out of a branch have a port; \"%s\" is a %s", from->id,
                                  from->type_name);
             continue;
         }
-        if (known && from->kind == MH_NODE_TERMINATE) {
+        if (known && from->type->out == MH_NODE_OUT_NONE) {
             mh_engine__add_error(c->errors, path, "terminate_outgoing", from->id, -1,
-                                 "terminate node \"%s\" cannot have outgoing edges", from->id);
+                                 "%s node \"%s\" cannot have outgoing edges", from->type_name,
+                                 from->id);
             continue;
         }
         bool dup = false;

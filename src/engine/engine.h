@@ -88,6 +88,10 @@ size_t mh_engine_wf_node_count(const struct mh_wf *wf);
 const char *mh_engine_wf_node_id(const struct mh_wf *wf, size_t i);
 /* The type name of node `node_id`, or NULL when there is no such node. Borrowed from `wf`. */
 const char *mh_engine_wf_node_type(const struct mh_wf *wf, const char *node_id);
+/* Whether a run that failed at node `node_id` belongs in the dead-letter list: the node's type
+ * depends on the outside world (an http_call), so replaying the run may succeed. False for an
+ * unknown node. */
+bool mh_engine_wf_node_is_dead_letter(const struct mh_wf *wf, const char *node_id);
 
 /* ---- Node types --------------------------------------------------------------------------- */
 

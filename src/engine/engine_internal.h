@@ -12,14 +12,6 @@
 #include "engine/engine.h"
 #include "jmespath/jmespath.h"
 
-enum mh_node_kind {
-    MH_NODE_TRANSFORM = 0,
-    MH_NODE_BRANCH,
-    MH_NODE_DELAY,
-    MH_NODE_TERMINATE,
-    MH_NODE_HTTP_CALL,
-};
-
 /* ---- Templates (template.c) --------------------------------------------------------------- */
 
 /* Where in a url an inserted value lands (MH_URL_NONE: not a url template). */
@@ -58,7 +50,7 @@ void mh_engine__tpl_destroy(struct mh_tpl *t);
  * (optional, a JSON array, without duplicates) and [start, end, name] to `spans` (optional, a
  * JSON array), start and end being byte offsets into *out. Those spans are the only places the
  * sender resolves secrets (mh_engine_request_resolve). `as_text` inserts url values unencoded
- * (the legacy rendering of mh_engine__build_request).
+ * (the legacy rendering of nodes/http_call.c's build_request).
  */
 MH_MUSTCHECK enum mh_err mh_engine__tpl_render(const struct mh_tpl *t, json_t *ctx, bool as_text,
                                                json_t *secrets, json_t *spans, char **out,
@@ -80,36 +72,15 @@ bool mh_engine__header_value_ok(const char *s, size_t len);
 
 /* ---- Compiled workflow (definition.c, nodes.c) -------------------------------------------- */
 
-struct mh_wf_kv {
-    char *name;
-    struct mh_tpl *tpl;
-};
+struct mh_node_type;
 
 struct mh_wf_node {
     char *id;
     char *type_name;
-    enum mh_node_kind kind;
-    /* transform: expression; branch: condition; terminate: output (optional); delay: until
-     * (optional); http_call: body.expression (optional). */
-    struct mh_jp_expr *expr;
-    /* delay */
-    int64_t duration_ms; /* -1 when `until` is used */
-    /* terminate */
-    bool terminate_failed;
-    /* http_call */
-    char method[16];
-    struct mh_tpl *url;
-    struct mh_wf_kv *headers;
-    size_t n_headers;
-    struct mh_wf_kv *query;
-    size_t n_query;
-    struct mh_tpl *body_tpl;
-    int64_t timeout_ms;
-    int max_attempts;
-    int64_t base_delay_ms;
-    int64_t max_delay_ms;
-    char *sign_secret;
-    bool expect_json;
+    /* The node's type; NULL only for a node of an unknown type in a definition that fails. */
+    const struct mh_node_type *type;
+    /* The config as the type compiled it (type->compile); owned and freed by type->release. */
+    void *impl;
     /* graph: indexes into mh_wf.edges */
     size_t *in;
     size_t n_in;
@@ -141,24 +112,133 @@ struct mh_wf {
 long mh_engine__node_index(const struct mh_wf *wf, const char *id);
 bool mh_engine__is_ancestor(const struct mh_wf *wf, size_t node, size_t maybe_ancestor);
 
-/* ---- Node types (nodes.c) ----------------------------------------------------------------- */
+/* ---- Node types (nodes.c, nodes/<type>.c; docs/internals/node-types.md) ------------------- */
 
-struct mh_node_type {
-    const char *name;
-    enum mh_node_kind kind;
-    const char *title;
-    const char *description;
-    const char *schema; /* JSON text */
+struct mh_advance;
+struct mh_replay;
+struct mh_run_state;
+struct mh_step_state;
+
+/* The step events whose admission depends on the node's type (struct mh_node_type's admit). */
+enum mh_node_event {
+    MH_NODE_EV_START,   /* step_started */
+    MH_NODE_EV_ATTEMPT, /* the report http_attempt */
+    MH_NODE_EV_TIMER,   /* timer_set */
+    MH_NODE_EV_SUCCEED, /* step_succeeded */
 };
 
-const struct mh_node_type *mh_engine__node_type(const char *name);
+/* Where a node's outgoing edges go. */
+enum mh_node_out {
+    MH_NODE_OUT_PLAIN, /* edges without a port */
+    MH_NODE_OUT_PORTS, /* every edge has port "true" or "false"; the step records which it took */
+    MH_NODE_OUT_NONE,  /* no outgoing edges: the node ends the run */
+};
+
 /*
- * Compiles `cfg` (already valid per the type's schema) into `n`, appending an error object to
- * `errors` for every semantic problem (a JMESPath or template that does not compile, a bad
- * duration); `path` is the JSON pointer of the node's config. Returns the number of errors added.
+ * One node type: what it is called and documented as, its config schema, and every operation
+ * the engine performs on a node of this type. Every member is set (tests/unit/test_engine_nodes.c
+ * checks it); a type with nothing to do for an operation names the shared no-op below. The
+ * operations run on the caller's thread, keep no state of their own and are pure: what a node
+ * does depends on its config, the run state and the caller's inputs alone.
  */
-size_t mh_engine__node_prepare(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
+struct mh_node_type {
+    const char *name;
+    const char *title;
+    const char *description;
+    const char *schema; /* JSON text of the config's JSON Schema, served by GET /api/node-types */
+    enum mh_node_out out;
+    /* Whether a run that failed at a node of this type goes to the dead-letter list (its failure
+     * came from the outside world, so replaying the run may succeed). */
+    bool is_dead_letter;
+
+    /* Compiles `cfg` (already valid per `schema`) into n->impl, appending an error object to
+     * `errors` for every problem the schema cannot express (a JMESPath expression or template
+     * that does not compile, a bad duration); `path` is the JSON pointer of the node's config.
+     * Returns the number of errors added. Sets n->impl even when it adds errors. */
+    size_t (*compile)(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
+    /* Frees n->impl (which may be NULL or partly compiled). */
+    void (*release)(void *impl);
+
+    /* decide.c: starts the pending step `i`, whose predecessors let it run. A pure type records
+     * its outcome at once; a type that waits for the outside world records what it waits for
+     * and adds the action to take. */
+    enum mh_err (*start)(struct mh_advance *a, size_t i);
+    /* decide.c: moves on the step `i` that start left running or waiting, when what it waits
+     * for has come (a result reported, a timer due); sets *progress when it recorded anything.
+     * Never called for pending or finished steps. */
+    enum mh_err (*resume)(struct mh_advance *a, size_t i, bool *progress);
+    /* decide.c (mh_engine_pending): adds the actions step `i` still waits on, as recorded. */
+    void (*pending)(struct mh_advance *a, size_t i);
+    /* fold.c: NULL when an event of kind `what` may apply to step `s` of a node of this type,
+     * else why not. A refused report is ignored as stale; a refused event of the engine's own
+     * means a foreign log. The fold's state checks (the step's status, attempt and timer) come
+     * on top. */
+    const char *(*admit)(const struct mh_step_state *s, enum mh_node_event what);
+    /* A pure node's outcome in `ctx` (new on success); MH_EJMESPATH with `info` on an
+     * expression error. Replay recomputes recorded outcomes with it. */
+    enum mh_err (*eval)(const struct mh_wf_node *n, json_t *ctx, json_t **out,
+                        struct mh_err_info *info);
+    /* replay.c: checks recorded event `ev` of node `i`, before it is applied, against what the
+     * node would decide in the state the events before it describe. */
+    void (*replay)(struct mh_replay *r, const struct mh_event *ev, size_t i);
+    /* The JMESPath expression a failure of the node's step comes from and the config member
+     * holding it (for the editor to underline), or NULL. Borrowed from the node. */
+    const struct mh_jp_expr *(*error_expr)(const struct mh_wf_node *n, const char **member);
+    /* preview.c: checks the stand-in `v` a preview supplies for node `n` (a response for a call,
+     * {} for a timer); MH_EINVAL with `info` (its path relative to the stand-in) when it is not
+     * one. */
+    enum mh_err (*check_stand_in)(const struct mh_wf_node *n, json_t *v, struct mh_err_info *info);
+    /* refs.c: appends the secret names config `cfg` (as written, maybe invalid) uses to `names`
+     * (a JSON array, without duplicates). */
+    void (*secret_refs)(json_t *cfg, json_t *names);
+};
+
+/* The registered types, in the order GET /api/node-types lists them; at most this many. */
+#define MH_ENGINE__MAX_NODE_TYPES 32
+size_t mh_engine__node_type_count(void);
+const struct mh_node_type *mh_engine__node_type_at(size_t i);
+/* The type named `name`, or NULL. */
+const struct mh_node_type *mh_engine__node_type(const char *name);
+/* Releases the node's compiled config and graph arrays, leaving it zeroed. */
 void mh_engine__node_release(struct mh_wf_node *n);
+
+/* Shared operations for types with nothing to do (nodes.c). */
+enum mh_err mh_engine__node_resume_none(struct mh_advance *a, size_t i, bool *progress);
+void mh_engine__node_pending_none(struct mh_advance *a, size_t i);
+enum mh_err mh_engine__node_eval_none(const struct mh_wf_node *n, json_t *ctx, json_t **out,
+                                      struct mh_err_info *info);
+void mh_engine__node_replay_none(struct mh_replay *r, const struct mh_event *ev, size_t i);
+const struct mh_jp_expr *mh_engine__node_error_expr_none(const struct mh_wf_node *n,
+                                                         const char **member);
+/* Refuses any stand-in, naming the types that take one. */
+enum mh_err mh_engine__node_stand_in_none(const struct mh_wf_node *n, json_t *v,
+                                          struct mh_err_info *info);
+void mh_engine__node_secret_refs_none(json_t *cfg, json_t *names);
+/* The admission of a pure type: its steps are decided at once, never started or parked. */
+const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_node_event what);
+/* The start of a pure type (decide.c): evaluates type->eval and records the step's outcome. */
+MH_MUSTCHECK enum mh_err mh_engine__node_start_pure(struct mh_advance *a, size_t i);
+/* The same, and *kept (when not NULL) gets a new reference to the output recorded, or NULL when
+ * the step did not succeed. */
+MH_MUSTCHECK enum mh_err mh_engine__start_pure(struct mh_advance *a, size_t i, json_t **kept);
+
+/* Compile helpers for the types (nodes.c). Each returns the number of errors it added to
+ * `errors`; `path` is the JSON pointer of the value compiled. */
+size_t mh_engine__compile_expr(const char *src, const char *path, const char *node_id,
+                               struct mh_jp_expr **out, json_t *errors);
+size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
+                              struct mh_tpl **out, json_t *errors);
+/* A new string: `base` + "/" + `token` escaped as a JSON pointer token (~ -> ~0, / -> ~1). */
+char *mh_engine__pointer_join(const char *base, const char *token);
+/* The integer member `key` of `obj`, or `dflt`. */
+int64_t mh_engine__int_or(json_t *obj, const char *key, int64_t dflt);
+
+/* The types (nodes/<type>.c), registered in nodes.c. */
+extern const struct mh_node_type mh_engine__node_transform;
+extern const struct mh_node_type mh_engine__node_branch;
+extern const struct mh_node_type mh_engine__node_delay;
+extern const struct mh_node_type mh_engine__node_terminate;
+extern const struct mh_node_type mh_engine__node_http_call;
 
 /* Appends {"path", "code", "message", "offset"?, "node"?} to `errors`. */
 void mh_engine__add_error(json_t *errors, const char *path, const char *code, const char *node,
@@ -220,24 +300,54 @@ bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const st
 /* The context of node `node` (context.c); new. */
 json_t *mh_engine__context(const struct mh_run_state *st, size_t node);
 
-/* ---- Decisions shared with replay (decide.c) ---------------------------------------------- */
+/* ---- Deciding (decide.c), for the node types' start and resume -------------------------- */
 
-/* Evaluates a transform / branch / terminate node in `ctx`. On success *output is new. On a
- * JMESPath error, MH_EJMESPATH with the message in `info`. */
-MH_MUSTCHECK enum mh_err mh_engine__eval_pure(const struct mh_wf_node *n, json_t *ctx,
-                                              json_t **output, struct mh_err_info *info);
-/*
- * Builds an http_call node's request (struct mh_engine_action). `legacy` builds it as MeshHook
- * did before requests recorded their placeholders (url values not encoded, no "placeholders",
- * strings cut at a NUL, only line breaks refused in headers): replay uses it for requests
- * recorded then, and nothing is ever sent from it.
- */
-MH_MUSTCHECK enum mh_err mh_engine__build_request(const struct mh_wf_node *n, json_t *ctx,
-                                                  const char *idem_key, bool legacy, json_t **out,
-                                                  struct mh_err_info *info);
-/* The idempotency key of (run, node, attempt group). */
-MH_MUSTCHECK enum mh_err mh_engine__idem_key(const char *run_id, const char *node_id, int group,
-                                             char out[MH_ENGINE_IDEM_KEY_LEN + 1]);
+/* One call of mh_engine_advance (or mh_engine_pending): the state it moves on and what it has
+ * decided so far. */
+struct mh_advance {
+    const struct mh_wf *wf;
+    struct mh_run_state *st;
+    const struct mh_engine_input *in; /* NULL in mh_engine_pending */
+    int64_t now;
+    struct mh_engine_result *res;
+    size_t cap_events;
+    size_t cap_actions;
+    struct mh_err_info *info;
+};
+
+/* Seals a new event of `type` (for node `node`, or -1 for the run) after the state's last one,
+ * applies it to the state and appends it to the result. Steals `payload`. */
+MH_MUSTCHECK enum mh_err mh_engine__emit(struct mh_advance *a, const char *type, long node,
+                                         int attempt, json_t *payload);
+/* Appends an action for node `node` (or -1) to the result; borrowed, valid until the next. */
+struct mh_engine_action *mh_engine__add_action(struct mh_advance *a,
+                                               enum mh_engine_action_kind kind, long node);
+/* Fails step `i` (steals `error`) and with it the run. */
+MH_MUSTCHECK enum mh_err mh_engine__fail_step(struct mh_advance *a, size_t i, int attempt,
+                                              json_t *error, bool retryable);
+/* Records step `i`'s output (steals `output`; `extra`, stolen too, adds payload members), or
+ * fails the step when the output is too large to record. */
+MH_MUSTCHECK enum mh_err mh_engine__succeed_step(struct mh_advance *a, size_t i, int attempt,
+                                                 json_t *output, json_t *extra);
+/* A new step error {"kind", "message"}. */
+json_t *mh_engine__error_obj(const char *kind, const char *message);
+/* A timer action for step `i` and `attempt`, firing at `fire_at_ms`. */
+void mh_engine__add_timer(struct mh_advance *a, size_t i, int attempt, int64_t fire_at_ms);
+
+/* ---- Replay (replay.c), for the node types' replay checks --------------------------------- */
+
+struct mh_replay {
+    const struct mh_wf *wf;
+    struct mh_run_state *st; /* the state before the event checked */
+    json_t *divergences;
+};
+
+/* Records a divergence of `field` in event `ev`; borrows both values (NULL reads as null). */
+void mh_engine__replay_diverge(struct mh_replay *r, const struct mh_event *ev, const char *field,
+                               json_t *recorded, json_t *recomputed);
+/* The replay of a pure type: a recorded step_succeeded (its output, and its port for a type with
+ * ports) or JMESPath step_failed is recomputed with type->eval. */
+void mh_engine__replay_pure(struct mh_replay *r, const struct mh_event *ev, size_t i);
 
 /* ---- Chain helpers (chain.c) -------------------------------------------------------------- */
 

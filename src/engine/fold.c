@@ -116,8 +116,8 @@ bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const st
         if (idx < 0)
             return false;
         const struct mh_step_state *s = &st->steps[idx];
-        return st->wf->nodes[idx].kind == MH_NODE_HTTP_CALL && s->status == MH_STEP_RUNNING &&
-               s->attempts == ev->attempt && s->result == NULL;
+        return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL &&
+               s->status == MH_STEP_RUNNING && s->attempts == ev->attempt && s->result == NULL;
     }
     return strcmp(ev->type, MH_EV_RUN_CANCELED) == 0;
 }
@@ -129,9 +129,13 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
     json_t *p = ev->payload;
     const char *t = ev->type;
     (void)st;
+    /* What only the node's type knows (type->admit): whether its steps are started, set timers,
+     * and when they may succeed. Attempts, retries and timer firings need a step in the state
+     * only such events put it in, which the checks below test. */
+    const char *why = NULL;
     if (strcmp(t, MH_EV_STEP_STARTED) == 0) {
-        if (n->kind != MH_NODE_HTTP_CALL)
-            return bad(info, ev, "only http_call steps are started");
+        if ((why = n->type->admit(s, MH_NODE_EV_START)) != NULL)
+            return bad(info, ev, why);
         if (!(s->status == MH_STEP_PENDING && ev->attempt == 1) &&
             !(s->status == MH_STEP_WAITING_RETRY && ev->attempt == s->attempts + 1))
             return bad(info, ev, "attempt does not follow the step's state");
@@ -153,7 +157,9 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
         s->fire_at = json_integer_value(json_object_get(p, "fire_at"));
         set_json(&s->result, NULL);
     } else if (strcmp(t, MH_EV_TIMER_SET) == 0) {
-        if (n->kind != MH_NODE_DELAY || s->status != MH_STEP_PENDING)
+        if ((why = n->type->admit(s, MH_NODE_EV_TIMER)) != NULL)
+            return bad(info, ev, why);
+        if (s->status != MH_STEP_PENDING)
             return bad(info, ev, "a timer is set only by a pending delay step");
         s->status = MH_STEP_WAITING_TIMER;
         s->attempts = 1;
@@ -165,10 +171,8 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
     } else if (strcmp(t, MH_EV_STEP_SUCCEEDED) == 0) {
         if (is_terminal_step(s->status))
             return bad(info, ev, "the step already finished");
-        if (n->kind == MH_NODE_HTTP_CALL && (s->status != MH_STEP_RUNNING || s->result == NULL))
-            return bad(info, ev, "an http_call step succeeds only after an attempt's result");
-        if (n->kind == MH_NODE_DELAY && !s->timer_fired)
-            return bad(info, ev, "a delay step succeeds only after its timer fired");
+        if ((why = n->type->admit(s, MH_NODE_EV_SUCCEED)) != NULL)
+            return bad(info, ev, why);
         /* Later steps see the output in one key order, however it was built. */
         json_t *out = mh_engine__json_state_ordered(json_object_get(p, "output"));
         s->status = MH_STEP_SUCCEEDED;
@@ -178,7 +182,7 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
         json_decref(s->wrapper);
         s->wrapper = json_pack("{s:o}", "output", out);
         set_json(&s->result, NULL);
-        if (n->kind == MH_NODE_BRANCH) {
+        if (n->type->out == MH_NODE_OUT_PORTS) {
             const char *port = json_string_value(json_object_get(p, "port"));
             if (port == NULL || (strcmp(port, "true") != 0 && strcmp(port, "false") != 0))
                 return bad(info, ev, "a branch step records port \"true\" or \"false\"");

@@ -32,7 +32,6 @@ static uint64_t preview_random(void *ctx);
 static void take_events(struct preview *p, struct mh_engine_result *res);
 static enum mh_err standin_report(json_t *standin, const struct mh_engine_action *act,
                                   int64_t now_ms, struct mh_event *out);
-static const char *expr_field(enum mh_node_kind kind);
 static json_t *step_json(const struct preview *p, const struct mh_run_state *st, size_t i,
                          bool *is_stopped);
 
@@ -101,19 +100,6 @@ static enum mh_err standin_report(json_t *standin, const struct mh_engine_action
     return rc;
 }
 
-/* The config member holding a node kind's JMESPath expression, or NULL. */
-static const char *expr_field(enum mh_node_kind kind)
-{
-    switch (kind) {
-    case MH_NODE_TRANSFORM: return "expression";
-    case MH_NODE_BRANCH: return "condition";
-    case MH_NODE_TERMINATE: return "output";
-    case MH_NODE_DELAY: return "until";
-    case MH_NODE_HTTP_CALL: return NULL;
-    }
-    return NULL;
-}
-
 /* What the preview shows of step `i` (new). A step the preview stopped at sets *is_stopped. */
 static json_t *step_json(const struct preview *p, const struct mh_run_state *st, size_t i,
                          bool *is_stopped)
@@ -124,8 +110,7 @@ static json_t *step_json(const struct preview *p, const struct mh_run_state *st,
     bool has_standin = json_object_get(p->stand_ins, n->id) != NULL;
     *is_stopped = false;
     if (!mh_engine__run_finished(st) &&
-        ((s->status == MH_STEP_RUNNING && n->kind == MH_NODE_HTTP_CALL) ||
-         (s->status == MH_STEP_WAITING_TIMER && !has_standin))) {
+        (s->status == MH_STEP_RUNNING || (s->status == MH_STEP_WAITING_TIMER && !has_standin))) {
         status = "stopped";
         *is_stopped = true;
     }
@@ -133,7 +118,7 @@ static json_t *step_json(const struct preview *p, const struct mh_run_state *st,
                           "attempts", s->attempts, "stand_in", has_standin);
     if (s->output)
         json_object_set(o, "output", s->output);
-    if (n->kind == MH_NODE_BRANCH && s->status == MH_STEP_SUCCEEDED)
+    if (n->type->out == MH_NODE_OUT_PORTS && s->status == MH_STEP_SUCCEEDED)
         json_object_set_new(o, "port", json_string(s->port == MH_PORT_TRUE ? "true" : "false"));
     if (s->request)
         json_object_set(o, "request", s->request);
@@ -144,14 +129,15 @@ static json_t *step_json(const struct preview *p, const struct mh_run_state *st,
     }
     if (s->error) {
         json_t *err = json_deep_copy(s->error);
-        const char *field = expr_field(n->kind);
+        const char *field = NULL;
+        const struct mh_jp_expr *expr = n->type->error_expr(n, &field);
         const char *kind = json_string_value(json_object_get(err, "kind"));
         /* The step's error says what failed; evaluating the expression again in the same
          * context (pure, so it fails the same way) says where, for the editor to underline. */
-        if (field && n->expr && kind && strcmp(kind, "jmespath") == 0) {
+        if (field && expr && kind && strcmp(kind, "jmespath") == 0) {
             json_t *ctx = mh_engine__context(st, i), *v = NULL;
             struct mh_err_info info = MH_ERR_INFO_INIT;
-            if (mh_engine__eval_pure(n, ctx, &v, &info) != MH_OK && info.offset >= 0)
+            if (mh_jp_eval(expr, ctx, &v, &info) != MH_OK && info.offset >= 0)
                 json_object_set_new(err, "offset", json_integer(info.offset));
             json_decref(v);
             json_decref(ctx);
@@ -184,64 +170,13 @@ enum mh_err mh_engine_preview_check(const struct mh_wf *wf, json_t *stand_ins,
             mh_err_set_path(info, path);
             return MH_EINVAL;
         }
-        enum mh_node_kind kind = wf->nodes[i].kind;
-        if (kind == MH_NODE_DELAY) {
-            if (!json_is_true(v) && !(json_is_object(v) && json_object_size(v) == 0)) {
-                mh_err_set(info, MH_EINVAL, "stand_ins", -1,
-                           "a delay's stand-in is {} (the timer fires at once)");
-                mh_err_set_path(info, path);
-                return MH_EINVAL;
-            }
-            continue;
-        }
-        if (kind != MH_NODE_HTTP_CALL) {
-            mh_err_set(info, MH_EINVAL, "stand_ins", -1,
-                       "node '%.64s' is a %s: only http_call and delay nodes take a stand-in", id,
-                       wf->nodes[i].type_name);
+        struct mh_err_info sub = MH_ERR_INFO_INIT;
+        const struct mh_wf_node *n = &wf->nodes[i];
+        if (n->type->check_stand_in(n, v, &sub) != MH_OK) {
+            mh_err_set(info, MH_EINVAL, "stand_ins", -1, "%s", sub.message);
+            snprintf(path, sizeof(path), "/%.64s%.60s", id, sub.path);
             mh_err_set_path(info, path);
             return MH_EINVAL;
-        }
-        if (!json_is_object(v)) {
-            mh_err_set(info, MH_EINVAL, "stand_ins", -1,
-                       "an http_call's stand-in is a response {\"status\", \"headers\", \"body\"}");
-            mh_err_set_path(info, path);
-            return MH_EINVAL;
-        }
-        const char *member;
-        json_t *m;
-        json_object_foreach(v, member, m)
-        {
-            snprintf(path, sizeof(path), "/%.64s/%.16s", id, member);
-            if (strcmp(member, "status") == 0) {
-                if (!json_is_integer(m) || json_integer_value(m) < 100 ||
-                    json_integer_value(m) > 599) {
-                    mh_err_set(info, MH_EINVAL, "stand_ins", -1,
-                               "'status' must be an HTTP status from 100 to 599");
-                    mh_err_set_path(info, path);
-                    return MH_EINVAL;
-                }
-            } else if (strcmp(member, "headers") == 0) {
-                const char *h;
-                json_t *hv;
-                bool ok = json_is_object(m);
-                json_object_foreach(m, h, hv)
-                {
-                    ok = ok && json_is_string(hv);
-                }
-                if (!ok) {
-                    mh_err_set(info, MH_EINVAL, "stand_ins", -1,
-                               "'headers' must be an object of strings");
-                    mh_err_set_path(info, path);
-                    return MH_EINVAL;
-                }
-            } else if (strcmp(member, "body") != 0) {
-                mh_err_set(info, MH_EINVAL, "stand_ins", -1,
-                           "unknown member '%.16s': a stand-in response has status, headers and "
-                           "body",
-                           member);
-                mh_err_set_path(info, path);
-                return MH_EINVAL;
-            }
         }
     }
     return MH_OK;

@@ -154,12 +154,11 @@ static void plan_cleanup(struct plan *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* A run belongs in the dead-letter list when an http_call step failed for good. */
+/* A run belongs in the dead-letter list when a step of a type that says so (http_call) failed
+ * for good. */
 static bool is_dead_letter(const struct mh_wf *wf, json_t *error)
 {
-    const char *node = json_string_value(json_object_get(error, "node"));
-    const char *type = node ? mh_engine_wf_node_type(wf, node) : NULL;
-    return type && strcmp(type, "http_call") == 0;
+    return mh_engine_wf_node_is_dead_letter(wf, json_string_value(json_object_get(error, "node")));
 }
 
 static void wake_at_least(int64_t *wake, int64_t at)

@@ -317,3 +317,97 @@ MH_TEST(test_webhook_under_every_scheme)
     json_decref(ep);
     ienv_stop(&e);
 }
+
+/* The version the intake started for a delivery, and the one a replay of that delivery starts
+ * (0 when the replay is refused with 409 not_published). */
+static void start_versions(struct ienv *e, json_t *ep, long *intake, long *replayed,
+                           char *replay_path, size_t cap)
+{
+    long st;
+    struct mh_it_resp r;
+    MH_T_ASSERT_EQ(hook(e, jstr(ep, "public_id"), "POST", NULL, "{}", 2, &r), 202);
+    const char *run[] = {jstr(r.json, "run_id")};
+    *intake = sql_count(e, "SELECT version AS n FROM runs WHERE id = $1", 1, run);
+    json_t *d = mh_it_sql(e->db.admin_url, "SELECT id FROM webhook_deliveries WHERE run_id = $1", 1,
+                          run, NULL);
+    MH_T_ASSERT_EQ(json_array_size(d), 1);
+    snprintf(replay_path, cap, "/api/projects/%s/endpoints/%s/deliveries/%s/replay", e->project,
+             jstr(ep, "id"), jstr(json_array_get(d, 0), "id"));
+    json_decref(d);
+    mh_it_resp_cleanup(&r);
+    json_t *rp = iapi(e, "POST", replay_path, NULL, &st);
+    if (st == 409) {
+        MH_T_ASSERT_STR_EQ(jstr(rp, "error.code"), "not_published");
+        *replayed = 0;
+    } else {
+        MH_T_ASSERT_EQ(st, 202);
+        const char *rr[] = {jstr(rp, "run_id")};
+        *replayed = sql_count(e, "SELECT version AS n FROM runs WHERE id = $1", 1, rr);
+    }
+    json_decref(rp);
+}
+
+/* The published version an endpoint starts is one rule (mh_endpoint_start_version, migration
+ * 0032) read by the intake's lookup and by the delivery replay: for an unpinned endpoint, one
+ * pinned to an older version and one pinned to the latest, both start the same version, and
+ * the SQL function names it too. */
+MH_TEST(start_version_intake_and_replay_agree)
+{
+    struct ienv e;
+    ienv_setup(&e, NULL);
+    char path[512];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft", e.project, e.workflow);
+    json_decref(iapi(&e, "PUT", path,
+                     "{\"definition\": {\"nodes\": [{\"id\": \"echo2\", \"type\": \"transform\", "
+                     "\"config\": {\"expression\": \"trigger.body\"}}], \"edges\": []}}",
+                     &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, e.workflow);
+    json_decref(iapi(&e, "POST", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+
+    static const struct {
+        const char *body;
+        long want;
+        const char *pinned;
+    } cases[] = {
+        {"{\"rate_capacity\": 1000}", 2, NULL},
+        {"{\"rate_capacity\": 1000, \"pinned_version\": 1}", 1, "1"},
+        {"{\"rate_capacity\": 1000, \"pinned_version\": 2}", 2, "2"},
+    };
+    char replay_path[512];
+    json_t *first = NULL;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *ep = ienv_endpoint(&e, cases[i].body);
+        long intake = -1, replayed = -1;
+        start_versions(&e, ep, &intake, &replayed, replay_path, sizeof(replay_path));
+        if (intake != cases[i].want || replayed != cases[i].want)
+            mh_t_fail(__FILE__, __LINE__, "case %zu: intake started v%ld, replay v%ld, want v%ld",
+                      i, intake, replayed, cases[i].want);
+        const char *p[] = {e.workflow, cases[i].pinned};
+        MH_T_ASSERT_EQ(
+            sql_count(&e, "SELECT version AS n FROM mh_endpoint_start_version($1, $2::int)", 2, p),
+            cases[i].want);
+        if (first == NULL)
+            first = ep;
+        else
+            json_decref(ep);
+    }
+    /* An archived workflow starts nothing, by either path. */
+    const char *arch[] = {e.workflow};
+    json_decref(mh_it_sql(e.db.admin_url, "UPDATE workflows SET archived_at = now() WHERE id = $1",
+                          1, arch, NULL));
+    MH_T_ASSERT_EQ(
+        sql_count(&e, "SELECT count(*) AS n FROM mh_endpoint_start_version($1, NULL)", 1, arch), 0);
+    struct mh_it_resp r;
+    MH_T_ASSERT_EQ(hook(&e, jstr(first, "public_id"), "POST", NULL, "{}", 2, &r), 503);
+    MH_T_ASSERT_STR_EQ(jstr(r.json, "error.code"), "not_published");
+    mh_it_resp_cleanup(&r);
+    json_t *rp = iapi(&e, "POST", replay_path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 409);
+    MH_T_ASSERT_STR_EQ(jstr(rp, "error.code"), "not_published");
+    json_decref(rp);
+    json_decref(first);
+    ienv_stop(&e);
+}

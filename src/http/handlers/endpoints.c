@@ -1101,11 +1101,10 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
     const char *vp[] = {pid, eid};
     json_t *target = mh_api_query_row(
         &api, "webhook endpoint not found",
-        "SELECT e.workflow_id, v.id AS version_id, v.version FROM webhook_endpoints e "
-        "JOIN workflows w ON w.id = e.workflow_id LEFT JOIN LATERAL (SELECT x.id, x.version "
-        "FROM workflow_versions x WHERE x.workflow_id = e.workflow_id AND x.state = 'published' "
-        "AND (e.pinned_version IS NULL OR x.version = e.pinned_version) AND w.archived_at IS NULL "
-        "ORDER BY x.version DESC LIMIT 1) v ON true WHERE e.project_id = $1 AND e.id = $2",
+        /* The version the intake would start (migrations/0032_start_version.sql). */
+        "SELECT e.workflow_id, v.version_id, v.version FROM webhook_endpoints e "
+        "LEFT JOIN LATERAL mh_endpoint_start_version(e.workflow_id, e.pinned_version) v ON true "
+        "WHERE e.project_id = $1 AND e.id = $2",
         2, vp);
     if (target == NULL)
         goto out;

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transform node: its step's output is a JMESPath expression evaluated over the context
+ * {trigger, steps, run}. Pure: it is decided the moment its predecessors let it run, and replay
+ * recomputes its output from the recorded context.
+ */
+#include "engine/engine_internal.h"
+
+#include <stdlib.h>
+
+#include "core/mem.h"
+
+#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
+
+static const char schema[] =
+    "{" SCHEMA_HEAD "\"title\":\"Transform\","
+    "\"description\":\"Computes this step's output with a JMESPath expression over the "
+    "context {trigger, steps, run}.\","
+    "\"type\":\"object\","
+    "\"properties\":{"
+    "\"expression\":{\"type\":\"string\",\"minLength\":1,\"title\":\"Expression\","
+    "\"description\":\"JMESPath evaluated against the context; its result is the step "
+    "output.\",\"x-meshhook-syntax\":\"jmespath\","
+    "\"examples\":[\"{id: trigger.body.id, total: sum(trigger.body.items[].price)}\"]}},"
+    "\"required\":[\"expression\"],"
+    "\"additionalProperties\":false}";
+
+struct transform {
+    struct mh_jp_expr *expr;
+};
+
+static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
+static void release(void *impl);
+static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
+                        struct mh_err_info *info);
+static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
+
+const struct mh_node_type mh_engine__node_transform = {
+    .name = "transform",
+    .title = "Transform",
+    .description = "output = JMESPath(expression, context)",
+    .schema = schema,
+    .out = MH_NODE_OUT_PLAIN,
+    .compile = compile,
+    .release = release,
+    .start = mh_engine__node_start_pure,
+    .resume = mh_engine__node_resume_none,
+    .pending = mh_engine__node_pending_none,
+    .admit = mh_engine__node_admit_pure,
+    .eval = eval,
+    .replay = mh_engine__replay_pure,
+    .error_expr = error_expr,
+    .check_stand_in = mh_engine__node_stand_in_none,
+    .secret_refs = mh_engine__node_secret_refs_none,
+};
+
+static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors)
+{
+    struct transform *t = mh_xcalloc(1, sizeof(*t));
+    n->impl = t;
+    char *p = mh_engine__pointer_join(path, "expression");
+    size_t nerr = mh_engine__compile_expr(json_string_value(json_object_get(cfg, "expression")), p,
+                                          n->id, &t->expr, errors);
+    free(p);
+    return nerr;
+}
+
+static void release(void *impl)
+{
+    struct transform *t = impl;
+    if (t == NULL)
+        return;
+    mh_jp_expr_destroy(t->expr);
+    free(t);
+}
+
+static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
+                        struct mh_err_info *info)
+{
+    const struct transform *t = n->impl;
+    *out = NULL;
+    return mh_jp_eval(t->expr, ctx, out, info);
+}
+
+static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member)
+{
+    const struct transform *t = n->impl;
+    *member = "expression";
+    return t->expr;
+}
