@@ -30,8 +30,20 @@ __attribute__((unused, format(printf, 2, 3))) static void shell(bool as_pg, cons
         snprintf(cmd, sizeof(cmd), "sh -c \"%s\" 2>&1", inner);
     FILE *p = popen(cmd, "r");
     MH_T_ASSERT(p != NULL);
-    char out[2048];
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    /* All of the output is read (a command writing into a closed pipe would die of SIGPIPE);
+     * the last 2 KiB are kept for the failure message. */
+    char out[2048], chunk[1024];
+    size_t n = 0, got;
+    while ((got = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+        if (n + got > sizeof(out) - 1) {
+            size_t drop = n + got - (sizeof(out) - 1);
+            drop = drop > n ? n : drop;
+            memmove(out, out + drop, n - drop);
+            n -= drop;
+        }
+        memcpy(out + n, chunk, got);
+        n += got;
+    }
     out[n] = '\0';
     int st = pclose(p);
     if (st != 0)
