@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "core/clock.h"
+#include "engine/store.h"
 #include "itest_cluster.h"
 #include "itest_intake_common.h"
 
@@ -249,8 +250,10 @@ MH_TEST(failover_loses_no_acknowledged_webhook)
     mh_it_user_token(&e.db, &e.s, "ha@example.com", e.bearer, e.user);
     mh_it_project(&e.s, e.bearer, "ha", e.project);
     ienv_workflow(&e, e.workflow);
+    /* The default rate limit (50/s) would answer 429 to this sender. */
     json_t *ep = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"github\"}, \"key\": "
-                                   "{\"secret\": \"ha-test-github-secret-0123456789\"}}");
+                                   "{\"secret\": \"ha-test-github-secret-0123456789\"}, "
+                                   "\"rate_capacity\": 100000, \"rate_per_second\": 100000}");
     const char *pub = jstr(ep, "public_id");
 
     /* Webhooks without pause; the primary dies after 3 s. */
@@ -337,6 +340,19 @@ MH_TEST(failover_loses_no_acknowledged_webhook)
     printf("HA runs succeeded: %ld of %ld (%lld ms after the load stopped)\n", done, accepted,
            (long long)(mh_clock_mono_ms() - t_done));
     MH_T_ASSERT_EQ(done, accepted);
+    /* Both LISTEN connections (the workers' wake-ups, the live streams' changes) are open on
+     * the new primary again. */
+    snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d/meshhook", h.port[1]);
+    json_t *listeners = mh_it_sql(url,
+                                  "SELECT count(*) FILTER (WHERE query IN ('LISTEN meshhook_jobs', "
+                                  "'NOTIFY meshhook_jobs')) AS jobs, count(*) FILTER (WHERE query "
+                                  "= 'LISTEN " MH_ENGINE_STREAMS_CHANNEL "') AS streams FROM "
+                                  "pg_stat_activity WHERE usename = 'meshhook_app'",
+                                  0, NULL, NULL);
+    MH_T_ASSERT(listeners != NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(listeners, 0), "jobs")), 1);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(listeners, 0), "streams")), 1);
+    json_decref(listeners);
     char ready[128];
     snprintf(ready, sizeof(ready), "%s/readyz", e.s.base);
     struct mh_it_resp rz;
