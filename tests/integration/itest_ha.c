@@ -106,13 +106,35 @@ static void node_create(struct ha *h, int i)
     autoctl(h, log, "run --pgdata %s/node%d", h->root, i + 1);
 }
 
-/* SIGKILL to node1's keeper processes and its postmaster (whose backends then exit at once). */
+/* The pid on the first line of `path`. */
+static pid_t pid_in(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        mh_t_fail(__FILE__, __LINE__, "cannot read %s", path);
+    char line[32] = "";
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    long pid = strtol(line, NULL, 10);
+    MH_T_ASSERT(pid > 1);
+    return (pid_t)pid;
+}
+
+/* SIGKILL to node1's keeper (its supervisor first, so nothing restarts PostgreSQL), then to
+ * its postmaster, whose backends exit at once when it dies. */
 static void kill_primary(struct ha *h)
 {
-    shell(false,
-          "for f in %s/xdg/run/pg_autoctl%s/node1/*.pid; do kill -9 $(head -n 1 $f); done; kill -9 "
-          "$(head -n 1 %s/node1/postmaster.pid)",
-          h->root, h->root, h->root);
+    static const char *const keeper[] = {"pg_autoctl", "pg_autoctl_node-active",
+                                         "pg_autoctl_postgres"};
+    char path[256];
+    for (size_t i = 0; i < sizeof(keeper) / sizeof(keeper[0]); i++) {
+        snprintf(path, sizeof(path), "%s/xdg/run/pg_autoctl%s/node1/%s.pid", h->root, h->root,
+                 keeper[i]);
+        MH_T_ASSERT_EQ(kill(pid_in(path), SIGKILL), 0);
+    }
+    snprintf(path, sizeof(path), "%s/node1/postmaster.pid", h->root);
+    MH_T_ASSERT_EQ(kill(pid_in(path), SIGKILL), 0);
 }
 
 static long count_ids(const char *url, json_t *ids)
