@@ -41,7 +41,7 @@ ITEST_LIB  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(ITEST_SRC),$(wildcard t
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 TEMPLATES  := $(sort $(wildcard templates/*.json))
 
-.PHONY: all build run test test-unit test-integration bootstrap clean fuzz bench format \
+.PHONY: all build run install uninstall test test-ha test-unit test-integration bootstrap clean fuzz bench format \
         check-format asan web
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -136,11 +136,40 @@ test: bootstrap
 	        build/tsan/tests/integration/itest_db_pool
 	@bash tests/run.sh $(SUITE)
 
+# High availability (docs/operations.md): pg_auto_failover's monitor and two nodes on loopback,
+# the primary killed under load (tests/integration/itest_ha.c). Opt-in: it takes minutes.
+test-ha: bootstrap
+	@sh scripts/bootstrap.sh postgresql-15-auto-failover pg-auto-failover-cli
+	@$(MAKE) --no-print-directory VARIANT=release all
+	@$(MAKE) --no-print-directory VARIANT=asan all
+	@MH_HA=1 MH_NO_TSAN=1 MH_T_TIMEOUT=900 bash tests/run.sh integration itest_ha
+
 test-unit:
 	@$(MAKE) --no-print-directory test SUITE=unit
 
 test-integration:
 	@$(MAKE) --no-print-directory test SUITE=integration
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the release binary, the systemd unit (its
+# ExecStart naming the installed binary), the environment file's example and the documentation
+# (docs/deployment.md). Builds nothing as root by itself: run `make` first.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/meshhook
+
+install:
+	@test -x build/release/meshhook || { echo "install: run make first" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/docs
+	install -m 0755 build/release/meshhook $(DESTDIR)$(BINDIR)/meshhook
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/meshhook.service > $(DESTDIR)$(UNITDIR)/meshhook.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/meshhook.service
+	install -m 0644 packaging/meshhook.env.example README.md LICENSE $(DESTDIR)$(DOCDIR)
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/meshhook $(DESTDIR)$(UNITDIR)/meshhook.service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

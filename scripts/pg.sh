@@ -13,7 +13,9 @@
 # and the socket directory is private (0700); TCP on loopback requires a password.
 #
 # Settings of a new cluster from the environment: MH_PG_FAST=1 (no fsync: the tests' clusters),
-# MH_PG_SHARED_BUFFERS (default 512MB; the benchmarks' experiments).
+# MH_PG_SHARED_BUFFERS (default 512MB; the benchmarks' experiments), MH_PG_ARCHIVE=DIR (continuous
+# archiving: every finished WAL segment is copied to DIR, never overwriting one already there;
+# docs/operations.md, "Backups").
 set -eu
 
 BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -70,6 +72,10 @@ start)
             echo "logging_collector = off"
             echo "log_min_messages = warning"
             [ -n "${MH_PG_FAST:-}" ] && echo "fsync = off" && echo "full_page_writes = off"
+            if [ -n "${MH_PG_ARCHIVE:-}" ]; then
+                echo "archive_mode = on"
+                echo "archive_command = 'test ! -f ${MH_PG_ARCHIVE}/%f && cp %p ${MH_PG_ARCHIVE}/%f'"
+            fi
         } | as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
         fresh=1
     else

@@ -91,6 +91,31 @@ if [ "$SUITE" = all ] || [ "$SUITE" = checks ]; then
         echo "ok   banned functions"
         record banned pass
     fi
+    # The systemd unit as `make install` writes it (packaging/): staged with DESTDIR (the unit
+    # names $(PREFIX)/bin/meshhook, not the staging path), then installed under a temporary
+    # PREFIX and checked by systemd itself, which also requires the binary it names to exist.
+    if command -v systemd-analyze >/dev/null 2>&1 && [ -x build/release/meshhook ]; then
+        inst=$(mktemp -d /tmp/meshhook-install.XXXXXX)
+        if make -s install DESTDIR="$inst/stage" PREFIX=/usr >"$LOGDIR/install.log" 2>&1 &&
+            [ -x "$inst/stage/usr/bin/meshhook" ] &&
+            grep -qx 'ExecStart=/usr/bin/meshhook serve' \
+                "$inst/stage/usr/lib/systemd/system/meshhook.service" &&
+            make -s install PREFIX="$inst/prefix" >>"$LOGDIR/install.log" 2>&1 &&
+            SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
+                "$inst/prefix/lib/systemd/system/meshhook.service" >>"$LOGDIR/install.log" 2>&1 &&
+            ! grep -q . "$LOGDIR/install.log"; then
+            echo "ok   systemd unit (make install, systemd-analyze verify)"
+            record systemd-unit pass
+        else
+            cat "$LOGDIR/install.log"
+            echo "FAIL systemd unit (make install, systemd-analyze verify)"
+            record systemd-unit fail
+        fi
+        rm -rf "$inst"
+    else
+        echo "FAIL systemd unit: systemd-analyze and a release build (make) are needed"
+        record systemd-unit fail
+    fi
     # The clang static analyzer over the whole library, from scratch (an incremental build would
     # analyze only what changed). Any report fails the check; the HTML reports stay in the log
     # directory while the run lasts, and their one-line summaries are printed.
