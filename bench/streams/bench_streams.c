@@ -369,17 +369,28 @@ int main(int argc, char **argv)
         mh_sse_close(&sc[i]);
     usleep(1000 * 1000);
     long a2 = run_load(16, 0, secs);
-    /* B again: subscribers back. */
+    /* B again: subscribers back, the feeds too (read by their thread, as in the first B). */
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/stream", project, run);
     for (int i = 0; i < subs; i++)
         if (mh_sse_open(&sc[i], port, path, auth, NULL) != 200)
             die("subscribe", NULL);
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", project);
+    for (int i = 0; i < nfeeds; i++)
+        if (mh_sse_open(&f.c[i], port, path, auth, NULL) != 200)
+            die("feed", NULL);
+    atomic_store(&f.stop, false);
+    pthread_create(&ft, NULL, feed_thread, &f);
     usleep(1000 * 1000);
     long b2 = run_load(16, 0, secs);
+    atomic_store(&f.stop, true);
+    pthread_join(ft, NULL);
+    for (int i = 0; i < nfeeds; i++)
+        mh_sse_close(&f.c[i]);
     for (int i = 0; i < subs; i++)
         mh_sse_close(&sc[i]);
-    printf("intake 202/s: alone %.0f, %.0f; with %d subscribers %.0f, %.0f; ratio %.2f\n",
-           a1 / secs, a2 / secs, subs, b1 / secs, b2 / secs, (double)(b1 + b2) / (double)(a1 + a2));
+    printf("intake 202/s: alone %.0f, %.0f; with %d + %d subscribers %.0f, %.0f; ratio %.2f\n",
+           a1 / secs, a2 / secs, subs, nfeeds, b1 / secs, b2 / secs,
+           (double)(b1 + b2) / (double)(a1 + a2));
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     free(f.lat);
