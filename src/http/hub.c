@@ -504,9 +504,8 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                                               mh_h_dead_letter_data};
     for (size_t i = 0; i < n; i++)
         group[i]->is_behind = false;
-    struct mh_buf users, b;
+    struct mh_buf users;
     mh_buf_init(&users, 64u << 20);
-    mh_buf_init(&b, 64u << 20);
     const char **member_ids = NULL;
     for (int round = 0; round < 1000; round++) {
         /* Who is served (neither closed nor behind), from where, and their users, once each. */
@@ -598,6 +597,11 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
             lists[k] = json_object_get(row, name);
             is_full = is_full || json_array_size(lists[k]) >= PAGE_ROWS;
         }
+        /* Each subscriber's messages of this page, written at once: one wake-up of its
+         * connection per read rather than one per message. */
+        struct mh_buf *outs = mh_xcalloc(n, sizeof(*outs));
+        for (size_t i = 0; i < n; i++)
+            mh_buf_init(&outs[i], 64u << 20);
         for (;;) {
             /* The oldest transaction's next row, kinds in enum order within one. */
             int pick = -1;
@@ -625,7 +629,8 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                 struct sub *s = group[i];
                 if (s->is_closed || s->is_behind || feed_pos_has(&s->pos, pick, best, id))
                     continue;
-                if (mh_http_stream_queued(s->stream) > h->opts.queue_bytes / 2) {
+                if (mh_http_stream_queued(s->stream) + mh_buf_len(&outs[i]) >
+                    h->opts.queue_bytes / 2) {
                     /* Behind: read for again once its client has taken what it holds. */
                     s->is_behind = h->has_behind = true;
                     continue;
@@ -646,17 +651,23 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                 memcpy(next.id[pick], id, sizeof(id));
                 char cursor[200];
                 feed_pos_encode(&next, cursor, sizeof(cursor));
-                mh_buf_reset(&b);
-                bool is_made = data && mh_buf_printf(&b, "id: %s\nevent: %s\ndata: %s\n\n", cursor,
-                                                     feed_names[pick], data) == MH_OK;
-                free(own);
-                if (is_made && !mh_http_stream_write(s->stream, mh_buf_str(&b), mh_buf_len(&b)))
-                    close_sub(h, s);
+                if (data && mh_buf_printf(&outs[i], "id: %s\nevent: %s\ndata: %s\n\n", cursor,
+                                          feed_names[pick], data) != MH_OK)
+                    close_sub(h, s); /* its page outgrew the buffer (freed): it resumes */
                 else
-                    s->pos = next;
+                    s->pos = next; /* (a row that could not be shown is skipped) */
+                free(own);
             }
             free(plain);
         }
+        for (size_t i = 0; i < n; i++) {
+            struct sub *s = group[i];
+            if (!s->is_closed && mh_buf_len(&outs[i]) > 0 &&
+                !mh_http_stream_write(s->stream, mh_buf_str(&outs[i]), mh_buf_len(&outs[i])))
+                close_sub(h, s);
+            mh_buf_cleanup(&outs[i]);
+        }
+        free(outs);
         for (int k = 0; k < FEED_KINDS; k++) {
             if (json_array_size(lists[k]) >= PAGE_ROWS)
                 continue;
@@ -684,7 +695,6 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
         }
     }
     free(member_ids);
-    mh_buf_cleanup(&b);
     mh_buf_cleanup(&users);
 }
 
