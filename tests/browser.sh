@@ -11,7 +11,9 @@
 # sign-up enabled (tests make their own users) and a throwaway key-encryption key, runs the
 # tests in Debian's Chromium, stops the server (a sanitizer report or a non-zero exit fails the
 # suite) and prints the harness's summary line: `browser/<suite>: N passed, N failed, N skipped`.
-# Screenshots are written to build/screenshots/ (docs/ui.md).
+# Screenshots are written to build/screenshots/ (docs/ui.md). Beside it, an API-only instance
+# (`--workers 0`) on a second database, whose runs stay queued until a test starts workers on it
+# (MH_API_ONLY_*; run-detail.spec.ts).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -25,11 +27,14 @@ else
     own_tmp=$TMP
 fi
 server=""
+split_server=""
 cleanup() {
-    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
-        kill -TERM "$server"
-        wait "$server"
-    fi
+    for pid in "$server" "$split_server"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid"
+            wait "$pid"
+        fi
+    done
     [ -n "$own_tmp" ] && rm -rf "$own_tmp"
 }
 trap cleanup EXIT
@@ -108,41 +113,69 @@ if ! "$BIN" migrate >"$TMP/browser-migrate.log" 2>&1; then
     exit 1
 fi
 
-port=$(sh scripts/free-port.sh)
-log="$TMP/browser-server.log"
+# A second database served by an API-only instance (`--workers 0`, the split deployment of
+# docs/operations.md): a run it accepts stays queued until the test starts a server with workers
+# on that database (run-detail.spec.ts), so the run page's queued state can be seen.
+split_db="${db}_split"
+psql -q -X -v ON_ERROR_STOP=1 "$MESHHOOK_SUPER_DATABASE_URL" -c "CREATE DATABASE $split_db OWNER meshhook" ||
+    { summary playwright 0 1 0; exit 1; }
+SPLIT_DATABASE_URL=$(echo "$MESHHOOK_DATABASE_URL" | sed -E "s|^postgresql:///[^?]*|postgresql:///$split_db|")
+SPLIT_ADMIN_URL=$(echo "$MESHHOOK_ADMIN_DATABASE_URL" | sed -E "s|^postgresql:///[^?]*|postgresql:///$split_db|")
+if ! MESHHOOK_ADMIN_DATABASE_URL=$SPLIT_ADMIN_URL "$BIN" migrate >>"$TMP/browser-migrate.log" 2>&1; then
+    cat "$TMP/browser-migrate.log"
+    summary playwright 0 1 0
+    exit 1
+fi
+
 # The targets of the tests' http_calls are small servers on loopback, which http_call refuses by
 # default: loopback is allow-listed, as the integration tests do (tests/integration/itest.c).
-MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n') MESHHOOK_KEK_ID=browser-1 \
-    MESHHOOK_OUTBOUND_ALLOWLIST=127.0.0.1/32 MESHHOOK_LOG_FORMAT=text "$BIN" serve --port "$port" \
-    --bind-address 127.0.0.1 --allow-signup --workers 2 --stats-interval-ms 300 --stats-lag-ms 1000 \
-    >"$log" 2>&1 &
+export MESHHOOK_KEK MESHHOOK_KEK_ID=browser-1 MESHHOOK_OUTBOUND_ALLOWLIST=127.0.0.1/32
+export MESHHOOK_LOG_FORMAT=text
+MESHHOOK_KEK=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')
+port=$(sh scripts/free-port.sh)
+log="$TMP/browser-server.log"
+"$BIN" serve --port "$port" --bind-address 127.0.0.1 --allow-signup --workers 2 \
+    --stats-interval-ms 300 --stats-lag-ms 1000 >"$log" 2>&1 &
 server=$!
+split_port=$(sh scripts/free-port.sh)
+split_log="$TMP/browser-api-only-server.log"
+MESHHOOK_DATABASE_URL=$SPLIT_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL=$SPLIT_ADMIN_URL "$BIN" serve --port "$split_port" \
+    --bind-address 127.0.0.1 --allow-signup --workers 0 >"$split_log" 2>&1 &
+split_server=$!
 stop_server() {
-    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
-        kill -TERM "$server"
-        wait "$server"
-        return $?
-    fi
-    return 0
+    local rc=0
+    for pid in "$server" "$split_server"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid"
+            wait "$pid" || rc=$?
+        fi
+    done
+    return $rc
 }
 
 ready=0
 for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null &&
+        curl -fsS -o /dev/null "http://127.0.0.1:$split_port/readyz" 2>/dev/null; then
         ready=1
         break
     fi
-    kill -0 "$server" 2>/dev/null || break
+    kill -0 "$server" 2>/dev/null && kill -0 "$split_server" 2>/dev/null || break
     sleep 0.1
 done
 if [ "$ready" -ne 1 ]; then
-    echo "the server did not become ready:"
-    tail -n 40 "$log"
+    echo "the servers did not become ready:"
+    tail -n 40 "$log" "$split_log"
     summary playwright 0 1 0
     exit 1
 fi
 
 export MH_BASE_URL="http://127.0.0.1:$port" MH_CHROMIUM="$CHROMIUM"
+# What the queued-run test needs: the API-only server, its database, and the binary to start
+# workers with.
+export MH_API_ONLY_BASE_URL="http://127.0.0.1:$split_port" MH_API_ONLY_DATABASE_URL="$SPLIT_DATABASE_URL"
+export MH_API_ONLY_ADMIN_DATABASE_URL="$SPLIT_ADMIN_URL"
+export MH_MESHHOOK_BIN="$BIN"
 export MH_PW_JSON="$TMP/playwright.json" MH_PW_OUTPUT="$TMP/playwright-output"
 export MH_SCREENSHOTS="$ROOT/build/screenshots"
 (cd web && npx --no-install playwright test ${MH_PW_FILTER:+"$MH_PW_FILTER"})
@@ -152,9 +185,10 @@ read -r p f s < <(counts playwright "$MH_PW_JSON")
 stop_server
 src=$?
 server=""
-if [ "$src" -ne 0 ] || grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
-    echo "FAIL the server exited with status $src or reported a sanitizer error:"
-    grep -E -A30 'Sanitizer|runtime error:' "$log" | head -n 60
+split_server=""
+if [ "$src" -ne 0 ] || grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" "$split_log"; then
+    echo "FAIL a server exited with status $src or reported a sanitizer error:"
+    grep -E -A30 'Sanitizer|runtime error:' "$log" "$split_log" | head -n 60
     f=$((f + 1))
 fi
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

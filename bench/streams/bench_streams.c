@@ -74,6 +74,36 @@ static long rss_kib(pid_t pid)
     return kib;
 }
 
+static long run_load(int threads, double rate_total, double secs);
+
+/* The server's CPU time so far (user + system), in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    /* Fields 14 and 15, counted after the command's closing parenthesis. */
+    const char *p = strrchr(buf, ')');
+    long v[2] = {0, 0};
+    for (int field = 2, k = 0; p && *p && k < 2; p++)
+        if (*p == ' ' && ++field >= 14 && field <= 15)
+            v[k++] = strtol(p + 1, NULL, 10);
+    return v[0] + v[1];
+}
+
+/* Runs the intake load and adds the server's CPU ticks it took to `*ticks`. */
+static long timed_load(pid_t pid, long *ticks, double secs)
+{
+    long t0 = cpu_ticks(pid);
+    long n = run_load(16, 0, secs);
+    *ticks += cpu_ticks(pid) - t0;
+    return n;
+}
+
 static size_t sink(char *p, size_t s, size_t n, void *u)
 {
     (void)p;
@@ -324,7 +354,8 @@ int main(int argc, char **argv)
     usleep(500 * 1000);
 
     /* Phase A first (nothing attached), then subscribers. */
-    long a1 = run_load(16, 0, secs);
+    long ta = 0, tb = 0;
+    long a1 = timed_load(pid, &ta, secs);
     long rss0 = rss_kib(pid);
     struct mh_sse *sc = calloc((size_t)subs, sizeof(*sc));
     char path[256];
@@ -360,7 +391,7 @@ int main(int argc, char **argv)
            sent, sent / secs, 4 * sent / secs, nfeeds, nlat, nlat ? 1000 * f.lat[nlat / 2] : 0.0,
            nlat ? 1000 * f.lat[nlat * 99 / 100] : 0.0, nlat ? 1000 * f.lat[nlat - 1] : 0.0);
 
-    long b1 = run_load(16, 0, secs);
+    long b1 = timed_load(pid, &tb, secs);
     atomic_store(&f.stop, true);
     pthread_join(ft, NULL);
     for (int i = 0; i < nfeeds; i++)
@@ -368,18 +399,33 @@ int main(int argc, char **argv)
     for (int i = 0; i < subs; i++)
         mh_sse_close(&sc[i]);
     usleep(1000 * 1000);
-    long a2 = run_load(16, 0, secs);
-    /* B again: subscribers back. */
+    long a2 = timed_load(pid, &ta, secs);
+    /* B again: subscribers back, the feeds too (read by their thread, as in the first B). */
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/stream", project, run);
     for (int i = 0; i < subs; i++)
         if (mh_sse_open(&sc[i], port, path, auth, NULL) != 200)
             die("subscribe", NULL);
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", project);
+    for (int i = 0; i < nfeeds; i++)
+        if (mh_sse_open(&f.c[i], port, path, auth, NULL) != 200)
+            die("feed", NULL);
+    atomic_store(&f.stop, false);
+    pthread_create(&ft, NULL, feed_thread, &f);
     usleep(1000 * 1000);
-    long b2 = run_load(16, 0, secs);
+    long b2 = timed_load(pid, &tb, secs);
+    atomic_store(&f.stop, true);
+    pthread_join(ft, NULL);
+    for (int i = 0; i < nfeeds; i++)
+        mh_sse_close(&f.c[i]);
     for (int i = 0; i < subs; i++)
         mh_sse_close(&sc[i]);
-    printf("intake 202/s: alone %.0f, %.0f; with %d subscribers %.0f, %.0f; ratio %.2f\n",
-           a1 / secs, a2 / secs, subs, b1 / secs, b2 / secs, (double)(b1 + b2) / (double)(a1 + a2));
+    printf("intake 202/s: alone %.0f, %.0f; with %d + %d subscribers %.0f, %.0f; ratio %.2f\n",
+           a1 / secs, a2 / secs, subs, nfeeds, b1 / secs, b2 / secs,
+           (double)(b1 + b2) / (double)(a1 + a2));
+    double tick_us = 1e6 / (double)sysconf(_SC_CLK_TCK);
+    printf("server CPU per webhook: alone %.0f us, with subscribers %.0f us\n",
+           a1 + a2 ? (double)ta * tick_us / (double)(a1 + a2) : 0.0,
+           b1 + b2 ? (double)tb * tick_us / (double)(b1 + b2) : 0.0);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     free(f.lat);

@@ -5,6 +5,11 @@
 # intake rate with and without subscribers attached).
 #
 #   sh bench/streams/run.sh [SUBS [FEEDS [RATE [SECONDS]]]]    (defaults 1000 10 250 10)
+#
+# SUBS run-stream subscribers (all on one long-running run) and FEEDS project-feed subscribers
+# (at most 256); webhooks paced at RATE/s for the latency; SECONDS per load phase.
+# MESHHOOK_BENCH_BIN=path measures another build of the server (say, the previous commit's)
+# against the same benchmark client.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -27,5 +32,6 @@ sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
 eval "$(sh scripts/pg.sh urls "$PGDIR" "$PORT")"
 MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL build/release/meshhook migrate >/dev/null
 ulimit -n 8192 2>/dev/null || true
-build/release/bench/bench_streams build/release/meshhook "$MESHHOOK_ADMIN_DATABASE_URL" \
+build/release/bench/bench_streams "${MESHHOOK_BENCH_BIN:-build/release/meshhook}" \
+    "$MESHHOOK_ADMIN_DATABASE_URL" \
     "$MESHHOOK_DATABASE_URL" "$SUBS" "$FEEDS" "$RATE" "$SECONDS_"

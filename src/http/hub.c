@@ -3,9 +3,11 @@
  * The live-stream hub (see hub.h). One thread owns the LISTEN connection and every subscriber's
  * progress: it waits for notifications (or a new subscriber, or the next heartbeat), marks the
  * subscribers they concern, and serves the marked ones by reading from the database. Subscribers
- * of the same thing as the same user share each read (a page serves them all), so a thousand
- * tabs on one run cost one query per change, not a thousand. A subscriber whose stream has
- * ended (the client left, was too slow, or the server drains) is dropped at its next write.
+ * of one run as the same user, and all feed subscribers of one project, share each read (a page
+ * serves them all), so a thousand tabs on one run or one feed cost one query per change, not a
+ * thousand; notifications arriving within COALESCE_MS of a read wait for the next one, so a
+ * burst of commits costs one read. A subscriber whose stream has ended (the client left, was
+ * too slow, or the server drains) is dropped at its next write.
  */
 #include "http/hub.h"
 
@@ -27,6 +29,9 @@
 
 /* Rows per catch-up read. */
 #define PAGE_ROWS 200
+/* Reads for notifications start at most this often: the ones that arrive meanwhile are served
+ * together by the next read. Adds at most this much to a message's latency. */
+#define COALESCE_MS 5
 
 enum sub_kind { SUB_RUN, SUB_FEED };
 
@@ -372,7 +377,8 @@ static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
         enum mh_err rc = mh_db_acquire(h->opts.pool, &c, &info);
         if (rc == MH_OK)
             rc = mh_db_begin(c, group[0]->user_id, NULL, &info);
-        if (rc == MH_OK)
+        if (rc == MH_OK) {
+            mh_metrics_gauge_add(MH_G_STREAM_READS, 1);
             rc = mh_db_query(
                 c,
                 "SELECT coalesce((SELECT json_agg(x ORDER BY x.seq) FROM (SELECT seq, type, "
@@ -380,6 +386,7 @@ static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
                 "events WHERE run_id = r.id AND seq > $3::int ORDER BY seq LIMIT $4::int) x), "
                 "'[]') AS events FROM runs r WHERE r.id = $1 AND r.project_id = $2",
                 4, params, &rows, NULL, &info);
+        }
         if (c)
             mh_db_rollback(c);
         mh_db_release(c);
@@ -424,13 +431,51 @@ static void serve_run_group(struct mh_http_hub *h, struct sub **group, size_t n)
 
 #define NIL_UUID "00000000-0000-0000-0000-000000000000"
 
+/* Whether row (`xid`, `id`) of kind `k` is at or before position `p` (so was sent). */
+static bool feed_pos_has(const struct feed_pos *p, int k, unsigned long long xid, const char *id)
+{
+    return xid < p->xid[k] || (xid == p->xid[k] && strcmp(id, p->id[k]) <= 0);
+}
+
+/* The text of feed item `it` (borrowed, left as it is) as `view` shows it: new, NULL on OOM. */
+static char *feed_item_text(const struct mh_privacy_view *view, json_t *it,
+                            const char *const *members)
+{
+    /* A shallow copy is enough: showing replaces members, it never changes them in place. */
+    json_t *copy = json_copy(it);
+    if (copy == NULL)
+        return NULL;
+    mh_api_show_with(view, copy, members);
+    char *text = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    return text;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /*
- * Serves one feed subscriber: reads each kind's rows after its position, as its user, in one
- * statement (one snapshot, whose xmin is the horizon), and sends them in transaction order. A
- * kind read to its end moves to the horizon. A notified transaction still above the horizon (an
- * older one has not ended) is read for again shortly.
+ * Serves the feed subscribers of one project (group[0..n), sorted by user): one statement per
+ * page reads each kind's rows after the earliest position among them (one snapshot, whose xmin
+ * is the horizon), and each subscriber is sent, in transaction order, the rows past its own
+ * position. A kind read to its end moves everyone served to the horizon. A notified
+ * transaction still above the horizon (an older one has not ended) is read for again shortly.
+ *
+ * Why one read serves different users: what row-level security shows a user of the tables the
+ * feed reads (runs, webhook_deliveries, dead_letters, and projects for `visible`) is every row of
+ * the project when the user is a member in any role (their policies are mh_can(project_id,
+ * 'viewer'), and every role ranks at least viewer) and nothing otherwise; the columns read do
+ * not depend on the user either. So a read as any member returns what a read as each member
+ * would, and what is left per user is (1) whether they are still a member, which the same
+ * statement checks for every subscriber's user in the same snapshot (a member sees the
+ * project's memberships), ending the streams of those who are not, and (2) what their privacy
+ * view shows, applied per subscriber (views that do not redact PII show the same text, so it is
+ * made once per row). Should those policies ever depend on more than membership, the grouping
+ * must become (project, user) again.
  */
-static void serve_feed(struct mh_http_hub *h, struct sub *s)
+static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n)
 {
     static const char *sql = NULL;
     static char sql_buf[4096];
@@ -438,7 +483,8 @@ static void serve_feed(struct mh_http_hub *h, struct sub *s)
         snprintf(sql_buf, sizeof(sql_buf),
                  "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) SELECT (SELECT "
                  "x::text FROM h) AS horizon, EXISTS (SELECT 1 FROM projects WHERE id = $1) AS "
-                 "visible, "
+                 "visible, (SELECT coalesce(json_agg(m.user_id), '[]') FROM memberships m WHERE "
+                 "m.project_id = $1 AND m.user_id = ANY ($9::uuid[])) AS members, "
                  "coalesce((SELECT json_agg(t ORDER BY t.feed_xid, t.id) FROM (SELECT d.feed_xid, "
                  "d.endpoint_id, %s FROM webhook_deliveries d, h WHERE d.project_id = $1 AND "
                  "d.feed_xid IS NOT NULL AND d.feed_xid < h.x AND (d.feed_xid, d.id) > ($2::xid8, "
@@ -456,39 +502,90 @@ static void serve_feed(struct mh_http_hub *h, struct sub *s)
     }
     const char *const *members[FEED_KINDS] = {mh_h_delivery_data, mh_h_run_data,
                                               mh_h_dead_letter_data};
-    s->is_behind = false;
-    for (int round = 0; round < 1000 && !s->is_closed; round++) {
+    for (size_t i = 0; i < n; i++)
+        group[i]->is_behind = false;
+    struct mh_buf users;
+    mh_buf_init(&users, 64u << 20);
+    const char **member_ids = NULL;
+    for (int round = 0; round < 1000; round++) {
+        /* Who is served (neither closed nor behind), from where, and their users, once each. */
+        struct sub *reader = NULL;
+        struct feed_pos from = {0};
+        const char *last_user = NULL;
+        mh_buf_reset(&users);
+        bool ok = mh_buf_append(&users, "{", 1) == MH_OK;
+        for (size_t i = 0; i < n; i++) {
+            struct sub *s = group[i];
+            if (s->is_closed || s->is_behind)
+                continue;
+            if (reader == NULL) {
+                reader = s;
+                from = s->pos;
+            }
+            for (int k = 0; k < FEED_KINDS; k++)
+                if (!feed_pos_has(&s->pos, k, from.xid[k], from.id[k])) {
+                    from.xid[k] = s->pos.xid[k];
+                    memcpy(from.id[k], s->pos.id[k], sizeof(from.id[k]));
+                }
+            if (last_user == NULL || strcmp(last_user, s->user_id) != 0) {
+                ok = ok && mh_buf_printf(&users, "%s%s", last_user ? "," : "", s->user_id) == MH_OK;
+                last_user = s->user_id;
+            }
+        }
+        if (reader == NULL || !ok || mh_buf_append(&users, "}", 1) != MH_OK)
+            break;
         char xs[FEED_KINDS][24], ls[24];
-        const char *params[8];
-        params[0] = s->project_id;
+        const char *params[9];
+        params[0] = reader->project_id;
         for (int k = 0; k < FEED_KINDS; k++) {
-            snprintf(xs[k], sizeof(xs[k]), "%llu", s->pos.xid[k]);
+            snprintf(xs[k], sizeof(xs[k]), "%llu", from.xid[k]);
             params[1 + 2 * k] = xs[k];
-            params[2 + 2 * k] = s->pos.id[k][0] ? s->pos.id[k] : NIL_UUID;
+            params[2 + 2 * k] = from.id[k][0] ? from.id[k] : NIL_UUID;
         }
         snprintf(ls, sizeof(ls), "%d", PAGE_ROWS);
         params[7] = ls;
+        params[8] = mh_buf_str(&users);
         struct mh_err_info info = MH_ERR_INFO_INIT;
         struct mh_db_conn *c = NULL;
         json_t *row = NULL;
         enum mh_err rc = mh_db_acquire(h->opts.pool, &c, &info);
         if (rc == MH_OK)
-            rc = mh_db_begin(c, s->user_id, NULL, &info);
-        if (rc == MH_OK)
-            rc = mh_db_query_row(c, sql, 8, params, &row, &info);
+            rc = mh_db_begin(c, reader->user_id, NULL, &info);
+        if (rc == MH_OK) {
+            mh_metrics_gauge_add(MH_G_STREAM_READS, 1);
+            rc = mh_db_query_row(c, sql, 9, params, &row, &info);
+        }
         if (c)
             mh_db_rollback(c);
         mh_db_release(c);
         if (rc != MH_OK) {
-            mh_log(MH_LOG_WARN, "streams", "project %s: feed read failed: %s (%s)", s->project_id,
-                   info.message, info.kind);
+            mh_log(MH_LOG_WARN, "streams", "project %s: feed read failed: %s (%s)",
+                   reader->project_id, info.message, info.kind);
             h->retry_reads_at = mh_clock_mono_ms() + 1000;
-            return;
+            break;
         }
         if (!json_is_true(json_object_get(row, "visible"))) {
-            close_sub(h, s);
+            /* The reader is no longer a member: its stream ends, and the others are read for
+             * as another of them (a reconnection gets the 404). */
+            close_sub(h, reader);
             json_decref(row);
-            return;
+            continue;
+        }
+        /* Streams whose user is no longer a member end. */
+        json_t *mlist = json_object_get(row, "members");
+        size_t nm = json_array_size(mlist);
+        member_ids = mh_xrealloc(member_ids, (nm ? nm : 1) * sizeof(*member_ids));
+        for (size_t i = 0; i < nm; i++) {
+            const char *id = json_string_value(json_array_get(mlist, i));
+            member_ids[i] = id ? id : "";
+        }
+        qsort(member_ids, nm, sizeof(*member_ids), str_cmp);
+        for (size_t i = 0; i < n; i++) {
+            struct sub *s = group[i];
+            const char *key = s->user_id;
+            if (!s->is_closed && !s->is_behind &&
+                bsearch(&key, member_ids, nm, sizeof(*member_ids), str_cmp) == NULL)
+                close_sub(h, s);
         }
         unsigned long long horizon =
             strtoull(json_string_value(json_object_get(row, "horizon")), NULL, 10);
@@ -500,9 +597,11 @@ static void serve_feed(struct mh_http_hub *h, struct sub *s)
             lists[k] = json_object_get(row, name);
             is_full = is_full || json_array_size(lists[k]) >= PAGE_ROWS;
         }
-        struct mh_buf b;
-        mh_buf_init(&b, 64u << 20);
-        bool is_paused = false;
+        /* Each subscriber's messages of this page, written at once: one wake-up of its
+         * connection per read rather than one per message. */
+        struct mh_buf *outs = mh_xcalloc(n, sizeof(*outs));
+        for (size_t i = 0; i < n; i++)
+            mh_buf_init(&outs[i], 64u << 20);
         for (;;) {
             /* The oldest transaction's next row, kinds in enum order within one. */
             int pick = -1;
@@ -520,52 +619,83 @@ static void serve_feed(struct mh_http_hub *h, struct sub *s)
             }
             if (pick < 0)
                 break;
-            if (mh_http_stream_queued(s->stream) > h->opts.queue_bytes / 2) {
-                s->is_behind = h->has_behind = true;
-                is_paused = true;
-                break;
-            }
             json_t *it = json_array_get(lists[pick], at[pick]++);
-            struct feed_pos next = s->pos;
-            next.xid[pick] = best;
-            snprintf(next.id[pick], sizeof(next.id[pick]), "%s",
-                     json_string_value(json_object_get(it, "id")));
+            char id[37];
+            snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(it, "id")));
             json_object_del(it, "feed_xid");
-            mh_api_show_with(s->view, it, members[pick]);
-            char cursor[200];
-            feed_pos_encode(&next, cursor, sizeof(cursor));
-            char *data = json_dumps(it, JSON_COMPACT);
-            mh_buf_reset(&b);
-            bool ok = data && mh_buf_printf(&b, "id: %s\nevent: %s\ndata: %s\n\n", cursor,
-                                            feed_names[pick], data) == MH_OK;
-            free(data);
-            if (ok && !mh_http_stream_write(s->stream, mh_buf_str(&b), mh_buf_len(&b))) {
-                close_sub(h, s);
-                break;
-            }
-            s->pos = next;
-        }
-        mh_buf_cleanup(&b);
-        if (!is_paused && !s->is_closed)
-            for (int k = 0; k < FEED_KINDS; k++)
-                if (json_array_size(lists[k]) < PAGE_ROWS) {
-                    /* Read to its end: everything below the horizon has been sent. */
-                    if (horizon > s->pos.xid[k]) {
-                        s->pos.xid[k] = horizon;
-                        s->pos.id[k][0] = '\0';
-                    }
+            char *plain = NULL; /* the text every view that does not redact PII shows */
+            bool has_plain = false;
+            for (size_t i = 0; i < n; i++) {
+                struct sub *s = group[i];
+                if (s->is_closed || s->is_behind || feed_pos_has(&s->pos, pick, best, id))
+                    continue;
+                if (mh_http_stream_queued(s->stream) + mh_buf_len(&outs[i]) >
+                    h->opts.queue_bytes / 2) {
+                    /* Behind: read for again once its client has taken what it holds. */
+                    s->is_behind = h->has_behind = true;
+                    continue;
                 }
+                char *own = NULL;
+                const char *data;
+                if (mh_secrets_privacy_view_is_redacting(s->view)) {
+                    data = own = feed_item_text(s->view, it, members[pick]);
+                } else {
+                    if (!has_plain) {
+                        plain = feed_item_text(s->view, it, members[pick]);
+                        has_plain = true;
+                    }
+                    data = plain;
+                }
+                struct feed_pos next = s->pos;
+                next.xid[pick] = best;
+                memcpy(next.id[pick], id, sizeof(id));
+                char cursor[200];
+                feed_pos_encode(&next, cursor, sizeof(cursor));
+                if (data && mh_buf_printf(&outs[i], "id: %s\nevent: %s\ndata: %s\n\n", cursor,
+                                          feed_names[pick], data) != MH_OK)
+                    close_sub(h, s); /* its page outgrew the buffer (freed): it resumes */
+                else
+                    s->pos = next; /* (a row that could not be shown is skipped) */
+                free(own);
+            }
+            free(plain);
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct sub *s = group[i];
+            if (!s->is_closed && mh_buf_len(&outs[i]) > 0 &&
+                !mh_http_stream_write(s->stream, mh_buf_str(&outs[i]), mh_buf_len(&outs[i])))
+                close_sub(h, s);
+            mh_buf_cleanup(&outs[i]);
+        }
+        free(outs);
+        for (int k = 0; k < FEED_KINDS; k++) {
+            if (json_array_size(lists[k]) >= PAGE_ROWS)
+                continue;
+            /* Read to its end: everything below the horizon has been sent to those served. */
+            for (size_t i = 0; i < n; i++) {
+                struct sub *s = group[i];
+                if (!s->is_closed && !s->is_behind && horizon > s->pos.xid[k]) {
+                    s->pos.xid[k] = horizon;
+                    s->pos.id[k][0] = '\0';
+                }
+            }
+        }
         json_decref(row);
-        if (is_paused || s->is_closed)
-            return;
         if (!is_full) {
-            if (s->awaited_xid >= horizon)
-                s->is_behind = h->has_behind = true; /* read again shortly */
-            else
-                s->awaited_xid = 0;
-            return;
+            for (size_t i = 0; i < n; i++) {
+                struct sub *s = group[i];
+                if (s->is_closed || s->is_behind)
+                    continue;
+                if (s->awaited_xid >= horizon)
+                    s->is_behind = h->has_behind = true; /* read again shortly */
+                else
+                    s->awaited_xid = 0;
+            }
+            break;
         }
     }
+    free(member_ids);
+    mh_buf_cleanup(&users);
 }
 
 static int sub_cmp(const void *a, const void *b)
@@ -579,7 +709,17 @@ static int sub_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->user_id, y->user_id);
 }
 
-/* Serves every marked subscriber, a group of the same thing and user at a time. */
+/* Whether two subscribers (sorted by sub_cmp) share reads: a run's, as the same user; a
+ * project's feed, whatever their users (serve_feed_group says why). */
+static bool is_same_group(const struct sub *x, const struct sub *y)
+{
+    if (x->kind != y->kind || strcmp(x->project_id, y->project_id) != 0)
+        return false;
+    return x->kind == SUB_FEED ||
+           (strcmp(x->run_id, y->run_id) == 0 && strcmp(x->user_id, y->user_id) == 0);
+}
+
+/* Serves every marked subscriber, a group sharing reads at a time. */
 static void serve_dirty(struct mh_http_hub *h)
 {
     pthread_mutex_lock(&h->mu);
@@ -602,13 +742,12 @@ static void serve_dirty(struct mh_http_hub *h)
     qsort(list, n, sizeof(*list), sub_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && sub_cmp(&list[i], &list[j]) == 0)
+        while (j < n && is_same_group(list[i], list[j]))
             j++;
         if (list[i]->kind == SUB_RUN)
             serve_run_group(h, list + i, j - i);
         else
-            for (size_t k = i; k < j; k++)
-                serve_feed(h, list[k]);
+            serve_feed_group(h, list + i, j - i);
         i = j;
     }
     free(list);
@@ -681,6 +820,7 @@ static void *run(void *arg)
     struct mh_db_conn *listener = NULL;
     int64_t next_hb = mh_clock_mono_ms() + h->opts.heartbeat_ms;
     int64_t retry_at = 0;
+    int64_t served_at = 0; /* when serve_dirty last ran */
     for (;;) {
         pthread_mutex_lock(&h->mu);
         bool is_stopping = h->is_stopping;
@@ -711,8 +851,12 @@ static void *run(void *arg)
         if (listener == NULL && timeout > 200)
             timeout = 200;
         pthread_mutex_lock(&h->mu);
-        if (h->has_dirty)
-            timeout = 0;
+        if (h->has_dirty) {
+            /* Something to read: now, or once COALESCE_MS have passed since the last read,
+             * collecting the notifications that arrive meanwhile. */
+            int64_t wait = served_at + COALESCE_MS - now;
+            timeout = wait <= 0 ? 0 : (int)(wait < timeout ? wait : timeout);
+        }
         pthread_mutex_unlock(&h->mu);
         bool woken = false;
         if (listener) {
@@ -737,7 +881,10 @@ static void *run(void *arg)
         }
         if (h->has_behind)
             check_behind(h);
-        serve_dirty(h);
+        if (now >= served_at + COALESCE_MS) {
+            serve_dirty(h);
+            served_at = now;
+        }
         now = mh_clock_mono_ms();
         bool heartbeat = now >= next_hb;
         if (heartbeat)

@@ -719,6 +719,14 @@ static enum mh_err render_process(struct mh_buf *out)
             out, "meshhook_stream_subscribers", NULL, 0,
             (double)atomic_load_explicit(&R.gauges[MH_G_STREAM_SUBSCRIBERS], memory_order_relaxed));
     if (rc == MH_OK)
+        rc = mh_metrics_enc_family(out, "meshhook_stream_reads_total", "counter",
+                                   "Database reads made for live-log streams (one serves every "
+                                   "subscriber of a run as one user, or of a project's feed).");
+    if (rc == MH_OK)
+        rc = mh_metrics_enc_sample(
+            out, "meshhook_stream_reads_total", NULL, 0,
+            (double)atomic_load_explicit(&R.gauges[MH_G_STREAM_READS], memory_order_relaxed));
+    if (rc == MH_OK)
         rc = mh_metrics_enc_family(out, "meshhook_process_resident_memory_bytes", "gauge",
                                    "Resident set size.");
     if (rc == MH_OK)

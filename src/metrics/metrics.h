@@ -121,6 +121,7 @@ void mh_metrics_pool_wait(enum mh_metrics_pool pool, int64_t ns, bool timed_out)
 
 enum mh_metrics_gauge {
     MH_G_STREAM_SUBSCRIBERS = 0, /* open Server-Sent-Events streams (the stream hub) */
+    MH_G_STREAM_READS,           /* database reads the stream hub made (only grows: a counter) */
     MH_G__COUNT
 };
 void mh_metrics_gauge_add(enum mh_metrics_gauge g, int64_t delta);

@@ -3,7 +3,10 @@
  * The project feed (GET /api/projects/:pid/stream, issue #15) end to end: a webhook's delivery
  * and the run it starts appear as they change, a refused delivery appears, a client resuming
  * from a message's id gets what followed it and nothing it had, and a fresh subscription starts
- * now, without a backlog.
+ * now, without a backlog. A run that dead-letters shows as a dead_letter message in its project's
+ * feed and nowhere else. The feed's subscribers of one project share each read, whoever their
+ * users: each still sees only what its own rights show (PII redacted without pii:read) and a
+ * member removed from the project loses the stream while the others keep theirs.
  */
 #include <signal.h>
 #include <time.h>
@@ -235,5 +238,252 @@ MH_TEST(the_feed_shows_deliveries_and_runs_and_resumes_exactly)
 
     json_decref(first);
     json_decref(again);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+/* Reads until a message of `event`, skipping others; false on timeout or end of stream. */
+static bool next_of(struct mh_sse *c, const char *event, int ms, struct msg *out)
+{
+    for (;;) {
+        if (!next_msg(c, ms, out))
+            return false;
+        if (strcmp(out->event, event) == 0)
+            return true;
+        json_decref(out->data);
+    }
+}
+
+MH_TEST(a_dead_letter_reaches_its_projects_feed_and_no_other)
+{
+    struct env e;
+    setup(&e);
+    /* An http_call to a port nobody listens on, tried once: the run dead-letters. */
+    char path[256], def[1024], wf[40], run[40];
+    snprintf(def, sizeof(def),
+             "{\"name\": \"calls\", \"definition\": {\"nodes\": [{\"id\": \"call\", \"type\": "
+             "\"http_call\", \"config\": {\"url\": \"http://127.0.0.1:%d/hook\", \"method\": "
+             "\"GET\", \"retry\": {\"max_attempts\": 1}}}], \"edges\": []}}",
+             mh_it_free_port());
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e.project);
+    json_t *w = api(&e, "POST", path, def, 201);
+    snprintf(wf, sizeof(wf), "%s", str(w, "id"));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, wf);
+    long st;
+    json_decref(mh_it_api(&e.s, e.bearer, "POST", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+
+    /* Another user's own project: its feed is open too. */
+    char bob[128], bob_id[40], bob_project[40];
+    mh_it_user_token(&e.db, &e.s, "bob@example.com", bob, bob_id);
+    mh_it_project(&e.s, bob, "bobs", bob_project);
+    struct mh_sse c, cb;
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", bob_project);
+    MH_T_ASSERT_EQ(mh_sse_open(&cb, e.s.port, path, bob, NULL), 200);
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", e.project);
+    MH_T_ASSERT_EQ(mh_sse_open(&c, e.s.port, path, e.bearer, NULL), 200);
+
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e.project, wf);
+    w = api(&e, "POST", path, "{\"payload\": {}}", 202);
+    snprintf(run, sizeof(run), "%s", str(w, "run_id"));
+    json_decref(w);
+
+    /* The run's failure and its dead letter (written together, the run first). */
+    struct msg m;
+    bool is_failed = false;
+    for (;;) {
+        MH_T_ASSERT(next_msg(&c, 15000, &m));
+        if (strcmp(m.event, "dead_letter") == 0)
+            break;
+        is_failed =
+            is_failed || (strcmp(m.event, "run") == 0 && strcmp(str(m.data, "id"), run) == 0 &&
+                          strcmp(str(m.data, "status"), "failed") == 0);
+        json_decref(m.data);
+    }
+    MH_T_ASSERT(is_failed);
+    /* The message is the dead-letter list's item: the same ids, the same shape. */
+    snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e.project);
+    json_t *list = api(&e, "GET", path, NULL, 200);
+    json_t *items = json_object_get(list, "items");
+    MH_T_ASSERT_EQ(json_array_size(items), 1);
+    json_t *item = json_array_get(items, 0);
+    MH_T_ASSERT_STR_EQ(str(m.data, "run_id"), run);
+    MH_T_ASSERT_STR_EQ(str(m.data, "workflow_id"), wf);
+    MH_T_ASSERT_STR_EQ(str(m.data, "node"), "call");
+    MH_T_ASSERT_STR_EQ(str(m.data, "kind"), "step");
+    MH_T_ASSERT_STR_EQ(str(m.data, "id"), str(item, "id"));
+    char *a = json_dumps(item, JSON_SORT_KEYS), *b = json_dumps(m.data, JSON_SORT_KEYS);
+    MH_T_ASSERT_STR_EQ(a, b);
+    free(a);
+    free(b);
+    /* Its message id resumes after it: the dead letter's own id is its kind's position. */
+    MH_T_ASSERT(strstr(m.id, str(item, "id")) != NULL);
+    char after[256];
+    snprintf(after, sizeof(after), "%s", m.id);
+    json_decref(m.data);
+    json_decref(list);
+    mh_sse_close(&c);
+    /* Resuming from the dead letter's message does not send it again. */
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", e.project);
+    MH_T_ASSERT_EQ(mh_sse_open(&c, e.s.port, path, e.bearer, after), 200);
+    while (next_msg(&c, 800, &m)) {
+        MH_T_ASSERT(strcmp(m.event, "dead_letter") != 0);
+        json_decref(m.data);
+    }
+    mh_sse_close(&c);
+
+    /* Bob's feed showed nothing of it, nor anything at all; and Bob cannot open the other. */
+    if (next_msg(&cb, 500, &m))
+        mh_t_fail(__FILE__, __LINE__, "another project's feed got a %s message", m.event);
+    MH_T_ASSERT(!cb.is_eof);
+    mh_sse_close(&cb);
+    MH_T_ASSERT_EQ(mh_sse_open(&cb, e.s.port, path, bob, NULL), 404);
+    mh_sse_close(&cb);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+#define EMAIL "jane.doe@example.com"
+
+/* Sends a webhook carrying EMAIL in a header to `public_id`. */
+static void hook_with_email(struct env *e, const char *public_id)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/hooks/%s", e->s.base, public_id);
+    struct mh_it_resp r;
+    const char *h[] = {"Content-Type: application/json", "X-Contact: " EMAIL, NULL};
+    mh_it_http("POST", url, h, "{}", 2, &r);
+    MH_T_ASSERT_EQ(r.status, 202);
+    mh_it_resp_cleanup(&r);
+}
+
+MH_TEST(members_sharing_a_feed_each_see_what_their_rights_show)
+{
+    struct env e;
+    setup(&e);
+    char plain[64], path[256], viewer[128], viewer_id[40], editor[128], editor_id[40];
+    endpoint(&e, "{\"name\": \"plain\"}", plain);
+    mh_it_user_token(&e.db, &e.s, "viewer@example.com", viewer, viewer_id);
+    mh_it_user_token(&e.db, &e.s, "editor@example.com", editor, editor_id);
+    snprintf(path, sizeof(path), "/api/projects/%s/members", e.project);
+    json_decref(
+        api(&e, "POST", path, "{\"email\": \"viewer@example.com\", \"role\": \"viewer\"}", 201));
+    json_decref(
+        api(&e, "POST", path, "{\"email\": \"editor@example.com\", \"role\": \"editor\"}", 201));
+
+    /* Three users on one feed (served by shared reads): the owner reads PII, the others not. */
+    struct mh_sse co, cv, ce;
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", e.project);
+    MH_T_ASSERT_EQ(mh_sse_open(&co, e.s.port, path, e.bearer, NULL), 200);
+    MH_T_ASSERT_EQ(mh_sse_open(&cv, e.s.port, path, viewer, NULL), 200);
+    MH_T_ASSERT_EQ(mh_sse_open(&ce, e.s.port, path, editor, NULL), 200);
+    hook_with_email(&e, plain);
+    struct msg mo, mv, me;
+    MH_T_ASSERT(next_of(&co, "delivery", 15000, &mo));
+    MH_T_ASSERT(next_of(&cv, "delivery", 15000, &mv));
+    MH_T_ASSERT(next_of(&ce, "delivery", 15000, &me));
+    MH_T_ASSERT_STR_EQ(str(mo.data, "id"), str(mv.data, "id"));
+    MH_T_ASSERT_STR_EQ(str(mo.data, "id"), str(me.data, "id"));
+    /* (Their cursors differ where their positions did: each started when it subscribed.) */
+    MH_T_ASSERT(strstr(mv.id, str(mv.data, "id")) != NULL);
+    char *so = json_dumps(mo.data, JSON_COMPACT), *sv = json_dumps(mv.data, JSON_COMPACT),
+         *se = json_dumps(me.data, JSON_COMPACT);
+    MH_T_ASSERT(strstr(so, EMAIL) != NULL);
+    if (strstr(sv, "jane.doe") != NULL || strstr(se, "jane.doe") != NULL)
+        mh_t_fail(__FILE__, __LINE__, "a member without pii:read was shown PII: %s / %s", sv, se);
+    MH_T_ASSERT(strstr(sv, "redacted") != NULL);
+    free(so);
+    free(sv);
+    free(se);
+    json_decref(mo.data);
+    json_decref(mv.data);
+    json_decref(me.data);
+
+    /* The viewer is removed from the project: at the next change their stream ends, and the
+     * others' streams go on. */
+    snprintf(path, sizeof(path), "/api/projects/%s/members/%s", e.project, viewer_id);
+    long st;
+    json_decref(mh_it_api(&e.s, e.bearer, "DELETE", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 204);
+    hook_with_email(&e, plain);
+    MH_T_ASSERT(next_of(&co, "delivery", 15000, &mo));
+    MH_T_ASSERT(next_of(&ce, "delivery", 15000, &me));
+    MH_T_ASSERT_STR_EQ(str(mo.data, "id"), str(me.data, "id"));
+    json_decref(mo.data);
+    json_decref(me.data);
+    struct mh_sse_msg m;
+    bool got_delivery = false;
+    for (int i = 0; i < 200 && mh_sse_next(&cv, 10000, &m); i++) /* heartbeats: 200 ms */
+        got_delivery = got_delivery || strcmp(m.event, "delivery") == 0;
+    MH_T_ASSERT(cv.is_eof);
+    MH_T_ASSERT(!got_delivery);
+    mh_sse_close(&cv);
+    MH_T_ASSERT(!co.is_eof && !ce.is_eof);
+    mh_sse_close(&co);
+    mh_sse_close(&ce);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+/* meshhook_stream_reads_total as /metrics shows it (loopback may scrape without a token). */
+static long stream_reads(const struct mh_it_server *s)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/metrics", s->base);
+    struct mh_it_resp r;
+    mh_it_http("GET", url, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, 200);
+    const char *at = r.body ? strstr(r.body, "\nmeshhook_stream_reads_total ") : NULL;
+    MH_T_ASSERT(at != NULL);
+    long v = strtol(at + strlen("\nmeshhook_stream_reads_total "), NULL, 10);
+    mh_it_resp_cleanup(&r);
+    return v;
+}
+
+#define NFEEDS 12
+
+MH_TEST(feed_subscribers_of_a_project_share_each_read)
+{
+    struct env e;
+    setup(&e);
+    char plain[64], path[256], run[40];
+    endpoint(&e, "{\"name\": \"plain\"}", plain);
+    snprintf(path, sizeof(path), "/api/projects/%s/stream", e.project);
+    struct mh_sse c[NFEEDS];
+    for (int i = 0; i < NFEEDS; i++)
+        MH_T_ASSERT_EQ(mh_sse_open(&c[i], e.s.port, path, e.bearer, NULL), 200);
+    /* The subscribers' first (empty) reads are over once the count stays still. */
+    long before = stream_reads(&e.s);
+    for (int i = 0; i < 50; i++) {
+        mh_it_sleep_ms(200);
+        long now = stream_reads(&e.s);
+        if (now == before)
+            break;
+        before = now;
+    }
+    MH_T_ASSERT_EQ(hook(&e, plain, run), 202);
+    json_t *got[NFEEDS];
+    for (int i = 0; i < NFEEDS; i++) {
+        got[i] = json_array();
+        read_until_succeeded(&c[i], run, got[i]);
+    }
+    long reads = stream_reads(&e.s) - before;
+    /* The webhook's commit and the run's changes (a few notifications) cost a few reads, not
+     * one per subscriber for each... */
+    if (reads >= NFEEDS)
+        mh_t_fail(__FILE__, __LINE__, "%ld reads for %d feed subscribers of one project", reads,
+                  NFEEDS);
+    MH_T_ASSERT(reads >= 1);
+    /* ... and, read together from the same position, every subscriber had the same messages
+     * with the same ids. */
+    char *first = json_dumps(got[0], JSON_SORT_KEYS);
+    for (int i = 1; i < NFEEDS; i++) {
+        char *other = json_dumps(got[i], JSON_SORT_KEYS);
+        MH_T_ASSERT_STR_EQ(other, first);
+        free(other);
+    }
+    free(first);
+    for (int i = 0; i < NFEEDS; i++) {
+        json_decref(got[i]);
+        mh_sse_close(&c[i]);
+    }
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }

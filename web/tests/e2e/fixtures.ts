@@ -29,8 +29,8 @@ export class Api {
   csrf = '';
   private constructor(readonly ctx: APIRequestContext) {}
 
-  static async as(user: TestUser): Promise<Api> {
-    const ctx = await pwRequest.newContext({ baseURL: BASE });
+  static async as(user: TestUser, base = BASE): Promise<Api> {
+    const ctx = await pwRequest.newContext({ baseURL: base });
     const api = new Api(ctx);
     const r = await ctx.post('/api/auth/login', { data: { email: user.email, password: user.password } });
     if (!r.ok()) throw new Error(`login ${user.email}: ${r.status()} ${await r.text()}`);
@@ -62,10 +62,10 @@ export class Api {
   }
 }
 
-/** Creates an account through the public sign-up API. */
-export async function createUser(prefix = 'user'): Promise<TestUser> {
+/** Creates an account through the public sign-up API (of the server at `base`). */
+export async function createUser(prefix = 'user', base = BASE): Promise<TestUser> {
   const user = { email: uniqueEmail(prefix), password: 'correct horse battery', name: `Test ${prefix}` };
-  const ctx = await pwRequest.newContext({ baseURL: BASE });
+  const ctx = await pwRequest.newContext({ baseURL: base });
   const r = await ctx.post('/api/auth/signup', {
     data: { email: user.email, password: user.password, display_name: user.name }
   });
@@ -75,9 +75,9 @@ export async function createUser(prefix = 'user'): Promise<TestUser> {
 }
 
 /** A user with a project of their own (owner); returns the project id. */
-export async function userWithProject(prefix = 'owner', projectName = 'Test project') {
-  const user = await createUser(prefix);
-  const api = await Api.as(user);
+export async function userWithProject(prefix = 'owner', projectName = 'Test project', base = BASE) {
+  const user = await createUser(prefix, base);
+  const api = await Api.as(user, base);
   const project = await api.post<{ id: string }>('/api/projects', { name: projectName });
   return { user, api, pid: project.id };
 }

@@ -1,6 +1,7 @@
 // The run console (/p/:pid/runs/:rid): a webhook run followed live on the graph, a failing
 // http_call inspected and resumed once its target is fixed, the log verified, a re-run, a test
 // run of the draft, and a viewer who sees no actions that change anything.
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, expect, signIn, userWithProject, createUser, Api, seedWorkflow, runsSettled, expectAccessible, screenshots } from './fixtures';
@@ -97,6 +98,86 @@ test('a webhook run is followed live: queued or running, waiting on its delay, s
   await page.getByRole('button', { name: "Show the run's output" }).click();
   await expect(page.getByLabel('Run output')).toContainText('"order": 42');
   await screenshots(page, 'run-detail');
+  await api.dispose();
+});
+
+/** A free loopback port (the kernel's pick, released at once). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((ok) => s.close(ok));
+  return port;
+}
+
+// A run is queued until a worker claims its first job, which takes milliseconds when the
+// server that accepts the webhook also runs workers. Here the webhook goes to an API-only
+// server (`--workers 0`, on a database of its own that tests/browser.sh starts): the run stays
+// queued until the test starts a second server with workers on the same database, as a split
+// deployment does (docs/operations.md). The page, on the API-only server, follows the run over
+// its stream as the other server's workers advance it.
+test('a run waits queued until a worker takes it, then runs, waits on its delay and succeeds', async ({ page }) => {
+  const base = process.env.MH_API_ONLY_BASE_URL;
+  const db = process.env.MH_API_ONLY_DATABASE_URL;
+  const adminDb = process.env.MH_API_ONLY_ADMIN_DATABASE_URL;
+  const bin = process.env.MH_MESHHOOK_BIN;
+  if (!base || !db || !adminDb || !bin) throw new Error('run through tests/browser.sh, which starts the API-only server');
+  const { user, api, pid } = await userWithProject('queued', 'Queued runs', base);
+  const wf = await api.post<{ id: string }>(`/api/projects/${pid}/workflows`, {
+    name: 'Queued order',
+    definition: {
+      nodes: [
+        { id: 'prepare', type: 'transform', config: { expression: '{order: trigger.body.order}' } },
+        { id: 'wait', type: 'delay', config: { duration_ms: 1500 } },
+        { id: 'done', type: 'terminate', config: { status: 'succeeded', output: 'steps.prepare.output' } }
+      ],
+      edges: [
+        { from: 'prepare', to: 'wait' },
+        { from: 'wait', to: 'done' }
+      ]
+    }
+  });
+  await api.post(`/api/projects/${pid}/workflows/${wf.id}/publish`);
+  const ep = await api.post<{ path: string }>(`/api/projects/${pid}/workflows/${wf.id}/endpoints`, {
+    verification: { scheme: 'none' }
+  });
+  await signIn(page, user, `${base}/login?next=/p/${pid}/runs`);
+  await recordStates(page);
+  const sent = await api.ctx.post(ep.path, { data: { order: 7 } });
+  expect(sent.status()).toBe(202);
+  const { run_id: rid } = await sent.json();
+  await page.goto(`${base}/p/${pid}/runs/${rid}`);
+
+  // Accepted, and no worker anywhere: queued, every step pending, followed live.
+  const status = page.getByTestId('run-status');
+  const wait = page.getByTestId('run-node-wait');
+  await expect(status).toContainText('queued');
+  await expect(page.getByTestId('live')).toHaveText('Live');
+  await expect(page.getByTestId('run-node-prepare')).toHaveAttribute('data-state', 'pending');
+  await expect(wait).toHaveAttribute('data-state', 'pending');
+  await screenshots(page, 'run-detail-queued');
+
+  // Workers arrive (another server on the same database): the page follows without a reload.
+  let stderr = '';
+  const workers = spawn(bin, ['serve', '--port', String(await freePort()), '--bind-address', '127.0.0.1', '--workers', '2'], {
+    env: { ...process.env, MESHHOOK_DATABASE_URL: db, MESHHOOK_ADMIN_DATABASE_URL: adminDb },
+    stdio: ['ignore', 'ignore', 'pipe']
+  });
+  workers.stderr!.on('data', (d) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((ok) => workers.on('exit', (code) => ok(code)));
+  try {
+    await expect(wait).toHaveAttribute('data-state', 'waiting', { timeout: 20_000 });
+    await expect(status).toContainText('running');
+    await expect(status).toContainText('succeeded', { timeout: 20_000 });
+    await expect(page.getByTestId('run-node-done')).toHaveAttribute('data-state', 'succeeded');
+  } finally {
+    workers.kill('SIGTERM');
+    expect(await exited, `the workers' server exited badly:\n${stderr.slice(-2000)}`).toBe(0);
+  }
+  expect(stderr).not.toMatch(/Sanitizer|runtime error:/);
+  const seen = await page.evaluate(() => (window as unknown as { __seen: { status: string[]; nodes: Record<string, string[]> } }).__seen);
+  expect(inOrder(seen.status, ['queued', 'running', 'succeeded'])).toEqual(['queued', 'running', 'succeeded']);
+  expect(inOrder(seen.nodes.wait, ['pending', 'waiting', 'succeeded'])).toEqual(['pending', 'waiting', 'succeeded']);
   await api.dispose();
 });
 
