@@ -50,6 +50,7 @@ static enum mh_err handle_http_result(struct advance *a, size_t i);
 static enum mh_err schedule_retry(struct advance *a, size_t i, json_t *error, json_t *resp);
 static enum mh_err finish_if_done(struct advance *a);
 static enum mh_err apply_reports(struct advance *a);
+static void add_resend(struct advance *a, size_t i);
 static json_t *error_obj(const char *kind, const char *message);
 static const char *header_get(json_t *headers, const char *name);
 static bool output_fits(json_t *v);
@@ -625,9 +626,12 @@ static enum mh_err apply_reports(struct advance *a)
     for (size_t r = 0; r < a->in->n_reports; r++) {
         const struct mh_event *rep = &a->in->reports[r];
         if (strcmp(rep->type, MH_EV_HTTP_ATTEMPT) != 0 &&
-            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0)
+            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 &&
+            strcmp(rep->type, MH_EV_STEP_PARKED) != 0)
             return mh_err_set(a->info, MH_EINVAL, "input", -1,
-                              "a report is an http_attempt or a run_canceled, not %s", rep->type);
+                              "a report is an http_attempt, a step_parked or a run_canceled, "
+                              "not %s",
+                              rep->type);
         long idx = -1;
         if (rep->node_id[0]) {
             idx = mh_engine__node_index(a->wf, rep->node_id);
@@ -650,6 +654,17 @@ static enum mh_err apply_reports(struct advance *a)
     return MH_OK;
 }
 
+/* An HTTP action sending the current attempt of http step `i` again, as it was started. */
+static void add_resend(struct advance *a, size_t i)
+{
+    const struct mh_step_state *s = &a->st->steps[i];
+    struct mh_engine_action *act = add_action(a, MH_ACTION_HTTP, (long)i);
+    act->attempt = s->attempts;
+    act->request = json_incref(s->request);
+    snprintf(act->idempotency_key, sizeof(act->idempotency_key), "%s", s->idem_key);
+    act->timeout_ms = a->wf->nodes[i].timeout_ms;
+}
+
 static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
                       struct mh_engine_result *res)
 {
@@ -661,7 +676,7 @@ static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
     for (size_t i = 0; i < st->wf->n_nodes; i++) {
         const struct mh_step_state *s = &st->steps[i];
         bool waiting = (s->status == MH_STEP_WAITING_TIMER && !s->timer_fired) ||
-                       s->status == MH_STEP_WAITING_RETRY;
+                       s->status == MH_STEP_WAITING_RETRY || s->status == MH_STEP_WAITING_BREAKER;
         if (waiting && (res->next_wake_ms == 0 || s->fire_at < res->next_wake_ms))
             res->next_wake_ms = s->fire_at;
     }
@@ -744,6 +759,16 @@ enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *eve
                     progress = true;
                 }
                 break;
+            case MH_STEP_WAITING_BREAKER:
+                /* The breaker lets a probe through from then on: the same attempt is sent
+                 * again, with the request and idempotency key it was started with. */
+                if (a.now >= s->fire_at) {
+                    rc = emit(&a, MH_EV_STEP_RESUMED, (long)i, s->attempts,
+                              json_pack("{s:I}", "until", (json_int_t)s->fire_at));
+                    if (rc == MH_OK && s->request != NULL)
+                        add_resend(&a, i);
+                }
+                break;
             case MH_STEP_SUCCEEDED:
             case MH_STEP_FAILED:
             case MH_STEP_SKIPPED: break;
@@ -785,15 +810,13 @@ enum mh_err mh_engine_pending(const struct mh_wf *wf, const struct mh_event *eve
         for (size_t i = 0; i < wf->n_nodes; i++) {
             const struct mh_step_state *s = &a.st->steps[i];
             if (s->status == MH_STEP_RUNNING && s->result == NULL && s->request != NULL) {
-                struct mh_engine_action *act = add_action(&a, MH_ACTION_HTTP, (long)i);
-                act->attempt = s->attempts;
-                act->request = json_incref(s->request);
-                snprintf(act->idempotency_key, sizeof(act->idempotency_key), "%s", s->idem_key);
-                act->timeout_ms = wf->nodes[i].timeout_ms;
+                add_resend(&a, i);
             } else if ((s->status == MH_STEP_WAITING_TIMER && !s->timer_fired) ||
-                       s->status == MH_STEP_WAITING_RETRY) {
+                       s->status == MH_STEP_WAITING_RETRY || s->status == MH_STEP_WAITING_BREAKER) {
                 struct mh_engine_action *act = add_action(&a, MH_ACTION_TIMER, (long)i);
-                act->attempt = s->status == MH_STEP_WAITING_RETRY ? s->attempts + 1 : 1;
+                act->attempt = s->status == MH_STEP_WAITING_RETRY ? s->attempts + 1
+                               : s->status == MH_STEP_WAITING_BREAKER ? s->attempts
+                                                                      : 1;
                 act->fire_at_ms = s->fire_at;
             }
         }

@@ -33,6 +33,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
+#include "breakers/breakers.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
 #include "outbound/outbound.h"
@@ -81,6 +82,7 @@ struct mh_engine_runtime {
     json_t *privacy;       /* project id -> {"at": ms, "settings": {...}}: a short-lived cache */
     json_t *orphans;       /* [[job id, attempts]...] to hand back once the database answers (mu) */
     struct report *parked; /* reports to apply again once the database answers (mu) */
+    struct mh_breakers *breakers; /* writes breaker openings and closings (breaker_events) */
 };
 
 struct job {
@@ -106,6 +108,7 @@ struct send_ctx {
     char *url;
     char *body;
     size_t body_len;
+    char shown_origin[160]; /* the origin to record when its text holds a secret, else "" */
 };
 
 static uint64_t random_u64(void *ctx)
@@ -246,8 +249,15 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
         return;
     }
     if (resp->error_kind && strcmp(resp->error_kind, "circuit_open") == 0) {
-        /* Parked: no attempt is spent; the run wakes when the breaker lets a probe through. */
-        r->park_until_ms = resp->retry_at_ms > 0 ? resp->retry_at_ms : mh_clock_now_ms() + 1000;
+        /* Parked: no attempt is spent. The log records the park (step_parked: the host and
+         * until when), and the run wakes when the breaker lets a probe through. */
+        int64_t until = resp->retry_at_ms > 0 ? resp->retry_at_ms : mh_clock_now_ms() + 1000;
+        const char *host = s->shown_origin[0] ? s->shown_origin : resp->origin;
+        if (mh_engine_event_parked(s->node_id, s->attempt, "breaker_open", host, until,
+                                   mh_clock_now_ms(), &r->ev) == MH_OK)
+            r->has_event = true;
+        else
+            r->park_until_ms = until;
         push_report(rt, r);
         send_ctx_free(s);
         return;
@@ -553,6 +563,8 @@ static void dispatch_http(struct mh_engine_runtime *rt, const struct job *j,
         .connect_timeout_ms = 10000,
         .tenant = j->project_id,
         .allowlist = s->allowlist,
+        .is_origin_secret =
+            mh_engine_request_origin_is_secret(req, s->shown_origin, sizeof(s->shown_origin)),
     };
     if (mh_outbound_submit(rt->out, &r, on_http_done, s) != MH_OK) {
         /* Queue full: the job's recovery wake will send it later. */
@@ -1394,9 +1406,14 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     oo.allowlist = opts->outbound_allowlist;
     struct mh_err_info why = MH_ERR_INFO_INIT;
     enum mh_err rc = mh_outbound_allowlist_check(opts->outbound_allowlist, NULL, &why);
+    if (rc == MH_OK && (rc = mh_breakers_start(opts->pool, rt->worker_id, &rt->breakers)) == MH_OK) {
+        oo.on_breaker = mh_breakers_note;
+        oo.on_breaker_ctx = rt->breakers;
+    }
     if (rc == MH_OK)
         rc = mh_outbound_create(&oo, &rt->out);
     if (rc != MH_OK) {
+        mh_breakers_stop(rt->breakers);
         json_decref(rt->inflight);
         json_decref(rt->privacy);
         json_decref(rt->orphans);
@@ -1464,6 +1481,7 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
         pthread_join(rt->listener, NULL);
     /* In-flight calls are canceled; their jobs come back on another worker after recovery. */
     mh_outbound_destroy(rt->out);
+    mh_breakers_stop(rt->breakers); /* after the executor: it reports the transitions */
     struct report *r;
     while ((r = pop_report(rt)) != NULL)
         report_free(r);

@@ -1395,6 +1395,68 @@ MH_TEST(breaker_half_open_lets_one_probe_through)
     srv_stop(&s);
 }
 
+/* What the breaker listener heard: "open <tenant> <origin> <failures>" / "closed ..." lines. */
+static struct {
+    pthread_mutex_t mu;
+    char log[1024];
+    int n;
+} heard = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_breaker(void *ctx, const char *tenant, const char *origin, bool is_open,
+                       int failures)
+{
+    (void)ctx;
+    pthread_mutex_lock(&heard.mu);
+    size_t len = strlen(heard.log);
+    snprintf(heard.log + len, sizeof(heard.log) - len, "%s [%s] %s %d\n",
+             is_open ? "open" : "closed", tenant, origin, failures);
+    heard.n++;
+    pthread_mutex_unlock(&heard.mu);
+}
+
+static void breaker_2_short_heard(struct mh_outbound_opts *opts)
+{
+    breaker_2_short(opts);
+    opts->on_breaker = on_breaker;
+}
+
+/* The listener hears each opening and each closing once: not the refusals, not the failed
+ * probe that keeps the breaker open. A refusal names the origin it is about. */
+MH_TEST(breaker_transitions_are_told_once)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(breaker_2_short_heard);
+    struct result r = {0};
+    for (int i = 0; i < 2; i++) {
+        call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r);
+        result_cleanup(&r);
+    }
+    call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
+    MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
+    result_cleanup(&r);
+    char want[512];
+    snprintf(want, sizeof(want), "open [] %s 2\n", s.base);
+    pthread_mutex_lock(&heard.mu);
+    MH_T_ASSERT_STR_EQ(heard.log, want);
+    pthread_mutex_unlock(&heard.mu);
+    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, NULL, s.base), "half_open") == 0);
+    call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r); /* the probe fails */
+    result_cleanup(&r);
+    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, NULL, s.base), "half_open") == 0);
+    call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r); /* this one succeeds */
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    size_t wl = strlen(want);
+    snprintf(want + wl, sizeof(want) - wl, "closed [] %s 0\n", s.base);
+    pthread_mutex_lock(&heard.mu);
+    MH_T_ASSERT_STR_EQ(heard.log, want);
+    MH_T_ASSERT_EQ(heard.n, 2);
+    pthread_mutex_unlock(&heard.mu);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
 MH_TEST(breaker_failed_probe_reopens)
 {
     struct srv s;
