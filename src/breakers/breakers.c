@@ -48,8 +48,7 @@ static bool write_one(struct mh_breakers *b, const struct note *n);
 static bool drain(struct mh_breakers *b);
 static bool is_uuid(const char *s);
 
-enum mh_err mh_breakers_start(struct mh_db_pool *pool, const char *server,
-                              struct mh_breakers **out)
+enum mh_err mh_breakers_start(struct mh_db_pool *pool, const char *server, struct mh_breakers **out)
 {
     struct mh_breakers *b = mh_xcalloc(1, sizeof(*b));
     b->pool = pool;
@@ -83,8 +82,7 @@ static bool is_uuid(const char *s)
     return true;
 }
 
-void mh_breakers_note(void *ctx, const char *tenant, const char *origin, bool is_open,
-                      int failures)
+void mh_breakers_note(void *ctx, const char *tenant, const char *origin, bool is_open, int failures)
 {
     struct mh_breakers *b = ctx;
     if (b == NULL || !is_uuid(tenant) || origin == NULL || strlen(origin) >= 301)
@@ -96,9 +94,8 @@ void mh_breakers_note(void *ctx, const char *tenant, const char *origin, bool is
     const char *h = strstr(origin, "://");
     h = h ? h + 3 : origin;
     const char *colon = strrchr(h, ':');
-    size_t len = colon && colon > h && colon[-1] != '[' && !strchr(colon, ']')
-                     ? (size_t)(colon - h)
-                     : strlen(h);
+    size_t len = colon && colon > h && colon[-1] != '[' && !strchr(colon, ']') ? (size_t)(colon - h)
+                                                                               : strlen(h);
     if (len == 0 || len >= sizeof(n->host)) {
         free(n);
         return;
@@ -243,8 +240,7 @@ void mh_breakers_stop(struct mh_breakers *b)
         b->head = next;
     }
     if (lost > 0)
-        mh_log(MH_LOG_WARN, "breakers", "%zu breaker transition(s) not recorded at shutdown",
-               lost);
+        mh_log(MH_LOG_WARN, "breakers", "%zu breaker transition(s) not recorded at shutdown", lost);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->write_mu);
     pthread_mutex_destroy(&b->mu);

@@ -626,8 +626,7 @@ static enum mh_err apply_reports(struct advance *a)
     for (size_t r = 0; r < a->in->n_reports; r++) {
         const struct mh_event *rep = &a->in->reports[r];
         if (strcmp(rep->type, MH_EV_HTTP_ATTEMPT) != 0 &&
-            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 &&
-            strcmp(rep->type, MH_EV_STEP_PARKED) != 0)
+            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 && strcmp(rep->type, MH_EV_STEP_PARKED) != 0)
             return mh_err_set(a->info, MH_EINVAL, "input", -1,
                               "a report is an http_attempt, a step_parked or a run_canceled, "
                               "not %s",
@@ -814,7 +813,7 @@ enum mh_err mh_engine_pending(const struct mh_wf *wf, const struct mh_event *eve
             } else if ((s->status == MH_STEP_WAITING_TIMER && !s->timer_fired) ||
                        s->status == MH_STEP_WAITING_RETRY || s->status == MH_STEP_WAITING_BREAKER) {
                 struct mh_engine_action *act = add_action(&a, MH_ACTION_TIMER, (long)i);
-                act->attempt = s->status == MH_STEP_WAITING_RETRY ? s->attempts + 1
+                act->attempt = s->status == MH_STEP_WAITING_RETRY     ? s->attempts + 1
                                : s->status == MH_STEP_WAITING_BREAKER ? s->attempts
                                                                       : 1;
                 act->fire_at_ms = s->fire_at;

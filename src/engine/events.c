@@ -159,8 +159,8 @@ enum mh_err mh_engine_event_parked(const char *node_id, int attempt, const char 
                           (json_int_t)until_ms);
     if (origin != NULL && *origin != '\0')
         json_object_set_new(p, "host", mh_engine__jstring(origin));
-    enum mh_err rc = mh_engine_event_init(out, 0, MH_EV_STEP_PARKED, node_id, attempt, p, at_ms,
-                                          NULL);
+    enum mh_err rc =
+        mh_engine_event_init(out, 0, MH_EV_STEP_PARKED, node_id, attempt, p, at_ms, NULL);
     json_decref(p);
     return rc;
 }

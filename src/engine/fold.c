@@ -120,8 +120,8 @@ bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const st
         const struct mh_step_state *s = &st->steps[idx];
         /* A parked step still takes its attempt's outcome (another server may have sent the
          * same attempt after a lease expired); it is parked only while it runs. */
-        bool state_ok = s->status == MH_STEP_RUNNING ||
-                        (is_attempt && s->status == MH_STEP_WAITING_BREAKER);
+        bool state_ok =
+            s->status == MH_STEP_RUNNING || (is_attempt && s->status == MH_STEP_WAITING_BREAKER);
         return st->wf->nodes[idx].kind == MH_NODE_HTTP_CALL && state_ok &&
                s->attempts == ev->attempt && s->result == NULL;
     }

@@ -1406,7 +1406,8 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     oo.allowlist = opts->outbound_allowlist;
     struct mh_err_info why = MH_ERR_INFO_INIT;
     enum mh_err rc = mh_outbound_allowlist_check(opts->outbound_allowlist, NULL, &why);
-    if (rc == MH_OK && (rc = mh_breakers_start(opts->pool, rt->worker_id, &rt->breakers)) == MH_OK) {
+    if (rc == MH_OK &&
+        (rc = mh_breakers_start(opts->pool, rt->worker_id, &rt->breakers)) == MH_OK) {
         oo.on_breaker = mh_breakers_note;
         oo.on_breaker_ctx = rt->breakers;
     }

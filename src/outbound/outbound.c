@@ -935,14 +935,15 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
     }
     mh_outbound__breaker_report(o->breakers, x->key, x->is_probe,
-                                verdict_of(o, x, r.error_kind, r.status), mh_clock_mono_ms(), x->is_origin_secret);
+                                verdict_of(o, x, r.error_kind, r.status), mh_clock_mono_ms(),
+                                x->is_origin_secret);
     curl_off_t total_us = 0;
     if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us) != CURLE_OK)
         total_us = (curl_off_t)r.duration_ms * 1000;
     mh_metrics_http_call(res == CURLE_OK ? r.status : 0, (int64_t)total_us * 1000);
     if (r.error_kind != NULL)
-        mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld", shown_origin(x),
-               r.error_kind, (long long)r.duration_ms);
+        mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld",
+               shown_origin(x), r.error_kind, (long long)r.duration_ms);
     deliver(o, x, &r);
 }
 

@@ -72,8 +72,7 @@ bool mh_outbound__breaker_admit(struct mh_outbound__breakers *b, const char *key
  * the key's origin holds a secret (logs and transition reports show
  * MH_OUTBOUND_HIDDEN_ORIGIN instead). */
 void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *key, bool is_probe,
-                                 enum mh_outbound__verdict verdict, int64_t now_ms,
-                                 bool is_hidden);
+                                 enum mh_outbound__verdict verdict, int64_t now_ms, bool is_hidden);
 
 /* "closed", "open" or "half_open" at `now_ms`; static. */
 const char *mh_outbound__breaker_state(struct mh_outbound__breakers *b, const char *key,

@@ -26,8 +26,8 @@
 #define DROP_RETRIES     5
 #define FIRST_PASS_MAX_S 60
 
-static const char *const kinds[] = {"runs",  "jobs",          "dead_letters", "deliveries",
-                                    "blobs", "breaker_events"};
+static const char *const kinds[] = {"runs",       "jobs",  "dead_letters",
+                                    "deliveries", "blobs", "breaker_events"};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 struct mh_retention_job {

@@ -980,9 +980,9 @@ MH_TEST(a_breaker_opening_fires_once_with_the_host_and_resolves_when_it_closes)
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(a, "detail"), "host")),
                        "localhost");
     json_decref(h);
-    MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM breaker_events WHERE closed_at IS NOT NULL",
-                          NULL),
-                   1);
+    MH_T_ASSERT_EQ(
+        scalar(&w, "SELECT count(*) AS n FROM breaker_events WHERE closed_at IS NOT NULL", NULL),
+        1);
     mh_it_server_stop(&w.s, SIGTERM);
     mh_mock_stop(target);
     receiver_stop(&rc);

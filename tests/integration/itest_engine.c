@@ -835,7 +835,8 @@ MH_TEST(breaker_park_is_recorded_in_the_log_and_the_state)
     if (strcmp(json_string_value(json_object_get(r, "status")), "running") == 0 &&
         find_event(evs, "step_resumed") == NULL) {
         MH_T_ASSERT_STR_EQ(step_status(r, "call"), "waiting_breaker");
-        json_t *call = json_object_get(json_object_get(json_object_get(r, "state"), "steps"), "call");
+        json_t *call =
+            json_object_get(json_object_get(json_object_get(r, "state"), "steps"), "call");
         MH_T_ASSERT_EQ(json_integer_value(json_object_get(call, "fire_at")), until);
         MH_T_ASSERT_EQ(json_integer_value(json_object_get(call, "attempts")), 3);
     }
@@ -860,16 +861,18 @@ MH_TEST(breaker_park_is_recorded_in_the_log_and_the_state)
 
     /* The opening and the probe's closing are durable. */
     json_t *rows = NULL;
+    char state[6] = "";
     for (int i = 0; i < 100; i++) {
         json_decref(rows);
         rows = mh_it_sql(e.db.admin_url,
                          "SELECT project_id::text AS project, origin, host, failures, "
                          "closed_at IS NOT NULL AND closed_at >= opened_at AS closed FROM "
                          "breaker_events",
-                         0, NULL, NULL);
-        MH_T_ASSERT(rows != NULL);
-        if (json_array_size(rows) == 1 && json_is_true(json_object_get(json_array_get(rows, 0),
-                                                                       "closed")))
+                         0, NULL, state);
+        if (rows == NULL)
+            mh_t_fail(__FILE__, __LINE__, "breaker_events: SQLSTATE %s", state);
+        if (json_array_size(rows) == 1 &&
+            json_is_true(json_object_get(json_array_get(rows, 0), "closed")))
             break;
         mh_it_sleep_ms(50);
     }

@@ -59,7 +59,7 @@ static const struct kind_def kinds[] = {
     {"breaker_opened", false, true, 1, 1, false, true},
 };
 
-#define HOST_MAX_LEN 300
+#define HOST_MAX_LEN             300
 #define BREAKER_DEFAULT_WINDOW_S 60
 
 static const struct kind_def *kind_get(const char *name)
@@ -166,9 +166,9 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
                       struct rule_in *in)
 {
     json_t *merged = in->merged;
-    static const char *const fields[] = {"name",        "kind",    "window_s", "threshold",
-                                         "workflow_ids", "channel_ids", "enabled", "host",
-                                         NULL};
+    static const char *const fields[] = {"name",      "kind",         "window_s",
+                                         "threshold", "workflow_ids", "channel_ids",
+                                         "enabled",   "host",         NULL};
     if (!mh_api_only_fields(api, body, fields))
         return false;
     json_object_update(merged, base);
@@ -688,7 +688,8 @@ void mh_h_alerts_history(struct mh_http_req *req, void *app)
         "SELECT a.id, a.rule_id, a.rule_name, a.kind, a.state, a.value::float8 AS value, "
         "a.threshold::float8 AS threshold, a.window_s, a.count, to_json(a.started_at) AS "
         "started_at, to_json(a.notified_at) AS notified_at, to_json(a.resolved_at) AS "
-        "resolved_at, a.detail, a.started_at::text AS key, coalesce((SELECT json_agg(json_build_object("
+        "resolved_at, a.detail, a.started_at::text AS key, coalesce((SELECT "
+        "json_agg(json_build_object("
         "'id', d.id, 'channel_id', d.channel_id, 'event', d.event, 'status', d.status, "
         "'attempts', d.attempts, 'run_id', d.run_id) ORDER BY d.created_at) FROM "
         "alert_deliveries d WHERE d.alert_id = a.id), '[]') AS deliveries FROM alerts a WHERE "
