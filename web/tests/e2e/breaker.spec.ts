@@ -73,3 +73,23 @@ test('a step parked by an open breaker shows as waiting until the probe, with it
     target.close();
   }
 });
+
+test('an owner adds a "breaker opened" rule for one host; a bad host is refused with its reason', async ({ page }) => {
+  const { user, api, pid } = await userWithProject('breakerrule', 'Breaker rules');
+  await signIn(page, user, `/login?next=/p/${pid}/settings/alerts`);
+  await page.getByLabel('Rule name').fill('CRM down');
+  await page.getByLabel('When').selectOption('breaker_opened');
+  // This kind has no window and no threshold: a host filter instead.
+  await expect(page.getByLabel('Window (seconds)')).toHaveCount(0);
+  await page.getByLabel('Host (empty: any)').fill('https://crm.example.com/path');
+  await page.getByRole('button', { name: 'Add rule' }).click();
+  await expect(page.getByRole('form', { name: 'Add a rule' }).getByRole('alert')).toContainText('without a path');
+  await page.getByLabel('Host (empty: any)').fill('CRM.example.com');
+  await page.getByRole('button', { name: 'Add rule' }).click();
+  const row = page.getByRole('region', { name: 'Rules' }).getByRole('row').filter({ hasText: 'CRM down' });
+  await expect(row).toContainText('a breaker of crm.example.com opened');
+  const rules = await api.get<{ items: { kind: string; host: string | null }[] }>(`/api/projects/${pid}/alerts/rules`);
+  expect(rules.items).toEqual([expect.objectContaining({ kind: 'breaker_opened', host: 'crm.example.com' })]);
+  await expectAccessible(page, 'alerts with a breaker rule');
+  await api.dispose();
+});
