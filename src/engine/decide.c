@@ -210,9 +210,11 @@ static enum mh_err apply_reports(struct mh_advance *a)
     for (size_t r = 0; r < a->in->n_reports; r++) {
         const struct mh_event *rep = &a->in->reports[r];
         if (strcmp(rep->type, MH_EV_HTTP_ATTEMPT) != 0 &&
-            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0)
+            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 && strcmp(rep->type, MH_EV_STEP_PARKED) != 0)
             return mh_err_set(a->info, MH_EINVAL, "input", -1,
-                              "a report is an http_attempt or a run_canceled, not %s", rep->type);
+                              "a report is an http_attempt, a step_parked or a run_canceled, "
+                              "not %s",
+                              rep->type);
         long idx = -1;
         if (rep->node_id[0]) {
             idx = mh_engine__node_index(a->wf, rep->node_id);
@@ -246,7 +248,7 @@ static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
     for (size_t i = 0; i < st->wf->n_nodes; i++) {
         const struct mh_step_state *s = &st->steps[i];
         bool waiting = (s->status == MH_STEP_WAITING_TIMER && !s->timer_fired) ||
-                       s->status == MH_STEP_WAITING_RETRY;
+                       s->status == MH_STEP_WAITING_RETRY || s->status == MH_STEP_WAITING_BREAKER;
         if (waiting && (res->next_wake_ms == 0 || s->fire_at < res->next_wake_ms))
             res->next_wake_ms = s->fire_at;
     }
@@ -305,7 +307,8 @@ enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *eve
             }
             case MH_STEP_RUNNING:
             case MH_STEP_WAITING_TIMER:
-            case MH_STEP_WAITING_RETRY: rc = wf->nodes[i].type->resume(&a, i, &progress); break;
+            case MH_STEP_WAITING_RETRY:
+            case MH_STEP_WAITING_BREAKER: rc = wf->nodes[i].type->resume(&a, i, &progress); break;
             case MH_STEP_SUCCEEDED:
             case MH_STEP_FAILED:
             case MH_STEP_SKIPPED: break;

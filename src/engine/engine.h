@@ -173,6 +173,15 @@ MH_MUSTCHECK enum mh_err mh_engine_request_resolve(json_t *request, json_t *valu
 /* Wipes and frees the fields of `w` and zeroes it; NULL-tolerant. */
 void mh_engine_wire_cleanup(struct mh_engine_wire *w);
 
+/*
+ * Whether the scheme, host or port of `request`'s url (an action's request, placeholders
+ * unresolved) holds a secret: a placeholder span starts before the url's authority ends. Then
+ * the origin as sent must never be shown, and `shown` (optional, `cap` bytes) receives the
+ * url's own text up to the end of its authority, placeholders literal
+ * ("https://{{secrets.TENANT}}.example.com"), cut to fit. Pure; any thread.
+ */
+bool mh_engine_request_origin_is_secret(json_t *request, char *shown, size_t cap);
+
 /* ---- Events ------------------------------------------------------------------------------- */
 
 /* Event type names (docs/internals/engine.md has the payload of each). */
@@ -189,6 +198,8 @@ void mh_engine_wire_cleanup(struct mh_engine_wire *w);
 #define MH_EV_RUN_FAILED      "run_failed"
 #define MH_EV_RUN_CANCELED    "run_canceled"
 #define MH_EV_RUN_TIMED_OUT   "run_timed_out"
+#define MH_EV_STEP_PARKED     "step_parked"
+#define MH_EV_STEP_RESUMED    "step_resumed"
 
 /*
  * One event of a run's log: the row (run_id, seq, type, node_id, attempt, payload, at, hash) of
@@ -266,6 +277,17 @@ MH_MUSTCHECK enum mh_err mh_engine_event_http_result(const char *node_id, int at
                                                      const struct mh_engine_http_outcome *outcome,
                                                      int64_t at_ms, struct mh_event *out);
 
+/*
+ * An unsealed step_parked report: attempt `attempt` of node `node_id` was not sent because the
+ * circuit breaker of `origin` ("scheme://host:port", borrowed, may be NULL) is open; the step
+ * waits until `until_ms` (epoch ms), then resumes with the same attempt, none spent.
+ * `reason` is "breaker_open". MH_EINVAL on a bad argument.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_parked(const char *node_id, int attempt,
+                                                const char *reason, const char *origin,
+                                                int64_t until_ms, int64_t at_ms,
+                                                struct mh_event *out);
+
 /* An unsealed run_canceled report. `reason` is optional. */
 MH_MUSTCHECK enum mh_err mh_engine_event_cancel(const char *reason, int64_t at_ms,
                                                 struct mh_event *out);
@@ -336,6 +358,9 @@ enum mh_step_status {
     MH_STEP_SUCCEEDED,
     MH_STEP_FAILED,
     MH_STEP_SKIPPED,
+    /* An http_call attempt that was not sent because its host's circuit breaker is open: parked
+     * until fire_at (step_parked), then running again (step_resumed) with the same attempt. */
+    MH_STEP_WAITING_BREAKER,
 };
 
 /* Static names: "queued", "running", ... and "pending", "running", "waiting_timer", ... */
@@ -392,8 +417,9 @@ struct mh_engine_input {
     int64_t run_timeout_ms;     /* 0: no per-run timeout */
     mh_engine_random_fn random; /* needed only when a retry gets scheduled */
     void *random_ctx;
-    /* Outside outcomes to append first: http_attempt (mh_engine_event_http_result) and
-     * run_canceled (mh_engine_event_cancel) reports, unsealed. Borrowed. A report that no
+    /* Outside outcomes to append first: http_attempt (mh_engine_event_http_result),
+     * step_parked (mh_engine_event_parked) and run_canceled (mh_engine_event_cancel) reports,
+     * unsealed. Borrowed. A report that no
      * longer applies (a duplicate delivery, an attempt that is not current, a finished run) is
      * counted in n_ignored and not appended. */
     const struct mh_event *reports;

@@ -266,7 +266,7 @@ struct mh_step_state {
     json_t *error;    /* failed */
     json_t *request;  /* http_call: the request of the first attempt */
     json_t *result;   /* http_call: the http_attempt payload of the current attempt */
-    int64_t fire_at;  /* waiting_timer / waiting_retry */
+    int64_t fire_at;  /* waiting_timer / waiting_retry / waiting_breaker (parked until) */
     bool timer_fired; /* delay: timer_fired recorded, step_succeeded not yet */
     char idem_key[MH_ENGINE_IDEM_KEY_LEN + 1];
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Constructors for the events that enter a run from outside the engine: the run_started event the
- * webhook intake writes, the http_attempt report of the sender, and a cancellation. Building them
+ * webhook intake writes, the http_attempt and step_parked reports of the sender, and a
+ * cancellation. Building them
  * here keeps their payloads in the one shape the fold and replay expect, whoever produces them.
  */
 #include "engine/engine_internal.h"
@@ -143,6 +144,23 @@ enum mh_err mh_engine_event_http_result(const char *node_id, int attempt, json_t
     json_object_set_new(p, "duration_ms", json_integer(outcome->duration_ms));
     rc = mh_engine_event_init(out, 0, MH_EV_HTTP_ATTEMPT, node_id, attempt, p, at_ms, NULL);
 out:
+    json_decref(p);
+    return rc;
+}
+
+enum mh_err mh_engine_event_parked(const char *node_id, int attempt, const char *reason,
+                                   const char *origin, int64_t until_ms, int64_t at_ms,
+                                   struct mh_event *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (node_id == NULL || *node_id == '\0' || attempt < 1 || reason == NULL || until_ms <= 0)
+        return MH_EINVAL;
+    json_t *p = json_pack("{s:o, s:I}", "reason", mh_engine__jstring(reason), "until",
+                          (json_int_t)until_ms);
+    if (origin != NULL && *origin != '\0')
+        json_object_set_new(p, "host", mh_engine__jstring(origin));
+    enum mh_err rc =
+        mh_engine_event_init(out, 0, MH_EV_STEP_PARKED, node_id, attempt, p, at_ms, NULL);
     json_decref(p);
     return rc;
 }

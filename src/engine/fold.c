@@ -45,6 +45,7 @@ const char *mh_engine_step_status_name(enum mh_step_status s)
     case MH_STEP_SUCCEEDED: return "succeeded";
     case MH_STEP_FAILED: return "failed";
     case MH_STEP_SKIPPED: return "skipped";
+    case MH_STEP_WAITING_BREAKER: return "waiting_breaker";
     }
     return "unknown";
 }
@@ -112,12 +113,17 @@ bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const st
 {
     if (mh_engine__run_finished(st))
         return false;
-    if (strcmp(ev->type, MH_EV_HTTP_ATTEMPT) == 0) {
+    bool is_attempt = strcmp(ev->type, MH_EV_HTTP_ATTEMPT) == 0;
+    if (is_attempt || strcmp(ev->type, MH_EV_STEP_PARKED) == 0) {
         if (idx < 0)
             return false;
         const struct mh_step_state *s = &st->steps[idx];
-        return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL &&
-               s->status == MH_STEP_RUNNING && s->attempts == ev->attempt && s->result == NULL;
+        /* A parked step still takes its attempt's outcome (another server may have sent the
+         * same attempt after a lease expired); it is parked only while it runs. */
+        bool state_ok =
+            s->status == MH_STEP_RUNNING || (is_attempt && s->status == MH_STEP_WAITING_BREAKER);
+        return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL && state_ok &&
+               s->attempts == ev->attempt && s->result == NULL;
     }
     return strcmp(ev->type, MH_EV_RUN_CANCELED) == 0;
 }
@@ -147,7 +153,15 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
             const char *key = json_string_value(json_object_get(p, "idempotency_key"));
             snprintf(s->idem_key, sizeof(s->idem_key), "%s", key ? key : "");
         }
+    } else if (strcmp(t, MH_EV_STEP_PARKED) == 0) {
+        s->status = MH_STEP_WAITING_BREAKER;
+        s->fire_at = json_integer_value(json_object_get(p, "until"));
+    } else if (strcmp(t, MH_EV_STEP_RESUMED) == 0) {
+        if (s->status != MH_STEP_WAITING_BREAKER)
+            return bad(info, ev, "only a parked step resumes");
+        s->status = MH_STEP_RUNNING;
     } else if (strcmp(t, MH_EV_HTTP_ATTEMPT) == 0) {
+        s->status = MH_STEP_RUNNING;
         json_decref(s->result);
         s->result = p ? json_incref(p) : json_object();
     } else if (strcmp(t, MH_EV_RETRY_SCHEDULED) == 0) {
@@ -256,7 +270,8 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
     if (is_run_started != (st->last_seq == 0))
         return bad(info, ev, "a log starts with run_started, and only there");
 
-    bool is_report = strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_RUN_CANCELED) == 0;
+    bool is_report = strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_RUN_CANCELED) == 0 ||
+                     strcmp(t, MH_EV_STEP_PARKED) == 0;
     if (is_report && !mh_engine__report_applies(st, idx, ev)) {
         *ignored = true;
         goto done;
@@ -264,7 +279,8 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
     bool is_step = strcmp(t, MH_EV_STEP_STARTED) == 0 || strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 ||
                    strcmp(t, MH_EV_RETRY_SCHEDULED) == 0 || strcmp(t, MH_EV_TIMER_SET) == 0 ||
                    strcmp(t, MH_EV_TIMER_FIRED) == 0 || strcmp(t, MH_EV_STEP_SUCCEEDED) == 0 ||
-                   strcmp(t, MH_EV_STEP_FAILED) == 0 || strcmp(t, MH_EV_STEP_SKIPPED) == 0;
+                   strcmp(t, MH_EV_STEP_FAILED) == 0 || strcmp(t, MH_EV_STEP_SKIPPED) == 0 ||
+                   strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_STEP_RESUMED) == 0;
     bool is_run_end = strcmp(t, MH_EV_RUN_SUCCEEDED) == 0 || strcmp(t, MH_EV_RUN_FAILED) == 0 ||
                       strcmp(t, MH_EV_RUN_CANCELED) == 0 || strcmp(t, MH_EV_RUN_TIMED_OUT) == 0;
     if ((is_step || is_run_end) && mh_engine__run_finished(st))
@@ -383,7 +399,8 @@ json_t *mh_engine_state_to_json(const struct mh_run_state *st)
             json_object_set(o, "output", s->output);
         if (s->error)
             json_object_set(o, "error", s->error);
-        if (s->status == MH_STEP_WAITING_TIMER || s->status == MH_STEP_WAITING_RETRY)
+        if (s->status == MH_STEP_WAITING_TIMER || s->status == MH_STEP_WAITING_RETRY ||
+            s->status == MH_STEP_WAITING_BREAKER)
             json_object_set_new(o, "fire_at", json_integer(s->fire_at));
         json_object_set_new(steps, st->wf->nodes[i].id, o);
     }

@@ -220,6 +220,28 @@ out:
     return rc;
 }
 
+bool mh_engine_request_origin_is_secret(json_t *request, char *shown, size_t cap)
+{
+    const char *url = json_string_value(json_object_get(request, "url"));
+    json_t *spans = json_object_get(json_object_get(request, "placeholders"), "url");
+    if (url == NULL || json_array_size(spans) == 0)
+        return false;
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t end = (size_t)(auth - url) + strcspn(auth, "/?#");
+    bool is_secret = false;
+    size_t i;
+    json_t *span;
+    json_array_foreach(spans, i, span)
+    {
+        json_int_t start = json_integer_value(json_array_get(span, 0));
+        is_secret = is_secret || (start >= 0 && (size_t)start < end);
+    }
+    if (is_secret && shown != NULL && cap > 0)
+        snprintf(shown, cap, "%.*s", (int)(end < cap ? end : cap - 1), url);
+    return is_secret;
+}
+
 void mh_engine_wire_cleanup(struct mh_engine_wire *w)
 {
     if (w == NULL)

@@ -36,6 +36,8 @@ struct mh_outbound__breakers {
     pthread_mutex_t lock;
     int threshold;
     int64_t open_ms;
+    mh_outbound_breaker_fn on_change;
+    void *on_change_ctx;
     struct entry **buckets;
     size_t n_buckets;
     size_t n_entries;
@@ -46,14 +48,20 @@ static struct entry *get_or_add(struct mh_outbound__breakers *b, const char *key
 static void remove_entry(struct mh_outbound__breakers *b, struct entry **slot);
 static void grow(struct mh_outbound__breakers *b);
 static void sweep_closed(struct mh_outbound__breakers *b);
+static void notify(struct mh_outbound__breakers *b, const char *key, bool is_open, int failures,
+                   bool is_hidden);
 
-struct mh_outbound__breakers *mh_outbound__breakers_create(int threshold, int64_t open_ms)
+struct mh_outbound__breakers *mh_outbound__breakers_create(int threshold, int64_t open_ms,
+                                                           mh_outbound_breaker_fn on_change,
+                                                           void *ctx)
 {
     struct mh_outbound__breakers *b = mh_xcalloc(1, sizeof(*b));
     MH_ASSERT(threshold >= 1 && open_ms >= 0);
     pthread_mutex_init(&b->lock, NULL);
     b->threshold = threshold;
     b->open_ms = open_ms;
+    b->on_change = on_change;
+    b->on_change_ctx = ctx;
     b->n_buckets = INITIAL_BUCKETS;
     b->buckets = mh_xcalloc(b->n_buckets, sizeof(*b->buckets));
     return b;
@@ -190,9 +198,13 @@ out:
 }
 
 void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *key, bool is_probe,
-                                 enum mh_outbound__verdict verdict, int64_t now_ms)
+                                 enum mh_outbound__verdict verdict, int64_t now_ms, bool is_hidden)
 {
+    /* What logs and reports may show of the key. */
+    const char *shown = is_hidden ? MH_OUTBOUND_HIDDEN_ORIGIN : key;
     uint64_t h = mh_outbound__hash(key);
+    int changed = 0; /* 1: opened, -1: closed */
+    int failures = 0;
     pthread_mutex_lock(&b->lock);
     struct entry **slot = find_slot(b, key, h);
     struct entry *e = *slot;
@@ -201,12 +213,13 @@ void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *ke
             goto out;
         e->probe_in_flight = false;
         if (verdict == MH_OUTBOUND__SUCCESS) {
-            mh_log(MH_LOG_INFO, "outbound", "breaker closed breaker=%s", key);
+            mh_log(MH_LOG_INFO, "outbound", "breaker closed breaker=%s", shown);
             remove_entry(b, slot);
+            changed = -1;
         } else if (verdict == MH_OUTBOUND__FAILURE) {
             e->open_until_ms = now_ms + b->open_ms;
             mh_metrics_breaker_opened();
-            mh_log(MH_LOG_WARN, "outbound", "breaker reopened breaker=%s open_ms=%lld", key,
+            mh_log(MH_LOG_WARN, "outbound", "breaker reopened breaker=%s open_ms=%lld", shown,
                    (long long)b->open_ms);
         }
         goto out;
@@ -229,11 +242,32 @@ void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *ke
             e->open_until_ms = now_ms + b->open_ms;
             mh_metrics_breaker_opened();
             mh_log(MH_LOG_WARN, "outbound", "breaker opened breaker=%s failures=%d open_ms=%lld",
-                   key, e->failures, (long long)b->open_ms);
+                   shown, e->failures, (long long)b->open_ms);
+            changed = 1;
+            failures = e->failures;
         }
     }
 out:
     pthread_mutex_unlock(&b->lock);
+    if (changed != 0 && b->on_change != NULL)
+        notify(b, key, changed > 0, failures, is_hidden);
+}
+
+/* Splits "tenant@origin" (the origin holds no '@') and tells the listener. */
+static void notify(struct mh_outbound__breakers *b, const char *key, bool is_open, int failures,
+                   bool is_hidden)
+{
+    char tenant[MH_OUTBOUND__KEY_MAX];
+    const char *at = strrchr(key, '@');
+    if (at == NULL)
+        return;
+    size_t n = (size_t)(at - key);
+    if (n >= sizeof(tenant))
+        return;
+    memcpy(tenant, key, n);
+    tenant[n] = '\0';
+    b->on_change(b->on_change_ctx, tenant, is_hidden ? MH_OUTBOUND_HIDDEN_ORIGIN : at + 1, is_open,
+                 failures);
 }
 
 const char *mh_outbound__breaker_state(struct mh_outbound__breakers *b, const char *key,

@@ -81,6 +81,7 @@ struct xfer {
     char origin[MH_OUTBOUND__ORIGIN_MAX];
     char key[MH_OUTBOUND__KEY_MAX]; /* the breaker's */
     bool is_probe;
+    bool is_origin_secret; /* never show `origin` */
     bool is_too_big;
     bool is_blocked;
     char blocked_addr[INET6_ADDRSTRLEN];
@@ -168,6 +169,13 @@ static char *utf8_sanitize(const char *p, size_t n);
 static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr);
 static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port);
 static bool is_refused(struct xfer *x, int family, const uint8_t *addr);
+static const char *shown_origin(const struct xfer *x);
+
+/* The origin as logs and reports may show it. */
+static const char *shown_origin(const struct xfer *x)
+{
+    return x->is_origin_secret ? MH_OUTBOUND_HIDDEN_ORIGIN : x->origin;
+}
 
 void mh_outbound_opts_init(struct mh_outbound_opts *opts)
 {
@@ -209,6 +217,8 @@ static enum mh_err check_opts(const struct mh_outbound_opts *in, struct mh_outbo
         out->breaker_min_timeout_ms = in->breaker_min_timeout_ms;
     out->allow_private_targets = in->allow_private_targets;
     out->allowlist = in->allowlist;
+    out->on_breaker = in->on_breaker;
+    out->on_breaker_ctx = in->on_breaker_ctx;
     /* The sum bounds the accepted count, an int. */
     if (out->max_in_flight > 1000000 || out->max_queued > 100000000)
         return MH_EINVAL;
@@ -246,7 +256,8 @@ enum mh_err mh_outbound_create(const struct mh_outbound_opts *opts, struct mh_ou
     o->tenants = mh_xcalloc(o->n_buckets, sizeof(*o->tenants));
     atomic_init(&o->n_running, 0);
     pthread_mutex_init(&o->lock, NULL);
-    o->breakers = mh_outbound__breakers_create(checked.breaker_failures, checked.breaker_open_ms);
+    o->breakers = mh_outbound__breakers_create(checked.breaker_failures, checked.breaker_open_ms,
+                                               checked.on_breaker, checked.on_breaker_ctx);
     /* Reference-counted and thread-safe in the libcurl we build against (7.84+ with OpenSSL). */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         rc = MH_EUNAVAILABLE;
@@ -354,6 +365,7 @@ enum mh_err mh_outbound_submit(struct mh_outbound *o, const struct mh_outbound_r
         (req->tenant != NULL && strlen(req->tenant) > MH_OUTBOUND_TENANT_MAX))
         return MH_EINVAL;
     x = xfer_copy(req);
+    x->is_origin_secret = req->is_origin_secret;
     x->o = o;
     x->done = done;
     x->ctx = ctx;
@@ -636,17 +648,17 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     if (!mh_outbound__breaker_admit(o->breakers, x->key, mh_clock_mono_ms(), &x->is_probe,
                                     &retry_in_ms)) {
         fail_now(o, x, "circuit_open", mh_clock_now_ms() + retry_in_ms,
-                 "circuit breaker open for %s; not sent", x->origin);
+                 "circuit breaker open for %s; not sent", shown_origin(x));
         return;
     }
     if (x->is_probe)
-        mh_log(MH_LOG_INFO, "outbound", "breaker half-open, probing origin=%s", x->origin);
+        mh_log(MH_LOG_INFO, "outbound", "breaker half-open, probing origin=%s", shown_origin(x));
 
     mh_buf_init(&x->body_buf, o->opts.max_response_bytes);
     x->resp_headers = json_object();
     if (x->resp_headers == NULL || !build_easy(o, x)) {
         mh_outbound__breaker_report(o->breakers, x->key, x->is_probe, MH_OUTBOUND__NEUTRAL,
-                                    mh_clock_mono_ms());
+                                    mh_clock_mono_ms(), x->is_origin_secret);
         fail_now(o, x, "other", 0, "could not set up the transfer");
         return;
     }
@@ -670,7 +682,7 @@ static void start_xfer(struct mh_outbound *o, struct xfer *x)
     CURLMcode mc = curl_multi_add_handle(o->multi, x->easy);
     if (mc != CURLM_OK) {
         mh_outbound__breaker_report(o->breakers, x->key, x->is_probe, MH_OUTBOUND__NEUTRAL,
-                                    mh_clock_mono_ms());
+                                    mh_clock_mono_ms(), x->is_origin_secret);
         fail_now(o, x, "other", 0, "could not start the transfer: %s", curl_multi_strerror(mc));
         return;
     }
@@ -923,14 +935,15 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
     }
     mh_outbound__breaker_report(o->breakers, x->key, x->is_probe,
-                                verdict_of(o, x, r.error_kind, r.status), mh_clock_mono_ms());
+                                verdict_of(o, x, r.error_kind, r.status), mh_clock_mono_ms(),
+                                x->is_origin_secret);
     curl_off_t total_us = 0;
     if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us) != CURLE_OK)
         total_us = (curl_off_t)r.duration_ms * 1000;
     mh_metrics_http_call(res == CURLE_OK ? r.status : 0, (int64_t)total_us * 1000);
     if (r.error_kind != NULL)
-        mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld", x->origin,
-               r.error_kind, (long long)r.duration_ms);
+        mh_log(MH_LOG_DEBUG, "outbound", "request failed origin=%s kind=%s ms=%lld",
+               shown_origin(x), r.error_kind, (long long)r.duration_ms);
     deliver(o, x, &r);
 }
 
@@ -960,6 +973,7 @@ static void fail_now(struct mh_outbound *o, struct xfer *x, const char *kind, in
 static void deliver(struct mh_outbound *o, struct xfer *x, struct mh_outbound_response *r)
 {
     struct quota *q = x->quota;
+    r->origin = shown_origin(x);
     x->done(x->ctx, r);
     xfer_free(x);
     pthread_mutex_lock(&o->lock);
@@ -985,7 +999,7 @@ static void cancel_all(struct mh_outbound *o)
         curl_multi_remove_handle(o->multi, x->easy);
         running_remove(o, x);
         mh_outbound__breaker_report(o->breakers, x->key, x->is_probe, MH_OUTBOUND__NEUTRAL,
-                                    mh_clock_mono_ms());
+                                    mh_clock_mono_ms(), x->is_origin_secret);
         int64_t ms = mh_clock_mono_ms() - x->started_ms;
         fail_now(o, x, "canceled", 0, "canceled after %lld ms: the outbound engine stopped",
                  (long long)ms);

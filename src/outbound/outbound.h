@@ -26,6 +26,16 @@ struct mh_outbound;
  * Options. A zero number means "the default" (given per field); a negative one is MH_EINVAL.
  * Start from mh_outbound_opts_init() (or pass NULL to mh_outbound_create for all defaults).
  */
+/*
+ * Told of a breaker's transitions: `is_open` true when it opens (its failure threshold reached;
+ * a failed half-open probe keeps it open and is not a new opening), false when a probe's
+ * success closes it. `tenant` ("" for the unnamed one) and `origin` ("scheme://host:port") are
+ * valid during the call only. Called on the executor thread, outside the breakers' lock, at most
+ * once per transition and never per request: it must not block (queue the news and return).
+ */
+typedef void (*mh_outbound_breaker_fn)(void *ctx, const char *tenant, const char *origin,
+                                       bool is_open, int failures);
+
 struct mh_outbound_opts {
     /* Transfers running at once (default 1024). Submissions beyond it wait in memory. */
     int max_in_flight;
@@ -57,6 +67,9 @@ struct mh_outbound_opts {
     /* A timeout counts as a failure of the host only when the request allowed at least this
      * many milliseconds (default 1000): a caller's own impatience says nothing about the host. */
     int breaker_min_timeout_ms;
+    /* Optional: told of every breaker opening and closing (see mh_outbound_breaker_fn). */
+    mh_outbound_breaker_fn on_breaker;
+    void *on_breaker_ctx;
     /* When false (the default), a connection to a blocked address (loopback, private, link-local
      * and cloud metadata, CGNAT, NAT64 and 6to4/Teredo forms, multicast, reserved and
      * documentation ranges; see mh_outbound_is_blocked_ip) is refused unless an allow-list
@@ -115,7 +128,13 @@ struct mh_outbound_request {
     long connect_timeout_ms;
     const char *tenant;
     const char *allowlist;
+    /* The URL's scheme, host or port holds a secret value: the origin is then never written to
+     * a log line, an error message, the response's `origin` or a breaker transition report;
+     * MH_OUTBOUND_HIDDEN_ORIGIN stands in for it. */
+    bool is_origin_secret;
 };
+
+#define MH_OUTBOUND_HIDDEN_ORIGIN "[an origin named by a secret]"
 
 /*
  * The outcome handed to a callback, valid only during the callback.
@@ -143,6 +162,10 @@ struct mh_outbound_response {
     char error_message[256];
     int64_t duration_ms;
     int64_t retry_at_ms;
+    /* The breaker's origin of the request, "scheme://host:port" ("" when the URL did not
+     * parse; MH_OUTBOUND_HIDDEN_ORIGIN for is_origin_secret): the host a "circuit_open"
+     * refusal is about. */
+    const char *origin;
 };
 
 /* Called exactly once per accepted request, on the executor thread; it must not block long

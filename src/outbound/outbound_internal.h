@@ -51,8 +51,11 @@ enum mh_outbound__verdict {
     MH_OUTBOUND__FAILURE,     /* timeout, connection, DNS or TLS failure, or a 5xx */
 };
 
-/* New table; never NULL (dies on OOM). `threshold` >= 1 failures open a breaker for `open_ms`. */
-struct mh_outbound__breakers *mh_outbound__breakers_create(int threshold, int64_t open_ms);
+/* New table; never NULL (dies on OOM). `threshold` >= 1 failures open a breaker for `open_ms`.
+ * `on_change` (optional) is told of openings and closings (mh_outbound_breaker_fn). */
+struct mh_outbound__breakers *mh_outbound__breakers_create(int threshold, int64_t open_ms,
+                                                           mh_outbound_breaker_fn on_change,
+                                                           void *ctx);
 /* NULL-tolerant. */
 void mh_outbound__breakers_destroy(struct mh_outbound__breakers *b);
 
@@ -65,9 +68,11 @@ void mh_outbound__breakers_destroy(struct mh_outbound__breakers *b);
 bool mh_outbound__breaker_admit(struct mh_outbound__breakers *b, const char *key, int64_t now_ms,
                                 bool *is_probe, int64_t *retry_in_ms);
 
-/* Records the verdict of a transfer that mh_outbound__breaker_admit let through. */
+/* Records the verdict of a transfer that mh_outbound__breaker_admit let through. `is_hidden`:
+ * the key's origin holds a secret (logs and transition reports show
+ * MH_OUTBOUND_HIDDEN_ORIGIN instead). */
 void mh_outbound__breaker_report(struct mh_outbound__breakers *b, const char *key, bool is_probe,
-                                 enum mh_outbound__verdict verdict, int64_t now_ms);
+                                 enum mh_outbound__verdict verdict, int64_t now_ms, bool is_hidden);
 
 /* "closed", "open" or "half_open" at `now_ms`; static. */
 const char *mh_outbound__breaker_state(struct mh_outbound__breakers *b, const char *key,

@@ -26,7 +26,8 @@
 #define DROP_RETRIES     5
 #define FIRST_PASS_MAX_S 60
 
-static const char *const kinds[] = {"runs", "jobs", "dead_letters", "deliveries", "blobs"};
+static const char *const kinds[] = {"runs",       "jobs",  "dead_letters",
+                                    "deliveries", "blobs", "breaker_events"};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 struct mh_retention_job {
@@ -212,7 +213,7 @@ static enum mh_err purge_project(struct pass *p, const char *project, struct mh_
         if (is_full)
             pause_between(p);
     }
-    static const char *const others[] = {"dead_letters", "deliveries", "blobs"};
+    static const char *const others[] = {"dead_letters", "deliveries", "blobs", "breaker_events"};
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
         is_full = true;
         while (is_full && !is_stopped(p)) {

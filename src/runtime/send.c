@@ -45,6 +45,7 @@ struct send_ctx {
     char *url;
     char *body;
     size_t body_len;
+    char shown_origin[160]; /* the origin to record when its text holds a secret, else "" */
 };
 
 static void send_ctx_free(struct send_ctx *s)
@@ -81,8 +82,15 @@ static void on_http_done(void *ctx, const struct mh_outbound_response *resp)
         return;
     }
     if (resp->error_kind && strcmp(resp->error_kind, "circuit_open") == 0) {
-        /* Parked: no attempt is spent; the run wakes when the breaker lets a probe through. */
-        r->park_until_ms = resp->retry_at_ms > 0 ? resp->retry_at_ms : mh_clock_now_ms() + 1000;
+        /* Parked: no attempt is spent. The log records the park (step_parked: the host and
+         * until when), and the run wakes when the breaker lets a probe through. */
+        int64_t until = resp->retry_at_ms > 0 ? resp->retry_at_ms : mh_clock_now_ms() + 1000;
+        const char *host = s->shown_origin[0] ? s->shown_origin : resp->origin;
+        if (mh_engine_event_parked(s->node_id, s->attempt, "breaker_open", host, until,
+                                   mh_clock_now_ms(), &r->ev) == MH_OK)
+            r->has_event = true;
+        else
+            r->park_until_ms = until;
         mh_runtime__push_report(rt, r);
         send_ctx_free(s);
         return;
@@ -397,6 +405,8 @@ static void send_submit(struct send_ctx *s, const struct mh_engine_action *a)
         .connect_timeout_ms = 10000,
         .tenant = s->project_id,
         .allowlist = s->allowlist,
+        .is_origin_secret =
+            mh_engine_request_origin_is_secret(s->request, s->shown_origin, sizeof(s->shown_origin)),
     };
     if (mh_outbound_submit(s->rt->out, &r, on_http_done, s) != MH_OK) {
         /* Queue full: the job's recovery wake will send it later. */

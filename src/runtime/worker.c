@@ -25,6 +25,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "breakers/breakers.h"
 #include "core/mem.h"
 #include "outbound/outbound.h"
 #include "runtime/runtime_internal.h"
@@ -251,9 +252,15 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     oo.allowlist = opts->outbound_allowlist;
     struct mh_err_info why = MH_ERR_INFO_INIT;
     enum mh_err rc = mh_outbound_allowlist_check(opts->outbound_allowlist, NULL, &why);
+    if (rc == MH_OK &&
+        (rc = mh_breakers_start(opts->pool, rt->worker_id, &rt->breakers)) == MH_OK) {
+        oo.on_breaker = mh_breakers_note;
+        oo.on_breaker_ctx = rt->breakers;
+    }
     if (rc == MH_OK)
         rc = mh_outbound_create(&oo, &rt->out);
     if (rc != MH_OK) {
+        mh_breakers_stop(rt->breakers);
         json_decref(rt->inflight);
         json_decref(rt->privacy);
         json_decref(rt->orphans);
@@ -321,6 +328,7 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
         pthread_join(rt->listener, NULL);
     /* In-flight calls are canceled; their jobs come back on another worker after recovery. */
     mh_outbound_destroy(rt->out);
+    mh_breakers_stop(rt->breakers); /* after the executor: it reports the transitions */
     struct mh_runtime__report *r;
     while ((r = pop_report(rt)) != NULL)
         mh_runtime__report_free(r);

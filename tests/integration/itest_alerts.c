@@ -166,6 +166,7 @@ struct world {
     char user[40];
     char project[40];
     const char *args[16];
+    const char *extra[5]; /* more arguments for the server, NULL-terminated */
 };
 
 static void make_kek_file(char *path, size_t cap)
@@ -203,16 +204,27 @@ static void start(struct world *w, const char *workers)
                           workers,
                           NULL};
     memcpy(w->args, args, sizeof(args));
+    size_t n = sizeof(args) / sizeof(args[0]) - 1;
+    for (size_t i = 0; w->extra[i] && n + 1 < sizeof(w->args) / sizeof(w->args[0]); i++)
+        w->args[n++] = w->extra[i];
+    w->args[n] = NULL;
     mh_it_server_start(&w->s, &w->db, w->args);
 }
 
-static void world_start(struct world *w)
+static void world_start_with(struct world *w, const char *const *extra)
 {
     memset(w, 0, sizeof(*w));
+    for (size_t i = 0; extra && extra[i] && i + 1 < sizeof(w->extra) / sizeof(w->extra[0]); i++)
+        w->extra[i] = extra[i];
     mh_it_db_create(&w->db, true);
     start(w, "2");
     mh_it_user_token(&w->db, &w->s, "alerts@example.com", w->bearer, w->user);
     mh_it_project(&w->s, w->bearer, "alerts", w->project);
+}
+
+static void world_start(struct world *w)
+{
+    world_start_with(w, NULL);
 }
 
 static json_t *api(struct world *w, const char *method, const char *sub, const char *body,
@@ -852,5 +864,126 @@ MH_TEST(kek_rotation_carries_alert_webhook_secrets)
     MH_T_ASSERT(rc.seen[0].is_valid);
     pthread_mutex_unlock(&rc.mu);
     mh_it_server_stop(&w.s, SIGTERM);
+    receiver_stop(&rc);
+}
+
+/* Fails its first two calls, then answers 200: two failures open the breaker (the server runs
+ * with --breaker-failures 2) and the half-open probe closes it. */
+static void flaky_target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    rep->status = req->hit <= 2 ? 500 : 200;
+    snprintf(rep->body, sizeof(rep->body), "{}");
+}
+
+/* Issue #16: "a breaker opened" fires once per opening, with the host, through the channel, and
+ * resolves when the breaker closes; a rule filtering another host stays quiet; a host filter on
+ * another kind, or a malformed one, is a 422 naming /host with nothing stored. */
+MH_TEST(a_breaker_opening_fires_once_with_the_host_and_resolves_when_it_closes)
+{
+    struct world w;
+    const char *extra[] = {"--breaker-failures", "2", "--breaker-open-ms", "1500", NULL};
+    world_start_with(&w, extra);
+    struct receiver rc;
+    receiver_start(&rc);
+    struct mh_mock *target = mh_mock_start(flaky_target, NULL);
+    char ch[40], wf[40], body[1024];
+    webhook_channel(&w, &rc, ch);
+
+    const char *bad[] = {
+        "{\"name\": \"x\", \"kind\": \"dead_letter\", \"window_s\": 60, \"host\": \"a.test\"}",
+        "{\"name\": \"x\", \"kind\": \"breaker_opened\", \"host\": \"a b\"}",
+        "{\"name\": \"x\", \"kind\": \"breaker_opened\", \"host\": \"https://a.test/path\"}",
+        "{\"name\": \"x\", \"kind\": \"breaker_opened\", \"host\": 7}",
+        "{\"name\": \"x\", \"kind\": \"breaker_opened\", \"threshold\": 3}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long st = 0;
+        json_t *r = api(&w, "POST", "/alerts/rules", bad[i], &st);
+        MH_T_ASSERT_EQ(st, 422);
+        const char *path = json_string_value(json_object_get(json_object_get(r, "error"), "path"));
+        if (path == NULL)
+            path = json_string_value(json_object_get(r, "path"));
+        MH_T_ASSERT(path != NULL);
+        MH_T_ASSERT_STR_EQ(path, i == 4 ? "/threshold" : "/host");
+        json_decref(r);
+    }
+    MH_T_ASSERT_EQ(scalar(&w, "SELECT count(*) AS n FROM alert_rules", NULL), 0);
+
+    /* One rule for the target's host (written in capitals: hosts compare lowercased), one for
+     * another host. */
+    long st = 0;
+    snprintf(body, sizeof(body),
+             "{\"name\": \"target down\", \"kind\": \"breaker_opened\", \"host\": "
+             "\"LOCALHOST\", \"channel_ids\": [\"%s\"]}",
+             ch);
+    json_t *rule = api(&w, "POST", "/alerts/rules", body, &st);
+    MH_T_ASSERT_EQ(st, 201);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(rule, "host")), "localhost");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(rule, "window_s")), 60);
+    json_decref(rule);
+    snprintf(body, sizeof(body),
+             "{\"name\": \"other host\", \"kind\": \"breaker_opened\", \"host\": "
+             "\"api.example.com\", \"channel_ids\": [\"%s\"]}",
+             ch);
+    json_decref(api(&w, "POST", "/alerts/rules", body, &st));
+    MH_T_ASSERT_EQ(st, 201);
+
+    char def[1024];
+    snprintf(def, sizeof(def),
+             "{\"nodes\": [{\"id\": \"call\", \"type\": \"http_call\", \"config\": {\"url\": "
+             "\"http://localhost:%d/svc\", \"method\": \"GET\", \"retry\": {\"max_attempts\": 3, "
+             "\"base_delay_ms\": 10, \"max_delay_ms\": 20}}}], \"edges\": []}",
+             mh_mock_port(target));
+    workflow(&w, "calls", def, wf);
+    char sub[128];
+    snprintf(sub, sizeof(sub), "/workflows/%s/runs", wf);
+    json_decref(api(&w, "POST", sub, "{\"payload\": {}}", &st));
+    MH_T_ASSERT_EQ(st, 202);
+
+    /* The opening: one alert, naming the host. */
+    MH_T_ASSERT_EQ(wait_seen(&rc, "alert.firing", 1, 15000), 1);
+    pthread_mutex_lock(&rc.mu);
+    struct seen *f = &rc.seen[0];
+    MH_T_ASSERT(f->is_valid);
+    json_t *data = json_object_get(f->body, "data");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(data, "kind")), "breaker_opened");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(data, "rule")), "target down");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(data, "host")), "localhost");
+    char origin[64];
+    snprintf(origin, sizeof(origin), "http://localhost:%d", mh_mock_port(target));
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(data, "origin")), origin);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(data, "failures")), 2);
+    pthread_mutex_unlock(&rc.mu);
+
+    /* The probe succeeds: the breaker closes and the alert resolves, once. */
+    MH_T_ASSERT_EQ(wait_seen(&rc, "alert.resolved", 1, 15000), 1);
+    mh_it_sleep_ms(1000); /* several more evaluations */
+    MH_T_ASSERT_EQ(seen_count(&rc, "alert.firing"), 1);
+    MH_T_ASSERT_EQ(seen_count(&rc, "alert.resolved"), 1);
+    MH_T_ASSERT_EQ(seen_count(&rc, ""), 2);
+    pthread_mutex_lock(&rc.mu);
+    for (int i = 0; i < rc.n; i++)
+        MH_T_ASSERT(rc.seen[i].is_valid);
+    json_t *rd = json_object_get(rc.seen[1].body, "data");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(rd, "host")), "localhost");
+    MH_T_ASSERT(json_is_string(json_object_get(rd, "closed_at")));
+    pthread_mutex_unlock(&rc.mu);
+
+    /* The history holds the one alert, resolved, with its host. */
+    json_t *h = api(&w, "GET", "/alerts/history", NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *items = json_object_get(h, "items");
+    MH_T_ASSERT_EQ(json_array_size(items), 1);
+    json_t *a = json_array_get(items, 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(a, "state")), "resolved");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(a, "detail"), "host")),
+                       "localhost");
+    json_decref(h);
+    MH_T_ASSERT_EQ(
+        scalar(&w, "SELECT count(*) AS n FROM breaker_events WHERE closed_at IS NOT NULL", NULL),
+        1);
+    mh_it_server_stop(&w.s, SIGTERM);
+    mh_mock_stop(target);
     receiver_stop(&rc);
 }

@@ -8,7 +8,7 @@
  * is there, finishes, replays without divergence, the audit chains verify, a signed webhook is
  * accepted again; no run acknowledged after the point exists.
  */
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "itest_cluster.h"
 #include "itest_intake_common.h"
 

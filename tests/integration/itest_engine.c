@@ -759,6 +759,135 @@ MH_TEST(open_breaker_parks_the_step_without_spending_attempts)
     mh_mock_stop(m);
 }
 
+/* Fails its first two calls, then answers 200. */
+static void fails_twice(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
+{
+    (void)ctx;
+    rep->status = req->hit <= 2 ? 500 : 200;
+    snprintf(rep->body, sizeof(rep->body), "{\"hit\": %d}", req->hit);
+}
+
+/* The events of `run` (new reference: the array). */
+static json_t *run_events(struct env *e, const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
+    long st;
+    json_t *r = api(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *evs = json_incref(json_object_get(r, "events"));
+    json_decref(r);
+    return evs;
+}
+
+static json_t *find_event(json_t *evs, const char *type)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(evs, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0)
+            return ev;
+    }
+    return NULL;
+}
+
+/* Issue #15: a step parked by an open breaker is recorded once in the run's log (step_parked:
+ * reason, host, until), the run's state shows it waiting_breaker until then, and it resumes
+ * (step_resumed) as running with the same attempt; the opening and the closing are written to
+ * breaker_events. */
+MH_TEST(breaker_park_is_recorded_in_the_log_and_the_state)
+{
+    struct env e;
+    struct mh_mock *m = mh_mock_start(fails_twice, NULL);
+    const char *args[] = {"--breaker-failures", "2", "--breaker-open-ms", "3000", NULL};
+    setup(&e, args);
+    char url[128], origin[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/svc", mh_mock_port(m));
+    snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", mh_mock_port(m));
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:i, s:i, s:i}}}], s:[]}", "nodes", "id", "call",
+                  "type", "http_call", "config", "url", url, "method", "GET", "retry",
+                  "max_attempts", 3, "base_delay_ms", 10, "max_delay_ms", 20, "edges");
+    char wf[40], run[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    start_run(&e, wf, "{}", run);
+
+    /* Attempt 3 finds the breaker open: the park shows in the log and in the state. */
+    json_t *evs = NULL, *parked = NULL;
+    for (int i = 0; i < 200 && parked == NULL; i++) {
+        json_decref(evs);
+        evs = run_events(&e, run);
+        parked = find_event(evs, "step_parked");
+        if (parked == NULL)
+            mh_it_sleep_ms(50);
+    }
+    MH_T_ASSERT(parked != NULL);
+    json_t *pp = json_object_get(parked, "payload");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(parked, "node_id")), "call");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(parked, "attempt")), 3);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(pp, "reason")), "breaker_open");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(pp, "host")), origin);
+    json_int_t until = json_integer_value(json_object_get(pp, "until"));
+    MH_T_ASSERT(until > 0);
+    json_t *r = get_run(&e, run);
+    if (strcmp(json_string_value(json_object_get(r, "status")), "running") == 0 &&
+        find_event(evs, "step_resumed") == NULL) {
+        MH_T_ASSERT_STR_EQ(step_status(r, "call"), "waiting_breaker");
+        json_t *call =
+            json_object_get(json_object_get(json_object_get(r, "state"), "steps"), "call");
+        MH_T_ASSERT_EQ(json_integer_value(json_object_get(call, "fire_at")), until);
+        MH_T_ASSERT_EQ(json_integer_value(json_object_get(call, "attempts")), 3);
+    }
+    json_decref(r);
+    json_decref(evs);
+
+    /* Once the breaker lets the probe through, the step resumes and the probe succeeds. */
+    r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/svc"), 3);
+    MH_T_ASSERT_EQ(count_events(&e, run, "step_parked"), 1);
+    MH_T_ASSERT_EQ(count_events(&e, run, "step_resumed"), 1);
+    MH_T_ASSERT_EQ(count_events(&e, run, "http_attempt"), 3);
+    evs = run_events(&e, run);
+    json_t *resumed = find_event(evs, "step_resumed");
+    MH_T_ASSERT(json_integer_value(json_object_get(resumed, "seq")) >
+                json_integer_value(json_object_get(find_event(evs, "step_parked"), "seq")));
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(resumed, "attempt")), 3);
+    json_decref(evs);
+    assert_replays_clean(&e, run);
+
+    /* The opening and the probe's closing are durable. */
+    json_t *rows = NULL;
+    char state[6] = "";
+    for (int i = 0; i < 100; i++) {
+        json_decref(rows);
+        rows = mh_it_sql(e.db.admin_url,
+                         "SELECT project_id::text AS project, origin, host, failures, "
+                         "closed_at IS NOT NULL AND closed_at >= opened_at AS closed FROM "
+                         "breaker_events",
+                         0, NULL, state);
+        if (rows == NULL)
+            mh_t_fail(__FILE__, __LINE__, "breaker_events: SQLSTATE %s", state);
+        if (json_array_size(rows) == 1 &&
+            json_is_true(json_object_get(json_array_get(rows, 0), "closed")))
+            break;
+        mh_it_sleep_ms(50);
+    }
+    MH_T_ASSERT_EQ(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(row, "project")), e.project);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(row, "origin")), origin);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(row, "host")), "127.0.0.1");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(row, "failures")), 2);
+    MH_T_ASSERT(json_is_true(json_object_get(row, "closed")));
+    json_decref(rows);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
 static void leaky(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
 {
     (void)ctx;

@@ -14,7 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "core/clock.h"
-#include "engine/store.h"
+#include "runtime/store.h"
 #include "itest_cluster.h"
 #include "itest_intake_common.h"
 

@@ -537,3 +537,46 @@ MH_TEST(the_application_cannot_ask_for_more_than_the_settings_allow)
     MH_T_ASSERT_EQ(count1(&e, "SELECT count(*) AS n FROM runs WHERE id = $1", id), 1);
     ienv_stop(&e);
 }
+
+/* Closed breaker events go with the project's runs cutoff; an open breaker's row stays however
+ * old, and a newer closed one stays; the dry run counts what the real pass removes. */
+MH_TEST(closed_breaker_events_expire_with_the_runs)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", "--retention-interval-s", "0", NULL});
+    const char *p[] = {e.project};
+    json_decref(mh_it_sql(e.db.admin_url,
+                          "INSERT INTO breaker_events (project_id, origin, host, server, failures, "
+                          "opened_at, closed_at) VALUES "
+                          "($1, 'https://old.test:443', 'old.test', 's', 5, now() - interval "
+                          "'40 days', now() - interval '39 days'), "
+                          "($1, 'https://open.test:443', 'open.test', 's', 5, now() - interval "
+                          "'40 days', NULL), "
+                          "($1, 'https://new.test:443', 'new.test', 's', 5, now() - interval "
+                          "'2 days', now() - interval '1 day')",
+                          1, p, NULL));
+    MH_T_ASSERT_EQ(
+        count1(&e, "SELECT count(*) AS n FROM breaker_events WHERE project_id = $1", e.project), 3);
+    char *dry = NULL, *real = NULL;
+    const char *const dry_args[] = {"retention", "--dry-run", "--retention-runs-days", "30", NULL};
+    const char *const real_args[] = {"retention", "--retention-runs-days", "30", NULL};
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, dry_args, &dry), 0);
+    MH_T_ASSERT_EQ(
+        count1(&e, "SELECT count(*) AS n FROM breaker_events WHERE project_id = $1", e.project), 3);
+    MH_T_ASSERT_EQ(mh_it_run(&e.db, real_args, &real), 0);
+    MH_T_ASSERT_STR_EQ(body_of(dry), body_of(real));
+    char line[160];
+    snprintf(line, sizeof(line), "project %s breaker_events 1", e.project);
+    expect_line(real, line);
+    expect_line(real, "total breaker_events 1");
+    MH_T_ASSERT_EQ(count1(&e,
+                          "SELECT count(*) AS n FROM breaker_events WHERE project_id = $1 AND "
+                          "host IN ('open.test', 'new.test')",
+                          e.project),
+                   2);
+    MH_T_ASSERT_EQ(
+        count1(&e, "SELECT count(*) AS n FROM breaker_events WHERE project_id = $1", e.project), 2);
+    free(dry);
+    free(real);
+    ienv_stop(&e);
+}

@@ -802,3 +802,135 @@ MH_TEST(engine_step_outputs_are_seen_in_one_key_order)
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }
+
+/* An attempt refused by an open breaker parks the step (one step_parked per refusal, no
+ * attempt spent), the step resumes with the same attempt and key once the breaker lets a probe
+ * through, a repeated refusal report is ignored, and replay accepts the log. */
+MH_TEST(engine_http_parked_by_breaker_then_resumed)
+{
+    struct mh_wf *wf = compile_fixture("http_retry.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 7};
+    tlog_start(&l, "{\"order_id\": 5}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    char key1[MH_ENGINE_IDEM_KEY_LEN + 1];
+    memcpy(key1, r.actions[0].idempotency_key, sizeof(key1));
+    json_t *req1 = json_incref(r.actions[0].request);
+    mh_engine_result_cleanup(&r);
+
+    struct mh_event rep;
+    MH_T_ASSERT_EQ(mh_engine_event_parked("call", 1, "breaker_open", "http://api.test:80",
+                                          T0 + 30000, T0 + 5, &rep),
+                   MH_OK);
+    advance_at(wf, &l, T0 + 5, &rng, &rep, 1, &r);
+    MH_T_ASSERT_EQ(r.n_events, 1);
+    MH_T_ASSERT_STR_EQ(r.events[0].type, MH_EV_STEP_PARKED);
+    MH_T_ASSERT_EQ(r.events[0].attempt, 1);
+    ASSERT_JSON_EQ(r.events[0].payload, "{\"reason\": \"breaker_open\", \"host\": "
+                                        "\"http://api.test:80\", \"until\": 1700000030000}");
+    MH_T_ASSERT_EQ(r.n_actions, 0);
+    MH_T_ASSERT_EQ(r.next_wake_ms, T0 + 30000);
+    mh_engine_result_cleanup(&r);
+
+    /* A second refusal of the same parked attempt adds nothing. */
+    advance_at(wf, &l, T0 + 6, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    MH_T_ASSERT_EQ(r.n_ignored, 1);
+    mh_engine_result_cleanup(&r);
+
+    struct mh_run_state *st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "call"), MH_STEP_WAITING_BREAKER);
+    MH_T_ASSERT_EQ(mh_engine_state_step_attempts(st, "call"), 1);
+    json_t *summary = mh_engine_state_to_json(st);
+    json_t *call = json_object_get(json_object_get(summary, "steps"), "call");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(call, "status")), "waiting_breaker");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(call, "fire_at")), T0 + 30000);
+    json_decref(summary);
+    mh_engine_state_destroy(st);
+
+    /* Recovery sees a timer, not a call to send. */
+    MH_T_ASSERT_EQ(mh_engine_pending(wf, l.ev, l.n, &r, NULL), MH_OK);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_TIMER);
+    MH_T_ASSERT_EQ(r.actions[0].fire_at_ms, T0 + 30000);
+    mh_engine_result_cleanup(&r);
+
+    /* Too early: nothing. Due: step_resumed and the same attempt again. */
+    advance_at(wf, &l, T0 + 29999, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_events, 0);
+    mh_engine_result_cleanup(&r);
+    advance_at(wf, &l, T0 + 30000, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.n_events, 1);
+    MH_T_ASSERT_STR_EQ(r.events[0].type, MH_EV_STEP_RESUMED);
+    MH_T_ASSERT_EQ(r.n_actions, 1);
+    MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_HTTP);
+    MH_T_ASSERT_EQ(r.actions[0].attempt, 1);
+    MH_T_ASSERT_STR_EQ(r.actions[0].idempotency_key, key1);
+    MH_T_ASSERT(json_equal(r.actions[0].request, req1));
+    mh_engine_result_cleanup(&r);
+    json_decref(req1);
+    st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "call"), MH_STEP_RUNNING);
+    mh_engine_state_destroy(st);
+
+    report_response(&rep, "call", 1, 200, NULL, "ok");
+    advance_at(wf, &l, T0 + 30100, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_STEP_PARKED, "call"), 1);
+    MH_T_ASSERT_EQ(rng.calls, 0);
+
+    json_t *report = NULL;
+    MH_T_ASSERT_EQ(mh_engine_replay(wf, l.ev, l.n, &report), MH_OK);
+    if (!json_is_true(json_object_get(report, "ok")))
+        mh_t_fail(__FILE__, __LINE__, "replay: %s", json_dumps(report, JSON_COMPACT));
+    json_decref(report);
+
+    /* A step_resumed of a step that is not parked does not fit the log. */
+    struct mh_event bogus;
+    MH_T_ASSERT_EQ(mh_engine_event_init(&bogus, 0, MH_EV_STEP_RESUMED, "call", 1, NULL, T0, NULL),
+                   MH_OK);
+    struct tlog l2 = {0};
+    tlog_start(&l2, "{\"order_id\": 5}");
+    advance_at(wf, &l2, T0, &rng, NULL, 0, &r);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT_EQ(mh_engine_event_seal(&bogus, (int64_t)l2.n + 1, l2.ev[l2.n - 1].hash), MH_OK);
+    tlog_push(&l2, &bogus);
+    struct mh_run_state *bad_st = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_engine_fold(wf, l2.ev, l2.n, &bad_st, &info), MH_EINVAL);
+    MH_T_ASSERT(strstr(info.message, "only a parked step resumes") != NULL);
+    tlog_free(&l2);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+/* A secret in a url's scheme, host or port makes the origin unshowable; the shown form keeps
+ * the placeholder. A secret in the path or query does not. */
+MH_TEST(engine_request_origin_is_secret)
+{
+    char shown[64] = "";
+    json_t *in_host = json_loads("{\"url\": \"https://{{secrets.T}}.example.com/x?y=1\", "
+                                 "\"placeholders\": {\"url\": [[8, 21, \"T\"]]}}",
+                                 0, NULL);
+    MH_T_ASSERT(mh_engine_request_origin_is_secret(in_host, shown, sizeof(shown)));
+    MH_T_ASSERT_STR_EQ(shown, "https://{{secrets.T}}.example.com");
+    json_t *in_path = json_loads("{\"url\": \"https://a.test/{{secrets.K}}\", "
+                                 "\"placeholders\": {\"url\": [[15, 28, \"K\"]]}}",
+                                 0, NULL);
+    shown[0] = '\0';
+    MH_T_ASSERT(!mh_engine_request_origin_is_secret(in_path, shown, sizeof(shown)));
+    MH_T_ASSERT_STR_EQ(shown, "");
+    json_t *none = json_loads("{\"url\": \"https://a.test/\"}", 0, NULL);
+    MH_T_ASSERT(!mh_engine_request_origin_is_secret(none, NULL, 0));
+    char tiny[10];
+    MH_T_ASSERT(mh_engine_request_origin_is_secret(in_host, tiny, sizeof(tiny)));
+    MH_T_ASSERT_STR_EQ(tiny, "https://{");
+    json_decref(in_host);
+    json_decref(in_path);
+    json_decref(none);
+}

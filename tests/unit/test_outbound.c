@@ -353,6 +353,7 @@ struct result {
     json_t *headers;
     int64_t duration_ms;
     int64_t retry_at_ms;
+    char origin[128];
 };
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -374,6 +375,7 @@ static void on_done(void *ctx, const struct mh_outbound_response *resp)
         r->headers = json_deep_copy(resp->headers);
         r->duration_ms = resp->duration_ms;
         r->retry_at_ms = resp->retry_at_ms;
+        snprintf(r->origin, sizeof(r->origin), "%s", resp->origin ? resp->origin : "(null)");
     }
     done_count++;
     pthread_cond_broadcast(&done_cond);
@@ -1390,6 +1392,106 @@ MH_TEST(breaker_half_open_lets_one_probe_through)
     MH_T_ASSERT_STR_EQ(mh_outbound_breaker_state(o, NULL, s.base), "closed");
     call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
     MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
+/* What the breaker listener heard: "open <tenant> <origin> <failures>" / "closed ..." lines. */
+static struct {
+    pthread_mutex_t mu;
+    char log[1024];
+    int n;
+} heard = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_breaker(void *ctx, const char *tenant, const char *origin, bool is_open,
+                       int failures)
+{
+    (void)ctx;
+    pthread_mutex_lock(&heard.mu);
+    size_t len = strlen(heard.log);
+    snprintf(heard.log + len, sizeof(heard.log) - len, "%s [%s] %s %d\n",
+             is_open ? "open" : "closed", tenant, origin, failures);
+    heard.n++;
+    pthread_mutex_unlock(&heard.mu);
+}
+
+static void breaker_2_short_heard(struct mh_outbound_opts *opts)
+{
+    breaker_2_short(opts);
+    opts->on_breaker = on_breaker;
+}
+
+/* The listener hears each opening and each closing once: not the refusals, not the failed
+ * probe that keeps the breaker open. A refusal names the origin it is about. */
+MH_TEST(breaker_transitions_are_told_once)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(breaker_2_short_heard);
+    struct result r = {0};
+    for (int i = 0; i < 2; i++) {
+        call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r);
+        result_cleanup(&r);
+    }
+    call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
+    MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
+    result_cleanup(&r);
+    char want[512];
+    snprintf(want, sizeof(want), "open [] %s 2\n", s.base);
+    pthread_mutex_lock(&heard.mu);
+    MH_T_ASSERT_STR_EQ(heard.log, want);
+    pthread_mutex_unlock(&heard.mu);
+    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, NULL, s.base), "half_open") == 0);
+    call(o, "GET", url_of(&s, "/500"), NULL, NULL, 0, 5000, &r); /* the probe fails */
+    result_cleanup(&r);
+    WAIT_UNTIL(strcmp(mh_outbound_breaker_state(o, NULL, s.base), "half_open") == 0);
+    call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r); /* this one succeeds */
+    MH_T_ASSERT_EQ(r.status, 200);
+    result_cleanup(&r);
+    size_t wl = strlen(want);
+    snprintf(want + wl, sizeof(want) - wl, "closed [] %s 0\n", s.base);
+    pthread_mutex_lock(&heard.mu);
+    MH_T_ASSERT_STR_EQ(heard.log, want);
+    MH_T_ASSERT_EQ(heard.n, 2);
+    pthread_mutex_unlock(&heard.mu);
+    mh_outbound_destroy(o);
+    srv_stop(&s);
+}
+
+/* A request whose origin holds a secret: its origin never leaves the executor. */
+static void call_secret_origin(struct mh_outbound *o, const char *url, struct result *r)
+{
+    struct mh_outbound_request req = {.method = "GET", .url = url, .is_origin_secret = true};
+    int before = done_so_far();
+    MH_T_ASSERT_EQ(mh_outbound_submit(o, &req, on_done, r), MH_OK);
+    MH_T_ASSERT(wait_done(before + 1));
+}
+
+MH_TEST(breaker_hides_an_origin_named_by_a_secret)
+{
+    struct srv s;
+    srv_start(&s);
+    struct mh_outbound *o = make_outbound(breaker_2_short_heard);
+    struct result r = {0};
+    for (int i = 0; i < 2; i++) {
+        call_secret_origin(o, url_of(&s, "/500"), &r);
+        MH_T_ASSERT_EQ(r.status, 500);
+        MH_T_ASSERT_STR_EQ(r.origin, MH_OUTBOUND_HIDDEN_ORIGIN);
+        result_cleanup(&r);
+    }
+    call_secret_origin(o, url_of(&s, "/json"), &r);
+    MH_T_ASSERT_STR_EQ(r.kind, "circuit_open");
+    MH_T_ASSERT_STR_EQ(r.origin, MH_OUTBOUND_HIDDEN_ORIGIN);
+    MH_T_ASSERT(strstr(r.message, s.base) == NULL);
+    MH_T_ASSERT(strstr(r.message, MH_OUTBOUND_HIDDEN_ORIGIN) != NULL);
+    result_cleanup(&r);
+    pthread_mutex_lock(&heard.mu);
+    MH_T_ASSERT_STR_EQ(heard.log, "open [] " MH_OUTBOUND_HIDDEN_ORIGIN " 2\n");
+    pthread_mutex_unlock(&heard.mu);
+    /* The same origin without the flag is shown. */
+    call(o, "GET", url_of(&s, "/json"), NULL, NULL, 0, 5000, &r);
+    MH_T_ASSERT_STR_EQ(r.origin, s.base);
     result_cleanup(&r);
     mh_outbound_destroy(o);
     srv_stop(&s);

@@ -121,6 +121,7 @@ static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress);
 static enum mh_err handle_http_result(struct mh_advance *a, size_t i);
 static enum mh_err schedule_retry(struct mh_advance *a, size_t i, json_t *error, json_t *resp);
 static void pending(struct mh_advance *a, size_t i);
+static void add_resend(struct mh_advance *a, size_t i);
 static const char *admit(const struct mh_step_state *s, enum mh_node_event what);
 static void replay(struct mh_replay *r, const struct mh_event *ev, size_t i);
 static bool same_json_body(const struct mh_wf_node *n, json_t *recorded, json_t *rebuilt);
@@ -465,7 +466,7 @@ out:
     return rc;
 }
 
-/* A reported result is handled; a due retry starts the next attempt. */
+/* A reported result is handled; a due retry starts the next attempt; a parked attempt resumes. */
 static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress)
 {
     const struct mh_step_state *s = &a->st->steps[i];
@@ -476,6 +477,16 @@ static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress)
     if (s->status == MH_STEP_WAITING_RETRY && a->now >= s->fire_at) {
         *progress = true;
         return start_http(a, i, s->attempts + 1);
+    }
+    /* Parked by an open breaker (step_parked): from `until` on the breaker lets a probe
+     * through, and the same attempt is sent again, with the request and idempotency key it was
+     * started with. */
+    if (s->status == MH_STEP_WAITING_BREAKER && a->now >= s->fire_at) {
+        enum mh_err rc = mh_engine__emit(a, MH_EV_STEP_RESUMED, (long)i, s->attempts,
+                                         json_pack("{s:I}", "until", (json_int_t)s->fire_at));
+        if (rc == MH_OK && s->request != NULL)
+            add_resend(a, i);
+        return rc;
     }
     return MH_OK;
 }
@@ -599,17 +610,26 @@ static enum mh_err handle_http_result(struct mh_advance *a, size_t i)
 
 static void pending(struct mh_advance *a, size_t i)
 {
+    const struct mh_step_state *s = &a->st->steps[i];
+    if (s->status == MH_STEP_RUNNING && s->result == NULL && s->request != NULL)
+        add_resend(a, i);
+    else if (s->status == MH_STEP_WAITING_RETRY)
+        mh_engine__add_timer(a, i, s->attempts + 1, s->fire_at);
+    else if (s->status == MH_STEP_WAITING_BREAKER)
+        mh_engine__add_timer(a, i, s->attempts, s->fire_at);
+}
+
+/* An HTTP action sending the current attempt of step `i` again, as it was started: the same
+ * request and idempotency key. */
+static void add_resend(struct mh_advance *a, size_t i)
+{
     const struct http_call *h = a->wf->nodes[i].impl;
     const struct mh_step_state *s = &a->st->steps[i];
-    if (s->status == MH_STEP_RUNNING && s->result == NULL && s->request != NULL) {
-        struct mh_engine_action *act = mh_engine__add_action(a, MH_ACTION_HTTP, (long)i);
-        act->attempt = s->attempts;
-        act->request = json_incref(s->request);
-        snprintf(act->idempotency_key, sizeof(act->idempotency_key), "%s", s->idem_key);
-        act->timeout_ms = h->timeout_ms;
-    } else if (s->status == MH_STEP_WAITING_RETRY) {
-        mh_engine__add_timer(a, i, s->attempts + 1, s->fire_at);
-    }
+    struct mh_engine_action *act = mh_engine__add_action(a, MH_ACTION_HTTP, (long)i);
+    act->attempt = s->attempts;
+    act->request = json_incref(s->request);
+    snprintf(act->idempotency_key, sizeof(act->idempotency_key), "%s", s->idem_key);
+    act->timeout_ms = h->timeout_ms;
 }
 
 /* ---- Folding ------------------------------------------------------------------------------ */

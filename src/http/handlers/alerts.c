@@ -13,6 +13,7 @@
 
 #include "alerts/alerts.h"
 #include "core/buf.h"
+#include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
 #include "http/api.h"
@@ -29,7 +30,7 @@
 static const char *const rule_cols =
     "r.id, r.name, r.kind, r.window_s, r.threshold::float8 AS threshold, "
     "coalesce(to_json(r.workflow_ids), 'null') AS workflow_ids, to_json(r.channel_ids) AS "
-    "channel_ids, r.enabled, r.state, r.alert_id, to_json(r.created_at) AS created_at, "
+    "channel_ids, r.host, r.enabled, r.state, r.alert_id, to_json(r.created_at) AS created_at, "
     "to_json(r.updated_at) AS updated_at";
 
 static const char *const channel_cols =
@@ -46,15 +47,20 @@ struct kind_def {
     bool is_integer;
     double min, max;
     bool has_workflows;
+    bool has_host; /* an optional host filter; the window is optional (it means nothing) */
 };
 static const struct kind_def kinds[] = {
-    {"run_failed", false, true, 1, 1, true},
-    {"failure_count", true, true, 1, COUNT_MAX, true},
-    {"failure_rate", true, false, 0.01, 99.99, true},
-    {"dead_letter", false, true, 1, 1, true},
-    {"queue_age", true, false, 1, QUEUE_AGE_MAX, false},
-    {"refusals", true, true, 1, COUNT_MAX, false},
+    {"run_failed", false, true, 1, 1, true, false},
+    {"failure_count", true, true, 1, COUNT_MAX, true, false},
+    {"failure_rate", true, false, 0.01, 99.99, true, false},
+    {"dead_letter", false, true, 1, 1, true, false},
+    {"queue_age", true, false, 1, QUEUE_AGE_MAX, false, false},
+    {"refusals", true, true, 1, COUNT_MAX, false, false},
+    {"breaker_opened", false, true, 1, 1, false, true},
 };
+
+#define HOST_MAX_LEN             300
+#define BREAKER_DEFAULT_WINDOW_S 60
 
 static const struct kind_def *kind_get(const char *name)
 {
@@ -148,6 +154,7 @@ struct rule_in {
     bool enabled;
     char *workflow_ids; /* array literal, NULL: every workflow */
     char *channel_ids;  /* array literal */
+    char *host;         /* breaker_opened: lowercased filter, NULL: any host */
     json_t *merged;     /* the stored rule with the request's fields over it; owns the strings */
 };
 
@@ -159,8 +166,9 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
                       struct rule_in *in)
 {
     json_t *merged = in->merged;
-    static const char *const fields[] = {"name",         "kind",        "window_s", "threshold",
-                                         "workflow_ids", "channel_ids", "enabled",  NULL};
+    static const char *const fields[] = {"name",      "kind",         "window_s",
+                                         "threshold", "workflow_ids", "channel_ids",
+                                         "enabled",   "host",         NULL};
     if (!mh_api_only_fields(api, body, fields))
         return false;
     json_object_update(merged, base);
@@ -172,8 +180,12 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
     if (k == NULL)
         return invalid(api, "/kind",
                        "unknown kind: one of run_failed, failure_count, failure_rate, "
-                       "dead_letter, queue_age, refusals");
+                       "dead_letter, queue_age, refusals, breaker_opened");
     json_t *w = json_object_get(merged, "window_s");
+    if (k->has_host && (w == NULL || json_is_null(w))) {
+        json_object_set_new(merged, "window_s", json_integer(BREAKER_DEFAULT_WINDOW_S));
+        w = json_object_get(merged, "window_s");
+    }
     if (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > WINDOW_MAX_S) {
         char msg[120];
         snprintf(msg, sizeof(msg), "'window_s' must be a whole number of seconds from 1 to %d",
@@ -206,6 +218,28 @@ static bool read_rule(struct mh_api *api, const char *pid, json_t *body, json_t 
         return invalid(api, "/workflow_ids",
                        "this kind watches the whole project: omit "
                        "'workflow_ids'");
+    json_t *host = json_object_get(merged, "host");
+    if (host && !json_is_null(host)) {
+        if (!k->has_host)
+            return invalid(api, "/host", "only a breaker_opened rule filters by host: omit 'host'");
+        const char *h = json_string_value(host);
+        size_t hl = h ? strlen(h) : 0;
+        bool ok = hl >= 1 && hl <= HOST_MAX_LEN;
+        for (size_t i = 0; ok && i < hl; i++)
+            ok = (unsigned char)h[i] > 0x20 && h[i] != 0x7f;
+        if (ok && strstr(h, "://") != NULL)
+            ok = url_ok(h) && strchr(strstr(h, "://") + 3, '/') == NULL;
+        else if (ok)
+            ok = strchr(h, '/') == NULL;
+        if (!ok)
+            return invalid(api, "/host",
+                           "'host' must be a host name (api.example.com) or an origin "
+                           "(https://api.example.com:443), without a path");
+        in->host = mh_xstrdup(h);
+        for (char *c = in->host; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+    }
     if (!id_list(api, merged, "workflow_ids", "workflows", pid, &in->workflow_ids))
         return false;
     if (!id_list(api, merged, "channel_ids", "alert_channels", pid, &in->channel_ids))
@@ -217,6 +251,7 @@ static void rule_in_cleanup(struct rule_in *in)
 {
     free(in->workflow_ids);
     free(in->channel_ids);
+    free(in->host);
     json_decref(in->merged);
 }
 
@@ -284,31 +319,36 @@ static void rule_write(struct mh_api *api, const char *pid, const char *rid, jso
                             in.workflow_ids,
                             in.channel_ids ? in.channel_ids : "{}",
                             in.enabled ? "true" : "false",
+                            in.host,
                             rid};
     json_t *row = NULL;
     if (rid == NULL)
         row = mh_api_query_row(
             api, "project not found",
             "INSERT INTO alert_rules (project_id, name, kind, window_s, threshold, workflow_ids, "
-            "channel_ids, enabled, created_by) VALUES ($1, $2, $3, $4::int, $5::numeric, "
-            "$6::uuid[], $7::uuid[], $8::boolean, mh_uid()) RETURNING id",
-            8, params);
+            "channel_ids, enabled, host, created_by) VALUES ($1, $2, $3, $4::int, $5::numeric, "
+            "$6::uuid[], $7::uuid[], $8::boolean, $9, mh_uid()) RETURNING id",
+            9, params);
     else
         /* A rule paused or given another kind starts afresh: its open alert is closed in the
          * history (without a notification: nothing resolved it). */
         row = mh_api_query_row(
             api, "alert rule not found",
             "WITH old AS (SELECT id, kind, alert_id FROM alert_rules WHERE project_id = $1 AND id "
-            "= $9::uuid FOR UPDATE), "
+            "= $10::uuid FOR UPDATE), "
             "closed AS (UPDATE alerts a SET state = 'resolved', resolved_at = now() FROM old "
-            "WHERE a.id = old.alert_id AND a.state = 'firing' AND (old.kind <> $3 OR NOT "
+            "WHERE (a.id = old.alert_id OR a.rule_id = old.id) AND a.state = 'firing' AND "
+            "(old.kind <> $3 OR NOT "
             "$8::boolean) RETURNING 1) "
             "UPDATE alert_rules r SET name = $2, kind = $3, window_s = $4::int, threshold = "
             "$5::numeric, workflow_ids = $6::uuid[], channel_ids = $7::uuid[], enabled = "
-            "$8::boolean, updated_at = now(), next_eval_at = now(), state = CASE WHEN old.kind = "
-            "$3 AND $8::boolean THEN r.state ELSE 'ok' END, alert_id = CASE WHEN old.kind = $3 "
-            "AND $8::boolean THEN r.alert_id END FROM old WHERE r.id = old.id RETURNING r.id",
-            9, params);
+            "$8::boolean, host = $9, updated_at = now(), next_eval_at = now(), state = CASE WHEN "
+            "old.kind = $3 AND $8::boolean THEN r.state ELSE 'ok' END, alert_id = CASE WHEN "
+            "old.kind = $3 AND $8::boolean THEN r.alert_id END, breaker_cursor = CASE WHEN "
+            "old.kind = $3 THEN r.breaker_cursor ELSE coalesce((SELECT max(e.id) FROM "
+            "breaker_events e WHERE e.project_id = $1), 0) END FROM old WHERE r.id = old.id "
+            "RETURNING r.id",
+            10, params);
     if (row == NULL)
         goto out;
     const char *id = json_string_value(json_object_get(row, "id"));
@@ -357,12 +397,16 @@ void mh_h_alert_rules_update(struct mh_http_req *req, void *app)
             json_object_set_new(base, "threshold", json_integer((json_int_t)json_real_value(t)));
         if (json_is_null(json_object_get(base, "workflow_ids")))
             json_object_del(base, "workflow_ids");
+        if (json_is_null(json_object_get(base, "host")))
+            json_object_del(base, "host");
         const char *kind = json_string_value(json_object_get(body, "kind"));
         const struct kind_def *k = kind_get(kind);
         if (k && !k->has_threshold)
             json_object_del(base, "threshold");
         if (k && !k->has_workflows)
             json_object_del(base, "workflow_ids");
+        if (k && !k->has_host)
+            json_object_del(base, "host");
         rule_write(&api, pid, rid, body, base);
     }
     json_decref(base);
@@ -619,6 +663,8 @@ void mh_h_alert_channel_deliveries(struct mh_http_req *req, void *app)
     json_array_foreach(json_object_get(res, "items"), i, r)
     {
         json_object_del(r, "key");
+        if (json_is_null(json_object_get(r, "detail")))
+            json_object_del(r, "detail");
     }
     mh_http_respond_json(req, 200, res);
 out:
@@ -643,7 +689,8 @@ void mh_h_alerts_history(struct mh_http_req *req, void *app)
         "SELECT a.id, a.rule_id, a.rule_name, a.kind, a.state, a.value::float8 AS value, "
         "a.threshold::float8 AS threshold, a.window_s, a.count, to_json(a.started_at) AS "
         "started_at, to_json(a.notified_at) AS notified_at, to_json(a.resolved_at) AS "
-        "resolved_at, a.started_at::text AS key, coalesce((SELECT json_agg(json_build_object("
+        "resolved_at, a.detail, a.started_at::text AS key, coalesce((SELECT "
+        "json_agg(json_build_object("
         "'id', d.id, 'channel_id', d.channel_id, 'event', d.event, 'status', d.status, "
         "'attempts', d.attempts, 'run_id', d.run_id) ORDER BY d.created_at) FROM "
         "alert_deliveries d WHERE d.alert_id = a.id), '[]') AS deliveries FROM alerts a WHERE "

@@ -90,7 +90,14 @@ export interface Run {
   error: unknown;
 }
 
-export type AlertKind = 'run_failed' | 'failure_count' | 'failure_rate' | 'dead_letter' | 'queue_age' | 'refusals';
+export type AlertKind =
+  | 'run_failed'
+  | 'failure_count'
+  | 'failure_rate'
+  | 'dead_letter'
+  | 'queue_age'
+  | 'refusals'
+  | 'breaker_opened';
 
 export interface AlertRule {
   id: string;
@@ -100,6 +107,8 @@ export interface AlertRule {
   threshold: number;
   workflow_ids: string[] | null;
   channel_ids: string[];
+  /** breaker_opened: the host (or origin) watched; null: any host. */
+  host: string | null;
   enabled: boolean;
   state: 'ok' | 'firing';
   alert_id: string | null;
@@ -146,6 +155,8 @@ export interface AlertEntry {
   started_at: string;
   notified_at: string;
   resolved_at: string | null;
+  /** What the alert is about, when it is about one thing (a breaker_opened alert: the host). */
+  detail?: { host?: string; origin?: string; opened_at?: string; closed_at?: string; failures?: number };
   deliveries: { id: string; channel_id: string; event: string; status: string; attempts: number; run_id: string | null }[];
 }
 

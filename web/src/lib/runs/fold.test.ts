@@ -96,6 +96,46 @@ describe('foldRun', () => {
     expect(v.steps.call.fireAt).toBeNull();
   });
 
+  it('shows a step parked by an open breaker as waiting until when, then running when resumed', () => {
+    const log = [
+      started(),
+      ev('step_started', 'call', { request: { method: 'POST' } }, 1),
+      ev('step_parked', 'call', { reason: 'breaker_open', host: 'https://api.test:443', until: 5000 }, 1)
+    ];
+    let v = foldRun(['call'], log);
+    expect(v.steps.call.status).toBe('waiting_breaker');
+    expect(stepKind(v.steps.call.status)).toBe('waiting');
+    expect(v.steps.call.fireAt).toBe(5000);
+    expect(v.steps.call.parkedHost).toBe('https://api.test:443');
+    expect(v.steps.call.attempts).toBe(1);
+    expect(v.steps.call.httpAttempts[0].parks).toHaveLength(1);
+    // A second park report of the same parked attempt changes nothing (the engine ignores it).
+    log.push(ev('step_parked', 'call', { reason: 'breaker_open', host: 'x', until: 9999 }, 1));
+    v = foldRun(['call'], log);
+    expect(v.steps.call.fireAt).toBe(5000);
+    expect(v.steps.call.httpAttempts[0].parks).toHaveLength(1);
+    log.push(ev('step_resumed', 'call', { until: 5000 }, 1));
+    v = foldRun(['call'], log);
+    expect(v.steps.call.status).toBe('running');
+    expect(v.steps.call.fireAt).toBeNull();
+    expect(v.steps.call.parkedHost).toBeNull();
+    expect(v.steps.call.httpAttempts[0].parks[0].resumedSeq).toBe(5);
+    log.push(ev('http_attempt', 'call', { response: { status: 200, headers: {} } }, 1));
+    log.push(ev('step_succeeded', 'call', { output: {} }, 1));
+    v = foldRun(['call'], log);
+    expect(v.steps.call.status).toBe('succeeded');
+    expect(v.steps.call.attempts).toBe(1);
+    expect(v.steps.call.httpAttempts).toHaveLength(1);
+    expect(v.steps.call.httpAttempts[0].response?.status).toBe(200);
+  });
+
+  it('ignores a resume of a step that is not parked', () => {
+    const log = [started(), ev('step_started', 'call', { request: {} }, 1), ev('step_resumed', 'call', {}, 1)];
+    const v = foldRun(['call'], log);
+    expect(v.steps.call.status).toBe('running');
+    expect(v.steps.call.lastSeq).toBe(2);
+  });
+
   it('parses a webhook body from its recorded bytes, skips repeats and keeps unknown nodes', () => {
     const first = started({
       trigger: { headers: { 'x-sig': '[redacted]' }, query: {} },

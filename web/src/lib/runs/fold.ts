@@ -11,6 +11,7 @@ export type StepStatus =
   | 'running'
   | 'waiting_timer'
   | 'waiting_retry'
+  | 'waiting_breaker'
   | 'succeeded'
   | 'failed'
   | 'skipped';
@@ -49,6 +50,20 @@ export interface Attempt {
   resultAt: string | null;
   /** The retry this attempt's failure scheduled: when the next attempt is due (epoch ms). */
   retry: { fireAt: number; delayMs: number | null; retryAfterMs: number | null } | null;
+  /** Each time this attempt was kept from being sent by its host's open circuit breaker
+   * (step_parked), and whether it was sent again afterwards (step_resumed). */
+  parks: Park[];
+}
+
+/** A park: the attempt waited for the breaker of `host` until `until` (epoch ms). */
+export interface Park {
+  seq: number;
+  at: string;
+  reason: string;
+  host: string | null;
+  until: number | null;
+  resumedSeq: number | null;
+  resumedAt: string | null;
 }
 
 export interface StepView {
@@ -63,8 +78,10 @@ export interface StepView {
   output?: unknown;
   error?: unknown;
   port?: 'true' | 'false';
-  /** A delay's timer or a retry: when it fires (epoch ms). */
+  /** A delay's timer, a retry, or the end of a park by a breaker: when it fires (epoch ms). */
   fireAt: number | null;
+  /** While parked by a breaker (waiting_breaker): the host whose breaker is open. */
+  parkedHost: string | null;
   httpAttempts: Attempt[];
 }
 
@@ -84,11 +101,12 @@ export interface RunView {
   finishedAt: string | null;
 }
 
-/** How a step state reads in the console: waiting covers a delay's timer and a retry's wait. */
+/** How a step state reads in the console: waiting covers a delay's timer, a retry's wait and a
+ * park by an open circuit breaker. */
 export type StepKind = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped';
 
 export function stepKind(s: StepStatus): StepKind {
-  return s === 'waiting_timer' || s === 'waiting_retry' ? 'waiting' : s;
+  return s === 'waiting_timer' || s === 'waiting_retry' || s === 'waiting_breaker' ? 'waiting' : s;
 }
 
 const TERMINAL_STEP = new Set<StepStatus>(['succeeded', 'failed', 'skipped']);
@@ -101,7 +119,9 @@ const STEP_EVENTS = new Set([
   'timer_fired',
   'step_succeeded',
   'step_failed',
-  'step_skipped'
+  'step_skipped',
+  'step_parked',
+  'step_resumed'
 ]);
 
 function obj(v: unknown): Record<string, unknown> {
@@ -122,6 +142,7 @@ function emptyStep(id: string): StepView {
     startedAt: null,
     finishedAt: null,
     fireAt: null,
+    parkedHost: null,
     httpAttempts: []
   };
 }
@@ -235,14 +256,50 @@ function applyStep(s: StepView, ev: RunEvent, p: Record<string, unknown>): boole
         durationMs: null,
         resultSeq: null,
         resultAt: null,
-        retry: null
+        retry: null,
+        parks: []
       });
       s.fireAt = null;
       return true;
     }
-    case 'http_attempt': {
+    case 'step_parked': {
+      // A report, like http_attempt: it applies to the current attempt while it runs.
       const a = s.httpAttempts.at(-1);
       if (s.status !== 'running' || !a || a.attempt !== attempt || a.resultSeq !== null) return false;
+      s.status = 'waiting_breaker';
+      s.fireAt = num(p.until);
+      s.parkedHost = typeof p.host === 'string' ? p.host : null;
+      a.parks.push({
+        seq: ev.seq,
+        at: ev.at,
+        reason: typeof p.reason === 'string' ? p.reason : 'breaker_open',
+        host: s.parkedHost,
+        until: num(p.until),
+        resumedSeq: null,
+        resumedAt: null
+      });
+      return true;
+    }
+    case 'step_resumed': {
+      if (s.status !== 'waiting_breaker') return false;
+      s.status = 'running';
+      s.fireAt = null;
+      s.parkedHost = null;
+      const park = s.httpAttempts.at(-1)?.parks.at(-1);
+      if (park) {
+        park.resumedSeq = ev.seq;
+        park.resumedAt = ev.at;
+      }
+      return true;
+    }
+    case 'http_attempt': {
+      const a = s.httpAttempts.at(-1);
+      // A parked attempt still takes its outcome (another server may have sent it meanwhile).
+      if ((s.status !== 'running' && s.status !== 'waiting_breaker') || !a || a.attempt !== attempt || a.resultSeq !== null)
+        return false;
+      s.status = 'running';
+      s.fireAt = null;
+      s.parkedHost = null;
       a.response = p.response ? (obj(p.response) as unknown as HttpResponse) : null;
       a.error = p.error ? (obj(p.error) as Attempt['error']) : null;
       a.durationMs = num(p.duration_ms);
