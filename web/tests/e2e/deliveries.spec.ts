@@ -18,6 +18,7 @@ async function hmacPost(url: string, secret: string, body: string): Promise<numb
 }
 
 test('a refusal, the schema fixed, the retry accepted and replayed; a test webhook inline', async ({ page }) => {
+  test.setTimeout(120_000); // the whole flow, through several pages, with screenshots
   const { user, api, pid } = await userWithProject('deliveries');
   const wid = await seedWorkflow(api, pid, 'Orders to ERP', { publish: true });
   const ep = await api.post<{ id: string; path: string; key: { secret: string } }>(`/api/projects/${pid}/workflows/${wid}/endpoints`, {
@@ -36,6 +37,7 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
   await expect(rows.first()).toContainText('422');
   await expect(rows.first()).toContainText('JSON Schema');
   await rows.first().locator('a').first().click();
+  await expect(page).toHaveURL(/\/deliveries\/[0-9a-f-]{36}/);
   const refusedUrl = page.url();
   await expect(page.getByTestId('reason')).toContainText('JSON Schema');
   await expect(page.getByTestId('fix-hint')).toBeVisible();
