@@ -20,6 +20,11 @@ ALTER TABLE webhook_deliveries ADD COLUMN refused_body_note text;
 CREATE INDEX webhook_deliveries_refused_body_idx ON webhook_deliveries (project_id)
     INCLUDE (body_size) WHERE refused_body IS NOT NULL;
 
+-- A delivery's page lists its replays (the replayed refusal has no run of its own). Only
+-- replays are in this index: the intake's inserts never touch it.
+CREATE INDEX webhook_deliveries_replay_of_idx ON webhook_deliveries (replay_of)
+    WHERE replay_of IS NOT NULL;
+
 -- The refused-delivery log, now with bodies: a row may carry "body" (text) or "body_note". A
 -- body is kept while the project's kept refused bodies, this batch's included, weigh at most
 -- p_body_quota bytes; past it the row is logged without it, noted 'quota'. Two servers writing

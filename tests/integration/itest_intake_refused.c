@@ -201,6 +201,12 @@ MH_TEST(refused_by_schema_keeps_its_body_and_replays_after_the_fix)
                               "SELECT count(*) AS n FROM events WHERE run_id = $1 AND "
                               "payload->'output' = $2::jsonb",
                               2, bp) >= 1);
+        /* The refused delivery's page lists the replay and its run. */
+        json_t *orig = delivery(&e, e.bearer, pair[k][0]);
+        json_t *replays = json_object_get(orig, "replays");
+        MH_T_ASSERT_EQ(json_array_size(replays), 1);
+        MH_T_ASSERT_STR_EQ(jstr(json_array_get(replays, 0), "run_id"), run);
+        json_decref(orig);
         const char *rargs[] = {"replay", run, NULL};
         char *out = NULL;
         MH_T_ASSERT_EQ(mh_it_run(&e.db, rargs, &out), 0);

@@ -1075,6 +1075,17 @@ static void get_delivery(struct mh_http_req *req, void *app, bool by_endpoint)
     if (blocker)
         json_object_set_new(row, "not_replayable_reason", json_string(blocker));
     json_object_del(row, "refused_body_note");
+    /* Its replays, newest first (migration 0028 indexes replay_of). */
+    const char *rp[] = {pid, did};
+    json_t *replays = mh_api_query(&api,
+                                   "SELECT r.id, r.run_id, to_json(r.received_at) AS received_at "
+                                   "FROM webhook_deliveries r WHERE r.replay_of = $2 AND "
+                                   "r.project_id = $1 ORDER BY r.received_at DESC, r.id DESC "
+                                   "LIMIT 20",
+                                   2, rp);
+    if (replays == NULL)
+        goto out;
+    json_object_set(row, "replays", replays);
     if (!add_delivery_body(&api, pid, row) || !mh_api_show_members(&api, pid, row, shown))
         goto out;
     json_object_set_new(row, "redacted", json_boolean(mh_api_is_redacting(&api)));

@@ -68,6 +68,7 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
   await page.getByTestId('replay').click();
   await replayDialog.getByRole('button', { name: 'Replay' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Replayed' })).toBeVisible();
+  await expect(page.getByTestId('replays')).toContainText('run');
   await screenshots(page, 'delivery-refused-replayed');
   await page.getByTestId('replayed-run').click();
   await expect(page).toHaveURL(/\/runs\//);

@@ -264,6 +264,8 @@ export interface Delivery {
   /** Only in a delivery's detail: whether it can be replayed, and if not, why. */
   replayable?: boolean;
   not_replayable_reason?: string;
+  /** Only in a delivery's detail: the deliveries replaying it, newest first (at most 20). */
+  replays?: { id: string; run_id: string | null; received_at: string }[];
 }
 
 export interface TestWebhookResult {
