@@ -909,9 +909,9 @@ out:
     return rc;
 }
 
-enum mh_err mh_intake_rejudge(struct mh_intake *in, const char *public_id,
-                              const char *content_type, const char *body, size_t len,
-                              struct mh_intake_rejudged *out, struct mh_err_info *info)
+enum mh_err mh_intake_rejudge(struct mh_intake *in, const char *public_id, const char *content_type,
+                              const char *body, size_t len, struct mh_intake_rejudged *out,
+                              struct mh_err_info *info)
 {
     struct mh_intake__endpoint *ep = NULL;
     enum mh_intake__kind kind;
@@ -932,7 +932,8 @@ enum mh_err mh_intake_rejudge(struct mh_intake *in, const char *public_id,
         goto out;
     }
     struct mh_err_info pinfo = MH_ERR_INFO_INIT;
-    enum mh_err prc = mh_intake__parse_body(content_type, body, len, &kind, &out->body_value, &pinfo);
+    enum mh_err prc =
+        mh_intake__parse_body(content_type, body, len, &kind, &out->body_value, &pinfo);
     if (prc != MH_OK) {
         out->status = prc == MH_ENOTFOUND ? 415 : 400;
         out->code = prc == MH_ENOTFOUND ? "unsupported_media_type" : "bad_body";

@@ -155,8 +155,8 @@ struct mh_intake_rejudged {
  * mh_intake_rejudged_cleanup, whatever the result.
  */
 MH_MUSTCHECK enum mh_err mh_intake_rejudge(struct mh_intake *in, const char *public_id,
-                                           const char *content_type, const char *body,
-                                           size_t len, struct mh_intake_rejudged *out,
+                                           const char *content_type, const char *body, size_t len,
+                                           struct mh_intake_rejudged *out,
                                            struct mh_err_info *info);
 void mh_intake_rejudged_cleanup(struct mh_intake_rejudged *r);
 

@@ -31,8 +31,7 @@ static size_t refused_ids(struct ienv *e, const char *eid, long status, char ids
     char path[256];
     long st;
     snprintf(path, sizeof(path),
-             "/api/projects/%s/endpoints/%s/deliveries?outcome=refused&limit=100", e->project,
-             eid);
+             "/api/projects/%s/endpoints/%s/deliveries?outcome=refused&limit=100", e->project, eid);
     json_t *page = iapi(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     size_t k = 0, i;

@@ -1130,9 +1130,9 @@ static bool refused_replay_input(struct mh_api *api, const char *pid, json_t *ep
     const char *hash = json_string_value(json_object_get(d, "body_hash"));
     struct mh_intake_rejudged r;
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    enum mh_err rc = mh_intake_rejudge(api->app->intake,
-                                       json_string_value(json_object_get(ep, "public_id")), ctype,
-                                       body, len, &r, &info);
+    enum mh_err rc =
+        mh_intake_rejudge(api->app->intake, json_string_value(json_object_get(ep, "public_id")),
+                          ctype, body, len, &r, &info);
     if (rc != MH_OK || r.status != 0) {
         if (rc != MH_OK) {
             mh_http_respond_err(req, rc, &info);
@@ -1151,18 +1151,18 @@ static bool refused_replay_input(struct mh_api *api, const char *pid, json_t *ep
         mh_intake_rejudged_cleanup(&r);
         return false;
     }
-    *trigger = json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers",
-                         json_object_get(d, "headers"), "query", json_object(), "received_at",
-                         json_object_get(d, "received_at_utc"), "method",
-                         json_object_get(d, "method"), "content_type",
-                         json_object_get(d, "content_type"), "body", r.body_value);
+    *trigger =
+        json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers", json_object_get(d, "headers"),
+                  "query", json_object(), "received_at", json_object_get(d, "received_at_utc"),
+                  "method", json_object_get(d, "method"), "content_type",
+                  json_object_get(d, "content_type"), "body", r.body_value);
     mh_intake_rejudged_cleanup(&r);
-    *delivery = json_pack("{s:s, s:s, s:I, s:s?, s:O, s:O}", "endpoint_id",
-                          json_string_value(json_object_get(ep, "id")), "scheme",
-                          json_string_value(json_object_get(ep, "scheme")), "body_size",
-                          (json_int_t)len, "body_sha256", hash, "content_type",
-                          json_object_get(d, "content_type"), "key_id",
-                          json_object_get(d, "key_id"));
+    *delivery =
+        json_pack("{s:s, s:s, s:I, s:s?, s:O, s:O}", "endpoint_id",
+                  json_string_value(json_object_get(ep, "id")), "scheme",
+                  json_string_value(json_object_get(ep, "scheme")), "body_size", (json_int_t)len,
+                  "body_sha256", hash, "content_type", json_object_get(d, "content_type"), "key_id",
+                  json_object_get(d, "key_id"));
     mh_arena_defer(mh_http_req_arena(req), decref_void, *trigger);
     mh_arena_defer(mh_http_req_arena(req), decref_void, *delivery);
     if (len <= MH_INTAKE_INLINE_BODY_MAX) {

@@ -82,6 +82,7 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
   await expect(page.getByTestId('replay')).toBeDisabled();
   await expect(page.getByTestId('replay-why')).toContainText('before its signature was verified');
   await expect(page.getByTestId('no-body')).toBeVisible();
+  await screenshots(page, 'delivery-refused-forged');
   await page.goto(settingsUrl);
 
   // The sender retries: accepted. A test webhook is sent from the page, its result inline.
