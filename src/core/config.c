@@ -100,6 +100,11 @@ static const struct cfg_row rows[] = {
     {"intake_doubt_wait_ms", CFG_INT, F(intake_doubt_wait_ms), "5000", 0, 60000, false,
      "longest wait, when a webhook's COMMIT was sent and its answer lost, to find out whether "
      "it was recorded before answering 503"},
+    {"refused_body_quota_bytes", CFG_LONG, F(refused_body_quota_bytes), "67108864", 0,
+     1099511627776L, false,
+     "bytes of refused deliveries' bodies (schema refusals and unpublished workflows, kept for "
+     "replay) each project keeps at most; past it they are logged without their body (0: none "
+     "kept)"},
     {"stats_interval_ms", CFG_INT, F(stats_interval_ms), "10000", 0, 3600000, false,
      "how often the run statistics are brought up to date (docs/observability.md; 0: this "
      "server does not maintain them)"},

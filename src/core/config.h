@@ -46,6 +46,7 @@ struct mh_config {
     int intake_committers;
     int intake_max_batch;
     int intake_doubt_wait_ms;
+    long refused_body_quota_bytes;
     int stats_interval_ms;
     int stats_lag_ms;
     int stats_batch;

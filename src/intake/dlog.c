@@ -5,12 +5,15 @@
  * transaction of its own would let a flood of bad requests cost the database as much as good
  * ones. So they are queued here and written in batches, one statement per batch, through the
  * SECURITY DEFINER function mh_intake_log_refused (several projects per statement). The queue is
- * bounded: past it rows are dropped, counted and reported in the log. The same thread purges
- * expired idempotency keys now and then.
+ * bounded: past it rows are dropped, counted and reported in the log. Refusals a configuration
+ * change can turn into runs carry their body, kept for replay (migration 0028): the bodies
+ * queued are bounded in bytes too, and past that a row goes without its body, noted "busy". The
+ * same thread purges expired idempotency keys now and then.
  */
 #include "intake/intake_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +38,7 @@ struct mh_intake__dlog {
     uint64_t queued_total;  /* rows ever queued */
     uint64_t written_total; /* rows written or given up on */
     uint64_t dropped;
+    size_t body_bytes; /* of the rows' "body" strings in `queue` */
     int64_t last_drop_report_ms;
     bool is_stopping;
     pthread_t thread;
@@ -44,6 +48,7 @@ static void *run(void *arg);
 static void write_batch(struct mh_intake__dlog *d, json_t *rows);
 static void purge(struct mh_intake__dlog *d);
 static void deadline_in(struct timespec *ts, int ms);
+static size_t body_bytes_of(json_t *row);
 
 static void deadline_in(struct timespec *ts, int ms)
 {
@@ -101,9 +106,20 @@ void mh_intake__dlog_stop(struct mh_intake__dlog *d)
     free(d);
 }
 
+static size_t body_bytes_of(json_t *row)
+{
+    return json_string_length(json_object_get(row, "body"));
+}
+
 void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row)
 {
+    size_t body = body_bytes_of(row);
     pthread_mutex_lock(&d->mu);
+    if (body > 0 && d->body_bytes + body > (size_t)MH_INTAKE__DLOG_BODY_BYTES_MAX) {
+        json_object_del(row, "body");
+        json_object_set_new(row, "body_note", json_string("busy"));
+        body = 0;
+    }
     if (json_array_size(d->queue) >= QUEUE_MAX) {
         d->dropped++;
         int64_t now = mh_clock_now_ms();
@@ -120,6 +136,7 @@ void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row)
         return;
     }
     json_array_append_new(d->queue, row);
+    d->body_bytes += body;
     d->queued_total++;
     pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
@@ -145,9 +162,11 @@ static void write_batch(struct mh_intake__dlog *d, json_t *rows)
     char *text = json_dumps(rows, JSON_COMPACT);
     enum mh_err rc = text ? mh_db_acquire(d->in->pool, &c, &info) : MH_ENOMEM;
     if (rc == MH_OK) {
-        const char *params[] = {text};
-        rc =
-            mh_db_query(c, "SELECT mh_intake_log_refused($1::jsonb)", 1, params, NULL, NULL, &info);
+        char quota[24];
+        snprintf(quota, sizeof(quota), "%ld", d->in->refused_body_quota_bytes);
+        const char *params[] = {text, quota};
+        rc = mh_db_query(c, "SELECT mh_intake_log_refused($1::jsonb, $2::bigint)", 2, params, NULL,
+                         NULL, &info);
         mh_db_release(c);
     }
     if (rc != MH_OK)
@@ -196,6 +215,9 @@ static void *run(void *arg)
             json_decref(batch);
             batch = head;
         }
+        /* The batch's bodies leave the queue's budget now; they are freed with it below. */
+        for (size_t i = 0; i < take; i++)
+            d->body_bytes -= body_bytes_of(json_array_get(batch, i));
         pthread_mutex_unlock(&d->mu);
         if (take > 0)
             write_batch(d, batch);

@@ -66,7 +66,9 @@ static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, st
 static bool method_allowed(const struct mh_intake__endpoint *ep, const char *method);
 static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *ep,
                         const struct job *j, int status, const char *outcome, const char *reason,
-                        const char *run_id);
+                        const char *run_id, bool with_body);
+static bool keeps_body(const struct verdict *v);
+static void add_refused_body(struct mh_intake *in, const struct job *j, json_t *row);
 static bool is_body_in_blob(const struct mh_intake_request *rq);
 static bool is_body_from_raw(const struct job *j);
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j);
@@ -99,6 +101,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     atomic_init(&in->runtime, opts->runtime);
     in->max_body_bytes = opts->server_max_body_bytes;
     in->doubt_wait_ms = opts->doubt_wait_ms;
+    in->refused_body_quota_bytes = opts->refused_body_quota_bytes;
     in->cache = mh_intake__cache_create();
     if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
         (rc = mh_intake__committer_start(
@@ -318,9 +321,10 @@ static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, st
     }
 }
 
+/* `with_body`: the refusal keeps its body for replay (keeps_body). */
 static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *ep,
                         const struct job *j, int status, const char *outcome, const char *reason,
-                        const char *run_id)
+                        const char *run_id, bool with_body)
 {
     /* The log writer is another thread: it gets headers of its own, not a reference to ours
      * (jansson's reference counts do not order a free on one thread after reads on another). */
@@ -337,7 +341,36 @@ static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *
         json_object_set_new(row, "content_type", json_string(j->content_type));
     if (run_id && run_id[0])
         json_object_set_new(row, "run_id", json_string(run_id));
+    if (with_body)
+        add_refused_body(in, j, row);
     mh_intake__dlog_add_new(in->dlog, row);
+}
+
+/*
+ * Which refusals keep their body for replay (migration 0028): those decided after verification
+ * that a change of the endpoint or its workflow can reverse — the JSON Schema (422) and no
+ * published version (503). A body that is not JSON, form, XML or text (415) or does not parse
+ * (400) would be refused again whatever the settings, so it keeps only its size and hash, as
+ * every refusal before verification does: whoever merely knows the URL cannot make the
+ * database keep anything.
+ */
+static bool keeps_body(const struct verdict *v)
+{
+    return v->status == 422 || (v->status == 503 && strcmp(v->code, "not_published") == 0);
+}
+
+/* Adds the body (it passed the content check: UTF-8 text without NUL) and the key that verified
+ * it to a refusal's row; or, when the server keeps no refused bodies, why not. */
+static void add_refused_body(struct mh_intake *in, const struct job *j, json_t *row)
+{
+    const struct mh_intake_request *rq = j->rq;
+    const char *body = rq->body ? rq->body : "";
+    if (j->verified.key)
+        json_object_set_new(row, "key_id", json_string(j->verified.key->id));
+    if (in->refused_body_quota_bytes <= 0 || (long)rq->body_len > in->refused_body_quota_bytes)
+        json_object_set_new(row, "body_note", json_string("quota"));
+    else if (mh_intake__is_utf8(body, rq->body_len))
+        json_object_set_new(row, "body", json_stringn(body, rq->body_len));
 }
 
 /* A body too large to be inline in the run's first event goes to `blobs`, named by its hash. */
@@ -533,7 +566,7 @@ static bool record(struct pending *p)
         res->status = 400;
         res->body = error_body(rq->request_id, "bad_idempotency_key",
                                "the idempotency key must be 1 to 255 bytes of UTF-8");
-        log_refusal(p->in, p->ep, &p->j, 400, "refused", "bad idempotency key", NULL);
+        log_refusal(p->in, p->ep, &p->j, 400, "refused", "bad idempotency key", NULL, false);
         return true;
     }
     p->item = (struct mh_intake__item){.ep = p->ep, .idem_key = idem, .on_done = committed};
@@ -587,7 +620,7 @@ static void committed(struct mh_intake__item *item)
         snprintf(res->run_id, sizeof(res->run_id), "%s", item->run_id);
         res->body = json_pack("{s:s, s:b}", "run_id", item->run_id, "duplicate", true);
         log_refusal(p->in, p->ep, &p->j, 200, "duplicate", "idempotency key seen before",
-                    item->run_id);
+                    item->run_id, false);
         break;
     case MH_INTAKE__STALE: {
         /* The endpoint changed since it was loaded: judge again on the current one. */
@@ -687,7 +720,7 @@ static bool advance(struct pending *p)
         snprintf(res->allow, sizeof(res->allow), "%s", p->ep->methods);
     char reason[360];
     snprintf(reason, sizeof(reason), "%s: %s", v->code, v->message);
-    log_refusal(in, p->ep, j, v->status, "refused", reason, NULL);
+    log_refusal(in, p->ep, j, v->status, "refused", reason, NULL, keeps_body(v));
     return true;
 }
 
@@ -874,4 +907,64 @@ out:
     json_decref(headers);
     mh_intake__endpoint_unref(ep);
     return rc;
+}
+
+enum mh_err mh_intake_rejudge(struct mh_intake *in, const char *public_id, const char *content_type,
+                              const char *body, size_t len, struct mh_intake_rejudged *out,
+                              struct mh_err_info *info)
+{
+    struct mh_intake__endpoint *ep = NULL;
+    enum mh_intake__kind kind;
+    memset(out, 0, sizeof(*out));
+    enum mh_err rc = mh_intake__cache_get(in, public_id, 0, &ep, info);
+    if (rc != MH_OK)
+        goto out;
+    if (ep == NULL) {
+        rc = mh_err_set(info, MH_ENOTFOUND, "not-found", -1, "no such webhook endpoint");
+        goto out;
+    }
+    if ((long)len > ep->max_body_bytes) {
+        out->status = 413;
+        out->code = "too_big";
+        mh_err_set(info, MH_ETOOBIG, "body", -1,
+                   "the body (%zu bytes) exceeds this endpoint's limit of %ld bytes", len,
+                   ep->max_body_bytes);
+        goto out;
+    }
+    struct mh_err_info pinfo = MH_ERR_INFO_INIT;
+    enum mh_err prc =
+        mh_intake__parse_body(content_type, body, len, &kind, &out->body_value, &pinfo);
+    if (prc != MH_OK) {
+        out->status = prc == MH_ENOTFOUND ? 415 : 400;
+        out->code = prc == MH_ENOTFOUND ? "unsupported_media_type" : "bad_body";
+        mh_err_set(info, MH_EINVAL, "body", -1, "%s", pinfo.message);
+        goto out;
+    }
+    if (out->body_value == NULL)
+        out->body_value = json_null();
+    json_t *errors = NULL;
+    if (ep->schema && !mh_schema_validate(ep->schema, out->body_value, &errors)) {
+        out->status = 422;
+        out->code = "schema_validation_failed";
+        out->errors = errors;
+        json_decref(out->body_value);
+        out->body_value = NULL;
+        mh_err_set(info, MH_EINVAL, "schema", -1,
+                   "the payload still does not match the endpoint's JSON Schema (%zu error%s)",
+                   json_array_size(errors), json_array_size(errors) == 1 ? "" : "s");
+        goto out;
+    }
+    json_decref(errors);
+out:
+    mh_intake__endpoint_unref(ep);
+    return rc;
+}
+
+void mh_intake_rejudged_cleanup(struct mh_intake_rejudged *r)
+{
+    if (r == NULL)
+        return;
+    json_decref(r->body_value);
+    json_decref(r->errors);
+    r->body_value = r->errors = NULL;
 }

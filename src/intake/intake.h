@@ -43,6 +43,8 @@ struct mh_intake_opts {
     /* A COMMIT whose answer was lost: how long to try to find out whether it committed before
      * answering 503 (docs/webhooks.md); 0 answers 503 at once. */
     int doubt_wait_ms;
+    /* Bytes of refused bodies kept for replay per project (docs/webhooks.md); 0: none. */
+    long refused_body_quota_bytes;
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption
@@ -130,6 +132,33 @@ MH_MUSTCHECK enum mh_err mh_intake_test_send(struct mh_intake *in, const char *p
                                              size_t body_len, const char *request_id,
                                              struct mh_intake_result *res, json_t **sent_headers,
                                              struct mh_err_info *info);
+
+/* Bodies above this many bytes are kept in the blobs table, referenced by SHA-256 from the
+ * run's first event (raw_body_blob), instead of inline in it (raw_body). */
+#define MH_INTAKE_INLINE_BODY_MAX (16 * 1024)
+
+/* What mh_intake_rejudge concluded. */
+struct mh_intake_rejudged {
+    int status;         /* 0: the body passes now; else 413, 415, 400 or 422 */
+    const char *code;   /* the intake's code for that refusal (static), or NULL */
+    json_t *body_value; /* new (status 0): the body as the trigger sees it */
+    json_t *errors;     /* new (422): the JSON Schema's errors, each {path, keyword, message} */
+};
+
+/*
+ * Judges a refused delivery's recorded body again, for its replay (docs/webhooks.md): against
+ * the endpoint `public_id` as it is now (reloaded, not cached), the checks that follow
+ * verification — the body's size, its content type (NULL: none) and the JSON Schema. MH_OK with
+ * the verdict in `out` (status 0 and body_value when it passes; otherwise the status, code and,
+ * for 422, errors, with the message in `info`); MH_ENOTFOUND when the endpoint no longer
+ * exists; MH_EUNAVAILABLE when the database cannot be reached. Release `out` with
+ * mh_intake_rejudged_cleanup, whatever the result.
+ */
+MH_MUSTCHECK enum mh_err mh_intake_rejudge(struct mh_intake *in, const char *public_id,
+                                           const char *content_type, const char *body, size_t len,
+                                           struct mh_intake_rejudged *out,
+                                           struct mh_err_info *info);
+void mh_intake_rejudged_cleanup(struct mh_intake_rejudged *r);
 
 /* Forgets the cached endpoint `public_id` (NULL: every endpoint) on this instance; the
  * management API calls it after committing a change. Other instances notice the change through

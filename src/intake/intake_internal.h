@@ -11,9 +11,8 @@
 #include "intake/intake.h"
 #include "schema/schema.h"
 
-/* Bodies above this many bytes are kept in the blobs table, referenced by SHA-256 from the
- * run's first event, instead of inline in it. */
-#define MH_INTAKE__INLINE_BODY_MAX (16 * 1024)
+/* See MH_INTAKE_INLINE_BODY_MAX. */
+#define MH_INTAKE__INLINE_BODY_MAX MH_INTAKE_INLINE_BODY_MAX
 /* Deliveries committed in one transaction at most, unless configured (intake_max_batch). */
 #define MH_INTAKE__DEFAULT_MAX_BATCH 32
 /* A refusal judged on a cached entry older than this reloads the endpoint first, so a change
@@ -220,11 +219,16 @@ void mh_intake__commit(struct mh_intake__committer *gc, struct mh_intake__item *
 
 /* ---- Delivery log of refusals (dlog.c) ---------------------------------------------------- */
 
+/* Bytes of refused bodies the delivery log's queue holds at most. */
+#define MH_INTAKE__DLOG_BODY_BYTES_MAX (32L * 1024 * 1024)
+
 struct mh_intake__dlog;
 MH_MUSTCHECK enum mh_err mh_intake__dlog_start(struct mh_intake *in, struct mh_intake__dlog **out);
 void mh_intake__dlog_stop(struct mh_intake__dlog *d);
 /* Queues a row for mh_intake_log_refused (stolen). Dropped, and counted, when the queue is
- * full. */
+ * full. A row's "body" (kept for replay) is dropped, and the row noted "busy", when the bodies
+ * already queued weigh MH_INTAKE__DLOG_BODY_BYTES_MAX: a burst of refusals cannot hold more
+ * memory than that. */
 void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row);
 void mh_intake__dlog_flush(struct mh_intake__dlog *d, int timeout_ms);
 
@@ -239,6 +243,7 @@ struct mh_intake {
     const struct mh_secrets *secrets;
     long max_body_bytes;
     int doubt_wait_ms;
+    long refused_body_quota_bytes;
     struct mh_intake__cache *cache;
     struct mh_intake__committer *gc;
     struct mh_intake__dlog *dlog;

@@ -1009,6 +1009,37 @@ static bool add_delivery_body(struct mh_api *api, const char *pid, json_t *row)
     return true;
 }
 
+/*
+ * Why a delivery cannot be replayed, or NULL when it can: `d` has the delivery's outcome,
+ * status, reason, run_id, and for a refusal its kept body ("body") and refused_body_note.
+ */
+static const char *replay_blocker(json_t *d)
+{
+    const char *outcome = json_string_value(json_object_get(d, "outcome"));
+    const char *note = json_string_value(json_object_get(d, "refused_body_note"));
+    const char *reason = json_string_value(json_object_get(d, "reason"));
+    json_int_t status = json_integer_value(json_object_get(d, "status"));
+    if (outcome && strcmp(outcome, "accepted") == 0)
+        return json_is_string(json_object_get(d, "run_id")) ? NULL : "it started no run";
+    if (outcome == NULL || strcmp(outcome, "refused") != 0)
+        return "a duplicate started nothing: replay the delivery that started its run";
+    if (json_is_string(json_object_get(d, "body")))
+        return NULL;
+    if (note && strcmp(note, "quota") == 0)
+        return "its body was not kept: the project's refused bodies had reached the server's "
+               "refused_body_quota_bytes";
+    if (note && strcmp(note, "busy") == 0)
+        return "its body was not kept: the delivery log had too many bodies waiting to be "
+               "written";
+    bool is_unpublished = status == 503 && reason && strncmp(reason, "not_published", 13) == 0;
+    if (status == 422 || is_unpublished)
+        return "its body was not kept: it was refused before refused deliveries kept their body";
+    if (status == 400 || status == 415)
+        return "its body was not kept: no setting of the endpoint changes this refusal, so the "
+               "sender must send it again";
+    return "its body is never kept: it was refused before its signature was verified";
+}
+
 /* One delivery; `eid` NULL: any endpoint of the project. */
 static void get_delivery(struct mh_http_req *req, void *app, bool by_endpoint)
 {
@@ -1028,14 +1059,34 @@ static void get_delivery(struct mh_http_req *req, void *app, bool by_endpoint)
     }
     char sql[1024];
     snprintf(sql, sizeof(sql),
-             "SELECT %s, d.endpoint_id FROM webhook_deliveries d WHERE d.project_id = $1 AND "
-             "($2::uuid IS NULL OR d.endpoint_id = $2::uuid) AND d.id = $3",
+             "SELECT %s, d.endpoint_id, d.refused_body AS body, d.refused_body_note FROM "
+             "webhook_deliveries d WHERE d.project_id = $1 AND ($2::uuid IS NULL OR "
+             "d.endpoint_id = $2::uuid) AND d.id = $3",
              delivery_cols);
     const char *params[] = {pid, eid, did};
     json_t *row = mh_api_query_row(&api, "delivery not found", sql, 3, params);
     static const char *const shown[] = {"headers", "reason", "body", NULL};
-    if (row == NULL || !add_delivery_body(&api, pid, row) ||
-        !mh_api_show_members(&api, pid, row, shown))
+    if (row == NULL)
+        goto out;
+    if (json_is_null(json_object_get(row, "body")))
+        json_object_del(row, "body");
+    const char *blocker = replay_blocker(row);
+    json_object_set_new(row, "replayable", json_boolean(blocker == NULL));
+    if (blocker)
+        json_object_set_new(row, "not_replayable_reason", json_string(blocker));
+    json_object_del(row, "refused_body_note");
+    /* Its replays, newest first (migration 0028 indexes replay_of). */
+    const char *rp[] = {pid, did};
+    json_t *replays = mh_api_query(&api,
+                                   "SELECT r.id, r.run_id, to_json(r.received_at) AS received_at "
+                                   "FROM webhook_deliveries r WHERE r.replay_of = $2 AND "
+                                   "r.project_id = $1 ORDER BY r.received_at DESC, r.id DESC "
+                                   "LIMIT 20",
+                                   2, rp);
+    if (replays == NULL)
+        goto out;
+    json_object_set(row, "replays", replays);
+    if (!add_delivery_body(&api, pid, row) || !mh_api_show_members(&api, pid, row, shown))
         goto out;
     json_object_set_new(row, "redacted", json_boolean(mh_api_is_redacting(&api)));
     mh_http_respond_json(req, 200, json_incref(row));
@@ -1054,10 +1105,94 @@ void mh_h_deliveries_get_project(struct mh_http_req *req, void *app)
 }
 
 /*
- * Replay: a new run from an accepted delivery, with the trigger and the raw bytes its first
- * event recorded, on the version the endpoint starts now. It is logged as a new accepted
- * delivery naming the one it copies. No signature is checked again: the original was verified
- * when it arrived, and a replay is an editor's decision, audited as such.
+ * A refused delivery's replay input (migration 0028): its kept body judged again against the
+ * endpoint as it is now (size, content type, JSON Schema), and on success the trigger and the
+ * `delivery` record of the run's first event, as the intake would have written them had the
+ * delivery been accepted (without the query string, which a refusal does not record). A body
+ * above MH_INTAKE_INLINE_BODY_MAX goes to the blobs table, as the intake's would. False after
+ * answering: 409 when no body was kept (saying why), the intake's status (422 with the schema's
+ * errors and the first one's path) when the body is still refused.
+ */
+static bool refused_replay_input(struct mh_api *api, const char *pid, json_t *ep, json_t *d,
+                                 json_t **trigger, json_t **delivery)
+{
+    struct mh_http_req *req = api->req;
+    const char *blocker = replay_blocker(d);
+    if (blocker) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "this delivery cannot be replayed: %s", blocker);
+        mh_http_respond_error(req, 409, "not_replayable", msg, NULL);
+        return false;
+    }
+    const char *body = json_string_value(json_object_get(d, "body"));
+    size_t len = json_string_length(json_object_get(d, "body"));
+    const char *ctype = json_string_value(json_object_get(d, "content_type"));
+    const char *hash = json_string_value(json_object_get(d, "body_hash"));
+    struct mh_intake_rejudged r;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc =
+        mh_intake_rejudge(api->app->intake, json_string_value(json_object_get(ep, "public_id")),
+                          ctype, body, len, &r, &info);
+    if (rc != MH_OK || r.status != 0) {
+        if (rc != MH_OK) {
+            mh_http_respond_err(req, rc, &info);
+        } else {
+            json_t *err = json_pack("{s:s, s:s}", "code", r.code, "message", info.message);
+            if (r.errors) {
+                json_object_set(err, "errors", r.errors);
+                json_t *first = json_object_get(json_array_get(r.errors, 0), "path");
+                if (json_is_string(first))
+                    json_object_set(err, "path", first);
+            }
+            mh_http_respond_json(
+                req, r.status,
+                json_pack("{s:o, s:s}", "error", err, "request_id", mh_http_req_id(req)));
+        }
+        mh_intake_rejudged_cleanup(&r);
+        return false;
+    }
+    *trigger =
+        json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers", json_object_get(d, "headers"),
+                  "query", json_object(), "received_at", json_object_get(d, "received_at_utc"),
+                  "method", json_object_get(d, "method"), "content_type",
+                  json_object_get(d, "content_type"), "body", r.body_value);
+    mh_intake_rejudged_cleanup(&r);
+    *delivery =
+        json_pack("{s:s, s:s, s:I, s:s?, s:O, s:O}", "endpoint_id",
+                  json_string_value(json_object_get(ep, "id")), "scheme",
+                  json_string_value(json_object_get(ep, "scheme")), "body_size", (json_int_t)len,
+                  "body_sha256", hash, "content_type", json_object_get(d, "content_type"), "key_id",
+                  json_object_get(d, "key_id"));
+    mh_arena_defer(mh_http_req_arena(req), decref_void, *trigger);
+    mh_arena_defer(mh_http_req_arena(req), decref_void, *delivery);
+    if (len <= MH_INTAKE_INLINE_BODY_MAX) {
+        json_object_set_new(*delivery, "raw_body", json_stringn(body, len));
+        return true;
+    }
+    char size[24];
+    snprintf(size, sizeof(size), "%zu", len);
+    const char *bp[] = {pid, hash, size, ctype, body};
+    if (hash == NULL ||
+        mh_api_query(api,
+                     "INSERT INTO blobs (project_id, hash, size_bytes, content_type, data) VALUES "
+                     "($1, decode($2, 'hex'), $3::int, $4, convert_to($5, 'UTF8')) ON CONFLICT "
+                     "(project_id, hash) DO UPDATE SET last_used_at = now() RETURNING 1",
+                     5, bp) == NULL) {
+        if (!mh_http_req_has_responded(req))
+            mh_http_respond_error(req, 500, "internal", "internal error", NULL);
+        return false;
+    }
+    json_object_set_new(*delivery, "raw_body_blob", json_string(hash));
+    return true;
+}
+
+/*
+ * Replay: a new run from a delivery, on the version the endpoint starts now. An accepted one is
+ * replayed with the trigger and the raw bytes its first event recorded; a refused one that kept
+ * its body (a schema refusal, or no published version) is judged again on the endpoint's current
+ * settings first (refused_replay_input). It is logged as a new accepted delivery naming the one
+ * it copies. No signature is checked again: the original was verified when it arrived, and a
+ * replay is an editor's decision, audited as such.
  */
 void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
 {
@@ -1067,37 +1202,49 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
     const char *did = mh_http_req_param(req, "delivery_id");
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
-    if (!mh_api_require_role(&api, pid, "editor", NULL) || !find_endpoint(&api, pid, eid))
+    json_t *ep = NULL;
+    if (!mh_api_require_role(&api, pid, "editor", NULL) ||
+        (ep = find_endpoint(&api, pid, eid)) == NULL)
         goto out;
     if (!mh_api_is_uuid(did)) {
         mh_http_respond_error(req, 404, "not_found", "delivery not found", NULL);
         goto out;
     }
     const char *dp[] = {pid, eid, did};
-    json_t *d = mh_api_query_row(&api, "delivery not found",
-                                 "SELECT d.id, d.outcome, d.run_id, d.method, d.headers, "
-                                 "d.content_type, d.body_size, encode(d.body_hash, 'hex') AS "
-                                 "body_hash, d.key_id FROM webhook_deliveries d WHERE "
-                                 "d.project_id = $1 AND d.endpoint_id = $2 AND d.id = $3",
-                                 3, dp);
+    json_t *d = mh_api_query_row(
+        &api, "delivery not found",
+        "SELECT d.id, d.outcome, d.status, d.reason, d.run_id, d.method, d.headers, "
+        "d.content_type, d.body_size, encode(d.body_hash, 'hex') AS body_hash, d.key_id, "
+        "d.refused_body AS body, d.refused_body_note, to_char(d.received_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received_at_utc FROM webhook_deliveries d "
+        "WHERE d.project_id = $1 AND d.endpoint_id = $2 AND d.id = $3",
+        3, dp);
     if (d == NULL)
         goto out;
-    const char *orig_run = json_string_value(json_object_get(d, "run_id"));
-    if (strcmp(json_string_value(json_object_get(d, "outcome")), "accepted") != 0 || !orig_run) {
-        mh_http_respond_error(req, 409, "not_replayable",
-                              "only accepted deliveries (which started a run) can be replayed",
-                              NULL);
-        goto out;
+    json_t *trigger = NULL, *orig = NULL;
+    if (strcmp(json_string_value(json_object_get(d, "outcome")), "refused") == 0) {
+        if (!refused_replay_input(&api, pid, ep, d, &trigger, &orig))
+            goto out;
+    } else {
+        const char *orig_run = json_string_value(json_object_get(d, "run_id"));
+        if (strcmp(json_string_value(json_object_get(d, "outcome")), "accepted") != 0 ||
+            !orig_run) {
+            mh_http_respond_error(req, 409, "not_replayable",
+                                  "only deliveries that started a run, or refused deliveries "
+                                  "that kept their body, can be replayed",
+                                  NULL);
+            goto out;
+        }
+        const char *rp[] = {orig_run};
+        json_t *ev =
+            mh_api_query_row(&api, "the delivery's run no longer exists",
+                             "SELECT payload FROM events WHERE run_id = $1 AND seq = 1", 1, rp);
+        if (ev == NULL)
+            goto out;
+        json_t *payload = json_object_get(ev, "payload");
+        trigger = json_object_get(payload, "trigger");
+        orig = json_object_get(payload, "delivery");
     }
-    const char *rp[] = {orig_run};
-    json_t *ev =
-        mh_api_query_row(&api, "the delivery's run no longer exists",
-                         "SELECT payload FROM events WHERE run_id = $1 AND seq = 1", 1, rp);
-    if (ev == NULL)
-        goto out;
-    json_t *payload = json_object_get(ev, "payload");
-    json_t *trigger = json_object_get(payload, "trigger");
-    json_t *orig = json_object_get(payload, "delivery");
     const char *vp[] = {pid, eid};
     json_t *target = mh_api_query_row(
         &api, "webhook endpoint not found",

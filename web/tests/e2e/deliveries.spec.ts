@@ -1,11 +1,11 @@
 // The delivery log in the browser (issue #17): a delivery refused by the endpoint's JSON Schema is
-// listed with its reason; the schema is fixed in the settings (checked by the server, tried on a
-// recorded delivery); the sender's retry is accepted; "Send test webhook" answers inline with a
-// link to its run; accepted deliveries are replayed, one from its page and a selection from the
-// log, each after a confirmation; the project log's filters live in the URL.
-//
-// A refused delivery keeps no body (only its size and SHA-256), so it is the sender's retry that
-// is replayed, not the refusal itself (docs/webhooks.md, "The delivery log").
+// listed with its reason and keeps its body; replayed before the fix it is refused again with
+// the failing field; the schema is fixed in the settings (checked by the server, tried on a
+// recorded delivery); the refusal is then replayed into a run; a forged delivery keeps nothing
+// and its Replay is disabled with the reason; the sender's retry is accepted; "Send test
+// webhook" answers inline with a link to its run; accepted deliveries are replayed, one from its
+// page and a selection from the log, each after a confirmation; the project log's filters live
+// in the URL (docs/webhooks.md, "Refused deliveries and replay").
 import { createHmac } from 'node:crypto';
 import { test, expect, signIn, screenshots, expectAccessible, seedWorkflow, userWithProject } from './fixtures';
 
@@ -18,6 +18,7 @@ async function hmacPost(url: string, secret: string, body: string): Promise<numb
 }
 
 test('a refusal, the schema fixed, the retry accepted and replayed; a test webhook inline', async ({ page }) => {
+  test.setTimeout(120_000); // the whole flow, through several pages, with screenshots
   const { user, api, pid } = await userWithProject('deliveries');
   const wid = await seedWorkflow(api, pid, 'Orders to ERP', { publish: true });
   const ep = await api.post<{ id: string; path: string; key: { secret: string } }>(`/api/projects/${pid}/workflows/${wid}/endpoints`, {
@@ -36,9 +37,19 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
   await expect(rows.first()).toContainText('422');
   await expect(rows.first()).toContainText('JSON Schema');
   await rows.first().locator('a').first().click();
+  await expect(page).toHaveURL(/\/deliveries\/[0-9a-f-]{36}/);
+  const refusedUrl = page.url();
   await expect(page.getByTestId('reason')).toContainText('JSON Schema');
-  await expect(page.getByText('its body was not recorded')).toBeVisible();
-  await expect(page.getByTestId('replay')).toHaveCount(0);
+  await expect(page.getByTestId('fix-hint')).toBeVisible();
+  await expect(page.getByTestId('body')).toContainText('"order_id": 1042');
+  await screenshots(page, 'delivery-refused-kept');
+
+  // Replayed before the fix: the server judges it on the current schema and refuses it, naming the field.
+  await page.getByTestId('replay').click();
+  const replayDialog = page.getByRole('dialog', { name: 'Replay this delivery?' });
+  await replayDialog.getByRole('button', { name: 'Replay' }).click();
+  await expect(replayDialog.getByRole('alert')).toContainText('/order_id');
+  await replayDialog.getByRole('button', { name: 'Cancel' }).click();
 
   // Fix the schema: a bad one is refused by the server with the keyword's path; the good one saved.
   await page.getByRole('link', { name: 'Shop orders' }).click();
@@ -50,6 +61,29 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
   await schema.fill('{"type": "object", "required": ["order_id"], "properties": {"order_id": {"type": ["string", "integer"]}}}');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByText('Settings saved')).toBeVisible();
+  const settingsUrl = page.url();
+
+  // The refusal replayed now: a run starts, linked from the delivery's page.
+  await page.goto(refusedUrl);
+  await page.getByTestId('replay').click();
+  await replayDialog.getByRole('button', { name: 'Replay' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Replayed' })).toBeVisible();
+  await expect(page.getByTestId('replays')).toContainText('run');
+  await screenshots(page, 'delivery-refused-replayed');
+  await page.getByTestId('replayed-run').click();
+  await expect(page).toHaveURL(/\/runs\//);
+  await expect(page.getByText('succeeded').first()).toBeVisible();
+
+  // A forged delivery keeps nothing: its Replay is disabled, with the reason.
+  expect(await hmacPost(hook, 'not-the-secret', order)).toBe(401);
+  await page.goto(`/p/${pid}/deliveries?status=401`);
+  await expect(rows).toHaveCount(1);
+  await rows.first().locator('a').first().click();
+  await expect(page.getByTestId('replay')).toBeDisabled();
+  await expect(page.getByTestId('replay-why')).toContainText('before its signature was verified');
+  await expect(page.getByTestId('no-body')).toBeVisible();
+  await screenshots(page, 'delivery-refused-forged');
+  await page.goto(settingsUrl);
 
   // The sender retries: accepted. A test webhook is sent from the page, its result inline.
   expect(await hmacPost(hook, ep.key.secret, order)).toBe(202);
@@ -73,7 +107,7 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
 
   // Replay one from its page.
   await page.goto(`/p/${pid}/deliveries?outcome=accepted`);
-  await expect(rows).toHaveCount(2);
+  await expect(rows).toHaveCount(3);
   await expect(page.getByLabel('Outcome')).toHaveValue('accepted');
   await rows.last().locator('a').first().click();
   await page.getByTestId('replay').click();
@@ -82,24 +116,24 @@ test('a refusal, the schema fixed, the retry accepted and replayed; a test webho
 
   // Replay a selection from the log.
   await page.goto(`/p/${pid}/deliveries?outcome=accepted`);
-  await expect(rows).toHaveCount(3);
+  await expect(rows).toHaveCount(4);
   await rows.nth(1).getByRole('checkbox').check();
   await rows.nth(2).getByRole('checkbox').check();
   await expect(page.getByText('2 selected')).toBeVisible();
   await page.getByRole('button', { name: 'Replay selected' }).click();
   await page.getByRole('dialog', { name: 'Replay 2 deliveries?' }).getByRole('button', { name: 'Replay' }).click();
-  await expect(rows).toHaveCount(5);
-  await expect(page.getByTestId('deliveries').getByText('replay', { exact: true })).toHaveCount(3);
+  await expect(rows).toHaveCount(6);
+  await expect(page.getByTestId('deliveries').getByText('replay', { exact: true })).toHaveCount(4);
 
   // Filters are in the URL: a pasted link opens the same view.
   await page.goto(`/p/${pid}/deliveries?status=4xx`);
   await expect(page.getByLabel('Status')).toHaveValue('4xx');
-  await expect(rows).toHaveCount(2);
+  await expect(rows).toHaveCount(3);
   await page.getByLabel('From').fill('2999-01-01T00:00');
   await expect(page).toHaveURL(/since=2999/);
   await expect(page.getByText('No deliveries match these filters')).toBeVisible();
   await page.goto(`/p/${pid}/deliveries`);
-  await expect(rows).toHaveCount(7);
+  await expect(rows).toHaveCount(9);
   await expectAccessible(page, 'delivery log');
   await screenshots(page, 'deliveries');
   await api.dispose();

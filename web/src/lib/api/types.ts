@@ -268,9 +268,15 @@ export interface Delivery {
   is_test: boolean;
   endpoint_id: string;
   endpoint_name?: string;
-  /** Only in the detail of a delivery that started a run: the bytes received, as text. */
+  /** Only in a delivery's detail: the bytes received, as text, for a delivery that started a run
+   * or a refusal that kept its body (a JSON Schema refusal, or nothing published). */
   body?: string;
   redacted?: boolean;
+  /** Only in a delivery's detail: whether it can be replayed, and if not, why. */
+  replayable?: boolean;
+  not_replayable_reason?: string;
+  /** Only in a delivery's detail: the deliveries replaying it, newest first (at most 20). */
+  replays?: { id: string; run_id: string | null; received_at: string }[];
 }
 
 export interface TestWebhookResult {
