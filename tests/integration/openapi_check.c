@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* Response validation against the OpenAPI document; see openapi_check.h. */
+#include "openapi_check.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "http/app.h"
+#include "http/http_internal.h"
+#include "schema/schema.h"
+
+struct mh_embedded_file {
+    const char *name;
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct mh_embedded_file mh_openapi_files[];
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *doc;
+/* JSON pointer of a schema in the document -> its compiled form (a pointer as a JSON integer). */
+static json_t *compiled;
+
+json_t *mh_it_openapi_doc(void)
+{
+    pthread_mutex_lock(&lock);
+    if (doc == NULL) {
+        json_error_t e;
+        const char *file = getenv("MH_OPENAPI_FILE");
+        if (file && file[0])
+            doc = json_load_file(file, 0, &e);
+        else
+            doc = json_loadb((const char *)mh_openapi_files[0].data, mh_openapi_files[0].len, 0,
+                             &e);
+        if (doc == NULL)
+            mh_t_fail(__FILE__, __LINE__, "%s:%d:%d: %s", file && file[0] ? file : "api/openapi.json",
+                      e.line, e.column, e.text);
+        compiled = json_object();
+    }
+    pthread_mutex_unlock(&lock);
+    return doc;
+}
+
+char *mh_it_openapi_template(const char *pattern)
+{
+    size_t n = strlen(pattern);
+    char *out = malloc(2 * n + 1), *o = out;
+    for (const char *p = pattern; *p;) {
+        if (*p == ':' && (p == pattern || p[-1] == '/')) {
+            *o++ = '{';
+            p++;
+            while (*p && *p != '/')
+                *o++ = *p++;
+            *o++ = '}';
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Appends `token` to the URI fragment `frag` as a JSON pointer token, percent-encoding what a
+ * fragment may not hold. */
+static void pointer_add(char *frag, size_t cap, const char *token)
+{
+    size_t len = strlen(frag);
+    if (len + 1 < cap)
+        frag[len++] = '/';
+    for (const char *t = token; *t && len + 4 < cap; t++) {
+        unsigned char c = (unsigned char)*t;
+        if (c == '~') {
+            frag[len++] = '~';
+            frag[len++] = '0';
+        } else if (c == '/') {
+            frag[len++] = '~';
+            frag[len++] = '1';
+        } else if (isalnum(c) || strchr("-._!$&'()*+,;=:@", c)) {
+            frag[len++] = (char)c;
+        } else {
+            len += (size_t)snprintf(frag + len, cap - len, "%%%02X", c);
+        }
+    }
+    frag[len] = '\0';
+}
+
+/* Follows a {"$ref": "#/components/..."} of a response object, keeping `frag` its pointer. */
+static json_t *deref(json_t *obj, char *frag, size_t cap)
+{
+    const char *ref = json_string_value(json_object_get(obj, "$ref"));
+    if (ref == NULL || strncmp(ref, "#/components/", 13) != 0)
+        return obj;
+    json_t *at = doc;
+    snprintf(frag, cap, "#");
+    char *copy = strdup(ref + 2), *save = NULL;
+    for (char *tok = strtok_r(copy, "/", &save); tok && at; tok = strtok_r(NULL, "/", &save)) {
+        at = json_object_get(at, tok);
+        pointer_add(frag, cap, tok);
+    }
+    free(copy);
+    return at;
+}
+
+static const struct mh_schema *schema_at(const char *frag)
+{
+    json_t *have = json_object_get(compiled, frag);
+    if (have)
+        return (const struct mh_schema *)(uintptr_t)json_integer_value(have);
+    /* The document's schemas refer to "#/components/schemas/..." from its root: compile a
+     * schema whose root holds the document's members and whose $ref names the response's. */
+    json_t *wrapper = json_pack("{s:s, s:O, s:O}", "$ref", frag, "paths",
+                                json_object_get(doc, "paths"), "components",
+                                json_object_get(doc, "components"));
+    struct mh_schema *s = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    if (mh_schema_compile(wrapper, &s, &info) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "api/openapi.json: the schema %s does not compile: %s at %s",
+                  frag, info.message, info.path);
+    json_decref(wrapper);
+    json_object_set_new(compiled, frag, json_integer((json_int_t)(uintptr_t)s));
+    return s;
+}
+
+static char *header_value(const struct mh_it_resp *resp, const char *name)
+{
+    char *v = mh_it_resp_header(resp, name);
+    if (v) {
+        char *semi = strchr(v, ';');
+        if (semi)
+            *semi = '\0';
+        for (char *p = v; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    return v;
+}
+
+void mh_it_openapi_check(const char *method, const char *url, const struct mh_it_resp *resp)
+{
+    const char *off = getenv("MH_OPENAPI_CHECK");
+    if ((off && strcmp(off, "0") == 0) || resp->status == 0 || strcmp(method, "HEAD") == 0)
+        return;
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    if (p == NULL)
+        return;
+    char *path = strndup(p, strcspn(p, "?#"));
+    struct mh_arena *arena = mh_arena_create();
+    struct mh_http__match m;
+    int routed = mh_http__route(mh_app_routes, mh_app_routes_count, method, path, arena, &m);
+    mh_arena_destroy(arena);
+    free(path);
+    if (routed != 200)
+        return; /* not a route: a static file, or the router's own 404 and 405 */
+    const char *dump = getenv("MH_OPENAPI_DUMP");
+    if (dump && dump[0]) {
+        char *t = mh_it_openapi_template(m.route->pattern);
+        char *ctv = header_value(resp, "Content-Type");
+        json_t *line = json_pack("{s:s,s:s,s:I,s:s,s:s%}", "method", method, "t", t, "status",
+                                 (json_int_t)resp->status, "ct", ctv ? ctv : "", "body",
+                                 resp->body, resp->body_len);
+        char *txt = json_dumps(line, JSON_COMPACT);
+        pthread_mutex_lock(&lock);
+        FILE *f = fopen(dump, "a");
+        if (f) {
+            fprintf(f, "%s\n", txt);
+            fclose(f);
+        }
+        pthread_mutex_unlock(&lock);
+        free(txt);
+        free(ctv);
+        free(t);
+        json_decref(line);
+        return;
+    }
+    mh_it_openapi_doc();
+    char *tmpl = mh_it_openapi_template(m.route->pattern);
+    char op_name[16];
+    size_t i = 0;
+    for (; method[i] && i + 1 < sizeof(op_name); i++)
+        op_name[i] = (char)tolower((unsigned char)method[i]);
+    op_name[i] = '\0';
+
+    pthread_mutex_lock(&lock);
+    char frag[1024] = "#";
+    pointer_add(frag, sizeof(frag), "paths");
+    pointer_add(frag, sizeof(frag), tmpl);
+    pointer_add(frag, sizeof(frag), op_name);
+    json_t *op = json_object_get(json_object_get(json_object_get(doc, "paths"), tmpl), op_name);
+    if (op == NULL)
+        mh_t_fail(__FILE__, __LINE__, "openapi: %s %s (route %s) is not in api/openapi.json",
+                  method, tmpl, m.route->pattern);
+    pointer_add(frag, sizeof(frag), "responses");
+    json_t *responses = json_object_get(op, "responses");
+    char key[8];
+    snprintf(key, sizeof(key), "%ld", resp->status);
+    json_t *r = json_object_get(responses, key);
+    if (r == NULL) {
+        snprintf(key, sizeof(key), "%ldXX", resp->status / 100);
+        r = json_object_get(responses, key);
+    }
+    if (r == NULL) {
+        snprintf(key, sizeof(key), "default");
+        r = json_object_get(responses, key);
+    }
+    if (r == NULL)
+        mh_t_fail(__FILE__, __LINE__, "openapi: %s %s answered %ld, a status it does not document",
+                  method, tmpl, resp->status);
+    pointer_add(frag, sizeof(frag), key);
+    r = deref(r, frag, sizeof(frag));
+    json_t *content = json_object_get(r, "content");
+    char *ct = header_value(resp, "Content-Type");
+    if (content == NULL || json_object_size(content) == 0) {
+        if (resp->body_len > 0)
+            mh_t_fail(__FILE__, __LINE__,
+                      "openapi: %s %s %ld documents no body, but one came (%s): %.300s", method,
+                      tmpl, resp->status, ct ? ct : "no content type", resp->body);
+    } else {
+        json_t *media = ct ? json_object_get(content, ct) : NULL;
+        if (media == NULL)
+            mh_t_fail(__FILE__, __LINE__,
+                      "openapi: %s %s %ld answered with content type %s, which it does not "
+                      "document",
+                      method, tmpl, resp->status, ct ? ct : "(none)");
+        pointer_add(frag, sizeof(frag), "content");
+        pointer_add(frag, sizeof(frag), ct);
+        if (strcmp(ct, "application/json") == 0 && json_object_get(media, "schema")) {
+            pointer_add(frag, sizeof(frag), "schema");
+            if (resp->json == NULL)
+                mh_t_fail(__FILE__, __LINE__, "openapi: %s %s %ld: the body is not JSON: %.300s",
+                          method, tmpl, resp->status, resp->body);
+            const struct mh_schema *s = schema_at(frag);
+            json_t *errors = NULL;
+            if (!mh_schema_validate(s, resp->json, &errors)) {
+                char *e = json_dumps(errors, JSON_COMPACT);
+                mh_t_fail(__FILE__, __LINE__,
+                          "openapi: %s %s %ld does not match its schema (%s): %s\n    body: %.600s",
+                          method, tmpl, resp->status, frag, e, resp->body);
+            }
+            json_decref(errors);
+        }
+    }
+    const char *seen = getenv("MH_OPENAPI_SEEN");
+    if (seen && seen[0]) {
+        FILE *f = fopen(seen, "a");
+        if (f) {
+            fprintf(f, "%s %s %ld\n", method, tmpl, resp->status);
+            fclose(f);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    free(ct);
+    free(tmpl);
+}
