@@ -45,6 +45,21 @@ json_t *mh_it_openapi_doc(void)
     return doc;
 }
 
+void mh_it_openapi_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(compiled, k, v)
+    {
+        mh_schema_destroy((struct mh_schema *)(uintptr_t)json_integer_value(v));
+    }
+    json_decref(compiled);
+    json_decref(doc);
+    compiled = doc = NULL;
+    pthread_mutex_unlock(&lock);
+}
+
 char *mh_it_openapi_template(const char *pattern)
 {
     size_t n = strlen(pattern);
@@ -155,27 +170,6 @@ void mh_it_openapi_check(const char *method, const char *url, const struct mh_it
     free(path);
     if (routed != 200)
         return; /* not a route: a static file, or the router's own 404 and 405 */
-    const char *dump = getenv("MH_OPENAPI_DUMP");
-    if (dump && dump[0]) {
-        char *t = mh_it_openapi_template(m.route->pattern);
-        char *ctv = header_value(resp, "Content-Type");
-        json_t *line = json_pack("{s:s,s:s,s:I,s:s,s:s%}", "method", method, "t", t, "status",
-                                 (json_int_t)resp->status, "ct", ctv ? ctv : "", "body",
-                                 resp->body, resp->body_len);
-        char *txt = json_dumps(line, JSON_COMPACT);
-        pthread_mutex_lock(&lock);
-        FILE *f = fopen(dump, "a");
-        if (f) {
-            fprintf(f, "%s\n", txt);
-            fclose(f);
-        }
-        pthread_mutex_unlock(&lock);
-        free(txt);
-        free(ctv);
-        free(t);
-        json_decref(line);
-        return;
-    }
     mh_it_openapi_doc();
     char *tmpl = mh_it_openapi_template(m.route->pattern);
     char op_name[16];
@@ -195,7 +189,7 @@ void mh_it_openapi_check(const char *method, const char *url, const struct mh_it
                   method, tmpl, m.route->pattern);
     pointer_add(frag, sizeof(frag), "responses");
     json_t *responses = json_object_get(op, "responses");
-    char key[8];
+    char key[32];
     snprintf(key, sizeof(key), "%ld", resp->status);
     json_t *r = json_object_get(responses, key);
     if (r == NULL) {

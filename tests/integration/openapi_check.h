@@ -22,6 +22,9 @@
 
 /* The parsed document (borrowed; loaded once). */
 json_t *mh_it_openapi_doc(void);
+/* Forgets the loaded document and its compiled schemas: the next check loads it again (with
+ * MH_OPENAPI_FILE as it is then). */
+void mh_it_openapi_reset(void);
 /* The OpenAPI path template of a route pattern: "/a/:id" gives "/a/{id}" (malloc'd). */
 char *mh_it_openapi_template(const char *pattern);
 /* Checks one answer; fails the test on a mismatch. `url` is absolute. */
