@@ -18,8 +18,8 @@
 #include "openapi_check.h"
 #include "schema/schema.h"
 
-static const char *const METHODS[] = {"get", "put", "post", "delete", "options", "head", "patch",
-                                      "trace"};
+static const char *const METHODS[] = {"get",     "put",  "post",  "delete",
+                                      "options", "head", "patch", "trace"};
 
 static bool is_method(const char *k)
 {
@@ -47,8 +47,8 @@ MH_TEST(every_route_is_documented_and_every_documented_route_exists)
         char m[16];
         /* "*": the route takes any method its row allows (the webhook intake); the document
          * must at least describe POST. */
-        lower(m, sizeof(m), strcmp(mh_app_routes[i].method, "*") == 0 ? "POST"
-                                                                        : mh_app_routes[i].method);
+        lower(m, sizeof(m),
+              strcmp(mh_app_routes[i].method, "*") == 0 ? "POST" : mh_app_routes[i].method);
         if (json_object_get(json_object_get(paths, t), m) == NULL) {
             fprintf(stderr, "    not documented: %s %s\n", mh_app_routes[i].method, t);
             missing++;
@@ -237,8 +237,7 @@ MH_TEST(a_response_that_does_not_match_its_schema_fails_the_test)
     free(err);
     free(text);
 
-    json_t *ok = json_object_get(json_object_get(json_object_get(doc, "paths"), "/healthz"),
-                                 "get");
+    json_t *ok = json_object_get(json_object_get(json_object_get(doc, "paths"), "/healthz"), "get");
     json_t *schema = json_object_get(
         json_object_get(
             json_object_get(json_object_get(json_object_get(ok, "responses"), "200"), "content"),

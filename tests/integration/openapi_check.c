@@ -4,9 +4,11 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "http/app.h"
@@ -34,11 +36,11 @@ json_t *mh_it_openapi_doc(void)
         if (file && file[0])
             doc = json_load_file(file, 0, &e);
         else
-            doc = json_loadb((const char *)mh_openapi_files[0].data, mh_openapi_files[0].len, 0,
-                             &e);
+            doc =
+                json_loadb((const char *)mh_openapi_files[0].data, mh_openapi_files[0].len, 0, &e);
         if (doc == NULL)
-            mh_t_fail(__FILE__, __LINE__, "%s:%d:%d: %s", file && file[0] ? file : "api/openapi.json",
-                      e.line, e.column, e.text);
+            mh_t_fail(__FILE__, __LINE__, "%s:%d:%d: %s",
+                      file && file[0] ? file : "api/openapi.json", e.line, e.column, e.text);
         compiled = json_object();
     }
     pthread_mutex_unlock(&lock);
@@ -120,15 +122,16 @@ static json_t *deref(json_t *obj, char *frag, size_t cap)
     return at;
 }
 
-static const struct mh_schema *schema_at(const char *frag)
+/* The compiled form of `schema` (borrowed), found at `frag` in the document. */
+static const struct mh_schema *schema_at(const char *frag, json_t *schema)
 {
     json_t *have = json_object_get(compiled, frag);
     if (have)
         return (const struct mh_schema *)(uintptr_t)json_integer_value(have);
-    /* The document's schemas refer to "#/components/schemas/..." from its root: compile a
-     * schema whose root holds the document's members and whose $ref names the response's. */
-    json_t *wrapper = json_pack("{s:s, s:O, s:O}", "$ref", frag, "paths",
-                                json_object_get(doc, "paths"), "components",
+    /* The document's schemas refer to "#/components/schemas/..." from its root: compile the
+     * response's schema under a root that holds the document's components (not its paths,
+     * which are most of its size: the compiler copies what it is given). */
+    json_t *wrapper = json_pack("{s:[O], s:O}", "allOf", schema, "components",
                                 json_object_get(doc, "components"));
     struct mh_schema *s = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -153,7 +156,83 @@ static char *header_value(const struct mh_it_resp *resp, const char *name)
     return v;
 }
 
-void mh_it_openapi_check(const char *method, const char *url, const struct mh_it_resp *resp)
+/* A request's Content-Type among "Name: value" lines, lowercased without parameters; malloc'd. */
+static char *request_type(const char *const *headers)
+{
+    for (int i = 0; headers && headers[i]; i++) {
+        if (strncasecmp(headers[i], "Content-Type:", 13) != 0)
+            continue;
+        const char *v = headers[i] + 13;
+        while (*v == ' ')
+            v++;
+        char *t = strndup(v, strcspn(v, "; "));
+        for (char *c = t; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        return t;
+    }
+    return NULL;
+}
+
+/* A mismatch of a request the server accepted: fails the test, or with MH_OPENAPI_REQUEST_LOG
+ * set, is appended to that file. */
+static void request_mismatch(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void request_mismatch(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *log = getenv("MH_OPENAPI_REQUEST_LOG");
+    FILE *f = log && log[0] ? fopen(log, "a") : NULL;
+    if (f == NULL)
+        mh_t_fail(__FILE__, __LINE__, "%s", msg);
+    fprintf(f, "%s\n", msg);
+    fclose(f);
+}
+
+/* A JSON request body that the server accepted (a 2xx) must be one its operation documents:
+ * the document would otherwise describe a body that clients cannot send, or miss one they can. */
+static void check_request(json_t *op, const char *op_frag, const char *method, const char *tmpl,
+                          const char *const *headers, const char *body, size_t body_len)
+{
+    char *type = request_type(headers);
+    json_t *value = json_loadb(body, body_len, JSON_DECODE_ANY, NULL);
+    if (type == NULL || strcmp(type, "application/json") != 0 || value == NULL) {
+        free(type);
+        json_decref(value);
+        return;
+    }
+    free(type);
+    json_t *schema = json_object_get(
+        json_object_get(json_object_get(json_object_get(op, "requestBody"), "content"),
+                        "application/json"),
+        "schema");
+    if (schema == NULL) {
+        request_mismatch("openapi: %s %s accepted a JSON body it does not document: %.300s", method,
+                         tmpl, body);
+    } else {
+        char frag[1024];
+        snprintf(frag, sizeof(frag), "%s", op_frag);
+        pointer_add(frag, sizeof(frag), "requestBody");
+        pointer_add(frag, sizeof(frag), "content");
+        pointer_add(frag, sizeof(frag), "application/json");
+        pointer_add(frag, sizeof(frag), "schema");
+        json_t *errors = NULL;
+        if (!mh_schema_validate(schema_at(frag, schema), value, &errors)) {
+            char *e = json_dumps(errors, JSON_COMPACT);
+            request_mismatch("openapi: %s %s accepted a request body that does not match its "
+                             "schema (%s): %s\n    body: %.600s",
+                             method, tmpl, frag, e, body);
+            free(e);
+        }
+        json_decref(errors);
+    }
+    json_decref(value);
+}
+
+void mh_it_openapi_check(const char *method, const char *url, const char *const *req_headers,
+                         const char *req_body, size_t req_body_len, const struct mh_it_resp *resp)
 {
     const char *off = getenv("MH_OPENAPI_CHECK");
     if ((off && strcmp(off, "0") == 0) || resp->status == 0 || strcmp(method, "HEAD") == 0)
@@ -187,6 +266,8 @@ void mh_it_openapi_check(const char *method, const char *url, const struct mh_it
     if (op == NULL)
         mh_t_fail(__FILE__, __LINE__, "openapi: %s %s (route %s) is not in api/openapi.json",
                   method, tmpl, m.route->pattern);
+    if (resp->status >= 200 && resp->status < 300 && req_body && req_body_len > 0)
+        check_request(op, frag, method, tmpl, req_headers, req_body, req_body_len);
     pointer_add(frag, sizeof(frag), "responses");
     json_t *responses = json_object_get(op, "responses");
     char key[32];
@@ -226,7 +307,7 @@ void mh_it_openapi_check(const char *method, const char *url, const struct mh_it
             if (resp->json == NULL)
                 mh_t_fail(__FILE__, __LINE__, "openapi: %s %s %ld: the body is not JSON: %.300s",
                           method, tmpl, resp->status, resp->body);
-            const struct mh_schema *s = schema_at(frag);
+            const struct mh_schema *s = schema_at(frag, json_object_get(media, "schema"));
             json_t *errors = NULL;
             if (!mh_schema_validate(s, resp->json, &errors)) {
                 char *e = json_dumps(errors, JSON_COMPACT);

@@ -10,6 +10,8 @@
  * On by default; MH_OPENAPI_CHECK=0 turns it off (to bisect a failure, never in make test).
  * MH_OPENAPI_FILE=PATH checks against that document instead of the embedded one (to try an
  * edit of api/openapi.json without relinking, and for the checker's own test).
+ * A JSON request body that the server accepted must match the operation's requestBody schema
+ * too (MH_OPENAPI_REQUEST_LOG=FILE lists such mismatches there instead of failing).
  * MH_OPENAPI_SEEN=FILE appends "METHOD TEMPLATE STATUS" for every answer checked, so that the
  * coverage of the document by the suite can be counted.
  */
@@ -27,7 +29,10 @@ json_t *mh_it_openapi_doc(void);
 void mh_it_openapi_reset(void);
 /* The OpenAPI path template of a route pattern: "/a/:id" gives "/a/{id}" (malloc'd). */
 char *mh_it_openapi_template(const char *pattern);
-/* Checks one answer; fails the test on a mismatch. `url` is absolute. */
-void mh_it_openapi_check(const char *method, const char *url, const struct mh_it_resp *resp);
+/* Checks one exchange; fails the test on a mismatch. `url` is absolute; `req_headers` the
+ * request's "Name: value" lines (NULL-terminated, may be NULL), `req_body` its body (may be
+ * NULL). A JSON request body is checked only when the server accepted it (a 2xx). */
+void mh_it_openapi_check(const char *method, const char *url, const char *const *req_headers,
+                         const char *req_body, size_t req_body_len, const struct mh_it_resp *resp);
 
 #endif
