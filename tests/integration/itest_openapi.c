@@ -184,9 +184,15 @@ MH_TEST(the_document_is_served_without_credentials_with_an_etag)
     mh_it_server_stop(&s, SIGTERM);
 }
 
-/* Runs GET /healthz in a child checked against `doc_text`; returns the child's exit status and
- * its stderr in *out. */
-static int check_in_child(const struct mh_it_server *s, const char *doc_text, char **out)
+/* One request of a check_in_child: GET /healthz unless said otherwise. */
+struct exchange {
+    const char *method, *path, *bearer, *body;
+};
+
+/* Runs one request in a child checked against `doc_text`; returns the child's exit status (0:
+ * answered 2xx and checked) and its stderr in *out. */
+static int check_in_child(const struct mh_it_server *s, const char *doc_text,
+                          const struct exchange *x, char **out)
 {
     char path[] = "/tmp/mh-it-openapi-XXXXXX";
     int fd = mkstemp(path);
@@ -201,12 +207,15 @@ static int check_in_child(const struct mh_it_server *s, const char *doc_text, ch
         dup2(efd, 2);
         setenv("MH_OPENAPI_FILE", path, 1);
         setenv("MH_OPENAPI_CHECK", "1", 1);
+        unsetenv("MH_OPENAPI_REQUEST_LOG");
         mh_it_openapi_reset();
-        char url[128];
-        snprintf(url, sizeof(url), "%s/healthz", s->base);
+        char url[256];
+        snprintf(url, sizeof(url), "%s%s", s->base, x ? x->path : "/healthz");
+        const char *h[] = {"Content-Type: application/json", x ? x->bearer : NULL, NULL};
+        const char *body = x ? x->body : NULL;
         struct mh_it_resp r;
-        mh_it_http("GET", url, NULL, NULL, 0, &r);
-        _exit(r.status == 200 ? 0 : 2);
+        mh_it_http(x ? x->method : "GET", url, h, body, body ? strlen(body) : 0, &r);
+        _exit(r.status >= 200 && r.status < 300 ? 0 : 2);
     }
     int status = 0;
     waitpid(pid, &status, 0);
@@ -233,7 +242,7 @@ MH_TEST(a_response_that_does_not_match_its_schema_fails_the_test)
     json_t *doc = json_deep_copy(mh_it_openapi_doc());
     char *text = json_dumps(doc, JSON_COMPACT);
     char *err = NULL;
-    MH_T_ASSERT_EQ(check_in_child(&s, text, &err), 0);
+    MH_T_ASSERT_EQ(check_in_child(&s, text, NULL, &err), 0);
     free(err);
     free(text);
 
@@ -247,7 +256,7 @@ MH_TEST(a_response_that_does_not_match_its_schema_fails_the_test)
     json_object_set_new(json_object_get(json_object_get(schema, "properties"), "status"), "const",
                         json_string("fine"));
     text = json_dumps(doc, JSON_COMPACT);
-    MH_T_ASSERT(check_in_child(&s, text, &err) == 1);
+    MH_T_ASSERT(check_in_child(&s, text, NULL, &err) == 1);
     MH_T_ASSERT(strstr(err, "GET /healthz 200 does not match its schema") != NULL);
     MH_T_ASSERT(strstr(err, "/status") != NULL);
     free(err);
@@ -255,8 +264,39 @@ MH_TEST(a_response_that_does_not_match_its_schema_fails_the_test)
 
     json_object_del(json_object_get(doc, "paths"), "/healthz");
     text = json_dumps(doc, JSON_COMPACT);
-    MH_T_ASSERT(check_in_child(&s, text, &err) == 1);
+    MH_T_ASSERT(check_in_child(&s, text, NULL, &err) == 1);
     MH_T_ASSERT(strstr(err, "GET /healthz (route /healthz) is not in api/openapi.json") != NULL);
+    free(err);
+    free(text);
+    json_decref(doc);
+
+    /* The request side: an accepted body that the document would refuse fails the test too. */
+    char bearer[128], uid[40];
+    mh_it_user_token(&db, &s, "openapi@example.com", bearer, uid);
+    struct exchange check = {"POST", "/api/expressions/check", bearer, "{\"expression\": \"a.b\"}"};
+    doc = json_deep_copy(mh_it_openapi_doc());
+    text = json_dumps(doc, JSON_COMPACT);
+    MH_T_ASSERT_EQ(check_in_child(&s, text, &check, &err), 0);
+    free(err);
+    free(text);
+    json_t *body_schema = json_object_get(
+        json_object_get(
+            json_object_get(
+                json_object_get(json_object_get(json_object_get(json_object_get(doc, "paths"),
+                                                                "/api/expressions/check"),
+                                                "post"),
+                                "requestBody"),
+                "content"),
+            "application/json"),
+        "schema");
+    MH_T_ASSERT(body_schema != NULL);
+    json_object_set_new(json_object_get(json_object_get(body_schema, "properties"), "expression"),
+                        "maxLength", json_integer(2));
+    text = json_dumps(doc, JSON_COMPACT);
+    MH_T_ASSERT(check_in_child(&s, text, &check, &err) == 1);
+    MH_T_ASSERT(strstr(err, "POST /api/expressions/check accepted a request body that does not "
+                            "match its schema") != NULL);
+    MH_T_ASSERT(strstr(err, "/expression") != NULL);
     free(err);
     free(text);
     json_decref(doc);
