@@ -32,7 +32,7 @@ LDLIBS   = $(PKG_LIBS) -lm
 
 LIB_SRC    := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/migrations_data.o \
-              $(BUILD)/gen/templates_data.o $(BUILD)/gen/web_assets.o
+              $(BUILD)/gen/templates_data.o $(BUILD)/gen/openapi_data.o $(BUILD)/gen/web_assets.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ITEST_SRC  := $(wildcard tests/integration/itest_*.c)
@@ -84,6 +84,14 @@ $(BUILD)/gen/templates_data.c: $(TEMPLATES) templates scripts/embed-files.sh
 	@sh scripts/embed-files.sh mh_workflow_template_files $(TEMPLATES) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/templates_data.o: $(BUILD)/gen/templates_data.c
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# The OpenAPI document that GET /api/openapi.json serves and the tests check (docs/api.md).
+$(BUILD)/gen/openapi_data.c: api/openapi.json scripts/embed-files.sh
+	@mkdir -p $(@D)
+	@sh scripts/embed-files.sh mh_openapi_files api/openapi.json > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/openapi_data.o: $(BUILD)/gen/openapi_data.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # The web app (web/, docs/ui.md): `npm ci` when the lockfile changes, `vite build` when a source

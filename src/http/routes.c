@@ -20,6 +20,7 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/auth/me", mh_h_me, false},
     {"POST", "/api/auth/signup", mh_h_signup, false},
     {"GET", "/api/auth/options", mh_h_auth_options, true},
+    {"GET", "/api/openapi.json", mh_h_openapi, true},
 
     {"GET", "/api/tokens", mh_h_tokens_list, false},
     {"POST", "/api/tokens", mh_h_tokens_create, false},

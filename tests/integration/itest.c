@@ -20,6 +20,7 @@
 
 #include "crypto/password.h"
 #include "db/db.h"
+#include "openapi_check.h"
 
 void mh_it_sleep_ms(int ms)
 {
@@ -319,6 +320,7 @@ void mh_it_http(const char *method, const char *url, const char *const *headers,
     resp->body_len = b.len;
     resp->headers = h.data ? h.data : strdup("");
     resp->json = json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, NULL);
+    mh_it_openapi_check(method, url, headers, body, body_len, resp);
 }
 
 void mh_it_resp_cleanup(struct mh_it_resp *resp)

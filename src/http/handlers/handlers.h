@@ -18,6 +18,8 @@ void mh_h_healthz(struct mh_http_req *req, void *app);
 void mh_h_readyz(struct mh_http_req *req, void *app);
 /* metrics.c: GET /metrics, the Prometheus exposition (bearer metrics_token, or loopback). */
 void mh_h_metrics(struct mh_http_req *req, void *app);
+/* openapi.c: GET /api/openapi.json, the API's OpenAPI 3.1 document (public, with an ETag). */
+void mh_h_openapi(struct mh_http_req *req, void *app);
 /* auth.c */
 void mh_h_login(struct mh_http_req *req, void *app);
 void mh_h_logout(struct mh_http_req *req, void *app);
