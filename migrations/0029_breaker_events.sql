@@ -255,6 +255,11 @@ $$;
 ALTER FUNCTION mh_retention_purge(text, uuid, timestamptz, int, int, int, int)
     RENAME TO mh_retention_purge_0025;
 ALTER FUNCTION mh_retention_plan(timestamptz, int, int, int) RENAME TO mh_retention_plan_0025;
+-- Internal now: reached only through the wrappers below, which run as the owner, so they need
+-- no rights of their own (and every SECURITY DEFINER function is the app's to call).
+ALTER FUNCTION mh_retention_purge_0025(text, uuid, timestamptz, int, int, int, int)
+    SECURITY INVOKER;
+ALTER FUNCTION mh_retention_plan_0025(timestamptz, int, int, int) SECURITY INVOKER;
 REVOKE EXECUTE ON FUNCTION mh_retention_purge_0025(text, uuid, timestamptz, int, int, int, int),
     mh_retention_plan_0025(timestamptz, int, int, int) FROM PUBLIC, meshhook_app;
 
