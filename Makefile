@@ -147,7 +147,6 @@ format:
 check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 

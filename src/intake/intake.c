@@ -122,12 +122,6 @@ void mh_intake_destroy(struct mh_intake *in)
     free(in);
 }
 
-void mh_intake_set_runtime(struct mh_intake *in, struct mh_engine_runtime *rt)
-{
-    if (in)
-        atomic_store(&in->runtime, rt);
-}
-
 void mh_intake_invalidate(struct mh_intake *in, const char *public_id)
 {
     if (in)

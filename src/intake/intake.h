@@ -53,8 +53,6 @@ MH_MUSTCHECK enum mh_err mh_intake_create(const struct mh_intake_opts *opts, str
 /* Waits for in-flight commits, flushes the delivery log, stops the threads and frees
  * everything. No mh_intake_* call may be running or start. NULL-tolerant. */
 void mh_intake_destroy(struct mh_intake *in);
-/* Sets the runtime to wake after commits (it may start after the intake). NULL-tolerant. */
-void mh_intake_set_runtime(struct mh_intake *in, struct mh_engine_runtime *rt);
 
 /* ---- Receiving ----------------------------------------------------------------------------- */
 
