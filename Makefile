@@ -41,8 +41,8 @@ ITEST_LIB  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(ITEST_SRC),$(wildcard t
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 TEMPLATES  := $(sort $(wildcard templates/*.json))
 
-.PHONY: all build run test test-unit test-integration bootstrap clean fuzz bench format \
-        check-format asan web
+.PHONY: all build run test test-unit test-integration unit-tests integration-tests bootstrap \
+        clean fuzz bench format check-format tidy asan web
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -129,23 +129,40 @@ run: bootstrap
 	@sh scripts/run.sh
 
 test: bootstrap
-	@sh scripts/bootstrap.sh clang clang-tools chromium prometheus
+	@sh scripts/bootstrap.sh clang clang-tools clang-tidy chromium prometheus
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
 	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook
 	@bash tests/run.sh $(SUITE)
 
+# The developer loop: a single suite builds only what it runs, not all three variants.
+# `make test-unit [T=filter]`: the unit tests of the release and ASan builds (no server binaries,
+# no integration tests, no TSan). `make test-integration [T=filter]`: the ASan server and the
+# integration tests, and the TSan server only unless MH_NO_TSAN is set. T filters by test name,
+# as the second argument of tests/run.sh does.
 test-unit:
-	@$(MAKE) --no-print-directory test SUITE=unit
+	@$(MAKE) --no-print-directory VARIANT=release unit-tests
+	@$(MAKE) --no-print-directory VARIANT=asan unit-tests
+	@bash tests/run.sh unit $(T)
 
 test-integration:
-	@$(MAKE) --no-print-directory test SUITE=integration
+	@$(MAKE) --no-print-directory VARIANT=asan build/asan/meshhook integration-tests
+	@[ -n "$${MH_NO_TSAN:-}" ] || $(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook
+	@bash tests/run.sh integration $(T)
+
+unit-tests: $(UNIT_BIN)
+
+integration-tests: $(ITEST_BIN)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+# clang-tidy with the checks .clang-tidy chooses (and says why); part of tests/run.sh checks.
+tidy:
+	@sh scripts/tidy.sh
 
 fuzz:
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)

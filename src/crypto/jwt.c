@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small JWS verifier over libcrypto, written instead of using libjwt so that every key pins
- * exactly one algorithm (DESIGN.md §2): the token's header only selects among configured keys.
- * Parsing is strict and bounded: one size check, three base64url segments, JSON objects without
- * duplicate keys. The signature is verified before any claim is trusted; ECDSA's JOSE r||s
+ * exactly one algorithm (docs/architecture.md §2): the token's header only selects among configured
+ * keys. Parsing is strict and bounded: one size check, three base64url segments, JSON objects
+ * without duplicate keys. The signature is verified before any claim is trusted; ECDSA's JOSE r||s
  * signature is converted to the DER form OpenSSL verifies. Public keys come from PEM or from
  * JWK members built into an EVP_PKEY with OSSL_PARAM; both go through one check of type, size
  * and curve per algorithm.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The intake pipeline (DESIGN.md §7): endpoint lookup, then the checks in the order that costs
- * an attacker the most and the server the least — enabled, method, body size, rate limit,
+ * The intake pipeline (docs/architecture.md §7): endpoint lookup, then the checks in the order that
+ * costs an attacker the most and the server the least — enabled, method, body size, rate limit,
  * signature, content type, JSON Schema — then the idempotency key and the durable record
  * (commit.c). Every refusal is logged (dlog.c) with its status and reason, headers redacted.
  *

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Webhook intake (DESIGN.md §7), the hot path: a delivery to /hooks/<public id> is judged against
- * its endpoint (cached), limited (body size, token bucket), verified (none, generic HMAC, GitHub,
- * Stripe, Standard Webhooks, JWT), parsed by content type, validated against the endpoint's JSON
- * Schema, deduplicated on its idempotency key, and then — in one transaction with the run, its
- * first event and its job — recorded; only after COMMIT is it answered 202. Concurrent
+ * Webhook intake (docs/architecture.md §7), the hot path: a delivery to /hooks/<public id> is
+ * judged against its endpoint (cached), limited (body size, token bucket), verified (none, generic
+ * HMAC, GitHub, Stripe, Standard Webhooks, JWT), parsed by content type, validated against the
+ * endpoint's JSON Schema, deduplicated on its idempotency key, and then — in one transaction with
+ * the run, its first event and its job — recorded; only after COMMIT is it answered 202. Concurrent
  * deliveries are coalesced into shared transactions (group commit); none is answered before the
  * transaction holding it has committed. Refused deliveries are logged by a background writer.
  *
