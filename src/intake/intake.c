@@ -351,12 +351,10 @@ static bool is_body_from_raw(const struct job *j)
  * how they were verified, so the delivery can be re-verified later. */
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j)
 {
-    static const char *const schemes[] = {"none", "hmac", "github", "stripe", "standard_webhooks",
-                                          "jwt"};
     const struct mh_intake_request *rq = j->rq;
     json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", j->delivery_id, "endpoint_id", ep->id,
-                          "scheme", schemes[ep->scheme], "body_size", (json_int_t)rq->body_len,
-                          "body_sha256", j->body_hash_hex);
+                          "scheme", mh_scheme_at(ep->scheme)->name, "body_size",
+                          (json_int_t)rq->body_len, "body_sha256", j->body_hash_hex);
     json_object_set_new(d, "content_type",
                         j->content_type ? json_string(j->content_type) : json_null());
     json_object_set_new(d, "key_id",
@@ -515,11 +513,9 @@ static bool record(struct pending *p)
     struct mh_intake_result *res = p->res;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     const char *idem = NULL;
-    if (p->ep->scheme == MH_INTAKE__STDWH) {
-        idem = mh_intake__header(rq, "webhook-id");
-        if (idem == NULL)
-            idem = mh_intake__header(rq, "svix-id");
-    }
+    const char *const *ih = mh_scheme_at(p->ep->scheme)->idempotency_headers;
+    for (; ih != NULL && *ih != NULL && idem == NULL; ih++)
+        idem = mh_intake__header(rq, *ih);
     if (idem == NULL)
         idem = mh_intake__header(rq, "Idempotency-Key");
     if (idem && (idem[0] == '\0' || strlen(idem) > MH_INTAKE__MAX_IDEM_KEY ||
