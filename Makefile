@@ -41,8 +41,8 @@ ITEST_LIB  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(ITEST_SRC),$(wildcard t
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 TEMPLATES  := $(sort $(wildcard templates/*.json))
 
-.PHONY: all build run install uninstall test test-ha test-unit test-integration bootstrap clean fuzz bench format \
-        check-format asan web
+.PHONY: all build run install uninstall test test-ha test-unit test-integration unit-tests \
+        integration-tests bootstrap clean fuzz bench format check-format tidy asan web
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -137,7 +137,7 @@ run: bootstrap
 	@sh scripts/run.sh
 
 test: bootstrap
-	@sh scripts/bootstrap.sh clang clang-tools chromium prometheus
+	@sh scripts/bootstrap.sh clang clang-tools clang-tidy chromium prometheus
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@$(MAKE) --no-print-directory VARIANT=asan all
 	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook \
@@ -152,11 +152,24 @@ test-ha: bootstrap
 	@$(MAKE) --no-print-directory VARIANT=asan all
 	@MH_HA=1 MH_NO_TSAN=1 MH_T_TIMEOUT=900 bash tests/run.sh integration itest_ha
 
+# The developer loop: a single suite builds only what it runs, not all three variants.
+# `make test-unit [T=filter]`: the unit tests of the release and ASan builds (no server binaries,
+# no integration tests, no TSan). `make test-integration [T=filter]`: the ASan server and the
+# integration tests, and the TSan server only unless MH_NO_TSAN is set. T filters by test name,
+# as the second argument of tests/run.sh does.
 test-unit:
-	@$(MAKE) --no-print-directory test SUITE=unit
+	@$(MAKE) --no-print-directory VARIANT=release unit-tests
+	@$(MAKE) --no-print-directory VARIANT=asan unit-tests
+	@bash tests/run.sh unit $(T)
 
 test-integration:
-	@$(MAKE) --no-print-directory test SUITE=integration
+	@$(MAKE) --no-print-directory VARIANT=asan build/asan/meshhook integration-tests
+	@[ -n "$${MH_NO_TSAN:-}" ] || $(MAKE) --no-print-directory VARIANT=tsan build/tsan/meshhook
+	@bash tests/run.sh integration $(T)
+
+unit-tests: $(UNIT_BIN)
+
+integration-tests: $(ITEST_BIN)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]`: the release binary, the systemd unit (its
 # ExecStart naming the installed binary), the environment file's example and the documentation
@@ -185,7 +198,10 @@ format:
 check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+# clang-tidy with the checks .clang-tidy chooses (and says why); part of tests/run.sh checks.
+tidy:
+	@sh scripts/tidy.sh
+
 fuzz:
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A private PostgreSQL cluster for `make run` and for the tests (DESIGN.md §1).
+# A private PostgreSQL cluster for `make run` and for the tests (docs/architecture.md §1).
 #
 #   pg.sh start DIR PORT   create (first time) and start a cluster with its data in DIR/data,
 #                          its socket in DIR/run, listening on 127.0.0.1:PORT only

@@ -65,6 +65,22 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
+/* Removes every `flag` from argv (keeping the order of the rest) and says whether there was one. */
+static bool take_flag(int *argc, char **argv, const char *flag)
+{
+    bool found = false;
+    int o = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], flag) == 0)
+            found = true;
+        else
+            argv[o++] = argv[i];
+    }
+    *argc = o;
+    argv[o] = NULL;
+    return found;
+}
+
 /* Loads configuration from the environment and argv[1..]; on error prints it and returns 2. */
 static int load_config(struct mh_config *cfg, int argc, char **argv, char **rest, int *nrest)
 {
@@ -142,13 +158,21 @@ static int cmd_serve(int argc, char **argv)
     if (wants_help(argc, argv)) {
         printf("usage: meshhook serve [options]\n\noptions (flag, or MESHHOOK_* environment "
                "variable):\n");
+        printf("  %-26s prints the effective settings (secrets redacted) and exits\n",
+               "--print-config");
         mh_config_print_help(stdout);
         return 0;
     }
+    bool print_config = take_flag(&argc, argv, "--print-config");
     struct mh_config cfg;
     int st = load_config(&cfg, argc, argv, NULL, NULL);
     if (st)
         return st;
+    if (print_config) {
+        mh_config_print(&cfg, stdout);
+        mh_config_cleanup(&cfg);
+        return 0;
+    }
     if (cfg.database_url[0] == '\0') {
         fprintf(stderr, "meshhook serve: set MESHHOOK_DATABASE_URL or --database-url\n");
         mh_config_cleanup(&cfg);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The test command behind `make test` and .ci/run. Runs the static checks (clang-format, banned
-# functions, the clang static analyzer), the unit tests of both builds (release, and
+# functions, clang-tidy, the clang static analyzer), the unit tests of both builds (release, and
 # ASan+UBSan+LSan), then the integration tests against the sanitizer binary and a throwaway
 # PostgreSQL cluster that this script starts in a temporary directory and
 # removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
@@ -115,6 +115,20 @@ if [ "$SUITE" = all ] || [ "$SUITE" = checks ]; then
     else
         echo "FAIL systemd unit: systemd-analyze and a release build (make) are needed"
         record systemd-unit fail
+    fi
+    # clang-tidy with the checks of .clang-tidy (chosen and justified there); any finding fails.
+    if command -v clang-tidy >/dev/null 2>&1; then
+        if sh scripts/tidy.sh >"$LOGDIR/tidy.log" 2>&1; then
+            echo "ok   clang-tidy"
+            record clang-tidy pass
+        else
+            head -n 60 "$LOGDIR/tidy.log"
+            echo "FAIL clang-tidy"
+            record clang-tidy fail
+        fi
+    else
+        echo "FAIL clang-tidy: clang-tidy is needed (make test installs it)"
+        record clang-tidy fail
     fi
     # The clang static analyzer over the whole library, from scratch (an incremental build would
     # analyze only what changed). Any report fails the check; the HTML reports stay in the log

@@ -18,6 +18,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
+#include "schemes/schemes.h"
 
 #define SIGN_MAX_BODY   ((size_t)64 * 1024 * 1024)
 #define SIGN_MAX_SECRET 4096
@@ -102,57 +103,38 @@ static bool read_secret(const struct sign_opts *o, char **secret)
 
 static int sign_body(const struct sign_opts *o, const char *secret, const char *body, size_t len)
 {
-    struct mh_crypto_sig_key key = {secret, strlen(secret)};
-    uint8_t decoded[MH_CRYPTO_STDWH_KEY_MAX];
-    char *value = NULL, *id = NULL;
-    enum mh_err rc = MH_EINVAL;
-    long long ts = o->timestamp >= 0 ? o->timestamp : (long long)time(NULL);
-    if (strcmp(o->scheme, "hmac") == 0) {
-        struct mh_crypto_sig_hmac_config cfg = {
-            .alg =
-                strcmp(o->algorithm, "sha512") == 0 ? MH_CRYPTO_HASH_SHA512 : MH_CRYPTO_HASH_SHA256,
-            .encoding = strcmp(o->encoding, "base64") == 0      ? MH_CRYPTO_SIG_BASE64
-                        : strcmp(o->encoding, "base64url") == 0 ? MH_CRYPTO_SIG_BASE64URL
-                                                                : MH_CRYPTO_SIG_HEX,
-            .prefix = o->prefix,
-        };
-        rc = mh_crypto_sig_hmac_sign(&cfg, &key, body, len, &value);
-        if (rc == MH_OK)
-            printf("%s: %s\n", o->header, value);
-    } else if (strcmp(o->scheme, "github") == 0) {
-        rc = mh_crypto_sig_github_sign(&key, body, len, &value);
-        if (rc == MH_OK)
-            printf("X-Hub-Signature-256: %s\n", value);
-    } else if (strcmp(o->scheme, "stripe") == 0) {
-        rc = mh_crypto_sig_stripe_sign(&key, body, len, ts, &value);
-        if (rc == MH_OK)
-            printf("Stripe-Signature: %s\n", value);
-    } else if (strcmp(o->scheme, "standard_webhooks") == 0) {
-        size_t klen = 0;
-        if (mh_crypto_stdwh_secret_decode(secret, decoded, sizeof(decoded), &klen) != MH_OK) {
-            fprintf(stderr, "sign: a Standard Webhooks secret is whsec_ and base64\n");
-            return 1;
-        }
-        struct mh_crypto_sig_key dk = {decoded, klen};
-        char *rnd = NULL;
-        if (o->id == NULL && mh_crypto_token_b64url(12, &rnd) == MH_OK) {
-            size_t n = strlen(rnd) + 5;
-            id = mh_xmalloc(n);
-            snprintf(id, n, "msg_%s", rnd);
-            free(rnd);
-        }
-        const char *msg_id = o->id ? o->id : id;
-        rc = msg_id ? mh_crypto_sig_stdwh_sign(&dk, 1, msg_id, ts, body, len, &value) : MH_EINVAL;
-        mh_crypto_wipe(decoded, sizeof(decoded));
-        if (rc == MH_OK)
-            printf("webhook-id: %s\nwebhook-timestamp: %lld\nwebhook-signature: %s\n", msg_id, ts,
-                   value);
-    } else {
+    const struct mh_scheme *sc = mh_scheme_find(o->scheme, NULL);
+    if (sc == NULL || sc->sign == NULL || sc->key_kind != MH_SCHEME_KEY_HMAC) {
         fprintf(stderr, "sign: unknown scheme '%s'\n", o->scheme);
         return 2;
     }
-    free(id);
-    mh_crypto_free_secret_str(value);
+    struct mh_scheme_settings st = {
+        .hmac =
+            {
+                .alg = strcmp(o->algorithm, "sha512") == 0 ? MH_CRYPTO_HASH_SHA512
+                                                           : MH_CRYPTO_HASH_SHA256,
+                .encoding = strcmp(o->encoding, "base64") == 0      ? MH_CRYPTO_SIG_BASE64
+                            : strcmp(o->encoding, "base64url") == 0 ? MH_CRYPTO_SIG_BASE64URL
+                                                                    : MH_CRYPTO_SIG_HEX,
+                .prefix = o->prefix,
+            },
+        .hmac_header = o->header,
+    };
+    struct mh_scheme_sign_args a = {
+        .settings = &st,
+        .now_s = o->timestamp >= 0 ? o->timestamp : (long long)time(NULL),
+        .msg_id = o->id,
+    };
+    struct mh_scheme_headers out = {0};
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_scheme_sign_secret(sc, &a, secret, body, len, &out, &info);
+    for (size_t i = 0; rc == MH_OK && i < out.n; i++)
+        printf("%s: %s\n", out.h[i].name, out.h[i].value);
+    mh_scheme_headers_cleanup(&out);
+    if (rc == MH_EINVAL && strcmp(info.kind, "bad-secret") == 0) {
+        fprintf(stderr, "sign: a Standard Webhooks secret is whsec_ and base64\n");
+        return 1;
+    }
     if (rc != MH_OK) {
         fprintf(stderr, "sign: could not sign: %s\n", mh_strerror(rc));
         return 1;

@@ -16,8 +16,7 @@
 #include "crypto/crypto.h"
 #include "crypto/password.h"
 #include "db/db.h"
-
-#define MIN_PASSWORD 8
+#include "users/users.h"
 
 static void usage(FILE *out)
 {
@@ -82,16 +81,13 @@ static int create(const struct mh_config *cfg, const char *email_in, const char 
             goto out;
         }
     }
-    if (strlen(password) < MIN_PASSWORD) {
+    if (mh_users_password_chars(password) < MH_USERS_MIN_PASSWORD_CHARS) {
         fprintf(stderr, "meshhook user create: the password needs at least %d characters\n",
-                MIN_PASSWORD);
+                MH_USERS_MIN_PASSWORD_CHARS);
         status = 2;
         goto out;
     }
-    struct mh_crypto_argon2_params p = {.m_cost_kib = (uint32_t)cfg->password_m_kib,
-                                        .t_cost = (uint32_t)cfg->password_t_cost,
-                                        .parallelism = (uint32_t)cfg->password_parallelism};
-    if (mh_crypto_password_hash(password, strlen(password), &p, &hash) != MH_OK) {
+    if (mh_users_hash_password(cfg, password, &hash) != MH_OK) {
         fprintf(stderr, "meshhook user create: could not hash the password\n");
         goto out;
     }
@@ -99,16 +95,9 @@ static int create(const struct mh_config *cfg, const char *email_in, const char 
         fprintf(stderr, "meshhook user create: %s\n", info.message);
         goto out;
     }
-    /* The id is chosen here: the new row is not readable (hence not RETURNable) by the
-     * application role until someone is signed in as it. */
     char id[MH_CRYPTO_UUID_STR_LEN];
-    if (mh_crypto_uuid4(id) != MH_OK)
-        goto out;
-    const char *params[] = {id, email, hash, name ? name : ""};
-    enum mh_err rc = mh_db_query(c,
-                                 "INSERT INTO users (id, email, password_hash, display_name) "
-                                 "VALUES ($1, lower($2), $3, $4)",
-                                 4, params, NULL, NULL, &info);
+    char stored[MH_TEXT_EMAIL_MAX_BYTES * 3 + 1]; /* lower() may lengthen non-ASCII letters */
+    enum mh_err rc = mh_users_insert(c, email, hash, name, id, stored, sizeof(stored), &info);
     if (rc == MH_ECONFLICT) {
         fprintf(stderr, "meshhook user create: a user with that e-mail already exists\n");
         goto out;
@@ -117,17 +106,10 @@ static int create(const struct mh_config *cfg, const char *email_in, const char 
         fprintf(stderr, "meshhook user create: %s\n", info.message);
         goto out;
     }
-    /* As stored: the database's lower() knows capitals outside ASCII. */
-    json_t *row = NULL;
-    const char *stored = email;
-    if (mh_db_query_row(c, "SELECT lower($1) AS email", 1, params + 1, &row, NULL) == MH_OK &&
-        json_string_value(json_object_get(row, "email")) != NULL)
-        stored = json_string_value(json_object_get(row, "email"));
     printf("created user %s (%s)\n", stored, id);
     printf("log in: curl -si -X POST http://127.0.0.1:%d/api/auth/login -H 'Content-Type: "
            "application/json' -d '{\"email\": \"%s\", \"password\": \"...\"}'\n",
            cfg->port, stored);
-    json_decref(row);
     status = 0;
 out:
     mh_crypto_wipe(password, sizeof(password));

@@ -19,6 +19,7 @@ void mh_buf_init(struct mh_buf *b, size_t max_len)
     b->len = 0;
     b->cap = 0;
     b->max_len = max_len;
+    b->failed = false;
 }
 
 void mh_buf_cleanup(struct mh_buf *b)
@@ -34,14 +35,21 @@ void mh_buf_cleanup(struct mh_buf *b)
 void mh_buf_reset(struct mh_buf *b)
 {
     b->len = 0;
+    b->failed = false;
     if (b->data)
         b->data[0] = '\0';
 }
 
+bool mh_buf_failed(const struct mh_buf *b)
+{
+    return b->failed;
+}
+
 static enum mh_err reserve(struct mh_buf *b, size_t extra)
 {
-    if (extra > b->max_len || b->len > b->max_len - extra) {
+    if (b->failed || extra > b->max_len || b->len > b->max_len - extra) {
         mh_buf_cleanup(b);
+        b->failed = true;
         return MH_ETOOBIG;
     }
     size_t need = b->len + extra + 1;
@@ -163,6 +171,8 @@ enum mh_err mh_buf_printf(struct mh_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    if (b->failed)
+        return MH_ETOOBIG;
     if (n < 0)
         return MH_EINVAL;
     enum mh_err rc = reserve(b, (size_t)n);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The wall clock, in the one unit the event log, ids and timestamps use. Only what records a
- * decision may read it (DESIGN.md §5: a run sees time through its events).
+ * decision may read it (docs/architecture.md §5: a run sees time through its events).
  */
 #ifndef MH_CORE_CLOCK_H
 #define MH_CORE_CLOCK_H

@@ -93,7 +93,8 @@ void mh_config_cleanup(struct mh_config *cfg);
 
 /* Prints every setting with its env var, default and description (for --help). */
 void mh_config_print_help(FILE *out);
-/* Prints the effective settings, secrets redacted. */
+/* Prints the effective settings, one `name = value` line each in the order of --help, a secret
+ * setting's value as "[redacted]" when it is set (`meshhook serve --print-config`). */
 void mh_config_print(const struct mh_config *cfg, FILE *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,17 @@ const EVP_CIPHER *mh_crypto__aes256gcm(void)
 void mh_crypto__clear_errors(void)
 {
     ERR_clear_error();
+}
+
+enum mh_err mh_crypto__vfail(struct mh_err_info *info, enum mh_crypto__fail_kind kind,
+                             const char *code, const char *fmt, va_list ap)
+{
+    char msg[200];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    enum mh_err rc = kind == MH_CRYPTO__BAD_CONFIG ? MH_EINVAL
+                     : kind == MH_CRYPTO__INTERNAL ? MH_ECRYPTO
+                                                   : MH_EAUTH;
+    return mh_err_set(info, rc, code, -1, "%s", msg);
 }
 
 bool mh_crypto__parse_unix_ts(const char *s, size_t len, int64_t *out)

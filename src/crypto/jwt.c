@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small JWS verifier over libcrypto, written instead of using libjwt so that every key pins
- * exactly one algorithm (DESIGN.md §2): the token's header only selects among configured keys.
- * Parsing is strict and bounded: one size check, three base64url segments, JSON objects without
- * duplicate keys. The signature is verified before any claim is trusted; ECDSA's JOSE r||s
+ * exactly one algorithm (docs/architecture.md §2): the token's header only selects among configured
+ * keys. Parsing is strict and bounded: one size check, three base64url segments, JSON objects
+ * without duplicate keys. The signature is verified before any claim is trusted; ECDSA's JOSE r||s
  * signature is converted to the DER form OpenSSL verifies. Public keys come from PEM or from
  * JWK members built into an EVP_PKEY with OSSL_PARAM; both go through one check of type, size
  * and curve per algorithm.
@@ -68,7 +68,6 @@ struct jws {
     size_t sig_len;
 };
 
-static enum mh_err status_err(enum mh_crypto_jwt_status st);
 static enum mh_err jwt_fail(struct mh_crypto_jwt_result *res, struct mh_err_info *info,
                             enum mh_crypto_jwt_status st, const char *fmt, ...) MH_PRINTF(4, 5);
 static bool kid_valid(const char *kid);
@@ -161,27 +160,19 @@ const char *mh_crypto_jwt_status_str(enum mh_crypto_jwt_status status)
     return "internal";
 }
 
-static enum mh_err status_err(enum mh_crypto_jwt_status st)
-{
-    switch (st) {
-    case MH_CRYPTO_JWT_OK: return MH_OK;
-    case MH_CRYPTO_JWT_BAD_CONFIG: return MH_EINVAL;
-    case MH_CRYPTO_JWT_INTERNAL: return MH_ECRYPTO;
-    default: return MH_EAUTH;
-    }
-}
-
 static enum mh_err jwt_fail(struct mh_crypto_jwt_result *res, struct mh_err_info *info,
                             enum mh_crypto_jwt_status st, const char *fmt, ...)
 {
-    char msg[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (res != NULL)
         res->status = st;
-    return mh_err_set(info, status_err(st), mh_crypto_jwt_status_str(st), -1, "%s", msg);
+    enum mh_crypto__fail_kind kind = st == MH_CRYPTO_JWT_BAD_CONFIG ? MH_CRYPTO__BAD_CONFIG
+                                     : st == MH_CRYPTO_JWT_INTERNAL ? MH_CRYPTO__INTERNAL
+                                                                    : MH_CRYPTO__REJECTED;
+    va_list ap;
+    va_start(ap, fmt);
+    enum mh_err rc = mh_crypto__vfail(info, kind, mh_crypto_jwt_status_str(st), fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* ---- Keys --------------------------------------------------------------------------------- */

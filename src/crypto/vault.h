@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Envelope encryption of project secrets (DESIGN.md §8). Each secret gets a fresh random 256-bit
- * data key (DEK); the value is sealed under the DEK with AES-256-GCM, and the DEK is wrapped
- * (also AES-256-GCM) under a key-encryption key (KEK) that lives outside the database, in a file
- * or the environment, and is named by a key id. The associated data binds every sealed value to
- * its (project id, secret name), so a row copied onto another row does not decrypt.
+ * Envelope encryption of project secrets (docs/architecture.md §8). Each secret gets a fresh random
+ * 256-bit data key (DEK); the value is sealed under the DEK with AES-256-GCM, and the DEK is
+ * wrapped (also AES-256-GCM) under a key-encryption key (KEK) that lives outside the database, in a
+ * file or the environment, and is named by a key id. The associated data binds every sealed value
+ * to its (project id, secret name), so a row copied onto another row does not decrypt.
  *
  * Sealed blob, version 1 (all lengths in bytes; docs/internals/crypto.md explains each choice):
  *   off 0       1   version = 0x01

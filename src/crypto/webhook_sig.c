@@ -23,7 +23,6 @@ struct candidates {
     size_t n;
 };
 
-static enum mh_err status_err(enum mh_crypto_sig_status st);
 static enum mh_err sig_fail(struct mh_crypto_sig_result *res, struct mh_err_info *info,
                             enum mh_crypto_sig_status st, const char *fmt, ...) MH_PRINTF(4, 5);
 static void result_init(struct mh_crypto_sig_result *res);
@@ -60,27 +59,19 @@ const char *mh_crypto_sig_status_str(enum mh_crypto_sig_status status)
     return "internal";
 }
 
-static enum mh_err status_err(enum mh_crypto_sig_status st)
-{
-    switch (st) {
-    case MH_CRYPTO_SIG_OK: return MH_OK;
-    case MH_CRYPTO_SIG_BAD_CONFIG: return MH_EINVAL;
-    case MH_CRYPTO_SIG_INTERNAL: return MH_ECRYPTO;
-    default: return MH_EAUTH;
-    }
-}
-
 static enum mh_err sig_fail(struct mh_crypto_sig_result *res, struct mh_err_info *info,
                             enum mh_crypto_sig_status st, const char *fmt, ...)
 {
-    char msg[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (res != NULL)
         res->status = st;
-    return mh_err_set(info, status_err(st), mh_crypto_sig_status_str(st), -1, "%s", msg);
+    enum mh_crypto__fail_kind kind = st == MH_CRYPTO_SIG_BAD_CONFIG ? MH_CRYPTO__BAD_CONFIG
+                                     : st == MH_CRYPTO_SIG_INTERNAL ? MH_CRYPTO__INTERNAL
+                                                                    : MH_CRYPTO__REJECTED;
+    va_list ap;
+    va_start(ap, fmt);
+    enum mh_err rc = mh_crypto__vfail(info, kind, mh_crypto_sig_status_str(st), fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static void result_init(struct mh_crypto_sig_result *res)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Webhook signature verification and signing (DESIGN.md §7): generic HMAC, GitHub
+ * Webhook signature verification and signing (docs/architecture.md §7): generic HMAC, GitHub
  * (`X-Hub-Signature-256`), Stripe (`Stripe-Signature`) and Standard Webhooks / Svix
  * (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
  *

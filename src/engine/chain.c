@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tamper-evident event log (DESIGN.md §5): the canonical encoding of an event, its chain hash
- * SHA-256(previous hash || encoding), and verification of a whole log. The encoding must never
- * change for a stored event, so it depends on values only: keys are sorted, and numbers are
+ * The tamper-evident event log (docs/architecture.md §5): the canonical encoding of an event, its
+ * chain hash SHA-256(previous hash || encoding), and verification of a whole log. The encoding must
+ * never change for a stored event, so it depends on values only: keys are sorted, and numbers are
  * written by value rather than by jansson's integer/real distinction, which a round trip through
  * PostgreSQL jsonb does not preserve.
  */

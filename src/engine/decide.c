@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/httpdate.h"
 #include "core/mem.h"
 
 enum readiness { NOT_READY, READY_RUN, READY_SKIP };

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The pure core of the durable workflow engine (DESIGN.md §4 and §5): workflow definitions
- * (validate, compile), the node type registry, the event model, the fold of a run's events into
- * its state, the decision function that advances a run, the hash chain over the event log, and
- * replay. Nothing here does I/O, reads a clock, draws randomness or starts a thread: the clock
- * reading, the random source and every outside outcome (HTTP responses, cancellations) are
+ * The pure core of the durable workflow engine (docs/architecture.md §4 and §5): workflow
+ * definitions (validate, compile), the node type registry, the event model, the fold of a run's
+ * events into its state, the decision function that advances a run, the hash chain over the event
+ * log, and replay. Nothing here does I/O, reads a clock, draws randomness or starts a thread: the
+ * clock reading, the random source and every outside outcome (HTTP responses, cancellations) are
  * arguments, and whatever the engine decides comes back as events to append plus actions for
  * the caller to perform. docs/internals/engine.md describes the event types and step states;
  * docs/workflows.md is the user's guide to the definition format.
@@ -398,7 +398,8 @@ json_t *mh_engine_state_error(const struct mh_run_state *st);
 json_t *mh_engine_state_to_json(const struct mh_run_state *st);
 
 /*
- * The context node `node_id` sees (DESIGN.md §4): {"trigger": ..., "steps": {"<id>": {"output":
+ * The context node `node_id` sees (docs/architecture.md §4): {"trigger": ..., "steps": {"<id>":
+ * {"output":
  * ...}} for every succeeded ancestor of the node, "run": {"id", "workflow", "version",
  * "is_test"}}. Only ancestors are included so that what a node sees never depends on how fast a
  * parallel branch ran. *out is new. MH_ENOTFOUND for an unknown node.

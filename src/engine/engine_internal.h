@@ -250,8 +250,6 @@ void mh_engine__add_error(json_t *errors, const char *path, const char *code, co
 bool mh_engine__parse_duration(const char *s, int64_t *out_ms);
 /* RFC 3339 "2024-01-02T03:04:05.678Z" / "+02:00" -> epoch ms. */
 bool mh_engine__parse_rfc3339(const char *s, int64_t *out_ms);
-/* IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" -> epoch ms. */
-bool mh_engine__parse_http_date(const char *s, int64_t *out_ms);
 /* Formats epoch ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into `out` (at least 32 bytes). */
 void mh_engine__format_rfc3339(int64_t ms, char *out, size_t cap);
 

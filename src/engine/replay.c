@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Replay (`meshhook replay`, DESIGN.md §5): verifies the hash chain, re-folds the log event by
- * event, and before applying each recorded pure decision recomputes it from the state the events
- * before it describe: transform, branch and terminate outputs, JMESPath failures, and the request
- * (and idempotency key) each http_call was started with; a request recorded before requests
+ * Replay (`meshhook replay`, docs/architecture.md §5): verifies the hash chain, re-folds the log
+ * event by event, and before applying each recorded pure decision recomputes it from the state the
+ * events before it describe: transform, branch and terminate outputs, JMESPath failures, and the
+ * request (and idempotency key) each http_call was started with; a request recorded before requests
  * recorded their secret placeholders is checked against the rendering of that time. Outside inputs
  * (the trigger, HTTP responses, clock readings, jitter draws) are taken as recorded, so a faithful
  * log reproduces every recomputed value byte for byte; anything else is reported with both values.

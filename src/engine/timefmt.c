@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Durations and timestamps for delay nodes and Retry-After headers, parsed without libc's time
+ * Durations and timestamps for delay nodes, parsed without libc's time
  * functions: strptime and mktime depend on the locale and time zone of the process, and the
  * engine's decisions must depend on their inputs only. Civil dates convert to days since the
  * epoch with Howard Hinnant's days_from_civil algorithm.
@@ -260,35 +260,6 @@ bool mh_engine__parse_rfc3339(const char *s, int64_t *out_ms)
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     *out_ms = days * MS_PER_DAY + h * MS_PER_HOUR + mi * MS_PER_MIN + sec * MS_PER_SEC + ms -
               offset_min * MS_PER_MIN;
-    return true;
-}
-
-bool mh_engine__parse_http_date(const char *s, int64_t *out_ms)
-{
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    /* IMF-fixdate only ("Sun, 06 Nov 1994 08:49:37 GMT"); RFC 9110 lets recipients ignore the
-     * obsolete forms. */
-    const char *p = s;
-    if (strlen(s) != 29 || p[3] != ',' || p[4] != ' ')
-        return false;
-    p += 5;
-    int64_t d, y, h, mi, sec, mo = 0;
-    if (!read_uint(&p, 2, &d) || *p++ != ' ')
-        return false;
-    for (int i = 0; i < 12; i++)
-        if (strncmp(p, months[i], 3) == 0)
-            mo = i + 1;
-    if (mo == 0)
-        return false;
-    p += 3;
-    if (*p++ != ' ' || !read_uint(&p, 4, &y) || *p++ != ' ' || !read_uint(&p, 2, &h) ||
-        *p++ != ':' || !read_uint(&p, 2, &mi) || *p++ != ':' || !read_uint(&p, 2, &sec))
-        return false;
-    if (strcmp(p, " GMT") != 0 || !valid_date(y, mo, d) || h > 23 || mi > 59 || sec > 60)
-        return false;
-    *out_ms = days_from_civil(y, (unsigned)mo, (unsigned)d) * MS_PER_DAY + h * MS_PER_HOUR +
-              mi * MS_PER_MIN + (sec > 59 ? 59 : sec) * MS_PER_SEC;
     return true;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The intake pipeline (DESIGN.md §7): endpoint lookup, then the checks in the order that costs
- * an attacker the most and the server the least — enabled, method, body size, rate limit,
+ * The intake pipeline (docs/architecture.md §7): endpoint lookup, then the checks in the order that
+ * costs an attacker the most and the server the least — enabled, method, body size, rate limit,
  * signature, content type, JSON Schema — then the idempotency key and the durable record
  * (commit.c). Every refusal is logged (dlog.c) with its status and reason, headers redacted.
  *
@@ -123,12 +123,6 @@ void mh_intake_destroy(struct mh_intake *in)
     mh_intake__dlog_stop(in->dlog);
     mh_intake__cache_destroy(in->cache);
     free(in);
-}
-
-void mh_intake_set_runtime(struct mh_intake *in, struct mh_engine_runtime *rt)
-{
-    if (in)
-        atomic_store(&in->runtime, rt);
 }
 
 void mh_intake_invalidate(struct mh_intake *in, const char *public_id)
@@ -390,12 +384,10 @@ static bool is_body_from_raw(const struct job *j)
  * how they were verified, so the delivery can be re-verified later. */
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j)
 {
-    static const char *const schemes[] = {"none", "hmac", "github", "stripe", "standard_webhooks",
-                                          "jwt"};
     const struct mh_intake_request *rq = j->rq;
     json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", j->delivery_id, "endpoint_id", ep->id,
-                          "scheme", schemes[ep->scheme], "body_size", (json_int_t)rq->body_len,
-                          "body_sha256", j->body_hash_hex);
+                          "scheme", mh_scheme_at(ep->scheme)->name, "body_size",
+                          (json_int_t)rq->body_len, "body_sha256", j->body_hash_hex);
     json_object_set_new(d, "content_type",
                         j->content_type ? json_string(j->content_type) : json_null());
     json_object_set_new(d, "key_id",
@@ -554,11 +546,9 @@ static bool record(struct pending *p)
     struct mh_intake_result *res = p->res;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     const char *idem = NULL;
-    if (p->ep->scheme == MH_INTAKE__STDWH) {
-        idem = mh_intake__header(rq, "webhook-id");
-        if (idem == NULL)
-            idem = mh_intake__header(rq, "svix-id");
-    }
+    const char *const *ih = mh_scheme_at(p->ep->scheme)->idempotency_headers;
+    for (; ih != NULL && *ih != NULL && idem == NULL; ih++)
+        idem = mh_intake__header(rq, *ih);
     if (idem == NULL)
         idem = mh_intake__header(rq, "Idempotency-Key");
     if (idem && (idem[0] == '\0' || strlen(idem) > MH_INTAKE__MAX_IDEM_KEY ||

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Webhook intake (DESIGN.md §7), the hot path: a delivery to /hooks/<public id> is judged against
- * its endpoint (cached), limited (body size, token bucket), verified (none, generic HMAC, GitHub,
- * Stripe, Standard Webhooks, JWT), parsed by content type, validated against the endpoint's JSON
- * Schema, deduplicated on its idempotency key, and then — in one transaction with the run, its
- * first event and its job — recorded; only after COMMIT is it answered 202. Concurrent
+ * Webhook intake (docs/architecture.md §7), the hot path: a delivery to /hooks/<public id> is
+ * judged against its endpoint (cached), limited (body size, token bucket), verified (none, generic
+ * HMAC, GitHub, Stripe, Standard Webhooks, JWT), parsed by content type, validated against the
+ * endpoint's JSON Schema, deduplicated on its idempotency key, and then — in one transaction with
+ * the run, its first event and its job — recorded; only after COMMIT is it answered 202. Concurrent
  * deliveries are coalesced into shared transactions (group commit); none is answered before the
  * transaction holding it has committed. Refused deliveries are logged by a background writer.
  *
@@ -55,8 +55,6 @@ MH_MUSTCHECK enum mh_err mh_intake_create(const struct mh_intake_opts *opts, str
 /* Waits for in-flight commits, flushes the delivery log, stops the threads and frees
  * everything. No mh_intake_* call may be running or start. NULL-tolerant. */
 void mh_intake_destroy(struct mh_intake *in);
-/* Sets the runtime to wake after commits (it may start after the intake). NULL-tolerant. */
-void mh_intake_set_runtime(struct mh_intake *in, struct mh_engine_runtime *rt);
 
 /* ---- Receiving ----------------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "schemes/schemes.h"
 #include "crypto/jwt.h"
 #include "crypto/webhook_sig.h"
 #include "intake/intake.h"
@@ -25,6 +26,8 @@
 #define MH_INTAKE__MAX_HEADER_VALUE 1024
 #define MH_INTAKE__MAX_IDEM_KEY     255
 
+/* A scheme's id: its index in the one table of schemes (src/schemes/schemes.c), whose order
+ * this follows. */
 enum mh_intake__scheme {
     MH_INTAKE__NONE = 0,
     MH_INTAKE__HMAC,

@@ -28,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/httpdate.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "outbound/outbound_internal.h"
@@ -915,7 +916,7 @@ static void complete(struct mh_outbound *o, struct xfer *x, CURLcode res)
         r.body_len = mh_buf_len(&x->body_buf);
         const char *ra = json_string_value(json_object_get(x->resp_headers, "retry-after"));
         if (ra != NULL) {
-            int64_t at = mh_outbound_parse_retry_after(ra, mh_clock_now_ms());
+            int64_t at = mh_http_retry_after(ra, mh_clock_now_ms());
             r.retry_at_ms = at > 0 ? at : 0;
         }
     } else {

@@ -219,12 +219,4 @@ MH_MUSTCHECK enum mh_err mh_outbound_allowlist_check(const char *list, size_t *b
  */
 bool mh_outbound_is_blocked_ip(int family, const uint8_t *addr);
 
-/*
- * Parses a Retry-After value: delta-seconds ("120") or an HTTP-date (IMF-fixdate, RFC 850 or
- * asctime form, in GMT), with surrounding whitespace allowed. Returns the epoch ms it names,
- * relative to `now_ms` for delta-seconds; a date in the past yields now_ms. -1 for anything else,
- * including negative or fractional numbers and values beyond year 9999. Pure.
- */
-int64_t mh_outbound_parse_retry_after(const char *value, int64_t now_ms);
-
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PII and secret redaction for logs, streamed events and stored artifacts (DESIGN.md section 8).
- * Two tools:
+ * PII and secret redaction for logs, streamed events and stored artifacts (docs/architecture.md
+ * §8). Two tools:
  *
  *  - a redactor: built-in rules (e-mail, phone, payment card with Luhn, IBAN with mod-97, US SSN,
  *    bearer tokens, JWTs, API keys and "key=value" secrets) plus per-project custom PCRE2

@@ -24,7 +24,6 @@ struct mh_regex {
     pcre2_match_context *mctx; /* limits; read-only once compiled */
     uint32_t ngroups;
     uint32_t max_total_ms;
-    bool is_jit;
 };
 
 /* Per-call state of the wall-clock budget, reached from the callout. */
@@ -287,8 +286,9 @@ enum mh_err mh_regex_compile(const char *pattern, size_t len, unsigned flags,
         goto out;
     }
     (void)pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &re->ngroups);
-    /* JIT is an optimisation: when the platform lacks it, the interpreter runs. */
-    re->is_jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
+    /* JIT is an optimisation: when it fails (a platform without it), pcre2_match runs the
+     * interpreter, so its result changes nothing. */
+    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
 
     re->mctx = pcre2_match_context_create(NULL);
     if (re->mctx == NULL) {
@@ -327,11 +327,6 @@ int mh_regex_group_index(const struct mh_regex *re, const char *name)
 {
     int n = pcre2_substring_number_from_name(re->code, (PCRE2_SPTR)name);
     return n > 0 ? n : -1;
-}
-
-bool mh_regex_is_jit(const struct mh_regex *re)
-{
-    return re->is_jit;
 }
 
 static void budget_start(struct budget *b, uint32_t max_total_ms)

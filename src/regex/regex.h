@@ -92,8 +92,6 @@ void mh_regex_destroy(struct mh_regex *re);
 uint32_t mh_regex_group_count(const struct mh_regex *re);
 /* Index of the named group `name`, or -1 when the pattern has no such group. */
 int mh_regex_group_index(const struct mh_regex *re, const char *name);
-/* True when the pattern runs JIT-compiled code. */
-bool mh_regex_is_jit(const struct mh_regex *re);
 
 /*
  * Searches `subject` (`len` bytes) for the first match starting at or after byte `start`. On

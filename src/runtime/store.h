@@ -108,9 +108,9 @@ MH_MUSTCHECK enum mh_err mh_engine_run_resume_on(struct mh_db_conn *c, const cha
                                                  char new_run_id[37], struct mh_err_info *info);
 
 /*
- * Replay (DESIGN.md §5): verifies the hash chain (and that the log still ends at the hash the
- * run recorded, so a truncated log shows), re-folds the log and re-evaluates every pure step on
- * its recorded inputs. *report is new: mh_engine_replay's report plus "truncated": bool and
+ * Replay (docs/architecture.md §5): verifies the hash chain (and that the log still ends at the
+ * hash the run recorded, so a truncated log shows), re-folds the log and re-evaluates every pure
+ * step on its recorded inputs. *report is new: mh_engine_replay's report plus "truncated": bool and
  * "run_id". Returns MH_OK whenever a report was produced; its "ok" says whether it diverged.
  */
 MH_MUSTCHECK enum mh_err mh_engine_run_replay(struct mh_db_conn *c, const char *run_id,

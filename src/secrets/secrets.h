@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The secrets vault (DESIGN.md §8, docs/secrets.md): project-scoped secrets sealed with
+ * The secrets vault (docs/architecture.md §8, docs/secrets.md): project-scoped secrets sealed with
  * envelope encryption (src/crypto/vault.h) under key-encryption keys (KEKs) read from the
  * configuration, their resolution for runs, KEK rotation, and the per-project PII redaction
  * settings. Depends on db, crypto and redact.

@@ -96,6 +96,35 @@ MH_TEST(config_errors_exit_2_with_a_message)
     const char *help[] = {"serve", "--help", NULL};
     MH_T_ASSERT_EQ(mh_it_run(NULL, help, &out), 0);
     MH_T_ASSERT(strstr(out, "MESHHOOK_POOL_SIZE") != NULL);
+    MH_T_ASSERT(strstr(out, "--print-config") != NULL);
+    free(out);
+}
+
+/* `serve --print-config` shows the effective settings (flags over defaults) and exits without
+ * serving; secret settings show as [redacted], never their values. */
+MH_TEST(serve_print_config_redacts_secrets)
+{
+    char *out = NULL;
+    const char *args[] = {"serve",
+                          "--port=18123",
+                          "--print-config",
+                          "--database-url=postgres://app:hunter2-db@127.0.0.1:1/x",
+                          "--metrics-token=tok-s3cr3t-value",
+                          NULL};
+    MH_T_ASSERT_EQ(mh_it_run(NULL, args, &out), 0);
+    MH_T_ASSERT(strstr(out, "port = 18123\n") != NULL);
+    MH_T_ASSERT(strstr(out, "database_url = [redacted]\n") != NULL);
+    MH_T_ASSERT(strstr(out, "metrics_token = [redacted]\n") != NULL);
+    MH_T_ASSERT(strstr(out, "pool_size = ") != NULL);
+    MH_T_ASSERT(strstr(out, "hunter2") == NULL);
+    MH_T_ASSERT(strstr(out, "s3cr3t") == NULL);
+    /* It exits at once: nothing was listened on, nothing connected to the database. */
+    MH_T_ASSERT(strstr(out, "listening") == NULL);
+    free(out);
+    /* A bad setting is still an error, not a printout. */
+    const char *bad[] = {"serve", "--print-config", "--port=99999", NULL};
+    MH_T_ASSERT_EQ(mh_it_run(NULL, bad, &out), 2);
+    MH_T_ASSERT(strstr(out, "port must be between 0 and 65535") != NULL);
     free(out);
 }
 

@@ -605,6 +605,17 @@ MH_TEST(cli_creates_the_first_user)
     const char *weak[] = {"user", "create", "--email", "second@example.com", NULL};
     MH_T_ASSERT_EQ(mh_it_run_input(&db, weak, "short\n", &out), 2);
     free(out);
+    /* The minimum counts characters, as sign-up does: four two-byte letters (8 bytes) are four
+     * characters, too short; eight of them are enough. */
+    MH_T_ASSERT_EQ(mh_it_run_input(&db, weak, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n", &out), 2);
+    MH_T_ASSERT(strstr(out, "at least 8 characters") != NULL);
+    free(out);
+    const char *eight[] = {"user", "create", "--email", "eight@example.com", NULL};
+    MH_T_ASSERT_EQ(
+        mh_it_run_input(&db, eight,
+                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n", &out),
+        0);
+    free(out);
     /* A password longer than the hasher takes is refused, never cut short and accepted. */
     char *huge = malloc(5002);
     memset(huge, 'p', 5000);

@@ -13,6 +13,8 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/httpdate.h"
+#include "core/mem.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -39,6 +41,46 @@ MH_TEST(buf_append_and_limit)
     MH_T_ASSERT_EQ(mh_buf_append_str(&b, "y"), MH_ETOOBIG);
     MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
     MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "");
+    mh_buf_cleanup(&b);
+}
+
+/* A failed buffer refuses every later append until reset, so a caller that misses one
+ * MH_ETOOBIG never passes on the tail of a string as if it were the whole. */
+MH_TEST(buf_failure_is_sticky_until_reset)
+{
+    struct mh_buf b;
+    mh_buf_init(&b, 8);
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "head"), MH_OK);
+    MH_T_ASSERT(!mh_buf_failed(&b));
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "-too-long"), MH_ETOOBIG);
+    MH_T_ASSERT(mh_buf_failed(&b));
+    /* Every later kind of append fails too, even ones that would fit, and nothing is kept. */
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "tail"), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_append(&b, "t", 1), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_printf(&b, "%d", 7), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_append_int(&b, 7), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_append_json_string(&b, "t", 1), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_reserve(&b, 1), MH_ETOOBIG);
+    MH_T_ASSERT_EQ(mh_buf_len(&b), 0);
+    MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "");
+    size_t n = 99;
+    char *s = mh_buf_steal(&b, &n);
+    MH_T_ASSERT_STR_EQ(s, "");
+    MH_T_ASSERT_EQ(n, 0);
+    free(s);
+    MH_T_ASSERT(mh_buf_failed(&b));
+    /* Reset clears the failure and the buffer works again, with its limit. */
+    mh_buf_reset(&b);
+    MH_T_ASSERT(!mh_buf_failed(&b));
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "tail"), MH_OK);
+    MH_T_ASSERT_STR_EQ(mh_buf_str(&b), "tail");
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "12345"), MH_ETOOBIG);
+    mh_buf_cleanup(&b);
+    /* init clears it too. */
+    mh_buf_init(&b, 2);
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "abc"), MH_ETOOBIG);
+    mh_buf_init(&b, 2);
+    MH_T_ASSERT_EQ(mh_buf_append_str(&b, "ab"), MH_OK);
     mh_buf_cleanup(&b);
 }
 
@@ -264,4 +306,119 @@ MH_TEST(config_embedded_cluster_fills_in_only_unset_urls)
     FILE *p = popen(cmd, "r");
     if (p)
         pclose(p);
+}
+
+/* ---- HTTP-dates and Retry-After
+ * ---------------------------------------------------------------------------- */
+
+MH_TEST(retry_after_parsing)
+{
+    const int64_t now = 1700000000000LL; /* 2023-11-14T22:13:20Z */
+    MH_T_ASSERT_EQ(mh_http_retry_after("120", now), now + 120000);
+    MH_T_ASSERT_EQ(mh_http_retry_after(" \t5 ", now), now + 5000);
+    MH_T_ASSERT_EQ(mh_http_retry_after("0", now), now);
+
+    /* The three HTTP-date forms of RFC 9110's example, in the past: now. */
+    MH_T_ASSERT_EQ(mh_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 0), 784111777000LL);
+    MH_T_ASSERT_EQ(mh_http_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", 0), 784111777000LL);
+    MH_T_ASSERT_EQ(mh_http_retry_after("Sun Nov  6 08:49:37 1994", 0), 784111777000LL);
+    MH_T_ASSERT_EQ(mh_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), now);
+    /* RFC 850's two-digit year is the one at most 50 years ahead of now. */
+    MH_T_ASSERT_EQ(mh_http_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now), now);
+
+    /* A future date, and the leap day. */
+    MH_T_ASSERT_EQ(mh_http_retry_after("Thu, 15 Feb 2024 10:00:00 GMT", now), 1707991200000LL);
+    MH_T_ASSERT_EQ(mh_http_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", now), 1709164800000LL);
+    MH_T_ASSERT_EQ(mh_http_retry_after("Thursday, 29-Feb-24 00:00:00 GMT", now), 1709164800000LL);
+    MH_T_ASSERT_EQ(mh_http_retry_after("Thu Feb 29 00:00:00 2024", now), 1709164800000LL);
+
+    const char *bad[] = {
+        "",
+        "   ",
+        "soon",
+        "-5",
+        "+5",
+        "1.5",
+        "12abc",
+        "0x10",
+        "99999999999999999999999",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Nov 1994 08:49:37",
+        "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 31 Feb 2024 00:00:00 GMT",
+        "Sat, 29 Feb 2023 00:00:00 GMT",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT extra",
+        "Xyz, 06 Nov 1994 08:49:37 GMT",
+        "Sun Nov 6 08:49:37 1994",
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(bad); i++)
+        if (mh_http_retry_after(bad[i], now) != -1)
+            mh_t_fail(__FILE__, __LINE__, "\"%s\" parsed", bad[i]);
+    MH_T_ASSERT_EQ(mh_http_retry_after(NULL, now), -1);
+}
+
+/* The date parser alone: the three forms give the same instant, the engine's retry delay and
+ * outbound's wait read the same dates, and impossible or malformed dates are refused. */
+MH_TEST(http_date_three_forms_and_bad_dates)
+{
+    const int64_t now = 1700000000000LL; /* 2023-11-14T22:13:20Z */
+    const char *good[] = {
+        "Tue, 14 Nov 2023 22:13:20 GMT",
+        "Tuesday, 14-Nov-23 22:13:20 GMT",
+        "Tue Nov 14 22:13:20 2023",
+        "tue, 14 nov 2023 22:13:20 gmt",
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(good); i++) {
+        int64_t t = -1;
+        if (!mh_http_date_parse(good[i], strlen(good[i]), now, &t))
+            mh_t_fail(__FILE__, __LINE__, "\"%s\" refused", good[i]);
+        MH_T_ASSERT_EQ(t, now);
+    }
+    int64_t t = 0;
+    /* Epoch, leap day, a leap second (read as :59) and the last representable date. */
+    MH_T_ASSERT(mh_http_date_parse("Thu, 01 Jan 1970 00:00:00 GMT", 29, now, &t));
+    MH_T_ASSERT_EQ(t, 0);
+    MH_T_ASSERT(mh_http_date_parse("Sat, 29 Feb 2000 00:00:00 GMT", 29, now, &t));
+    MH_T_ASSERT_EQ(t, 951782400000LL);
+    MH_T_ASSERT(mh_http_date_parse("Sat, 31 Dec 2016 23:59:60 GMT", 29, now, &t));
+    MH_T_ASSERT_EQ(t, 1483228799000LL);
+    MH_T_ASSERT(mh_http_date_parse("Fri, 31 Dec 9999 23:59:59 GMT", 29, now, &t));
+    MH_T_ASSERT_EQ(t, 253402300799000LL);
+    /* RFC 850's year: "73" is 2073 (50 years ahead at most), "74" is 1974. */
+    MH_T_ASSERT(mh_http_date_parse("Monday, 01-Jan-73 00:00:00 GMT", 30, now, &t));
+    MH_T_ASSERT_EQ(t, 3250454400000LL);
+    MH_T_ASSERT(mh_http_date_parse("Tuesday, 01-Jan-74 00:00:00 GMT", 31, now, &t));
+    MH_T_ASSERT_EQ(t, 126230400000LL);
+    /* Only the given length is read. */
+    const char *tail = "Tue, 14 Nov 2023 22:13:20 GMTjunk";
+    MH_T_ASSERT(mh_http_date_parse(tail, 29, now, &t));
+    MH_T_ASSERT(!mh_http_date_parse(tail, strlen(tail), now, &t));
+
+    const char *bad[] = {
+        "",
+        " Tue, 14 Nov 2023 22:13:20 GMT",
+        "Tue, 14 Nov 2023 22:13:20 GMT ",
+        "Tue, 14 Nov 2023 22:13:20 +0000",
+        "Tue, 14 Nov 2023 22:13 GMT",
+        "Tue, 14 Nov 23 22:13:20 GMT",
+        "Tue 14 Nov 2023 22:13:20 GMT",
+        "Tue, 00 Nov 2023 22:13:20 GMT",
+        "Tue, 31 Nov 2023 22:13:20 GMT",
+        "Tue, 14 Nov 0000 22:13:20 GMT",
+        "Tue, 14 Nov 2023 22:60:20 GMT",
+        "Tue, 14 Nov 2023 22:13:61 GMT",
+        "Tuesday, 14-Nov-2023 22:13:20 GMT",
+        "Tuesday, 14 Nov 23 22:13:20 GMT",
+        "Tues, 14-Nov-23 22:13:20 GMT",
+        "Tue Nov 14 22:13:20 23",
+        "Tue Nov 14 22:13:20 2023 GMT",
+        "Tue Nov 32 22:13:20 2023",
+        "2023-11-14T22:13:20Z",
+        "1700000000",
+    };
+    for (size_t i = 0; i < MH_ARRAY_LEN(bad); i++)
+        if (mh_http_date_parse(bad[i], strlen(bad[i]), now, &t))
+            mh_t_fail(__FILE__, __LINE__, "\"%s\" parsed", bad[i]);
 }

@@ -280,9 +280,6 @@ MH_TEST(engine_durations_and_timestamps)
     MH_T_ASSERT(!mh_engine__parse_rfc3339("2023-02-29T00:00:00Z", &t));
     MH_T_ASSERT(!mh_engine__parse_rfc3339("2023-11-14 22:13", &t));
     MH_T_ASSERT(!mh_engine__parse_rfc3339("2023-11-14T22:13:20", &t));
-    MH_T_ASSERT(mh_engine__parse_http_date("Tue, 14 Nov 2023 22:13:20 GMT", &t));
-    MH_T_ASSERT_EQ(t, T0);
-    MH_T_ASSERT(!mh_engine__parse_http_date("Tuesday, 14-Nov-23 22:13:20 GMT", &t));
     char iso[40];
     mh_engine__format_rfc3339(T0 + 5, iso, sizeof(iso));
     MH_T_ASSERT_STR_EQ(iso, "2023-11-14T22:13:20.005Z");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/httpdate.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
 
@@ -512,19 +513,8 @@ static enum mh_err schedule_retry(struct mh_advance *a, size_t i, json_t *error,
     int64_t retry_after = -1;
     const char *ra = resp ? header_get(json_object_get(resp, "headers"), "retry-after") : NULL;
     if (ra != NULL) {
-        int64_t v = 0, when;
-        const char *p = ra;
-        while (*p == ' ')
-            p++;
-        bool digits = *p != '\0';
-        for (; *p >= '0' && *p <= '9'; p++)
-            v = v > MAX_RETRY_AFTER_MS ? v : v * 10 + (*p - '0');
-        while (*p == ' ')
-            p++;
-        if (digits && *p == '\0')
-            retry_after = v * 1000;
-        else if (mh_engine__parse_http_date(ra, &when))
-            retry_after = when > a->now ? when - a->now : 0;
+        int64_t when = mh_http_retry_after(ra, a->now);
+        retry_after = when >= 0 ? when - a->now : -1;
         if (retry_after > MAX_RETRY_AFTER_MS)
             retry_after = MAX_RETRY_AFTER_MS;
     }

@@ -18,24 +18,11 @@
 #include "crypto/password.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
+#include "users/users.h"
 
 /* Throttling keys: "pair:<email>|<address>", "account:<email>", "ip:<address>". */
 #define ADDR_MAX 64
 #define KEY_MAX  (8 + MH_TEXT_EMAIL_MAX_BYTES + 1 + ADDR_MAX + 1)
-
-static void password_params(const struct mh_config *cfg, struct mh_crypto_argon2_params *p)
-{
-    p->m_cost_kib = (uint32_t)cfg->password_m_kib;
-    p->t_cost = (uint32_t)cfg->password_t_cost;
-    p->parallelism = (uint32_t)cfg->password_parallelism;
-}
-
-enum mh_err mh_h_hash_password(const struct mh_config *cfg, const char *password, char **out)
-{
-    struct mh_crypto_argon2_params p;
-    password_params(cfg, &p);
-    return mh_crypto_password_hash(password, strlen(password), &p, out);
-}
 
 /* Reads the password field: `min_chars` to 4,096 characters and at most
  * MH_CRYPTO_PASSWORD_MAX_LEN bytes, what the hasher takes. The byte limit is judged on the
@@ -158,7 +145,7 @@ void mh_h_login(struct mh_http_req *req, void *app)
     }
     /* The argon2 work, with no connection held. */
     struct mh_crypto_argon2_params params;
-    password_params(cfg, &params);
+    mh_users_password_params(cfg, &params);
     bool ok = false;
     if (u.user_id == NULL) {
         (void)mh_crypto_password_dummy_verify(password, strlen(password), &params);
@@ -307,44 +294,33 @@ void mh_h_signup(struct mh_http_req *req, void *app)
     static const char *const fields[] = {"email", "password", "display_name", NULL};
     if (!body || !mh_api_only_fields(&api, body, fields) ||
         !mh_api_email(&api, body, "email", email) ||
-        !password_field(&api, body, MH_H_MIN_PASSWORD, &password) ||
+        !password_field(&api, body, MH_USERS_MIN_PASSWORD_CHARS, &password) ||
         !mh_api_string(&api, body, "display_name", false, 0, 200, &name))
         goto out;
     if (!mh_text_is_email(email)) {
         mh_http_respond_error(req, 422, "invalid", "'email' is not an e-mail address", "/email");
         goto out;
     }
-    if (mh_h_hash_password(api.app->cfg, password, &hash) != MH_OK) {
+    if (mh_users_hash_password(api.app->cfg, password, &hash) != MH_OK) {
         mh_http_respond_error(req, 500, "internal", "internal error", NULL);
         goto out;
     }
-    /* The id is chosen here: nobody may read the new row back until they sign in as it. */
     char id[MH_CRYPTO_UUID_STR_LEN];
-    if (mh_crypto_uuid4(id) != MH_OK) {
-        mh_http_respond_error(req, 500, "internal", "internal error", NULL);
+    char stored[MH_TEXT_EMAIL_MAX_BYTES * 3 + 1]; /* lower() may lengthen non-ASCII letters */
+    if (!mh_api_connect(&api))
+        goto out;
+    api.info = (struct mh_err_info)MH_ERR_INFO_INIT;
+    enum mh_err rc =
+        mh_users_insert(api.conn, email, hash, name, id, stored, sizeof(stored), &api.info);
+    if (rc != MH_OK) {
+        mh_http_respond_err(req, rc, &api.info);
         goto out;
     }
-    /* The database lower-cases the address: its check (email = lower(email)) and every lookup
-     * use its lower(), which knows capitals outside ASCII. */
-    const char *params[] = {id, email, hash, name ? name : ""};
-    json_t *row = NULL;
-    if (!mh_api_connect(&api) ||
-        !mh_api_query(&api,
-                      "INSERT INTO users (id, email, password_hash, display_name) "
-                      "VALUES ($1, lower($2), $3, $4)",
-                      4, params) ||
-        (row = mh_api_query_row(&api, "user not found", "SELECT lower($1) AS email", 1,
-                                params + 1)) == NULL)
+    if (!mh_api_commit(&api))
         goto out;
-    if (!mh_api_commit(&api)) {
-        json_decref(row);
-        goto out;
-    }
     mh_http_respond_json(req, 201,
-                         json_pack("{s:{s:s, s:O, s:s}}", "user", "id", id, "email",
-                                   json_object_get(row, "email"), "display_name",
-                                   name ? name : ""));
-    json_decref(row);
+                         json_pack("{s:{s:s, s:s, s:s}}", "user", "id", id, "email", stored,
+                                   "display_name", name ? name : ""));
 out:
     free(hash);
     mh_api_close(&api);

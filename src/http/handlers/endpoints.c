@@ -493,7 +493,7 @@ void mh_h_endpoints_create(struct mh_http_req *req, void *app)
                             wid,
                             public_id,
                             in.name ? in.name : "",
-                            in.is_enabled && json_is_false(in.is_enabled) ? "false" : "true",
+                            json_is_false(in.is_enabled) ? "false" : "true",
                             methods,
                             pinned[0] ? pinned : NULL,
                             vf,

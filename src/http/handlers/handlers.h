@@ -6,13 +6,6 @@
 #include "core/config.h"
 #include "http/http.h"
 
-/* Shortest password accepted for new accounts (NIST SP 800-63B's minimum is 8). */
-#define MH_H_MIN_PASSWORD 8
-
-/* Hashes a password with the configured argon2id parameters (new string in *out). */
-MH_MUSTCHECK enum mh_err mh_h_hash_password(const struct mh_config *cfg, const char *password,
-                                            char **out);
-
 /* health.c */
 void mh_h_healthz(struct mh_http_req *req, void *app);
 void mh_h_readyz(struct mh_http_req *req, void *app);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Workflows and their versions (DESIGN.md §3, §4): editors keep one mutable draft per workflow,
- * saved whether or not it validates (the editor shows the problems), and publish it as numbered,
- * immutable versions that runs execute and replay against. Publishing validates the draft, and
- * locks the workflow row so that concurrent publishes (and draft saves, which take the same
- * lock) are serialised and never race for a version number. Deleting a workflow that has runs
+ * Workflows and their versions (docs/architecture.md §3, §4): editors keep one mutable draft per
+ * workflow, saved whether or not it validates (the editor shows the problems), and publish it as
+ * numbered, immutable versions that runs execute and replay against. Publishing validates the
+ * draft, and locks the workflow row so that concurrent publishes (and draft saves, which take the
+ * same lock) are serialised and never race for a version number. Deleting a workflow that has runs
  * archives it instead, so that the runs keep the versions they replay against. The draft carries
  * a revision, bumped by every save; a save or publish that sends `If-Match` with the revision it
  * loaded is refused (412) when the draft has moved on, so no edit is silently overwritten.

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Retry-After parsing (RFC 9110 §10.2.3): delta-seconds or an HTTP-date in any of its three
- * forms. It is written by hand rather than with strptime and timegm because those depend on the
+ * HTTP-dates (RFC 9110 §5.6.7) in all three forms and Retry-After (§10.2.3), the one parser the
+ * engine (a retry's delay) and outbound (a breaker's or a parked step's wait) share. It is written
+ * by hand rather than with strptime and timegm because those depend on the
  * process locale and time zone, and a pure function of its inputs is what the callers (and the
  * engine's replay) need. Civil dates become days since the epoch with the well-known
  * days-from-civil arithmetic on 400-year eras.
  */
-#include "outbound/outbound.h"
+#include "core/httpdate.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -154,7 +155,36 @@ static bool valid_date(int y, int mo, int d)
     return d <= max;
 }
 
-int64_t mh_outbound_parse_retry_after(const char *value, int64_t now_ms)
+bool mh_http_date_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms)
+{
+    struct cursor c = {s, s + len};
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    if (parse_rfc850(c, &y, &mo, &d, &h, &mi, &sec)) {
+        /* RFC 9110 §5.6.7: a two-digit year that would lie more than 50 years in the future
+         * means the most recent past year with those digits. */
+        int64_t now_year = year_of(now_ms);
+        int64_t full = now_year - now_year % 100 + y;
+        if (full > now_year + 50)
+            full -= 100;
+        if (full < 1 || full > 9999)
+            return false;
+        y = (int)full;
+    } else if (!parse_imf(c, &y, &mo, &d, &h, &mi, &sec) &&
+               !parse_asctime(c, &y, &mo, &d, &h, &mi, &sec)) {
+        return false;
+    }
+    mo += 1; /* take_name gave a 0-based month */
+    if (!valid_date(y, mo, d))
+        return false;
+    /* A leap second (:60) names the last second of its minute: no clock here counts it. */
+    if (sec == 60)
+        sec = 59;
+    *out_ms = days_from_civil(y, mo, d) * MS_PER_DAY + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
+              (int64_t)sec * 1000;
+    return true;
+}
+
+int64_t mh_http_retry_after(const char *value, int64_t now_ms)
 {
     if (value == NULL)
         return -1;
@@ -180,29 +210,8 @@ int64_t mh_outbound_parse_retry_after(const char *value, int64_t now_ms)
             return -1;
         return now_ms + secs * 1000;
     }
-
-    struct cursor c = {p, end};
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-    if (parse_rfc850(c, &y, &mo, &d, &h, &mi, &s)) {
-        /* RFC 9110 §5.6.7: a two-digit year that would lie more than 50 years in the future
-         * means the most recent past year with those digits. */
-        int64_t now_year = year_of(now_ms);
-        int64_t full = now_year - now_year % 100 + y;
-        if (full > now_year + 50)
-            full -= 100;
-        if (full < 1 || full > 9999)
-            return -1;
-        y = (int)full;
-    } else if (!parse_imf(c, &y, &mo, &d, &h, &mi, &s) &&
-               !parse_asctime(c, &y, &mo, &d, &h, &mi, &s)) {
+    int64_t ms;
+    if (!mh_http_date_parse(p, (size_t)(end - p), now_ms, &ms))
         return -1;
-    }
-    mo += 1; /* take_name gave a 0-based month */
-    if (!valid_date(y, mo, d))
-        return -1;
-    int64_t ms = days_from_civil(y, mo, d) * MS_PER_DAY + (int64_t)h * 3600000 +
-                 (int64_t)mi * 60000 + (int64_t)s * 1000;
-    if (ms > MAX_EPOCH_MS)
-        ms = MAX_EPOCH_MS;
     return ms < now_ms ? now_ms : ms;
 }
