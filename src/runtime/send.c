@@ -25,6 +25,7 @@
 #include "outbound/outbound.h"
 #include "redact/redact.h"
 #include "runtime/runtime_internal.h"
+#include "schemes/schemes.h"
 #include "secrets/secrets.h"
 
 #define SETTINGS_TTL_MS 5000
@@ -358,8 +359,9 @@ static enum mh_err send_render(struct send_ctx *s, json_t *values, struct mh_err
 
 /* ---- 3. Sign ------------------------------------------------------------------------------ */
 
-/* Appends webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks) when the
- * request names a signing secret. False when that secret is missing or not a whsec_ one. */
+/* Appends the Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature),
+ * signed by the scheme table's standard_webhooks entry, when the request names a signing secret.
+ * False when that secret is missing or not a whsec_ one. */
 static bool send_sign(struct send_ctx *s, json_t *values, const char *idempotency_key)
 {
     const char *sign_secret =
@@ -367,28 +369,25 @@ static bool send_sign(struct send_ctx *s, json_t *values, const char *idempotenc
     if (sign_secret == NULL)
         return true;
     const char *whsec = json_string_value(json_object_get(values, sign_secret));
-    uint8_t key[MH_CRYPTO_STDWH_KEY_MAX];
-    size_t klen = 0;
-    char *sig = NULL;
-    int64_t ts = mh_clock_now_ms() / 1000;
-    bool ok = whsec && mh_crypto_stdwh_secret_decode(whsec, key, sizeof(key), &klen) == MH_OK &&
-              mh_crypto_sig_stdwh_sign(&(struct mh_crypto_sig_key){key, klen}, 1, idempotency_key,
-                                       ts, s->body ? s->body : "", s->body_len, &sig) == MH_OK;
-    mh_crypto_wipe(key, sizeof(key));
-    if (!ok)
+    if (whsec == NULL)
         return false;
+    struct mh_scheme_sign_args args = {.now_s = mh_clock_now_ms() / 1000,
+                                       .msg_id = idempotency_key};
+    struct mh_scheme_headers hdrs = {0};
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    bool ok = mh_scheme_sign_secret(&mh_scheme_stdwh, &args, whsec, s->body ? s->body : "",
+                                    s->body_len, &hdrs, &info) == MH_OK;
     size_t li = 0;
-    while (s->lines[li])
+    while (ok && s->lines[li])
         li++;
-    char line[512];
-    snprintf(line, sizeof(line), "webhook-id: %s", idempotency_key);
-    s->lines[li++] = mh_xstrdup(line);
-    snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
-    s->lines[li++] = mh_xstrdup(line);
-    snprintf(line, sizeof(line), "webhook-signature: %s", sig);
-    s->lines[li++] = mh_xstrdup(line);
-    free(sig);
-    return true;
+    for (size_t i = 0; ok && i < hdrs.n; i++) {
+        size_t n = strlen(hdrs.h[i].name) + strlen(hdrs.h[i].value) + 3;
+        char *line = mh_xmalloc(n);
+        snprintf(line, n, "%s: %s", hdrs.h[i].name, hdrs.h[i].value);
+        s->lines[li++] = line;
+    }
+    mh_scheme_headers_cleanup(&hdrs);
+    return ok;
 }
 
 /* ---- 4. Submit ---------------------------------------------------------------------------- */
@@ -405,8 +404,8 @@ static void send_submit(struct send_ctx *s, const struct mh_engine_action *a)
         .connect_timeout_ms = 10000,
         .tenant = s->project_id,
         .allowlist = s->allowlist,
-        .is_origin_secret =
-            mh_engine_request_origin_is_secret(s->request, s->shown_origin, sizeof(s->shown_origin)),
+        .is_origin_secret = mh_engine_request_origin_is_secret(s->request, s->shown_origin,
+                                                               sizeof(s->shown_origin)),
     };
     if (mh_outbound_submit(s->rt->out, &r, on_http_done, s) != MH_OK) {
         /* Queue full: the job's recovery wake will send it later. */
