@@ -62,7 +62,7 @@ struct mh_engine_runtime {
     json_t *privacy; /* project id -> {"at", "settings", "allowlist"}: a short-lived cache */
     json_t *orphans; /* [[job id, attempts]...] to hand back once the database answers (mu) */
     struct mh_runtime__report *parked; /* reports to apply again once the database answers (mu) */
-    struct mh_breakers *breakers; /* writes breaker openings and closings (breaker_events) */
+    struct mh_breakers *breakers;      /* writes breaker openings and closings (breaker_events) */
 };
 
 /* A claimed job (or, for a report, the run it concerns). */
