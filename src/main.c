@@ -223,6 +223,7 @@ static int cmd_serve(int argc, char **argv)
             .max_response_bytes = (size_t)cfg.max_response_bytes,
             .max_in_flight = cfg.outbound_max_in_flight,
             .max_in_flight_per_project = cfg.outbound_max_in_flight_per_project,
+            .max_queued = cfg.outbound_max_queued,
             .breaker_failures = cfg.breaker_failures,
             .breaker_open_ms = cfg.breaker_open_ms,
             .allow_private_targets = cfg.allow_private_targets,

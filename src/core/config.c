@@ -81,6 +81,9 @@ static const struct cfg_row rows[] = {
      100000, false,
      "http_call requests of one project sent at once (at most outbound_max_in_flight); more wait "
      "while other projects' requests are sent"},
+    {"outbound_max_queued", CFG_INT, F(outbound_max_queued), "10000", 1, 1000000, false,
+     "http_call requests waiting in memory for a free slot, a quarter of them for one project; "
+     "past it a call is deferred and its run tries again 1-2 s later"},
     {"breaker_failures", CFG_INT, F(breaker_failures), "5", 1, 10000, false,
      "consecutive failures (connection errors, timeouts, 5xx) that open a host's breaker"},
     {"breaker_open_ms", CFG_INT, F(breaker_open_ms), "30000", 10, 3600000, false,

@@ -38,6 +38,7 @@ struct mh_config {
     int run_timeout_s;
     int outbound_max_in_flight;
     int outbound_max_in_flight_per_project;
+    int outbound_max_queued;
     int breaker_failures;
     int breaker_open_ms;
     long max_response_bytes;

@@ -390,6 +390,8 @@ static bool send_sign(struct send_ctx *s, json_t *values, const char *idempotenc
     return ok;
 }
 
+static void defer_full(struct send_ctx *s);
+
 /* ---- 4. Submit ---------------------------------------------------------------------------- */
 
 static void send_submit(struct send_ctx *s, const struct mh_engine_action *a)
@@ -407,13 +409,40 @@ static void send_submit(struct send_ctx *s, const struct mh_engine_action *a)
         .is_origin_secret = mh_engine_request_origin_is_secret(s->request, s->shown_origin,
                                                                sizeof(s->shown_origin)),
     };
-    if (mh_outbound_submit(s->rt->out, &r, on_http_done, s) != MH_OK) {
-        /* Queue full: the job's recovery wake will send it later. */
-        mh_log(MH_LOG_WARN, "engine", "run %s: outbound queue full, %s deferred", s->run_id,
-               a->node_id);
-        mh_runtime__inflight_forget(s->rt, s->key);
-        send_ctx_free(s);
+    if (mh_outbound_submit(s->rt->out, &r, on_http_done, s) != MH_OK)
+        defer_full(s);
+}
+
+/* Warned about at most once a second, with the count since: a burst defers thousands. */
+static _Atomic int64_t full_warned_ms;
+static _Atomic uint64_t full_deferred;
+
+/*
+ * The executor's queue is full (a burst beyond the project's in-flight bound): the call is not
+ * sent now. The run's job is woken again in 1-2 s (a report without an event: no attempt is
+ * spent, nothing enters the log), when the executor has drained, rather than at the end of its
+ * lease recovery, tens of seconds later; the jitter spreads the retries of a burst.
+ */
+static void defer_full(struct send_ctx *s)
+{
+    struct mh_engine_runtime *rt = s->rt;
+    int64_t now = mh_clock_now_ms();
+    uint64_t n = atomic_fetch_add(&full_deferred, 1) + 1;
+    int64_t last = atomic_load(&full_warned_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong(&full_warned_ms, &last, now)) {
+        atomic_fetch_sub(&full_deferred, n);
+        mh_log(MH_LOG_WARN, "engine",
+               "outbound queue full: %llu calls deferred by 1-2 s (last: run %s, %s)",
+               (unsigned long long)n, s->run_id, s->node_id);
     }
+    struct mh_runtime__report *r = mh_xcalloc(1, sizeof(*r));
+    memcpy(r->run_id, s->run_id, sizeof(r->run_id));
+    memcpy(r->project_id, s->project_id, sizeof(r->project_id));
+    memcpy(r->key, s->key, sizeof(r->key));
+    r->park_until_ms = now + 1000 + (int64_t)(mh_runtime__random_u64(NULL) % 1000);
+    mh_runtime__inflight_forget(rt, s->key);
+    send_ctx_free(s);
+    mh_runtime__push_report(rt, r);
 }
 
 /* ---- The pipeline ------------------------------------------------------------------------- */

@@ -142,8 +142,9 @@ struct mh_engine_runtime_opts {
     size_t max_response_bytes;     /* recorded HTTP bodies are cut here */
     int max_in_flight;             /* outbound requests at once (0: the executor's default) */
     int max_in_flight_per_project; /* of one project at once (0: the executor's default) */
-    int breaker_failures;          /* 0: default */
-    int breaker_open_ms;           /* 0: default */
+    int max_queued;       /* waiting in memory, a quarter per project (0: the executor's default) */
+    int breaker_failures; /* 0: default */
+    int breaker_open_ms;  /* 0: default */
     /* http_call may connect to loopback, private and metadata addresses (development only). */
     bool allow_private_targets;
     /* Hosts and CIDRs every project may reach although internal (borrowed; NULL: none). Each

@@ -248,6 +248,8 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
         oo.breaker_open_ms = opts->breaker_open_ms;
     if (opts->max_in_flight_per_project)
         oo.max_in_flight_per_tenant = opts->max_in_flight_per_project;
+    if (opts->max_queued)
+        oo.max_queued = opts->max_queued;
     oo.allow_private_targets = opts->allow_private_targets;
     oo.allowlist = opts->outbound_allowlist;
     struct mh_err_info why = MH_ERR_INFO_INIT;

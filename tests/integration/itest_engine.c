@@ -571,6 +571,32 @@ MH_TEST(one_projects_fan_out_does_not_starve_anothers)
     mh_mock_stop(m);
 }
 
+/* A burst beyond what the executor holds for a project (1 in flight + 1 waiting here) is not
+ * lost and not left to the job's lease recovery (10 minutes here): each call refused for a full
+ * queue is deferred, no attempt spent, and its run tries again 1-2 s later. */
+MH_TEST(a_burst_beyond_the_outbound_queue_is_sent_soon_after)
+{
+    struct env a;
+    setup(&a,
+          (const char *const[]){"--outbound-max-in-flight-per-project", "1",
+                                "--outbound-max-queued", "4", "--job-lease-ms", "600000", NULL});
+    struct mh_mock *m = mh_mock_start(tenant_target, NULL);
+    char url[128], wf[40], runs[10][40];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", mh_mock_port(m));
+    call_workflow(&a, url, 1, 30000, wf);
+    for (int i = 0; i < 10; i++)
+        start_run(&a, wf, "{}", runs[i]);
+    for (int i = 0; i < 10; i++) {
+        json_t *r = wait_run(&a, runs[i], 60);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+        json_decref(r);
+    }
+    /* One attempt each: a deferral is not an attempt. */
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/slow"), 10);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&a.s, SIGTERM), 0);
+    mh_mock_stop(m);
+}
+
 MH_TEST(jmespath_error_fails_the_run_not_the_worker)
 {
     struct env e;
