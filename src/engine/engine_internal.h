@@ -226,6 +226,9 @@ MH_MUSTCHECK enum mh_err mh_engine__start_pure(struct mh_advance *a, size_t i, j
  * `errors`; `path` is the JSON pointer of the value compiled. */
 size_t mh_engine__compile_expr(const char *src, const char *path, const char *node_id,
                                struct mh_jp_expr **out, json_t *errors);
+/* The expression in the string member `member` of `cfg` (its pointer: `path`/`member`). */
+size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *member,
+                                 const char *node_id, struct mh_jp_expr **out, json_t *errors);
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                               struct mh_tpl **out, json_t *errors);
 /* A new string: `base` + "/" + `token` escaped as a JSON pointer token (~ -> ~0, / -> ~1). */

@@ -115,6 +115,16 @@ size_t mh_engine__compile_expr(const char *src, const char *path, const char *no
     return 1;
 }
 
+size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *member,
+                                 const char *node_id, struct mh_jp_expr **out, json_t *errors)
+{
+    char *p = mh_engine__pointer_join(path, member);
+    size_t nerr = mh_engine__compile_expr(json_string_value(json_object_get(cfg, member)), p,
+                                          node_id, out, errors);
+    free(p);
+    return nerr;
+}
+
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                               struct mh_tpl **out, json_t *errors)
 {

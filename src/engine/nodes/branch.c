@@ -59,11 +59,7 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
 {
     struct branch *b = mh_xcalloc(1, sizeof(*b));
     n->impl = b;
-    char *p = mh_engine__pointer_join(path, "condition");
-    size_t nerr = mh_engine__compile_expr(json_string_value(json_object_get(cfg, "condition")), p,
-                                          n->id, &b->condition, errors);
-    free(p);
-    return nerr;
+    return mh_engine__compile_member(cfg, path, "condition", n->id, &b->condition, errors);
 }
 
 static void release(void *impl)

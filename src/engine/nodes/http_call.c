@@ -181,10 +181,8 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
             mh_engine__compile_tpl(json_string_value(body), false, p, n->id, &h->body_tpl, errors);
     } else if (json_is_object(body)) {
         char *bp = mh_engine__pointer_join(path, "body");
-        p = mh_engine__pointer_join(bp, "expression");
+        nerr += mh_engine__compile_member(body, bp, "expression", n->id, &h->body_expr, errors);
         free(bp);
-        nerr += mh_engine__compile_expr(json_string_value(json_object_get(body, "expression")), p,
-                                        n->id, &h->body_expr, errors);
     }
     h->timeout_ms = mh_engine__int_or(cfg, "timeout_ms", DEFAULT_TIMEOUT_MS);
     json_t *retry = json_object_get(cfg, "retry");

@@ -64,13 +64,9 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
     n->impl = t;
     const char *st = json_string_value(json_object_get(cfg, "status"));
     t->is_failed = st != NULL && strcmp(st, "failed") == 0;
-    const char *o = json_string_value(json_object_get(cfg, "output"));
-    if (o == NULL)
+    if (json_string_value(json_object_get(cfg, "output")) == NULL)
         return 0;
-    char *p = mh_engine__pointer_join(path, "output");
-    size_t nerr = mh_engine__compile_expr(o, p, n->id, &t->output, errors);
-    free(p);
-    return nerr;
+    return mh_engine__compile_member(cfg, path, "output", n->id, &t->output, errors);
 }
 
 static void release(void *impl)

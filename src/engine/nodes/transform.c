@@ -58,11 +58,7 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
 {
     struct transform *t = mh_xcalloc(1, sizeof(*t));
     n->impl = t;
-    char *p = mh_engine__pointer_join(path, "expression");
-    size_t nerr = mh_engine__compile_expr(json_string_value(json_object_get(cfg, "expression")), p,
-                                          n->id, &t->expr, errors);
-    free(p);
-    return nerr;
+    return mh_engine__compile_member(cfg, path, "expression", n->id, &t->expr, errors);
 }
 
 static void release(void *impl)
