@@ -549,4 +549,9 @@ MH_MUSTCHECK enum mh_err mh_engine_preview(const struct mh_wf *wf,
 MH_MUSTCHECK enum mh_err mh_engine_replay(const struct mh_wf *wf, const struct mh_event *events,
                                           size_t n, json_t **report);
 
+/* Whether s is an RFC 3339 timestamp with a zone (2026-12-06T19:30:00Z, ...+01:00, fractions
+ * allowed, a valid calendar date); if so *out_ms is its Unix time in milliseconds. The one
+ * parser of such timestamps: the engine's `timestamp` inputs and the API's `since`/`until`. */
+MH_MUSTCHECK bool mh_engine_parse_rfc3339(const char *s, int64_t *out_ms);
+
 #endif

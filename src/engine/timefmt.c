@@ -263,6 +263,11 @@ bool mh_engine__parse_rfc3339(const char *s, int64_t *out_ms)
     return true;
 }
 
+bool mh_engine_parse_rfc3339(const char *s, int64_t *out_ms)
+{
+    return mh_engine__parse_rfc3339(s, out_ms);
+}
+
 void mh_engine__format_rfc3339(int64_t ms, char *out, size_t cap)
 {
     int64_t days = ms / MS_PER_DAY, rem = ms % MS_PER_DAY;

@@ -277,13 +277,20 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
                "allow_private_targets is on: http_call may reach loopback, private, link-local "
                "and cloud metadata addresses. Development only; in production leave it off and "
                "name internal targets in outbound_allowlist or a project's allow-list");
-    rt->nthreads = opts->workers;
-    rt->threads = mh_xcalloc((size_t)(rt->nthreads ? rt->nthreads : 1), sizeof(pthread_t));
-    for (int i = 0; i < rt->nthreads; i++)
-        pthread_create(&rt->threads[i], NULL, worker_main, rt);
-    if (opts->listen_db_url && opts->listen_db_url[0]) {
-        rt->has_listener = true;
-        pthread_create(&rt->listener, NULL, listener_main, rt);
+    rt->threads = mh_xcalloc((size_t)(opts->workers ? opts->workers : 1), sizeof(pthread_t));
+    bool started = true;
+    for (int i = 0; i < opts->workers && started; i++) {
+        started = pthread_create(&rt->threads[i], NULL, worker_main, rt) == 0;
+        rt->nthreads += started; /* what stop joins: only the threads that exist */
+    }
+    if (started && opts->listen_db_url && opts->listen_db_url[0])
+        started = rt->has_listener = pthread_create(&rt->listener, NULL, listener_main, rt) == 0;
+    if (!started) {
+        int running = rt->nthreads;
+        mh_engine_runtime_stop(rt);
+        return mh_err_set(info, MH_EUNAVAILABLE, "engine", -1,
+                          "could not start the worker threads (%d of %d running)", running,
+                          opts->workers);
     }
     mh_log(MH_LOG_INFO, "engine", "runtime started: %d worker(s), batch %d, worker id %s",
            rt->nthreads, rt->opts.batch, rt->worker_id);

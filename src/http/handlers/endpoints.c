@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/webhook_sig.h"
+#include "engine/engine.h"
 #include "runtime/store.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
@@ -871,30 +872,6 @@ out:
     mh_api_close(&api);
 }
 
-/* An RFC 3339 timestamp with a zone (2026-12-06T19:30:00Z, ...+01:00, fractions allowed), which
- * PostgreSQL reads as timestamptz. */
-static bool is_timestamp(const char *s)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (strlen(s) > 40 ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
-        return false;
-    const char *p = s + n;
-    if (*p == '.') {
-        p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (strcmp(p, "Z") == 0 || strcmp(p, "z") == 0)
-        return true;
-    int zh, zm, zn = 0;
-    return (*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &zh, &zm, &zn) == 2 && zn == 5 &&
-           p[6] == '\0' && zh <= 23 && zm <= 59;
-}
-
 /*
  * Every delivery of the project, newest first, through the endpoints' own index: each
  * endpoint's newest matching rows, merged (no project-wide index for the intake to maintain).
@@ -949,7 +926,8 @@ void mh_h_deliveries_list_project(struct mh_http_req *req, void *app)
     const char *times[] = {since, until};
     const char *names[] = {"?since", "?until"};
     for (size_t i = 0; i < 2; i++) {
-        if (times[i] != NULL && !is_timestamp(times[i])) {
+        int64_t ms;
+        if (times[i] != NULL && !mh_engine_parse_rfc3339(times[i], &ms)) {
             mh_http_respond_error(req, 422, "invalid",
                                   "since and until must be RFC 3339 timestamps such as "
                                   "2026-12-06T19:30:00Z",
