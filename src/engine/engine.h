@@ -508,6 +508,11 @@ struct mh_engine_preview_in {
     json_t *stand_ins;       /* node id -> stand-in (see mh_engine_preview_check); may be NULL */
     const char *workflow_id; /* shown to expressions as run.workflow; may be NULL */
     int64_t now_ms;          /* the caller's clock: the preview's start */
+    /* The run identity expressions see (run.id, run.version, run.is_test): a preview's own
+     * ("preview", 0, true) when run_id is NULL; a draft test passes the recorded run's. */
+    const char *run_id;
+    int64_t version;
+    bool is_test;
 };
 
 /*
@@ -535,6 +540,27 @@ MH_MUSTCHECK enum mh_err mh_engine_preview_check(const struct mh_wf *wf, json_t 
 MH_MUSTCHECK enum mh_err mh_engine_preview(const struct mh_wf *wf,
                                            const struct mh_engine_preview_in *in, json_t **out,
                                            struct mh_err_info *info);
+
+/* ---- Draft test (drafttest.c) -------------------------------------------------------------- */
+
+/*
+ * A draft compared with what a recorded run produced (docs/api.md, "Testing a draft against past
+ * deliveries"). `published` is the workflow the run executed and events[0..n) its log. The
+ * draft is previewed on the run's recorded trigger, with the run's identity and start time,
+ * and with each outside-world step answered by what the run recorded for the node of the same
+ * id (a call's last response; a delay passes): nothing is sent or waited for. *out is new:
+ * {"differs": bool, "not_simulated": [node ids the draft stopped at: no recorded answer],
+ * "run": C, "nodes": {id: C}}, where a comparison C is {"equal": true, "status"} or {"equal":
+ * false, "published": {"status", "output"?, "error"?} or null, "draft": the same, "paths"?:
+ * [JSON pointers where the outputs differ, at most 20]}, with "stand_in": true on a node the
+ * recorded run answered. Outputs and errors only where the sides differ, so that 500
+ * deliveries stay a bounded answer. Errors: MH_EINVAL when the log does not fit `published` or
+ * does not start with run_started; those of mh_engine_preview.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_draft_compare(const struct mh_wf *draft,
+                                                 const struct mh_wf *published,
+                                                 const struct mh_event *events, size_t n,
+                                                 json_t **out, struct mh_err_info *info);
 
 /* ---- Replay ------------------------------------------------------------------------------- */
 

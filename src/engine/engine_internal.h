@@ -188,6 +188,11 @@ struct mh_node_type {
      * {} for a timer); MH_EINVAL with `info` (its path relative to the stand-in) when it is not
      * one. */
     enum mh_err (*check_stand_in)(const struct mh_wf_node *n, json_t *v, struct mh_err_info *info);
+    /* drafttest.c: the stand-in for node `n` taken from a recorded run's log (what the outside
+     * world answered that run: a call's last response), a new reference; NULL when the log
+     * recorded none, so a draft test stops at the node. */
+    json_t *(*recorded_stand_in)(const struct mh_wf_node *n, const struct mh_event *events,
+                                 size_t n_events);
     /* refs.c: appends the secret names config `cfg` (as written, maybe invalid) uses to `names`
      * (a JSON array, without duplicates). */
     void (*secret_refs)(json_t *cfg, json_t *names);
@@ -214,6 +219,8 @@ const struct mh_jp_expr *mh_engine__node_error_expr_none(const struct mh_wf_node
 enum mh_err mh_engine__node_stand_in_none(const struct mh_wf_node *n, json_t *v,
                                           struct mh_err_info *info);
 void mh_engine__node_secret_refs_none(json_t *cfg, json_t *names);
+json_t *mh_engine__node_recorded_none(const struct mh_wf_node *n, const struct mh_event *events,
+                                      size_t n_events);
 /* The admission of a pure type: its steps are decided at once, never started or parked. */
 const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_node_event what);
 /* The start of a pure type (decide.c): evaluates type->eval and records the step's outcome. */

@@ -208,6 +208,13 @@ void mh_engine__node_secret_refs_none(json_t *cfg, json_t *names)
     (void)cfg, (void)names;
 }
 
+json_t *mh_engine__node_recorded_none(const struct mh_wf_node *n, const struct mh_event *events,
+                                      size_t n_events)
+{
+    (void)n, (void)events, (void)n_events;
+    return NULL;
+}
+
 const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_node_event what)
 {
     (void)s;

@@ -206,8 +206,12 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
         mh_engine__format_rfc3339(now, iso, sizeof(iso));
         json_object_set_new(trigger, "received_at", json_string(iso));
     }
-    rc = mh_engine_event_run_started(PREVIEW_RUN_ID, in->workflow_id ? in->workflow_id : "", 0,
-                                     true, trigger, in->extra, now, &p.events[0], NULL);
+    rc = in->run_id
+             ? mh_engine_event_run_started(in->run_id, in->workflow_id ? in->workflow_id : "",
+                                           in->version, in->is_test, trigger, in->extra, now,
+                                           &p.events[0], NULL)
+             : mh_engine_event_run_started(PREVIEW_RUN_ID, in->workflow_id ? in->workflow_id : "",
+                                           0, true, trigger, in->extra, now, &p.events[0], NULL);
     if (rc != MH_OK)
         goto out;
     p.n_events = 1;

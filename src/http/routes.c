@@ -146,6 +146,8 @@ const struct mh_http_route mh_app_routes[] = {
      false},
     {"POST", "/api/projects/:project_id/workflows/:workflow_id/preview", mh_h_workflows_preview,
      false},
+    {"POST", "/api/projects/:project_id/workflows/:workflow_id/draft-test",
+     mh_h_workflows_draft_test, false},
     {"POST", "/api/expressions/check", mh_h_expressions_check, false},
     {"GET", "/api/workflow-templates", mh_h_workflow_templates_list, false},
     {"GET", "/api/workflow-templates/:template_id", mh_h_workflow_templates_get, false},

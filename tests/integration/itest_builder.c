@@ -882,6 +882,215 @@ MH_TEST(starter_templates_run_as_they_are)
     teardown(&e);
 }
 
+/* ---- Draft test against past deliveries -------------------------------------------------- */
+
+/* POSTs `payload` (JSON) to the endpoint at `url` and waits for its run; the run id goes to
+ * `run` (40 bytes). */
+static void deliver(struct env *e, const char *url, const char *payload, char *run)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct mh_it_resp r;
+    mh_it_http("POST", url, h, payload, strlen(payload), &r);
+    MH_T_ASSERT_EQ(r.status, 202);
+    snprintf(run, 40, "%s", json_string_value(json_object_get(r.json, "run_id")));
+    mh_it_resp_cleanup(&r);
+    json_decref(wait_run(e, run));
+}
+
+/* The definition `def` (JSON text) with node `id`'s config member `member` set to `value`. */
+static char *redefine(const char *def, const char *id, const char *member, const char *value)
+{
+    json_t *d = json_loads(def, 0, NULL);
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(d, "nodes"), i, n)
+    {
+        if (strcmp(json_string_value(json_object_get(n, "id")), id) == 0)
+            json_object_set_new(json_object_get(n, "config"), member, json_string(value));
+    }
+    char *s = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    return s;
+}
+
+/* One delivery's comparison of node `id` in a draft test's answer. */
+static json_t *compared(json_t *answer, size_t delivery, const char *id)
+{
+    json_t *d = json_array_get(json_object_get(answer, "deliveries"), delivery);
+    return json_object_get(json_object_get(d, "nodes"), id);
+}
+
+MH_TEST(draft_test_compares_a_draft_with_past_deliveries)
+{
+    struct env e;
+    setup(&e);
+    hits = 0;
+    struct mh_mock *m = mh_mock_start(count_target, NULL);
+    char url[128], wid[40], other[40], path[200], hook[256], runs[3][40];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/orders", mh_mock_port(m));
+    char *def = order_flow(url);
+    workflow(&e, def, wid);
+    workflow(&e, def, other);
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, wid);
+    json_decref(api(&e, "POST", path, NULL, &st));
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/endpoints", e.project, wid);
+    json_t *ep = api(&e, "POST", path, "{\"verification\": {\"scheme\": \"none\"}}", &st);
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(hook, sizeof(hook), "%s%s", e.s.base, json_string_value(json_object_get(ep, "path")));
+    /* Two big orders (the call is made) and a small one (the branch skips it), oldest first. */
+    deliver(&e, hook, "{\"id\": 1, \"total\": 150}", runs[0]);
+    deliver(&e, hook, "{\"id\": 2, \"total\": 5}", runs[1]);
+    deliver(&e, hook, "{\"id\": 3, \"total\": 300}", runs[2]);
+    MH_T_ASSERT_EQ(__atomic_load_n(&hits, __ATOMIC_SEQ_CST), 2);
+    long long before = footprint(&e);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft-test", e.project, wid);
+
+    /* The draft as published: nothing differs; the recorded responses stand in for the call. */
+    json_t *a = api(&e, "POST", path, "{\"last\": 10}", &st);
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *sum = json_object_get(a, "summary");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(sum, "tested")), 3);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(sum, "differing")), 0);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(sum, "not_simulated")), 0);
+    /* Newest first. */
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
+                           json_array_get(json_object_get(a, "deliveries"), 0), "run_id")),
+                       runs[2]);
+    MH_T_ASSERT(json_is_true(json_object_get(compared(a, 0, "call"), "equal")));
+    MH_T_ASSERT(json_is_true(json_object_get(compared(a, 0, "call"), "stand_in")));
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(compared(a, 1, "call"), "status")),
+                       "skipped");
+    json_decref(a);
+
+    /* A draft whose branch threshold moved: only the order of 150 changes its path. */
+    char *moved = redefine(def, "big", "condition", "steps.prepare.output.total > `200`");
+    size_t blen = strlen(moved) + 64;
+    char *body = malloc(blen);
+    snprintf(body, blen, "{\"definition\": %s}", moved);
+    a = api(&e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    sum = json_object_get(a, "summary");
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(sum, "tested")), 3);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(sum, "differing")), 1);
+    json_t *d2 = json_array_get(json_object_get(a, "deliveries"), 2);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d2, "run_id")), runs[0]);
+    MH_T_ASSERT(json_is_true(json_object_get(d2, "differs")));
+    MH_T_ASSERT(json_is_true(json_object_get(compared(a, 0, "big"), "equal")));
+    json_t *big = compared(a, 2, "big");
+    MH_T_ASSERT(json_is_false(json_object_get(big, "equal")));
+    MH_T_ASSERT(json_is_true(json_object_get(json_object_get(big, "published"), "output")));
+    MH_T_ASSERT(json_is_false(json_object_get(json_object_get(big, "draft"), "output")));
+    MH_T_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(big, "paths"), 0)), "");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
+                           json_object_get(compared(a, 2, "call"), "draft"), "status")),
+                       "skipped");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
+                           json_object_get(compared(a, 2, "small"), "draft"), "status")),
+                       "succeeded");
+    MH_T_ASSERT(json_is_true(json_object_get(compared(a, 1, "small"), "equal")));
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(sum, "nodes"), "big")), 1);
+    json_decref(a);
+    free(body);
+    free(moved);
+
+    /* A draft whose final output changes shape: the differing member's pointer is named. */
+    char *reshaped = redefine(def, "prepare", "expression",
+                              "{id: trigger.body.id, total: trigger.body.total, who: 'ops'}");
+    blen = strlen(reshaped) + 64;
+    body = malloc(blen);
+    snprintf(body, blen, "{\"definition\": %s, \"last\": 1}", reshaped);
+    a = api(&e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(a, "summary"), "tested")), 1);
+    json_t *prep = compared(a, 0, "prepare");
+    MH_T_ASSERT(json_is_false(json_object_get(prep, "equal")));
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(prep, "paths")), 1);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(prep, "paths"), 0)),
+                       "/who");
+    json_decref(a);
+    free(body);
+    free(reshaped);
+
+    /* A call the published version never made has no recorded answer: not simulated. */
+    char *moved_url = redefine(def, "call", "url", url);
+    json_t *dj = json_loads(moved_url, 0, NULL);
+    json_object_set_new(json_array_get(json_object_get(dj, "nodes"), 2), "id",
+                        json_string("call2"));
+    json_t *edge = json_array_get(json_object_get(dj, "edges"), 1);
+    json_object_set_new(edge, "to", json_string("call2"));
+    edge = json_array_get(json_object_get(dj, "edges"), 3);
+    json_object_set_new(edge, "from", json_string("call2"));
+    json_object_set_new(json_object_get(json_array_get(json_object_get(dj, "nodes"), 3), "config"),
+                        "output", json_string("steps.call2.output.body"));
+    char *renamed = json_dumps(dj, JSON_COMPACT);
+    json_decref(dj);
+    blen = strlen(renamed) + 64;
+    body = malloc(blen);
+    snprintf(body, blen, "{\"definition\": %s}", renamed);
+    a = api(&e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(a, "summary"), "not_simulated")), 2);
+    json_t *first = json_array_get(json_object_get(a, "deliveries"), 0);
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_array_get(json_object_get(first, "not_simulated"), 0)), "call2");
+    /* The published "call" is only on one side. */
+    MH_T_ASSERT(json_is_null(json_object_get(compared(a, 0, "call"), "draft")));
+    json_decref(a);
+    free(body);
+    free(renamed);
+    free(moved_url);
+
+    /* Bad input: each a clear 422 with the field's path. */
+    const struct {
+        const char *body;
+        const char *path;
+    } bad[] = {
+        {"{\"last\": 0}", "/last"},
+        {"{\"last\": 501}", "/last"},
+        {"{\"last\": \"ten\"}", "/last"},
+        {"{\"endpoint_id\": \"nope\"}", "/endpoint_id"},
+        {"{\"endpoint_id\": \"00000000-0000-0000-0000-000000000000\"}", "/endpoint_id"},
+        {"{\"definition\": {\"nodes\": [{\"id\": \"x\", \"type\": \"transform\", \"config\": "
+         "{\"expression\": \"a.[\"}}], \"edges\": []}}",
+         "/nodes/0/config/expression"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        struct hreq q;
+        call(&e, e.owner, "POST", path, NULL, bad[k].body, &q);
+        if (q.status != 422 || strcmp(err_path(q.json), bad[k].path) != 0) {
+            char *dump = json_dumps(q.json, JSON_COMPACT);
+            mh_t_fail(__FILE__, __LINE__, "%s: %ld %s", bad[k].body, q.status, dump);
+        }
+        hreq_cleanup(&q);
+    }
+    /* The other workflow's endpoint filter: an endpoint of this workflow only. */
+    char opath[200], obody[128];
+    snprintf(opath, sizeof(opath), "/api/projects/%s/workflows/%s/draft-test", e.project, other);
+    snprintf(obody, sizeof(obody), "{\"endpoint_id\": \"%s\"}",
+             json_string_value(json_object_get(ep, "id")));
+    struct hreq q;
+    call(&e, e.owner, "POST", opath, NULL, obody, &q);
+    MH_T_ASSERT_EQ(q.status, 422);
+    MH_T_ASSERT_STR_EQ(err_path(q.json), "/endpoint_id");
+    hreq_cleanup(&q);
+    /* Nothing was written and nothing was sent again. */
+    MH_T_ASSERT_EQ(footprint(&e), before);
+    MH_T_ASSERT_EQ(__atomic_load_n(&hits, __ATOMIC_SEQ_CST), 2);
+    /* A viewer may not test drafts. */
+    char viewer[128];
+    member(&e, "viewer@example.com", "viewer", viewer);
+    call(&e, viewer, "POST", path, NULL, "{}", &q);
+    MH_T_ASSERT_EQ(q.status, 403);
+    hreq_cleanup(&q);
+    json_decref(ep);
+    mh_mock_stop(m);
+    free(def);
+    teardown(&e);
+}
+
 /* The editor's unit tests render forms from a copy of GET /api/node-types; it must be the
  * server's answer, or those tests test a form nobody sees. */
 MH_TEST(node_types_fixture_matches_the_server)

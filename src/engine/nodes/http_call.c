@@ -127,6 +127,8 @@ static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
 static void replay(struct mh_replay *r, const struct mh_event *ev, size_t i);
 static bool same_json_body(const struct mh_wf_node *n, json_t *recorded, json_t *rebuilt);
 static enum mh_err check_stand_in(const struct mh_wf_node *n, json_t *v, struct mh_err_info *info);
+static json_t *recorded_stand_in(const struct mh_wf_node *n, const struct mh_event *events,
+                                 size_t n_events);
 static void secret_refs(json_t *cfg, json_t *names);
 static void add_name(json_t *names, const char *name);
 static void add_template(json_t *names, const char *src, bool is_url);
@@ -149,6 +151,7 @@ const struct mh_node_type mh_engine__node_http_call = {
     .replay = replay,
     .error_expr = mh_engine__node_error_expr_none,
     .check_stand_in = check_stand_in,
+    .recorded_stand_in = recorded_stand_in,
     .secret_refs = secret_refs,
 };
 
@@ -759,6 +762,31 @@ static enum mh_err check_stand_in(const struct mh_wf_node *n, json_t *v, struct 
         }
     }
     return MH_OK;
+}
+
+/* The response the call's last attempt got in a recorded run, as a stand-in {"status",
+ * "headers", "body" (the text as received)}; NULL when no attempt got one (a network error, a
+ * call never sent, a node the run did not have) or its body was binary. */
+static json_t *recorded_stand_in(const struct mh_wf_node *n, const struct mh_event *events,
+                                 size_t n_events)
+{
+    for (size_t k = n_events; k-- > 0;) {
+        const struct mh_event *ev = &events[k];
+        if (strcmp(ev->type, MH_EV_HTTP_ATTEMPT) != 0 || strcmp(ev->node_id, n->id) != 0)
+            continue;
+        json_t *resp = json_object_get(ev->payload, "response");
+        json_t *status = json_object_get(resp, "status");
+        json_t *body = json_object_get(resp, "body");
+        if (!json_is_integer(status) || !json_is_string(body))
+            return NULL; /* no response, or a binary body (body_b64) a stand-in cannot carry */
+        json_t *headers = json_object_get(resp, "headers");
+        json_t *out = json_pack("{s:O}", "status", status);
+        json_object_set_new(out, "headers",
+                            json_is_object(headers) ? json_deep_copy(headers) : json_object());
+        json_object_set(out, "body", body);
+        return out;
+    }
+    return NULL;
 }
 
 /* ---- Secrets ------------------------------------------------------------------------------ */

@@ -7,6 +7,7 @@
  * time like the migrations).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -188,6 +189,30 @@ static json_t *delivery_trigger(struct mh_api *api, const char *pid, const char 
     return json_incref(trigger);
 }
 
+json_t *mh_h_workflow_draft(struct mh_api *api, const char *pid, const char *wid, json_t *body,
+                            const char *action)
+{
+    json_t *def = NULL;
+    const char *wparams[] = {pid, wid};
+    json_t *row = mh_api_query_row(api, "workflow not found",
+                                   "SELECT (SELECT v.definition FROM workflow_versions v WHERE "
+                                   "v.workflow_id = w.id AND v.state = 'draft') AS draft FROM "
+                                   "workflows w WHERE w.project_id = $1 AND w.id = $2 AND "
+                                   "w.archived_at IS NULL",
+                                   2, wparams);
+    if (row == NULL || !mh_h_workflow_definition(api, body, "definition", &def))
+        return NULL;
+    if (def == NULL)
+        def = json_object_get(row, "draft");
+    if (!json_is_object(def)) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "the workflow has no draft; send a 'definition' to %s", action);
+        mh_http_respond_error(api->req, 409, "no_draft", msg, NULL);
+        return NULL;
+    }
+    return def;
+}
+
 /*
  * POST .../workflows/:wid/preview: the draft (or the given definition) evaluated on a sample
  * trigger by mh_engine_preview. Editors only: previewing is part of editing a workflow (the
@@ -210,24 +235,10 @@ void mh_h_workflows_preview(struct mh_http_req *req, void *app)
         mh_http_respond_error(req, 404, "not_found", "workflow not found", NULL);
         goto out;
     }
-    const char *wparams[] = {pid, wid};
-    json_t *row = mh_api_query_row(&api, "workflow not found",
-                                   "SELECT (SELECT v.definition FROM workflow_versions v WHERE "
-                                   "v.workflow_id = w.id AND v.state = 'draft') AS draft FROM "
-                                   "workflows w WHERE w.project_id = $1 AND w.id = $2 AND "
-                                   "w.archived_at IS NULL",
-                                   2, wparams);
-    json_t *body = row ? mh_api_body(&api) : NULL;
+    json_t *body = mh_api_body(&api);
     if (body == NULL || !mh_api_only_fields(&api, body, fields) ||
-        !mh_h_workflow_definition(&api, body, "definition", &def))
+        (def = mh_h_workflow_draft(&api, pid, wid, body, "preview")) == NULL)
         goto out;
-    if (def == NULL)
-        def = json_object_get(row, "draft");
-    if (!json_is_object(def)) {
-        mh_http_respond_error(req, 409, "no_draft",
-                              "the workflow has no draft; send a 'definition' to preview", NULL);
-        goto out;
-    }
     json_t *sample = json_object_get(body, "trigger");
     json_t *delivery = json_object_get(body, "delivery_id");
     if ((sample == NULL) == (delivery == NULL)) {

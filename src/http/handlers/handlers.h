@@ -134,7 +134,16 @@ bool mh_h_workflow_version_for_run(struct mh_api *api, const char *project_id,
 bool mh_h_workflow_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out);
 
 /* builder.c */
+/* The definition a builder request works on: the body's "definition" when given (checked as
+ * mh_h_workflow_definition does), else the workflow's draft. Borrowed (from the body or the
+ * request's arena); NULL after answering: 404 for an unknown or archived workflow, 409
+ * "no_draft" ("... send a 'definition' to <action>"), 422/413 for a bad definition member. */
+json_t *mh_h_workflow_draft(struct mh_api *api, const char *pid, const char *wid, json_t *body,
+                            const char *action);
 void mh_h_workflows_preview(struct mh_http_req *req, void *app);
+
+/* drafttest.c */
+void mh_h_workflows_draft_test(struct mh_http_req *req, void *app);
 void mh_h_expressions_check(struct mh_http_req *req, void *app);
 void mh_h_workflow_templates_list(struct mh_http_req *req, void *app);
 void mh_h_workflow_templates_get(struct mh_http_req *req, void *app);
