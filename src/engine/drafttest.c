@@ -113,7 +113,8 @@ enum mh_err mh_engine_draft_compare(const struct mh_wf *draft, const struct mh_w
     json_t *pub = NULL, *dr = NULL, *stand_ins = NULL, *extra = NULL;
     *out = NULL;
     if (n == 0 || strcmp(events[0].type, MH_EV_RUN_STARTED) != 0)
-        return mh_err_set(info, MH_EINVAL, "log", -1, "the run's log does not start with run_started");
+        return mh_err_set(info, MH_EINVAL, "log", -1,
+                          "the run's log does not start with run_started");
     enum mh_err rc = mh_engine_fold(published, events, n, &st, info);
     if (rc != MH_OK)
         return rc;
