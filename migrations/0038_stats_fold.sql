@@ -6,6 +6,8 @@
 -- again for the histogram. Now a pass aggregates its runs once, per workflow, minute of creation
 -- and duration bucket, and builds the grains and the project's totals from those few rows.
 -- Same rows in run_stats, same answers.
+ALTER TABLE stats_state ADD COLUMN pending_checked_at timestamptz NOT NULL DEFAULT '-infinity';
+
 CREATE OR REPLACE FUNCTION mh_stats_rollup(p_lag_ms int, p_batch int) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET TimeZone = 'UTC'
 -- The planner's estimate for the walk over every project is far too high and would have it
@@ -21,7 +23,7 @@ DECLARE
     v_last_at  timestamptz;
     v_last_id  uuid;
     v_limit    int := greatest(p_batch, 1);
-    v_caught_up boolean;
+    v_check_pending boolean;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('meshhook.stats_rollup')) THEN
         RETURN jsonb_build_object('runs', 0, 'finished', 0, 'deliveries', 0, 'more', false,
@@ -29,9 +31,16 @@ BEGIN
     END IF;
     SELECT * INTO v_state FROM stats_state WHERE id;
     -- The pending runs are looked up (one primary-key probe each) only when the previous pass
-    -- had caught up with the runs, not on every pass of a backfill: 0023 probed them all on
-    -- every pass, so a backlog of unfinished runs made a backfill quadratic.
-    v_caught_up := v_state.runs_id = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    -- had caught up with the runs, not on every pass of a backfill (0023 probed them all on
+    -- every pass: a backlog of unfinished runs made a backfill quadratic); and, while more than
+    -- 1,000 are pending (a burst waiting in the queue), at most every 10 seconds, so that a run
+    -- waiting in a backlog is probed a few times rather than once per pass.
+    v_check_pending := v_state.runs_id = 'ffffffff-ffff-ffff-ffff-ffffffffffff'
+        AND (v_state.pending_checked_at <= now() - interval '10 seconds'
+             OR NOT EXISTS (SELECT 1 FROM stats_pending_runs OFFSET 1000 LIMIT 1));
+    IF v_check_pending THEN
+        v_state.pending_checked_at := now();
+    END IF;
 
     -- Runs: the next batch in (created_at, id) order, walking each project's
     -- runs_project_recent_idx (project_id, created_at, id).
@@ -51,10 +60,19 @@ BEGIN
          WHERE NOT is_test AND finished_at IS NULL
         ON CONFLICT DO NOTHING RETURNING 1
     ),
+    -- One primary-key probe of runs per pending run (the LIMIT keeps the planner from turning
+    -- this into a join that reads the whole runs table: it did, on every pass, in bench/engine).
+    fin AS (
+        SELECT p.run_id, r.status, r.finished_at
+          FROM stats_pending_runs p
+         CROSS JOIN LATERAL (SELECT x.status, x.finished_at FROM runs x
+                              WHERE x.id = p.run_id AND x.finished_at IS NOT NULL LIMIT 1) r
+         WHERE v_check_pending
+    ),
     done AS (
-        DELETE FROM stats_pending_runs p USING runs r
-         WHERE v_caught_up AND r.id = p.run_id AND r.finished_at IS NOT NULL
-        RETURNING p.project_id, p.workflow_id, p.created_at, r.status, r.finished_at
+        DELETE FROM stats_pending_runs p USING fin
+         WHERE p.run_id = fin.run_id
+        RETURNING p.project_id, p.workflow_id, p.created_at, fin.status, fin.finished_at
     ),
     f AS (
         SELECT project_id, workflow_id, created_at, 1 AS started,
@@ -221,6 +239,7 @@ BEGIN
     END IF;
 
     UPDATE stats_state SET runs_at = v_state.runs_at, runs_id = v_state.runs_id,
+           pending_checked_at = v_state.pending_checked_at,
            deliveries_at = v_state.deliveries_at, deliveries_id = v_state.deliveries_id,
            queue_sampled_at = v_state.queue_sampled_at, pruned_at = v_state.pruned_at
      WHERE id;
