@@ -24,6 +24,8 @@ DECLARE
     v_last_id  uuid;
     v_limit    int := greatest(p_batch, 1);
     v_check_pending boolean;
+    v_oldest_due timestamptz;
+    v_runs_cutoff timestamptz := v_cutoff;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('meshhook.stats_rollup')) THEN
         RETURN jsonb_build_object('runs', 0, 'finished', 0, 'deliveries', 0, 'more', false,
@@ -42,6 +44,19 @@ BEGIN
         v_state.pending_checked_at := now();
     END IF;
 
+    -- Runs still waiting in the queue are left for a later pass: folded now, each would be
+    -- written to stats_pending_runs, probed and deleted (a write per run, as costly as a small
+    -- step); folded once the backlog has drained, they are mostly finished. So the walk stops
+    -- before the oldest job that has been due (or running) for less than 10 minutes, found at
+    -- its place in jobs_due_idx. Jobs due for longer hold nothing back: their runs are folded
+    -- as pending, as before.
+    v_oldest_due := (SELECT j.run_at FROM jobs j
+                      WHERE j.run_at <= now() AND j.run_at > now() - interval '10 minutes'
+                      ORDER BY j.run_at LIMIT 1);
+    IF v_oldest_due IS NOT NULL THEN
+        v_runs_cutoff := least(v_cutoff, v_oldest_due - interval '1 microsecond');
+    END IF;
+
     -- Runs: the next batch in (created_at, id) order, walking each project's
     -- runs_project_recent_idx (project_id, created_at, id).
     WITH b AS (
@@ -50,7 +65,7 @@ BEGIN
                    x.is_test
               FROM runs x
              WHERE x.project_id = p.id AND (x.created_at, x.id) > (v_state.runs_at, v_state.runs_id)
-               AND x.created_at <= v_cutoff
+               AND x.created_at <= v_runs_cutoff
              ORDER BY x.created_at, x.id LIMIT v_limit) r
          ORDER BY r.created_at, r.id LIMIT v_limit
     ),
@@ -145,8 +160,8 @@ BEGIN
     IF v_runs >= v_limit THEN
         v_state.runs_at := v_last_at;
         v_state.runs_id := v_last_id;
-    ELSIF v_cutoff > v_state.runs_at THEN
-        v_state.runs_at := v_cutoff;
+    ELSIF v_runs_cutoff > v_state.runs_at THEN
+        v_state.runs_at := v_runs_cutoff;
         v_state.runs_id := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
     END IF;
 

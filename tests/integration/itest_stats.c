@@ -413,3 +413,52 @@ MH_TEST(a_backlog_of_pending_runs_is_counted_when_it_finishes)
     json_decref(r);
     ienv_stop(&e);
 }
+
+/* Runs still in the queue wait (migration 0038): the walk stops before the oldest job due for
+ * less than 10 minutes, so a burst is folded once it has run rather than written to
+ * stats_pending_runs one row per run. A job due for longer holds nothing back: its run is
+ * folded, as pending. */
+MH_TEST(queued_runs_are_folded_once_their_jobs_are_taken)
+{
+    struct ienv e;
+    const char *args[] = {"--workers", "0", NULL};
+    ienv_setup(&e, args);
+    static const char *const queued_sql =
+        "WITH r AS (INSERT INTO runs (project_id, workflow_id, version_id, status, created_at) "
+        "SELECT $1::uuid, $2::uuid, (SELECT id FROM workflow_versions WHERE workflow_id = "
+        "$2::uuid AND state = 'published'), 'queued', now() - $3::int * interval '1 minute' "
+        "RETURNING id, created_at) INSERT INTO jobs (project_id, run_id, kind, run_at) SELECT "
+        "$1::uuid, id, 'advance', created_at FROM r";
+    const char *p20[] = {e.project, e.workflow, "20"};
+    json_decref(mh_it_sql(e.db.admin_url, queued_sql, 3, p20, NULL));
+    const char *p2[] = {e.project, e.workflow, "2"};
+    json_decref(mh_it_sql(e.db.admin_url, queued_sql, 3, p2, NULL));
+    rollup(&e);
+    json_t *r = stats(&e, e.bearer, "window=1h&grain=minute", 200);
+    MH_T_ASSERT_EQ(num(json_object_get(r, "summary"), "started"), 1);
+    json_decref(r);
+    json_t *rows =
+        mh_it_sql(e.db.admin_url, "SELECT count(*) AS n FROM stats_pending_runs", 0, NULL, NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 1);
+    json_decref(rows);
+
+    /* A worker runs the newer one: its job goes, it succeeds after 1.5 s; it is folded finished,
+     * never pending. */
+    json_decref(
+        mh_it_sql(e.db.admin_url,
+                  "WITH j AS (DELETE FROM jobs WHERE run_at > now() - interval '10 "
+                  "minutes' RETURNING run_id) UPDATE runs SET status = 'succeeded', "
+                  "finished_at = created_at + interval '1500 ms' FROM j WHERE id = j.run_id",
+                  0, NULL, NULL));
+    rollup(&e);
+    r = stats(&e, e.bearer, "window=1h&grain=minute", 200);
+    json_t *s = json_object_get(r, "summary");
+    MH_T_ASSERT_EQ(num(s, "started"), 2);
+    MH_T_ASSERT_EQ(num(s, "succeeded"), 1);
+    near_pct(s, "p50_ms", 1500, __LINE__);
+    json_decref(r);
+    rows = mh_it_sql(e.db.admin_url, "SELECT count(*) AS n FROM stats_pending_runs", 0, NULL, NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 1);
+    json_decref(rows);
+    ienv_stop(&e);
+}
