@@ -91,7 +91,7 @@ start_server true
 login=$(curl -sf -c "$DIR/cookies" -H 'Content-Type: application/json' \
     -d '{"email": "bench@example.com", "password": "bench-password-0123456789"}' \
     "$BASE/api/auth/login")
-csrf=$(echo "$login" | json_field csrf_token)
+csrf=$(printf "%s\n" "$login" | json_field csrf_token)
 TOKEN=$(curl -sf -b "$DIR/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
     -d '{"name": "bench"}' "$BASE/api/tokens" | json_field token)
 api() {
@@ -105,8 +105,8 @@ workflow=$(api POST "/api/projects/$project/workflows" \
 api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
 endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
     '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
-public_id=$(echo "$endpoint" | json_field public_id)
-secret=$(echo "$endpoint" | json_field key.secret)
+public_id=$(printf "%s\n" "$endpoint" | json_field public_id)
+secret=$(printf "%s\n" "$endpoint" | json_field key.secret)
 stop_server
 python3 -c "
 import json

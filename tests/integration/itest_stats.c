@@ -347,3 +347,118 @@ MH_TEST(background_rollup_counts_real_webhooks)
     json_decref(ep);
     ienv_stop(&e);
 }
+
+/* A backlog: 1,500 runs of A are still queued when a pass first sees them (an hour ago, 1,000
+ * under one minute and 500 under the next), then all finish, run k after k ms. With more than
+ * 1,000 pending, the rollup looks them up at most every 10 s (migration 0038): right after one
+ * look-up, their outcomes wait; once 10 s have passed (pending_checked_at moved back here), one
+ * pass counts all 1,500 in their minutes, without counting them as started again. */
+MH_TEST(a_backlog_of_pending_runs_is_counted_when_it_finishes)
+{
+    struct ienv e;
+    const char *args[] = {"--workers", "0", NULL};
+    ienv_setup(&e, args);
+    sql_params(&e,
+               "INSERT INTO runs (project_id, workflow_id, version_id, status, created_at) SELECT "
+               "$1::uuid, $2::uuid, (SELECT id FROM workflow_versions WHERE workflow_id = $2::uuid "
+               "AND state = 'published'), 'queued', date_trunc('hour', now()) - interval '1 hour' "
+               "+ (k > 1000)::int * interval '1 minute' + k * interval '1 ms' FROM "
+               "generate_series(1, 1500) k",
+               e.project, e.workflow);
+    rollup(&e);
+    json_t *r = stats(&e, e.bearer, "window=24h&grain=hour", 200);
+    json_t *s = json_object_get(r, "summary");
+    MH_T_ASSERT_EQ(num(s, "started"), 1500);
+    MH_T_ASSERT_EQ(num(s, "succeeded"), 0);
+    json_decref(r);
+
+    json_decref(mh_it_sql(e.db.admin_url,
+                          "UPDATE runs SET status = 'succeeded', finished_at = created_at + "
+                          "(extract(epoch FROM created_at - date_trunc('minute', created_at)) * "
+                          "1000 + 1) * interval '1 ms'",
+                          0, NULL, NULL));
+    json_decref(mh_it_sql(e.db.admin_url, "UPDATE stats_state SET pending_checked_at = now()", 0,
+                          NULL, NULL));
+    rollup(&e);
+    r = stats(&e, e.bearer, "window=24h&grain=hour", 200);
+    MH_T_ASSERT_EQ(num(json_object_get(r, "summary"), "succeeded"), 0);
+    json_decref(r);
+
+    json_decref(mh_it_sql(e.db.admin_url,
+                          "UPDATE stats_state SET pending_checked_at = now() - interval '11 s'", 0,
+                          NULL, NULL));
+    rollup(&e);
+    r = stats(&e, e.bearer, "window=24h&grain=hour", 200);
+    s = json_object_get(r, "summary");
+    MH_T_ASSERT_EQ(num(s, "started"), 1500);
+    MH_T_ASSERT_EQ(num(s, "succeeded"), 1500);
+    json_decref(r);
+    /* By minute: run k lasted k + 1 ms: 2..1001 ms in the first minute (rank 500: 501 ms),
+     * 1002..1501 ms in the second (rank 250: 1251 ms). */
+    r = stats(&e, e.bearer, "window=24h&grain=minute", 200);
+    json_t *m0 = NULL, *m1 = NULL, *pt;
+    size_t i;
+    json_array_foreach(json_object_get(r, "points"), i, pt)
+    {
+        if (num(pt, "started") == 1000)
+            m0 = pt;
+        else if (num(pt, "started") == 500)
+            m1 = pt;
+    }
+    MH_T_ASSERT(m0 != NULL && m1 != NULL);
+    MH_T_ASSERT_EQ(num(m0, "succeeded"), 1000);
+    MH_T_ASSERT_EQ(num(m1, "succeeded"), 500);
+    near_pct(m0, "p50_ms", 501, __LINE__);
+    near_pct(m1, "p50_ms", 1251, __LINE__);
+    json_decref(r);
+    ienv_stop(&e);
+}
+
+/* Runs still in the queue wait (migration 0038): the walk stops before the oldest job due for
+ * less than 10 minutes, so a burst is folded once it has run rather than written to
+ * stats_pending_runs one row per run. A job due for longer holds nothing back: its run is
+ * folded, as pending. */
+MH_TEST(queued_runs_are_folded_once_their_jobs_are_taken)
+{
+    struct ienv e;
+    const char *args[] = {"--workers", "0", NULL};
+    ienv_setup(&e, args);
+    static const char *const queued_sql =
+        "WITH r AS (INSERT INTO runs (project_id, workflow_id, version_id, status, created_at) "
+        "SELECT $1::uuid, $2::uuid, (SELECT id FROM workflow_versions WHERE workflow_id = "
+        "$2::uuid AND state = 'published'), 'queued', now() - $3::int * interval '1 minute' "
+        "RETURNING id, created_at) INSERT INTO jobs (project_id, run_id, kind, run_at) SELECT "
+        "$1::uuid, id, 'advance', created_at FROM r";
+    const char *p20[] = {e.project, e.workflow, "20"};
+    json_decref(mh_it_sql(e.db.admin_url, queued_sql, 3, p20, NULL));
+    const char *p2[] = {e.project, e.workflow, "2"};
+    json_decref(mh_it_sql(e.db.admin_url, queued_sql, 3, p2, NULL));
+    rollup(&e);
+    json_t *r = stats(&e, e.bearer, "window=1h&grain=minute", 200);
+    MH_T_ASSERT_EQ(num(json_object_get(r, "summary"), "started"), 1);
+    json_decref(r);
+    json_t *rows =
+        mh_it_sql(e.db.admin_url, "SELECT count(*) AS n FROM stats_pending_runs", 0, NULL, NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 1);
+    json_decref(rows);
+
+    /* A worker runs the newer one: its job goes, it succeeds after 1.5 s; it is folded finished,
+     * never pending. */
+    json_decref(
+        mh_it_sql(e.db.admin_url,
+                  "WITH j AS (DELETE FROM jobs WHERE run_at > now() - interval '10 "
+                  "minutes' RETURNING run_id) UPDATE runs SET status = 'succeeded', "
+                  "finished_at = created_at + interval '1500 ms' FROM j WHERE id = j.run_id",
+                  0, NULL, NULL));
+    rollup(&e);
+    r = stats(&e, e.bearer, "window=1h&grain=minute", 200);
+    json_t *s = json_object_get(r, "summary");
+    MH_T_ASSERT_EQ(num(s, "started"), 2);
+    MH_T_ASSERT_EQ(num(s, "succeeded"), 1);
+    near_pct(s, "p50_ms", 1500, __LINE__);
+    json_decref(r);
+    rows = mh_it_sql(e.db.admin_url, "SELECT count(*) AS n FROM stats_pending_runs", 0, NULL, NULL);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 1);
+    json_decref(rows);
+    ienv_stop(&e);
+}
