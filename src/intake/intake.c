@@ -749,11 +749,8 @@ static bool advance(struct pending *p)
         case MH_INTAKE__QUOTA_MUST_WAIT:
             *res = (struct mh_intake_result){.must_wait = true};
             return true;
-        case MH_INTAKE__QUOTA_OK:
-            p->has_place = true;
-            break;
-        default:
-            break;
+        case MH_INTAKE__QUOTA_OK: p->has_place = true; break;
+        default: break;
         }
     }
     if (v->status == 0) {

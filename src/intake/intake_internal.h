@@ -263,8 +263,7 @@ enum mh_intake__quota mh_intake__quota_take(struct mh_intake__quotas *q, const c
                                             bool may_wait, struct mh_intake__quota_info *out);
 /* Releases the place of a delivery that mh_intake__quota_take admitted: `is_recorded` when its
  * run was committed (it counts until the next read of the database). */
-void mh_intake__quota_settle(struct mh_intake__quotas *q, const char *project_id,
-                             bool is_recorded);
+void mh_intake__quota_settle(struct mh_intake__quotas *q, const char *project_id, bool is_recorded);
 /* The project's limits changed: its next delivery reads them first. */
 void mh_intake__quota_forget(struct mh_intake__quotas *q, const char *project_id);
 

@@ -24,8 +24,8 @@
 
 #define BUCKETS 256
 /* An entry whose project sent nothing for this long is no longer refreshed, then dropped. */
-#define IDLE_MS    60000
-#define DROP_MS    300000
+#define IDLE_MS 60000
+#define DROP_MS 300000
 /* A project refused at a limit is read again this soon rather than at the next second. */
 #define EARLY_MS   100
 #define REFRESH_MS 1000

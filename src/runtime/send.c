@@ -40,9 +40,9 @@ struct send_ctx {
     int attempt;
     json_t *request; /* as recorded: placeholders unresolved */
     struct mh_redact_secrets *redactor;
-    json_t *artifact_rules; /* the project's privacy settings when they redact artifacts */
-    char **lines;           /* header lines sent, freed after the call */
-    char *allowlist;        /* the project's outbound allow-list */
+    json_t *artifact_rules;   /* the project's privacy settings when they redact artifacts */
+    char **lines;             /* header lines sent, freed after the call */
+    char *allowlist;          /* the project's outbound allow-list */
     int tenant_max_in_flight; /* the project's http_calls_in_flight limit; 0: none */
     char *url;
     char *body;

@@ -13,7 +13,7 @@
 #include "mock_http.h"
 
 static const char *const accepted_runs_sql =
-    "SELECT count(*) FROM runs WHERE project_id = $1::uuid";
+    "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid";
 
 static long put_limits(struct ienv *e, const char *project, const char *body)
 {
@@ -69,9 +69,8 @@ MH_TEST(runs_in_flight_limit_refuses_with_429_and_a_raised_limit_accepts_again)
     /* Unlimited by default. */
     json_t *l = get_limits(&e, e.project);
     MH_T_ASSERT(json_is_null(json_object_get(l, "runs_in_flight")));
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(l, "effective"),
-                                                      "runs_in_flight")),
-                   0);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(l, "effective"), "runs_in_flight")), 0);
     json_decref(l);
     MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"runs_in_flight\": 3}"), 200);
     for (int i = 0; i < 3; i++)
@@ -114,7 +113,7 @@ MH_TEST(runs_in_flight_limit_refuses_with_429_and_a_raised_limit_accepts_again)
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(l, "runs_in_flight")), 0);
     json_decref(l);
     MH_T_ASSERT_EQ(sql_count(&e,
-                             "SELECT count(*) FROM audit_log WHERE project_id = $1::uuid AND "
+                             "SELECT count(*) AS n FROM audit_log WHERE project_id = $1::uuid AND "
                              "action = 'limits.update'",
                              1, pp),
                    3);
@@ -130,9 +129,8 @@ MH_TEST(the_server_default_applies_to_projects_that_set_none_and_finished_runs_f
     const char *pub = jstr(ep, "public_id");
     const char *pp[] = {e.project};
     json_t *l = get_limits(&e, e.project);
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(l, "defaults"),
-                                                      "runs_in_flight")),
-                   2);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(l, "defaults"), "runs_in_flight")), 2);
     json_decref(l);
     /* Runs finish (the workers run them), and their places come free: ten webhooks one after
      * another, each once the previous one's run has finished, all get in. */
@@ -142,7 +140,7 @@ MH_TEST(the_server_default_applies_to_projects_that_set_none_and_finished_runs_f
             mh_it_sleep_ms(50);
         MH_T_ASSERT_EQ(st, 202);
         MH_T_ASSERT_EQ(wait_for_count(&e,
-                                      "SELECT count(*) FROM runs WHERE project_id = $1::uuid "
+                                      "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid "
                                       "AND status = 'succeeded'",
                                       1, pp, i),
                        i);
@@ -152,7 +150,7 @@ MH_TEST(the_server_default_applies_to_projects_that_set_none_and_finished_runs_f
     MH_T_ASSERT_EQ(usage_of(l, "runs_in_flight"), 0);
     json_decref(l);
     MH_T_ASSERT_EQ(sql_count(&e,
-                             "SELECT coalesce(sum(n), 0) FROM project_run_counts WHERE "
+                             "SELECT coalesce(sum(n), 0) AS n FROM project_run_counts WHERE "
                              "project_id = $1::uuid",
                              1, pp),
                    0);
@@ -176,8 +174,8 @@ MH_TEST(stored_bytes_limit_refuses_once_measured_and_a_raised_limit_accepts_agai
     json_t *l = get_limits(&e, e.project);
     long bytes = usage_of(l, "stored_bytes");
     MH_T_ASSERT(bytes > 2000);
-    MH_T_ASSERT(json_is_string(
-        json_object_get(json_object_get(l, "usage"), "stored_bytes_measured_at")));
+    MH_T_ASSERT(
+        json_is_string(json_object_get(json_object_get(l, "usage"), "stored_bytes_measured_at")));
     json_decref(l);
     /* The intake reads the figure within a second (its refresher). */
     long st = 0;
@@ -203,9 +201,11 @@ static void slow_reply(void *ctx, const struct mh_mock_request *req, struct mh_m
 }
 
 /* A workflow in `project` of one http_call POSTing to `url`; its endpoint's public id. */
-static void call_endpoint(struct ienv *e, const char *project, const char *url, char *public_id)
+static void call_endpoint(struct ienv *e, const char *project_id, const char *url, char *public_id)
 {
-    char path[256], wf[40];
+    char path[256], wf[40], project[40];
+    /* `project_id` may be e->project itself, which is overwritten below. */
+    snprintf(project, sizeof(project), "%s", project_id);
     long st;
     snprintf(path, sizeof(path), "/api/projects/%s/workflows", project);
     json_t *def = json_pack("{s:s, s:{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}}", "name", "calls",
@@ -246,8 +246,8 @@ MH_TEST(http_calls_in_flight_never_exceed_the_limit_while_another_project_flows)
     call_endpoint(&e, other, url_b, pub_b);
     MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"http_calls_in_flight\": 2}"), 200);
     json_t *l = get_limits(&e, e.project);
-    MH_T_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(l, "effective"),
-                                                      "http_calls_in_flight")),
+    MH_T_ASSERT_EQ(json_integer_value(
+                       json_object_get(json_object_get(l, "effective"), "http_calls_in_flight")),
                    2);
     json_decref(l);
     for (int i = 0; i < 10; i++)
@@ -255,8 +255,9 @@ MH_TEST(http_calls_in_flight_never_exceed_the_limit_while_another_project_flows)
     for (int i = 0; i < 4; i++)
         MH_T_ASSERT_EQ(send_one(&e, pub_b, "none"), 202);
     const char *pa[] = {e.project}, *pb[] = {other};
-    const char *done_sql = "SELECT count(*) FROM runs WHERE project_id = $1::uuid AND status = "
-                           "'succeeded'";
+    const char *done_sql =
+        "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid AND status = "
+        "'succeeded'";
     /* The other project's four calls (300 ms each) are done long before the ten of this one,
      * two at a time, could be (1.5 s). */
     MH_T_ASSERT_EQ(wait_for_count(&e, done_sql, 1, pb, 4), 4);
@@ -266,16 +267,18 @@ MH_TEST(http_calls_in_flight_never_exceed_the_limit_while_another_project_flows)
     MH_T_ASSERT_EQ(mh_mock_peak(m, "/a"), 2);
     MH_T_ASSERT(mh_mock_peak(m, "/b") >= 2);
     /* Holding back spent no attempt: one attempt per call, no retry. */
-    MH_T_ASSERT_EQ(sql_count(&e,
-                             "SELECT count(*) FROM events WHERE project_id = $1::uuid AND type = "
-                             "'http_attempt'",
-                             1, pa),
-                   10);
-    MH_T_ASSERT_EQ(sql_count(&e,
-                             "SELECT count(*) FROM events WHERE project_id = $1::uuid AND type = "
-                             "'retry_scheduled'",
-                             1, pa),
-                   0);
+    MH_T_ASSERT_EQ(
+        sql_count(&e,
+                  "SELECT count(*) AS n FROM events WHERE project_id = $1::uuid AND type = "
+                  "'http_attempt'",
+                  1, pa),
+        10);
+    MH_T_ASSERT_EQ(
+        sql_count(&e,
+                  "SELECT count(*) AS n FROM events WHERE project_id = $1::uuid AND type = "
+                  "'retry_scheduled'",
+                  1, pa),
+        0);
     mh_mock_stop(m);
     ienv_stop(&e);
 }

@@ -70,12 +70,12 @@ static void respond(struct mh_api *api, json_t *row)
     json_object_set_new(out, "defaults", def);
     json_object_set_new(out, "effective", eff);
     json_t *measured = json_object_get(row, "measured_at");
-    json_object_set_new(
-        out, "usage",
-        json_pack("{s:I, s:I, s:O}", "runs_in_flight",
-                  json_integer_value(json_object_get(row, "usage_runs")), "stored_bytes",
-                  json_integer_value(json_object_get(row, "usage_bytes")),
-                  "stored_bytes_measured_at", measured ? measured : json_null()));
+    json_object_set_new(out, "usage",
+                        json_pack("{s:I, s:I, s:O}", "runs_in_flight",
+                                  json_integer_value(json_object_get(row, "usage_runs")),
+                                  "stored_bytes",
+                                  json_integer_value(json_object_get(row, "usage_bytes")),
+                                  "stored_bytes_measured_at", measured ? measured : json_null()));
     mh_http_respond_json(api->req, 200, out);
 }
 
