@@ -54,6 +54,16 @@ test('an admin sets limits beside the usage, and an emptied field follows the de
   expect(stored.runs_in_flight).toBeNull();
   expect(stored.http_calls_in_flight).toBe(8);
   await expect(page.getByText('In force: unlimited (the server’s default).').first()).toBeVisible();
+
+  // The overview shows the stored bytes beside the limit, linking here.
+  await api.call('PUT', `/api/projects/${pid}/limits`, { http_calls_in_flight: 8, stored_bytes: 1048576 });
+  await page.getByRole('link', { name: 'Overview' }).click();
+  const card = page.getByTestId('stored-usage');
+  await expect(card).toContainText('Stored');
+  await expect(card).toContainText('limit 1');
+  await expect(card).toContainText('not measured yet');
+  await card.click();
+  await expect(page.getByRole('heading', { name: 'Limits' })).toBeVisible();
   await api.dispose();
 });
 
