@@ -277,6 +277,8 @@ static int cmd_serve(int argc, char **argv)
         .max_batch = cfg.intake_max_batch,
         .doubt_wait_ms = cfg.intake_doubt_wait_ms,
         .refused_body_quota_bytes = cfg.refused_body_quota_bytes,
+        .limit_runs_in_flight = cfg.limit_runs_in_flight,
+        .limit_stored_bytes = cfg.limit_stored_bytes,
     };
     if (mh_intake_create(&io, &app.intake, &info) != MH_OK) {
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);

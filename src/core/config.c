@@ -108,6 +108,12 @@ static const struct cfg_row rows[] = {
      "bytes of refused deliveries' bodies (schema refusals and unpublished workflows, kept for "
      "replay) each project keeps at most; past it they are logged without their body (0: none "
      "kept)"},
+    {"limit_runs_in_flight", CFG_LONG, F(limit_runs_in_flight), "0", 0, 100000000L, false,
+     "runs not yet finished a project may have, unless it sets its own (docs/operations.md, "
+     "\"Resource limits per project\"); a webhook beyond it is answered 429 (0: unlimited)"},
+    {"limit_stored_bytes", CFG_LONG, F(limit_stored_bytes), "0", 0, 1125899906842624L, false,
+     "bytes of runs, events, deliveries and blobs a project may hold, as measured by the "
+     "retention pass, unless it sets its own; past it webhooks are answered 429 (0: unlimited)"},
     {"stats_interval_ms", CFG_INT, F(stats_interval_ms), "10000", 0, 3600000, false,
      "how often the run statistics are brought up to date (docs/observability.md; 0: this "
      "server does not maintain them)"},

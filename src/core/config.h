@@ -48,6 +48,8 @@ struct mh_config {
     int intake_max_batch;
     int intake_doubt_wait_ms;
     long refused_body_quota_bytes;
+    long limit_runs_in_flight;
+    long limit_stored_bytes;
     int stats_interval_ms;
     int stats_lag_ms;
     int stats_batch;

@@ -85,6 +85,8 @@ const struct mh_http_route mh_app_routes[] = {
     {"PUT", "/api/projects/:project_id/outbound", mh_h_outbound_put, false},
     {"GET", "/api/projects/:project_id/retention", mh_h_retention_get, false},
     {"PUT", "/api/projects/:project_id/retention", mh_h_retention_put, false},
+    {"GET", "/api/projects/:project_id/limits", mh_h_limits_get, false},
+    {"PUT", "/api/projects/:project_id/limits", mh_h_limits_put, false},
 
     {"GET", "/api/projects/:project_id/workflows/:workflow_id/endpoints",
      mh_h_endpoints_list_workflow, false},

@@ -103,7 +103,9 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     in->doubt_wait_ms = opts->doubt_wait_ms;
     in->refused_body_quota_bytes = opts->refused_body_quota_bytes;
     in->cache = mh_intake__cache_create();
-    if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
+    if ((rc = mh_intake__quotas_start(in, opts->limit_runs_in_flight, opts->limit_stored_bytes,
+                                      &in->quotas)) != MH_OK ||
+        (rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
         (rc = mh_intake__committer_start(
              in, opts->committers > 0 ? opts->committers : 2,
              opts->max_batch > 0 ? opts->max_batch : MH_INTAKE__DEFAULT_MAX_BATCH, &in->gc)) !=
@@ -121,6 +123,7 @@ void mh_intake_destroy(struct mh_intake *in)
         return;
     mh_intake__committer_stop(in->gc);
     mh_intake__dlog_stop(in->dlog);
+    mh_intake__quotas_stop(in->quotas);
     mh_intake__cache_destroy(in->cache);
     free(in);
 }
@@ -129,6 +132,12 @@ void mh_intake_invalidate(struct mh_intake *in, const char *public_id)
 {
     if (in)
         mh_intake__cache_forget(in->cache, public_id);
+}
+
+void mh_intake_limits_changed(struct mh_intake *in, const char *project_id)
+{
+    if (in && in->quotas && project_id)
+        mh_intake__quota_forget(in->quotas, project_id);
 }
 
 void mh_intake_log_flush(struct mh_intake *in, int timeout_ms)
@@ -528,6 +537,7 @@ struct pending {
     struct job j;
     struct verdict v;
     int attempt;
+    bool has_place; /* holds a place under the project's limits (quota.c) */
     struct mh_intake__item item;
     const struct mh_intake_waiter *waiter; /* NULL: nobody waits (sync use) */
     bool is_queued;                        /* the waiter's suspend was called */
@@ -535,6 +545,8 @@ struct pending {
 };
 
 static bool advance(struct pending *p);
+static enum mh_intake__quota take_place(struct pending *p);
+static void release_place(struct pending *p, bool is_recorded);
 static void committed(struct mh_intake__item *item);
 static void finish(struct pending *p);
 
@@ -598,6 +610,7 @@ static void committed(struct mh_intake__item *item)
     struct mh_intake_result *res = p->res;
     free((char *)item->row_json);
     item->row_json = NULL;
+    release_place(p, item->outcome == MH_INTAKE__ACCEPTED);
     switch (item->outcome) {
     case MH_INTAKE__ACCEPTED:
         res->status = 202;
@@ -656,6 +669,38 @@ static void committed(struct mh_intake__item *item)
     finish(p);
 }
 
+/* The project's limits (quota.c): a place for the delivery, or a 429 verdict in p->v. */
+static enum mh_intake__quota take_place(struct pending *p)
+{
+    struct mh_intake__quota_info qi;
+    struct verdict *v = &p->v;
+    enum mh_intake__quota q =
+        mh_intake__quota_take(p->in->quotas, p->ep->project_id, !p->is_nonblocking, &qi);
+    if (q == MH_INTAKE__QUOTA_RUNS) {
+        *v = (struct verdict){.status = 429, .code = "runs_in_flight_limit", .retry_after_s = 1};
+        snprintf(v->message, sizeof(v->message),
+                 "this project has %ld runs in flight, its limit is %ld (runs_in_flight); "
+                 "nothing was recorded, retry later",
+                 qi.usage, qi.limit);
+    } else if (q == MH_INTAKE__QUOTA_BYTES) {
+        *v = (struct verdict){.status = 429, .code = "stored_bytes_limit", .retry_after_s = 600};
+        snprintf(v->message, sizeof(v->message),
+                 "this project stores %ld bytes, its limit is %ld (stored_bytes); nothing was "
+                 "recorded, retry later",
+                 qi.usage, qi.limit);
+    }
+    return q;
+}
+
+/* Gives back the delivery's place, if it holds one. */
+static void release_place(struct pending *p, bool is_recorded)
+{
+    if (!p->has_place)
+        return;
+    p->has_place = false;
+    mh_intake__quota_settle(p->in->quotas, p->ep->project_id, is_recorded);
+}
+
 /* Judges the delivery on p->ep and records it: true when `res` is final, false when the
  * delivery is queued for its group commit. */
 static bool advance(struct pending *p)
@@ -699,8 +744,22 @@ static bool advance(struct pending *p)
             mh_intake__endpoint_unref(fresh);
         }
     }
-    if (v->status == 0)
-        return record(p);
+    if (v->status == 0 && !p->has_place) {
+        switch (take_place(p)) {
+        case MH_INTAKE__QUOTA_MUST_WAIT:
+            *res = (struct mh_intake_result){.must_wait = true};
+            return true;
+        case MH_INTAKE__QUOTA_OK: p->has_place = true; break;
+        default: break;
+        }
+    }
+    if (v->status == 0) {
+        /* From a false return on, `p` is the committer's. */
+        if (!record(p))
+            return false;
+        release_place(p, false);
+        return true;
+    }
     res->status = v->status;
     res->retry_after_s = v->retry_after_s;
     res->body = error_body(rq->request_id, v->code, v->message);
@@ -746,6 +805,8 @@ static void finish(struct pending *p)
     json_decref(p->v.schema_errors);
     json_decref(p->j.headers);
     json_decref(p->j.body_value);
+    if (p->ep)
+        release_place(p, false);
     mh_intake__endpoint_unref(p->ep);
     const struct mh_intake_waiter *waiter = p->is_queued ? p->waiter : NULL;
     free(p);

@@ -45,6 +45,10 @@ struct mh_intake_opts {
     int doubt_wait_ms;
     /* Bytes of refused bodies kept for replay per project (docs/webhooks.md); 0: none. */
     long refused_body_quota_bytes;
+    /* The server's resource limits per project, for projects that set none (0: unlimited):
+     * runs not finished, and bytes stored (docs/operations.md, "Resource limits per project"). */
+    long limit_runs_in_flight;
+    long limit_stored_bytes;
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption
@@ -162,6 +166,10 @@ void mh_intake_rejudged_cleanup(struct mh_intake_rejudged *r);
  * management API calls it after committing a change. Other instances notice the change through
  * the endpoint's config_version, at the latest when they next accept a delivery. */
 void mh_intake_invalidate(struct mh_intake *in, const char *public_id);
+/* The resource limits of `project_id` changed (the management API, after committing): this
+ * instance reads them before judging the project's next delivery. Other instances read them
+ * within a second. NULL-tolerant. */
+void mh_intake_limits_changed(struct mh_intake *in, const char *project_id);
 
 /* Waits until the refused-delivery log queued so far is written (at most timeout_ms). */
 void mh_intake_log_flush(struct mh_intake *in, int timeout_ms);

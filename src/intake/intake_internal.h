@@ -235,6 +235,38 @@ void mh_intake__dlog_stop(struct mh_intake__dlog *d);
 void mh_intake__dlog_add_new(struct mh_intake__dlog *d, json_t *row);
 void mh_intake__dlog_flush(struct mh_intake__dlog *d, int timeout_ms);
 
+/* ---- Resource limits per project (quota.c) ------------------------------------------------ */
+
+enum mh_intake__quota {
+    MH_INTAKE__QUOTA_OK = 0,    /* a place is reserved: settle it with mh_intake__quota_settle */
+    MH_INTAKE__QUOTA_RUNS,      /* the project is at its runs-in-flight limit */
+    MH_INTAKE__QUOTA_BYTES,     /* the project holds its stored-bytes limit or more */
+    MH_INTAKE__QUOTA_MUST_WAIT, /* not known yet, and the caller may not wait on the database */
+};
+
+struct mh_intake__quota_info {
+    long limit;
+    long usage;
+};
+
+struct mh_intake__quotas;
+/* Starts the refresher thread. The defaults are the server's limits (0: unlimited) for projects
+ * that set none. */
+MH_MUSTCHECK enum mh_err mh_intake__quotas_start(struct mh_intake *in, long default_runs,
+                                                 long default_bytes,
+                                                 struct mh_intake__quotas **out);
+void mh_intake__quotas_stop(struct mh_intake__quotas *q);
+/* Judges one more delivery of `project_id` against its limits; on MH_INTAKE__QUOTA_OK it holds
+ * a place until mh_intake__quota_settle. A project not known yet is read first when `may_wait`
+ * (a statement on the pool), else MUST_WAIT. `out` gets the limit and usage of a refusal. */
+enum mh_intake__quota mh_intake__quota_take(struct mh_intake__quotas *q, const char *project_id,
+                                            bool may_wait, struct mh_intake__quota_info *out);
+/* Releases the place of a delivery that mh_intake__quota_take admitted: `is_recorded` when its
+ * run was committed (it counts until the next read of the database). */
+void mh_intake__quota_settle(struct mh_intake__quotas *q, const char *project_id, bool is_recorded);
+/* The project's limits changed: its next delivery reads them first. */
+void mh_intake__quota_forget(struct mh_intake__quotas *q, const char *project_id);
+
 /* ---- The intake ---------------------------------------------------------------------------- */
 
 struct mh_intake {
@@ -250,6 +282,7 @@ struct mh_intake {
     struct mh_intake__cache *cache;
     struct mh_intake__committer *gc;
     struct mh_intake__dlog *dlog;
+    struct mh_intake__quotas *quotas;
 };
 
 #endif

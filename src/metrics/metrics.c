@@ -81,6 +81,8 @@ static const char *const delivery_names[MH_MD__COUNT] = {"accepted",
                                                          "schema_validation_failed",
                                                          "not_published",
                                                          "bad_idempotency_key",
+                                                         "runs_in_flight_limit",
+                                                         "stored_bytes_limit",
                                                          "unavailable",
                                                          "internal"};
 static const char *const run_status_names[MH_MR__COUNT] = {"succeeded", "failed", "canceled"};

@@ -68,7 +68,8 @@ struct xfer {
     long timeout_ms;
     long connect_timeout_ms;
     char tenant[MH_OUTBOUND_TENANT_MAX + 1];
-    char *allowlist; /* NULL: none */
+    int tenant_max_in_flight; /* 0: the executor's per-tenant share */
+    char *allowlist;          /* NULL: none */
 
     struct quota *quota; /* its tenant's accepted count; under the engine's lock */
 
@@ -99,6 +100,7 @@ struct tenant {
     struct tenant *ready_next; /* the ready ring */
     uint64_t hash;
     int running;
+    int cap;       /* the newest request's tenant_max_in_flight; 0: none */
     bool is_ready; /* in the ready ring: has waiting requests and a free share */
     struct xfer *wait_head;
     struct xfer *wait_tail;
@@ -308,6 +310,7 @@ void mh_outbound_destroy(struct mh_outbound *o)
 static struct xfer *xfer_copy(const struct mh_outbound_request *req)
 {
     struct xfer *x = mh_xcalloc(1, sizeof(*x));
+    x->tenant_max_in_flight = req->tenant_max_in_flight > 0 ? req->tenant_max_in_flight : 0;
     x->method = mh_xstrdup(req->method);
     x->url = mh_xstrdup(req->url);
     if (req->headers != NULL) {
@@ -497,6 +500,9 @@ static void take_incoming(struct mh_outbound *o, bool *is_stopping)
         struct tenant *t = tenant_get(o, x->tenant);
         x->next = NULL;
         x->t = t;
+        /* The tenant's own bound follows its newest request (a changed setting applies to the
+         * next request taken). */
+        t->cap = x->tenant_max_in_flight;
         if (t->wait_tail != NULL)
             t->wait_tail->next = x;
         else
@@ -549,7 +555,10 @@ static void tenant_settle(struct mh_outbound *o, struct tenant *t)
 {
     if (t->is_ready)
         return;
-    if (t->wait_head != NULL && t->running < o->opts.max_in_flight_per_tenant) {
+    int share = o->opts.max_in_flight_per_tenant;
+    if (t->cap > 0 && t->cap < share)
+        share = t->cap;
+    if (t->wait_head != NULL && t->running < share) {
         t->is_ready = true;
         t->ready_next = NULL;
         if (o->ready_tail != NULL)

@@ -127,6 +127,11 @@ struct mh_outbound_request {
     long timeout_ms;
     long connect_timeout_ms;
     const char *tenant;
+    /* The tenant's own bound on its requests running at once (e.g. a project's
+     * http_calls_in_flight limit), below the executor's per-tenant share; 0: that share alone.
+     * Requests beyond it wait in the tenant's queue, served in turn with other tenants'. The
+     * newest request of a tenant sets it for the requests it waits with. */
+    int tenant_max_in_flight;
     const char *allowlist;
     /* The URL's scheme, host or port holds a secret value: the origin is then never written to
      * a log line, an error message, the response's `origin` or a breaker transition report;

@@ -325,6 +325,14 @@ enum mh_err mh_retention_pass(struct mh_db_conn *c, const struct mh_retention_op
                 MH_OK)
             break;
     }
+    /* Every project's stored bytes for its limit (migration 0033), measured after the purge so
+     * that the figure is what stays. A failure leaves the previous figures: the pass itself
+     * succeeded. */
+    if (rc == MH_OK && !is_stopped(&p)) {
+        struct mh_err_info minfo = MH_ERR_INFO_INIT;
+        if (mh_db_query(c, "SELECT mh_limits_measure()", 0, NULL, NULL, NULL, &minfo) != MH_OK)
+            mh_log(MH_LOG_WARN, "retention", "stored bytes not measured: %s", minfo.message);
+    }
 out:
     if (is_locked)
         (void)!mh_db_exec_script(c, UNLOCK_SQL, NULL);

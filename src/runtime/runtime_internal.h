@@ -112,8 +112,9 @@ void mh_runtime__wf_cache_clear(struct mh_engine_runtime *rt);
 
 /* What a batch's sends of one project need from its settings (loaded with the batch). */
 struct mh_runtime__settings {
-    json_t *artifact_rules; /* privacy settings when they redact recorded bodies, else NULL */
-    char *allowlist;        /* the project's outbound allow-list, "" for none */
+    json_t *artifact_rules;   /* privacy settings when they redact recorded bodies, else NULL */
+    char *allowlist;          /* the project's outbound allow-list, "" for none */
+    int http_calls_in_flight; /* the project's own bound on its calls at once; 0: none */
 };
 /* Loads them on `c` (the batch's transaction, in the project), from a cache of a few seconds
  * when fresh. A database error fails the batch. */

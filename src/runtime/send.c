@@ -40,9 +40,10 @@ struct send_ctx {
     int attempt;
     json_t *request; /* as recorded: placeholders unresolved */
     struct mh_redact_secrets *redactor;
-    json_t *artifact_rules; /* the project's privacy settings when they redact artifacts */
-    char **lines;           /* header lines sent, freed after the call */
-    char *allowlist;        /* the project's outbound allow-list */
+    json_t *artifact_rules;   /* the project's privacy settings when they redact artifacts */
+    char **lines;             /* header lines sent, freed after the call */
+    char *allowlist;          /* the project's outbound allow-list */
+    int tenant_max_in_flight; /* the project's http_calls_in_flight limit; 0: none */
     char *url;
     char *body;
     size_t body_len;
@@ -205,14 +206,17 @@ enum mh_err mh_runtime__settings_load(struct mh_engine_runtime *rt, struct mh_db
             rc = mh_db_query_row(c,
                                  "SELECT coalesce((SELECT string_agg(e, ',') FROM "
                                  "project_outbound p, jsonb_array_elements_text(p.allowlist) e "
-                                 "WHERE p.project_id = $1), '') AS allowlist",
+                                 "WHERE p.project_id = $1), '') AS allowlist, coalesce((SELECT "
+                                 "l.http_calls_in_flight FROM project_limits l WHERE "
+                                 "l.project_id = $1), 0)::int AS http_calls_in_flight",
                                  1, params, &row, info);
         if (rc != MH_OK) {
             json_decref(settings);
             return rc;
         }
-        entry = json_pack("{s:I, s:O, s:O}", "at", (json_int_t)now, "settings", settings,
-                          "allowlist", json_object_get(row, "allowlist"));
+        entry = json_pack("{s:I, s:O, s:O, s:O}", "at", (json_int_t)now, "settings", settings,
+                          "allowlist", json_object_get(row, "allowlist"), "http_calls_in_flight",
+                          json_object_get(row, "http_calls_in_flight"));
         json_decref(settings);
         json_decref(row);
         if (entry == NULL)
@@ -228,6 +232,8 @@ enum mh_err mh_runtime__settings_load(struct mh_engine_runtime *rt, struct mh_db
         out->artifact_rules = json_deep_copy(settings);
     const char *list = json_string_value(json_object_get(entry, "allowlist"));
     out->allowlist = mh_xstrdup(list ? list : "");
+    out->http_calls_in_flight =
+        (int)json_integer_value(json_object_get(entry, "http_calls_in_flight"));
     json_decref(entry);
     return MH_OK;
 }
@@ -405,6 +411,7 @@ static void send_submit(struct send_ctx *s, const struct mh_engine_action *a)
         .timeout_ms = a->timeout_ms > 0 ? (long)a->timeout_ms : 30000,
         .connect_timeout_ms = 10000,
         .tenant = s->project_id,
+        .tenant_max_in_flight = s->tenant_max_in_flight,
         .allowlist = s->allowlist,
         .is_origin_secret = mh_engine_request_origin_is_secret(s->request, s->shown_origin,
                                                                sizeof(s->shown_origin)),
@@ -470,6 +477,7 @@ void mh_runtime__send_dispatch(struct mh_engine_runtime *rt, const struct mh_run
     s->request = json_deep_copy(a->request);
     s->artifact_rules = settings->artifact_rules ? json_deep_copy(settings->artifact_rules) : NULL;
     s->allowlist = mh_xstrdup(settings->allowlist ? settings->allowlist : "");
+    s->tenant_max_in_flight = settings->http_calls_in_flight;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     if (send->error) {
         report_send_failure(s, "invalid_request", send->error);

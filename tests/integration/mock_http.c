@@ -28,6 +28,10 @@ struct mh_mock {
     char paths[MAX_PATHS][128];
     int counts[MAX_PATHS];
     int total;
+    int active[MAX_PATHS]; /* requests of the path being answered now */
+    int peak[MAX_PATHS];   /* the most at once */
+    bool is_concurrent;    /* each connection on a thread of its own */
+    int live;              /* such threads running (under mu) */
     char *transcript;
     size_t transcript_len;
 };
@@ -46,6 +50,20 @@ static int bump(struct mh_mock *m, const char *path)
             return ++m->counts[i];
     }
     return 0;
+}
+
+/* The slot of `path` (without query) among those seen, or -1. Under mu. */
+static int path_slot(struct mh_mock *m, const char *path)
+{
+    char p[128];
+    snprintf(p, sizeof(p), "%.127s", path);
+    char *q = strchr(p, '?');
+    if (q)
+        *q = '\0';
+    for (int i = 0; i < MAX_PATHS; i++)
+        if (strcmp(m->paths[i], p) == 0)
+            return i;
+    return -1;
 }
 
 static void serve_one(struct mh_mock *m, int c)
@@ -92,6 +110,9 @@ static void serve_one(struct mh_mock *m, int c)
     memcpy(m->transcript + m->transcript_len, "\n\n", 2);
     m->transcript_len += 2;
     m->transcript[m->transcript_len] = '\0';
+    int slot = path_slot(m, path);
+    if (slot >= 0 && ++m->active[slot] > m->peak[slot])
+        m->peak[slot] = m->active[slot];
     pthread_mutex_unlock(&m->mu);
     struct mh_mock_request req = {method, path, buf, hdr_end + 4, (size_t)clen, hit};
     struct mh_mock_reply *rep = calloc(1, sizeof(*rep));
@@ -110,8 +131,31 @@ static void serve_one(struct mh_mock *m, int c)
                       rep->status, rep->content_type, strlen(rep->body), rep->headers);
     (void)!send(c, head, (size_t)hl, MSG_NOSIGNAL);
     (void)!send(c, rep->body, strlen(rep->body), MSG_NOSIGNAL);
+    if (slot >= 0) {
+        pthread_mutex_lock(&m->mu);
+        m->active[slot]--;
+        pthread_mutex_unlock(&m->mu);
+    }
     free(rep);
     free(buf);
+}
+
+struct conn {
+    struct mh_mock *m;
+    int fd;
+};
+
+static void *conn_main(void *arg)
+{
+    struct conn *cn = arg;
+    struct mh_mock *m = cn->m;
+    serve_one(m, cn->fd);
+    close(cn->fd);
+    free(cn);
+    pthread_mutex_lock(&m->mu);
+    m->live--;
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
 }
 
 static void *accept_loop(void *arg)
@@ -124,10 +168,46 @@ static void *accept_loop(void *arg)
         int c = accept(m->fd, NULL, NULL);
         if (c < 0)
             continue;
+        pthread_mutex_lock(&m->mu);
+        bool is_concurrent = m->is_concurrent;
+        pthread_mutex_unlock(&m->mu);
+        if (is_concurrent) {
+            struct conn *cn = malloc(sizeof(*cn));
+            *cn = (struct conn){m, c};
+            pthread_t t;
+            pthread_mutex_lock(&m->mu);
+            m->live++;
+            pthread_mutex_unlock(&m->mu);
+            if (pthread_create(&t, NULL, conn_main, cn) == 0) {
+                pthread_detach(t);
+                continue;
+            }
+            pthread_mutex_lock(&m->mu);
+            m->live--;
+            pthread_mutex_unlock(&m->mu);
+            free(cn);
+        }
         serve_one(m, c);
         close(c);
     }
     return NULL;
+}
+
+struct mh_mock *mh_mock_start_concurrent(mh_mock_fn fn, void *ctx)
+{
+    struct mh_mock *m = mh_mock_start_port(0, fn, ctx);
+    pthread_mutex_lock(&m->mu);
+    m->is_concurrent = true;
+    pthread_mutex_unlock(&m->mu);
+    return m;
+}
+
+int mh_mock_peak(struct mh_mock *m, const char *path)
+{
+    pthread_mutex_lock(&m->mu);
+    int slot = path_slot(m, path), n = slot >= 0 ? m->peak[slot] : 0;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 struct mh_mock *mh_mock_start(mh_mock_fn fn, void *ctx)
@@ -190,6 +270,15 @@ void mh_mock_stop(struct mh_mock *m)
         return;
     m->stop = true;
     pthread_join(m->thread, NULL);
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        int live = m->live;
+        pthread_mutex_unlock(&m->mu);
+        if (live == 0)
+            break;
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
     close(m->fd);
     free(m->transcript);
     pthread_mutex_destroy(&m->mu);

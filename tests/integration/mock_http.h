@@ -35,7 +35,11 @@ struct mh_mock;
 struct mh_mock *mh_mock_start(mh_mock_fn fn, void *ctx);
 /* The same on a given port (0: any). */
 struct mh_mock *mh_mock_start_port(int port, mh_mock_fn fn, void *ctx);
+/* The same, answering each connection on a thread of its own, so that slow replies overlap. */
+struct mh_mock *mh_mock_start_concurrent(mh_mock_fn fn, void *ctx);
 int mh_mock_port(const struct mh_mock *m);
+/* The most requests for `path` (without query) that were being answered at once. */
+int mh_mock_peak(struct mh_mock *m, const char *path);
 /* Requests received so far for `path` (without query), or all paths when NULL. */
 int mh_mock_hits(struct mh_mock *m, const char *path);
 /* Copies the raw text of every request received so far (malloc'd). */

@@ -86,6 +86,9 @@ void mh_h_alerts_history(struct mh_http_req *req, void *app);
 /* retention.c */
 void mh_h_retention_get(struct mh_http_req *req, void *app);
 void mh_h_retention_put(struct mh_http_req *req, void *app);
+/* limits.c */
+void mh_h_limits_get(struct mh_http_req *req, void *app);
+void mh_h_limits_put(struct mh_http_req *req, void *app);
 
 /* outbound.c */
 void mh_h_outbound_get(struct mh_http_req *req, void *app);

@@ -357,3 +357,12 @@ export interface BulkAnswer {
   succeeded: number;
   failed: number;
 }
+
+/** GET /api/projects/{id}/limits (docs/operations.md, "Resource limits per project"). */
+export type LimitField = 'runs_in_flight' | 'http_calls_in_flight' | 'stored_bytes';
+export interface ProjectLimits extends Record<LimitField, number | null> {
+  updated_at: string | null;
+  defaults: Record<LimitField, number>;
+  effective: Record<LimitField, number>;
+  usage: { runs_in_flight: number; stored_bytes: number; stored_bytes_measured_at: string | null };
+}

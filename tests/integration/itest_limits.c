@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resource limits per project (migration 0033, src/intake/quota.c, src/http/handlers/limits.c,
+ * docs/operations.md "Resource limits per project"): a webhook beyond a project's runs in flight
+ * or stored bytes is answered 429 with Retry-After and nothing is recorded; under the limit, or
+ * once it is raised, webhooks are accepted again; the runs-in-flight count follows runs that
+ * finish; a project's http_calls never run more at once than its limit while another project's
+ * calls flow; bad settings are a 422 naming the field, and nothing is stored.
+ */
+#include <string.h>
+
+#include "itest_intake_common.h"
+#include "mock_http.h"
+
+static const char *const accepted_runs_sql =
+    "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid";
+
+static long put_limits(struct ienv *e, const char *project, const char *body)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/limits", project);
+    json_decref(iapi(e, "PUT", path, body, &st));
+    return st;
+}
+
+static json_t *get_limits(struct ienv *e, const char *project)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/limits", project);
+    json_t *r = iapi(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    return r;
+}
+
+static long usage_of(json_t *limits, const char *name)
+{
+    return (long)json_integer_value(json_object_get(json_object_get(limits, "usage"), name));
+}
+
+/* POSTs "{}" to the endpoint; on 429 checks the answer's code, message and Retry-After. */
+static long send_one(struct ienv *e, const char *public_id, const char *refusal_code)
+{
+    struct mh_it_resp r;
+    const char *const headers[] = {"Content-Type: application/json", NULL};
+    long st = hook(e, public_id, "POST", headers, "{}", 2, &r);
+    if (st == 429) {
+        json_t *err = json_object_get(r.json, "error");
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "code")), refusal_code);
+        MH_T_ASSERT(strstr(json_string_value(json_object_get(err, "message")), "limit") != NULL);
+        char *ra = mh_it_resp_header(&r, "Retry-After");
+        MH_T_ASSERT(ra != NULL && strtol(ra, NULL, 10) >= 1);
+        free(ra);
+    }
+    mh_it_resp_cleanup(&r);
+    return st;
+}
+
+MH_TEST(runs_in_flight_limit_refuses_with_429_and_a_raised_limit_accepts_again)
+{
+    struct ienv e;
+    /* No workers: runs stay queued, in flight. */
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{}");
+    const char *pub = jstr(ep, "public_id");
+    const char *pp[] = {e.project};
+
+    /* Unlimited by default. */
+    json_t *l = get_limits(&e, e.project);
+    MH_T_ASSERT(json_is_null(json_object_get(l, "runs_in_flight")));
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(l, "effective"), "runs_in_flight")), 0);
+    json_decref(l);
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"runs_in_flight\": 3}"), 200);
+    for (int i = 0; i < 3; i++)
+        MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 202);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 429);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 429);
+    /* Nothing of the refused ones was recorded. */
+    MH_T_ASSERT_EQ(sql_count(&e, accepted_runs_sql, 1, pp), 3);
+    l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(usage_of(l, "runs_in_flight"), 3);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(l, "runs_in_flight")), 3);
+    json_decref(l);
+
+    /* Raised: two more get in, then the limit holds again. */
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"runs_in_flight\": 5}"), 200);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 202);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 202);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 429);
+    /* 0 is unlimited. */
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"runs_in_flight\": 0}"), 200);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "runs_in_flight_limit"), 202);
+    MH_T_ASSERT_EQ(sql_count(&e, accepted_runs_sql, 1, pp), 6);
+
+    /* Bad values: 422 with the field's path, nothing stored. */
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/limits", e.project);
+    const char *bad[][2] = {{"{\"runs_in_flight\": -1}", "/runs_in_flight"},
+                            {"{\"stored_bytes\": \"big\"}", "/stored_bytes"},
+                            {"{\"http_calls_in_flight\": 1.5}", "/http_calls_in_flight"},
+                            {"{\"http_calls_in_flight\": 100001}", "/http_calls_in_flight"},
+                            {"{\"runs\": 3}", "/runs"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *r = iapi(&e, "PUT", path, bad[i][0], &st);
+        MH_T_ASSERT_EQ(st, 422);
+        MH_T_ASSERT_STR_EQ(jstr(r, "error.path"), bad[i][1]);
+        json_decref(r);
+    }
+    l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(l, "runs_in_flight")), 0);
+    json_decref(l);
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM audit_log WHERE project_id = $1::uuid AND "
+                             "action = 'limits.update'",
+                             1, pp),
+                   3);
+    json_decref(ep);
+    ienv_stop(&e);
+}
+
+MH_TEST(the_server_default_applies_to_projects_that_set_none_and_finished_runs_free_places)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--limit-runs-in-flight", "2", NULL});
+    json_t *ep = ienv_endpoint(&e, "{}");
+    const char *pub = jstr(ep, "public_id");
+    const char *pp[] = {e.project};
+    json_t *l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(l, "defaults"), "runs_in_flight")), 2);
+    json_decref(l);
+    /* Runs finish (the workers run them), and their places come free: ten webhooks one after
+     * another, each once the previous one's run has finished, all get in. */
+    for (int i = 1; i <= 10; i++) {
+        long st = 0;
+        for (int k = 0; k < 200 && (st = send_one(&e, pub, "runs_in_flight_limit")) == 429; k++)
+            mh_it_sleep_ms(50);
+        MH_T_ASSERT_EQ(st, 202);
+        MH_T_ASSERT_EQ(wait_for_count(&e,
+                                      "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid "
+                                      "AND status = 'succeeded'",
+                                      1, pp, i),
+                       i);
+    }
+    /* The count the intake reads is exact: nothing in flight now. */
+    l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(usage_of(l, "runs_in_flight"), 0);
+    json_decref(l);
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT coalesce(sum(n), 0) AS n FROM project_run_counts WHERE "
+                             "project_id = $1::uuid",
+                             1, pp),
+                   0);
+    json_decref(ep);
+    ienv_stop(&e);
+}
+
+MH_TEST(stored_bytes_limit_refuses_once_measured_and_a_raised_limit_accepts_again)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    json_t *ep = ienv_endpoint(&e, "{}");
+    const char *pub = jstr(ep, "public_id");
+    const char *pp[] = {e.project};
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"stored_bytes\": 2000}"), 200);
+    /* Not measured yet: 0 bytes, under the limit. */
+    for (int i = 0; i < 3; i++)
+        MH_T_ASSERT_EQ(send_one(&e, pub, "stored_bytes_limit"), 202);
+    /* The retention pass measures (here its SQL function, as the schema owner). */
+    json_decref(mh_it_sql(e.db.admin_url, "SELECT mh_limits_measure()", 0, NULL, NULL));
+    json_t *l = get_limits(&e, e.project);
+    long bytes = usage_of(l, "stored_bytes");
+    MH_T_ASSERT(bytes > 2000);
+    MH_T_ASSERT(
+        json_is_string(json_object_get(json_object_get(l, "usage"), "stored_bytes_measured_at")));
+    json_decref(l);
+    /* The intake reads the figure within a second (its refresher). */
+    long st = 0;
+    for (int k = 0; k < 60 && (st = send_one(&e, pub, "stored_bytes_limit")) == 202; k++)
+        mh_it_sleep_ms(50);
+    MH_T_ASSERT_EQ(st, 429);
+    long runs = sql_count(&e, accepted_runs_sql, 1, pp);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "stored_bytes_limit"), 429);
+    MH_T_ASSERT_EQ(sql_count(&e, accepted_runs_sql, 1, pp), runs);
+    /* Raised above the usage: accepted again at once. */
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"stored_bytes\": 1000000000}"), 200);
+    MH_T_ASSERT_EQ(send_one(&e, pub, "stored_bytes_limit"), 202);
+    MH_T_ASSERT_EQ(sql_count(&e, accepted_runs_sql, 1, pp), runs + 1);
+    json_decref(ep);
+    ienv_stop(&e);
+}
+
+static void slow_reply(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *reply)
+{
+    (void)ctx;
+    (void)req;
+    reply->delay_ms = 300;
+}
+
+/* A workflow in `project` of one http_call POSTing to `url`; its endpoint's public id. */
+static void call_endpoint(struct ienv *e, const char *project_id, const char *url, char *public_id)
+{
+    char path[256], wf[40], project[40];
+    /* `project_id` may be e->project itself, which is overwritten below. */
+    snprintf(project, sizeof(project), "%s", project_id);
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", project);
+    json_t *def = json_pack("{s:s, s:{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}}", "name", "calls",
+                            "definition", "nodes", "id", "call", "type", "http_call", "config",
+                            "url", url, "method", "POST", "edges");
+    char *body = json_dumps(def, JSON_COMPACT);
+    json_decref(def);
+    json_t *w = iapi(e, "POST", path, body, &st);
+    free(body);
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(wf, sizeof(wf), "%s", jstr(w, "id"));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", project, wf);
+    json_decref(iapi(e, "POST", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+    char saved_p[40], saved_w[40];
+    snprintf(saved_p, sizeof(saved_p), "%s", e->project);
+    snprintf(saved_w, sizeof(saved_w), "%s", e->workflow);
+    snprintf(e->project, sizeof(e->project), "%s", project);
+    snprintf(e->workflow, sizeof(e->workflow), "%s", wf);
+    json_t *ep = ienv_endpoint(e, "{}");
+    snprintf(public_id, 64, "%s", jstr(ep, "public_id"));
+    json_decref(ep);
+    snprintf(e->project, sizeof(e->project), "%s", saved_p);
+    snprintf(e->workflow, sizeof(e->workflow), "%s", saved_w);
+}
+
+MH_TEST(http_calls_in_flight_never_exceed_the_limit_while_another_project_flows)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "4", NULL});
+    struct mh_mock *m = mh_mock_start_concurrent(slow_reply, NULL);
+    char url_a[128], url_b[128], pub_a[64], pub_b[64], other[40];
+    snprintf(url_a, sizeof(url_a), "http://127.0.0.1:%d/a", mh_mock_port(m));
+    snprintf(url_b, sizeof(url_b), "http://127.0.0.1:%d/b", mh_mock_port(m));
+    mh_it_project(&e.s, e.bearer, "other", other);
+    call_endpoint(&e, e.project, url_a, pub_a);
+    call_endpoint(&e, other, url_b, pub_b);
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"http_calls_in_flight\": 2}"), 200);
+    json_t *l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(json_integer_value(
+                       json_object_get(json_object_get(l, "effective"), "http_calls_in_flight")),
+                   2);
+    json_decref(l);
+    for (int i = 0; i < 10; i++)
+        MH_T_ASSERT_EQ(send_one(&e, pub_a, "none"), 202);
+    for (int i = 0; i < 4; i++)
+        MH_T_ASSERT_EQ(send_one(&e, pub_b, "none"), 202);
+    const char *pa[] = {e.project}, *pb[] = {other};
+    const char *done_sql =
+        "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid AND status = "
+        "'succeeded'";
+    /* The other project's four calls (300 ms each) are done long before the ten of this one,
+     * two at a time, could be (1.5 s). */
+    MH_T_ASSERT_EQ(wait_for_count(&e, done_sql, 1, pb, 4), 4);
+    MH_T_ASSERT(sql_count(&e, done_sql, 1, pa) < 10);
+    MH_T_ASSERT_EQ(wait_for_count(&e, done_sql, 1, pa, 10), 10);
+    MH_T_ASSERT_EQ(mh_mock_hits(m, "/a"), 10);
+    MH_T_ASSERT_EQ(mh_mock_peak(m, "/a"), 2);
+    MH_T_ASSERT(mh_mock_peak(m, "/b") >= 2);
+    /* Holding back spent no attempt: one attempt per call, no retry. */
+    MH_T_ASSERT_EQ(
+        sql_count(&e,
+                  "SELECT count(*) AS n FROM events WHERE project_id = $1::uuid AND type = "
+                  "'http_attempt'",
+                  1, pa),
+        10);
+    MH_T_ASSERT_EQ(
+        sql_count(&e,
+                  "SELECT count(*) AS n FROM events WHERE project_id = $1::uuid AND type = "
+                  "'retry_scheduled'",
+                  1, pa),
+        0);
+    mh_mock_stop(m);
+    ienv_stop(&e);
+}
