@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "engine/engine.h"
 #include "schedule/schedule.h"
 
 /* "YYYY-MM-DDTHH:MM:SSZ" of `t` (a static buffer per call site is fine in a test). */
@@ -312,4 +313,49 @@ MH_TEST(validation_points_at_the_field)
     e = validate("{\"schedules\": [{\"cron\": \"* * * * * *\"}]}", true);
     MH_T_ASSERT_EQ(json_array_size(e), 0);
     json_decref(e);
+}
+
+/* The example of docs/workflows.md#schedules is a valid workflow, schedules included. */
+MH_TEST(docs_example)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/docs/workflows.md", mh_t_repo_dir());
+    FILE *f = fopen(path, "r");
+    MH_T_ASSERT(f != NULL);
+    static char text[200000];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *sec = strstr(text, "\n## Schedules\n");
+    MH_T_ASSERT(sec != NULL);
+    const char *start = strstr(sec, "```json\n");
+    MH_T_ASSERT(start != NULL);
+    start += 8;
+    const char *end = strstr(start, "```");
+    MH_T_ASSERT(end != NULL);
+    json_error_t jerr;
+    json_t *def = json_loadb(start, (size_t)(end - start), 0, &jerr);
+    if (def == NULL)
+        mh_t_fail(__FILE__, __LINE__, "the example is not JSON: %s", jerr.text);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(def, "schedules")), 1);
+    json_t *errors = json_array();
+    mh_schedule_validate(def, false, errors);
+    MH_T_ASSERT_EQ(json_array_size(errors), 0);
+    json_t *engine_errors = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_validate(def, &engine_errors), MH_OK);
+    json_decref(engine_errors);
+    json_decref(errors);
+    /* Its preview: weekday mornings at 08:30 Berlin time. */
+    json_t *s0 = json_array_get(json_object_get(def, "schedules"), 0);
+    json_t *times = NULL;
+    MH_T_ASSERT_EQ(mh_schedule_preview(json_string_value(json_object_get(s0, "cron")),
+                                       json_string_value(json_object_get(s0, "timezone")), false,
+                                       at("2026-12-05T00:00"), 2, &times, NULL),
+                   MH_OK);
+    char b[32];
+    MH_T_ASSERT_STR_EQ(
+        iso(json_integer_value(json_object_get(json_array_get(times, 0), "at_s")), b),
+        "2026-12-07T07:30:00Z");
+    json_decref(times);
+    json_decref(def);
 }
