@@ -28,8 +28,8 @@ static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "ju
 static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 static const struct field_spec specs[6] = {
-    {"second", 0, 59, NULL},         {"minute", 0, 59, NULL},     {"hour", 0, 23, NULL},
-    {"day-of-month", 1, 31, NULL},   {"month", 1, 12, month_names}, {"day-of-week", 0, 7, dow_names},
+    {"second", 0, 59, NULL},       {"minute", 0, 59, NULL},       {"hour", 0, 23, NULL},
+    {"day-of-month", 1, 31, NULL}, {"month", 1, 12, month_names}, {"day-of-week", 0, 7, dow_names},
 };
 
 static const struct {
@@ -44,8 +44,8 @@ static const struct {
 static enum mh_err parse_field(const char *expr, size_t start, size_t end,
                                const struct field_spec *f, uint64_t *bits,
                                struct mh_err_info *info);
-static enum mh_err parse_value(const char *expr, size_t *i, size_t end,
-                               const struct field_spec *f, int *out, struct mh_err_info *info);
+static enum mh_err parse_value(const char *expr, size_t *i, size_t end, const struct field_spec *f,
+                               int *out, struct mh_err_info *info);
 static enum mh_err check_can_fire(const struct mh_cron *c, const char *expr,
                                   struct mh_err_info *info);
 
@@ -58,8 +58,8 @@ static enum mh_err field_error(struct mh_err_info *info, const char *expr, size_
 }
 
 /* A number or (in a field with names) a name, at expr[*i]; advances *i. */
-static enum mh_err parse_value(const char *expr, size_t *i, size_t end,
-                               const struct field_spec *f, int *out, struct mh_err_info *info)
+static enum mh_err parse_value(const char *expr, size_t *i, size_t end, const struct field_spec *f,
+                               int *out, struct mh_err_info *info)
 {
     size_t at = *i;
     if (*i < end && isdigit((unsigned char)expr[*i])) {
@@ -89,9 +89,8 @@ static enum mh_err parse_value(const char *expr, size_t *i, size_t end,
             }
         }
         return field_error(info, expr, at, f,
-                           f->names == month_names
-                               ? "unknown month name (use jan-dec or 1-12)"
-                               : "unknown weekday name (use sun-sat or 0-7)");
+                           f->names == month_names ? "unknown month name (use jan-dec or 1-12)"
+                                                   : "unknown weekday name (use sun-sat or 0-7)");
     }
     if (*i < end && (expr[*i] == 'L' || expr[*i] == 'W' || expr[*i] == '#' || expr[*i] == '?'))
         return field_error(info, expr, at, f,
@@ -101,8 +100,7 @@ static enum mh_err parse_value(const char *expr, size_t *i, size_t end,
 
 /* One field, expr[start, end): a comma list of `*`, N, N-M, each with an optional /STEP. */
 static enum mh_err parse_field(const char *expr, size_t start, size_t end,
-                               const struct field_spec *f, uint64_t *bits,
-                               struct mh_err_info *info)
+                               const struct field_spec *f, uint64_t *bits, struct mh_err_info *info)
 {
     size_t i = start;
     *bits = 0;

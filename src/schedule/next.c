@@ -190,7 +190,8 @@ static void check_one(json_t *s, size_t i, bool allow_seconds, json_t *errors)
     json_t *cron = json_object_get(s, "cron");
     snprintf(p, sizeof(p), "%s/cron", path);
     if (!json_is_string(cron)) {
-        add_error(errors, p, "invalid_cron", -1, "cron is required: a string such as \"0 9 * * 1-5\"");
+        add_error(errors, p, "invalid_cron", -1,
+                  "cron is required: a string such as \"0 9 * * 1-5\"");
     } else {
         struct mh_cron *c = NULL;
         struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -211,9 +212,9 @@ static void check_one(json_t *s, size_t i, bool allow_seconds, json_t *errors)
     }
     json_t *catch_up = json_object_get(s, "catch_up");
     snprintf(p, sizeof(p), "%s/catch_up", path);
-    if (catch_up != NULL && (!json_is_string(catch_up) ||
-                             (strcmp(json_string_value(catch_up), "skip") != 0 &&
-                              strcmp(json_string_value(catch_up), "run") != 0)))
+    if (catch_up != NULL &&
+        (!json_is_string(catch_up) || (strcmp(json_string_value(catch_up), "skip") != 0 &&
+                                       strcmp(json_string_value(catch_up), "run") != 0)))
         add_error(errors, p, "invalid_schedule", -1, "catch_up must be \"skip\" or \"run\"");
     json_t *max = json_object_get(s, "max_catch_up");
     snprintf(p, sizeof(p), "%s/max_catch_up", path);

@@ -52,8 +52,7 @@ bool mh_cron_has_fixed_hour(const struct mh_cron *c);
  * any file is opened: letters, digits, `_ + - /`, no `..`, at most 64 bytes. Errors: MH_EINVAL
  * ("unknown time zone") for a bad name, a missing or malformed file.
  */
-MH_MUSTCHECK enum mh_err mh_tz_load(const char *name, struct mh_tz **out,
-                                    struct mh_err_info *info);
+MH_MUSTCHECK enum mh_err mh_tz_load(const char *name, struct mh_tz **out, struct mh_err_info *info);
 void mh_tz_destroy(struct mh_tz *tz);
 /* The zone's offset from UTC, in seconds east, at `utc_s` (seconds since the epoch). */
 int32_t mh_tz_offset_at(const struct mh_tz *tz, int64_t utc_s);
@@ -73,9 +72,9 @@ MH_MUSTCHECK enum mh_err mh_cron_next(const struct mh_cron *c, const struct mh_t
  * {"at_s": UTC seconds, "offset_s": the zone's offset then}, shorter when the expression stops
  * matching within ten years. Errors: MH_EINVAL with info->path "/cron" or "/timezone".
  */
-MH_MUSTCHECK enum mh_err mh_schedule_preview(const char *expr, const char *zone,
-                                             bool allow_seconds, int64_t after_s, int n,
-                                             json_t **times, struct mh_err_info *info);
+MH_MUSTCHECK enum mh_err mh_schedule_preview(const char *expr, const char *zone, bool allow_seconds,
+                                             int64_t after_s, int n, json_t **times,
+                                             struct mh_err_info *info);
 
 /*
  * Checks the `schedules` member of a workflow definition (absent is fine: no schedule), adding

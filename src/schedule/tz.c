@@ -139,8 +139,7 @@ static const char *parse_rule(const char *s, struct tz_rule *r)
         if (*end != '.')
             return NULL;
         r->day = (int)strtol(end + 1, &end, 10);
-        if (r->month < 1 || r->month > 12 || r->week < 1 || r->week > 5 || r->day < 0 ||
-            r->day > 6)
+        if (r->month < 1 || r->month > 12 || r->week < 1 || r->week > 5 || r->day < 0 || r->day > 6)
             return NULL;
     } else if (*s == 'J') {
         r->kind = 'J';
@@ -211,9 +210,9 @@ static int64_t rule_local_s(const struct tz_rule *r, int64_t year)
         int64_t first = mh_schedule__days_from_civil(year, r->month, 1);
         int wd = (int)(((first % 7) + 11) % 7); /* 1970-01-01 was a Thursday (4) */
         int64_t d = first + ((r->day - wd + 7) % 7) + (int64_t)(r->week - 1) * 7;
-        int mdays = r->month == 12 ? 31
-                                   : (int)(mh_schedule__days_from_civil(year, r->month + 1, 1) -
-                                           first);
+        int mdays = r->month == 12
+                        ? 31
+                        : (int)(mh_schedule__days_from_civil(year, r->month + 1, 1) - first);
         while (d >= first + mdays)
             d -= 7;
         day = d;

@@ -67,11 +67,11 @@ static enum mh_err start_tick(struct mh_db_conn *c, json_t *row, int64_t tick_s,
     if (rc != MH_OK || n_seen > 0)
         return rc; /* already fired: nothing to do twice */
     json_t *name = json_object_get(row, "name");
-    json_t *trigger = json_pack(
-        "{s:{s:s, s:s, s:s, s:O, s:O, s:O, s:b}, s:{}, s:{}, s:s}", "body", "scheduled_at", tick,
-        "fired_at", fired, "schedule_id", sid, "name", name ? name : json_null(), "cron",
-        json_object_get(row, "cron"), "timezone", json_object_get(row, "timezone"), "is_late",
-        is_late, "headers", "query", "received_at", fired);
+    json_t *trigger = json_pack("{s:{s:s, s:s, s:s, s:O, s:O, s:O, s:b}, s:{}, s:{}, s:s}", "body",
+                                "scheduled_at", tick, "fired_at", fired, "schedule_id", sid, "name",
+                                name ? name : json_null(), "cron", json_object_get(row, "cron"),
+                                "timezone", json_object_get(row, "timezone"), "is_late", is_late,
+                                "headers", "query", "received_at", fired);
     json_t *extra = json_pack("{s:{s:s, s:s}}", "schedule", "id", sid, "scheduled_at", tick);
     struct mh_run_start s = {
         .project_id = json_string_value(json_object_get(row, "project_id")),
@@ -324,9 +324,8 @@ void mh_scheduler_stop(struct mh_scheduler *s)
 
 /* ---- Keeping the table in step with publishing -------------------------------------------- */
 
-enum mh_err mh_scheduler_sync(struct mh_db_conn *c, const char *project_id,
-                              const char *workflow_id, bool allow_seconds,
-                              struct mh_err_info *info)
+enum mh_err mh_scheduler_sync(struct mh_db_conn *c, const char *project_id, const char *workflow_id,
+                              bool allow_seconds, struct mh_err_info *info)
 {
     json_t *ver = NULL, *rows = json_array();
     const char *p2[] = {project_id, workflow_id};
@@ -338,8 +337,8 @@ enum mh_err mh_scheduler_sync(struct mh_db_conn *c, const char *project_id,
         2, p2, &ver, info);
     if (rc == MH_ENOTFOUND) {
         json_decref(rows);
-        return mh_db_query(c, "DELETE FROM schedules WHERE project_id = $1 AND workflow_id = $2",
-                           2, p2, NULL, NULL, info);
+        return mh_db_query(c, "DELETE FROM schedules WHERE project_id = $1 AND workflow_id = $2", 2,
+                           p2, NULL, NULL, info);
     }
     if (rc != MH_OK)
         goto out;
@@ -360,8 +359,10 @@ enum mh_err mh_scheduler_sync(struct mh_db_conn *c, const char *project_id,
         json_decref(wrap);
         json_decref(errs);
         if (n_errs > 0) {
-            mh_log(MH_LOG_WARN, "scheduler", "workflow %s: schedule %zu no longer validates; "
-                   "left out", workflow_id, i);
+            mh_log(MH_LOG_WARN, "scheduler",
+                   "workflow %s: schedule %zu no longer validates; "
+                   "left out",
+                   workflow_id, i);
             continue;
         }
         const char *zone = json_string_value(json_object_get(sc, "timezone"));
@@ -369,8 +370,8 @@ enum mh_err mh_scheduler_sync(struct mh_db_conn *c, const char *project_id,
         struct mh_cron *cron = NULL;
         struct mh_tz *tz = NULL;
         int64_t next = 0;
-        bool has_next = mh_cron_parse(json_string_value(json_object_get(sc, "cron")),
-                                      allow_seconds, &cron, NULL) == MH_OK &&
+        bool has_next = mh_cron_parse(json_string_value(json_object_get(sc, "cron")), allow_seconds,
+                                      &cron, NULL) == MH_OK &&
                         mh_tz_load(zone, &tz, NULL) == MH_OK &&
                         mh_cron_next(cron, tz, now_s, &next) == MH_OK;
         mh_cron_destroy(cron);
@@ -379,12 +380,12 @@ enum mh_err mh_scheduler_sync(struct mh_db_conn *c, const char *project_id,
         json_t *max = json_object_get(sc, "max_catch_up");
         json_t *name = json_object_get(sc, "name");
         json_array_append_new(
-            rows, json_pack("{s:I, s:O, s:O, s:s, s:s, s:I, s:o}", "position", (json_int_t)i,
-                            "name", name ? name : json_null(), "cron",
-                            json_object_get(sc, "cron"), "timezone", zone, "catch_up",
-                            catch_up ? json_string_value(catch_up) : "skip", "max_catch_up",
-                            (json_int_t)(max ? json_integer_value(max) : 10), "next_s",
-                            has_next ? json_integer((json_int_t)next) : json_null()));
+            rows,
+            json_pack("{s:I, s:O, s:O, s:s, s:s, s:I, s:o}", "position", (json_int_t)i, "name",
+                      name ? name : json_null(), "cron", json_object_get(sc, "cron"), "timezone",
+                      zone, "catch_up", catch_up ? json_string_value(catch_up) : "skip",
+                      "max_catch_up", (json_int_t)(max ? json_integer_value(max) : 10), "next_s",
+                      has_next ? json_integer((json_int_t)next) : json_null()));
     }
     char *text = json_dumps(rows, JSON_COMPACT);
     char version[24];

@@ -21,8 +21,8 @@ struct world {
     char project[40];
 };
 
-static const char *const server_args[] = {"--schedule-allow-seconds", "--schedule-poll-ms", "100",
-                                          "--poll-interval-ms", "200", NULL};
+static const char *const server_args[] = {
+    "--schedule-allow-seconds", "--schedule-poll-ms", "100", "--poll-interval-ms", "200", NULL};
 
 static void world_start(struct world *w)
 {
@@ -127,12 +127,10 @@ MH_TEST(bad_expressions_and_zones_are_refused_at_publish_with_the_path)
                        "hour field at offset 2: 25 is out of range 0-23") != NULL);
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(first, "offset")), 2);
     json_decref(r);
-    MH_T_ASSERT_EQ(workflow(&w, "[{\"cron\": \"@daily\", \"timezone\": \"Europe/Atlantis\"}]", id,
-                            &r),
-                   422);
+    MH_T_ASSERT_EQ(
+        workflow(&w, "[{\"cron\": \"@daily\", \"timezone\": \"Europe/Atlantis\"}]", id, &r), 422);
     err = json_object_get(r, "error");
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "path")),
-                       "/schedules/0/timezone");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "path")), "/schedules/0/timezone");
     json_decref(r);
     /* The draft's validation shows the same before publishing. */
     char sub[128];
@@ -159,8 +157,8 @@ MH_TEST(bad_expressions_and_zones_are_refused_at_publish_with_the_path)
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(times, 1), "local")),
                        "2026-03-30T02:30:00+02:00");
     json_decref(r);
-    r = mh_it_api(&w.a, w.bearer, "POST", "/api/schedules/preview", "{\"cron\": \"* * * jan-foo *\"}",
-                  &st);
+    r = mh_it_api(&w.a, w.bearer, "POST", "/api/schedules/preview",
+                  "{\"cron\": \"* * * jan-foo *\"}", &st);
     MH_T_ASSERT_EQ(st, 422);
     err = json_object_get(r, "error");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "path")), "/cron");
@@ -172,8 +170,7 @@ MH_TEST(bad_expressions_and_zones_are_refused_at_publish_with_the_path)
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(r, "error"), "path")),
                        "/timezone");
     json_decref(r);
-    r = mh_it_api(&w.a, w.bearer, "POST", "/api/schedules/preview", "{\"timezone\": \"UTC\"}",
-                  &st);
+    r = mh_it_api(&w.a, w.bearer, "POST", "/api/schedules/preview", "{\"timezone\": \"UTC\"}", &st);
     MH_T_ASSERT_EQ(st, 422);
     json_decref(r);
     mh_it_server_stop(&w.a, SIGTERM);
@@ -185,8 +182,9 @@ MH_TEST(two_servers_fire_every_tick_once_even_when_one_is_killed)
     world_start(&w);
     mh_it_server_start(&w.b, &w.db, server_args);
     char id[40];
-    MH_T_ASSERT_EQ(workflow(&w, "[{\"cron\": \"* * * * * *\", \"timezone\": \"Europe/Berlin\", "
-                                "\"catch_up\": \"run\", \"max_catch_up\": 50}]",
+    MH_T_ASSERT_EQ(workflow(&w,
+                            "[{\"cron\": \"* * * * * *\", \"timezone\": \"Europe/Berlin\", "
+                            "\"catch_up\": \"run\", \"max_catch_up\": 50}]",
                             id, NULL),
                    201);
     /* The list shows it with its next fire time. */
@@ -220,9 +218,8 @@ MH_TEST(runs_of_a_schedule_carry_the_tick_and_succeed)
     struct world w;
     world_start(&w);
     char id[40];
-    MH_T_ASSERT_EQ(workflow(&w, "[{\"cron\": \"*/2 * * * * *\", \"name\": \"every two\"}]", id,
-                            NULL),
-                   201);
+    MH_T_ASSERT_EQ(
+        workflow(&w, "[{\"cron\": \"*/2 * * * * *\", \"name\": \"every two\"}]", id, NULL), 201);
     long long n = 0;
     for (int i = 0; i < 100 && n < 2; i++) {
         mh_it_sleep_ms(100);

@@ -101,7 +101,8 @@ MH_TEST(every_field_form)
 
 MH_TEST(macros)
 {
-    EXPECT_NEXT("@hourly", "UTC", "2026-12-07T10:30", 2, "2026-12-07T11:00:00Z 2026-12-07T12:00:00Z");
+    EXPECT_NEXT("@hourly", "UTC", "2026-12-07T10:30", 2,
+                "2026-12-07T11:00:00Z 2026-12-07T12:00:00Z");
     EXPECT_NEXT("@daily", "UTC", "2026-12-07T10:30", 1, "2026-12-08T00:00:00Z");
     EXPECT_NEXT("@midnight", "UTC", "2026-12-07T10:30", 1, "2026-12-08T00:00:00Z");
     EXPECT_NEXT("@weekly", "UTC", "2026-12-07T10:30", 1, "2026-12-13T00:00:00Z");
@@ -206,8 +207,15 @@ MH_TEST(time_zones_from_tzdata)
     MH_T_ASSERT_EQ(mh_tz_offset_at(tz, at("2026-07-15T00:00")), 19800);
     mh_tz_destroy(tz);
 
-    const char *bad[] = {"Mars/Olympus", "../../etc/passwd", "/etc/passwd", "Europe/",
-                         "Europe//Berlin", "Europe/Berlin\n", "", "zone.tab", "Europe"};
+    const char *bad[] = {"Mars/Olympus",
+                         "../../etc/passwd",
+                         "/etc/passwd",
+                         "Europe/",
+                         "Europe//Berlin",
+                         "Europe/Berlin\n",
+                         "",
+                         "zone.tab",
+                         "Europe"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mh_err_info e = MH_ERR_INFO_INIT;
         tz = NULL;
@@ -255,8 +263,7 @@ MH_TEST(zones_east_and_west_of_utc)
     EXPECT_NEXT("0 9 * * *", "Asia/Tokyo", "2026-12-07T00:00", 2,
                 "2026-12-08T00:00:00Z 2026-12-09T00:00:00Z");
     EXPECT_NEXT("0 9 * * *", "Pacific/Honolulu", "2026-12-07T00:00", 1, "2026-12-07T19:00:00Z");
-    EXPECT_NEXT("0 0 1 * *", "Pacific/Kiritimati", "2026-12-07T00:00", 1,
-                "2026-12-31T10:00:00Z");
+    EXPECT_NEXT("0 0 1 * *", "Pacific/Kiritimati", "2026-12-07T00:00", 1, "2026-12-31T10:00:00Z");
     EXPECT_NEXT("0 9 * * *", "Asia/Kolkata", "2026-12-07T00:00", 1, "2026-12-07T03:30:00Z");
 }
 

@@ -63,10 +63,10 @@ void mh_h_schedules_preview(struct mh_http_req *req, void *app)
     struct mh_err_info info = MH_ERR_INFO_INIT;
     if (mh_schedule_preview(cron, tzname, api.app->cfg->schedule_allow_seconds, from, (int)count,
                             &times, &info) != MH_OK) {
-        json_t *err = json_pack("{s:s, s:s, s:s}", "code",
-                                strcmp(info.path, "/timezone") == 0 ? "unknown_time_zone"
-                                                                    : "invalid_cron",
-                                "message", info.message, "path", info.path);
+        json_t *err =
+            json_pack("{s:s, s:s, s:s}", "code",
+                      strcmp(info.path, "/timezone") == 0 ? "unknown_time_zone" : "invalid_cron",
+                      "message", info.message, "path", info.path);
         if (info.offset >= 0 && strcmp(info.path, "/cron") == 0)
             json_object_set_new(err, "offset", json_integer(info.offset));
         mh_http_respond_json(
@@ -88,9 +88,8 @@ void mh_h_schedules_preview(struct mh_http_req *req, void *app)
         local_iso(t, off, local);
         json_array_append_new(items, json_pack("{s:s, s:s}", "at", utc, "local", local));
     }
-    mh_http_respond_json(req, 200,
-                         json_pack("{s:s, s:s, s:o}", "cron", cron, "timezone", tzname, "times",
-                                   items));
+    mh_http_respond_json(
+        req, 200, json_pack("{s:s, s:s, s:o}", "cron", cron, "timezone", tzname, "times", items));
 out:
     json_decref(times);
     mh_api_close(&api);
