@@ -33,8 +33,8 @@ CREATE INDEX schedules_project_idx ON schedules (project_id, workflow_id, positi
 CREATE INDEX schedules_due_idx ON schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
 
 -- The ticks that started a run (skipped ones are only counted, in schedules.skipped_ticks).
--- Rows older than a week are pruned as the schedule fires: next_fire_at only moves forward, so
--- an old tick can never come due again.
+-- Rows fired more than a week ago are pruned as the schedule fires: next_fire_at only moves
+-- forward, so a tick before it can never come due again.
 CREATE TABLE schedule_ticks (
     schedule_id     uuid NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
     tick_at         timestamptz NOT NULL,
@@ -68,8 +68,8 @@ END
 $$;
 
 -- Claims the most overdue schedule of any project (the system path), locked until the caller's
--- transaction ends; other servers skip it. Only schedules whose workflow is live and whose
--- version is still published are claimed.
+-- transaction ends; other servers skip it. Only schedules of live (not archived) workflows are
+-- claimed.
 CREATE FUNCTION mh_claim_schedule()
 RETURNS TABLE (id uuid, project_id uuid, workflow_id uuid, version_id uuid, version int,
                name text, cron text, timezone text, catch_up text, max_catch_up int,

@@ -214,7 +214,7 @@ static int fire_one(struct mh_db_pool *pool, struct mh_engine_runtime *rt, bool 
                          1, (const char *const[]){sid}, NULL, NULL, &info);
     if (rc == MH_OK)
         rc = mh_db_query(c,
-                         "DELETE FROM schedule_ticks WHERE schedule_id = $1 AND tick_at < now() "
+                         "DELETE FROM schedule_ticks WHERE schedule_id = $1 AND fired_at < now() "
                          "- interval '7 days'",
                          1, (const char *const[]){sid}, NULL, NULL, &info);
     if (rc == MH_OK)

@@ -9,6 +9,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "itest.h"
@@ -279,6 +280,11 @@ MH_TEST(catch_up_after_downtime_skips_or_runs_the_newest_missed_ticks)
         n = scalar(&w, "SELECT count(*) AS n FROM schedule_ticks", NULL);
     }
     mh_it_sleep_ms(500);
+    if (n < 3) {
+        char *log = mh_it_server_log(&w.a);
+        fprintf(stderr, "%s\n", log);
+        free(log);
+    }
     mh_it_server_stop(&w.a, SIGTERM);
     /* "run", max 3: the three newest missed ticks (the last three Januaries), the older seven
      * skipped; "skip": none started, all ten skipped. Both now wait for next January. */
