@@ -228,14 +228,15 @@ MH_TEST(runs_of_a_schedule_carry_the_tick_and_succeed)
     }
     MH_T_ASSERT(n >= 2);
     const char *params[] = {id};
-    json_t *rows = mh_it_sql(w.db.admin_url,
-                             "SELECT e.payload->'trigger'->'body' AS body, s.id AS schedule_id, "
-                             "to_char(t.tick_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS."
-                             "MS\"Z\"') AS tick FROM runs r JOIN schedule_ticks t ON t.run_id = "
-                             "r.id JOIN schedules s ON s.id = t.schedule_id JOIN events e ON "
-                             "e.run_id = r.id AND e.seq = 1 WHERE r.workflow_id = $1 AND "
-                             "r.status = 'succeeded' ORDER BY t.tick_at LIMIT 1",
-                             1, params, NULL);
+    json_t *rows = mh_it_sql(
+        w.db.admin_url,
+        "SELECT e.payload->'trigger'->'body' AS body, s.id AS schedule_id, r.id AS run_id, "
+        "to_char(t.tick_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS."
+        "MS\"Z\"') AS tick FROM runs r JOIN schedule_ticks t ON t.run_id = "
+        "r.id JOIN schedules s ON s.id = t.schedule_id JOIN events e ON "
+        "e.run_id = r.id AND e.seq = 1 WHERE r.workflow_id = $1 AND "
+        "r.status = 'succeeded' ORDER BY t.tick_at LIMIT 1",
+        1, params, NULL);
     json_t *row = json_array_get(rows, 0);
     json_t *out = json_object_get(row, "body");
     if (json_is_string(out))
@@ -252,6 +253,14 @@ MH_TEST(runs_of_a_schedule_carry_the_tick_and_succeed)
     /* Even seconds only. */
     MH_T_ASSERT((at[18] - '0') % 2 == 0);
     MH_T_ASSERT(json_is_string(json_object_get(body, "fired_at")));
+    /* The run replays exactly: its trigger is in its log like a webhook's. */
+    const char *replay[] = {"replay", json_string_value(json_object_get(row, "run_id")), NULL};
+    char *replay_out = NULL;
+    int replay_rc = mh_it_run(&w.db, replay, &replay_out);
+    if (replay_rc != 0)
+        mh_t_fail(__FILE__, __LINE__, "meshhook replay exited %d: %s", replay_rc,
+                  replay_out ? replay_out : "");
+    free(replay_out);
     json_decref(out);
     json_decref(rows);
     mh_it_server_stop(&w.a, SIGTERM);
