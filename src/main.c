@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alerts/alerts.h"
+#include "scheduler/scheduler.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -247,6 +248,17 @@ static int cmd_serve(int argc, char **argv)
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);
             goto out;
         }
+        /* Schedules: every server fires due ones; row locks share the work. */
+        struct mh_scheduler_opts so = {
+            .pool = app.pool,
+            .runtime = app.runtime,
+            .poll_ms = cfg.schedule_poll_ms,
+            .allow_seconds = cfg.schedule_allow_seconds,
+        };
+        if (mh_scheduler_start(&so, &app.scheduler, &info) != MH_OK) {
+            mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+            goto out;
+        }
     }
     /* Retention passes (src/retention): several servers may run them; an advisory lock lets
      * one pass at a time proceed. */
@@ -352,6 +364,7 @@ out:
     mh_http_hub_stop(app.hub);
     mh_retention_job_stop(retention);
     mh_intake_destroy(app.intake);
+    mh_scheduler_stop(app.scheduler);
     mh_alerts_stop(app.alerts);
     mh_engine_runtime_stop(app.runtime);
     mh_secrets_destroy(app.secrets);

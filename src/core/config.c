@@ -73,6 +73,10 @@ static const struct cfg_row rows[] = {
     {"alert_eval_interval_ms", CFG_INT, F(alert_eval_interval_ms), "5000", 0, 3600000, false,
      "each enabled alert rule is evaluated this often (0: this server evaluates none; it still "
      "delivers queued alerts)"},
+    {"schedule_poll_ms", CFG_INT, F(schedule_poll_ms), "1000", 10, 60000, false,
+     "the scheduler looks for due schedules this often (docs/workflows.md#schedules)"},
+    {"schedule_allow_seconds", CFG_BOOL, F(schedule_allow_seconds), "false", 0, 0, false,
+     "accept six-field cron expressions whose first field is the second (meant for tests)"},
     {"run_timeout_s", CFG_INT, F(run_timeout_s), "0", 0, 31536000, false,
      "a run still unfinished this long after it started fails (0: never)"},
     {"outbound_max_in_flight", CFG_INT, F(outbound_max_in_flight), "256", 1, 100000, false,

@@ -35,6 +35,8 @@ struct mh_config {
     int job_lease_ms;
     int poll_interval_ms;
     int alert_eval_interval_ms;
+    int schedule_poll_ms;
+    bool schedule_allow_seconds;
     int run_timeout_s;
     int outbound_max_in_flight;
     int outbound_max_in_flight_per_project;

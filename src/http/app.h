@@ -11,6 +11,7 @@
 #include "http/http.h"
 
 struct mh_alerts;
+struct mh_scheduler;
 struct mh_engine_runtime;
 struct mh_http_hub;
 struct mh_intake;
@@ -22,6 +23,7 @@ struct mh_app {
     struct mh_secrets *secrets;        /* the vault; never NULL while serving */
     struct mh_engine_runtime *runtime; /* NULL with --workers 0: runs wait for other instances */
     struct mh_intake *intake;          /* webhook intake (src/intake); NULL until started */
+    struct mh_scheduler *scheduler;    /* fires schedules; NULL with --workers 0 */
     struct mh_alerts *alerts;          /* alert evaluation and delivery; NULL with --workers 0 */
     struct mh_http_hub *hub;           /* live streams (hub.h); NULL until started */
 };

@@ -67,6 +67,8 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/projects/:project_id/privacy", mh_h_privacy_get, false},
     {"PUT", "/api/projects/:project_id/privacy", mh_h_privacy_put, false},
     {"POST", "/api/projects/:project_id/privacy/test", mh_h_privacy_test, false},
+    {"POST", "/api/schedules/preview", mh_h_schedules_preview, false},
+    {"GET", "/api/projects/:project_id/schedules", mh_h_schedules_list, false},
     {"GET", "/api/projects/:project_id/alerts/rules", mh_h_alert_rules_list, false},
     {"POST", "/api/projects/:project_id/alerts/rules", mh_h_alert_rules_create, false},
     {"GET", "/api/projects/:project_id/alerts/rules/:rule_id", mh_h_alert_rules_get, false},

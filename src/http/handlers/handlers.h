@@ -73,6 +73,9 @@ void mh_h_secrets_delete(struct mh_http_req *req, void *app);
 void mh_h_secrets_usage(struct mh_http_req *req, void *app);
 /* alerts.c */
 void mh_h_alert_rules_list(struct mh_http_req *req, void *app);
+/* schedules.c */
+void mh_h_schedules_preview(struct mh_http_req *req, void *app);
+void mh_h_schedules_list(struct mh_http_req *req, void *app);
 void mh_h_alert_rules_create(struct mh_http_req *req, void *app);
 void mh_h_alert_rules_get(struct mh_http_req *req, void *app);
 void mh_h_alert_rules_update(struct mh_http_req *req, void *app);

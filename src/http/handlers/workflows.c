@@ -18,6 +18,8 @@
 #include "engine/engine.h"
 #include "http/api.h"
 #include "http/handlers/handlers.h"
+#include "schedule/schedule.h"
+#include "scheduler/scheduler.h"
 
 /* The largest definition accepted, measured as compact JSON. Far above what 500 nodes need, and
  * small enough that validating, storing and shipping it to the editor stays cheap. */
@@ -32,7 +34,9 @@
 static bool find_workflow(struct mh_api *api, const char *pid, const char *wid, bool is_lock,
                           json_t **row_out);
 static json_t *workflow_json(struct mh_api *api, const char *pid, const char *wid, bool is_full);
-static json_t *validation_of(json_t *def);
+static json_t *validation_of(struct mh_api *api, json_t *def);
+static bool allow_seconds(const struct mh_api *api);
+static bool sync_schedules(struct mh_api *api, const char *pid, const char *wid);
 static bool read_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out,
                             const char **text_out);
 static bool parse_version(const char *s, long *out);
@@ -247,14 +251,33 @@ static json_t *workflow_json(struct mh_api *api, const char *pid, const char *wi
     return out;
 }
 
-/* {"valid": bool, "errors": [...]} for `def` (borrowed); a new reference. */
-static json_t *validation_of(json_t *def)
+static bool allow_seconds(const struct mh_api *api)
+{
+    return api->app->cfg->schedule_allow_seconds;
+}
+
+/* {"valid": bool, "errors": [...]} for `def` (borrowed), the graph's and the schedules'
+ * problems together; a new reference. */
+static json_t *validation_of(struct mh_api *api, json_t *def)
 {
     json_t *errors = NULL;
-    enum mh_err rc = mh_engine_wf_validate(def, &errors);
+    bool is_valid = mh_engine_wf_validate(def, &errors) == MH_OK;
     if (errors == NULL)
         errors = json_array();
-    return json_pack("{s:b, s:o}", "valid", rc == MH_OK, "errors", errors);
+    mh_schedule_validate(def, allow_seconds(api), errors);
+    is_valid = is_valid && json_array_size(errors) == 0;
+    return json_pack("{s:b, s:o}", "valid", is_valid, "errors", errors);
+}
+
+/* Makes the workflow's schedules those of its latest published version (src/scheduler), in the
+ * request's transaction; answers the error itself. */
+static bool sync_schedules(struct mh_api *api, const char *pid, const char *wid)
+{
+    api->info = (struct mh_err_info)MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_scheduler_sync(api->conn, pid, wid, allow_seconds(api), &api->info);
+    if (rc != MH_OK)
+        mh_http_respond_err(api->req, rc, &api->info);
+    return rc == MH_OK;
 }
 
 /* Reads member `name` of `obj` as a definition: it must be a JSON object of at most
@@ -414,7 +437,7 @@ static void create_workflow(struct mh_http_req *req, void *app, bool is_import)
     wf = workflow_json(&api, pid, wid, true);
     if (wf == NULL || !mh_api_commit(&api))
         goto out;
-    validation = validation_of(def);
+    validation = validation_of(&api, def);
     json_object_set(wf, "validation", validation);
     mh_http_respond_json(req, 201, json_incref(wf));
 out:
@@ -535,11 +558,18 @@ out:
  * that were enabled so that restoring the workflow enables them again. */
 static bool disable_endpoints(struct mh_api *api, const char *const params[2])
 {
-    return mh_api_query(api,
-                        "UPDATE webhook_endpoints SET disabled_by_archive = is_enabled, "
-                        "is_enabled = false, updated_at = now() WHERE project_id = $1 AND "
-                        "workflow_id = $2 AND is_enabled",
-                        2, params) != NULL;
+    if (mh_api_query(api,
+                     "UPDATE webhook_endpoints SET disabled_by_archive = is_enabled, "
+                     "is_enabled = false, updated_at = now() WHERE project_id = $1 AND "
+                     "workflow_id = $2 AND is_enabled",
+                     2, params) == NULL)
+        return false;
+    /* Its schedules stop too; restoring starts them from the time of the restore. */
+    api->info = (struct mh_err_info)MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_scheduler_pause(api->conn, params[0], params[1], &api->info);
+    if (rc != MH_OK)
+        mh_http_respond_err(api->req, rc, &api->info);
+    return rc == MH_OK;
 }
 
 /* Archives (POST .../archive) or restores (POST .../unarchive) a workflow. Archiving works
@@ -587,7 +617,8 @@ static void set_archived(struct mh_http_req *req, void *app, bool is_archive)
                                      "UPDATE webhook_endpoints SET is_enabled = true, "
                                      "disabled_by_archive = false, updated_at = now() WHERE "
                                      "project_id = $1 AND workflow_id = $2 AND disabled_by_archive",
-                                     2, params);
+                                     2, params) &&
+                        sync_schedules(&api, pid, wid);
     if (!ok ||
         !mh_api_audit(&api, pid, is_archive ? "workflow.archive" : "workflow.unarchive", wid, NULL))
         goto out;
@@ -653,7 +684,7 @@ void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
     mh_http_respond_json(req, 200,
                          json_pack("{s:O, s:O, s:o}", "definition",
                                    json_object_get(saved, "definition"), "revision", revision,
-                                   "validation", validation_of(def)));
+                                   "validation", validation_of(&api, def)));
 out:
     mh_api_close(&api);
 }
@@ -695,7 +726,7 @@ void mh_h_workflows_validate(struct mh_http_req *req, void *app)
             goto out;
         }
     }
-    mh_http_respond_json(req, 200, validation_of(def));
+    mh_http_respond_json(req, 200, validation_of(&api, def));
 out:
     mh_api_close(&api);
 }
@@ -745,7 +776,12 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
                               "the draft is identical to the latest published version", NULL);
         goto out;
     }
-    if (mh_engine_wf_validate(json_object_get(draft, "definition"), &errors) != MH_OK) {
+    json_t *draft_def = json_object_get(draft, "definition");
+    bool is_valid = mh_engine_wf_validate(draft_def, &errors) == MH_OK;
+    if (errors == NULL)
+        errors = json_array();
+    mh_schedule_validate(draft_def, allow_seconds(&api), errors);
+    if (!is_valid || json_array_size(errors) > 0) {
         mh_api_respond_invalid_definition(&api, errors, "publish");
         goto out;
     }
@@ -768,6 +804,7 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
     if (!mh_api_query(&api,
                       "UPDATE workflows SET updated_at = now() WHERE project_id = $1 AND id = $2",
                       2, params) ||
+        !sync_schedules(&api, pid, wid) ||
         !mh_api_audit(&api, pid, "workflow.publish", wid, detail) || !mh_api_commit(&api))
         goto out;
     mh_http_respond_json(req, 201, json_incref(version));

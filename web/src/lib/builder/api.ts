@@ -55,6 +55,16 @@ export interface Preview {
   redacted: boolean;
 }
 
+/** One entry of a definition's `schedules` (docs/workflows.md#schedules). */
+export interface Schedule {
+  cron: string;
+  timezone?: string;
+  catch_up?: 'skip' | 'run';
+  max_catch_up?: number;
+  name?: string;
+  [other: string]: unknown;
+}
+
 const wf = (pid: string, wid: string) => `/api/projects/${seg(pid)}/workflows/${seg(wid)}`;
 
 export const builderApi = {

@@ -147,8 +147,14 @@ describe('foldRun', () => {
     expect(v.trigger).toEqual({ headers: { 'x-sig': '[redacted]' }, query: {}, body: { order: 7 } });
     expect(v.delivery?.key_id).toBe('k');
     expect(v.rerunOf).toBe('r0');
+    expect(v.schedule).toBeNull();
     expect(v.steps.gone.status).toBe('skipped');
     expect(v.lastSeq).toBe(2);
+  });
+
+  it('records the schedule tick that started a run', () => {
+    const v = foldRun([], [started({ schedule: { id: 's1', scheduled_at: '2026-12-07T07:30:00.000Z' } })]);
+    expect(v.schedule).toEqual({ id: 's1', scheduledAt: '2026-12-07T07:30:00.000Z' });
   });
 
   it('takes a branch port, a cancellation and ignores steps after the end', () => {

@@ -94,6 +94,8 @@ export interface RunView {
   delivery: Record<string, unknown> | null;
   run: { id: string; workflow: unknown; version: unknown; is_test: boolean } | null;
   rerunOf: string | null;
+  /** run_started's record of the schedule tick that started it (docs/workflows.md#schedules). */
+  schedule: { id: string; scheduledAt: string } | null;
   output?: unknown;
   error?: unknown;
   lastSeq: number;
@@ -175,6 +177,7 @@ export function foldRun(nodeIds: string[], events: RunEvent[]): RunView {
     delivery: null,
     run: null,
     rerunOf: null,
+    schedule: null,
     lastSeq: 0,
     startedAt: null,
     finishedAt: null
@@ -199,6 +202,11 @@ function apply(v: RunView, ev: RunEvent): void {
     v.trigger = triggerOf(p);
     v.delivery = p.delivery ? obj(p.delivery) : null;
     v.rerunOf = typeof p.rerun_of === 'string' ? p.rerun_of : null;
+    const sc = p.schedule ? obj(p.schedule) : null;
+    v.schedule =
+      sc && typeof sc.id === 'string' && typeof sc.scheduled_at === 'string'
+        ? { id: sc.id, scheduledAt: sc.scheduled_at }
+        : null;
     v.run = {
       id: String(p.run_id ?? ''),
       workflow: p.workflow_id ?? null,
