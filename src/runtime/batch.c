@@ -474,7 +474,7 @@ static enum mh_err prepare_sends(struct mh_engine_runtime *rt, struct mh_db_conn
             i < p->res.n_actions ? &p->res.actions[i] : &p->pending.actions[i - p->res.n_actions];
         if (a->kind != MH_ACTION_HTTP)
             continue;
-        char key[160];
+        char key[256];
         snprintf(key, sizeof(key), "%s/%s/%d", j->run_id, a->node_id, a->attempt);
         /* The decision's own calls are outstanding too: each is resolved once. */
         bool is_listed = mh_runtime__inflight_has(rt, key);
