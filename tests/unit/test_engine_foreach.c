@@ -95,7 +95,8 @@ MH_TEST(foreach_pure_body_runs_every_item_in_one_advance)
     MH_T_ASSERT(mh_engine_state_step_output(st, "loop[x].flag") == NULL);
     MH_T_ASSERT(mh_engine_state_step_output(st, "loop[01].flag") == NULL);
     json_t *sum = mh_engine_state_to_json(st);
-    json_t *items = json_object_get(json_object_get(json_object_get(sum, "steps"), "loop"), "items");
+    json_t *items =
+        json_object_get(json_object_get(json_object_get(sum, "steps"), "loop"), "items");
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(items, "total")), 4);
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(items, "succeeded")), 4);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
@@ -190,8 +191,9 @@ MH_TEST(foreach_items_not_an_array_or_too_many_fail_clearly)
     MH_T_ASSERT_EQ(count_http(&r), 0);
     err = json_object_get(r.actions[r.n_actions - 1].error, "step_error");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "kind")), "limit");
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "message")),
-                       "items expression \"steps.start.output.ids\" gave 51 items; max_items is 50");
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(err, "message")),
+        "items expression \"steps.start.output.ids\" gave 51 items; max_items is 50");
     mh_engine_result_cleanup(&r);
     tlog_free(&l);
     mh_engine_wf_unref(wf);
@@ -246,8 +248,7 @@ MH_TEST(foreach_http_body_concurrency_order_keys_and_resume)
     MH_T_ASSERT_EQ(mh_engine_pending(wf, l.ev, l.n, &r, NULL), MH_OK);
     MH_T_ASSERT_EQ(r.n_actions, 2);
     MH_T_ASSERT(http_for(&r, "loop[2].call") != NULL);
-    MH_T_ASSERT_EQ(r.actions[0].kind == MH_ACTION_TIMER || r.actions[1].kind == MH_ACTION_TIMER,
-                   1);
+    MH_T_ASSERT_EQ(r.actions[0].kind == MH_ACTION_TIMER || r.actions[1].kind == MH_ACTION_TIMER, 1);
     MH_T_ASSERT_EQ(r.next_wake_ms, wake);
     mh_engine_result_cleanup(&r);
 
@@ -259,8 +260,10 @@ MH_TEST(foreach_http_body_concurrency_order_keys_and_resume)
     MH_T_ASSERT_STR_EQ(retry->idempotency_key, key0);
     mh_engine_result_cleanup(&r);
 
-    const char *order[][2] = {{"loop[2].call", "Cee"}, {"loop[0].call", "Ay"},
-                              {"loop[3].call", "Dee"}, {"loop[4].call", "Ee"}};
+    const char *order[][2] = {{"loop[2].call", "Cee"},
+                              {"loop[0].call", "Ay"},
+                              {"loop[3].call", "Dee"},
+                              {"loop[4].call", "Ee"}};
     for (size_t k = 0; k < 4; k++) {
         char bodytext[64];
         snprintf(bodytext, sizeof(bodytext), "{\"name\": \"%s\"}", order[k][1]);
@@ -326,8 +329,8 @@ MH_TEST(foreach_failed_item_fails_the_step_and_the_run)
                        "item 1 failed at step loop[1].call: HTTP status 404");
     /* Only the run's failure is run-level: one run_failed, naming the for_each. */
     MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_RUN_FAILED, ""), 1);
-    MH_T_ASSERT_STR_EQ(
-        json_string_value(json_object_get(r.actions[r.n_actions - 1].error, "node")), "loop");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r.actions[r.n_actions - 1].error, "node")),
+                       "loop");
     /* Dead letters: the for_each's failure may come from a call. */
     MH_T_ASSERT(mh_engine_wf_node_is_dead_letter(wf, "loop"));
     MH_T_ASSERT(mh_engine_wf_node_is_dead_letter(wf, "loop[1].call"));
@@ -366,6 +369,71 @@ MH_TEST(foreach_fold_refuses_foreign_item_events)
     MH_T_ASSERT_EQ(mh_engine_fold(wf, l.ev, l.n, &st, &info), MH_EINVAL);
     MH_T_ASSERT(strstr(info.message, "no such node") != NULL);
     MH_T_ASSERT(st == NULL);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+/* The example of docs/workflows.md's for_each section, extracted from the document, runs as the
+ * guide describes. */
+MH_TEST(foreach_docs_example_runs_as_described)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/docs/workflows.md", mh_t_repo_dir());
+    FILE *f = fopen(path, "rb");
+    MH_T_ASSERT(f != NULL);
+    char *doc = mh_xcalloc(1, 1 << 20);
+    size_t n = fread(doc, 1, (1 << 20) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char *sec = strstr(doc, "### for_each");
+    MH_T_ASSERT(sec != NULL);
+    char *start = strstr(sec, "```json\n");
+    MH_T_ASSERT(start != NULL);
+    start += 8;
+    char *end = strstr(start, "```");
+    MH_T_ASSERT(end != NULL);
+    *end = '\0';
+    struct mh_wf *wf = compile_text(start);
+    free(doc);
+
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 1};
+    struct mh_event rep;
+    tlog_start(&l, "{\"id\": \"o-40\", \"line_items\": [{\"sku\": \"A1\", \"qty\": 2}, "
+                   "{\"sku\": \"B 2\", \"qty\": 1}, {\"sku\": \"C3\", \"qty\": 7}]}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(count_http(&r), 3);
+    const struct mh_engine_action *b = http_for(&r, "lines[1].reserve");
+    MH_T_ASSERT(b != NULL);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(b->request, "url")),
+                       "https://stock.example.com/reserve/B%202");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(b->request, "body")),
+                       "{\"order\":\"o-40\",\"line\":1,\"qty\":1}");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(b->request, "headers"),
+                                                         "idempotency-key")),
+                       b->idempotency_key);
+    mh_engine_result_cleanup(&r);
+    for (int k = 0; k < 3; k++) {
+        char id[32], body[64];
+        snprintf(id, sizeof(id), "lines[%d].reserve", k);
+        snprintf(body, sizeof(body), "{\"reserved\": %s}", k == 1 ? "false" : "true");
+        report_response(&rep, id, 1, 200, "{\"content-type\": \"application/json\"}", body);
+        advance_at(wf, &l, T0 + 1 + k, &rng, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        if (k < 2)
+            mh_engine_result_cleanup(&r);
+    }
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                   "{\"summary\": {\"order\": \"o-40\", \"reserved\": 2}}");
+    mh_engine_result_cleanup(&r);
+    struct mh_run_state *st = fold(wf, &l);
+    ASSERT_JSON_EQ(
+        mh_engine_state_step_output(st, "lines"),
+        "[{\"sku\": \"A1\", \"reserved\": true}, {\"sku\": \"B 2\", \"reserved\": false}, "
+        "{\"sku\": \"C3\", \"reserved\": true}]");
+    mh_engine_state_destroy(st);
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }

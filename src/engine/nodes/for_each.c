@@ -61,8 +61,7 @@ struct for_each {
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
-static size_t compile_body(struct mh_wf_node *n, json_t *body, const char *path,
-                           json_t *errors);
+static size_t compile_body(struct mh_wf_node *n, json_t *body, const char *path, json_t *errors);
 static void release(void *impl);
 static enum mh_err start(struct mh_advance *a, size_t i);
 static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress);
@@ -197,8 +196,7 @@ static const char *json_kind(json_t *v)
 
 /* The items of the step, new in *out; or MH_OK with *error set (new) when they are not an
  * array of at most max_items elements, or the expression failed. */
-static enum mh_err eval_items(const struct mh_wf_node *n, json_t *ctx, json_t **out,
-                              json_t **error)
+static enum mh_err eval_items(const struct mh_wf_node *n, json_t *ctx, json_t **out, json_t **error)
 {
     const struct for_each *f = n->impl;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -214,11 +212,12 @@ static enum mh_err eval_items(const struct mh_wf_node *n, json_t *ctx, json_t **
     if (!json_is_array(v)) {
         snprintf(msg, sizeof(msg), "items expression \"%.200s\" gave %s, not an array",
                  f->items_src, json_kind(v));
-        *error = json_pack("{s:s,s:o,s:s}", "kind", "not_array", "message",
-                           mh_engine__jstring(msg), "member", "items");
+        *error = json_pack("{s:s,s:o,s:s}", "kind", "not_array", "message", mh_engine__jstring(msg),
+                           "member", "items");
     } else if ((int64_t)json_array_size(v) > f->max_items) {
-        snprintf(msg, sizeof(msg), "items expression \"%.200s\" gave %zu items; max_items is %" PRId64,
-                 f->items_src, json_array_size(v), f->max_items);
+        snprintf(msg, sizeof(msg),
+                 "items expression \"%.200s\" gave %zu items; max_items is %" PRId64, f->items_src,
+                 json_array_size(v), f->max_items);
         *error = json_pack("{s:s,s:o,s:s}", "kind", "limit", "message", mh_engine__jstring(msg),
                            "member", "items");
     }
@@ -270,8 +269,7 @@ static enum mh_err eval_results(const struct mh_wf_node *n, const struct mh_step
             char msg[400];
             snprintf(msg, sizeof(msg), "item %zu: output expression: %s", k, info.message);
             *error = json_pack("{s:s,s:o,s:I,s:s}", "kind", "jmespath", "message",
-                               mh_engine__jstring(msg), "index", (json_int_t)k, "member",
-                               "output");
+                               mh_engine__jstring(msg), "index", (json_int_t)k, "member", "output");
             json_decref(results);
             return MH_OK;
         }
@@ -302,9 +300,8 @@ static json_t *item_failure(const struct mh_wf_node *n, const struct mh_step_sta
     snprintf(msg, sizeof(msg), "item %zu failed at step %s[%zu].%s: %s", k, n->id, k, node,
              m ? m : "error");
     return json_pack("{s:s,s:o,s:I,s:s,s:O,s:I,s:I}", "kind", "item_failed", "message",
-                     mh_engine__jstring(msg), "index", (json_int_t)k, "node", node,
-                     "step_error", step_error, "succeeded", (json_int_t)ok, "items",
-                     (json_int_t)s->n_items);
+                     mh_engine__jstring(msg), "index", (json_int_t)k, "node", node, "step_error",
+                     step_error, "succeeded", (json_int_t)ok, "items", (json_int_t)s->n_items);
 }
 
 /* ---- Deciding ----------------------------------------------------------------------------- */
