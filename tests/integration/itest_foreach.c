@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "core/mem.h"
 #include "db/db.h"
 #include "itest.h"
 #include "mock_http.h"

@@ -437,3 +437,45 @@ MH_TEST(foreach_docs_example_runs_as_described)
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }
+
+/* A delay in the body is a durable timer per item: the run wakes at the earliest, and each item
+ * moves on when its own timer is due. */
+MH_TEST(foreach_delay_in_body_is_a_timer_per_item)
+{
+    struct mh_wf *wf = compile_text(
+        "{\"nodes\": [{\"id\": \"loop\", \"type\": \"for_each\", \"config\": {\"items\": "
+        "\"trigger.body\", \"concurrency\": 2, \"body\": {\"nodes\": [{\"id\": \"wait\", "
+        "\"type\": \"delay\", \"config\": {\"until\": \"item\"}}, {\"id\": \"after\", \"type\": "
+        "\"transform\", \"config\": {\"expression\": \"index\"}}], \"edges\": [{\"from\": "
+        "\"wait\", \"to\": \"after\"}]}}}]}");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    char body[128];
+    snprintf(body, sizeof(body), "[%lld, %lld, %lld]", T0 + 5000, T0 + 1000, T0 + 3000);
+    tlog_start(&l, body);
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+    MH_T_ASSERT_EQ(r.n_actions, 2); /* two timers: items 0 and 1 */
+    MH_T_ASSERT_EQ(r.next_wake_ms, T0 + 1000);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT_EQ(mh_engine_pending(wf, l.ev, l.n, &r, NULL), MH_OK);
+    MH_T_ASSERT_EQ(r.n_actions, 2);
+    MH_T_ASSERT_STR_EQ(r.actions[0].node_id, "loop[0].wait");
+    MH_T_ASSERT_EQ(r.actions[1].fire_at_ms, T0 + 1000);
+    mh_engine_result_cleanup(&r);
+    /* Item 1 is due: it finishes, item 2 starts (its timer at +3 s). */
+    advance_at(wf, &l, T0 + 1000, NULL, NULL, 0, &r);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SUCCEEDED, "loop[1].after") > 0);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_TIMER_SET, "loop[2].wait") > 0);
+    MH_T_ASSERT_EQ(r.next_wake_ms, T0 + 3000);
+    mh_engine_result_cleanup(&r);
+    advance_at(wf, &l, T0 + 5000, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output, "{\"loop\": [0, 1, 2]}");
+    mh_engine_result_cleanup(&r);
+    json_t *rep = replay_report(wf, &l);
+    MH_T_ASSERT(json_is_true(json_object_get(rep, "ok")));
+    json_decref(rep);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
