@@ -173,8 +173,8 @@ static const char *wait_run(struct env *e, const char *run_id, int max_ms)
     static char status[32];
     for (int waited = 0; waited < max_ms; waited += 50) {
         const char *p[] = {run_id};
-        json_t *rows = mh_it_sql(e->db.admin_url, "SELECT status FROM runs WHERE id = $1", 1, p,
-                                 NULL);
+        json_t *rows =
+            mh_it_sql(e->db.admin_url, "SELECT status FROM runs WHERE id = $1", 1, p, NULL);
         snprintf(status, sizeof(status), "%s",
                  json_string_value(json_object_get(json_array_get(rows, 0), "status")));
         json_decref(rows);
@@ -227,8 +227,8 @@ MH_TEST(for_each_over_forty_items_with_bounded_concurrency)
         MH_T_ASSERT_EQ(json_integer_value(json_object_get(r, "got")), 39 - k);
     }
     /* The run detail shows the progress per item. */
-    json_t *items = json_object_get(
-        json_object_get(json_object_get(state, "steps"), "loop"), "items");
+    json_t *items =
+        json_object_get(json_object_get(json_object_get(state, "steps"), "loop"), "items");
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(items, "total")), 40);
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(items, "succeeded")), 40);
     json_decref(run);
@@ -318,6 +318,16 @@ MH_TEST(for_each_over_two_hundred_items_survives_sigkill)
     }
     long long done_at_kill = scalar(e.db.admin_url, succ_sql, run_id);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGKILL), 128 + SIGKILL);
+    int hits_at_kill[CRASH_ITEMS], repeats_before = 0, items_hit_before = 0;
+    pthread_mutex_lock(&e.seen->mu);
+    memcpy(hits_at_kill, e.seen->hits, sizeof(hits_at_kill));
+    pthread_mutex_unlock(&e.seen->mu);
+    for (int k = 0; k < CRASH_ITEMS; k++) {
+        repeats_before += hits_at_kill[k] > 1 ? hits_at_kill[k] - 1 : 0;
+        items_hit_before += hits_at_kill[k] > 0;
+    }
+    fprintf(stderr, "at kill: %lld items recorded, %d items called, %d repeated calls\n",
+            done_at_kill, items_hit_before, repeats_before);
     MH_T_ASSERT(done_at_kill < CRASH_ITEMS);
     mh_it_server_start(&e.s, &e.db, args);
     MH_T_ASSERT_STR_EQ(wait_run(&e, run_id, 120000), "succeeded");
@@ -360,6 +370,21 @@ MH_TEST(for_each_over_two_hundred_items_survives_sigkill)
     pthread_mutex_unlock(&e.seen->mu);
     fprintf(stderr, "done at kill: %lld, repeated calls: %d\n", done_at_kill, repeats);
     json_decref(keys);
+    {
+        char *log = mh_it_server_log(&e.s);
+        int shown = 0;
+        for (char *ln = log; ln && *ln && shown < 40;) {
+            char *nl = strchr(ln, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strstr(ln, "warn") || strstr(ln, "error")) {
+                fprintf(stderr, "LOG %.300s\n", ln);
+                shown++;
+            }
+            ln = nl ? nl + 1 : NULL;
+        }
+        free(log);
+    }
     /* Resumed, not restarted: the items done before the kill were not called again. */
     MH_T_ASSERT(repeats <= 8);
     assert_replays(&e, run_id);
