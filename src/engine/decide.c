@@ -90,6 +90,9 @@ fail:
 enum mh_err mh_engine__emit(struct mh_advance *a, const char *type, long node, int attempt,
                             json_t *payload)
 {
+    /* The run's own steps are named by their node ids as they are (the hot path). */
+    if (a->parent == NULL)
+        return emit_id(a, type, node >= 0 ? a->wf->nodes[node].id : "", attempt, payload);
     char id[MH_ENGINE_STEP_ID_MAX + 1];
     step_id(a, node, id, sizeof(id));
     /* An item's events go to the run's log (the root advance), named by the item's step ids. */
