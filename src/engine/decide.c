@@ -28,6 +28,10 @@ static enum mh_err apply_reports(struct mh_advance *a);
 static bool output_fits(json_t *v);
 static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
                       struct mh_engine_result *res);
+static int64_t next_wake(const struct mh_run_state *st);
+static void step_id(const struct mh_advance *a, long node, char *out, size_t cap);
+static enum mh_err emit_id(struct mh_advance *a, const char *type, const char *id, int attempt,
+                           json_t *payload);
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
 
@@ -47,14 +51,22 @@ static bool output_fits(json_t *v)
 
 /* ---- Emitting events and actions ---------------------------------------------------------- */
 
-enum mh_err mh_engine__emit(struct mh_advance *a, const char *type, long node, int attempt,
-                            json_t *payload)
+/* The step id of node `node` in the state `a` moves on: the node's id, prefixed in an item. */
+static void step_id(const struct mh_advance *a, long node, char *out, size_t cap)
+{
+    if (node < 0)
+        snprintf(out, cap, "%s", "");
+    else
+        snprintf(out, cap, "%s%s", a->st->scope, a->wf->nodes[node].id);
+}
+
+static enum mh_err emit_id(struct mh_advance *a, const char *type, const char *id, int attempt,
+                           json_t *payload)
 {
     struct mh_run_state *st = a->st;
     struct mh_event ev;
     bool ignored = false;
-    enum mh_err rc = mh_engine_event_init(&ev, 0, type, node >= 0 ? a->wf->nodes[node].id : "",
-                                          attempt, payload, a->now, NULL);
+    enum mh_err rc = mh_engine_event_init(&ev, 0, type, id, attempt, payload, a->now, NULL);
     json_decref(payload);
     if (rc != MH_OK)
         return rc;
@@ -75,9 +87,27 @@ fail:
     return rc;
 }
 
+enum mh_err mh_engine__emit(struct mh_advance *a, const char *type, long node, int attempt,
+                            json_t *payload)
+{
+    /* The run's own steps are named by their node ids as they are (the hot path). */
+    if (a->parent == NULL)
+        return emit_id(a, type, node >= 0 ? a->wf->nodes[node].id : "", attempt, payload);
+    char id[MH_ENGINE_STEP_ID_MAX + 1];
+    step_id(a, node, id, sizeof(id));
+    /* An item's events go to the run's log (the root advance), named by the item's step ids. */
+    while (a->parent != NULL)
+        a = a->parent;
+    return emit_id(a, type, id, attempt, payload);
+}
+
 struct mh_engine_action *mh_engine__add_action(struct mh_advance *a,
                                                enum mh_engine_action_kind kind, long node)
 {
+    char id[MH_ENGINE_STEP_ID_MAX + 1];
+    step_id(a, node, id, sizeof(id));
+    while (a->parent != NULL)
+        a = a->parent;
     struct mh_engine_result *r = a->res;
     if (r->n_actions == a->cap_actions) {
         a->cap_actions = a->cap_actions ? a->cap_actions * 2 : 4;
@@ -86,8 +116,7 @@ struct mh_engine_action *mh_engine__add_action(struct mh_advance *a,
     struct mh_engine_action *act = &r->actions[r->n_actions++];
     memset(act, 0, sizeof(*act));
     act->kind = kind;
-    if (node >= 0)
-        snprintf(act->node_id, sizeof(act->node_id), "%s", a->wf->nodes[node].id);
+    snprintf(act->node_id, sizeof(act->node_id), "%s", id);
     return act;
 }
 
@@ -116,6 +145,10 @@ static enum readiness readiness(const struct mh_advance *a, size_t i)
 enum mh_err mh_engine__fail_step(struct mh_advance *a, size_t i, int attempt, json_t *error,
                                  bool retryable)
 {
+    if (a->parent != NULL)
+        return mh_engine__emit(a, MH_EV_STEP_FAILED, (long)i, attempt,
+                               json_pack("{s:o,s:b,s:i}", "error", error, "retryable", retryable,
+                                         "attempts", attempt));
     const char *msg = json_string_value(json_object_get(error, "message"));
     char buf[400];
     snprintf(buf, sizeof(buf), "step %s failed: %s", a->wf->nodes[i].id, msg ? msg : "error");
@@ -216,26 +249,44 @@ static enum mh_err apply_reports(struct mh_advance *a)
                               "a report is an http_attempt, a step_parked or a run_canceled, "
                               "not %s",
                               rep->type);
-        long idx = -1;
         if (rep->node_id[0]) {
-            idx = mh_engine__node_index(a->wf, rep->node_id);
-            if (idx < 0) {
+            struct mh_run_state *where = NULL;
+            if (mh_engine__resolve(a->st, rep->node_id, &where) < 0) {
                 a->res->n_ignored++;
                 continue;
             }
         }
-        if (!mh_engine__report_applies(a->st, idx, rep)) {
+        if (!mh_engine__report_applies(a->st, rep)) {
             a->res->n_ignored++;
             continue;
         }
-        /* mh_engine__emit() stamps the event with the caller's clock reading, like every event it
+        /* emit_id() stamps the event with the caller's clock reading, like every event it
          * appends; the payload is shared, not copied (response bodies can be large). */
-        rc = mh_engine__emit(a, rep->type, idx, rep->attempt,
-                             rep->payload ? json_incref(rep->payload) : json_object());
+        rc = emit_id(a, rep->type, rep->node_id, rep->attempt,
+                     rep->payload ? json_incref(rep->payload) : json_object());
         if (rc != MH_OK)
             return rc;
     }
     return MH_OK;
+}
+
+/* The earliest timer, retry or parked attempt of `st`'s steps and its items' (0: none). */
+static int64_t next_wake(const struct mh_run_state *st)
+{
+    int64_t next = 0;
+    for (size_t i = 0; i < st->wf->n_nodes; i++) {
+        const struct mh_step_state *s = &st->steps[i];
+        bool waiting = (s->status == MH_STEP_WAITING_TIMER && !s->timer_fired) ||
+                       s->status == MH_STEP_WAITING_RETRY || s->status == MH_STEP_WAITING_BREAKER;
+        if (waiting && (next == 0 || s->fire_at < next))
+            next = s->fire_at;
+        for (size_t k = 0; s->status == MH_STEP_RUNNING && k < s->n_items; k++) {
+            int64_t w = next_wake(s->items[k]);
+            if (w != 0 && (next == 0 || w < next))
+                next = w;
+        }
+    }
+    return next;
 }
 
 static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
@@ -246,15 +297,44 @@ static void fill_wake(struct mh_run_state *st, const struct mh_engine_input *in,
     res->deadline_ms = 0;
     if (mh_engine__run_finished(st))
         return;
-    for (size_t i = 0; i < st->wf->n_nodes; i++) {
-        const struct mh_step_state *s = &st->steps[i];
-        bool waiting = (s->status == MH_STEP_WAITING_TIMER && !s->timer_fired) ||
-                       s->status == MH_STEP_WAITING_RETRY || s->status == MH_STEP_WAITING_BREAKER;
-        if (waiting && (res->next_wake_ms == 0 || s->fire_at < res->next_wake_ms))
-            res->next_wake_ms = s->fire_at;
-    }
+    res->next_wake_ms = next_wake(st);
     if (in != NULL && in->run_timeout_ms > 0)
         res->deadline_ms = st->started_at + in->run_timeout_ms;
+}
+
+enum mh_err mh_engine__advance_steps(struct mh_advance *a, bool *progress)
+{
+    const struct mh_wf *wf = a->wf;
+    /* The run's state: an item's steps stop with the run too. */
+    const struct mh_run_state *run = a->st;
+    while (run->parent != NULL)
+        run = run->parent;
+    for (size_t k = 0; k < wf->n_nodes && !mh_engine__run_finished(run); k++) {
+        enum mh_err rc = MH_OK;
+        size_t i = wf->topo[k];
+        struct mh_step_state *s = &a->st->steps[i];
+        switch (s->status) {
+        case MH_STEP_PENDING: {
+            enum readiness r = readiness(a, i);
+            if (r == READY_RUN)
+                rc = wf->nodes[i].type->start(a, i);
+            else if (r == READY_SKIP)
+                rc = mh_engine__emit(a, MH_EV_STEP_SKIPPED, (long)i, 0, json_object());
+            *progress = *progress || r != NOT_READY;
+            break;
+        }
+        case MH_STEP_RUNNING:
+        case MH_STEP_WAITING_TIMER:
+        case MH_STEP_WAITING_RETRY:
+        case MH_STEP_WAITING_BREAKER: rc = wf->nodes[i].type->resume(a, i, progress); break;
+        case MH_STEP_SUCCEEDED:
+        case MH_STEP_FAILED:
+        case MH_STEP_SKIPPED: break;
+        }
+        if (rc != MH_OK)
+            return rc;
+    }
+    return MH_OK;
 }
 
 /* ---- Entry points ------------------------------------------------------------------------- */
@@ -293,30 +373,9 @@ enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *eve
     bool progress = true;
     while (progress && !mh_engine__run_finished(a.st)) {
         progress = false;
-        for (size_t k = 0; k < wf->n_nodes && !mh_engine__run_finished(a.st); k++) {
-            size_t i = wf->topo[k];
-            struct mh_step_state *s = &a.st->steps[i];
-            switch (s->status) {
-            case MH_STEP_PENDING: {
-                enum readiness r = readiness(&a, i);
-                if (r == READY_RUN)
-                    rc = wf->nodes[i].type->start(&a, i);
-                else if (r == READY_SKIP)
-                    rc = mh_engine__emit(&a, MH_EV_STEP_SKIPPED, (long)i, 0, json_object());
-                progress = progress || r != NOT_READY;
-                break;
-            }
-            case MH_STEP_RUNNING:
-            case MH_STEP_WAITING_TIMER:
-            case MH_STEP_WAITING_RETRY:
-            case MH_STEP_WAITING_BREAKER: rc = wf->nodes[i].type->resume(&a, i, &progress); break;
-            case MH_STEP_SUCCEEDED:
-            case MH_STEP_FAILED:
-            case MH_STEP_SKIPPED: break;
-            }
-            if (rc != MH_OK)
-                goto out;
-        }
+        rc = mh_engine__advance_steps(&a, &progress);
+        if (rc != MH_OK)
+            goto out;
         if (!mh_engine__run_finished(a.st)) {
             rc = finish_if_done(&a);
             if (rc != MH_OK)

@@ -39,6 +39,7 @@ static void parse_edges(struct compile_ctx *c, json_t *edges);
 static void check_config(struct compile_ctx *c, struct mh_wf_node *n, json_t *cfg, const char *path,
                          const struct mh_node_type *t);
 static void check_graph(struct compile_ctx *c);
+static void check_body_ids(struct compile_ctx *c, json_t *nodes);
 static void find_cycles(struct compile_ctx *c);
 static void build_topo_and_ancestors(struct mh_wf *wf);
 static void wf_free(struct mh_wf *wf);
@@ -360,6 +361,35 @@ static void find_cycles(struct compile_ctx *c)
     free(color);
 }
 
+/* A body's steps share the context's "steps" with the workflow's (an item sees the steps its
+ * for_each sees, then its own), so a body node may not reuse a workflow node's id. A sub-graph
+ * is a node's config.body holding "nodes" (checked on the document, so that a body with errors
+ * of its own is checked too). */
+static void check_body_ids(struct compile_ctx *c, json_t *nodes)
+{
+    for (size_t i = 0; i < c->wf->n_nodes; i++) {
+        json_t *jn = json_array_get(nodes, (size_t)c->node_pos[i]);
+        json_t *body_nodes =
+            json_object_get(json_object_get(json_object_get(jn, "config"), "body"), "nodes");
+        if (!c->type_ok[i] || !json_is_array(body_nodes))
+            continue;
+        size_t k;
+        json_t *bn;
+        json_array_foreach(body_nodes, k, bn)
+        {
+            const char *id = json_string_value(json_object_get(bn, "id"));
+            if (id == NULL || json_object_get(c->ids, id) == NULL)
+                continue;
+            char path[128];
+            snprintf(path, sizeof(path), "/nodes/%ld/config/body/nodes/%zu/id", c->node_pos[i], k);
+            mh_engine__add_error(c->errors, path, "duplicate_id", c->wf->nodes[i].id, -1,
+                                 "body node id \"%s\" is already a node of the workflow; a "
+                                 "for_each body's steps sit beside the workflow's in \"steps\"",
+                                 id);
+        }
+    }
+}
+
 static void check_graph(struct compile_ctx *c)
 {
     struct mh_wf *wf = c->wf;
@@ -504,6 +534,7 @@ enum mh_err mh_engine_wf_compile(json_t *def, struct mh_wf **out, json_t **error
         goto out;
     }
     parse_nodes(&c, nodes);
+    check_body_ids(&c, nodes);
     parse_edges(&c, edges);
     check_graph(&c);
 out:
@@ -559,6 +590,7 @@ const char *mh_engine_wf_node_id(const struct mh_wf *wf, size_t i)
 
 const char *mh_engine_wf_node_type(const struct mh_wf *wf, const char *node_id)
 {
-    long i = mh_engine__node_index(wf, node_id);
-    return i < 0 ? NULL : wf->nodes[i].type_name;
+    const struct mh_wf *where = NULL;
+    long i = mh_engine__wf_resolve(wf, node_id, &where);
+    return i < 0 ? NULL : where->nodes[i].type_name;
 }

@@ -37,6 +37,11 @@
 #define MH_ENGINE_MAX_EDGES 2000
 /* Node ids match [A-Za-z_][A-Za-z0-9_-]{0,63}. */
 #define MH_ENGINE_ID_MAX 64
+/* A for_each runs at most this many items (the server's cap on a node's max_items). */
+#define MH_ENGINE_MAX_ITEMS 10000
+/* A step's id in events and actions: a node id, or for a step of a for_each body
+ * "<for_each id>[<item index>].<body node id>" (docs/workflows.md, for_each). */
+#define MH_ENGINE_STEP_ID_MAX (2 * MH_ENGINE_ID_MAX + 12)
 /* Event type names are at most this many bytes. */
 #define MH_ENGINE_TYPE_MAX 31
 /* The canonical encoding of one event may not exceed this; a larger step output fails the
@@ -216,7 +221,7 @@ bool mh_engine_request_origin_is_secret(json_t *request, char *shown, size_t cap
 struct mh_event {
     int64_t seq;
     char type[MH_ENGINE_TYPE_MAX + 1];
-    char node_id[MH_ENGINE_ID_MAX + 1];
+    char node_id[MH_ENGINE_STEP_ID_MAX + 1];
     int attempt;
     json_t *payload;
     int64_t at_ms;
@@ -438,8 +443,8 @@ enum mh_engine_action_kind {
 
 struct mh_engine_action {
     enum mh_engine_action_kind kind;
-    char node_id[MH_ENGINE_ID_MAX + 1]; /* "" for FINISHED */
-    int attempt;                        /* HTTP: 1-based attempt; TIMER: the attempt it starts */
+    char node_id[MH_ENGINE_STEP_ID_MAX + 1]; /* a step id (see above); "" for FINISHED */
+    int attempt; /* HTTP: 1-based attempt; TIMER: the attempt it starts */
     /*
      * HTTP: {"method", "url", "headers": {name: value}, "query": {name: value}, "body"?: string,
      * "timeout_ms", "sign"?: {"secret": NAME}, "secrets": [NAME...], "idempotency_key"}, all

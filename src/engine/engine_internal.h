@@ -88,6 +88,9 @@ struct mh_wf_node {
     size_t n_out;
     /* ancestors as a bitset of n_nodes bits */
     uint64_t *ancestors;
+    /* A node that runs a sub-graph (for_each): its compiled body, a workflow of its own whose
+     * steps run once per item (docs/internals/node-types.md). Owned; NULL for other nodes. */
+    struct mh_wf *body;
 };
 
 enum { MH_PORT_NONE = -1, MH_PORT_FALSE = 0, MH_PORT_TRUE = 1 };
@@ -249,6 +252,7 @@ extern const struct mh_node_type mh_engine__node_branch;
 extern const struct mh_node_type mh_engine__node_delay;
 extern const struct mh_node_type mh_engine__node_terminate;
 extern const struct mh_node_type mh_engine__node_http_call;
+extern const struct mh_node_type mh_engine__node_for_each;
 
 /* Appends {"path", "code", "message", "offset"?, "node"?} to `errors`. */
 void mh_engine__add_error(json_t *errors, const char *path, const char *code, const char *node,
@@ -277,6 +281,10 @@ struct mh_step_state {
     int64_t fire_at;  /* waiting_timer / waiting_retry / waiting_breaker (parked until) */
     bool timer_fired; /* delay: timer_fired recorded, step_succeeded not yet */
     char idem_key[MH_ENGINE_IDEM_KEY_LEN + 1];
+    /* A node with a body, once started: one state per item, whose steps are the body's
+     * (created by the fold from step_started's "items"). */
+    struct mh_run_state **items;
+    size_t n_items;
 };
 
 struct mh_run_state {
@@ -292,6 +300,15 @@ struct mh_run_state {
     int64_t last_seq;
     uint8_t last_hash[MH_ENGINE_HASH_LEN];
     bool has_started;
+    /* An item of a for_each (st->wf is the body): the run's state, the index of the for_each
+     * node in it, the item and its index as the body sees them, and the prefix of the item's
+     * step ids, "<node>[<index>]." ("" for the run itself). Events, seq and hash live in the
+     * run's state only. */
+    const struct mh_run_state *parent;
+    size_t parent_node;
+    json_t *item;
+    size_t index;
+    char scope[MH_ENGINE_STEP_ID_MAX + 1];
 };
 
 MH_MUSTCHECK enum mh_err mh_engine__state_create(const struct mh_wf *wf, struct mh_run_state **out);
@@ -302,11 +319,28 @@ MH_MUSTCHECK enum mh_err mh_engine__state_create(const struct mh_wf *wf, struct 
 MH_MUSTCHECK enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_event *ev,
                                                 bool *ignored, struct mh_err_info *info);
 bool mh_engine__run_finished(const struct mh_run_state *st);
-/* Whether an outside report (http_attempt, run_canceled) still applies to `st`; `idx` is the
- * index of its node or -1. */
-bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const struct mh_event *ev);
-/* The context of node `node` (context.c); new. */
+/* Whether an outside report (http_attempt, step_parked, run_canceled) still applies to `st`
+ * (its step id resolved with mh_engine__resolve). */
+bool mh_engine__report_applies(struct mh_run_state *st, const struct mh_event *ev);
+/* The context of node `node` (context.c); new. In an item's state, the steps of the for_each's
+ * context come first, and "item" and "index" are added. */
 json_t *mh_engine__context(const struct mh_run_state *st, size_t node);
+/* An item's context with every succeeded step of its body (a for_each's "output"); new. */
+json_t *mh_engine__item_context(const struct mh_run_state *st);
+/*
+ * Step ids (fold.c): the node a step id names, as an index into (*where)->wf's nodes, with
+ * *where the state holding the step: `st` itself for a node id, the item's state for a body
+ * step "<node>[<index>].<body node>" of a started for_each. -1 (and *where NULL) when there is
+ * no such step.
+ */
+long mh_engine__resolve(struct mh_run_state *st, const char *step_id, struct mh_run_state **where);
+/* The same on a compiled workflow, without a state: the index into (*where)->nodes. */
+long mh_engine__wf_resolve(const struct mh_wf *wf, const char *step_id, const struct mh_wf **where);
+/* An item's status from its body's steps: pending (none started), running, failed (a step
+ * failed) or succeeded (every step succeeded or was skipped). */
+enum mh_step_status mh_engine__item_status(const struct mh_run_state *it);
+/* Creates the item states of step `node` (a node with a body) from `items` (borrowed). */
+void mh_engine__items_create(struct mh_run_state *st, size_t node, json_t *items);
 
 /* ---- Deciding (decide.c), for the node types' start and resume -------------------------- */
 
@@ -321,7 +355,16 @@ struct mh_advance {
     size_t cap_events;
     size_t cap_actions;
     struct mh_err_info *info;
+    /* A for_each item's advance (wf: the body, st: the item's state): the run's advance, which
+     * seals, applies and returns the events and actions it decides under the item's step ids.
+     * NULL at the top. */
+    struct mh_advance *parent;
 };
+
+/* One pass over a->wf's steps in topological order: starts ready steps, skips dead paths and
+ * resumes waiting ones (decide.c); sets *progress when anything was recorded. A for_each runs
+ * its items' bodies with it. */
+MH_MUSTCHECK enum mh_err mh_engine__advance_steps(struct mh_advance *a, bool *progress);
 
 /* Seals a new event of `type` (for node `node`, or -1 for the run) after the state's last one,
  * applies it to the state and appends it to the result. Steals `payload`. */
@@ -330,7 +373,8 @@ MH_MUSTCHECK enum mh_err mh_engine__emit(struct mh_advance *a, const char *type,
 /* Appends an action for node `node` (or -1) to the result; borrowed, valid until the next. */
 struct mh_engine_action *mh_engine__add_action(struct mh_advance *a,
                                                enum mh_engine_action_kind kind, long node);
-/* Fails step `i` (steals `error`) and with it the run. */
+/* Fails step `i` (steals `error`) and with it the run; in an item's advance, only the step (the
+ * for_each sees its item failed and fails in turn: where error handling hooks in). */
 MH_MUSTCHECK enum mh_err mh_engine__fail_step(struct mh_advance *a, size_t i, int attempt,
                                               json_t *error, bool retryable);
 /* Records step `i`'s output (steals `output`; `extra`, stolen too, adds payload members), or

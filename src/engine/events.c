@@ -26,7 +26,7 @@ enum mh_err mh_engine_event_init(struct mh_event *ev, int64_t seq, const char *t
         type = "";
     if (node_id == NULL)
         node_id = "";
-    if (strlen(type) > MH_ENGINE_TYPE_MAX || strlen(node_id) > MH_ENGINE_ID_MAX)
+    if (strlen(type) > MH_ENGINE_TYPE_MAX || strlen(node_id) > MH_ENGINE_STEP_ID_MAX)
         return MH_EINVAL;
     memcpy(ev->type, type, strlen(type) + 1);
     memcpy(ev->node_id, node_id, strlen(node_id) + 1);

@@ -19,6 +19,7 @@ static enum mh_err bad(struct mh_err_info *info, const struct mh_event *ev, cons
 static void set_json(json_t **slot, json_t *v);
 static enum mh_err trigger_of(json_t *payload, json_t **out);
 static const struct mh_step_state *step_of(const struct mh_run_state *st, const char *node_id);
+static json_t *items_to_json(const struct mh_step_state *s);
 static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
                               const struct mh_wf_node *n, const struct mh_event *ev,
                               struct mh_err_info *info);
@@ -98,8 +99,12 @@ void mh_engine_state_destroy(struct mh_run_state *st)
         json_decref(s->error);
         json_decref(s->request);
         json_decref(s->result);
+        for (size_t k = 0; k < s->n_items; k++)
+            mh_engine_state_destroy(s->items[k]);
+        free(s->items);
     }
     free(st->steps);
+    json_decref(st->item);
     json_decref(st->trigger);
     json_decref(st->run);
     json_decref(st->output);
@@ -109,12 +114,14 @@ void mh_engine_state_destroy(struct mh_run_state *st)
 }
 
 /* Whether an outside report would be accepted now (the same test advance applies). */
-bool mh_engine__report_applies(const struct mh_run_state *st, long idx, const struct mh_event *ev)
+bool mh_engine__report_applies(struct mh_run_state *run, const struct mh_event *ev)
 {
-    if (mh_engine__run_finished(st))
+    if (mh_engine__run_finished(run))
         return false;
     bool is_attempt = strcmp(ev->type, MH_EV_HTTP_ATTEMPT) == 0;
     if (is_attempt || strcmp(ev->type, MH_EV_STEP_PARKED) == 0) {
+        struct mh_run_state *st = NULL;
+        long idx = ev->node_id[0] ? mh_engine__resolve(run, ev->node_id, &st) : -1;
         if (idx < 0)
             return false;
         const struct mh_step_state *s = &st->steps[idx];
@@ -134,7 +141,6 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
 {
     json_t *p = ev->payload;
     const char *t = ev->type;
-    (void)st;
     /* What only the node's type knows (type->admit): whether its steps are started, set timers,
      * and when they may succeed. Attempts, retries and timer firings need a step in the state
      * only such events put it in, which the checks below test. */
@@ -152,6 +158,14 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
             set_json(&s->request, json_object_get(p, "request"));
             const char *key = json_string_value(json_object_get(p, "idempotency_key"));
             snprintf(s->idem_key, sizeof(s->idem_key), "%s", key ? key : "");
+        }
+        /* A node with a body (for_each) starts with the items it runs its body for. */
+        if (n->body != NULL) {
+            json_t *items = json_object_get(p, "items");
+            if (!json_is_array(items) || json_array_size(items) > MH_ENGINE_MAX_ITEMS ||
+                s->items != NULL)
+                return bad(info, ev, "a for_each step starts with an array of items");
+            mh_engine__items_create(st, (size_t)(n - st->wf->nodes), items);
         }
     } else if (strcmp(t, MH_EV_STEP_PARKED) == 0) {
         s->status = MH_STEP_WAITING_BREAKER;
@@ -258,11 +272,12 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
     const char *t = ev->type;
     json_t *p = ev->payload;
     long idx = -1;
+    struct mh_run_state *where = st;
     *ignored = false;
     if (ev->seq != st->last_seq + 1)
         return bad(info, ev, "seq does not follow the previous event");
     if (ev->node_id[0] != '\0') {
-        idx = mh_engine__node_index(st->wf, ev->node_id);
+        idx = mh_engine__resolve(st, ev->node_id, &where);
         if (idx < 0)
             return bad(info, ev, "no such node in this workflow version");
     }
@@ -272,7 +287,7 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
 
     bool is_report = strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_RUN_CANCELED) == 0 ||
                      strcmp(t, MH_EV_STEP_PARKED) == 0;
-    if (is_report && !mh_engine__report_applies(st, idx, ev)) {
+    if (is_report && !mh_engine__report_applies(st, ev)) {
         *ignored = true;
         goto done;
     }
@@ -302,7 +317,7 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
     } else if (is_step) {
         if (idx < 0)
             return bad(info, ev, "a step event names its node");
-        rc = apply_step(st, &st->steps[idx], &st->wf->nodes[idx], ev, info);
+        rc = apply_step(where, &where->steps[idx], &where->wf->nodes[idx], ev, info);
         if (rc != MH_OK)
             return rc;
     } else if (strcmp(t, MH_EV_RUN_SUCCEEDED) == 0) {
@@ -356,8 +371,91 @@ enum mh_run_status mh_engine_state_status(const struct mh_run_state *st)
 
 static const struct mh_step_state *step_of(const struct mh_run_state *st, const char *node_id)
 {
-    long i = node_id ? mh_engine__node_index(st->wf, node_id) : -1;
-    return i < 0 ? NULL : &st->steps[i];
+    struct mh_run_state *where = NULL;
+    /* resolve() only reads; the API's getters take the state as const. */
+    long i = node_id ? mh_engine__resolve((struct mh_run_state *)st, node_id, &where) : -1;
+    return i < 0 ? NULL : &where->steps[i];
+}
+
+long mh_engine__wf_resolve(const struct mh_wf *wf, const char *step_id, const struct mh_wf **where)
+{
+    *where = NULL;
+    const char *open = strchr(step_id, '[');
+    if (open == NULL) {
+        long i = mh_engine__node_index(wf, step_id);
+        *where = i >= 0 ? wf : NULL;
+        return i;
+    }
+    /* "<node>[<index>].<body node>": node ids never hold '[' (valid_id in definition.c). */
+    char node[MH_ENGINE_ID_MAX + 1];
+    size_t len = (size_t)(open - step_id);
+    if (len == 0 || len > MH_ENGINE_ID_MAX)
+        return -1;
+    memcpy(node, step_id, len);
+    node[len] = '\0';
+    long i = mh_engine__node_index(wf, node);
+    if (i < 0 || wf->nodes[i].body == NULL)
+        return -1;
+    const char *p = open + 1;
+    if (*p < '0' || *p > '9' || (*p == '0' && p[1] != ']'))
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p - open - 1 > 5 || p[0] != ']' || p[1] != '.')
+        return -1;
+    const struct mh_wf *body = wf->nodes[i].body;
+    long j = mh_engine__node_index(body, p + 2);
+    *where = j >= 0 ? body : NULL;
+    return j;
+}
+
+long mh_engine__resolve(struct mh_run_state *st, const char *step_id, struct mh_run_state **where)
+{
+    *where = NULL;
+    const char *open = strchr(step_id, '[');
+    if (open == NULL) {
+        long i = mh_engine__node_index(st->wf, step_id);
+        *where = i >= 0 ? st : NULL;
+        return i;
+    }
+    const struct mh_wf *body = NULL;
+    long j = mh_engine__wf_resolve(st->wf, step_id, &body);
+    if (j < 0)
+        return -1;
+    char node[MH_ENGINE_ID_MAX + 1];
+    snprintf(node, sizeof(node), "%.*s", (int)(open - step_id), step_id);
+    const struct mh_step_state *s = &st->steps[mh_engine__node_index(st->wf, node)];
+    char *end = NULL;
+    unsigned long k = strtoul(open + 1, &end, 10);
+    if (k >= s->n_items)
+        return -1;
+    *where = s->items[k];
+    return j;
+}
+
+void mh_engine__items_create(struct mh_run_state *st, size_t node, json_t *items)
+{
+    struct mh_step_state *s = &st->steps[node];
+    const struct mh_wf *body = st->wf->nodes[node].body;
+    s->n_items = json_array_size(items);
+    s->items = mh_xcalloc(s->n_items + 1, sizeof(*s->items));
+    for (size_t k = 0; k < s->n_items; k++) {
+        struct mh_run_state *it = NULL;
+        enum mh_err rc = mh_engine__state_create(body, &it);
+        MH_ASSERT(rc == MH_OK);
+        it->status = MH_RUN_RUNNING;
+        it->trigger = st->trigger ? json_incref(st->trigger) : NULL;
+        it->run = st->run ? json_incref(st->run) : NULL;
+        memcpy(it->run_id, st->run_id, sizeof(it->run_id));
+        it->started_at = st->started_at;
+        it->has_started = true;
+        it->parent = st;
+        it->parent_node = node;
+        it->item = json_incref(json_array_get(items, k));
+        it->index = k;
+        snprintf(it->scope, sizeof(it->scope), "%s[%zu].", st->wf->nodes[node].id, k);
+        s->items[k] = it;
+    }
 }
 
 enum mh_step_status mh_engine_state_step_status(const struct mh_run_state *st, const char *node_id)
@@ -388,6 +486,38 @@ json_t *mh_engine_state_error(const struct mh_run_state *st)
     return st->error;
 }
 
+enum mh_step_status mh_engine__item_status(const struct mh_run_state *it)
+{
+    bool started = false, done = true;
+    for (size_t i = 0; i < it->wf->n_nodes; i++) {
+        enum mh_step_status s = it->steps[i].status;
+        if (s == MH_STEP_FAILED)
+            return MH_STEP_FAILED;
+        started = started || s != MH_STEP_PENDING;
+        done = done && is_terminal_step(s);
+    }
+    return done ? MH_STEP_SUCCEEDED : started ? MH_STEP_RUNNING : MH_STEP_PENDING;
+}
+
+/* A for_each step's progress: {"total", "succeeded", "failed", "running", "list": [{"status",
+ * "steps": {body node: {"status", "attempts", "output"?, "error"?, "fire_at"?}}}]}. */
+static json_t *items_to_json(const struct mh_step_state *s)
+{
+    size_t counts[MH_STEP_WAITING_BREAKER + 1] = {0};
+    json_t *list = json_array();
+    for (size_t k = 0; k < s->n_items; k++) {
+        enum mh_step_status is = mh_engine__item_status(s->items[k]);
+        counts[is]++;
+        json_t *o = mh_engine_state_to_json(s->items[k]);
+        json_object_set_new(o, "status", json_string(mh_engine_step_status_name(is)));
+        json_array_append_new(list, o);
+    }
+    return json_pack("{s:I,s:I,s:I,s:I,s:o}", "total", (json_int_t)s->n_items, "succeeded",
+                     (json_int_t)counts[MH_STEP_SUCCEEDED], "failed",
+                     (json_int_t)counts[MH_STEP_FAILED], "running",
+                     (json_int_t)counts[MH_STEP_RUNNING], "list", list);
+}
+
 json_t *mh_engine_state_to_json(const struct mh_run_state *st)
 {
     json_t *steps = json_object();
@@ -402,6 +532,8 @@ json_t *mh_engine_state_to_json(const struct mh_run_state *st)
         if (s->status == MH_STEP_WAITING_TIMER || s->status == MH_STEP_WAITING_RETRY ||
             s->status == MH_STEP_WAITING_BREAKER)
             json_object_set_new(o, "fire_at", json_integer(s->fire_at));
+        if (s->items != NULL)
+            json_object_set_new(o, "items", items_to_json(s));
         json_object_set_new(steps, st->wf->nodes[i].id, o);
     }
     json_t *r =

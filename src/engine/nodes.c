@@ -16,7 +16,7 @@
 
 static const struct mh_node_type *const node_types[] = {
     &mh_engine__node_transform, &mh_engine__node_branch,    &mh_engine__node_delay,
-    &mh_engine__node_terminate, &mh_engine__node_http_call,
+    &mh_engine__node_terminate, &mh_engine__node_http_call, &mh_engine__node_for_each,
 };
 
 static json_t *parse_schema(const struct mh_node_type *t);
@@ -69,8 +69,18 @@ json_t *mh_engine_node_type_schema(const char *type)
 
 bool mh_engine_wf_node_is_dead_letter(const struct mh_wf *wf, const char *node_id)
 {
-    long i = node_id ? mh_engine__node_index(wf, node_id) : -1;
-    return i >= 0 && wf->nodes[i].type != NULL && wf->nodes[i].type->is_dead_letter;
+    const struct mh_wf *where = NULL;
+    long i = node_id ? mh_engine__wf_resolve(wf, node_id, &where) : -1;
+    if (i < 0 || where->nodes[i].type == NULL)
+        return false;
+    if (where->nodes[i].type->is_dead_letter)
+        return true;
+    /* A for_each fails when an item fails: it belongs there when its body holds such a node. */
+    const struct mh_wf *body = where->nodes[i].body;
+    for (size_t k = 0; body != NULL && k < body->n_nodes; k++)
+        if (mh_engine_wf_node_is_dead_letter(body, body->nodes[k].id))
+            return true;
+    return false;
 }
 
 void mh_engine__node_release(struct mh_wf_node *n)
@@ -82,6 +92,7 @@ void mh_engine__node_release(struct mh_wf_node *n)
     free(n->in);
     free(n->out);
     free(n->ancestors);
+    mh_engine_wf_unref(n->body);
     memset(n, 0, sizeof(*n));
 }
 

@@ -83,9 +83,12 @@ enum mh_err mh_engine_replay(const struct mh_wf *wf, const struct mh_event *even
         goto out;
     for (size_t i = 0; i < n; i++) {
         const struct mh_event *ev = &events[i];
-        long idx = ev->node_id[0] ? mh_engine__node_index(wf, ev->node_id) : -1;
+        struct mh_run_state *where = NULL;
+        long idx = ev->node_id[0] ? mh_engine__resolve(r.st, ev->node_id, &where) : -1;
         if (idx >= 0 && !mh_engine__run_finished(r.st)) {
-            wf->nodes[idx].type->replay(&r, ev, (size_t)idx);
+            /* A body step is checked in its item's state, against the body's node. */
+            struct mh_replay in = {.wf = where->wf, .st = where, .divergences = r.divergences};
+            where->wf->nodes[idx].type->replay(&in, ev, (size_t)idx);
         }
         struct mh_err_info info = MH_ERR_INFO_INIT;
         bool ignored;

@@ -474,7 +474,7 @@ static enum mh_err prepare_sends(struct mh_engine_runtime *rt, struct mh_db_conn
             i < p->res.n_actions ? &p->res.actions[i] : &p->pending.actions[i - p->res.n_actions];
         if (a->kind != MH_ACTION_HTTP)
             continue;
-        char key[160];
+        char key[256];
         snprintf(key, sizeof(key), "%s/%s/%d", j->run_id, a->node_id, a->attempt);
         /* The decision's own calls are outstanding too: each is resolved once. */
         bool is_listed = mh_runtime__inflight_has(rt, key);
@@ -498,7 +498,8 @@ static enum mh_err prepare_sends(struct mh_engine_runtime *rt, struct mh_db_conn
  */
 static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_runtime__job *jobs,
                                  struct mh_runtime__report **reps, struct plan *plans, int n,
-                                 struct mh_runtime__settings *settings, struct mh_err_info *info)
+                                 bool lock_first, struct mh_runtime__settings *settings,
+                                 struct mh_err_info *info)
 {
     struct mh_db_conn *c = NULL;
     json_t *rows = NULL;
@@ -511,15 +512,25 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
     if (rc != MH_OK)
         goto out;
     const char *params[] = {ids};
-    rc = mh_db_query(
-        c,
-        "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, coalesce((SELECT "
-        "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
-        "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
-        "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
-        "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = ANY($1::uuid[]) ORDER BY "
-        "r.id FOR UPDATE OF r",
-        1, params, &rows, NULL, info);
+    /* A retry after a conflict locks the rows first, in a statement of its own: the query below
+     * reads the logs in the snapshot it started with, so when it waits for a row another worker
+     * holds (a for_each's calls report one after another) it would read that run's log as it was
+     * before the other worker's commit and conflict again. Once the lock is held, the next
+     * statement's snapshot has every event. The first attempt saves the round trip. */
+    if (rc == MH_OK && lock_first)
+        rc = mh_db_query(c, "SELECT 1 FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                         1, params, NULL, NULL, info);
+    if (rc == MH_OK)
+        rc = mh_db_query(
+            c,
+            "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
+            "coalesce((SELECT "
+            "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
+            "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
+            "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
+            "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = ANY($1::uuid[]) ORDER BY "
+            "r.id FOR UPDATE OF r",
+            1, params, &rows, NULL, info);
     for (int i = 0; i < n && rc == MH_OK; i++) {
         json_t *row = NULL, *r;
         size_t k;
@@ -581,7 +592,7 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
             plan_cleanup(&plans[i]);
         mh_runtime__settings_cleanup(&settings);
         info = (struct mh_err_info)MH_ERR_INFO_INIT;
-        rc = advance_batch(rt, jobs, reps, plans, n, &settings, &info);
+        rc = advance_batch(rt, jobs, reps, plans, n, attempt > 0, &settings, &info);
     }
     for (int i = 0; i < n; i++) {
         if (rc == MH_OK) {

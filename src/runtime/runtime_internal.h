@@ -31,7 +31,7 @@ struct mh_runtime__report {
     struct mh_runtime__report *next;
     char run_id[37];
     char project_id[37];
-    char key[160]; /* run/node/attempt of the in-flight call, "" for none */
+    char key[256]; /* run/node/attempt of the in-flight call, "" for none */
     bool has_event;
     struct mh_event ev;    /* an unsealed http_attempt report */
     int64_t park_until_ms; /* circuit open: wake the run's job then instead */

@@ -35,8 +35,8 @@ struct send_ctx {
     struct mh_engine_runtime *rt;
     char run_id[37];
     char project_id[37];
-    char node_id[MH_ENGINE_ID_MAX + 1];
-    char key[160];
+    char node_id[MH_ENGINE_STEP_ID_MAX + 1];
+    char key[256];
     int attempt;
     json_t *request; /* as recorded: placeholders unresolved */
     struct mh_redact_secrets *redactor;

@@ -412,7 +412,8 @@ MH_TEST(engine_event_constructors)
     MH_T_ASSERT_EQ(mh_engine_event_http_result("n", 0, NULL, &o, T0, &ev), MH_EINVAL);
     o.status = 42;
     MH_T_ASSERT_EQ(mh_engine_event_http_result("n", 1, NULL, &o, T0, &ev), MH_EINVAL);
-    char long_id[100];
+    /* Longer than any step id (a for_each body step's "<node>[<index>].<body node>"). */
+    char long_id[MH_ENGINE_STEP_ID_MAX + 2];
     memset(long_id, 'a', sizeof(long_id) - 1);
     long_id[sizeof(long_id) - 1] = '\0';
     MH_T_ASSERT_EQ(mh_engine_event_init(&ev, 1, "x", long_id, 0, NULL, 0, NULL), MH_EINVAL);

@@ -22,6 +22,8 @@ static const struct {
     {"http_call", "{\"url\": \"https://example.com/{{ trigger.body.id }}\", \"headers\": "
                   "{\"authorization\": \"Bearer {{secrets.TOKEN}}\"}, \"body\": {\"expression\": "
                   "\"trigger.body\"}, \"sign\": {\"secret\": \"WHSEC\"}}"},
+    {"for_each", "{\"items\": \"trigger.body.ids\", \"body\": {\"nodes\": [{\"id\": \"each\", "
+                 "\"type\": \"transform\", \"config\": {\"expression\": \"item\"}}]}}"},
 };
 
 static const char *sample_of(const char *type)

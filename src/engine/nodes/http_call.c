@@ -110,7 +110,7 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
 static size_t compile_kv(json_t *obj, const char *path, const char *node_id, struct http_kv **out,
                          size_t *n_out, json_t *errors);
 static void release(void *impl);
-static enum mh_err make_idem_key(const char *run_id, const char *node_id, int group,
+static enum mh_err make_idem_key(const struct mh_run_state *st, const char *node_id, int group,
                                  char out[MH_ENGINE_IDEM_KEY_LEN + 1]);
 static const char *header_get(json_t *headers, const char *name);
 static void add_spans(json_t *obj, const char *key, json_t *spans);
@@ -257,15 +257,16 @@ static void release(void *impl)
 
 /* ---- The request -------------------------------------------------------------------------- */
 
-/* The idempotency key of (run, node, attempt group). */
-static enum mh_err make_idem_key(const char *run_id, const char *node_id, int group,
+/* The idempotency key of (run, step, attempt group). The step is the node's id, prefixed with
+ * its item's in a for_each body ("loop[17].call"), so each item's call has a key of its own. */
+static enum mh_err make_idem_key(const struct mh_run_state *st, const char *node_id, int group,
                                  char out[MH_ENGINE_IDEM_KEY_LEN + 1])
 {
-    char material[256];
+    char material[512];
     uint8_t h[MH_CRYPTO_SHA256_LEN];
     char hex[2 * MH_CRYPTO_SHA256_LEN + 1];
-    int n = snprintf(material, sizeof(material), "meshhook/idempotency\n%s\n%s\n%d", run_id,
-                     node_id, group);
+    int n = snprintf(material, sizeof(material), "meshhook/idempotency\n%s\n%s%s\n%d", st->run_id,
+                     st->scope, node_id, group);
     if (n < 0 || (size_t)n >= sizeof(material))
         return MH_EINVAL;
     enum mh_err rc = mh_crypto_sha256(material, (size_t)n, h);
@@ -432,7 +433,7 @@ static enum mh_err start_http(struct mh_advance *a, size_t i, int attempt)
 
     if (attempt == 1) {
         struct mh_err_info rinfo = MH_ERR_INFO_INIT;
-        rc = make_idem_key(a->st->run_id, n->id, 1, key);
+        rc = make_idem_key(a->st, n->id, 1, key);
         if (rc != MH_OK)
             goto out;
         ctx = mh_engine__context(a->st, i);
@@ -679,7 +680,7 @@ static void replay(struct mh_replay *r, const struct mh_event *ev, size_t idx)
     char key[MH_ENGINE_IDEM_KEY_LEN + 1];
     json_t *ctx = NULL, *req = NULL, *jkey = NULL;
     json_t *rec_key = json_object_get(ev->payload, "idempotency_key");
-    if (make_idem_key(r->st->run_id, n->id, 1, key) != MH_OK)
+    if (make_idem_key(r->st, n->id, 1, key) != MH_OK)
         return;
     jkey = json_string(key);
     if (!mh_engine__json_same(rec_key, jkey))

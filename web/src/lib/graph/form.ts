@@ -87,6 +87,8 @@ function fieldFor(schema: Schema, key: string, pointer: string, required: boolea
     examples: Array.isArray(schema.examples) ? schema.examples : undefined
   };
   if (Array.isArray(schema.enum)) return { ...base, kind: 'enum', options: schema.enum as EnumField['options'] };
+  // A sub-graph (a for_each's body) is edited as one JSON document: nodes and edges together.
+  if (schema['x-meshhook-widget'] === 'graph') return { ...base, kind: 'json' };
   if (Array.isArray(schema.oneOf) && !isRequiredOnlyGroup(schema)) {
     const variants = (schema.oneOf as Schema[]).map((v, i) => {
       const merged = { ...v };

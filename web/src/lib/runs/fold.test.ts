@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventDurations, foldRun, inputContext, stepKind, type RunEvent } from './fold';
+import { eventDurations, foldRun, inputContext, itemProgress, stepKind, type RunEvent } from './fold';
 
 let seq = 0;
 function ev(type: string, node: string | null, payload: unknown = {}, attempt: number | null = null, at?: string): RunEvent {
@@ -208,5 +208,32 @@ describe('eventDurations', () => {
     expect(d.get(2)).toBeUndefined();
     expect(d.get(3)).toBe(3000);
     expect(d.get(4)).toBe(10000);
+  });
+});
+
+describe('itemProgress', () => {
+  it('counts a for_each\'s items from their body steps, as the engine derives them', () => {
+    const nodes = ['start', 'loop'];
+    const log = [started()];
+    log.push(ev('step_succeeded', 'start', { output: {} }, 1));
+    expect(itemProgress(foldRun(nodes, log).steps, 'loop')).toBeNull();
+    log.push(ev('step_started', 'loop', { items: ['a', 'b', 'c', 'd'], count: 4 }, 1));
+    log.push(ev('step_started', 'loop[0].call', { request: {}, idempotency_key: 'k0' }, 1));
+    log.push(ev('step_started', 'loop[1].call', { request: {}, idempotency_key: 'k1' }, 1));
+    log.push(ev('step_succeeded', 'loop[1].call', { output: { status: 200 } }, 1));
+    log.push(ev('step_succeeded', 'loop[1].name', { output: 'Bee' }, 1));
+    log.push(ev('step_started', 'loop[2].call', { request: {}, idempotency_key: 'k2' }, 1));
+    log.push(ev('step_failed', 'loop[2].call', { error: { kind: 'http_status', message: 'HTTP status 404' } }, 1));
+    const v = foldRun(nodes, log);
+    const p = itemProgress(v.steps, 'loop');
+    expect(p).not.toBeNull();
+    expect(p!.total).toBe(4);
+    // Item 1's call succeeded but its "name" step is known only once recorded: both are there.
+    expect(p!.items.map((i) => i.status)).toEqual(['running', 'succeeded', 'failed', 'pending']);
+    expect([p!.succeeded, p!.running, p!.failed]).toEqual([1, 1, 1]);
+    expect(p!.items[1].steps.map((s) => s.id)).toEqual(['loop[1].call', 'loop[1].name']);
+    // Another node's prefix is not taken for an item ("loop2[0].x" is not loop's).
+    log.push(ev('step_succeeded', 'loop2[0].x', { output: 1 }, 1));
+    expect(itemProgress(foldRun(nodes, log).steps, 'loop')!.items[0].steps.length).toBe(1);
   });
 });

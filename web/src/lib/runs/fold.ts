@@ -83,6 +83,49 @@ export interface StepView {
   /** While parked by a breaker (waiting_breaker): the host whose breaker is open. */
   parkedHost: string | null;
   httpAttempts: Attempt[];
+  /** A for_each: how many items it started with (its step_started's count), else null. Its
+   * items' steps are steps of their own, `<id>[<index>].<body node>` (itemProgress). */
+  items: number | null;
+}
+
+/** One item of a for_each: its status (derived from its body steps as the engine does) and
+ * those steps. */
+export interface ItemView {
+  index: number;
+  status: 'pending' | 'running' | 'succeeded' | 'failed';
+  steps: StepView[];
+}
+
+export interface ItemProgress {
+  total: number;
+  succeeded: number;
+  failed: number;
+  running: number;
+  items: ItemView[];
+}
+
+/** The per-item progress of for_each step `id` ("17/40"), or null before it started. */
+export function itemProgress(steps: Record<string, StepView>, id: string): ItemProgress | null {
+  const total = steps[id]?.items;
+  if (total === null || total === undefined) return null;
+  const items: ItemView[] = Array.from({ length: total }, (_, index) => ({ index, status: 'pending', steps: [] }));
+  const prefix = id + '[';
+  for (const [sid, st] of Object.entries(steps)) {
+    if (!sid.startsWith(prefix)) continue;
+    const m = /^\[(\d+)\]\./.exec(sid.slice(id.length));
+    const k = m ? Number(m[1]) : -1;
+    if (k >= 0 && k < total) items[k].steps.push(st);
+  }
+  const p: ItemProgress = { total, succeeded: 0, failed: 0, running: 0, items };
+  for (const it of items) {
+    it.steps.sort((a, b) => (a.firstSeq ?? 0) - (b.firstSeq ?? 0));
+    if (it.steps.some((s) => s.status === 'failed')) it.status = 'failed';
+    else if (it.steps.length === 0) it.status = 'pending';
+    else if (it.steps.every((s) => TERMINAL_STEP.has(s.status))) it.status = 'succeeded';
+    else it.status = 'running';
+    if (it.status !== 'pending') p[it.status]++;
+  }
+  return p;
 }
 
 export interface RunView {
@@ -145,7 +188,8 @@ function emptyStep(id: string): StepView {
     finishedAt: null,
     fireAt: null,
     parkedHost: null,
-    httpAttempts: []
+    httpAttempts: [],
+    items: null
   };
 }
 
@@ -251,6 +295,7 @@ function applyStep(s: StepView, ev: RunEvent, p: Record<string, unknown>): boole
     case 'step_started': {
       s.status = 'running';
       s.attempts = attempt;
+      if (typeof p.count === 'number' && Array.isArray(p.items)) s.items = p.count;
       const first = s.httpAttempts[0];
       s.httpAttempts.push({
         attempt,
