@@ -49,6 +49,16 @@ static json_t *parse_schema(const struct mh_node_type *t)
     return s;
 }
 
+size_t mh_engine_node_type_count(void)
+{
+    return MH_ARRAY_LEN(node_types);
+}
+
+const char *mh_engine_node_type_name(size_t i)
+{
+    return i < MH_ARRAY_LEN(node_types) ? node_types[i]->name : NULL;
+}
+
 json_t *mh_engine_node_types(void)
 {
     json_t *list = json_array();
