@@ -243,7 +243,7 @@ json_t *mh_scheme_describe_all(void)
             json_array_append_new(idem, json_string(sc->idempotency_headers[h]));
         for (const struct mh_scheme_field *f = sc->fields; f && f->name; f++)
             json_array_append_new(fields, describe_field(f));
-        json_t *keys = json_pack("{s:s, s:o, s:s?}", "kind", kinds[sc->key_kind], "algorithms",
+        json_t *keys = json_pack("{s:s, s:o, s:s*}", "kind", kinds[sc->key_kind], "algorithms",
                                  mh_scheme_key_algorithms(sc), "own_secret", sc->own_secret);
         json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "name",
                                               sc->name, "label", sc->label, "summary", sc->summary,
