@@ -135,6 +135,20 @@ size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *memb
     return nerr;
 }
 
+size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const char *path,
+                                    const char *member, json_t *errors)
+{
+    struct mh_jp_expr *e = NULL;
+    size_t nerr = mh_engine__compile_member(cfg, path, member, n->id, &e, errors);
+    n->impl = e;
+    return nerr;
+}
+
+void mh_engine__release_expr_impl(void *impl)
+{
+    mh_jp_expr_destroy(impl);
+}
+
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                               struct mh_tpl **out, json_t *errors)
 {
