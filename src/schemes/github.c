@@ -16,9 +16,7 @@ static enum mh_err verify(const struct mh_scheme_settings *s, const struct mh_sc
     out->signature = rq->header(rq->header_ctx, "X-Hub-Signature-256");
     enum mh_err rc = mh_crypto_sig_github_verify(keys->sig, keys->n, rq->body, rq->body_len,
                                                  out->signature, &r, info);
-    out->key_index = r.key_index;
-    out->signed_at = r.timestamp;
-    return rc;
+    return mh_scheme__verdict(out, &r, rc);
 }
 
 static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, size_t len,
@@ -26,10 +24,7 @@ static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, s
 {
     char *value = NULL;
     enum mh_err rc = mh_crypto_sig_github_sign(a->key, body, len, &value);
-    if (rc != MH_OK)
-        return mh_err_set(info, rc, "sign", -1, "could not compute the HMAC");
-    mh_scheme_headers_add_new(out, "X-Hub-Signature-256", value);
-    return MH_OK;
+    return mh_scheme__signed(out, "X-Hub-Signature-256", value, rc, "HMAC", info);
 }
 
 static enum mh_err example(struct mh_scheme_example *ex)

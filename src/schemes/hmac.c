@@ -94,9 +94,7 @@ static enum mh_err verify(const struct mh_scheme_settings *s, const struct mh_sc
                           s->hmac_header);
     enum mh_err rc = mh_crypto_sig_hmac_verify(&s->hmac, keys->sig, keys->n, rq->body, rq->body_len,
                                                out->signature, &r, info);
-    out->key_index = r.key_index;
-    out->signed_at = r.timestamp;
-    return rc;
+    return mh_scheme__verdict(out, &r, rc);
 }
 
 static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, size_t len,
@@ -104,10 +102,7 @@ static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, s
 {
     char *value = NULL;
     enum mh_err rc = mh_crypto_sig_hmac_sign(&a->settings->hmac, a->key, body, len, &value);
-    if (rc != MH_OK)
-        return mh_err_set(info, rc, "sign", -1, "could not compute the HMAC");
-    mh_scheme_headers_add_new(out, a->settings->hmac_header, value);
-    return MH_OK;
+    return mh_scheme__signed(out, a->settings->hmac_header, value, rc, "HMAC", info);
 }
 
 const struct mh_scheme mh_scheme_hmac = {

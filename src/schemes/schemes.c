@@ -4,7 +4,7 @@
  * `const struct mh_scheme`: its name, headers, keys, settings, verify, sign and sender example),
  * declare it in schemes.h and add it here (docs/architecture.md §15).
  */
-#include "schemes/schemes.h"
+#include "schemes/schemes_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -80,6 +80,25 @@ void mh_scheme_headers_add_new(struct mh_scheme_headers *h, const char *name, ch
     h->h[h->n].name = name;
     h->h[h->n].value = value;
     h->n++;
+}
+
+enum mh_err mh_scheme__verdict(struct mh_scheme_verdict *out, const struct mh_crypto_sig_result *r,
+                               enum mh_err rc)
+{
+    out->key_index = r->key_index;
+    out->signed_at = r->timestamp;
+    return rc;
+}
+
+enum mh_err mh_scheme__signed(struct mh_scheme_headers *out, const char *name, char *value,
+                              enum mh_err rc, const char *what, struct mh_err_info *info)
+{
+    if (rc != MH_OK) {
+        mh_crypto_free_secret_str(value);
+        return mh_err_set(info, rc, "sign", -1, "could not compute the %s", what);
+    }
+    mh_scheme_headers_add_new(out, name, value);
+    return MH_OK;
 }
 
 void mh_scheme_headers_cleanup(struct mh_scheme_headers *h)

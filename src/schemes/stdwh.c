@@ -64,9 +64,7 @@ static enum mh_err verify(const struct mh_scheme_settings *s, const struct mh_sc
     }
     enum mh_err rc = mh_crypto_sig_stdwh_verify(keys->sig, keys->n, rq->body, rq->body_len, id, ts,
                                                 out->signature, now_s, s->tolerance_s, &r, info);
-    out->key_index = r.key_index;
-    out->signed_at = r.timestamp;
-    return rc;
+    return mh_scheme__verdict(out, &r, rc);
 }
 
 static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, size_t len,

@@ -19,9 +19,7 @@ static enum mh_err verify(const struct mh_scheme_settings *s, const struct mh_sc
     out->signature = rq->header(rq->header_ctx, "Stripe-Signature");
     enum mh_err rc = mh_crypto_sig_stripe_verify(keys->sig, keys->n, rq->body, rq->body_len,
                                                  out->signature, now_s, s->tolerance_s, &r, info);
-    out->key_index = r.key_index;
-    out->signed_at = r.timestamp;
-    return rc;
+    return mh_scheme__verdict(out, &r, rc);
 }
 
 static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, size_t len,
@@ -29,10 +27,7 @@ static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, s
 {
     char *value = NULL;
     enum mh_err rc = mh_crypto_sig_stripe_sign(a->key, body, len, a->now_s, &value);
-    if (rc != MH_OK)
-        return mh_err_set(info, rc, "sign", -1, "could not compute the signature");
-    mh_scheme_headers_add_new(out, "Stripe-Signature", value);
-    return MH_OK;
+    return mh_scheme__signed(out, "Stripe-Signature", value, rc, "signature", info);
 }
 
 /* Stripe's secrets look like this, and Stripe MACs with the whole string. */
