@@ -153,8 +153,8 @@ static void add_secret(struct mh_db_conn *c, const char *project)
     const char *value = "bench-token-0123456789abcdef";
     if (mh_config_load(&cfg, 2, (char **)flags, NULL, NULL, &info) != MH_OK ||
         mh_secrets_create(&cfg, NULL, &s, &info) != MH_OK ||
-        mh_secrets_seal(s, project, "BENCH_TOKEN", value, strlen(value), &sealed, &kek_id,
-                        &info) != MH_OK)
+        mh_secrets_seal(s, project, "BENCH_TOKEN", value, strlen(value), &sealed, &kek_id, &info) !=
+            MH_OK)
         die("secret", &info);
     const char *p[] = {project, kek_id, sealed};
     json_decref(q(c,
