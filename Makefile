@@ -71,9 +71,9 @@ $(BUILD)/%.o: %.c
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The folder too: removing a migration changes no remaining file, only the folder.
-$(BUILD)/gen/migrations_data.c: $(MIGRATIONS) migrations scripts/embed-migrations.sh
+$(BUILD)/gen/migrations_data.c: $(MIGRATIONS) migrations scripts/embed-files.sh
 	@mkdir -p $(@D)
-	@sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	@sh scripts/embed-files.sh mh_migration_files $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
 	@$(CC) $(CFLAGS) -c -o $@ $<

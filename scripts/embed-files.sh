@@ -2,7 +2,8 @@
 # Turns data files into a C table so the binary carries them: `embed-files.sh SYMBOL FILE...`
 # writes on stdout `const struct mh_embedded_file SYMBOL[]` ({name, data, len}, the name being
 # the file's base name without its extension, the data NUL-terminated) and `SYMBOL_count`.
-# Used for the starter workflow templates (templates/*.json).
+# Used for the migrations (migrations/*.sql, which a deployed binary applies to its own
+# database), the starter workflow templates (templates/*.json) and api/openapi.json.
 set -eu
 sym=$1
 shift

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Engine throughput: runs completed per second end to end by a real `meshhook serve` against a
- * real PostgreSQL, for (a) a 4-node pure workflow (transform -> branch -> transform -> terminate)
- * and (b) a workflow with one http_call to a local target, N runs at once. Runs are enqueued
+ * real PostgreSQL, for (a) a 4-node pure workflow (transform -> branch -> transform -> terminate),
+ * (b) a workflow with one http_call to a local target and (c) the same call with a header naming
+ * a project secret (`{{secrets.BENCH_TOKEN}}`: decrypted, and audited, for every call), N runs at
+ * once. Runs are enqueued
  * directly (mh_engine_run_create, in batches) while the server is stopped; then the server
  * starts and the rate is counted from the first run's start to the last run's end, as recorded
  * in the runs table. Prints runs/s, the server's peak RSS and CPU, PostgreSQL's CPU and WAL
  * per run (MH_BENCH_SQL: a statement run before the server starts, for experiments).
  *
- *   bench_engine MESHHOOK_BIN ADMIN_URL APP_URL pure|http RUNS WORKERS
+ *   bench_engine MESHHOOK_BIN ADMIN_URL APP_URL pure|http|http_secret RUNS WORKERS
  */
 #include <dirent.h>
 #include <signal.h>
@@ -19,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "db/db.h"
 #include "runtime/store.h"
+#include "secrets/secrets.h"
 #include "mock_http.h"
 
 static void target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
@@ -134,16 +138,47 @@ static long peak_rss_kib(pid_t pid)
     return kib;
 }
 
+/* The key-encryption key of the http_secret workload (a benchmark's, not a secret). */
+#define BENCH_KEK "bench:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+/* Seals the project secret BENCH_TOKEN under BENCH_KEK and stores it, as the API would. */
+static void add_secret(struct mh_db_conn *c, const char *project)
+{
+    const char *flags[] = {"--kek", BENCH_KEK, NULL};
+    struct mh_config cfg;
+    struct mh_secrets *s = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    char *sealed = NULL;
+    const char *kek_id = NULL;
+    const char *value = "bench-token-0123456789abcdef";
+    if (mh_config_load(&cfg, 2, (char **)flags, NULL, NULL, &info) != MH_OK ||
+        mh_secrets_create(&cfg, NULL, &s, &info) != MH_OK ||
+        mh_secrets_seal(s, project, "BENCH_TOKEN", value, strlen(value), &sealed, &kek_id, &info) !=
+            MH_OK)
+        die("secret", &info);
+    const char *p[] = {project, kek_id, sealed};
+    json_decref(q(c,
+                  "INSERT INTO secrets (project_id, name, description, kek_id, sealed, "
+                  "created_by, updated_by) SELECT $1, 'BENCH_TOKEN', '', $2, $3::bytea, "
+                  "created_by, created_by FROM projects WHERE id = $1",
+                  3, p));
+    free(sealed);
+    mh_secrets_destroy(s);
+    mh_config_cleanup(&cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: bench_engine BIN ADMIN_URL APP_URL pure|http RUNS WORKERS\n");
+        fprintf(stderr,
+                "usage: bench_engine BIN ADMIN_URL APP_URL pure|http|http_secret RUNS WORKERS\n");
         return 2;
     }
     const char *bin = argv[1], *admin = argv[2], *app = argv[3], *kind = argv[4];
     int runs = (int)strtol(argv[5], NULL, 10);
     const char *workers = argv[6];
-    bool is_http = strcmp(kind, "http") == 0;
+    bool has_secret = strcmp(kind, "http_secret") == 0;
+    bool is_http = has_secret || strcmp(kind, "http") == 0;
     struct mh_mock *m = is_http ? mh_mock_start(target, NULL) : NULL;
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -165,6 +200,10 @@ int main(int argc, char **argv)
                         "POST", "body", "expression", "trigger.body", "id", "end", "type",
                         "terminate", "config", "output", "steps.call.output.status", "edges",
                         "from", "call", "to", "end");
+        if (has_secret)
+            json_object_set_new(
+                json_object_get(json_array_get(json_object_get(def, "nodes"), 0), "config"),
+                "headers", json_pack("{s:s}", "Authorization", "Bearer {{secrets.BENCH_TOKEN}}"));
     } else {
         def = json_pack("{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, "
                         "{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
@@ -196,6 +235,8 @@ int main(int argc, char **argv)
     const char *project = json_string_value(json_object_get(v, "project_id"));
     const char *wf = json_string_value(json_object_get(v, "workflow_id"));
     const char *vid = json_string_value(json_object_get(v, "id"));
+    if (has_secret)
+        add_secret(c, project);
 
     for (int i = 0; i < runs; i++) {
         if (i % 1000 == 0 && mh_db_begin(c, NULL, project, &info) != MH_OK)
@@ -253,6 +294,7 @@ int main(int argc, char **argv)
         setenv("MESHHOOK_DATABASE_URL", app, 1);
         setenv("MESHHOOK_ADMIN_DATABASE_URL", admin, 1);
         setenv("MESHHOOK_LOG_LEVEL", "warn", 1);
+        setenv("MESHHOOK_KEK", BENCH_KEK, 1);
         /* The http workload's target is a mock on loopback, which http_call refuses by default;
          * an older binary ignores the variable. */
         setenv("MESHHOOK_OUTBOUND_ALLOWLIST", "127.0.0.1/32", 1);

@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: MIT
 # Engine throughput beside PostgreSQL's own commit rate, measured in the same run on the same
 # throwaway cluster: pgbench with one insert per transaction (8 clients), then bench_engine for
-# the pure 4-node workflow and for one http_call per run. Prints each figure and the ratios.
-# The http workload runs HTTP_RUNS runs (5,000 by default: 1,000 lasted a third of a second,
-# too short to tell a change from this machine's noise).
+# the pure 4-node workflow, for one http_call per run, and for the same call with a header
+# naming a project secret (http_secret). Prints each figure and the ratios. The http workloads
+# run HTTP_RUNS runs each (5,000 by default: 1,000 lasted a third of a second, too short to tell
+# a change from this machine's noise).
 #
-#   [HTTP_RUNS=N] sh bench/engine/run.sh [RUNS] [WORKERS]
+#   [HTTP_RUNS=N] [KINDS="pure http http_secret"] [TREE=DIR] sh bench/engine/run.sh [RUNS] [WORKERS]
+#
+# TREE: another built checkout to measure (its build/release/meshhook and libmeshhook.a, its
+# migrations), with this tree's bench_engine; it is only read (a baseline for before/after).
 #
 # With ALERTS=1, the pure workload again, alternately with the alert evaluator off and with
 # ALERT_RULES (default 60) rules evaluated every second, ROUNDS (default 3) times each; prints
@@ -16,33 +20,30 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 RUNS=${1:-20000}
 WORKERS=${2:-4}
-make -s -j2 build/release/meshhook build/release/libmeshhook.a
-mkdir -p build/release/bench
+TREE=${TREE:-$ROOT}
+if [ "$TREE" = "$ROOT" ]; then
+    make -s -j2 build/release/meshhook build/release/libmeshhook.a
+fi
+. bench/lib.sh
+BIN=$TREE/build/release/meshhook
+BENCH=$BENCH_TMP/bench_engine
+# A tree from before src/runtime/ has the run store at engine/store.h.
+SHIM=$BENCH_TMP/shim
+mkdir -p "$SHIM/runtime"
+[ -f "$TREE/src/runtime/store.h" ] || echo '#include "engine/store.h"' >"$SHIM/runtime/store.h"
 # shellcheck disable=SC2046
-cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
+cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$TREE/src" -I"$SHIM" -Itests/integration \
     $(pkg-config --cflags jansson libpq) bench/engine/bench_engine.c tests/integration/mock_http.c \
-    build/release/libmeshhook.a \
+    "$TREE/build/release/libmeshhook.a" \
     $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
-    -pthread -o build/release/bench/bench_engine
+    -pthread -o "$BENCH"
 
-PGDIR=$(mktemp -d /tmp/meshhook-bench-pg.XXXXXX)
-chmod 755 "$PGDIR"
-trap 'sh scripts/pg.sh stop "$PGDIR"; rm -rf "$PGDIR"' EXIT
-PORT=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
-eval "$(sh scripts/pg.sh urls "$PGDIR" "$PORT")"
-MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL build/release/meshhook migrate >/dev/null
+bench_cluster_start
+MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL "$BIN" migrate >/dev/null
 
-BINDIR=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 cat >"$PGDIR/insert.sql" <<SQL
 INSERT INTO pgbench_events (run_id, seq, payload) VALUES (gen_random_uuid(), 1, '{"type": "step_succeeded", "node": "prep", "output": {"order": 1, "amount": 150}}');
 SQL
-run_psql() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$BINDIR/psql" "$@"; else "$BINDIR/psql" "$@"; fi
-}
-run_pgbench() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$BINDIR/pgbench" "$@"; else "$BINDIR/pgbench" "$@"; fi
-}
 run_psql -q -h "$PGDIR/run" -p "$PORT" -U postgres -d meshhook \
     -c "CREATE TABLE pgbench_events (run_id uuid, seq int, payload jsonb, at timestamptz DEFAULT now())" \
     -c "GRANT pg_checkpoint TO meshhook"
@@ -50,10 +51,10 @@ TPS=$(run_pgbench -n -h "$PGDIR/run" -p "$PORT" -U postgres -c 8 -j 2 -T 10 -f "
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
 echo "pgbench one-insert transactions: tps=$TPS (8 clients, 10 s)"
 
-for kind in pure http; do
+for kind in ${KINDS:-pure http http_secret}; do
     n=$RUNS
-    [ "$kind" = http ] && n=${HTTP_RUNS:-5000}
-    line=$(build/release/bench/bench_engine build/release/meshhook "$MESHHOOK_ADMIN_DATABASE_URL" \
+    [ "$kind" != pure ] && n=${HTTP_RUNS:-5000}
+    line=$("$BENCH" "$BIN" "$MESHHOOK_ADMIN_DATABASE_URL" \
         "$MESHHOOK_DATABASE_URL" "$kind" "$n" "$WORKERS")
     echo "$line"
     rate=$(echo "$line" | sed -n 's/.*runs_per_s=\([0-9.]*\).*/\1/p')
@@ -66,7 +67,7 @@ if [ "${ALERTS:-0}" = 1 ]; then
     i=0
     while [ "$i" -lt "${ROUNDS:-3}" ]; do
         for rules in 0 "${ALERT_RULES:-60}"; do
-            line=$(MH_BENCH_ALERT_RULES=$rules build/release/bench/bench_engine build/release/meshhook \
+            line=$(MH_BENCH_ALERT_RULES=$rules "$BENCH" "$BIN" \
                 "$MESHHOOK_ADMIN_DATABASE_URL" "$MESHHOOK_DATABASE_URL" pure "$RUNS" "$WORKERS")
             echo "alert rules=$rules: $line"
             rate=$(echo "$line" | sed -n 's/.*runs_per_s=\([0-9.]*\).*/\1/p')

@@ -47,8 +47,10 @@ for tool in wrk pgbench openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench intake: $tool is required" >&2; exit 1; }
 done
 
-make -s -j2 build/release/meshhook
-BIN="$ROOT/build/release/meshhook"
+# TREE: another built checkout to measure instead (its release binary and migrations; only read).
+TREE=${TREE:-$ROOT}
+[ "$TREE" != "$ROOT" ] || make -s -j2 build/release/meshhook
+BIN="$TREE/build/release/meshhook"
 
 DIR=$(mktemp -d /tmp/meshhook-bench-intake.XXXXXX)
 chmod 755 "$DIR"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The migration runner. Migrations are the SQL files under migrations/, compiled into the binary
- * (scripts/embed-migrations.sh), so a deployed binary migrates its own database. Two instances
+ * (scripts/embed-files.sh), so a deployed binary migrates its own database. Two instances
  * migrating at once serialise on a session advisory lock; each migration runs in its own
  * transaction together with its row in schema_migrations, so a failure leaves the database at the
  * previous version. A migration edited after it was applied is detected by its SHA-256 checksum
@@ -13,13 +13,14 @@
 
 #include "core/mem.h"
 
-struct mh_migration_file {
+/* The migrations as scripts/embed-files.sh writes them: names without ".sql", NUL-terminated. */
+struct mh_embedded_file {
     const char *name;
-    const unsigned char *sql;
+    const unsigned char *data;
     size_t len;
 };
 
-extern const struct mh_migration_file mh_migration_files[];
+extern const struct mh_embedded_file mh_migration_files[];
 extern const size_t mh_migration_files_count;
 
 /* An arbitrary constant: "meshhook" as ASCII. */
@@ -35,10 +36,10 @@ size_t mh_db_migrations_count(void)
     return mh_migration_files_count;
 }
 
-static enum mh_err checksum_of(struct mh_db_conn *c, const struct mh_migration_file *m, char *out,
+static enum mh_err checksum_of(struct mh_db_conn *c, const struct mh_embedded_file *m, char *out,
                                size_t out_len, struct mh_err_info *info)
 {
-    const char *params[] = {(const char *)m->sql};
+    const char *params[] = {(const char *)m->data};
     json_t *row = NULL;
     enum mh_err rc =
         mh_db_query_row(c, "SELECT encode(sha256(convert_to($1::text, 'UTF8')), 'hex') AS sum", 1,
@@ -99,7 +100,7 @@ enum mh_err mh_db_migrate(const char *admin_url, FILE *out, struct mh_err_info *
         goto out;
     int done = 0;
     for (size_t i = 0; i < mh_migration_files_count; i++) {
-        const struct mh_migration_file *m = &mh_migration_files[i];
+        const struct mh_embedded_file *m = &mh_migration_files[i];
         char sum[80];
         if ((rc = checksum_of(c, m, sum, sizeof(sum), info)) != MH_OK)
             goto out;
@@ -116,7 +117,7 @@ enum mh_err mh_db_migrate(const char *admin_url, FILE *out, struct mh_err_info *
         }
         if ((rc = mh_db_begin(c, NULL, NULL, info)) != MH_OK)
             goto out;
-        if ((rc = mh_db_exec_script(c, (const char *)m->sql, info)) != MH_OK) {
+        if ((rc = mh_db_exec_script(c, (const char *)m->data, info)) != MH_OK) {
             mh_db_rollback(c);
             if (info) {
                 char detail[256];
@@ -164,7 +165,7 @@ enum mh_err mh_db_migrate_status(const char *admin_url, FILE *out, int *pending,
     if ((rc = applied_map(c, &applied, info)) != MH_OK)
         goto out;
     for (size_t i = 0; i < mh_migration_files_count; i++) {
-        const struct mh_migration_file *m = &mh_migration_files[i];
+        const struct mh_embedded_file *m = &mh_migration_files[i];
         char sum[80];
         if ((rc = checksum_of(c, m, sum, sizeof(sum), info)) != MH_OK)
             goto out;

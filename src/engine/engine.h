@@ -109,6 +109,11 @@ bool mh_engine_wf_node_is_dead_letter(const struct mh_wf *wf, const char *node_i
  */
 json_t *mh_engine_node_types(void);
 
+/* The number of registered node types, and the name of the i-th (static; NULL past the end), in
+ * the table's order. */
+size_t mh_engine_node_type_count(void);
+const char *mh_engine_node_type_name(size_t i);
+
 /* A new reference to the config schema of node type `type`, or NULL for an unknown type. */
 json_t *mh_engine_node_type_schema(const char *type);
 

@@ -226,6 +226,15 @@ json_t *mh_engine__node_recorded_none(const struct mh_wf_node *n, const struct m
                                       size_t n_events);
 /* The admission of a pure type: its steps are decided at once, never started or parked. */
 const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_node_event what);
+/* The operations a pure type that never waits shares (designated initializers for its table,
+ * after its own): nothing to resume or report pending, admitted at once, replayed by
+ * re-evaluation, no stand-in, no secret named. */
+#define MH_NODE_PURE_OPS                                                                           \
+    .resume = mh_engine__node_resume_none, .pending = mh_engine__node_pending_none,                \
+    .admit = mh_engine__node_admit_pure, .replay = mh_engine__replay_pure,                         \
+    .check_stand_in = mh_engine__node_stand_in_none,                                               \
+    .recorded_stand_in = mh_engine__node_recorded_none,                                            \
+    .secret_refs = mh_engine__node_secret_refs_none
 /* The start of a pure type (decide.c): evaluates type->eval and records the step's outcome. */
 MH_MUSTCHECK enum mh_err mh_engine__node_start_pure(struct mh_advance *a, size_t i);
 /* The same, and *kept (when not NULL) gets a new reference to the output recorded, or NULL when
@@ -241,6 +250,12 @@ size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *memb
                                  const char *node_id, struct mh_jp_expr **out, json_t *errors);
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                               struct mh_tpl **out, json_t *errors);
+/* Types whose compiled config is one expression (transform, branch): the expression in member
+ * `member` becomes the node's impl itself (a struct mh_jp_expr *), released by
+ * mh_engine__release_expr_impl. */
+size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const char *path,
+                                    const char *member, json_t *errors);
+void mh_engine__release_expr_impl(void *impl);
 /* A new string: `base` + "/" + `token` escaped as a JSON pointer token (~ -> ~0, / -> ~1). */
 char *mh_engine__pointer_join(const char *base, const char *token);
 /* The integer member `key` of `obj`, or `dflt`. */

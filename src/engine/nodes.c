@@ -49,6 +49,16 @@ static json_t *parse_schema(const struct mh_node_type *t)
     return s;
 }
 
+size_t mh_engine_node_type_count(void)
+{
+    return MH_ARRAY_LEN(node_types);
+}
+
+const char *mh_engine_node_type_name(size_t i)
+{
+    return i < MH_ARRAY_LEN(node_types) ? node_types[i]->name : NULL;
+}
+
 json_t *mh_engine_node_types(void)
 {
     json_t *list = json_array();
@@ -134,6 +144,20 @@ size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *memb
                                           node_id, out, errors);
     free(p);
     return nerr;
+}
+
+size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const char *path,
+                                    const char *member, json_t *errors)
+{
+    struct mh_jp_expr *e = NULL;
+    size_t nerr = mh_engine__compile_member(cfg, path, member, n->id, &e, errors);
+    n->impl = e;
+    return nerr;
+}
+
+void mh_engine__release_expr_impl(void *impl)
+{
+    mh_jp_expr_destroy(impl);
 }
 
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,

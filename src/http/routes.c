@@ -126,6 +126,7 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/projects/:project_id/stats", mh_h_stats, false},
 
     {"GET", "/api/node-types", mh_h_node_types, false},
+    {"GET", "/api/schemes", mh_h_schemes, false},
     {"GET", "/api/projects/:project_id/workflows", mh_h_workflows_list, false},
     {"POST", "/api/projects/:project_id/workflows", mh_h_workflows_create, false},
     {"POST", "/api/projects/:project_id/workflows/import", mh_h_workflows_import, false},

@@ -395,8 +395,8 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
 {
     const struct mh_intake_request *rq = j->rq;
     json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", j->delivery_id, "endpoint_id", ep->id,
-                          "scheme", mh_scheme_at(ep->scheme)->name, "body_size",
-                          (json_int_t)rq->body_len, "body_sha256", j->body_hash_hex);
+                          "scheme", ep->scheme->name, "body_size", (json_int_t)rq->body_len,
+                          "body_sha256", j->body_hash_hex);
     json_object_set_new(d, "content_type",
                         j->content_type ? json_string(j->content_type) : json_null());
     json_object_set_new(d, "key_id",
@@ -558,7 +558,7 @@ static bool record(struct pending *p)
     struct mh_intake_result *res = p->res;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     const char *idem = NULL;
-    const char *const *ih = mh_scheme_at(p->ep->scheme)->idempotency_headers;
+    const char *const *ih = p->ep->scheme->idempotency_headers;
     for (; ih != NULL && *ih != NULL && idem == NULL; ih++)
         idem = mh_intake__header(rq, *ih);
     if (idem == NULL)
@@ -711,7 +711,7 @@ static bool advance(struct pending *p)
     struct verdict *v = &p->v;
     struct job *j = &p->j;
     json_decref(j->headers);
-    j->headers = redacted_headers(rq, p->ep->scheme == MH_INTAKE__HMAC ? p->ep->hmac_header : NULL);
+    j->headers = redacted_headers(rq, p->ep->settings.hmac_header);
     json_decref(v->schema_errors);
     judge(in, p->ep, j, v);
     if (v->status != 0 && v->may_refresh) {
@@ -737,8 +737,7 @@ static bool advance(struct pending *p)
             p->ep = fresh;
             json_decref(v->schema_errors);
             json_decref(j->headers);
-            j->headers =
-                redacted_headers(rq, p->ep->scheme == MH_INTAKE__HMAC ? p->ep->hmac_header : NULL);
+            j->headers = redacted_headers(rq, p->ep->settings.hmac_header);
             judge(in, p->ep, j, v);
         } else {
             mh_intake__endpoint_unref(fresh);
@@ -947,8 +946,7 @@ enum mh_err mh_intake_test_send(struct mh_intake *in, const char *public_id,
         *sent_headers = json_object();
         json_object_foreach(headers, name, value)
         {
-            bool is_secret = mh_intake_header_is_secret(
-                name, ep->scheme == MH_INTAKE__HMAC ? ep->hmac_header : NULL);
+            bool is_secret = mh_intake_header_is_secret(name, ep->settings.hmac_header);
             json_object_set_new(*sent_headers, name,
                                 is_secret ? json_string("[redacted]") : json_incref(value));
         }

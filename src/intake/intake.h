@@ -234,17 +234,6 @@ MH_MUSTCHECK enum mh_err mh_intake_key_seal(struct mh_intake *in, const char *pr
                                             const char *key_id, const char *secret, char **sealed,
                                             struct mh_err_info *info);
 
-/*
- * Sender examples for an endpoint whose normalised verification is `verification` and URL `url`
- * (docs/webhooks.md, "In the web app"): {scheme, url, method, content_type, body, script,
- * secret_included, provider, notes}, where `script` is a POSIX shell script that signs `body` with
- * openssl as the scheme verifies it and sends it with curl. `secret` (NULL: the script reads
- * $SECRET) is written into the script; `kid` names the key in a JWT header (may be NULL).
- */
-MH_MUSTCHECK enum mh_err mh_intake_examples(json_t *verification, const char *url,
-                                            const char *method, const char *secret, const char *kid,
-                                            bool has_schema, json_t **out);
-
 /* The largest max_body_bytes an endpoint may have: the server's own request limit, which is
  * enforced before any endpoint is known. */
 long mh_intake_max_endpoint_body(const struct mh_intake *in);

@@ -26,17 +26,6 @@
 #define MH_INTAKE__MAX_HEADER_VALUE 1024
 #define MH_INTAKE__MAX_IDEM_KEY     255
 
-/* A scheme's id: its index in the one table of schemes (src/schemes/schemes.c), whose order
- * this follows. */
-enum mh_intake__scheme {
-    MH_INTAKE__NONE = 0,
-    MH_INTAKE__HMAC,
-    MH_INTAKE__GITHUB,
-    MH_INTAKE__STRIPE,
-    MH_INTAKE__STDWH,
-    MH_INTAKE__JWT,
-};
-
 enum mh_intake__alg {
     MH_INTAKE__ALG_HMAC = 0,
     MH_INTAKE__ALG_HS256,
@@ -72,16 +61,11 @@ struct mh_intake__endpoint {
     int64_t version;
     int64_t config_version;
     bool is_enabled;
-    char methods[96]; /* "POST, PUT" */
-    enum mh_intake__scheme scheme;
-    struct mh_crypto_sig_hmac_config hmac; /* hmac scheme: algorithm, encoding, prefix */
-    char hmac_header[128];
-    char hmac_prefix[64];
-    int64_t tolerance_s;
-    char *jwt_issuer;   /* NULL: not checked */
-    char *jwt_audience; /* NULL: not checked */
-    int64_t jwt_leeway_s;
-    bool jwt_allow_missing_exp;
+    char methods[96];               /* "POST, PUT" */
+    const struct mh_scheme *scheme; /* an entry of the one table (src/schemes/schemes.c) */
+    /* The scheme's settings, read from `verification` (normalised), whose strings they borrow. */
+    struct mh_scheme_settings settings;
+    json_t *verification;
     long max_body_bytes;
     double rate_capacity;
     double rate_per_second;

@@ -22,7 +22,6 @@
 static size_t usable_keys(const struct mh_intake__endpoint *ep, int64_t now_ms,
                           const struct mh_intake__key **out, size_t cap);
 static void hash_header(const char *value, char out[65]);
-static void settings_of(const struct mh_intake__endpoint *ep, struct mh_scheme_settings *s);
 static const char *request_header(const void *ctx, const char *name);
 
 const char *mh_intake__header(const struct mh_intake_request *rq, const char *name)
@@ -43,7 +42,7 @@ static size_t usable_keys(const struct mh_intake__endpoint *ep, int64_t now_ms,
         if (k->expires_ms != 0 && k->expires_ms <= now_ms)
             continue;
         bool is_jwt_key = k->alg != MH_INTAKE__ALG_HMAC;
-        if (is_jwt_key != (mh_scheme_at(ep->scheme)->key_kind == MH_SCHEME_KEY_JWT))
+        if (is_jwt_key != (ep->scheme->key_kind == MH_SCHEME_KEY_JWT))
             continue;
         out[n++] = k;
     }
@@ -56,19 +55,6 @@ static void hash_header(const char *value, char out[65])
     out[0] = '\0';
     if (value && mh_crypto_sha256(value, strlen(value), h) == MH_OK)
         mh_crypto_hex_encode(h, sizeof(h), out);
-}
-
-static void settings_of(const struct mh_intake__endpoint *ep, struct mh_scheme_settings *s)
-{
-    *s = (struct mh_scheme_settings){
-        .hmac = ep->hmac,
-        .hmac_header = ep->hmac_header,
-        .tolerance_s = ep->tolerance_s,
-        .jwt_issuer = ep->jwt_issuer,
-        .jwt_audience = ep->jwt_audience,
-        .jwt_leeway_s = ep->jwt_leeway_s,
-        .jwt_allow_missing_exp = ep->jwt_allow_missing_exp,
-    };
 }
 
 static const char *request_header(const void *ctx, const char *name)
@@ -84,7 +70,7 @@ enum mh_err mh_intake__verify(const struct mh_intake__endpoint *ep,
     struct mh_crypto_sig_key sig_keys[MH_CRYPTO_SIG_MAX_KEYS];
     const struct mh_crypto_jwt_key *jwt_keys[MH_CRYPTO_SIG_MAX_KEYS];
     memset(v, 0, sizeof(*v));
-    const struct mh_scheme *sc = mh_scheme_at(ep->scheme);
+    const struct mh_scheme *sc = ep->scheme;
     if (sc->verify == NULL)
         return MH_OK;
     if (ep->broken)
@@ -97,12 +83,10 @@ enum mh_err mh_intake__verify(const struct mh_intake__endpoint *ep,
         sig_keys[i] = (struct mh_crypto_sig_key){keys[i]->secret, keys[i]->secret_len};
         jwt_keys[i] = keys[i]->jwt;
     }
-    struct mh_scheme_settings st;
-    settings_of(ep, &st);
     struct mh_scheme_request req = {rq->body, rq->body_len, request_header, rq};
     struct mh_scheme_keys ks = {sig_keys, jwt_keys, n};
     struct mh_scheme_verdict vd = {0};
-    enum mh_err rc = sc->verify(&st, &req, &ks, now_s, &vd, info);
+    enum mh_err rc = sc->verify(&ep->settings, &req, &ks, now_s, &vd, info);
     if (rc == MH_OK) {
         v->key = keys[vd.key_index];
         v->signed_at = vd.signed_at;
@@ -120,7 +104,7 @@ enum mh_err mh_intake__sign(const struct mh_intake__endpoint *ep, const void *bo
                             int64_t now_s, json_t *headers, struct mh_err_info *info)
 {
     const struct mh_intake__key *keys[MH_CRYPTO_SIG_MAX_KEYS];
-    const struct mh_scheme *sc = mh_scheme_at(ep->scheme);
+    const struct mh_scheme *sc = ep->scheme;
     if (sc->sign == NULL)
         return MH_OK;
     if (ep->broken)
@@ -131,8 +115,6 @@ enum mh_err mh_intake__sign(const struct mh_intake__endpoint *ep, const void *bo
                           "the endpoint has no usable signing key to sign a test webhook with");
     const struct mh_intake__key *k = keys[0];
     struct mh_crypto_sig_key sk = {k->secret, k->secret_len};
-    struct mh_scheme_settings st;
-    settings_of(ep, &st);
     /* A test delivery's message id says what it is. */
     char msg_id[64] = "";
     char *rnd = NULL;
@@ -141,7 +123,7 @@ enum mh_err mh_intake__sign(const struct mh_intake__endpoint *ep, const void *bo
         free(rnd);
     }
     struct mh_scheme_sign_args a = {
-        .settings = &st,
+        .settings = &ep->settings,
         .key = &sk,
         .jwt = k->jwt,
         .now_s = now_s,

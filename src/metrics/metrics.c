@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
+
 #define MAX_BUCKETS 16
 #define NS          1000000000ULL
 #define MS          1000000ULL /* nanoseconds */
@@ -86,11 +88,17 @@ static const char *const delivery_names[MH_MD__COUNT] = {"accepted",
                                                          "unavailable",
                                                          "internal"};
 static const char *const run_status_names[MH_MR__COUNT] = {"succeeded", "failed", "canceled"};
-static const char *const node_names[MH_MN__COUNT] = {"transform", "branch",    "http_call",
-                                                     "delay",     "terminate", "other"};
 static const char *const dead_letter_names[MH_MDL__COUNT] = {"step", "job"};
 static const char *const pool_names[MH_MP__COUNT] = {"main", "intake", "other"};
 static const char *const call_class_names[6] = {"1xx", "2xx", "3xx", "4xx", "5xx", "error"};
+
+/* The engine's node types that have a slot of their own (all of them: a table that outgrew the
+ * slots is a build-time mistake the unit test catches). */
+static size_t node_type_count(void)
+{
+    size_t n = mh_engine_node_type_count();
+    return n < MH_METRICS_MAX_NODE_TYPES ? n : MH_METRICS_MAX_NODE_TYPES;
+}
 
 static struct {
     _Atomic bool is_on;
@@ -103,7 +111,7 @@ static struct {
     struct hist commit_seconds;
     _Atomic uint64_t runs_started;
     _Atomic uint64_t runs_finished[MH_MR__COUNT];
-    struct hist step_seconds[MH_MN__COUNT];
+    struct hist step_seconds[MH_METRICS_NODE_OTHER + 1]; /* by node type, then "other" */
     _Atomic uint64_t dead_letters[MH_MDL__COUNT];
     _Atomic uint64_t calls[6];
     struct hist call_seconds;
@@ -236,17 +244,17 @@ void mh_metrics_run_finished(enum mh_metrics_run_status status)
         add(&R.runs_finished[status], 1);
 }
 
-enum mh_metrics_node mh_metrics_node_of(const char *type)
+unsigned mh_metrics_node_of(const char *type)
 {
-    for (int i = 0; type && i < MH_MN_OTHER; i++)
-        if (strcmp(type, node_names[i]) == 0)
-            return (enum mh_metrics_node)i;
-    return MH_MN_OTHER;
+    for (size_t i = 0; type && i < node_type_count(); i++)
+        if (strcmp(type, mh_engine_node_type_name(i)) == 0)
+            return (unsigned)i;
+    return MH_METRICS_NODE_OTHER;
 }
 
-void mh_metrics_step(enum mh_metrics_node node, int64_t ms)
+void mh_metrics_step(unsigned node, int64_t ms)
 {
-    if (on() && (unsigned)node < MH_MN__COUNT)
+    if (on() && node <= MH_METRICS_NODE_OTHER)
         observe(&R.step_seconds[node], &step_spec, nonneg(ms) * MS);
 }
 
@@ -587,10 +595,12 @@ static enum mh_err render_engine(struct mh_buf *out)
         rc = mh_metrics_enc_family(out, "meshhook_step_duration_seconds", "histogram",
                                    "Time from a step's start to its success or failure, by the "
                                    "run's event log, by node type.");
-    for (int i = 0; i < MH_MN__COUNT && rc == MH_OK; i++) {
-        struct mh_metrics_label l = {"node_type", node_names[i]};
-        rc = render_hist(out, "meshhook_step_duration_seconds", &step_spec, &R.step_seconds[i], &l,
-                         1);
+    for (size_t i = 0; i <= node_type_count() && rc == MH_OK; i++) {
+        size_t slot = i < node_type_count() ? i : MH_METRICS_NODE_OTHER;
+        struct mh_metrics_label l = {"node_type",
+                                     i < node_type_count() ? mh_engine_node_type_name(i) : "other"};
+        rc = render_hist(out, "meshhook_step_duration_seconds", &step_spec, &R.step_seconds[slot],
+                         &l, 1);
     }
     if (rc == MH_OK)
         rc = render_enum_counter(out, "meshhook_dead_letters_total",

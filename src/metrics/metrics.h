@@ -79,24 +79,20 @@ void mh_metrics_intake_batch(size_t n, int64_t ns);
 /* ---- Engine --------------------------------------------------------------------------------- */
 
 enum mh_metrics_run_status { MH_MR_SUCCEEDED = 0, MH_MR_FAILED, MH_MR_CANCELED, MH_MR__COUNT };
-enum mh_metrics_node {
-    MH_MN_TRANSFORM = 0,
-    MH_MN_BRANCH,
-    MH_MN_HTTP_CALL,
-    MH_MN_DELAY,
-    MH_MN_TERMINATE,
-    MH_MN_OTHER,
-    MH_MN__COUNT
-};
+/* Step durations are kept per node type of the engine's one table (mh_engine_node_type_name),
+ * plus one slot, MH_METRICS_NODE_OTHER, for a name it does not know. */
+#define MH_METRICS_MAX_NODE_TYPES 31
+#define MH_METRICS_NODE_OTHER     MH_METRICS_MAX_NODE_TYPES
 enum mh_metrics_dead_letter { MH_MDL_STEP = 0, MH_MDL_JOB, MH_MDL__COUNT };
 
 /* A queued run's first step was taken (its status left 'queued'). */
 void mh_metrics_run_started(void);
 void mh_metrics_run_finished(enum mh_metrics_run_status status);
-/* The node type named `type` (NULL-tolerant); MH_MN_OTHER for one it does not know. */
-enum mh_metrics_node mh_metrics_node_of(const char *type);
+/* The slot of the node type named `type` (NULL-tolerant): its index in the engine's table of
+ * node types, or MH_METRICS_NODE_OTHER for one it does not know. */
+unsigned mh_metrics_node_of(const char *type);
 /* A step finished (succeeded or failed) `ms` after it started, by the run's event log. */
-void mh_metrics_step(enum mh_metrics_node node, int64_t ms);
+void mh_metrics_step(unsigned node, int64_t ms);
 void mh_metrics_dead_letter(enum mh_metrics_dead_letter kind);
 
 /* ---- Outbound (http_call) ------------------------------------------------------------------- */

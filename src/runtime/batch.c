@@ -85,7 +85,7 @@ struct plan {
 };
 
 struct step_obs {
-    enum mh_metrics_node node;
+    unsigned node; /* mh_metrics_node_of */
     int64_t ms;
 };
 

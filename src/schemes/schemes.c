@@ -1,26 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one table of signature schemes. Adding a scheme: write its file beside this one (a
- * `const struct mh_scheme`), declare it in schemes.h and append it here.
+ * `const struct mh_scheme`: its name, headers, keys, settings, verify, sign and sender example),
+ * declare it in schemes.h and add it here (docs/architecture.md §15).
  */
-#include "schemes/schemes.h"
+#include "schemes/schemes_internal.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "crypto/crypto.h"
 
-/* The order is the ids' order: the intake's enum mh_intake__scheme follows it. */
+/* The order is the one the API lists them in and a form offers them in: the providers first,
+ * the generic ones next, "none" last. */
 static const struct mh_scheme *const schemes[] = {
-    &mh_scheme_none,   &mh_scheme_hmac,  &mh_scheme_github,
-    &mh_scheme_stripe, &mh_scheme_stdwh, &mh_scheme_jwt,
+    &mh_scheme_stripe, &mh_scheme_github, &mh_scheme_stdwh,
+    &mh_scheme_hmac,   &mh_scheme_jwt,    &mh_scheme_none,
 };
 
 static const char *const none_headers[] = {NULL};
 
 const struct mh_scheme mh_scheme_none = {
     .name = "none",
+    .label = "None",
+    .summary = "No verification: anyone who knows the URL can deliver. Prefer a signature.",
     .headers = none_headers,
     .key_kind = MH_SCHEME_KEY_NONE,
 };
@@ -47,9 +53,22 @@ const struct mh_scheme *mh_scheme_find(const char *name, size_t *id)
     return NULL;
 }
 
+/* The table's names, built once: the schemes never change at run time. */
+static char names[256];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void build_names(void)
+{
+    for (size_t i = 0; i < MH_ARRAY_LEN(schemes); i++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", schemes[i]->name);
+    }
+}
+
 const char *mh_scheme_names(void)
 {
-    return "none, hmac, github, stripe, standard_webhooks, jwt";
+    pthread_once(&names_once, build_names);
+    return names;
 }
 
 void mh_scheme_headers_add_new(struct mh_scheme_headers *h, const char *name, char *value)
@@ -61,6 +80,25 @@ void mh_scheme_headers_add_new(struct mh_scheme_headers *h, const char *name, ch
     h->h[h->n].name = name;
     h->h[h->n].value = value;
     h->n++;
+}
+
+enum mh_err mh_scheme__verdict(struct mh_scheme_verdict *out, const struct mh_crypto_sig_result *r,
+                               enum mh_err rc)
+{
+    out->key_index = r->key_index;
+    out->signed_at = r->timestamp;
+    return rc;
+}
+
+enum mh_err mh_scheme__signed(struct mh_scheme_headers *out, const char *name, char *value,
+                              enum mh_err rc, const char *what, struct mh_err_info *info)
+{
+    if (rc != MH_OK) {
+        mh_crypto_free_secret_str(value);
+        return mh_err_set(info, rc, "sign", -1, "could not compute the %s", what);
+    }
+    mh_scheme_headers_add_new(out, name, value);
+    return MH_OK;
 }
 
 void mh_scheme_headers_cleanup(struct mh_scheme_headers *h)

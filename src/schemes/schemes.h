@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "core/buf.h"
 #include "core/err.h"
 #include "crypto/jwt.h"
 #include "crypto/webhook_sig.h"
@@ -83,9 +86,63 @@ enum mh_scheme_key_kind {
     MH_SCHEME_KEY_JWT = 2,  /* a JWT key: hs256, rs256, es256 */
 };
 
+/*
+ * One member of an endpoint's `verification` object besides "scheme". The table of a scheme's
+ * fields is its grammar: mh_scheme_normalize checks and completes a verification object by it,
+ * and GET /api/schemes hands it to the web app, which draws the form from it.
+ */
+enum mh_scheme_field_type {
+    MH_SCHEME_FIELD_STRING = 0,
+    MH_SCHEME_FIELD_INTEGER,
+    MH_SCHEME_FIELD_BOOLEAN,
+};
+
+enum mh_scheme_field_format {
+    MH_SCHEME_FORMAT_ANY = 0,
+    MH_SCHEME_FORMAT_HEADER_NAME, /* an HTTP header name (RFC 9110 token) */
+    MH_SCHEME_FORMAT_PRINTABLE,   /* printable ASCII without spaces */
+};
+
+struct mh_scheme_field {
+    const char *name; /* the member: "tolerance_s"; NULL ends a table */
+    enum mh_scheme_field_type type;
+    const char *label;       /* for a form: "Timestamp tolerance (seconds)" */
+    const char *help;        /* one sentence for a form, NULL: none */
+    const char *placeholder; /* shown in an empty input, NULL: none */
+    /* string: the values allowed, NULL-terminated (NULL: any), and what a form shows for each
+     * (parallel to `choices`; NULL: the values themselves). */
+    const char *const *choices;
+    const char *const *choice_labels;
+    enum mh_scheme_field_format format;
+    size_t max_len;      /* string: at most this many bytes */
+    const char *def_str; /* string: the default; NULL: null, "not checked" */
+    int64_t def_int;     /* integer: the default and the bounds, inclusive */
+    int64_t min, max;
+    bool def_bool; /* boolean: the default */
+};
+
+/*
+ * What a scheme's `example` operation adds to a sender script (src/schemes/example.c writes the
+ * rest: URL, BODY, SECRET, the curl command). The script is a POSIX shell script using openssl
+ * and curl; it computes the signature when it runs.
+ */
+struct mh_scheme_example {
+    json_t *verification; /* the endpoint's normalised settings (borrowed) */
+    const char *kid;      /* jwt: the key's kid, NULL: none */
+    const char *url;
+    const char *secret;    /* the secret when the caller knows it, NULL: the script's $SECRET */
+    struct mh_buf *script; /* out: the lines that compute the signature from $BODY and $SECRET */
+    struct mh_buf *curl;   /* out: the curl arguments that carry it (-H ...), "" for none */
+    json_t *provider;      /* out, new: the provider's own setting names, NULL: none */
+    const char *note;      /* out, static: a note for the reader, NULL: none */
+};
+
 struct mh_scheme {
-    const char *name;           /* as configured: "github" */
-    const char *const *headers; /* the request headers it reads, NULL-terminated */
+    const char *name;                     /* as configured: "github" */
+    const char *label;                    /* for people: "GitHub" */
+    const char *summary;                  /* one sentence: what a sender sends */
+    const struct mh_scheme_field *fields; /* its verification settings, {NULL}-ended */
+    const char *const *headers;           /* the request headers it reads, NULL-terminated */
     enum mh_scheme_key_kind key_kind;
     const char *const *idempotency_headers; /* first present wins; NULL: Idempotency-Key only */
     /* Name, value pairs, NULL-terminated, that a test delivery adds so that it looks like the
@@ -98,6 +155,18 @@ struct mh_scheme {
      */
     MH_MUSTCHECK enum mh_err (*decode_secret)(const char *secret, uint8_t *out, size_t cap,
                                               size_t *out_len);
+    /* What decode_secret wants, for an API error ("a Standard Webhooks secret is ..."). */
+    const char *secret_form;
+    /* How a user's own secret is described ("the whsec_... Stripe shows"), NULL: no hint. */
+    const char *own_secret;
+    /* A new shared secret of this scheme's form (new, freed with mh_crypto_free_secret_str);
+     * NULL: 32 random bytes, base64url. */
+    MH_MUSTCHECK enum mh_err (*generate_secret)(char **out);
+    /* Reads a verification object normalised by mh_scheme_normalize into `s` (zeroed first by
+     * the caller); strings borrow from `vf`. NULL: the scheme has no settings. */
+    void (*load_settings)(json_t *vf, struct mh_scheme_settings *s);
+    /* The sender example's scheme-specific part; NULL for "none". */
+    MH_MUSTCHECK enum mh_err (*example)(struct mh_scheme_example *ex);
     /* NULL for "none". MH_EAUTH for a request that does not verify; MH_EINVAL or MH_ECRYPTO when
      * the configuration cannot verify anything; `info` says why in words a sender may read. */
     MH_MUSTCHECK enum mh_err (*verify)(const struct mh_scheme_settings *s,
@@ -116,8 +185,39 @@ size_t mh_scheme_count(void);
 const struct mh_scheme *mh_scheme_at(size_t id);
 /* The scheme named `name`, and its id in *id when non-NULL; NULL when unknown. */
 const struct mh_scheme *mh_scheme_find(const char *name, size_t *id);
-/* "none, hmac, github, ..." for messages. */
+/* "stripe, github, ..." for messages: the table's names in its order. */
 const char *mh_scheme_names(void);
+
+/*
+ * Checks an endpoint's `verification` object (`vf`, borrowed) against its scheme's fields and
+ * sets *out to a new, complete object (defaults filled in, null for an unchecked claim).
+ * MH_EINVAL with `info` naming the offending member's path ("/scheme", "/tolerance_s") and never
+ * quoting a value it refused.
+ */
+MH_MUSTCHECK enum mh_err mh_scheme_normalize(json_t *vf, json_t **out, struct mh_err_info *info);
+
+/* The settings of normalised `vf` (see load_settings); the scheme in *sc. */
+void mh_scheme_load_settings(json_t *vf, const struct mh_scheme **sc, struct mh_scheme_settings *s);
+
+/* A new secret for a key of `sc` (see generate_secret). MH_EINVAL for a scheme without keys. */
+MH_MUSTCHECK enum mh_err mh_scheme_generate_secret(const struct mh_scheme *sc, char **out);
+
+/* The key algorithms a scheme's keys may have ("hmac"; "hs256", "rs256", ...), new array. */
+json_t *mh_scheme_key_algorithms(const struct mh_scheme *sc);
+
+/* GET /api/schemes: a new array describing every scheme (name, label, summary, headers, keys,
+ * fields), in the table's order. docs/webhooks.md "Verification schemes" and api/openapi.json. */
+json_t *mh_scheme_describe_all(void);
+
+/*
+ * The sender example of an endpoint (docs/webhooks.md "In the web app"): {"scheme", "url",
+ * "method", "content_type", "body", "secret_included", "script", "provider", "notes"}, new in
+ * *out. `secret` (NULL: the script reads $SECRET) and the script holding it are wiped when
+ * freed here; the caller owns *out, which holds it when given.
+ */
+MH_MUSTCHECK enum mh_err mh_scheme_examples(json_t *verification, const char *url,
+                                            const char *method, const char *secret, const char *kid,
+                                            bool has_schema, json_t **out);
 
 /*
  * Signs with a secret as stored or given (decoded first when the scheme says so, the decoded key

@@ -5,7 +5,7 @@
  * secret is "whsec_" and base64; the key is what the base64 decodes to. The message id is the
  * delivery's idempotency key.
  */
-#include "schemes/schemes.h"
+#include "schemes/schemes_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,31 @@ static enum mh_err decode_secret(const char *secret, uint8_t *out, size_t cap, s
     return mh_crypto_stdwh_secret_decode(secret, out, cap, out_len);
 }
 
+static enum mh_err generate_secret(char **out)
+{
+    return mh_crypto_stdwh_secret_generate(out);
+}
+
+static enum mh_err example(struct mh_scheme_example *ex)
+{
+    enum mh_err rc = MH_OK;
+    mh_scheme__sh_line(ex->script, &rc, "# The key is the base64 after whsec_ (padding restored).");
+    mh_scheme__sh_line(ex->script, &rc, "K=${SECRET#whsec_}");
+    mh_scheme__sh_line(ex->script, &rc, "while [ $((${#K} % 4)) -ne 0 ]; do K=\"$K=\"; done");
+    mh_scheme__sh_line(ex->script, &rc,
+                       "KEY=$(printf '%s' \"$K\" | openssl base64 -d -A | od -An -v -tx1 | "
+                       "tr -d ' \\n')");
+    mh_scheme__sh_line(ex->script, &rc, "ID=msg_$(openssl rand -hex 12)");
+    mh_scheme__sh_line(ex->script, &rc, "T=$(date +%s)");
+    mh_scheme__sh_line(ex->script, &rc,
+                       "SIG=$(printf '%s.%s.%s' \"$ID\" \"$T\" \"$BODY\" | openssl dgst -sha256 "
+                       "-mac HMAC -macopt \"hexkey:$KEY\" -binary | openssl base64 -A)");
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(ex->curl, "-H \"webhook-id: $ID\" -H \"webhook-timestamp: $T\" "
+                                         "-H \"webhook-signature: v1,$SIG\"");
+    return rc;
+}
+
 static enum mh_err verify(const struct mh_scheme_settings *s, const struct mh_scheme_request *rq,
                           const struct mh_scheme_keys *keys, int64_t now_s,
                           struct mh_scheme_verdict *out, struct mh_err_info *info)
@@ -39,9 +64,7 @@ static enum mh_err verify(const struct mh_scheme_settings *s, const struct mh_sc
     }
     enum mh_err rc = mh_crypto_sig_stdwh_verify(keys->sig, keys->n, rq->body, rq->body_len, id, ts,
                                                 out->signature, now_s, s->tolerance_s, &r, info);
-    out->key_index = r.key_index;
-    out->signed_at = r.timestamp;
-    return rc;
+    return mh_scheme__verdict(out, &r, rc);
 }
 
 static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, size_t len,
@@ -74,10 +97,19 @@ static enum mh_err sign(const struct mh_scheme_sign_args *a, const void *body, s
 
 const struct mh_scheme mh_scheme_stdwh = {
     .name = "standard_webhooks",
+    .label = "Standard Webhooks (Svix)",
+    .summary = "webhook-id, webhook-timestamp and webhook-signature (Svix and other Standard "
+               "Webhooks senders).",
+    .fields = mh_scheme__tolerance_fields,
     .headers = headers,
+    .secret_form = "a Standard Webhooks secret is 'whsec_' followed by the base64 of 24 to 64 "
+                   "bytes",
+    .generate_secret = generate_secret,
+    .load_settings = mh_scheme__load_tolerance,
     .key_kind = MH_SCHEME_KEY_HMAC,
     .idempotency_headers = idempotency_headers,
     .decode_secret = decode_secret,
     .verify = verify,
     .sign = sign,
+    .example = example,
 };

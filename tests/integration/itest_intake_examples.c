@@ -61,6 +61,68 @@ static json_t *get(struct ienv *e, const char *path, long want)
     return r;
 }
 
+/* GET /api/schemes is what the web app draws the endpoint form from: every scheme the server
+ * accepts is listed, and an endpoint made from a listed scheme's defaults (as the form starts)
+ * is created with exactly those settings and, for a signing scheme, a key of one of its listed
+ * algorithms. */
+MH_TEST(schemes_api_lists_what_the_server_accepts)
+{
+    struct ienv e;
+    ienv_setup(&e, NULL);
+    json_t *r = get(&e, "/api/schemes", 200);
+    json_t *list = json_object_get(r, "schemes");
+    MH_T_ASSERT(json_array_size(list) == 6);
+    size_t i;
+    json_t *sc;
+    json_array_foreach(list, i, sc)
+    {
+        json_t *vf = json_pack("{s:s}", "scheme", jstr(sc, "name"));
+        size_t k;
+        json_t *f;
+        json_array_foreach(json_object_get(sc, "fields"), k, f)
+        {
+            json_t *def = json_object_get(f, "default");
+            if (!json_is_null(def))
+                json_object_set(vf, jstr(f, "name"), def);
+        }
+        json_t *body = json_pack("{s:O}", "verification", vf);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_t *ep = ienv_endpoint(&e, text);
+        const char *name;
+        json_t *v;
+        json_object_foreach(vf, name, v)
+        {
+            if (!json_equal(json_object_get(json_object_get(ep, "verification"), name), v))
+                mh_t_fail(__FILE__, __LINE__, "%s: %s differs", text, name);
+        }
+        const char *kind = jstr(sc, "keys.kind");
+        if (strcmp(kind, "none") == 0) {
+            MH_T_ASSERT(json_object_get(ep, "key") == NULL);
+        } else {
+            const char *alg = jstr(ep, "key.algorithm");
+            bool is_listed = false;
+            json_t *a;
+            json_array_foreach(json_object_get(json_object_get(sc, "keys"), "algorithms"), k, a)
+                is_listed = is_listed || strcmp(json_string_value(a), alg) == 0;
+            if (!is_listed)
+                mh_t_fail(__FILE__, __LINE__, "%s: key algorithm %s is not listed", text, alg);
+        }
+        free(text);
+        json_decref(body);
+        json_decref(vf);
+        json_decref(ep);
+    }
+    json_decref(r);
+    /* Like every API route, it needs a signed-in user or a token. */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/schemes", e.s.base);
+    struct mh_it_resp anon;
+    mh_it_http("GET", url, NULL, NULL, 0, &anon);
+    MH_T_ASSERT_EQ(anon.status, 401);
+    mh_it_resp_cleanup(&anon);
+    ienv_stop(&e);
+}
+
 MH_TEST(sender_examples_run_and_are_accepted_under_every_scheme)
 {
     struct ienv e;

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The metrics registry and its exposition encoder (src/metrics), and per-module log levels. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "engine/engine.h"
 #include "harness.h"
 #include "metrics/metrics.h"
 
@@ -160,6 +164,32 @@ MH_TEST(metrics_registry_records)
     /* Each family's TYPE line comes once. */
     const char *t = strstr(out, "# TYPE meshhook_webhook_deliveries_total counter\n");
     MH_T_ASSERT(t && strstr(t + 1, "# TYPE meshhook_webhook_deliveries_total") == NULL);
+    free(out);
+}
+
+/* The step histograms follow the engine's table of node types: each registered type has its own
+ * series under its own name (a type added to the table is never counted as "other"), and the
+ * slots hold them all. */
+MH_TEST(metrics_step_series_per_engine_node_type)
+{
+    mh_metrics_reset();
+    size_t n = mh_engine_node_type_count();
+    MH_T_ASSERT(n >= 5 && n < MH_METRICS_MAX_NODE_TYPES);
+    for (size_t i = 0; i < n; i++) {
+        MH_T_ASSERT_EQ(mh_metrics_node_of(mh_engine_node_type_name(i)), i);
+        mh_metrics_step(mh_metrics_node_of(mh_engine_node_type_name(i)), (int64_t)(i + 1) * 1000);
+    }
+    MH_T_ASSERT_EQ(mh_metrics_node_of(NULL), MH_METRICS_NODE_OTHER);
+    MH_T_ASSERT_EQ(mh_metrics_node_of("no such type"), MH_METRICS_NODE_OTHER);
+    char *out = render_all();
+    for (size_t i = 0; i < n; i++) {
+        char want[160];
+        snprintf(want, sizeof(want), "meshhook_step_duration_seconds_sum{node_type=\"%s\"} %zu\n",
+                 mh_engine_node_type_name(i), i + 1);
+        if (strstr(out, want) == NULL)
+            mh_t_fail(__FILE__, __LINE__, "missing: %s", want);
+    }
+    MH_T_ASSERT(strstr(out, "meshhook_step_duration_seconds_count{node_type=\"other\"} 0\n"));
     free(out);
 }
 

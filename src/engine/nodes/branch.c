@@ -26,12 +26,7 @@ static const char schema[] =
     "\"required\":[\"condition\"],"
     "\"additionalProperties\":false}";
 
-struct branch {
-    struct mh_jp_expr *condition;
-};
-
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
-static void release(void *impl);
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info);
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
@@ -43,43 +38,25 @@ const struct mh_node_type mh_engine__node_branch = {
     .schema = schema,
     .out = MH_NODE_OUT_PORTS,
     .compile = compile,
-    .release = release,
+    .release = mh_engine__release_expr_impl,
     .start = mh_engine__node_start_pure,
-    .resume = mh_engine__node_resume_none,
-    .pending = mh_engine__node_pending_none,
-    .admit = mh_engine__node_admit_pure,
     .eval = eval,
-    .replay = mh_engine__replay_pure,
     .error_expr = error_expr,
-    .check_stand_in = mh_engine__node_stand_in_none,
-    .recorded_stand_in = mh_engine__node_recorded_none,
-    .secret_refs = mh_engine__node_secret_refs_none,
+    MH_NODE_PURE_OPS,
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors)
 {
-    struct branch *b = mh_xcalloc(1, sizeof(*b));
-    n->impl = b;
-    return mh_engine__compile_member(cfg, path, "condition", n->id, &b->condition, errors);
-}
-
-static void release(void *impl)
-{
-    struct branch *b = impl;
-    if (b == NULL)
-        return;
-    mh_jp_expr_destroy(b->condition);
-    free(b);
+    return mh_engine__compile_expr_impl(n, cfg, path, "condition", errors);
 }
 
 /* The output is the condition's JMESPath truthiness, as a boolean. */
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info)
 {
-    const struct branch *b = n->impl;
     json_t *v = NULL;
     *out = NULL;
-    enum mh_err rc = mh_jp_eval(b->condition, ctx, &v, info);
+    enum mh_err rc = mh_jp_eval(n->impl, ctx, &v, info);
     if (rc != MH_OK)
         return rc;
     *out = json_boolean(mh_jp_is_truthy(v));
@@ -89,7 +66,6 @@ static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
 
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member)
 {
-    const struct branch *b = n->impl;
     *member = "condition";
-    return b->condition;
+    return n->impl;
 }

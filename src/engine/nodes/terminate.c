@@ -48,15 +48,9 @@ const struct mh_node_type mh_engine__node_terminate = {
     .compile = compile,
     .release = release,
     .start = start,
-    .resume = mh_engine__node_resume_none,
-    .pending = mh_engine__node_pending_none,
-    .admit = mh_engine__node_admit_pure,
     .eval = eval,
-    .replay = mh_engine__replay_pure,
     .error_expr = error_expr,
-    .check_stand_in = mh_engine__node_stand_in_none,
-    .recorded_stand_in = mh_engine__node_recorded_none,
-    .secret_refs = mh_engine__node_secret_refs_none,
+    MH_NODE_PURE_OPS,
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors)

@@ -25,12 +25,7 @@ static const char schema[] =
     "\"required\":[\"expression\"],"
     "\"additionalProperties\":false}";
 
-struct transform {
-    struct mh_jp_expr *expr;
-};
-
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
-static void release(void *impl);
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info);
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
@@ -42,46 +37,27 @@ const struct mh_node_type mh_engine__node_transform = {
     .schema = schema,
     .out = MH_NODE_OUT_PLAIN,
     .compile = compile,
-    .release = release,
+    .release = mh_engine__release_expr_impl,
     .start = mh_engine__node_start_pure,
-    .resume = mh_engine__node_resume_none,
-    .pending = mh_engine__node_pending_none,
-    .admit = mh_engine__node_admit_pure,
     .eval = eval,
-    .replay = mh_engine__replay_pure,
     .error_expr = error_expr,
-    .check_stand_in = mh_engine__node_stand_in_none,
-    .recorded_stand_in = mh_engine__node_recorded_none,
-    .secret_refs = mh_engine__node_secret_refs_none,
+    MH_NODE_PURE_OPS,
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors)
 {
-    struct transform *t = mh_xcalloc(1, sizeof(*t));
-    n->impl = t;
-    return mh_engine__compile_member(cfg, path, "expression", n->id, &t->expr, errors);
-}
-
-static void release(void *impl)
-{
-    struct transform *t = impl;
-    if (t == NULL)
-        return;
-    mh_jp_expr_destroy(t->expr);
-    free(t);
+    return mh_engine__compile_expr_impl(n, cfg, path, "expression", errors);
 }
 
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info)
 {
-    const struct transform *t = n->impl;
     *out = NULL;
-    return mh_jp_eval(t->expr, ctx, out, info);
+    return mh_jp_eval(n->impl, ctx, out, info);
 }
 
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member)
 {
-    const struct transform *t = n->impl;
     *member = "expression";
-    return t->expr;
+    return n->impl;
 }

@@ -23,6 +23,7 @@
 #include "http/handlers/handlers.h"
 #include "intake/intake.h"
 #include "schema/schema.h"
+#include "schemes/schemes.h"
 
 /* Random bytes of a public id: 192 bits, 32 base64url characters. */
 #define PUBLIC_ID_BYTES   24
@@ -1452,7 +1453,7 @@ static json_t *sender_examples(struct mh_api *api, const char *pid, const char *
             method = "POST";
     }
     json_t *out = NULL;
-    if (mh_intake_examples(json_object_get(row, "verification"), url, method ? method : "POST",
+    if (mh_scheme_examples(json_object_get(row, "verification"), url, method ? method : "POST",
                            secret, kid ? kid : json_string_value(json_object_get(row, "kid")),
                            json_is_true(json_object_get(row, "has_schema")), &out) != MH_OK) {
         mh_http_respond_error(api->req, 500, "internal", "internal error", NULL);
@@ -1567,4 +1568,13 @@ done:
     mh_intake_result_cleanup(&res);
     free(payload_text);
     free(public_id);
+}
+
+void mh_h_schemes(struct mh_http_req *req, void *app)
+{
+    struct mh_api api;
+    if (!mh_api_open(&api, req, app, MH_API_AUTH))
+        return;
+    mh_http_respond_json(req, 200, json_pack("{s:o}", "schemes", mh_scheme_describe_all()));
+    mh_api_close(&api);
 }

@@ -109,6 +109,8 @@ void mh_h_stats(struct mh_http_req *req, void *app);
 
 /* workflows.c */
 void mh_h_node_types(struct mh_http_req *req, void *app);
+/* GET /api/schemes: the signature schemes, their settings and keys (src/schemes). */
+void mh_h_schemes(struct mh_http_req *req, void *app);
 void mh_h_workflows_list(struct mh_http_req *req, void *app);
 void mh_h_workflows_create(struct mh_http_req *req, void *app);
 void mh_h_workflows_import(struct mh_http_req *req, void *app);

@@ -160,20 +160,40 @@ export interface AlertEntry {
   deliveries: { id: string; channel_id: string; event: string; status: string; attempts: number; run_id: string | null }[];
 }
 
-export type Scheme = 'none' | 'hmac' | 'github' | 'stripe' | 'standard_webhooks' | 'jwt';
+/** A verification scheme's name: one of GET /api/schemes (src/schemes/schemes.c). */
+export type Scheme = string;
 
-/** An endpoint's `verification` (docs/webhooks.md "Verification schemes"). */
+/** An endpoint's `verification` (docs/webhooks.md "Verification schemes"): the scheme and its
+ * settings, as GET /api/schemes describes them. */
 export interface Verification {
   scheme: Scheme;
-  algorithm?: 'sha256' | 'sha512';
-  header?: string;
-  encoding?: 'hex' | 'base64' | 'base64url';
-  prefix?: string;
-  tolerance_s?: number;
-  issuer?: string | null;
-  audience?: string | null;
-  leeway_s?: number;
-  require_exp?: boolean;
+  [setting: string]: string | number | boolean | null | undefined;
+}
+
+/** One setting of a scheme (GET /api/schemes). */
+export interface SchemeField {
+  name: string;
+  type: 'string' | 'integer' | 'boolean';
+  label: string;
+  help?: string;
+  placeholder?: string;
+  default: string | number | boolean | null;
+  max_length?: number;
+  minimum?: number;
+  maximum?: number;
+  choices?: { value: string; label: string }[];
+  format?: 'header-name' | 'printable';
+}
+
+/** GET /api/schemes: a verification scheme as the server's table describes it. */
+export interface SchemeInfo {
+  name: Scheme;
+  label: string;
+  summary: string;
+  headers: string[];
+  idempotency_headers: string[];
+  keys: { kind: 'none' | 'secret' | 'jwt'; algorithms: string[]; own_secret?: string };
+  fields: SchemeField[];
 }
 
 export interface EndpointKey {

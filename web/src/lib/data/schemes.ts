@@ -1,59 +1,51 @@
-// The verification schemes (docs/webhooks.md "Verification schemes"): their names for people,
-// what each needs, and the safe defaults the create form starts from.
-import type { Scheme, Verification } from '$lib/api/types';
+// The verification schemes as the server describes them (GET /api/schemes, docs/webhooks.md
+// "Verification schemes"): fetched once per page load, and the forms' defaults and request bodies
+// derived from each scheme's fields, so a scheme added on the server needs nothing here.
+import { api } from '$lib/api/client';
+import type { SchemeInfo, Verification } from '$lib/api/types';
 
-export const SCHEMES: Scheme[] = ['stripe', 'github', 'standard_webhooks', 'hmac', 'jwt', 'none'];
+let cached: Promise<SchemeInfo[]> | null = null;
 
-export const SCHEME_LABELS: Record<Scheme, string> = {
-  none: 'None',
-  hmac: 'HMAC',
-  github: 'GitHub',
-  stripe: 'Stripe',
-  standard_webhooks: 'Standard Webhooks (Svix)',
-  jwt: 'JWT bearer token'
-};
-
-export const SCHEME_HELP: Record<Scheme, string> = {
-  stripe: 'Stripe-Signature with a signed timestamp; stale deliveries are refused as replays.',
-  github: 'X-Hub-Signature-256: an HMAC-SHA256 of the body. Set the GitHub content type to application/json.',
-  standard_webhooks: 'webhook-id, webhook-timestamp and webhook-signature (Svix and other Standard Webhooks senders).',
-  hmac: 'A generic HMAC of the body in a header you choose (algorithm, encoding and prefix below).',
-  jwt: 'Authorization: Bearer <JWT>, checked against issuer, audience and expiry. A JWT does not sign the body.',
-  none: 'No verification: anyone who knows the URL can deliver. Prefer a signature.'
-};
-
-/** What the create form starts with for each scheme. */
-export function defaultVerification(scheme: Scheme): Verification {
-  switch (scheme) {
-    case 'hmac':
-      return { scheme, algorithm: 'sha256', header: 'X-Signature', encoding: 'hex', prefix: '' };
-    case 'stripe':
-    case 'standard_webhooks':
-      return { scheme, tolerance_s: 300 };
-    case 'jwt':
-      return { scheme, issuer: '', audience: '', leeway_s: 60, require_exp: true };
-    default:
-      return { scheme };
-  }
+/** The schemes in the order a form offers them (the server's). */
+export function loadSchemes(): Promise<SchemeInfo[]> {
+  cached ??= api.get<{ schemes: SchemeInfo[] }>('/api/schemes').then(
+    (r) => r.schemes,
+    (e) => {
+      cached = null; // a failed load is tried again next time
+      throw e;
+    }
+  );
+  return cached;
 }
 
-/** The verification object to send: only the scheme's own settings (the server refuses others),
- * and empty JWT claim checks left out (not checked). */
-export function cleanVerification(v: Verification): Verification {
-  const pick = (...names: (keyof Verification)[]) => {
-    const out: Record<string, unknown> = { scheme: v.scheme };
-    for (const n of names) if (v[n] !== undefined && v[n] !== null && v[n] !== '') out[n] = v[n];
-    return out as unknown as Verification;
-  };
-  switch (v.scheme) {
-    case 'hmac':
-      return pick('algorithm', 'header', 'encoding', 'prefix');
-    case 'stripe':
-    case 'standard_webhooks':
-      return pick('tolerance_s');
-    case 'jwt':
-      return pick('issuer', 'audience', 'leeway_s', 'require_exp');
-    default:
-      return { scheme: v.scheme };
+/** What a form starts with for `info`: each setting's default ('' for a claim not checked). */
+export function defaultVerification(info: SchemeInfo): Verification {
+  const v: Verification = { scheme: info.name };
+  for (const f of info.fields) v[f.name] = f.default ?? '';
+  return v;
+}
+
+/** The verification object to send: only the scheme's own settings (the server refuses others;
+ * without a description, the settings as they are), with empty text left out (the server's
+ * default: not checked, or no prefix). */
+export function cleanVerification(v: Verification, info: SchemeInfo | undefined): Verification {
+  const out: Verification = { scheme: v.scheme };
+  const names = info ? info.fields.map((f) => f.name) : Object.keys(v).filter((n) => n !== 'scheme');
+  for (const n of names) {
+    const x = v[n];
+    if (x !== undefined && x !== null && x !== '') out[n] = x;
   }
+  return out;
+}
+
+/** The description of scheme `name` in `list`. */
+export function schemeInfo(list: SchemeInfo[], name: string): SchemeInfo | undefined {
+  return list.find((s) => s.name === name);
+}
+
+/** An endpoint's stored settings as a form edits them: a claim not checked (null) is ''. */
+export function editableVerification(v: Verification, info: SchemeInfo | undefined): Verification {
+  const out: Verification = { ...v };
+  for (const f of info?.fields ?? []) out[f.name] = v[f.name] ?? f.default ?? '';
+  return out;
 }
