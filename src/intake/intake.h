@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/cluster.h"
 #include "core/err.h"
 #include "db/db.h"
 
@@ -45,6 +46,12 @@ struct mh_intake_opts {
     int doubt_wait_ms;
     /* Bytes of refused bodies kept for replay per project (docs/webhooks.md); 0: none. */
     long refused_body_quota_bytes;
+    /* Instances sharing the rate limits (src/cluster); borrowed; NULL: this one alone. */
+    const struct mh_cluster *cluster;
+    /* Webhooks per second a project's endpoints admit together unless the project sets its own
+     * (docs/configuration.md); 0: no project limit. Its burst; 0: one second's worth. */
+    double project_delivery_rate;
+    long project_delivery_burst;
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption
