@@ -165,8 +165,8 @@ static enum mh_err start_intake(struct mh_app *app, const struct mh_cluster *clu
 {
     const struct mh_config *cfg = app->cfg;
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    enum mh_err rc = mh_db_pool_create(cfg->database_url, cfg->intake_committers,
-                                       cfg->pool_wait_ms, commit_pool);
+    enum mh_err rc = mh_db_pool_create(cfg->database_url, cfg->intake_committers, cfg->pool_wait_ms,
+                                       commit_pool);
     if (rc != MH_OK)
         return rc;
     mh_db_pool_set_name(*commit_pool, "intake");

@@ -73,8 +73,7 @@ int mh_cluster_intake_instances(const struct mh_cluster *c)
 {
     if (c == NULL)
         return 1;
-    int n = atomic_load_explicit(&((struct mh_cluster *)c)->intake_instances,
-                                 memory_order_relaxed);
+    int n = atomic_load_explicit(&((struct mh_cluster *)c)->intake_instances, memory_order_relaxed);
     return n < 1 ? 1 : n;
 }
 

@@ -169,14 +169,10 @@ static enum mh_err load(struct mh_intake *in, const char *public_id,
         json_t *rate = json_object_get(pr, "delivery_rate_per_second");
         json_t *burst = json_object_get(pr, "delivery_burst");
         struct mh_intake__endpoint *ep = *out;
-        ep->project_rate_per_second =
-            json_is_number(rate) ? json_number_value(rate) : in->project_rate_per_second;
-        ep->project_burst = json_is_integer(burst) ? (double)json_integer_value(burst)
-                            : json_is_number(rate) ? 0
-                                                   : in->project_burst;
-        if (ep->project_burst < 1.0)
-            ep->project_burst = ep->project_rate_per_second < 1.0 ? 1.0
-                                                                  : ep->project_rate_per_second;
+        mh_intake_project_rate_resolve(json_is_number(rate), json_number_value(rate),
+                                       json_is_integer(burst), (double)json_integer_value(burst),
+                                       in->project_rate_per_second, in->project_burst,
+                                       &ep->project_rate_per_second, &ep->project_burst);
     }
     json_decref(rows);
     json_decref(prow);

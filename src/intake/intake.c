@@ -269,9 +269,8 @@ static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, st
         }
         if (!mh_intake__rates_take_project(in->rates, ep, share, j->now_ms, &retry)) {
             mh_intake__cache_return_token(in->cache, ep, rq->public_id, share);
-            *v = (struct verdict){.status = 429,
-                                  .code = "project_rate_limited",
-                                  .retry_after_s = retry};
+            *v = (struct verdict){
+                .status = 429, .code = "project_rate_limited", .retry_after_s = retry};
             snprintf(v->message, sizeof(v->message),
                      "delivery rate limit of this project exceeded (%g per second for all its "
                      "endpoints together, burst %.0f)",

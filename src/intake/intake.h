@@ -63,6 +63,14 @@ MH_MUSTCHECK enum mh_err mh_intake_create(const struct mh_intake_opts *opts, str
  * everything. No mh_intake_* call may be running or start. NULL-tolerant. */
 void mh_intake_destroy(struct mh_intake *in);
 
+/* The project delivery rate in force (docs/api.md, "Project rate limits"): the project's own
+ * rate when `has_rate`, else `default_rate` (<= 0: no limit, *out_rate 0); its own burst when
+ * `has_burst`, else the default burst unless the project has its own rate, else one second's
+ * worth of the rate (at least 1). */
+void mh_intake_project_rate_resolve(bool has_rate, double rate, bool has_burst, double burst,
+                                    double default_rate, double default_burst, double *out_rate,
+                                    double *out_burst);
+
 /* ---- Receiving ----------------------------------------------------------------------------- */
 
 struct mh_intake_header {

@@ -153,9 +153,8 @@ struct mh_intake__rates;
 struct mh_intake__rates *mh_intake__rates_create(void);
 void mh_intake__rates_destroy(struct mh_intake__rates *r);
 /* Takes a token from the bucket of `ep`'s project (always true when it has no limit). */
-bool mh_intake__rates_take_project(struct mh_intake__rates *r,
-                                   const struct mh_intake__endpoint *ep, int share, int64_t now_ms,
-                                   int *retry_after_s);
+bool mh_intake__rates_take_project(struct mh_intake__rates *r, const struct mh_intake__endpoint *ep,
+                                   int share, int64_t now_ms, int *retry_after_s);
 
 /* ---- Content (content.c) ------------------------------------------------------------------ */
 

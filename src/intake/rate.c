@@ -71,6 +71,18 @@ bool mh_intake__bucket_take(struct mh_intake__bucket *b, double capacity, double
     return false;
 }
 
+void mh_intake_project_rate_resolve(bool has_rate, double rate, bool has_burst, double burst,
+                                    double default_rate, double default_burst, double *out_rate,
+                                    double *out_burst)
+{
+    *out_rate = has_rate ? rate : default_rate;
+    if (*out_rate < 0)
+        *out_rate = 0;
+    *out_burst = has_burst ? burst : has_rate ? 0 : default_burst;
+    if (*out_burst < 1.0)
+        *out_burst = *out_rate < 1.0 ? 1.0 : *out_rate;
+}
+
 struct mh_intake__rates *mh_intake__rates_create(void)
 {
     struct mh_intake__rates *r = mh_xcalloc(1, sizeof(*r));
@@ -97,9 +109,8 @@ void mh_intake__rates_destroy(struct mh_intake__rates *r)
     free(r);
 }
 
-bool mh_intake__rates_take_project(struct mh_intake__rates *r,
-                                   const struct mh_intake__endpoint *ep, int share, int64_t now_ms,
-                                   int *retry_after_s)
+bool mh_intake__rates_take_project(struct mh_intake__rates *r, const struct mh_intake__endpoint *ep,
+                                   int share, int64_t now_ms, int *retry_after_s)
 {
     *retry_after_s = 0;
     if (ep->project_rate_per_second <= 0)

@@ -12,6 +12,7 @@
 #include "http/api.h"
 #include "http/app.h"
 #include "http/handlers/handlers.h"
+#include "intake/intake.h"
 
 #define RATE_MAX  1000000.0
 #define BURST_MAX 10000000
@@ -55,8 +56,8 @@ void mh_h_rate_limits_put(struct mh_http_req *req, void *app)
         goto out;
     const char *params[] = {pid, rate[0] ? rate : NULL, burst[0] ? burst : NULL};
     json_t *detail = json_pack("{s:O?, s:O?}", "delivery_rate_per_second",
-                               json_object_get(body, "delivery_rate_per_second"),
-                               "delivery_burst", json_object_get(body, "delivery_burst"));
+                               json_object_get(body, "delivery_rate_per_second"), "delivery_burst",
+                               json_object_get(body, "delivery_burst"));
     bool ok = mh_api_query(&api,
                            "INSERT INTO project_rate_limits (project_id, delivery_rate_per_second, "
                            "delivery_burst, updated_by, updated_at) VALUES ($1, $2::float8, "
@@ -80,19 +81,18 @@ static json_t *with_default(json_t *row, const struct mh_config *cfg)
 {
     json_t *rate = json_object_get(row, "delivery_rate_per_second");
     json_t *burst = json_object_get(row, "delivery_burst");
-    double eff_rate = json_is_number(rate) ? json_number_value(rate) : cfg->project_delivery_rate;
-    double eff_burst = json_is_integer(burst)                      ? (double)json_integer_value(burst)
-                       : json_is_number(rate) || cfg->project_delivery_burst == 0 ? 0
-                                                                  : (double)cfg->project_delivery_burst;
-    if (eff_burst < 1.0)
-        eff_burst = eff_rate < 1.0 ? 1.0 : eff_rate;
-    json_t *effective =
-        eff_rate > 0 ? json_pack("{s:f, s:I}", "delivery_rate_per_second", eff_rate,
-                                 "delivery_burst", (json_int_t)eff_burst)
-                     : json_null();
-    return json_pack("{s:O, s:O, s:o, s:O}", "delivery_rate_per_second", rate ? rate : json_null(),
-                     "delivery_burst", burst ? burst : json_null(), "effective", effective,
-                     "updated_at", json_object_get(row, "updated_at") ? json_object_get(row, "updated_at") : json_null());
+    double eff_rate, eff_burst;
+    mh_intake_project_rate_resolve(json_is_number(rate), json_number_value(rate),
+                                   json_is_integer(burst), (double)json_integer_value(burst),
+                                   cfg->project_delivery_rate, (double)cfg->project_delivery_burst,
+                                   &eff_rate, &eff_burst);
+    json_t *effective = eff_rate > 0 ? json_pack("{s:f, s:I}", "delivery_rate_per_second", eff_rate,
+                                                 "delivery_burst", (json_int_t)eff_burst)
+                                     : json_null();
+    return json_pack(
+        "{s:O, s:O, s:o, s:O}", "delivery_rate_per_second", rate ? rate : json_null(),
+        "delivery_burst", burst ? burst : json_null(), "effective", effective, "updated_at",
+        json_object_get(row, "updated_at") ? json_object_get(row, "updated_at") : json_null());
 }
 
 /* A positive number (an integer when `is_integer`) up to `max`, or null/absent (out: ""). 422
@@ -109,8 +109,10 @@ static bool check_field(struct mh_api *api, json_t *body, const char *name, bool
     bool is_ok = is_integer ? json_is_integer(v) : json_is_number(v);
     double d = json_number_value(v);
     if (!is_ok || !(d > 0) || d > max) {
-        snprintf(msg, sizeof(msg), "%s must be %s greater than 0 and at most %.0f, or null for the "
-                 "server's default", name, is_integer ? "an integer" : "a number", max);
+        snprintf(msg, sizeof(msg),
+                 "%s must be %s greater than 0 and at most %.0f, or null for the "
+                 "server's default",
+                 name, is_integer ? "an integer" : "a number", max);
         mh_http_respond_error(api->req, 422, "invalid", msg, path);
         return false;
     }
