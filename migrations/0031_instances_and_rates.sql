@@ -15,7 +15,8 @@ CREATE TABLE instances (
     started_at     timestamptz NOT NULL DEFAULT now(),
     heartbeat_at   timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX instances_heartbeat_idx ON instances (heartbeat_at);
+-- No index on heartbeat_at: the table holds a row per running server, scanned whole, and a
+-- beat then stays a heap-only update.
 REVOKE ALL ON instances FROM PUBLIC;
 
 -- Records that instance `p_id` is alive now, forgets instances silent for an hour, and returns
