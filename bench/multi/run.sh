@@ -46,7 +46,7 @@ pg_port=$(sh scripts/free-port.sh)
 sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
 eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
 export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
-"$BIN" migrate >/dev/null
+"$BIN" migrate >/dev/null 2>&1
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 psql_su() { as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook "$@"; }
 # Recycled WAL segments, as on a cluster that has run a while (bench/intake/run.sh).
@@ -136,8 +136,9 @@ phase() {
         wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$A/hooks/$public_id" >/dev/null
     else
         wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$A/hooks/$public_id" >/dev/null &
+        wrk_pid=$!
         wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$B/hooks/$public_id" >/dev/null
-        wait
+        wait "$wrk_pid" # not a bare wait: the servers are children too
     fi
     r0=$(runs)
     # shellcheck disable=SC2046
@@ -150,9 +151,10 @@ phase() {
     else
         wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$DIR/post.lua" \
             "$A/hooks/$public_id" >"$DIR/wrk-a.out" &
+        wrk_pid=$!
         wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$DIR/post.lua" \
             "$B/hooks/$public_id" >"$DIR/wrk-b.out"
-        wait
+        wait "$wrk_pid"
         rps=$(awk -v a="$(rps_of "$DIR/wrk-a.out")" -v b="$(rps_of "$DIR/wrk-b.out")" \
             'BEGIN { printf "%.2f", a + b }')
         p99="$(p99_of "$DIR/wrk-a.out") / $(p99_of "$DIR/wrk-b.out")"
