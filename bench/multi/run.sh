@@ -125,6 +125,7 @@ cpu_ticks() { # PID...: user+system clock ticks
 pg_pids() { pgrep -P "$(head -n 1 "$DIR/pg/data/postmaster.pid")" | tr '\n' ' '; }
 machine() { awk '/^cpu / { print $2 + $3 + $4 + $6 + $7 + $8, $5 }' /proc/stat; } # busy idle
 runs() { psql_su -c "SELECT count(*) FROM runs"; }
+xacts() { psql_su -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'meshhook'"; }
 rps_of() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
 p99_of() { sed -n 's/^ *99% *\([0-9.]*[mun]*s\).*/\1/p' "$1"; }
 
@@ -141,6 +142,7 @@ phase() {
         wait "$wrk_pid" # not a bare wait: the servers are children too
     fi
     r0=$(runs)
+    x0=$(xacts)
     # shellcheck disable=SC2046
     s0=$(cpu_ticks $pid_a $pid_b); p0=$(cpu_ticks $(pg_pids)); m0=$(machine)
     if [ "$1" = 1 ]; then
@@ -162,14 +164,16 @@ phase() {
     # shellcheck disable=SC2046
     s1=$(cpu_ticks $pid_a $pid_b); p1=$(cpu_ticks $(pg_pids)); m1=$(machine)
     n=$(($(runs) - r0))
+    x=$(($(xacts) - x0))
     hz=$(getconf CLK_TCK)
     echo "$m0 $m1" | awk -v label="$1" -v rps="$rps" -v p99="$p99" -v n="$n" -v hz="$hz" \
-        -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v d="$DURATION" -v cores="$(nproc)" '{
+        -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v d="$DURATION" -v cores="$(nproc)" -v x="$x" '{
         busy = $3 - $1; idle = $4 - $2; total = busy + idle
         other = busy - s - p
-        printf "  %s server%s %9.0f/s  p99 %-17s CPU: meshhook %3.0f%%, PostgreSQL %3.0f%%, wrk and the rest %3.0f%%, idle %3.0f%% of %d cores;  per delivery: meshhook %.0f us, PostgreSQL %.0f us\n",
+        printf "  %s server%s %9.0f/s  p99 %-17s CPU: meshhook %3.0f%%, PostgreSQL %3.0f%%, wrk and the rest %3.0f%%, idle %3.0f%% of %d cores;  per delivery: meshhook %.0f us, PostgreSQL %.0f us;  %.1f deliveries per transaction\n",
             label, (label == 1 ? " " : "s"), rps, p99, 100 * s / total, 100 * p / total,
-            100 * other / total, 100 * idle / total, cores, s * 1e6 / hz / n, p * 1e6 / hz / n
+            100 * other / total, 100 * idle / total, cores, s * 1e6 / hz / n, p * 1e6 / hz / n,
+            (x > 0 ? n / x : 0)
     }'
     echo "$rps" >"$DIR/rps-$1"
 }
