@@ -52,7 +52,7 @@ static void target(void *ctx, const struct mh_mock_request *req, struct mh_mock_
         s->lines = realloc(s->lines, s->cap);
         MH_T_ASSERT(s->lines != NULL);
     }
-    s->len += (size_t)sprintf(s->lines + s->len, "%s %s\n", run, key);
+    s->len += (size_t)snprintf(s->lines + s->len, s->cap - s->len, "%s %s\n", run, key);
     pthread_mutex_unlock(&s->mu);
     rep->status = 200;
     snprintf(rep->body, sizeof(rep->body), "{\"ok\": true}");
@@ -320,7 +320,7 @@ static int send_round(const char *const bases[2], const char *const *pubs, int n
                 mh_t_fail(__FILE__, __LINE__, "webhook %d: %ld %s", i, r.status,
                           r.body ? r.body : "");
             char *ra = mh_it_resp_header(&r, "Retry-After");
-            MH_T_ASSERT(ra != NULL && atoi(ra) >= 1);
+            MH_T_ASSERT(ra != NULL && strtol(ra, NULL, 10) >= 1);
             free(ra);
             MH_T_ASSERT_STR_EQ(
                 json_string_value(json_object_get(json_object_get(r.json, "error"), "code")), code);

@@ -55,9 +55,9 @@ MH_TEST(a_project_bucket_is_shared_by_its_endpoints_and_off_without_a_rate)
     memset(&e1, 0, sizeof(e1));
     memset(&e2, 0, sizeof(e2));
     memset(&other, 0, sizeof(other));
-    strcpy(e1.project_id, "0b0e7c9e-0000-4000-8000-000000000001");
-    strcpy(e2.project_id, e1.project_id);
-    strcpy(other.project_id, "0b0e7c9e-0000-4000-8000-000000000002");
+    snprintf(e1.project_id, sizeof(e1.project_id), "0b0e7c9e-0000-4000-8000-000000000001");
+    snprintf(e2.project_id, sizeof(e2.project_id), "%s", e1.project_id);
+    snprintf(other.project_id, sizeof(other.project_id), "0b0e7c9e-0000-4000-8000-000000000002");
     e1.project_rate_per_second = e2.project_rate_per_second = 1;
     e1.project_burst = e2.project_burst = 4;
     int retry = 0, admitted = 0;
