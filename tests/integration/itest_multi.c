@@ -20,6 +20,7 @@
 
 #define SENDERS_PER_HTTP 2
 #define PER_SENDER       150
+#define SEND_MS          4000
 
 /* What the target saw: one "run key" line per request, kept in order. */
 struct seen {
@@ -65,15 +66,16 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A sender process: PER_SENDER webhooks to `base`, one "seq status run_id" line each, until
- * the server stops answering three times in a row. */
+/* A sender process: up to PER_SENDER webhooks to `base` for at most SEND_MS, one "seq status
+ * run_id" line each, until the server stops answering three times in a row. */
 static void sender(const char *base, const char *pub, int k, const char *path)
 {
     FILE *out = fopen(path, "w");
     if (out == NULL)
         _exit(1);
     int failures = 0;
-    for (int i = 0; i < PER_SENDER && failures < 3; i++) {
+    int64_t end = now_ms() + SEND_MS;
+    for (int i = 0; i < PER_SENDER && failures < 3 && now_ms() < end; i++) {
         char body[64], url[256];
         snprintf(body, sizeof(body), "{\"sender\": %d, \"seq\": %d}", k, i);
         snprintf(url, sizeof(url), "%s/hooks/%s", base, pub);
