@@ -13,6 +13,7 @@
 #include "alerts/alerts.h"
 #include "scheduler/scheduler.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -26,6 +27,8 @@
 #include "secrets/secrets.h"
 #include "stats/stats.h"
 
+static enum mh_err start_intake(struct mh_app *app, const struct mh_cluster *cluster,
+                                struct mh_db_pool **commit_pool);
 static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -154,6 +157,43 @@ static void ensure_partitions(struct mh_app *app)
     mh_db_release(c);
 }
 
+/* Webhook intake (src/intake): its group-commit and delivery-log threads. The committers get a
+ * connection each of their own (*commit_pool, the caller's to destroy), so that nothing else
+ * waiting on the database (API requests on every handler thread, workers) can hold up a
+ * webhook's commit. */
+static enum mh_err start_intake(struct mh_app *app, const struct mh_cluster *cluster,
+                                struct mh_db_pool **commit_pool)
+{
+    const struct mh_config *cfg = app->cfg;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = mh_db_pool_create(cfg->database_url, cfg->intake_committers, cfg->pool_wait_ms,
+                                       commit_pool);
+    if (rc != MH_OK)
+        return rc;
+    mh_db_pool_set_name(*commit_pool, "intake");
+    mh_db_pool_require_app_role(*commit_pool);
+    struct mh_intake_opts io = {
+        .pool = app->pool,
+        .commit_pool = *commit_pool,
+        .secrets = app->secrets,
+        .runtime = app->runtime,
+        .server_max_body_bytes = cfg->max_body_bytes,
+        .committers = cfg->intake_committers,
+        .max_batch = cfg->intake_max_batch,
+        .doubt_wait_ms = cfg->intake_doubt_wait_ms,
+        .refused_body_quota_bytes = cfg->refused_body_quota_bytes,
+        .cluster = cluster,
+        .project_delivery_rate = cfg->project_delivery_rate,
+        .project_delivery_burst = cfg->project_delivery_burst,
+        .limit_runs_in_flight = cfg->limit_runs_in_flight,
+        .limit_stored_bytes = cfg->limit_stored_bytes,
+    };
+    rc = mh_intake_create(&io, &app->intake, &info);
+    if (rc != MH_OK)
+        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+    return rc;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -194,6 +234,7 @@ static int cmd_serve(int argc, char **argv)
     struct mh_http_server *srv = NULL;
     struct mh_stats *stats = NULL;
     struct mh_retention_job *retention = NULL;
+    struct mh_cluster *cluster = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
     int status = 1;
     log_database("serving from", cfg.database_url, cfg.is_database_url_embedded);
@@ -210,6 +251,18 @@ static int cmd_serve(int argc, char **argv)
     }
     /* Event-log partitions for the coming months (a default partition catches the rest). */
     ensure_partitions(&app);
+    /* This instance in the `instances` table (src/cluster): the instances serving webhooks share
+     * the rate limits. */
+    struct mh_cluster_opts co = {
+        .pool = app.pool,
+        .serves_intake = !cfg.workers_only,
+        .workers = cfg.workers,
+        .heartbeat_ms = cfg.instance_heartbeat_ms,
+    };
+    if (mh_cluster_start(&co, &cluster) != MH_OK) {
+        mh_log(MH_LOG_ERROR, "main", "cannot start the instance heartbeat");
+        goto out;
+    }
     if (cfg.workers > 0) {
         struct mh_engine_runtime_opts ro = {
             .pool = app.pool,
@@ -271,31 +324,9 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    /* Webhook intake (src/intake): its group-commit and delivery-log threads. The committers get
-     * a connection each of their own, so that nothing else waiting on the database (API requests
-     * on every handler thread, workers) can hold up a webhook's commit. */
-    if (mh_db_pool_create(cfg.database_url, cfg.intake_committers, cfg.pool_wait_ms,
-                          &commit_pool) != MH_OK)
+    /* Webhook intake, unless this instance only runs workers. */
+    if (!cfg.workers_only && start_intake(&app, cluster, &commit_pool) != MH_OK)
         goto out;
-    mh_db_pool_set_name(commit_pool, "intake");
-    mh_db_pool_require_app_role(commit_pool);
-    struct mh_intake_opts io = {
-        .pool = app.pool,
-        .commit_pool = commit_pool,
-        .secrets = app.secrets,
-        .runtime = app.runtime,
-        .server_max_body_bytes = cfg.max_body_bytes,
-        .committers = cfg.intake_committers,
-        .max_batch = cfg.intake_max_batch,
-        .doubt_wait_ms = cfg.intake_doubt_wait_ms,
-        .refused_body_quota_bytes = cfg.refused_body_quota_bytes,
-        .limit_runs_in_flight = cfg.limit_runs_in_flight,
-        .limit_stored_bytes = cfg.limit_stored_bytes,
-    };
-    if (mh_intake_create(&io, &app.intake, &info) != MH_OK) {
-        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
-        goto out;
-    }
     /* Run statistics (src/stats): a background rollup, alongside the workers. */
     if (cfg.workers > 0 && cfg.stats_interval_ms > 0) {
         struct mh_stats_opts so = {
@@ -309,23 +340,26 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    /* Live streams: one LISTEN connection, and one more for their reads, of their own so that
-     * neither API requests nor workers hold up a stream (nor a stream them). */
-    if (mh_db_pool_create(cfg.database_url, 1, cfg.pool_wait_ms, &stream_pool) != MH_OK)
-        goto out;
-    mh_db_pool_set_name(stream_pool, "streams");
-    mh_db_pool_require_app_role(stream_pool);
-    struct mh_http_hub_opts ho = {
-        .pool = stream_pool,
-        .listen_url = cfg.database_url,
-        .heartbeat_ms = cfg.stream_heartbeat_ms,
-        .max_subscribers = cfg.stream_max_subscribers,
-        .max_per_user = cfg.stream_max_per_user,
-        .queue_bytes = (size_t)cfg.stream_queue_bytes,
-    };
-    if (mh_http_hub_start(&ho, &app.hub, &info) != MH_OK) {
-        mh_log(MH_LOG_ERROR, "main", "%s", info.message);
-        goto out;
+    /* Live streams: none with --workers-only (no API). */
+    if (!cfg.workers_only) {
+        /* One LISTEN connection, and one more for their reads, of their own so that
+         * neither API requests nor workers hold up a stream (nor a stream them). */
+        if (mh_db_pool_create(cfg.database_url, 1, cfg.pool_wait_ms, &stream_pool) != MH_OK)
+            goto out;
+        mh_db_pool_set_name(stream_pool, "streams");
+        mh_db_pool_require_app_role(stream_pool);
+        struct mh_http_hub_opts ho = {
+            .pool = stream_pool,
+            .listen_url = cfg.database_url,
+            .heartbeat_ms = cfg.stream_heartbeat_ms,
+            .max_subscribers = cfg.stream_max_subscribers,
+            .max_per_user = cfg.stream_max_per_user,
+            .queue_bytes = (size_t)cfg.stream_queue_bytes,
+        };
+        if (mh_http_hub_start(&ho, &app.hub, &info) != MH_OK) {
+            mh_log(MH_LOG_ERROR, "main", "%s", info.message);
+            goto out;
+        }
     }
     struct mh_http_server_opts opts = {
         .bind_address = cfg.bind_address,
@@ -340,15 +374,20 @@ static int cmd_serve(int argc, char **argv)
         .trusted_proxies = cfg.trusted_proxies,
         .max_connections_per_ip = cfg.max_connections_per_ip,
         .min_receive_bytes_per_s = cfg.min_receive_bytes_per_s,
+        /* --workers-only: the listener serves health and metrics, nothing else. */
+        .is_static_disabled = cfg.workers_only,
     };
-    if (mh_http_server_start(&opts, mh_app_routes, mh_app_routes_count, &app, &srv, &info) !=
-        MH_OK) {
+    if (mh_http_server_start(&opts, cfg.workers_only ? mh_app_health_routes : mh_app_routes,
+                             cfg.workers_only ? mh_app_health_routes_count : mh_app_routes_count,
+                             &app, &srv, &info) != MH_OK) {
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);
         goto out;
     }
-    mh_log(MH_LOG_INFO, "main", "listening on http://%s:%d", cfg.bind_address,
-           mh_http_server_port(srv));
-    hint_first_user(&app);
+    mh_log(MH_LOG_INFO, "main", "%s on http://%s:%d",
+           cfg.workers_only ? "workers only; /healthz, /readyz and /metrics" : "listening",
+           cfg.bind_address, mh_http_server_port(srv));
+    if (!cfg.workers_only)
+        hint_first_user(&app);
 
     int sig = 0;
     sigwait(&set, &sig);
@@ -365,6 +404,7 @@ out:
     mh_retention_job_stop(retention);
     mh_intake_destroy(app.intake);
     mh_scheduler_stop(app.scheduler);
+    mh_cluster_stop(cluster);
     mh_alerts_stop(app.alerts);
     mh_engine_runtime_stop(app.runtime);
     mh_secrets_destroy(app.secrets);

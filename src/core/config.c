@@ -64,7 +64,14 @@ static const struct cfg_row rows[] = {
      "passed (0: no minimum); request headers must be complete within connection_timeout_s"},
     {"shutdown_timeout_ms", CFG_INT, F(shutdown_timeout_ms), "10000", 0, 600000, false,
      "how long SIGTERM waits for in-flight requests"},
-    {"workers", CFG_INT, F(workers), "2", 0, 256, false, "worker threads executing runs"},
+    {"workers", CFG_INT, F(workers), "2", 0, 256, false,
+     "worker threads executing runs (0: this instance serves HTTP only)"},
+    {"workers_only", CFG_BOOL, F(workers_only), "false", 0, 0, false,
+     "run the workers without the public API and webhook intake: the listener on port serves "
+     "only /healthz, /readyz and /metrics (docs/deployment.md)"},
+    {"instance_heartbeat_ms", CFG_INT, F(instance_heartbeat_ms), "1000", 100, 60000, false,
+     "each instance records itself in the database this often; instances serving webhooks "
+     "share the rate limits, an instance silent for 3 beats no longer counts"},
     {"worker_batch", CFG_INT, F(worker_batch), "16", 1, 1000, false, "jobs claimed at once"},
     {"job_lease_ms", CFG_INT, F(job_lease_ms), "30000", 100, 3600000, false,
      "lease of a claimed job; a crashed worker's jobs return after it"},
@@ -118,6 +125,11 @@ static const struct cfg_row rows[] = {
     {"limit_stored_bytes", CFG_LONG, F(limit_stored_bytes), "0", 0, 1125899906842624L, false,
      "bytes of runs, events, deliveries and blobs a project may hold, as measured by the "
      "retention pass, unless it sets its own; past it webhooks are answered 429 (0: unlimited)"},
+    {"project_delivery_rate", CFG_INT, F(project_delivery_rate), "0", 0, 1000000, false,
+     "webhooks per second a project's endpoints admit together, unless the project sets its "
+     "own (429 beyond; 0: no project limit)"},
+    {"project_delivery_burst", CFG_LONG, F(project_delivery_burst), "0", 0, 10000000, false,
+     "burst above project_delivery_rate a project may send at once (0: one second's worth)"},
     {"stats_interval_ms", CFG_INT, F(stats_interval_ms), "10000", 0, 3600000, false,
      "how often the run statistics are brought up to date (docs/observability.md; 0: this "
      "server does not maintain them)"},
@@ -251,6 +263,10 @@ static enum mh_err validate(const struct mh_config *cfg, struct mh_err_info *inf
         return MH_EINVAL;
     if (strcmp(cfg->log_format, "json") && strcmp(cfg->log_format, "text"))
         return mh_err_set(info, MH_EINVAL, "config", -1, "log_format must be json or text");
+    if (cfg->workers_only && cfg->workers == 0)
+        return mh_err_set(info, MH_EINVAL, "config", -1,
+                          "workers_only needs workers > 0 (an instance with neither the HTTP "
+                          "API nor workers would do nothing)");
     return MH_OK;
 }
 

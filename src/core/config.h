@@ -31,6 +31,8 @@ struct mh_config {
     long min_receive_bytes_per_s;
     int shutdown_timeout_ms;
     int workers;
+    bool workers_only;
+    int instance_heartbeat_ms;
     int worker_batch;
     int job_lease_ms;
     int poll_interval_ms;
@@ -52,6 +54,8 @@ struct mh_config {
     long refused_body_quota_bytes;
     long limit_runs_in_flight;
     long limit_stored_bytes;
+    int project_delivery_rate;
+    long project_delivery_burst;
     int stats_interval_ms;
     int stats_lag_ms;
     int stats_batch;

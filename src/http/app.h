@@ -22,7 +22,7 @@ struct mh_app {
     struct mh_db_pool *pool;
     struct mh_secrets *secrets;        /* the vault; never NULL while serving */
     struct mh_engine_runtime *runtime; /* NULL with --workers 0: runs wait for other instances */
-    struct mh_intake *intake;          /* webhook intake (src/intake); NULL until started */
+    struct mh_intake *intake;          /* webhook intake (src/intake); NULL with --workers-only */
     struct mh_scheduler *scheduler;    /* fires schedules; NULL with --workers 0 */
     struct mh_alerts *alerts;          /* alert evaluation and delivery; NULL with --workers 0 */
     struct mh_http_hub *hub;           /* live streams (hub.h); NULL until started */
@@ -31,5 +31,8 @@ struct mh_app {
 /* The route table of `meshhook serve`. */
 extern const struct mh_http_route mh_app_routes[];
 extern const size_t mh_app_routes_count;
+/* The routes of `meshhook serve --workers-only`: /healthz, /readyz and /metrics. */
+extern const struct mh_http_route mh_app_health_routes[];
+extern const size_t mh_app_health_routes_count;
 
 #endif

@@ -50,6 +50,7 @@ struct mh_http_server_opts {
     const char *trusted_proxies;  /* the setting (borrowed during start); NULL or "": none */
     int max_connections_per_ip;   /* per peer address, trusted proxies exempt; 0: no limit */
     long min_receive_bytes_per_s; /* a body slower than this past connection_timeout_s: closed */
+    bool is_static_disabled;      /* true: no web app files, only the routes */
 };
 
 /* Starts listening and serving on background threads. `routes` (borrowed, must outlive the

@@ -85,6 +85,8 @@ const struct mh_http_route mh_app_routes[] = {
     {"GET", "/api/projects/:project_id/alerts/history", mh_h_alerts_history, false},
     {"GET", "/api/projects/:project_id/outbound", mh_h_outbound_get, false},
     {"PUT", "/api/projects/:project_id/outbound", mh_h_outbound_put, false},
+    {"GET", "/api/projects/:project_id/rate-limits", mh_h_rate_limits_get, false},
+    {"PUT", "/api/projects/:project_id/rate-limits", mh_h_rate_limits_put, false},
     {"GET", "/api/projects/:project_id/retention", mh_h_retention_get, false},
     {"PUT", "/api/projects/:project_id/retention", mh_h_retention_put, false},
     {"GET", "/api/projects/:project_id/limits", mh_h_limits_get, false},
@@ -159,3 +161,13 @@ const struct mh_http_route mh_app_routes[] = {
 };
 
 const size_t mh_app_routes_count = MH_ARRAY_LEN(mh_app_routes);
+
+/* `meshhook serve --workers-only`: no API, no webhooks, no UI; what a supervisor, a load
+ * balancer's health check and Prometheus need (docs/deployment.md). */
+const struct mh_http_route mh_app_health_routes[] = {
+    {"GET", "/healthz", mh_h_healthz, true},
+    {"GET", "/readyz", mh_h_readyz, false},
+    {"GET", "/metrics", mh_h_metrics, false},
+};
+
+const size_t mh_app_health_routes_count = MH_ARRAY_LEN(mh_app_health_routes);

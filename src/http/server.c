@@ -35,6 +35,7 @@ struct mh_http_server {
     struct MHD_Daemon *daemon;
     const struct mh_http_route *routes;
     size_t nroutes;
+    bool is_static_disabled;
     void *app;
     long max_body_bytes;
     int port;
@@ -494,7 +495,7 @@ static void dispatch(struct mh_http_req *req)
     if (st == 404) {
         /* The web app's files and client routes: only what no route claims, answered from
          * memory on this thread. */
-        if (mh_http__static_serve(req))
+        if (!req->srv->is_static_disabled && mh_http__static_serve(req))
             return;
         mh_http_respond_error(req, 404, "not_found", "no such route", NULL);
         return;
@@ -816,6 +817,7 @@ enum mh_err mh_http_server_start(const struct mh_http_server_opts *opts,
     struct mh_http_server *s = mh_xcalloc(1, sizeof(*s));
     s->routes = routes;
     s->nroutes = nroutes;
+    s->is_static_disabled = opts->is_static_disabled;
     for (size_t i = 0; i < nroutes; i++)
         mh_metrics_http_route(i, routes[i].method, routes[i].pattern);
     s->app = app;

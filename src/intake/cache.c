@@ -10,7 +10,7 @@
  * and a refusal decided on an entry older than a second reloads it first.
  *
  * Each slot also holds its endpoint's token bucket, which survives reloads of the endpoint.
- * Buckets are per instance: N instances behind a balancer admit up to N times the rate.
+ * Several instances share an endpoint's rate: each bucket holds this instance's share (rate.c).
  */
 #include "intake/intake_internal.h"
 
@@ -33,9 +33,7 @@ struct slot {
     char public_id[PUBLIC_ID_MAX + 1];
     struct mh_intake__endpoint *ep; /* NULL: known not to exist */
     int64_t loaded_ms;
-    double tokens;
-    int64_t refilled_ms;
-    bool has_bucket;
+    struct mh_intake__bucket bucket;
 };
 
 struct shard {
@@ -148,16 +146,36 @@ static enum mh_err load(struct mh_intake *in, const char *public_id,
         return rc;
     const char *params[] = {public_id};
     rc = mh_db_query(conn, "SELECT * FROM mh_intake_endpoint($1)", 1, params, &rows, NULL, info);
+    /* The project's delivery rate, which the project's endpoints share (migration 0031). */
+    json_t *prow = NULL;
+    if (rc == MH_OK && json_array_size(rows) == 1) {
+        const char *pparams[] = {
+            json_string_value(json_object_get(json_array_get(rows, 0), "project_id"))};
+        rc = mh_db_query(conn, "SELECT * FROM mh_intake_project_rate($1::uuid)", 1, pparams, &prow,
+                         NULL, info);
+    }
     mh_db_release(conn);
     if (rc != MH_OK) {
         json_decref(rows);
+        json_decref(prow);
         return rc == MH_EUNAVAILABLE
                    ? rc
                    : mh_err_set(info, MH_EUNAVAILABLE, "lookup", -1, "endpoint lookup failed");
     }
     if (json_array_size(rows) == 1)
         rc = mh_intake__endpoint_from_row(in, json_array_get(rows, 0), out, info);
+    if (rc == MH_OK && *out != NULL) {
+        json_t *pr = json_array_get(prow, 0);
+        json_t *rate = json_object_get(pr, "delivery_rate_per_second");
+        json_t *burst = json_object_get(pr, "delivery_burst");
+        struct mh_intake__endpoint *ep = *out;
+        mh_intake_project_rate_resolve(json_is_number(rate), json_number_value(rate),
+                                       json_is_integer(burst), (double)json_integer_value(burst),
+                                       in->project_rate_per_second, in->project_burst,
+                                       &ep->project_rate_per_second, &ep->project_burst);
+    }
     json_decref(rows);
+    json_decref(prow);
     return rc;
 }
 
@@ -246,11 +264,11 @@ void mh_intake__cache_forget(struct mh_intake__cache *c, const char *public_id)
 }
 
 bool mh_intake__cache_take_token(struct mh_intake__cache *c, const struct mh_intake__endpoint *ep,
-                                 const char *public_id, int64_t now_ms, int *retry_after_s)
+                                 const char *public_id, int share, int64_t now_ms,
+                                 int *retry_after_s)
 {
     uint64_t h = hash_id(public_id);
     struct shard *sh = &c->shards[h % SHARDS];
-    bool ok = true;
     *retry_after_s = 0;
     pthread_mutex_lock(&sh->mu);
     struct slot *s = find(sh, h, public_id);
@@ -259,26 +277,23 @@ bool mh_intake__cache_take_token(struct mh_intake__cache *c, const struct mh_int
         pthread_mutex_unlock(&sh->mu);
         return true;
     }
-    if (!s->has_bucket) {
-        s->has_bucket = true;
-        s->tokens = ep->rate_capacity;
-        s->refilled_ms = now_ms;
-    }
-    if (now_ms > s->refilled_ms) {
-        s->tokens += (double)(now_ms - s->refilled_ms) * ep->rate_per_second / 1000.0;
-        s->refilled_ms = now_ms;
-    }
-    if (s->tokens > ep->rate_capacity)
-        s->tokens = ep->rate_capacity;
-    if (s->tokens >= 1.0) {
-        s->tokens -= 1.0;
-    } else {
-        ok = false;
-        double wait_s = (1.0 - s->tokens) / ep->rate_per_second;
-        *retry_after_s = (int)ceil(wait_s);
-        if (*retry_after_s < 1)
-            *retry_after_s = 1;
-    }
+    bool ok = mh_intake__bucket_take(&s->bucket, ep->rate_capacity, ep->rate_per_second, share,
+                                     now_ms, retry_after_s);
     pthread_mutex_unlock(&sh->mu);
     return ok;
+}
+
+void mh_intake__cache_return_token(struct mh_intake__cache *c, const struct mh_intake__endpoint *ep,
+                                   const char *public_id, int share)
+{
+    uint64_t h = hash_id(public_id);
+    struct shard *sh = &c->shards[h % SHARDS];
+    double capacity = share > 1 ? ep->rate_capacity / share : ep->rate_capacity;
+    if (capacity < 1.0)
+        capacity = 1.0;
+    pthread_mutex_lock(&sh->mu);
+    struct slot *s = find(sh, h, public_id);
+    if (s != NULL && s->bucket.is_started)
+        s->bucket.tokens = fmin(s->bucket.tokens + 1.0, capacity);
+    pthread_mutex_unlock(&sh->mu);
 }

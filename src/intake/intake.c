@@ -103,6 +103,10 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     in->doubt_wait_ms = opts->doubt_wait_ms;
     in->refused_body_quota_bytes = opts->refused_body_quota_bytes;
     in->cache = mh_intake__cache_create();
+    in->rates = mh_intake__rates_create();
+    in->cluster = opts->cluster;
+    in->project_rate_per_second = opts->project_delivery_rate;
+    in->project_burst = (double)opts->project_delivery_burst;
     if ((rc = mh_intake__quotas_start(in, opts->limit_runs_in_flight, opts->limit_stored_bytes,
                                       &in->quotas)) != MH_OK ||
         (rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
@@ -125,6 +129,7 @@ void mh_intake_destroy(struct mh_intake *in)
     mh_intake__dlog_stop(in->dlog);
     mh_intake__quotas_stop(in->quotas);
     mh_intake__cache_destroy(in->cache);
+    mh_intake__rates_destroy(in->rates);
     free(in);
 }
 
@@ -262,12 +267,23 @@ static void judge(struct mh_intake *in, const struct mh_intake__endpoint *ep, st
         return;
     }
     if (!j->has_token) {
-        int retry = 0;
-        if (!mh_intake__cache_take_token(in->cache, ep, rq->public_id, j->now_ms, &retry)) {
+        /* The instances serving webhooks share each rate (src/cluster, rate.c). */
+        int retry = 0, share = mh_cluster_intake_instances(in->cluster);
+        if (!mh_intake__cache_take_token(in->cache, ep, rq->public_id, share, j->now_ms, &retry)) {
             *v = (struct verdict){.status = 429, .code = "rate_limited", .retry_after_s = retry};
             snprintf(v->message, sizeof(v->message),
-                     "rate limit of this endpoint exceeded (%.0f per second, burst %.0f)",
+                     "rate limit of this endpoint exceeded (%g per second, burst %.0f)",
                      ep->rate_per_second, ep->rate_capacity);
+            return;
+        }
+        if (!mh_intake__rates_take_project(in->rates, ep, share, j->now_ms, &retry)) {
+            mh_intake__cache_return_token(in->cache, ep, rq->public_id, share);
+            *v = (struct verdict){
+                .status = 429, .code = "project_rate_limited", .retry_after_s = retry};
+            snprintf(v->message, sizeof(v->message),
+                     "delivery rate limit of this project exceeded (%g per second for all its "
+                     "endpoints together, burst %.0f)",
+                     ep->project_rate_per_second, ep->project_burst);
             return;
         }
         j->has_token = true;

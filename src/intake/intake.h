@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/cluster.h"
 #include "core/err.h"
 #include "db/db.h"
 
@@ -49,6 +50,12 @@ struct mh_intake_opts {
      * runs not finished, and bytes stored (docs/operations.md, "Resource limits per project"). */
     long limit_runs_in_flight;
     long limit_stored_bytes;
+    /* Instances sharing the rate limits (src/cluster); borrowed; NULL: this one alone. */
+    const struct mh_cluster *cluster;
+    /* Webhooks per second a project's endpoints admit together unless the project sets its own
+     * (docs/configuration.md); 0: no project limit. Its burst; 0: one second's worth. */
+    double project_delivery_rate;
+    long project_delivery_burst;
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption
@@ -59,6 +66,14 @@ MH_MUSTCHECK enum mh_err mh_intake_create(const struct mh_intake_opts *opts, str
 /* Waits for in-flight commits, flushes the delivery log, stops the threads and frees
  * everything. No mh_intake_* call may be running or start. NULL-tolerant. */
 void mh_intake_destroy(struct mh_intake *in);
+
+/* The project delivery rate in force (docs/api.md, "Project rate limits"): the project's own
+ * rate when `has_rate`, else `default_rate` (<= 0: no limit, *out_rate 0); its own burst when
+ * `has_burst`, else the default burst unless the project has its own rate, else one second's
+ * worth of the rate (at least 1). */
+void mh_intake_project_rate_resolve(bool has_rate, double rate, bool has_burst, double burst,
+                                    double default_rate, double default_burst, double *out_rate,
+                                    double *out_burst);
 
 /* ---- Receiving ----------------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "cluster/cluster.h"
 #include "schemes/schemes.h"
 #include "crypto/jwt.h"
 #include "crypto/webhook_sig.h"
@@ -69,6 +70,9 @@ struct mh_intake__endpoint {
     long max_body_bytes;
     double rate_capacity;
     double rate_per_second;
+    /* The project's delivery rate (its own, else the server's default); <= 0: no limit. */
+    double project_rate_per_second;
+    double project_burst;
     int retention_s;
     struct mh_schema *schema; /* NULL: none */
     struct mh_intake__key *keys;
@@ -105,10 +109,36 @@ MH_MUSTCHECK enum mh_err mh_intake__cache_get(struct mh_intake *in, const char *
 bool mh_intake__cache_peek(struct mh_intake__cache *c, const char *public_id,
                            int64_t reload_if_older_ms, struct mh_intake__endpoint **out);
 void mh_intake__cache_forget(struct mh_intake__cache *c, const char *public_id);
-/* Token bucket: takes one token from `ep`'s bucket; on refusal *retry_after_s tells when one
- * will be there. */
+/* Token bucket: takes one token from `ep`'s bucket, shared by `share` instances
+ * (mh_intake__bucket_take); on refusal *retry_after_s tells when one will be there. */
 bool mh_intake__cache_take_token(struct mh_intake__cache *c, const struct mh_intake__endpoint *ep,
-                                 const char *public_id, int64_t now_ms, int *retry_after_s);
+                                 const char *public_id, int share, int64_t now_ms,
+                                 int *retry_after_s);
+/* Gives back a token taken by mh_intake__cache_take_token (a later check refused the request
+ * before it cost anything). */
+void mh_intake__cache_return_token(struct mh_intake__cache *c, const struct mh_intake__endpoint *ep,
+                                   const char *public_id, int share);
+
+/* ---- Rates (rate.c) ------------------------------------------------------------------------ */
+
+struct mh_intake__bucket {
+    double tokens;
+    int64_t refilled_ms;
+    bool is_started; /* false: full at its first use */
+};
+/* Refills `b` for the time since its last use and takes one token. Shared by `share` instances
+ * (>= 1): this one's bucket holds capacity/share (at least one token) and refills at
+ * per_second/share. On refusal *retry_after_s (>= 1) tells when a token will be there. */
+bool mh_intake__bucket_take(struct mh_intake__bucket *b, double capacity, double per_second,
+                            int share, int64_t now_ms, int *retry_after_s);
+
+/* The projects' delivery buckets, keyed by project id. Thread-safe. */
+struct mh_intake__rates;
+struct mh_intake__rates *mh_intake__rates_create(void);
+void mh_intake__rates_destroy(struct mh_intake__rates *r);
+/* Takes a token from the bucket of `ep`'s project (always true when it has no limit). */
+bool mh_intake__rates_take_project(struct mh_intake__rates *r, const struct mh_intake__endpoint *ep,
+                                   int share, int64_t now_ms, int *retry_after_s);
 
 /* ---- Content (content.c) ------------------------------------------------------------------ */
 
@@ -264,6 +294,10 @@ struct mh_intake {
     int doubt_wait_ms;
     long refused_body_quota_bytes;
     struct mh_intake__cache *cache;
+    struct mh_intake__rates *rates;
+    const struct mh_cluster *cluster; /* NULL: this instance alone */
+    double project_rate_per_second;   /* the server's default; 0: none */
+    double project_burst;
     struct mh_intake__committer *gc;
     struct mh_intake__dlog *dlog;
     struct mh_intake__quotas *quotas;

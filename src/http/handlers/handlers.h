@@ -97,6 +97,10 @@ void mh_h_limits_put(struct mh_http_req *req, void *app);
 void mh_h_outbound_get(struct mh_http_req *req, void *app);
 void mh_h_outbound_put(struct mh_http_req *req, void *app);
 
+/* rate_limits.c */
+void mh_h_rate_limits_get(struct mh_http_req *req, void *app);
+void mh_h_rate_limits_put(struct mh_http_req *req, void *app);
+
 /* privacy.c */
 void mh_h_privacy_get(struct mh_http_req *req, void *app);
 void mh_h_privacy_put(struct mh_http_req *req, void *app);
