@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Builds the JSON context a node evaluates against: {"trigger", "steps", "run"}. Only the node's
+ * Builds the JSON context a node evaluates against: {"trigger", "steps", "run"}; a step is
+ * {"output": ...}, or {"error": ...} when it failed and the run went on. Only the node's
  * ancestors appear under "steps", so a node never sees a parallel branch's output, and what it
  * computes does not depend on which branch happened to finish first. Every context is a fresh
  * top-level object sharing (by reference) the trigger and the steps' outputs; a step output may
@@ -17,7 +18,9 @@ json_t *mh_engine__context(const struct mh_run_state *st, size_t node)
     json_t *steps = json_object();
     for (size_t i = 0; i < wf->n_nodes; i++) {
         const struct mh_step_state *s = &st->steps[i];
-        if (s->status == MH_STEP_SUCCEEDED && mh_engine__is_ancestor(wf, node, i))
+        /* A failed ancestor is one whose failure was handled: it shows as {"error": ...}. */
+        if ((s->status == MH_STEP_SUCCEEDED || s->status == MH_STEP_FAILED) && s->wrapper &&
+            mh_engine__is_ancestor(wf, node, i))
             json_object_set(steps, wf->nodes[i].id, s->wrapper);
     }
     return json_pack("{s:O,s:o,s:O}", "trigger", st->trigger ? st->trigger : json_null(), "steps",
