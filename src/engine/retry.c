@@ -48,8 +48,8 @@ size_t mh_engine__retry_parse(json_t *obj, const char *path, const char *node_id
     return 1;
 }
 
-enum mh_err mh_engine__retry_or_fail(struct mh_advance *a, size_t i, json_t *error,
-                                     bool retryable, int64_t retry_after_ms)
+enum mh_err mh_engine__retry_or_fail(struct mh_advance *a, size_t i, json_t *error, bool retryable,
+                                     int64_t retry_after_ms)
 {
     const struct mh_retry_policy *pol = &a->wf->nodes[i].retry;
     const struct mh_step_state *s = &a->st->steps[i];

@@ -675,7 +675,7 @@ MH_TEST(engine_context_and_secrets_guard)
 
 /* The complete example of docs/workflows.md: extracted from the document, so the guide cannot
  * drift from what the engine accepts, and run down both paths the guide describes. */
-static json_t *doc_example(void)
+static json_t *doc_example_in(const char *heading)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/docs/workflows.md", mh_t_repo_dir());
@@ -685,7 +685,7 @@ static json_t *doc_example(void)
     size_t n = fread(doc, 1, (1 << 20) - 1, f);
     fclose(f);
     doc[n] = '\0';
-    char *sec = strstr(doc, "## A complete example");
+    char *sec = strstr(doc, heading);
     MH_T_ASSERT(sec != NULL);
     char *start = strstr(sec, "```json\n");
     MH_T_ASSERT(start != NULL);
@@ -698,6 +698,11 @@ static json_t *doc_example(void)
         mh_t_fail(__FILE__, __LINE__, "example does not parse: %s (line %d)", jerr.text, jerr.line);
     free(doc);
     return def;
+}
+
+static json_t *doc_example(void)
+{
+    return doc_example_in("## A complete example");
 }
 
 MH_TEST(engine_docs_example_runs_as_described)
@@ -1139,5 +1144,76 @@ MH_TEST(engine_on_error_continue_and_pure_error_edge)
                    "{\"next\": {\"boom\": {\"output\": 3}, \"value\": 3}, \"used\": 3}");
     mh_engine_result_cleanup(&r);
     tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+/* The example of docs/workflows.md "Error paths": run down both outcomes the guide describes. */
+MH_TEST(engine_docs_error_path_example_runs_as_described)
+{
+    json_t *def = doc_example_in("## Error paths, continue on failure, and retries"),
+           *errors = NULL;
+    struct mh_wf *wf = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &wf, &errors), MH_OK);
+    json_decref(errors);
+    json_decref(def);
+    for (int charged = 0; charged <= 1; charged++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        struct trng rng = {.value = 0};
+        struct mh_event rep;
+        tlog_start(&l, "{\"id\": 7, \"customer\": \"c-1\"}");
+        advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+        MH_T_ASSERT(find_action(&r, MH_ACTION_HTTP, "lookup") != NULL);
+        mh_engine_result_cleanup(&r);
+        report_response(&rep, "lookup", 1, 404, NULL, "unknown customer");
+        advance_at(wf, &l, T0 + 1, &rng, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        long li = tlog_find(&l, MH_EV_STEP_FAILED, "lookup");
+        MH_T_ASSERT(li > 0);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(l.ev[li].payload, "handled")),
+                           "continue");
+        const struct mh_engine_action *a = find_action(&r, MH_ACTION_HTTP, "charge");
+        MH_T_ASSERT(a != NULL);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(a->request, "body")),
+                           "{\"order\":7,\"tier\":\"standard\"}");
+        mh_engine_result_cleanup(&r);
+        int attempts = charged ? 1 : 3;
+        for (int k = 1; k <= attempts; k++) {
+            if (charged)
+                report_response(&rep, "charge", k, 201, "{\"content-type\": \"application/json\"}",
+                                "{\"id\": \"ch_1\"}");
+            else
+                report_response(&rep, "charge", k, 503, NULL, "try later");
+            advance_at(wf, &l, T0 + 10 * k, &rng, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            if (k < attempts)
+                mh_engine_result_cleanup(&r);
+        }
+        if (charged) {
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "alert") > 0);
+            ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                           "{\"receipt\": {\"order\": 7, \"charge\": \"ch_1\"}}");
+        } else {
+            MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_RETRY_SCHEDULED, "charge"), 2);
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "receipt") > 0);
+            a = find_action(&r, MH_ACTION_HTTP, "alert");
+            MH_T_ASSERT(a != NULL);
+            ASSERT_JSON_EQ(json_object_get(a->request, "body"),
+                           "\"{\\\"order\\\":7,\\\"reason\\\":\\\"HTTP status 503 (after 3 "
+                           "attempts)\\\",\\\"status\\\":503}\"");
+            mh_engine_result_cleanup(&r);
+            report_response(&rep, "alert", 1, 200, NULL, "");
+            advance_at(wf, &l, T0 + 100, &rng, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            json_t *out = r.actions[r.n_actions - 1].output;
+            MH_T_ASSERT_EQ(json_object_size(out), 1);
+            MH_T_ASSERT(json_object_get(out, "alert") != NULL);
+        }
+        mh_engine_result_cleanup(&r);
+        assert_replays(wf, &l);
+        tlog_free(&l);
+    }
     mh_engine_wf_unref(wf);
 }
