@@ -33,11 +33,20 @@ static json_t *api(struct env *e, const char *method, const char *path, const ch
     return mh_it_api(&e->s, e->bearer, method, path, body, st);
 }
 
-/* Creates and publishes a workflow of `def` (JSON text, "%d" replaced by the mock's port). */
-static void publish(struct env *e, const char *def_fmt, int port, char *id)
+/* Creates and publishes a workflow of `def_tpl` (JSON text, each PORT replaced by `port`). */
+static void publish(struct env *e, const char *def_tpl, int port, char *id)
 {
     char def[4096], body[4200], path[256];
-    snprintf(def, sizeof(def), def_fmt, port, port, port);
+    size_t n = 0;
+    for (const char *p = def_tpl; *p && n + 8 < sizeof(def);) {
+        if (strncmp(p, "PORT", 4) == 0) {
+            n += (size_t)snprintf(def + n, sizeof(def) - n, "%d", port);
+            p += 4;
+        } else {
+            def[n++] = *p++;
+        }
+    }
+    def[n] = '\0';
     snprintf(body, sizeof(body), "{\"name\": \"errpaths\", \"definition\": %s}", def);
     snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
     long st;
@@ -152,16 +161,16 @@ static const char *const flow =
     "{\"nodes\": ["
     "{\"id\": \"lookup\", \"type\": \"http_call\", \"on_error\": \"continue\","
     " \"retry\": {\"max_attempts\": 1},"
-    " \"config\": {\"method\": \"GET\", \"url\": \"http://127.0.0.1:%d/lookup\"}},"
+    " \"config\": {\"method\": \"GET\", \"url\": \"http://127.0.0.1:PORT/lookup\"}},"
     "{\"id\": \"charge\", \"type\": \"http_call\","
     " \"retry\": {\"max_attempts\": 2, \"base_delay_ms\": 20, \"max_delay_ms\": 50},"
-    " \"config\": {\"url\": \"http://127.0.0.1:%d/charge\","
+    " \"config\": {\"url\": \"http://127.0.0.1:PORT/charge\","
     "  \"body\": {\"expression\": \"{order: trigger.body.id, tier: steps.lookup.output.body.tier"
     " || 'standard'}\"}}},"
     "{\"id\": \"receipt\", \"type\": \"transform\", \"config\": {\"expression\":"
     " \"steps.charge.output.body\"}},"
     "{\"id\": \"alert\", \"type\": \"http_call\", \"config\": {\"url\":"
-    " \"http://127.0.0.1:%d/alert\", \"body\": {\"expression\": \"{order: trigger.body.id,"
+    " \"http://127.0.0.1:PORT/alert\", \"body\": {\"expression\": \"{order: trigger.body.id,"
     " reason: steps.charge.error.message, status: steps.charge.error.status, said:"
     " steps.charge.error.body.error}\"}}}],"
     "\"edges\": [{\"from\": \"lookup\", \"to\": \"charge\"},"
@@ -224,7 +233,7 @@ MH_TEST(failed_call_takes_its_error_edge_after_retries)
 MH_TEST(sigkill_between_failure_and_error_path_resumes_there)
 {
     struct env e;
-    int slow_ms = 20000;
+    int slow_ms = 4000;
     struct mh_mock *m = mh_mock_start(target, &slow_ms);
     const char *args[] = {"--job-lease-ms", "1500", NULL};
     setup(&e, args);
