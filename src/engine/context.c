@@ -18,9 +18,9 @@ json_t *mh_engine__context(const struct mh_run_state *st, size_t node)
     json_t *steps = json_object();
     for (size_t i = 0; i < wf->n_nodes; i++) {
         const struct mh_step_state *s = &st->steps[i];
-        /* A failed ancestor is one whose failure was handled: it shows as {"error": ...}. */
-        if ((s->status == MH_STEP_SUCCEEDED || s->status == MH_STEP_FAILED) && s->wrapper &&
-            mh_engine__is_ancestor(wf, node, i))
+        /* Only a finished step has a wrapper: {"output": ...} when it succeeded, {"error": ...}
+         * when it failed (an ancestor's failure the run goes on from). */
+        if (s->wrapper != NULL && mh_engine__is_ancestor(wf, node, i))
             json_object_set(steps, wf->nodes[i].id, s->wrapper);
     }
     return json_pack("{s:O,s:o,s:O}", "trigger", st->trigger ? st->trigger : json_null(), "steps",

@@ -186,10 +186,8 @@ static void assert_took_error_path(struct env *e, struct mh_mock *m, const char 
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(charge, "status")), "failed");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(charge, "handled")), "error_edge");
     MH_T_ASSERT_EQ(json_integer_value(json_object_get(charge, "attempts")), 2);
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "receipt"), "status")),
-                       "skipped");
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "alert"), "status")),
-                       "succeeded");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "receipt"), "status")), "skipped");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "alert"), "status")), "succeeded");
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/lookup"), 1);
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/charge"), 2);
     MH_T_ASSERT_EQ(count_events(e, run, "run_failed", ""), 0);
@@ -243,8 +241,8 @@ MH_TEST(sigkill_between_failure_and_error_path_resumes_there)
     /* Wait until the failure is recorded and the alert is on the wire (its answer held back). */
     bool in_flight = false;
     for (int i = 0; i < 600 && !in_flight; i++) {
-        in_flight = count_events(&e, run, "step_failed", "charge") == 1 &&
-                    mh_mock_hits(m, "/alert") >= 1;
+        in_flight =
+            count_events(&e, run, "step_failed", "charge") == 1 && mh_mock_hits(m, "/alert") >= 1;
         if (!in_flight)
             mh_it_sleep_ms(50);
     }
