@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Builds the JSON context a node evaluates against: {"trigger", "steps", "run"}. Only the node's
+ * Builds the JSON context a node evaluates against: {"trigger", "steps", "run"}; a step is
+ * {"output": ...}, or {"error": ...} when it failed and the run went on. Only the node's
  * ancestors appear under "steps", so a node never sees a parallel branch's output, and what it
  * computes does not depend on which branch happened to finish first. Every context is a fresh
  * top-level object sharing (by reference) the trigger and the steps' outputs; a step output may
@@ -13,7 +14,7 @@
 
 static json_t *build(const struct mh_run_state *st, long node);
 
-/* `node` < 0: every succeeded step. An item sees the steps its for_each sees, then its own (body
+/* `node` < 0: every finished step. An item sees the steps its for_each sees, then its own (body
  * ids differ from the workflow's, which validation checks), and its item and index. */
 static json_t *build(const struct mh_run_state *st, long node)
 {
@@ -28,8 +29,9 @@ static json_t *build(const struct mh_run_state *st, long node)
     }
     for (size_t i = 0; i < wf->n_nodes; i++) {
         const struct mh_step_state *s = &st->steps[i];
-        if (s->status == MH_STEP_SUCCEEDED &&
-            (node < 0 || mh_engine__is_ancestor(wf, (size_t)node, i)))
+        /* Only a finished step has a wrapper: {"output": ...} when it succeeded, {"error": ...}
+         * when it failed (an ancestor's failure the run goes on from). */
+        if (s->wrapper != NULL && (node < 0 || mh_engine__is_ancestor(wf, (size_t)node, i)))
             json_object_set(steps, wf->nodes[i].id, s->wrapper);
     }
     json_t *ctx = json_pack("{s:O,s:o,s:O}", "trigger", st->trigger ? st->trigger : json_null(),

@@ -131,11 +131,18 @@ static enum readiness readiness(const struct mh_advance *a, size_t i)
         const struct mh_step_state *from = &a->st->steps[e->from];
         switch (from->status) {
         case MH_STEP_SUCCEEDED:
+            /* A step that succeeded never takes its error edge (port MH_PORT_ERROR). */
             if (e->port == MH_PORT_NONE || e->port == from->port)
                 live = true;
             break;
-        case MH_STEP_SKIPPED:
-        case MH_STEP_FAILED: break;
+        case MH_STEP_FAILED:
+            /* A failed step takes its error edge, or, continued, its normal edges; an edge not
+             * taken is like a branch's untaken port (dead-path elimination). A failure with
+             * neither ended the run before this is asked. */
+            if (e->port == MH_PORT_ERROR || (from->continued && e->port == MH_PORT_NONE))
+                live = true;
+            break;
+        case MH_STEP_SKIPPED: break;
         default: return NOT_READY;
         }
     }
@@ -145,22 +152,28 @@ static enum readiness readiness(const struct mh_advance *a, size_t i)
 enum mh_err mh_engine__fail_step(struct mh_advance *a, size_t i, int attempt, json_t *error,
                                  bool retryable)
 {
-    if (a->parent != NULL)
-        return mh_engine__emit(a, MH_EV_STEP_FAILED, (long)i, attempt,
-                               json_pack("{s:o,s:b,s:i}", "error", error, "retryable", retryable,
-                                         "attempts", attempt));
-    const char *msg = json_string_value(json_object_get(error, "message"));
-    char buf[400];
-    snprintf(buf, sizeof(buf), "step %s failed: %s", a->wf->nodes[i].id, msg ? msg : "error");
-    json_t *run_err =
-        json_pack("{s:s,s:s,s:o,s:O}", "kind", "step_failed", "node", a->wf->nodes[i].id, "message",
-                  mh_engine__jstring(buf), "step_error", error);
-    enum mh_err rc = mh_engine__emit(
-        a, MH_EV_STEP_FAILED, (long)i, attempt,
-        json_pack("{s:o,s:b,s:i}", "error", error, "retryable", retryable, "attempts", attempt));
-    if (rc == MH_OK)
-        rc = mh_engine__emit(a, MH_EV_RUN_FAILED, -1, 0, json_pack("{s:O}", "error", run_err));
-    json_decref(run_err);
+    const struct mh_wf_node *n = &a->wf->nodes[i];
+    /* A failure with somewhere to go (docs/workflows.md, "Error paths") is recorded as handled
+     * and the run goes on; only a failure with nowhere to go fails the run. */
+    const char *handled = n->has_error_edge      ? "error_edge"
+                          : n->on_error_continue ? "continue"
+                                                 : NULL;
+    json_t *payload =
+        json_pack("{s:O,s:b,s:i}", "error", error, "retryable", retryable, "attempts", attempt);
+    if (handled != NULL)
+        json_object_set_new(payload, "handled", json_string(handled));
+    enum mh_err rc = mh_engine__emit(a, MH_EV_STEP_FAILED, (long)i, attempt, payload);
+    /* In an item's advance (for_each), only the step fails: the for_each sees its item failed
+     * and fails in turn, where its own error edge or on_error applies. */
+    if (rc == MH_OK && handled == NULL && a->parent == NULL) {
+        const char *msg = json_string_value(json_object_get(error, "message"));
+        char buf[400];
+        snprintf(buf, sizeof(buf), "step %s failed: %s", n->id, msg ? msg : "error");
+        json_t *run_err = json_pack("{s:s,s:s,s:o,s:O}", "kind", "step_failed", "node", n->id,
+                                    "message", mh_engine__jstring(buf), "step_error", error);
+        rc = mh_engine__emit(a, MH_EV_RUN_FAILED, -1, 0, json_pack("{s:o}", "error", run_err));
+    }
+    json_decref(error);
     return rc;
 }
 
@@ -224,9 +237,10 @@ static enum mh_err finish_if_done(struct mh_advance *a)
 {
     const struct mh_wf *wf = a->wf;
     json_t *output = NULL;
+    /* A failed step here is one whose failure was handled (an unhandled one ended the run). */
     for (size_t i = 0; i < wf->n_nodes; i++) {
         enum mh_step_status s = a->st->steps[i].status;
-        if (s != MH_STEP_SUCCEEDED && s != MH_STEP_SKIPPED)
+        if (s != MH_STEP_SUCCEEDED && s != MH_STEP_SKIPPED && s != MH_STEP_FAILED)
             return MH_OK;
     }
     /* Without a terminate node the output is that of every sink (a node without outgoing

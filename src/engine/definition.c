@@ -5,7 +5,9 @@
  * editor shows every error on the graph at once, each with a JSON pointer to the offending field.
  * A workflow has exactly one entry node (the only node without incoming edges), which the trigger
  * feeds; any other node without incoming edges is reported as unreachable, since nothing could
- * ever start it.
+ * ever start it. Beside its type's config, every node has the engine-level settings `retry`
+ * (types that wait on the outside world) and `on_error`, and may have one edge with port "error"
+ * (docs/workflows.md, "Error paths"); this file checks them so a new type gets them unchanged.
  */
 #include "engine/engine_internal.h"
 
@@ -25,17 +27,25 @@ enum { WHITE = 0, GRAY, BLACK };
 struct compile_ctx {
     struct mh_wf *wf;
     json_t *errors;
-    json_t *ids;    /* id -> node index */
-    bool *node_ok;  /* node has a valid, unique id (takes part in graph checks) */
-    bool *type_ok;  /* node has a known type */
-    long *node_pos; /* definition index of each node (nodes are compacted) */
+    json_t *ids;     /* id -> node index */
+    bool *node_ok;   /* node has a valid, unique id (takes part in graph checks) */
+    bool *type_ok;   /* node has a known type */
+    bool *config_ok; /* node's config compiled without errors */
+    long *node_pos;  /* definition index of each node (nodes are compacted) */
     struct mh_schema *schemas[MH_ENGINE__MAX_NODE_TYPES]; /* by index in the type table */
     bool schema_tried[MH_ENGINE__MAX_NODE_TYPES];
+    struct mh_schema *retry_schema; /* MH_ENGINE__RETRY_SCHEMA, compiled when first needed */
 };
 
 static bool valid_id(const char *s);
 static void parse_nodes(struct compile_ctx *c, json_t *nodes);
 static void parse_edges(struct compile_ctx *c, json_t *edges);
+static void add_schema_errors(struct compile_ctx *c, const struct mh_wf_node *n, json_t *serrs,
+                              const char *path);
+static void parse_settings(struct compile_ctx *c, struct mh_wf_node *n, json_t *jn,
+                           const char *path, const char *nid);
+static bool node_can_fail(const struct mh_wf_node *n);
+static void check_error_paths(struct compile_ctx *c);
 static void check_config(struct compile_ctx *c, struct mh_wf_node *n, json_t *cfg, const char *path,
                          const struct mh_node_type *t);
 static void check_graph(struct compile_ctx *c);
@@ -95,6 +105,25 @@ bool mh_engine__is_ancestor(const struct mh_wf *wf, size_t node, size_t maybe_an
     return (bits[maybe_ancestor / 64] >> (maybe_ancestor % 64)) & 1u;
 }
 
+/* Adds each schema error of `serrs` with its path under `path`. */
+static void add_schema_errors(struct compile_ctx *c, const struct mh_wf_node *n, json_t *serrs,
+                              const char *path)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(serrs, i, e)
+    {
+        const char *sub = json_string_value(json_object_get(e, "path"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        char *full = mh_xmalloc(strlen(path) + strlen(sub ? sub : "") + 1);
+        memcpy(full, path, strlen(path));
+        memcpy(full + strlen(path), sub ? sub : "", strlen(sub ? sub : "") + 1);
+        mh_engine__add_error(c->errors, full, "invalid_config", n->id, -1, "%s",
+                             msg ? msg : "invalid config");
+        free(full);
+    }
+}
+
 static void check_config(struct compile_ctx *c, struct mh_wf_node *n, json_t *cfg, const char *path,
                          const struct mh_node_type *t)
 {
@@ -112,19 +141,7 @@ static void check_config(struct compile_ctx *c, struct mh_wf_node *n, json_t *cf
     }
     json_t *serrs = NULL;
     if (!mh_schema_validate(c->schemas[ti], cfg, &serrs)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(serrs, i, e)
-        {
-            const char *sub = json_string_value(json_object_get(e, "path"));
-            const char *msg = json_string_value(json_object_get(e, "message"));
-            char *full = mh_xmalloc(strlen(path) + strlen(sub ? sub : "") + 1);
-            memcpy(full, path, strlen(path));
-            memcpy(full + strlen(path), sub ? sub : "", strlen(sub ? sub : "") + 1);
-            mh_engine__add_error(c->errors, full, "invalid_config", n->id, -1, "%s",
-                                 msg ? msg : "invalid config");
-            free(full);
-        }
+        add_schema_errors(c, n, serrs, path);
         /* An empty error list from a failed validation would hide the problem. */
         if (json_array_size(serrs) == 0)
             mh_engine__add_error(c->errors, path, "invalid_config", n->id, -1,
@@ -144,6 +161,7 @@ static void parse_nodes(struct compile_ctx *c, json_t *nodes)
     c->node_ok = mh_xcalloc(count + 1, sizeof(*c->node_ok));
     c->node_pos = mh_xcalloc(count + 1, sizeof(*c->node_pos));
     c->type_ok = mh_xcalloc(count + 1, sizeof(*c->type_ok));
+    c->config_ok = mh_xcalloc(count + 1, sizeof(*c->config_ok));
     for (size_t i = 0; i < count; i++) {
         json_t *jn = json_array_get(nodes, i);
         char path[64], sub[96];
@@ -214,8 +232,105 @@ static void parse_nodes(struct compile_ctx *c, json_t *nodes)
             continue;
         }
         json_t *empty = cfg ? NULL : json_object();
+        size_t before = json_array_size(c->errors);
+        n->retry = mh_engine__retry_default(t);
         check_config(c, n, cfg ? cfg : empty, sub, t);
+        c->config_ok[wf->n_nodes - 1] = json_array_size(c->errors) == before;
         json_decref(empty);
+        parse_settings(c, n, jn, path, nid);
+    }
+}
+
+/*
+ * The engine-level settings of node `n` (its type known, its config compiled): "on_error"
+ * ("fail", the default, or "continue": the failure is recorded and the run goes on along the
+ * normal edges) and "retry" (the retry policy, for types whose failures come from the outside
+ * world: a transform's JMESPath error is a function of recorded inputs and would fail the same
+ * way on every attempt, so such types refuse one rather than ignore it).
+ */
+static void parse_settings(struct compile_ctx *c, struct mh_wf_node *n, json_t *jn,
+                           const char *path, const char *nid)
+{
+    const struct mh_node_type *t = n->type;
+    char *sub = NULL;
+    json_t *on_error = json_object_get(jn, "on_error");
+    if (on_error != NULL) {
+        const char *v = json_string_value(on_error);
+        sub = mh_engine__pointer_join(path, "on_error");
+        if (v == NULL || (strcmp(v, "fail") != 0 && strcmp(v, "continue") != 0))
+            mh_engine__add_error(c->errors, sub, "invalid_setting", nid, -1,
+                                 "on_error must be \"fail\" or \"continue\"");
+        else if (strcmp(v, "continue") == 0 && t->out == MH_NODE_OUT_PORTS)
+            mh_engine__add_error(c->errors, sub, "invalid_setting", nid, -1,
+                                 "a %s that fails has no outcome to pick a port by, so it cannot "
+                                 "continue: give it an edge with port \"error\" instead",
+                                 t->name);
+        else if (strcmp(v, "continue") == 0 && t->out == MH_NODE_OUT_NONE)
+            mh_engine__add_error(c->errors, sub, "invalid_setting", nid, -1,
+                                 "a %s node ends the run: there is nothing to continue to",
+                                 t->name);
+        else
+            n->on_error_continue = strcmp(v, "continue") == 0;
+        free(sub);
+        sub = NULL;
+    }
+    json_t *retry = json_object_get(jn, "retry");
+    if (retry == NULL)
+        return;
+    sub = mh_engine__pointer_join(path, "retry");
+    if (!t->is_dead_letter) {
+        mh_engine__add_error(c->errors, sub, "retry_not_applicable", nid, -1,
+                             "a %s step does not wait on the outside world: its failure (an "
+                             "expression error on the run's recorded data) repeats on every "
+                             "attempt, so it takes no retry policy",
+                             t->name);
+    } else if (n->has_retry_config) {
+        mh_engine__add_error(c->errors, sub, "retry_conflict", nid, -1,
+                             "the retry policy is set twice, here and in config/retry: keep one");
+    } else {
+        if (c->retry_schema == NULL) {
+            json_t *doc = json_loads(MH_ENGINE__RETRY_SCHEMA, 0, NULL);
+            struct mh_err_info info = MH_ERR_INFO_INIT;
+            if (doc == NULL || mh_schema_compile(doc, &c->retry_schema, &info) != MH_OK)
+                mh_panic("the built-in retry schema does not compile: %s", info.message);
+            json_decref(doc);
+        }
+        json_t *serrs = NULL;
+        if (!mh_schema_validate(c->retry_schema, retry, &serrs)) {
+            add_schema_errors(c, n, serrs, sub);
+            if (json_array_size(serrs) == 0)
+                mh_engine__add_error(c->errors, sub, "invalid_config", nid, -1,
+                                     "retry must be an object {max_attempts, base_delay_ms, "
+                                     "max_delay_ms}");
+        } else {
+            mh_engine__retry_parse(retry, sub, nid, &n->retry, c->errors);
+        }
+        json_decref(serrs);
+    }
+    free(sub);
+}
+
+/* Whether a step of `n` can fail: its type waits on the outside world, or its config holds an
+ * expression that can fail at run time (type->error_expr). A delay of a fixed duration cannot. */
+static bool node_can_fail(const struct mh_wf_node *n)
+{
+    const char *member = NULL;
+    return n->type->is_dead_letter || n->type->error_expr(n, &member) != NULL;
+}
+
+/* A node has an error edge or "on_error": "continue", not both. */
+static void check_error_paths(struct compile_ctx *c)
+{
+    for (size_t i = 0; i < c->wf->n_nodes; i++) {
+        const struct mh_wf_node *n = &c->wf->nodes[i];
+        if (!n->has_error_edge || !n->on_error_continue)
+            continue;
+        char path[96];
+        snprintf(path, sizeof(path), "/nodes/%ld/on_error", c->node_pos[i]);
+        mh_engine__add_error(c->errors, path, "invalid_setting", n->id, -1,
+                             "node \"%s\" has both an edge with port \"error\" and \"on_error\": "
+                             "\"continue\": a failure takes one of them, so remove the other",
+                             n->id);
     }
 }
 
@@ -259,9 +374,11 @@ static void parse_edges(struct compile_ctx *c, json_t *edges)
                 port = MH_PORT_TRUE;
             } else if (ps != NULL && strcmp(ps, "false") == 0) {
                 port = MH_PORT_FALSE;
+            } else if (ps != NULL && strcmp(ps, "error") == 0) {
+                port = MH_PORT_ERROR;
             } else {
                 mh_engine__add_error(c->errors, sub, "invalid_port", NULL, -1,
-                                     "port must be \"true\" or \"false\"");
+                                     "port must be \"true\", \"false\" or \"error\"");
                 ok = false;
             }
         }
@@ -275,7 +392,8 @@ static void parse_edges(struct compile_ctx *c, json_t *edges)
                                  from->type_name, from->id);
             continue;
         }
-        if (known && from->type->out != MH_NODE_OUT_PORTS && port != MH_PORT_NONE) {
+        if (known && from->type->out != MH_NODE_OUT_PORTS && port != MH_PORT_NONE &&
+            port != MH_PORT_ERROR) {
             mh_engine__add_error(c->errors, sub, "invalid_port", from->id, -1,
                                  "only edges out of a branch have a port; \"%s\" is a %s", from->id,
                                  from->type_name);
@@ -286,6 +404,26 @@ static void parse_edges(struct compile_ctx *c, json_t *edges)
                                  "%s node \"%s\" cannot have outgoing edges", from->type_name,
                                  from->id);
             continue;
+        }
+        if (known && port == MH_PORT_ERROR) {
+            /* One error edge: a failure takes one path (which may fan out after its first
+             * node), and only from a node whose step can fail at all. */
+            if (from->has_error_edge) {
+                mh_engine__add_error(c->errors, sub, "duplicate_error_edge", from->id, -1,
+                                     "node \"%s\" already has an edge with port \"error\": a "
+                                     "failure takes one path; fan out after its first node",
+                                     from->id);
+                continue;
+            }
+            if (c->config_ok[ends[0]] && !node_can_fail(from)) {
+                mh_engine__add_error(c->errors, sub, "cannot_fail", from->id, -1,
+                                     "%s node \"%s\" cannot fail (it evaluates no expression "
+                                     "and waits on nothing outside): its error edge would never "
+                                     "be taken",
+                                     from->type_name, from->id);
+                continue;
+            }
+            from->has_error_edge = true;
         }
         bool dup = false;
         for (size_t e = 0; e < from->n_out && !dup; e++) {
@@ -536,10 +674,13 @@ enum mh_err mh_engine_wf_compile(json_t *def, struct mh_wf **out, json_t **error
     parse_nodes(&c, nodes);
     check_body_ids(&c, nodes);
     parse_edges(&c, edges);
+    check_error_paths(&c);
     check_graph(&c);
 out:
     for (size_t i = 0; i < MH_ARRAY_LEN(c.schemas); i++)
         mh_schema_destroy(c.schemas[i]);
+    mh_schema_destroy(c.retry_schema);
+    free(c.config_ok);
     free(c.node_ok);
     free(c.type_ok);
     free(c.node_pos);

@@ -74,6 +74,19 @@ bool mh_engine__header_value_ok(const char *s, size_t len);
 
 struct mh_node_type;
 
+/*
+ * A node's retry policy (retry.c, docs/workflows.md "Retries"): how many attempts a step gets
+ * and the bounds of the exponential backoff with full jitter between them. It applies to the
+ * node types whose failures come from the outside world (`is_dead_letter`); any other type's
+ * step has one attempt, since its failure (an expression error on recorded inputs) is
+ * deterministic and a retry would fail the same way.
+ */
+struct mh_retry_policy {
+    int max_attempts; /* including the first; 1 disables retries */
+    int64_t base_delay_ms;
+    int64_t max_delay_ms;
+};
+
 struct mh_wf_node {
     char *id;
     char *type_name;
@@ -91,9 +104,16 @@ struct mh_wf_node {
     /* A node that runs a sub-graph (for_each): its compiled body, a workflow of its own whose
      * steps run once per item (docs/internals/node-types.md). Owned; NULL for other nodes. */
     struct mh_wf *body;
+    /* Engine-level settings every type has (definition.c, docs/workflows.md "Error paths"). */
+    struct mh_retry_policy retry;
+    bool has_retry_config;  /* the type's compile set `retry` from its own config (http_call) */
+    bool on_error_continue; /* "on_error": "continue": a failure is recorded and the run goes on */
+    bool has_error_edge;    /* an edge with port "error" leaves the node */
 };
 
-enum { MH_PORT_NONE = -1, MH_PORT_FALSE = 0, MH_PORT_TRUE = 1 };
+/* An edge's port: a branch's "true"/"false", or "error" (out of any node that can fail: taken
+ * only when the node's step failed, and then the only edge taken). */
+enum { MH_PORT_NONE = -1, MH_PORT_FALSE = 0, MH_PORT_TRUE = 1, MH_PORT_ERROR = 2 };
 
 struct mh_wf_edge {
     size_t from;
@@ -289,12 +309,14 @@ struct mh_step_state {
     int attempts;
     int port;         /* branch: MH_PORT_TRUE / MH_PORT_FALSE once succeeded */
     json_t *output;   /* succeeded */
-    json_t *wrapper;  /* {"output": output}, shared by every context built */
+    json_t *wrapper;  /* {"output": output} or, failed, {"error": error}: the context's entry */
     json_t *error;    /* failed */
     json_t *request;  /* http_call: the request of the first attempt */
     json_t *result;   /* http_call: the http_attempt payload of the current attempt */
     int64_t fire_at;  /* waiting_timer / waiting_retry / waiting_breaker (parked until) */
     bool timer_fired; /* delay: timer_fired recorded, step_succeeded not yet */
+    bool continued;   /* failed, and the run went on along its normal edges ("on_error") */
+    bool error_edge_taken; /* failed, and the run went on along the error edge */
     char idem_key[MH_ENGINE_IDEM_KEY_LEN + 1];
     /* A node with a body, once started: one state per item, whose steps are the body's
      * (created by the fold from step_started's "items"). */
@@ -388,8 +410,10 @@ MH_MUSTCHECK enum mh_err mh_engine__emit(struct mh_advance *a, const char *type,
 /* Appends an action for node `node` (or -1) to the result; borrowed, valid until the next. */
 struct mh_engine_action *mh_engine__add_action(struct mh_advance *a,
                                                enum mh_engine_action_kind kind, long node);
-/* Fails step `i` (steals `error`) and with it the run; in an item's advance, only the step (the
- * for_each sees its item failed and fails in turn: where error handling hooks in). */
+/* Fails step `i` (steals `error`) and with it the run, unless the node has an error edge or
+ * "on_error": "continue" (the failure then has somewhere to go: the step_failed event records
+ * which in "handled", and the run goes on). In an item's advance, only the step: the for_each
+ * sees its item failed and fails in turn. */
 MH_MUSTCHECK enum mh_err mh_engine__fail_step(struct mh_advance *a, size_t i, int attempt,
                                               json_t *error, bool retryable);
 /* Records step `i`'s output (steals `output`; `extra`, stolen too, adds payload members), or
@@ -400,6 +424,39 @@ MH_MUSTCHECK enum mh_err mh_engine__succeed_step(struct mh_advance *a, size_t i,
 json_t *mh_engine__error_obj(const char *kind, const char *message);
 /* A timer action for step `i` and `attempt`, firing at `fire_at_ms`. */
 void mh_engine__add_timer(struct mh_advance *a, size_t i, int attempt, int64_t fire_at_ms);
+
+/* ---- Retries (retry.c) -------------------------------------------------------------------- */
+
+/* The policy a node of type `t` has when its definition sets none: 3 attempts, 1 s to 60 s for a
+ * type whose failures come from the outside world; one attempt for any other. */
+struct mh_retry_policy mh_engine__retry_default(const struct mh_node_type *t);
+/* Reads a retry object ({max_attempts, base_delay_ms, max_delay_ms}, all optional, already valid
+ * per MH_ENGINE__RETRY_SCHEMA) into *p over its current values; adds an error at `path` when
+ * max_delay_ms < base_delay_ms. Returns the number of errors added. */
+size_t mh_engine__retry_parse(json_t *obj, const char *path, const char *node_id,
+                              struct mh_retry_policy *p, json_t *errors);
+/* The JSON Schema (text) of a retry object, shared by http_call's config.retry and the node
+ * setting "retry" (a literal, so a type's schema can embed it). */
+#define MH_ENGINE__RETRY_SCHEMA                                                                    \
+    "{\"type\":\"object\",\"title\":\"Retry policy\","                                             \
+    "\"properties\":{"                                                                             \
+    "\"max_attempts\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20,\"default\":3,"           \
+    "\"title\":\"Maximum attempts\",\"description\":\"Including the first; 1 disables "            \
+    "retries.\"},"                                                                                 \
+    "\"base_delay_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":3600000,"                   \
+    "\"default\":1000,\"title\":\"Base delay (milliseconds)\"},"                                   \
+    "\"max_delay_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400000,"                   \
+    "\"default\":60000,\"title\":\"Maximum delay (milliseconds)\"}},"                              \
+    "\"additionalProperties\":false}"
+/*
+ * The attempt `s->attempts` of step `i` failed with `error` (stolen). When `retryable` and the
+ * node's policy allows another attempt, records retry_scheduled for attempt + 1 (full jitter
+ * from the caller's random source, at least `retry_after_ms` when >= 0, clamped to a day) and
+ * adds its timer: the type's resume starts the attempt once it is due. Otherwise fails the step
+ * (mh_engine__fail_step), saying after how many attempts when it was retryable.
+ */
+MH_MUSTCHECK enum mh_err mh_engine__retry_or_fail(struct mh_advance *a, size_t i, json_t *error,
+                                                  bool retryable, int64_t retry_after_ms);
 
 /* ---- Replay (replay.c), for the node types' replay checks --------------------------------- */
 

@@ -219,11 +219,21 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
     } else if (strcmp(t, MH_EV_STEP_FAILED) == 0) {
         if (is_terminal_step(s->status))
             return bad(info, ev, "the step already finished");
+        /* A handled failure names where it went, which must be where the node sends one. */
+        const char *handled = json_string_value(json_object_get(p, "handled"));
+        if (handled != NULL && !(strcmp(handled, "error_edge") == 0 && n->has_error_edge) &&
+            !(strcmp(handled, "continue") == 0 && n->on_error_continue))
+            return bad(info, ev, "the node has no such error path");
         s->status = MH_STEP_FAILED;
         if (ev->attempt > s->attempts)
             s->attempts = ev->attempt;
+        s->continued = handled != NULL && strcmp(handled, "continue") == 0;
+        s->error_edge_taken = handled != NULL && strcmp(handled, "error_edge") == 0;
         set_json(&s->error, json_object_get(p, "error"));
         set_json(&s->result, NULL);
+        /* Later steps see {"error": ...} as steps.<id> (context.c). */
+        json_decref(s->wrapper);
+        s->wrapper = json_pack("{s:O}", "error", s->error ? s->error : json_null());
     } else if (strcmp(t, MH_EV_STEP_SKIPPED) == 0) {
         if (s->status != MH_STEP_PENDING)
             return bad(info, ev, "only a pending step can be skipped");
@@ -529,6 +539,9 @@ json_t *mh_engine_state_to_json(const struct mh_run_state *st)
             json_object_set(o, "output", s->output);
         if (s->error)
             json_object_set(o, "error", s->error);
+        if (s->continued || s->error_edge_taken)
+            json_object_set_new(o, "handled",
+                                json_string(s->continued ? "continue" : "error_edge"));
         if (s->status == MH_STEP_WAITING_TIMER || s->status == MH_STEP_WAITING_RETRY ||
             s->status == MH_STEP_WAITING_BREAKER)
             json_object_set_new(o, "fire_at", json_integer(s->fire_at));

@@ -675,7 +675,7 @@ MH_TEST(engine_context_and_secrets_guard)
 
 /* The complete example of docs/workflows.md: extracted from the document, so the guide cannot
  * drift from what the engine accepts, and run down both paths the guide describes. */
-static json_t *doc_example(void)
+static json_t *doc_example_in(const char *heading)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/docs/workflows.md", mh_t_repo_dir());
@@ -685,7 +685,7 @@ static json_t *doc_example(void)
     size_t n = fread(doc, 1, (1 << 20) - 1, f);
     fclose(f);
     doc[n] = '\0';
-    char *sec = strstr(doc, "## A complete example");
+    char *sec = strstr(doc, heading);
     MH_T_ASSERT(sec != NULL);
     char *start = strstr(sec, "```json\n");
     MH_T_ASSERT(start != NULL);
@@ -698,6 +698,11 @@ static json_t *doc_example(void)
         mh_t_fail(__FILE__, __LINE__, "example does not parse: %s (line %d)", jerr.text, jerr.line);
     free(doc);
     return def;
+}
+
+static json_t *doc_example(void)
+{
+    return doc_example_in("## A complete example");
 }
 
 MH_TEST(engine_docs_example_runs_as_described)
@@ -933,4 +938,282 @@ MH_TEST(engine_request_origin_is_secret)
     json_decref(in_host);
     json_decref(in_path);
     json_decref(none);
+}
+
+/* The step events of `l` from index `from` on whose node is `node`. */
+static size_t count_from(const struct tlog *l, size_t from, const char *type, const char *node)
+{
+    size_t n = 0;
+    for (size_t i = from; i < l->n; i++)
+        n += strcmp(l->ev[i].type, type) == 0 && strcmp(l->ev[i].node_id, node) == 0;
+    return n;
+}
+
+/* Replays `l` against `wf` and asserts it verifies. */
+static void assert_replays(const struct mh_wf *wf, const struct tlog *l)
+{
+    json_t *report = NULL;
+    MH_T_ASSERT_EQ(mh_engine_replay(wf, l->ev, l->n, &report), MH_OK);
+    if (!json_is_true(json_object_get(report, "ok")))
+        mh_t_fail(__FILE__, __LINE__, "replay diverged: %s", jtext(report));
+    json_decref(report);
+}
+
+/*
+ * An http_call that fails after its retries (the node-level policy: 2 attempts) takes its error
+ * edge: the failure is recorded as handled, the normal edge's node is skipped, the error path
+ * sees steps.call.error (kind, status, the response body), the join after both paths runs, and
+ * the run succeeds. A crash between the failure and the error path's step resumes at that step
+ * without repeating the call; replay verifies the run.
+ */
+MH_TEST(engine_error_edge_taken_after_retries)
+{
+    struct mh_wf *wf = compile_fixture("error_path.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 0};
+    tlog_start(&l, "{\"id\": 5}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    MH_T_ASSERT(find_action(&r, MH_ACTION_HTTP, "call") != NULL);
+    mh_engine_result_cleanup(&r);
+
+    struct mh_event rep;
+    report_response(&rep, "call", 1, 503, "{\"content-type\": \"application/json\"}",
+                    "{\"error\": \"down\"}");
+    advance_at(wf, &l, T0 + 10, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    /* The retry (jitter 0, due at once) goes out as attempt 2 in the same call. */
+    const struct mh_engine_action *h = find_action(&r, MH_ACTION_HTTP, "call");
+    MH_T_ASSERT(h != NULL && h->attempt == 2);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+    mh_engine_result_cleanup(&r);
+
+    report_response(&rep, "call", 2, 503, "{\"content-type\": \"application/json\"}",
+                    "{\"error\": \"down\"}");
+    advance_at(wf, &l, T0 + 20, &rng, &rep, 1, &r);
+    mh_engine_event_cleanup(&rep);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    long fi = tlog_find(&l, MH_EV_STEP_FAILED, "call");
+    MH_T_ASSERT(fi > 0);
+    MH_T_ASSERT_EQ(l.ev[fi].attempt, 2);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(l.ev[fi].payload, "handled")),
+                       "error_edge");
+    MH_T_ASSERT(tlog_find(&l, MH_EV_RUN_FAILED, "") < 0);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "ok") > fi);
+    long hi = tlog_find(&l, MH_EV_STEP_SUCCEEDED, "handle");
+    MH_T_ASSERT(hi > fi);
+    const char *handled = "{\"kind\": \"http_status\", \"status\": 503, \"body\": {\"error\": "
+                          "\"down\"}, \"output\": null}";
+    ASSERT_JSON_EQ(json_object_get(l.ev[hi].payload, "output"), handled);
+    const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+    MH_T_ASSERT(fin != NULL && fin->status == MH_RUN_SUCCEEDED);
+    char want[512];
+    snprintf(want, sizeof(want), "{\"after\": {\"ok\": null, \"handled\": %s}}", handled);
+    ASSERT_JSON_EQ(fin->output, want);
+    mh_engine_result_cleanup(&r);
+
+    /* The folded state shows the step failed and where its failure went. */
+    struct mh_run_state *st = fold(wf, &l);
+    MH_T_ASSERT_EQ(mh_engine_state_step_status(st, "call"), MH_STEP_FAILED);
+    json_t *summary = mh_engine_state_to_json(st);
+    json_t *call = json_object_get(json_object_get(summary, "steps"), "call");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(call, "handled")), "error_edge");
+    json_decref(summary);
+    mh_engine_state_destroy(st);
+    assert_replays(wf, &l);
+
+    /* A crash right after the failure was recorded: the next advance runs the error path and
+     * does not start the call again. */
+    struct tlog cut = {0};
+    for (long k = 0; k <= fi; k++)
+        tlog_push(&cut, &l.ev[k]);
+    MH_T_ASSERT_EQ(mh_engine_pending(wf, cut.ev, cut.n, &r, NULL), MH_OK);
+    MH_T_ASSERT_EQ(r.n_actions, 0);
+    mh_engine_result_cleanup(&r);
+    size_t before = cut.n;
+    advance_at(wf, &cut, T0 + 5000, &rng, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    MH_T_ASSERT(find_action(&r, MH_ACTION_HTTP, NULL) == NULL);
+    MH_T_ASSERT_EQ(count_from(&cut, before, MH_EV_STEP_STARTED, "call"), 0);
+    MH_T_ASSERT_EQ(count_from(&cut, before, MH_EV_STEP_SUCCEEDED, "handle"), 1);
+    fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+    ASSERT_JSON_EQ(fin->output, want);
+    mh_engine_result_cleanup(&r);
+    assert_replays(wf, &cut);
+    tlog_free(&cut);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+/* A call that succeeds takes its normal edge only: the error path is skipped like a branch's
+ * untaken port, and the join runs once. A 404 is not retried and goes to the error path at once. */
+MH_TEST(engine_error_edge_not_taken_on_success)
+{
+    struct mh_wf *wf = compile_fixture("error_path.json");
+    for (int fail = 0; fail <= 1; fail++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        struct trng rng = {.value = 0};
+        tlog_start(&l, "{\"id\": 6}");
+        advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+        mh_engine_result_cleanup(&r);
+        struct mh_event rep;
+        report_response(&rep, "call", 1, fail ? 404 : 200, NULL, fail ? "no such order" : "yes");
+        advance_at(wf, &l, T0 + 10, &rng, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+        MH_T_ASSERT_EQ(rng.calls, 0);
+        const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+        if (fail) {
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "ok") > 0);
+            ASSERT_JSON_EQ(fin->output, "{\"after\": {\"ok\": null, \"handled\": {\"kind\": "
+                                        "\"http_status\", \"status\": 404, \"body\": \"no such "
+                                        "order\", \"output\": null}}}");
+        } else {
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "handle") > 0);
+            ASSERT_JSON_EQ(fin->output, "{\"after\": {\"ok\": {\"status\": 200}, \"handled\": "
+                                        "null}}");
+        }
+        MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_STEP_SUCCEEDED, "after"), 1);
+        mh_engine_result_cleanup(&r);
+        assert_replays(wf, &l);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
+}
+
+/*
+ * "on_error": "continue" records the failure (failed, continued) and goes on along the normal
+ * edge with steps.boom = {"error": ...}; a pure node's JMESPath error takes its error edge; the
+ * run succeeds, its output the sinks that ran. With a good input neither path is taken.
+ */
+MH_TEST(engine_on_error_continue_and_pure_error_edge)
+{
+    struct mh_wf *wf = compile_fixture("continue.json");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"n\": \"x\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    long bi = tlog_find(&l, MH_EV_STEP_FAILED, "boom");
+    MH_T_ASSERT(bi > 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(l.ev[bi].payload, "handled")), "continue");
+    json_t *err = json_object_get(l.ev[bi].payload, "error");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "kind")), "jmespath");
+    long ni = tlog_find(&l, MH_EV_STEP_SUCCEEDED, "next");
+    MH_T_ASSERT(ni > bi);
+    json_t *next = json_object_get(l.ev[ni].payload, "output");
+    MH_T_ASSERT(json_equal(json_object_get(json_object_get(next, "boom"), "error"), err));
+    MH_T_ASSERT(json_is_null(json_object_get(next, "value")));
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "used") > 0);
+    const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+    MH_T_ASSERT(fin != NULL);
+    MH_T_ASSERT(json_equal(json_object_get(fin->output, "next"), next));
+    ASSERT_JSON_EQ(json_object_get(fin->output, "fallback"), "{\"fallback\": \"jmespath\"}");
+    MH_T_ASSERT_EQ(json_object_size(fin->output), 2);
+    mh_engine_result_cleanup(&r);
+    struct mh_run_state *st = fold(wf, &l);
+    json_t *summary = mh_engine_state_to_json(st);
+    json_t *boom = json_object_get(json_object_get(summary, "steps"), "boom");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(boom, "status")), "failed");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(boom, "handled")), "continue");
+    json_decref(summary);
+    mh_engine_state_destroy(st);
+    assert_replays(wf, &l);
+
+    /* The log names where each failure went; against a version where boom has no such path the
+     * log is foreign. */
+    json_t *def = load_fixture("continue.json"), *errors = NULL;
+    json_object_del(json_array_get(json_object_get(def, "nodes"), 1), "on_error");
+    struct mh_wf *other = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &other, &errors), MH_OK);
+    struct mh_run_state *bad = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_engine_fold(other, l.ev, l.n, &bad, &info), MH_EINVAL);
+    MH_T_ASSERT(strstr(info.message, "error path") != NULL);
+    mh_engine_wf_unref(other);
+    json_decref(errors);
+    json_decref(def);
+    tlog_free(&l);
+
+    tlog_start(&l, "{\"n\": -3}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "fallback") > 0);
+    ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                   "{\"next\": {\"boom\": {\"output\": 3}, \"value\": 3}, \"used\": 3}");
+    mh_engine_result_cleanup(&r);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
+/* The example of docs/workflows.md "Error paths": run down both outcomes the guide describes. */
+MH_TEST(engine_docs_error_path_example_runs_as_described)
+{
+    json_t *def = doc_example_in("## Error paths, continue on failure, and retries"),
+           *errors = NULL;
+    struct mh_wf *wf = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &wf, &errors), MH_OK);
+    json_decref(errors);
+    json_decref(def);
+    for (int charged = 0; charged <= 1; charged++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        struct trng rng = {.value = 0};
+        struct mh_event rep;
+        tlog_start(&l, "{\"id\": 7, \"customer\": \"c-1\"}");
+        advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+        MH_T_ASSERT(find_action(&r, MH_ACTION_HTTP, "lookup") != NULL);
+        mh_engine_result_cleanup(&r);
+        report_response(&rep, "lookup", 1, 404, NULL, "unknown customer");
+        advance_at(wf, &l, T0 + 1, &rng, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        long li = tlog_find(&l, MH_EV_STEP_FAILED, "lookup");
+        MH_T_ASSERT(li > 0);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(l.ev[li].payload, "handled")),
+                           "continue");
+        const struct mh_engine_action *a = find_action(&r, MH_ACTION_HTTP, "charge");
+        MH_T_ASSERT(a != NULL);
+        MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(a->request, "body")),
+                           "{\"order\":7,\"tier\":\"standard\"}");
+        mh_engine_result_cleanup(&r);
+        int attempts = charged ? 1 : 3;
+        for (int k = 1; k <= attempts; k++) {
+            if (charged)
+                report_response(&rep, "charge", k, 201, "{\"content-type\": \"application/json\"}",
+                                "{\"id\": \"ch_1\"}");
+            else
+                report_response(&rep, "charge", k, 503, NULL, "try later");
+            advance_at(wf, &l, T0 + 10 * k, &rng, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            if (k < attempts)
+                mh_engine_result_cleanup(&r);
+        }
+        if (charged) {
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "alert") > 0);
+            ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                           "{\"receipt\": {\"order\": 7, \"charge\": \"ch_1\"}}");
+        } else {
+            MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_RETRY_SCHEDULED, "charge"), 2);
+            MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SKIPPED, "receipt") > 0);
+            a = find_action(&r, MH_ACTION_HTTP, "alert");
+            MH_T_ASSERT(a != NULL);
+            ASSERT_JSON_EQ(json_object_get(a->request, "body"),
+                           "\"{\\\"order\\\":7,\\\"reason\\\":\\\"HTTP status 503 (after 3 "
+                           "attempts)\\\",\\\"status\\\":503}\"");
+            mh_engine_result_cleanup(&r);
+            report_response(&rep, "alert", 1, 200, NULL, "");
+            advance_at(wf, &l, T0 + 100, &rng, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            json_t *out = r.actions[r.n_actions - 1].output;
+            MH_T_ASSERT_EQ(json_object_size(out), 1);
+            MH_T_ASSERT(json_object_get(out, "alert") != NULL);
+        }
+        mh_engine_result_cleanup(&r);
+        assert_replays(wf, &l);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
 }

@@ -19,13 +19,7 @@
 #include "crypto/crypto.h"
 
 /* Defaults the code applies; the schema documents the same values as `default`. */
-#define DEFAULT_TIMEOUT_MS    30000
-#define DEFAULT_MAX_ATTEMPTS  3
-#define DEFAULT_BASE_DELAY_MS 1000
-#define DEFAULT_MAX_DELAY_MS  60000
-
-/* Retry-After values beyond a day are clamped to one. */
-#define MAX_RETRY_AFTER_MS (24LL * 3600 * 1000)
+#define DEFAULT_TIMEOUT_MS 30000
 
 #define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
 
@@ -63,16 +57,7 @@ static const char schema[] =
     "\"required\":[\"expression\"],\"additionalProperties\":false}]},"
     "\"timeout_ms\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":300000,\"default\":30000,"
     "\"title\":\"Timeout per attempt (milliseconds)\"},"
-    "\"retry\":{\"type\":\"object\",\"title\":\"Retry policy\","
-    "\"properties\":{"
-    "\"max_attempts\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20,\"default\":3,"
-    "\"title\":\"Maximum attempts\",\"description\":\"Including the first; 1 disables "
-    "retries.\"},"
-    "\"base_delay_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":3600000,"
-    "\"default\":1000,\"title\":\"Base delay (milliseconds)\"},"
-    "\"max_delay_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400000,"
-    "\"default\":60000,\"title\":\"Maximum delay (milliseconds)\"}},"
-    "\"additionalProperties\":false},"
+    "\"retry\":" MH_ENGINE__RETRY_SCHEMA ","
     "\"sign\":{\"type\":\"object\",\"title\":\"Standard Webhooks signing\","
     "\"description\":\"Signs the request (webhook-id, webhook-timestamp, webhook-signature) "
     "with the named secret.\","
@@ -99,9 +84,6 @@ struct http_call {
     struct mh_tpl *body_tpl;      /* a body template, or */
     struct mh_jp_expr *body_expr; /* a JSON body from JMESPath, or neither */
     int64_t timeout_ms;
-    int max_attempts;
-    int64_t base_delay_ms;
-    int64_t max_delay_ms;
     char *sign_secret;
     bool expect_json;
 };
@@ -120,7 +102,7 @@ static enum mh_err start(struct mh_advance *a, size_t i);
 static enum mh_err start_http(struct mh_advance *a, size_t i, int attempt);
 static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress);
 static enum mh_err handle_http_result(struct mh_advance *a, size_t i);
-static enum mh_err schedule_retry(struct mh_advance *a, size_t i, json_t *error, json_t *resp);
+static void add_body_summary(json_t *error, json_t *resp);
 static void pending(struct mh_advance *a, size_t i);
 static void add_resend(struct mh_advance *a, size_t i);
 static const char *admit(const struct mh_step_state *s, enum mh_node_event what);
@@ -188,18 +170,14 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
         free(bp);
     }
     h->timeout_ms = mh_engine__int_or(cfg, "timeout_ms", DEFAULT_TIMEOUT_MS);
+    /* config.retry is this type's own place for the engine-level retry policy (retry.c), kept
+     * from before every node could set "retry"; definition.c refuses both at once. */
     json_t *retry = json_object_get(cfg, "retry");
-    h->max_attempts = (int)mh_engine__int_or(retry, "max_attempts", DEFAULT_MAX_ATTEMPTS);
-    h->base_delay_ms = mh_engine__int_or(retry, "base_delay_ms", DEFAULT_BASE_DELAY_MS);
-    h->max_delay_ms = mh_engine__int_or(retry, "max_delay_ms", DEFAULT_MAX_DELAY_MS);
-    if (h->max_delay_ms < h->base_delay_ms) {
+    if (retry != NULL) {
         free(p);
-        char *rp = mh_engine__pointer_join(path, "retry");
-        p = mh_engine__pointer_join(rp, "max_delay_ms");
-        free(rp);
-        mh_engine__add_error(errors, p, "invalid_config", n->id, -1,
-                             "max_delay_ms must not be less than base_delay_ms");
-        nerr++;
+        p = mh_engine__pointer_join(path, "retry");
+        n->has_retry_config = true;
+        nerr += mh_engine__retry_parse(retry, p, n->id, &n->retry, errors);
     }
     const char *secret = json_string_value(json_object_get(json_object_get(cfg, "sign"), "secret"));
     if (secret != NULL)
@@ -494,47 +472,35 @@ static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress)
     return MH_OK;
 }
 
-static enum mh_err schedule_retry(struct mh_advance *a, size_t i, json_t *error, json_t *resp)
+/*
+ * What an error path sees of a response that failed the step (steps.<id>.error.body): the body
+ * as JSON when it parsed, else its text, either when it is at most ERROR_BODY_MAX bytes; a larger
+ * one is cut to that many bytes of text with body_truncated. The whole response stays in the
+ * http_attempt event.
+ */
+#define ERROR_BODY_MAX 1024
+static void add_body_summary(json_t *error, json_t *resp)
 {
-    const struct http_call *h = a->wf->nodes[i].impl;
-    const struct mh_step_state *s = &a->st->steps[i];
-    if (a->in->random == NULL) {
-        json_decref(error);
-        return mh_err_set(a->info, MH_EINVAL, "input", -1,
-                          "a retry needs a random source for its jitter");
+    json_t *parsed = json_object_get(resp, "json");
+    json_t *text = json_object_get(resp, "body");
+    if (parsed != NULL) {
+        struct mh_buf b;
+        mh_buf_init(&b, ERROR_BODY_MAX);
+        if (mh_engine_canonical_json(parsed, &b) == MH_OK)
+            json_object_set(error, "body", parsed);
+        mh_buf_cleanup(&b);
+        if (json_object_get(error, "body") != NULL)
+            return;
     }
-    /* Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): a uniform draw in
-     * [0, min(max_delay, base * 2^(attempt-1))]. */
-    int64_t cap = h->base_delay_ms;
-    for (int k = 1; k < s->attempts && cap < h->max_delay_ms; k++)
-        cap = cap > h->max_delay_ms / 2 ? h->max_delay_ms : cap * 2;
-    if (cap > h->max_delay_ms)
-        cap = h->max_delay_ms;
-    uint64_t draw = a->in->random(a->in->random_ctx);
-    int64_t jitter = (int64_t)(draw % ((uint64_t)cap + 1));
-    int64_t retry_after = -1;
-    const char *ra = resp ? header_get(json_object_get(resp, "headers"), "retry-after") : NULL;
-    if (ra != NULL) {
-        int64_t when = mh_http_retry_after(ra, a->now);
-        retry_after = when >= 0 ? when - a->now : -1;
-        if (retry_after > MAX_RETRY_AFTER_MS)
-            retry_after = MAX_RETRY_AFTER_MS;
-    }
-    int64_t delay = retry_after > jitter ? retry_after : jitter;
-    int64_t fire_at = a->now + delay;
-    json_t *p = json_pack("{s:I,s:I,s:I,s:I,s:o}", "delay_ms", (json_int_t)delay, "jitter_ms",
-                          (json_int_t)jitter, "cap_ms", (json_int_t)cap, "fire_at",
-                          (json_int_t)fire_at, "error", error);
-    if (retry_after >= 0)
-        json_object_set_new(p, "retry_after_ms", json_integer(retry_after));
-    int next = s->attempts + 1;
-    enum mh_err rc = mh_engine__emit(a, MH_EV_RETRY_SCHEDULED, (long)i, next, p);
-    if (rc == MH_OK) {
-        struct mh_engine_action *act = mh_engine__add_action(a, MH_ACTION_TIMER, (long)i);
-        act->attempt = next;
-        act->fire_at_ms = fire_at;
-    }
-    return rc;
+    if (!json_is_string(text))
+        return;
+    size_t len = json_string_length(text);
+    bool cut = len > ERROR_BODY_MAX;
+    char *copy = mh_xstrndup(json_string_value(text), cut ? ERROR_BODY_MAX : len);
+    json_object_set_new(error, "body", mh_engine__jstring(copy));
+    free(copy);
+    if (cut)
+        json_object_set_new(error, "body_truncated", json_true());
 }
 
 static enum mh_err handle_http_result(struct mh_advance *a, size_t i)
@@ -579,6 +545,7 @@ static enum mh_err handle_http_result(struct mh_advance *a, size_t i)
         snprintf(msg, sizeof(msg), "HTTP status %d", status);
         error = json_pack("{s:s,s:i,s:o}", "kind", "http_status", "status", status, "message",
                           mh_engine__jstring(msg));
+        add_body_summary(error, resp);
     } else {
         const char *kind = json_string_value(json_object_get(err, "kind"));
         const char *m = json_string_value(json_object_get(err, "message"));
@@ -590,14 +557,13 @@ static enum mh_err handle_http_result(struct mh_advance *a, size_t i)
         error = mh_engine__error_obj(kind, msg);
         resp = NULL;
     }
-    if (retryable && attempt < h->max_attempts)
-        return schedule_retry(a, i, error, resp);
-    if (retryable) {
-        char full[300];
-        snprintf(full, sizeof(full), "%s (after %d attempts)", msg, attempt);
-        json_object_set_new(error, "message", mh_engine__jstring(full));
+    int64_t retry_after = -1;
+    const char *ra = resp ? header_get(json_object_get(resp, "headers"), "retry-after") : NULL;
+    if (ra != NULL) {
+        int64_t when = mh_http_retry_after(ra, a->now);
+        retry_after = when >= 0 ? when - a->now : -1;
     }
-    return mh_engine__fail_step(a, i, attempt, error, retryable);
+    return mh_engine__retry_or_fail(a, i, error, retryable, retry_after);
 }
 
 static void pending(struct mh_advance *a, size_t i)

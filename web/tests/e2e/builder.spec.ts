@@ -27,10 +27,11 @@ async function dropNode(page: Page, type: string, x: number, y: number) {
   await expect(page.locator(`.svelte-flow__node[data-id^="${type}_"]`).last()).toBeVisible();
 }
 
-/** Connects the source handle of `from` (optionally its true/false handle) to `to`'s input. */
+/** Connects the source handle of `from` (optionally its true/false handle; never its error
+ * handle) to `to`'s input. */
 async function connect(page: Page, from: string, to: string, handle?: 'true' | 'false') {
   const src = page.locator(
-    `.svelte-flow__node[data-id="${from}"] .svelte-flow__handle.source${handle ? `[data-handleid="${handle}"]` : ''}`
+    `.svelte-flow__node[data-id="${from}"] .svelte-flow__handle.source${handle ? `[data-handleid="${handle}"]` : ':not([data-handleid="error"])'}`
   );
   const dst = page.locator(`.svelte-flow__node[data-id="${to}"] .svelte-flow__handle.target`);
   const a = (await src.boundingBox())!;

@@ -28,6 +28,44 @@ describe('definition ⇄ canvas', () => {
     }
   });
 
+  it('keeps an error edge, its port and the node settings on_error and retry', () => {
+    const def: Definition = {
+      nodes: [
+        { id: 'call', type: 'http_call', config: { url: 'https://x.example.com/' }, retry: { max_attempts: 2 }, position: { x: 0, y: 0 } },
+        { id: 'alert', type: 'transform', config: { expression: 'steps.call.error' }, on_error: 'continue', position: { x: 0, y: 100 } },
+        { id: 'ok', type: 'transform', config: { expression: '@' }, position: { x: 200, y: 100 } }
+      ],
+      edges: [
+        { from: 'call', to: 'ok' },
+        { from: 'call', to: 'alert', port: 'error' }
+      ]
+    };
+    const f = toFlow(def);
+    const err = f.edges.find((e) => e.target === 'alert')!;
+    expect(err.sourceHandle).toBe('error');
+    expect(err.class).toBe('mh-error-edge');
+    expect(f.edges.find((e) => e.target === 'ok')!.class).toBeUndefined();
+    expect(canonical(toDefinition(f.nodes, f.edges))).toBe(canonical(def));
+  });
+
+  it('allows one error edge per node, from any node but a terminate or one that continues', () => {
+    const f = toFlow({
+      nodes: [
+        { id: 'a', type: 'transform', config: {} },
+        { id: 'b', type: 'transform', config: {} },
+        { id: 'c', type: 'branch', config: {} },
+        { id: 'd', type: 'terminate', config: {} },
+        { id: 'e', type: 'transform', config: {}, on_error: 'continue' }
+      ],
+      edges: [{ from: 'a', to: 'b', port: 'error' }]
+    });
+    expect(edgeProblem(f.nodes, f.edges, 'a', 'c', 'error')).toMatch(/one error edge/);
+    expect(edgeProblem(f.nodes, f.edges, 'c', 'd', 'error')).toBeNull();
+    expect(edgeProblem(f.nodes, f.edges, 'b', 'c', 'error')).toBeNull();
+    expect(edgeProblem(f.nodes, f.edges, 'd', 'a', 'error')).toMatch(/terminate/);
+    expect(edgeProblem(f.nodes, f.edges, 'e', 'd', 'error')).toMatch(/continues on failure/);
+  });
+
   it('gives a branch its true and false handles and takes them back as ports', () => {
     const gh = templates.find((t) => t.id === 'github-push-to-chat')!.definition;
     const f = toFlow(gh);

@@ -10,6 +10,9 @@ export const CANVAS_NODE_TYPE = 'mh';
 const KNOWN_NODE_KEYS = new Set(['id', 'type', 'name', 'config', 'position']);
 const KNOWN_EDGE_KEYS = new Set(['from', 'to', 'port']);
 
+/** The class that draws an edge out of an error handle apart from the others (app.css). */
+export const ERROR_EDGE_CLASS = 'mh-error-edge';
+
 export function edgeId(from: string, to: string, port?: Port | null): string {
   return port ? `${from}->${to}:${port}` : `${from}->${to}`;
 }
@@ -42,7 +45,8 @@ export function toFlow(def: Definition): { nodes: FlowNode[]; edges: FlowEdge[] 
       source: String(e.from),
       target: String(e.to),
       sourceHandle: e.port ?? null,
-      label: e.port
+      label: e.port,
+      ...(e.port === 'error' ? { class: ERROR_EDGE_CLASS } : {})
     })
   );
   return { nodes, edges };
@@ -61,7 +65,8 @@ export function toDefinition(nodes: FlowNode[], edges: FlowEdge[]): Definition {
     }),
     edges: edges.map((e): DefEdge => {
       const out: DefEdge = { from: e.source, to: e.target };
-      if (e.sourceHandle === 'true' || e.sourceHandle === 'false') out.port = e.sourceHandle;
+      if (e.sourceHandle === 'true' || e.sourceHandle === 'false' || e.sourceHandle === 'error')
+        out.port = e.sourceHandle;
       return out;
     })
   };
@@ -91,8 +96,9 @@ export function needsLayout(nodes: FlowNode[]): boolean {
   return nodes.every((n) => n.position.x === first.x && n.position.y === first.y);
 }
 
-/** Whether an edge may be added: no self-loop, no duplicate, nothing out of a terminate, and a
- * branch's edges carry a port while others do not. Returns a reason when not. */
+/** Whether an edge may be added: no self-loop, no duplicate, nothing out of a terminate, a
+ * branch's edges carry a port while others do not, and at most one error edge per node (not on
+ * a node that continues on failure). Returns a reason when not. */
 export function edgeProblem(
   nodes: FlowNode[],
   edges: FlowEdge[],
@@ -104,9 +110,16 @@ export function edgeProblem(
   const from = nodes.find((n) => n.id === source);
   if (!from || !nodes.some((n) => n.id === target)) return 'both ends must be nodes';
   if (from.data.nodeType === 'terminate') return 'a terminate node ends the run: it has no outgoing edges';
-  const port = handle === 'true' || handle === 'false' ? handle : null;
-  if (from.data.nodeType === 'branch' && !port) return "a branch's edge leaves its true or false handle";
-  if (from.data.nodeType !== 'branch' && port) return 'only a branch has true and false handles';
+  const port = handle === 'true' || handle === 'false' || handle === 'error' ? handle : null;
+  if (port === 'error') {
+    if (edges.some((e) => e.source === source && e.sourceHandle === 'error'))
+      return 'a node has one error edge: fan out after its first node';
+    if (from.data.extra?.on_error === 'continue')
+      return 'this node continues on failure: set "On failure" to "fail the run" to give it an error edge';
+  } else {
+    if (from.data.nodeType === 'branch' && !port) return "a branch's edge leaves its true or false handle";
+    if (from.data.nodeType !== 'branch' && port) return 'only a branch has true and false handles';
+  }
   if (edges.some((e) => e.source === source && e.target === target && (e.sourceHandle ?? null) === port))
     return 'these nodes are already connected';
   if (reaches(edges, target, source)) return 'this edge would make a cycle';

@@ -1,6 +1,7 @@
 // The workflow definition as the API stores it (docs/workflows.md), and the canvas's view of it.
 
-export type Port = 'true' | 'false';
+/** A branch's `true`/`false`, or `error`: the edge a node's failure takes (docs/workflows.md). */
+export type Port = 'true' | 'false' | 'error';
 
 export interface Position {
   x: number;
@@ -56,6 +57,8 @@ export interface FlowEdge {
   target: string;
   sourceHandle?: string | null;
   label?: string;
+  /** `mh-error-edge` for an edge out of a node's error handle (app.css draws it apart). */
+  class?: string;
   selected?: boolean;
 }
 

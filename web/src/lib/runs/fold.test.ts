@@ -193,6 +193,33 @@ describe('inputContext', () => {
   });
 });
 
+describe('error paths', () => {
+  it('folds where a handled failure went and shows it to the steps after it as {error}', () => {
+    const log = [
+      started(),
+      ev('step_failed', 'lookup', { error: { kind: 'http_status', status: 404 }, handled: 'continue' }, 1),
+      ev('step_failed', 'charge', { error: { kind: 'http_status', status: 503 }, handled: 'error_edge' }, 2),
+      ev('step_skipped', 'receipt', {}, 0),
+      ev('step_succeeded', 'alert', { output: 1 }, 1),
+      ev('run_succeeded', null, { output: {} })
+    ];
+    const v = foldRun(['lookup', 'charge', 'receipt', 'alert'], log);
+    expect(v.status).toBe('succeeded');
+    expect(v.steps.lookup.status).toBe('failed');
+    expect(v.steps.lookup.handled).toBe('continue');
+    expect(v.steps.charge.handled).toBe('error_edge');
+    const edges = [
+      { from: 'lookup', to: 'charge' },
+      { from: 'charge', to: 'receipt' },
+      { from: 'charge', to: 'alert' }
+    ];
+    expect(inputContext(v, edges, 'alert').steps).toEqual({
+      lookup: { error: { kind: 'http_status', status: 404 } },
+      charge: { error: { kind: 'http_status', status: 503 } }
+    });
+  });
+});
+
 describe('eventDurations', () => {
   it('measures each event from the previous one of its node, run events from the start', () => {
     const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();

@@ -78,6 +78,9 @@ export interface StepView {
   output?: unknown;
   error?: unknown;
   port?: 'true' | 'false';
+  /** Where a failure went when it did not fail the run: the error edge, or on along the normal
+   * edges ("failed, continued"). */
+  handled?: 'error_edge' | 'continue';
   /** A delay's timer, a retry, or the end of a park by a breaker: when it fires (epoch ms). */
   fireAt: number | null;
   /** While parked by a breaker (waiting_breaker): the host whose breaker is open. */
@@ -391,6 +394,7 @@ function applyStep(s: StepView, ev: RunEvent, p: Record<string, unknown>): boole
       s.status = 'failed';
       if (attempt > s.attempts) s.attempts = attempt;
       s.error = p.error;
+      if (p.handled === 'error_edge' || p.handled === 'continue') s.handled = p.handled;
       s.fireAt = null;
       return true;
     case 'step_skipped':
@@ -416,16 +420,21 @@ export function ancestors(edges: { from: string; to: string }[], node: string): 
 }
 
 /** The context `node` evaluated against, rebuilt from the fold: the trigger, the outputs of its
- * succeeded ancestors and the run (docs/workflows.md, "What a node sees"). */
+ * succeeded ancestors, the errors of its failed ones whose failure the run went on from, and the
+ * run (docs/workflows.md, "What a node sees"). */
 export function inputContext(
   v: RunView,
   edges: { from: string; to: string }[],
   node: string
-): { trigger: unknown; steps: Record<string, { output: unknown }>; run: unknown } {
-  const steps: Record<string, { output: unknown }> = {};
+): { trigger: unknown; steps: Record<string, { output: unknown } | { error: unknown }>; run: unknown } {
+  const steps: Record<string, { output: unknown } | { error: unknown }> = {};
   const up = ancestors(edges, node);
-  for (const id of Object.keys(v.steps).sort())
-    if (up.has(id) && v.steps[id].status === 'succeeded') steps[id] = { output: v.steps[id].output };
+  for (const id of Object.keys(v.steps).sort()) {
+    const s = v.steps[id];
+    if (!up.has(id)) continue;
+    if (s.status === 'succeeded') steps[id] = { output: s.output };
+    else if (s.status === 'failed' && s.handled) steps[id] = { error: s.error };
+  }
   return { trigger: v.trigger, steps, run: v.run };
 }
 
