@@ -22,6 +22,8 @@ static const struct {
     {"http_call", "{\"url\": \"https://example.com/{{ trigger.body.id }}\", \"headers\": "
                   "{\"authorization\": \"Bearer {{secrets.TOKEN}}\"}, \"body\": {\"expression\": "
                   "\"trigger.body\"}, \"sign\": {\"secret\": \"WHSEC\"}}"},
+    {"respond", "{\"status\": 201, \"headers\": {\"x-id\": \"{{ trigger.body.id }}\"}, "
+                "\"body\": \"trigger.body\"}"},
 };
 
 static const char *sample_of(const char *type)
