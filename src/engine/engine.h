@@ -525,7 +525,6 @@ bool mh_engine_wf_has_respond(const struct mh_wf *wf);
  * framing, cookie, CORS and security-policy headers are refused. */
 bool mh_engine_respond_header_refused(const char *name);
 
-
 /* ---- Mapping preview (preview.c) --------------------------------------------------------- */
 
 struct mh_engine_preview_in {

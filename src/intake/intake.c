@@ -609,7 +609,7 @@ struct pending {
     const struct mh_intake_waiter *waiter; /* NULL: nobody waits (sync use) */
     bool is_queued;                        /* the waiter's suspend was called */
     bool is_nonblocking; /* on a thread that must not wait on the database (rq->is_nonblocking) */
-    struct prefix px;        /* what the intake decided of the run itself */
+    struct prefix px;    /* what the intake decided of the run itself */
     struct mh_intake__wait wait; /* registered while is_waiting */
     bool is_waiting;
 };

@@ -140,8 +140,8 @@ static void *run(void *arg)
         struct mh_intake__wait *ready = NULL;
         for (struct mh_intake__wait **pp = &ws->head; *pp;) {
             struct mh_intake__wait *w = *pp;
-            if (w->is_armed && (w->response || w->is_finished || now >= w->deadline_ms ||
-                                ws->is_stopping)) {
+            if (w->is_armed &&
+                (w->response || w->is_finished || now >= w->deadline_ms || ws->is_stopping)) {
                 *pp = w->next;
                 mh_engine_runtime_respond_watch(atomic_load(&ws->in->runtime), -1);
                 w->next = ready;

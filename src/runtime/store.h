@@ -64,7 +64,8 @@ struct mh_run_start {
     "r.id, r.created_at, (x->>'seq')::int, $2::uuid, x->>'type', nullif(x->>'node_id', ''), "      \
     "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), 'epoch'::timestamptz + "       \
     "(x->>'at_ms')::bigint * interval '1 millisecond', decode(x->>'hash', 'hex') FROM ok JOIN r "  \
-    "ON r.id = ok.run_id, jsonb_array_elements(ok.more) x WHERE ok.more IS NOT NULL RETURNING 1), " \
+    "ON r.id = ok.run_id, jsonb_array_elements(ok.more) x WHERE ok.more IS NOT NULL RETURNING "    \
+    "1), "                                                                                         \
     "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "   \
     "WHERE r.status IN ('queued', 'running') RETURNING 1), "
 
@@ -184,8 +185,7 @@ typedef void (*mh_engine_respond_fn)(void *ctx, const char *run_id, json_t *resp
                                      bool is_finished);
 /* Sets (or, with fn NULL, clears) the one respond listener; after clearing it is no longer
  * called once this returns. NULL-tolerant. */
-void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn,
-                                  void *ctx);
+void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn, void *ctx);
 /* Counts runs the listener waits for (delta +1 or -1): while none, batches skip the search. */
 void mh_engine_runtime_respond_watch(struct mh_engine_runtime *rt, int delta);
 

@@ -291,8 +291,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     return MH_OK;
 }
 
-void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn,
-                                  void *ctx)
+void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn, void *ctx)
 {
     if (rt == NULL)
         return;

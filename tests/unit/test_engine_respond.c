@@ -86,7 +86,8 @@ MH_TEST(engine_respond_bad_status_or_header_fails_the_step)
         "{\"nodes\": [{\"id\": \"r\", \"type\": \"respond\", \"config\": {\"status\": "
         "\"trigger.body.code\", \"headers\": {\"x-note\": \"{{ trigger.body.note }}\"}}}], "
         "\"edges\": []}");
-    const char *bodies[] = {"{\"code\": 700, \"note\": \"a\"}", "{\"code\": \"200\", \"note\": \"a\"}",
+    const char *bodies[] = {"{\"code\": 700, \"note\": \"a\"}",
+                            "{\"code\": \"200\", \"note\": \"a\"}",
                             "{\"code\": 204.5, \"note\": \"a\"}",
                             "{\"code\": 204, \"note\": \"a\\r\\nSet-Cookie: x=1\"}"};
     const char *kinds[] = {"invalid_value", "invalid_value", "invalid_value", "template"};
@@ -181,18 +182,19 @@ static size_t check_prefix_equivalence(const char *fixture, const char *body)
 MH_TEST(engine_pure_prefix_equals_worker_advance)
 {
     /* Pure to the end: the prefix is the whole run. */
-    MH_T_ASSERT_EQ(check_prefix_equivalence("linear.json", "{\"order_id\": \"o-7\", \"amount\": 250}"),
-                   7);
+    MH_T_ASSERT_EQ(
+        check_prefix_equivalence("linear.json", "{\"order_id\": \"o-7\", \"amount\": 250}"), 7);
     MH_T_ASSERT(check_prefix_equivalence("diamond.json", "{\"ok\": false}") > 0);
-    MH_T_ASSERT(check_prefix_equivalence("key_order.json", "{\"b\": 1, \"a\": {\"d\": 2, \"c\": 3}}") >
-                0);
+    MH_T_ASSERT(
+        check_prefix_equivalence("key_order.json", "{\"b\": 1, \"a\": {\"d\": 2, \"c\": 3}}") > 0);
     /* Cut before the first call: the answer is in the prefix, the call is the worker's. The
      * audit transform comes after notify in the pass, so the worker records it. */
     MH_T_ASSERT_EQ(check_prefix_equivalence("respond.json", SLASH), 4);
     MH_T_ASSERT(check_prefix_equivalence("parallel_http.json",
-                                         "{\"id\": 1, \"n\": 2, \"email\": \"a@example.com\"}") == 1);
+                                         "{\"id\": 1, \"n\": 2, \"email\": \"a@example.com\"}") ==
+                1);
     /* An entry that waits: nothing is decided in the intake. */
-    MH_T_ASSERT_EQ(check_prefix_equivalence("delay.json", "{\"wake_at\": \"2030-01-01T00:00:00Z\"}"),
-                   0);
+    MH_T_ASSERT_EQ(
+        check_prefix_equivalence("delay.json", "{\"wake_at\": \"2030-01-01T00:00:00Z\"}"), 0);
     MH_T_ASSERT_EQ(check_prefix_equivalence("http_retry.json", "{\"id\": 1}"), 0);
 }

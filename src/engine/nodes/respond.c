@@ -85,8 +85,8 @@ struct respond_header {
 };
 
 struct respond {
-    int status;                       /* when status_expr is NULL */
-    struct mh_jp_expr *status_expr;   /* NULL: the fixed status */
+    int status;                     /* when status_expr is NULL */
+    struct mh_jp_expr *status_expr; /* NULL: the fixed status */
     struct respond_header *headers;
     size_t n_headers;
     struct mh_jp_expr *body; /* NULL: no body */

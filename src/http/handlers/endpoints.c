@@ -177,13 +177,20 @@ static char *pg_text_array(json_t *methods)
 /* Reads and checks the settable fields. Absent fields are NULL / -1 (keep, or default). */
 static bool read_input(struct mh_api *api, json_t *body, bool is_create, struct endpoint_input *in)
 {
-    static const char *const fields[] = {"name",          "is_enabled",
-                                         "methods",       "pinned_version",
-                                         "verification",  "max_body_bytes",
-                                         "rate_capacity", "rate_per_second",
-                                         "json_schema",   "idempotency_retention_s",
-                                         "key",           "response_mode",
-                                         "response_timeout_ms", NULL};
+    static const char *const fields[] = {"name",
+                                         "is_enabled",
+                                         "methods",
+                                         "pinned_version",
+                                         "verification",
+                                         "max_body_bytes",
+                                         "rate_capacity",
+                                         "rate_per_second",
+                                         "json_schema",
+                                         "idempotency_retention_s",
+                                         "key",
+                                         "response_mode",
+                                         "response_timeout_ms",
+                                         NULL};
     struct mh_err_info info = MH_ERR_INFO_INIT;
     char methods[64];
     memset(in, 0, sizeof(*in));
@@ -1604,17 +1611,16 @@ void mh_h_endpoints_test(struct mh_http_req *req, void *app)
         run = json_incref(row);
         mh_api_close(&api);
     }
-    mh_http_respond_json(
-        req, 200,
-        json_pack("{s:{s:s, s:o}, s:{s:i, s:O}, s:o}", "request", "content_type", ct, "headers",
-                  sent ? json_incref(sent) : json_object(), "response", "status", res.status,
-                  "body",
-                  res.body       ? res.body
-                  : res.response ? (json_object_get(res.response, "body")
-                                        ? json_object_get(res.response, "body")
-                                        : json_null())
-                                 : json_null(),
-                  "run", run ? run : json_null()));
+    mh_http_respond_json(req, 200,
+                         json_pack("{s:{s:s, s:o}, s:{s:i, s:O}, s:o}", "request", "content_type",
+                                   ct, "headers", sent ? json_incref(sent) : json_object(),
+                                   "response", "status", res.status, "body",
+                                   res.body       ? res.body
+                                   : res.response ? (json_object_get(res.response, "body")
+                                                         ? json_object_get(res.response, "body")
+                                                         : json_null())
+                                                  : json_null(),
+                                   "run", run ? run : json_null()));
     run = NULL;
     goto done;
 out:
