@@ -92,14 +92,14 @@ static void assert_replays_clean(struct ienv *e, const char *run)
 /* The docs' Slack slash command (docs/workflows.md, "Answering the webhook"). */
 #define SLASH_WORKFLOW                                                                             \
     "{\"nodes\": ["                                                                                \
-    "{\"id\": \"parse\", \"type\": \"transform\", \"config\": {\"expression\": \"{user: "         \
+    "{\"id\": \"parse\", \"type\": \"transform\", \"config\": {\"expression\": \"{user: "          \
     "trigger.body.user_name, text: trigger.body.text}\"}},"                                        \
     "{\"id\": \"answer\", \"type\": \"respond\", \"config\": {\"status\": 200, \"headers\": "      \
-    "{\"X-Handled-By\": \"meshhook {{ steps.parse.output.user }}\"}, \"body\": "                  \
-    "\"{response_type: 'ephemeral', text: join('', ['Deploying ', steps.parse.output.text])}\"}},"  \
+    "{\"X-Handled-By\": \"meshhook {{ steps.parse.output.user }}\"}, \"body\": "                   \
+    "\"{response_type: 'ephemeral', text: join('', ['Deploying ', steps.parse.output.text])}\"}}," \
     "{\"id\": \"deploy\", \"type\": \"http_call\", \"config\": {\"url\": "                         \
-    "\"http://127.0.0.1:%d/deploy\", \"body\": {\"expression\": \"steps.parse.output\"}}}],"     \
-    "\"edges\": [{\"from\": \"parse\", \"to\": \"answer\"}, {\"from\": \"answer\", \"to\": "        \
+    "\"http://127.0.0.1:%d/deploy\", \"body\": {\"expression\": \"steps.parse.output\"}}}],"       \
+    "\"edges\": [{\"from\": \"parse\", \"to\": \"answer\"}, {\"from\": \"answer\", \"to\": "       \
     "\"deploy\"}]}"
 
 static void ok_target(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *rep)
@@ -162,7 +162,7 @@ MH_TEST(respond_mode_answers_with_the_respond_step)
 MH_TEST(pure_workflow_finishes_inside_the_intake_transaction)
 {
     struct ienv e;
-    const char *args[] = {"--no-workers", NULL};
+    const char *args[] = {"--workers", "0", NULL};
     ienv_setup(&e, args);
     char wf[40];
     create_workflow(&e,
@@ -228,8 +228,10 @@ MH_TEST(respond_waits_for_the_worker_then_falls_back_to_202)
     create_workflow(&e, def, fast);
     snprintf(def, sizeof(def), CALL_THEN_RESPOND, mh_mock_port(m), "slow");
     create_workflow(&e, def, slow);
-    char *pf = endpoint_of(&e, fast, "\"response_mode\": \"respond\", \"response_timeout_ms\": 10000");
-    char *ps = endpoint_of(&e, slow, "\"response_mode\": \"respond\", \"response_timeout_ms\": 400");
+    char *pf =
+        endpoint_of(&e, fast, "\"response_mode\": \"respond\", \"response_timeout_ms\": 10000");
+    char *ps =
+        endpoint_of(&e, slow, "\"response_mode\": \"respond\", \"response_timeout_ms\": 400");
     const char *h[] = {"Content-Type: application/json", NULL};
     struct mh_it_resp r;
     MH_T_ASSERT_EQ(hook(&e, pf, "POST", h, "{}", 2, &r), 201);
@@ -267,7 +269,8 @@ MH_TEST(respond_bad_settings_and_nodes_are_refused)
     MH_T_ASSERT_EQ(st, 422);
     MH_T_ASSERT_STR_EQ(jstr(r, "error.path"), "/response_mode");
     json_decref(r);
-    r = iapi(&e, "POST", path, "{\"response_mode\": \"respond\", \"response_timeout_ms\": 50}", &st);
+    r = iapi(&e, "POST", path, "{\"response_mode\": \"respond\", \"response_timeout_ms\": 50}",
+             &st);
     MH_T_ASSERT_EQ(st, 422);
     MH_T_ASSERT_STR_EQ(jstr(r, "error.path"), "/response_timeout_ms");
     json_decref(r);
@@ -275,13 +278,14 @@ MH_TEST(respond_bad_settings_and_nodes_are_refused)
     snprintf(path, sizeof(path), "/api/projects/%s/workflows", e.project);
     r = iapi(&e, "POST", path,
              "{\"name\": \"bad\", \"definition\": {\"nodes\": [{\"id\": \"a\", \"type\": "
-             "\"respond\", \"config\": {\"status\": 700, \"headers\": {\"Set-Cookie\": "
-             "\"s=1\"}}}], \"edges\": []}}",
+             "\"respond\", \"config\": {\"status\": 700}}, {\"id\": \"b\", \"type\": "
+             "\"respond\", \"config\": {\"headers\": {\"Set-Cookie\": \"s=1\"}}}], "
+             "\"edges\": [{\"from\": \"a\", \"to\": \"b\"}]}}",
              &st);
     /* A draft may be saved with errors; publishing it is refused with the node and field. */
     char *dump = json_dumps(r, JSON_COMPACT);
     MH_T_ASSERT(strstr(dump, "/nodes/0/config/status") != NULL);
-    MH_T_ASSERT(strstr(dump, "/nodes/0/config/headers/Set-Cookie") != NULL);
+    MH_T_ASSERT(strstr(dump, "/nodes/1/config/headers/Set-Cookie") != NULL);
     MH_T_ASSERT(strstr(dump, "forbidden_header") != NULL);
     free(dump);
     json_decref(r);
