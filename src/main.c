@@ -276,6 +276,7 @@ static int cmd_serve(int argc, char **argv)
         .committers = cfg.intake_committers,
         .max_batch = cfg.intake_max_batch,
         .doubt_wait_ms = cfg.intake_doubt_wait_ms,
+        .pure_prefix = cfg.intake_pure_prefix,
         .refused_body_quota_bytes = cfg.refused_body_quota_bytes,
     };
     if (mh_intake_create(&io, &app.intake, &info) != MH_OK) {

@@ -47,6 +47,7 @@ struct mh_config {
     int intake_committers;
     int intake_max_batch;
     int intake_doubt_wait_ms;
+    bool intake_pure_prefix;
     long refused_body_quota_bytes;
     int stats_interval_ms;
     int stats_lag_ms;

@@ -79,7 +79,8 @@ struct prefix {
     bool is_finished; /* the run ended inside the prefix */
 };
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
-                       bool key_used, struct prefix *px, struct mh_err_info *info);
+                       bool key_used, bool with_prefix, struct prefix *px,
+                       struct mh_err_info *info);
 static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct job *j,
                               const struct mh_event *first, struct mh_buf *b, struct prefix *px);
 
@@ -109,6 +110,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     atomic_init(&in->runtime, opts->runtime);
     in->max_body_bytes = opts->server_max_body_bytes;
     in->doubt_wait_ms = opts->doubt_wait_ms;
+    in->pure_prefix = opts->pure_prefix;
     in->refused_body_quota_bytes = opts->refused_body_quota_bytes;
     in->cache = mh_intake__cache_create();
     if ((rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
@@ -519,7 +521,7 @@ out:
 }
 
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
-                       bool key_used, struct prefix *px, struct mh_err_info *info)
+                       bool key_used, bool with_prefix, struct prefix *px, struct mh_err_info *info)
 {
     const struct mh_intake_request *rq = j->rq;
     struct mh_event ev = {0};
@@ -578,7 +580,7 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
         row_str(&b, &rc, ",\"blob_hash\":", j->body_hash_hex);
     }
     row_raw(&b, &rc, ",\"payload\":", payload_json, payload_len);
-    if (rc == MH_OK)
+    if (rc == MH_OK && with_prefix)
         rc = add_prefix(ep, j, &ev, &b, px);
     row_raw(&b, &rc, "}", NULL, 0);
     if (rc == MH_OK)
@@ -647,7 +649,8 @@ static bool record(struct pending *p)
         p->j.verified.key && mh_intake__key_note_use(p->j.verified.key, p->j.now_ms);
     json_decref(p->px.response);
     p->px = (struct prefix){0};
-    char *row = build_row(p->ep, &p->j, p->item.run_id, p->item.notes_key_use, &p->px, &info);
+    char *row = build_row(p->ep, &p->j, p->item.run_id, p->item.notes_key_use,
+                          p->in->pure_prefix || p->ep->responds, &p->px, &info);
     if (row == NULL) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");

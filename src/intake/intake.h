@@ -43,6 +43,8 @@ struct mh_intake_opts {
     /* A COMMIT whose answer was lost: how long to try to find out whether it committed before
      * answering 503 (docs/webhooks.md); 0 answers 503 at once. */
     int doubt_wait_ms;
+    /* Decide a new run's pure first steps in the delivery's transaction (intake_pure_prefix). */
+    bool pure_prefix;
     /* Bytes of refused bodies kept for replay per project (docs/webhooks.md); 0: none. */
     long refused_body_quota_bytes;
 };

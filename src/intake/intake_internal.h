@@ -281,6 +281,7 @@ struct mh_intake {
     const struct mh_secrets *secrets;
     long max_body_bytes;
     int doubt_wait_ms;
+    bool pure_prefix;
     long refused_body_quota_bytes;
     struct mh_intake__cache *cache;
     struct mh_intake__committer *gc;
