@@ -291,3 +291,50 @@ MH_TEST(respond_bad_settings_and_nodes_are_refused)
     json_decref(r);
     ienv_stop(&e);
 }
+
+/* A crash while the sender waits for its answer loses nothing: the delivery was committed
+ * before the wait began, so after SIGKILL and a restart its run is there and finishes. */
+MH_TEST(crash_while_waiting_for_the_answer_loses_nothing)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--job-lease-ms", "2000", NULL});
+    struct mh_mock *m = mh_mock_start(slow_then_fast, NULL);
+    char def[1024], wf[40];
+    snprintf(def, sizeof(def), CALL_THEN_RESPOND, mh_mock_port(m), "slow");
+    create_workflow(&e, def, wf);
+    char *pub =
+        endpoint_of(&e, wf, "\"response_mode\": \"respond\", \"response_timeout_ms\": 30000");
+    pid_t kid = fork();
+    if (kid == 0) {
+        const char *h[] = {"Content-Type: application/json", NULL};
+        struct mh_it_resp r;
+        hook(&e, pub, "POST", h, "{\"n\": 1}", 8, &r);
+        _exit(r.status == 0 ? 0 : 1); /* the server died before answering */
+    }
+    /* Wait until the delivery is recorded, then kill the server in the middle of the wait. */
+    json_t *rows = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref(rows);
+        rows = mh_it_sql(e.db.admin_url, "SELECT id::text AS id FROM runs", 0, NULL, NULL);
+        if (json_array_size(rows) == 1)
+            break;
+        mh_it_sleep_ms(50);
+    }
+    MH_T_ASSERT_EQ(json_array_size(rows), 1);
+    char run[40];
+    snprintf(run, sizeof(run), "%s",
+             json_string_value(json_object_get(json_array_get(rows, 0), "id")));
+    json_decref(rows);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGKILL), 128 + SIGKILL);
+    int status = 0;
+    waitpid(kid, &status, 0);
+    MH_T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    mh_it_server_start(&e.s, &e.db, (const char *const[]){"--kek", IT_KEK, NULL});
+    json_t *done = wait_finished(&e, run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(done, "status")), "succeeded");
+    json_decref(done);
+    assert_replays_clean(&e, run);
+    free(pub);
+    ienv_stop(&e);
+    mh_mock_stop(m);
+}
