@@ -181,6 +181,7 @@ static enum mh_err start_intake(struct mh_app *app, const struct mh_cluster *clu
         .committers = cfg->intake_committers,
         .max_batch = cfg->intake_max_batch,
         .doubt_wait_ms = cfg->intake_doubt_wait_ms,
+        .pure_prefix = cfg->intake_pure_prefix,
         .refused_body_quota_bytes = cfg->refused_body_quota_bytes,
         .cluster = cluster,
         .project_delivery_rate = cfg->project_delivery_rate,

@@ -51,6 +51,7 @@ struct mh_config {
     int intake_committers;
     int intake_max_batch;
     int intake_doubt_wait_ms;
+    bool intake_pure_prefix;
     long refused_body_quota_bytes;
     long limit_runs_in_flight;
     long limit_stored_bytes;

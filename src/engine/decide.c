@@ -210,8 +210,11 @@ enum mh_err mh_engine__start_pure(struct mh_advance *a, size_t i, json_t **kept)
     if (kept != NULL)
         *kept = NULL;
     if (rc != MH_OK) {
-        json_t *err = mh_engine__error_obj("jmespath", jinfo.message);
-        if (jinfo.kind[0])
+        /* A JMESPath failure names its JMESPath kind; a type's own check of a value (a respond
+         * node's status) names its kind ("invalid_value", "template") itself. */
+        bool is_jp = rc == MH_EJMESPATH || jinfo.kind[0] == '\0';
+        json_t *err = mh_engine__error_obj(is_jp ? "jmespath" : jinfo.kind, jinfo.message);
+        if (is_jp && jinfo.kind[0])
             json_object_set_new(err, "jmespath_kind", json_string(jinfo.kind));
         return mh_engine__fail_step(a, i, 1, err, false);
     }
@@ -431,6 +434,51 @@ out:
     mh_engine_result_cleanup(&res);
     mh_engine_state_destroy(a.st);
     return rc;
+}
+
+/* Whether event `ev` records a decision a pure step makes: a pure type's outcome, any skip
+ * (dead-path elimination), or the run's end. */
+static bool is_pure_event(const struct mh_wf *wf, const struct mh_event *ev)
+{
+    if (ev->node_id[0] == '\0' || strcmp(ev->type, MH_EV_STEP_SKIPPED) == 0)
+        return true;
+    long i = mh_engine__node_index(wf, ev->node_id);
+    return i >= 0 && wf->nodes[i].type->eval != mh_engine__node_eval_none;
+}
+
+enum mh_err mh_engine_advance_pure(const struct mh_wf *wf, const struct mh_event *events,
+                                   size_t n_events, int64_t now_ms, struct mh_engine_result *out,
+                                   struct mh_err_info *info)
+{
+    memset(out, 0, sizeof(*out));
+    out->status = MH_RUN_QUEUED;
+    /* Nothing to gain when the first step waits for the outside world: the fold (which parses
+     * the trigger's body) is not paid for. */
+    if (wf->n_nodes == 0 || wf->nodes[wf->entry].type->eval == mh_engine__node_eval_none)
+        return MH_OK;
+    const struct mh_engine_input in = {.now_ms = now_ms};
+    enum mh_err rc = mh_engine_advance(wf, events, n_events, &in, out, info);
+    if (rc != MH_OK)
+        return rc;
+    size_t keep = 0;
+    while (keep < out->n_events && is_pure_event(wf, &out->events[keep]))
+        keep++;
+    if (keep == out->n_events)
+        return MH_OK;
+    /* Cut before the first step that waits: the worker starts it, from this very prefix, as it
+     * would have in one advance (docs/internals/engine.md, "Pure prefix"). */
+    for (size_t i = keep; i < out->n_events; i++)
+        mh_engine_event_cleanup(&out->events[i]);
+    out->n_events = keep;
+    for (size_t i = 0; i < out->n_actions; i++) {
+        json_decref(out->actions[i].request);
+        json_decref(out->actions[i].output);
+        json_decref(out->actions[i].error);
+    }
+    out->n_actions = 0;
+    out->next_wake_ms = 0;
+    out->status = keep > 0 ? MH_RUN_RUNNING : MH_RUN_QUEUED;
+    return MH_OK;
 }
 
 void mh_engine_result_cleanup(struct mh_engine_result *r)

@@ -508,6 +508,33 @@ MH_MUSTCHECK enum mh_err mh_engine_pending(const struct mh_wf *wf, const struct 
 
 void mh_engine_result_cleanup(struct mh_engine_result *r);
 
+/*
+ * The pure prefix of a new run (the intake's): mh_engine_advance on `events` at `now_ms`, cut
+ * before the first event of a step that is not pure (an http_call started, a delay's timer set),
+ * so that `out` holds only decisions of transform, branch, respond and terminate steps, skips
+ * and the run's end. A worker that advances the run from the log plus these events records
+ * exactly what it would have recorded after them in one advance from `events` (the decisions of
+ * one pass follow the workflow's topological order). `out` is filled as by mh_engine_advance:
+ * when the cut dropped events, its actions are empty and `status` is running (or queued when
+ * nothing was kept); a run whose entry node is not pure is not folded at all (no events).
+ * Errors as mh_engine_advance's.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_advance_pure(const struct mh_wf *wf,
+                                                const struct mh_event *events, size_t n_events,
+                                                int64_t now_ms, struct mh_engine_result *out,
+                                                struct mh_err_info *info);
+
+/*
+ * The answer a respond step recorded among `events` (the first step_succeeded of a respond
+ * node): its output {"status", "headers", "body"?}, borrowed from the event, or NULL.
+ */
+json_t *mh_engine_response_of(const struct mh_wf *wf, const struct mh_event *events, size_t n);
+/* Whether `wf` has a respond node at all. */
+bool mh_engine_wf_has_respond(const struct mh_wf *wf);
+/* Whether a respond node may set the response header `name` (case-insensitive): hop-by-hop,
+ * framing, cookie, CORS and security-policy headers are refused. */
+bool mh_engine_respond_header_refused(const char *name);
+
 /* ---- Mapping preview (preview.c) --------------------------------------------------------- */
 
 struct mh_engine_preview_in {

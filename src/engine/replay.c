@@ -32,8 +32,11 @@ void mh_engine__replay_pure(struct mh_replay *r, const struct mh_event *ev, size
         return;
     json_t *recorded_err = json_object_get(ev->payload, "error");
     const char *err_kind = json_string_value(json_object_get(recorded_err, "kind"));
-    /* Only JMESPath failures are recomputable; a "limit" failure depends on sizes alone. */
-    if (!succeeded && (err_kind == NULL || strcmp(err_kind, "jmespath") != 0))
+    /* Only failures of the evaluation are recomputable (JMESPath, and a value a type checks:
+     * a respond node's status or header); a "limit" failure depends on sizes alone. */
+    if (!succeeded && (err_kind == NULL || (strcmp(err_kind, "jmespath") != 0 &&
+                                            strcmp(err_kind, "invalid_value") != 0 &&
+                                            strcmp(err_kind, "template") != 0)))
         return;
     json_t *ctx = mh_engine__context(r->st, idx), *out = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;

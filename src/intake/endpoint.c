@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
+#include "engine/engine.h"
 #include "secrets/secrets.h"
 
 #define MIN_HMAC_SECRET 16
@@ -226,6 +227,7 @@ static void endpoint_free(struct mh_intake__endpoint *ep)
     json_decref(ep->verification);
     free(ep->broken);
     mh_schema_destroy(ep->schema);
+    mh_engine_wf_unref(ep->wf);
     free(ep);
 }
 
@@ -339,6 +341,20 @@ enum mh_err mh_intake__endpoint_from_row(struct mh_intake *in, json_t *row,
     ep->rate_capacity = (double)json_integer_value(json_object_get(row, "rate_capacity"));
     ep->rate_per_second = json_number_value(json_object_get(row, "rate_per_second"));
     ep->retention_s = (int)json_integer_value(json_object_get(row, "idempotency_retention_s"));
+    const char *mode = json_string_value(json_object_get(row, "response_mode"));
+    ep->responds = mode != NULL && strcmp(mode, "respond") == 0;
+    ep->response_timeout_ms = (int)json_integer_value(json_object_get(row, "response_timeout_ms"));
+    /* The version's compiled definition, for the pure prefix the intake decides itself
+     * (intake.c). A definition that does not compile leaves it to the workers, which fail the
+     * run as they always have. */
+    json_t *def = json_object_get(row, "definition");
+    if (json_is_object(def)) {
+        json_t *errors = NULL;
+        if (mh_engine_wf_compile(def, &ep->wf, &errors) != MH_OK)
+            ep->wf = NULL;
+        json_decref(errors);
+        ep->has_respond = ep->wf != NULL && mh_engine_wf_has_respond(ep->wf);
+    }
     json_t *methods = json_object_get(row, "methods");
     size_t i;
     json_t *m;

@@ -27,6 +27,7 @@
 #include "crypto/crypto.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
+#include "runtime/store.h"
 #include "secrets/secrets.h"
 
 /* Attempts at recording a delivery whose endpoint keeps changing under it. */
@@ -72,8 +73,16 @@ static void add_refused_body(struct mh_intake *in, const struct job *j, json_t *
 static bool is_body_in_blob(const struct mh_intake_request *rq);
 static bool is_body_from_raw(const struct job *j);
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j);
+/* What the intake decided of a new run itself (its pure prefix). */
+struct prefix {
+    json_t *response; /* new: a respond step's answer, for an endpoint in respond mode */
+    bool is_finished; /* the run ended inside the prefix */
+};
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
-                       bool key_used, struct mh_err_info *info);
+                       bool key_used, bool with_prefix, struct prefix *px,
+                       struct mh_err_info *info);
+static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct job *j,
+                              const struct mh_event *first, struct mh_buf *b, struct prefix *px);
 
 /* Logs name an endpoint by the first characters of its public id: the whole id is what lets
  * anyone send to it. */
@@ -101,6 +110,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     atomic_init(&in->runtime, opts->runtime);
     in->max_body_bytes = opts->server_max_body_bytes;
     in->doubt_wait_ms = opts->doubt_wait_ms;
+    in->pure_prefix = opts->pure_prefix;
     in->refused_body_quota_bytes = opts->refused_body_quota_bytes;
     in->cache = mh_intake__cache_create();
     in->rates = mh_intake__rates_create();
@@ -110,6 +120,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     if ((rc = mh_intake__quotas_start(in, opts->limit_runs_in_flight, opts->limit_stored_bytes,
                                       &in->quotas)) != MH_OK ||
         (rc = mh_intake__dlog_start(in, &in->dlog)) != MH_OK ||
+        (rc = mh_intake__waits_start(in, &in->waits)) != MH_OK ||
         (rc = mh_intake__committer_start(
              in, opts->committers > 0 ? opts->committers : 2,
              opts->max_batch > 0 ? opts->max_batch : MH_INTAKE__DEFAULT_MAX_BATCH, &in->gc)) !=
@@ -126,6 +137,7 @@ void mh_intake_destroy(struct mh_intake *in)
     if (in == NULL)
         return;
     mh_intake__committer_stop(in->gc);
+    mh_intake__waits_stop(in->waits);
     mh_intake__dlog_stop(in->dlog);
     mh_intake__quotas_stop(in->quotas);
     mh_intake__cache_destroy(in->cache);
@@ -157,6 +169,8 @@ void mh_intake_result_cleanup(struct mh_intake_result *res)
         return;
     json_decref(res->body);
     res->body = NULL;
+    json_decref(res->response);
+    res->response = NULL;
 }
 
 bool mh_intake_header_is_secret(const char *name, const char *extra)
@@ -468,8 +482,71 @@ static void row_raw(struct mh_buf *b, enum mh_err *rc, const char *text, const c
  * and sealed by the engine (mh_engine_event_run_started: payload and chain hash), and the
  * delivery log's fields. New string (free()), or NULL when the event cannot be built.
  */
+/*
+ * Decides the run's pure prefix (mh_engine_advance_pure: its transform, branch, respond and
+ * terminate steps up to the first that waits) and appends it to the row being built: "more"
+ * (the events, sealed after `first`), and the run's status, last_seq, last_hash, output and
+ * error after them, for MH_RUNTIME_RUN_INSERT_CTES. A run finished here gets no job; one cut
+ * before a call or a timer is handed to the workers from there. An error leaves the run to the
+ * workers, as before (they meet the same error and record it).
+ */
+static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct job *j,
+                              const struct mh_event *first, struct mh_buf *b, struct prefix *px)
+{
+    struct mh_engine_result res = {0};
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    enum mh_err rc = MH_OK;
+    if (ep->wf == NULL ||
+        mh_engine_advance_pure(ep->wf, first, 1, j->now_ms, &res, &info) != MH_OK ||
+        res.n_events == 0)
+        goto out;
+    rc = mh_buf_append_str(b, ",\"more\":[");
+    for (size_t i = 0; i < res.n_events && rc == MH_OK; i++) {
+        json_t *row = mh_engine_event_row(&res.events[i]);
+        char *text = json_dumps(row, JSON_COMPACT);
+        json_decref(row);
+        if (text == NULL) {
+            rc = MH_ENOMEM;
+            break;
+        }
+        if (i > 0)
+            rc = mh_buf_append_str(b, ",");
+        if (rc == MH_OK)
+            rc = mh_buf_append_str(b, text);
+        free(text);
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, "]");
+    const struct mh_event *last = &res.events[res.n_events - 1];
+    char hash[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(last->hash, MH_ENGINE_HASH_LEN, hash);
+    row_str(b, &rc, ",\"status\":", mh_engine_run_status_name(res.status));
+    row_int(b, &rc, ",\"last_seq\":", last->seq);
+    row_str(b, &rc, ",\"last_hash\":", hash);
+    for (size_t i = 0; i < res.n_actions && rc == MH_OK; i++) {
+        const struct mh_engine_action *a = &res.actions[i];
+        if (a->kind != MH_ACTION_FINISHED)
+            continue;
+        px->is_finished = true;
+        if (a->output) {
+            char *o = json_dumps(a->output, JSON_COMPACT | JSON_ENCODE_ANY);
+            row_raw(b, &rc, ",\"output\":", o, o ? strlen(o) : 0);
+            free(o);
+        }
+        if (a->error)
+            row_str(b, &rc, ",\"error\":", json_string_value(json_object_get(a->error, "message")));
+    }
+    if (rc == MH_OK && ep->responds) {
+        json_t *resp = mh_engine_response_of(ep->wf, res.events, res.n_events);
+        px->response = resp ? json_deep_copy(resp) : NULL;
+    }
+out:
+    mh_engine_result_cleanup(&res);
+    return rc;
+}
+
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
-                       bool key_used, struct mh_err_info *info)
+                       bool key_used, bool with_prefix, struct prefix *px, struct mh_err_info *info)
 {
     const struct mh_intake_request *rq = j->rq;
     struct mh_event ev = {0};
@@ -528,6 +605,8 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
         row_str(&b, &rc, ",\"blob_hash\":", j->body_hash_hex);
     }
     row_raw(&b, &rc, ",\"payload\":", payload_json, payload_len);
+    if (rc == MH_OK && with_prefix)
+        rc = add_prefix(ep, j, &ev, &b, px);
     row_raw(&b, &rc, "}", NULL, 0);
     if (rc == MH_OK)
         text = mh_buf_steal(&b, NULL);
@@ -558,7 +637,12 @@ struct pending {
     const struct mh_intake_waiter *waiter; /* NULL: nobody waits (sync use) */
     bool is_queued;                        /* the waiter's suspend was called */
     bool is_nonblocking; /* on a thread that must not wait on the database (rq->is_nonblocking) */
+    struct prefix px;    /* what the intake decided of the run itself */
+    struct mh_intake__wait wait; /* registered while is_waiting */
+    bool is_waiting;
 };
+
+static void answered(struct mh_intake__wait *w);
 
 static bool advance(struct pending *p);
 static enum mh_intake__quota take_place(struct pending *p);
@@ -591,7 +675,10 @@ static bool record(struct pending *p)
     /* The key's last use is written by at most one delivery a minute (migration 0026). */
     p->item.notes_key_use =
         p->j.verified.key && mh_intake__key_note_use(p->j.verified.key, p->j.now_ms);
-    char *row = build_row(p->ep, &p->j, p->item.run_id, p->item.notes_key_use, &info);
+    json_decref(p->px.response);
+    p->px = (struct prefix){0};
+    char *row = build_row(p->ep, &p->j, p->item.run_id, p->item.notes_key_use,
+                          p->in->pure_prefix || p->ep->responds, &p->px, &info);
     if (row == NULL) {
         res->status = 500;
         res->body = error_body(rq->request_id, "internal", "internal error");
@@ -611,6 +698,14 @@ static bool record(struct pending *p)
         if (p->waiter->suspend)
             p->waiter->suspend(p->waiter->ctx);
     }
+    /* An answer still to come from a worker: listen for it from before the commit, so that a
+     * worker quick enough to record it before the commit is confirmed is not missed. */
+    if (p->ep->responds && p->px.response == NULL && !p->px.is_finished && p->ep->has_respond) {
+        p->wait = (struct mh_intake__wait){.on_ready = answered};
+        snprintf(p->wait.run_id, sizeof(p->wait.run_id), "%s", p->item.run_id);
+        mh_intake__wait_register(p->in->waits, &p->wait);
+        p->is_waiting = true;
+    }
     /* From here on `p` belongs to the committer, which may finish it before this returns, and
      * whose thread may wait (to judge it again on a reloaded endpoint). */
     p->is_nonblocking = false;
@@ -627,10 +722,26 @@ static void committed(struct mh_intake__item *item)
     free((char *)item->row_json);
     item->row_json = NULL;
     release_place(p, item->outcome == MH_INTAKE__ACCEPTED);
+    if (p->is_waiting && item->outcome != MH_INTAKE__ACCEPTED) {
+        mh_intake__wait_cancel(p->in->waits, &p->wait);
+        p->is_waiting = false;
+    }
     switch (item->outcome) {
     case MH_INTAKE__ACCEPTED:
-        res->status = 202;
         snprintf(res->run_id, sizeof(res->run_id), "%s", item->run_id);
+        if (p->px.response) {
+            /* Decided in the transaction that recorded the delivery: answered at once. */
+            res->status = (int)json_integer_value(json_object_get(p->px.response, "status"));
+            res->response = p->px.response;
+            p->px.response = NULL;
+            break;
+        }
+        if (p->is_waiting) {
+            /* The answer comes from a worker, or the deadline passes (answered()). */
+            mh_intake__wait_arm(p->in->waits, &p->wait, p->ep->response_timeout_ms);
+            return;
+        }
+        res->status = 202;
         res->body =
             json_pack("{s:s, s:s}", "run_id", item->run_id, "delivery_id", p->j.delivery_id);
         break;
@@ -717,6 +828,26 @@ static void release_place(struct pending *p, bool is_recorded)
     mh_intake__quota_settle(p->in->quotas, p->ep->project_id, is_recorded);
 }
 
+/* On the waits' thread: the run's respond step answered, the run ended, or the endpoint's
+ * response timeout passed (then, as when the run ended without an answer, 202 and the run id:
+ * the delivery is recorded either way). */
+static void answered(struct mh_intake__wait *w)
+{
+    struct pending *p = (struct pending *)((char *)w - offsetof(struct pending, wait));
+    struct mh_intake_result *res = p->res;
+    p->is_waiting = false;
+    if (w->response) {
+        res->status = (int)json_integer_value(json_object_get(w->response, "status"));
+        res->response = w->response;
+        w->response = NULL;
+    } else {
+        res->status = 202;
+        res->body =
+            json_pack("{s:s, s:s}", "run_id", p->item.run_id, "delivery_id", p->j.delivery_id);
+    }
+    finish(p);
+}
+
 /* Judges the delivery on p->ep and records it: true when `res` is final, false when the
  * delivery is queued for its group commit. */
 static bool advance(struct pending *p)
@@ -793,7 +924,7 @@ static void count_outcome(const struct mh_intake_result *res)
 {
     if (res->must_wait)
         return; /* nothing decided yet: received again on a thread that may wait */
-    if (res->status == 202) {
+    if (res->status == 202 || res->response) {
         mh_metrics_delivery(MH_MD_ACCEPTED);
     } else if (res->status == 200) {
         mh_metrics_delivery(MH_MD_DUPLICATE);
@@ -815,8 +946,9 @@ static void finish(struct pending *p)
                    "endpoint %s: answered %d, %zu body bytes%s%s", hint, p->res->status,
                    p->rq->body_len, p->res->run_id[0] ? ", run " : "", p->res->run_id);
     }
-    if (p->res->status == 202)
+    if (p->res->status == 202 || p->res->response)
         snprintf(p->res->delivery_id, sizeof(p->res->delivery_id), "%s", p->j.delivery_id);
+    json_decref(p->px.response);
     json_decref(p->v.schema_errors);
     json_decref(p->j.headers);
     json_decref(p->j.body_value);

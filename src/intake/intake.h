@@ -44,6 +44,8 @@ struct mh_intake_opts {
     /* A COMMIT whose answer was lost: how long to try to find out whether it committed before
      * answering 503 (docs/webhooks.md); 0 answers 503 at once. */
     int doubt_wait_ms;
+    /* Decide a new run's pure first steps in the delivery's transaction (intake_pure_prefix). */
+    bool pure_prefix;
     /* Bytes of refused bodies kept for replay per project (docs/webhooks.md); 0: none. */
     long refused_body_quota_bytes;
     /* The server's resource limits per project, for projects that set none (0: unlimited):
@@ -108,7 +110,20 @@ struct mh_intake_result {
      * database (an endpoint not cached, or a refusal to confirm on a fresh copy). Receive the
      * delivery again, on a thread that may wait. */
     bool must_wait;
+    /* New, or NULL: the answer a respond step computed, {"status", "headers": {name: value},
+     * "body"?} (an endpoint in response mode "respond"); `status` is its status and `body` is
+     * NULL. Send it with mh_intake_response_render. */
+    json_t *response;
 };
+
+/*
+ * The bytes of a respond step's answer `response`: *content_type (borrowed from `response`, or
+ * a static string) and *body (new, free(); NULL when there is none, *len 0). A string body with
+ * a content-type header is sent as it is; any other body as JSON (application/json unless the
+ * headers name a type).
+ */
+void mh_intake_response_render(json_t *response, const char **content_type, char **body,
+                               size_t *len);
 
 /*
  * Judges and records one delivery; fills `res` (status 202, 200 for a duplicate, or a 4xx/5xx

@@ -79,6 +79,14 @@ struct mh_intake__endpoint {
     size_t nkeys;
     /* Why the endpoint cannot verify (a key that does not open, no KEK); NULL when it can. */
     char *broken;
+    /* The started version compiled (NULL: none, or it does not compile): the intake decides a
+     * new run's pure prefix with it. */
+    struct mh_wf *wf;
+    bool has_respond; /* wf has a respond node */
+    /* response_mode "respond": answer with the run's respond step, waiting at most
+     * response_timeout_ms for it. */
+    bool responds;
+    int response_timeout_ms;
 };
 
 struct mh_intake__endpoint *mh_intake__endpoint_ref(struct mh_intake__endpoint *ep);
@@ -283,6 +291,33 @@ void mh_intake__quota_forget(struct mh_intake__quotas *q, const char *project_id
 
 /* ---- The intake ---------------------------------------------------------------------------- */
 
+/* ---- Answers of respond steps (respond.c) ------------------------------------------------ */
+
+/* A delivery that waits for its run's respond step: registered before its commit (so that an
+ * answer a worker records right after the commit is not missed), armed after it. */
+struct mh_intake__wait {
+    char run_id[37];
+    int64_t deadline_ms; /* monotonic; 0 until armed */
+    json_t *response;    /* the answer, once a worker recorded it */
+    bool is_finished;    /* the run ended (without an answer, if response is NULL) */
+    bool is_armed;
+    /* Called once, on the waiter thread or a worker's, when the answer came, the run ended or
+     * the deadline passed. */
+    void (*on_ready)(struct mh_intake__wait *w);
+    struct mh_intake__wait *next;
+};
+
+struct mh_intake__waits;
+MH_MUSTCHECK enum mh_err mh_intake__waits_start(struct mh_intake *in,
+                                                struct mh_intake__waits **out);
+/* Answers every armed wait (as at its deadline) and stops the thread. */
+void mh_intake__waits_stop(struct mh_intake__waits *ws);
+void mh_intake__wait_register(struct mh_intake__waits *ws, struct mh_intake__wait *w);
+/* Forgets a registered wait that will not be armed (its commit failed). */
+void mh_intake__wait_cancel(struct mh_intake__waits *ws, struct mh_intake__wait *w);
+/* After the commit: waits at most timeout_ms; on_ready may be called before this returns. */
+void mh_intake__wait_arm(struct mh_intake__waits *ws, struct mh_intake__wait *w, int timeout_ms);
+
 struct mh_intake {
     struct mh_db_pool *pool;
     /* The committers': when no other thread takes from it, nothing else that waits on the
@@ -292,6 +327,7 @@ struct mh_intake {
     const struct mh_secrets *secrets;
     long max_body_bytes;
     int doubt_wait_ms;
+    bool pure_prefix;
     long refused_body_quota_bytes;
     struct mh_intake__cache *cache;
     struct mh_intake__rates *rates;
@@ -301,6 +337,7 @@ struct mh_intake {
     struct mh_intake__committer *gc;
     struct mh_intake__dlog *dlog;
     struct mh_intake__quotas *quotas;
+    struct mh_intake__waits *waits;
 };
 
 #endif

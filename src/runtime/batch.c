@@ -82,6 +82,9 @@ struct plan {
     /* The http_calls to send once the batch has committed, their secrets resolved: */
     struct mh_runtime__send *sends;
     size_t nsends;
+    /* A respond step's answer among res.events (borrowed), looked for only while the intake
+     * waits for answers (rt->respond_watch). */
+    json_t *response;
 };
 
 struct step_obs {
@@ -207,6 +210,8 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
         goto out;
     p->wake = p->res.next_wake_ms;
+    if (atomic_load(&rt->respond_watch) > 0)
+        p->response = mh_engine_response_of(wf, p->res.events, p->res.n_events);
     if (mh_metrics_is_enabled())
         note_steps(wf, events, n, p);
     for (size_t i = 0; i < p->res.n_actions; i++) {
@@ -456,6 +461,12 @@ static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__
         mh_runtime__inflight_forget(rt, rep->key);
     for (size_t i = 0; i < p->nsends; i++)
         mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
+    if ((p->response || p->is_finished) && atomic_load(&rt->respond_watch) > 0) {
+        pthread_mutex_lock(&rt->mu);
+        if (rt->respond_fn)
+            rt->respond_fn(rt->respond_ctx, j->run_id, p->response, p->is_finished);
+        pthread_mutex_unlock(&rt->mu);
+    }
 }
 
 /* Resolves, in the batch's transaction, what the http_calls of `p` need to be sent: those the

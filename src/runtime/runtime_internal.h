@@ -63,6 +63,11 @@ struct mh_engine_runtime {
     json_t *orphans; /* [[job id, attempts]...] to hand back once the database answers (mu) */
     struct mh_runtime__report *parked; /* reports to apply again once the database answers (mu) */
     struct mh_breakers *breakers;      /* writes breaker openings and closings (breaker_events) */
+    /* Who waits for respond steps (the intake, mh_engine_runtime_on_respond), and how many runs
+     * it waits for: while none, a batch does not look for answers. */
+    mh_engine_respond_fn respond_fn; /* mu */
+    void *respond_ctx;               /* mu */
+    _Atomic int respond_watch;
 };
 
 /* A claimed job (or, for a report, the run it concerns). */

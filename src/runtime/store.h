@@ -36,26 +36,38 @@ struct mh_run_start {
 /*
  * How a run starts in the database, written once for the two paths that start runs
  * (mh_engine_run_create here, one at a time; the intake's group commit, many per statement):
- * CTEs `r` (the runs rows, queued), `e` (their run_started events, seq 1) and `j` (their
- * advance jobs, due now), reading a CTE named `ok` that has MH_RUNTIME_RUN_COLUMNS (a
- * jsonb_to_recordset of rows {run_id, workflow_id, version_id, version (0 for a draft), is_test,
- * parent_run_id, delivery_id, at_ms, type, payload, hash (hex)}: the first event as the engine
- * sealed it), with the project's id in $2. Ends with "), " so the statement may go on.
+ * CTEs `r` (the runs rows), `e` (their events: run_started at seq 1, then any the intake decided
+ * in the same transaction) and `j` (the advance jobs of runs not finished, due now), reading a
+ * CTE named `ok` that has MH_RUNTIME_RUN_COLUMNS (a jsonb_to_recordset of rows {run_id,
+ * workflow_id, version_id, version (0 for a draft), is_test, parent_run_id, delivery_id, at_ms,
+ * type, payload, hash (hex)}: the first event as the engine sealed it; and optionally the run's
+ * pure prefix (mh_engine_advance_pure): `more`, its events as mh_engine_event_row objects,
+ * `status`, `last_seq`, `last_hash` (hex), `output` and `error` (the message) of the run after
+ * them), with the project's id in $2. Ends with "), " so the statement may go on.
  */
 #define MH_RUNTIME_RUN_COLUMNS                                                                     \
     "run_id uuid, workflow_id uuid, version_id uuid, version int, is_test boolean, "               \
-    "parent_run_id uuid, delivery_id uuid, at_ms bigint, type text, payload jsonb, hash text"
+    "parent_run_id uuid, delivery_id uuid, at_ms bigint, type text, payload jsonb, hash text, "    \
+    "more jsonb, status text, last_seq int, last_hash text, output jsonb, error text"
 #define MH_RUNTIME_RUN_INSERT_CTES                                                                 \
     "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
-    "parent_run_id, delivery_id, created_at, last_seq, last_hash) SELECT run_id, $2::uuid, "       \
+    "parent_run_id, delivery_id, created_at, last_seq, last_hash, status, started_at, "            \
+    "finished_at, output, error) SELECT run_id, $2::uuid, "                                        \
     "workflow_id, version_id, nullif(version, 0), is_test, parent_run_id, delivery_id, "           \
-    "'epoch'::timestamptz + at_ms * interval '1 millisecond', 1, decode(hash, 'hex') FROM ok "     \
-    "RETURNING id, created_at), "                                                                  \
-    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, payload, at, hash) " \
-    "SELECT r.id, r.created_at, 1, $2::uuid, ok.type, ok.payload, r.created_at, "                  \
-    "decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id RETURNING 1), "                     \
+    "'epoch'::timestamptz + at_ms * interval '1 millisecond', coalesce(last_seq, 1), "             \
+    "decode(coalesce(last_hash, hash), 'hex'), coalesce(status, 'queued'), CASE WHEN last_seq > "  \
+    "1 THEN now() END, CASE WHEN status IN ('succeeded', 'failed') THEN now() END, output, error " \
+    "FROM ok RETURNING id, created_at, status), "                                                  \
+    "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, attempt, "  \
+    "payload, at, hash) SELECT r.id, r.created_at, 1, $2::uuid, ok.type, NULL, NULL, ok.payload, " \
+    "r.created_at, decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id UNION ALL SELECT "    \
+    "r.id, r.created_at, (x->>'seq')::int, $2::uuid, x->>'type', nullif(x->>'node_id', ''), "      \
+    "nullif((x->>'attempt')::int, 0), coalesce(x->'payload', '{}'), 'epoch'::timestamptz + "       \
+    "(x->>'at_ms')::bigint * interval '1 millisecond', decode(x->>'hash', 'hex') FROM ok JOIN r "  \
+    "ON r.id = ok.run_id, jsonb_array_elements(ok.more) x WHERE ok.more IS NOT NULL RETURNING "    \
+    "1), "                                                                                         \
     "j AS (INSERT INTO jobs (project_id, run_id, kind) SELECT $2::uuid, r.id, 'advance' FROM r "   \
-    "RETURNING 1), "
+    "WHERE r.status IN ('queued', 'running') RETURNING 1), "
 
 /*
  * Starts a run: inserts the runs row (queued), its run_started event (seq 1, hash-chained) and
@@ -164,6 +176,19 @@ void mh_engine_runtime_wake(struct mh_engine_runtime *rt);
 MH_MUSTCHECK enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt,
                                                   const char *project_id, const char *run_id,
                                                   const char *reason);
+/*
+ * Called on a worker thread after a batch committed, for a run whose new events hold a respond
+ * step's answer (`response`, borrowed for the call; NULL when none) or that finished
+ * (`is_finished`). Must not block.
+ */
+typedef void (*mh_engine_respond_fn)(void *ctx, const char *run_id, json_t *response,
+                                     bool is_finished);
+/* Sets (or, with fn NULL, clears) the one respond listener; after clearing it is no longer
+ * called once this returns. NULL-tolerant. */
+void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn, void *ctx);
+/* Counts runs the listener waits for (delta +1 or -1): while none, batches skip the search. */
+void mh_engine_runtime_respond_watch(struct mh_engine_runtime *rt, int delta);
+
 /* Stops claiming, waits for the jobs being processed, hands the claimed-but-unstarted ones back
  * (releasing their leases) and stops the threads. NULL-tolerant. */
 void mh_engine_runtime_stop(struct mh_engine_runtime *rt);

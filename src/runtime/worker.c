@@ -298,6 +298,22 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
     return MH_OK;
 }
 
+void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn, void *ctx)
+{
+    if (rt == NULL)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    rt->respond_fn = fn;
+    rt->respond_ctx = ctx;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void mh_engine_runtime_respond_watch(struct mh_engine_runtime *rt, int delta)
+{
+    if (rt)
+        atomic_fetch_add(&rt->respond_watch, delta);
+}
+
 void mh_engine_runtime_wake(struct mh_engine_runtime *rt)
 {
     if (rt == NULL)

@@ -556,9 +556,10 @@ MH_TEST(batches_mixing_projects)
 
 MH_TEST(project_deletion_leaves_no_work)
 {
-    /* Without workers, an accepted webhook's run waits with its job. */
+    /* Without workers, an accepted webhook's run waits with its job (the intake leaves even the
+     * pure first steps to the workers here, or it would finish this one-transform run itself). */
     struct ienv e;
-    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    ienv_setup(&e, (const char *const[]){"--workers", "0", "--intake-pure-prefix=false", NULL});
     json_t *ep = ienv_endpoint(&e, "{\"rate_capacity\": 1000}");
     struct mh_it_resp r;
     MH_T_ASSERT_EQ(post(&e, jstr(ep, "public_id"), "application/json", NULL, "{}", 2, &r), 202);

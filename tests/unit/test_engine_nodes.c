@@ -24,6 +24,8 @@ static const struct {
                   "\"trigger.body\"}, \"sign\": {\"secret\": \"WHSEC\"}}"},
     {"for_each", "{\"items\": \"trigger.body.ids\", \"body\": {\"nodes\": [{\"id\": \"each\", "
                  "\"type\": \"transform\", \"config\": {\"expression\": \"item\"}}]}}"},
+    {"respond", "{\"status\": 201, \"headers\": {\"x-id\": \"{{ trigger.body.id }}\"}, "
+                "\"body\": \"trigger.body\"}"},
 };
 
 static const char *sample_of(const char *type)

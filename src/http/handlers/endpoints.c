@@ -38,7 +38,8 @@ static const char *const endpoint_sql =
     "SELECT e.id, e.project_id, e.workflow_id, e.public_id, '/hooks/' || e.public_id AS path, "
     "e.name, e.is_enabled, to_jsonb(e.methods) AS methods, e.pinned_version, e.verification, "
     "e.max_body_bytes, e.rate_capacity, e.rate_per_second, e.json_schema, "
-    "e.idempotency_retention_s, to_json(e.created_at) AS created_at, "
+    "e.idempotency_retention_s, e.response_mode, e.response_timeout_ms, "
+    "to_json(e.created_at) AS created_at, "
     "to_json(e.updated_at) AS updated_at FROM webhook_endpoints e "
     "WHERE e.project_id = $1 AND e.id = $2";
 
@@ -71,6 +72,8 @@ struct endpoint_input {
     double rate_per_second;
     json_t *json_schema;
     long retention_s;
+    const char *response_mode; /* NULL: keep (or "accept") */
+    long response_timeout_ms;
 };
 
 static json_t *endpoint_json(struct mh_api *api, const char *pid, const char *eid);
@@ -176,12 +179,20 @@ static char *pg_text_array(json_t *methods)
 /* Reads and checks the settable fields. Absent fields are NULL / -1 (keep, or default). */
 static bool read_input(struct mh_api *api, json_t *body, bool is_create, struct endpoint_input *in)
 {
-    static const char *const fields[] = {"name",          "is_enabled",
-                                         "methods",       "pinned_version",
-                                         "verification",  "max_body_bytes",
-                                         "rate_capacity", "rate_per_second",
-                                         "json_schema",   "idempotency_retention_s",
-                                         "key",           NULL};
+    static const char *const fields[] = {"name",
+                                         "is_enabled",
+                                         "methods",
+                                         "pinned_version",
+                                         "verification",
+                                         "max_body_bytes",
+                                         "rate_capacity",
+                                         "rate_per_second",
+                                         "json_schema",
+                                         "idempotency_retention_s",
+                                         "key",
+                                         "response_mode",
+                                         "response_timeout_ms",
+                                         NULL};
     struct mh_err_info info = MH_ERR_INFO_INIT;
     char methods[64];
     memset(in, 0, sizeof(*in));
@@ -189,6 +200,7 @@ static bool read_input(struct mh_api *api, json_t *body, bool is_create, struct 
     in->rate_capacity = -1;
     in->rate_per_second = -1;
     in->retention_s = -1;
+    in->response_timeout_ms = -1;
     if (!mh_api_only_fields(api, body, fields) ||
         !mh_api_string(api, body, "name", false, 0, 200, &in->name))
         return false;
@@ -228,8 +240,21 @@ static bool read_input(struct mh_api *api, json_t *body, bool is_create, struct 
     long server_max = mh_intake_max_endpoint_body(api->app->intake);
     if (!mh_api_int(api, body, "max_body_bytes", 1, server_max, &in->max_body_bytes) ||
         !mh_api_int(api, body, "rate_capacity", 1, MAX_RATE, &in->rate_capacity) ||
-        !mh_api_int(api, body, "idempotency_retention_s", 60, 31536000, &in->retention_s))
+        !mh_api_int(api, body, "idempotency_retention_s", 60, 31536000, &in->retention_s) ||
+        !mh_api_int(api, body, "response_timeout_ms", 100, 30000, &in->response_timeout_ms))
         return false;
+    json_t *mode = json_object_get(body, "response_mode");
+    if (mode && !json_is_null(mode)) {
+        in->response_mode = json_string_value(mode);
+        if (in->response_mode == NULL || (strcmp(in->response_mode, "accept") != 0 &&
+                                          strcmp(in->response_mode, "respond") != 0)) {
+            mh_http_respond_error(api->req, 422, "invalid",
+                                  "'response_mode' must be \"accept\" (202 once recorded) or "
+                                  "\"respond\" (the workflow's respond step)",
+                                  "/response_mode");
+            return false;
+        }
+    }
     json_t *rps = json_object_get(body, "rate_per_second");
     if (rps && !json_is_null(rps)) {
         double r = json_number_value(rps);
@@ -482,6 +507,8 @@ void mh_h_endpoints_create(struct mh_http_req *req, void *app)
     snprintf(cap, sizeof(cap), "%ld", in.rate_capacity > 0 ? in.rate_capacity : 100);
     snprintf(rps, sizeof(rps), "%.17g", in.rate_per_second > 0 ? in.rate_per_second : 50.0);
     snprintf(ret, sizeof(ret), "%ld", in.retention_s > 0 ? in.retention_s : 86400);
+    char rto[24];
+    snprintf(rto, sizeof(rto), "%ld", in.response_timeout_ms > 0 ? in.response_timeout_ms : 2500);
     methods = in.methods ? pg_text_array(in.methods) : mh_xstrdup("{POST}");
     char *vf = json_dumps(in.verification, JSON_COMPACT);
     char *schema = in.json_schema && !json_is_null(in.json_schema)
@@ -503,14 +530,17 @@ void mh_h_endpoints_create(struct mh_http_req *req, void *app)
                             cap,
                             rps,
                             schema,
-                            ret};
+                            ret,
+                            in.response_mode ? in.response_mode : "accept",
+                            rto};
     json_t *rows = mh_api_query(
         &api,
         "INSERT INTO webhook_endpoints (id, project_id, workflow_id, public_id, name, is_enabled, "
         "methods, pinned_version, verification, max_body_bytes, rate_capacity, rate_per_second, "
-        "json_schema, idempotency_retention_s) VALUES ($1, $2, $3, $4, $5, $6::boolean, "
-        "$7::text[], $8::int, $9::jsonb, $10::int, $11::int, $12::float8, $13::jsonb, $14::int)",
-        14, params);
+        "json_schema, idempotency_retention_s, response_mode, response_timeout_ms) VALUES ($1, "
+        "$2, $3, $4, $5, $6::boolean, $7::text[], $8::int, $9::jsonb, $10::int, $11::int, "
+        "$12::float8, $13::jsonb, $14::int, $15, $16::int)",
+        16, params);
     free(vf);
     free(schema);
     if (rows == NULL)
@@ -636,6 +666,9 @@ void mh_h_endpoints_update(struct mh_http_req *req, void *app)
         snprintf(rps, sizeof(rps), "%.17g", in.rate_per_second);
     if (in.retention_s > 0)
         snprintf(ret, sizeof(ret), "%ld", in.retention_s);
+    char rto[24] = "";
+    if (in.response_timeout_ms > 0)
+        snprintf(rto, sizeof(rto), "%ld", in.response_timeout_ms);
     if (in.pinned_version && !json_is_null(in.pinned_version))
         snprintf(pinned, sizeof(pinned), "%lld", (long long)json_integer_value(in.pinned_version));
     methods = in.methods ? pg_text_array(in.methods) : NULL;
@@ -656,7 +689,9 @@ void mh_h_endpoints_update(struct mh_http_req *req, void *app)
                             rps[0] ? rps : NULL,
                             in.json_schema ? "1" : NULL,
                             schema,
-                            ret[0] ? ret : NULL};
+                            ret[0] ? ret : NULL,
+                            in.response_mode,
+                            rto[0] ? rto : NULL};
     if (!mh_api_query(&api,
                       "UPDATE webhook_endpoints SET name = coalesce($3, name), "
                       "is_enabled = coalesce($4::boolean, is_enabled), "
@@ -668,9 +703,11 @@ void mh_h_endpoints_update(struct mh_http_req *req, void *app)
                       "rate_per_second = coalesce($11::float8, rate_per_second), "
                       "json_schema = CASE WHEN $12::text IS NULL THEN json_schema "
                       "ELSE $13::jsonb END, "
-                      "idempotency_retention_s = coalesce($14::int, idempotency_retention_s) "
+                      "idempotency_retention_s = coalesce($14::int, idempotency_retention_s), "
+                      "response_mode = coalesce($15, response_mode), "
+                      "response_timeout_ms = coalesce($16::int, response_timeout_ms) "
                       "WHERE project_id = $1 AND id = $2",
-                      14, params))
+                      16, params))
         goto out;
     json_t *detail = json_deep_copy(body);
     json_object_del(detail, "json_schema");
@@ -1553,11 +1590,16 @@ void mh_h_endpoints_test(struct mh_http_req *req, void *app)
         run = json_incref(row);
         mh_api_close(&api);
     }
-    mh_http_respond_json(
-        req, 200,
-        json_pack("{s:{s:s, s:o}, s:{s:i, s:O}, s:o}", "request", "content_type", ct, "headers",
-                  sent ? json_incref(sent) : json_object(), "response", "status", res.status,
-                  "body", res.body ? res.body : json_null(), "run", run ? run : json_null()));
+    mh_http_respond_json(req, 200,
+                         json_pack("{s:{s:s, s:o}, s:{s:i, s:O}, s:o}", "request", "content_type",
+                                   ct, "headers", sent ? json_incref(sent) : json_object(),
+                                   "response", "status", res.status, "body",
+                                   res.body       ? res.body
+                                   : res.response ? (json_object_get(res.response, "body")
+                                                         ? json_object_get(res.response, "body")
+                                                         : json_null())
+                                                  : json_null(),
+                                   "run", run ? run : json_null()));
     run = NULL;
     goto done;
 out:

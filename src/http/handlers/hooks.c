@@ -6,6 +6,8 @@
  * a signature or logs a header. The route is first in the table: it is the hot path.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 
 #include "http/app.h"
 #include "http/handlers/handlers.h"
@@ -55,6 +57,25 @@ static void answer(struct mh_http_req *req, struct mh_intake_result *res)
         mh_http_set_header(req, "Allow", res->allow);
     if (res->status == 413)
         mh_http_set_header(req, "Connection", "close");
+    if (res->response) {
+        /* A respond step's answer (docs/webhooks.md): its headers (checked at save), its body,
+         * and the run's id for whoever needs to follow it. */
+        const char *name, *ct = NULL;
+        char *bytes = NULL;
+        size_t len = 0;
+        json_t *v;
+        json_object_foreach(json_object_get(res->response, "headers"), name, v)
+        {
+            if (strcasecmp(name, "content-type") != 0)
+                mh_http_set_header(req, name, json_string_value(v));
+        }
+        mh_http_set_header(req, "X-MeshHook-Run-Id", res->run_id);
+        mh_intake_response_render(res->response, &ct, &bytes, &len);
+        mh_http_respond_raw(req, res->status, ct, bytes ? bytes : "", len);
+        free(bytes);
+        mh_intake_result_cleanup(res);
+        return;
+    }
     mh_http_respond_json(req, res->status, res->body);
     res->body = NULL;
     mh_intake_result_cleanup(res);

@@ -240,6 +240,9 @@ export interface Endpoint {
   rate_per_second: number;
   json_schema: unknown;
   idempotency_retention_s: number;
+  /** accept: 202 once recorded; respond: the run's respond node answers (docs/webhooks.md). */
+  response_mode: 'accept' | 'respond';
+  response_timeout_ms: number;
   created_at: string;
   updated_at: string;
   keys: EndpointKey[];
