@@ -93,6 +93,7 @@ const struct mh_node_type mh_engine__node_for_each = {
     .replay = replay,
     .error_expr = error_expr,
     .check_stand_in = mh_engine__node_stand_in_none,
+    .recorded_stand_in = mh_engine__node_recorded_none,
     .secret_refs = secret_refs,
 };
 

@@ -114,6 +114,7 @@ const struct mh_node_type mh_engine__node_respond = {
     .replay = mh_engine__replay_pure,
     .error_expr = error_expr,
     .check_stand_in = mh_engine__node_stand_in_none,
+    .recorded_stand_in = mh_engine__node_recorded_none,
     .secret_refs = mh_engine__node_secret_refs_none,
 };
 
