@@ -18,6 +18,14 @@ CREATE TABLE instances (
 -- No index on heartbeat_at: the table holds a row per running server, scanned whole, and a
 -- beat then stays a heap-only update.
 REVOKE ALL ON instances FROM PUBLIC;
+-- Like every table: row-level security forced, the owner's policy the only one (the functions
+-- below run as the owner).
+ALTER TABLE instances ENABLE ROW LEVEL SECURITY;
+ALTER TABLE instances FORCE ROW LEVEL SECURITY;
+DO $$ BEGIN
+    EXECUTE format('CREATE POLICY instances_owner ON instances TO %I USING (true) WITH CHECK (true)',
+                   current_user);
+END $$;
 
 -- Records that instance `p_id` is alive now, forgets instances silent for an hour, and returns
 -- how many instances serving webhooks are alive (this one included when it serves them): those

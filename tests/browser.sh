@@ -113,7 +113,8 @@ if ! "$BIN" migrate >"$TMP/browser-migrate.log" 2>&1; then
     exit 1
 fi
 
-# A second database served by an API-only instance (`--workers 0`, the split deployment of
+# A second database served by an API-only instance (`--workers 0`, and no pure prefix decided in
+# the intake, so that a run waits queued for its first step; the split deployment of
 # docs/operations.md): a run it accepts stays queued until the test starts a server with workers
 # on that database (run-detail.spec.ts), so the run page's queued state can be seen.
 split_db="${db}_split"
@@ -140,7 +141,7 @@ server=$!
 split_port=$(sh scripts/free-port.sh)
 split_log="$TMP/browser-api-only-server.log"
 MESHHOOK_DATABASE_URL=$SPLIT_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL=$SPLIT_ADMIN_URL "$BIN" serve --port "$split_port" \
-    --bind-address 127.0.0.1 --allow-signup --workers 0 >"$split_log" 2>&1 &
+    --bind-address 127.0.0.1 --allow-signup --workers 0 --intake-pure-prefix=false >"$split_log" 2>&1 &
 split_server=$!
 stop_server() {
     local rc=0

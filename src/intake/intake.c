@@ -77,7 +77,16 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
 struct prefix {
     json_t *response; /* new: a respond step's answer, for an endpoint in respond mode */
     bool is_finished; /* the run ended inside the prefix */
+    /* What /metrics counts once the row is committed, as a worker counts its batch: the run
+     * started (the prefix decided a step), the steps' node types (metrics slots; decided in no
+     * time), and how the run ended when it did. */
+    bool is_started;
+    enum mh_metrics_run_status finished;
+    unsigned *step_nodes; /* owned */
+    size_t n_steps;
 };
+static void prefix_reset(struct prefix *px);
+static void prefix_count(const struct prefix *px);
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        bool key_used, bool with_prefix, struct prefix *px,
                        struct mh_err_info *info);
@@ -501,6 +510,13 @@ static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct
         res.n_events == 0)
         goto out;
     rc = mh_buf_append_str(b, ",\"more\":[");
+    px->is_started = true;
+    px->step_nodes = mh_metrics_is_enabled() ? mh_xcalloc(res.n_events, sizeof(unsigned)) : NULL;
+    for (size_t i = 0; i < res.n_events && px->step_nodes != NULL; i++)
+        if (strcmp(res.events[i].type, MH_EV_STEP_SUCCEEDED) == 0 ||
+            strcmp(res.events[i].type, MH_EV_STEP_FAILED) == 0)
+            px->step_nodes[px->n_steps++] =
+                mh_metrics_node_of(mh_engine_wf_node_type(ep->wf, res.events[i].node_id));
     for (size_t i = 0; i < res.n_events && rc == MH_OK; i++) {
         json_t *row = mh_engine_event_row(&res.events[i]);
         char *text = json_dumps(row, JSON_COMPACT);
@@ -528,6 +544,9 @@ static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct
         if (a->kind != MH_ACTION_FINISHED)
             continue;
         px->is_finished = true;
+        px->finished = a->status == MH_RUN_SUCCEEDED  ? MH_MR_SUCCEEDED
+                       : a->status == MH_RUN_CANCELED ? MH_MR_CANCELED
+                                                      : MH_MR_FAILED;
         if (a->output) {
             char *o = json_dumps(a->output, JSON_COMPACT | JSON_ENCODE_ANY);
             row_raw(b, &rc, ",\"output\":", o, o ? strlen(o) : 0);
@@ -675,8 +694,7 @@ static bool record(struct pending *p)
     /* The key's last use is written by at most one delivery a minute (migration 0026). */
     p->item.notes_key_use =
         p->j.verified.key && mh_intake__key_note_use(p->j.verified.key, p->j.now_ms);
-    json_decref(p->px.response);
-    p->px = (struct prefix){0};
+    prefix_reset(&p->px);
     char *row = build_row(p->ep, &p->j, p->item.run_id, p->item.notes_key_use,
                           p->in->pure_prefix || p->ep->responds, &p->px, &info);
     if (row == NULL) {
@@ -714,6 +732,25 @@ static bool record(struct pending *p)
 }
 
 /* On a committer thread: the transaction holding the delivery has committed or failed. */
+static void prefix_reset(struct prefix *px)
+{
+    json_decref(px->response);
+    free(px->step_nodes);
+    *px = (struct prefix){0};
+}
+
+/* Counts a committed prefix in /metrics, as the workers count what they commit. */
+static void prefix_count(const struct prefix *px)
+{
+    if (!px->is_started)
+        return;
+    mh_metrics_run_started();
+    for (size_t i = 0; i < px->n_steps; i++)
+        mh_metrics_step(px->step_nodes[i], 0);
+    if (px->is_finished)
+        mh_metrics_run_finished(px->finished);
+}
+
 static void committed(struct mh_intake__item *item)
 {
     struct pending *p = (struct pending *)((char *)item - offsetof(struct pending, item));
@@ -729,6 +766,7 @@ static void committed(struct mh_intake__item *item)
     switch (item->outcome) {
     case MH_INTAKE__ACCEPTED:
         snprintf(res->run_id, sizeof(res->run_id), "%s", item->run_id);
+        prefix_count(&p->px);
         if (p->px.response) {
             /* Decided in the transaction that recorded the delivery: answered at once. */
             res->status = (int)json_integer_value(json_object_get(p->px.response, "status"));
@@ -948,7 +986,7 @@ static void finish(struct pending *p)
     }
     if (p->res->status == 202 || p->res->response)
         snprintf(p->res->delivery_id, sizeof(p->res->delivery_id), "%s", p->j.delivery_id);
-    json_decref(p->px.response);
+    prefix_reset(&p->px);
     json_decref(p->v.schema_errors);
     json_decref(p->j.headers);
     json_decref(p->j.body_value);

@@ -105,7 +105,7 @@ static enum mh_err parse_field(const char *expr, size_t start, size_t end,
     size_t i = start;
     *bits = 0;
     for (;;) {
-        int lo, hi;
+        int lo = 0, hi = 0;
         bool is_range = false;
         size_t item = i;
         if (i < end && expr[i] == '*') {

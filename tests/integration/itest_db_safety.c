@@ -442,8 +442,9 @@ static void deliver_and_finish(struct ienv *e, const char *pub)
 MH_TEST(a_worker_takes_back_its_job_when_the_database_returns)
 {
     struct ienv e;
-    /* A lease far longer than the test waits: only taking the job back can finish the run. */
-    const char *args[] = {"--job-lease-ms", "120000", NULL};
+    /* A lease far longer than the test waits: only taking the job back can finish the run. The
+     * intake decides no pure prefix, so the run is the workers' from its first step. */
+    const char *args[] = {"--job-lease-ms", "120000", "--intake-pure-prefix=false", NULL};
     setup_faulty(&e, args);
     json_t *ep = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"none\"}}");
     const char *pub = jstr(ep, "public_id");

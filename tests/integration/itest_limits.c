@@ -60,8 +60,9 @@ static long send_one(struct ienv *e, const char *public_id, const char *refusal_
 MH_TEST(runs_in_flight_limit_refuses_with_429_and_a_raised_limit_accepts_again)
 {
     struct ienv e;
-    /* No workers: runs stay queued, in flight. */
-    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    /* No workers, and no pure prefix decided in the intake (which would finish these pure
+     * runs in the transaction that records them): runs stay queued, in flight. */
+    ienv_setup(&e, (const char *const[]){"--workers", "0", "--intake-pure-prefix=false", NULL});
     json_t *ep = ienv_endpoint(&e, "{}");
     const char *pub = jstr(ep, "public_id");
     const char *pp[] = {e.project};

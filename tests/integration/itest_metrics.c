@@ -381,7 +381,9 @@ MH_TEST(log_levels_per_module_and_request_id)
     ienv_stop(&e);
 
     /* The other way round: the engine's debug lines, and none of the intake's. */
-    const char *engine_debug[] = {"--log-level", "engine=debug", "--log-format", "text", NULL};
+    /* The run's steps are the workers' (no pure prefix decided in the intake). */
+    const char *engine_debug[] = {
+        "--log-level", "engine=debug", "--log-format", "text", "--intake-pure-prefix=false", NULL};
     ienv_setup(&e, engine_debug);
     ep = ienv_endpoint(&e, "{\"name\": \"logs\"}");
     MH_T_ASSERT_EQ(hook_status(&e, jstr(ep, "public_id"), h, "{}"), 202);

@@ -62,7 +62,7 @@ static json_t *get_run(struct ienv *e, const char *run)
 
 static json_t *wait_finished(struct ienv *e, const char *run)
 {
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 600; i++) {
         json_t *r = get_run(e, run);
         const char *s = json_string_value(json_object_get(r, "status"));
         if (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0)
@@ -70,7 +70,10 @@ static json_t *wait_finished(struct ienv *e, const char *run)
         json_decref(r);
         mh_it_sleep_ms(50);
     }
-    mh_t_fail(__FILE__, __LINE__, "run %s did not finish", run);
+    char *log = mh_it_server_log(&e->s);
+    size_t len = log ? strlen(log) : 0;
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish; the server's log ends:\n%s", run,
+              log ? log + (len > 4000 ? len - 4000 : 0) : "(none)");
 }
 
 static void assert_replays_clean(struct ienv *e, const char *run)
@@ -213,7 +216,8 @@ static void slow_then_fast(void *ctx, const struct mh_mock_request *req, struct 
 
 #define CALL_THEN_RESPOND                                                                          \
     "{\"nodes\": [{\"id\": \"score\", \"type\": \"http_call\", \"config\": {\"url\": "             \
-    "\"http://127.0.0.1:%d/%s\"}}, {\"id\": \"answer\", \"type\": \"respond\", \"config\": "       \
+    "\"http://127.0.0.1:%d/%s\", \"timeout_ms\": 4000}}, {\"id\": \"answer\", \"type\": "          \
+    "\"respond\", \"config\": "                                                                    \
     "{\"status\": 201, \"body\": \"steps.score.output.body\"}}], \"edges\": [{\"from\": "          \
     "\"score\", \"to\": \"answer\"}]}"
 

@@ -213,7 +213,7 @@ static enum mh_err sql_as(const struct world *w, const char *uid, const char *sq
     return rc;
 }
 
-MH_TEST(node_types_list_the_five_types_with_schemas)
+MH_TEST(node_types_list_every_type_with_schemas)
 {
     struct world w;
     start(&w);
@@ -226,9 +226,11 @@ MH_TEST(node_types_list_the_five_types_with_schemas)
     j = as(&w, &a, "GET", "/api/node-types", NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     json_t *types = json_object_get(j, "types");
-    MH_T_ASSERT_EQ(json_array_size(types), 5);
-    static const char *const want[] = {"transform", "branch", "http_call", "delay", "terminate"};
-    for (size_t i = 0; i < 5; i++) {
+    static const char *const want[] = {"transform", "branch",   "http_call", "delay",
+                                       "terminate", "for_each", "respond"};
+    size_t n_want = sizeof(want) / sizeof(want[0]);
+    MH_T_ASSERT_EQ(json_array_size(types), n_want);
+    for (size_t i = 0; i < n_want; i++) {
         bool found = false;
         size_t k;
         json_t *t;

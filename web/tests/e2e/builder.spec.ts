@@ -214,7 +214,8 @@ test('undo and redo walk through the edits', async ({ page }) => {
   await dropNode(page, 'transform', 300, 150);
   await dropNode(page, 'delay', 300, 350);
   await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
-  await page.locator('.svelte-flow__pane').click({ position: { x: 20, y: 20 } });
+  // An empty spot of the canvas (the trigger card sits at its top left corner).
+  await page.locator('.svelte-flow__pane').click({ position: { x: 260, y: 24 } });
   await page.keyboard.press('Control+z');
   await expect(page.locator('.svelte-flow__node')).toHaveCount(1);
   await page.keyboard.press('Control+z');
