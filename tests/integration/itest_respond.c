@@ -165,7 +165,7 @@ MH_TEST(respond_mode_answers_with_the_respond_step)
 MH_TEST(pure_workflow_finishes_inside_the_intake_transaction)
 {
     struct ienv e;
-    const char *args[] = {"--workers", "0", NULL};
+    const char *args[] = {"--workers", "0", "--intake-pure-prefix=true", NULL};
     ienv_setup(&e, args);
     char wf[40];
     create_workflow(&e,
