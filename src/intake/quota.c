@@ -3,8 +3,8 @@
  * Resource limits per project on the intake (docs/operations.md, "Resource limits per
  * project"): runs in flight and stored bytes. A delivery must not count rows, so each project
  * this server receives for has an entry here: its effective limits and its usage as the
- * database last said (mh_limits_usage, migration 0033: the runs in flight are a counter that
- * triggers keep exact, the stored bytes the retention pass's measure), plus what this server
+ * database last said (mh_limits_usage, migration 0039: the runs in flight counted then, for a
+ * project with a runs limit; the stored bytes the retention pass's measure), plus what this server
  * itself reserved and recorded since. A refresher thread reads every active project's entry
  * again once a second (in one statement), sooner when a project is at a limit; a project seen
  * for the first time is read before its first delivery is judged, and the management API drops
@@ -146,7 +146,7 @@ static enum mh_err read_usage(struct mh_intake__quotas *q, json_t *ids, json_t *
                          "SELECT project_id, runs_limit, bytes_limit, runs_in_flight, "
                          "stored_bytes FROM mh_limits_usage(ARRAY(SELECT "
                          "jsonb_array_elements_text($1::jsonb)::uuid), $2::bigint, 0, "
-                         "$3::bigint)",
+                         "$3::bigint, false)",
                          3, params, rows, NULL, &info);
     mh_db_release(c);
     free(list);
