@@ -138,13 +138,21 @@ static long peak_rss_kib(pid_t pid)
     return kib;
 }
 
-/* The key-encryption key of the http_secret workload (a benchmark's, not a secret). */
+/* The key-encryption key of the http_secret workload (a benchmark's, not a secret), unless the
+ * caller names one in MESHHOOK_KEK (bench/observability shares its database, and the secrets
+ * sealed in it, with an intake server of its own). */
 #define BENCH_KEK "bench:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-/* Seals the project secret BENCH_TOKEN under BENCH_KEK and stores it, as the API would. */
+static const char *bench_kek(void)
+{
+    const char *kek = getenv("MESHHOOK_KEK");
+    return kek != NULL && kek[0] != '\0' ? kek : BENCH_KEK;
+}
+
+/* Seals the project secret BENCH_TOKEN under bench_kek() and stores it, as the API would. */
 static void add_secret(struct mh_db_conn *c, const char *project)
 {
-    const char *flags[] = {"--kek", BENCH_KEK, NULL};
+    const char *flags[] = {"--kek", bench_kek(), NULL};
     struct mh_config cfg;
     struct mh_secrets *s = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -294,7 +302,7 @@ int main(int argc, char **argv)
         setenv("MESHHOOK_DATABASE_URL", app, 1);
         setenv("MESHHOOK_ADMIN_DATABASE_URL", admin, 1);
         setenv("MESHHOOK_LOG_LEVEL", "warn", 1);
-        setenv("MESHHOOK_KEK", BENCH_KEK, 1);
+        setenv("MESHHOOK_KEK", BENCH_KEK, 0); /* unless the caller named one */
         /* The http workload's target is a mock on loopback, which http_call refuses by default;
          * an older binary ignores the variable. */
         setenv("MESHHOOK_OUTBOUND_ALLOWLIST", "127.0.0.1/32", 1);
