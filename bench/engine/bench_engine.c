@@ -179,14 +179,20 @@ int main(int argc, char **argv)
 {
     if (argc != 7) {
         fprintf(stderr,
-                "usage: bench_engine BIN ADMIN_URL APP_URL pure|http|http_secret RUNS WORKERS\n");
+                "usage: [FOREACH_ITEMS=20] bench_engine BIN ADMIN_URL APP_URL "
+                "pure|http|http_secret|foreach|foreach_http RUNS WORKERS\n");
         return 2;
     }
     const char *bin = argv[1], *admin = argv[2], *app = argv[3], *kind = argv[4];
     int runs = (int)strtol(argv[5], NULL, 10);
+    const char *fi = getenv("FOREACH_ITEMS");
+    int foreach_items = fi != NULL && fi[0] != '\0' ? (int)strtol(fi, NULL, 10) : 20;
     const char *workers = argv[6];
     bool has_secret = strcmp(kind, "http_secret") == 0;
-    bool is_http = has_secret || strcmp(kind, "http") == 0;
+    /* foreach / foreach_http: one for_each over the trigger's FOREACH_ITEMS items, its body two
+     * transforms or one http_call (concurrency 8); the line adds items_per_s. */
+    bool is_foreach = strcmp(kind, "foreach") == 0 || strcmp(kind, "foreach_http") == 0;
+    bool is_http = has_secret || strcmp(kind, "http") == 0 || strcmp(kind, "foreach_http") == 0;
     struct mh_mock *m = is_http ? mh_mock_start(target, NULL) : NULL;
     struct mh_db_conn *c = NULL;
     struct mh_err_info info = MH_ERR_INFO_INIT;
@@ -199,7 +205,30 @@ int main(int argc, char **argv)
                   "TRUNCATE alert_rules, alerts CASCADE; END IF; END $$",
                   0, NULL));
     json_t *def;
-    if (is_http) {
+    if (is_foreach) {
+        json_t *body;
+        if (is_http) {
+            char url[128];
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d/in", mh_mock_port(m));
+            body = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}], s:[]}", "nodes", "id",
+                             "call", "type", "http_call", "config", "url", url, "method", "POST",
+                             "body", "expression", "{order: trigger.body.order, line: index}",
+                             "edges");
+        } else {
+            body = json_pack("{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
+                             "nodes", "id", "price", "type", "transform", "config", "expression",
+                             "{sku: item.sku, qty: item.qty}", "id", "shape",
+                             "type", "transform", "config", "expression",
+                             "{sku: steps.price.output.sku, big: steps.price.output.qty > `3`}",
+                             "edges", "from", "price", "to", "shape");
+        }
+        def = json_pack("{s:[{s:s, s:s, s:{s:s, s:i, s:o}}, {s:s, s:s, s:{s:s}}], "
+                        "s:[{s:s, s:s}]}",
+                        "nodes", "id", "lines", "type", "for_each", "config", "items",
+                        "trigger.body.items", "concurrency", 8, "body", body, "id", "end", "type",
+                        "terminate", "config", "output", "length(steps.lines.output)", "edges",
+                        "from", "lines", "to", "end");
+    } else if (is_http) {
         char url[128];
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/in", mh_mock_port(m));
         def = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}, {s:s, s:s, s:{s:s}}], "
@@ -252,6 +281,13 @@ int main(int argc, char **argv)
         json_t *trigger =
             json_pack("{s:{s:i, s:i}, s:{}, s:{}, s:s}", "body", "order", i, "amount", 50 + i % 100,
                       "headers", "query", "received_at", "2026-01-01T00:00:00Z");
+        if (is_foreach) {
+            json_t *items = json_array();
+            for (int k = 0; k < foreach_items; k++)
+                json_array_append_new(items, json_pack("{s:s+, s:i}", "sku", "SKU-",
+                                                       k % 2 ? "odd" : "even", "qty", k % 5 + 1));
+            json_object_set_new(json_object_get(trigger, "body"), "items", items);
+        }
         struct mh_run_start rs = {.project_id = project,
                                   .workflow_id = wf,
                                   .version_id = vid,
@@ -347,11 +383,27 @@ int main(int argc, char **argv)
     double secs = json_real_value(json_object_get(r, "secs"));
     long long ok = json_integer_value(json_object_get(r, "ok"));
     printf("engine %-5s runs=%d succeeded=%lld seconds=%.2f runs_per_s=%.0f peak_rss_mib=%.1f "
-           "server_cpu_s=%.2f pg_cpu_s=%.2f cpu_us_per_run=%.0f/%.0f wal_bytes_per_run=%.0f\n",
+           "server_cpu_s=%.2f pg_cpu_s=%.2f cpu_us_per_run=%.0f/%.0f wal_bytes_per_run=%.0f",
            kind, runs, ok, secs, secs > 0 ? (double)ok / secs : 0.0, (double)rss / 1024.0, cpu,
            pg_cpu, ok > 0 ? cpu * 1e6 / (double)ok : 0.0, ok > 0 ? pg_cpu * 1e6 / (double)ok : 0.0,
            ok > 0 ? (double)wal_bytes / (double)ok : 0.0);
+    if (is_foreach)
+        printf(" items_per_run=%d items_per_s=%.0f", foreach_items,
+               secs > 0 ? (double)ok * foreach_items / secs : 0.0);
+    printf("\n");
     json_decref(rows);
+    if (ok != runs) { /* say why, once */
+        json_t *why = q(c,
+                        "SELECT status, coalesce(error, '') AS error FROM runs "
+                        "WHERE status <> 'succeeded' LIMIT 1",
+                        0, NULL);
+        json_t *w = json_array_get(why, 0);
+        if (w != NULL)
+            fprintf(stderr, "bench_engine: a run is %s: %s\n",
+                    json_string_value(json_object_get(w, "status")),
+                    json_string_value(json_object_get(w, "error")));
+        json_decref(why);
+    }
     mh_db_close(c);
     mh_mock_stop(m);
     return ok == runs ? 0 : 1;

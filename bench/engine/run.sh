@@ -9,6 +9,10 @@
 #
 #   [HTTP_RUNS=N] [KINDS="pure http http_secret"] [TREE=DIR] sh bench/engine/run.sh [RUNS] [WORKERS]
 #
+# KINDS may also name foreach (a for_each over FOREACH_ITEMS (20) items whose body is two
+# transforms) and foreach_http (its body one http_call, 8 items at once): HTTP_RUNS runs each,
+# reported as items per second too.
+#
 # TREE: another built checkout to measure (its build/release/meshhook and libmeshhook.a, its
 # migrations), with this tree's bench_engine; it is only read (a baseline for before/after).
 #
