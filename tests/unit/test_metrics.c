@@ -212,9 +212,10 @@ MH_TEST(metrics_decision_noted_and_counted)
     struct mh_wf *wf = compile_fixture("delay.json"); /* wait, until: delay; after: transform */
     struct mh_event old[] = {ev_at(MH_EV_RUN_STARTED, "", T0), ev_at(MH_EV_TIMER_SET, "wait", T0),
                              ev_at(MH_EV_TIMER_SET, "until", T0 + 100)};
-    struct mh_event evs[] = {
-        ev_at(MH_EV_STEP_SUCCEEDED, "wait", T0 + 5000), ev_at(MH_EV_TIMER_SET, "until", T0 + 5000),
-        ev_at(MH_EV_STEP_SUCCEEDED, "until", T0 + 7000), ev_at(MH_EV_STEP_FAILED, "after", T0 + 7000)};
+    struct mh_event evs[] = {ev_at(MH_EV_STEP_SUCCEEDED, "wait", T0 + 5000),
+                             ev_at(MH_EV_TIMER_SET, "until", T0 + 5000),
+                             ev_at(MH_EV_STEP_SUCCEEDED, "until", T0 + 7000),
+                             ev_at(MH_EV_STEP_FAILED, "after", T0 + 7000)};
     struct mh_engine_action fin = {.kind = MH_ACTION_FINISHED, .status = MH_RUN_CANCELED};
     struct mh_engine_result res = {.events = evs, .n_events = 4, .actions = &fin, .n_actions = 1};
     struct mh_metrics_decision d;

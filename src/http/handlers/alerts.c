@@ -264,6 +264,11 @@ struct listed {
     const char *not_found; /* the 404's message */
 };
 
+static const struct listed rules = {"alert_rules", rule_cols, "x.created_at, x.id",
+                                    "alert rule not found"};
+static const struct listed channels = {"alert_channels", channel_cols, "x.created_at, x.id",
+                                       "alert channel not found"};
+
 /* Row `id` of project `pid` as the API shows it (new reference), or NULL after answering (404
  * for an id that is not a uuid or not there). */
 static json_t *listed_get(struct mh_api *api, const struct listed *t, const char *pid,
@@ -274,8 +279,8 @@ static json_t *listed_get(struct mh_api *api, const struct listed *t, const char
         return NULL;
     }
     char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM %s x WHERE x.project_id = $1 AND x.id = $2",
-             t->cols, t->table);
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s x WHERE x.project_id = $1 AND x.id = $2", t->cols,
+             t->table);
     const char *params[] = {pid, id};
     json_t *row = mh_api_query_row(api, t->not_found, sql, 2, params);
     return row ? json_incref(row) : NULL;
@@ -299,14 +304,6 @@ static void listed_list(struct mh_http_req *req, void *app, const struct listed 
     mh_api_close(&api);
 }
 
-static const struct listed rules = {"alert_rules", rule_cols, "x.created_at, x.id",
-                                    "alert rule not found"};
-
-static json_t *rule_get(struct mh_api *api, const char *pid, const char *rid)
-{
-    return listed_get(api, &rules, pid, rid);
-}
-
 void mh_h_alert_rules_list(struct mh_http_req *req, void *app)
 {
     listed_list(req, app, &rules);
@@ -320,7 +317,7 @@ void mh_h_alert_rules_get(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     json_t *row = NULL;
     if (mh_api_require_role(&api, pid, "viewer", NULL) &&
-        (row = rule_get(&api, pid, mh_http_req_param(req, "rule_id"))) != NULL)
+        (row = listed_get(&api, &rules, pid, mh_http_req_param(req, "rule_id"))) != NULL)
         mh_http_respond_json(req, 200, row);
     mh_api_close(&api);
 }
@@ -379,7 +376,7 @@ static void rule_write(struct mh_api *api, const char *pid, const char *rid, jso
     json_t *detail = json_pack("{s:s, s:s}", "name", in.name, "kind", in.kind);
     bool ok = mh_api_audit(api, pid, rid ? "alert_rule.update" : "alert_rule.create", id, detail);
     json_decref(detail);
-    json_t *out = ok ? rule_get(api, pid, id) : NULL;
+    json_t *out = ok ? listed_get(api, &rules, pid, id) : NULL;
     if (out && mh_api_commit(api))
         mh_http_respond_json(api->req, rid ? 200 : 201, out);
     else
@@ -409,7 +406,7 @@ void mh_h_alert_rules_update(struct mh_http_req *req, void *app)
     const char *rid = mh_http_req_param(req, "rule_id");
     json_t *body = NULL, *base = NULL;
     if (mh_api_require_role(&api, pid, "admin", NULL) && (body = mh_api_body(&api)) != NULL &&
-        (base = rule_get(&api, pid, rid)) != NULL) {
+        (base = listed_get(&api, &rules, pid, rid)) != NULL) {
         /* Only the writable fields of the stored rule are the base of the merge. */
         static const char *const drop[] = {"id",         "state",      "alert_id",
                                            "created_at", "updated_at", NULL};
@@ -468,14 +465,6 @@ void mh_h_alert_rules_delete(struct mh_http_req *req, void *app)
 }
 
 /* ---- Channels ----------------------------------------------------------------------------- */
-
-static const struct listed channels = {"alert_channels", channel_cols, "x.created_at, x.id",
-                                       "alert channel not found"};
-
-static json_t *channel_get(struct mh_api *api, const char *pid, const char *cid)
-{
-    return listed_get(api, &channels, pid, cid);
-}
 
 void mh_h_alert_channels_list(struct mh_http_req *req, void *app)
 {
@@ -569,7 +558,7 @@ void mh_h_alert_channels_create(struct mh_http_req *req, void *app)
                            8, params) &&
               mh_api_audit(&api, pid, "alert_channel.create", cid, detail);
     json_decref(detail);
-    if (!ok || (out = channel_get(&api, pid, cid)) == NULL)
+    if (!ok || (out = listed_get(&api, &channels, pid, cid)) == NULL)
         goto out;
     if (secret)
         json_object_set_new(out, "secret", json_string(secret));
@@ -621,7 +610,7 @@ void mh_h_alert_channels_test(struct mh_http_req *req, void *app)
     const char *params[] = {pid, cid};
     json_t *ch = NULL, *row = NULL;
     if (mh_api_require_role(&api, pid, "admin", NULL) &&
-        (ch = channel_get(&api, pid, cid)) != NULL &&
+        (ch = listed_get(&api, &channels, pid, cid)) != NULL &&
         (row = mh_api_query_row(&api, "alert channel not found",
                                 "SELECT mh_alert_test($1, $2::uuid) AS delivery_id", 2, params)) !=
             NULL &&
@@ -644,7 +633,7 @@ void mh_h_alert_channel_deliveries(struct mh_http_req *req, void *app)
     const char *cid = mh_http_req_param(req, "channel_id");
     json_t *ch = NULL;
     if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page) ||
-        (ch = channel_get(&api, pid, cid)) == NULL)
+        (ch = listed_get(&api, &channels, pid, cid)) == NULL)
         goto out;
     char limit[24];
     snprintf(limit, sizeof(limit), "%ld", page.limit + 1);

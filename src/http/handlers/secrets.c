@@ -235,6 +235,18 @@ static bool write_seal(struct mh_api *api, const char *pid, struct write *w)
     return require_kek(api) && seal(api, pid, w->name, w->value, w->len, &w->sealed, &w->kek_id);
 }
 
+/* Runs `sql` on `params` ($1 project, $2 name, $3 description, $4 kek id, $5 sealed value),
+ * audits `action` with `detail` (taken), commits and answers `status` with the secret. */
+static void write_finish(struct mh_api *api, const char *pid, const struct write *w,
+                         const char *sql, const char *const params[5], const char *action,
+                         json_t *detail, int status)
+{
+    bool ok = mh_api_query(api, sql, 5, params) && mh_api_audit(api, pid, action, w->name, detail);
+    json_decref(detail);
+    if (ok)
+        commit_and_answer(api, pid, w->name, status);
+}
+
 static void write_cleanup(struct mh_api *api, struct write *w)
 {
     wipe_request(api, w->body);
@@ -264,17 +276,10 @@ void mh_h_secrets_create(struct mh_http_req *req, void *app)
     if (!write_seal(&api, pid, &w))
         goto out;
     const char *ip[] = {pid, w.name, w.description ? w.description : "", w.kek_id, w.sealed};
-    json_t *detail = json_pack("{s:s}", "kek_id", w.kek_id);
-    bool ok = mh_api_query(&api,
-                           "INSERT INTO secrets (project_id, name, description, kek_id, sealed, "
-                           "created_by, updated_by) VALUES ($1, $2, $3, $4, $5::bytea, mh_uid(), "
-                           "mh_uid())",
-                           5, ip) &&
-              mh_api_audit(&api, pid, "secret.create", w.name, detail);
-    json_decref(detail);
-    if (!ok)
-        goto out;
-    commit_and_answer(&api, pid, w.name, 201);
+    write_finish(&api, pid, &w,
+                 "INSERT INTO secrets (project_id, name, description, kek_id, sealed, created_by, "
+                 "updated_by) VALUES ($1, $2, $3, $4, $5::bytea, mh_uid(), mh_uid())",
+                 ip, "secret.create", json_pack("{s:s}", "kek_id", w.kek_id), 201);
 out:
     write_cleanup(&api, &w);
     mh_api_close(&api);
@@ -311,17 +316,11 @@ void mh_h_secrets_update(struct mh_http_req *req, void *app)
     json_t *detail = json_pack("{s:o}", "fields", changed);
     if (w.kek_id)
         json_object_set_new(detail, "kek_id", json_string(w.kek_id));
-    bool ok = mh_api_query(&api,
-                           "UPDATE secrets SET description = coalesce($3, description), "
-                           "kek_id = coalesce($4, kek_id), sealed = coalesce($5::bytea, sealed), "
-                           "updated_by = mh_uid(), updated_at = now() WHERE project_id = $1 AND "
-                           "name = $2",
-                           5, up) &&
-              mh_api_audit(&api, pid, "secret.update", w.name, detail);
-    json_decref(detail);
-    if (!ok)
-        goto out;
-    commit_and_answer(&api, pid, w.name, 200);
+    write_finish(&api, pid, &w,
+                 "UPDATE secrets SET description = coalesce($3, description), kek_id = "
+                 "coalesce($4, kek_id), sealed = coalesce($5::bytea, sealed), updated_by = "
+                 "mh_uid(), updated_at = now() WHERE project_id = $1 AND name = $2",
+                 up, "secret.update", detail, 200);
 out:
     write_cleanup(&api, &w);
     mh_api_close(&api);
