@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh disable=SC2034
 # What every bench/*/run.sh shares, sourced from the repository's root:
 #
 #   . bench/lib.sh
@@ -15,6 +16,7 @@
 #   psql_su ARGS..     run_psql -Atq as the superuser on the cluster's meshhook database
 #   bench_build_engine OUT
 #                      compiles bench/engine/bench_engine.c against build/release/libmeshhook.a
+#                      and the libraries it needs (BENCH_PKGS, pkg-config names)
 #
 # A server (BIN: the meshhook binary to run, set by the script):
 #   bench_serve BASE LOG CMD..
@@ -93,13 +95,14 @@ bench_cluster_start() {
     export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
 }
 
+# What a program linked with build/release/libmeshhook.a links too.
+BENCH_PKGS="libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8"
+
 bench_build_engine() { # OUT
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086
     cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
         $(pkg-config --cflags jansson libpq) bench/engine/bench_engine.c tests/integration/mock_http.c \
-        build/release/libmeshhook.a \
-        $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
-        -pthread -o "$1"
+        build/release/libmeshhook.a $(pkg-config --libs $BENCH_PKGS) -lm -pthread -o "$1"
 }
 
 bench_serve() { # BASE LOG CMD..

@@ -29,8 +29,10 @@ make -s -j2 build/release/meshhook build/release/libmeshhook.a
 BIN="$ROOT/build/release/meshhook"
 mkdir -p build/release/bench
 bench_build_engine build/release/bench/bench_engine
+# shellcheck disable=SC2046,SC2086
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc bench/metrics/record.c \
-    build/release/libmeshhook.a -lm -pthread -o build/release/bench/record
+    build/release/libmeshhook.a $(pkg-config --libs $BENCH_PKGS) -lm -pthread \
+    -o build/release/bench/record
 # The recording itself, in isolation (bench/metrics/record.c).
 build/release/bench/record 2 5000000
 
