@@ -13,7 +13,7 @@
 #   as_postgres CMD..  runs CMD as the cluster's owner (postgres when we are root)
 #   run_psql ARGS..    psql of the cluster's version, as its owner
 #   run_pgbench ARGS.. pgbench of the cluster's version, as its owner
-#   psql_su ARGS..     run_psql -Atq as the superuser on the cluster's meshhook database
+#   psql_su ARGS..     run_psql -X -Atq as the superuser on the cluster's meshhook database
 #   bench_build_engine OUT
 #                      compiles bench/engine/bench_engine.c against build/release/libmeshhook.a
 #                      and the libraries it needs (BENCH_PKGS, pkg-config names)
@@ -85,7 +85,7 @@ as_postgres() {
 }
 run_psql() { as_postgres "$PGBIN/psql" "$@"; }
 run_pgbench() { as_postgres "$PGBIN/pgbench" "$@"; }
-psql_su() { run_psql -Atq -h "$PGDIR/run" -p "$PORT" -U postgres -d meshhook "$@"; }
+psql_su() { run_psql -X -Atq -h "$PGDIR/run" -p "$PORT" -U postgres -d meshhook "$@"; }
 
 bench_cluster_start() {
     PGDIR=$BENCH_TMP/pg

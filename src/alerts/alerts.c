@@ -166,7 +166,8 @@ static void evaluate(struct mh_alerts *a)
     snprintf(limit, sizeof(limit), "%d", EVAL_BATCH);
     const char *p2[] = {limit, every};
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    if (mh_db_acquire(a->opts.pool, &c, &info) == MH_OK &&
+    /* The same session each round when it is free: the evaluator's plans stay warm. */
+    if (mh_db_acquire_affine(a->opts.pool, a, &c, &info) == MH_OK &&
         mh_db_query_row(c, "SELECT mh_alerts_evaluate($1::int, $2::int) AS n", 2, p2, &row,
                         &info) == MH_OK) {
         json_int_t n = json_integer_value(json_object_get(row, "n"));

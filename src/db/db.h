@@ -52,6 +52,13 @@ void mh_db_pool_require_app_role(struct mh_db_pool *pool);
  * Thread-safe. The connection is the caller's until mh_db_release. */
 MH_MUSTCHECK enum mh_err mh_db_acquire(struct mh_db_pool *pool, struct mh_db_conn **out,
                                        struct mh_err_info *info);
+/* As mh_db_acquire, preferring the free connection that the last call with the same `key` (any
+ * address the caller owns, such as its thread's state) was given. A periodic task that runs
+ * large PL/pgSQL functions (the statistics rollup, the alert evaluator) thus finds its plans
+ * cached in that session instead of compiling and planning them again in each connection of
+ * the pool; others may use the connection in between. */
+MH_MUSTCHECK enum mh_err mh_db_acquire_affine(struct mh_db_pool *pool, const void *key,
+                                              struct mh_db_conn **out, struct mh_err_info *info);
 /* Returns a connection to the pool it was acquired from (a connection knows its pool, so it
  * cannot be handed to another), rolling back any transaction left open. NULL-tolerant; a
  * standalone connection (mh_db_connect) is closed with mh_db_close instead. */

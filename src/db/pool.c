@@ -55,6 +55,7 @@ struct mh_db_conn {
     bool is_checking_role;
     struct prepared prepared[MAX_PREPARED];
     int nprepared;
+    const void *affinity; /* the key of the last mh_db_acquire_affine that took it, or NULL */
 };
 
 struct mh_db_pool {
@@ -265,7 +266,22 @@ void mh_db_pool_destroy(struct mh_db_pool *p)
     free(p);
 }
 
+static enum mh_err acquire(struct mh_db_pool *p, const void *key, struct mh_db_conn **out,
+                           struct mh_err_info *info);
+
 enum mh_err mh_db_acquire(struct mh_db_pool *p, struct mh_db_conn **out, struct mh_err_info *info)
+{
+    return acquire(p, NULL, out, info);
+}
+
+enum mh_err mh_db_acquire_affine(struct mh_db_pool *p, const void *key, struct mh_db_conn **out,
+                                 struct mh_err_info *info)
+{
+    return acquire(p, key, out, info);
+}
+
+static enum mh_err acquire(struct mh_db_pool *p, const void *key, struct mh_db_conn **out,
+                           struct mh_err_info *info)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -279,7 +295,11 @@ enum mh_err mh_db_acquire(struct mh_db_pool *p, struct mh_db_conn **out, struct 
     int64_t wait_from_ns = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        /* Prefer a connection that is already open. */
+        /* Prefer the connection this key had last (its session's plans are warm), then one
+         * that is already open. */
+        for (int i = 0; key != NULL && i < p->size && c == NULL; i++)
+            if (!p->conns[i].is_busy && p->conns[i].pg && p->conns[i].affinity == key)
+                c = &p->conns[i];
         for (int i = 0; i < p->size && c == NULL; i++)
             if (!p->conns[i].is_busy && p->conns[i].pg)
                 c = &p->conns[i];
@@ -301,6 +321,8 @@ enum mh_err mh_db_acquire(struct mh_db_pool *p, struct mh_db_conn **out, struct 
         }
     }
     c->is_busy = true;
+    if (key != NULL)
+        c->affinity = key;
     pthread_mutex_unlock(&p->mu);
     if (p->metrics_pool >= 0) {
         mh_metrics_pool_in_use_add((enum mh_metrics_pool)p->metrics_pool, 1);

@@ -74,7 +74,9 @@ static bool pass(struct mh_stats *st, bool *is_failing)
     snprintf(lag, sizeof(lag), "%d", st->opts.lag_ms);
     snprintf(batch, sizeof(batch), "%d", st->opts.batch);
     const char *params[] = {lag, batch};
-    enum mh_err rc = mh_db_acquire(st->opts.pool, &c, &info);
+    /* The same session each pass when it is free: compiling and planning the rollup costs a
+     * new session tens of milliseconds of database CPU (docs/BENCHMARKS.md). */
+    enum mh_err rc = mh_db_acquire_affine(st->opts.pool, st, &c, &info);
     if (rc == MH_OK)
         rc = mh_db_query_row(c, "SELECT mh_stats_rollup($1::int, $2::int) AS r", 2, params, &row,
                              &info);

@@ -59,6 +59,56 @@ MH_TEST(a_connection_goes_back_to_the_pool_it_came_from)
     mh_db_pool_destroy(b);
 }
 
+static long backend_pid(struct mh_db_conn *c)
+{
+    json_t *row = NULL;
+    MH_T_ASSERT_EQ(mh_db_query_row(c, "SELECT pg_backend_pid() AS pid", 0, NULL, &row, NULL),
+                   MH_OK);
+    long pid = (long)json_integer_value(json_object_get(row, "pid"));
+    json_decref(row);
+    return pid;
+}
+
+/* An affine acquire gets the session its key had last, while it is free, although a plain
+ * acquire would take the first open one; a plain acquire in between does not lose it. */
+MH_TEST(an_affine_acquire_finds_its_session_again)
+{
+    struct mh_it_db db;
+    mh_it_db_create(&db, true);
+    struct mh_db_pool *p = pool_of(&db, 3, 2000);
+    static const int key; /* any address the caller owns */
+    struct mh_db_conn *c1 = NULL, *c2 = NULL, *c3 = NULL, *k = NULL, *plain = NULL;
+    /* Open three connections; the key's is the third, not one a plain acquire would give. */
+    MH_T_ASSERT_EQ(mh_db_acquire(p, &c1, NULL), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_acquire(p, &c2, NULL), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_acquire_affine(p, &key, &c3, NULL), MH_OK);
+    long first = backend_pid(c1), mine = backend_pid(c3);
+    MH_T_ASSERT(first != mine && backend_pid(c2) != mine);
+    mh_db_release(c3);
+    mh_db_release(c2);
+    mh_db_release(c1);
+    for (int i = 0; i < 5; i++) {
+        MH_T_ASSERT_EQ(mh_db_acquire(p, &plain, NULL), MH_OK);
+        MH_T_ASSERT_EQ(backend_pid(plain), first); /* plain: the first open one */
+        MH_T_ASSERT_EQ(mh_db_acquire_affine(p, &key, &k, NULL), MH_OK);
+        MH_T_ASSERT_EQ(backend_pid(k), mine);
+        mh_db_release(k);
+        mh_db_release(plain);
+    }
+    /* While its session is busy, the key takes another, and has that one from then on. */
+    MH_T_ASSERT_EQ(mh_db_acquire_affine(p, &key, &c2, NULL), MH_OK);
+    MH_T_ASSERT_EQ(mh_db_acquire_affine(p, &key, &k, NULL), MH_OK);
+    long other = backend_pid(k);
+    MH_T_ASSERT(other != mine);
+    mh_db_release(c2);
+    mh_db_release(k);
+    MH_T_ASSERT_EQ(mh_db_acquire_affine(p, &key, &k, NULL), MH_OK);
+    long now = backend_pid(k);
+    MH_T_ASSERT(now == other || now == mine); /* both were the key's last; either is warm */
+    mh_db_release(k);
+    mh_db_pool_destroy(p);
+}
+
 /* A release wakes a thread waiting on the same pool at once, not at the end of its wait. */
 struct waiter {
     struct mh_db_pool *pool;
