@@ -40,9 +40,11 @@
 #                      BENCH_PROJECT_ID, BENCH_PUBLIC_ID and BENCH_SECRET (its signing key)
 #
 # Load for wrk:
-#   bench_body_1k FILE writes a 1 KiB JSON order (an object with a list of items) to FILE
 #   bench_wrk_post FILE SIG OUT
 #                      writes a wrk script to OUT that POSTs FILE with X-Signature: SIG
+#   bench_hmac_load    after bench_hmac_endpoint: a 1 KiB JSON order (an object with a list of
+#                      items) in $BENCH_TMP/body.json, its signature in BENCH_SIG, and the wrk
+#                      script POSTing it signed in $BENCH_TMP/post.lua
 #
 # The pg binaries are the newest installed (/usr/lib/postgresql/*/bin), as scripts/pg.sh uses.
 BENCH_TMP=$(mktemp -d /tmp/meshhook-bench.XXXXXX)
@@ -170,7 +172,7 @@ bench_hmac_endpoint() {
     BENCH_SECRET=$(printf '%s\n' "$endpoint" | bench_json_field key.secret)
 }
 
-bench_body_1k() { # FILE
+bench_hmac_load() {
     python3 -c "
 import json, sys
 doc = {'id': 'evt_bench', 'type': 'order.created', 'data': {'items': []}}
@@ -182,7 +184,9 @@ s = json.dumps(doc)
 s = s[:-1] + ', \"pad\": \"' + 'x' * (1024 - len(s) - 11) + '\"}'
 assert len(s) == 1024, len(s)
 open(sys.argv[1], 'w').write(s)
-" "$1"
+" "$BENCH_TMP/body.json"
+    BENCH_SIG=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$BENCH_TMP/body.json" | cut -d' ' -f1)
+    bench_wrk_post "$BENCH_TMP/body.json" "$BENCH_SIG" "$BENCH_TMP/post.lua"
 }
 
 bench_wrk_post() { # FILE SIG OUT

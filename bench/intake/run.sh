@@ -104,14 +104,11 @@ bench_serve "$BASE" "$DIR/server.log" env ${SERVER_ENV:-} "$BIN" serve --port "$
 server_pid=$BENCH_SERVER_PID
 bench_api_token
 bench_hmac_endpoint
-public_id=$BENCH_PUBLIC_ID
 
 # A 1 KiB JSON body and its signature, by openssl.
-bench_body_1k "$DIR/body.json"
-sig=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$DIR/body.json" | cut -d' ' -f1)
-bench_wrk_post "$DIR/body.json" "$sig" "$DIR/post.lua"
+bench_hmac_load
 status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-    -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$BASE/hooks/$public_id")
+    -H "X-Signature: $BENCH_SIG" --data-binary "@$DIR/body.json" "$BASE/hooks/$BENCH_PUBLIC_ID")
 [ "$status" = 202 ] || { echo "bench intake: a signed delivery got $status" >&2; exit 1; }
 
 # Each phase starts from the same clean state: pgbench left ~400 MB of dirty buffers and dirty
@@ -124,7 +121,7 @@ sync
 psql_su -c "DROP TABLE bench_insert" -c "CHECKPOINT" >/dev/null
 
 # Warm up (caches, prepared statements), then measure.
-wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
+wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
 runs_before=$(psql_su -c "SELECT count(*) FROM runs")
 wal0=""
 [ -z "${PG_STATS:-}" ] || wal0=$(psql_su -c "SELECT pg_stat_reset_shared('bgwriter'), pg_stat_reset()" \
@@ -151,7 +148,7 @@ srv0=$(cpu_ticks "$server_pid")
 # shellcheck disable=SC2046
 pg0=$(cpu_ticks $(pg_pids))
 wrk_out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-    "$BASE/hooks/$public_id")
+    "$BASE/hooks/$BENCH_PUBLIC_ID")
 srv1=$(cpu_ticks "$server_pid")
 # shellcheck disable=SC2046
 pg1=$(cpu_ticks $(pg_pids))
@@ -264,7 +261,7 @@ LUA
     app_pid=$!
     sleep 1
     wrk2_out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-        "$BASE/hooks/$public_id")
+        "$BASE/hooks/$BENCH_PUBLIC_ID")
     wait "$app_pid" || { echo "bench intake: the app load failed:" >&2; cat "$DIR/app.out" >&2; exit 1; }
     rps2=$(echo "$wrk2_out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
     p99b=$(echo "$wrk2_out" | sed -n 's/^ *99% *\([0-9.]*[mun]*s\).*/\1/p')

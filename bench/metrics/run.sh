@@ -56,11 +56,8 @@ start_server() { # METRICS(true|false)
 start_server true
 bench_api_token
 bench_hmac_endpoint
-public_id=$BENCH_PUBLIC_ID
 bench_serve_stop
-bench_body_1k "$DIR/body.json"
-sig=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$DIR/body.json" | cut -d' ' -f1)
-bench_wrk_post "$DIR/body.json" "$sig" "$DIR/post.lua"
+bench_hmac_load
 
 cpu_ticks() { # PID -> utime + stime, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -68,9 +65,9 @@ cpu_ticks() { # PID -> utime + stime, in clock ticks
 
 intake_rate() { # METRICS -> "202s-per-second server-CPU-microseconds-per-202"
     start_server "$1"
-    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
+    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
     t0=$(cpu_ticks "$server_pid")
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$public_id")
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID")
     t1=$(cpu_ticks "$server_pid")
     bench_serve_stop
     if echo "$out" | grep -q 'Non-2xx'; then

@@ -54,7 +54,6 @@ bench_user_create
 BENCH_BASE=$A
 bench_api_token
 bench_hmac_endpoint
-public_id=$BENCH_PUBLIC_ID
 python3 -c "
 head = '{\"id\": \"evt_bench\", \"type\": \"order.created\", \"pad\": \"'
 open('$DIR/body.json', 'w').write(head + 'x' * (1024 - len(head) - 2) + '\"}')
@@ -63,7 +62,7 @@ sig=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$DIR/body.json" | cut -d' '
 bench_wrk_post "$DIR/body.json" "$sig" "$DIR/post.lua"
 for base in "$A" "$B"; do
     st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-        -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$base/hooks/$public_id")
+        -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$base/hooks/$BENCH_PUBLIC_ID")
     [ "$st" = 202 ] || { echo "bench multi: a signed delivery to $base got $st" >&2; exit 1; }
 done
 
@@ -83,11 +82,11 @@ phase() {
     sync
     psql_su -c "CHECKPOINT" >/dev/null
     if [ "$1" = 1 ]; then
-        wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$A/hooks/$public_id" >/dev/null
+        wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$A/hooks/$BENCH_PUBLIC_ID" >/dev/null
     else
-        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$A/hooks/$public_id" >/dev/null &
+        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$A/hooks/$BENCH_PUBLIC_ID" >/dev/null &
         wrk_pid=$!
-        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$B/hooks/$public_id" >/dev/null
+        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$B/hooks/$BENCH_PUBLIC_ID" >/dev/null
         wait "$wrk_pid" # not a bare wait: the servers are children too
     fi
     r0=$(runs)
@@ -96,15 +95,15 @@ phase() {
     s0=$(cpu_ticks $pid_a $pid_b); p0=$(cpu_ticks $(pg_pids)); m0=$(machine)
     if [ "$1" = 1 ]; then
         wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-            "$A/hooks/$public_id" >"$DIR/wrk-a.out"
+            "$A/hooks/$BENCH_PUBLIC_ID" >"$DIR/wrk-a.out"
         rps=$(rps_of "$DIR/wrk-a.out")
         p99=$(p99_of "$DIR/wrk-a.out")
     else
         wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-            "$A/hooks/$public_id" >"$DIR/wrk-a.out" &
+            "$A/hooks/$BENCH_PUBLIC_ID" >"$DIR/wrk-a.out" &
         wrk_pid=$!
         wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-            "$B/hooks/$public_id" >"$DIR/wrk-b.out"
+            "$B/hooks/$BENCH_PUBLIC_ID" >"$DIR/wrk-b.out"
         wait "$wrk_pid"
         rps=$(awk -v a="$(rps_of "$DIR/wrk-a.out")" -v b="$(rps_of "$DIR/wrk-b.out")" \
             'BEGIN { printf "%.2f", a + b }')

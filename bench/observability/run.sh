@@ -77,11 +77,8 @@ start_server() { # on|off
 start_server on
 bench_api_token
 bench_hmac_endpoint
-public_id=$BENCH_PUBLIC_ID
 bench_serve_stop
-bench_body_1k "$DIR/body.json"
-sig=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$DIR/body.json" | cut -d' ' -f1)
-bench_wrk_post "$DIR/body.json" "$sig" "$DIR/post.lua"
+bench_hmac_load
 
 # The alert rules, on the intake's project (bench_engine makes its own on its project).
 psql -X -q -v ON_ERROR_STOP=1 "$MESHHOOK_ADMIN_DATABASE_URL" -c \
@@ -137,13 +134,13 @@ catch_up() {
 intake_rate() { # on|off -> "202s-per-second server-us-per-202 pg-us-per-202"
     start_server "$1"
     [ "$1" = on ] && start_companion
-    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
+    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
     # What came before (the warm-up, an "off" round) is folded outside the measured CPU.
     [ "$1" != on ] || catch_up
     settle
     t0=$(cpu_ticks "$server_pid")
     p0=$(pg_ticks)
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$public_id")
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID")
     t1=$(cpu_ticks "$server_pid")
     if [ "$1" = on ]; then stop_companion; catch_up; fi
     p1=$(pg_ticks)

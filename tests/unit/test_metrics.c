@@ -26,6 +26,14 @@ static char *render_all(void)
     return mh_buf_steal(&b, NULL);
 }
 
+/* Fails unless the exposition `out` holds each of the `n` texts `want`. */
+static void expect_lines(const char *out, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(out, want[i]) == NULL)
+            mh_t_fail(__FILE__, __LINE__, "missing: %s\n--- exposition:\n%s", want[i], out);
+}
+
 MH_TEST(metrics_label_escaping)
 {
     struct mh_buf b;
@@ -155,9 +163,7 @@ MH_TEST(metrics_registry_records)
         "meshhook_build_info{version=\"",
         "# TYPE meshhook_http_request_duration_seconds histogram\n",
     };
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        if (strstr(out, want[i]) == NULL)
-            mh_t_fail(__FILE__, __LINE__, "missing: %s\n--- exposition:\n%s", want[i], out);
+    expect_lines(out, want, sizeof(want) / sizeof(want[0]));
     /* A pool this process does not have is left out, as are routes never used. */
     MH_T_ASSERT(strstr(out, "pool=\"intake\"") == NULL);
     MH_T_ASSERT(strstr(out, "meshhook_http_requests_total{route=\"/hooks/:public_id\",method="
@@ -268,9 +274,7 @@ MH_TEST(metrics_decision_noted_and_counted)
         "meshhook_step_duration_seconds_sum{node_type=\"delay\"} 7\n",
         "meshhook_step_duration_seconds_count{node_type=\"transform\"} 1\n",
     };
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        if (strstr(out, want[i]) == NULL)
-            mh_t_fail(__FILE__, __LINE__, "missing: %s", want[i]);
+    expect_lines(out, want, sizeof(want) / sizeof(want[0]));
     free(out);
     mh_engine_wf_unref(wf);
 }
