@@ -13,37 +13,18 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 DELIVERIES=${DELIVERIES:-500}
 ROUNDS=${ROUNDS:-5}
-for tool in curl openssl python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "bench drafttest: $tool is required" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require drafttest curl openssl python3
 make -s -j2 build/release/meshhook
 BIN="$ROOT/build/release/meshhook"
-DIR=$(mktemp -d /tmp/meshhook-bench-drafttest.XXXXXX)
-chmod 755 "$DIR"
-server_pid=""
-cleanup() {
-    [ -z "$server_pid" ] || { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
-    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pg_port=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
-eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
-export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+DIR=$BENCH_TMP
+bench_cluster_start
 "$BIN" migrate >/dev/null
-printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
-http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
+bench_user_create
+http_port=$(sh scripts/free-port.sh $((PORT + 1)))
 BASE="http://127.0.0.1:$http_port"
-"$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "bench:$(openssl rand -hex 32)" \
-    --log-level warn >>"$DIR/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-    curl -sf "$BASE/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+bench_serve "$BASE" "$DIR/server.log" "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 \
+    --kek "bench:$(openssl rand -hex 32)" --log-level warn
 
 # Everything else (the API calls, the webhooks, the timing) in one Python process over one
 # keep-alive connection.

@@ -35,12 +35,10 @@ BENCH=$BENCH_TMP/bench_engine
 SHIM=$BENCH_TMP/shim
 mkdir -p "$SHIM/runtime"
 [ -f "$TREE/src/runtime/store.h" ] || echo '#include "engine/store.h"' >"$SHIM/runtime/store.h"
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046,SC2086
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$TREE/src" -I"$SHIM" -Itests/integration \
     $(pkg-config --cflags jansson libpq) bench/engine/bench_engine.c tests/integration/mock_http.c \
-    "$TREE/build/release/libmeshhook.a" \
-    $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
-    -pthread -o "$BENCH"
+    "$TREE/build/release/libmeshhook.a" $(pkg-config --libs $BENCH_PKGS) -lm -pthread -o "$BENCH"
 
 bench_cluster_start
 MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL "$BIN" migrate >/dev/null

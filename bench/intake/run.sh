@@ -52,50 +52,27 @@ TREE=${TREE:-$ROOT}
 [ "$TREE" != "$ROOT" ] || make -s -j2 build/release/meshhook
 BIN="$TREE/build/release/meshhook"
 
-DIR=$(mktemp -d /tmp/meshhook-bench-intake.XXXXXX)
-chmod 755 "$DIR"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
-    if [ -n "${KEEP_LOGS:-}" ]; then
-        mkdir -p "$KEEP_LOGS"
-        cp "$DIR/server.log" "$DIR/pg/postgres.log" "$DIR/perf.data" "$KEEP_LOGS/" 2>/dev/null || true
-    fi
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pg_port=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
-eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
-export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+. bench/lib.sh
+DIR=$BENCH_TMP
+bench_on_exit 'if [ -n "${KEEP_LOGS:-}" ]; then
+    mkdir -p "$KEEP_LOGS"
+    cp "$DIR/server.log" "$DIR/pg/postgres.log" "$DIR/perf.data" "$KEEP_LOGS/" 2>/dev/null || true
+fi'
+bench_cluster_start
+pg_port=$PORT
 "$BIN" migrate >/dev/null
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 # PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=30min": server settings for both phases.
 for setting in ${PG_SETTINGS:-}; do
-    as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
-        -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null
+    psql_su -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null
 done
 # PG_SQL="...": SQL run as the superuser after the migrations (experiments on the schema).
-[ -z "${PG_SQL:-}" ] || as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" \
-    -U postgres -d meshhook -c "$PG_SQL" >/dev/null
-[ -z "${PG_SETTINGS:-}" ] || as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" \
-    -U postgres -d meshhook -c "SELECT pg_reload_conf()" >/dev/null
+[ -z "${PG_SQL:-}" ] || psql_su -c "$PG_SQL" >/dev/null
+[ -z "${PG_SETTINGS:-}" ] || psql_su -c "SELECT pg_reload_conf()" >/dev/null
 
 # A cluster that has run for a while reuses its WAL segments; a fresh one creates and zero-fills
 # a 16 MB file for every segment it writes. About 1 GB of WAL, then a checkpoint, leaves
 # min_wal_size's worth of segments to recycle, for both phases alike.
-as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
-    -c "CREATE TABLE wal_warm AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 900000)" \
+psql_su -c "CREATE TABLE wal_warm AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 900000)" \
     -c "DROP TABLE wal_warm" -c "CHECKPOINT" >/dev/null
 
 # ---- 1. pgbench ------------------------------------------------------------------------------
@@ -103,8 +80,7 @@ cat >"$DIR/insert.sql" <<'SQL'
 INSERT INTO bench_insert (payload) VALUES (repeat('x', 1024));
 SQL
 chmod 644 "$DIR/insert.sql"
-as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
-    -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)"
+psql_su -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)"
 mkdir -p "$DIR/pglog"
 [ "$(id -u)" -eq 0 ] && chown postgres "$DIR/pglog"
 pgbench_out=$(as_postgres pgbench -h "$DIR/pg/run" -p "$pg_port" -U postgres -n \
@@ -118,66 +94,21 @@ pg_pct=$(cat "$DIR"/pglog/tx* | awk '{ print $3 }' | sort -n |
 # ---- 2. the intake ---------------------------------------------------------------------------
 http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
 KEK="bench:$(openssl rand -hex 32)"
-printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
-env ${SERVER_ENV:-} "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
-    ${HTTP_THREADS:+--http-threads "$HTTP_THREADS"} --workers "$WORKERS" --pool-size 16 --log-level warn \
-    ${SERVER_ARGS:-} >"$DIR/server.log" 2>&1 &
-server_pid=$!
+bench_user_create
 BASE="http://127.0.0.1:$http_port"
-for _ in $(seq 1 100); do
-    curl -sf "$BASE/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-
-json_field() { # FIELD: reads JSON on stdin, prints a top-level (or a.b) string field
-    python3 -c "import json,sys; v=json.load(sys.stdin)
-for k in sys.argv[1].split('.'): v=v[k]
-print(v)" "$1"
-}
-login=$(curl -sf -c "$DIR/cookies" -H 'Content-Type: application/json' \
-    -d '{"email": "bench@example.com", "password": "bench-password-0123456789"}' \
-    "$BASE/api/auth/login")
-csrf=$(echo "$login" | json_field csrf_token)
-TOKEN=$(curl -sf -b "$DIR/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-    -d '{"name": "bench"}' "$BASE/api/tokens" | json_field token)
-api() { # METHOD PATH [BODY]
-    curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "$BASE$2"
-}
-project=$(api POST /api/projects '{"name": "bench"}' | json_field id)
-workflow=$(api POST "/api/projects/$project/workflows" \
-    '{"name": "bench", "definition": {"nodes": [{"id": "echo", "type": "transform", "config": {"expression": "trigger.body.id"}}], "edges": []}}' |
-    json_field id)
-api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
-endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
-    '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
-public_id=$(printf '%s\n' "$endpoint" | json_field public_id)
-secret=$(printf '%s\n' "$endpoint" | json_field key.secret)
+BENCH_BASE=$BASE
+# shellcheck disable=SC2086
+bench_serve "$BASE" "$DIR/server.log" env ${SERVER_ENV:-} "$BIN" serve --port "$http_port" \
+    --bind-address 127.0.0.1 --kek "$KEK" ${HTTP_THREADS:+--http-threads "$HTTP_THREADS"} \
+    --workers "$WORKERS" --pool-size 16 --log-level warn ${SERVER_ARGS:-}
+server_pid=$BENCH_SERVER_PID
+bench_api_token
+bench_hmac_endpoint
 
 # A 1 KiB JSON body and its signature, by openssl.
-python3 -c "
-import json
-doc = {'id': 'evt_bench', 'type': 'order.created', 'data': {'items': []}}
-i = 0
-while len(json.dumps(doc)) < 980:
-    doc['data']['items'].append({'sku': 'SKU-%04d' % i, 'qty': i % 7 + 1})
-    i += 1
-s = json.dumps(doc)
-s = s[:-1] + ', \"pad\": \"' + 'x' * (1024 - len(s) - 11) + '\"}'
-assert len(s) == 1024, len(s)
-open('$DIR/body.json', 'w').write(s)
-"
-sig=$(openssl dgst -sha256 -hmac "$secret" -r "$DIR/body.json" | cut -d' ' -f1)
-python3 -c "
-import json
-body = open('$DIR/body.json').read()
-print('wrk.method = \"POST\"')
-print('wrk.body = ' + json.dumps(body))
-print('wrk.headers[\"Content-Type\"] = \"application/json\"')
-print('wrk.headers[\"X-Signature\"] = \"$sig\"')
-" >"$DIR/post.lua"
+bench_hmac_load
 status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-    -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$BASE/hooks/$public_id")
+    -H "X-Signature: $BENCH_SIG" --data-binary "@$DIR/body.json" "$BASE/hooks/$BENCH_PUBLIC_ID")
 [ "$status" = 202 ] || { echo "bench intake: a signed delivery got $status" >&2; exit 1; }
 
 # Each phase starts from the same clean state: pgbench left ~400 MB of dirty buffers and dirty
@@ -187,16 +118,13 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/js
 # pgbench's table goes too: its autovacuum (~30 s of reads and writes, throttled) otherwise
 # started during the intake's measurement.
 sync
-as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
-    -c "DROP TABLE bench_insert" -c "CHECKPOINT" >/dev/null
+psql_su -c "DROP TABLE bench_insert" -c "CHECKPOINT" >/dev/null
 
 # Warm up (caches, prepared statements), then measure.
-wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
-runs_before=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
-    -d meshhook -c "SELECT count(*) FROM runs")
+wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
+runs_before=$(psql_su -c "SELECT count(*) FROM runs")
 wal0=""
-[ -z "${PG_STATS:-}" ] || wal0=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" \
-    -U postgres -d meshhook -c "SELECT pg_stat_reset_shared('bgwriter'), pg_stat_reset()" \
+[ -z "${PG_STATS:-}" ] || wal0=$(psql_su -c "SELECT pg_stat_reset_shared('bgwriter'), pg_stat_reset()" \
     -c "SELECT pg_current_wal_insert_lsn()" | tail -n 1)
 # FSYNC_PROBE=1: the disk's own commit latency over the measurement, on the cluster's filesystem.
 probe_pid=""
@@ -220,12 +148,11 @@ srv0=$(cpu_ticks "$server_pid")
 # shellcheck disable=SC2046
 pg0=$(cpu_ticks $(pg_pids))
 wrk_out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-    "$BASE/hooks/$public_id")
+    "$BASE/hooks/$BENCH_PUBLIC_ID")
 srv1=$(cpu_ticks "$server_pid")
 # shellcheck disable=SC2046
 pg1=$(cpu_ticks $(pg_pids))
-runs_after=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
-    -d meshhook -c "SELECT count(*) FROM runs")
+runs_after=$(psql_su -c "SELECT count(*) FROM runs")
 rps=$(echo "$wrk_out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 p50=$(echo "$wrk_out" | sed -n 's/^ *50% *\([0-9.]*[mun]*s\).*/\1/p')
 p90=$(echo "$wrk_out" | sed -n 's/^ *90% *\([0-9.]*[mun]*s\).*/\1/p')
@@ -256,8 +183,7 @@ if [ -n "$probe_pid" ]; then
 fi
 if [ -n "${PG_STATS:-}" ]; then
     # Who wrote shared buffers out during the measurement (MB), and the tables' size now.
-    as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
-        -d meshhook -c "SELECT buffers_checkpoint * 8 / 1024, buffers_clean * 8 / 1024,
+    psql_su -F ' ' -c "SELECT buffers_checkpoint * 8 / 1024, buffers_clean * 8 / 1024,
             buffers_backend * 8 / 1024, buffers_backend_fsync,
             (SELECT sum(pg_total_relation_size(c.oid)) / 1048576 FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -267,24 +193,20 @@ if [ -n "${PG_STATS:-}" ]; then
             "buffers written: checkpoint / bgwriter / backends", $1, $2, $3, $4, $5 }'
     # Group commit: transactions of the database during the measurement (the committers' and
     # a few of the server's own), and deliveries per transaction.
-    as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
-        -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'meshhook'" |
+    psql_su -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'meshhook'" |
         awk -v n="$committed" '{ printf "  %-44s %s (%.1f deliveries each)\n",
             "transactions committed", $1, ($1 > 0 ? n / $1 : 0) }'
     # Bytes per delivery: WAL written during the measurement, and each table's heap and indexes
     # over its rows (all rows, warm-up included).
-    as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
-        -d meshhook -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0')" |
+    psql_su -F ' ' -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0')" |
         awk -v n="$committed" '{ printf "  %-44s %.0f bytes\n", "WAL per delivery", $1 / n }'
     # What those WAL bytes are, by record type (the largest first).
-    wal1=$(as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres \
-        -d meshhook -c "SELECT pg_current_wal_insert_lsn()")
+    wal1=$(psql_su -c "SELECT pg_current_wal_insert_lsn()")
     as_postgres "$PGBIN/pg_waldump" --stats=record -p "$DIR/pg/data/pg_wal" -s "$wal0" \
         -e "$wal1" 2>/dev/null | sed 's/( *[0-9.]*)//g' | awk -v n="$committed" '
             $2 ~ /^[0-9]+$/ && $1 != "Total" { printf "%d\t  %-44s %5.0f bytes in %.2f records\n",
             $5, "WAL per delivery: " $1, $5 / n, $2 / n }' | sort -rn | cut -f 2- | head -n 8
-    as_postgres "$PGBIN/psql" -Atq -F ' ' -h "$DIR/pg/run" -p "$pg_port" -U postgres \
-        -d meshhook -c "ANALYZE" -c "SELECT c.relname, c.reltuples::bigint,
+    psql_su -F ' ' -c "ANALYZE" -c "SELECT c.relname, c.reltuples::bigint,
             pg_relation_size(c.oid) + coalesce(pg_total_relation_size(c.reltoastrelid), 0),
             pg_indexes_size(c.oid)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -332,15 +254,14 @@ function delay()
 end
 LUA
     sync
-    as_postgres "$PGBIN/psql" -q -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook \
-        -c "CHECKPOINT" >/dev/null
+    psql_su -c "CHECKPOINT" >/dev/null
     # The app load starts a second before the intake's measurement and ends a second after it.
     wrk -t1 -c"$APP_CONNECTIONS" -d"$((DURATION + 2))s" -s "$DIR/app.lua" "$BASE" \
         >"$DIR/app.out" 2>&1 &
     app_pid=$!
     sleep 1
     wrk2_out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-        "$BASE/hooks/$public_id")
+        "$BASE/hooks/$BENCH_PUBLIC_ID")
     wait "$app_pid" || { echo "bench intake: the app load failed:" >&2; cat "$DIR/app.out" >&2; exit 1; }
     rps2=$(echo "$wrk2_out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
     p99b=$(echo "$wrk2_out" | sed -n 's/^ *99% *\([0-9.]*[mun]*s\).*/\1/p')

@@ -23,111 +23,41 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 RUNS=${RUNS:-10000}
 WORKERS=${WORKERS:-4}
-for tool in wrk openssl curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "bench metrics: $tool is required" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require metrics wrk openssl curl python3
 make -s -j2 build/release/meshhook build/release/libmeshhook.a
 BIN="$ROOT/build/release/meshhook"
 mkdir -p build/release/bench
-# shellcheck disable=SC2046
-cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
-    $(pkg-config --cflags jansson libpq) bench/engine/bench_engine.c tests/integration/mock_http.c \
-    build/release/libmeshhook.a \
-    $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
-    -pthread -o build/release/bench/bench_engine
+bench_build_engine build/release/bench/bench_engine
+# shellcheck disable=SC2046,SC2086
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc bench/metrics/record.c \
-    build/release/libmeshhook.a -lm -pthread -o build/release/bench/record
+    build/release/libmeshhook.a $(pkg-config --libs $BENCH_PKGS) -lm -pthread \
+    -o build/release/bench/record
 # The recording itself, in isolation (bench/metrics/record.c).
 build/release/bench/record 2 5000000
 
-DIR=$(mktemp -d /tmp/meshhook-bench-metrics.XXXXXX)
-chmod 755 "$DIR"
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
-}
-cleanup() {
-    stop_server
-    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pg_port=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
-eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
-export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+DIR=$BENCH_TMP
+bench_cluster_start
 "$BIN" migrate >/dev/null
-printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
+bench_user_create
 KEK="bench:$(openssl rand -hex 32)"
-http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
+http_port=$(sh scripts/free-port.sh $((PORT + 1)))
 BASE="http://127.0.0.1:$http_port"
+BENCH_BASE=$BASE
 
 start_server() { # METRICS(true|false)
-    MESHHOOK_METRICS=$1 "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
-        --workers 0 --pool-size 16 --log-level warn >>"$DIR/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 100); do
-        curl -sf "$BASE/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "bench metrics: the server did not start" >&2
-    exit 1
-}
-
-json_field() {
-    python3 -c "import json,sys; v=json.load(sys.stdin)
-for k in sys.argv[1].split('.'): v=v[k]
-print(v)" "$1"
+    bench_serve "$BASE" "$DIR/server.log" env MESHHOOK_METRICS="$1" "$BIN" serve \
+        --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" --workers 0 --pool-size 16 \
+        --log-level warn
+    server_pid=$BENCH_SERVER_PID
 }
 
 # The endpoint, made once through the API.
 start_server true
-login=$(curl -sf -c "$DIR/cookies" -H 'Content-Type: application/json' \
-    -d '{"email": "bench@example.com", "password": "bench-password-0123456789"}' \
-    "$BASE/api/auth/login")
-csrf=$(printf "%s\n" "$login" | json_field csrf_token)
-TOKEN=$(curl -sf -b "$DIR/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-    -d '{"name": "bench"}' "$BASE/api/tokens" | json_field token)
-api() {
-    curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "$BASE$2"
-}
-project=$(api POST /api/projects '{"name": "bench"}' | json_field id)
-workflow=$(api POST "/api/projects/$project/workflows" \
-    '{"name": "bench", "definition": {"nodes": [{"id": "echo", "type": "transform", "config": {"expression": "trigger.body.id"}}], "edges": []}}' |
-    json_field id)
-api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
-endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
-    '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
-public_id=$(printf "%s\n" "$endpoint" | json_field public_id)
-secret=$(printf "%s\n" "$endpoint" | json_field key.secret)
-stop_server
-python3 -c "
-import json
-doc = {'id': 'evt_bench', 'type': 'order.created', 'data': {'items': []}}
-i = 0
-while len(json.dumps(doc)) < 980:
-    doc['data']['items'].append({'sku': 'SKU-%04d' % i, 'qty': i % 7 + 1})
-    i += 1
-s = json.dumps(doc)
-s = s[:-1] + ', \"pad\": \"' + 'x' * (1024 - len(s) - 11) + '\"}'
-open('$DIR/body.json', 'w').write(s)
-"
-sig=$(openssl dgst -sha256 -hmac "$secret" -r "$DIR/body.json" | cut -d' ' -f1)
-python3 -c "
-import json
-body = open('$DIR/body.json').read()
-print('wrk.method = \"POST\"')
-print('wrk.body = ' + json.dumps(body))
-print('wrk.headers[\"Content-Type\"] = \"application/json\"')
-print('wrk.headers[\"X-Signature\"] = \"$sig\"')
-" >"$DIR/post.lua"
+bench_api_token
+bench_hmac_endpoint
+bench_serve_stop
+bench_hmac_load
 
 cpu_ticks() { # PID -> utime + stime, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -135,11 +65,11 @@ cpu_ticks() { # PID -> utime + stime, in clock ticks
 
 intake_rate() { # METRICS -> "202s-per-second server-CPU-microseconds-per-202"
     start_server "$1"
-    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
+    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
     t0=$(cpu_ticks "$server_pid")
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$public_id")
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID")
     t1=$(cpu_ticks "$server_pid")
-    stop_server
+    bench_serve_stop
     if echo "$out" | grep -q 'Non-2xx'; then
         echo "bench metrics: non-2xx answers: $out" >&2
         exit 1

@@ -21,50 +21,25 @@ cd "$ROOT"
 DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-64}
 ORDER=${ORDER:-12}
-for tool in wrk openssl curl; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "bench multi: $tool is required" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require multi wrk openssl curl
 make -s -j2 build/release/meshhook
 BIN="$ROOT/build/release/meshhook"
 
-DIR=$(mktemp -d /tmp/meshhook-bench-multi.XXXXXX)
-chmod 755 "$DIR"
-pids=""
-cleanup() {
-    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pg_port=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
-eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
-export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+DIR=$BENCH_TMP
+bench_cluster_start
+pg_port=$PORT
 "$BIN" migrate >/dev/null 2>&1
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-psql_su() { as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook "$@"; }
 # Recycled WAL segments, as on a cluster that has run a while (bench/intake/run.sh).
 psql_su -c "CREATE TABLE wal_warm AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 900000)" \
     -c "DROP TABLE wal_warm" -c "CHECKPOINT" >/dev/null
 
 KEK="bench:$(openssl rand -hex 32)"
 start_server() { # PORT -> pid in $server_pid
-    "$BIN" serve --port "$1" --bind-address 127.0.0.1 --kek "$KEK" --workers 0 --pool-size 16 \
-        --log-level warn ${SERVER_ARGS:-} >>"$DIR/server-$1.log" 2>&1 &
-    server_pid=$!
-    pids="$pids $server_pid"
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "bench multi: the server on $1 did not start" >&2
-    exit 1
+    bench_serve "http://127.0.0.1:$1" "$DIR/server-$1.log" "$BIN" serve --port "$1" \
+        --bind-address 127.0.0.1 --kek "$KEK" --workers 0 --pool-size 16 --log-level warn \
+        ${SERVER_ARGS:-}
+    server_pid=$BENCH_SERVER_PID
 }
 port_a=$(sh scripts/free-port.sh $((pg_port + 1)))
 port_b=$(sh scripts/free-port.sh $((port_a + 1)))
@@ -75,46 +50,19 @@ pid_b=$server_pid
 A="http://127.0.0.1:$port_a"
 B="http://127.0.0.1:$port_b"
 
-json_field() {
-    python3 -c "import json,sys; v=json.load(sys.stdin)
-for k in sys.argv[1].split('.'): v=v[k]
-print(v)" "$1"
-}
-printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
-login=$(curl -sf -c "$DIR/cookies" -H 'Content-Type: application/json' \
-    -d '{"email": "bench@example.com", "password": "bench-password-0123456789"}' "$A/api/auth/login")
-csrf=$(echo "$login" | json_field csrf_token)
-TOKEN=$(curl -sf -b "$DIR/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-    -d '{"name": "bench"}' "$A/api/tokens" | json_field token)
-api() {
-    curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "$A$2"
-}
-project=$(api POST /api/projects '{"name": "bench"}' | json_field id)
-workflow=$(api POST "/api/projects/$project/workflows" \
-    '{"name": "bench", "definition": {"nodes": [{"id": "echo", "type": "transform", "config": {"expression": "trigger.body.id"}}], "edges": []}}' |
-    json_field id)
-api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
-endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
-    '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
-public_id=$(printf '%s\n' "$endpoint" | json_field public_id)
-secret=$(printf '%s\n' "$endpoint" | json_field key.secret)
+bench_user_create
+BENCH_BASE=$A
+bench_api_token
+bench_hmac_endpoint
 python3 -c "
 head = '{\"id\": \"evt_bench\", \"type\": \"order.created\", \"pad\": \"'
 open('$DIR/body.json', 'w').write(head + 'x' * (1024 - len(head) - 2) + '\"}')
 "
-sig=$(openssl dgst -sha256 -hmac "$secret" -r "$DIR/body.json" | cut -d' ' -f1)
-python3 -c "
-import json
-body = open('$DIR/body.json').read()
-print('wrk.method = \"POST\"')
-print('wrk.body = ' + json.dumps(body))
-print('wrk.headers[\"Content-Type\"] = \"application/json\"')
-print('wrk.headers[\"X-Signature\"] = \"$sig\"')
-" >"$DIR/post.lua"
+sig=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$DIR/body.json" | cut -d' ' -f1)
+bench_wrk_post "$DIR/body.json" "$sig" "$DIR/post.lua"
 for base in "$A" "$B"; do
     st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-        -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$base/hooks/$public_id")
+        -H "X-Signature: $sig" --data-binary "@$DIR/body.json" "$base/hooks/$BENCH_PUBLIC_ID")
     [ "$st" = 202 ] || { echo "bench multi: a signed delivery to $base got $st" >&2; exit 1; }
 done
 
@@ -134,11 +82,11 @@ phase() {
     sync
     psql_su -c "CHECKPOINT" >/dev/null
     if [ "$1" = 1 ]; then
-        wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$A/hooks/$public_id" >/dev/null
+        wrk -t2 -c"$CONNECTIONS" -d3s -s "$DIR/post.lua" "$A/hooks/$BENCH_PUBLIC_ID" >/dev/null
     else
-        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$A/hooks/$public_id" >/dev/null &
+        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$A/hooks/$BENCH_PUBLIC_ID" >/dev/null &
         wrk_pid=$!
-        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$B/hooks/$public_id" >/dev/null
+        wrk -t1 -c$((CONNECTIONS / 2)) -d3s -s "$DIR/post.lua" "$B/hooks/$BENCH_PUBLIC_ID" >/dev/null
         wait "$wrk_pid" # not a bare wait: the servers are children too
     fi
     r0=$(runs)
@@ -147,15 +95,15 @@ phase() {
     s0=$(cpu_ticks $pid_a $pid_b); p0=$(cpu_ticks $(pg_pids)); m0=$(machine)
     if [ "$1" = 1 ]; then
         wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-            "$A/hooks/$public_id" >"$DIR/wrk-a.out"
+            "$A/hooks/$BENCH_PUBLIC_ID" >"$DIR/wrk-a.out"
         rps=$(rps_of "$DIR/wrk-a.out")
         p99=$(p99_of "$DIR/wrk-a.out")
     else
         wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-            "$A/hooks/$public_id" >"$DIR/wrk-a.out" &
+            "$A/hooks/$BENCH_PUBLIC_ID" >"$DIR/wrk-a.out" &
         wrk_pid=$!
         wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$DIR/post.lua" \
-            "$B/hooks/$public_id" >"$DIR/wrk-b.out"
+            "$B/hooks/$BENCH_PUBLIC_ID" >"$DIR/wrk-b.out"
         wait "$wrk_pid"
         rps=$(awk -v a="$(rps_of "$DIR/wrk-a.out")" -v b="$(rps_of "$DIR/wrk-b.out")" \
             'BEGIN { printf "%.2f", a + b }')

@@ -39,29 +39,14 @@ STATS_INTERVAL_MS=${STATS_INTERVAL_MS:-1000}
 STATS_LAG_MS=${STATS_LAG_MS:-1000}
 ALERT_RULES=${ALERT_RULES:-60}
 ALERT_EVAL_MS=${ALERT_EVAL_MS:-5000}
-for tool in wrk openssl curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "bench observability: $tool is required" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require observability wrk openssl curl python3
 make -s -j2 build/release/meshhook build/release/libmeshhook.a
 BIN="$ROOT/build/release/meshhook"
 mkdir -p build/release/bench
-# shellcheck disable=SC2046
-cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
-    $(pkg-config --cflags jansson libpq) bench/engine/bench_engine.c tests/integration/mock_http.c \
-    build/release/libmeshhook.a \
-    $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
-    -pthread -o build/release/bench/bench_engine
+bench_build_engine build/release/bench/bench_engine
 
-DIR=$(mktemp -d /tmp/meshhook-bench-obs.XXXXXX)
-chmod 755 "$DIR"
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
-}
+DIR=$BENCH_TMP
 companion_pid=""
 stop_companion() {
     if [ -n "$companion_pid" ]; then
@@ -70,92 +55,35 @@ stop_companion() {
         companion_pid=""
     fi
 }
-cleanup() {
-    stop_companion
-    stop_server
-    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_exit stop_companion
 
-pg_port=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
-eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
-export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+bench_cluster_start
 "$BIN" migrate >/dev/null
-printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
+bench_user_create
 KEK="bench:$(openssl rand -hex 32)"
-http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
+http_port=$(sh scripts/free-port.sh $((PORT + 1)))
 BASE="http://127.0.0.1:$http_port"
+BENCH_BASE=$BASE
 
 start_server() { # on|off
     if [ "$1" = on ]; then m=true; else m=false; fi
-    MESHHOOK_METRICS=$m "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
-        --workers 0 --pool-size 16 --log-level warn >>"$DIR/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 100); do
-        curl -sf "$BASE/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "bench observability: the server did not start" >&2
-    exit 1
-}
-
-json_field() {
-    python3 -c "import json,sys; v=json.load(sys.stdin)
-for k in sys.argv[1].split('.'): v=v[k]
-print(v)" "$1"
+    bench_serve "$BASE" "$DIR/server.log" env MESHHOOK_METRICS=$m "$BIN" serve \
+        --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" --workers 0 --pool-size 16 \
+        --log-level warn
+    server_pid=$BENCH_SERVER_PID
 }
 
 # The endpoint, made once through the API.
 start_server on
-login=$(curl -sf -c "$DIR/cookies" -H 'Content-Type: application/json' \
-    -d '{"email": "bench@example.com", "password": "bench-password-0123456789"}' \
-    "$BASE/api/auth/login")
-csrf=$(printf "%s\n" "$login" | json_field csrf_token)
-TOKEN=$(curl -sf -b "$DIR/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-    -d '{"name": "bench"}' "$BASE/api/tokens" | json_field token)
-api() {
-    curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "$BASE$2"
-}
-project=$(api POST /api/projects '{"name": "bench"}' | json_field id)
-workflow=$(api POST "/api/projects/$project/workflows" \
-    '{"name": "bench", "definition": {"nodes": [{"id": "echo", "type": "transform", "config": {"expression": "trigger.body.id"}}], "edges": []}}' |
-    json_field id)
-api POST "/api/projects/$project/workflows/$workflow/publish" >/dev/null
-endpoint=$(api POST "/api/projects/$project/workflows/$workflow/endpoints" \
-    '{"name": "bench", "verification": {"scheme": "hmac"}, "rate_capacity": 1000000, "rate_per_second": 1000000}')
-public_id=$(printf "%s\n" "$endpoint" | json_field public_id)
-secret=$(printf "%s\n" "$endpoint" | json_field key.secret)
-stop_server
-python3 -c "
-import json
-doc = {'id': 'evt_bench', 'type': 'order.created', 'data': {'items': []}}
-i = 0
-while len(json.dumps(doc)) < 980:
-    doc['data']['items'].append({'sku': 'SKU-%04d' % i, 'qty': i % 7 + 1})
-    i += 1
-s = json.dumps(doc)
-s = s[:-1] + ', \"pad\": \"' + 'x' * (1024 - len(s) - 11) + '\"}'
-open('$DIR/body.json', 'w').write(s)
-"
-sig=$(openssl dgst -sha256 -hmac "$secret" -r "$DIR/body.json" | cut -d' ' -f1)
-python3 -c "
-import json
-body = open('$DIR/body.json').read()
-print('wrk.method = \"POST\"')
-print('wrk.body = ' + json.dumps(body))
-print('wrk.headers[\"Content-Type\"] = \"application/json\"')
-print('wrk.headers[\"X-Signature\"] = \"$sig\"')
-" >"$DIR/post.lua"
-
+bench_api_token
+bench_hmac_endpoint
+bench_serve_stop
+bench_hmac_load
 
 # The alert rules, on the intake's project (bench_engine makes its own on its project).
 psql -X -q -v ON_ERROR_STOP=1 "$MESHHOOK_ADMIN_DATABASE_URL" -c \
     "INSERT INTO alert_rules (project_id, name, kind, window_s, threshold)
-     SELECT '$project', 'bench ' || i, (ARRAY['run_failed', 'failure_count', 'failure_rate',
+     SELECT '$BENCH_PROJECT_ID', 'bench ' || i, (ARRAY['run_failed', 'failure_count', 'failure_rate',
             'dead_letter', 'queue_age', 'refusals'])[1 + i % 6], 300,
             CASE WHEN i % 6 IN (0, 3) THEN 1 WHEN i % 6 = 2 THEN 99.99 ELSE 1000000 END
        FROM generate_series(0, $ALERT_RULES - 1) i"
@@ -164,18 +92,13 @@ cpu_ticks() { # PID -> utime + stime, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 PM=$(head -n 1 "$DIR/pg/data/postmaster.pid")
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-su_psql() { as_postgres "$PGBIN/psql" -X -q -h "$DIR/pg/run" -p "$pg_port" -d meshhook "$@"; }
 # The cluster's background work is not what is measured, and it lands on whichever side happens
 # to be running (an autovacuum of the growing delivery table, a checkpoint): autovacuum is off,
 # and before each measurement the tables are vacuumed and a checkpoint is taken, outside the
 # measured CPU, alike for both sides.
-su_psql -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+psql_su -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 settle() {
-    su_psql -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
+    psql_su -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
 }
 pg_ticks() { # the postmaster, its reaped children and its living ones, in clock ticks
     t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PM/stat")
@@ -211,18 +134,18 @@ catch_up() {
 intake_rate() { # on|off -> "202s-per-second server-us-per-202 pg-us-per-202"
     start_server "$1"
     [ "$1" = on ] && start_companion
-    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$public_id" >/dev/null
+    wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
     # What came before (the warm-up, an "off" round) is folded outside the measured CPU.
     [ "$1" != on ] || catch_up
     settle
     t0=$(cpu_ticks "$server_pid")
     p0=$(pg_ticks)
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$public_id")
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID")
     t1=$(cpu_ticks "$server_pid")
     if [ "$1" = on ]; then stop_companion; catch_up; fi
     p1=$(pg_ticks)
     stop_companion
-    stop_server
+    bench_serve_stop
     if echo "$out" | grep -q 'Non-2xx'; then
         echo "bench observability: non-2xx answers: $out" >&2
         exit 1

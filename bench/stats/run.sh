@@ -19,18 +19,10 @@ RUNS=${1:-10000000}
 BATCH=${2:-5000}
 make -s -j2 build/release/meshhook
 
-PGDIR=$(mktemp -d /tmp/meshhook-bench-stats.XXXXXX)
-chmod 755 "$PGDIR"
-trap 'sh scripts/pg.sh stop "$PGDIR"; rm -rf "$PGDIR"' EXIT
-PORT=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
-eval "$(sh scripts/pg.sh urls "$PGDIR" "$PORT")"
+. bench/lib.sh
+bench_cluster_start
 MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL build/release/meshhook migrate >/dev/null
 
-BINDIR=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-run_psql() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$BINDIR/psql" "$@"; else "$BINDIR/psql" "$@"; fi
-}
 psql_as() { # ROLE [psql args...]
     role=$1
     shift

@@ -13,47 +13,21 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 N=${N:-2000}
-for tool in curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "bench storage: $tool is required" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require storage curl python3
 make -s -j2 build/release/meshhook
 BIN="$ROOT/build/release/meshhook"
-DIR=$(mktemp -d /tmp/meshhook-bench-storage.XXXXXX)
-chmod 755 "$DIR"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    sh "$ROOT/scripts/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
-    [ -z "${KEEP_LOG:-}" ] || cp "$DIR/server.log" "$KEEP_LOG" 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-pg_port=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$DIR/pg" "$pg_port" >/dev/null
-eval "$(sh scripts/pg.sh urls "$DIR/pg" "$pg_port")"
-export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL
+DIR=$BENCH_TMP
+bench_on_exit '[ -z "${KEEP_LOG:-}" ] || cp "$DIR/server.log" "$KEEP_LOG" 2>/dev/null || true'
+bench_cluster_start
 "$BIN" migrate >/dev/null
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-psql_() { as_postgres "$PGBIN/psql" -Atq -h "$DIR/pg/run" -p "$pg_port" -U postgres -d meshhook "$@"; }
 
-http_port=$(sh scripts/free-port.sh $((pg_port + 1)))
-printf 'bench-password-0123456789\n' | "$BIN" user create --email bench@example.com >/dev/null
-"$BIN" serve --port "$http_port" --bind-address 127.0.0.1 --kek "bench:$(python3 -c 'import os; print(os.urandom(32).hex())')" \
-    --workers 2 --retention-interval-s 0 --log-level warn >"$DIR/server.log" 2>&1 &
-
-server_pid=$!
+http_port=$(sh scripts/free-port.sh $((PORT + 1)))
+bench_user_create
 BASE="http://127.0.0.1:$http_port"
-for _ in $(seq 1 100); do
-    curl -sf "$BASE/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+bench_serve "$BASE" "$DIR/server.log" "$BIN" serve --port "$http_port" --bind-address 127.0.0.1 \
+    --kek "bench:$(python3 -c 'import os; print(os.urandom(32).hex())')" \
+    --workers 2 --retention-interval-s 0 --log-level warn
 
 python3 - "$BASE" "$N" <<'PY'
 import http.client, json, sys, urllib.parse
@@ -108,14 +82,14 @@ PY
 
 # Every run finished (they run on the server's two workers).
 for _ in $(seq 1 600); do
-    left=$(psql_ -c "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")
+    left=$(psql_su -c "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")
     [ "$left" = 0 ] && break
     sleep 0.5
 done
 [ "$left" = 0 ] || { echo "bench storage: $left runs unfinished" >&2; exit 1; }
-psql_ -c "VACUUM ANALYZE" >/dev/null
+psql_su -c "VACUUM ANALYZE" >/dev/null
 echo "deliveries and runs: $N, body 1024 bytes, 5-node workflow (4 steps run)"
-psql_ -F ' ' <<SQL
+psql_su -F ' ' <<SQL
 SELECT 'events per run', round(count(*)::numeric / $N, 1) FROM events;
 SELECT 'table', 'total_bytes_per_row', 'avg_row_bytes';
 SELECT 'runs', pg_total_relation_size('runs') / $N,

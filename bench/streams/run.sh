@@ -18,18 +18,14 @@ FEEDS=${2:-10}
 RATE=${3:-250}
 SECONDS_=${4:-10}
 make -s -j2 build/release/meshhook build/release/libmeshhook.a
+. bench/lib.sh
 mkdir -p build/release/bench
+# shellcheck disable=SC2046,SC2086
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc -Itests/integration \
     $(pkg-config --cflags jansson libpq) bench/streams/bench_streams.c tests/integration/sse_client.c \
-    build/release/libmeshhook.a \
-    $(pkg-config --libs libmicrohttpd libpq libcurl jansson openssl libargon2 libpcre2-8) -lm \
-    -pthread -o build/release/bench/bench_streams
-PGDIR=$(mktemp -d /tmp/meshhook-bench-pg.XXXXXX)
-chmod 755 "$PGDIR"
-trap 'sh scripts/pg.sh stop "$PGDIR"; rm -rf "$PGDIR"' EXIT
-PORT=$(sh scripts/free-port.sh)
-sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
-eval "$(sh scripts/pg.sh urls "$PGDIR" "$PORT")"
+    build/release/libmeshhook.a $(pkg-config --libs $BENCH_PKGS) -lm -pthread \
+    -o build/release/bench/bench_streams
+bench_cluster_start
 MESHHOOK_ADMIN_DATABASE_URL=$MESHHOOK_ADMIN_DATABASE_URL build/release/meshhook migrate >/dev/null
 ulimit -n 8192 2>/dev/null || true
 build/release/bench/bench_streams "${MESHHOOK_BENCH_BIN:-build/release/meshhook}" \

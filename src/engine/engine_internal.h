@@ -181,6 +181,9 @@ struct mh_node_type {
     size_t (*compile)(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
     /* Frees n->impl (which may be NULL or partly compiled). */
     void (*release)(void *impl);
+    /* A type whose whole config is one JMESPath expression (transform, branch): the member that
+     * holds it, for MH_NODE_EXPR_OPS; NULL for the others. */
+    const char *expr_member;
 
     /* decide.c: starts the pending step `i`, whose predecessors let it run. A pure type records
      * its outcome at once; a type that waits for the outside world records what it waits for
@@ -271,15 +274,23 @@ size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *memb
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,
                               struct mh_tpl **out, json_t *errors);
 /* Types whose compiled config is one expression (transform, branch): the expression in member
- * `member` becomes the node's impl itself (a struct mh_jp_expr *), released by
- * mh_engine__release_expr_impl. */
+ * type->expr_member becomes the node's impl itself (a struct mh_jp_expr *), which is also what a
+ * failure of its step comes from. Their compile, release and error_expr, after `.expr_member`: */
 size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const char *path,
-                                    const char *member, json_t *errors);
+                                    json_t *errors);
 void mh_engine__release_expr_impl(void *impl);
+const struct mh_jp_expr *mh_engine__error_expr_impl(const struct mh_wf_node *n,
+                                                    const char **member);
+#define MH_NODE_EXPR_OPS(member)                                                                   \
+    .expr_member = (member), .compile = mh_engine__compile_expr_impl,                              \
+    .release = mh_engine__release_expr_impl, .error_expr = mh_engine__error_expr_impl
 /* A new string: `base` + "/" + `token` escaped as a JSON pointer token (~ -> ~0, / -> ~1). */
 char *mh_engine__pointer_join(const char *base, const char *token);
 /* The integer member `key` of `obj`, or `dflt`. */
 int64_t mh_engine__int_or(json_t *obj, const char *key, int64_t dflt);
+
+/* How each type's JSON Schema (its `schema`) opens. */
+#define MH_NODE_SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
 
 /* The types (nodes/<type>.c), registered in nodes.c. */
 extern const struct mh_node_type mh_engine__node_transform;

@@ -148,10 +148,10 @@ size_t mh_engine__compile_member(json_t *cfg, const char *path, const char *memb
 }
 
 size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const char *path,
-                                    const char *member, json_t *errors)
+                                    json_t *errors)
 {
     struct mh_jp_expr *e = NULL;
-    size_t nerr = mh_engine__compile_member(cfg, path, member, n->id, &e, errors);
+    size_t nerr = mh_engine__compile_member(cfg, path, n->type->expr_member, n->id, &e, errors);
     n->impl = e;
     return nerr;
 }
@@ -159,6 +159,12 @@ size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const cha
 void mh_engine__release_expr_impl(void *impl)
 {
     mh_jp_expr_destroy(impl);
+}
+
+const struct mh_jp_expr *mh_engine__error_expr_impl(const struct mh_wf_node *n, const char **member)
+{
+    *member = n->type->expr_member;
+    return n->impl;
 }
 
 size_t mh_engine__compile_tpl(const char *src, bool is_url, const char *path, const char *node_id,

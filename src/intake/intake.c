@@ -77,16 +77,9 @@ static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct jo
 struct prefix {
     json_t *response; /* new: a respond step's answer, for an endpoint in respond mode */
     bool is_finished; /* the run ended inside the prefix */
-    /* What /metrics counts once the row is committed, as a worker counts its batch: the run
-     * started (the prefix decided a step), the steps' node types (metrics slots; decided in no
-     * time), and how the run ended when it did. */
-    bool is_started;
-    enum mh_metrics_run_status finished;
-    unsigned *step_nodes; /* owned */
-    size_t n_steps;
+    struct mh_metrics_decision counted; /* counted once the row is committed */
 };
 static void prefix_reset(struct prefix *px);
-static void prefix_count(const struct prefix *px);
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        bool key_used, bool with_prefix, struct prefix *px,
                        struct mh_err_info *info);
@@ -510,13 +503,7 @@ static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct
         res.n_events == 0)
         goto out;
     rc = mh_buf_append_str(b, ",\"more\":[");
-    px->is_started = true;
-    px->step_nodes = mh_metrics_is_enabled() ? mh_xcalloc(res.n_events, sizeof(unsigned)) : NULL;
-    for (size_t i = 0; i < res.n_events && px->step_nodes != NULL; i++)
-        if (strcmp(res.events[i].type, MH_EV_STEP_SUCCEEDED) == 0 ||
-            strcmp(res.events[i].type, MH_EV_STEP_FAILED) == 0)
-            px->step_nodes[px->n_steps++] =
-                mh_metrics_node_of(mh_engine_wf_node_type(ep->wf, res.events[i].node_id));
+    mh_metrics_decision_note(ep->wf, first, 1, &res, true, &px->counted);
     for (size_t i = 0; i < res.n_events && rc == MH_OK; i++) {
         json_t *row = mh_engine_event_row(&res.events[i]);
         char *text = json_dumps(row, JSON_COMPACT);
@@ -544,9 +531,6 @@ static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct
         if (a->kind != MH_ACTION_FINISHED)
             continue;
         px->is_finished = true;
-        px->finished = a->status == MH_RUN_SUCCEEDED  ? MH_MR_SUCCEEDED
-                       : a->status == MH_RUN_CANCELED ? MH_MR_CANCELED
-                                                      : MH_MR_FAILED;
         if (a->output) {
             char *o = json_dumps(a->output, JSON_COMPACT | JSON_ENCODE_ANY);
             row_raw(b, &rc, ",\"output\":", o, o ? strlen(o) : 0);
@@ -735,20 +719,8 @@ static bool record(struct pending *p)
 static void prefix_reset(struct prefix *px)
 {
     json_decref(px->response);
-    free(px->step_nodes);
+    mh_metrics_decision_cleanup(&px->counted);
     *px = (struct prefix){0};
-}
-
-/* Counts a committed prefix in /metrics, as the workers count what they commit. */
-static void prefix_count(const struct prefix *px)
-{
-    if (!px->is_started)
-        return;
-    mh_metrics_run_started();
-    for (size_t i = 0; i < px->n_steps; i++)
-        mh_metrics_step(px->step_nodes[i], 0);
-    if (px->is_finished)
-        mh_metrics_run_finished(px->finished);
 }
 
 static void committed(struct mh_intake__item *item)
@@ -766,7 +738,7 @@ static void committed(struct mh_intake__item *item)
     switch (item->outcome) {
     case MH_INTAKE__ACCEPTED:
         snprintf(res->run_id, sizeof(res->run_id), "%s", item->run_id);
-        prefix_count(&p->px);
+        mh_metrics_decision_count(&p->px.counted); /* as the workers count what they commit */
         if (p->px.response) {
             /* Decided in the transaction that recorded the delivery: answered at once. */
             res->status = (int)json_integer_value(json_object_get(p->px.response, "status"));

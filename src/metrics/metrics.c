@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "engine/engine.h"
 
 #define MAX_BUCKETS 16
@@ -262,6 +263,64 @@ void mh_metrics_dead_letter(enum mh_metrics_dead_letter kind)
 {
     if (on() && (unsigned)kind < MH_MDL__COUNT)
         add(&R.dead_letters[kind], 1);
+}
+
+/* Whether `ev` is the first event of node `node`'s step: step_started (an http_call attempt)
+ * or timer_set (a delay). */
+static bool starts_step(const struct mh_event *ev, const char *node)
+{
+    return strcmp(ev->node_id, node) == 0 &&
+           (strcmp(ev->type, MH_EV_STEP_STARTED) == 0 || strcmp(ev->type, MH_EV_TIMER_SET) == 0);
+}
+
+void mh_metrics_decision_note(const struct mh_wf *wf, const struct mh_event *old, size_t nold,
+                              const struct mh_engine_result *res, bool was_queued,
+                              struct mh_metrics_decision *d)
+{
+    *d = (struct mh_metrics_decision){.is_started = was_queued && res->n_events > 0};
+    const struct mh_event *ev = res->events;
+    for (size_t i = 0; i < res->n_events && on(); i++) {
+        if (strcmp(ev[i].type, MH_EV_STEP_SUCCEEDED) != 0 &&
+            strcmp(ev[i].type, MH_EV_STEP_FAILED) != 0)
+            continue;
+        const struct mh_event *start = NULL;
+        for (size_t k = i; k-- > 0 && start == NULL;)
+            if (starts_step(&ev[k], ev[i].node_id))
+                start = &ev[k];
+        for (size_t k = nold; k-- > 0 && start == NULL;)
+            if (starts_step(&old[k], ev[i].node_id))
+                start = &old[k];
+        if (d->steps == NULL)
+            d->steps = mh_xcalloc(res->n_events, sizeof(*d->steps));
+        d->steps[d->n_steps++] = (struct mh_metrics_step_obs){
+            mh_metrics_node_of(mh_engine_wf_node_type(wf, ev[i].node_id)),
+            start ? ev[i].at_ms - start->at_ms : 0};
+    }
+    for (size_t i = 0; i < res->n_actions; i++) {
+        const struct mh_engine_action *a = &res->actions[i];
+        if (a->kind != MH_ACTION_FINISHED)
+            continue;
+        d->is_finished = true;
+        d->finished = a->status == MH_RUN_SUCCEEDED  ? MH_MR_SUCCEEDED
+                      : a->status == MH_RUN_CANCELED ? MH_MR_CANCELED
+                                                     : MH_MR_FAILED;
+    }
+}
+
+void mh_metrics_decision_count(const struct mh_metrics_decision *d)
+{
+    if (d->is_started)
+        mh_metrics_run_started();
+    for (size_t i = 0; i < d->n_steps; i++)
+        mh_metrics_step(d->steps[i].node, d->steps[i].ms);
+    if (d->is_finished)
+        mh_metrics_run_finished(d->finished);
+}
+
+void mh_metrics_decision_cleanup(struct mh_metrics_decision *d)
+{
+    free(d->steps);
+    *d = (struct mh_metrics_decision){0};
 }
 
 void mh_metrics_http_call(int status, int64_t ns)

@@ -9,8 +9,8 @@
  * Like the logger, the registry is process-wide: every module records into it, and threading a
  * registry through each call would buy nothing. Recording functions may be called from any
  * thread at any time, before or after the server starts; they do nothing while collection is
- * disabled (mh_metrics_set_enabled). The module uses libc only, so every other module may depend
- * on it.
+ * disabled (mh_metrics_set_enabled). The module uses libc and the pure engine only (its table of
+ * node types and its event log), so every other module may depend on it.
  */
 #ifndef MH_METRICS_H
 #define MH_METRICS_H
@@ -94,6 +94,36 @@ unsigned mh_metrics_node_of(const char *type);
 /* A step finished (succeeded or failed) `ms` after it started, by the run's event log. */
 void mh_metrics_step(unsigned node, int64_t ms);
 void mh_metrics_dead_letter(enum mh_metrics_dead_letter kind);
+
+/* What one decision of a run did (one mh_engine_advance result), noted when it is made and
+ * counted once the transaction that records it has committed: by the workers for each run of a
+ * batch and by the intake for a run's pure prefix, decided with its delivery. */
+struct mh_metrics_step_obs {
+    unsigned node; /* mh_metrics_node_of */
+    int64_t ms;
+};
+struct mh_metrics_decision {
+    bool is_started; /* a queued run took its first step */
+    bool is_finished;
+    enum mh_metrics_run_status finished; /* when is_finished */
+    struct mh_metrics_step_obs *steps;   /* owned; the steps it finished (none while disabled) */
+    size_t n_steps;
+};
+struct mh_wf;
+struct mh_event;
+struct mh_engine_result;
+/* Notes in `d` (zeroed first) what `res` decided for a run of `wf` whose log was `old` (`nold`
+ * events; `was_queued`: it had not started): the run started when it was queued and the decision
+ * added events; each step it finished (step_succeeded or step_failed) by node type, with the
+ * time since the step started (its step_started or timer_set, among the new events or in `old`;
+ * a pure step has neither and takes no time), read from the event log's clock so that a metric
+ * never disagrees with the run's timeline; and how the run ended when it did. */
+void mh_metrics_decision_note(const struct mh_wf *wf, const struct mh_event *old, size_t nold,
+                              const struct mh_engine_result *res, bool was_queued,
+                              struct mh_metrics_decision *d);
+/* Counts `d` (its decision committed): runs started, steps and runs finished. */
+void mh_metrics_decision_count(const struct mh_metrics_decision *d);
+void mh_metrics_decision_cleanup(struct mh_metrics_decision *d);
 
 /* ---- Outbound (http_call) ------------------------------------------------------------------- */
 

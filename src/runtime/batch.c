@@ -75,10 +75,7 @@ struct plan {
     int64_t wake;     /* otherwise the job sleeps until then */
     char created_at[64];
     json_t *dead_letter; /* the run's error when an http_call failed for good (borrowed) */
-    /* For metrics, counted once the batch has committed: */
-    bool was_queued;        /* the run had not started */
-    struct step_obs *steps; /* steps this decision finished, with their durations */
-    size_t nsteps;
+    struct mh_metrics_decision counted; /* counted once the batch has committed */
     /* The http_calls to send once the batch has committed, their secrets resolved: */
     struct mh_runtime__send *sends;
     size_t nsends;
@@ -87,61 +84,10 @@ struct plan {
     json_t *response;
 };
 
-struct step_obs {
-    unsigned node; /* mh_metrics_node_of */
-    int64_t ms;
-};
-
-/* Whether `ev` is the first event of node `node`'s step: step_started (an http_call attempt)
- * or timer_set (a delay). */
-static bool starts_step(const struct mh_event *ev, const char *node)
-{
-    return strcmp(ev->node_id, node) == 0 &&
-           (strcmp(ev->type, MH_EV_STEP_STARTED) == 0 || strcmp(ev->type, MH_EV_TIMER_SET) == 0);
-}
-
-/* Records in `p` the steps that `p->res` finishes, each with the time since it started (its
- * step_started or timer_set, in the new events or in the `old` log; a pure step has neither: it
- * starts and ends in one decision, in no time). The durations come from the event log's clock
- * readings, so a metric never disagrees with the run's timeline. */
-static void note_steps(const struct mh_wf *wf, const struct mh_event *old, size_t nold,
-                       struct plan *p)
-{
-    const struct mh_event *ev = p->res.events;
-    for (size_t i = 0; i < p->res.n_events; i++) {
-        if (strcmp(ev[i].type, MH_EV_STEP_SUCCEEDED) != 0 &&
-            strcmp(ev[i].type, MH_EV_STEP_FAILED) != 0)
-            continue;
-        const struct mh_event *start = NULL;
-        for (size_t k = i; k-- > 0 && start == NULL;)
-            if (starts_step(&ev[k], ev[i].node_id))
-                start = &ev[k];
-        for (size_t k = nold; k-- > 0 && start == NULL;)
-            if (starts_step(&old[k], ev[i].node_id))
-                start = &old[k];
-        if (p->steps == NULL)
-            p->steps = mh_xcalloc(p->res.n_events, sizeof(*p->steps));
-        p->steps[p->nsteps++] =
-            (struct step_obs){mh_metrics_node_of(mh_engine_wf_node_type(wf, ev[i].node_id)),
-                              start ? ev[i].at_ms - start->at_ms : 0};
-    }
-}
-
 /* Counts what a committed plan did. */
 static void count_plan(const struct plan *p)
 {
-    if (p->was_queued && p->res.n_events > 0)
-        mh_metrics_run_started();
-    for (size_t i = 0; i < p->nsteps; i++)
-        mh_metrics_step(p->steps[i].node, p->steps[i].ms);
-    for (size_t i = 0; i < p->res.n_actions; i++) {
-        const struct mh_engine_action *a = &p->res.actions[i];
-        if (a->kind != MH_ACTION_FINISHED)
-            continue;
-        mh_metrics_run_finished(a->status == MH_RUN_SUCCEEDED  ? MH_MR_SUCCEEDED
-                                : a->status == MH_RUN_CANCELED ? MH_MR_CANCELED
-                                                               : MH_MR_FAILED);
-    }
+    mh_metrics_decision_count(&p->counted);
     if (p->dead_letter)
         mh_metrics_dead_letter(MH_MDL_STEP);
 }
@@ -153,7 +99,7 @@ static void plan_cleanup(struct plan *p)
     free(p->sends);
     mh_engine_result_cleanup(&p->res);
     mh_engine_result_cleanup(&p->pending);
-    free(p->steps);
+    mh_metrics_decision_cleanup(&p->counted);
     memset(p, 0, sizeof(*p));
 }
 
@@ -190,7 +136,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     }
     snprintf(p->created_at, sizeof(p->created_at), "%s",
              json_string_value(json_object_get(row, "created_at")));
-    p->was_queued = strcmp(status, "queued") == 0;
+    bool was_queued = strcmp(status, "queued") == 0;
     rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
     if (rc == MH_OK)
         rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
@@ -212,8 +158,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     p->wake = p->res.next_wake_ms;
     if (atomic_load(&rt->respond_watch) > 0)
         p->response = mh_engine_response_of(wf, p->res.events, p->res.n_events);
-    if (mh_metrics_is_enabled())
-        note_steps(wf, events, n, p);
+    mh_metrics_decision_note(wf, events, n, &p->res, was_queued, &p->counted);
     for (size_t i = 0; i < p->res.n_actions; i++) {
         const struct mh_engine_action *a = &p->res.actions[i];
         if (a->kind == MH_ACTION_FINISHED) {

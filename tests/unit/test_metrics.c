@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "harness.h"
 #include "metrics/metrics.h"
+#include "test_engine_helpers.h"
 
 static char *render_all(void)
 {
@@ -23,6 +24,14 @@ static char *render_all(void)
                                        .dead_letters = 4};
     MH_T_ASSERT_EQ(mh_metrics_render(&b, &db), MH_OK);
     return mh_buf_steal(&b, NULL);
+}
+
+/* Fails unless the exposition `out` holds each of the `n` texts `want`. */
+static void expect_lines(const char *out, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(out, want[i]) == NULL)
+            mh_t_fail(__FILE__, __LINE__, "missing: %s\n--- exposition:\n%s", want[i], out);
 }
 
 MH_TEST(metrics_label_escaping)
@@ -154,9 +163,7 @@ MH_TEST(metrics_registry_records)
         "meshhook_build_info{version=\"",
         "# TYPE meshhook_http_request_duration_seconds histogram\n",
     };
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        if (strstr(out, want[i]) == NULL)
-            mh_t_fail(__FILE__, __LINE__, "missing: %s\n--- exposition:\n%s", want[i], out);
+    expect_lines(out, want, sizeof(want) / sizeof(want[0]));
     /* A pool this process does not have is left out, as are routes never used. */
     MH_T_ASSERT(strstr(out, "pool=\"intake\"") == NULL);
     MH_T_ASSERT(strstr(out, "meshhook_http_requests_total{route=\"/hooks/:public_id\",method="
@@ -191,6 +198,85 @@ MH_TEST(metrics_step_series_per_engine_node_type)
     }
     MH_T_ASSERT(strstr(out, "meshhook_step_duration_seconds_count{node_type=\"other\"} 0\n"));
     free(out);
+}
+
+static struct mh_event ev_at(const char *type, const char *node, int64_t at_ms)
+{
+    struct mh_event ev = {.at_ms = at_ms};
+    snprintf(ev.type, sizeof(ev.type), "%s", type);
+    snprintf(ev.node_id, sizeof(ev.node_id), "%s", node);
+    return ev;
+}
+
+/* One decision of a run, noted by the one function the workers and the intake share: each
+ * finished step by node type, timed from its start in the new events or the old log (a pure step
+ * in no time), the run started only when it was queued and the decision added events, and how
+ * it ended; counted into the registry as a whole. */
+MH_TEST(metrics_decision_noted_and_counted)
+{
+    mh_metrics_reset();
+    struct mh_wf *wf = compile_fixture("delay.json"); /* wait, until: delay; after: transform */
+    struct mh_event old[] = {ev_at(MH_EV_RUN_STARTED, "", T0), ev_at(MH_EV_TIMER_SET, "wait", T0),
+                             ev_at(MH_EV_TIMER_SET, "until", T0 + 100)};
+    struct mh_event evs[] = {ev_at(MH_EV_STEP_SUCCEEDED, "wait", T0 + 5000),
+                             ev_at(MH_EV_TIMER_SET, "until", T0 + 5000),
+                             ev_at(MH_EV_STEP_SUCCEEDED, "until", T0 + 7000),
+                             ev_at(MH_EV_STEP_FAILED, "after", T0 + 7000)};
+    struct mh_engine_action fin = {.kind = MH_ACTION_FINISHED, .status = MH_RUN_CANCELED};
+    struct mh_engine_result res = {.events = evs, .n_events = 4, .actions = &fin, .n_actions = 1};
+    struct mh_metrics_decision d;
+
+    mh_metrics_decision_note(wf, old, 3, &res, false, &d);
+    MH_T_ASSERT(!d.is_started);
+    MH_T_ASSERT(d.is_finished);
+    MH_T_ASSERT_EQ(d.finished, MH_MR_CANCELED);
+    MH_T_ASSERT_EQ(d.n_steps, 3);
+    unsigned delay = mh_metrics_node_of("delay"), transform = mh_metrics_node_of("transform");
+    MH_T_ASSERT(delay != MH_METRICS_NODE_OTHER && transform != MH_METRICS_NODE_OTHER);
+    MH_T_ASSERT_EQ(d.steps[0].node, delay);
+    MH_T_ASSERT_EQ(d.steps[0].ms, 5000); /* from the old log's timer_set */
+    MH_T_ASSERT_EQ(d.steps[1].node, delay);
+    MH_T_ASSERT_EQ(d.steps[1].ms, 2000); /* from the newest timer_set, among the new events */
+    MH_T_ASSERT_EQ(d.steps[2].node, transform);
+    MH_T_ASSERT_EQ(d.steps[2].ms, 0);
+    mh_metrics_decision_count(&d);
+    mh_metrics_decision_cleanup(&d);
+    MH_T_ASSERT(d.steps == NULL && d.n_steps == 0 && !d.is_finished);
+
+    /* A queued run's first decision starts it; one that added nothing does not. */
+    res = (struct mh_engine_result){.events = evs, .n_events = 1};
+    mh_metrics_decision_note(wf, old, 1, &res, true, &d);
+    MH_T_ASSERT(d.is_started && !d.is_finished && d.n_steps == 1);
+    MH_T_ASSERT_EQ(d.steps[0].ms, 0); /* no start in a log of run_started alone */
+    mh_metrics_decision_count(&d);
+    mh_metrics_decision_cleanup(&d);
+    res.n_events = 0;
+    mh_metrics_decision_note(wf, old, 1, &res, true, &d);
+    MH_T_ASSERT(!d.is_started && d.n_steps == 0);
+    mh_metrics_decision_count(&d);
+    mh_metrics_decision_cleanup(&d);
+
+    /* Collection off: the run still counts as started (a no-op then), no steps are kept. */
+    mh_metrics_set_enabled(false);
+    res.n_events = 4;
+    mh_metrics_decision_note(wf, old, 3, &res, true, &d);
+    MH_T_ASSERT(d.is_started && d.steps == NULL && d.n_steps == 0);
+    mh_metrics_decision_count(&d);
+    mh_metrics_decision_cleanup(&d);
+    mh_metrics_set_enabled(true);
+
+    char *out = render_all();
+    const char *want[] = {
+        "meshhook_runs_started_total 1\n",
+        "meshhook_runs_finished_total{status=\"canceled\"} 1\n",
+        "meshhook_runs_finished_total{status=\"succeeded\"} 0\n",
+        "meshhook_step_duration_seconds_count{node_type=\"delay\"} 3\n",
+        "meshhook_step_duration_seconds_sum{node_type=\"delay\"} 7\n",
+        "meshhook_step_duration_seconds_count{node_type=\"transform\"} 1\n",
+    };
+    expect_lines(out, want, sizeof(want) / sizeof(want[0]));
+    free(out);
+    mh_engine_wf_unref(wf);
 }
 
 MH_TEST(metrics_disabled_records_nothing)

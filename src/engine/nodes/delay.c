@@ -12,10 +12,8 @@
 
 #include "core/mem.h"
 
-#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-
 static const char schema[] =
-    "{" SCHEMA_HEAD "\"title\":\"Delay\","
+    "{" MH_NODE_SCHEMA_HEAD "\"title\":\"Delay\","
     "\"description\":\"Waits durably: the run is parked on a timer and no thread or connection "
     "waits. Give exactly one of duration_ms, duration or until.\","
     "\"type\":\"object\","

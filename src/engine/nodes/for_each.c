@@ -19,10 +19,8 @@
 
 #include "core/mem.h"
 
-#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-
 static const char schema[] =
-    "{" SCHEMA_HEAD "\"title\":\"For each\","
+    "{" MH_NODE_SCHEMA_HEAD "\"title\":\"For each\","
     "\"description\":\"Runs the body, a sub-graph, once for every element of an array: each "
     "item's steps see the item as `item` and its position as `index`; the output is the list "
     "of the items' results, in item order.\","

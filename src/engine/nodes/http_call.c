@@ -21,10 +21,8 @@
 /* Defaults the code applies; the schema documents the same values as `default`. */
 #define DEFAULT_TIMEOUT_MS 30000
 
-#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-
 static const char schema[] =
-    "{" SCHEMA_HEAD "\"title\":\"HTTP call\","
+    "{" MH_NODE_SCHEMA_HEAD "\"title\":\"HTTP call\","
     "\"description\":\"Sends an HTTP request built from the context and records the response as "
     "this step's output {status, headers, body}. Retries 5xx, 408, 429, timeouts and "
     "connection errors with exponential backoff and full jitter, honouring Retry-After.\","

@@ -17,10 +17,8 @@
 
 #include "core/mem.h"
 
-#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-
 static const char schema[] =
-    "{" SCHEMA_HEAD "\"title\":\"Respond\","
+    "{" MH_NODE_SCHEMA_HEAD "\"title\":\"Respond\","
     "\"description\":\"Sets the answer to the webhook that started the run: on an endpoint whose "
     "response mode is 'respond', the sender gets this status, these headers and this body "
     "instead of 202. The run goes on after it.\","

@@ -12,10 +12,8 @@
 
 #include "core/mem.h"
 
-#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-
 static const char schema[] =
-    "{" SCHEMA_HEAD "\"title\":\"Terminate\","
+    "{" MH_NODE_SCHEMA_HEAD "\"title\":\"Terminate\","
     "\"description\":\"Ends the run at once with a status and an optional output. A terminate "
     "node has no outgoing edges.\","
     "\"type\":\"object\","

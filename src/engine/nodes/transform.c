@@ -6,14 +6,8 @@
  */
 #include "engine/engine_internal.h"
 
-#include <stdlib.h>
-
-#include "core/mem.h"
-
-#define SCHEMA_HEAD "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-
 static const char schema[] =
-    "{" SCHEMA_HEAD "\"title\":\"Transform\","
+    "{" MH_NODE_SCHEMA_HEAD "\"title\":\"Transform\","
     "\"description\":\"Computes this step's output with a JMESPath expression over the "
     "context {trigger, steps, run}.\","
     "\"type\":\"object\","
@@ -25,10 +19,8 @@ static const char schema[] =
     "\"required\":[\"expression\"],"
     "\"additionalProperties\":false}";
 
-static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info);
-static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
 
 const struct mh_node_type mh_engine__node_transform = {
     .name = "transform",
@@ -36,28 +28,15 @@ const struct mh_node_type mh_engine__node_transform = {
     .description = "output = JMESPath(expression, context)",
     .schema = schema,
     .out = MH_NODE_OUT_PLAIN,
-    .compile = compile,
-    .release = mh_engine__release_expr_impl,
     .start = mh_engine__node_start_pure,
     .eval = eval,
-    .error_expr = error_expr,
+    MH_NODE_EXPR_OPS("expression"),
     MH_NODE_PURE_OPS,
 };
-
-static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors)
-{
-    return mh_engine__compile_expr_impl(n, cfg, path, "expression", errors);
-}
 
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info)
 {
     *out = NULL;
     return mh_jp_eval(n->impl, ctx, out, info);
-}
-
-static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member)
-{
-    *member = "expression";
-    return n->impl;
 }

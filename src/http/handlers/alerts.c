@@ -27,16 +27,17 @@
 #define COUNT_MAX     1000000000.0
 #define QUEUE_AGE_MAX (7 * 24 * 3600.0)
 
-static const char *const rule_cols =
-    "r.id, r.name, r.kind, r.window_s, r.threshold::float8 AS threshold, "
-    "coalesce(to_json(r.workflow_ids), 'null') AS workflow_ids, to_json(r.channel_ids) AS "
-    "channel_ids, r.host, r.enabled, r.state, r.alert_id, to_json(r.created_at) AS created_at, "
-    "to_json(r.updated_at) AS updated_at";
+/* The columns the API shows, of the table named `x` in the statement. */
+static const char rule_cols[] =
+    "x.id, x.name, x.kind, x.window_s, x.threshold::float8 AS threshold, "
+    "coalesce(to_json(x.workflow_ids), 'null') AS workflow_ids, to_json(x.channel_ids) AS "
+    "channel_ids, x.host, x.enabled, x.state, x.alert_id, to_json(x.created_at) AS created_at, "
+    "to_json(x.updated_at) AS updated_at";
 
-static const char *const channel_cols =
-    "c.id, c.name, c.type, c.url, c.workflow_id, to_json(c.created_at) AS created_at, "
+static const char channel_cols[] =
+    "x.id, x.name, x.type, x.url, x.workflow_id, to_json(x.created_at) AS created_at, "
     "(SELECT json_build_object('status', d.status, 'last_status', d.last_status, 'at', "
-    "to_json(d.created_at)) FROM alert_deliveries d WHERE d.channel_id = c.id ORDER BY "
+    "to_json(d.created_at)) FROM alert_deliveries d WHERE d.channel_id = x.id ORDER BY "
     "d.created_at DESC, d.id DESC LIMIT 1) AS last_delivery";
 
 /* Each kind: whether it takes a threshold (else 1), its bounds, and whether workflows filter it
@@ -255,37 +256,57 @@ static void rule_in_cleanup(struct rule_in *in)
     json_decref(in->merged);
 }
 
-/* A rule as the API shows it (new reference), or NULL after answering 404. */
-static json_t *rule_get(struct mh_api *api, const char *pid, const char *rid)
+/* What the API lists and shows of one table: alert rules or alert channels. */
+struct listed {
+    const char *table;     /* named `x` in the statement, as `cols` and `order` name it */
+    const char *cols;      /* the columns the API shows */
+    const char *order;     /* the list's order */
+    const char *not_found; /* the 404's message */
+};
+
+static const struct listed rules = {"alert_rules", rule_cols, "x.created_at, x.id",
+                                    "alert rule not found"};
+static const struct listed channels = {"alert_channels", channel_cols, "x.created_at, x.id",
+                                       "alert channel not found"};
+
+/* Row `id` of project `pid` as the API shows it (new reference), or NULL after answering (404
+ * for an id that is not a uuid or not there). */
+static json_t *listed_get(struct mh_api *api, const struct listed *t, const char *pid,
+                          const char *id)
 {
-    if (!mh_api_is_uuid(rid)) {
-        mh_http_respond_error(api->req, 404, "not_found", "alert rule not found", NULL);
+    if (!mh_api_is_uuid(id)) {
+        mh_http_respond_error(api->req, 404, "not_found", t->not_found, NULL);
         return NULL;
     }
-    char sql[512];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM alert_rules r WHERE r.project_id = $1 AND r.id = $2",
-             rule_cols);
-    const char *params[] = {pid, rid};
-    json_t *row = mh_api_query_row(api, "alert rule not found", sql, 2, params);
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s x WHERE x.project_id = $1 AND x.id = $2", t->cols,
+             t->table);
+    const char *params[] = {pid, id};
+    json_t *row = mh_api_query_row(api, t->not_found, sql, 2, params);
     return row ? json_incref(row) : NULL;
 }
 
-void mh_h_alert_rules_list(struct mh_http_req *req, void *app)
+/* GET of the list: {"items": [...]} for a viewer. */
+static void listed_list(struct mh_http_req *req, void *app, const struct listed *t)
 {
     struct mh_api api;
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT %s FROM alert_rules r WHERE r.project_id = $1 ORDER BY r.created_at, r.id",
-             rule_cols);
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s x WHERE x.project_id = $1 ORDER BY %s", t->cols,
+             t->table, t->order);
     const char *params[] = {pid};
     json_t *rows = NULL;
     if (mh_api_require_role(&api, pid, "viewer", NULL) &&
         (rows = mh_api_query(&api, sql, 1, params)) != NULL)
         mh_http_respond_json(req, 200, json_pack("{s:O}", "items", rows));
     mh_api_close(&api);
+}
+
+void mh_h_alert_rules_list(struct mh_http_req *req, void *app)
+{
+    listed_list(req, app, &rules);
 }
 
 void mh_h_alert_rules_get(struct mh_http_req *req, void *app)
@@ -296,7 +317,7 @@ void mh_h_alert_rules_get(struct mh_http_req *req, void *app)
     const char *pid = mh_http_req_param(req, "project_id");
     json_t *row = NULL;
     if (mh_api_require_role(&api, pid, "viewer", NULL) &&
-        (row = rule_get(&api, pid, mh_http_req_param(req, "rule_id"))) != NULL)
+        (row = listed_get(&api, &rules, pid, mh_http_req_param(req, "rule_id"))) != NULL)
         mh_http_respond_json(req, 200, row);
     mh_api_close(&api);
 }
@@ -355,7 +376,7 @@ static void rule_write(struct mh_api *api, const char *pid, const char *rid, jso
     json_t *detail = json_pack("{s:s, s:s}", "name", in.name, "kind", in.kind);
     bool ok = mh_api_audit(api, pid, rid ? "alert_rule.update" : "alert_rule.create", id, detail);
     json_decref(detail);
-    json_t *out = ok ? rule_get(api, pid, id) : NULL;
+    json_t *out = ok ? listed_get(api, &rules, pid, id) : NULL;
     if (out && mh_api_commit(api))
         mh_http_respond_json(api->req, rid ? 200 : 201, out);
     else
@@ -385,7 +406,7 @@ void mh_h_alert_rules_update(struct mh_http_req *req, void *app)
     const char *rid = mh_http_req_param(req, "rule_id");
     json_t *body = NULL, *base = NULL;
     if (mh_api_require_role(&api, pid, "admin", NULL) && (body = mh_api_body(&api)) != NULL &&
-        (base = rule_get(&api, pid, rid)) != NULL) {
+        (base = listed_get(&api, &rules, pid, rid)) != NULL) {
         /* Only the writable fields of the stored rule are the base of the merge. */
         static const char *const drop[] = {"id",         "state",      "alert_id",
                                            "created_at", "updated_at", NULL};
@@ -445,36 +466,9 @@ void mh_h_alert_rules_delete(struct mh_http_req *req, void *app)
 
 /* ---- Channels ----------------------------------------------------------------------------- */
 
-static json_t *channel_get(struct mh_api *api, const char *pid, const char *cid)
-{
-    if (!mh_api_is_uuid(cid)) {
-        mh_http_respond_error(api->req, 404, "not_found", "alert channel not found", NULL);
-        return NULL;
-    }
-    char sql[768];
-    snprintf(sql, sizeof(sql),
-             "SELECT %s FROM alert_channels c WHERE c.project_id = $1 AND c.id = $2", channel_cols);
-    const char *params[] = {pid, cid};
-    json_t *row = mh_api_query_row(api, "alert channel not found", sql, 2, params);
-    return row ? json_incref(row) : NULL;
-}
-
 void mh_h_alert_channels_list(struct mh_http_req *req, void *app)
 {
-    struct mh_api api;
-    if (!mh_api_open(&api, req, app, MH_API_AUTH))
-        return;
-    const char *pid = mh_http_req_param(req, "project_id");
-    char sql[768];
-    snprintf(sql, sizeof(sql),
-             "SELECT %s FROM alert_channels c WHERE c.project_id = $1 ORDER BY c.created_at, c.id",
-             channel_cols);
-    const char *params[] = {pid};
-    json_t *rows = NULL;
-    if (mh_api_require_role(&api, pid, "viewer", NULL) &&
-        (rows = mh_api_query(&api, sql, 1, params)) != NULL)
-        mh_http_respond_json(req, 200, json_pack("{s:O}", "items", rows));
-    mh_api_close(&api);
+    listed_list(req, app, &channels);
 }
 
 void mh_h_alert_channels_create(struct mh_http_req *req, void *app)
@@ -564,7 +558,7 @@ void mh_h_alert_channels_create(struct mh_http_req *req, void *app)
                            8, params) &&
               mh_api_audit(&api, pid, "alert_channel.create", cid, detail);
     json_decref(detail);
-    if (!ok || (out = channel_get(&api, pid, cid)) == NULL)
+    if (!ok || (out = listed_get(&api, &channels, pid, cid)) == NULL)
         goto out;
     if (secret)
         json_object_set_new(out, "secret", json_string(secret));
@@ -616,7 +610,7 @@ void mh_h_alert_channels_test(struct mh_http_req *req, void *app)
     const char *params[] = {pid, cid};
     json_t *ch = NULL, *row = NULL;
     if (mh_api_require_role(&api, pid, "admin", NULL) &&
-        (ch = channel_get(&api, pid, cid)) != NULL &&
+        (ch = listed_get(&api, &channels, pid, cid)) != NULL &&
         (row = mh_api_query_row(&api, "alert channel not found",
                                 "SELECT mh_alert_test($1, $2::uuid) AS delivery_id", 2, params)) !=
             NULL &&
@@ -639,7 +633,7 @@ void mh_h_alert_channel_deliveries(struct mh_http_req *req, void *app)
     const char *cid = mh_http_req_param(req, "channel_id");
     json_t *ch = NULL;
     if (!mh_api_require_role(&api, pid, "viewer", NULL) || !mh_api_page(&api, &page) ||
-        (ch = channel_get(&api, pid, cid)) == NULL)
+        (ch = listed_get(&api, &channels, pid, cid)) == NULL)
         goto out;
     char limit[24];
     snprintf(limit, sizeof(limit), "%ld", page.limit + 1);

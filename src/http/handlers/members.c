@@ -57,6 +57,19 @@ void mh_h_members_list(struct mh_http_req *req, void *app)
         "created_at", "user_id");
 }
 
+/* Runs `sql` on membership `params` ($1 project, $2 user, $3 role), audits `action` with
+ * `detail` (taken), commits and answers `status` with the membership as it now is. */
+static void write_member(struct mh_api *api, const char *sql, const char *const params[3],
+                         const char *action, json_t *detail, int status)
+{
+    bool ok = mh_api_query(api, sql, 3, params) &&
+              mh_api_audit(api, params[0], action, params[1], detail);
+    json_decref(detail);
+    json_t *row = ok ? mh_api_query_row(api, "member not found", member_sql, 2, params) : NULL;
+    if (row != NULL && mh_api_commit(api))
+        mh_http_respond_json(api->req, status, json_incref(row));
+}
+
 void mh_h_members_add(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
@@ -90,19 +103,8 @@ void mh_h_members_add(struct mh_http_req *req, void *app)
         goto out;
     }
     const char *params[] = {pid, uid, role};
-    json_t *detail = json_pack("{s:s, s:s}", "email", email, "role", role);
-    bool ok = mh_api_query(&api,
-                           "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, "
-                           "$3)",
-                           3, params) &&
-              mh_api_audit(&api, pid, "member.add", uid, detail);
-    json_decref(detail);
-    if (!ok)
-        goto out;
-    json_t *row = mh_api_query_row(&api, "member not found", member_sql, 2, params);
-    if (row == NULL || !mh_api_commit(&api))
-        goto out;
-    mh_http_respond_json(req, 201, json_incref(row));
+    write_member(&api, "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, $3)",
+                 params, "member.add", json_pack("{s:s, s:s}", "email", email, "role", role), 201);
 out:
     mh_api_close(&api);
 }
@@ -140,19 +142,9 @@ void mh_h_members_update(struct mh_http_req *req, void *app)
     if (strcmp(old_role, "owner") == 0 && strcmp(role, "owner") != 0 &&
         !not_last_owner(&api, pid, uid, "be demoted"))
         goto out;
-    json_t *detail = json_pack("{s:s, s:s}", "from", old_role, "to", role);
-    bool ok = mh_api_query(&api,
-                           "UPDATE memberships SET role = $3 WHERE project_id = $1 AND user_id = "
-                           "$2",
-                           3, params) &&
-              mh_api_audit(&api, pid, "member.role_change", uid, detail);
-    json_decref(detail);
-    if (!ok)
-        goto out;
-    json_t *row = mh_api_query_row(&api, "member not found", member_sql, 2, params);
-    if (row == NULL || !mh_api_commit(&api))
-        goto out;
-    mh_http_respond_json(req, 200, json_incref(row));
+    write_member(&api, "UPDATE memberships SET role = $3 WHERE project_id = $1 AND user_id = $2",
+                 params, "member.role_change",
+                 json_pack("{s:s, s:s}", "from", old_role, "to", role), 200);
 out:
     mh_api_close(&api);
 }

@@ -800,11 +800,14 @@ out:
     mh_api_close(&api);
 }
 
-/* Reads {"ids": [...]} of a bulk request: 1 to DEAD_LETTER_BATCH_MAX strings (borrowed), or
- * NULL after answering 422 with the offending path. */
-static json_t *batch_ids(struct mh_api *api)
+/* Reads {"ids": [...]} of a bulk request by an editor of project `pid`: 1 to
+ * DEAD_LETTER_BATCH_MAX strings (borrowed), or NULL after answering (422 with the offending
+ * path). */
+static json_t *batch_ids(struct mh_api *api, const char *pid)
 {
     static const char *const fields[] = {"ids", NULL};
+    if (!mh_api_require_role(api, pid, "editor", NULL))
+        return NULL;
     json_t *body = mh_api_body(api);
     if (body == NULL || !mh_api_only_fields(api, body, fields))
         return NULL;
@@ -852,8 +855,8 @@ void mh_h_dead_letters_replay_many(struct mh_http_req *req, void *app)
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         goto out;
     const char *pid = mh_http_req_param(req, "project_id");
-    json_t *ids;
-    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(ids = batch_ids(&api)))
+    json_t *ids = batch_ids(&api, pid);
+    if (ids == NULL)
         goto out;
     size_t i;
     json_t *v;
@@ -882,8 +885,8 @@ static void dismiss_many(struct mh_http_req *req, void *app, bool is_dismiss)
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         goto out;
     const char *pid = mh_http_req_param(req, "project_id");
-    json_t *ids;
-    if (!mh_api_require_role(&api, pid, "editor", NULL) || !(ids = batch_ids(&api)))
+    json_t *ids = batch_ids(&api, pid);
+    if (ids == NULL)
         goto out;
     size_t i;
     json_t *v;

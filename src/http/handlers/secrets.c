@@ -204,24 +204,66 @@ out:
     mh_api_close(&api);
 }
 
+/* A write of a secret (create, update, put) as its request gives it: the name (from the body for
+ * a create, else from the path), the value (NULL when not given) and the description (NULL when
+ * not given); then the value sealed. */
+struct write {
+    json_t *body;
+    const char *name, *value, *description;
+    size_t len;
+    char *sealed;
+    const char *kek_id;
+};
+
+/* Reads a write by an editor of project `pid` whose body may hold `fields` only ("name" among
+ * them when `is_create`), "value" required when `is_value_required`; false after answering. */
+static bool write_read(struct mh_api *api, const char *pid, bool is_create, bool is_value_required,
+                       const char *const *fields, struct write *w)
+{
+    if (!mh_api_require_role(api, pid, "editor", NULL) ||
+        (!is_create && !name_param(api, &w->name)))
+        return false;
+    w->body = mh_api_body(api);
+    return w->body && mh_api_only_fields(api, w->body, fields) &&
+           (!is_create || read_name(api, w->body, &w->name)) &&
+           read_value(api, w->body, is_value_required, &w->value, &w->len) &&
+           read_description(api, w->body, &w->description);
+}
+
+static bool write_seal(struct mh_api *api, const char *pid, struct write *w)
+{
+    return require_kek(api) && seal(api, pid, w->name, w->value, w->len, &w->sealed, &w->kek_id);
+}
+
+/* Runs `sql` on `params` ($1 project, $2 name, $3 description, $4 kek id, $5 sealed value),
+ * audits `action` with `detail` (taken), commits and answers `status` with the secret. */
+static void write_finish(struct mh_api *api, const char *pid, const struct write *w,
+                         const char *sql, const char *const params[5], const char *action,
+                         json_t *detail, int status)
+{
+    bool ok = mh_api_query(api, sql, 5, params) && mh_api_audit(api, pid, action, w->name, detail);
+    json_decref(detail);
+    if (ok)
+        commit_and_answer(api, pid, w->name, status);
+}
+
+static void write_cleanup(struct mh_api *api, struct write *w)
+{
+    wipe_request(api, w->body);
+    free(w->sealed);
+}
+
 void mh_h_secrets_create(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
-    json_t *body = NULL;
-    char *sealed = NULL;
+    struct write w = {0};
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
-    const char *name = NULL, *value = NULL, *description = NULL, *kek_id = NULL;
-    size_t len = 0;
     static const char *const fields[] = {"name", "value", "description", NULL};
-    if (!mh_api_require_role(&api, pid, "editor", NULL))
+    if (!write_read(&api, pid, true, true, fields, &w))
         goto out;
-    body = mh_api_body(&api);
-    if (!body || !mh_api_only_fields(&api, body, fields) || !read_name(&api, body, &name) ||
-        !read_value(&api, body, true, &value, &len) || !read_description(&api, body, &description))
-        goto out;
-    const char *params[] = {pid, name};
+    const char *params[] = {pid, w.name};
     json_t *existing = mh_api_query(&api, secret_sql, 2, params);
     if (existing == NULL)
         goto out;
@@ -231,101 +273,70 @@ void mh_h_secrets_create(struct mh_http_req *req, void *app)
                               "/name");
         goto out;
     }
-    if (!require_kek(&api) || !seal(&api, pid, name, value, len, &sealed, &kek_id))
+    if (!write_seal(&api, pid, &w))
         goto out;
-    const char *ip[] = {pid, name, description ? description : "", kek_id, sealed};
-    json_t *detail = json_pack("{s:s}", "kek_id", kek_id);
-    bool ok = mh_api_query(&api,
-                           "INSERT INTO secrets (project_id, name, description, kek_id, sealed, "
-                           "created_by, updated_by) VALUES ($1, $2, $3, $4, $5::bytea, mh_uid(), "
-                           "mh_uid())",
-                           5, ip) &&
-              mh_api_audit(&api, pid, "secret.create", name, detail);
-    json_decref(detail);
-    if (!ok)
-        goto out;
-    commit_and_answer(&api, pid, name, 201);
+    const char *ip[] = {pid, w.name, w.description ? w.description : "", w.kek_id, w.sealed};
+    write_finish(&api, pid, &w,
+                 "INSERT INTO secrets (project_id, name, description, kek_id, sealed, created_by, "
+                 "updated_by) VALUES ($1, $2, $3, $4, $5::bytea, mh_uid(), mh_uid())",
+                 ip, "secret.create", json_pack("{s:s}", "kek_id", w.kek_id), 201);
 out:
-    wipe_request(&api, body);
-    free(sealed);
+    write_cleanup(&api, &w);
     mh_api_close(&api);
 }
 
 void mh_h_secrets_update(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
-    json_t *body = NULL;
-    char *sealed = NULL;
+    struct write w = {0};
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
-    const char *name = NULL, *value = NULL, *description = NULL, *kek_id = NULL;
-    size_t len = 0;
     static const char *const fields[] = {"value", "description", NULL};
-    if (!mh_api_require_role(&api, pid, "editor", NULL) || !name_param(&api, &name))
+    if (!write_read(&api, pid, false, false, fields, &w))
         goto out;
-    body = mh_api_body(&api);
-    if (!body || !mh_api_only_fields(&api, body, fields) ||
-        !read_value(&api, body, false, &value, &len) || !read_description(&api, body, &description))
-        goto out;
-    if (value == NULL && description == NULL) {
+    if (w.value == NULL && w.description == NULL) {
         mh_http_respond_error(req, 422, "invalid", "give 'value', 'description' or both", NULL);
         goto out;
     }
-    const char *params[] = {pid, name};
+    const char *params[] = {pid, w.name};
     /* Locks the row, so two concurrent updates apply one after the other. */
     if (mh_api_query_row(&api, "secret not found",
                          "SELECT id FROM secrets WHERE project_id = $1 AND name = $2 FOR UPDATE", 2,
                          params) == NULL)
         goto out;
-    if (value && (!require_kek(&api) || !seal(&api, pid, name, value, len, &sealed, &kek_id)))
+    if (w.value && !write_seal(&api, pid, &w))
         goto out;
-    const char *up[] = {pid, name, description, kek_id, sealed};
+    const char *up[] = {pid, w.name, w.description, w.kek_id, w.sealed};
     json_t *changed = json_array();
-    if (value)
+    if (w.value)
         json_array_append_new(changed, json_string("value"));
-    if (description)
+    if (w.description)
         json_array_append_new(changed, json_string("description"));
     json_t *detail = json_pack("{s:o}", "fields", changed);
-    if (kek_id)
-        json_object_set_new(detail, "kek_id", json_string(kek_id));
-    bool ok = mh_api_query(&api,
-                           "UPDATE secrets SET description = coalesce($3, description), "
-                           "kek_id = coalesce($4, kek_id), sealed = coalesce($5::bytea, sealed), "
-                           "updated_by = mh_uid(), updated_at = now() WHERE project_id = $1 AND "
-                           "name = $2",
-                           5, up) &&
-              mh_api_audit(&api, pid, "secret.update", name, detail);
-    json_decref(detail);
-    if (!ok)
-        goto out;
-    commit_and_answer(&api, pid, name, 200);
+    if (w.kek_id)
+        json_object_set_new(detail, "kek_id", json_string(w.kek_id));
+    write_finish(&api, pid, &w,
+                 "UPDATE secrets SET description = coalesce($3, description), kek_id = "
+                 "coalesce($4, kek_id), sealed = coalesce($5::bytea, sealed), updated_by = "
+                 "mh_uid(), updated_at = now() WHERE project_id = $1 AND name = $2",
+                 up, "secret.update", detail, 200);
 out:
-    wipe_request(&api, body);
-    free(sealed);
+    write_cleanup(&api, &w);
     mh_api_close(&api);
 }
 
 void mh_h_secrets_put(struct mh_http_req *req, void *app)
 {
     struct mh_api api;
-    json_t *body = NULL;
-    char *sealed = NULL;
+    struct write w = {0};
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
-    const char *name = NULL, *value = NULL, *description = NULL, *kek_id = NULL;
-    size_t len = 0;
     static const char *const fields[] = {"value", "description", NULL};
-    if (!mh_api_require_role(&api, pid, "editor", NULL) || !name_param(&api, &name))
+    if (!write_read(&api, pid, false, true, fields, &w) || !write_seal(&api, pid, &w))
         goto out;
-    body = mh_api_body(&api);
-    if (!body || !mh_api_only_fields(&api, body, fields) ||
-        !read_value(&api, body, true, &value, &len) || !read_description(&api, body, &description))
-        goto out;
-    if (!require_kek(&api) || !seal(&api, pid, name, value, len, &sealed, &kek_id))
-        goto out;
-    const char *up[] = {pid, name, description, kek_id, sealed};
+    const char *up[] = {pid, w.name, w.description, w.kek_id, w.sealed};
     json_t *r = mh_api_query_row(
         &api, "secret not found",
         "INSERT INTO secrets AS s (project_id, name, description, kek_id, sealed, created_by, "
@@ -337,19 +348,18 @@ void mh_h_secrets_put(struct mh_http_req *req, void *app)
     if (r == NULL)
         goto out;
     bool created = json_is_true(json_object_get(r, "created"));
-    json_t *detail = json_pack("{s:s}", "kek_id", kek_id);
+    json_t *detail = json_pack("{s:s}", "kek_id", w.kek_id);
     if (!created)
         json_object_set_new(detail, "fields",
-                            description ? json_pack("[s, s]", "value", "description")
-                                        : json_pack("[s]", "value"));
-    bool ok = mh_api_audit(&api, pid, created ? "secret.create" : "secret.update", name, detail);
+                            w.description ? json_pack("[s, s]", "value", "description")
+                                          : json_pack("[s]", "value"));
+    bool ok = mh_api_audit(&api, pid, created ? "secret.create" : "secret.update", w.name, detail);
     json_decref(detail);
     if (!ok)
         goto out;
-    commit_and_answer(&api, pid, name, created ? 201 : 200);
+    commit_and_answer(&api, pid, w.name, created ? 201 : 200);
 out:
-    wipe_request(&api, body);
-    free(sealed);
+    write_cleanup(&api, &w);
     mh_api_close(&api);
 }
 
