@@ -257,9 +257,9 @@ static enum mh_err read_answer(struct mh_intake__waits *ws, struct mh_db_conn *c
         mh_db_rollback(c); /* read only */
     if (rc == MH_OK) {
         const char *status = json_string_value(json_object_get(row, "status"));
-        bool is_finished = status && (strcmp(status, "succeeded") == 0 ||
-                                      strcmp(status, "failed") == 0 ||
-                                      strcmp(status, "canceled") == 0);
+        bool is_finished =
+            status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+                       strcmp(status, "canceled") == 0);
         json_t *response = NULL, *step;
         size_t i;
         json_array_foreach(json_object_get(row, "steps"), i, step)

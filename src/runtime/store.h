@@ -63,9 +63,9 @@ struct mh_run_start {
     "workflow_id, version_id, nullif(version, 0), is_test, parent_run_id, delivery_id, "           \
     "'epoch'::timestamptz + at_ms * interval '1 millisecond', coalesce(last_seq, 1), "             \
     "decode(coalesce(last_hash, hash), 'hex'), coalesce(status, 'queued'), CASE WHEN last_seq > "  \
-    "1 THEN now() END, CASE WHEN status IN ('succeeded', 'failed') THEN now() END, output, error, " \
-    "'epoch'::timestamptz + answer_until * interval '1 millisecond' FROM ok RETURNING id, "       \
-    "created_at, status), "                                                  \
+    "1 THEN now() END, CASE WHEN status IN ('succeeded', 'failed') THEN now() END, output, "       \
+    "error, 'epoch'::timestamptz + answer_until * interval '1 millisecond' FROM ok RETURNING id, " \
+    "created_at, status), "                                                                        \
     "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, attempt, "  \
     "payload, at, hash) SELECT r.id, r.created_at, 1, $2::uuid, ok.type, NULL, NULL, ok.payload, " \
     "r.created_at, decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id UNION ALL SELECT "    \

@@ -506,7 +506,8 @@ MH_TEST(respond_across_instances_and_a_lost_listen_connection)
     long again = answers_listener(&e);
     MH_T_ASSERT(again > 0 && again != listener);
     char *log = mh_it_server_log(&e.s);
-    MH_T_ASSERT(log != NULL && strstr(log, "the connection listening for answers was lost") != NULL);
+    MH_T_ASSERT(log != NULL &&
+                strstr(log, "the connection listening for answers was lost") != NULL);
     free(log);
 
     free(pf);
