@@ -188,6 +188,7 @@ static enum mh_err start_intake(struct mh_app *app, const struct mh_cluster *clu
         .project_delivery_burst = cfg->project_delivery_burst,
         .limit_runs_in_flight = cfg->limit_runs_in_flight,
         .limit_stored_bytes = cfg->limit_stored_bytes,
+        .listen_url = cfg->database_url,
     };
     rc = mh_intake_create(&io, &app->intake, &info);
     if (rc != MH_OK)

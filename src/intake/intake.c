@@ -80,6 +80,12 @@ struct prefix {
     struct mh_metrics_decision counted; /* counted once the row is committed */
 };
 static void prefix_reset(struct prefix *px);
+/* Whether a delivery on `ep` whose prefix `px` was decided waits for a worker's answer. */
+static bool awaits_answer(const struct mh_intake__endpoint *ep, const struct prefix *px)
+{
+    return ep->responds && px->response == NULL && !px->is_finished && ep->has_respond;
+}
+
 static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j, char run_id[37],
                        bool key_used, bool with_prefix, struct prefix *px,
                        struct mh_err_info *info);
@@ -113,6 +119,7 @@ enum mh_err mh_intake_create(const struct mh_intake_opts *opts, struct mh_intake
     in->max_body_bytes = opts->server_max_body_bytes;
     in->doubt_wait_ms = opts->doubt_wait_ms;
     in->pure_prefix = opts->pure_prefix;
+    in->listen_url = opts->listen_url ? mh_xstrdup(opts->listen_url) : NULL;
     in->refused_body_quota_bytes = opts->refused_body_quota_bytes;
     in->cache = mh_intake__cache_create();
     in->rates = mh_intake__rates_create();
@@ -144,6 +151,7 @@ void mh_intake_destroy(struct mh_intake *in)
     mh_intake__quotas_stop(in->quotas);
     mh_intake__cache_destroy(in->cache);
     mh_intake__rates_destroy(in->rates);
+    free(in->listen_url);
     free(in);
 }
 
@@ -610,6 +618,11 @@ static char *build_row(const struct mh_intake__endpoint *ep, const struct job *j
     row_raw(&b, &rc, ",\"payload\":", payload_json, payload_len);
     if (rc == MH_OK && with_prefix)
         rc = add_prefix(ep, j, &ev, &b, px);
+    /* A delivery that will wait for a worker's answer (record()): the worker, maybe another
+     * instance's, tells this one when it records it (respond.c). */
+    if (awaits_answer(ep, px))
+        row_int(&b, &rc, ",\"answer_until\":",
+                j->now_ms + ep->response_timeout_ms + MH_INTAKE__ANSWER_MARGIN_MS);
     row_raw(&b, &rc, "}", NULL, 0);
     if (rc == MH_OK)
         text = mh_buf_steal(&b, NULL);
@@ -702,8 +715,9 @@ static bool record(struct pending *p)
     }
     /* An answer still to come from a worker: listen for it from before the commit, so that a
      * worker quick enough to record it before the commit is confirmed is not missed. */
-    if (p->ep->responds && p->px.response == NULL && !p->px.is_finished && p->ep->has_respond) {
-        p->wait = (struct mh_intake__wait){.on_ready = answered};
+    if (awaits_answer(p->ep, &p->px)) {
+        p->wait = (struct mh_intake__wait){.on_ready = answered, .wf = p->ep->wf};
+        snprintf(p->wait.project_id, sizeof(p->wait.project_id), "%s", p->ep->project_id);
         snprintf(p->wait.run_id, sizeof(p->wait.run_id), "%s", p->item.run_id);
         mh_intake__wait_register(p->in->waits, &p->wait);
         p->is_waiting = true;

@@ -58,6 +58,10 @@ struct mh_intake_opts {
      * (docs/configuration.md); 0: no project limit. Its burst; 0: one second's worth. */
     double project_delivery_rate;
     long project_delivery_burst;
+    /* The database whose NOTIFY tells a delivery waiting for its run's answer (response mode
+     * "respond") that a worker of any instance recorded it; NULL: only this process's workers
+     * answer such deliveries. Borrowed during create. */
+    const char *listen_url;
 };
 
 /* Starts the intake: its committer threads and its delivery-log writer. Without a key-encryption

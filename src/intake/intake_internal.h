@@ -297,6 +297,8 @@ void mh_intake__quota_forget(struct mh_intake__quotas *q, const char *project_id
  * answer a worker records right after the commit is not missed), armed after it. */
 struct mh_intake__wait {
     char run_id[37];
+    char project_id[37];
+    struct mh_wf *wf; /* the run's version (borrowed from the endpoint, which outlives the wait) */
     int64_t deadline_ms; /* monotonic; 0 until armed */
     json_t *response;    /* the answer, once a worker recorded it */
     bool is_finished;    /* the run ended (without an answer, if response is NULL) */
@@ -306,6 +308,11 @@ struct mh_intake__wait {
     void (*on_ready)(struct mh_intake__wait *w);
     struct mh_intake__wait *next;
 };
+
+/* How long after its endpoint's response timeout a run still counts as waited for (its
+ * answer_until, migration 0042): the wait's deadline starts at the commit, not at the delivery's
+ * arrival, and the instances' clocks may differ a little. */
+#define MH_INTAKE__ANSWER_MARGIN_MS 10000
 
 struct mh_intake__waits;
 MH_MUSTCHECK enum mh_err mh_intake__waits_start(struct mh_intake *in,
@@ -338,6 +345,7 @@ struct mh_intake {
     struct mh_intake__dlog *dlog;
     struct mh_intake__quotas *quotas;
     struct mh_intake__waits *waits;
+    char *listen_url; /* the waits' LISTEN connection's database; NULL: this process's workers */
 };
 
 #endif

@@ -80,8 +80,9 @@ struct plan {
     struct mh_runtime__send *sends;
     size_t nsends;
     /* A respond step's answer among res.events (borrowed), looked for only while the intake
-     * waits for answers (rt->respond_watch). */
+     * waits for answers (rt->respond_watch) or when an intake may wait for this run's. */
     json_t *response;
+    bool is_awaited; /* the run's answer_until has not passed: an intake may wait for it */
 };
 
 /* Counts what a committed plan did. */
@@ -129,6 +130,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     size_t n = 0;
     enum mh_err rc = MH_OK;
     const char *status = row ? json_string_value(json_object_get(row, "status")) : NULL;
+    p->is_awaited = row && json_is_true(json_object_get(row, "awaited"));
     if (status == NULL || strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
         strcmp(status, "canceled") == 0) {
         p->is_finished = true;
@@ -156,7 +158,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
         goto out;
     p->wake = p->res.next_wake_ms;
-    if (atomic_load(&rt->respond_watch) > 0)
+    if (p->is_awaited || atomic_load(&rt->respond_watch) > 0)
         p->response = mh_engine_response_of(wf, p->res.events, p->res.n_events);
     mh_metrics_decision_note(wf, events, n, &p->res, was_queued, &p->counted);
     for (size_t i = 0; i < p->res.n_actions; i++) {
@@ -406,12 +408,52 @@ static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__
         mh_runtime__inflight_forget(rt, rep->key);
     for (size_t i = 0; i < p->nsends; i++)
         mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
-    if ((p->response || p->is_finished) && atomic_load(&rt->respond_watch) > 0) {
-        pthread_mutex_lock(&rt->mu);
-        if (rt->respond_fn)
-            rt->respond_fn(rt->respond_ctx, j->run_id, p->response, p->is_finished);
-        pthread_mutex_unlock(&rt->mu);
+}
+
+/*
+ * Right after the batch's commit: hands the answers (a respond step recorded, a run ended) to
+ * this process's intake when it waits for them (no database round trip), and returns the runs
+ * another instance's intake may wait for, as a text[] literal for NOTIFY (NULL: none). Only runs
+ * whose answer_until has not passed are named, so a run nobody waits for costs nothing more.
+ */
+static char *tell_answers(struct mh_engine_runtime *rt, const struct mh_runtime__job *jobs,
+                          const struct plan *plans, int n)
+{
+    struct mh_buf b;
+    bool any = false;
+    enum mh_err rc = MH_OK;
+    for (int i = 0; i < n; i++) {
+        const struct plan *p = &plans[i];
+        if (!p->response && !p->is_finished)
+            continue;
+        bool is_waited = false;
+        if (atomic_load(&rt->respond_watch) > 0) {
+            pthread_mutex_lock(&rt->mu);
+            if (rt->respond_fn)
+                rt->respond_fn(rt->respond_ctx, jobs[i].run_id, p->response, p->is_finished,
+                               &is_waited);
+            pthread_mutex_unlock(&rt->mu);
+        }
+        if (is_waited || !p->is_awaited)
+            continue;
+        if (!any)
+            mh_buf_init(&b, 1u << 20);
+        rc = mh_buf_printf(&b, "%s%s", any ? "," : "{", jobs[i].run_id);
+        any = true;
+        if (rc != MH_OK)
+            break;
     }
+    if (!any)
+        return NULL;
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&b, "}");
+    if (rc != MH_OK) {
+        /* Their intakes answer 202 at their deadline, as when nothing came. */
+        mh_log(MH_LOG_WARN, "engine", "batch of %d runs: waiting intakes not told", n);
+        mh_buf_cleanup(&b);
+        return NULL;
+    }
+    return mh_buf_steal(&b, NULL);
 }
 
 /* Resolves, in the batch's transaction, what the http_calls of `p` need to be sent: those the
@@ -480,6 +522,7 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
         rc = mh_db_query(
             c,
             "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
+            "r.answer_until > now() AS awaited, "
             "coalesce((SELECT "
             "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
             "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
@@ -510,21 +553,29 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
         rc = write_plans(c, jobs, plans, n, &notes, xid, info);
     if (rc == MH_OK)
         rc = mh_db_commit(c, info);
+    char *answers = rc == MH_OK ? tell_answers(rt, jobs, plans, n) : NULL;
     /* Live streams hear of the new events after COMMIT, in a statement of their own with
      * synchronous_commit off: a NOTIFY inside the batch would serialise the workers' commits
      * (PostgreSQL commits notifying transactions one at a time, through their WAL flush). A
-     * notification lost to a crash here costs a stream only its wake-up. */
-    if (rc == MH_OK && notes && strcmp(notes, "{}") != 0 && xid[0]) {
-        const char *np[] = {notes, xid};
+     * notification lost to a crash here costs a stream only its wake-up, and a waiting intake
+     * its answer (it answers 202 at its deadline). Waiting intakes of other instances hear of
+     * their runs' answers in the same statement: they read them from the database, which holds
+     * them now; the payload is the run id alone. */
+    bool has_notes = notes && strcmp(notes, "{}") != 0 && xid[0];
+    if (rc == MH_OK && (has_notes || answers)) {
+        const char *np[] = {has_notes ? notes : "{}", xid, answers ? answers : "{}"};
         struct mh_err_info ni = MH_ERR_INFO_INIT;
         if (mh_db_query(c,
                         "SELECT set_config('synchronous_commit', 'off', true), "
-                        "count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL
-                        "', x || ' x' || $2)) FROM unnest($1::text[]) x",
-                        2, np, NULL, NULL, &ni) != MH_OK)
-            mh_log(MH_LOG_DEBUG, "engine", "streams not notified: %s", ni.message);
+                        "(SELECT count(pg_notify('" MH_ENGINE_STREAMS_CHANNEL
+                        "', x || ' x' || $2)) FROM unnest($1::text[]) x), "
+                        "(SELECT count(pg_notify('" MH_ENGINE_ANSWERS_CHANNEL
+                        "', y)) FROM unnest($3::text[]) y)",
+                        3, np, NULL, NULL, &ni) != MH_OK)
+            mh_log(MH_LOG_DEBUG, "engine", "streams or answers not notified: %s", ni.message);
     }
     free(notes);
+    free(answers);
 out:
     json_decref(rows);
     free(ids);

@@ -20,6 +20,10 @@
 
 /* The channel live streams listen on (src/http/hub.h describes its payloads). */
 #define MH_ENGINE_STREAMS_CHANNEL "meshhook_streams"
+/* The channel an intake waiting for runs' answers listens on (src/intake/respond.c): payload the
+ * run id alone, sent after the commit that recorded a respond step or ended a run whose
+ * answer_until had not passed (migration 0042). The answer itself is read from the database. */
+#define MH_ENGINE_ANSWERS_CHANNEL "meshhook_answers"
 
 struct mh_run_start {
     const char *project_id;
@@ -43,21 +47,25 @@ struct mh_run_start {
  * type, payload, hash (hex)}: the first event as the engine sealed it; and optionally the run's
  * pure prefix (mh_engine_advance_pure): `more`, its events as mh_engine_event_row objects,
  * `status`, `last_seq`, `last_hash` (hex), `output` and `error` (the message) of the run after
- * them), with the project's id in $2. Ends with "), " so the statement may go on.
+ * them), and `answer_until` (ms since the epoch: until when an intake may wait for the run's
+ * answer, migration 0042; absent for most runs), with the project's id in $2. Ends with "), " so
+ * the statement may go on.
  */
 #define MH_RUNTIME_RUN_COLUMNS                                                                     \
     "run_id uuid, workflow_id uuid, version_id uuid, version int, is_test boolean, "               \
     "parent_run_id uuid, delivery_id uuid, at_ms bigint, type text, payload jsonb, hash text, "    \
-    "more jsonb, status text, last_seq int, last_hash text, output jsonb, error text"
+    "more jsonb, status text, last_seq int, last_hash text, output jsonb, error text, "            \
+    "answer_until bigint"
 #define MH_RUNTIME_RUN_INSERT_CTES                                                                 \
     "r AS (INSERT INTO runs (id, project_id, workflow_id, version_id, version, is_test, "          \
     "parent_run_id, delivery_id, created_at, last_seq, last_hash, status, started_at, "            \
-    "finished_at, output, error) SELECT run_id, $2::uuid, "                                        \
+    "finished_at, output, error, answer_until) SELECT run_id, $2::uuid, "                          \
     "workflow_id, version_id, nullif(version, 0), is_test, parent_run_id, delivery_id, "           \
     "'epoch'::timestamptz + at_ms * interval '1 millisecond', coalesce(last_seq, 1), "             \
     "decode(coalesce(last_hash, hash), 'hex'), coalesce(status, 'queued'), CASE WHEN last_seq > "  \
-    "1 THEN now() END, CASE WHEN status IN ('succeeded', 'failed') THEN now() END, output, error " \
-    "FROM ok RETURNING id, created_at, status), "                                                  \
+    "1 THEN now() END, CASE WHEN status IN ('succeeded', 'failed') THEN now() END, output, "       \
+    "error, 'epoch'::timestamptz + answer_until * interval '1 millisecond' FROM ok RETURNING id, " \
+    "created_at, status), "                                                                        \
     "e AS (INSERT INTO events (run_id, run_created_at, seq, project_id, type, node_id, attempt, "  \
     "payload, at, hash) SELECT r.id, r.created_at, 1, $2::uuid, ok.type, NULL, NULL, ok.payload, " \
     "r.created_at, decode(ok.hash, 'hex') FROM ok JOIN r ON r.id = ok.run_id UNION ALL SELECT "    \
@@ -179,10 +187,12 @@ MH_MUSTCHECK enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt,
 /*
  * Called on a worker thread after a batch committed, for a run whose new events hold a respond
  * step's answer (`response`, borrowed for the call; NULL when none) or that finished
- * (`is_finished`). Must not block.
+ * (`is_finished`). Sets *is_waited when the listener waits for that run: otherwise, and when
+ * the run's answer_until has not passed (migration 0042), the worker tells the other instances
+ * (NOTIFY on MH_ENGINE_ANSWERS_CHANNEL). Must not block.
  */
 typedef void (*mh_engine_respond_fn)(void *ctx, const char *run_id, json_t *response,
-                                     bool is_finished);
+                                     bool is_finished, bool *is_waited);
 /* Sets (or, with fn NULL, clears) the one respond listener; after clearing it is no longer
  * called once this returns. NULL-tolerant. */
 void mh_engine_runtime_on_respond(struct mh_engine_runtime *rt, mh_engine_respond_fn fn, void *ctx);

@@ -212,6 +212,8 @@ static void slow_then_fast(void *ctx, const struct mh_mock_request *req, struct 
     snprintf(rep->body, sizeof(rep->body), "{\"score\": 7}");
     if (strncmp(req->path, "/slow", 5) == 0)
         rep->delay_ms = 2500;
+    else if (strncmp(req->path, "/mid", 4) == 0)
+        rep->delay_ms = 1000;
 }
 
 #define CALL_THEN_RESPOND                                                                          \
@@ -339,6 +341,179 @@ MH_TEST(crash_while_waiting_for_the_answer_loses_nothing)
     json_decref(done);
     assert_replays_clean(&e, run);
     free(pub);
+    ienv_stop(&e);
+    mh_mock_stop(m);
+}
+
+/* Sends one webhook from a child process and writes "<status> <ms> <body>" to `path`. */
+static pid_t send_from_child(struct ienv *e, const char *pub, const char *path)
+{
+    pid_t kid = fork();
+    MH_T_ASSERT(kid >= 0);
+    if (kid != 0)
+        return kid;
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct mh_it_resp r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    hook(e, pub, "POST", h, "{}", 2, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%ld %ld %s", r.status, ms, r.body ? r.body : "");
+        fclose(f);
+    }
+    _exit(0);
+}
+
+struct sent {
+    long status, ms;
+    json_t *body;
+};
+
+static struct sent sent_result(pid_t kid, const char *path)
+{
+    int st = 0;
+    MH_T_ASSERT(waitpid(kid, &st, 0) == kid);
+    MH_T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    FILE *f = fopen(path, "r");
+    MH_T_ASSERT(f != NULL);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    struct sent out = {0};
+    int used = 0;
+    MH_T_ASSERT(sscanf(buf, "%ld %ld %n", &out.status, &out.ms, &used) == 2);
+    out.body = json_loads(buf + used, 0, NULL);
+    return out;
+}
+
+/* The pid of the intake's connection listening for answers (0: none yet). */
+static long answers_listener(struct ienv *e)
+{
+    json_t *rows = mh_it_sql(e->db.admin_url,
+                             "SELECT pid FROM pg_stat_activity WHERE application_name = "
+                             "'meshhook answers'",
+                             0, NULL, NULL);
+    MH_T_ASSERT(rows != NULL);
+    MH_T_ASSERT(json_array_size(rows) <= 1);
+    long pid = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "pid"));
+    json_decref(rows);
+    return pid;
+}
+
+/*
+ * docs/operations.md, "Running several instances": an HTTP-only instance (--workers 0) takes the
+ * webhook, a workers-only one runs it. The sender gets the answer the other instance's worker
+ * recorded (its NOTIFY names the run; the intake reads the answer from the database), not the
+ * 202 fallback. Then the intake's LISTEN connection is terminated while senders wait: it is
+ * opened again, the waiting senders get their answers, and one whose answer cannot come in time
+ * gets the 202 at its deadline: none hangs.
+ */
+MH_TEST(respond_across_instances_and_a_lost_listen_connection)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    const char *c_args[] = {"--kek", IT_KEK, "--workers-only", "--workers", "2", NULL};
+    struct mh_it_server c;
+    mh_it_server_start(&c, &e.db, c_args);
+    struct mh_mock *m = mh_mock_start(slow_then_fast, NULL);
+    char def[1024], fast[40], mid[40], slow[40];
+    snprintf(def, sizeof(def), CALL_THEN_RESPOND, mh_mock_port(m), "fast");
+    create_workflow(&e, def, fast);
+    snprintf(def, sizeof(def), CALL_THEN_RESPOND, mh_mock_port(m), "mid");
+    create_workflow(&e, def, mid);
+    snprintf(def, sizeof(def), CALL_THEN_RESPOND, mh_mock_port(m), "slow");
+    create_workflow(&e, def, slow);
+    char *pf =
+        endpoint_of(&e, fast, "\"response_mode\": \"respond\", \"response_timeout_ms\": 5000");
+    char *pm =
+        endpoint_of(&e, mid, "\"response_mode\": \"respond\", \"response_timeout_ms\": 9000");
+    char *ps =
+        endpoint_of(&e, slow, "\"response_mode\": \"respond\", \"response_timeout_ms\": 800");
+
+    /* Answered by the other instance's worker, well before the 5 s fallback. */
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct mh_it_resp r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    MH_T_ASSERT_EQ(hook(&e, pf, "POST", h, "{}", 2, &r), 201);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(r.json, "score")), 7);
+    char *run = mh_it_resp_header(&r, "X-MeshHook-Run-Id");
+    MH_T_ASSERT(run != NULL && strlen(run) == 36);
+    mh_it_resp_cleanup(&r);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    MH_T_ASSERT(ms < 4000);
+    /* The run was the workers-only instance's to run: the HTTP instance has no workers. */
+    const char *rp[] = {run};
+    json_t *rows = mh_it_sql(e.db.admin_url,
+                             "SELECT status, answer_until IS NOT NULL AS awaited FROM runs WHERE "
+                             "id = $1::uuid",
+                             1, rp, NULL);
+    MH_T_ASSERT(rows != NULL && json_array_size(rows) == 1);
+    MH_T_ASSERT(json_is_true(json_object_get(json_array_get(rows, 0), "awaited")));
+    json_decref(rows);
+    free(run);
+
+    /* Senders wait; the LISTEN connection dies under them. */
+    long listener = answers_listener(&e);
+    MH_T_ASSERT(listener > 0);
+    char paths[3][96];
+    pid_t kids[3];
+    const char *pubs[3] = {pm, pm, ps};
+    for (int k = 0; k < 3; k++) {
+        snprintf(paths[k], sizeof(paths[k]), "%s/sent-%d.txt", e.tmp, k);
+        kids[k] = send_from_child(&e, pubs[k], paths[k]);
+    }
+    for (int i = 0; i < 200; i++) {
+        json_t *n = mh_it_sql(e.db.admin_url, "SELECT count(*) AS n FROM runs", 0, NULL, NULL);
+        long runs = (long)json_integer_value(json_object_get(json_array_get(n, 0), "n"));
+        json_decref(n);
+        if (runs == 4)
+            break;
+        mh_it_sleep_ms(20);
+    }
+    char sqlstate[6] = "";
+    /* As the server's own role: it may end its own backends. */
+    rows = mh_it_sql(e.db.app_url,
+                     "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE "
+                     "application_name = 'meshhook answers'",
+                     0, NULL, sqlstate);
+    if (rows == NULL || json_array_size(rows) != 1) {
+        char *dump = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+        mh_t_fail(__FILE__, __LINE__, "terminating the listener: %s (%s)", dump ? dump : "-",
+                  sqlstate);
+    }
+    MH_T_ASSERT(json_is_true(json_object_get(json_array_get(rows, 0), "ok")));
+    json_decref(rows);
+
+    for (int k = 0; k < 2; k++) {
+        struct sent got = sent_result(kids[k], paths[k]);
+        MH_T_ASSERT_EQ(got.status, 201);
+        MH_T_ASSERT_EQ(json_integer_value(json_object_get(got.body, "score")), 7);
+        MH_T_ASSERT(got.ms < 8500);
+        json_decref(got.body);
+    }
+    struct sent late = sent_result(kids[2], paths[2]);
+    MH_T_ASSERT_EQ(late.status, 202);
+    MH_T_ASSERT(json_string_value(json_object_get(late.body, "run_id")) != NULL);
+    MH_T_ASSERT(late.ms >= 750 && late.ms < 3000);
+    json_decref(late.body);
+    /* A connection of its own again, and the server said so. */
+    long again = answers_listener(&e);
+    MH_T_ASSERT(again > 0 && again != listener);
+    char *log = mh_it_server_log(&e.s);
+    MH_T_ASSERT(log != NULL &&
+                strstr(log, "the connection listening for answers was lost") != NULL);
+    free(log);
+
+    free(pf);
+    free(pm);
+    free(ps);
+    mh_it_server_stop(&c, SIGTERM);
     ienv_stop(&e);
     mh_mock_stop(m);
 }
