@@ -261,6 +261,36 @@ MH_TEST(runs_of_a_schedule_carry_the_tick_and_succeed)
         mh_t_fail(__FILE__, __LINE__, "meshhook replay exited %d: %s", replay_rc,
                   replay_out ? replay_out : "");
     free(replay_out);
+    /* The runs list says which schedule started a run (the web app labels it so); a run
+     * started through the API names none. */
+    long st = 0;
+    char other[40], sub[160];
+    MH_T_ASSERT_EQ(workflow(&w, "[]", other, NULL), 201);
+    snprintf(sub, sizeof(sub), "/workflows/%s/runs", other);
+    json_t *started = api(&w, "POST", sub, "{\"payload\": {}}", &st);
+    MH_T_ASSERT_EQ(st, 202);
+    json_t *list = api(&w, "GET", "/runs?limit=100", NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    size_t i, by_schedule = 0, by_api = 0;
+    json_t *item;
+    json_array_foreach(json_object_get(list, "items"), i, item)
+    {
+        json_t *sid = json_object_get(item, "schedule_id");
+        MH_T_ASSERT(sid != NULL);
+        if (strcmp(json_string_value(json_object_get(item, "id")),
+                   json_string_value(json_object_get(started, "run_id"))) == 0) {
+            MH_T_ASSERT(json_is_null(sid));
+            by_api++;
+        } else {
+            MH_T_ASSERT_STR_EQ(json_string_value(sid),
+                               json_string_value(json_object_get(row, "schedule_id")));
+            by_schedule++;
+        }
+    }
+    MH_T_ASSERT_EQ(by_api, 1);
+    MH_T_ASSERT(by_schedule >= 2);
+    json_decref(list);
+    json_decref(started);
     json_decref(out);
     json_decref(rows);
     mh_it_server_stop(&w.a, SIGTERM);

@@ -40,9 +40,13 @@ static const char *const report_data[] = {"divergences", "errors", NULL};
 static const char *const dead_letter_data[] = {"payload", "last_error", NULL};
 const char *const *const mh_h_dead_letter_data = dead_letter_data;
 
-/* The columns of a list item (runs r, dead_letters d); the project feed shows the same. */
+/* The columns of a list item (runs r, dead_letters d); the project feed shows the same. A
+ * run a schedule started names it: run_started records the tick (one primary-key lookup in the
+ * run's partition of the events). */
 #define RUN_SUMMARY_COLS                                                                           \
     "r.id, r.workflow_id, r.version, r.status, r.is_test, r.parent_run_id, r.delivery_id, "        \
+    "(SELECT e.payload->'schedule'->>'id' FROM events e WHERE e.run_id = r.id AND "                \
+    "e.seq = 1 AND e.run_created_at = r.created_at) AS schedule_id, "                              \
     "to_json(r.created_at) AS created_at, to_json(r.started_at) AS started_at, "                   \
     "to_json(r.finished_at) AS finished_at, r.error"
 /* A dead letter with its run's workflow and the failed node beside the recorded data. */

@@ -36,6 +36,7 @@ test('create a Stripe endpoint, copy the secret, run the server-made example and
   await expect(page.getByRole('radio', { name: 'Stripe', exact: true })).toBeChecked();
   await expect(page.getByLabel('Timestamp tolerance (seconds)')).toHaveValue('300');
   await expectAccessible(page, 'new endpoint form');
+  await screenshots(page, 'endpoint-new');
   await page.getByRole('button', { name: 'Create endpoint' }).click();
 
   const once = page.getByTestId('secret-once');

@@ -35,6 +35,8 @@ test('an admin sets retention, and an emptied field follows the default again', 
   await expect(runs).toHaveValue('90');
   await runs.fill('');
   await page.getByRole('button', { name: 'Save' }).click();
+  // Dead letters already read "30 days (the server's default)": wait for the save itself.
+  await expect(page.getByRole('status').filter({ hasText: 'Retention saved' })).toBeVisible();
   await expect(page.getByText('Kept now: 30 days (the server’s default)').first()).toBeVisible();
   stored = await api.get<Retention>(`/api/projects/${pid}/retention`);
   expect(stored.runs_days).toBeNull();

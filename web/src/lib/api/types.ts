@@ -84,6 +84,8 @@ export interface Run {
   parent_run_id: string | null;
   /** The webhook delivery that started it (or the run it resumes), if any. */
   delivery_id?: string | null;
+  /** The schedule whose tick started it, if any (docs/workflows.md#schedules). */
+  schedule_id?: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -25,3 +25,25 @@ export class Loader<T> {
     }
   }
 }
+
+/** A form's submission: `busy` while `act` runs, `error` what it threw (for an ErrorBox beside
+ * the form). `submit` is the form's onsubmit. */
+export class Submission {
+  busy = $state(false);
+  error = $state<unknown>(null);
+
+  constructor(private readonly act: () => Promise<void>) {}
+
+  submit = async (ev?: Event): Promise<void> => {
+    ev?.preventDefault();
+    this.busy = true;
+    this.error = null;
+    try {
+      await this.act();
+    } catch (e) {
+      this.error = e;
+    } finally {
+      this.busy = false;
+    }
+  };
+}

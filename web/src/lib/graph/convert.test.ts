@@ -87,6 +87,35 @@ describe('definition ⇄ canvas', () => {
     expect(back.nodes[1].config).toEqual(gettingStarted.nodes[1].config);
   });
 
+  it('keeps unknown top-level members through edits, but not the schedules the builder edits itself', () => {
+    const def: Definition = {
+      ...gettingStarted,
+      x_future: { mode: 'strict', limits: [1, 2] },
+      description: 'written through the API',
+      schedules: [{ id: 'nightly', cron: '0 3 * * *' }]
+    };
+    const f = toFlow(def);
+    const back = toDefinition(f.nodes, f.edges);
+    expect(back.x_future).toEqual({ mode: 'strict', limits: [1, 2] });
+    expect(back.description).toBe('written through the API');
+    expect(back.schedules).toBeUndefined();
+    // As the builder edits: a node's config replaced, the first node deleted, one added from
+    // the palette (it carries nothing of the definition); the members stay.
+    let nodes = f.nodes.map((n) => (n.id === 'done' ? { ...n, data: { ...n.data, config: { status: 'failed' } } } : n));
+    nodes = nodes.filter((n) => n.id !== 'total');
+    nodes = [{ id: 'transform_1', type: 'mh', position: { x: 5, y: 5 }, data: { nodeType: 'transform', name: '', config: {}, extra: {} } }, ...nodes];
+    const edited = toDefinition(nodes, []);
+    expect(edited.x_future).toEqual({ mode: 'strict', limits: [1, 2] });
+    expect(edited.description).toBe('written through the API');
+    expect(edited.nodes.map((n) => n.id)).toEqual(['transform_1', 'done']);
+    // Undo and redo go through a definition: a second round trip keeps them too, unshared.
+    const again = toFlow(edited);
+    const twice = toDefinition(again.nodes, again.edges);
+    expect(canonical(twice)).toBe(canonical(edited));
+    (twice.x_future as { mode: string }).mode = 'changed';
+    expect((def.x_future as { mode: string }).mode).toBe('strict');
+  });
+
   it('does not share config objects between the definition and the canvas', () => {
     const f = toFlow(gettingStarted);
     (f.nodes[0].data.config as Record<string, unknown>).expression = 'changed';

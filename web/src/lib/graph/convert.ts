@@ -8,6 +8,9 @@ import type { DefEdge, DefNode, Definition, FlowEdge, FlowNode, Port } from './t
 export const CANVAS_NODE_TYPE = 'mh';
 
 const KNOWN_NODE_KEYS = new Set(['id', 'type', 'name', 'config', 'position']);
+/** The top-level members the builder edits: the canvas, and the schedules (its own form, which
+ * adds them back to the definition it saves). Every other member is kept as loaded. */
+const EDITED_TOP_KEYS = new Set(['nodes', 'edges', 'schedules']);
 const KNOWN_EDGE_KEYS = new Set(['from', 'to', 'port']);
 
 /** The class that draws an edge out of an error handle apart from the others (app.css). */
@@ -20,6 +23,12 @@ export function edgeId(from: string, to: string, port?: Port | null): string {
 /** A definition (as stored) to canvas nodes and edges. Missing positions stay at 0,0: lay the
  * graph out (layout.ts) when `needsLayout` says so. */
 export function toFlow(def: Definition): { nodes: FlowNode[]; edges: FlowEdge[] } {
+  // The definition's other top-level members (a newer server's, or written through the API)
+  // ride on every node, so that the canvas alone gives them back whatever nodes are removed or
+  // added; only a canvas emptied of every node loses them.
+  const definitionExtra: Record<string, unknown> = {};
+  if (isObject(def))
+    for (const [k, v] of Object.entries(def)) if (!EDITED_TOP_KEYS.has(k)) definitionExtra[k] = structuredClone(v);
   const nodes = (Array.isArray(def?.nodes) ? def.nodes : []).map((n): FlowNode => {
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(n)) if (!KNOWN_NODE_KEYS.has(k)) extra[k] = v;
@@ -35,7 +44,8 @@ export function toFlow(def: Definition): { nodes: FlowNode[]; edges: FlowEdge[] 
         nodeType: String(n.type ?? ''),
         name: typeof n.name === 'string' ? n.name : '',
         config: isObject(n.config) ? structuredClone(n.config) : {},
-        extra
+        extra,
+        definitionExtra
       }
     };
   });
@@ -52,9 +62,12 @@ export function toFlow(def: Definition): { nodes: FlowNode[]; edges: FlowEdge[] 
   return { nodes, edges };
 }
 
-/** Canvas nodes and edges back to a definition, positions rounded to whole pixels. */
+/** Canvas nodes and edges back to a definition, positions rounded to whole pixels, with the
+ * top-level members the nodes were loaded with (toFlow). */
 export function toDefinition(nodes: FlowNode[], edges: FlowEdge[]): Definition {
+  const carried = nodes.find((n) => n.data.definitionExtra)?.data.definitionExtra ?? {};
   return {
+    ...structuredClone(carried),
     nodes: nodes.map((n): DefNode => {
       const out: DefNode = { id: n.id, type: n.data.nodeType };
       if (n.data.name) out.name = n.data.name;

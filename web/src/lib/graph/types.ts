@@ -39,6 +39,9 @@ export interface NodeData {
   config: Record<string, unknown>;
   /** Unknown members of the definition node, given back on export. */
   extra: Record<string, unknown>;
+  /** Unknown top-level members of the definition the node was loaded from (one object shared
+   * by every node of the load: convert.ts). */
+  definitionExtra?: Record<string, unknown>;
 }
 
 /** The shape @xyflow/svelte takes for a node (the members this app uses). */

@@ -157,6 +157,12 @@ describe('foldRun', () => {
     expect(v.schedule).toEqual({ id: 's1', scheduledAt: '2026-12-07T07:30:00.000Z' });
   });
 
+  it("keeps the schedule's cron, zone and name from the trigger it recorded", () => {
+    const body = { schedule_id: 's1', name: 'nightly', cron: '30 7 * * *', timezone: 'Europe/Paris', scheduled_at: 'x' };
+    const v = foldRun([], [started({ schedule: { id: 's1', scheduled_at: 'x' }, trigger: { body, headers: {}, query: {} } })]);
+    expect(v.schedule).toEqual({ id: 's1', scheduledAt: 'x', cron: '30 7 * * *', timezone: 'Europe/Paris', name: 'nightly' });
+  });
+
   it('takes a branch port, a cancellation and ignores steps after the end', () => {
     const log = [
       started(),

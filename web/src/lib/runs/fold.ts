@@ -141,7 +141,7 @@ export interface RunView {
   run: { id: string; workflow: unknown; version: unknown; is_test: boolean } | null;
   rerunOf: string | null;
   /** run_started's record of the schedule tick that started it (docs/workflows.md#schedules). */
-  schedule: { id: string; scheduledAt: string } | null;
+  schedule: { id: string; scheduledAt: string; cron?: string; timezone?: string; name?: string } | null;
   output?: unknown;
   error?: unknown;
   lastSeq: number;
@@ -198,6 +198,16 @@ function emptyStep(id: string): StepView {
 
 /** The trigger as the nodes saw it: a JSON webhook records its bytes once (delivery.raw_body) and
  * the body is those bytes parsed (src/engine/fold.c, trigger_of). */
+/** The schedule's cron, zone and name as its tick's trigger body recorded them (the schedule may
+ * have changed since). */
+function scheduleOf(body: Record<string, unknown>): { cron?: string; timezone?: string; name?: string } {
+  const out: { cron?: string; timezone?: string; name?: string } = {};
+  if (typeof body.cron === 'string') out.cron = body.cron;
+  if (typeof body.timezone === 'string') out.timezone = body.timezone;
+  if (typeof body.name === 'string') out.name = body.name;
+  return out;
+}
+
 function triggerOf(p: Record<string, unknown>): unknown {
   const trigger = obj(p.trigger);
   const delivery = obj(p.delivery);
@@ -252,7 +262,7 @@ function apply(v: RunView, ev: RunEvent): void {
     const sc = p.schedule ? obj(p.schedule) : null;
     v.schedule =
       sc && typeof sc.id === 'string' && typeof sc.scheduled_at === 'string'
-        ? { id: sc.id, scheduledAt: sc.scheduled_at }
+        ? { id: sc.id, scheduledAt: sc.scheduled_at, ...scheduleOf(obj(obj(v.trigger).body)) }
         : null;
     v.run = {
       id: String(p.run_id ?? ''),
