@@ -251,3 +251,72 @@ MH_TEST(engine_callback_validation)
     json_decref(errors);
     json_decref(bad);
 }
+
+/* The example of docs/workflows.md "wait_callback", extracted from the document, run down both
+ * outcomes the guide describes. */
+static json_t *doc_example(void)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/docs/workflows.md", mh_t_repo_dir());
+    FILE *f = fopen(path, "rb");
+    MH_T_ASSERT(f != NULL);
+    char *doc = mh_xcalloc(1, 1 << 20);
+    size_t n = fread(doc, 1, (1 << 20) - 1, f);
+    fclose(f);
+    char *sec = strstr(doc, "### wait_callback");
+    MH_T_ASSERT(sec != NULL);
+    char *start = strstr(sec, "```json\n");
+    MH_T_ASSERT(start != NULL);
+    start += 8;
+    char *end = strstr(start, "```");
+    MH_T_ASSERT(end != NULL && n > 0);
+    json_t *def = json_loadb(start, (size_t)(end - start), 0, NULL);
+    MH_T_ASSERT(def != NULL);
+    free(doc);
+    return def;
+}
+
+MH_TEST(engine_callback_docs_example_runs_as_described)
+{
+    json_t *def = doc_example(), *errors = NULL;
+    struct mh_wf *wf = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &wf, &errors), MH_OK);
+    json_decref(errors);
+    json_decref(def);
+    for (int answered = 0; answered <= 1; answered++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        struct mh_event rep;
+        tlog_start(&l, "{\"order\": 1234, \"amount\": 50}");
+        advance_cb(wf, &l, T0, NULL, 0, &r);
+        /* The approval service is sent the URL. */
+        MH_T_ASSERT_EQ(r.n_actions, 1);
+        MH_T_ASSERT_EQ(r.actions[0].kind, MH_ACTION_HTTP);
+        const char *body = json_string_value(json_object_get(r.actions[0].request, "body"));
+        MH_T_ASSERT(body != NULL && strstr(body, URL) != NULL);
+        mh_engine_result_cleanup(&r);
+        report_response(&rep, "ask", 1, 201, "{\"content-type\": \"application/json\"}", "{}");
+        advance_cb(wf, &l, T0 + 100, &rep, 1, &r);
+        mh_engine_event_cleanup(&rep);
+        MH_T_ASSERT_EQ(r.status, MH_RUN_RUNNING);
+        MH_T_ASSERT_EQ(r.next_wake_ms, T0 + 100 + 72LL * 3600 * 1000);
+        mh_engine_result_cleanup(&r);
+        if (answered) {
+            callback(&rep, "{\"approved\": true, \"by\": \"ada\"}", T0 + 5000);
+            advance_cb(wf, &l, T0 + 5000, &rep, 1, &r);
+            mh_engine_event_cleanup(&rep);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                           "{\"refund\": {\"refund\": 1234, \"approver\": \"ada\"}}");
+        } else {
+            advance_cb(wf, &l, T0 + 100 + 72LL * 3600 * 1000, NULL, 0, &r);
+            MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+            ASSERT_JSON_EQ(r.actions[r.n_actions - 1].output,
+                           "{\"escalate\": {\"escalate\": 1234, \"reason\": \"timeout\"}}");
+        }
+        mh_engine_result_cleanup(&r);
+        assert_replays(wf, &l);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
+}
