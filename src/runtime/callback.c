@@ -36,8 +36,8 @@ static enum mh_err mac_of(const uint8_t key[32], const char *run_id, const char 
     return rc;
 }
 
-enum mh_err mh_engine_callback_token(const uint8_t key[32], const char *run_id,
-                                     const char *node_id, char *out, size_t cap)
+enum mh_err mh_engine_callback_token(const uint8_t key[32], const char *run_id, const char *node_id,
+                                     char *out, size_t cap)
 {
     char mac[MAC_B64_LEN + 1];
     enum mh_err rc = mac_of(key, run_id, node_id, mac);
@@ -116,8 +116,8 @@ out:
 /* ---- The worker's side ------------------------------------------------------------------ */
 
 enum mh_err mh_runtime__callback_input(struct mh_engine_runtime *rt, struct mh_db_conn *c,
-                                       const struct mh_wf *wf, const char *run_id,
-                                       json_t **urls, struct mh_event **reports, size_t *n,
+                                       const struct mh_wf *wf, const char *run_id, json_t **urls,
+                                       struct mh_event **reports, size_t *n,
                                        struct mh_err_info *info)
 {
     bool any = false;
@@ -136,8 +136,8 @@ enum mh_err mh_runtime__callback_input(struct mh_engine_runtime *rt, struct mh_d
                 continue;
             const char *node = mh_engine_wf_node_id(wf, i);
             char token[256], url[1024];
-            rc = mh_engine_callback_token(rt->opts.callback_key, run_id, node, token,
-                                          sizeof(token));
+            rc =
+                mh_engine_callback_token(rt->opts.callback_key, run_id, node, token, sizeof(token));
             if (rc == MH_OK) {
                 const char *base = rt->opts.callback_base_url ? rt->opts.callback_base_url : "";
                 size_t bl = strlen(base);

@@ -182,7 +182,7 @@ MH_TEST(callback_delivers_body_and_second_is_gone)
     forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == 'A' ? 'B' : 'A';
     json_t *j = NULL;
     MH_T_ASSERT_EQ(post(forged, "application/json", "{}", &j), 404);
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(j, "message")),
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
                        "no callback waits at this URL");
     json_decref(j);
     char nonsense[256];
@@ -191,7 +191,8 @@ MH_TEST(callback_delivers_body_and_second_is_gone)
     /* Bad bodies are refused and consume nothing. */
     MH_T_ASSERT_EQ(post(url, "text/plain", "approved", NULL), 415);
     MH_T_ASSERT_EQ(post(url, "application/json", "{\"approved\": tru", &j), 400);
-    MH_T_ASSERT(strstr(json_string_value(json_object_get(j, "message")), "not valid JSON") != NULL);
+    MH_T_ASSERT(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                       "not valid JSON") != NULL);
     json_decref(j);
 
     MH_T_ASSERT_EQ(post(url, "application/json; charset=utf-8", "{\"approved\": true}", &j), 200);
@@ -205,7 +206,8 @@ MH_TEST(callback_delivers_body_and_second_is_gone)
     json_decref(r);
 
     MH_T_ASSERT_EQ(post(url, "application/json", "{\"approved\": false}", &j), 410);
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(j, "code")), "gone");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                       "gone");
     json_decref(j);
 
     /* The token never reaches the log; /metrics counts by outcome. */
@@ -241,8 +243,8 @@ MH_TEST(callback_before_the_step_is_held)
     MH_T_ASSERT_EQ(post(url, "application/json", "{\"approved\": true}", NULL), 200);
     r = wait_for(&e, run, NULL, NULL, 20);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
-    MH_T_ASSERT(json_is_true(
-        json_object_get(json_object_get(step(r, "done"), "output"), "approved")));
+    MH_T_ASSERT(
+        json_is_true(json_object_get(json_object_get(step(r, "done"), "output"), "approved")));
     json_decref(r);
     assert_replays_clean(&e, run);
     mh_it_server_stop(&e.s, SIGTERM);
@@ -258,8 +260,7 @@ MH_TEST(callback_timeout_takes_error_edge_then_gone)
     start_run(&e, wf, "{\"order\": 9}", run);
     json_t *r = wait_for(&e, run, NULL, NULL, 20);
     callback_url(&e, r, url, sizeof(url));
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "approve"), "status")),
-                       "failed");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "approve"), "status")), "failed");
     json_t *err = json_object_get(step(r, "expired"), "output");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "kind")), "timeout");
     MH_T_ASSERT(strstr(json_string_value(json_object_get(err, "message")),
@@ -290,8 +291,8 @@ MH_TEST(callback_survives_sigkill_after_200)
     mh_it_server_start(&e.s, &e.db, server_args);
     r = wait_for(&e, run, NULL, NULL, 30);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
-    MH_T_ASSERT(json_is_true(
-        json_object_get(json_object_get(step(r, "done"), "output"), "approved")));
+    MH_T_ASSERT(
+        json_is_true(json_object_get(json_object_get(step(r, "done"), "output"), "approved")));
     json_decref(r);
     r = get_run(&e, run);
     callback_url(&e, r, url, sizeof(url));
