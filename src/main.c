@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "crypto/crypto.h"
 #include "db/db.h"
 #include "runtime/store.h"
 #include "http/app.h"
@@ -251,6 +252,17 @@ static int cmd_serve(int argc, char **argv)
         mh_log(MH_LOG_ERROR, "main", "%s", info.message);
         goto out;
     }
+    /* wait_callback: the key of callback tokens (none without a KEK: such steps then fail with
+     * a message naming the kek) and the base of their URLs. */
+    app.has_callback_key = mh_secrets_callback_key(app.secrets, app.callback_key) == MH_OK;
+    if (cfg.public_url[0] != '\0') {
+        snprintf(app.public_url, sizeof(app.public_url), "%s", cfg.public_url);
+    } else {
+        bool is_any = strcmp(cfg.bind_address, "0.0.0.0") == 0 ||
+                      strcmp(cfg.bind_address, "::") == 0 || cfg.bind_address[0] == '\0';
+        snprintf(app.public_url, sizeof(app.public_url), "http://%s:%d",
+                 is_any ? "localhost" : cfg.bind_address, cfg.port);
+    }
     /* Event-log partitions for the coming months (a default partition catches the rest). */
     ensure_partitions(&app);
     /* This instance in the `instances` table (src/cluster): the instances serving webhooks share
@@ -284,6 +296,8 @@ static int cmd_serve(int argc, char **argv)
             .breaker_open_ms = cfg.breaker_open_ms,
             .allow_private_targets = cfg.allow_private_targets,
             .outbound_allowlist = cfg.outbound_allowlist,
+            .callback_key = app.has_callback_key ? app.callback_key : NULL,
+            .callback_base_url = app.public_url,
         };
         if (mh_engine_runtime_start(&ro, &app.runtime, &info) != MH_OK) {
             mh_log(MH_LOG_ERROR, "main", "%s", info.message);
@@ -409,6 +423,7 @@ out:
     mh_cluster_stop(cluster);
     mh_alerts_stop(app.alerts);
     mh_engine_runtime_stop(app.runtime);
+    mh_crypto_wipe(app.callback_key, sizeof(app.callback_key));
     mh_secrets_destroy(app.secrets);
     mh_db_pool_destroy(commit_pool);
     mh_db_pool_destroy(stream_pool);

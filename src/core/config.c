@@ -35,6 +35,9 @@ struct cfg_row {
 static const struct cfg_row rows[] = {
     {"port", CFG_INT, F(port), "8080", 0, 65535, false, "HTTP port (0 picks a free one)"},
     {"bind_address", CFG_STR, F(bind_address), "0.0.0.0", 0, 0, false, "address to listen on"},
+    {"public_url", CFG_STR, F(public_url), "", 0, 0, false,
+     "public base URL of this server, such as https://hooks.example.com: wait_callback URLs "
+     "start with it (default http://<bind_address or localhost>:<port>)"},
     {"database_url", CFG_STR, F(database_url), "", 0, 0, true,
      "PostgreSQL URL the server uses (a role without ownership or BYPASSRLS)"},
     {"admin_database_url", CFG_STR, F(admin_database_url), "", 0, 0, true,

@@ -17,6 +17,9 @@
 struct mh_config {
     int port;
     char *bind_address;
+    /* Public base URL of this server, for the URLs it hands out (wait_callback's callback URLs);
+     * "" means http://<bind_address, or localhost for a wildcard>:<port>. */
+    char *public_url;
     char *database_url;
     char *admin_database_url;
     int pool_size;

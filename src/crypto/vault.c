@@ -217,6 +217,15 @@ out:
     return rc;
 }
 
+enum mh_err mh_crypto_kek_derive(const struct mh_crypto_kek *kek, const char *label,
+                                 uint8_t out[32])
+{
+    if (kek == NULL || label == NULL)
+        return MH_EINVAL;
+    return mh_crypto_hmac(MH_CRYPTO_HASH_SHA256, kek->key, sizeof(kek->key), label, strlen(label),
+                          out);
+}
+
 const char *mh_crypto_kek_id(const struct mh_crypto_kek *kek)
 {
     return kek->id;

@@ -70,6 +70,13 @@ MH_MUSTCHECK enum mh_err mh_crypto_kek_load_file(const char *path, const char *d
 const char *mh_crypto_kek_id(const struct mh_crypto_kek *kek);
 /* Wipes and frees; NULL-tolerant. */
 void mh_crypto_kek_destroy(struct mh_crypto_kek *kek);
+/*
+ * A 32-byte key for another purpose, derived from the KEK: HMAC-SHA256(KEK, `label`), so that
+ * the KEK itself never leaves this module and each purpose (`label`, such as "meshhook
+ * callback tokens v1") gets an independent key. The caller wipes `out` when done.
+ */
+MH_MUSTCHECK enum mh_err mh_crypto_kek_derive(const struct mh_crypto_kek *kek, const char *label,
+                                              uint8_t out[32]);
 
 /*
  * Seals `value` (`value_len` bytes, at most MH_CRYPTO_VAULT_MAX_VALUE) for (`project_id`,

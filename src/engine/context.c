@@ -36,6 +36,12 @@ static json_t *build(const struct mh_run_state *st, long node)
     }
     json_t *ctx = json_pack("{s:O,s:o,s:O}", "trigger", st->trigger ? st->trigger : json_null(),
                             "steps", steps, "run", st->run ? st->run : json_null());
+    /* wait_callback URLs (callbacks_issued), the run's own, shown to every step. */
+    const struct mh_run_state *run = st;
+    while (run->parent != NULL)
+        run = run->parent;
+    if (run->callbacks != NULL)
+        json_object_set(ctx, "callbacks", run->callbacks);
     if (st->parent != NULL) {
         json_object_set(ctx, "item", st->item ? st->item : json_null());
         json_object_set_new(ctx, "index", json_integer((json_int_t)st->index));

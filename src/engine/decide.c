@@ -261,10 +261,12 @@ static enum mh_err apply_reports(struct mh_advance *a)
     for (size_t r = 0; r < a->in->n_reports; r++) {
         const struct mh_event *rep = &a->in->reports[r];
         if (strcmp(rep->type, MH_EV_HTTP_ATTEMPT) != 0 &&
-            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 && strcmp(rep->type, MH_EV_STEP_PARKED) != 0)
+            strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 &&
+            strcmp(rep->type, MH_EV_STEP_PARKED) != 0 &&
+            strcmp(rep->type, MH_EV_CALLBACK_RECEIVED) != 0)
             return mh_err_set(a->info, MH_EINVAL, "input", -1,
-                              "a report is an http_attempt, a step_parked or a run_canceled, "
-                              "not %s",
+                              "a report is an http_attempt, a step_parked, a callback_received "
+                              "or a run_canceled, not %s",
                               rep->type);
         if (rep->node_id[0]) {
             struct mh_run_state *where = NULL;
@@ -371,6 +373,14 @@ enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *eve
     if (rc != MH_OK)
         goto out;
     bool was_finished = mh_engine__run_finished(a.st);
+    /* wait_callback: the URLs are recorded before any step runs, so every step sees them. */
+    if (!was_finished && a.st->callbacks == NULL && json_is_object(in->callback_urls) &&
+        json_object_size(in->callback_urls) > 0) {
+        rc = mh_engine__emit(&a, MH_EV_CALLBACKS_ISSUED, -1, 0,
+                             json_pack("{s:O}", "callbacks", in->callback_urls));
+        if (rc != MH_OK)
+            goto out;
+    }
     rc = apply_reports(&a);
     if (rc != MH_OK)
         goto out;
@@ -456,6 +466,11 @@ enum mh_err mh_engine_advance_pure(const struct mh_wf *wf, const struct mh_event
      * the trigger's body) is not paid for. */
     if (wf->n_nodes == 0 || wf->nodes[wf->entry].type->eval == mh_engine__node_eval_none)
         return MH_OK;
+    /* A workflow that waits for a callback: the worker issues its URLs (callbacks_issued)
+     * before any step runs, so that every step sees them. */
+    for (size_t i = 0; i < wf->n_nodes; i++)
+        if (wf->nodes[i].type->waits_for_callback)
+            return MH_OK;
     const struct mh_engine_input in = {.now_ms = now_ms};
     enum mh_err rc = mh_engine_advance(wf, events, n_events, &in, out, info);
     if (rc != MH_OK)

@@ -315,7 +315,8 @@ static void parse_settings(struct compile_ctx *c, struct mh_wf_node *n, json_t *
 static bool node_can_fail(const struct mh_wf_node *n)
 {
     const char *member = NULL;
-    return n->type->is_dead_letter || n->type->error_expr(n, &member) != NULL;
+    return n->type->is_dead_letter || n->type->waits_for_callback ||
+           n->type->error_expr(n, &member) != NULL;
 }
 
 /* A node has an error edge or "on_error": "continue", not both. */

@@ -98,6 +98,10 @@ const char *mh_engine_wf_node_type(const struct mh_wf *wf, const char *node_id);
  * unknown node. */
 bool mh_engine_wf_node_is_dead_letter(const struct mh_wf *wf, const char *node_id);
 
+/* Whether node `i` of `wf` waits for a callback (a wait_callback node): the caller issues its
+ * URL (struct mh_engine_input's callback_urls). */
+bool mh_engine_wf_node_waits_for_callback(const struct mh_wf *wf, size_t i);
+
 /* ---- Node types --------------------------------------------------------------------------- */
 
 /*
@@ -210,6 +214,10 @@ bool mh_engine_request_origin_is_secret(json_t *request, char *shown, size_t cap
 #define MH_EV_RUN_TIMED_OUT   "run_timed_out"
 #define MH_EV_STEP_PARKED     "step_parked"
 #define MH_EV_STEP_RESUMED    "step_resumed"
+/* wait_callback (docs/workflows.md): the URLs issued for the run's callback nodes (run-level),
+ * and the report of a callback's body (mh_engine_event_callback). */
+#define MH_EV_CALLBACKS_ISSUED  "callbacks_issued"
+#define MH_EV_CALLBACK_RECEIVED "callback_received"
 
 /*
  * One event of a run's log: the row (run_id, seq, type, node_id, attempt, payload, at, hash) of
@@ -297,6 +305,15 @@ MH_MUSTCHECK enum mh_err mh_engine_event_parked(const char *node_id, int attempt
                                                 const char *reason, const char *origin,
                                                 int64_t until_ms, int64_t at_ms,
                                                 struct mh_event *out);
+
+/*
+ * An unsealed callback_received report: the callback of wait_callback step `node_id` arrived
+ * with `body` (borrowed; NULL reads as null) at `received_at_ms`. It applies while the step is
+ * pending (held until the step starts) or waiting, once. MH_EINVAL on a bad argument.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_callback(const char *node_id, json_t *body,
+                                                  int64_t received_at_ms, int64_t at_ms,
+                                                  struct mh_event *out);
 
 /* An unsealed run_canceled report. `reason` is optional. */
 MH_MUSTCHECK enum mh_err mh_engine_event_cancel(const char *reason, int64_t at_ms,
@@ -435,6 +452,11 @@ struct mh_engine_input {
      * counted in n_ignored and not appended. */
     const struct mh_event *reports;
     size_t n_reports;
+    /* wait_callback: {"<node id>": {"url": "..."}} for every node of the workflow that waits for
+     * a callback (mh_engine_wf_node_waits_for_callback); borrowed, may be NULL. The first
+     * advance that has it records it (callbacks_issued), and every step sees it as
+     * `callbacks`. */
+    json_t *callback_urls;
 };
 
 enum mh_engine_action_kind {

@@ -144,10 +144,11 @@ struct mh_step_state;
 
 /* The step events whose admission depends on the node's type (struct mh_node_type's admit). */
 enum mh_node_event {
-    MH_NODE_EV_START,   /* step_started */
-    MH_NODE_EV_ATTEMPT, /* the report http_attempt */
-    MH_NODE_EV_TIMER,   /* timer_set */
-    MH_NODE_EV_SUCCEED, /* step_succeeded */
+    MH_NODE_EV_START,    /* step_started */
+    MH_NODE_EV_ATTEMPT,  /* the report http_attempt */
+    MH_NODE_EV_TIMER,    /* timer_set */
+    MH_NODE_EV_SUCCEED,  /* step_succeeded */
+    MH_NODE_EV_CALLBACK, /* the report callback_received (wait_callback) */
 };
 
 /* Where a node's outgoing edges go. */
@@ -173,6 +174,10 @@ struct mh_node_type {
     /* Whether a run that failed at a node of this type goes to the dead-letter list (its failure
      * came from the outside world, so replaying the run may succeed). */
     bool is_dead_letter;
+    /* Whether the node waits for a callback at a URL the worker issues for it (wait_callback):
+     * such a node can fail (its timeout), takes no retry policy, and is refused in a for_each
+     * body. */
+    bool waits_for_callback;
 
     /* Compiles `cfg` (already valid per `schema`) into n->impl, appending an error object to
      * `errors` for every problem the schema cannot express (a JMESPath expression or template
@@ -300,6 +305,7 @@ extern const struct mh_node_type mh_engine__node_terminate;
 extern const struct mh_node_type mh_engine__node_http_call;
 extern const struct mh_node_type mh_engine__node_for_each;
 extern const struct mh_node_type mh_engine__node_respond;
+extern const struct mh_node_type mh_engine__node_wait_callback;
 
 /* Appends {"path", "code", "message", "offset"?, "node"?} to `errors`. */
 void mh_engine__add_error(json_t *errors, const char *path, const char *code, const char *node,
@@ -324,7 +330,8 @@ struct mh_step_state {
     json_t *wrapper;  /* {"output": output} or, failed, {"error": error}: the context's entry */
     json_t *error;    /* failed */
     json_t *request;  /* http_call: the request of the first attempt */
-    json_t *result;   /* http_call: the http_attempt payload of the current attempt */
+    json_t *result;   /* http_call: the http_attempt payload of the current attempt;
+                       * wait_callback: the callback_received payload (held while pending) */
     int64_t fire_at;  /* waiting_timer / waiting_retry / waiting_breaker (parked until) */
     bool timer_fired; /* delay: timer_fired recorded, step_succeeded not yet */
     bool continued;   /* failed, and the run went on along its normal edges ("on_error") */
@@ -345,6 +352,7 @@ struct mh_run_state {
     int64_t started_at;
     json_t *output;
     json_t *error;
+    json_t *callbacks; /* callbacks_issued's {"<node>": {"url"}}, or NULL */
     struct mh_step_state *steps;
     int64_t last_seq;
     uint8_t last_hash[MH_ENGINE_HASH_LEN];

@@ -174,3 +174,17 @@ enum mh_err mh_engine_event_cancel(const char *reason, int64_t at_ms, struct mh_
     json_decref(p);
     return rc;
 }
+
+enum mh_err mh_engine_event_callback(const char *node_id, json_t *body, int64_t received_at_ms,
+                                     int64_t at_ms, struct mh_event *out)
+{
+    if (node_id == NULL || node_id[0] == '\0')
+        return MH_EINVAL;
+    char iso[40];
+    mh_engine__format_rfc3339(received_at_ms, iso, sizeof(iso));
+    json_t *p = json_pack("{s:O,s:s}", "body", body ? body : json_null(), "received_at", iso);
+    enum mh_err rc =
+        mh_engine_event_init(out, 0, MH_EV_CALLBACK_RECEIVED, node_id, 1, p, at_ms, NULL);
+    json_decref(p);
+    return rc;
+}

@@ -109,6 +109,7 @@ void mh_engine_state_destroy(struct mh_run_state *st)
     json_decref(st->run);
     json_decref(st->output);
     json_decref(st->error);
+    json_decref(st->callbacks);
     mh_engine_wf_unref(st->wf);
     free(st);
 }
@@ -131,6 +132,13 @@ bool mh_engine__report_applies(struct mh_run_state *run, const struct mh_event *
             s->status == MH_STEP_RUNNING || (is_attempt && s->status == MH_STEP_WAITING_BREAKER);
         return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL && state_ok &&
                s->attempts == ev->attempt && s->result == NULL;
+    }
+    if (strcmp(ev->type, MH_EV_CALLBACK_RECEIVED) == 0) {
+        /* wait_callback: held while the step is pending, taken while it waits; once. */
+        struct mh_run_state *st = NULL;
+        long idx = ev->node_id[0] ? mh_engine__resolve(run, ev->node_id, &st) : -1;
+        return idx >= 0 &&
+               st->wf->nodes[idx].type->admit(&st->steps[idx], MH_NODE_EV_CALLBACK) == NULL;
     }
     return strcmp(ev->type, MH_EV_RUN_CANCELED) == 0;
 }
@@ -178,6 +186,9 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
         s->status = MH_STEP_RUNNING;
         json_decref(s->result);
         s->result = p ? json_incref(p) : json_object();
+    } else if (strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0) {
+        /* The status stays: a pending step holds the callback until it starts. */
+        set_json(&s->result, p);
     } else if (strcmp(t, MH_EV_RETRY_SCHEDULED) == 0) {
         if (s->status != MH_STEP_RUNNING || s->result == NULL || ev->attempt != s->attempts + 1)
             return bad(info, ev, "no failed attempt to retry");
@@ -296,7 +307,7 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
         return bad(info, ev, "a log starts with run_started, and only there");
 
     bool is_report = strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_RUN_CANCELED) == 0 ||
-                     strcmp(t, MH_EV_STEP_PARKED) == 0;
+                     strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0;
     if (is_report && !mh_engine__report_applies(st, ev)) {
         *ignored = true;
         goto done;
@@ -305,7 +316,8 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
                    strcmp(t, MH_EV_RETRY_SCHEDULED) == 0 || strcmp(t, MH_EV_TIMER_SET) == 0 ||
                    strcmp(t, MH_EV_TIMER_FIRED) == 0 || strcmp(t, MH_EV_STEP_SUCCEEDED) == 0 ||
                    strcmp(t, MH_EV_STEP_FAILED) == 0 || strcmp(t, MH_EV_STEP_SKIPPED) == 0 ||
-                   strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_STEP_RESUMED) == 0;
+                   strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_STEP_RESUMED) == 0 ||
+                   strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0;
     bool is_run_end = strcmp(t, MH_EV_RUN_SUCCEEDED) == 0 || strcmp(t, MH_EV_RUN_FAILED) == 0 ||
                       strcmp(t, MH_EV_RUN_CANCELED) == 0 || strcmp(t, MH_EV_RUN_TIMED_OUT) == 0;
     if ((is_step || is_run_end) && mh_engine__run_finished(st))
@@ -330,6 +342,12 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
         rc = apply_step(where, &where->steps[idx], &where->wf->nodes[idx], ev, info);
         if (rc != MH_OK)
             return rc;
+    } else if (strcmp(t, MH_EV_CALLBACKS_ISSUED) == 0) {
+        /* wait_callback: the run's callback URLs, issued once, before any step needs them. */
+        json_t *cbs = json_object_get(p, "callbacks");
+        if (!json_is_object(cbs) || st->callbacks != NULL || st->parent != NULL)
+            return bad(info, ev, "callbacks are issued once, as an object");
+        st->callbacks = json_incref(cbs);
     } else if (strcmp(t, MH_EV_RUN_SUCCEEDED) == 0) {
         st->status = MH_RUN_SUCCEEDED;
         set_json(&st->output, json_object_get(p, "output"));

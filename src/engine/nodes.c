@@ -15,9 +15,10 @@
 #include "core/mem.h"
 
 static const struct mh_node_type *const node_types[] = {
-    &mh_engine__node_transform, &mh_engine__node_branch,    &mh_engine__node_delay,
-    &mh_engine__node_terminate, &mh_engine__node_http_call, &mh_engine__node_for_each,
-    &mh_engine__node_respond,
+    &mh_engine__node_transform, &mh_engine__node_branch,        &mh_engine__node_delay,
+    &mh_engine__node_terminate, &mh_engine__node_http_call,     &mh_engine__node_for_each,
+    &mh_engine__node_respond,   &mh_engine__node_wait_callback, /* issue #21: keep beside
+                                                                   call_workflow when merging */
 };
 
 static json_t *parse_schema(const struct mh_node_type *t);
@@ -76,6 +77,11 @@ json_t *mh_engine_node_type_schema(const char *type)
 {
     const struct mh_node_type *t = type ? mh_engine__node_type(type) : NULL;
     return t ? parse_schema(t) : NULL;
+}
+
+bool mh_engine_wf_node_waits_for_callback(const struct mh_wf *wf, size_t i)
+{
+    return i < wf->n_nodes && wf->nodes[i].type != NULL && wf->nodes[i].type->waits_for_callback;
 }
 
 bool mh_engine_wf_node_is_dead_letter(const struct mh_wf *wf, const char *node_id)
@@ -265,6 +271,7 @@ const char *mh_engine__node_admit_pure(const struct mh_step_state *s, enum mh_no
     case MH_NODE_EV_ATTEMPT: return "only http_call steps have attempts";
     case MH_NODE_EV_TIMER: return "a timer is set only by a pending delay step";
     case MH_NODE_EV_SUCCEED: return NULL;
+    case MH_NODE_EV_CALLBACK: return "only wait_callback steps take a callback";
     }
     return "unknown event";
 }

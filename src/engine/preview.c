@@ -18,6 +18,8 @@
 
 /* The id the context's `run.id` shows in a preview; no real run id looks like it. */
 #define PREVIEW_RUN_ID "preview"
+/* The callback URL a preview shows a wait_callback's steps: .invalid never resolves. */
+#define PREVIEW_CALLBACK_URL "https://preview.invalid/callbacks/preview"
 
 struct preview {
     const struct mh_wf *wf;
@@ -26,6 +28,7 @@ struct preview {
     size_t n_events;
     size_t cap_events;
     uint64_t seed;
+    json_t *callback_urls; /* wait_callback nodes' stand-in URLs, or NULL */
 };
 
 static uint64_t preview_random(void *ctx);
@@ -216,6 +219,22 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
         goto out;
     p.n_events = 1;
 
+    /* A wait_callback gets a URL that goes nowhere (a preview issues none), and a stood-in
+     * one its callback first: held until its step starts. */
+    for (size_t i = 0; i < wf->n_nodes && rc == MH_OK; i++) {
+        json_t *standin = json_object_get(in->stand_ins, wf->nodes[i].id);
+        if (wf->nodes[i].type->waits_for_callback) {
+            if (p.callback_urls == NULL)
+                p.callback_urls = json_object();
+            json_object_set_new(p.callback_urls, wf->nodes[i].id,
+                                json_pack("{s:s}", "url", PREVIEW_CALLBACK_URL));
+        }
+        if (standin != NULL && wf->nodes[i].type->waits_for_callback)
+            rc =
+                mh_engine_event_callback(wf->nodes[i].id, standin, now, now, &reports[n_reports++]);
+    }
+    if (rc != MH_OK)
+        goto out;
     /* Each round lets the engine run every pure step it can, then answers the outside work that
      * has a stand-in: the calls started in this round, or else the earliest stood-in timer
      * (a delay, or the backoff before a stood-in call's retry). Each round answers something,
@@ -229,6 +248,7 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
             .random_ctx = &p.seed,
             .reports = reports,
             .n_reports = n_reports,
+            .callback_urls = p.callback_urls,
         };
         rc = mh_engine_advance(wf, p.events, p.n_events, &ein, &res, info);
         for (size_t i = 0; i < n_reports; i++)
@@ -306,6 +326,7 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
     *out = r;
 out:
     json_decref(trigger);
+    json_decref(p.callback_urls);
     for (size_t i = 0; i < n_reports; i++)
         mh_engine_event_cleanup(&reports[i]);
     free(reports);

@@ -6,6 +6,9 @@
 #ifndef MH_HTTP_APP_H
 #define MH_HTTP_APP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "core/config.h"
 #include "db/db.h"
 #include "http/http.h"
@@ -26,6 +29,11 @@ struct mh_app {
     struct mh_scheduler *scheduler;    /* fires schedules; NULL with --workers 0 */
     struct mh_alerts *alerts;          /* alert evaluation and delivery; NULL with --workers 0 */
     struct mh_http_hub *hub;           /* live streams (hub.h); NULL until started */
+    /* wait_callback tokens (src/runtime/callback.c): the key derived from the KEK and whether
+     * there is one, and the public base URL callback URLs start with. */
+    uint8_t callback_key[32];
+    bool has_callback_key;
+    char public_url[512];
 };
 
 /* The route table of `meshhook serve`. */

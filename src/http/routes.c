@@ -13,6 +13,8 @@ const struct mh_http_route mh_app_routes[] = {
     {"*", "/hooks/:public_id", mh_h_hook, true},
     {"GET", "/healthz", mh_h_healthz, true},
     {"GET", "/readyz", mh_h_readyz, false},
+    /* wait_callback's one-time URLs (issue #21); the token is the only credential. */
+    {"POST", "/callbacks/:token", mh_h_callback, false},
     {"GET", "/metrics", mh_h_metrics, false},
 
     {"POST", "/api/auth/login", mh_h_login, false},

@@ -772,10 +772,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     double ms = (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
                 (double)(now.tv_nsec - req->started.tv_nsec) / 1e6;
     /* The path is logged without its query string, which may carry tokens, and a webhook's
-     * public id (the only credential of an endpoint without verification) is cut short. */
+     * public id (the only credential of an endpoint without verification) is cut short; a
+     * callback URL's token (the capability of a wait_callback step) is not logged at all. */
     char path[512];
     if (strncmp(req->path, "/hooks/", 7) == 0)
         snprintf(path, sizeof(path), "/hooks/%.6s...", req->path + 7);
+    else if (strncmp(req->path, "/callbacks/", 11) == 0)
+        snprintf(path, sizeof(path), "/callbacks/...");
     else
         snprintf(path, sizeof(path), "%s", req->path);
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {

@@ -117,6 +117,7 @@ static struct {
     _Atomic uint64_t calls[6];
     struct hist call_seconds;
     _Atomic uint64_t breaker_openings;
+    _Atomic uint64_t callbacks[MH_MC__COUNT]; /* wait_callback: by outcome */
     _Atomic int64_t pool_size[MH_MP__COUNT];
     _Atomic int64_t pool_in_use[MH_MP__COUNT];
     _Atomic uint64_t pool_waits[MH_MP__COUNT];
@@ -336,6 +337,12 @@ void mh_metrics_breaker_opened(void)
 {
     if (on())
         add(&R.breaker_openings, 1);
+}
+
+void mh_metrics_callback(enum mh_metrics_callback outcome)
+{
+    if (on() && outcome < MH_MC__COUNT)
+        add(&R.callbacks[outcome], 1);
 }
 
 enum mh_metrics_pool mh_metrics_pool_of(const char *name)
@@ -684,6 +691,17 @@ static enum mh_err render_engine(struct mh_buf *out)
     if (rc == MH_OK)
         rc = mh_metrics_enc_sample(out, "meshhook_http_call_breaker_openings_total", NULL, 0,
                                    (double)load(&R.breaker_openings));
+    if (rc == MH_OK)
+        rc = mh_metrics_enc_family(out, "meshhook_callbacks_received_total", "counter",
+                                   "Requests to wait_callback URLs, by outcome: accepted "
+                                   "(recorded), gone (a second one, or after the step timed out "
+                                   "or the run ended), not_found (an unknown or forged token).");
+    static const char *const cb_names[MH_MC__COUNT] = {"accepted", "gone", "not_found"};
+    for (int i = 0; i < MH_MC__COUNT && rc == MH_OK; i++) {
+        struct mh_metrics_label l = {"outcome", cb_names[i]};
+        rc = mh_metrics_enc_sample(out, "meshhook_callbacks_received_total", &l, 1,
+                                   (double)load(&R.callbacks[i]));
+    }
     return rc;
 }
 

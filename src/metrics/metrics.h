@@ -133,6 +133,12 @@ void mh_metrics_http_call(int status, int64_t ns);
 /* A breaker opened (after its failure threshold, or again after a failed probe). */
 void mh_metrics_breaker_opened(void);
 
+/* ---- Callbacks (wait_callback) --------------------------------------------------------------- */
+
+enum mh_metrics_callback { MH_MC_ACCEPTED = 0, MH_MC_GONE, MH_MC_NOT_FOUND, MH_MC__COUNT };
+/* A POST /callbacks/<token> answered: 200 accepted, 410 gone, 404 not found. */
+void mh_metrics_callback(enum mh_metrics_callback outcome);
+
 /* ---- Database pools ------------------------------------------------------------------------- */
 
 enum mh_metrics_pool { MH_MP_MAIN = 0, MH_MP_INTAKE, MH_MP_OTHER, MH_MP__COUNT };

@@ -126,8 +126,9 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
                           struct mh_runtime__report *rep, struct plan *p, struct mh_err_info *info)
 {
     struct mh_wf *wf = NULL;
-    struct mh_event *events = NULL;
-    size_t n = 0;
+    struct mh_event *events = NULL, *cb_reports = NULL;
+    size_t n = 0, n_cb = 0;
+    json_t *cb_urls = NULL;
     enum mh_err rc = MH_OK;
     const char *status = row ? json_string_value(json_object_get(row, "status")) : NULL;
     p->is_awaited = row && json_is_true(json_object_get(row, "awaited"));
@@ -155,7 +156,22 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
         .reports = rep && rep->has_event ? &rep->ev : NULL,
         .n_reports = rep && rep->has_event ? 1 : 0,
     };
-    if ((rc = mh_engine_advance(wf, events, n, &in, &p->res, info)) != MH_OK)
+    /* wait_callback (callback.c): the run's callback URLs and the callbacks recorded for it,
+     * reported beside the job's own report. Nothing for other workflows. */
+    rc = mh_runtime__callback_input(rt, c, wf, json_string_value(json_object_get(row, "id")),
+                                    &cb_urls, &cb_reports, &n_cb, info);
+    if (rc != MH_OK)
+        goto out;
+    if (n_cb > 0) {
+        cb_reports = mh_xrealloc(cb_reports, (n_cb + 1) * sizeof(*cb_reports));
+        if (in.n_reports == 1)
+            cb_reports[n_cb] = rep->ev; /* borrowed: not cleaned up below */
+        in.reports = cb_reports;
+        in.n_reports += n_cb;
+    }
+    in.callback_urls = cb_urls;
+    rc = mh_engine_advance(wf, events, n, &in, &p->res, info);
+    if (rc != MH_OK)
         goto out;
     p->wake = p->res.next_wake_ms;
     if (p->is_awaited || atomic_load(&rt->respond_watch) > 0)
@@ -195,6 +211,8 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
             p->wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
     }
 out:
+    mh_runtime__callback_reports_free(cb_reports, n_cb);
+    json_decref(cb_urls);
     mh_engine_events_free(events, n);
     mh_engine_wf_unref(wf);
     return rc;

@@ -106,6 +106,17 @@ void mh_runtime__take_back(struct mh_engine_runtime *rt);
 /* Releases every lease this process holds (at stop). */
 void mh_runtime__release_leases(struct mh_engine_runtime *rt);
 
+/* callback.c: for a run of `wf` that has wait_callback nodes, the URLs to issue (*urls, new, or
+ * NULL without a key) and the callbacks recorded for the run as unsealed callback_received
+ * reports (*reports, n of them; free with mh_runtime__callback_reports_free). Nothing for other
+ * workflows. A database error fails the batch. */
+MH_MUSTCHECK enum mh_err mh_runtime__callback_input(struct mh_engine_runtime *rt,
+                                                    struct mh_db_conn *c, const struct mh_wf *wf,
+                                                    const char *run_id, json_t **urls,
+                                                    struct mh_event **reports, size_t *n,
+                                                    struct mh_err_info *info);
+void mh_runtime__callback_reports_free(struct mh_event *reports, size_t n);
+
 /* batch.c */
 /* Advances `jobs` (with their reports, `reps` may be NULL), grouped by project, one
  * transaction per group. */

@@ -17,6 +17,7 @@
 
 #include "core/err.h"
 #include "db/db.h"
+#include "engine/engine.h"
 
 /* The channel live streams listen on (src/http/hub.h describes its payloads). */
 #define MH_ENGINE_STREAMS_CHANNEL "meshhook_streams"
@@ -136,6 +137,33 @@ MH_MUSTCHECK enum mh_err mh_engine_run_resume_on(struct mh_db_conn *c, const cha
 MH_MUSTCHECK enum mh_err mh_engine_run_replay(struct mh_db_conn *c, const char *run_id,
                                               json_t **report, struct mh_err_info *info);
 
+/* ---- Callbacks (callback.c): wait_callback's one-time URLs ----------------------------------- */
+
+/* Writes the token of (run, node) into `out`: "<run id>.<node id>.<MAC>" (base64url HMAC-SHA256
+ * under `key`, 32 bytes). MH_ETOOBIG when `cap` is too small. Pure; any thread. */
+MH_MUSTCHECK enum mh_err mh_engine_callback_token(const uint8_t key[32], const char *run_id,
+                                                  const char *node_id, char *out, size_t cap);
+/* Checks a token's MAC in constant time and fills the run and node ids it names. MH_ENOTFOUND
+ * for a malformed or forged token (which costs one MAC either way); MH_ECRYPTO. */
+MH_MUSTCHECK enum mh_err mh_engine_callback_verify(const uint8_t key[32], const char *token,
+                                                   char run_id[37],
+                                                   char node_id[MH_ENGINE_ID_MAX + 1]);
+enum mh_engine_callback_outcome {
+    MH_CALLBACK_ACCEPTED, /* recorded and committed; the run's job is due */
+    MH_CALLBACK_GONE,     /* the step has had its callback, finished or timed out, or the run
+                           * ended */
+    MH_CALLBACK_NOT_FOUND,
+};
+/* Records the callback of a verified token with `body` (borrowed) in its own transaction on a
+ * connection of `pool` (migration 0041's mh_callback_accept: only the token's SHA-256 is kept),
+ * committed before it returns. Errors: database ones (then nothing was recorded, or, with
+ * MH_DB_IN_DOUBT, perhaps). */
+MH_MUSTCHECK enum mh_err mh_engine_callback_accept(struct mh_db_pool *pool, const char *run_id,
+                                                   const char *node_id, const char *token,
+                                                   json_t *body,
+                                                   enum mh_engine_callback_outcome *outcome,
+                                                   struct mh_err_info *info);
+
 /* ---- Runtime (worker.c) --------------------------------------------------------------------- */
 
 struct mh_engine_runtime;
@@ -171,6 +199,11 @@ struct mh_engine_runtime_opts {
      * project's own list (project_outbound, docs/workflows.md) is added to it per request. A
      * bad entry makes the start fail, naming it. */
     const char *outbound_allowlist;
+    /* wait_callback (callback.c): the key of callback tokens (32 bytes, borrowed, outlives the
+     * runtime; NULL: no kek, so such steps fail clearly) and the public base URL the callback
+     * URLs start with ("https://hooks.example.com"; borrowed). */
+    const uint8_t *callback_key;
+    const char *callback_base_url;
 };
 
 MH_MUSTCHECK enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,

@@ -185,6 +185,14 @@ bool mh_secrets_can_seal(const struct mh_secrets *s)
     return s && mh_secrets_keyring_current(s->kr) != NULL;
 }
 
+enum mh_err mh_secrets_callback_key(const struct mh_secrets *s, uint8_t out[32])
+{
+    const struct mh_crypto_kek *kek = s ? mh_secrets_keyring_current(s->kr) : NULL;
+    if (kek == NULL)
+        return MH_EUNAVAILABLE;
+    return mh_crypto_kek_derive(kek, "meshhook callback tokens v1", out);
+}
+
 enum mh_err mh_secrets_seal(const struct mh_secrets *s, const char *project_id, const char *name,
                             const char *value, size_t len, char **sealed, const char **kek_id,
                             struct mh_err_info *info)

@@ -99,6 +99,10 @@ void mh_secrets_destroy(struct mh_secrets *s);
 const struct mh_secrets_keyring *mh_secrets_keyring(const struct mh_secrets *s);
 /* True when a current KEK is configured, i.e. values can be written. */
 bool mh_secrets_can_seal(const struct mh_secrets *s);
+/* The key of wait_callback tokens (src/runtime/callback.c), derived from the current KEK
+ * (mh_crypto_kek_derive): rotating the KEK invalidates the URLs issued under the old one.
+ * MH_EUNAVAILABLE when no KEK is configured. The caller wipes `out`. */
+MH_MUSTCHECK enum mh_err mh_secrets_callback_key(const struct mh_secrets *s, uint8_t out[32]);
 
 /*
  * Seals `len` bytes of `value` for (`project_id`, `name`) under the current KEK. `*sealed` is a

@@ -187,6 +187,7 @@ static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
     switch (what) {
     case MH_NODE_EV_START: return "only http_call steps are started";
     case MH_NODE_EV_ATTEMPT: return "only http_call steps have attempts";
+    case MH_NODE_EV_CALLBACK: return "only wait_callback steps take a callback";
     case MH_NODE_EV_TIMER: return NULL;
     case MH_NODE_EV_SUCCEED:
         return s->timer_fired ? NULL : "a delay step succeeds only after its timer fired";

@@ -123,7 +123,8 @@ static size_t compile_body(struct mh_wf_node *n, json_t *body, const char *path,
     json_array_foreach(json_object_get(body, "nodes"), k, jn)
     {
         const char *type = json_string_value(json_object_get(jn, "type"));
-        if (type == NULL || (strcmp(type, "for_each") != 0 && strcmp(type, "terminate") != 0))
+        if (type == NULL || (strcmp(type, "for_each") != 0 && strcmp(type, "terminate") != 0 &&
+                             strcmp(type, "wait_callback") != 0))
             continue;
         char p[64];
         snprintf(p, sizeof(p), "/nodes/%zu/type", k);
@@ -134,8 +135,11 @@ static size_t compile_body(struct mh_wf_node *n, json_t *body, const char *path,
                              strcmp(type, "for_each") == 0
                                  ? "a for_each body cannot hold another for_each (nesting is "
                                    "not supported; call a sub-workflow instead)"
-                                 : "a for_each body cannot hold terminate: it ends a run, not "
-                                   "an item");
+                             : strcmp(type, "terminate") == 0
+                                 ? "a for_each body cannot hold terminate: it ends a run, not "
+                                   "an item"
+                                 : "a for_each body cannot hold wait_callback: a callback URL "
+                                   "is issued per run, not per item");
         free(full);
         nerr++;
     }
@@ -427,6 +431,7 @@ static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
     switch (what) {
     case MH_NODE_EV_START: return NULL;
     case MH_NODE_EV_ATTEMPT: return "a for_each step makes no http attempt of its own";
+    case MH_NODE_EV_CALLBACK: return "only wait_callback steps take a callback";
     case MH_NODE_EV_TIMER: return "a timer is set only by a pending delay step";
     case MH_NODE_EV_SUCCEED:
         return s->status == MH_STEP_RUNNING && s->items != NULL

@@ -595,6 +595,7 @@ static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
     switch (what) {
     case MH_NODE_EV_START:
     case MH_NODE_EV_ATTEMPT: return NULL;
+    case MH_NODE_EV_CALLBACK: return "only wait_callback steps take a callback";
     case MH_NODE_EV_TIMER: return "a timer is set only by a pending delay step";
     case MH_NODE_EV_SUCCEED:
         return s->status == MH_STEP_RUNNING && s->result != NULL

@@ -162,6 +162,8 @@ void mh_h_workflow_templates_get(struct mh_http_req *req, void *app);
 
 /* hooks.c */
 void mh_h_hook(struct mh_http_req *req, void *app);
+/* POST /callbacks/:token (callbacks.c): a wait_callback step's one-time URL. */
+void mh_h_callback(struct mh_http_req *req, void *app);
 /* endpoints.c */
 void mh_h_endpoints_list_workflow(struct mh_http_req *req, void *app);
 void mh_h_endpoints_create(struct mh_http_req *req, void *app);

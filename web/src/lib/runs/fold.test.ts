@@ -48,6 +48,23 @@ describe('foldRun', () => {
     expect(v.finishedAt).toBe(log.at(-1)!.at);
   });
 
+  it('shows a wait_callback step its URL and when it waits since (callbacks_issued, timer_set)', () => {
+    const url = 'https://hooks.example.com/callbacks/r1.approve.MAC';
+    const log = [started(), ev('callbacks_issued', null, { callbacks: { approve: { url } } })];
+    log.push(ev('timer_set', 'approve', { fire_at: 1767229200000, wait: 'callback' }, 1));
+    let v = foldRun(['approve'], log);
+    expect(v.callbacks).toEqual({ approve: url });
+    expect(v.steps.approve.status).toBe('waiting_timer');
+    expect(v.steps.approve.callbackUrl).toBe(url);
+    expect(v.steps.approve.waitingSince).toBe(log.at(-1)!.at);
+    expect(v.steps.approve.fireAt).toBe(1767229200000);
+    log.push(ev('callback_received', 'approve', { body: { ok: true } }, 1));
+    log.push(ev('step_succeeded', 'approve', { output: { ok: true } }, 1));
+    v = foldRun(['approve'], log);
+    expect(v.steps.approve.status).toBe('succeeded');
+    expect(v.steps.approve.output).toEqual({ ok: true });
+  });
+
   it('records every http_call attempt, the retry it scheduled and the failure', () => {
     const req = { method: 'POST', url: 'http://t/x', headers: { authorization: 'Bearer {{secrets.TOKEN}}' } };
     const log = [

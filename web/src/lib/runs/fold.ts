@@ -85,6 +85,10 @@ export interface StepView {
   fireAt: number | null;
   /** While parked by a breaker (waiting_breaker): the host whose breaker is open. */
   parkedHost: string | null;
+  /** A wait_callback step: its one-time URL (callbacks_issued) and when it began to wait;
+   * fireAt is then its timeout. */
+  callbackUrl: string | null;
+  waitingSince: string | null;
   httpAttempts: Attempt[];
   /** A for_each: how many items it started with (its step_started's count), else null. Its
    * items' steps are steps of their own, `<id>[<index>].<body node>` (itemProgress). */
@@ -142,6 +146,8 @@ export interface RunView {
   rerunOf: string | null;
   /** run_started's record of the schedule tick that started it (docs/workflows.md#schedules). */
   schedule: { id: string; scheduledAt: string; cron?: string; timezone?: string; name?: string } | null;
+  /** wait_callback URLs by node id (the run-level callbacks_issued). */
+  callbacks: Record<string, string>;
   output?: unknown;
   error?: unknown;
   lastSeq: number;
@@ -191,6 +197,8 @@ function emptyStep(id: string): StepView {
     finishedAt: null,
     fireAt: null,
     parkedHost: null,
+    callbackUrl: null,
+    waitingSince: null,
     httpAttempts: [],
     items: null
   };
@@ -235,6 +243,7 @@ export function foldRun(nodeIds: string[], events: RunEvent[]): RunView {
     run: null,
     rerunOf: null,
     schedule: null,
+    callbacks: {},
     lastSeq: 0,
     startedAt: null,
     finishedAt: null
@@ -273,12 +282,23 @@ function apply(v: RunView, ev: RunEvent): void {
     v.startedAt = ev.at;
     return;
   }
+  if (t === 'callbacks_issued') {
+    for (const [node, c] of Object.entries(obj(p.callbacks))) {
+      const url = obj(c).url;
+      if (typeof url === 'string') v.callbacks[node] = url;
+    }
+    return;
+  }
   const isStep = STEP_EVENTS.has(t);
   const isEnd = RUN_END.has(t);
   if (finished(v) && (isStep || isEnd)) return; // the engine refuses these; nothing to show
   if (isStep && ev.node_id) {
     const s = (v.steps[ev.node_id] ??= emptyStep(ev.node_id));
     if (!applyStep(s, ev, p)) return;
+    if (t === 'timer_set' && p.wait === 'callback') {
+      s.callbackUrl = v.callbacks[ev.node_id] ?? null;
+      s.waitingSince = ev.at;
+    }
     s.firstSeq ??= ev.seq;
     s.startedAt ??= ev.at;
     s.lastSeq = ev.seq;
