@@ -134,8 +134,8 @@ bool mh_engine__report_applies(struct mh_run_state *run, const struct mh_event *
          * (its recorded call names it), and only such a step takes one. */
         json_t *child = json_object_get(s->request, "child_run_id");
         if (is_child != (child != NULL) ||
-            (is_child && !mh_engine__json_same(child, json_object_get(ev->payload,
-                                                                      "child_run_id"))))
+            (is_child &&
+             !mh_engine__json_same(child, json_object_get(ev->payload, "child_run_id"))))
             return false;
         return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL && state_ok &&
                s->attempts == ev->attempt && s->result == NULL;

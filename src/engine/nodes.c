@@ -15,8 +15,8 @@
 #include "core/mem.h"
 
 static const struct mh_node_type *const node_types[] = {
-    &mh_engine__node_transform, &mh_engine__node_branch,    &mh_engine__node_delay,
-    &mh_engine__node_terminate, &mh_engine__node_http_call, &mh_engine__node_for_each,
+    &mh_engine__node_transform, &mh_engine__node_branch,        &mh_engine__node_delay,
+    &mh_engine__node_terminate, &mh_engine__node_http_call,     &mh_engine__node_for_each,
     &mh_engine__node_respond,   &mh_engine__node_call_workflow,
 };
 

@@ -97,8 +97,8 @@ static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_
     c->version = mh_engine__int_or(cfg, "version", 0);
     const char *input = json_string_value(json_object_get(cfg, "input"));
     char *p = mh_engine__pointer_join(path, "input");
-    size_t nerr = mh_engine__compile_expr(input ? input : "trigger.body", p, n->id, &c->input,
-                                          errors);
+    size_t nerr =
+        mh_engine__compile_expr(input ? input : "trigger.body", p, n->id, &c->input, errors);
     free(p);
     return nerr;
 }
@@ -174,11 +174,11 @@ static enum mh_err start(struct mh_advance *a, size_t i)
         return mh_engine__fail_step(
             a, i, 1,
             mh_engine__error_obj(jinfo.kind[0] && strcmp(jinfo.kind, "limit") == 0 ? "limit"
-                                                                                  : "jmespath",
+                                                                                   : "jmespath",
                                  jinfo.message),
             false);
-    enum mh_err rc = mh_engine__emit(a, MH_EV_STEP_STARTED, (long)i, 1,
-                                     json_pack("{s:O}", "request", call));
+    enum mh_err rc =
+        mh_engine__emit(a, MH_EV_STEP_STARTED, (long)i, 1, json_pack("{s:O}", "request", call));
     if (rc == MH_OK)
         add_call(a, i, call);
     json_decref(call);
@@ -198,10 +198,10 @@ static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress)
     const char *status = json_string_value(json_object_get(r, "status"));
     if (status != NULL && strcmp(status, "succeeded") == 0) {
         json_t *out = json_object_get(r, "output");
-        return mh_engine__succeed_step(
-            a, i, s->attempts, out ? json_incref(out) : json_null(),
-            json_pack("{s:O, s:O}", "child_run_id", child ? child : json_null(), "version",
-                      version ? version : json_null()));
+        return mh_engine__succeed_step(a, i, s->attempts, out ? json_incref(out) : json_null(),
+                                       json_pack("{s:O, s:O}", "child_run_id",
+                                                 child ? child : json_null(), "version",
+                                                 version ? version : json_null()));
     }
     json_t *cerr = json_object_get(r, "error");
     const char *kind = json_string_value(json_object_get(cerr, "kind"));
@@ -209,8 +209,9 @@ static enum mh_err resume(struct mh_advance *a, size_t i, bool *progress)
     char text[600];
     snprintf(text, sizeof(text), "child run %s %s: %s", json_string_value(child),
              status ? status : "failed", msg ? msg : "no message");
-    json_t *error = mh_engine__error_obj(kind && strcmp(kind, "call") == 0 ? "call" : "child_failed",
-                                         kind && strcmp(kind, "call") == 0 && msg ? msg : text);
+    json_t *error =
+        mh_engine__error_obj(kind && strcmp(kind, "call") == 0 ? "call" : "child_failed",
+                             kind && strcmp(kind, "call") == 0 && msg ? msg : text);
     json_object_set(error, "child_run_id", child ? child : json_null());
     if (cerr != NULL && !(kind && strcmp(kind, "call") == 0))
         json_object_set(error, "child_error", cerr);
@@ -313,8 +314,8 @@ enum mh_err mh_engine_event_child_finished(const char *node_id, int attempt,
         json_object_set(p, "output", output ? output : json_null());
     else if (error != NULL)
         json_object_set(p, "error", error);
-    enum mh_err rc = mh_engine_event_init(out, 0, MH_EV_CHILD_FINISHED, node_id, attempt, p, at_ms,
-                                          NULL);
+    enum mh_err rc =
+        mh_engine_event_init(out, 0, MH_EV_CHILD_FINISHED, node_id, attempt, p, at_ms, NULL);
     json_decref(p);
     return rc;
 }
