@@ -253,8 +253,8 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
                 p->dead_letter = a->error;
             /* Its caller wakes in this transaction; its own running children are canceled. */
             if (p->caller_run_id[0] || has_calls) {
-                rc = mh_runtime__calls_finished(c, j->run_id, p->caller_run_id,
-                                                &p->cancel_children, info);
+                rc = mh_runtime__calls_finished(c, j->run_id, p->caller_run_id, &p->cancel_children,
+                                                info);
                 p->wake_workers = p->wake_workers || p->caller_run_id[0];
                 if (rc != MH_OK)
                     goto out;

@@ -24,8 +24,8 @@
 #include "runtime/runtime_internal.h"
 
 /* A report that the call could not start (kind "call"), with `msg`. */
-static enum mh_err refused(const struct mh_engine_action *a, const char *child_id,
-                           const char *msg, struct mh_event *out)
+static enum mh_err refused(const struct mh_engine_action *a, const char *child_id, const char *msg,
+                           struct mh_event *out)
 {
     json_t *err = json_pack("{s:s, s:s}", "kind", "call", "message", msg);
     enum mh_err rc = mh_engine_event_child_finished(a->node_id, a->attempt, child_id, 0, "failed",
@@ -79,8 +79,8 @@ static enum mh_err ensure_child(struct mh_engine_runtime *rt, struct mh_db_conn 
 
     /* Not started yet: the caller's depth, then the version to run. */
     const char *p2[] = {j->run_id};
-    rc = mh_db_query_row(c, "SELECT call_depth, is_test FROM runs WHERE id = $1", 1, p2, &row,
-                         info);
+    rc =
+        mh_db_query_row(c, "SELECT call_depth, is_test FROM runs WHERE id = $1", 1, p2, &row, info);
     if (rc != MH_OK)
         return rc;
     int depth = (int)json_integer_value(json_object_get(row, "call_depth")) + 1;
@@ -121,14 +121,12 @@ static enum mh_err ensure_child(struct mh_engine_runtime *rt, struct mh_db_conn 
     }
     if (rc != MH_OK)
         return rc;
-    json_t *trigger = json_pack("{s:O, s:{}, s:{}, s:o}", "body",
-                                json_object_get(a->request, "input")
-                                    ? json_object_get(a->request, "input")
-                                    : json_null(),
-                                "headers", "query", "received_at",
-                                json_integer(mh_clock_now_ms()));
-    json_t *extra = json_pack("{s:{s:s, s:s}}", "called_by", "run_id", j->run_id, "step",
-                              a->node_id);
+    json_t *trigger = json_pack(
+        "{s:O, s:{}, s:{}, s:o}", "body",
+        json_object_get(a->request, "input") ? json_object_get(a->request, "input") : json_null(),
+        "headers", "query", "received_at", json_integer(mh_clock_now_ms()));
+    json_t *extra =
+        json_pack("{s:{s:s, s:s}}", "called_by", "run_id", j->run_id, "step", a->node_id);
     struct mh_run_start s = {
         .project_id = j->project_id,
         .workflow_id = wf_id,
@@ -186,8 +184,8 @@ enum mh_err mh_runtime__calls_before(struct mh_engine_runtime *rt, struct mh_db_
 
 enum mh_err mh_runtime__calls_after(struct mh_engine_runtime *rt, struct mh_db_conn *c,
                                     const struct mh_runtime__job *j,
-                                    const struct mh_engine_result *res, bool *started,
-                                    bool *again, struct mh_err_info *info)
+                                    const struct mh_engine_result *res, bool *started, bool *again,
+                                    struct mh_err_info *info)
 {
     enum mh_err rc = MH_OK;
     for (size_t i = 0; i < res->n_actions && rc == MH_OK; i++) {
@@ -208,13 +206,14 @@ enum mh_err mh_runtime__calls_finished(struct mh_db_conn *c, const char *run_id,
                                        const char *caller_run_id, json_t **children,
                                        struct mh_err_info *info)
 {
-    const char *p[] = {run_id, caller_run_id};
+    const char *p[] = {run_id};
+    const char *pc[] = {caller_run_id};
     enum mh_err rc = MH_OK;
     if (caller_run_id != NULL && caller_run_id[0])
         rc = mh_db_query(c,
-                         "WITH l AS (SELECT id FROM runs WHERE id = $2::uuid FOR UPDATE) UPDATE "
+                         "WITH l AS (SELECT id FROM runs WHERE id = $1::uuid FOR UPDATE) UPDATE "
                          "jobs j SET run_at = now() FROM l WHERE j.run_id = l.id",
-                         2, p, NULL, NULL, info);
+                         1, pc, NULL, NULL, info);
     if (rc == MH_OK)
         rc = mh_db_query(c,
                          "SELECT id FROM runs WHERE caller_run_id = $1::uuid AND status IN "

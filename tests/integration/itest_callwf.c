@@ -112,7 +112,17 @@ static json_t *wait_run(struct env *e, const char *run, int secs)
         json_decref(r);
         mh_it_sleep_ms(50);
     }
-    mh_t_fail(__FILE__, __LINE__, "run %s did not finish in %d s", run, secs);
+    json_t *last = get_run(e, run);
+    json_t *kid0 = json_array_get(json_object_get(last, "children"), 0);
+    if (kid0 != NULL) {
+        json_t *k = get_run(e, json_string_value(json_object_get(kid0, "run_id")));
+        fprintf(stderr, "child: %s\n", json_dumps(k, JSON_COMPACT));
+        json_decref(k);
+    }
+    char *log = mh_it_server_log(&e->s);
+    size_t len = log ? strlen(log) : 0;
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish in %d s: %s\nserver log (end): %s", run,
+              secs, json_dumps(last, JSON_COMPACT), log ? log + (len > 3000 ? len - 3000 : 0) : "");
 }
 
 static json_t *step(json_t *run, const char *node)
@@ -161,9 +171,9 @@ static void assert_replays_clean(struct env *e, const char *run)
 static long children_in_db(struct env *e, const char *run)
 {
     const char *p[] = {run};
-    json_t *rows = mh_it_sql(e->db.admin_url,
-                             "SELECT count(*) AS n FROM runs WHERE caller_run_id = $1::uuid", 1,
-                             p, NULL);
+    json_t *rows =
+        mh_it_sql(e->db.admin_url, "SELECT count(*) AS n FROM runs WHERE caller_run_id = $1::uuid",
+                  1, p, NULL);
     MH_T_ASSERT(rows != NULL);
     long n = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
     json_decref(rows);
@@ -171,7 +181,7 @@ static long children_in_db(struct env *e, const char *run)
 }
 
 #define CHILD_DEF                                                                                  \
-    "{\"nodes\": [{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": "    \
+    "{\"nodes\": [{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": "     \
     "\"{total: trigger.body.n, by: 'pricing'}\"}}], \"edges\": []}"
 
 /* The documented example (docs/workflows.md, "Sub-workflows"). */
@@ -188,7 +198,8 @@ static void parent_def(char *out, size_t cap, const char *child, bool error_edge
                           "{\"expression\": \"{failed: steps.price.error.kind, child: "
                           "steps.price.error.child_run_id}\"}}"
                         : "",
-             error_edge ? ", {\"from\": \"price\", \"to\": \"fallback\", \"port\": \"error\"}" : "");
+             error_edge ? ", {\"from\": \"price\", \"to\": \"fallback\", \"port\": \"error\"}"
+                        : "");
 }
 
 MH_TEST(call_links_parent_and_child_both_ways_and_replays)
@@ -231,8 +242,8 @@ MH_TEST(call_links_parent_and_child_both_ways_and_replays)
         const char *t = json_string_value(json_object_get(ev, "type"));
         json_t *p = json_object_get(ev, "payload");
         if (strcmp(t, "step_started") == 0)
-            named = strcmp(json_string_value(json_object_get(json_object_get(p, "request"),
-                                                             "child_run_id")),
+            named = strcmp(json_string_value(
+                               json_object_get(json_object_get(p, "request"), "child_run_id")),
                            kid_id) == 0;
         if (strcmp(t, "child_finished") == 0)
             MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "version")), 1);
@@ -260,7 +271,7 @@ MH_TEST(call_links_parent_and_child_both_ways_and_replays)
 }
 
 #define FAILING_CHILD_DEF                                                                          \
-    "{\"nodes\": [{\"id\": \"no\", \"type\": \"terminate\", \"config\": {\"status\": "            \
+    "{\"nodes\": [{\"id\": \"no\", \"type\": \"terminate\", \"config\": {\"status\": "             \
     "\"failed\", \"output\": \"trigger.body\"}}], \"edges\": []}"
 
 MH_TEST(child_failure_takes_the_error_edge_or_fails_the_caller)
@@ -401,8 +412,8 @@ MH_TEST(call_cycles_are_refused_at_save)
 }
 
 #define SLOW_CHILD_DEF                                                                             \
-    "{\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", \"config\": {\"duration_ms\": 700}}, "  \
-    "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": \"{total: "       \
+    "{\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", \"config\": {\"duration_ms\": 700}}, "   \
+    "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": \"{total: "        \
     "trigger.body.n, by: 'slow'}\"}}], \"edges\": [{\"from\": \"wait\", \"to\": \"double\"}]}"
 
 /* SIGKILL as soon as the child has finished (before or while its caller resumes): after a
@@ -419,9 +430,8 @@ MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
     const char *p[] = {run};
     bool done = false;
     for (int i = 0; i < 2000 && !done; i++) {
-        json_t *rows = mh_it_sql(e.db.admin_url,
-                                 "SELECT status FROM runs WHERE caller_run_id = $1::uuid", 1, p,
-                                 NULL);
+        json_t *rows = mh_it_sql(
+            e.db.admin_url, "SELECT status FROM runs WHERE caller_run_id = $1::uuid", 1, p, NULL);
         const char *s = json_string_value(json_object_get(json_array_get(rows, 0), "status"));
         done = s != NULL && strcmp(s, "succeeded") == 0;
         json_decref(rows);

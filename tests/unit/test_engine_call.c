@@ -10,8 +10,8 @@
 #include "test_engine_helpers.h"
 
 /* The draft test's stand-in for node `id` (the type's recorded_stand_in). */
-static json_t *recorded_stand_in(const struct mh_wf *wf, const char *id,
-                                 const struct mh_event *ev, size_t n)
+static json_t *recorded_stand_in(const struct mh_wf *wf, const char *id, const struct mh_event *ev,
+                                 size_t n)
 {
     long i = mh_engine__node_index(wf, id);
     MH_T_ASSERT(i >= 0);
@@ -153,9 +153,9 @@ MH_TEST(engine_call_child_failure_takes_the_error_edge)
     snprintf(child_id, sizeof(child_id), "%s", start_call(wf, &l));
     struct mh_event rep;
     json_t *err = json_pack("{s:s, s:s}", "kind", "http_status", "message", "HTTP 500");
-    MH_T_ASSERT_EQ(mh_engine_event_child_finished("child", 1, child_id, 2, "failed", NULL, err,
-                                                  T0 + 10, &rep),
-                   MH_OK);
+    MH_T_ASSERT_EQ(
+        mh_engine_event_child_finished("child", 1, child_id, 2, "failed", NULL, err, T0 + 10, &rep),
+        MH_OK);
     advance_at(wf, &l, T0 + 10, NULL, &rep, 1, &r);
     mh_engine_event_cleanup(&rep);
     json_decref(err);
@@ -199,12 +199,12 @@ MH_TEST(engine_call_refused_fails_the_run_without_error_edge)
     struct mh_engine_result r;
     char child_id[64];
     snprintf(child_id, sizeof(child_id), "%s", start_call(wf, &l));
-    json_t *err = json_pack("{s:s, s:s}", "kind", "call",
-                            "message", "sub-workflow depth limit (8) reached");
+    json_t *err =
+        json_pack("{s:s, s:s}", "kind", "call", "message", "sub-workflow depth limit (8) reached");
     struct mh_event rep;
-    MH_T_ASSERT_EQ(mh_engine_event_child_finished("child", 1, child_id, 0, "failed", NULL, err,
-                                                  T0 + 3, &rep),
-                   MH_OK);
+    MH_T_ASSERT_EQ(
+        mh_engine_event_child_finished("child", 1, child_id, 0, "failed", NULL, err, T0 + 3, &rep),
+        MH_OK);
     advance_at(wf, &l, T0 + 3, NULL, &rep, 1, &r);
     mh_engine_event_cleanup(&rep);
     json_decref(err);
@@ -214,9 +214,9 @@ MH_TEST(engine_call_refused_fails_the_run_without_error_edge)
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(fin->error, "kind")), "step_failed");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(fin->error, "message")),
                        "step child failed: sub-workflow depth limit (8) reached");
-    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(
-                           json_object_get(fin->error, "step_error"), "kind")),
-                       "call");
+    MH_T_ASSERT_STR_EQ(
+        json_string_value(json_object_get(json_object_get(fin->error, "step_error"), "kind")),
+        "call");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(fin->error, "node")), "child");
     MH_T_ASSERT(!mh_engine_wf_node_is_dead_letter(wf, "child"));
     mh_engine_result_cleanup(&r);

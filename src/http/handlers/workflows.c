@@ -318,7 +318,7 @@ static json_t *call_errors(struct mh_api *api, const char *pid, const char *wid,
             goto fail;
         if (json_array_size(rows) == 0) {
             add_call_error(errors, path, "call_target", node,
-                                     "workflow %s is not a workflow of this project", target);
+                           "workflow %s is not a workflow of this project", target);
             continue;
         }
         /* Depth-first over (workflow, version) pairs, each read once. */
@@ -363,8 +363,8 @@ static json_t *call_errors(struct mh_api *api, const char *pid, const char *wid,
                 json_decref(seen);
                 goto fail;
             }
-            json_t *next = mh_engine_calls_of(json_object_get(json_array_get(vrows, 0),
-                                                              "definition"));
+            json_t *next =
+                mh_engine_calls_of(json_object_get(json_array_get(vrows, 0), "definition"));
             size_t x;
             json_t *nc;
             json_array_foreach(next, x, nc)
@@ -374,9 +374,9 @@ static json_t *call_errors(struct mh_api *api, const char *pid, const char *wid,
                     continue;
                 char nchain[1024];
                 snprintf(nchain, sizeof(nchain), "%s -> %s", achain, nwf);
-                json_array_append_new(todo, json_pack("{s:s, s:O, s:s}", "wf", nwf, "version",
-                                                      json_object_get(nc, "version"), "chain",
-                                                      nchain));
+                json_array_append_new(todo,
+                                      json_pack("{s:s, s:O, s:s}", "wf", nwf, "version",
+                                                json_object_get(nc, "version"), "chain", nchain));
             }
             json_decref(next);
             json_decref(at);
@@ -385,14 +385,14 @@ static json_t *call_errors(struct mh_api *api, const char *pid, const char *wid,
         json_decref(seen);
         if (cycle && strcmp(target, wid) == 0 && strchr(chain, '>') == NULL)
             add_call_error(errors, path, "call_cycle", node,
-                                     "node '%s' calls this workflow itself: a call cycle (the "
-                                     "run would call itself until subworkflow_max_depth)",
-                                     node);
+                           "node '%s' calls this workflow itself: a call cycle (the "
+                           "run would call itself until subworkflow_max_depth)",
+                           node);
         else if (cycle)
             add_call_error(errors, path, "call_cycle", node,
-                                     "node '%s' makes a call cycle: this workflow -> %s (each "
-                                     "through its pinned or latest published version)",
-                                     node, chain);
+                           "node '%s' makes a call cycle: this workflow -> %s (each "
+                           "through its pinned or latest published version)",
+                           node, chain);
     }
     json_decref(calls);
     return errors;
