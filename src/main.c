@@ -288,6 +288,7 @@ static int cmd_serve(int argc, char **argv)
             .lease_ms = cfg.job_lease_ms,
             .poll_ms = cfg.poll_interval_ms,
             .run_timeout_ms = (int64_t)cfg.run_timeout_s * 1000,
+            .max_call_depth = cfg.subworkflow_max_depth,
             .max_response_bytes = (size_t)cfg.max_response_bytes,
             .max_in_flight = cfg.outbound_max_in_flight,
             .max_in_flight_per_project = cfg.outbound_max_in_flight_per_project,

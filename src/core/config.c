@@ -89,6 +89,9 @@ static const struct cfg_row rows[] = {
      "accept six-field cron expressions whose first field is the second (meant for tests)"},
     {"run_timeout_s", CFG_INT, F(run_timeout_s), "0", 0, 31536000, false,
      "a run still unfinished this long after it started fails (0: never)"},
+    {"subworkflow_max_depth", CFG_INT, F(subworkflow_max_depth), "8", 1, 64, false,
+     "call_workflow steps nest at most this deep: a run this many calls deep starts no child "
+     "(docs/workflows.md#sub-workflows)"},
     {"outbound_max_in_flight", CFG_INT, F(outbound_max_in_flight), "256", 1, 100000, false,
      "http_call requests sent at once; more wait in memory"},
     {"outbound_max_in_flight_per_project", CFG_INT, F(outbound_max_in_flight_per_project), "64", 1,

@@ -43,6 +43,7 @@ struct mh_config {
     int schedule_poll_ms;
     bool schedule_allow_seconds;
     int run_timeout_s;
+    int subworkflow_max_depth;
     int outbound_max_in_flight;
     int outbound_max_in_flight_per_project;
     int outbound_max_queued;

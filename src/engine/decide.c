@@ -263,10 +263,11 @@ static enum mh_err apply_reports(struct mh_advance *a)
         if (strcmp(rep->type, MH_EV_HTTP_ATTEMPT) != 0 &&
             strcmp(rep->type, MH_EV_RUN_CANCELED) != 0 &&
             strcmp(rep->type, MH_EV_STEP_PARKED) != 0 &&
-            strcmp(rep->type, MH_EV_CALLBACK_RECEIVED) != 0)
+            strcmp(rep->type, MH_EV_CALLBACK_RECEIVED) != 0 &&
+            strcmp(rep->type, MH_EV_CHILD_FINISHED) != 0)
             return mh_err_set(a->info, MH_EINVAL, "input", -1,
-                              "a report is an http_attempt, a step_parked, a callback_received "
-                              "or a run_canceled, not %s",
+                              "a report is an http_attempt, a child_finished, a step_parked, a "
+                              "callback_received or a run_canceled, not %s",
                               rep->type);
         if (rep->node_id[0]) {
             struct mh_run_state *where = NULL;

@@ -218,6 +218,8 @@ bool mh_engine_request_origin_is_secret(json_t *request, char *shown, size_t cap
  * and the report of a callback's body (mh_engine_event_callback). */
 #define MH_EV_CALLBACKS_ISSUED  "callbacks_issued"
 #define MH_EV_CALLBACK_RECEIVED "callback_received"
+/* call_workflow: the child run the step started finished (a report, like http_attempt). */
+#define MH_EV_CHILD_FINISHED "child_finished"
 
 /*
  * One event of a run's log: the row (run_id, seq, type, node_id, attempt, payload, at, hash) of
@@ -314,6 +316,17 @@ MH_MUSTCHECK enum mh_err mh_engine_event_parked(const char *node_id, int attempt
 MH_MUSTCHECK enum mh_err mh_engine_event_callback(const char *node_id, json_t *body,
                                                   int64_t received_at_ms, int64_t at_ms,
                                                   struct mh_event *out);
+ * An unsealed child_finished report (call_workflow, docs/workflows.md "Sub-workflows"): the
+ * child run `child_run_id` that attempt `attempt` of step `node_id` started has finished with
+ * `status` ("succeeded", "failed" or "canceled"), on published version `version` (the version
+ * "latest" resolved to; 0 when no child could be started), with `output` (succeeded) or `error`
+ * ({"kind", "message"}, otherwise); both borrowed, may be NULL. MH_EINVAL on a bad argument.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_event_child_finished(const char *node_id, int attempt,
+                                                        const char *child_run_id, int64_t version,
+                                                        const char *status, json_t *output,
+                                                        json_t *error, int64_t at_ms,
+                                                        struct mh_event *out);
 
 /* An unsealed run_canceled report. `reason` is optional. */
 MH_MUSTCHECK enum mh_err mh_engine_event_cancel(const char *reason, int64_t at_ms,
@@ -466,6 +479,10 @@ enum mh_engine_action_kind {
     MH_ACTION_TIMER,
     /* The run finished with `status` (and `output` or `error`). */
     MH_ACTION_FINISHED,
+    /* call_workflow: start the child run `request` describes ({"child_run_id", "workflow_id",
+     * "version": n or "latest", "input"}) unless it exists; report its end with
+     * mh_engine_event_child_finished. */
+    MH_ACTION_CALL,
 };
 
 struct mh_engine_action {
@@ -551,6 +568,16 @@ MH_MUSTCHECK enum mh_err mh_engine_advance_pure(const struct mh_wf *wf,
  * node): its output {"status", "headers", "body"?}, borrowed from the event, or NULL.
  */
 json_t *mh_engine_response_of(const struct mh_wf *wf, const struct mh_event *events, size_t n);
+/* Whether `wf` (or a for_each body of it) has a call_workflow node: only then does a worker look
+ * for child runs to start or to report. */
+bool mh_engine_wf_has_calls(const struct mh_wf *wf);
+/*
+ * The workflows definition `def` (borrowed; any document) calls: a new array of {"node",
+ * "path" (JSON pointer of the node's config/workflow_id), "workflow_id", "version" (an integer
+ * or "latest")} for every call_workflow node, for_each bodies included. Pure; any thread.
+ */
+json_t *mh_engine_calls_of(json_t *def);
+
 /* Whether `wf` has a respond node at all. */
 bool mh_engine_wf_has_respond(const struct mh_wf *wf);
 /* Whether a respond node may set the response header `name` (case-insensitive): hop-by-hop,

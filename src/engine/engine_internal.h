@@ -306,6 +306,7 @@ extern const struct mh_node_type mh_engine__node_http_call;
 extern const struct mh_node_type mh_engine__node_for_each;
 extern const struct mh_node_type mh_engine__node_respond;
 extern const struct mh_node_type mh_engine__node_wait_callback;
+extern const struct mh_node_type mh_engine__node_call_workflow;
 
 /* Appends {"path", "code", "message", "offset"?, "node"?} to `errors`. */
 void mh_engine__add_error(json_t *errors, const char *path, const char *code, const char *node,

@@ -120,7 +120,8 @@ bool mh_engine__report_applies(struct mh_run_state *run, const struct mh_event *
     if (mh_engine__run_finished(run))
         return false;
     bool is_attempt = strcmp(ev->type, MH_EV_HTTP_ATTEMPT) == 0;
-    if (is_attempt || strcmp(ev->type, MH_EV_STEP_PARKED) == 0) {
+    bool is_child = strcmp(ev->type, MH_EV_CHILD_FINISHED) == 0;
+    if (is_attempt || is_child || strcmp(ev->type, MH_EV_STEP_PARKED) == 0) {
         struct mh_run_state *st = NULL;
         long idx = ev->node_id[0] ? mh_engine__resolve(run, ev->node_id, &st) : -1;
         if (idx < 0)
@@ -130,6 +131,13 @@ bool mh_engine__report_applies(struct mh_run_state *run, const struct mh_event *
          * same attempt after a lease expired); it is parked only while it runs. */
         bool state_ok =
             s->status == MH_STEP_RUNNING || (is_attempt && s->status == MH_STEP_WAITING_BREAKER);
+        /* call_workflow: a child_finished report applies to the step that started that child
+         * (its recorded call names it), and only such a step takes one. */
+        json_t *child = json_object_get(s->request, "child_run_id");
+        if (is_child != (child != NULL) ||
+            (is_child &&
+             !mh_engine__json_same(child, json_object_get(ev->payload, "child_run_id"))))
+            return false;
         return st->wf->nodes[idx].type->admit(s, MH_NODE_EV_ATTEMPT) == NULL && state_ok &&
                s->attempts == ev->attempt && s->result == NULL;
     }
@@ -182,7 +190,7 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
         if (s->status != MH_STEP_WAITING_BREAKER)
             return bad(info, ev, "only a parked step resumes");
         s->status = MH_STEP_RUNNING;
-    } else if (strcmp(t, MH_EV_HTTP_ATTEMPT) == 0) {
+    } else if (strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_CHILD_FINISHED) == 0) {
         s->status = MH_STEP_RUNNING;
         json_decref(s->result);
         s->result = p ? json_incref(p) : json_object();
@@ -307,7 +315,8 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
         return bad(info, ev, "a log starts with run_started, and only there");
 
     bool is_report = strcmp(t, MH_EV_HTTP_ATTEMPT) == 0 || strcmp(t, MH_EV_RUN_CANCELED) == 0 ||
-                     strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0;
+                     strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0 ||
+                     strcmp(t, MH_EV_CHILD_FINISHED) == 0;
     if (is_report && !mh_engine__report_applies(st, ev)) {
         *ignored = true;
         goto done;
@@ -317,7 +326,7 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
                    strcmp(t, MH_EV_TIMER_FIRED) == 0 || strcmp(t, MH_EV_STEP_SUCCEEDED) == 0 ||
                    strcmp(t, MH_EV_STEP_FAILED) == 0 || strcmp(t, MH_EV_STEP_SKIPPED) == 0 ||
                    strcmp(t, MH_EV_STEP_PARKED) == 0 || strcmp(t, MH_EV_STEP_RESUMED) == 0 ||
-                   strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0;
+                   strcmp(t, MH_EV_CALLBACK_RECEIVED) == 0 || strcmp(t, MH_EV_CHILD_FINISHED) == 0;
     bool is_run_end = strcmp(t, MH_EV_RUN_SUCCEEDED) == 0 || strcmp(t, MH_EV_RUN_FAILED) == 0 ||
                       strcmp(t, MH_EV_RUN_CANCELED) == 0 || strcmp(t, MH_EV_RUN_TIMED_OUT) == 0;
     if ((is_step || is_run_end) && mh_engine__run_finished(st))

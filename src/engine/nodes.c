@@ -17,8 +17,7 @@
 static const struct mh_node_type *const node_types[] = {
     &mh_engine__node_transform, &mh_engine__node_branch,        &mh_engine__node_delay,
     &mh_engine__node_terminate, &mh_engine__node_http_call,     &mh_engine__node_for_each,
-    &mh_engine__node_respond,   &mh_engine__node_wait_callback, /* issue #21: keep beside
-                                                                   call_workflow when merging */
+    &mh_engine__node_respond,   &mh_engine__node_wait_callback, &mh_engine__node_call_workflow,
 };
 
 static json_t *parse_schema(const struct mh_node_type *t);

@@ -264,6 +264,11 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
             json_t *standin = json_object_get(in->stand_ins, act->node_id);
             if (act->kind == MH_ACTION_HTTP && standin != NULL)
                 rc = standin_report(standin, act, now, &reports[n_reports++]);
+            else if (act->kind == MH_ACTION_CALL && standin != NULL) /* the child's output */
+                rc = mh_engine_event_child_finished(
+                    act->node_id, act->attempt,
+                    json_string_value(json_object_get(act->request, "child_run_id")), 0,
+                    "succeeded", standin, NULL, now, &reports[n_reports++]);
         }
         mh_engine_result_cleanup(&res);
         if (rc != MH_OK)

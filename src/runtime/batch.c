@@ -83,6 +83,12 @@ struct plan {
      * waits for answers (rt->respond_watch) or when an intake may wait for this run's. */
     json_t *response;
     bool is_awaited; /* the run's answer_until has not passed: an intake may wait for it */
+    /* Sub-workflows (call.c): the run that called this one ("" for none), whether children were
+     * started or a caller woken (wake the workers once committed), and the children still
+     * running when this run finished ([{"id"}...]: canceled once committed). */
+    char caller_run_id[37];
+    bool wake_workers;
+    json_t *cancel_children;
 };
 
 /* Counts what a committed plan did. */
@@ -101,6 +107,7 @@ static void plan_cleanup(struct plan *p)
     mh_engine_result_cleanup(&p->res);
     mh_engine_result_cleanup(&p->pending);
     mh_metrics_decision_cleanup(&p->counted);
+    json_decref(p->cancel_children);
     memset(p, 0, sizeof(*p));
 }
 
@@ -122,13 +129,15 @@ static void wake_at_least(int64_t *wake, int64_t at)
  * NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
  * run's version on a cache miss.
  */
-static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, json_t *row,
+static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                          const struct mh_runtime__job *j, json_t *row,
                           struct mh_runtime__report *rep, struct plan *p, struct mh_err_info *info)
 {
     struct mh_wf *wf = NULL;
-    struct mh_event *events = NULL, *cb_reports = NULL;
-    size_t n = 0, n_cb = 0;
+    struct mh_event *events = NULL, *reports = NULL, *cb_reports = NULL, *all_reports = NULL;
+    size_t n = 0, n_reports = 0, n_cb = 0;
     json_t *cb_urls = NULL;
+    bool has_calls = false;
     enum mh_err rc = MH_OK;
     const char *status = row ? json_string_value(json_object_get(row, "status")) : NULL;
     p->is_awaited = row && json_is_true(json_object_get(row, "awaited"));
@@ -140,6 +149,8 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
     snprintf(p->created_at, sizeof(p->created_at), "%s",
              json_string_value(json_object_get(row, "created_at")));
     bool was_queued = strcmp(status, "queued") == 0;
+    const char *caller = json_string_value(json_object_get(row, "caller_run_id"));
+    snprintf(p->caller_run_id, sizeof(p->caller_run_id), "%s", caller ? caller : "");
     rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
     if (rc == MH_OK)
         rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
@@ -149,12 +160,26 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
         p->wake = rep->park_until_ms;
         goto out;
     }
+    /* Sub-workflows: the children this run waits on that finished (or cannot start) are
+     * reported with the report this job brought, if any. */
+    has_calls = mh_engine_wf_has_calls(wf);
+    if (rep && rep->has_event) {
+        reports = mh_xcalloc(1, sizeof(*reports));
+        rc = mh_engine_event_init(&reports[0], 0, rep->ev.type, rep->ev.node_id, rep->ev.attempt,
+                                  rep->ev.payload, rep->ev.at_ms, NULL);
+        n_reports = rc == MH_OK ? 1 : 0;
+    }
+    if (rc == MH_OK && has_calls)
+        rc = mh_runtime__calls_before(rt, c, j, wf, events, n, &reports, &n_reports,
+                                      &p->wake_workers, info);
+    if (rc != MH_OK)
+        goto out;
     struct mh_engine_input in = {
         .now_ms = mh_clock_now_ms(),
         .run_timeout_ms = rt->opts.run_timeout_ms,
         .random = mh_runtime__random_u64,
-        .reports = rep && rep->has_event ? &rep->ev : NULL,
-        .n_reports = rep && rep->has_event ? 1 : 0,
+        .reports = reports,
+        .n_reports = n_reports,
     };
     /* wait_callback (callback.c): the run's callback URLs and the callbacks recorded for it,
      * reported beside the job's own report. Nothing for other workflows. */
@@ -162,18 +187,25 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
                                     &cb_urls, &cb_reports, &n_cb, info);
     if (rc != MH_OK)
         goto out;
-    if (n_cb > 0) {
-        cb_reports = mh_xrealloc(cb_reports, (n_cb + 1) * sizeof(*cb_reports));
-        if (in.n_reports == 1)
-            cb_reports[n_cb] = rep->ev; /* borrowed: not cleaned up below */
-        in.reports = cb_reports;
-        in.n_reports += n_cb;
+    if (n_cb > 0) { /* the callbacks, then the job's and the children's (borrowed copies) */
+        all_reports = mh_xcalloc(n_cb + n_reports, sizeof(*all_reports));
+        memcpy(all_reports, cb_reports, n_cb * sizeof(*all_reports));
+        if (n_reports)
+            memcpy(all_reports + n_cb, reports, n_reports * sizeof(*all_reports));
+        in.reports = all_reports;
+        in.n_reports = n_cb + n_reports;
     }
     in.callback_urls = cb_urls;
     rc = mh_engine_advance(wf, events, n, &in, &p->res, info);
     if (rc != MH_OK)
         goto out;
     p->wake = p->res.next_wake_ms;
+    bool again = false;
+    if (has_calls &&
+        (rc = mh_runtime__calls_after(rt, c, j, &p->res, &p->wake_workers, &again, info)) != MH_OK)
+        goto out;
+    if (again)
+        wake_at_least(&p->wake, in.now_ms);
     if (p->is_awaited || atomic_load(&rt->respond_watch) > 0)
         p->response = mh_engine_response_of(wf, p->res.events, p->res.n_events);
     mh_metrics_decision_note(wf, events, n, &p->res, was_queued, &p->counted);
@@ -183,6 +215,14 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
             p->is_finished = true;
             if (a->status == MH_RUN_FAILED && a->error && is_dead_letter(wf, a->error))
                 p->dead_letter = a->error;
+            /* Its caller wakes in this transaction; its own running children are canceled. */
+            if (p->caller_run_id[0] || has_calls) {
+                rc = mh_runtime__calls_finished(c, j->run_id, p->caller_run_id, &p->cancel_children,
+                                                info);
+                p->wake_workers = p->wake_workers || p->caller_run_id[0];
+                if (rc != MH_OK)
+                    goto out;
+            }
         } else if (a->kind == MH_ACTION_HTTP) {
             wake_at_least(&p->wake, in.now_ms + (a->timeout_ms > 0 ? a->timeout_ms : 30000) +
                                         MH_RUNTIME__RECOVERY_MARGIN_MS);
@@ -211,8 +251,10 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c, js
             p->wake = in.now_ms + 3600 * 1000; /* nothing outstanding: a safety check-in */
     }
 out:
+    free(all_reports);
     mh_runtime__callback_reports_free(cb_reports, n_cb);
     json_decref(cb_urls);
+    mh_engine_events_free(reports, n_reports);
     mh_engine_events_free(events, n);
     mh_engine_wf_unref(wf);
     return rc;
@@ -426,6 +468,17 @@ static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__
         mh_runtime__inflight_forget(rt, rep->key);
     for (size_t i = 0; i < p->nsends; i++)
         mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
+    size_t k;
+    json_t *child;
+    json_array_foreach(p->cancel_children, k, child)
+    {
+        if (mh_engine_runtime_cancel(rt, j->project_id,
+                                     json_string_value(json_object_get(child, "id")),
+                                     "the run that called it ended") != MH_OK)
+            mh_log(MH_LOG_WARN, "engine", "run %s: a child run was not canceled", j->run_id);
+    }
+    if (p->wake_workers)
+        mh_engine_runtime_wake(rt);
 }
 
 /*
@@ -541,6 +594,7 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
             c,
             "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
             "r.answer_until > now() AS awaited, "
+            "r.caller_run_id, "
             "coalesce((SELECT "
             "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
             "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
@@ -556,7 +610,7 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
             if (strcmp(json_string_value(json_object_get(r, "id")), jobs[i].run_id) == 0)
                 row = r;
         }
-        rc = decide(rt, c, row, reps ? reps[i] : NULL, &plans[i], info);
+        rc = decide(rt, c, &jobs[i], row, reps ? reps[i] : NULL, &plans[i], info);
     }
     for (int i = 0; i < n && rc == MH_OK; i++)
         rc = prepare_sends(rt, c, &jobs[i], &plans[i], info);

@@ -124,6 +124,29 @@ void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__jo
                              struct mh_runtime__report **reps, int n);
 void mh_runtime__wf_cache_clear(struct mh_engine_runtime *rt);
 
+/* ---- Sub-workflows (call.c), inside a batch's transaction --------------------------------- */
+
+/* Before advancing a run of a workflow with call_workflow steps: the calls it still waits on
+ * (events[0..n)) whose child finished, or that cannot start, as child_finished reports
+ * appended to *reports (mh_xrealloc'd; the caller cleans each event and frees the array);
+ * children not started yet are started (*started). */
+MH_MUSTCHECK enum mh_err
+mh_runtime__calls_before(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                         const struct mh_runtime__job *j, const struct mh_wf *wf,
+                         const struct mh_event *events, size_t n, struct mh_event **reports,
+                         size_t *n_reports, bool *started, struct mh_err_info *info);
+/* After: starts the child of every call `res` asks for (*started); *again when one cannot
+ * start, so the run is decided again at once and its step told why. */
+MH_MUSTCHECK enum mh_err mh_runtime__calls_after(struct mh_engine_runtime *rt, struct mh_db_conn *c,
+                                                 const struct mh_runtime__job *j,
+                                                 const struct mh_engine_result *res, bool *started,
+                                                 bool *again, struct mh_err_info *info);
+/* A run finished: wakes its caller's job (when `caller_run_id` is set), and *children gets the
+ * ids of its own children still running ([{"id"}...], new), to cancel once committed. */
+MH_MUSTCHECK enum mh_err mh_runtime__calls_finished(struct mh_db_conn *c, const char *run_id,
+                                                    const char *caller_run_id, json_t **children,
+                                                    struct mh_err_info *info);
+
 /* send.c: the send pipeline. */
 
 /* What a batch's sends of one project need from its settings (loaded with the batch). */

@@ -48,7 +48,9 @@ enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start
      * edge of their indexes. */
     int64_t at = mh_clock_now_ms();
     char run_id[MH_CRYPTO_UUID_STR_LEN];
-    if ((rc = mh_crypto_uuid7(at, run_id)) != MH_OK)
+    if (s->run_id != NULL && strlen(s->run_id) == MH_CRYPTO_UUID_STR_LEN - 1)
+        memcpy(run_id, s->run_id, sizeof(run_id));
+    else if ((rc = mh_crypto_uuid7(at, run_id)) != MH_OK)
         return mh_err_set(info, rc, "crypto", -1, "could not draw a run id");
     rc = mh_engine_event_run_started(run_id, s->workflow_id, s->version, s->is_test, s->trigger,
                                      s->extra, at, &ev, NULL);

@@ -36,6 +36,7 @@ struct mh_run_start {
     bool is_test;
     const char *delivery_id;   /* the webhook delivery that started it, or NULL */
     const char *parent_run_id; /* resume: the original run, or NULL */
+    const char *run_id;        /* the run's id when decided already (a call's child), or NULL */
 };
 
 /*
@@ -195,6 +196,9 @@ struct mh_engine_runtime_opts {
     int breaker_open_ms;  /* 0: default */
     /* http_call may connect to loopback, private and metadata addresses (development only). */
     bool allow_private_targets;
+    /* How deep call_workflow steps may nest: a run this many calls deep starts no child
+     * (0: the default, 8). */
+    int max_call_depth;
     /* Hosts and CIDRs every project may reach although internal (borrowed; NULL: none). Each
      * project's own list (project_outbound, docs/workflows.md) is added to it per request. A
      * bad entry makes the start fail, naming it. */

@@ -27,6 +27,8 @@ static const struct {
     {"respond", "{\"status\": 201, \"headers\": {\"x-id\": \"{{ trigger.body.id }}\"}, "
                 "\"body\": \"trigger.body\"}"},
     {"wait_callback", "{\"timeout\": \"72h\"}"},
+    {"call_workflow", "{\"workflow_id\": \"0190a0b0-0000-7000-8000-00000000000a\", \"version\": "
+                      "2, \"input\": \"trigger.body\"}"},
 };
 
 static const char *sample_of(const char *type)
@@ -164,7 +166,8 @@ MH_TEST(engine_node_table_per_type_answers)
     MH_T_ASSERT_EQ(mh_engine_preview_check(wf, si, &info), MH_EINVAL);
     MH_T_ASSERT_STR_EQ(
         info.message,
-        "node 'a' is a transform: only delay, http_call and wait_callback nodes take a stand-in");
+        "node 'a' is a transform: only delay, http_call, wait_callback and call_workflow nodes "
+        "take a stand-in");
     MH_T_ASSERT_STR_EQ(info.path, "/a");
     json_decref(si);
     si = json_loads("{\"d\": {}, \"h\": {\"status\": 200, \"headers\": {\"x\": 1}}}", 0, NULL);

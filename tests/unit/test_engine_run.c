@@ -1217,3 +1217,51 @@ MH_TEST(engine_docs_error_path_example_runs_as_described)
     }
     mh_engine_wf_unref(wf);
 }
+
+/* The sub-workflow example of docs/workflows.md ("call_workflow"): the call it records and the
+ * reply once the child reports its output; a child failure takes the fallback path. */
+MH_TEST(engine_call_doc_example)
+{
+    json_t *def = doc_example_in("### call_workflow"), *errors = NULL;
+    struct mh_wf *wf = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &wf, &errors), MH_OK);
+    json_decref(errors);
+    json_decref(def);
+    for (int fail = 0; fail < 2; fail++) {
+        struct tlog l = {0};
+        struct mh_engine_result r;
+        tlog_start(&l, "{\"qty\": 3}");
+        advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+        const struct mh_engine_action *c = find_action(&r, MH_ACTION_CALL, "price");
+        MH_T_ASSERT(c != NULL);
+        ASSERT_JSON_EQ(json_object_get(c->request, "input"), "{\"n\": 3}");
+        char child[40];
+        snprintf(child, sizeof(child), "%s",
+                 json_string_value(json_object_get(c->request, "child_run_id")));
+        mh_engine_result_cleanup(&r);
+        json_t *out = json_loads("{\"double\": {\"total\": 3, \"by\": \"pricing\"}}", 0, NULL);
+        json_t *err = json_pack("{s:s, s:s}", "kind", "step_failed", "message", "no");
+        struct mh_event rep;
+        MH_T_ASSERT_EQ(mh_engine_event_child_finished("price", 1, child, 1,
+                                                      fail ? "failed" : "succeeded", out, err,
+                                                      T0 + 5, &rep),
+                       MH_OK);
+        advance_at(wf, &l, T0 + 5, NULL, &rep, 1, &r);
+        MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+        const struct mh_engine_action *fin = find_action(&r, MH_ACTION_FINISHED, NULL);
+        char want[200];
+        if (fail)
+            snprintf(want, sizeof(want),
+                     "{\"fallback\": {\"failed\": \"child_failed\", \"child\": \"%s\"}}", child);
+        else
+            snprintf(want, sizeof(want), "{\"reply\": {\"total\": 3}}");
+        ASSERT_JSON_EQ(fin->output, want);
+        mh_engine_event_cleanup(&rep);
+        mh_engine_result_cleanup(&r);
+        json_decref(out);
+        json_decref(err);
+        assert_replays(wf, &l);
+        tlog_free(&l);
+    }
+    mh_engine_wf_unref(wf);
+}

@@ -291,11 +291,19 @@ void mh_h_runs_get(struct mh_http_req *req, void *app)
     /* What the run console draws and links: the definition the run executed (a test run's
      * snapshot too, which no versions URL names) and the delivery that started it. */
     const char *dp[] = {rid};
-    json_t *more = mh_api_query_row(&api, "run not found",
-                                    "SELECT v.definition, r.delivery_id, d.endpoint_id FROM runs "
-                                    "r JOIN workflow_versions v ON v.id = r.version_id LEFT JOIN "
-                                    "webhook_deliveries d ON d.id = r.delivery_id WHERE r.id = $1",
-                                    1, dp);
+    /* Sub-workflows link both ways: the run and step that called this run, if any (null once
+     * that run is gone), and the child runs its call_workflow steps started. */
+    json_t *more = mh_api_query_row(
+        &api, "run not found",
+        "SELECT v.definition, r.delivery_id, d.endpoint_id, CASE WHEN p.id IS NULL THEN NULL ELSE "
+        "json_build_object('run_id', p.id, 'step', r.caller_step, 'workflow_id', p.workflow_id, "
+        "'status', p.status) END AS parent, coalesce((SELECT json_agg(json_build_object('run_id', "
+        "c.id, 'step', c.caller_step, 'workflow_id', c.workflow_id, 'version', c.version, "
+        "'status', c.status) ORDER BY c.created_at, c.id) FROM runs c WHERE c.caller_run_id = "
+        "r.id), '[]') AS children FROM runs r JOIN workflow_versions v ON v.id = r.version_id "
+        "LEFT JOIN webhook_deliveries d ON d.id = r.delivery_id LEFT JOIN runs p ON p.id = "
+        "r.caller_run_id WHERE r.id = $1",
+        1, dp);
     if (more == NULL) {
         json_decref(outv);
         goto out;

@@ -12,6 +12,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +36,7 @@
 static bool find_workflow(struct mh_api *api, const char *pid, const char *wid, bool is_lock,
                           json_t **row_out);
 static json_t *workflow_json(struct mh_api *api, const char *pid, const char *wid, bool is_full);
-static json_t *validation_of(struct mh_api *api, json_t *def);
+static json_t *validation_of(struct mh_api *api, json_t *def, json_t *more);
 static bool allow_seconds(const struct mh_api *api);
 static bool sync_schedules(struct mh_api *api, const char *pid, const char *wid);
 static bool read_definition(struct mh_api *api, json_t *obj, const char *name, json_t **def_out,
@@ -257,16 +259,147 @@ static bool allow_seconds(const struct mh_api *api)
 }
 
 /* {"valid": bool, "errors": [...]} for `def` (borrowed), the graph's and the schedules'
- * problems together; a new reference. */
-static json_t *validation_of(struct mh_api *api, json_t *def)
+ * problems together, with `more` (borrowed, may be NULL: call_errors'); a new reference. */
+static json_t *validation_of(struct mh_api *api, json_t *def, json_t *more)
 {
     json_t *errors = NULL;
     bool is_valid = mh_engine_wf_validate(def, &errors) == MH_OK;
     if (errors == NULL)
         errors = json_array();
     mh_schedule_validate(def, allow_seconds(api), errors);
+    if (more != NULL)
+        json_array_extend(errors, more);
     is_valid = is_valid && json_array_size(errors) == 0;
     return json_pack("{s:b, s:o}", "valid", is_valid, "errors", errors);
+}
+
+/* Appends a validation error {"path", "code", "message", "node"} to `errors`. */
+static void add_call_error(json_t *errors, const char *path, const char *code, const char *node,
+                           const char *fmt, ...) MH_PRINTF(5, 6);
+static void add_call_error(json_t *errors, const char *path, const char *code, const char *node,
+                           const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:s}", "path", path, "code", code,
+                                            "message", msg, "node", node));
+}
+
+/* The most workflow versions the cycle check of call_errors reads for one definition. */
+#define CALL_WALK_MAX 64
+
+/*
+ * What the call_workflow steps of `def` (workflow `wid`'s definition, borrowed) call, checked
+ * against the project (docs/workflows.md, "Sub-workflows"): a workflow that is not the
+ * project's ("call_target"), and a call that comes back to `wid` ("call_cycle"): `wid` itself,
+ * or a workflow whose published version — the one pinned, or the latest for "latest" — calls
+ * back to `wid` through "latest" (the version being saved becomes the latest when published),
+ * directly or through others. Errors {"path", "code", "message", "node"} point at the node's
+ * config/workflow_id. A new array, or NULL after answering a database error.
+ */
+static json_t *call_errors(struct mh_api *api, const char *pid, const char *wid, json_t *def)
+{
+    json_t *calls = mh_engine_calls_of(def), *errors = json_array(), *call;
+    size_t k;
+    json_array_foreach(calls, k, call)
+    {
+        const char *target = json_string_value(json_object_get(call, "workflow_id"));
+        const char *node = json_string_value(json_object_get(call, "node"));
+        const char *path = json_string_value(json_object_get(call, "path"));
+        if (!mh_api_is_uuid(target))
+            continue; /* the schema's pattern reports it */
+        const char *ep[] = {pid, target};
+        json_t *rows = mh_api_query(
+            api, "SELECT 1 FROM workflows WHERE project_id = $1 AND id = $2::uuid", 2, ep);
+        if (rows == NULL)
+            goto fail;
+        if (json_array_size(rows) == 0) {
+            add_call_error(errors, path, "call_target", node,
+                           "workflow %s is not a workflow of this project", target);
+            continue;
+        }
+        /* Depth-first over (workflow, version) pairs, each read once. */
+        json_t *todo = json_pack("[{s:s, s:O, s:s}]", "wf", target, "version",
+                                 json_object_get(call, "version"), "chain", target);
+        json_t *seen = json_object();
+        bool cycle = false;
+        char chain[1024] = "";
+        size_t reads = 0;
+        while (json_array_size(todo) > 0 && !cycle && reads < CALL_WALK_MAX) {
+            json_t *at = json_incref(json_array_get(todo, json_array_size(todo) - 1));
+            json_array_remove(todo, json_array_size(todo) - 1);
+            const char *awf = json_string_value(json_object_get(at, "wf"));
+            json_t *aver = json_object_get(at, "version");
+            const char *achain = json_string_value(json_object_get(at, "chain"));
+            if (strcmp(awf, wid) == 0 && !json_is_integer(aver)) {
+                snprintf(chain, sizeof(chain), "%s", achain);
+                cycle = true;
+                json_decref(at);
+                break;
+            }
+            char key[80], ver[24] = "";
+            if (json_is_integer(aver))
+                snprintf(ver, sizeof(ver), "%lld", (long long)json_integer_value(aver));
+            snprintf(key, sizeof(key), "%s@%s", awf, ver[0] ? ver : "latest");
+            if (json_object_get(seen, key) != NULL) {
+                json_decref(at);
+                continue;
+            }
+            json_object_set_new(seen, key, json_true());
+            reads++;
+            const char *vp[] = {pid, awf, ver[0] ? ver : NULL};
+            json_t *vrows =
+                mh_api_query(api,
+                             "SELECT definition FROM workflow_versions WHERE project_id = $1 AND "
+                             "workflow_id = $2::uuid AND state = 'published' AND ($3::int IS "
+                             "NULL OR version = $3::int) ORDER BY version DESC LIMIT 1",
+                             3, vp);
+            if (vrows == NULL) {
+                json_decref(at);
+                json_decref(todo);
+                json_decref(seen);
+                goto fail;
+            }
+            json_t *next =
+                mh_engine_calls_of(json_object_get(json_array_get(vrows, 0), "definition"));
+            size_t x;
+            json_t *nc;
+            json_array_foreach(next, x, nc)
+            {
+                const char *nwf = json_string_value(json_object_get(nc, "workflow_id"));
+                if (!mh_api_is_uuid(nwf))
+                    continue;
+                char nchain[1024];
+                snprintf(nchain, sizeof(nchain), "%s -> %s", achain, nwf);
+                json_array_append_new(todo,
+                                      json_pack("{s:s, s:O, s:s}", "wf", nwf, "version",
+                                                json_object_get(nc, "version"), "chain", nchain));
+            }
+            json_decref(next);
+            json_decref(at);
+        }
+        json_decref(todo);
+        json_decref(seen);
+        if (cycle && strcmp(target, wid) == 0 && strchr(chain, '>') == NULL)
+            add_call_error(errors, path, "call_cycle", node,
+                           "node '%s' calls this workflow itself: a call cycle (the "
+                           "run would call itself until subworkflow_max_depth)",
+                           node);
+        else if (cycle)
+            add_call_error(errors, path, "call_cycle", node,
+                           "node '%s' makes a call cycle: this workflow -> %s (each "
+                           "through its pinned or latest published version)",
+                           node, chain);
+    }
+    json_decref(calls);
+    return errors;
+fail:
+    json_decref(calls);
+    json_decref(errors);
+    return NULL;
 }
 
 /* Makes the workflow's schedules those of its latest published version (src/scheduler), in the
@@ -437,7 +570,7 @@ static void create_workflow(struct mh_http_req *req, void *app, bool is_import)
     wf = workflow_json(&api, pid, wid, true);
     if (wf == NULL || !mh_api_commit(&api))
         goto out;
-    validation = validation_of(&api, def);
+    validation = validation_of(&api, def, NULL);
     json_object_set(wf, "validation", validation);
     mh_http_respond_json(req, 201, json_incref(wf));
 out:
@@ -653,7 +786,7 @@ void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
     struct mh_api api;
     static const char *const fields[] = {"definition", NULL};
     const char *text = NULL;
-    json_t *def = NULL;
+    json_t *def = NULL, *calls = NULL;
     if (!mh_api_open(&api, req, app, MH_API_AUTH))
         return;
     const char *pid = mh_http_req_param(req, "project_id");
@@ -671,6 +804,10 @@ void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
     }
     if (!draft_precondition(&api, pid, wid))
         goto out;
+    /* Read in the transaction (the rows the editor may see), shown with the validation. */
+    calls = call_errors(&api, pid, wid, def);
+    if (calls == NULL)
+        goto out;
     const char *params[] = {pid, wid, text};
     json_t *saved = mh_api_query_row(&api, "workflow not found", draft_upsert_sql, 3, params);
     if (saved == NULL ||
@@ -684,8 +821,9 @@ void mh_h_workflows_put_draft(struct mh_http_req *req, void *app)
     mh_http_respond_json(req, 200,
                          json_pack("{s:O, s:O, s:o}", "definition",
                                    json_object_get(saved, "definition"), "revision", revision,
-                                   "validation", validation_of(&api, def)));
+                                   "validation", validation_of(&api, def, calls)));
 out:
+    json_decref(calls);
     mh_api_close(&api);
 }
 
@@ -726,7 +864,11 @@ void mh_h_workflows_validate(struct mh_http_req *req, void *app)
             goto out;
         }
     }
-    mh_http_respond_json(req, 200, validation_of(&api, def));
+    json_t *calls = call_errors(&api, pid, wid, def);
+    if (calls == NULL)
+        goto out;
+    mh_http_respond_json(req, 200, validation_of(&api, def, calls));
+    json_decref(calls);
 out:
     mh_api_close(&api);
 }
@@ -781,6 +923,11 @@ void mh_h_workflows_publish(struct mh_http_req *req, void *app)
     if (errors == NULL)
         errors = json_array();
     mh_schedule_validate(draft_def, allow_seconds(&api), errors);
+    json_t *calls = call_errors(&api, pid, wid, draft_def);
+    if (calls == NULL)
+        goto out;
+    json_array_extend(errors, calls);
+    json_decref(calls);
     if (!is_valid || json_array_size(errors) > 0) {
         mh_api_respond_invalid_definition(&api, errors, "publish");
         goto out;

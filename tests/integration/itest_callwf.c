@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sub-workflows end to end (docs/workflows.md, "Sub-workflows"): the real server and workers and
+ * a real PostgreSQL. A call_workflow step starts a child run of the latest published version
+ * with its input and takes the child's output; the two runs are linked both ways through the
+ * runs API and both replay (API and `meshhook replay`); a child's failure takes the step's
+ * error edge, or fails the caller; a chain deeper than subworkflow_max_depth fails with a clear
+ * error; a call back to the workflow saved is refused at publish with the node and the field; a
+ * SIGKILL once the child has finished resumes the caller once, and the child is never started
+ * twice.
+ */
+#include <signal.h>
+
+#include "itest.h"
+
+/* Asserts that `v` equals the JSON `text` (compared as sorted compact text). */
+#define ASSERT_JSON_EQ(v, text)                                                                    \
+    do {                                                                                           \
+        json_t *want_ = json_loads((text), JSON_DECODE_ANY, NULL);                                 \
+        MH_T_ASSERT(want_ != NULL);                                                                \
+        char *a_ = json_dumps((v), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);               \
+        char *b_ = json_dumps(want_, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);             \
+        MH_T_ASSERT_STR_EQ(a_ ? a_ : "(none)", b_);                                                \
+        free(a_);                                                                                  \
+        free(b_);                                                                                  \
+        json_decref(want_);                                                                        \
+    } while (0)
+
+struct env {
+    struct mh_it_db db;
+    struct mh_it_server s;
+    char bearer[128];
+    char user[40];
+    char project[40];
+};
+
+static void setup(struct env *e, const char *const *args)
+{
+    mh_it_db_create(&e->db, true);
+    mh_it_server_start(&e->s, &e->db, args);
+    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
+    mh_it_project(&e->s, e->bearer, "callwf", e->project);
+}
+
+static json_t *api(struct env *e, const char *method, const char *path, const char *body, long *st)
+{
+    return mh_it_api(&e->s, e->bearer, method, path, body, st);
+}
+
+/* Creates workflow `name` with definition `def` (JSON text) and publishes it; `id` gets its id.
+ * Returns the publish status (and the answer in *answer when not NULL). */
+static long create_and_publish(struct env *e, const char *name, const char *def, char *id,
+                               json_t **answer)
+{
+    char body[8192], path[256];
+    snprintf(body, sizeof(body), "{\"name\": \"%s\", \"definition\": %s}", name, def);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
+    long st;
+    json_t *w = api(e, "POST", path, body, &st);
+    if (st != 201)
+        mh_t_fail(__FILE__, __LINE__, "create workflow: %ld %s", st, json_dumps(w, 0));
+    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
+    json_t *v = api(e, "POST", path, NULL, &st);
+    if (answer)
+        *answer = v;
+    else
+        json_decref(v);
+    return st;
+}
+
+static void publish(struct env *e, const char *name, const char *def, char *id)
+{
+    json_t *v = NULL;
+    long st = create_and_publish(e, name, def, id, &v);
+    if (st != 201)
+        mh_t_fail(__FILE__, __LINE__, "publish %s: %ld %s", name, st, json_dumps(v, 0));
+    json_decref(v);
+}
+
+static void start_run(struct env *e, const char *wf, const char *payload, char *run_id)
+{
+    char path[256], body[1024];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
+    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
+    long st;
+    json_t *r = api(e, "POST", path, body, &st);
+    if (st != 202)
+        mh_t_fail(__FILE__, __LINE__, "start run: %ld %s", st, json_dumps(r, 0));
+    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
+    json_decref(r);
+}
+
+static json_t *get_run(struct env *e, const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run);
+    long st;
+    json_t *r = api(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    return r;
+}
+
+static json_t *wait_run(struct env *e, const char *run, int secs)
+{
+    for (int i = 0; i < secs * 20; i++) {
+        json_t *r = get_run(e, run);
+        const char *s = json_string_value(json_object_get(r, "status"));
+        if (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "canceled") == 0)
+            return r;
+        json_decref(r);
+        mh_it_sleep_ms(50);
+    }
+    json_t *last = get_run(e, run);
+    json_t *kid0 = json_array_get(json_object_get(last, "children"), 0);
+    if (kid0 != NULL) {
+        json_t *k = get_run(e, json_string_value(json_object_get(kid0, "run_id")));
+        fprintf(stderr, "child: %s\n", json_dumps(k, JSON_COMPACT));
+        json_decref(k);
+    }
+    char *log = mh_it_server_log(&e->s);
+    size_t len = log ? strlen(log) : 0;
+    mh_t_fail(__FILE__, __LINE__, "run %s did not finish in %d s: %s\nserver log (end): %s", run,
+              secs, json_dumps(last, JSON_COMPACT), log ? log + (len > 3000 ? len - 3000 : 0) : "");
+}
+
+static json_t *step(json_t *run, const char *node)
+{
+    return json_object_get(json_object_get(json_object_get(run, "state"), "steps"), node);
+}
+
+static int count_events(struct env *e, const char *run, const char *type, const char *node)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
+    long st;
+    json_t *r = api(e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    int n = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(r, "events"), i, ev)
+    {
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        const char *id = json_string_value(json_object_get(ev, "node_id"));
+        n += strcmp(t, type) == 0 && (node[0] == '\0' || (id && strcmp(id, node) == 0));
+    }
+    json_decref(r);
+    return n;
+}
+
+static void assert_replays_clean(struct env *e, const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e->project, run);
+    long st;
+    json_t *rep = api(e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    if (!json_is_true(json_object_get(rep, "ok")))
+        mh_t_fail(__FILE__, __LINE__, "replay diverged: %s", json_dumps(rep, 0));
+    json_decref(rep);
+    const char *args[] = {"replay", run, NULL};
+    char *out = NULL;
+    MH_T_ASSERT_EQ(mh_it_run(&e->db, args, &out), 0);
+    free(out);
+}
+
+/* The number of runs the step `step` of run `run` started (from the table: the key that makes
+ * a start idempotent). */
+static long children_in_db(struct env *e, const char *run)
+{
+    const char *p[] = {run};
+    json_t *rows =
+        mh_it_sql(e->db.admin_url, "SELECT count(*) AS n FROM runs WHERE caller_run_id = $1::uuid",
+                  1, p, NULL);
+    MH_T_ASSERT(rows != NULL);
+    long n = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+    json_decref(rows);
+    return n;
+}
+
+#define CHILD_DEF                                                                                  \
+    "{\"nodes\": [{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": "     \
+    "\"{total: trigger.body.n, by: 'pricing'}\"}}], \"edges\": []}"
+
+/* The documented example (docs/workflows.md, "Sub-workflows"). */
+static void parent_def(char *out, size_t cap, const char *child, bool error_edge)
+{
+    snprintf(out, cap,
+             "{\"nodes\": [{\"id\": \"price\", \"type\": \"call_workflow\", \"config\": "
+             "{\"workflow_id\": \"%s\", \"input\": \"{n: trigger.body.qty}\"}}, {\"id\": "
+             "\"reply\", \"type\": \"transform\", \"config\": {\"expression\": \"{total: "
+             "steps.price.output.double.total}\"}}%s], \"edges\": [{\"from\": \"price\", \"to\": "
+             "\"reply\"}%s]}",
+             child,
+             error_edge ? ", {\"id\": \"fallback\", \"type\": \"transform\", \"config\": "
+                          "{\"expression\": \"{failed: steps.price.error.kind, child: "
+                          "steps.price.error.child_run_id}\"}}"
+                        : "",
+             error_edge ? ", {\"from\": \"price\", \"to\": \"fallback\", \"port\": \"error\"}"
+                        : "");
+}
+
+MH_TEST(call_links_parent_and_child_both_ways_and_replays)
+{
+    struct env e;
+    setup(&e, NULL);
+    char child[40], parent[40], def[4096], run[40];
+    publish(&e, "pricing", CHILD_DEF, child);
+    parent_def(def, sizeof(def), child, false);
+    publish(&e, "orders", def, parent);
+    start_run(&e, parent, "{\"qty\": 3}", run);
+    json_t *r = wait_run(&e, run, 20);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    ASSERT_JSON_EQ(json_object_get(json_object_get(r, "output"), "reply"), "{\"total\": 3}");
+    /* The step's output is the child's run output. */
+    ASSERT_JSON_EQ(json_object_get(step(r, "price"), "output"),
+                   "{\"double\": {\"total\": 3, \"by\": \"pricing\"}}");
+    /* Parent -> child. */
+    json_t *kids = json_object_get(r, "children");
+    MH_T_ASSERT_EQ(json_array_size(kids), 1);
+    json_t *kid = json_array_get(kids, 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(kid, "step")), "price");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(kid, "workflow_id")), child);
+    MH_T_ASSERT_EQ(json_integer_value(json_object_get(kid, "version")), 1);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(kid, "status")), "succeeded");
+    MH_T_ASSERT(json_is_null(json_object_get(r, "parent")));
+    char kid_id[40];
+    snprintf(kid_id, sizeof(kid_id), "%s", json_string_value(json_object_get(kid, "run_id")));
+    /* The parent's events name the child. */
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e.project, run);
+    long st;
+    json_t *evs = api(&e, "GET", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    bool named = false;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(evs, "events"), i, ev)
+    {
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        json_t *p = json_object_get(ev, "payload");
+        if (strcmp(t, "step_started") == 0)
+            named = strcmp(json_string_value(
+                               json_object_get(json_object_get(p, "request"), "child_run_id")),
+                           kid_id) == 0;
+        if (strcmp(t, "child_finished") == 0)
+            MH_T_ASSERT_EQ(json_integer_value(json_object_get(p, "version")), 1);
+    }
+    MH_T_ASSERT(named);
+    json_decref(evs);
+    /* Child -> parent. */
+    json_t *c = get_run(&e, kid_id);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(c, "status")), "succeeded");
+    json_t *par = json_object_get(c, "parent");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(par, "run_id")), run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(par, "step")), "price");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(par, "workflow_id")), parent);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(c, "children")), 0);
+    /* The child's trigger body is the call's input. */
+    ASSERT_JSON_EQ(json_object_get(step(c, "double"), "output"),
+                   "{\"total\": 3, \"by\": \"pricing\"}");
+    json_decref(c);
+    json_decref(r);
+    MH_T_ASSERT_EQ(count_events(&e, run, "child_finished", "price"), 1);
+    MH_T_ASSERT_EQ(children_in_db(&e, run), 1);
+    assert_replays_clean(&e, run);
+    assert_replays_clean(&e, kid_id);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+#define FAILING_CHILD_DEF                                                                          \
+    "{\"nodes\": [{\"id\": \"no\", \"type\": \"terminate\", \"config\": {\"status\": "             \
+    "\"failed\", \"output\": \"trigger.body\"}}], \"edges\": []}"
+
+MH_TEST(child_failure_takes_the_error_edge_or_fails_the_caller)
+{
+    struct env e;
+    setup(&e, NULL);
+    char child[40], handled[40], bare[40], def[4096], run[40];
+    publish(&e, "failing", FAILING_CHILD_DEF, child);
+    parent_def(def, sizeof(def), child, true);
+    publish(&e, "handled", def, handled);
+    parent_def(def, sizeof(def), child, false);
+    publish(&e, "bare", def, bare);
+
+    start_run(&e, handled, "{\"qty\": 1}", run);
+    json_t *r = wait_run(&e, run, 20);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_t *fb = json_object_get(json_object_get(r, "output"), "fallback");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(fb, "failed")), "child_failed");
+    const char *kid = json_string_value(json_object_get(fb, "child"));
+    MH_T_ASSERT(kid != NULL);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "price"), "status")), "failed");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "reply"), "status")), "skipped");
+    json_t *c = get_run(&e, kid);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(c, "status")), "failed");
+    json_decref(c);
+    assert_replays_clean(&e, run);
+    json_decref(r);
+
+    start_run(&e, bare, "{\"qty\": 1}", run);
+    r = wait_run(&e, run, 20);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    const char *msg = json_string_value(json_object_get(r, "error"));
+    MH_T_ASSERT(msg != NULL && strstr(msg, "step price failed: child run") != NULL);
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+/* A -> B -> C with subworkflow_max_depth 1: B (one call deep) may not call C. */
+MH_TEST(depth_limit_fails_the_call_clearly)
+{
+    struct env e;
+    const char *args[] = {"--subworkflow-max-depth=1", NULL};
+    setup(&e, args);
+    char c[40], b[40], a[40], def[4096], run[40];
+    publish(&e, "c", CHILD_DEF, c);
+    parent_def(def, sizeof(def), c, false);
+    publish(&e, "b", def, b);
+    parent_def(def, sizeof(def), b, false);
+    publish(&e, "a", def, a);
+    start_run(&e, a, "{\"qty\": 2}", run);
+    json_t *r = wait_run(&e, run, 20);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    json_t *kids = json_object_get(r, "children");
+    MH_T_ASSERT_EQ(json_array_size(kids), 1);
+    const char *bid = json_string_value(json_object_get(json_array_get(kids, 0), "run_id"));
+    json_t *br = get_run(&e, bid);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(br, "status")), "failed");
+    json_t *err = json_object_get(step(br, "price"), "error");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "kind")), "call");
+    MH_T_ASSERT(strstr(json_string_value(json_object_get(err, "message")),
+                       "depth limit reached: this run is 1 call(s) deep and "
+                       "subworkflow_max_depth is 1") != NULL);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(br, "children")), 0);
+    assert_replays_clean(&e, bid);
+    json_decref(br);
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+static void put_draft(struct env *e, const char *wf, const char *def)
+{
+    char path[256], body[8192];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s", e->project, wf);
+    long st;
+    json_t *w = api(e, "GET", path, NULL, &st);
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft", e->project, wf);
+    snprintf(body, sizeof(body), "{\"definition\": %s}", def);
+    json_t *r = api(e, "PUT", path, body, &st);
+    if (st != 200)
+        mh_t_fail(__FILE__, __LINE__, "put draft: %ld %s", st, json_dumps(r, 0));
+    json_decref(r);
+}
+
+static void assert_publish_cycle(struct env *e, const char *wf, const char *what)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, wf);
+    long st;
+    json_t *r = api(e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 422);
+    json_t *err = json_object_get(r, "error");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "path")),
+                       "/nodes/0/config/workflow_id");
+    json_t *first = json_array_get(json_object_get(err, "errors"), 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(first, "code")), "call_cycle");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(first, "node")), "price");
+    MH_T_ASSERT(strstr(json_string_value(json_object_get(first, "message")), what) != NULL);
+    json_decref(r);
+}
+
+MH_TEST(call_cycles_are_refused_at_save)
+{
+    struct env e;
+    setup(&e, NULL);
+    char a[40], b[40], def[4096];
+    publish(&e, "a", CHILD_DEF, a);
+    /* A calls A. */
+    parent_def(def, sizeof(def), a, false);
+    put_draft(&e, a, def);
+    assert_publish_cycle(&e, a, "calls this workflow itself");
+    /* The draft's validation says so too. */
+    char path[256];
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/validate", e.project, a);
+    long st;
+    json_t *v = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 200);
+    MH_T_ASSERT(json_is_false(json_object_get(v, "valid")));
+    json_decref(v);
+    /* B (published) calls A's latest; A's draft calling B closes the cycle. */
+    parent_def(def, sizeof(def), a, false);
+    publish(&e, "b", def, b);
+    parent_def(def, sizeof(def), b, false);
+    put_draft(&e, a, def);
+    char want[200];
+    snprintf(want, sizeof(want), "this workflow -> %s -> %s", b, a);
+    assert_publish_cycle(&e, a, want);
+    /* A workflow of no project of ours is named as such. */
+    parent_def(def, sizeof(def), "0190a0b0-0000-7000-8000-00000000000a", false);
+    put_draft(&e, a, def);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, a);
+    json_t *r = api(&e, "POST", path, NULL, &st);
+    MH_T_ASSERT_EQ(st, 422);
+    json_t *first = json_array_get(json_object_get(json_object_get(r, "error"), "errors"), 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(first, "code")), "call_target");
+    json_decref(r);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+#define SLOW_CHILD_DEF                                                                             \
+    "{\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", \"config\": {\"duration_ms\": 700}}, "   \
+    "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": \"{total: "        \
+    "trigger.body.n, by: 'slow'}\"}}], \"edges\": [{\"from\": \"wait\", \"to\": \"double\"}]}"
+
+/* SIGKILL as soon as the child has finished (before or while its caller resumes): after a
+ * restart the caller finishes once, with the child's output, and the child was started once. */
+MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
+{
+    struct env e;
+    setup(&e, NULL);
+    char child[40], parent[40], def[4096], run[40];
+    publish(&e, "slow", SLOW_CHILD_DEF, child);
+    parent_def(def, sizeof(def), child, false);
+    publish(&e, "orders", def, parent);
+    start_run(&e, parent, "{\"qty\": 5}", run);
+    const char *p[] = {run};
+    bool done = false;
+    for (int i = 0; i < 2000 && !done; i++) {
+        json_t *rows = mh_it_sql(
+            e.db.admin_url, "SELECT status FROM runs WHERE caller_run_id = $1::uuid", 1, p, NULL);
+        const char *s = json_string_value(json_object_get(json_array_get(rows, 0), "status"));
+        done = s != NULL && strcmp(s, "succeeded") == 0;
+        json_decref(rows);
+        if (!done)
+            mh_it_sleep_ms(2);
+    }
+    MH_T_ASSERT(done);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGKILL), 128 + SIGKILL);
+    mh_it_server_start(&e.s, &e.db, NULL);
+    json_t *r = wait_run(&e, run, 30);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
+    ASSERT_JSON_EQ(json_object_get(json_object_get(r, "output"), "reply"), "{\"total\": 5}");
+    json_decref(r);
+    MH_T_ASSERT_EQ(children_in_db(&e, run), 1);
+    MH_T_ASSERT_EQ(count_events(&e, run, "step_started", "price"), 1);
+    MH_T_ASSERT_EQ(count_events(&e, run, "child_finished", "price"), 1);
+    MH_T_ASSERT_EQ(count_events(&e, run, "step_succeeded", "price"), 1);
+    assert_replays_clean(&e, run);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
