@@ -178,9 +178,8 @@ static void add_secret(struct mh_db_conn *c, const char *project)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr,
-                "usage: [FOREACH_ITEMS=20] bench_engine BIN ADMIN_URL APP_URL "
-                "pure|http|http_secret|foreach|foreach_http RUNS WORKERS\n");
+        fprintf(stderr, "usage: [FOREACH_ITEMS=20] bench_engine BIN ADMIN_URL APP_URL "
+                        "pure|http|http_secret|foreach|foreach_http RUNS WORKERS\n");
         return 2;
     }
     const char *bin = argv[1], *admin = argv[2], *app = argv[3], *kind = argv[4];
@@ -210,15 +209,14 @@ int main(int argc, char **argv)
         if (is_http) {
             char url[128];
             snprintf(url, sizeof(url), "http://127.0.0.1:%d/in", mh_mock_port(m));
-            body = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}], s:[]}", "nodes", "id",
-                             "call", "type", "http_call", "config", "url", url, "method", "POST",
-                             "body", "expression", "{order: trigger.body.order, line: index}",
-                             "edges");
+            body = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}], s:[]}", "nodes", "id", "call",
+                             "type", "http_call", "config", "url", url, "method", "POST", "body",
+                             "expression", "{order: trigger.body.order, line: index}", "edges");
         } else {
             body = json_pack("{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
                              "nodes", "id", "price", "type", "transform", "config", "expression",
-                             "{sku: item.sku, qty: item.qty}", "id", "shape",
-                             "type", "transform", "config", "expression",
+                             "{sku: item.sku, qty: item.qty}", "id", "shape", "type", "transform",
+                             "config", "expression",
                              "{sku: steps.price.output.sku, big: steps.price.output.qty > `3`}",
                              "edges", "from", "price", "to", "shape");
         }

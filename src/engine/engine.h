@@ -316,6 +316,8 @@ MH_MUSTCHECK enum mh_err mh_engine_event_parked(const char *node_id, int attempt
 MH_MUSTCHECK enum mh_err mh_engine_event_callback(const char *node_id, json_t *body,
                                                   int64_t received_at_ms, int64_t at_ms,
                                                   struct mh_event *out);
+
+/*
  * An unsealed child_finished report (call_workflow, docs/workflows.md "Sub-workflows"): the
  * child run `child_run_id` that attempt `attempt` of step `node_id` started has finished with
  * `status` ("succeeded", "failed" or "canceled"), on published version `version` (the version

@@ -226,9 +226,9 @@ MH_TEST(node_types_list_every_type_with_schemas)
     j = as(&w, &a, "GET", "/api/node-types", NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     json_t *types = json_object_get(j, "types");
-    static const char *const want[] = {"transform", "branch",   "http_call", "delay",
-                                       "terminate", "for_each", "respond",   "wait_callback",
-                                       "call_workflow"};
+    static const char *const want[] = {"transform", "branch",        "http_call",
+                                       "delay",     "terminate",     "for_each",
+                                       "respond",   "wait_callback", "call_workflow"};
     size_t n_want = sizeof(want) / sizeof(want[0]);
     MH_T_ASSERT_EQ(json_array_size(types), n_want);
     for (size_t i = 0; i < n_want; i++) {

@@ -155,9 +155,8 @@ MH_TEST(engine_bounds)
 MH_TEST(engine_node_types_registry)
 {
     json_t *types = mh_engine_node_types();
-    const char *want[] = {"transform", "branch",   "delay",   "terminate",
-                          "http_call", "for_each", "respond", "wait_callback",
-                          "call_workflow"};
+    const char *want[] = {"transform", "branch",  "delay",         "terminate",    "http_call",
+                          "for_each",  "respond", "wait_callback", "call_workflow"};
     MH_T_ASSERT_EQ(json_array_size(types), MH_ARRAY_LEN(want));
     for (size_t i = 0; i < MH_ARRAY_LEN(want); i++) {
         json_t *t = json_array_get(types, i);
