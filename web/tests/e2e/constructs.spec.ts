@@ -71,10 +71,10 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
     await expect(page.getByTestId('empty-canvas')).toBeVisible();
 
     // The workflow's nodes, top to bottom; the error path's recovery beside the call.
-    const charge = await drop(page, 'http_call', 260, 110);
-    const recover = await drop(page, 'transform', 560, 240);
-    const lines = await drop(page, 'for_each', 560, 390);
-    const answer = await drop(page, 'respond', 560, 540);
+    const charge = await drop(page, 'http_call', 130, 110);
+    const recover = await drop(page, 'transform', 370, 230);
+    const lines = await drop(page, 'for_each', 370, 350);
+    const answer = await drop(page, 'respond', 370, 480);
     await connect(page, charge, recover, 'error');
     await connect(page, recover, lines);
     await connect(page, lines, answer);
@@ -103,7 +103,7 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
     await expect(page.getByTestId('breadcrumb')).toContainText(`${lines} body, once per item of trigger.body.items`);
     await expect(page).toHaveURL(new RegExp(`loop=${lines}`));
     await expect(page.getByTestId('palette-terminate')).toHaveCount(0);
-    const reserve = await drop(page, 'http_call', 300, 200);
+    const reserve = await drop(page, 'http_call', 250, 250);
     form = await select(page, reserve);
     await page.getByLabel('Id', { exact: true }).fill('reserve');
     await page.getByLabel('Id', { exact: true }).press('Tab');

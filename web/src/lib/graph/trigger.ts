@@ -60,7 +60,9 @@ export function withTrigger(
         class: 'mh-trigger-edge',
         deletable: false,
         selectable: false,
-        focusable: false
+        focusable: false,
+        // Never in the way of a handle it passes over (an edge of a selected node is drawn on top).
+        interactionWidth: 0
       }) as FlowEdge
   );
   return { nodes: [trigger, ...graph], edges: [...triggerEdges, ...graphEdges] };
