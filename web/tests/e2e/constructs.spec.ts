@@ -46,6 +46,8 @@ const expr = (form: Locator, name: string) => form.getByRole('textbox', { name, 
 test('a workflow with a schedule, retries, an error path, a for_each calling out per item and a respond node is built, answered and read in the console', async ({
   page
 }) => {
+  // Building through the UI, a webhook and the run console: longer than the default minute.
+  test.setTimeout(180_000);
   const calls: string[] = [];
   const target: Server = createServer((req, res) => {
     req.resume();
@@ -185,7 +187,7 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
     await expect(page.getByTestId('run-graph').getByTestId('trigger-card')).toContainText('0 3 * * * · Europe/Berlin');
     await expect(page.getByTestId(`run-node-${charge}`)).toContainText('failed, took error path');
     await expect(page.getByTestId(`run-node-${lines}`)).toContainText('3/3');
-    await expect(page.getByTestId(`run-node-${answer}`)).toHaveAttribute('data-state', 'succeeded');
+    await expect(page.getByTestId(`run-node-${answer}`)).toContainText('succeeded');
     await expect(page.locator('.svelte-flow__edge.mh-error-edge.taken')).toHaveCount(1);
     await expectAccessible(page, 'run console, every construct');
     await screenshots(page, 'run-constructs');
