@@ -87,7 +87,7 @@ test('a new user signs up, creates a project and a workflow, builds it by drag a
   await dropNode(page, 'transform', 300, 120);
   await dropNode(page, 'terminate', 300, 320);
   await connect(page, 'transform_1', 'terminate_1');
-  await expect(page.locator('.svelte-flow__edge')).toHaveCount(1);
+  await expect(page.locator('.svelte-flow__edge:not(.mh-trigger-edge)')).toHaveCount(1);
 
   // The transform has no expression yet: the server's validation marks the node.
   await expect(page.getByTestId('error-count')).toContainText('1 problem');
@@ -213,17 +213,17 @@ test('undo and redo walk through the edits', async ({ page }) => {
   await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
   await dropNode(page, 'transform', 300, 150);
   await dropNode(page, 'delay', 300, 350);
-  await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
-  // An empty spot of the canvas (the trigger card sits at its top left corner).
-  await page.locator('.svelte-flow__pane').click({ position: { x: 260, y: 24 } });
+  await expect(page.locator('.svelte-flow__node-mh')).toHaveCount(2);
+  // An empty spot of the canvas (the trigger node stands above the entry node).
+  await page.locator('.svelte-flow__pane').click({ position: { x: 20, y: 300 } });
   await page.keyboard.press('Control+z');
-  await expect(page.locator('.svelte-flow__node')).toHaveCount(1);
+  await expect(page.locator('.svelte-flow__node-mh')).toHaveCount(1);
   await page.keyboard.press('Control+z');
-  await expect(page.locator('.svelte-flow__node')).toHaveCount(0);
+  await expect(page.locator('.svelte-flow__node-mh')).toHaveCount(0);
   await page.keyboard.press('Control+Shift+z');
-  await expect(page.locator('.svelte-flow__node')).toHaveCount(1);
+  await expect(page.locator('.svelte-flow__node-mh')).toHaveCount(1);
   await page.getByRole('button', { name: 'Redo' }).click();
-  await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
+  await expect(page.locator('.svelte-flow__node-mh')).toHaveCount(2);
   // The redone state is what gets saved.
   await page.keyboard.press('Control+s');
   await expect(page.getByTestId('save-status')).toHaveText(/Saved/);
@@ -249,7 +249,7 @@ test('a viewer sees the workflow but cannot edit it', async ({ page }) => {
   await selectNode(page, 'a');
   await expect(page.getByRole('textbox', { name: 'Expression', exact: true })).toBeDisabled();
   await page.keyboard.press('Delete');
-  await expect(page.locator('.svelte-flow__node')).toHaveCount(2);
+  await expect(page.locator('.svelte-flow__node-mh')).toHaveCount(2);
   await expectAccessible(page, 'builder (viewer)');
   await api.dispose();
 });
@@ -267,7 +267,7 @@ test('a two-node workflow is built with the keyboard alone', async ({ page }) =>
   await page.keyboard.press('Tab'); // terminate
   await expect(page.getByTestId('palette-terminate')).toBeFocused();
   await page.keyboard.press('Enter'); // a terminate after the transform, connected
-  await expect(page.locator('.svelte-flow__edge')).toHaveCount(1);
+  await expect(page.locator('.svelte-flow__edge:not(.mh-trigger-edge)')).toHaveCount(1);
   // Tab leaves the palette (past its last type) for the canvas, the next stop, which says how to
   // use it and shows its focus ring.
   const inPalette = () => page.evaluate(() => !!document.activeElement?.closest('nav[aria-label="Node types"]'));

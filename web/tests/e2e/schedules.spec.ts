@@ -1,5 +1,5 @@
 // Schedules in the builder (docs/workflows.md#schedules), in Chromium against the real server: the
-// trigger card on the canvas opens the Schedules tab; a schedule is added, its next five fire
+// trigger node on the canvas opens the Schedules tab; a schedule is added, its next five fire
 // times come from the server as it is typed (a Berlin 02:30 job shows the spring-forward jump),
 // a bad expression shows the server's message naming the field and the offset, and a bad zone
 // too; the draft saved keeps the schedule, publishing makes it active (the project's schedules
@@ -20,9 +20,11 @@ test('a schedule is added in the builder with its next fire times, refused when 
   const wid = w.id;
   await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wid}`)}`);
 
-  // The trigger card says webhooks only, and opens the Schedules tab.
+  // The trigger node, before the entry node, says webhooks only, and opens the Schedules tab.
   const card = page.getByTestId('trigger-card');
-  await expect(card).toContainText('Webhooks · add a schedule');
+  await expect(card).toContainText('Webhook');
+  await expect(card).toContainText('add a schedule');
+  await expect(page.locator('.svelte-flow__edge[data-id="trigger:->report"]')).toHaveCount(1);
   await card.click();
   await expect(page.getByRole('tab', { name: 'Schedules' })).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByText('No schedule: only webhooks start this workflow.')).toBeVisible();
@@ -71,7 +73,7 @@ test('a schedule is added in the builder with its next fire times, refused when 
 
   // Editing the graph keeps the schedule; undo takes back the schedule's last change.
   await page.getByRole('button', { name: 'Remove schedule 1' }).click();
-  await expect(card).toContainText('Webhooks · add a schedule');
+  await expect(card).toContainText('add a schedule');
   await page.locator('.svelte-flow__pane').click({ position: { x: 20, y: 200 } });
   await page.keyboard.press('Control+z');
   await expect(card).toContainText('30 2 * * * · Europe/Berlin');

@@ -10,11 +10,16 @@ class BuilderView {
   preview = $state<Record<string, PreviewStep>>({});
   diff = $state<Record<string, NodeChange>>({});
   readOnly = $state(false);
+  /** Opens the body of a for_each on the canvas (set by the builder). */
+  openBody: (id: string) => void = () => {};
+  /** Whether the schedules have validation errors (the trigger node says so). */
+  triggerInvalid = $state(false);
 
   reset(): void {
     this.errors = {};
     this.preview = {};
     this.diff = {};
+    this.triggerInvalid = false;
   }
 }
 

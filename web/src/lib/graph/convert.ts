@@ -3,6 +3,7 @@
 // every member it does not understand, so nothing a newer server adds is lost.
 
 import type { DefEdge, DefNode, Definition, FlowEdge, FlowNode, Port } from './types';
+import { isTrigger, isTriggerEdge } from './trigger';
 
 /** The canvas node type that renders every MeshHook node. */
 export const CANVAS_NODE_TYPE = 'mh';
@@ -63,12 +64,13 @@ export function toFlow(def: Definition): { nodes: FlowNode[]; edges: FlowEdge[] 
 }
 
 /** Canvas nodes and edges back to a definition, positions rounded to whole pixels, with the
- * top-level members the nodes were loaded with (toFlow). */
+ * top-level members the nodes were loaded with (toFlow). The trigger node and its edges
+ * (trigger.ts) are drawn only: they are left out. */
 export function toDefinition(nodes: FlowNode[], edges: FlowEdge[]): Definition {
   const carried = nodes.find((n) => n.data.definitionExtra)?.data.definitionExtra ?? {};
   return {
     ...structuredClone(carried),
-    nodes: nodes.map((n): DefNode => {
+    nodes: nodes.filter((n) => !isTrigger(n)).map((n): DefNode => {
       const out: DefNode = { id: n.id, type: n.data.nodeType };
       if (n.data.name) out.name = n.data.name;
       out.config = structuredClone(n.data.config ?? {});
@@ -76,7 +78,7 @@ export function toDefinition(nodes: FlowNode[], edges: FlowEdge[]): Definition {
       for (const [k, v] of Object.entries(n.data.extra ?? {})) out[k] = v;
       return out;
     }),
-    edges: edges.map((e): DefEdge => {
+    edges: edges.filter((e) => !isTriggerEdge(e)).map((e): DefEdge => {
       const out: DefEdge = { from: e.source, to: e.target };
       if (e.sourceHandle === 'true' || e.sourceHandle === 'false' || e.sourceHandle === 'error')
         out.port = e.sourceHandle;

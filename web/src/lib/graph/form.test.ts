@@ -49,12 +49,12 @@ describe('schema → form', () => {
     expect(byKey(fields, 'until')).toMatchObject({ syntax: 'jmespath', required: false });
   });
 
-  it('for_each: the body sub-graph is one JSON document, the rest ordinary fields', () => {
+  it('for_each: the body sub-graph is a canvas of its own, the rest ordinary fields', () => {
     const fields = schemaToFields(schemaOf('for_each'));
     expect(fields.map((f) => f.key)).toEqual(['items', 'concurrency', 'max_items', 'output', 'body']);
     expect(byKey(fields, 'items')).toMatchObject({ kind: 'string', syntax: 'jmespath', required: true });
     expect(byKey(fields, 'concurrency')).toMatchObject({ kind: 'integer', minimum: 1, maximum: 100, default: 10 });
-    expect(byKey(fields, 'body')).toMatchObject({ kind: 'json', required: true, pointer: '/body' });
+    expect(byKey(fields, 'body')).toMatchObject({ kind: 'graph', required: true, pointer: '/body' });
   });
 
   it('falls back to raw JSON for what it cannot render', () => {

@@ -13,7 +13,8 @@ export type Field =
   | MapField
   | ArrayField
   | ChoiceField
-  | JsonField;
+  | JsonField
+  | GraphField;
 
 interface Base {
   /** Property name ("" for the root). */
@@ -63,6 +64,10 @@ export interface ChoiceField extends Base {
 export interface JsonField extends Base {
   kind: 'json';
 }
+/** A sub-graph (a for_each's body): drawn on the canvas, opened from the form. */
+export interface GraphField extends Base {
+  kind: 'graph';
+}
 
 type Schema = Record<string, unknown>;
 
@@ -87,8 +92,8 @@ function fieldFor(schema: Schema, key: string, pointer: string, required: boolea
     examples: Array.isArray(schema.examples) ? schema.examples : undefined
   };
   if (Array.isArray(schema.enum)) return { ...base, kind: 'enum', options: schema.enum as EnumField['options'] };
-  // A sub-graph (a for_each's body) is edited as one JSON document: nodes and edges together.
-  if (schema['x-meshhook-widget'] === 'graph') return { ...base, kind: 'json' };
+  // A sub-graph (a for_each's body) is drawn and edited on a canvas of its own (graph/body.ts).
+  if (schema['x-meshhook-widget'] === 'graph') return { ...base, kind: 'graph' };
   if (Array.isArray(schema.oneOf) && !isRequiredOnlyGroup(schema)) {
     const variants = (schema.oneOf as Schema[]).map((v, i) => {
       const merged = { ...v };
