@@ -9,71 +9,15 @@
  */
 #include <signal.h>
 
-#include "itest.h"
+#include "itest_project.h"
 
 #define CB_KEK "cb1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-struct env {
-    struct mh_it_db db;
-    struct mh_it_server s;
-    char bearer[128];
-    char user[40];
-    char project[40];
-};
-
 static const char *const server_args[] = {"--kek", CB_KEK, NULL};
 
-static void setup(struct env *e)
+static void publish(struct mh_it_project_env *e, const char *def, char *id)
 {
-    mh_it_db_create(&e->db, true);
-    mh_it_server_start(&e->s, &e->db, server_args);
-    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
-    mh_it_project(&e->s, e->bearer, "callbacks", e->project);
-}
-
-static json_t *api(struct env *e, const char *method, const char *path, const char *body, long *st)
-{
-    return mh_it_api(&e->s, e->bearer, method, path, body, st);
-}
-
-static void publish(struct env *e, const char *def, char *id)
-{
-    char body[4200], path[256];
-    snprintf(body, sizeof(body), "{\"name\": \"callbacks\", \"definition\": %s}", def);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
-    long st;
-    json_t *w = api(e, "POST", path, body, &st);
-    if (st != 201)
-        mh_t_fail(__FILE__, __LINE__, "create workflow: %ld %s", st, json_dumps(w, 0));
-    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
-    json_decref(w);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
-    json_t *v = api(e, "POST", path, NULL, &st);
-    if (st != 200 && st != 201)
-        mh_t_fail(__FILE__, __LINE__, "publish: %ld %s", st, json_dumps(v, 0));
-    json_decref(v);
-}
-
-static void start_run(struct env *e, const char *wf, const char *payload, char *run_id)
-{
-    char path[256], body[1024];
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
-    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
-    long st;
-    json_t *r = api(e, "POST", path, body, &st);
-    MH_T_ASSERT_EQ(st, 202);
-    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
-    json_decref(r);
-}
-
-static json_t *get_run(struct env *e, const char *run)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run);
-    long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
-    MH_T_ASSERT_EQ(st, 200);
-    return r;
+    mh_it_project_publish(e, "callbacks", def, id);
 }
 
 static json_t *step(json_t *run, const char *node)
@@ -82,11 +26,11 @@ static json_t *step(json_t *run, const char *node)
 }
 
 /* Waits until step `node` has status `status` (or the run finished, when status is NULL). */
-static json_t *wait_for(struct env *e, const char *run, const char *node, const char *status,
-                        int secs)
+static json_t *wait_for(struct mh_it_project_env *e, const char *run, const char *node,
+                        const char *status, int secs)
 {
     for (int i = 0; i < secs * 20; i++) {
-        json_t *r = get_run(e, run);
+        json_t *r = mh_it_project_get_run(e, run);
         const char *rs = json_string_value(json_object_get(r, "status"));
         const char *ss = node ? json_string_value(json_object_get(step(r, node), "status")) : NULL;
         if (status == NULL && (strcmp(rs, "succeeded") == 0 || strcmp(rs, "failed") == 0))
@@ -102,7 +46,7 @@ static json_t *wait_for(struct env *e, const char *run, const char *node, const 
 
 /* The callback URL the run handed out (steps.ask.output.url), re-based on the server's current
  * address (a restarted server listens on another port). */
-static void callback_url(struct env *e, json_t *run, char *out, size_t cap)
+static void callback_url(struct mh_it_project_env *e, json_t *run, char *out, size_t cap)
 {
     const char *url =
         json_string_value(json_object_get(json_object_get(step(run, "ask"), "output"), "url"));
@@ -126,12 +70,12 @@ static long post(const char *url, const char *content_type, const char *body, js
     return st;
 }
 
-static void assert_replays_clean(struct env *e, const char *run)
+static void assert_replays_clean(struct mh_it_project_env *e, const char *run)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e->project, run);
     long st;
-    json_t *rep = api(e, "POST", path, NULL, &st);
+    json_t *rep = mh_it_project_api(e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     if (!json_is_true(json_object_get(rep, "ok")))
         mh_t_fail(__FILE__, __LINE__, "replay diverged: %s", json_dumps(rep, 0));
@@ -165,12 +109,12 @@ static void flow(char *out, size_t cap, const char *timeout, const char *delay)
 
 MH_TEST(callback_delivers_body_and_second_is_gone)
 {
-    struct env e;
-    setup(&e);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, server_args, "callbacks");
     char def[4096], wf[40], run[40], url[512];
     flow(def, sizeof(def), "1h", "0s");
     publish(&e, def, wf);
-    start_run(&e, wf, "{\"order\": 42}", run);
+    mh_it_project_start_run(&e, wf, "{\"order\": 42}", run);
     json_t *r = wait_for(&e, run, "approve", "waiting_timer", 20);
     callback_url(&e, r, url, sizeof(url));
     json_decref(r);
@@ -230,12 +174,12 @@ MH_TEST(callback_delivers_body_and_second_is_gone)
 
 MH_TEST(callback_before_the_step_is_held)
 {
-    struct env e;
-    setup(&e);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, server_args, "callbacks");
     char def[4096], wf[40], run[40], url[512];
     flow(def, sizeof(def), "1h", "2s");
     publish(&e, def, wf);
-    start_run(&e, wf, "{\"order\": 7}", run);
+    mh_it_project_start_run(&e, wf, "{\"order\": 7}", run);
     /* The provider answers while the run still sits in the delay before the wait. */
     json_t *r = wait_for(&e, run, "pause", "waiting_timer", 20);
     callback_url(&e, r, url, sizeof(url));
@@ -252,12 +196,12 @@ MH_TEST(callback_before_the_step_is_held)
 
 MH_TEST(callback_timeout_takes_error_edge_then_gone)
 {
-    struct env e;
-    setup(&e);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, server_args, "callbacks");
     char def[4096], wf[40], run[40], url[512];
     flow(def, sizeof(def), "1s", "0s");
     publish(&e, def, wf);
-    start_run(&e, wf, "{\"order\": 9}", run);
+    mh_it_project_start_run(&e, wf, "{\"order\": 9}", run);
     json_t *r = wait_for(&e, run, NULL, NULL, 20);
     callback_url(&e, r, url, sizeof(url));
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "approve"), "status")), "failed");
@@ -276,12 +220,12 @@ MH_TEST(callback_timeout_takes_error_edge_then_gone)
 
 MH_TEST(callback_survives_sigkill_after_200)
 {
-    struct env e;
-    setup(&e);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, server_args, "callbacks");
     char def[4096], wf[40], run[40], url[512];
     flow(def, sizeof(def), "1h", "0s");
     publish(&e, def, wf);
-    start_run(&e, wf, "{\"order\": 5}", run);
+    mh_it_project_start_run(&e, wf, "{\"order\": 5}", run);
     json_t *r = wait_for(&e, run, "approve", "waiting_timer", 20);
     callback_url(&e, r, url, sizeof(url));
     json_decref(r);
@@ -294,7 +238,7 @@ MH_TEST(callback_survives_sigkill_after_200)
     MH_T_ASSERT(
         json_is_true(json_object_get(json_object_get(step(r, "done"), "output"), "approved")));
     json_decref(r);
-    r = get_run(&e, run);
+    r = mh_it_project_get_run(&e, run);
     callback_url(&e, r, url, sizeof(url));
     json_decref(r);
     MH_T_ASSERT_EQ(post(url, "application/json", "{}", NULL), 410);

@@ -11,7 +11,7 @@
  */
 #include <signal.h>
 
-#include "itest.h"
+#include "itest_project.h"
 
 /* Asserts that `v` equals the JSON `text` (compared as sorted compact text). */
 #define ASSERT_JSON_EQ(v, text)                                                                    \
@@ -26,96 +26,20 @@
         json_decref(want_);                                                                        \
     } while (0)
 
-struct env {
-    struct mh_it_db db;
-    struct mh_it_server s;
-    char bearer[128];
-    char user[40];
-    char project[40];
-};
-
-static void setup(struct env *e, const char *const *args)
-{
-    mh_it_db_create(&e->db, true);
-    mh_it_server_start(&e->s, &e->db, args);
-    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
-    mh_it_project(&e->s, e->bearer, "callwf", e->project);
-}
-
-static json_t *api(struct env *e, const char *method, const char *path, const char *body, long *st)
-{
-    return mh_it_api(&e->s, e->bearer, method, path, body, st);
-}
-
-/* Creates workflow `name` with definition `def` (JSON text) and publishes it; `id` gets its id.
- * Returns the publish status (and the answer in *answer when not NULL). */
-static long create_and_publish(struct env *e, const char *name, const char *def, char *id,
-                               json_t **answer)
-{
-    char body[8192], path[256];
-    snprintf(body, sizeof(body), "{\"name\": \"%s\", \"definition\": %s}", name, def);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
-    long st;
-    json_t *w = api(e, "POST", path, body, &st);
-    if (st != 201)
-        mh_t_fail(__FILE__, __LINE__, "create workflow: %ld %s", st, json_dumps(w, 0));
-    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
-    json_decref(w);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
-    json_t *v = api(e, "POST", path, NULL, &st);
-    if (answer)
-        *answer = v;
-    else
-        json_decref(v);
-    return st;
-}
-
-static void publish(struct env *e, const char *name, const char *def, char *id)
-{
-    json_t *v = NULL;
-    long st = create_and_publish(e, name, def, id, &v);
-    if (st != 201)
-        mh_t_fail(__FILE__, __LINE__, "publish %s: %ld %s", name, st, json_dumps(v, 0));
-    json_decref(v);
-}
-
-static void start_run(struct env *e, const char *wf, const char *payload, char *run_id)
-{
-    char path[256], body[1024];
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
-    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
-    long st;
-    json_t *r = api(e, "POST", path, body, &st);
-    if (st != 202)
-        mh_t_fail(__FILE__, __LINE__, "start run: %ld %s", st, json_dumps(r, 0));
-    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
-    json_decref(r);
-}
-
-static json_t *get_run(struct env *e, const char *run)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run);
-    long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
-    MH_T_ASSERT_EQ(st, 200);
-    return r;
-}
-
-static json_t *wait_run(struct env *e, const char *run, int secs)
+static json_t *wait_run(struct mh_it_project_env *e, const char *run, int secs)
 {
     for (int i = 0; i < secs * 20; i++) {
-        json_t *r = get_run(e, run);
+        json_t *r = mh_it_project_get_run(e, run);
         const char *s = json_string_value(json_object_get(r, "status"));
         if (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "canceled") == 0)
             return r;
         json_decref(r);
         mh_it_sleep_ms(50);
     }
-    json_t *last = get_run(e, run);
+    json_t *last = mh_it_project_get_run(e, run);
     json_t *kid0 = json_array_get(json_object_get(last, "children"), 0);
     if (kid0 != NULL) {
-        json_t *k = get_run(e, json_string_value(json_object_get(kid0, "run_id")));
+        json_t *k = mh_it_project_get_run(e, json_string_value(json_object_get(kid0, "run_id")));
         fprintf(stderr, "child: %s\n", json_dumps(k, JSON_COMPACT));
         json_decref(k);
     }
@@ -130,12 +54,13 @@ static json_t *step(json_t *run, const char *node)
     return json_object_get(json_object_get(json_object_get(run, "state"), "steps"), node);
 }
 
-static int count_events(struct env *e, const char *run, const char *type, const char *node)
+static int count_events(struct mh_it_project_env *e, const char *run, const char *type,
+                        const char *node)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
     long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
+    json_t *r = mh_it_project_api(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     int n = 0;
     size_t i;
@@ -150,12 +75,12 @@ static int count_events(struct env *e, const char *run, const char *type, const 
     return n;
 }
 
-static void assert_replays_clean(struct env *e, const char *run)
+static void assert_replays_clean(struct mh_it_project_env *e, const char *run)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e->project, run);
     long st;
-    json_t *rep = api(e, "POST", path, NULL, &st);
+    json_t *rep = mh_it_project_api(e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     if (!json_is_true(json_object_get(rep, "ok")))
         mh_t_fail(__FILE__, __LINE__, "replay diverged: %s", json_dumps(rep, 0));
@@ -168,7 +93,7 @@ static void assert_replays_clean(struct env *e, const char *run)
 
 /* The number of runs the step `step` of run `run` started (from the table: the key that makes
  * a start idempotent). */
-static long children_in_db(struct env *e, const char *run)
+static long children_in_db(struct mh_it_project_env *e, const char *run)
 {
     const char *p[] = {run};
     json_t *rows =
@@ -204,13 +129,13 @@ static void parent_def(char *out, size_t cap, const char *child, bool error_edge
 
 MH_TEST(call_links_parent_and_child_both_ways_and_replays)
 {
-    struct env e;
-    setup(&e, NULL);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "callwf");
     char child[40], parent[40], def[4096], run[40];
-    publish(&e, "pricing", CHILD_DEF, child);
+    mh_it_project_publish(&e, "pricing", CHILD_DEF, child);
     parent_def(def, sizeof(def), child, false);
-    publish(&e, "orders", def, parent);
-    start_run(&e, parent, "{\"qty\": 3}", run);
+    mh_it_project_publish(&e, "orders", def, parent);
+    mh_it_project_start_run(&e, parent, "{\"qty\": 3}", run);
     json_t *r = wait_run(&e, run, 20);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     ASSERT_JSON_EQ(json_object_get(json_object_get(r, "output"), "reply"), "{\"total\": 3}");
@@ -232,7 +157,7 @@ MH_TEST(call_links_parent_and_child_both_ways_and_replays)
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e.project, run);
     long st;
-    json_t *evs = api(&e, "GET", path, NULL, &st);
+    json_t *evs = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     bool named = false;
     size_t i;
@@ -251,7 +176,7 @@ MH_TEST(call_links_parent_and_child_both_ways_and_replays)
     MH_T_ASSERT(named);
     json_decref(evs);
     /* Child -> parent. */
-    json_t *c = get_run(&e, kid_id);
+    json_t *c = mh_it_project_get_run(&e, kid_id);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(c, "status")), "succeeded");
     json_t *par = json_object_get(c, "parent");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(par, "run_id")), run);
@@ -276,16 +201,16 @@ MH_TEST(call_links_parent_and_child_both_ways_and_replays)
 
 MH_TEST(child_failure_takes_the_error_edge_or_fails_the_caller)
 {
-    struct env e;
-    setup(&e, NULL);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "callwf");
     char child[40], handled[40], bare[40], def[4096], run[40];
-    publish(&e, "failing", FAILING_CHILD_DEF, child);
+    mh_it_project_publish(&e, "failing", FAILING_CHILD_DEF, child);
     parent_def(def, sizeof(def), child, true);
-    publish(&e, "handled", def, handled);
+    mh_it_project_publish(&e, "handled", def, handled);
     parent_def(def, sizeof(def), child, false);
-    publish(&e, "bare", def, bare);
+    mh_it_project_publish(&e, "bare", def, bare);
 
-    start_run(&e, handled, "{\"qty\": 1}", run);
+    mh_it_project_start_run(&e, handled, "{\"qty\": 1}", run);
     json_t *r = wait_run(&e, run, 20);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_t *fb = json_object_get(json_object_get(r, "output"), "fallback");
@@ -294,13 +219,13 @@ MH_TEST(child_failure_takes_the_error_edge_or_fails_the_caller)
     MH_T_ASSERT(kid != NULL);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "price"), "status")), "failed");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(step(r, "reply"), "status")), "skipped");
-    json_t *c = get_run(&e, kid);
+    json_t *c = mh_it_project_get_run(&e, kid);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(c, "status")), "failed");
     json_decref(c);
     assert_replays_clean(&e, run);
     json_decref(r);
 
-    start_run(&e, bare, "{\"qty\": 1}", run);
+    mh_it_project_start_run(&e, bare, "{\"qty\": 1}", run);
     r = wait_run(&e, run, 20);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     const char *msg = json_string_value(json_object_get(r, "error"));
@@ -312,22 +237,22 @@ MH_TEST(child_failure_takes_the_error_edge_or_fails_the_caller)
 /* A -> B -> C with subworkflow_max_depth 1: B (one call deep) may not call C. */
 MH_TEST(depth_limit_fails_the_call_clearly)
 {
-    struct env e;
+    struct mh_it_project_env e;
     const char *args[] = {"--subworkflow-max-depth=1", NULL};
-    setup(&e, args);
+    mh_it_project_setup(&e, args, "callwf");
     char c[40], b[40], a[40], def[4096], run[40];
-    publish(&e, "c", CHILD_DEF, c);
+    mh_it_project_publish(&e, "c", CHILD_DEF, c);
     parent_def(def, sizeof(def), c, false);
-    publish(&e, "b", def, b);
+    mh_it_project_publish(&e, "b", def, b);
     parent_def(def, sizeof(def), b, false);
-    publish(&e, "a", def, a);
-    start_run(&e, a, "{\"qty\": 2}", run);
+    mh_it_project_publish(&e, "a", def, a);
+    mh_it_project_start_run(&e, a, "{\"qty\": 2}", run);
     json_t *r = wait_run(&e, run, 20);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     json_t *kids = json_object_get(r, "children");
     MH_T_ASSERT_EQ(json_array_size(kids), 1);
     const char *bid = json_string_value(json_object_get(json_array_get(kids, 0), "run_id"));
-    json_t *br = get_run(&e, bid);
+    json_t *br = mh_it_project_get_run(&e, bid);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(br, "status")), "failed");
     json_t *err = json_object_get(step(br, "price"), "error");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "kind")), "call");
@@ -341,27 +266,27 @@ MH_TEST(depth_limit_fails_the_call_clearly)
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
-static void put_draft(struct env *e, const char *wf, const char *def)
+static void put_draft(struct mh_it_project_env *e, const char *wf, const char *def)
 {
     char path[256], body[8192];
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s", e->project, wf);
     long st;
-    json_t *w = api(e, "GET", path, NULL, &st);
+    json_t *w = mh_it_project_api(e, "GET", path, NULL, &st);
     json_decref(w);
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft", e->project, wf);
     snprintf(body, sizeof(body), "{\"definition\": %s}", def);
-    json_t *r = api(e, "PUT", path, body, &st);
+    json_t *r = mh_it_project_api(e, "PUT", path, body, &st);
     if (st != 200)
         mh_t_fail(__FILE__, __LINE__, "put draft: %ld %s", st, json_dumps(r, 0));
     json_decref(r);
 }
 
-static void assert_publish_cycle(struct env *e, const char *wf, const char *what)
+static void assert_publish_cycle(struct mh_it_project_env *e, const char *wf, const char *what)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, wf);
     long st;
-    json_t *r = api(e, "POST", path, NULL, &st);
+    json_t *r = mh_it_project_api(e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 422);
     json_t *err = json_object_get(r, "error");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "path")),
@@ -375,10 +300,10 @@ static void assert_publish_cycle(struct env *e, const char *wf, const char *what
 
 MH_TEST(call_cycles_are_refused_at_save)
 {
-    struct env e;
-    setup(&e, NULL);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "callwf");
     char a[40], b[40], def[4096];
-    publish(&e, "a", CHILD_DEF, a);
+    mh_it_project_publish(&e, "a", CHILD_DEF, a);
     /* A calls A. */
     parent_def(def, sizeof(def), a, false);
     put_draft(&e, a, def);
@@ -387,13 +312,13 @@ MH_TEST(call_cycles_are_refused_at_save)
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/validate", e.project, a);
     long st;
-    json_t *v = api(&e, "POST", path, NULL, &st);
+    json_t *v = mh_it_project_api(&e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT(json_is_false(json_object_get(v, "valid")));
     json_decref(v);
     /* B (published) calls A's latest; A's draft calling B closes the cycle. */
     parent_def(def, sizeof(def), a, false);
-    publish(&e, "b", def, b);
+    mh_it_project_publish(&e, "b", def, b);
     parent_def(def, sizeof(def), b, false);
     put_draft(&e, a, def);
     char want[200];
@@ -403,7 +328,7 @@ MH_TEST(call_cycles_are_refused_at_save)
     parent_def(def, sizeof(def), "0190a0b0-0000-7000-8000-00000000000a", false);
     put_draft(&e, a, def);
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, a);
-    json_t *r = api(&e, "POST", path, NULL, &st);
+    json_t *r = mh_it_project_api(&e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 422);
     json_t *first = json_array_get(json_object_get(json_object_get(r, "error"), "errors"), 0);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(first, "code")), "call_target");
@@ -420,13 +345,13 @@ MH_TEST(call_cycles_are_refused_at_save)
  * restart the caller finishes once, with the child's output, and the child was started once. */
 MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
 {
-    struct env e;
-    setup(&e, NULL);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "callwf");
     char child[40], parent[40], def[4096], run[40];
-    publish(&e, "slow", SLOW_CHILD_DEF, child);
+    mh_it_project_publish(&e, "slow", SLOW_CHILD_DEF, child);
     parent_def(def, sizeof(def), child, false);
-    publish(&e, "orders", def, parent);
-    start_run(&e, parent, "{\"qty\": 5}", run);
+    mh_it_project_publish(&e, "orders", def, parent);
+    mh_it_project_start_run(&e, parent, "{\"qty\": 5}", run);
     const char *p[] = {run};
     bool done = false;
     for (int i = 0; i < 2000 && !done; i++) {

@@ -6,39 +6,18 @@
  */
 #include <signal.h>
 
-#include "itest.h"
+#include "itest_project.h"
 #include "mock_http.h"
 
-struct env {
-    struct mh_it_db db;
-    struct mh_it_server s;
-    char bearer[128];
-    char user[40];
-    char project[40];
-};
-
-static void setup(struct env *e, const char *const *args)
-{
-    mh_it_db_create(&e->db, true);
-    mh_it_server_start(&e->s, &e->db, args);
-    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
-    mh_it_project(&e->s, e->bearer, "engine", e->project);
-}
-
-static json_t *api(struct env *e, const char *method, const char *path, const char *body, long *st)
-{
-    return mh_it_api(&e->s, e->bearer, method, path, body, st);
-}
-
 /* Creates a workflow with `def` as its draft, publishes it when asked; returns its id. */
-static void workflow(struct env *e, json_t *def, bool publish, char *id)
+static void workflow(struct mh_it_project_env *e, json_t *def, bool publish, char *id)
 {
     json_t *req = json_pack("{s:s, s:O}", "name", "wf", "definition", def);
     char *body = json_dumps(req, JSON_COMPACT);
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
     long st;
-    json_t *w = api(e, "POST", path, body, &st);
+    json_t *w = mh_it_project_api(e, "POST", path, body, &st);
     if (st != 201) {
         char *dump = json_dumps(w, 0);
         mh_t_fail(__FILE__, __LINE__, "create workflow: %ld %s (sent %s)", st, dump, body);
@@ -49,33 +28,11 @@ static void workflow(struct env *e, json_t *def, bool publish, char *id)
     json_decref(req);
     if (publish) {
         snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
-        json_t *v = api(e, "POST", path, NULL, &st);
+        json_t *v = mh_it_project_api(e, "POST", path, NULL, &st);
         if (st != 200 && st != 201)
             mh_t_fail(__FILE__, __LINE__, "publish: %ld", st);
         json_decref(v);
     }
-}
-
-static void start_run(struct env *e, const char *wf, const char *payload, char *run_id)
-{
-    char path[256], body[1024];
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
-    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
-    long st;
-    json_t *r = api(e, "POST", path, body, &st);
-    MH_T_ASSERT_EQ(st, 202);
-    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
-    json_decref(r);
-}
-
-static json_t *get_run(struct env *e, const char *run)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run);
-    long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
-    MH_T_ASSERT_EQ(st, 200);
-    return r;
 }
 
 static bool is_terminal(const char *status)
@@ -85,10 +42,10 @@ static bool is_terminal(const char *status)
 }
 
 /* Polls until the run is terminal (fails the test after `secs`); returns the run. */
-static json_t *wait_run(struct env *e, const char *run, int secs)
+static json_t *wait_run(struct mh_it_project_env *e, const char *run, int secs)
 {
     for (int i = 0; i < secs * 20; i++) {
-        json_t *r = get_run(e, run);
+        json_t *r = mh_it_project_get_run(e, run);
         if (is_terminal(json_string_value(json_object_get(r, "status"))))
             return r;
         json_decref(r);
@@ -103,12 +60,12 @@ static const char *step_status(json_t *run, const char *node)
         json_object_get(json_object_get(json_object_get(run, "state"), "steps"), node), "status"));
 }
 
-static int count_events(struct env *e, const char *run, const char *type)
+static int count_events(struct mh_it_project_env *e, const char *run, const char *type)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
     long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
+    json_t *r = mh_it_project_api(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     int n = 0;
     size_t i;
@@ -122,12 +79,12 @@ static int count_events(struct env *e, const char *run, const char *type)
     return n;
 }
 
-static void assert_replays_clean(struct env *e, const char *run)
+static void assert_replays_clean(struct mh_it_project_env *e, const char *run)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e->project, run);
     long st;
-    json_t *rep = api(e, "POST", path, NULL, &st);
+    json_t *rep = mh_it_project_api(e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     if (!json_is_true(json_object_get(rep, "ok"))) {
         char *s = json_dumps(rep, 0);
@@ -176,14 +133,14 @@ static json_t *main_flow(int port)
 
 MH_TEST(transform_branch_http_with_retries_terminate)
 {
-    struct env e;
+    struct mh_it_project_env e;
     struct mh_mock *m = mh_mock_start(target, NULL);
-    setup(&e, NULL);
+    mh_it_project_setup(&e, NULL, "engine");
     json_t *def = main_flow(mh_mock_port(m));
     char wf[40], run[40];
     workflow(&e, def, true, wf);
     json_decref(def);
-    start_run(&e, wf, "{\"order\": \"A-1\", \"amount\": 250}", run);
+    mh_it_project_start_run(&e, wf, "{\"order\": \"A-1\", \"amount\": 250}", run);
     json_t *r = wait_run(&e, run, 30);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_t *out = json_object_get(r, "output");
@@ -215,9 +172,9 @@ MH_TEST(transform_branch_http_with_retries_terminate)
 
 MH_TEST(delay_holds_no_worker)
 {
-    struct env e;
+    struct mh_it_project_env e;
     const char *args[] = {"--workers", "1", NULL};
-    setup(&e, args);
+    mh_it_project_setup(&e, args, "engine");
     json_t *slow = json_pack("{s:[{s:s, s:s, s:{s:i}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
                              "nodes", "id", "wait", "type", "delay", "config", "duration_ms", 2000,
                              "id", "end", "type", "terminate", "config", "output",
@@ -229,14 +186,14 @@ MH_TEST(delay_holds_no_worker)
     workflow(&e, quick, true, w2);
     json_decref(slow);
     json_decref(quick);
-    start_run(&e, w1, "{}", r1);
+    mh_it_project_start_run(&e, w1, "{}", r1);
     mh_it_sleep_ms(300);
-    start_run(&e, w2, "{\"n\": 7}", r2);
+    mh_it_project_start_run(&e, w2, "{\"n\": 7}", r2);
     /* With one worker, the quick run finishes while the delayed one is still waiting. */
     json_t *q = wait_run(&e, r2, 10);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(q, "status")), "succeeded");
     json_decref(q);
-    json_t *d = get_run(&e, r1);
+    json_t *d = mh_it_project_get_run(&e, r1);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(d, "status")), "running");
     MH_T_ASSERT_STR_EQ(step_status(d, "wait"), "waiting_timer");
     json_decref(d);
@@ -255,8 +212,8 @@ MH_TEST(delay_holds_no_worker)
  * 50 ms apart) ending with the call's body, and runs it to its end: returns the run (new
  * reference), its id in `run` (40 bytes). */
 /* Publishes a workflow of one GET http_call to `url` (then terminate with its body). */
-static void call_workflow(struct env *e, const char *url, int max_attempts, int timeout_ms,
-                          char *wf)
+static void call_workflow(struct mh_it_project_env *e, const char *url, int max_attempts,
+                          int timeout_ms, char *wf)
 {
     json_t *def =
         json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:i, s:{s:i, s:i, s:i}}}, {s:s, s:s, s:{s:s}}], "
@@ -269,18 +226,19 @@ static void call_workflow(struct env *e, const char *url, int max_attempts, int 
     json_decref(def);
 }
 
-static json_t *run_one_call(struct env *e, const char *url, int max_attempts, char *run)
+static json_t *run_one_call(struct mh_it_project_env *e, const char *url, int max_attempts,
+                            char *run)
 {
     char wf[40];
     call_workflow(e, url, max_attempts, 30000, wf);
-    start_run(e, wf, "{}", run);
+    mh_it_project_start_run(e, wf, "{}", run);
     return wait_run(e, run, 30);
 }
 
 MH_TEST(dead_port_dead_letter_then_replay_succeeds)
 {
-    struct env e;
-    setup(&e, NULL);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "engine");
     int port = mh_it_free_port();
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", port);
@@ -291,7 +249,7 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e.project);
     long st;
-    json_t *dl = api(&e, "GET", path, NULL, &st);
+    json_t *dl = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     json_t *items = json_object_get(dl, "items");
     MH_T_ASSERT_EQ(json_array_size(items), 1);
@@ -306,7 +264,7 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
     /* The target comes up; replaying the dead letter resumes the failed step in a new run. */
     struct mh_mock *m = mh_mock_start_port(port, target, NULL);
     snprintf(path, sizeof(path), "/api/projects/%s/dead-letters/%s/replay", e.project, dl_id);
-    json_t *rep = api(&e, "POST", path, NULL, &st);
+    json_t *rep = mh_it_project_api(&e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 202);
     char run2[40];
     snprintf(run2, sizeof(run2), "%s", json_string_value(json_object_get(rep, "run_id")));
@@ -320,7 +278,7 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
     assert_replays_clean(&e, run2);
     /* The dead letter is marked replayed. */
     snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e.project);
-    dl = api(&e, "GET", path, NULL, &st);
+    dl = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT(json_is_string(
         json_object_get(json_array_get(json_object_get(dl, "items"), 0), "replayed_at")));
     json_decref(dl);
@@ -329,7 +287,7 @@ MH_TEST(dead_port_dead_letter_then_replay_succeeds)
 }
 
 /* The run failed because its call was refused as internal, and said so. */
-static void assert_refused(struct env *e, const char *url)
+static void assert_refused(struct mh_it_project_env *e, const char *url)
 {
     char run[40], path[256];
     json_t *r = run_one_call(e, url, 3, run);
@@ -339,7 +297,7 @@ static void assert_refused(struct env *e, const char *url)
     json_decref(r);
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
     long st;
-    json_t *events = api(e, "GET", path, NULL, &st);
+    json_t *events = mh_it_project_api(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     char *text = json_dumps(events, 0);
     if (strstr(text, "private targets are not allowed") == NULL)
@@ -355,8 +313,8 @@ static void assert_refused(struct env *e, const char *url)
  * led there: the target sees nothing and the run fails, saying why. */
 MH_TEST(private_targets_are_refused_by_default)
 {
-    struct env e;
-    setup(&e, (const char *const[]){"--outbound-allowlist=", NULL});
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, (const char *const[]){"--outbound-allowlist=", NULL}, "engine");
     struct mh_mock *m = mh_mock_start(target, NULL);
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/internal", mh_mock_port(m));
@@ -394,12 +352,13 @@ MH_TEST(bad_server_allowlist_stops_the_server)
     free(out);
 }
 
-static void put_allowlist(struct env *e, const char *body, long want, const char *want_path)
+static void put_allowlist(struct mh_it_project_env *e, const char *body, long want,
+                          const char *want_path)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/outbound", e->project);
     long st;
-    json_t *r = api(e, "PUT", path, body, &st);
+    json_t *r = mh_it_project_api(e, "PUT", path, body, &st);
     if (st != want) {
         char *dump = json_dumps(r, 0);
         mh_t_fail(__FILE__, __LINE__, "PUT %s: %ld %s", body, st, dump);
@@ -415,8 +374,8 @@ static void put_allowlist(struct env *e, const char *body, long want, const char
  * audited. */
 MH_TEST(project_allowlist_lets_internal_targets_through)
 {
-    struct env e;
-    setup(&e, (const char *const[]){"--outbound-allowlist=", NULL});
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, (const char *const[]){"--outbound-allowlist=", NULL}, "engine");
     struct mh_mock *m = mh_mock_start(target, NULL);
     char url[128], path[256], run[40];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/internal", mh_mock_port(m));
@@ -429,7 +388,7 @@ MH_TEST(project_allowlist_lets_internal_targets_through)
     put_allowlist(&e, "{\"allow\": []}", 422, "/allow");
     snprintf(path, sizeof(path), "/api/projects/%s/outbound", e.project);
     long st;
-    json_t *got = api(&e, "GET", path, NULL, &st);
+    json_t *got = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT_EQ(json_array_size(json_object_get(got, "allowlist")), 0);
     json_decref(got);
@@ -437,7 +396,7 @@ MH_TEST(project_allowlist_lets_internal_targets_through)
 
     put_allowlist(&e, "{\"allowlist\": [\"127.0.0.1\", \"*.corp.example\", \"fd00::/8\"]}", 200,
                   NULL);
-    got = api(&e, "GET", path, NULL, &st);
+    got = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT_EQ(json_array_size(json_object_get(got, "allowlist")), 3);
     MH_T_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(got, "allowlist"), 1)),
@@ -451,31 +410,31 @@ MH_TEST(project_allowlist_lets_internal_targets_through)
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 1);
 
     /* Another project of the same owner has no allow-list of its own. */
-    struct env other = e;
+    struct mh_it_project_env other = e;
     mh_it_project(&e.s, e.bearer, "other", other.project);
     assert_refused(&other, url);
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/internal"), 1);
 
     /* Editors read it; only admins write it. */
-    struct env ed = e;
+    struct mh_it_project_env ed = e;
     mh_it_user_token(&e.db, &e.s, "editor@example.com", ed.bearer, ed.user);
     snprintf(path, sizeof(path), "/api/projects/%s/members", e.project);
-    json_decref(
-        api(&e, "POST", path, "{\"email\": \"editor@example.com\", \"role\": \"editor\"}", &st));
+    json_decref(mh_it_project_api(
+        &e, "POST", path, "{\"email\": \"editor@example.com\", \"role\": \"editor\"}", &st));
     MH_T_ASSERT_EQ(st, 201);
     snprintf(path, sizeof(path), "/api/projects/%s/outbound", e.project);
-    got = api(&ed, "GET", path, NULL, &st);
+    got = mh_it_project_api(&ed, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     json_decref(got);
-    json_decref(api(&ed, "PUT", path, "{\"allowlist\": [\"0.0.0.0/0\"]}", &st));
+    json_decref(mh_it_project_api(&ed, "PUT", path, "{\"allowlist\": [\"0.0.0.0/0\"]}", &st));
     MH_T_ASSERT_EQ(st, 403);
     /* Nor can a non-member read it. */
     snprintf(path, sizeof(path), "/api/projects/%s/outbound", other.project);
-    json_decref(api(&ed, "GET", path, NULL, &st));
+    json_decref(mh_it_project_api(&ed, "GET", path, NULL, &st));
     MH_T_ASSERT_EQ(st, 404);
 
     snprintf(path, sizeof(path), "/api/projects/%s/audit", e.project);
-    json_t *audit = api(&e, "GET", path, NULL, &st);
+    json_t *audit = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     char *text = json_dumps(audit, 0);
     MH_T_ASSERT(strstr(text, "outbound.update") != NULL);
@@ -503,9 +462,11 @@ static void tenant_target(void *ctx, const struct mh_mock_request *req, struct m
  * neither B's calls to the same origin nor, for the timeouts, A's own. */
 MH_TEST(one_projects_failures_do_not_park_anothers_calls)
 {
-    struct env a;
-    setup(&a, (const char *const[]){"--breaker-failures", "2", "--breaker-open-ms", "60000", NULL});
-    struct env b = a;
+    struct mh_it_project_env a;
+    mh_it_project_setup(
+        &a, (const char *const[]){"--breaker-failures", "2", "--breaker-open-ms", "60000", NULL},
+        "engine");
+    struct mh_it_project_env b = a;
     mh_it_project(&a.s, a.bearer, "b", b.project);
     struct mh_mock *m = mh_mock_start(tenant_target, NULL);
     char url[128], wf[40], run[40];
@@ -513,7 +474,7 @@ MH_TEST(one_projects_failures_do_not_park_anothers_calls)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", mh_mock_port(m));
     call_workflow(&a, url, 1, 1, wf);
     for (int i = 0; i < 5; i++) {
-        start_run(&a, wf, "{}", run);
+        mh_it_project_start_run(&a, wf, "{}", run);
         json_t *r = wait_run(&a, run, 30);
         MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
         json_decref(r);
@@ -530,7 +491,7 @@ MH_TEST(one_projects_failures_do_not_park_anothers_calls)
     json_decref(r);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", mh_mock_port(m));
     call_workflow(&b, url, 1, 30000, wf);
-    start_run(&b, wf, "{}", run);
+    mh_it_project_start_run(&b, wf, "{}", run);
     r = wait_run(&b, run, 10); /* a parked call would wait out the 60 s open period */
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_decref(r);
@@ -542,10 +503,12 @@ MH_TEST(one_projects_failures_do_not_park_anothers_calls)
  * another project's call is sent while A's wait. */
 MH_TEST(one_projects_fan_out_does_not_starve_anothers)
 {
-    struct env a;
-    setup(&a, (const char *const[]){"--outbound-max-in-flight", "2",
-                                    "--outbound-max-in-flight-per-project", "1", NULL});
-    struct env b = a;
+    struct mh_it_project_env a;
+    mh_it_project_setup(&a,
+                        (const char *const[]){"--outbound-max-in-flight", "2",
+                                              "--outbound-max-in-flight-per-project", "1", NULL},
+                        "engine");
+    struct mh_it_project_env b = a;
     mh_it_project(&a.s, a.bearer, "b", b.project);
     /* Two targets: the mock answers one connection at a time, and B must not queue behind A
      * there. */
@@ -555,13 +518,13 @@ MH_TEST(one_projects_fan_out_does_not_starve_anothers)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hold", mh_mock_port(m));
     call_workflow(&a, url, 1, 30000, wf);
     for (int i = 0; i < 3; i++)
-        start_run(&a, wf, "{}", run);
+        mh_it_project_start_run(&a, wf, "{}", run);
     for (int i = 0; i < 100 && mh_mock_hits(m, "/hold") == 0; i++)
         mh_it_sleep_ms(50);
     MH_T_ASSERT_EQ(mh_mock_hits(m, "/hold"), 1);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", mh_mock_port(m2));
     call_workflow(&b, url, 1, 30000, wf);
-    start_run(&b, wf, "{}", run);
+    mh_it_project_start_run(&b, wf, "{}", run);
     json_t *r = wait_run(&b, run, 6); /* A's first call holds its slot for 8 s */
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_decref(r);
@@ -576,16 +539,18 @@ MH_TEST(one_projects_fan_out_does_not_starve_anothers)
  * queue is deferred, no attempt spent, and its run tries again 1-2 s later. */
 MH_TEST(a_burst_beyond_the_outbound_queue_is_sent_soon_after)
 {
-    struct env a;
-    setup(&a,
-          (const char *const[]){"--outbound-max-in-flight-per-project", "1",
-                                "--outbound-max-queued", "4", "--job-lease-ms", "600000", NULL});
+    struct mh_it_project_env a;
+    mh_it_project_setup(&a,
+                        (const char *const[]){"--outbound-max-in-flight-per-project", "1",
+                                              "--outbound-max-queued", "4", "--job-lease-ms",
+                                              "600000", NULL},
+                        "engine");
     struct mh_mock *m = mh_mock_start(tenant_target, NULL);
     char url[128], wf[40], runs[10][40];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", mh_mock_port(m));
     call_workflow(&a, url, 1, 30000, wf);
     for (int i = 0; i < 10; i++)
-        start_run(&a, wf, "{}", runs[i]);
+        mh_it_project_start_run(&a, wf, "{}", runs[i]);
     for (int i = 0; i < 10; i++) {
         json_t *r = wait_run(&a, runs[i], 60);
         MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
@@ -599,9 +564,9 @@ MH_TEST(a_burst_beyond_the_outbound_queue_is_sent_soon_after)
 
 MH_TEST(jmespath_error_fails_the_run_not_the_worker)
 {
-    struct env e;
+    struct mh_it_project_env e;
     const char *args[] = {"--workers", "1", NULL};
-    setup(&e, args);
+    mh_it_project_setup(&e, args, "engine");
     json_t *bad = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:[]}", "nodes", "id", "t", "type",
                             "transform", "config", "expression", "abs(trigger.body.s)", "edges");
     json_t *good = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:[]}", "nodes", "id", "t", "type",
@@ -611,7 +576,7 @@ MH_TEST(jmespath_error_fails_the_run_not_the_worker)
     workflow(&e, good, true, w2);
     json_decref(bad);
     json_decref(good);
-    start_run(&e, w1, "{\"s\": \"not a number\"}", r1);
+    mh_it_project_start_run(&e, w1, "{\"s\": \"not a number\"}", r1);
     json_t *r = wait_run(&e, r1, 10);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
     const char *err = json_string_value(json_object_get(r, "error"));
@@ -620,7 +585,7 @@ MH_TEST(jmespath_error_fails_the_run_not_the_worker)
     MH_T_ASSERT_EQ(count_events(&e, r1, "step_failed"), 1);
     MH_T_ASSERT_EQ(count_events(&e, r1, "run_failed"), 1);
     /* The one worker is still alive. */
-    start_run(&e, w2, "{\"s\": \"fine\"}", r2);
+    mh_it_project_start_run(&e, w2, "{\"s\": \"fine\"}", r2);
     r = wait_run(&e, r2, 10);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_decref(r);
@@ -630,8 +595,8 @@ MH_TEST(jmespath_error_fails_the_run_not_the_worker)
 
 MH_TEST(cancel_resume_test_runs_and_tamper_detection)
 {
-    struct env e;
-    setup(&e, NULL);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "engine");
     json_t *def =
         json_pack("{s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:i}}, {s:s, s:s, s:{s:s}}], "
                   "s:[{s:s, s:s}, {s:s, s:s}]}",
@@ -641,9 +606,9 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
                   "wait", "from", "wait", "to", "b");
     char wf[40], run[40], path[256];
     workflow(&e, def, true, wf);
-    start_run(&e, wf, "{\"x\": 1}", run);
+    mh_it_project_start_run(&e, wf, "{\"x\": 1}", run);
     for (int i = 0; i < 100; i++) {
-        json_t *r = get_run(&e, run);
+        json_t *r = mh_it_project_get_run(&e, run);
         bool waiting = strcmp(step_status(r, "wait"), "waiting_timer") == 0;
         json_decref(r);
         if (waiting)
@@ -652,26 +617,26 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
     }
     long st;
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e.project, run);
-    json_decref(api(&e, "POST", path, NULL, &st));
+    json_decref(mh_it_project_api(&e, "POST", path, NULL, &st));
     MH_T_ASSERT_EQ(st, 202);
     json_t *r = wait_run(&e, run, 10);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "canceled");
     json_decref(r);
-    json_decref(api(&e, "POST", path, NULL, &st));
+    json_decref(mh_it_project_api(&e, "POST", path, NULL, &st));
     MH_T_ASSERT_EQ(st, 409);
 
     /* Resume from the delay: a new run, linked, that starts at that step. */
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/resume", e.project, run);
-    json_t *res = api(&e, "POST", path, "{\"from_node\": \"wait\"}", &st);
+    json_t *res = mh_it_project_api(&e, "POST", path, "{\"from_node\": \"wait\"}", &st);
     MH_T_ASSERT_EQ(st, 202);
     char run2[40];
     snprintf(run2, sizeof(run2), "%s", json_string_value(json_object_get(res, "run_id")));
     json_decref(res);
-    res = api(&e, "POST", path, "{\"from_node\": \"b\"}", &st);
+    res = mh_it_project_api(&e, "POST", path, "{\"from_node\": \"b\"}", &st);
     MH_T_ASSERT_EQ(st, 422);
     json_decref(res);
     mh_it_sleep_ms(300);
-    r = get_run(&e, run2);
+    r = mh_it_project_get_run(&e, run2);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "parent_run_id")), run);
     MH_T_ASSERT_STR_EQ(step_status(r, "a"), "succeeded");
     MH_T_ASSERT_EQ(count_events(&e, run2, "step_succeeded"), 1);
@@ -680,26 +645,27 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
 
     /* A test run of the draft, flagged in listings. */
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/test-runs", e.project, wf);
-    res = api(&e, "POST", path, "{\"payload\": {\"t\": true}}", &st);
+    res = mh_it_project_api(&e, "POST", path, "{\"payload\": {\"t\": true}}", &st);
     MH_T_ASSERT_EQ(st, 202);
     MH_T_ASSERT(json_is_true(json_object_get(res, "is_test")));
     json_decref(res);
     snprintf(path, sizeof(path), "/api/projects/%s/runs?limit=1", e.project);
-    json_t *list = api(&e, "GET", path, NULL, &st);
+    json_t *list = mh_it_project_api(&e, "GET", path, NULL, &st);
     MH_T_ASSERT(json_is_true(
         json_object_get(json_array_get(json_object_get(list, "items"), 0), "is_test")));
     json_decref(list);
     /* A draft that does not validate is refused as publishing refuses it: every error, with the
      * same code. */
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/draft", e.project, wf);
-    res = api(&e, "PUT", path,
-              "{\"definition\": {\"nodes\": [{\"id\": \"a\", \"type\": \"transform\", "
-              "\"config\": {}}], \"edges\": [{\"from\": \"a\", \"to\": \"nowhere\"}]}}",
-              &st);
+    res =
+        mh_it_project_api(&e, "PUT", path,
+                          "{\"definition\": {\"nodes\": [{\"id\": \"a\", \"type\": \"transform\", "
+                          "\"config\": {}}], \"edges\": [{\"from\": \"a\", \"to\": \"nowhere\"}]}}",
+                          &st);
     MH_T_ASSERT_EQ(st, 200);
     json_decref(res);
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/test-runs", e.project, wf);
-    res = api(&e, "POST", path, "{}", &st);
+    res = mh_it_project_api(&e, "POST", path, "{}", &st);
     MH_T_ASSERT_EQ(st, 422);
     json_t *err = json_object_get(res, "error");
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(err, "code")), "invalid_definition");
@@ -707,7 +673,7 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
     MH_T_ASSERT(json_is_string(json_object_get(err, "path")));
     json_decref(res);
     snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e.project, wf);
-    res = api(&e, "POST", path, NULL, &st);
+    res = mh_it_project_api(&e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 422);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "error"), "code")),
                        "invalid_definition");
@@ -720,7 +686,7 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
                           "'{\"x\": 2}') WHERE run_id = $1 AND type = 'step_succeeded'",
                           1, params, NULL));
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e.project, run);
-    json_t *rep = api(&e, "POST", path, NULL, &st);
+    json_t *rep = mh_it_project_api(&e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT(json_is_false(json_object_get(rep, "ok")));
     MH_T_ASSERT(json_array_size(json_object_get(rep, "chain_breaks")) > 0);
@@ -751,11 +717,11 @@ static void recovering(void *ctx, const struct mh_mock_request *req, struct mh_m
 
 MH_TEST(open_breaker_parks_the_step_without_spending_attempts)
 {
-    struct env e;
+    struct mh_it_project_env e;
     struct mh_mock *m = mh_mock_start(recovering, NULL);
     /* Two failures open the host's breaker for a second. */
     const char *args[] = {"--breaker-failures", "2", "--breaker-open-ms", "1000", NULL};
-    setup(&e, args);
+    mh_it_project_setup(&e, args, "engine");
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/svc", mh_mock_port(m));
     json_t *def =
@@ -765,7 +731,7 @@ MH_TEST(open_breaker_parks_the_step_without_spending_attempts)
     char wf[40], run[40];
     workflow(&e, def, true, wf);
     json_decref(def);
-    start_run(&e, wf, "{}", run);
+    mh_it_project_start_run(&e, wf, "{}", run);
     /* Attempts 1 and 2 fail and open the breaker; attempt 3 finds it open and is parked, not
      * spent, until the half-open probe — which succeeds. With the attempt spent, the run would
      * have failed. */
@@ -794,12 +760,12 @@ static void fails_twice(void *ctx, const struct mh_mock_request *req, struct mh_
 }
 
 /* The events of `run` (new reference: the array). */
-static json_t *run_events(struct env *e, const char *run)
+static json_t *run_events(struct mh_it_project_env *e, const char *run)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
     long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
+    json_t *r = mh_it_project_api(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     json_t *evs = json_incref(json_object_get(r, "events"));
     json_decref(r);
@@ -824,10 +790,10 @@ static json_t *find_event(json_t *evs, const char *type)
  * breaker_events. */
 MH_TEST(breaker_park_is_recorded_in_the_log_and_the_state)
 {
-    struct env e;
+    struct mh_it_project_env e;
     struct mh_mock *m = mh_mock_start(fails_twice, NULL);
     const char *args[] = {"--breaker-failures", "2", "--breaker-open-ms", "3000", NULL};
-    setup(&e, args);
+    mh_it_project_setup(&e, args, "engine");
     char url[128], origin[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/svc", mh_mock_port(m));
     snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", mh_mock_port(m));
@@ -838,7 +804,7 @@ MH_TEST(breaker_park_is_recorded_in_the_log_and_the_state)
     char wf[40], run[40];
     workflow(&e, def, true, wf);
     json_decref(def);
-    start_run(&e, wf, "{}", run);
+    mh_it_project_start_run(&e, wf, "{}", run);
 
     /* Attempt 3 finds the breaker open: the park shows in the log and in the state. */
     json_t *evs = NULL, *parked = NULL;
@@ -857,7 +823,7 @@ MH_TEST(breaker_park_is_recorded_in_the_log_and_the_state)
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(pp, "host")), origin);
     json_int_t until = json_integer_value(json_object_get(pp, "until"));
     MH_T_ASSERT(until > 0);
-    json_t *r = get_run(&e, run);
+    json_t *r = mh_it_project_get_run(&e, run);
     if (strcmp(json_string_value(json_object_get(r, "status")), "running") == 0 &&
         find_event(evs, "step_resumed") == NULL) {
         MH_T_ASSERT_STR_EQ(step_status(r, "call"), "waiting_breaker");
@@ -924,13 +890,13 @@ static void leaky(void *ctx, const struct mh_mock_request *req, struct mh_mock_r
 
 MH_TEST(artifact_rules_redact_recorded_http_bodies)
 {
-    struct env e;
+    struct mh_it_project_env e;
     struct mh_mock *m = mh_mock_start(leaky, NULL);
-    setup(&e, NULL);
+    mh_it_project_setup(&e, NULL, "engine");
     char path[256], url[128];
     snprintf(path, sizeof(path), "/api/projects/%s/privacy", e.project);
     long st;
-    json_decref(api(&e, "PUT", path, "{\"artifacts\": [\"email\"]}", &st));
+    json_decref(mh_it_project_api(&e, "PUT", path, "{\"artifacts\": [\"email\"]}", &st));
     MH_T_ASSERT_EQ(st, 200);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/customer", mh_mock_port(m));
     json_t *def = json_pack("{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}", "nodes", "id", "call", "type",
@@ -938,7 +904,7 @@ MH_TEST(artifact_rules_redact_recorded_http_bodies)
     char wf[40], run[40];
     workflow(&e, def, true, wf);
     json_decref(def);
-    start_run(&e, wf, "{}", run);
+    mh_it_project_start_run(&e, wf, "{}", run);
     json_t *r = wait_run(&e, run, 30);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_decref(r);

@@ -9,34 +9,13 @@
  */
 #include <signal.h>
 
-#include "itest.h"
+#include "itest_project.h"
 #include "mock_http.h"
 
-struct env {
-    struct mh_it_db db;
-    struct mh_it_server s;
-    char bearer[128];
-    char user[40];
-    char project[40];
-};
-
-static void setup(struct env *e, const char *const *args)
-{
-    mh_it_db_create(&e->db, true);
-    mh_it_server_start(&e->s, &e->db, args);
-    mh_it_user_token(&e->db, &e->s, "owner@example.com", e->bearer, e->user);
-    mh_it_project(&e->s, e->bearer, "errpaths", e->project);
-}
-
-static json_t *api(struct env *e, const char *method, const char *path, const char *body, long *st)
-{
-    return mh_it_api(&e->s, e->bearer, method, path, body, st);
-}
-
 /* Creates and publishes a workflow of `def_tpl` (JSON text, each PORT replaced by `port`). */
-static void publish(struct env *e, const char *def_tpl, int port, char *id)
+static void publish(struct mh_it_project_env *e, const char *def_tpl, int port, char *id)
 {
-    char def[4096], body[4200], path[256];
+    char def[4096];
     size_t n = 0;
     for (const char *p = def_tpl; *p && n + 8 < sizeof(def);) {
         if (strncmp(p, "PORT", 4) == 0) {
@@ -47,47 +26,13 @@ static void publish(struct env *e, const char *def_tpl, int port, char *id)
         }
     }
     def[n] = '\0';
-    snprintf(body, sizeof(body), "{\"name\": \"errpaths\", \"definition\": %s}", def);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
-    long st;
-    json_t *w = api(e, "POST", path, body, &st);
-    if (st != 201)
-        mh_t_fail(__FILE__, __LINE__, "create workflow: %ld %s", st, json_dumps(w, 0));
-    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
-    json_decref(w);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
-    json_t *v = api(e, "POST", path, NULL, &st);
-    if (st != 200 && st != 201)
-        mh_t_fail(__FILE__, __LINE__, "publish: %ld %s", st, json_dumps(v, 0));
-    json_decref(v);
+    mh_it_project_publish(e, "errpaths", def, id);
 }
 
-static void start_run(struct env *e, const char *wf, const char *payload, char *run_id)
-{
-    char path[256], body[1024];
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
-    snprintf(body, sizeof(body), "{\"payload\": %s}", payload);
-    long st;
-    json_t *r = api(e, "POST", path, body, &st);
-    MH_T_ASSERT_EQ(st, 202);
-    snprintf(run_id, 40, "%s", json_string_value(json_object_get(r, "run_id")));
-    json_decref(r);
-}
-
-static json_t *get_run(struct env *e, const char *run)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s", e->project, run);
-    long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
-    MH_T_ASSERT_EQ(st, 200);
-    return r;
-}
-
-static json_t *wait_run(struct env *e, const char *run, int secs)
+static json_t *wait_run(struct mh_it_project_env *e, const char *run, int secs)
 {
     for (int i = 0; i < secs * 20; i++) {
-        json_t *r = get_run(e, run);
+        json_t *r = mh_it_project_get_run(e, run);
         const char *s = json_string_value(json_object_get(r, "status"));
         if (strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "canceled") == 0)
             return r;
@@ -103,12 +48,13 @@ static json_t *step(json_t *run, const char *node)
 }
 
 /* The number of events of `type` for `node` ("" for any) in the run's log. */
-static int count_events(struct env *e, const char *run, const char *type, const char *node)
+static int count_events(struct mh_it_project_env *e, const char *run, const char *type,
+                        const char *node)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/events", e->project, run);
     long st;
-    json_t *r = api(e, "GET", path, NULL, &st);
+    json_t *r = mh_it_project_api(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     int n = 0;
     size_t i;
@@ -123,12 +69,12 @@ static int count_events(struct env *e, const char *run, const char *type, const 
     return n;
 }
 
-static void assert_replays_clean(struct env *e, const char *run)
+static void assert_replays_clean(struct mh_it_project_env *e, const char *run)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/replay", e->project, run);
     long st;
-    json_t *rep = api(e, "POST", path, NULL, &st);
+    json_t *rep = mh_it_project_api(e, "POST", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     if (!json_is_true(json_object_get(rep, "ok")))
         mh_t_fail(__FILE__, __LINE__, "replay diverged: %s", json_dumps(rep, 0));
@@ -177,7 +123,8 @@ static const char *const flow =
     " {\"from\": \"charge\", \"to\": \"receipt\"},"
     " {\"from\": \"charge\", \"to\": \"alert\", \"port\": \"error\"}]}";
 
-static void assert_took_error_path(struct env *e, struct mh_mock *m, const char *run, json_t *r)
+static void assert_took_error_path(struct mh_it_project_env *e, struct mh_mock *m, const char *run,
+                                   json_t *r)
 {
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     json_t *lookup = step(r, "lookup"), *charge = step(r, "charge");
@@ -205,7 +152,7 @@ static void assert_took_error_path(struct env *e, struct mh_mock *m, const char 
     char path[256];
     snprintf(path, sizeof(path), "/api/projects/%s/dead-letters", e->project);
     long st;
-    json_t *dl = api(e, "GET", path, NULL, &st);
+    json_t *dl = mh_it_project_api(e, "GET", path, NULL, &st);
     MH_T_ASSERT_EQ(st, 200);
     MH_T_ASSERT_EQ(json_array_size(json_object_get(dl, "items")), 0);
     json_decref(dl);
@@ -213,12 +160,12 @@ static void assert_took_error_path(struct env *e, struct mh_mock *m, const char 
 
 MH_TEST(failed_call_takes_its_error_edge_after_retries)
 {
-    struct env e;
+    struct mh_it_project_env e;
     struct mh_mock *m = mh_mock_start(target, NULL);
-    setup(&e, NULL);
+    mh_it_project_setup(&e, NULL, "errpaths");
     char wf[40], run[40];
     publish(&e, flow, mh_mock_port(m), wf);
-    start_run(&e, wf, "{\"id\": 7}", run);
+    mh_it_project_start_run(&e, wf, "{\"id\": 7}", run);
     json_t *r = wait_run(&e, run, 30);
     assert_took_error_path(&e, m, run, r);
     json_decref(r);
@@ -230,14 +177,14 @@ MH_TEST(failed_call_takes_its_error_edge_after_retries)
  * restarted server finishes the error path and never calls /charge again. */
 MH_TEST(sigkill_between_failure_and_error_path_resumes_there)
 {
-    struct env e;
+    struct mh_it_project_env e;
     int slow_ms = 4000;
     struct mh_mock *m = mh_mock_start(target, &slow_ms);
     const char *args[] = {"--job-lease-ms", "1500", NULL};
-    setup(&e, args);
+    mh_it_project_setup(&e, args, "errpaths");
     char wf[40], run[40];
     publish(&e, flow, mh_mock_port(m), wf);
-    start_run(&e, wf, "{\"id\": 7}", run);
+    mh_it_project_start_run(&e, wf, "{\"id\": 7}", run);
     /* Wait until the failure is recorded and the alert is on the wire (its answer held back). */
     bool in_flight = false;
     for (int i = 0; i < 600 && !in_flight; i++) {
