@@ -2,39 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { canonical } from '$lib/graph/diff';
 import { TRIGGER_ID } from '$lib/graph/trigger';
 import type { Definition } from '$lib/graph/types';
+import { FOR_EACH_EXAMPLE } from '$lib/graph/fixtures/foreach';
 import { decorated, definitionOf, draftOf, enteredBody, importedDefinition, leftBody, restored, schedulesOf } from './draft';
 
-const def: Definition = {
-  nodes: [
-    { id: 'order', type: 'transform', config: { expression: 'trigger.body' }, position: { x: 0, y: 0 } },
-    {
-      id: 'lines',
-      type: 'for_each',
-      config: {
-        items: 'steps.order.output.items',
-        body: {
-          nodes: [
-            { id: 'reserve', type: 'http_call', config: { url: 'https://stock.example.com/' }, position: { x: 10, y: 20 } },
-            { id: 'ok', type: 'transform', config: { expression: '@' }, position: { x: 10, y: 140 } }
-          ],
-          edges: [{ from: 'reserve', to: 'ok' }]
-        }
-      },
-      position: { x: 0, y: 120 }
-    }
-  ],
-  edges: [{ from: 'order', to: 'lines' }],
-  schedules: [{ cron: '0 * * * *', timezone: 'UTC' }],
-  x_newer: { kept: true }
-};
+// A newer server's top-level member rides along.
+const def: Definition = { ...FOR_EACH_EXAMPLE, x_newer: { kept: true } };
 const ids = (nodes: { id: string }[]) => nodes.map((n) => n.id);
 
 describe('the draft on the canvas', () => {
   it('draws the trigger before the entry node and gives the definition back unchanged', () => {
     const d = draftOf(def, true, false);
-    expect(ids(d.nodes)).toEqual([TRIGGER_ID, 'order', 'lines']);
+    expect(ids(d.nodes)).toEqual([TRIGGER_ID, 'order', 'lines', 'summary']);
     expect(d.nodes[0].data).toMatchObject({ schedules: def.schedules, invalid: false });
-    expect(d.edges.map((e) => e.id)).toEqual([`${TRIGGER_ID}->order`, 'order->lines']);
+    expect(d.edges.map((e) => e.id)).toEqual([`${TRIGGER_ID}->order`, 'order->lines', 'lines->summary']);
     expect(d.schedules).toEqual(def.schedules);
     expect(canonical(definitionOf(d))).toBe(canonical(def));
   });
@@ -60,18 +40,18 @@ describe("a for_each's body", () => {
     expect(enteredBody(top, 'order')).toBeNull();
     const inBody = enteredBody(top, 'lines')!;
     expect(inBody.loop).toBe('lines');
-    expect(ids(inBody.nodes)).toEqual(['reserve', 'ok']);
-    expect(ids(inBody.outer!.nodes)).toEqual(['order', 'lines']);
+    expect(ids(inBody.nodes)).toEqual(['reserve', 'fallback', 'ok']);
+    expect(ids(inBody.outer!.nodes)).toEqual(['order', 'lines', 'summary']);
     expect(enteredBody(inBody, 'lines')).toBeNull();
     expect(canonical(definitionOf(inBody))).toBe(canonical(def));
     // An edit in the body is in the definition, and in the loop node once closed.
     inBody.nodes = inBody.nodes.map((n) => (n.id === 'ok' ? { ...n, data: { ...n.data, name: 'Done' } } : n));
-    const body = (d: Definition) => (d.nodes[1].config!.body as Definition).nodes[1];
+    const body = (d: Definition) => (d.nodes[1].config!.body as Definition).nodes.find((n) => n.id === 'ok')!;
     expect(body(definitionOf(inBody)).name).toBe('Done');
     const back = leftBody(inBody, false)!;
     expect(back.loop).toBeNull();
     expect(back.outer).toBeNull();
-    expect(ids(back.nodes)).toEqual([TRIGGER_ID, 'order', 'lines']);
+    expect(ids(back.nodes)).toEqual([TRIGGER_ID, 'order', 'lines', 'summary']);
     expect(back.nodes.filter((n) => n.selected).map((n) => n.id)).toEqual(['lines']);
     expect(body(definitionOf(back)).name).toBe('Done');
     expect(leftBody(back, false)).toBeNull();
@@ -87,8 +67,8 @@ describe('undo and redo restore', () => {
   it('keeps the selection and the open body while its loop is there', () => {
     const r = restored(def, 'lines', new Set(['ok']), false);
     expect(r.loop).toBe('lines');
-    expect(ids(r.nodes)).toEqual(['reserve', 'ok']);
-    expect(r.nodes.map((n) => !!n.selected)).toEqual([false, true]);
+    expect(ids(r.nodes)).toEqual(['reserve', 'fallback', 'ok']);
+    expect(r.nodes.map((n) => !!n.selected)).toEqual([false, false, true]);
     expect(canonical(definitionOf(r))).toBe(canonical(def));
   });
 

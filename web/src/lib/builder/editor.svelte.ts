@@ -1,8 +1,8 @@
-// The canvas the builder edits (docs/ui.md, "The builder"): its nodes and edges, the schedules,
-// the for_each body open on it, the side panel's tab, undo and redo, and every edit (graph/edit.ts
-// does each one, draft.ts maps the canvas to the definition and back). One per open builder,
-// handed to its parts as a prop; each edit is a step of undo, after which `onedit` (the
-// document's save and validation, document.svelte.ts) follows.
+// The canvas the builder edits (docs/ui.md, "The builder's code"): its nodes and edges, the
+// schedules, the for_each body open on it, the side panel's tab, undo and redo, and every edit
+// (graph/edit.ts does each one, draft.ts maps the canvas to the definition and back). One per
+// open builder, handed to its parts as a prop; each edit is a step of undo, after which `onedit`
+// (the document's save and validation, document.svelte.ts) follows.
 
 import { goto } from '$app/navigation';
 import { page } from '$app/state';
