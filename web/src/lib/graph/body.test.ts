@@ -4,46 +4,9 @@ import { toDefinition, toFlow } from './convert';
 import { mapErrors } from './errors';
 import { TRIGGER_ID, withTrigger } from './trigger';
 import type { Definition } from './types';
+import { FOR_EACH_EXAMPLE } from './fixtures/foreach';
 
-// docs/workflows.md's for_each example, with positions and node settings in the body.
-const def: Definition = {
-  nodes: [
-    { id: 'order', type: 'transform', config: { expression: 'trigger.body' }, position: { x: 0, y: 0 } },
-    {
-      id: 'lines',
-      type: 'for_each',
-      config: {
-        items: 'steps.order.output.line_items',
-        concurrency: 5,
-        body: {
-          nodes: [
-            {
-              id: 'reserve',
-              type: 'http_call',
-              config: { method: 'POST', url: 'https://stock.example.com/reserve/{{ item.sku }}' },
-              position: { x: 10, y: 20 },
-              retry: { max_attempts: 3 }
-            },
-            { id: 'fallback', type: 'transform', name: 'Out of stock', config: { expression: 'item' }, position: { x: 300, y: 140 }, on_error: 'continue' },
-            { id: 'ok', type: 'transform', config: { expression: 'steps.reserve.output.body' }, position: { x: 10, y: 140 } }
-          ],
-          edges: [
-            { from: 'reserve', to: 'ok' },
-            { from: 'reserve', to: 'fallback', port: 'error' }
-          ]
-        },
-        output: '{sku: item.sku}'
-      },
-      position: { x: 0, y: 140 }
-    },
-    { id: 'summary', type: 'transform', config: { expression: 'steps.lines.output' }, position: { x: 0, y: 280 } }
-  ],
-  edges: [
-    { from: 'order', to: 'lines' },
-    { from: 'lines', to: 'summary' }
-  ],
-  schedules: [{ cron: '0 3 * * *', timezone: 'Europe/Berlin' }]
-};
+const def = FOR_EACH_EXAMPLE;
 
 function roundTrip(d: Definition, edit?: (n: ReturnType<typeof toFlow>) => ReturnType<typeof toFlow>): Definition {
   const top = toFlow(d);
