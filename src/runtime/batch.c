@@ -89,6 +89,9 @@ struct plan {
     char caller_run_id[37];
     bool wake_workers;
     json_t *cancel_children;
+    /* The run's log (logcache.c): taken from the cache before the batch's query, brought up to
+     * date from it, put back with the new events once the batch has committed. */
+    struct mh_runtime__log *log;
 };
 
 /* Counts what a committed plan did. */
@@ -108,6 +111,7 @@ static void plan_cleanup(struct plan *p)
     mh_engine_result_cleanup(&p->pending);
     mh_metrics_decision_cleanup(&p->counted);
     json_decref(p->cancel_children);
+    mh_runtime__log_free(p->log);
     memset(p, 0, sizeof(*p));
 }
 
@@ -124,9 +128,65 @@ static void wake_at_least(int64_t *wake, int64_t at)
         *wake = at;
 }
 
+/* A run's events as JSON, for json_agg over `events e`. */
+#define EVENT_JSON                                                                                 \
+    "json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, 'attempt', "            \
+    "e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * 1000)::bigint, "        \
+    "'hash', encode(e.hash, 'hex'))"
+
 /*
- * Decides one run from its locked row (`row`: status, version_id, created_at and the whole log;
- * NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
+ * The run's log as of its locked row, in p->log: the cached one brought up to date with the
+ * events the batch's query loaded after it (`row`'s "events", from "since"), or, when nothing was
+ * cached or what was does not agree with the row (another instance advanced the run past what
+ * the row's events say, a gap, a hash that differs), the whole log, read again under the same
+ * lock. Correctness never rests on the cache: any doubt costs one more query.
+ */
+static enum mh_err load_log(struct mh_db_conn *c,
+                            const struct mh_runtime__job *j, json_t *row, struct plan *p,
+                            struct mh_err_info *info)
+{
+    struct mh_event *delta = NULL;
+    size_t n = 0;
+    enum mh_err rc = mh_engine_events_from_rows(json_object_get(row, "events"), &delta, &n, info);
+    if (rc != MH_OK)
+        return rc;
+    if (p->log == NULL) { /* nothing was cached: the query loaded it whole */
+        p->log = mh_runtime__log_new(j->run_id);
+        mh_runtime__log_append_new(p->log, delta, n);
+        free(delta);
+        return MH_OK;
+    }
+    if (mh_runtime__log_extend(p->log, json_string_value(json_object_get(row, "since_hash")),
+                               json_integer_value(json_object_get(row, "last_seq")),
+                               json_string_value(json_object_get(row, "last_hash")), delta, n)) {
+        free(delta);
+        return MH_OK;
+    }
+    mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) does not match, loaded whole",
+           j->run_id, p->log->n);
+    mh_engine_events_free(delta, n);
+    mh_runtime__log_free(p->log);
+    p->log = NULL;
+    json_t *whole = NULL;
+    const char *params[] = {j->run_id};
+    rc = mh_db_query_row(c,
+                         "SELECT coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM "
+                         "events e WHERE e.run_id = $1), '[]') AS events",
+                         1, params, &whole, info);
+    if (rc == MH_OK)
+        rc = mh_engine_events_from_rows(json_object_get(whole, "events"), &delta, &n, info);
+    json_decref(whole);
+    if (rc != MH_OK)
+        return rc;
+    p->log = mh_runtime__log_new(j->run_id);
+    mh_runtime__log_append_new(p->log, delta, n);
+    free(delta);
+    return MH_OK;
+}
+
+/*
+ * Decides one run from its locked row (`row`: status, version_id, created_at, last_seq,
+ * last_hash and the log after p->log's, see load_log; NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
  * run's version on a cache miss.
  */
 static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
@@ -153,9 +213,11 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     snprintf(p->caller_run_id, sizeof(p->caller_run_id), "%s", caller ? caller : "");
     rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
     if (rc == MH_OK)
-        rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
+        rc = load_log(c, j, row, p, info);
     if (rc != MH_OK)
         goto out;
+    events = p->log->events; /* borrowed from the log */
+    n = p->log->n;
     if (rep && rep->park_until_ms) {
         p->wake = rep->park_until_ms;
         goto out;
@@ -255,7 +317,6 @@ out:
     mh_runtime__callback_reports_free(cb_reports, n_cb);
     json_decref(cb_urls);
     mh_engine_events_free(reports, n_reports);
-    mh_engine_events_free(events, n);
     mh_engine_wf_unref(wf);
     return rc;
 }
@@ -575,12 +636,28 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
     char *ids = uuid_array(jobs, NULL, n, false);
     if (ids == NULL)
         return mh_err_set(info, MH_ETOOBIG, "too-big", -1, "the batch's run ids do not fit");
-    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
+    /* The runs' cached logs: the query loads only the events after the last one held. */
+    struct mh_buf sb;
+    mh_buf_init(&sb, 1u << 20);
+    enum mh_err rc = mh_buf_append_str(&sb, "{");
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        plans[i].log = mh_runtime__log_take(&rt->logs, jobs[i].run_id);
+        rc = mh_buf_printf(&sb, "%s%zu", i ? "," : "", plans[i].log ? plans[i].log->n : 0);
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&sb, "}");
+    char *since = rc == MH_OK ? mh_buf_steal(&sb, NULL) : NULL;
+    mh_buf_cleanup(&sb);
+    if (since == NULL) {
+        free(ids);
+        return mh_err_set(info, MH_ETOOBIG, "too-big", -1, "the batch's run ids do not fit");
+    }
+    rc = mh_db_acquire(rt->opts.pool, &c, info);
     if (rc == MH_OK)
         rc = mh_db_begin_generic(c, NULL, jobs[0].project_id, info);
     if (rc != MH_OK)
         goto out;
-    const char *params[] = {ids};
+    const char *params[] = {ids, since};
     /* A retry after a conflict locks the rows first, in a statement of its own: the query below
      * reads the logs in the snapshot it started with, so when it waits for a row another worker
      * holds (a for_each's calls report one after another) it would read that run's log as it was
@@ -589,19 +666,21 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
     if (rc == MH_OK && lock_first)
         rc = mh_db_query(c, "SELECT 1 FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
                          1, params, NULL, NULL, info);
+    /* The events after each run's cached log ($2, parallel to $1: 0 loads it whole), the stored
+     * hash where the cached log ends, and the row's own end of the log to check both against
+     * (load_log). The row is locked: what is read is current. */
     if (rc == MH_OK)
         rc = mh_db_query(
             c,
             "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
-            "r.answer_until > now() AS awaited, "
-            "r.caller_run_id, "
-            "coalesce((SELECT "
-            "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
-            "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
-            "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
-            "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = ANY($1::uuid[]) ORDER BY "
-            "r.id FOR UPDATE OF r",
-            1, params, &rows, NULL, info);
+            "r.answer_until > now() AS awaited, r.caller_run_id, r.last_seq, "
+            "encode(r.last_hash, 'hex') AS last_hash, CASE WHEN k.since > 0 THEN (SELECT "
+            "encode(b.hash, 'hex') FROM events b WHERE b.run_id = r.id AND b.seq = k.since) END "
+            "AS since_hash, coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM events "
+            "e WHERE e.run_id = r.id AND e.seq > k.since), '[]') AS events FROM runs r JOIN "
+            "unnest($1::uuid[], $2::int[]) AS k(id, since) ON k.id = r.id WHERE r.id = "
+            "ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r",
+            2, params, &rows, NULL, info);
     for (int i = 0; i < n && rc == MH_OK; i++) {
         json_t *row = NULL, *r;
         size_t k;
@@ -651,6 +730,7 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
 out:
     json_decref(rows);
     free(ids);
+    free(since);
     mh_db_release(c);
     return rc;
 }
@@ -679,6 +759,14 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
             mh_log(MH_LOG_DEBUG, "engine", "run %s: %zu new event(s), status %s", jobs[i].run_id,
                    plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
             after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &settings, &plans[i]);
+            /* The log as committed goes back to the cache, unless the run ended. */
+            struct plan *p = &plans[i];
+            if (p->log && !p->is_finished) {
+                mh_runtime__log_append_new(p->log, p->res.events, p->res.n_events);
+                p->res.n_events = 0;
+                mh_runtime__log_put(&rt->logs, p->log);
+                p->log = NULL;
+            }
         }
         plan_cleanup(&plans[i]);
     }
