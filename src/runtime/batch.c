@@ -141,9 +141,8 @@ static void wake_at_least(int64_t *wake, int64_t at)
  * the row's events say, a gap, a hash that differs), the whole log, read again under the same
  * lock. Correctness never rests on the cache: any doubt costs one more query.
  */
-static enum mh_err load_log(struct mh_db_conn *c,
-                            const struct mh_runtime__job *j, json_t *row, struct plan *p,
-                            struct mh_err_info *info)
+static enum mh_err load_log(struct mh_db_conn *c, const struct mh_runtime__job *j, json_t *row,
+                            struct plan *p, struct mh_err_info *info)
 {
     struct mh_event *delta = NULL;
     size_t n = 0;
@@ -159,6 +158,9 @@ static enum mh_err load_log(struct mh_db_conn *c,
     if (mh_runtime__log_extend(p->log, json_string_value(json_object_get(row, "since_hash")),
                                json_integer_value(json_object_get(row, "last_seq")),
                                json_string_value(json_object_get(row, "last_hash")), delta, n)) {
+        if (n > 0) /* another instance advanced the run since this one did */
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) extended by %zu event(s)",
+                   j->run_id, p->log->n - n, n);
         free(delta);
         return MH_OK;
     }
@@ -186,8 +188,8 @@ static enum mh_err load_log(struct mh_db_conn *c,
 
 /*
  * Decides one run from its locked row (`row`: status, version_id, created_at, last_seq,
- * last_hash and the log after p->log's, see load_log; NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
- * run's version on a cache miss.
+ * last_hash and the log after p->log's, see load_log; NULL when the run is gone) and the report
+ * `rep` (may be NULL). Pure apart from compiling the run's version on a cache miss.
  */
 static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
                           const struct mh_runtime__job *j, json_t *row,
