@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A batch: runs of one project advanced in ONE transaction. Lock their rows and load their logs
- * in one query, let the pure engine decide each, load what their http_calls need (the project's
- * settings, the secrets they name) in the same transaction, write every event, run summary and
- * job change in one statement, commit; and only then hand the calls to the send pipeline
- * (send.c). A batch that fails is redone one run at a time, so one bad run cannot hold the
+ * in one query (only what follows the log cache's copy, logcache.c), let the pure engine decide
+ * each (a run's reports that arrived together in one advance), load what their http_calls need (the
+ * project's settings, the secrets they name) in the same transaction, write every event, run
+ * summary and job change in one statement, commit; and only then hand the calls to the send
+ * pipeline (send.c). A batch that fails is redone one run at a time, so one bad run cannot hold the
  * others back; what it cannot redo goes to the queue (queue.c) as a failed job.
  */
 #include <stdlib.h>
@@ -227,11 +228,17 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     /* Sub-workflows: the children this run waits on that finished (or cannot start) are
      * reported with the report this job brought, if any. */
     has_calls = mh_engine_wf_has_calls(wf);
-    if (rep && rep->has_event) {
-        reports = mh_xcalloc(1, sizeof(*reports));
-        rc = mh_engine_event_init(&reports[0], 0, rep->ev.type, rep->ev.node_id, rep->ev.attempt,
-                                  rep->ev.payload, rep->ev.at_ms, NULL);
-        n_reports = rc == MH_OK ? 1 : 0;
+    size_t n_brought = 0; /* the job's report and those of the run that came with it */
+    for (const struct mh_runtime__report *r = rep; r; r = r->also)
+        n_brought += r->has_event;
+    if (n_brought > 0)
+        reports = mh_xcalloc(n_brought, sizeof(*reports));
+    for (const struct mh_runtime__report *r = rep; r && rc == MH_OK; r = r->also) {
+        if (!r->has_event)
+            continue;
+        rc = mh_engine_event_init(&reports[n_reports], 0, r->ev.type, r->ev.node_id, r->ev.attempt,
+                                  r->ev.payload, r->ev.at_ms, NULL);
+        n_reports += rc == MH_OK;
     }
     if (rc == MH_OK && has_calls)
         rc = mh_runtime__calls_before(rt, c, j, wf, events, n, &reports, &n_reports,
@@ -527,8 +534,8 @@ static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__
                          struct mh_runtime__report *rep,
                          const struct mh_runtime__settings *settings, struct plan *p)
 {
-    if (rep)
-        mh_runtime__inflight_forget(rt, rep->key);
+    for (const struct mh_runtime__report *r = rep; r; r = r->also)
+        mh_runtime__inflight_forget(rt, r->key);
     for (size_t i = 0; i < p->nsends; i++)
         mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
     size_t k;
@@ -788,21 +795,31 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
     const char *why = mh_db_err_is_db(&info) ? "database error (the server log has the detail)"
                       : info.message[0]      ? info.message
                                              : mh_strerror(rc);
-    if (reps && reps[0] && rc == MH_EUNAVAILABLE)
-        mh_runtime__report_park(rt, reps[0]); /* applied again once the database answers */
-    else if (reps && reps[0])
-        mh_runtime__inflight_forget(
-            rt, reps[0]->key); /* the job's recovery wake sends the call again */
-    else if (rc == MH_EUNAVAILABLE)
+    if (reps && reps[0]) {
+        for (struct mh_runtime__report *r = reps[0]; r; r = r->also) {
+            if (rc == MH_EUNAVAILABLE)
+                mh_runtime__report_park(rt, r); /* applied again once the database answers */
+            else
+                mh_runtime__inflight_forget(rt, r->key); /* the recovery wake sends it again */
+        }
+    } else if (rc == MH_EUNAVAILABLE)
         mh_runtime__orphan_add(rt, &jobs[0]); /* not the job's fault: no attempt spent on it */
     else
         mh_runtime__job_failed(rt, &jobs[0], why);
+}
+
+/* A report that carries an outcome to record (not a park). */
+static bool is_outcome(const struct mh_runtime__report *r)
+{
+    return r->has_event && r->park_until_ms == 0;
 }
 
 /* Runs `jobs` (and their reports) grouped by project, one transaction per group. */
 void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__job *jobs,
                              struct mh_runtime__report **reps, int n)
 {
+    for (int i = 0; reps && i < n; i++)
+        reps[i]->also = NULL;
     bool *done = mh_xcalloc((size_t)(n ? n : 1), sizeof(bool));
     struct mh_runtime__job *group = mh_xcalloc((size_t)(n ? n : 1), sizeof(*group));
     struct mh_runtime__report **greps = reps ? mh_xcalloc((size_t)n, sizeof(*greps)) : NULL;
@@ -813,11 +830,20 @@ void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__jo
         for (int k = i; k < n; k++) {
             if (done[k] || strcmp(jobs[k].project_id, jobs[i].project_id) != 0)
                 continue;
-            /* One run appears once per transaction: a second report waits for the next. */
-            bool dup = false;
-            for (int x = 0; x < g && !dup; x++)
-                dup = strcmp(group[x].run_id, jobs[k].run_id) == 0;
-            if (dup)
+            /* One run appears once per transaction. Its reports that came together (a for_each's
+             * calls finishing at once) are applied in one advance, in the order they came; a
+             * park (circuit open) is not an outcome and waits for the next transaction. */
+            int dup = -1;
+            for (int x = 0; x < g && dup < 0; x++)
+                dup = strcmp(group[x].run_id, jobs[k].run_id) == 0 ? x : -1;
+            if (dup >= 0 && greps && is_outcome(greps[dup]) && is_outcome(reps[k])) {
+                struct mh_runtime__report **tail = &greps[dup]->also;
+                while (*tail)
+                    tail = &(*tail)->also;
+                *tail = reps[k];
+                done[k] = true;
+            }
+            if (dup >= 0)
                 continue;
             group[g] = jobs[k];
             if (greps)

@@ -29,6 +29,9 @@
  * executor thread), a cancellation (from the API), or a park (circuit open). */
 struct mh_runtime__report {
     struct mh_runtime__report *next;
+    /* Further reports of the same run applied in the same advance (batch.c; borrowed, set only
+     * while a batch runs). */
+    struct mh_runtime__report *also;
     char run_id[37];
     char project_id[37];
     char key[256]; /* run/node/attempt of the in-flight call, "" for none */
