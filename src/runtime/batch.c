@@ -135,56 +135,79 @@ static void wake_at_least(int64_t *wake, int64_t at)
     "e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * 1000)::bigint, "        \
     "'hash', encode(e.hash, 'hex'))"
 
-/*
- * The run's log as of its locked row, in p->log: the cached one brought up to date with the
- * events the batch's query loaded after it (`row`'s "events", from "since"), or, when nothing was
- * cached or what was does not agree with the row (another instance advanced the run past what
- * the row's events say, a gap, a hash that differs), the whole log, read again under the same
- * lock. Correctness never rests on the cache: any doubt costs one more query.
- */
-static enum mh_err load_log(struct mh_db_conn *c, const struct mh_runtime__job *j, json_t *row,
-                            struct plan *p, struct mh_err_info *info)
+/* The log after `since` (an SQL expression) of run `r`, with what to check it against: the
+ * stored hash of the event at `since`, and the row's own end of the log (load_log). */
+#define LOG_AFTER(since)                                                                           \
+    "r.last_seq, encode(r.last_hash, 'hex') AS last_hash, CASE WHEN " since " > 0 THEN (SELECT "   \
+    "encode(b.hash, 'hex') FROM events b WHERE b.run_id = r.id AND b.seq = " since ") END AS "     \
+    "since_hash, coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM events e WHERE "    \
+    "e.run_id = r.id AND e.seq > " since "), '[]') AS events"
+
+/* Brings p->log up to date with `row` (LOG_AFTER's columns): a new log of row's events when
+ * nothing was cached; *ok false (p->log left alone) when they do not agree with it. */
+static enum mh_err extend_from(const struct mh_runtime__job *j, json_t *row, struct plan *p,
+                               bool *ok, struct mh_err_info *info)
 {
     struct mh_event *delta = NULL;
     size_t n = 0;
     enum mh_err rc = mh_engine_events_from_rows(json_object_get(row, "events"), &delta, &n, info);
     if (rc != MH_OK)
         return rc;
-    if (p->log == NULL) { /* nothing was cached: the query loaded it whole */
+    *ok = true;
+    if (p->log == NULL) {
         p->log = mh_runtime__log_new(j->run_id);
         mh_runtime__log_append_new(p->log, delta, n);
-        free(delta);
-        return MH_OK;
-    }
-    if (mh_runtime__log_extend(p->log, json_string_value(json_object_get(row, "since_hash")),
-                               json_integer_value(json_object_get(row, "last_seq")),
-                               json_string_value(json_object_get(row, "last_hash")), delta, n)) {
-        if (n > 0) /* another instance advanced the run since this one did */
+    } else if (mh_runtime__log_extend(p->log, json_string_value(json_object_get(row, "since_hash")),
+                                      json_integer_value(json_object_get(row, "last_seq")),
+                                      json_string_value(json_object_get(row, "last_hash")), delta,
+                                      n)) {
+        if (n > 0) /* another worker or instance advanced the run since this process did */
             mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) extended by %zu event(s)",
                    j->run_id, p->log->n - n, n);
-        free(delta);
+    } else {
+        *ok = false;
+        mh_engine_events_free(delta, n);
         return MH_OK;
     }
-    mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) does not match, loaded whole",
-           j->run_id, p->log->n);
-    mh_engine_events_free(delta, n);
-    mh_runtime__log_free(p->log);
-    p->log = NULL;
-    json_t *whole = NULL;
-    const char *params[] = {j->run_id};
-    rc = mh_db_query_row(c,
-                         "SELECT coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM "
-                         "events e WHERE e.run_id = $1), '[]') AS events",
-                         1, params, &whole, info);
-    if (rc == MH_OK)
-        rc = mh_engine_events_from_rows(json_object_get(whole, "events"), &delta, &n, info);
-    json_decref(whole);
-    if (rc != MH_OK)
-        return rc;
-    p->log = mh_runtime__log_new(j->run_id);
-    mh_runtime__log_append_new(p->log, delta, n);
     free(delta);
     return MH_OK;
+}
+
+/*
+ * The run's log as of its locked row, in p->log: the cached one brought up to date with the
+ * events the batch's query loaded after it (`row`), or the whole log when nothing was cached.
+ * When they do not agree, the log is read again in a statement of its own, now that the row is
+ * locked: the batch's query reads events in the snapshot it started with, so when it waited for
+ * the row (another worker was advancing the run) the row it returns is newer than those events.
+ * First only what follows the cached log; if that does not agree either (a gap, a hash that
+ * differs: what is held is not the stored log), the whole log. Correctness never rests on the
+ * cache: any doubt costs a query.
+ */
+static enum mh_err load_log(struct mh_db_conn *c, const struct mh_runtime__job *j, json_t *row,
+                            struct plan *p, struct mh_err_info *info)
+{
+    bool ok = false;
+    enum mh_err rc = extend_from(j, row, p, &ok, info);
+    for (int pass = 0; rc == MH_OK && !ok && pass < 2; pass++) {
+        if (pass == 1) {
+            mh_log(MH_LOG_DEBUG, "engine",
+                   "run %s: cached log (seq %zu) does not match, loaded "
+                   "whole",
+                   j->run_id, p->log->n);
+            mh_runtime__log_free(p->log);
+            p->log = NULL;
+        }
+        char since[24];
+        snprintf(since, sizeof(since), "%zu", p->log ? p->log->n : 0);
+        const char *params[] = {j->run_id, since};
+        json_t *again = NULL;
+        rc = mh_db_query_row(c, "SELECT " LOG_AFTER("$2::int") " FROM runs r WHERE r.id = $1", 2,
+                             params, &again, info);
+        if (rc == MH_OK)
+            rc = extend_from(j, again, p, &ok, info);
+        json_decref(again);
+    }
+    return rc;
 }
 
 /*
@@ -682,13 +705,9 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
         rc = mh_db_query(
             c,
             "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
-            "r.answer_until > now() AS awaited, r.caller_run_id, r.last_seq, "
-            "encode(r.last_hash, 'hex') AS last_hash, CASE WHEN k.since > 0 THEN (SELECT "
-            "encode(b.hash, 'hex') FROM events b WHERE b.run_id = r.id AND b.seq = k.since) END "
-            "AS since_hash, coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM events "
-            "e WHERE e.run_id = r.id AND e.seq > k.since), '[]') AS events FROM runs r JOIN "
-            "unnest($1::uuid[], $2::int[]) AS k(id, since) ON k.id = r.id WHERE r.id = "
-            "ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r",
+            "r.answer_until > now() AS awaited, r.caller_run_id, " LOG_AFTER(
+                "k.since") " FROM runs r JOIN unnest($1::uuid[], $2::int[]) AS k(id, since) ON "
+                           "k.id = r.id WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r",
             2, params, &rows, NULL, info);
     for (int i = 0; i < n && rc == MH_OK; i++) {
         json_t *row = NULL, *r;
@@ -744,6 +763,21 @@ out:
     return rc;
 }
 
+/* Puts p's log back in the cache: once the batch committed, with the events it committed (not
+ * when the run ended); when it failed, as it was loaded, which is committed events only (the
+ * batch's own never enter it before COMMIT): the retry then loads only what follows. */
+static void keep_log(struct mh_engine_runtime *rt, struct plan *p, bool committed)
+{
+    if (p->log == NULL || (committed && p->is_finished))
+        return; /* plan_cleanup frees it */
+    if (committed) {
+        mh_runtime__log_append_new(p->log, p->res.events, p->res.n_events);
+        p->res.n_events = 0;
+    }
+    mh_runtime__log_put(&rt->logs, p->log);
+    p->log = NULL;
+}
+
 /*
  * Runs a batch; when it fails, every run is redone on its own (so one bad run cannot hold the
  * others back), retrying when another worker advanced a run first.
@@ -756,8 +790,10 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
     struct mh_err_info info = MH_ERR_INFO_INIT;
     enum mh_err rc = MH_ECONFLICT;
     for (int attempt = 0; attempt < (n == 1 ? 5 : 1) && rc == MH_ECONFLICT; attempt++) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            keep_log(rt, &plans[i], false);
             plan_cleanup(&plans[i]);
+        }
         mh_runtime__settings_cleanup(&settings);
         info = (struct mh_err_info)MH_ERR_INFO_INIT;
         rc = advance_batch(rt, jobs, reps, plans, n, attempt > 0, &settings, &info);
@@ -768,15 +804,8 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
             mh_log(MH_LOG_DEBUG, "engine", "run %s: %zu new event(s), status %s", jobs[i].run_id,
                    plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
             after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &settings, &plans[i]);
-            /* The log as committed goes back to the cache, unless the run ended. */
-            struct plan *p = &plans[i];
-            if (p->log && !p->is_finished) {
-                mh_runtime__log_append_new(p->log, p->res.events, p->res.n_events);
-                p->res.n_events = 0;
-                mh_runtime__log_put(&rt->logs, p->log);
-                p->log = NULL;
-            }
         }
+        keep_log(rt, &plans[i], rc == MH_OK);
         plan_cleanup(&plans[i]);
     }
     mh_runtime__settings_cleanup(&settings);
