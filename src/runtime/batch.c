@@ -143,8 +143,21 @@ static void wake_at_least(int64_t *wake, int64_t at)
     "since_hash, coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM events e WHERE "    \
     "e.run_id = r.id AND e.seq > " since "), '[]') AS events"
 
+/* True when `l` ends where the run row (LOG_AFTER's columns) says its log does. */
+static bool log_ends_at_row(const struct mh_runtime__log *l, json_t *row)
+{
+    const char *last_hash = json_string_value(json_object_get(row, "last_hash"));
+    if (l->n == 0 || last_hash == NULL ||
+        (int64_t)l->n != json_integer_value(json_object_get(row, "last_seq")))
+        return false;
+    char hex[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(l->events[l->n - 1].hash, MH_ENGINE_HASH_LEN, hex);
+    return strcmp(hex, last_hash) == 0;
+}
+
 /* Brings p->log up to date with `row` (LOG_AFTER's columns): a new log of row's events when
- * nothing was cached; *ok false (p->log left alone) when they do not agree with it. */
+ * nothing was cached (*ok false when it ends before the row says: it was read in an older
+ * snapshot); *ok false (p->log left alone) when they do not agree with a cached log. */
 static enum mh_err extend_from(const struct mh_runtime__job *j, json_t *row, struct plan *p,
                                bool *ok, struct mh_err_info *info)
 {
@@ -157,6 +170,7 @@ static enum mh_err extend_from(const struct mh_runtime__job *j, json_t *row, str
     if (p->log == NULL) {
         p->log = mh_runtime__log_new(j->run_id);
         mh_runtime__log_append_new(p->log, delta, n);
+        *ok = log_ends_at_row(p->log, row);
     } else if (mh_runtime__log_extend(p->log, json_string_value(json_object_get(row, "since_hash")),
                                       json_integer_value(json_object_get(row, "last_seq")),
                                       json_string_value(json_object_get(row, "last_hash")), delta,
@@ -176,10 +190,10 @@ static enum mh_err extend_from(const struct mh_runtime__job *j, json_t *row, str
 /*
  * The run's log as of its locked row, in p->log: the cached one brought up to date with the
  * events the batch's query loaded after it (`row`), or the whole log when nothing was cached.
- * When they do not agree, the log is read again in a statement of its own, now that the row is
- * locked: the batch's query reads events in the snapshot it started with, so when it waited for
- * the row (another worker was advancing the run) the row it returns is newer than those events.
- * First only what follows the cached log; if that does not agree either (a gap, a hash that
+ * When they do not agree with the row, the log is read again in a statement of its own, now that
+ * the row is locked: the batch's query reads events in the snapshot it started with, so when it
+ * waited for the row (another worker was advancing the run) the row it returns is newer than those
+ * events. First only what follows the cached log; if that does not agree either (a gap, a hash that
  * differs: what is held is not the stored log), the whole log. Correctness never rests on the
  * cache: any doubt costs a query.
  */
