@@ -90,8 +90,8 @@ struct plan {
     char caller_run_id[37];
     bool wake_workers;
     json_t *cancel_children;
-    /* The run's log (logcache.c): taken from the cache before the batch's query, brought up to
-     * date from it, put back with the new events once the batch has committed. */
+    /* The run's log (logcache.c): a copy of the cached one taken before the batch's query,
+     * brought up to date from it, put back with the new events once the batch has committed. */
     struct mh_runtime__log *log;
 };
 
@@ -780,10 +780,15 @@ out:
 /* Puts p's log back in the cache: once the batch committed, with the events it committed (not
  * when the run ended); when it failed, as it was loaded, which is committed events only (the
  * batch's own never enter it before COMMIT): the retry then loads only what follows. */
-static void keep_log(struct mh_engine_runtime *rt, struct plan *p, bool committed)
+static void keep_log(struct mh_engine_runtime *rt, const char *run_id, struct plan *p,
+                     bool committed)
 {
-    if (p->log == NULL || (committed && p->is_finished))
-        return; /* plan_cleanup frees it */
+    if (committed && p->is_finished) {
+        mh_runtime__log_drop(&rt->logs, run_id);
+        return; /* plan_cleanup frees p's */
+    }
+    if (p->log == NULL)
+        return;
     if (committed) {
         mh_runtime__log_append_new(p->log, p->res.events, p->res.n_events);
         p->res.n_events = 0;
@@ -805,7 +810,7 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
     enum mh_err rc = MH_ECONFLICT;
     for (int attempt = 0; attempt < (n == 1 ? 5 : 1) && rc == MH_ECONFLICT; attempt++) {
         for (int i = 0; i < n; i++) {
-            keep_log(rt, &plans[i], false);
+            keep_log(rt, jobs[i].run_id, &plans[i], false);
             plan_cleanup(&plans[i]);
         }
         mh_runtime__settings_cleanup(&settings);
@@ -819,7 +824,7 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
                    plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
             after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &settings, &plans[i]);
         }
-        keep_log(rt, &plans[i], rc == MH_OK);
+        keep_log(rt, jobs[i].run_id, &plans[i], rc == MH_OK);
         plan_cleanup(&plans[i]);
     }
     mh_runtime__settings_cleanup(&settings);

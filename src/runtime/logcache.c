@@ -5,12 +5,12 @@
  * and afterwards only the events past the last one held. Without it each advance would read and
  * parse the run's whole log, and a loop of n calls would cost O(n^2).
  *
- * An entry is checked out by the batch that advances its run (taken out of the cache, so no two
- * workers ever share one) and put back only after that batch committed, with what it committed;
- * a batch that fails drops it. What is held is never trusted on its own: the batch checks it
- * against the run's locked row and loads the whole log again on any doubt (batch.c,
- * mh_runtime__log_extend). Bounded by entries and by bytes; the least recently put back goes
- * first.
+ * A batch that advances a run takes a copy of its entry (the events' payloads are shared, never
+ * modified) and puts its copy back, replacing the entry when it holds more: after COMMIT with
+ * what it committed, after a failure as it loaded it (committed events only). What is held is never
+ * trusted on its own: the batch checks it against the run's locked row and loads the whole log
+ * again on any doubt (batch.c, mh_runtime__log_extend). Bounded by entries and by bytes; the least
+ * recently put back goes first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -140,13 +140,36 @@ struct mh_runtime__log *mh_runtime__log_take(struct mh_runtime__logs *c, const c
     if (c->buckets == NULL)
         return NULL;
     pthread_mutex_lock(&c->mu);
-    struct mh_runtime__log *l = find(c, run_id);
-    if (l)
-        unlink_entry(c, l);
+    struct mh_runtime__log *l = find(c, run_id), *copy = NULL;
+    if (l) {
+        /* A copy: the events' fields, and references to their payloads, which nobody modifies
+         * (jansson's reference counts are atomic). Two workers advancing the same run at once
+         * (its reports taken by both) then both start from what is held. */
+        copy = mh_runtime__log_new(run_id);
+        copy->cap = l->n + 16;
+        copy->events = mh_xmalloc(copy->cap * sizeof(*copy->events));
+        memcpy(copy->events, l->events, l->n * sizeof(*l->events));
+        for (size_t i = 0; i < l->n; i++)
+            json_incref(copy->events[i].payload);
+        copy->n = l->n;
+        copy->bytes = l->bytes;
+    }
     c->hits += l != NULL;
     c->misses += l == NULL;
     pthread_mutex_unlock(&c->mu);
-    return l;
+    return copy;
+}
+
+void mh_runtime__log_drop(struct mh_runtime__logs *c, const char *run_id)
+{
+    if (c->buckets == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    struct mh_runtime__log *l = find(c, run_id);
+    if (l)
+        unlink_entry(c, l);
+    pthread_mutex_unlock(&c->mu);
+    mh_runtime__log_free(l);
 }
 
 void mh_runtime__log_put(struct mh_runtime__logs *c, struct mh_runtime__log *l)
@@ -159,8 +182,8 @@ void mh_runtime__log_put(struct mh_runtime__logs *c, struct mh_runtime__log *l)
     }
     struct mh_runtime__log *drop = NULL;
     pthread_mutex_lock(&c->mu);
-    /* Another worker put the same run back meanwhile (it took it after this one did, and loaded
-     * it whole): both are committed prefixes of one log; the longer one stays. */
+    /* Both are committed prefixes of one log (another worker advanced the run meanwhile, or this
+     * batch failed): the longer one stays. */
     struct mh_runtime__log *old = find(c, l->run_id);
     if (old && old->n >= l->n) {
         drop = l;

@@ -140,17 +140,20 @@ MH_MUSTCHECK enum mh_err mh_runtime__callback_input(struct mh_engine_runtime *rt
                                                     struct mh_err_info *info);
 void mh_runtime__callback_reports_free(struct mh_event *reports, size_t n);
 
-/* logcache.c. An entry is checked out (take) by the one batch that advances its run and put
- * back after that batch committed; nothing in it is shared while it is out. Thread-safe. */
+/* logcache.c. A batch takes a copy of its run's entry and puts its own back; the payloads are
+ * shared between copies and never modified. Thread-safe. */
 #define MH_RUNTIME__LOG_ENTRIES 512
 #define MH_RUNTIME__LOG_BYTES   (64u << 20)
 void mh_runtime__logs_init(struct mh_runtime__logs *c, size_t max_entries, size_t max_bytes);
 void mh_runtime__logs_cleanup(struct mh_runtime__logs *c);
-/* The run's cached log, removed from the cache (the caller's now), or NULL. */
+/* A copy of the run's cached log (new, the caller's), or NULL. */
 struct mh_runtime__log *mh_runtime__log_take(struct mh_runtime__logs *c, const char *run_id);
-/* Puts `l` back (stolen) as the most recently used; evicts past the bounds. An entry holding
- * nothing, or more than the byte bound alone, is freed. */
+/* Puts `l` back (stolen) as the most recently used, unless the entry there holds as much or
+ * more (then `l` is freed); evicts past the bounds. A log holding nothing, or more than the byte
+ * bound alone, is freed. */
 void mh_runtime__log_put(struct mh_runtime__logs *c, struct mh_runtime__log *l);
+/* Forgets the run's log (it finished). */
+void mh_runtime__log_drop(struct mh_runtime__logs *c, const char *run_id);
 struct mh_runtime__log *mh_runtime__log_new(const char *run_id);
 void mh_runtime__log_free(struct mh_runtime__log *l);
 /* Moves events[0..n) to the end of `l` (their payload references are l's; events[] is zeroed,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The runtime's cache of run logs (src/runtime/logcache.c): checked out by one batch at a time,
- * bounded by entries and bytes, and brought up to date only when what the run's locked row says
- * agrees with what it holds (otherwise the batch loads the whole log).
+ * The runtime's cache of run logs (src/runtime/logcache.c): copied out to the batches that advance
+ * a run, the longer log kept when they put theirs back, bounded by entries and bytes, and brought
+ * up to date only when what the run's locked row says agrees with what it holds (otherwise the
+ * batch loads the whole log).
  */
 #include "crypto/crypto.h"
 #include "harness.h"
@@ -106,30 +107,39 @@ MH_TEST(log_extend_refuses_what_does_not_agree)
     mh_engine_events_free(evs, 10);
 }
 
-MH_TEST(logs_take_checks_out_and_put_brings_back)
+MH_TEST(logs_take_copies_and_put_keeps_the_longer)
 {
     struct mh_event *evs = chain(6);
     struct mh_runtime__logs c;
     mh_runtime__logs_init(&c, 8, 1u << 20);
     MH_T_ASSERT(mh_runtime__log_take(&c, "r1") == NULL);
     mh_runtime__log_put(&c, log_of("r1", evs, 3));
+    /* Two workers advancing the run at once both get what is held, as copies sharing the
+     * payloads. */
+    struct mh_runtime__log *a = mh_runtime__log_take(&c, "r1");
+    struct mh_runtime__log *b = mh_runtime__log_take(&c, "r1");
+    MH_T_ASSERT(a != NULL && b != NULL && a != b && a->n == 3 && b->n == 3);
+    MH_T_ASSERT(a->events != b->events && a->events[2].payload == b->events[2].payload);
+    MH_T_ASSERT_EQ(c.count, 1);
+    /* One commits more: its copy replaces the entry; the other's shorter one does not. */
+    struct mh_event *more = slice(evs, 3, 6);
+    mh_runtime__log_append_new(a, more, 3);
+    free(more);
+    mh_runtime__log_put(&c, a);
+    mh_runtime__log_put(&c, b);
     struct mh_runtime__log *l = mh_runtime__log_take(&c, "r1");
-    MH_T_ASSERT(l != NULL && l->n == 3);
-    /* Out of the cache while checked out: a second batch of the same run loads it whole. */
+    MH_T_ASSERT(l != NULL && l->n == 6);
+    MH_T_ASSERT(memcmp(l->events[5].hash, evs[5].hash, MH_ENGINE_HASH_LEN) == 0);
+    /* A copy is the caller's: freeing it leaves the entry whole. */
+    mh_runtime__log_free(l);
+    l = mh_runtime__log_take(&c, "r1");
+    MH_T_ASSERT(l != NULL && l->n == 6 && json_is_object(l->events[0].payload));
+    mh_runtime__log_free(l);
+    /* A finished run is forgotten. */
+    mh_runtime__log_drop(&c, "r1");
     MH_T_ASSERT(mh_runtime__log_take(&c, "r1") == NULL);
     MH_T_ASSERT_EQ(c.count, 0);
     MH_T_ASSERT_EQ(c.bytes, 0);
-    /* Meanwhile another worker put a longer log of the run back: the longer one stays. */
-    mh_runtime__log_put(&c, log_of("r1", evs, 6));
-    mh_runtime__log_put(&c, l);
-    l = mh_runtime__log_take(&c, "r1");
-    MH_T_ASSERT(l != NULL && l->n == 6);
-    /* And the other way round. */
-    mh_runtime__log_put(&c, log_of("r1", evs, 2));
-    mh_runtime__log_put(&c, l);
-    l = mh_runtime__log_take(&c, "r1");
-    MH_T_ASSERT(l != NULL && l->n == 6);
-    mh_runtime__log_free(l);
     /* An empty log is not kept. */
     mh_runtime__log_put(&c, mh_runtime__log_new("r2"));
     MH_T_ASSERT(mh_runtime__log_take(&c, "r2") == NULL);
@@ -150,12 +160,13 @@ MH_TEST(logs_evict_the_least_recent_past_their_bounds)
     MH_T_ASSERT_EQ(c.count, 3);
     MH_T_ASSERT(mh_runtime__log_take(&c, "r0") == NULL);
     MH_T_ASSERT(mh_runtime__log_take(&c, "r1") == NULL);
-    struct mh_runtime__log *l = mh_runtime__log_take(&c, "r2");
-    MH_T_ASSERT(l != NULL);
-    mh_runtime__log_put(&c, l); /* r2 is now the most recent: r3 goes next */
+    /* r2 put back with more: now the most recent, so r3 goes next. */
+    struct mh_event *evs5 = chain(5);
+    mh_runtime__log_put(&c, log_of("r2", evs5, 5));
+    mh_engine_events_free(evs5, 5);
     mh_runtime__log_put(&c, log_of("r5", evs, 4));
     MH_T_ASSERT(mh_runtime__log_take(&c, "r3") == NULL);
-    l = mh_runtime__log_take(&c, "r2");
+    struct mh_runtime__log *l = mh_runtime__log_take(&c, "r4");
     MH_T_ASSERT(l != NULL);
     size_t one = l->bytes;
     MH_T_ASSERT(one > 4 * sizeof(struct mh_event));
