@@ -101,9 +101,7 @@ void mh_runtime__log_append_new(struct mh_runtime__log *l, struct mh_event *even
         l->events = mh_xrealloc(l->events, l->cap * sizeof(*l->events));
     }
     memcpy(l->events + l->n, events, n * sizeof(*events));
-    for (size_t i = 0; i < n; i++)
-        l->bytes += sizeof(*events) + json_weight(events[i].payload, 0);
-    l->n += n;
+    l->n += n; /* weighed when put in the cache: a run that ends here never is */
     memset(events, 0, n * sizeof(*events));
 }
 
@@ -151,7 +149,7 @@ struct mh_runtime__log *mh_runtime__log_take(struct mh_runtime__logs *c, const c
         memcpy(copy->events, l->events, l->n * sizeof(*l->events));
         for (size_t i = 0; i < l->n; i++)
             json_incref(copy->events[i].payload);
-        copy->n = l->n;
+        copy->n = copy->weighed = l->n;
         copy->bytes = l->bytes;
     }
     c->hits += l != NULL;
@@ -176,6 +174,8 @@ void mh_runtime__log_put(struct mh_runtime__logs *c, struct mh_runtime__log *l)
 {
     if (l == NULL)
         return;
+    for (; l->weighed < l->n; l->weighed++)
+        l->bytes += sizeof(*l->events) + json_weight(l->events[l->weighed].payload, 0);
     if (c->buckets == NULL || l->n == 0 || l->bytes > c->max_bytes || c->max_entries == 0) {
         mh_runtime__log_free(l);
         return;

@@ -47,7 +47,8 @@ struct mh_runtime__log {
     char run_id[37];
     struct mh_event *events; /* seq 1..n, owned */
     size_t n, cap;
-    size_t bytes; /* what it holds in memory, roughly */
+    size_t bytes;   /* what events[0..weighed) hold in memory, roughly */
+    size_t weighed; /* counted in bytes so far (when put in the cache) */
 };
 
 struct mh_runtime__logs {
