@@ -204,10 +204,8 @@ static enum mh_err load_log(struct mh_db_conn *c, const struct mh_runtime__job *
     enum mh_err rc = extend_from(j, row, p, &ok, info);
     for (int pass = 0; rc == MH_OK && !ok && pass < 2; pass++) {
         if (pass == 1) {
-            mh_log(MH_LOG_DEBUG, "engine",
-                   "run %s: cached log (seq %zu) does not match, loaded "
-                   "whole",
-                   j->run_id, p->log->n);
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) does not match, %s",
+                   j->run_id, p->log->n, "loaded whole");
             mh_runtime__log_free(p->log);
             p->log = NULL;
         }
