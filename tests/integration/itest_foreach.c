@@ -242,6 +242,25 @@ static void assert_replays(struct env *e, const char *run_id)
     mh_db_close(c);
 }
 
+/* The servers of the log cache's cases: the engine's debug lines, and quick polls so that two
+ * instances take turns. */
+static const char *const timer_loop_args[] = {"--log-level", "info,engine=debug",
+                                              "--poll-interval-ms", "10", NULL};
+
+/* Starts the environment, publishes the timer loop and runs it over `items` items on one server:
+ * the reference log (*one). Returns the items (new). */
+static json_t *timer_loop_reference(struct env *e, int items, char *wf, char *version, char *one)
+{
+    env_start(e, timer_loop_args, 0);
+    MH_T_ASSERT_EQ(publish(e, timer_loop_def(), wf, version, NULL), 200);
+    json_t *ids = json_array();
+    for (int k = 0; k < items; k++)
+        json_array_append_new(ids, json_integer(k));
+    start_run(e, wf, version, json_pack("{s:O}", "ids", ids), one);
+    MH_T_ASSERT_STR_EQ(wait_run(e, one, 60000), "succeeded");
+    return ids;
+}
+
 MH_TEST(for_each_over_forty_items_with_bounded_concurrency)
 {
     struct env e;
@@ -445,20 +464,13 @@ MH_TEST(for_each_over_two_hundred_items_survives_sigkill)
 MH_TEST(for_each_advanced_by_two_instances_alternately_records_one_log)
 {
     struct env e;
-    const char *args[] = {"--log-level", "info,engine=debug", "--poll-interval-ms", "10", NULL};
-    env_start(&e, args, 0);
     char wf[40], version[40], one[37], two[37];
-    MH_T_ASSERT_EQ(publish(&e, timer_loop_def(), wf, version, NULL), 200);
-    json_t *ids = json_array();
-    for (int k = 0; k < 30; k++)
-        json_array_append_new(ids, json_integer(k));
     /* One instance: the reference log. */
-    start_run(&e, wf, version, json_pack("{s:O}", "ids", ids), one);
-    MH_T_ASSERT_STR_EQ(wait_run(&e, one, 60000), "succeeded");
+    json_t *ids = timer_loop_reference(&e, 30, wf, version, one);
     /* Two: every item's timer is claimed by whichever polls first, so the run moves from one
      * instance to the other and back, each holding its own cached log of it. */
     struct mh_it_server s2;
-    mh_it_server_start(&s2, &e.db, args);
+    mh_it_server_start(&s2, &e.db, timer_loop_args);
     start_run(&e, wf, version, json_pack("{s:O}", "ids", ids), two);
     json_decref(ids);
     MH_T_ASSERT_STR_EQ(wait_run(&e, two, 60000), "succeeded");
@@ -481,15 +493,8 @@ MH_TEST(for_each_advanced_by_two_instances_alternately_records_one_log)
 MH_TEST(a_batch_that_rolls_back_leaves_nothing_in_the_log_cache)
 {
     struct env e;
-    const char *args[] = {"--log-level", "info,engine=debug", "--poll-interval-ms", "10", NULL};
-    env_start(&e, args, 0);
     char wf[40], version[40], one[37], two[37];
-    MH_T_ASSERT_EQ(publish(&e, timer_loop_def(), wf, version, NULL), 200);
-    json_t *ids = json_array();
-    for (int k = 0; k < 12; k++)
-        json_array_append_new(ids, json_integer(k));
-    start_run(&e, wf, version, json_pack("{s:O}", "ids", ids), one);
-    MH_T_ASSERT_STR_EQ(wait_run(&e, one, 60000), "succeeded");
+    json_t *ids = timer_loop_reference(&e, 12, wf, version, one);
 
     /* Inserting the fifth item's timer_fired fails while the switch is on: that batch rolls
      * back after the worker decided it (and the next steps), and is retried later. */
