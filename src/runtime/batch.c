@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A batch: runs of one project advanced in ONE transaction. Lock their rows and load their logs
- * in one query, let the pure engine decide each, load what their http_calls need (the project's
- * settings, the secrets they name) in the same transaction, write every event, run summary and
- * job change in one statement, commit; and only then hand the calls to the send pipeline
- * (send.c). A batch that fails is redone one run at a time, so one bad run cannot hold the
+ * in one query (only what follows the log cache's copy, logcache.c), let the pure engine decide
+ * each (a run's reports that arrived together in one advance), load what their http_calls need (the
+ * project's settings, the secrets they name) in the same transaction, write every event, run
+ * summary and job change in one statement, commit; and only then hand the calls to the send
+ * pipeline (send.c). A batch that fails is redone one run at a time, so one bad run cannot hold the
  * others back; what it cannot redo goes to the queue (queue.c) as a failed job.
  */
 #include <stdlib.h>
@@ -89,6 +90,9 @@ struct plan {
     char caller_run_id[37];
     bool wake_workers;
     json_t *cancel_children;
+    /* The run's log (logcache.c): a copy of the cached one taken before the batch's query,
+     * brought up to date from it, put back with the new events once the batch has committed. */
+    struct mh_runtime__log *log;
 };
 
 /* Counts what a committed plan did. */
@@ -108,6 +112,7 @@ static void plan_cleanup(struct plan *p)
     mh_engine_result_cleanup(&p->pending);
     mh_metrics_decision_cleanup(&p->counted);
     json_decref(p->cancel_children);
+    mh_runtime__log_free(p->log);
     memset(p, 0, sizeof(*p));
 }
 
@@ -124,10 +129,103 @@ static void wake_at_least(int64_t *wake, int64_t at)
         *wake = at;
 }
 
+/* A run's events as JSON, for json_agg over `events e`. */
+#define EVENT_JSON                                                                                 \
+    "json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, 'attempt', "            \
+    "e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * 1000)::bigint, "        \
+    "'hash', encode(e.hash, 'hex'))"
+
+/* The log after `since` (an SQL expression) of run `r`, with what to check it against: the
+ * stored hash of the event at `since`, and the row's own end of the log (load_log). */
+#define LOG_AFTER(since)                                                                           \
+    "r.last_seq, encode(r.last_hash, 'hex') AS last_hash, CASE WHEN " since " > 0 THEN (SELECT "   \
+    "encode(b.hash, 'hex') FROM events b WHERE b.run_id = r.id AND b.seq = " since ") END AS "     \
+    "since_hash, coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM events e WHERE "    \
+    "e.run_id = r.id AND e.seq > " since "), '[]') AS events"
+
+/* True when `l` ends where the run row (LOG_AFTER's columns) says its log does. */
+static bool log_ends_at_row(const struct mh_runtime__log *l, json_t *row)
+{
+    const char *last_hash = json_string_value(json_object_get(row, "last_hash"));
+    if (l->n == 0 || last_hash == NULL ||
+        (int64_t)l->n != json_integer_value(json_object_get(row, "last_seq")))
+        return false;
+    char hex[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(l->events[l->n - 1].hash, MH_ENGINE_HASH_LEN, hex);
+    return strcmp(hex, last_hash) == 0;
+}
+
+/* Brings p->log up to date with `row` (LOG_AFTER's columns): a new log of row's events when
+ * nothing was cached (*ok false when it ends before the row says: it was read in an older
+ * snapshot); *ok false (p->log left alone) when they do not agree with a cached log. */
+static enum mh_err extend_from(const struct mh_runtime__job *j, json_t *row, struct plan *p,
+                               bool *ok, struct mh_err_info *info)
+{
+    struct mh_event *delta = NULL;
+    size_t n = 0;
+    enum mh_err rc = mh_engine_events_from_rows(json_object_get(row, "events"), &delta, &n, info);
+    if (rc != MH_OK)
+        return rc;
+    *ok = true;
+    if (p->log == NULL) {
+        p->log = mh_runtime__log_new(j->run_id);
+        mh_runtime__log_append_new(p->log, delta, n);
+        *ok = log_ends_at_row(p->log, row);
+    } else if (mh_runtime__log_extend(p->log, json_string_value(json_object_get(row, "since_hash")),
+                                      json_integer_value(json_object_get(row, "last_seq")),
+                                      json_string_value(json_object_get(row, "last_hash")), delta,
+                                      n)) {
+        if (n > 0) /* another worker or instance advanced the run since this process did */
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) extended by %zu event(s)",
+                   j->run_id, p->log->n - n, n);
+    } else {
+        *ok = false;
+        mh_engine_events_free(delta, n);
+        return MH_OK;
+    }
+    free(delta);
+    return MH_OK;
+}
+
 /*
- * Decides one run from its locked row (`row`: status, version_id, created_at and the whole log;
- * NULL when the run is gone) and the report `rep` (may be NULL). Pure apart from compiling the
- * run's version on a cache miss.
+ * The run's log as of its locked row, in p->log: the cached one brought up to date with the
+ * events the batch's query loaded after it (`row`), or the whole log when nothing was cached.
+ * When they do not agree with the row, the log is read again in a statement of its own, now that
+ * the row is locked: the batch's query reads events in the snapshot it started with, so when it
+ * waited for the row (another worker was advancing the run) the row it returns is newer than those
+ * events. First only what follows the cached log; if that does not agree either (a gap, a hash that
+ * differs: what is held is not the stored log), the whole log. Correctness never rests on the
+ * cache: any doubt costs a query.
+ */
+static enum mh_err load_log(struct mh_db_conn *c, const struct mh_runtime__job *j, json_t *row,
+                            struct plan *p, struct mh_err_info *info)
+{
+    bool ok = false;
+    enum mh_err rc = extend_from(j, row, p, &ok, info);
+    for (int pass = 0; rc == MH_OK && !ok && pass < 2; pass++) {
+        if (pass == 1) {
+            mh_log(MH_LOG_DEBUG, "engine", "run %s: cached log (seq %zu) does not match, %s",
+                   j->run_id, p->log->n, "loaded whole");
+            mh_runtime__log_free(p->log);
+            p->log = NULL;
+        }
+        char since[24];
+        snprintf(since, sizeof(since), "%zu", p->log ? p->log->n : 0);
+        const char *params[] = {j->run_id, since};
+        json_t *again = NULL;
+        rc = mh_db_query_row(c, "SELECT " LOG_AFTER("$2::int") " FROM runs r WHERE r.id = $1", 2,
+                             params, &again, info);
+        if (rc == MH_OK)
+            rc = extend_from(j, again, p, &ok, info);
+        json_decref(again);
+    }
+    return rc;
+}
+
+/*
+ * Decides one run from its locked row (`row`: status, version_id, created_at, last_seq,
+ * last_hash and the log after p->log's, see load_log; NULL when the run is gone) and the report
+ * `rep` (may be NULL). Pure apart from compiling the run's version on a cache miss.
  */
 static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
                           const struct mh_runtime__job *j, json_t *row,
@@ -153,9 +251,11 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     snprintf(p->caller_run_id, sizeof(p->caller_run_id), "%s", caller ? caller : "");
     rc = workflow_for(rt, c, json_string_value(json_object_get(row, "version_id")), &wf, info);
     if (rc == MH_OK)
-        rc = mh_engine_events_from_rows(json_object_get(row, "events"), &events, &n, info);
+        rc = load_log(c, j, row, p, info);
     if (rc != MH_OK)
         goto out;
+    events = p->log->events; /* borrowed from the log */
+    n = p->log->n;
     if (rep && rep->park_until_ms) {
         p->wake = rep->park_until_ms;
         goto out;
@@ -163,11 +263,17 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     /* Sub-workflows: the children this run waits on that finished (or cannot start) are
      * reported with the report this job brought, if any. */
     has_calls = mh_engine_wf_has_calls(wf);
-    if (rep && rep->has_event) {
-        reports = mh_xcalloc(1, sizeof(*reports));
-        rc = mh_engine_event_init(&reports[0], 0, rep->ev.type, rep->ev.node_id, rep->ev.attempt,
-                                  rep->ev.payload, rep->ev.at_ms, NULL);
-        n_reports = rc == MH_OK ? 1 : 0;
+    size_t n_brought = 0; /* the job's report and those of the run that came with it */
+    for (const struct mh_runtime__report *r = rep; r; r = r->also)
+        n_brought += r->has_event;
+    if (n_brought > 0)
+        reports = mh_xcalloc(n_brought, sizeof(*reports));
+    for (const struct mh_runtime__report *r = rep; r && rc == MH_OK; r = r->also) {
+        if (!r->has_event)
+            continue;
+        rc = mh_engine_event_init(&reports[n_reports], 0, r->ev.type, r->ev.node_id, r->ev.attempt,
+                                  r->ev.payload, r->ev.at_ms, NULL);
+        n_reports += rc == MH_OK;
     }
     if (rc == MH_OK && has_calls)
         rc = mh_runtime__calls_before(rt, c, j, wf, events, n, &reports, &n_reports,
@@ -255,7 +361,6 @@ out:
     mh_runtime__callback_reports_free(cb_reports, n_cb);
     json_decref(cb_urls);
     mh_engine_events_free(reports, n_reports);
-    mh_engine_events_free(events, n);
     mh_engine_wf_unref(wf);
     return rc;
 }
@@ -464,8 +569,8 @@ static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__
                          struct mh_runtime__report *rep,
                          const struct mh_runtime__settings *settings, struct plan *p)
 {
-    if (rep)
-        mh_runtime__inflight_forget(rt, rep->key);
+    for (const struct mh_runtime__report *r = rep; r; r = r->also)
+        mh_runtime__inflight_forget(rt, r->key);
     for (size_t i = 0; i < p->nsends; i++)
         mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
     size_t k;
@@ -575,12 +680,28 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
     char *ids = uuid_array(jobs, NULL, n, false);
     if (ids == NULL)
         return mh_err_set(info, MH_ETOOBIG, "too-big", -1, "the batch's run ids do not fit");
-    enum mh_err rc = mh_db_acquire(rt->opts.pool, &c, info);
+    /* The runs' cached logs: the query loads only the events after the last one held. */
+    struct mh_buf sb;
+    mh_buf_init(&sb, 1u << 20);
+    enum mh_err rc = mh_buf_append_str(&sb, "{");
+    for (int i = 0; i < n && rc == MH_OK; i++) {
+        plans[i].log = mh_runtime__log_take(&rt->logs, jobs[i].run_id);
+        rc = mh_buf_printf(&sb, "%s%zu", i ? "," : "", plans[i].log ? plans[i].log->n : 0);
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(&sb, "}");
+    char *since = rc == MH_OK ? mh_buf_steal(&sb, NULL) : NULL;
+    mh_buf_cleanup(&sb);
+    if (since == NULL) {
+        free(ids);
+        return mh_err_set(info, MH_ETOOBIG, "too-big", -1, "the batch's run ids do not fit");
+    }
+    rc = mh_db_acquire(rt->opts.pool, &c, info);
     if (rc == MH_OK)
         rc = mh_db_begin_generic(c, NULL, jobs[0].project_id, info);
     if (rc != MH_OK)
         goto out;
-    const char *params[] = {ids};
+    const char *params[] = {ids, since};
     /* A retry after a conflict locks the rows first, in a statement of its own: the query below
      * reads the logs in the snapshot it started with, so when it waits for a row another worker
      * holds (a for_each's calls report one after another) it would read that run's log as it was
@@ -589,19 +710,17 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
     if (rc == MH_OK && lock_first)
         rc = mh_db_query(c, "SELECT 1 FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
                          1, params, NULL, NULL, info);
+    /* The events after each run's cached log ($2, parallel to $1: 0 loads it whole), the stored
+     * hash where the cached log ends, and the row's own end of the log to check both against
+     * (load_log). The row is locked: what is read is current. */
     if (rc == MH_OK)
         rc = mh_db_query(
             c,
             "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
-            "r.answer_until > now() AS awaited, "
-            "r.caller_run_id, "
-            "coalesce((SELECT "
-            "json_agg(json_build_object('seq', e.seq, 'type', e.type, 'node_id', e.node_id, "
-            "'attempt', e.attempt, 'payload', e.payload, 'at_ms', (extract(epoch FROM e.at) * "
-            "1000)::bigint, 'hash', encode(e.hash, 'hex')) ORDER BY e.seq) FROM events e WHERE "
-            "e.run_id = r.id), '[]') AS events FROM runs r WHERE r.id = ANY($1::uuid[]) ORDER BY "
-            "r.id FOR UPDATE OF r",
-            1, params, &rows, NULL, info);
+            "r.answer_until > now() AS awaited, r.caller_run_id, " LOG_AFTER(
+                "k.since") " FROM runs r JOIN unnest($1::uuid[], $2::int[]) AS k(id, since) ON "
+                           "k.id = r.id WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r",
+            2, params, &rows, NULL, info);
     for (int i = 0; i < n && rc == MH_OK; i++) {
         json_t *row = NULL, *r;
         size_t k;
@@ -651,8 +770,29 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
 out:
     json_decref(rows);
     free(ids);
+    free(since);
     mh_db_release(c);
     return rc;
+}
+
+/* Puts p's log back in the cache: once the batch committed, with the events it committed (not
+ * when the run ended); when it failed, as it was loaded, which is committed events only (the
+ * batch's own never enter it before COMMIT): the retry then loads only what follows. */
+static void keep_log(struct mh_engine_runtime *rt, const char *run_id, struct plan *p,
+                     bool committed)
+{
+    if (committed && p->is_finished) {
+        mh_runtime__log_drop(&rt->logs, run_id);
+        return; /* plan_cleanup frees p's */
+    }
+    if (p->log == NULL)
+        return;
+    if (committed) {
+        mh_runtime__log_append_new(p->log, p->res.events, p->res.n_events);
+        p->res.n_events = 0;
+    }
+    mh_runtime__log_put(&rt->logs, p->log);
+    p->log = NULL;
 }
 
 /*
@@ -667,8 +807,10 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
     struct mh_err_info info = MH_ERR_INFO_INIT;
     enum mh_err rc = MH_ECONFLICT;
     for (int attempt = 0; attempt < (n == 1 ? 5 : 1) && rc == MH_ECONFLICT; attempt++) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            keep_log(rt, jobs[i].run_id, &plans[i], false);
             plan_cleanup(&plans[i]);
+        }
         mh_runtime__settings_cleanup(&settings);
         info = (struct mh_err_info)MH_ERR_INFO_INIT;
         rc = advance_batch(rt, jobs, reps, plans, n, attempt > 0, &settings, &info);
@@ -680,6 +822,7 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
                    plans[i].res.n_events, mh_engine_run_status_name(plans[i].res.status));
             after_commit(rt, &jobs[i], reps ? reps[i] : NULL, &settings, &plans[i]);
         }
+        keep_log(rt, jobs[i].run_id, &plans[i], rc == MH_OK);
         plan_cleanup(&plans[i]);
     }
     mh_runtime__settings_cleanup(&settings);
@@ -698,21 +841,31 @@ static void process_batch(struct mh_engine_runtime *rt, struct mh_runtime__job *
     const char *why = mh_db_err_is_db(&info) ? "database error (the server log has the detail)"
                       : info.message[0]      ? info.message
                                              : mh_strerror(rc);
-    if (reps && reps[0] && rc == MH_EUNAVAILABLE)
-        mh_runtime__report_park(rt, reps[0]); /* applied again once the database answers */
-    else if (reps && reps[0])
-        mh_runtime__inflight_forget(
-            rt, reps[0]->key); /* the job's recovery wake sends the call again */
-    else if (rc == MH_EUNAVAILABLE)
+    if (reps && reps[0]) {
+        for (struct mh_runtime__report *r = reps[0]; r; r = r->also) {
+            if (rc == MH_EUNAVAILABLE)
+                mh_runtime__report_park(rt, r); /* applied again once the database answers */
+            else
+                mh_runtime__inflight_forget(rt, r->key); /* the recovery wake sends it again */
+        }
+    } else if (rc == MH_EUNAVAILABLE)
         mh_runtime__orphan_add(rt, &jobs[0]); /* not the job's fault: no attempt spent on it */
     else
         mh_runtime__job_failed(rt, &jobs[0], why);
+}
+
+/* A report that carries an outcome to record (not a park). */
+static bool is_outcome(const struct mh_runtime__report *r)
+{
+    return r->has_event && r->park_until_ms == 0;
 }
 
 /* Runs `jobs` (and their reports) grouped by project, one transaction per group. */
 void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__job *jobs,
                              struct mh_runtime__report **reps, int n)
 {
+    for (int i = 0; reps && i < n; i++)
+        reps[i]->also = NULL;
     bool *done = mh_xcalloc((size_t)(n ? n : 1), sizeof(bool));
     struct mh_runtime__job *group = mh_xcalloc((size_t)(n ? n : 1), sizeof(*group));
     struct mh_runtime__report **greps = reps ? mh_xcalloc((size_t)n, sizeof(*greps)) : NULL;
@@ -723,11 +876,20 @@ void mh_runtime__process_all(struct mh_engine_runtime *rt, struct mh_runtime__jo
         for (int k = i; k < n; k++) {
             if (done[k] || strcmp(jobs[k].project_id, jobs[i].project_id) != 0)
                 continue;
-            /* One run appears once per transaction: a second report waits for the next. */
-            bool dup = false;
-            for (int x = 0; x < g && !dup; x++)
-                dup = strcmp(group[x].run_id, jobs[k].run_id) == 0;
-            if (dup)
+            /* One run appears once per transaction. Its reports that came together (a for_each's
+             * calls finishing at once) are applied in one advance, in the order they came; a
+             * park (circuit open) is not an outcome and waits for the next transaction. */
+            int dup = -1;
+            for (int x = 0; x < g && dup < 0; x++)
+                dup = strcmp(group[x].run_id, jobs[k].run_id) == 0 ? x : -1;
+            if (dup >= 0 && greps && is_outcome(greps[dup]) && is_outcome(reps[k])) {
+                struct mh_runtime__report **tail = &greps[dup]->also;
+                while (*tail)
+                    tail = &(*tail)->also;
+                *tail = reps[k];
+                done[k] = true;
+            }
+            if (dup >= 0)
                 continue;
             group[g] = jobs[k];
             if (greps)

@@ -33,6 +33,7 @@ void mh_runtime__report_park(struct mh_engine_runtime *rt, struct mh_runtime__re
 {
     struct mh_runtime__report *copy = mh_xmalloc(sizeof(*copy));
     *copy = *r;
+    copy->also = NULL; /* the batch's grouping, not the report's */
     r->has_event = false;
     pthread_mutex_lock(&rt->mu);
     copy->next = rt->parked;

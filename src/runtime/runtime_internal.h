@@ -29,12 +29,35 @@
  * executor thread), a cancellation (from the API), or a park (circuit open). */
 struct mh_runtime__report {
     struct mh_runtime__report *next;
+    /* Further reports of the same run applied in the same advance (batch.c; borrowed, set only
+     * while a batch runs). */
+    struct mh_runtime__report *also;
     char run_id[37];
     char project_id[37];
     char key[256]; /* run/node/attempt of the in-flight call, "" for none */
     bool has_event;
     struct mh_event ev;    /* an unsealed http_attempt report */
     int64_t park_until_ms; /* circuit open: wake the run's job then instead */
+};
+
+/* logcache.c: the logs of runs this process advanced recently, as committed. */
+struct mh_runtime__log {
+    struct mh_runtime__log *prev, *next; /* recency, most recent first (the cache's mu) */
+    struct mh_runtime__log *chain;       /* its hash bucket's next (the cache's mu) */
+    char run_id[37];
+    struct mh_event *events; /* seq 1..n, owned */
+    size_t n, cap;
+    size_t bytes;   /* what events[0..weighed) hold in memory, roughly */
+    size_t weighed; /* counted in bytes so far (when put in the cache) */
+};
+
+struct mh_runtime__logs {
+    pthread_mutex_t mu;
+    struct mh_runtime__log **buckets; /* NULL: not initialised, nothing is cached */
+    struct mh_runtime__log *head, *tail;
+    size_t count, bytes;
+    size_t max_entries, max_bytes;
+    unsigned long long hits, misses, evictions; /* mu */
 };
 
 struct mh_runtime__wf_entry {
@@ -68,6 +91,7 @@ struct mh_engine_runtime {
     mh_engine_respond_fn respond_fn; /* mu */
     void *respond_ctx;               /* mu */
     _Atomic int respond_watch;
+    struct mh_runtime__logs logs; /* logcache.c */
 };
 
 /* A claimed job (or, for a report, the run it concerns). */
@@ -116,6 +140,36 @@ MH_MUSTCHECK enum mh_err mh_runtime__callback_input(struct mh_engine_runtime *rt
                                                     struct mh_event **reports, size_t *n,
                                                     struct mh_err_info *info);
 void mh_runtime__callback_reports_free(struct mh_event *reports, size_t n);
+
+/* logcache.c. A batch takes a copy of its run's entry and puts its own back; the payloads are
+ * shared between copies and never modified. Thread-safe. */
+#define MH_RUNTIME__LOG_ENTRIES 512
+#define MH_RUNTIME__LOG_BYTES   (64u << 20)
+void mh_runtime__logs_init(struct mh_runtime__logs *c, size_t max_entries, size_t max_bytes);
+void mh_runtime__logs_cleanup(struct mh_runtime__logs *c);
+/* A copy of the run's cached log (new, the caller's), or NULL. */
+struct mh_runtime__log *mh_runtime__log_take(struct mh_runtime__logs *c, const char *run_id);
+/* Puts `l` back (stolen) as the most recently used, unless the entry there holds as much or
+ * more (then `l` is freed); evicts past the bounds. A log holding nothing, or more than the byte
+ * bound alone, is freed. */
+void mh_runtime__log_put(struct mh_runtime__logs *c, struct mh_runtime__log *l);
+/* Forgets the run's log (it finished). */
+void mh_runtime__log_drop(struct mh_runtime__logs *c, const char *run_id);
+struct mh_runtime__log *mh_runtime__log_new(const char *run_id);
+void mh_runtime__log_free(struct mh_runtime__log *l);
+/* Moves events[0..n) to the end of `l` (their payload references are l's; events[] is zeroed,
+ * the array stays the caller's). */
+void mh_runtime__log_append_new(struct mh_runtime__log *l, struct mh_event *events, size_t n);
+/*
+ * Brings a cached `l` up to date with what its run's locked row says: `since_hash` is the stored
+ * hash of the event at seq l->n (hex, NULL when there is none), `delta` the stored events after
+ * it, `last_seq` and `last_hash` (hex) the row's. When all of it agrees (the held log is the
+ * stored one's prefix, delta follows it without a gap and ends where the row says), the delta
+ * moves into `l` (as mh_runtime__log_append_new) and true is returned; otherwise `l` and delta
+ * are left alone and false is returned: the caller loads the whole log instead.
+ */
+bool mh_runtime__log_extend(struct mh_runtime__log *l, const char *since_hash, int64_t last_seq,
+                            const char *last_hash, struct mh_event *delta, size_t n);
 
 /* batch.c */
 /* Advances `jobs` (with their reports, `reps` may be NULL), grouped by project, one

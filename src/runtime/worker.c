@@ -277,6 +277,7 @@ enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_opts *opts,
                "allow_private_targets is on: http_call may reach loopback, private, link-local "
                "and cloud metadata addresses. Development only; in production leave it off and "
                "name internal targets in outbound_allowlist or a project's allow-list");
+    mh_runtime__logs_init(&rt->logs, MH_RUNTIME__LOG_ENTRIES, MH_RUNTIME__LOG_BYTES);
     rt->threads = mh_xcalloc((size_t)(opts->workers ? opts->workers : 1), sizeof(pthread_t));
     bool started = true;
     for (int i = 0; i < opts->workers && started; i++) {
@@ -363,6 +364,7 @@ void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
     }
     mh_runtime__release_leases(rt);
     mh_runtime__wf_cache_clear(rt);
+    mh_runtime__logs_cleanup(&rt->logs);
     json_decref(rt->inflight);
     json_decref(rt->privacy);
     json_decref(rt->orphans);

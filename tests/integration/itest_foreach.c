@@ -7,6 +7,10 @@
  * crash test: SIGKILL at a random point of a for_each over 200 items, restart, and every item is
  * done exactly once as a recorded success, the target saw one stable idempotency key per item
  * (repeats only with the same key), and `replay` verifies the run.
+ *
+ * The cache of run logs (src/runtime/logcache.c): two instances on one database advancing the
+ * same loop alternately record the log one instance records, and a batch that rolls back leaves
+ * nothing of what it decided in the cache.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -80,6 +84,46 @@ static json_t *loop_def(const char *base, int concurrency, const char *items_exp
         "base_delay_ms", 50, "max_delay_ms", 500, "id", "seen", "type", "transform", "config",
         "expression", "steps.call.output.body.item", "edges", "from", "call", "to", "seen", "edges",
         "from", "start", "to", "loop");
+}
+
+/* A loop whose body waits on a durable timer, one item at a time: every item's end is a job any
+ * instance may claim. */
+static json_t *timer_loop_def(void)
+{
+    return json_pack("{s:[{s:s,s:s,s:{s:s}},{s:s,s:s,s:{s:s,s:i,s:s,s:{s:[{s:s,s:s,s:{s:i}},"
+                     "{s:s,s:s,s:{s:s}}],s:[{s:s,s:s}]}}}],s:[{s:s,s:s}]}",
+                     "nodes", "id", "start", "type", "transform", "config", "expression",
+                     "trigger.body", "id", "loop", "type", "for_each", "config", "items",
+                     "steps.start.output.ids", "concurrency", 1, "output", "steps.seen.output",
+                     "body", "nodes", "id", "wait", "type", "delay", "config", "duration_ms", 15,
+                     "id", "seen", "type", "transform", "config", "expression", "item", "edges",
+                     "from", "wait", "to", "seen", "edges", "from", "start", "to", "loop");
+}
+
+/* The run's log without its times and hashes: "seq type node attempt" per line (malloc'd). */
+static char *log_shape(const char *url, const char *run_id)
+{
+    const char *p[] = {run_id};
+    json_t *rows = mh_it_sql(url,
+                             "SELECT coalesce(string_agg(seq || ' ' || type || ' ' || "
+                             "coalesce(node_id, '-') || ' ' || coalesce(attempt, 0), E'\\n' "
+                             "ORDER BY seq), '') AS s FROM events WHERE run_id = $1",
+                             1, p, NULL);
+    MH_T_ASSERT(rows != NULL);
+    char *s = mh_xstrdup(json_string_value(json_object_get(json_array_get(rows, 0), "s")));
+    json_decref(rows);
+    return s;
+}
+
+/* How many lines of a server's log so far contain `needle`. */
+static int log_count(const struct mh_it_server *s, const char *needle)
+{
+    char *log = mh_it_server_log(s);
+    int n = 0;
+    for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    free(log);
+    return n;
 }
 
 struct env {
@@ -196,6 +240,25 @@ static void assert_replays(struct env *e, const char *run_id)
         mh_t_fail(__FILE__, __LINE__, "run %s: %s", run_id, json_dumps(report, 0));
     json_decref(report);
     mh_db_close(c);
+}
+
+/* The servers of the log cache's cases: the engine's debug lines, and quick polls so that two
+ * instances take turns. */
+static const char *const timer_loop_args[] = {"--log-level", "info,engine=debug",
+                                              "--poll-interval-ms", "10", NULL};
+
+/* Starts the environment, publishes the timer loop and runs it over `items` items on one server:
+ * the reference log (*one). Returns the items (new). */
+static json_t *timer_loop_reference(struct env *e, int items, char *wf, char *version, char *one)
+{
+    env_start(e, timer_loop_args, 0);
+    MH_T_ASSERT_EQ(publish(e, timer_loop_def(), wf, version, NULL), 200);
+    json_t *ids = json_array();
+    for (int k = 0; k < items; k++)
+        json_array_append_new(ids, json_integer(k));
+    start_run(e, wf, version, json_pack("{s:O}", "ids", ids), one);
+    MH_T_ASSERT_STR_EQ(wait_run(e, one, 60000), "succeeded");
+    return ids;
 }
 
 MH_TEST(for_each_over_forty_items_with_bounded_concurrency)
@@ -395,5 +458,68 @@ MH_TEST(for_each_over_two_hundred_items_survives_sigkill)
     if (rc != 0)
         mh_t_fail(__FILE__, __LINE__, "meshhook replay exited %d: %s", rc, output);
     free(output);
+    env_stop(&e);
+}
+
+MH_TEST(for_each_advanced_by_two_instances_alternately_records_one_log)
+{
+    struct env e;
+    char wf[40], version[40], one[37], two[37];
+    /* One instance: the reference log. */
+    json_t *ids = timer_loop_reference(&e, 30, wf, version, one);
+    /* Two: every item's timer is claimed by whichever polls first, so the run moves from one
+     * instance to the other and back, each holding its own cached log of it. */
+    struct mh_it_server s2;
+    mh_it_server_start(&s2, &e.db, timer_loop_args);
+    start_run(&e, wf, version, json_pack("{s:O}", "ids", ids), two);
+    json_decref(ids);
+    MH_T_ASSERT_STR_EQ(wait_run(&e, two, 60000), "succeeded");
+    char *a = log_shape(e.db.admin_url, one), *b = log_shape(e.db.admin_url, two);
+    MH_T_ASSERT(strlen(a) > 30 * 4 * 10);
+    MH_T_ASSERT_STR_EQ(b, a);
+    free(a);
+    free(b);
+    /* Both advanced it, and found the other's events after what they held. */
+    int ext1 = log_count(&e.s, "extended by"), ext2 = log_count(&s2, "extended by");
+    fprintf(stderr, "cache extended from the other instance's events: %d and %d times\n", ext1,
+            ext2);
+    MH_T_ASSERT(ext1 > 0 && ext2 > 0);
+    MH_T_ASSERT_EQ(log_count(&e.s, "advance failed") + log_count(&s2, "advance failed"), 0);
+    assert_replays(&e, two);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&s2, SIGTERM), 0);
+    env_stop(&e);
+}
+
+MH_TEST(a_batch_that_rolls_back_leaves_nothing_in_the_log_cache)
+{
+    struct env e;
+    char wf[40], version[40], one[37], two[37];
+    json_t *ids = timer_loop_reference(&e, 12, wf, version, one);
+
+    /* Inserting the fifth item's timer_fired fails while the switch is on: that batch rolls
+     * back after the worker decided it (and the next steps), and is retried later. */
+    mh_it_sql_script(
+        e.db.admin_url,
+        "CREATE TABLE it_refuse (on_ bool); "
+        "CREATE FUNCTION it_refuse_fn() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ "
+        "BEGIN IF NEW.type = 'timer_fired' AND NEW.node_id = 'loop[4].wait' AND EXISTS (SELECT "
+        "1 FROM it_refuse) THEN RAISE EXCEPTION 'it: refused'; END IF; RETURN NEW; END $$; "
+        "CREATE TRIGGER it_refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION "
+        "it_refuse_fn(); INSERT INTO it_refuse VALUES (true)");
+    start_run(&e, wf, version, json_pack("{s:O}", "ids", ids), two);
+    json_decref(ids);
+    for (int waited = 0; waited < 30000 && log_count(&e.s, "it: refused") == 0; waited += 20)
+        mh_it_sleep_ms(20);
+    MH_T_ASSERT(log_count(&e.s, "it: refused") > 0);
+    mh_it_sql_script(e.db.admin_url, "DELETE FROM it_refuse");
+    MH_T_ASSERT_STR_EQ(wait_run(&e, two, 60000), "succeeded");
+    char *a = log_shape(e.db.admin_url, one), *b = log_shape(e.db.admin_url, two);
+    MH_T_ASSERT_STR_EQ(b, a);
+    free(a);
+    free(b);
+    /* What the failed batch decided was never held as the run's log: the retry did not find a
+     * cached log that disagrees with the stored one. */
+    MH_T_ASSERT_EQ(log_count(&e.s, "does not match"), 0);
+    assert_replays(&e, two);
     env_stop(&e);
 }
