@@ -68,6 +68,7 @@ describe('schema → form', () => {
     const version = byKey(fields, 'version') as RefField;
     expect(version).toMatchObject({ kind: 'ref', ref: 'workflow_version', of: '/workflow_id', default: 'latest', required: false });
     expect(version.plain.kind).toBe('choice');
+    expect(wf.dependents).toEqual([{ key: 'version', default: 'latest' }]);
     expect((version.plain as ChoiceField).variants.map((v) => v.label)).toEqual(['Pinned version', 'Latest published']);
     expect(byKey(fields, 'input')).toMatchObject({ kind: 'string', syntax: 'jmespath', default: 'trigger.body' });
     expect(defaultConfig(schemaOf('call_workflow'))).toEqual({ version: 'latest', input: 'trigger.body' });

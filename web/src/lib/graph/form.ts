@@ -82,6 +82,9 @@ export interface RefField extends Base {
   /** For a dependent kind (`<kind>_version`): the pointer of the sibling field of `<kind>` it is
    * a version of, when the object has one. */
   of?: string;
+  /** The sibling fields that depend on this one (their `of` is its pointer): a new choice here
+   * resets them to their defaults. */
+  dependents?: { key: string; default?: unknown }[];
   plain: Field;
 }
 
@@ -174,7 +177,9 @@ function linkRefs(fields: Field[]) {
     if (f.kind !== 'ref' || !f.ref.endsWith('_version')) continue;
     const kind = f.ref.slice(0, -'_version'.length);
     const owner = fields.find((g) => g.kind === 'ref' && g.ref === kind);
-    if (owner) f.of = owner.pointer;
+    if (owner?.kind !== 'ref') continue;
+    f.of = owner.pointer;
+    (owner.dependents ??= []).push({ key: f.key, default: f.default });
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { versionChoices, versionValue, workflowChoices, type WorkflowRef } from './refs';
+import { nameWorkflows, versionChoices, versionValue, withRefChoice, workflowChoices, type WorkflowRef } from './refs';
 
 const SELF = '00000000-0000-7000-8000-000000000001';
 const PRICING: WorkflowRef = { id: '00000000-0000-7000-8000-00000000000a', name: 'pricing', latest_version: 3 };
@@ -78,5 +78,27 @@ describe('version picker', () => {
     expect(versionValue('latest')).toBe('latest');
     expect(versionValue('2')).toBe(2);
     expect(versionValue('')).toBeUndefined();
+  });
+});
+
+describe('choosing', () => {
+  it('a new workflow sets its field and resets the version that depended on the old one', () => {
+    const deps = [{ key: 'version', default: 'latest' }];
+    expect(withRefChoice({ workflow_id: 'a', version: 2, input: 'x' }, 'workflow_id', 'b', deps)).toEqual({
+      workflow_id: 'b',
+      version: 'latest',
+      input: 'x'
+    });
+    expect(withRefChoice({ workflow_id: 'a', version: 2 }, 'workflow_id', undefined, [{ key: 'version' }])).toEqual({});
+    expect(withRefChoice(undefined, 'workflow_id', 'b')).toEqual({ workflow_id: 'b' });
+  });
+
+  it('names the workflows of a server message instead of their ids', () => {
+    const msg = `node 'price' makes a call cycle: this workflow -> ${PRICING.id} -> ${SELF.toUpperCase()} (each through its pinned or latest published version)`;
+    expect(nameWorkflows(msg, [PRICING, THIS], SELF)).toBe(
+      "node 'price' makes a call cycle: this workflow -> “pricing” -> this workflow (each through its pinned or latest published version)"
+    );
+    const other = '00000000-0000-7000-8000-0000000000ee';
+    expect(nameWorkflows(`calls ${other}`, [PRICING], SELF)).toBe(`calls ${other}`);
   });
 });

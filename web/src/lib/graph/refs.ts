@@ -111,3 +111,32 @@ export function versionValue(option: string): unknown {
   const n = Number(option);
   return Number.isInteger(n) && n >= 1 ? n : option;
 }
+
+/** The config of the object holding a ref field after choosing `value` for it: the field set
+ * (or removed for undefined) and its dependents back to their defaults (a pinned version of one
+ * workflow means nothing for another). One change, so one step of undo. */
+export function withRefChoice(
+  obj: Record<string, unknown> | undefined,
+  key: string,
+  value: unknown,
+  dependents: { key: string; default?: unknown }[] = []
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(obj ?? {}) };
+  if (value === undefined) delete out[key];
+  else out[key] = value;
+  for (const d of dependents) {
+    if (d.default === undefined || (typeof d.default === 'object' && d.default !== null)) delete out[d.key];
+    else out[d.key] = d.default;
+  }
+  return out;
+}
+
+/** A server message naming workflows by id (a call cycle's path) with their names instead:
+ * `self` reads "this workflow". */
+export function nameWorkflows(message: string, workflows: WorkflowRef[], self: string): string {
+  return message.replace(/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g, (id) => {
+    if (id.toLowerCase() === self.toLowerCase()) return 'this workflow';
+    const w = workflows.find((x) => x.id.toLowerCase() === id.toLowerCase());
+    return w ? `“${w.name}”` : id;
+  });
+}
