@@ -107,6 +107,8 @@ test('the workflow picker, a refused cycle, and the console linking a call to it
   await expect(page.getByTestId('run-status')).toContainText('succeeded', { timeout: 20_000 });
   const inspector = page.getByTestId('step-inspector');
   await expect(inspector).toContainText('"by": "v1"');
+  await expect(inspector.getByTestId('called-workflow')).toHaveText('Pricing');
+  await expect(inspector.getByTestId('called-workflow')).toHaveAttribute('href', `/p/${pid}/workflows/${pricing.id}`);
   const child = inspector.getByTestId('child-run').getByRole('link');
   const childId = (await child.textContent())!.trim();
   await expect(page.getByTestId('run-children')).toContainText(`price → …${childId.slice(-8)}`);
