@@ -32,6 +32,7 @@ static const char schema[] =
     "\"pattern\":\"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$\","
     "\"x-meshhook-ref\":\"workflow\"},"
     "\"version\":{\"title\":\"Version\",\"default\":\"latest\","
+    "\"x-meshhook-ref\":\"workflow_version\","
     "\"description\":\"A published version number, or \\\"latest\\\": the latest published "
     "version when the step starts (the run records which).\","
     "\"oneOf\":[{\"type\":\"integer\",\"minimum\":1,\"title\":\"Pinned version\"},"

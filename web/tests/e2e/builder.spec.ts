@@ -118,6 +118,8 @@ test('a new user signs up, creates a project and a workflow, builds it by drag a
   await expect(page.getByTestId('preview-status')).toContainText('succeeded');
   await expect(page.getByTestId('preview-step-total')).toContainText('"total": 20');
   await expect(page.getByTestId('step-done')).toContainText('succeeded');
+  // The whole graph in view (the trigger node stands above the first node dropped).
+  await page.locator('.svelte-flow__controls-fitview').click();
   await screenshots(page, 'builder-preview');
   // "Test run": a real run of the draft on the same sample, linked.
   await page.getByRole('button', { name: 'Test run' }).click();

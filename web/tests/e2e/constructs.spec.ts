@@ -1,10 +1,12 @@
-// One workflow with every construct of issue #21 on this branch, built in the builder as a user
-// would (palette drag and drop, forms, edges drawn from handles, a for_each's body drawn on its
-// own canvas, a schedule on the trigger node), published, answered through an endpoint in the
-// `respond` mode, then read in the run console: the error path taken after the retries, the
-// for_each's items 3/3, the respond step. A construct added later (call_workflow, wait_callback)
-// is a few lines at the marked places: one `drop` and `connect` between the for_each and the
-// respond node, its form, what it adds to the answer, and one check on the run.
+// One workflow with every construct of issue #21, built in the builder as a user would (palette
+// drag and drop, forms, edges drawn from handles, a for_each's body drawn on its own canvas, a
+// schedule on the trigger node, the workflow to call picked by name), published, answered
+// through an endpoint in the `respond` mode, then read in the run console: the error path taken
+// after the retries, the for_each's items 3/3, the sub-workflow's child run (linked both ways),
+// the wait for a callback (its URL copied from the console and POSTed to while the webhook
+// waits for the answer), the respond step. A construct added later is a few lines at the marked
+// places: one `drop` and `connect` before the respond node, its form, what it adds to the
+// answer, and one check on the run.
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,7 +45,7 @@ async function select(page: Page, id: string): Promise<Locator> {
 
 const expr = (form: Locator, name: string) => form.getByRole('textbox', { name, exact: true });
 
-test('a workflow with a schedule, retries, an error path, a for_each calling out per item and a respond node is built, answered and read in the console', async ({
+test('a workflow with a schedule, retries, an error path, a for_each calling out per item, a sub-workflow, a wait for a callback and a respond node is built, answered and read in the console', async ({
   page
 }) => {
   // Building through the UI, a webhook and the run console: longer than the default minute.
@@ -68,19 +70,29 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
   try {
     const { user, api, pid } = await userWithProject('constructs', 'Every construct');
     await api.call('PUT', `/api/projects/${pid}/outbound`, { allowlist: ['127.0.0.1'] });
+    // The workflow the orders call (through the API: the builder's part is the caller).
+    const tally = await api.post<{ id: string }>(`/api/projects/${pid}/workflows`, {
+      name: 'Tally',
+      definition: { nodes: [{ id: 'count', type: 'transform', config: { expression: '{count: length(trigger.body.skus), first: trigger.body.skus[0]}' } }], edges: [] }
+    });
+    await api.post(`/api/projects/${pid}/workflows/${tally.id}/publish`);
     const wf = await api.post<{ id: string }>(`/api/projects/${pid}/workflows`, { name: 'Orders, all of it' });
     await signIn(page, user, `/login?next=${encodeURIComponent(`/p/${pid}/workflows/${wf.id}`)}`);
     await expect(page.getByTestId('empty-canvas')).toBeVisible();
 
     // The workflow's nodes, top to bottom; the error path's recovery beside the call.
-    const charge = await drop(page, 'http_call', 130, 110);
-    const recover = await drop(page, 'transform', 370, 230);
-    const lines = await drop(page, 'for_each', 370, 350);
-    const answer = await drop(page, 'respond', 370, 480);
+    const charge = await drop(page, 'http_call', 110, 110);
+    const recover = await drop(page, 'transform', 330, 200);
+    const lines = await drop(page, 'for_each', 330, 290);
+    const call = await drop(page, 'call_workflow', 330, 380);
+    const wait = await drop(page, 'wait_callback', 330, 470);
+    const answer = await drop(page, 'respond', 330, 560);
     await connect(page, charge, recover, 'error');
     await connect(page, recover, lines);
-    await connect(page, lines, answer);
-    // (later constructs: drop them between `lines` and `answer` here, and connect them in line)
+    await connect(page, lines, call);
+    await connect(page, call, wait);
+    await connect(page, wait, answer);
+    // (later constructs: drop them before `answer` here, and connect them in line)
     // The trigger node stands before the one entry node.
     await expect(page.locator(`.svelte-flow__edge[data-id="trigger:->${charge}"]`)).toHaveCount(1);
 
@@ -97,8 +109,17 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
     form = await select(page, lines);
     await expr(form, 'Items').fill('trigger.body.items');
     await expr(form, 'Item result').fill('steps.reserve.output.body');
+    // The sub-workflow, picked by name; its output is the answer's `reserved`.
+    form = await select(page, call);
+    await form.getByLabel('Workflow *').selectOption({ label: 'Tally — v1' });
+    await expect(form.getByLabel('Version').locator('option:checked')).toHaveText('Latest published (now v1)');
+    await expr(form, 'Input').fill(`{skus: steps.${lines}.output[].sku}`);
+    form = await select(page, wait);
+    await form.getByLabel('Timeout').fill('10m');
     form = await select(page, answer);
-    await expr(form, 'Body').fill(`{order: steps.${recover}.output.order, recovered: steps.${recover}.output.recovered, items: steps.${lines}.output}`);
+    await expr(form, 'Body').fill(
+      `{order: steps.${recover}.output.order, recovered: steps.${recover}.output.recovered, items: steps.${lines}.output, reserved: steps.${call}.output.count.count, approval: steps.${wait}.output}`
+    );
 
     // The for_each's body on its own canvas: one call per item.
     await page.getByTestId(`open-body-${lines}`).click();
@@ -137,12 +158,16 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
 
     // What the builder saved is the workflow drawn: nothing of the trigger node in it.
     const saved = (await api.get(`/api/projects/${pid}/workflows/${wf.id}`)).draft.definition;
-    expect(saved.nodes.map((n: { id: string }) => n.id)).toEqual([charge, recover, lines, answer]);
+    expect(saved.nodes.map((n: { id: string }) => n.id)).toEqual([charge, recover, lines, call, wait, answer]);
     expect(saved.edges).toEqual([
       { from: charge, to: recover, port: 'error' },
       { from: recover, to: lines },
-      { from: lines, to: answer }
+      { from: lines, to: call },
+      { from: call, to: wait },
+      { from: wait, to: answer }
     ]);
+    expect(saved.nodes[3].config).toEqual({ workflow_id: tally.id, version: 'latest', input: `{skus: steps.${lines}.output[].sku}` });
+    expect(saved.nodes[4].config).toEqual({ timeout: '10m' });
     expect(saved.nodes[0].config.retry).toEqual({ max_attempts: 2, base_delay_ms: 10, max_delay_ms: 20 });
     expect(saved.nodes[2].config.body.nodes.map((n: { id: string }) => n.id)).toEqual(['reserve']);
     expect(saved.schedules).toEqual([expect.objectContaining({ cron: '0 3 * * *', timezone: 'Europe/Berlin' })]);
@@ -155,16 +180,33 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
     await page.goto(`/p/${pid}/endpoints/${ep.id}?tab=settings`);
     const settings = page.getByRole('form', { name: 'Endpoint settings' });
     await settings.getByRole('radio', { name: "The workflow's respond node" }).check();
-    await settings.getByLabel('Time limit (milliseconds)').fill('15000');
+    await settings.getByLabel('Time limit (milliseconds)').fill('30000');
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await expect(page.getByText('Settings saved')).toBeVisible();
 
     const body = JSON.stringify({ order: 'A-7', items: [{ sku: 'a' }, { sku: 'b' }, { sku: 'c' }] });
-    const hook = await page.request.post(ep.path, {
+    // The sender waits for the answer while the run waits for its callback: the URL is copied
+    // from the run console and POSTed to, as the approver would.
+    const hooked = page.request.post(ep.path, {
       data: body,
       headers: { 'Content-Type': 'application/json', 'X-Signature': createHmac('sha256', ep.key.secret).update(body).digest('hex') },
-      timeout: 20_000
+      timeout: 40_000
     });
+    let rid = '';
+    await expect
+      .poll(async () => {
+        const runs = await api.get<{ items: { id: string }[] }>(`/api/projects/${pid}/runs?workflow_id=${wf.id}`);
+        rid = runs.items[0]?.id ?? '';
+        return rid;
+      })
+      .not.toBe('');
+    await page.goto(`/p/${pid}/runs/${rid}?node=${wait}`);
+    await expect(page.getByTestId(`run-node-${wait}`)).toHaveAttribute('data-state', 'waiting', { timeout: 20_000 });
+    const callbackUrl = (await page.getByTestId('step-inspector').getByTestId('callback-url').locator('.mono').textContent())!.trim();
+    await screenshots(page, 'run-constructs-waiting');
+    const approved = await page.request.post(callbackUrl, { data: { approved: true, by: 'ada' } });
+    expect(approved.status()).toBe(200);
+    const hook = await hooked;
     expect(hook.status()).toBe(200);
     expect(await hook.json()).toEqual({
       order: 'A-7',
@@ -173,11 +215,13 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
         { sku: 'a', reserved: true },
         { sku: 'b', reserved: true },
         { sku: 'c', reserved: true }
-      ]
+      ],
+      reserved: 3,
+      approval: { approved: true, by: 'ada' }
     });
     expect(calls.filter((c) => c.startsWith('POST /charge'))).toHaveLength(2);
     expect(calls.filter((c) => c.startsWith('POST /reserve/')).sort()).toEqual(['POST /reserve/a', 'POST /reserve/b', 'POST /reserve/c']);
-    const rid = hook.headers()['x-meshhook-run-id'];
+    expect(hook.headers()['x-meshhook-run-id']).toBe(rid);
 
     // The run console: the trigger says a webhook, the call took its error path after its two
     // attempts, the for_each did its three items, the respond step answered.
@@ -187,10 +231,24 @@ test('a workflow with a schedule, retries, an error path, a for_each calling out
     await expect(page.getByTestId('run-graph').getByTestId('trigger-card')).toContainText('0 3 * * * · Europe/Berlin');
     await expect(page.getByTestId(`run-node-${charge}`)).toContainText('failed, took error path');
     await expect(page.getByTestId(`run-node-${lines}`)).toContainText('3/3');
+    await expect(page.getByTestId(`run-node-${call}`)).toContainText('succeeded');
+    await expect(page.getByTestId(`run-node-${wait}`)).toContainText('succeeded');
     await expect(page.getByTestId(`run-node-${answer}`)).toContainText('succeeded');
     await expect(page.locator('.svelte-flow__edge.mh-error-edge.taken')).toHaveCount(1);
     await expectAccessible(page, 'run console, every construct');
     await screenshots(page, 'run-constructs');
+    // The callback's step holds what was posted; the call's step links its child run, whose
+    // console links back to the call.
+    await page.getByTestId(`step-${wait}`).click();
+    await expect(page.getByTestId('step-inspector')).toContainText('"by": "ada"');
+    await page.getByTestId(`step-${call}`).click();
+    await expect(page).toHaveURL(new RegExp(`node=${call}`));
+    await expect(page.getByTestId('step-inspector')).toContainText('"count": 3');
+    await page.getByTestId('step-inspector').getByTestId('child-run').getByRole('link').click();
+    await expect(page.getByTestId('run-origin-caller')).toContainText(`Called by step ${call} of run`);
+    await expect(page.getByTestId('run-status')).toContainText('succeeded');
+    await page.getByTestId('run-origin-caller').getByRole('link').click();
+    await expect(page).toHaveURL(new RegExp(`/runs/${rid}\\?node=${call}$`));
     await api.dispose();
   } finally {
     target.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import nodeTypes from './fixtures/node-types.json';
 import { defaultConfig, getAt, schemaToFields, setAt } from './form';
-import type { ChoiceField, EnumField, Field, MapField, ObjectField, ScalarField } from './form';
+import type { ChoiceField, EnumField, Field, MapField, ObjectField, RefField, ScalarField } from './form';
 
 const schemaOf = (t: string) => nodeTypes.types.find((x) => x.type === t)!.config_schema as Record<string, unknown>;
 const byKey = (fields: Field[], k: string) => fields.find((f) => f.key === k)!;
@@ -55,6 +55,36 @@ describe('schema → form', () => {
     expect(byKey(fields, 'items')).toMatchObject({ kind: 'string', syntax: 'jmespath', required: true });
     expect(byKey(fields, 'concurrency')).toMatchObject({ kind: 'integer', minimum: 1, maximum: 100, default: 10 });
     expect(byKey(fields, 'body')).toMatchObject({ kind: 'graph', required: true, pointer: '/body' });
+  });
+
+  it('call_workflow: the workflow and its version are references picked from lists, linked together', () => {
+    const fields = schemaToFields(schemaOf('call_workflow'));
+    expect(fields.map((f) => f.key)).toEqual(['workflow_id', 'version', 'input']);
+    const wf = byKey(fields, 'workflow_id') as RefField;
+    expect(wf).toMatchObject({ kind: 'ref', ref: 'workflow', required: true, pointer: '/workflow_id', title: 'Workflow' });
+    expect(wf.of).toBeUndefined();
+    // Without a picker for its kind, the field is what it would be without the keyword.
+    expect(wf.plain).toMatchObject({ kind: 'string', pointer: '/workflow_id' });
+    const version = byKey(fields, 'version') as RefField;
+    expect(version).toMatchObject({ kind: 'ref', ref: 'workflow_version', of: '/workflow_id', default: 'latest', required: false });
+    expect(version.plain.kind).toBe('choice');
+    expect(wf.dependents).toEqual([{ key: 'version', default: 'latest' }]);
+    expect((version.plain as ChoiceField).variants.map((v) => v.label)).toEqual(['Pinned version', 'Latest published']);
+    expect(byKey(fields, 'input')).toMatchObject({ kind: 'string', syntax: 'jmespath', default: 'trigger.body' });
+    expect(defaultConfig(schemaOf('call_workflow'))).toEqual({ version: 'latest', input: 'trigger.body' });
+  });
+
+  it('a reference of any kind is recognised; a dependent one without its owner stays unlinked', () => {
+    const [secret, version] = schemaToFields({
+      type: 'object',
+      properties: {
+        secret: { type: 'string', 'x-meshhook-ref': 'secret' },
+        version: { type: 'integer', 'x-meshhook-ref': 'workflow_version' }
+      }
+    }) as RefField[];
+    expect(secret).toMatchObject({ kind: 'ref', ref: 'secret', plain: { kind: 'string' } });
+    expect(version).toMatchObject({ kind: 'ref', ref: 'workflow_version', plain: { kind: 'integer' } });
+    expect(version.of).toBeUndefined();
   });
 
   it('falls back to raw JSON for what it cannot render', () => {

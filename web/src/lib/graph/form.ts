@@ -2,7 +2,9 @@
 // renders: one field per property, with its widget, title, help text, default, bounds and the
 // syntax of expression fields. Covers every construct the node schemas use: enums, nested
 // objects, maps (additionalProperties), arrays, oneOf between shapes, "exactly one of" groups,
-// defaults and descriptions. Anything else falls back to a raw JSON field, never to nothing.
+// defaults and descriptions, and references to other objects of the project
+// (`x-meshhook-ref`), which are picked from a list. Anything else falls back to a raw JSON field,
+// never to nothing.
 
 export type Syntax = 'jmespath' | 'template' | 'url_template';
 
@@ -14,7 +16,8 @@ export type Field =
   | ArrayField
   | ChoiceField
   | JsonField
-  | GraphField;
+  | GraphField
+  | RefField;
 
 interface Base {
   /** Property name ("" for the root). */
@@ -69,6 +72,22 @@ export interface GraphField extends Base {
   kind: 'graph';
 }
 
+/** A reference to another object of the project, marked in the schema with
+ * `x-meshhook-ref: <kind>` (`workflow`: a workflow's id; `workflow_version`: a version of the
+ * workflow a sibling `workflow` field names). The form offers a picker for the kinds it knows and
+ * renders `plain` (the field as it would be without the keyword) for the others. */
+export interface RefField extends Base {
+  kind: 'ref';
+  ref: string;
+  /** For a dependent kind (`<kind>_version`): the pointer of the sibling field of `<kind>` it is
+   * a version of, when the object has one. */
+  of?: string;
+  /** The sibling fields that depend on this one (their `of` is its pointer): a new choice here
+   * resets them to their defaults. */
+  dependents?: { key: string; default?: unknown }[];
+  plain: Field;
+}
+
 type Schema = Record<string, unknown>;
 
 export function escapeToken(t: string): string {
@@ -92,6 +111,12 @@ function fieldFor(schema: Schema, key: string, pointer: string, required: boolea
     examples: Array.isArray(schema.examples) ? schema.examples : undefined
   };
   if (Array.isArray(schema.enum)) return { ...base, kind: 'enum', options: schema.enum as EnumField['options'] };
+  const ref = schema['x-meshhook-ref'];
+  if (typeof ref === 'string' && ref !== '') {
+    const rest = { ...schema };
+    delete rest['x-meshhook-ref'];
+    return { ...base, kind: 'ref', ref, plain: fieldFor(rest, key, pointer, required) };
+  }
   // A sub-graph (a for_each's body) is drawn and edited on a canvas of its own (graph/body.ts).
   if (schema['x-meshhook-widget'] === 'graph') return { ...base, kind: 'graph' };
   if (Array.isArray(schema.oneOf) && !isRequiredOnlyGroup(schema)) {
@@ -125,6 +150,7 @@ function fieldFor(schema: Schema, key: string, pointer: string, required: boolea
       if (groups.has(k)) f.oneOfGroup = groups.get(k);
       return f;
     });
+    linkRefs(fields);
     return { ...base, kind: 'object', fields };
   }
   if (type === 'array' && isObject(schema.items))
@@ -142,6 +168,19 @@ function fieldFor(schema: Schema, key: string, pointer: string, required: boolea
     };
   }
   return { ...base, kind: 'json' };
+}
+
+/** Points each dependent ref of an object (`workflow_version`) at its sibling of the kind it
+ * depends on (`workflow`). */
+function linkRefs(fields: Field[]) {
+  for (const f of fields) {
+    if (f.kind !== 'ref' || !f.ref.endsWith('_version')) continue;
+    const kind = f.ref.slice(0, -'_version'.length);
+    const owner = fields.find((g) => g.kind === 'ref' && g.ref === kind);
+    if (owner?.kind !== 'ref') continue;
+    f.of = owner.pointer;
+    (owner.dependents ??= []).push({ key: f.key, default: f.default });
+  }
 }
 
 /** A oneOf whose members only list `required` properties ("give exactly one of a, b, c"). */
