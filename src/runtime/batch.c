@@ -457,6 +457,8 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct mh_runtime__jo
         }
         if (rc == MH_OK && p->cancels_children)
             rc = mh_runtime__calls_wake_children(c, jobs[i].run_id, info);
+        if (rc == MH_OK && !p->is_finished && p->caller_run_id[0])
+            rc = mh_runtime__calls_recheck_caller(c, jobs[i].run_id, p->caller_run_id, info);
     }
     json_decref(row);
     return rc;

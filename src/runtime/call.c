@@ -16,6 +16,10 @@
  *   - a caller that ends while children still run wakes their jobs in the transaction that
  *     ends it, and a child whose caller has ended is canceled at its next decision: nothing of
  *     the cancel lives in memory only, so a crash right after the caller's commit loses none.
+ *     A child reads its caller's status without a lock (siblings would otherwise deadlock
+ *     upgrading their shared locks when they finish) and, once its own job row is written and
+ *     locked, reads it again: an end committed in between makes its job due at once, and a
+ *     caller committing later waits on that row lock and wakes the job after the child's commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,12 +219,11 @@ enum mh_err mh_runtime__calls_caller_ended(struct mh_db_conn *c, const char *cal
 {
     const char *p[] = {caller_run_id};
     json_t *row = NULL;
-    /* KEY SHARE waits for a caller's transaction in progress (which holds its row FOR UPDATE)
-     * and then reads what it committed: the caller's end and the wake of this run's job below
-     * cannot pass each other. */
+    /* A plain read, no lock: siblings deciding at once must not queue on their caller's row.
+     * An end committed after this read is not missed: mh_runtime__calls_recheck_caller. */
     enum mh_err rc = mh_db_query_row(c,
                                      "SELECT status IN ('succeeded', 'failed', 'canceled') AS "
-                                     "ended FROM runs WHERE id = $1::uuid FOR KEY SHARE",
+                                     "ended FROM runs WHERE id = $1::uuid",
                                      1, p, &row, info);
     if (rc == MH_ENOTFOUND) { /* the caller is gone (retention): this run finishes on its own */
         *info = (struct mh_err_info)MH_ERR_INFO_INIT;
@@ -239,6 +242,17 @@ enum mh_err mh_runtime__calls_caller_ended(struct mh_db_conn *c, const char *cal
     *reports = mh_xrealloc(*reports, (*n_reports + 1) * sizeof(**reports));
     (*reports)[(*n_reports)++] = ev;
     return MH_OK;
+}
+
+enum mh_err mh_runtime__calls_recheck_caller(struct mh_db_conn *c, const char *run_id,
+                                             const char *caller_run_id, struct mh_err_info *info)
+{
+    const char *p[] = {run_id, caller_run_id};
+    return mh_db_query(c,
+                       "UPDATE jobs SET run_at = now() WHERE run_id = $1::uuid AND EXISTS "
+                       "(SELECT 1 FROM runs WHERE id = $2::uuid AND status IN ('succeeded', "
+                       "'failed', 'canceled'))",
+                       2, p, NULL, NULL, info);
 }
 
 enum mh_err mh_runtime__calls_wake_children(struct mh_db_conn *c, const char *run_id,

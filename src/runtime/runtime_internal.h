@@ -153,13 +153,19 @@ MH_MUSTCHECK enum mh_err mh_runtime__calls_finished(struct mh_db_conn *c, const 
 MH_MUSTCHECK enum mh_err mh_runtime__calls_wake_children(struct mh_db_conn *c, const char *run_id,
                                                          struct mh_err_info *info);
 /* For a child run (called by `caller_run_id`): when its caller has ended, appends a run_canceled
- * report to *reports (grown; unsealed, the caller's to free), so the child ends canceled. Waits
- * for a caller's transaction in progress. A caller that is gone cancels nothing. */
+ * report to *reports (grown; unsealed, the caller's to free), so the child ends canceled. A
+ * caller that is gone cancels nothing. */
 MH_MUSTCHECK enum mh_err mh_runtime__calls_caller_ended(struct mh_db_conn *c,
                                                         const char *caller_run_id,
                                                         struct mh_event **reports,
                                                         size_t *n_reports,
                                                         struct mh_err_info *info);
+/* After the batch wrote the job of child run `run_id` (which its transaction now holds locked):
+ * makes that job due now if its caller has ended meanwhile, so an end committed after the
+ * decision read the caller is acted on at once rather than at the child's next wake. */
+MH_MUSTCHECK enum mh_err mh_runtime__calls_recheck_caller(struct mh_db_conn *c, const char *run_id,
+                                                          const char *caller_run_id,
+                                                          struct mh_err_info *info);
 #ifdef MH_DEBUG
 /* The crash seam of MH_DEBUG builds (the tests'): when the file named by
  * MH_DEBUG_ENGINE_KILL_FILE holds `run_id`, the process removes it and kills itself with SIGKILL,
