@@ -381,7 +381,8 @@ MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
 
 #define LONG_CHILD_DEF                                                                             \
     "{\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", \"config\": {\"duration_ms\": 60000}}, " \
-    "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": \"trigger.body\"}}" \
+    "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": "                  \
+    "\"trigger.body\"}}"                                                                           \
     "], \"edges\": [{\"from\": \"wait\", \"to\": \"double\"}]}"
 
 /* A caller that fails along another path after `ms` while its child (LONG_CHILD_DEF) runs. */

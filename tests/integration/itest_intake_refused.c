@@ -330,10 +330,9 @@ MH_TEST(refused_replay_keeps_the_query_and_claims_the_idempotency_key)
     MH_T_ASSERT_STR_EQ(jstr(r, "error.run_id"), run);
     json_decref(r);
     MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs", 0, NULL), 1);
-    MH_T_ASSERT_EQ(sql_count(&e,
-                             "SELECT count(*) AS n FROM webhook_deliveries WHERE replay_of = $1",
-                             1, dp),
-                   1);
+    MH_T_ASSERT_EQ(
+        sql_count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE replay_of = $1", 1, dp),
+        1);
     json_decref(ep);
     ienv_stop(&e);
 }

@@ -335,11 +335,11 @@ MH_TEST(engine_callback_presence_is_known_at_compile)
     MH_T_ASSERT(!mh_engine_wf_has_callbacks(lin));
     MH_T_ASSERT(!mh_engine_wf_has_calls(lin));
     /* A call inside a for_each body counts for the workflow. */
-    json_t *def = json_pack("{s:[{s:s, s:s, s:{s:s, s:{s:[{s:s, s:s, s:{s:s}}], s:[]}}}], s:[]}",
-                            "nodes", "id", "loop", "type", "for_each", "config", "items",
-                            "trigger.body", "body", "nodes", "id", "price", "type",
-                            "call_workflow", "config", "workflow_id",
-                            "0190a0b0-0000-7000-8000-00000000000a", "edges", "edges");
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:{s:[{s:s, s:s, s:{s:s}}], s:[]}}}], s:[]}", "nodes",
+                  "id", "loop", "type", "for_each", "config", "items", "trigger.body", "body",
+                  "nodes", "id", "price", "type", "call_workflow", "config", "workflow_id",
+                  "0190a0b0-0000-7000-8000-00000000000a", "edges", "edges");
     json_t *errors = NULL;
     struct mh_wf *nested = NULL;
     MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &nested, &errors), MH_OK);

@@ -565,8 +565,8 @@ MH_TEST(foreach_draft_test_answers_every_items_call)
     for (int i = 0; i < 4; i++) {
         char id[32];
         snprintf(id, sizeof(id), "loop[%d].call", i);
-        json_object_set_new(stand, id, json_pack("{s:i, s:{s:s}}", "status", 200, "body", "name",
-                                                 "x"));
+        json_object_set_new(stand, id,
+                            json_pack("{s:i, s:{s:s}}", "status", 200, "body", "name", "x"));
     }
     struct mh_engine_preview_in in = {.trigger = trigger, .stand_ins = stand, .now_ms = T0};
     MH_T_ASSERT_EQ(mh_engine_preview(wf, &in, &out, &info), MH_OK);

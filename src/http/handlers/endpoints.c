@@ -1168,12 +1168,11 @@ static bool refused_replay_input(struct mh_api *api, const char *pid, json_t *ep
         return false;
     }
     json_t *query = json_object_get(d, "refused_query");
-    *trigger =
-        json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers", json_object_get(d, "headers"),
-                  "query", json_is_object(query) ? json_deep_copy(query) : json_object(),
-                  "received_at", json_object_get(d, "received_at_utc"),
-                  "method", json_object_get(d, "method"), "content_type",
-                  json_object_get(d, "content_type"), "body", r.body_value);
+    *trigger = json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers", json_object_get(d, "headers"),
+                         "query", json_is_object(query) ? json_deep_copy(query) : json_object(),
+                         "received_at", json_object_get(d, "received_at_utc"), "method",
+                         json_object_get(d, "method"), "content_type",
+                         json_object_get(d, "content_type"), "body", r.body_value);
     mh_intake_rejudged_cleanup(&r);
     *delivery =
         json_pack("{s:s, s:s, s:I, s:s?, s:O, s:O}", "endpoint_id",
@@ -1389,8 +1388,8 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
         goto out;
     json_t *detail =
         json_pack("{s:s, s:s, s:s}", "endpoint_id", eid, "delivery_id", did, "run_id", run_id);
-    bool ok = mh_api_audit(&api, pid, "webhook_delivery.replay", new_did, detail) &&
-              mh_api_commit(&api);
+    bool ok =
+        mh_api_audit(&api, pid, "webhook_delivery.replay", new_did, detail) && mh_api_commit(&api);
     json_decref(detail);
     if (!ok)
         goto out;
