@@ -691,6 +691,12 @@ out:
         wf_free(c.wf);
     } else {
         build_topo_and_ancestors(c.wf);
+        for (size_t i = 0; i < c.wf->n_nodes; i++) {
+            const struct mh_wf_node *n = &c.wf->nodes[i];
+            c.wf->has_calls = c.wf->has_calls || n->type == &mh_engine__node_call_workflow ||
+                              (n->body != NULL && n->body->has_calls);
+            c.wf->has_callbacks = c.wf->has_callbacks || n->type->waits_for_callback;
+        }
         *out = c.wf;
     }
     if (errors)

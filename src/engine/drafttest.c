@@ -10,7 +10,10 @@
 #include "engine/engine_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
 
 /* At most this many differing JSON pointers are listed per node. */
 #define MAX_PATHS 20
@@ -19,6 +22,8 @@ static void diff_paths(json_t *a, json_t *b, const char *ptr, json_t *paths);
 static bool same_error(json_t *a, json_t *b);
 static json_t *side(json_t *step);
 static json_t *compare_node(json_t *pub, json_t *dr, bool has_standin, bool *is_equal);
+static void add_item_stand_ins(const struct mh_wf *draft, const struct mh_event *events, size_t n,
+                               json_t *stand_ins);
 
 /* Appends to `paths` the JSON pointers (below `ptr`) at which a and b differ, at most
  * MAX_PATHS: the deepest member or element where they part, or `ptr` itself. */
@@ -105,6 +110,51 @@ static json_t *compare_node(json_t *pub, json_t *dr, bool has_standin, bool *is_
     return o;
 }
 
+/*
+ * The stand-ins of the steps of for_each items ("lines[3].reserve"): for each such step the run
+ * recorded, what the draft's body node of that id takes from the step's own events. One pass
+ * groups the events by step, so a run of many items costs a scan of its log, not one per item.
+ */
+static void add_item_stand_ins(const struct mh_wf *draft, const struct mh_event *events, size_t n,
+                               json_t *stand_ins)
+{
+    json_t *by_step = json_object(); /* step id -> [event index...] */
+    for (size_t k = 0; k < n; k++) {
+        const char *id = events[k].node_id;
+        if (strchr(id, '[') == NULL)
+            continue;
+        json_t *list = json_object_get(by_step, id);
+        if (list == NULL) {
+            const struct mh_wf *body = NULL;
+            if (mh_engine__wf_resolve(draft, id, &body) < 0)
+                continue; /* not a step of the draft */
+            list = json_array();
+            json_object_set_new(by_step, id, list);
+        }
+        json_array_append_new(list, json_integer((json_int_t)k));
+    }
+    const char *id;
+    json_t *list;
+    struct mh_event *mine = NULL;
+    json_object_foreach(by_step, id, list)
+    {
+        const struct mh_wf *body = NULL;
+        long j = mh_engine__wf_resolve(draft, id, &body);
+        size_t m = json_array_size(list);
+        /* The step's events (shallow copies: read only), seen by the body node as its own. */
+        mine = mh_xrealloc(mine, m * sizeof(*mine));
+        for (size_t k = 0; k < m; k++)
+            mine[k] = events[json_integer_value(json_array_get(list, k))];
+        struct mh_wf_node node = body->nodes[j];
+        node.id = (char *)id;
+        json_t *v = node.type->recorded_stand_in(&node, mine, m);
+        if (v != NULL)
+            json_object_set_new(stand_ins, id, v);
+    }
+    free(mine);
+    json_decref(by_step);
+}
+
 enum mh_err mh_engine_draft_compare(const struct mh_wf *draft, const struct mh_wf *published,
                                     const struct mh_event *events, size_t n, json_t **out,
                                     struct mh_err_info *info)
@@ -128,6 +178,7 @@ enum mh_err mh_engine_draft_compare(const struct mh_wf *draft, const struct mh_w
         if (v != NULL)
             json_object_set_new(stand_ins, node->id, v);
     }
+    add_item_stand_ins(draft, events, n, stand_ins);
     json_t *p0 = events[0].payload;
     json_t *delivery = json_object_get(p0, "delivery");
     if (delivery != NULL)

@@ -573,6 +573,9 @@ json_t *mh_engine_response_of(const struct mh_wf *wf, const struct mh_event *eve
 /* Whether `wf` (or a for_each body of it) has a call_workflow node: only then does a worker look
  * for child runs to start or to report. */
 bool mh_engine_wf_has_calls(const struct mh_wf *wf);
+/* Whether `wf` has a wait_callback node: only then does a worker issue callback URLs and look
+ * for the callbacks recorded for a run. Computed at compile, like has_calls. */
+bool mh_engine_wf_has_callbacks(const struct mh_wf *wf);
 /*
  * The workflows definition `def` (borrowed; any document) calls: a new array of {"node",
  * "path" (JSON pointer of the node's config/workflow_id), "workflow_id", "version" (an integer

@@ -129,6 +129,9 @@ struct mh_wf {
     size_t n_edges;
     size_t entry;
     size_t *topo; /* node indexes in a topological order, ties broken by definition order */
+    /* Set once at compile, so a worker's decision does not scan the nodes for them: */
+    bool has_calls;     /* a call_workflow node, here or in a for_each body */
+    bool has_callbacks; /* a wait_callback node (top level: bodies may not have one) */
 };
 
 /* Index of node `id` in `wf`, or -1. */

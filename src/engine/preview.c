@@ -33,6 +33,7 @@ struct preview {
 
 static uint64_t preview_random(void *ctx);
 static void take_events(struct preview *p, struct mh_engine_result *res);
+static struct mh_event *report_slot(struct mh_event **reports, size_t *n, size_t *cap);
 static enum mh_err standin_report(json_t *standin, const struct mh_engine_action *act,
                                   int64_t now_ms, struct mh_event *out);
 static json_t *step_json(const struct preview *p, const struct mh_run_state *st, size_t i,
@@ -59,6 +60,20 @@ static void take_events(struct preview *p, struct mh_engine_result *res)
         p->events[p->n_events++] = res->events[i];
         res->events[i].payload = NULL;
     }
+}
+
+/* The next free report of `*reports` (grown as needed), counted in *n. One round answers as
+ * many calls as it started, and a for_each's items each start theirs: the count has no bound
+ * the definition's node count gives. */
+static struct mh_event *report_slot(struct mh_event **reports, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        *reports = mh_xrealloc(*reports, *cap * sizeof(**reports));
+    }
+    struct mh_event *slot = &(*reports)[(*n)++];
+    memset(slot, 0, sizeof(*slot));
+    return slot;
 }
 
 /* The outcome an http_call stand-in reports: {"status", "headers"?, "body"?}; a body that is
@@ -167,14 +182,16 @@ enum mh_err mh_engine_preview_check(const struct mh_wf *wf, json_t *stand_ins,
     json_object_foreach(stand_ins, id, v)
     {
         snprintf(path, sizeof(path), "/%.64s", id);
-        long i = mh_engine__node_index(wf, id);
+        /* A node, or a step of a for_each's item ("<for_each>[<index>].<body node>"). */
+        const struct mh_wf *where = NULL;
+        long i = mh_engine__wf_resolve(wf, id, &where);
         if (i < 0) {
             mh_err_set(info, MH_EINVAL, "stand_ins", -1, "there is no node '%.64s'", id);
             mh_err_set_path(info, path);
             return MH_EINVAL;
         }
         struct mh_err_info sub = MH_ERR_INFO_INIT;
-        const struct mh_wf_node *n = &wf->nodes[i];
+        const struct mh_wf_node *n = &where->nodes[i];
         if (n->type->check_stand_in(n, v, &sub) != MH_OK) {
             mh_err_set(info, MH_EINVAL, "stand_ins", -1, "%s", sub.message);
             snprintf(path, sizeof(path), "/%.64s%.60s", id, sub.path);
@@ -191,7 +208,7 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
     enum mh_err rc = MH_OK;
     struct preview p = {.wf = wf, .stand_ins = in->stand_ins, .seed = 1};
     struct mh_event *reports = NULL;
-    size_t n_reports = 0;
+    size_t n_reports = 0, cap_reports = 0;
     struct mh_run_state *st = NULL;
     json_t *trigger = NULL;
     int64_t now = in->now_ms;
@@ -201,7 +218,6 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
         return rc;
     p.cap_events = 16;
     p.events = mh_xcalloc(p.cap_events, sizeof(*p.events));
-    reports = mh_xcalloc(wf->n_nodes + 1, sizeof(*reports));
     /* A pasted sample has no arrival time: it arrives now, as a test run's trigger would. */
     trigger = json_is_object(in->trigger) ? json_copy(in->trigger) : json_object();
     if (json_object_get(trigger, "received_at") == NULL) {
@@ -230,17 +246,18 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
                                 json_pack("{s:s}", "url", PREVIEW_CALLBACK_URL));
         }
         if (standin != NULL && wf->nodes[i].type->waits_for_callback)
-            rc =
-                mh_engine_event_callback(wf->nodes[i].id, standin, now, now, &reports[n_reports++]);
+            rc = mh_engine_event_callback(wf->nodes[i].id, standin, now, now,
+                                          report_slot(&reports, &n_reports, &cap_reports));
     }
     if (rc != MH_OK)
         goto out;
     /* Each round lets the engine run every pure step it can, then answers the outside work that
      * has a stand-in: the calls started in this round, or else the earliest stood-in timer
      * (a delay, or the backoff before a stood-in call's retry). Each round answers something,
-     * and a call has at most 20 attempts, so the rounds are bounded. */
+     * and a call has at most 20 attempts, so the rounds are bounded; a for_each's items add
+     * steps as they start, so the bound grows with the log. */
     size_t max_rounds = 64 + 48 * wf->n_nodes;
-    for (size_t round = 0; round < max_rounds; round++) {
+    for (size_t round = 0; round < max_rounds + 48 * p.n_events; round++) {
         struct mh_engine_result res = {0};
         struct mh_engine_input ein = {
             .now_ms = now,
@@ -263,12 +280,14 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
             const struct mh_engine_action *act = &res.actions[a];
             json_t *standin = json_object_get(in->stand_ins, act->node_id);
             if (act->kind == MH_ACTION_HTTP && standin != NULL)
-                rc = standin_report(standin, act, now, &reports[n_reports++]);
+                rc = standin_report(standin, act, now,
+                                    report_slot(&reports, &n_reports, &cap_reports));
             else if (act->kind == MH_ACTION_CALL && standin != NULL) /* the child's output */
                 rc = mh_engine_event_child_finished(
                     act->node_id, act->attempt,
                     json_string_value(json_object_get(act->request, "child_run_id")), 0,
-                    "succeeded", standin, NULL, now, &reports[n_reports++]);
+                    "succeeded", standin, NULL, now,
+                    report_slot(&reports, &n_reports, &cap_reports));
         }
         mh_engine_result_cleanup(&res);
         if (rc != MH_OK)

@@ -69,7 +69,11 @@ static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *
                         const struct job *j, int status, const char *outcome, const char *reason,
                         const char *run_id, bool with_body);
 static bool keeps_body(const struct verdict *v);
-static void add_refused_body(struct mh_intake *in, const struct job *j, json_t *row);
+static void add_refused_body(struct mh_intake *in, const struct mh_intake__endpoint *ep,
+                             const struct job *j, json_t *row);
+static const char *idempotency_key_of(const struct mh_intake__endpoint *ep,
+                                      const struct mh_intake_request *rq);
+static bool is_idempotency_key_valid(const char *key);
 static bool is_body_in_blob(const struct mh_intake_request *rq);
 static bool is_body_from_raw(const struct job *j);
 static json_t *build_extra(const struct mh_intake__endpoint *ep, const struct job *j);
@@ -385,7 +389,7 @@ static void log_refusal(struct mh_intake *in, const struct mh_intake__endpoint *
     if (run_id && run_id[0])
         json_object_set_new(row, "run_id", json_string(run_id));
     if (with_body)
-        add_refused_body(in, j, row);
+        add_refused_body(in, ep, j, row);
     mh_intake__dlog_add_new(in->dlog, row);
 }
 
@@ -403,17 +407,42 @@ static bool keeps_body(const struct verdict *v)
 }
 
 /* Adds the body (it passed the content check: UTF-8 text without NUL) and the key that verified
- * it to a refusal's row; or, when the server keeps no refused bodies, why not. */
-static void add_refused_body(struct mh_intake *in, const struct job *j, json_t *row)
+ * it to a refusal's row; or, when the server keeps no refused bodies, why not. The query string
+ * and the idempotency key go with the body (migration 0043): a replay starts the run the
+ * delivery would have started, and claims its key. */
+static void add_refused_body(struct mh_intake *in, const struct mh_intake__endpoint *ep,
+                             const struct job *j, json_t *row)
 {
     const struct mh_intake_request *rq = j->rq;
     const char *body = rq->body ? rq->body : "";
     if (j->verified.key)
         json_object_set_new(row, "key_id", json_string(j->verified.key->id));
+    if (json_object_size(rq->query) > 0)
+        json_object_set_new(row, "query", json_deep_copy(rq->query));
+    const char *idem = idempotency_key_of(ep, rq);
+    if (idem != NULL && is_idempotency_key_valid(idem))
+        json_object_set_new(row, "idempotency_key", json_string(idem));
     if (in->refused_body_quota_bytes <= 0 || (long)rq->body_len > in->refused_body_quota_bytes)
         json_object_set_new(row, "body_note", json_string("quota"));
     else if (mh_intake__is_utf8(body, rq->body_len))
         json_object_set_new(row, "body", json_stringn(body, rq->body_len));
+}
+
+/* The delivery's idempotency key: the scheme's header (webhook-id...), else Idempotency-Key;
+ * NULL when it has none. Borrowed from the request. */
+static const char *idempotency_key_of(const struct mh_intake__endpoint *ep,
+                                      const struct mh_intake_request *rq)
+{
+    const char *idem = NULL;
+    for (const char *const *ih = ep->scheme->idempotency_headers; ih && *ih && !idem; ih++)
+        idem = mh_intake__header(rq, *ih);
+    return idem ? idem : mh_intake__header(rq, "Idempotency-Key");
+}
+
+static bool is_idempotency_key_valid(const char *key)
+{
+    size_t len = strlen(key);
+    return len > 0 && len <= MH_INTAKE__MAX_IDEM_KEY && mh_intake__is_utf8(key, len);
 }
 
 /* A body too large to be inline in the run's first event goes to `blobs`, named by its hash. */
@@ -673,14 +702,8 @@ static bool record(struct pending *p)
     const struct mh_intake_request *rq = p->rq;
     struct mh_intake_result *res = p->res;
     struct mh_err_info info = MH_ERR_INFO_INIT;
-    const char *idem = NULL;
-    const char *const *ih = p->ep->scheme->idempotency_headers;
-    for (; ih != NULL && *ih != NULL && idem == NULL; ih++)
-        idem = mh_intake__header(rq, *ih);
-    if (idem == NULL)
-        idem = mh_intake__header(rq, "Idempotency-Key");
-    if (idem && (idem[0] == '\0' || strlen(idem) > MH_INTAKE__MAX_IDEM_KEY ||
-                 !mh_intake__is_utf8(idem, strlen(idem)))) {
+    const char *idem = idempotency_key_of(p->ep, rq);
+    if (idem && !is_idempotency_key_valid(idem)) {
         res->status = 400;
         res->body = error_body(rq->request_id, "bad_idempotency_key",
                                "the idempotency key must be 1 to 255 bytes of UTF-8");

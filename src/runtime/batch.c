@@ -85,11 +85,12 @@ struct plan {
     json_t *response;
     bool is_awaited; /* the run's answer_until has not passed: an intake may wait for it */
     /* Sub-workflows (call.c): the run that called this one ("" for none), whether children were
-     * started or a caller woken (wake the workers once committed), and the children still
-     * running when this run finished ([{"id"}...]: canceled once committed). */
+     * started or a caller woken (wake the workers once committed), and whether children
+     * still ran when this run finished (their jobs are woken in the batch's transaction, and
+     * each cancels itself when it sees its caller ended). */
     char caller_run_id[37];
     bool wake_workers;
-    json_t *cancel_children;
+    bool cancels_children;
     /* The run's log (logcache.c): a copy of the cached one taken before the batch's query,
      * brought up to date from it, put back with the new events once the batch has committed. */
     struct mh_runtime__log *log;
@@ -111,7 +112,6 @@ static void plan_cleanup(struct plan *p)
     mh_engine_result_cleanup(&p->res);
     mh_engine_result_cleanup(&p->pending);
     mh_metrics_decision_cleanup(&p->counted);
-    json_decref(p->cancel_children);
     mh_runtime__log_free(p->log);
     memset(p, 0, sizeof(*p));
 }
@@ -278,6 +278,9 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     if (rc == MH_OK && has_calls)
         rc = mh_runtime__calls_before(rt, c, j, wf, events, n, &reports, &n_reports,
                                       &p->wake_workers, info);
+    /* A child whose caller ended is canceled (durably: the caller's end is in the database). */
+    if (rc == MH_OK && p->caller_run_id[0])
+        rc = mh_runtime__calls_caller_ended(c, p->caller_run_id, &reports, &n_reports, info);
     if (rc != MH_OK)
         goto out;
     struct mh_engine_input in = {
@@ -323,9 +326,9 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
                 p->dead_letter = a->error;
             /* Its caller wakes in this transaction; its own running children are canceled. */
             if (p->caller_run_id[0] || has_calls) {
-                rc = mh_runtime__calls_finished(c, j->run_id, p->caller_run_id, &p->cancel_children,
-                                                info);
-                p->wake_workers = p->wake_workers || p->caller_run_id[0];
+                rc = mh_runtime__calls_finished(c, j->run_id, p->caller_run_id,
+                                                &p->cancels_children, info);
+                p->wake_workers = p->wake_workers || p->caller_run_id[0] || p->cancels_children;
                 if (rc != MH_OK)
                     goto out;
             }
@@ -557,6 +560,10 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct mh_runtime__jo
                              3, dp, NULL, NULL, info);
             free(err);
         }
+        if (rc == MH_OK && p->cancels_children)
+            rc = mh_runtime__calls_wake_children(c, jobs[i].run_id, info);
+        if (rc == MH_OK && !p->is_finished && p->caller_run_id[0])
+            rc = mh_runtime__calls_recheck_caller(c, jobs[i].run_id, p->caller_run_id, info);
     }
     json_decref(row);
     return rc;
@@ -571,17 +578,12 @@ static void after_commit(struct mh_engine_runtime *rt, const struct mh_runtime__
 {
     for (const struct mh_runtime__report *r = rep; r; r = r->also)
         mh_runtime__inflight_forget(rt, r->key);
+#ifdef MH_DEBUG
+    if (p->is_finished)
+        mh_runtime__fault_after_end(j->run_id);
+#endif
     for (size_t i = 0; i < p->nsends; i++)
         mh_runtime__send_dispatch(rt, j, settings, &p->sends[i]);
-    size_t k;
-    json_t *child;
-    json_array_foreach(p->cancel_children, k, child)
-    {
-        if (mh_engine_runtime_cancel(rt, j->project_id,
-                                     json_string_value(json_object_get(child, "id")),
-                                     "the run that called it ended") != MH_OK)
-            mh_log(MH_LOG_WARN, "engine", "run %s: a child run was not canceled", j->run_id);
-    }
     if (p->wake_workers)
         mh_engine_runtime_wake(rt);
 }

@@ -12,11 +12,22 @@
  *     child (or a call that could not start) becomes a child_finished report;
  *   - a child that finishes wakes its caller's job in the transaction that finishes it, after
  *     locking the caller's row, so a caller's worker deciding at the same time either sees the
- *     child finished or is woken again after it commits.
+ *     child finished or is woken again after it commits;
+ *   - a caller that ends while children still run wakes their jobs in the transaction that
+ *     ends it, and a child whose caller has ended is canceled at its next decision: nothing of
+ *     the cancel lives in memory only, so a crash right after the caller's commit loses none.
+ *     A child reads its caller's status without a lock (siblings would otherwise deadlock
+ *     upgrading their shared locks when they finish) and, once its own job row is written and
+ *     locked, reads it again: an end committed in between makes its job due at once, and a
+ *     caller committing later waits on that row lock and wakes the job after the child's commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef MH_DEBUG
+#include <signal.h>
+#include <unistd.h>
+#endif
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -202,8 +213,60 @@ enum mh_err mh_runtime__calls_after(struct mh_engine_runtime *rt, struct mh_db_c
     return rc;
 }
 
+enum mh_err mh_runtime__calls_caller_ended(struct mh_db_conn *c, const char *caller_run_id,
+                                           struct mh_event **reports, size_t *n_reports,
+                                           struct mh_err_info *info)
+{
+    const char *p[] = {caller_run_id};
+    json_t *row = NULL;
+    /* A plain read, no lock: siblings deciding at once must not queue on their caller's row.
+     * An end committed after this read is not missed: mh_runtime__calls_recheck_caller. */
+    enum mh_err rc = mh_db_query_row(c,
+                                     "SELECT status IN ('succeeded', 'failed', 'canceled') AS "
+                                     "ended FROM runs WHERE id = $1::uuid",
+                                     1, p, &row, info);
+    if (rc == MH_ENOTFOUND) { /* the caller is gone (retention): this run finishes on its own */
+        *info = (struct mh_err_info)MH_ERR_INFO_INIT;
+        return MH_OK;
+    }
+    if (rc != MH_OK)
+        return rc;
+    bool has_ended = json_is_true(json_object_get(row, "ended"));
+    json_decref(row);
+    if (!has_ended)
+        return MH_OK;
+    struct mh_event ev = {0};
+    rc = mh_engine_event_cancel("the run that called it ended", mh_clock_now_ms(), &ev);
+    if (rc != MH_OK)
+        return rc;
+    *reports = mh_xrealloc(*reports, (*n_reports + 1) * sizeof(**reports));
+    (*reports)[(*n_reports)++] = ev;
+    return MH_OK;
+}
+
+enum mh_err mh_runtime__calls_recheck_caller(struct mh_db_conn *c, const char *run_id,
+                                             const char *caller_run_id, struct mh_err_info *info)
+{
+    const char *p[] = {run_id, caller_run_id};
+    return mh_db_query(c,
+                       "UPDATE jobs SET run_at = now() WHERE run_id = $1::uuid AND EXISTS "
+                       "(SELECT 1 FROM runs WHERE id = $2::uuid AND status IN ('succeeded', "
+                       "'failed', 'canceled'))",
+                       2, p, NULL, NULL, info);
+}
+
+enum mh_err mh_runtime__calls_wake_children(struct mh_db_conn *c, const char *run_id,
+                                            struct mh_err_info *info)
+{
+    const char *p[] = {run_id};
+    return mh_db_query(c,
+                       "UPDATE jobs j SET run_at = now() FROM runs r WHERE r.caller_run_id = "
+                       "$1::uuid AND r.status IN ('queued', 'running') AND j.run_id = r.id",
+                       1, p, NULL, NULL, info);
+}
+
 enum mh_err mh_runtime__calls_finished(struct mh_db_conn *c, const char *run_id,
-                                       const char *caller_run_id, json_t **children,
+                                       const char *caller_run_id, bool *has_children,
                                        struct mh_err_info *info)
 {
     const char *p[] = {run_id};
@@ -214,10 +277,31 @@ enum mh_err mh_runtime__calls_finished(struct mh_db_conn *c, const char *run_id,
                          "WITH l AS (SELECT id FROM runs WHERE id = $1::uuid FOR UPDATE) UPDATE "
                          "jobs j SET run_at = now() FROM l WHERE j.run_id = l.id",
                          1, pc, NULL, NULL, info);
+    json_t *row = NULL;
     if (rc == MH_OK)
-        rc = mh_db_query(c,
-                         "SELECT id FROM runs WHERE caller_run_id = $1::uuid AND status IN "
-                         "('queued', 'running')",
-                         1, p, children, NULL, info);
+        rc = mh_db_query_row(c,
+                             "SELECT EXISTS (SELECT 1 FROM runs WHERE caller_run_id = $1::uuid AND "
+                             "status IN ('queued', 'running')) AS any",
+                             1, p, &row, info);
+    if (rc == MH_OK)
+        *has_children = json_is_true(json_object_get(row, "any"));
+    json_decref(row);
     return rc;
 }
+
+#ifdef MH_DEBUG
+void mh_runtime__fault_after_end(const char *run_id)
+{
+    const char *path = getenv("MH_DEBUG_ENGINE_KILL_FILE");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return;
+    char want[40] = "";
+    int n = fscanf(f, "%39s", want);
+    fclose(f);
+    if (n != 1 || strcmp(want, run_id) != 0 || unlink(path) != 0)
+        return;
+    mh_log(MH_LOG_WARN, "engine", "fault injection: killed after run %s ended", run_id);
+    raise(SIGKILL);
+}
+#endif

@@ -120,13 +120,10 @@ enum mh_err mh_runtime__callback_input(struct mh_engine_runtime *rt, struct mh_d
                                        struct mh_event **reports, size_t *n,
                                        struct mh_err_info *info)
 {
-    bool any = false;
     enum mh_err rc = MH_OK;
     json_t *rows = NULL;
     *urls = NULL, *reports = NULL, *n = 0;
-    for (size_t i = 0; i < mh_engine_wf_node_count(wf) && !any; i++)
-        any = mh_engine_wf_node_waits_for_callback(wf, i);
-    if (!any)
+    if (!mh_engine_wf_has_callbacks(wf))
         return MH_OK;
     /* The URLs: only with a key (else the steps fail clearly, naming the missing kek). */
     if (rt->opts.callback_key != NULL) {

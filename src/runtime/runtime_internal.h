@@ -195,11 +195,37 @@ MH_MUSTCHECK enum mh_err mh_runtime__calls_after(struct mh_engine_runtime *rt, s
                                                  const struct mh_runtime__job *j,
                                                  const struct mh_engine_result *res, bool *started,
                                                  bool *again, struct mh_err_info *info);
-/* A run finished: wakes its caller's job (when `caller_run_id` is set), and *children gets the
- * ids of its own children still running ([{"id"}...], new), to cancel once committed. */
+/* A run finished: wakes its caller's job (when `caller_run_id` is set), and *has_children
+ * tells whether children it called still run: they are canceled (wake them with
+ * mh_runtime__calls_wake_children once every job of the batch is written). */
 MH_MUSTCHECK enum mh_err mh_runtime__calls_finished(struct mh_db_conn *c, const char *run_id,
-                                                    const char *caller_run_id, json_t **children,
+                                                    const char *caller_run_id, bool *has_children,
                                                     struct mh_err_info *info);
+/* Makes the jobs of the children of `run_id` that still run due now, in the transaction that
+ * ended `run_id`: after the batch's own job writes, which would otherwise put a child of the
+ * same batch back to sleep. */
+MH_MUSTCHECK enum mh_err mh_runtime__calls_wake_children(struct mh_db_conn *c, const char *run_id,
+                                                         struct mh_err_info *info);
+/* For a child run (called by `caller_run_id`): when its caller has ended, appends a run_canceled
+ * report to *reports (grown; unsealed, the caller's to free), so the child ends canceled. A
+ * caller that is gone cancels nothing. */
+MH_MUSTCHECK enum mh_err mh_runtime__calls_caller_ended(struct mh_db_conn *c,
+                                                        const char *caller_run_id,
+                                                        struct mh_event **reports,
+                                                        size_t *n_reports,
+                                                        struct mh_err_info *info);
+/* After the batch wrote the job of child run `run_id` (which its transaction now holds locked):
+ * makes that job due now if its caller has ended meanwhile, so an end committed after the
+ * decision read the caller is acted on at once rather than at the child's next wake. */
+MH_MUSTCHECK enum mh_err mh_runtime__calls_recheck_caller(struct mh_db_conn *c, const char *run_id,
+                                                          const char *caller_run_id,
+                                                          struct mh_err_info *info);
+#ifdef MH_DEBUG
+/* The crash seam of MH_DEBUG builds (the tests'): when the file named by
+ * MH_DEBUG_ENGINE_KILL_FILE holds `run_id`, the process removes it and kills itself with SIGKILL,
+ * as a crash right after the transaction that ended that run committed. */
+void mh_runtime__fault_after_end(const char *run_id);
+#endif
 
 /* send.c: the send pipeline. */
 

@@ -7,9 +7,10 @@
  * error edge, or fails the caller; a chain deeper than subworkflow_max_depth fails with a clear
  * error; a call back to the workflow saved is refused at publish with the node and the field; a
  * SIGKILL once the child has finished resumes the caller once, and the child is never started
- * twice.
+ * twice; a SIGKILL right after a caller's end was committed still cancels its running child.
  */
 #include <signal.h>
+#include <unistd.h>
 
 #include "itest_project.h"
 
@@ -375,5 +376,80 @@ MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
     MH_T_ASSERT_EQ(count_events(&e, run, "child_finished", "price"), 1);
     MH_T_ASSERT_EQ(count_events(&e, run, "step_succeeded", "price"), 1);
     assert_replays_clean(&e, run);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+#define LONG_CHILD_DEF                                                                             \
+    "{\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", \"config\": {\"duration_ms\": 60000}}, " \
+    "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": "                  \
+    "\"trigger.body\"}}"                                                                           \
+    "], \"edges\": [{\"from\": \"wait\", \"to\": \"double\"}]}"
+
+/* A caller that fails along another path after `ms` while its child (LONG_CHILD_DEF) runs. */
+static void ending_parent_def(char *out, size_t cap, const char *child, int ms)
+{
+    snprintf(out, cap,
+             "{\"nodes\": [{\"id\": \"start\", \"type\": \"transform\", \"config\": "
+             "{\"expression\": \"trigger.body\"}}, {\"id\": \"price\", \"type\": "
+             "\"call_workflow\", \"config\": {\"workflow_id\": \"%s\"}}, {\"id\": \"pause\", "
+             "\"type\": \"delay\", \"config\": {\"duration_ms\": %d}}, {\"id\": \"stop\", "
+             "\"type\": \"terminate\", \"config\": {\"status\": \"failed\"}}], \"edges\": "
+             "[{\"from\": \"start\", \"to\": \"price\"}, {\"from\": \"start\", \"to\": "
+             "\"pause\"}, {\"from\": \"pause\", \"to\": \"stop\"}]}",
+             child, ms);
+}
+
+/* The caller's end is committed and the server is killed before it does anything more (the
+ * MH_DEBUG seam MH_DEBUG_ENGINE_KILL_FILE): the cancel of the child was committed with the
+ * caller's end, so after a restart the child ends canceled, long before its own delay. */
+MH_TEST(sigkill_after_the_caller_ended_still_cancels_the_child)
+{
+#ifndef MH_DEBUG
+    MH_T_SKIP("the crash seam exists in MH_DEBUG builds only");
+#endif
+    char kill_path[128];
+    snprintf(kill_path, sizeof(kill_path), "/tmp/mh-it-kill-%d", (int)getpid());
+    unlink(kill_path);
+    setenv("MH_DEBUG_ENGINE_KILL_FILE", kill_path, 1);
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, NULL, "callwf");
+    char child[40], parent[40], def[4096], run[40];
+    mh_it_project_publish(&e, "long", LONG_CHILD_DEF, child);
+    ending_parent_def(def, sizeof(def), child, 1500);
+    mh_it_project_publish(&e, "orders", def, parent);
+    mh_it_project_start_run(&e, parent, "{\"qty\": 5}", run);
+    FILE *f = fopen(kill_path, "w");
+    MH_T_ASSERT(f != NULL);
+    fprintf(f, "%s\n", run);
+    MH_T_ASSERT_EQ(fclose(f), 0);
+    /* The seam removes the file and kills the server once the caller's end is committed. */
+    for (int i = 0; i < 400 && access(kill_path, F_OK) == 0; i++)
+        mh_it_sleep_ms(25);
+    MH_T_ASSERT(access(kill_path, F_OK) != 0);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGKILL), 128 + SIGKILL);
+    unsetenv("MH_DEBUG_ENGINE_KILL_FILE");
+    const char *p[] = {run};
+    json_t *rows = mh_it_sql(e.db.admin_url,
+                             "SELECT (SELECT status FROM runs WHERE id = $1::uuid) AS caller, "
+                             "(SELECT status FROM runs WHERE caller_run_id = $1::uuid) AS child, "
+                             "(SELECT id::text FROM runs WHERE caller_run_id = $1::uuid) AS id",
+                             1, p, NULL);
+    json_t *row = json_array_get(rows, 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(row, "caller")), "failed");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(row, "child")), "running");
+    char kid[40];
+    snprintf(kid, sizeof(kid), "%s", json_string_value(json_object_get(row, "id")));
+    json_decref(rows);
+
+    mh_it_server_start(&e.s, &e.db, NULL);
+    json_t *k = wait_run(&e, kid, 20);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(k, "status")), "canceled");
+    json_decref(k);
+    MH_T_ASSERT_EQ(count_events(&e, kid, "run_canceled", ""), 1);
+    MH_T_ASSERT_EQ(count_events(&e, kid, "step_succeeded", "double"), 0);
+    assert_replays_clean(&e, kid);
+    json_t *r = mh_it_project_get_run(&e, run);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "failed");
+    json_decref(r);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }

@@ -257,3 +257,82 @@ MH_TEST(refused_bodies_stay_within_the_project_quota)
     json_decref(ep);
     ienv_stop(&e);
 }
+
+/* A refusal that keeps its body keeps its query string and idempotency key too (migration
+ * 0043): its replay's run sees the query the sender sent, and claims the key, so the sender's
+ * own retry after the fix is a duplicate of the replay's run (nothing runs twice), and a second
+ * replay is refused naming that run. */
+MH_TEST(refused_replay_keeps_the_query_and_claims_the_idempotency_key)
+{
+    struct ienv e;
+    ienv_setup(&e, NULL);
+    json_t *ep = ienv_endpoint(&e, "{\"json_schema\": {\"type\": \"object\", \"required\": "
+                                   "[\"id\"], \"properties\": {\"id\": {\"type\": \"integer\"}}}}");
+    const char *pub = jstr(ep, "public_id"), *eid = jstr(ep, "id");
+    char target[256];
+    snprintf(target, sizeof(target), "%s?source=shop&n=2", pub);
+    const char *h[] = {"Content-Type: application/json", "Idempotency-Key: order-77", NULL};
+    const char *body = "{\"id\": \"ord_7\"}";
+    struct mh_it_resp resp;
+    MH_T_ASSERT_EQ(hook(&e, target, "POST", h, body, strlen(body), &resp), 422);
+    mh_it_resp_cleanup(&resp);
+    char ids[1][40];
+    MH_T_ASSERT_EQ(refused_ids(&e, eid, 422, ids, 1), 1);
+    const char *did = ids[0];
+    const char *dp[] = {did};
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM webhook_deliveries WHERE id = $1 AND "
+                             "refused_query = '{\"source\": \"shop\", \"n\": \"2\"}'::jsonb AND "
+                             "refused_idempotency_key = 'order-77'",
+                             1, dp),
+                   1);
+
+    char epath[256];
+    long st;
+    snprintf(epath, sizeof(epath), "/api/projects/%s/endpoints/%s", e.project, eid);
+    json_decref(iapi(&e, "PATCH", epath,
+                     "{\"json_schema\": {\"type\": \"object\", \"required\": [\"id\"]}}", &st));
+    MH_T_ASSERT_EQ(st, 200);
+    json_t *r = replay(&e, e.bearer, eid, did, &st);
+    if (st != 202)
+        mh_t_fail(__FILE__, __LINE__, "replay: %ld %s", st, json_dumps(r, JSON_COMPACT));
+    char run[40];
+    snprintf(run, sizeof(run), "%s", jstr(r, "run_id"));
+    json_decref(r);
+    json_t *done = wait_run(&e, run);
+    MH_T_ASSERT_STR_EQ(jstr(done, "status"), "succeeded");
+    json_decref(done);
+    /* The run's trigger has the query string the sender sent. */
+    const char *rp[] = {run};
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM events WHERE run_id = $1 AND seq = 1 AND "
+                             "payload->'trigger'->'query' = '{\"source\": \"shop\", \"n\": "
+                             "\"2\"}'::jsonb",
+                             1, rp),
+                   1);
+    /* The key is the replay's run's now. */
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM idempotency_keys WHERE key = 'order-77' "
+                             "AND run_id = $1",
+                             1, rp),
+                   1);
+    /* The sender retries after the fix, with the same key: a duplicate of the replay's run. */
+    MH_T_ASSERT_EQ(hook(&e, target, "POST", h, body, strlen(body), &resp), 200);
+    MH_T_ASSERT(resp.json != NULL);
+    MH_T_ASSERT_STR_EQ(jstr(resp.json, "run_id"), run);
+    MH_T_ASSERT(json_is_true(json_object_get(resp.json, "duplicate")));
+    mh_it_resp_cleanup(&resp);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs", 0, NULL), 1);
+    /* A second replay would run it twice: refused, naming the run that holds the key. */
+    r = replay(&e, e.bearer, eid, did, &st);
+    MH_T_ASSERT_EQ(st, 409);
+    MH_T_ASSERT_STR_EQ(jstr(r, "error.code"), "duplicate");
+    MH_T_ASSERT_STR_EQ(jstr(r, "error.run_id"), run);
+    json_decref(r);
+    MH_T_ASSERT_EQ(sql_count(&e, "SELECT count(*) AS n FROM runs", 0, NULL), 1);
+    MH_T_ASSERT_EQ(
+        sql_count(&e, "SELECT count(*) AS n FROM webhook_deliveries WHERE replay_of = $1", 1, dp),
+        1);
+    json_decref(ep);
+    ienv_stop(&e);
+}

@@ -225,6 +225,71 @@ MH_TEST(engine_call_refused_fails_the_run_without_error_edge)
     mh_engine_wf_unref(wf);
 }
 
+/* The fixture with the call's input set to `input`. */
+static struct mh_wf *call_with_input(const char *input)
+{
+    json_t *def = load_fixture("call_workflow.json");
+    json_t *cfg = json_object_get(json_array_get(json_object_get(def, "nodes"), 1), "config");
+    json_object_set_new(cfg, "input", json_string(input));
+    json_t *errors = NULL;
+    struct mh_wf *wf = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &wf, &errors), MH_OK);
+    json_decref(errors);
+    json_decref(def);
+    return wf;
+}
+
+/* The divergences replaying `l` with `wf` reports for `node` (field `field`). */
+static size_t divergences_of(const struct mh_wf *wf, const struct tlog *l, const char *node,
+                             const char *field)
+{
+    json_t *report = NULL;
+    MH_T_ASSERT_EQ(mh_engine_replay(wf, l->ev, l->n, &report), MH_OK);
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(report, "chain_breaks")), 0);
+    size_t k, found = 0;
+    json_t *d;
+    json_array_foreach(json_object_get(report, "divergences"), k, d)
+    {
+        found += strcmp(json_string_value(json_object_get(d, "node")), node) == 0 &&
+                 strcmp(json_string_value(json_object_get(d, "field")), field) == 0;
+    }
+    json_decref(report);
+    return found;
+}
+
+/* A call whose input fails at decision time fails before it starts (kind jmespath, no child);
+ * replay recomputes that failure: the same definition replays clean, one whose input now
+ * evaluates (or fails otherwise) is reported. */
+MH_TEST(engine_call_input_failure_is_replayed)
+{
+    struct mh_wf *wf = call_with_input("abs(trigger.body.id)");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    tlog_start(&l, "{\"id\": \"o-1\"}");
+    advance_at(wf, &l, T0, NULL, NULL, 0, &r);
+    MH_T_ASSERT(find_kind(&r, MH_ACTION_CALL) == NULL);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT_EQ(tlog_find(&l, MH_EV_STEP_STARTED, "child"), -1);
+    long fi = tlog_find(&l, MH_EV_STEP_FAILED, "child");
+    MH_T_ASSERT(fi > 0);
+    json_t *e = json_object_get(l.ev[fi].payload, "error");
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(e, "kind")), "jmespath");
+    MH_T_ASSERT(tlog_find(&l, MH_EV_STEP_SUCCEEDED, "handle") > fi);
+    assert_replays_ok(wf, &l);
+    MH_T_ASSERT_EQ(divergences_of(wf, &l, "child", "error"), 0);
+
+    /* The input evaluates now: the step would have started a call, not failed. */
+    struct mh_wf *fixed = call_with_input("trigger.body");
+    MH_T_ASSERT_EQ(divergences_of(fixed, &l, "child", "error"), 1);
+    /* The input fails otherwise now: another message. */
+    struct mh_wf *other = call_with_input("to_array(trigger.body.id) | sum(@)");
+    MH_T_ASSERT_EQ(divergences_of(other, &l, "child", "error"), 1);
+    mh_engine_wf_unref(other);
+    mh_engine_wf_unref(fixed);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}
+
 /* The child's run id depends on the run and the step alone. */
 MH_TEST(engine_call_child_id_is_stable)
 {

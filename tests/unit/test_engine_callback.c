@@ -320,3 +320,35 @@ MH_TEST(engine_callback_docs_example_runs_as_described)
     }
     mh_engine_wf_unref(wf);
 }
+
+/* Whether a workflow waits for callbacks (or calls workflows) is known from its compile: the
+ * worker asks before every decision, without scanning the nodes. */
+MH_TEST(engine_callback_presence_is_known_at_compile)
+{
+    struct mh_wf *cb = compile_fixture("wait_callback.json");
+    struct mh_wf *call = compile_fixture("call_workflow.json");
+    struct mh_wf *lin = compile_fixture("linear.json");
+    MH_T_ASSERT(mh_engine_wf_has_callbacks(cb));
+    MH_T_ASSERT(!mh_engine_wf_has_calls(cb));
+    MH_T_ASSERT(!mh_engine_wf_has_callbacks(call));
+    MH_T_ASSERT(mh_engine_wf_has_calls(call));
+    MH_T_ASSERT(!mh_engine_wf_has_callbacks(lin));
+    MH_T_ASSERT(!mh_engine_wf_has_calls(lin));
+    /* A call inside a for_each body counts for the workflow. */
+    json_t *def =
+        json_pack("{s:[{s:s, s:s, s:{s:s, s:{s:[{s:s, s:s, s:{s:s}}], s:[]}}}], s:[]}", "nodes",
+                  "id", "loop", "type", "for_each", "config", "items", "trigger.body", "body",
+                  "nodes", "id", "price", "type", "call_workflow", "config", "workflow_id",
+                  "0190a0b0-0000-7000-8000-00000000000a", "edges", "edges");
+    json_t *errors = NULL;
+    struct mh_wf *nested = NULL;
+    MH_T_ASSERT_EQ(mh_engine_wf_compile(def, &nested, &errors), MH_OK);
+    MH_T_ASSERT(mh_engine_wf_has_calls(nested));
+    MH_T_ASSERT(!mh_engine_wf_has_callbacks(nested));
+    json_decref(errors);
+    json_decref(def);
+    mh_engine_wf_unref(nested);
+    mh_engine_wf_unref(lin);
+    mh_engine_wf_unref(call);
+    mh_engine_wf_unref(cb);
+}

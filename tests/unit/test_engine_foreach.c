@@ -479,3 +479,105 @@ MH_TEST(foreach_delay_in_body_is_a_timer_per_item)
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }
+
+/* foreach_http.json with every item's call in flight at once (concurrency 10, more than the
+ * workflow has nodes) and the body's transform `name_expr`. */
+static struct mh_wf *wide_http(const char *name_expr)
+{
+    json_t *def = load_fixture("foreach_http.json");
+    json_t *loop = json_array_get(json_object_get(def, "nodes"), 1);
+    json_t *cfg = json_object_get(loop, "config");
+    json_object_set_new(cfg, "concurrency", json_integer(10));
+    json_t *name = json_array_get(json_object_get(json_object_get(cfg, "body"), "nodes"), 1);
+    json_object_set_new(json_object_get(name, "config"), "expression", json_string(name_expr));
+    json_t *errors = NULL;
+    struct mh_wf *wf = NULL;
+    if (mh_engine_wf_compile(def, &wf, &errors) != MH_OK)
+        mh_t_fail(__FILE__, __LINE__, "does not compile: %s", jtext(errors));
+    json_decref(errors);
+    json_decref(def);
+    return wf;
+}
+
+/* A draft test of a run whose for_each made 12 calls, 10 at a time: every item's call is
+ * answered with what that item's call received (stand-ins "loop[<i>].call"), so the draft runs
+ * to the end; a draft whose body differs is shown differing at the for_each. The preview answers
+ * more calls per round than the workflow has nodes. */
+MH_TEST(foreach_draft_test_answers_every_items_call)
+{
+    struct mh_wf *wf = wide_http("steps.call.output.body.name");
+    struct tlog l = {0};
+    struct mh_engine_result r;
+    struct trng rng = {.value = 7};
+    tlog_start(&l, "{\"order\": \"o-9\", \"ids\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", "
+                   "\"g\", \"h\", \"i\", \"j\", \"k\", \"l\"]}");
+    advance_at(wf, &l, T0, &rng, NULL, 0, &r);
+    int64_t now = T0;
+    while (r.status == MH_RUN_RUNNING) {
+        size_t n = count_http(&r);
+        MH_T_ASSERT(n > 0);
+        struct mh_event *reps = calloc(n, sizeof(*reps));
+        size_t k = 0;
+        for (size_t i = 0; i < r.n_actions; i++) {
+            if (r.actions[i].kind != MH_ACTION_HTTP)
+                continue;
+            char body[256];
+            snprintf(body, sizeof(body), "{\"name\": \"N-%s\"}", r.actions[i].node_id);
+            report_response(&reps[k++], r.actions[i].node_id, r.actions[i].attempt, 200,
+                            "{\"content-type\": \"application/json\"}", body);
+        }
+        mh_engine_result_cleanup(&r);
+        now += 10;
+        advance_at(wf, &l, now, &rng, reps, n, &r);
+        for (size_t i = 0; i < n; i++)
+            mh_engine_event_cleanup(&reps[i]);
+        free(reps);
+    }
+    MH_T_ASSERT_EQ(r.status, MH_RUN_SUCCEEDED);
+    mh_engine_result_cleanup(&r);
+    MH_T_ASSERT_EQ(tlog_count(&l, MH_EV_STEP_SUCCEEDED, "loop[11].call"), 1);
+
+    /* The same definition: nothing differs and every item was simulated. */
+    json_t *out = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_engine_draft_compare(wf, wf, l.ev, l.n, &out, &info), MH_OK);
+    if (!json_is_false(json_object_get(out, "differs")))
+        mh_t_fail(__FILE__, __LINE__, "differs: %s", jtext(out));
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(out, "not_simulated")), 0);
+    json_decref(out);
+
+    /* A draft that names items otherwise differs at the for_each, on every item's name. */
+    struct mh_wf *draft = wide_http("join('', ['x-', steps.call.output.body.name])");
+    MH_T_ASSERT_EQ(mh_engine_draft_compare(draft, wf, l.ev, l.n, &out, &info), MH_OK);
+    MH_T_ASSERT(json_is_true(json_object_get(out, "differs")));
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(out, "not_simulated")), 0);
+    json_t *loop = json_object_get(json_object_get(out, "nodes"), "loop");
+    MH_T_ASSERT(json_is_false(json_object_get(loop, "equal")));
+    MH_T_ASSERT_EQ(json_array_size(json_object_get(loop, "paths")), 12);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(loop, "paths"), 11)),
+                       "/11/name");
+    json_decref(out);
+    mh_engine_wf_unref(draft);
+
+    /* The mapping preview takes such stand-ins too, and names a step that does not exist. */
+    json_t *trigger = json_pack("{s:{s:[s,s,s,s]}}", "body", "ids", "a", "b", "c", "d");
+    json_t *stand = json_object();
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "loop[%d].call", i);
+        json_object_set_new(stand, id,
+                            json_pack("{s:i, s:{s:s}}", "status", 200, "body", "name", "x"));
+    }
+    struct mh_engine_preview_in in = {.trigger = trigger, .stand_ins = stand, .now_ms = T0};
+    MH_T_ASSERT_EQ(mh_engine_preview(wf, &in, &out, &info), MH_OK);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(out, "status")), "succeeded");
+    json_decref(out);
+    json_object_set_new(stand, "loop[0].nope", json_object());
+    info = (struct mh_err_info)MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_engine_preview(wf, &in, &out, &info), MH_EINVAL);
+    MH_T_ASSERT_STR_EQ(info.path, "/loop[0].nope");
+    json_decref(stand);
+    json_decref(trigger);
+    tlog_free(&l);
+    mh_engine_wf_unref(wf);
+}

@@ -242,12 +242,32 @@ static const char *admit(const struct mh_step_state *s, enum mh_node_event what)
 }
 
 /* Recomputes the call (the input from the context recorded before it) and checks that a
- * recorded success carries the output the child reported. */
+ * recorded success carries the output the child reported, and that a step that failed before
+ * it started (its input failed at decision time) fails the same way again. */
 static void replay(struct mh_replay *r, const struct mh_event *ev, size_t i)
 {
     const struct mh_wf_node *n = &r->wf->nodes[i];
     const struct mh_step_state *s = &r->st->steps[i];
-    if (strcmp(ev->type, MH_EV_STEP_STARTED) == 0) {
+    if (strcmp(ev->type, MH_EV_STEP_FAILED) == 0 && s->request == NULL) {
+        /* A failure after step_started is the child's (or the caller's refusal), an outside
+         * input; one before it is the decision's own. */
+        struct mh_err_info jinfo = MH_ERR_INFO_INIT;
+        json_t *ctx = mh_engine__context(r->st, i);
+        json_t *call = build_call(n, r->st, ctx, &jinfo);
+        json_t *recorded = json_object_get(ev->payload, "error");
+        const char *msg = json_string_value(json_object_get(recorded, "message"));
+        if (call != NULL) {
+            json_t *o = json_pack("{s:O}", "request", call);
+            mh_engine__replay_diverge(r, ev, "error", recorded, o);
+            json_decref(o);
+        } else if (msg == NULL || strcmp(msg, jinfo.message) != 0) {
+            json_t *o = json_pack("{s:o}", "message", mh_engine__jstring(jinfo.message));
+            mh_engine__replay_diverge(r, ev, "error", recorded, o);
+            json_decref(o);
+        }
+        json_decref(call);
+        json_decref(ctx);
+    } else if (strcmp(ev->type, MH_EV_STEP_STARTED) == 0) {
         struct mh_err_info jinfo = MH_ERR_INFO_INIT;
         json_t *ctx = mh_engine__context(r->st, i);
         json_t *call = build_call(n, r->st, ctx, &jinfo);
@@ -324,11 +344,7 @@ enum mh_err mh_engine_event_child_finished(const char *node_id, int attempt,
 
 bool mh_engine_wf_has_calls(const struct mh_wf *wf)
 {
-    for (size_t i = 0; i < wf->n_nodes; i++)
-        if (wf->nodes[i].type == &mh_engine__node_call_workflow ||
-            (wf->nodes[i].body != NULL && mh_engine_wf_has_calls(wf->nodes[i].body)))
-            return true;
-    return false;
+    return wf->has_calls; /* computed at compile (definition.c) */
 }
 
 static void calls_of(json_t *def, const char *base, json_t *out)

@@ -203,3 +203,8 @@ static json_t *recorded_stand_in(const struct mh_wf_node *n, const struct mh_eve
     }
     return NULL;
 }
+
+bool mh_engine_wf_has_callbacks(const struct mh_wf *wf)
+{
+    return wf->has_callbacks; /* computed at compile (definition.c) */
+}

@@ -1124,7 +1124,7 @@ void mh_h_deliveries_get_project(struct mh_http_req *req, void *app)
  * A refused delivery's replay input (migration 0028): its kept body judged again against the
  * endpoint as it is now (size, content type, JSON Schema), and on success the trigger and the
  * `delivery` record of the run's first event, as the intake would have written them had the
- * delivery been accepted (without the query string, which a refusal does not record). A body
+ * delivery been accepted (the query string as the refusal kept it, migration 0043). A body
  * above MH_INTAKE_INLINE_BODY_MAX goes to the blobs table, as the intake's would. False after
  * answering: 409 when no body was kept (saying why), the intake's status (422 with the schema's
  * errors and the first one's path) when the body is still refused.
@@ -1167,11 +1167,12 @@ static bool refused_replay_input(struct mh_api *api, const char *pid, json_t *ep
         mh_intake_rejudged_cleanup(&r);
         return false;
     }
-    *trigger =
-        json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers", json_object_get(d, "headers"),
-                  "query", json_object(), "received_at", json_object_get(d, "received_at_utc"),
-                  "method", json_object_get(d, "method"), "content_type",
-                  json_object_get(d, "content_type"), "body", r.body_value);
+    json_t *query = json_object_get(d, "refused_query");
+    *trigger = json_pack("{s:O, s:o, s:O, s:O, s:O, s:O}", "headers", json_object_get(d, "headers"),
+                         "query", json_is_object(query) ? json_deep_copy(query) : json_object(),
+                         "received_at", json_object_get(d, "received_at_utc"), "method",
+                         json_object_get(d, "method"), "content_type",
+                         json_object_get(d, "content_type"), "body", r.body_value);
     mh_intake_rejudged_cleanup(&r);
     *delivery =
         json_pack("{s:s, s:s, s:I, s:s?, s:O, s:O}", "endpoint_id",
@@ -1203,12 +1204,61 @@ static bool refused_replay_input(struct mh_api *api, const char *pid, json_t *ep
 }
 
 /*
+ * The idempotency key a refusal kept (`d`), claimed for the replay's run `run_id` in the
+ * replay's transaction, for the endpoint's idempotency retention, as the intake claims an
+ * accepted delivery's: a sender retrying with that key afterwards is answered as a duplicate
+ * of the replay's run. A key a live run holds (the sender retried first, or the delivery was
+ * replayed before) answers 409 `duplicate` naming that run, and nothing is started. True when
+ * there is no key, or it was claimed; false after answering.
+ */
+static bool claim_refused_key(struct mh_api *api, const char *pid, const char *eid, json_t *d,
+                              const char *run_id)
+{
+    const char *key = json_string_value(json_object_get(d, "refused_idempotency_key"));
+    if (key == NULL || strcmp(json_string_value(json_object_get(d, "outcome")), "refused") != 0)
+        return true;
+    const char *kp[] = {pid, eid, key, run_id};
+    json_t *claimed = mh_api_query(
+        api,
+        "INSERT INTO idempotency_keys AS i (project_id, endpoint_id, key, run_id, expires_at) "
+        "SELECT e.project_id, e.id, $3, $4::uuid, now() + e.idempotency_retention_s * interval "
+        "'1 second' FROM webhook_endpoints e WHERE e.project_id = $1 AND e.id = $2 ON CONFLICT "
+        "(endpoint_id, key) DO UPDATE SET run_id = EXCLUDED.run_id, created_at = now(), "
+        "expires_at = EXCLUDED.expires_at WHERE i.expires_at <= now() RETURNING run_id",
+        4, kp);
+    if (claimed == NULL)
+        return false;
+    if (json_array_size(claimed) == 1)
+        return true;
+    json_t *holder = mh_api_query(api,
+                                  "SELECT run_id FROM idempotency_keys WHERE project_id = $1 AND "
+                                  "endpoint_id = $2 AND key = $3",
+                                  3, kp);
+    if (holder == NULL)
+        return false;
+    const char *held_by = json_string_value(json_object_get(json_array_get(holder, 0), "run_id"));
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the delivery's idempotency key already started run %s (the sender sent it again, "
+             "or it was replayed before): nothing was started",
+             held_by ? held_by : "(unknown)");
+    json_t *err = json_pack("{s:s, s:s}", "code", "duplicate", "message", msg);
+    if (held_by)
+        json_object_set_new(err, "run_id", json_string(held_by));
+    mh_http_respond_json(
+        api->req, 409,
+        json_pack("{s:o, s:s}", "error", err, "request_id", mh_http_req_id(api->req)));
+    return false;
+}
+
+/*
  * Replay: a new run from a delivery, on the version the endpoint starts now. An accepted one is
  * replayed with the trigger and the raw bytes its first event recorded; a refused one that kept
  * its body (a schema refusal, or no published version) is judged again on the endpoint's current
  * settings first (refused_replay_input). It is logged as a new accepted delivery naming the one
  * it copies. No signature is checked again: the original was verified when it arrived, and a
- * replay is an editor's decision, audited as such.
+ * replay is an editor's decision, audited as such. A refusal's idempotency key is claimed for
+ * the new run in the same transaction, as the intake would have claimed it (claim_refused_key).
  */
 void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
 {
@@ -1231,7 +1281,8 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
         &api, "delivery not found",
         "SELECT d.id, d.outcome, d.status, d.reason, d.run_id, d.method, d.headers, "
         "d.content_type, d.body_size, encode(d.body_hash, 'hex') AS body_hash, d.key_id, "
-        "d.refused_body AS body, d.refused_body_note, to_char(d.received_at AT TIME ZONE 'UTC', "
+        "d.refused_body AS body, d.refused_body_note, d.refused_query, "
+        "d.refused_idempotency_key, to_char(d.received_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received_at_utc FROM webhook_deliveries d "
         "WHERE d.project_id = $1 AND d.endpoint_id = $2 AND d.id = $3",
         3, dp);
@@ -1333,10 +1384,12 @@ void mh_h_deliveries_replay(struct mh_http_req *req, void *app)
         "$12 FROM webhook_endpoints WHERE id = $3 AND project_id = $2 FOR KEY SHARE RETURNING id",
         12, ip);
     free(headers);
+    if (row == NULL || !claim_refused_key(&api, pid, eid, d, run_id))
+        goto out;
     json_t *detail =
         json_pack("{s:s, s:s, s:s}", "endpoint_id", eid, "delivery_id", did, "run_id", run_id);
-    bool ok = row && mh_api_audit(&api, pid, "webhook_delivery.replay", new_did, detail) &&
-              mh_api_commit(&api);
+    bool ok =
+        mh_api_audit(&api, pid, "webhook_delivery.replay", new_did, detail) && mh_api_commit(&api);
     json_decref(detail);
     if (!ok)
         goto out;
