@@ -4,7 +4,8 @@
  * docs/operations.md "Resource limits per project"): a webhook beyond a project's runs in flight
  * or stored bytes is answered 429 with Retry-After and nothing is recorded; under the limit, or
  * once it is raised, webhooks are accepted again; the runs-in-flight count follows runs that
- * finish; a project's http_calls never run more at once than its limit while another project's
+ * finish, and counting them reads the runs in flight, not the project's history (migration
+ * 0045); a project's http_calls never run more at once than its limit while another project's
  * calls flow; bad settings are a 422 naming the field, and nothing is stored.
  */
 #include <string.h>
@@ -191,6 +192,116 @@ MH_TEST(stored_bytes_limit_refuses_once_measured_and_a_raised_limit_accepts_agai
     MH_T_ASSERT_EQ(send_one(&e, pub, "stored_bytes_limit"), 202);
     MH_T_ASSERT_EQ(sql_count(&e, accepted_runs_sql, 1, pp), runs + 1);
     json_decref(ep);
+    ienv_stop(&e);
+}
+
+/* 20,000 finished runs of one project (a third each succeeded, failed, canceled) over the last
+ * day, and 7 in flight: 3 queued and 4 running, one of these created before all the history (a
+ * run waiting on a long delay) and one after it. */
+static const char *const history_sql =
+    "WITH v AS (SELECT id FROM workflow_versions WHERE workflow_id = $2::uuid AND state = "
+    "'published'), h AS (INSERT INTO runs (project_id, workflow_id, version_id, status, "
+    "created_at, started_at, finished_at) SELECT $1::uuid, $2::uuid, v.id, (ARRAY['succeeded', "
+    "'failed', 'canceled'])[1 + k % 3], t, t, t + interval '1 second' FROM v, generate_series(1, "
+    "20000) k, LATERAL (SELECT now() - interval '1 day' + k * interval '4 seconds' AS t) x "
+    "RETURNING 1) "
+    "INSERT INTO runs (project_id, workflow_id, version_id, status, created_at, started_at) "
+    "SELECT $1::uuid, $2::uuid, v.id, CASE WHEN k <= 3 THEN 'queued' ELSE 'running' END, "
+    "CASE k WHEN 4 THEN now() - interval '2 days' ELSE now() END, CASE WHEN k > 3 THEN now() END "
+    "FROM v, generate_series(1, 7) k WHERE (SELECT count(*) FROM h) = 20000";
+
+/* Rows of `runs` the usage query reads, in a connection of its own (so the backend's statistics
+ * of this transaction hold that statement alone): the heap tuples fetched and read by a
+ * sequential scan, and the index entries its indexes returned; and the runs in flight it said.
+ * `count_unlimited` as the function's last argument: the intake passes false. */
+static void usage_reads(struct ienv *e, const char *count_unlimited, long *rows_read,
+                        long *in_flight)
+{
+    const char *p[] = {e->project, count_unlimited};
+    json_t *r = mh_it_sql(
+        e->db.admin_url,
+        "SELECT u.runs_in_flight AS n, pg_stat_get_xact_tuples_fetched('runs'::regclass) + "
+        "pg_stat_get_xact_tuples_returned('runs'::regclass) + (SELECT "
+        "sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = "
+        "'runs'::regclass)::bigint AS reads FROM mh_limits_usage(ARRAY[$1::uuid], 0, 0, 0, "
+        "$2::boolean) u",
+        2, p, NULL);
+    MH_T_ASSERT(r != NULL && json_array_size(r) == 1);
+    *in_flight = (long)json_integer_value(json_object_get(json_array_get(r, 0), "n"));
+    *rows_read = (long)json_integer_value(json_object_get(json_array_get(r, 0), "reads"));
+    json_decref(r);
+}
+
+/* A plan node's "Shared Hit Blocks" + "Shared Read Blocks". */
+static long plan_buffers(json_t *node)
+{
+    return (long)(json_integer_value(json_object_get(node, "Shared Hit Blocks")) +
+                  json_integer_value(json_object_get(node, "Shared Read Blocks")));
+}
+
+/* Counting a project's runs in flight reads its runs in flight, not its history (migration
+ * 0045: migration 0039 counted through an index that 0009 had dropped, so every count walked
+ * all of the project's runs). Measured by what cannot be noise: the rows of `runs` the usage
+ * query reads (backend statistics) and the buffers its plan touches (EXPLAIN ANALYZE BUFFERS),
+ * both of which are in the tens of thousands and the hundreds when the history is read. */
+MH_TEST(counting_runs_in_flight_reads_the_runs_in_flight_not_the_history)
+{
+    struct ienv e;
+    ienv_setup(&e, (const char *const[]){"--workers", "0", NULL});
+    const char *pw[] = {e.project, e.workflow};
+    json_t *rows = mh_it_sql(e.db.admin_url, history_sql, 2, pw, NULL);
+    MH_T_ASSERT(rows != NULL);
+    json_decref(rows);
+    /* As autovacuum would: the planner sees 20,007 runs, of which 7 are in flight. */
+    mh_it_sql_script(e.db.admin_url, "VACUUM ANALYZE runs");
+    const char *pp[] = {e.project};
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid AND "
+                             "status IN ('queued', 'running')",
+                             1, pp),
+                   7);
+
+    /* The Limits page's count (every project) and the intake's (a project with a runs limit). */
+    json_t *l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(usage_of(l, "runs_in_flight"), 7);
+    json_decref(l);
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"runs_in_flight\": 100}"), 200);
+    long reads, n;
+    usage_reads(&e, "true", &reads, &n);
+    MH_T_ASSERT_EQ(n, 7);
+    usage_reads(&e, "false", &reads, &n);
+    MH_T_ASSERT_EQ(n, 7);
+
+    /* The plan: the function's own statement runs inside its Function Scan node, whose buffers
+     * include it. Once warmed up (the catalog lookups of planning it), a count of 7 runs
+     * touches a few index and heap pages; reading the history touches every page of the
+     * project's runs (20,000 of them fill about 400). */
+    const char *explain_sql =
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM mh_limits_usage(ARRAY[$1::uuid], "
+        "0, 0, 0, false)";
+    struct mh_db_conn *c = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_db_connect(e.db.admin_url, &c, &info), MH_OK);
+    json_t *plan = NULL;
+    for (int i = 0; i < 2; i++) {
+        json_decref(plan);
+        plan = NULL;
+        MH_T_ASSERT_EQ(mh_db_query(c, explain_sql, 1, pp, &plan, NULL, &info), MH_OK);
+    }
+    mh_db_close(c);
+    json_t *doc = json_object_get(json_array_get(plan, 0), "QUERY PLAN");
+    json_t *parsed = NULL;
+    if (json_is_string(doc))
+        doc = parsed = json_loads(json_string_value(doc), 0, NULL);
+    json_t *top = json_object_get(json_array_get(doc, 0), "Plan");
+    MH_T_ASSERT(top != NULL);
+    long buffers = plan_buffers(top);
+    json_decref(parsed);
+    json_decref(plan);
+    if (reads > 100 || buffers > 60)
+        mh_t_fail(__FILE__, __LINE__,
+                  "counting 7 runs in flight read %ld rows of runs and touched %ld buffers", reads,
+                  buffers);
     ienv_stop(&e);
 }
 
