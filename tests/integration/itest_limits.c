@@ -305,6 +305,125 @@ MH_TEST(counting_runs_in_flight_reads_the_runs_in_flight_not_the_history)
     ienv_stop(&e);
 }
 
+/* Publishes a workflow of `nodes` (a JSON array text, no edges); its id in `wf` (40 bytes). */
+static void publish_nodes(struct ienv *e, const char *nodes, char *wf)
+{
+    char path[256], body[2048];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
+    snprintf(body, sizeof(body),
+             "{\"name\": \"w\", \"definition\": {\"nodes\": %s, \"edges\": []}}", nodes);
+    json_t *w = iapi(e, "POST", path, body, &st);
+    MH_T_ASSERT_EQ(st, 201);
+    snprintf(wf, 40, "%s", jstr(w, "id"));
+    json_decref(w);
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, wf);
+    json_decref(iapi(e, "POST", path, NULL, &st));
+    MH_T_ASSERT(st == 200 || st == 201);
+}
+
+static void start_run(struct ienv *e, const char *wf)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
+    json_decref(iapi(e, "POST", path, "{\"payload\": {}}", &st));
+    MH_T_ASSERT_EQ(st, 202);
+}
+
+static void unavailable(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *reply)
+{
+    (void)ctx;
+    (void)req;
+    reply->status = 503;
+}
+
+/* The count is of runs queued or running whatever they wait on, taken by the engine itself: a
+ * delay, a callback, a child workflow (the caller and the child, which waits on a delay), a
+ * retry's backoff; a finished run is not counted, nor another project's run in flight. */
+MH_TEST(runs_waiting_on_a_delay_a_callback_a_child_or_a_retry_are_in_flight)
+{
+    struct ienv e;
+    ienv_setup(&e, NULL);
+    struct mh_mock *m = mh_mock_start(unavailable, NULL);
+    char url[128], nodes[1024], delay[40], cb[40], child[40], caller[40], retry[40], done[40];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/down", mh_mock_port(m));
+    publish_nodes(&e, "[{\"id\": \"d\", \"type\": \"delay\", \"config\": {\"duration\": \"1h\"}}]",
+                  delay);
+    publish_nodes(&e,
+                  "[{\"id\": \"cb\", \"type\": \"wait_callback\", \"config\": {\"timeout\": "
+                  "\"1h\"}}]",
+                  cb);
+    publish_nodes(&e, "[{\"id\": \"d\", \"type\": \"delay\", \"config\": {\"duration\": \"1h\"}}]",
+                  child);
+    snprintf(nodes, sizeof(nodes),
+             "[{\"id\": \"c\", \"type\": \"call_workflow\", \"config\": {\"workflow_id\": \"%s\", "
+             "\"input\": \"trigger.body\"}}]",
+             child);
+    publish_nodes(&e, nodes, caller);
+    snprintf(nodes, sizeof(nodes),
+             "[{\"id\": \"h\", \"type\": \"http_call\", \"config\": {\"url\": \"%s\", \"method\": "
+             "\"GET\", \"retry\": {\"max_attempts\": 5, \"base_delay_ms\": 3600000, "
+             "\"max_delay_ms\": 3600000}}}]",
+             url);
+    publish_nodes(&e, nodes, retry);
+    publish_nodes(&e,
+                  "[{\"id\": \"t\", \"type\": \"transform\", \"config\": {\"expression\": "
+                  "\"trigger.body\"}}]",
+                  done);
+    /* Another project's run waiting on a delay. */
+    char mine[40], other[40], other_wf[40];
+    snprintf(mine, sizeof(mine), "%s", e.project);
+    mh_it_project(&e.s, e.bearer, "other", other);
+    snprintf(e.project, sizeof(e.project), "%s", other);
+    publish_nodes(&e, "[{\"id\": \"d\", \"type\": \"delay\", \"config\": {\"duration\": \"1h\"}}]",
+                  other_wf);
+    start_run(&e, other_wf);
+    snprintf(e.project, sizeof(e.project), "%s", mine);
+
+    const char *wfs[] = {delay, cb, caller, retry, done};
+    for (size_t i = 0; i < sizeof(wfs) / sizeof(wfs[0]); i++)
+        start_run(&e, wfs[i]);
+    const char *pp[] = {e.project};
+    /* Every run has reached what it waits on: the transform's run finished, the http_call was
+     * answered 503 once and its retry is scheduled, the child waits on its timer (and so its
+     * caller on it), and so does the other project's run. */
+    MH_T_ASSERT_EQ(wait_for_count(&e,
+                                  "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid AND "
+                                  "status = 'succeeded'",
+                                  1, pp, 1),
+                   1);
+    MH_T_ASSERT_EQ(wait_for_count(&e,
+                                  "SELECT count(*) AS n FROM events WHERE project_id = $1::uuid "
+                                  "AND type = 'retry_scheduled'",
+                                  1, pp, 1),
+                   1);
+    MH_T_ASSERT_EQ(wait_for_count(&e,
+                                  "SELECT count(*) AS n FROM runs WHERE call_depth = 1 AND "
+                                  "status = 'running'",
+                                  0, NULL, 1),
+                   1);
+    MH_T_ASSERT_EQ(
+        wait_for_count(&e, "SELECT count(*) AS n FROM runs WHERE status = 'running'", 0, NULL, 6),
+        6);
+    const char *in_flight_sql = "SELECT count(*) AS n FROM runs WHERE project_id = $1::uuid AND "
+                                "status IN ('queued', 'running')";
+    MH_T_ASSERT_EQ(sql_count(&e, in_flight_sql, 1, pp), 5);
+    json_t *l = get_limits(&e, e.project);
+    MH_T_ASSERT_EQ(usage_of(l, "runs_in_flight"), 5);
+    json_decref(l);
+    l = get_limits(&e, other);
+    MH_T_ASSERT_EQ(usage_of(l, "runs_in_flight"), 1);
+    json_decref(l);
+    /* The intake's form of the count (a project with a runs limit) says the same. */
+    MH_T_ASSERT_EQ(put_limits(&e, e.project, "{\"runs_in_flight\": 100}"), 200);
+    long reads, n;
+    usage_reads(&e, "false", &reads, &n);
+    MH_T_ASSERT_EQ(n, 5);
+    mh_mock_stop(m);
+    ienv_stop(&e);
+}
+
 static void slow_reply(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *reply)
 {
     (void)ctx;
