@@ -35,3 +35,12 @@
 -- intake's commits, the workers') wait until it is built. A migration runs in a transaction,
 -- so CONCURRENTLY is not possible here.
 CREATE INDEX runs_in_flight_idx ON runs (project_id) WHERE status IN ('queued', 'running');
+
+-- Not compiled by JIT. The planner costs the count's subplan even when the CASE skips it (a
+-- project without a runs limit, on the intake), and with the history scan's estimate the
+-- statement was over jit_above_cost from a few hundred thousand runs: each call, once a second
+-- on every server, compiled it (~40 ms with 300,000 runs, ~0.5 s with a million, measured),
+-- whether or not it counted anything. The index makes the estimate small, but a backlog of
+-- runs in flight would make it large again, and compiling a statement that reads a few pages
+-- never pays (mh_limits_measure and the statistics' functions are SET jit = off too).
+ALTER FUNCTION mh_limits_usage(uuid[], bigint, bigint, bigint, boolean) SET jit = off;

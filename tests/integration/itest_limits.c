@@ -302,6 +302,15 @@ MH_TEST(counting_runs_in_flight_reads_the_runs_in_flight_not_the_history)
         mh_t_fail(__FILE__, __LINE__,
                   "counting 7 runs in flight read %ld rows of runs and touched %ld buffers", reads,
                   buffers);
+    /* Nor is it compiled by JIT: the statement is planned at every call, and was compiled at
+     * every call once the history's estimate passed jit_above_cost, counting or not (migration
+     * 0045). JIT's work shows in no statistics an EXPLAIN of the caller can read, so this checks
+     * the setting. */
+    MH_T_ASSERT_EQ(sql_count(&e,
+                             "SELECT count(*) AS n FROM pg_proc WHERE proname = 'mh_limits_usage' "
+                             "AND 'jit=off' = ANY (proconfig)",
+                             0, NULL),
+                   1);
     ienv_stop(&e);
 }
 
