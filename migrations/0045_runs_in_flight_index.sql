@@ -6,8 +6,8 @@
 -- (once a second per project with a runs limit that it receives webhooks for) and for the
 -- Limits page (every project shown). Its comment says the count goes through the partial index
 -- of active runs, but that index, runs_active_idx, was dropped by migration 0009: the count
--- walked runs_project_recent_idx over ALL of the project's runs, with a heap fetch per run. A
--- project with a million runs cost the database about a second of CPU per second.
+-- read ALL of the project's runs (a sequential scan of runs, or runs_project_recent_idx with a
+-- heap fetch per run): 1.4-1.6 s per count with a million runs, once a second.
 --
 -- runs_in_flight_idx has one entry per run queued or running, keyed by its project, so the
 -- count (whose WHERE is the index's predicate) reads as many entries and heap tuples as the
@@ -39,7 +39,7 @@ CREATE INDEX runs_in_flight_idx ON runs (project_id) WHERE status IN ('queued', 
 -- Not compiled by JIT. The planner costs the count's subplan even when the CASE skips it (a
 -- project without a runs limit, on the intake), and with the history scan's estimate the
 -- statement was over jit_above_cost from a few hundred thousand runs: each call, once a second
--- on every server, compiled it (~40 ms with 300,000 runs, ~0.5 s with a million, measured),
+-- on every server, compiled it (~40 ms with 300,000 runs, 0.6-0.9 s with a million, measured),
 -- whether or not it counted anything. The index makes the estimate small, but a backlog of
 -- runs in flight would make it large again, and compiling a statement that reads a few pages
 -- never pays (mh_limits_measure and the statistics' functions are SET jit = off too).
