@@ -4,12 +4,13 @@
  * project"): runs in flight and stored bytes. A delivery must not count rows, so each project
  * this server receives for has an entry here: its effective limits and its usage as the
  * database last said (mh_limits_usage, migration 0039: the runs in flight counted then, for a
- * project with a runs limit; the stored bytes the retention pass's measure), plus what this server
- * itself reserved and recorded since. A refresher thread reads every active project's entry
- * again once a second (in one statement), sooner when a project is at a limit; a project seen
- * for the first time is read before its first delivery is judged, and the management API drops
- * an entry whose limits it changed. What other servers accept between two refreshes is not seen:
- * across N servers a project can exceed its runs limit by what N - 1 of them accept in a second.
+ * project with a runs limit, through the partial index of runs in flight of migration 0045; the
+ * stored bytes the retention pass's measure), plus what this server itself reserved and
+ * recorded since. A refresher thread reads every active project's entry again once a second (in
+ * one statement), sooner when a project is at a limit; a project seen for the first time is read
+ * before its first delivery is judged, and the management API drops an entry whose limits it
+ * changed. What other servers accept between two refreshes is not seen: across N servers a
+ * project can exceed its runs limit by what N - 1 of them accept in a second.
  */
 #include "intake/intake_internal.h"
 

@@ -1,0 +1,46 @@
+-- A project's runs in flight counted from its runs in flight, not from its history (issue 20;
+-- docs/operations.md "Resource limits per project"; docs/BENCHMARKS.md "Counting runs in
+-- flight").
+--
+-- mh_limits_usage (migration 0039) counts a project's queued and running runs for the intake
+-- (once a second per project with a runs limit that it receives webhooks for) and for the
+-- Limits page (every project shown). Its comment says the count goes through the partial index
+-- of active runs, but that index, runs_active_idx, was dropped by migration 0009: the count
+-- read ALL of the project's runs (a sequential scan of runs, or runs_project_recent_idx with a
+-- heap fetch per run): 1.4-1.6 s per count with a million runs, once a second.
+--
+-- runs_in_flight_idx has one entry per run queued or running, keyed by its project, so the
+-- count (whose WHERE is the index's predicate) reads as many entries and heap tuples as the
+-- project has runs in flight, plus entries of runs finished since the last vacuum that an
+-- earlier scan has not yet marked dead. 0009's reason to drop runs_active_idx was its cost per
+-- webhook; this one's, measured with bench/intake:
+--   * a run's insert (the intake): one index entry more, appended to the rightmost leaf of its
+--     project's key (btree deduplication keeps equal keys in posting lists);
+--   * queued -> running: one entry more. That update is not HOT anyway: status is a column of
+--     runs_finished_alert_idx and runs_failed_alert_idx (migration 0024), so every index of
+--     runs already gets an entry; it is an entry whose key did not change, which btree's
+--     bottom-up deletion removes when the page would split;
+--   * finishing: none (the new row version is outside the predicate); the other updates of a
+--     running run (last_seq, last_hash) change no column of this index and stay HOT.
+-- Weighed and not taken:
+--   * counting the project's 'advance' jobs: a run has one while it is queued or running, but
+--     the engine re-creates one that was found missing (src/runtime/batch.c), so the figure is
+--     a proxy; jobs has no index on project_id (migration 0010 dropped its foreign key), and one
+--     would get an entry on every job insert and every reschedule (run_at is indexed by
+--     jobs_due_idx, so a reschedule is not HOT): more entries than this index, for a figure
+--     that is not the definition;
+--   * keeping a count by triggers (migration 0033): a fifth of the intake's rate (0039).
+--
+-- Building the index reads runs once and holds a SHARE lock meanwhile: writes to runs (the
+-- intake's commits, the workers') wait until it is built. A migration runs in a transaction,
+-- so CONCURRENTLY is not possible here.
+CREATE INDEX runs_in_flight_idx ON runs (project_id) WHERE status IN ('queued', 'running');
+
+-- Not compiled by JIT. The planner costs the count's subplan even when the CASE skips it (a
+-- project without a runs limit, on the intake), and with the history scan's estimate the
+-- statement was over jit_above_cost from a few hundred thousand runs: each call, once a second
+-- on every server, compiled it (~40 ms with 300,000 runs, 0.6-0.9 s with a million, measured),
+-- whether or not it counted anything. The index makes the estimate small, but a backlog of
+-- runs in flight would make it large again, and compiling a statement that reads a few pages
+-- never pays (mh_limits_measure and the statistics' functions are SET jit = off too).
+ALTER FUNCTION mh_limits_usage(uuid[], bigint, bigint, bigint, boolean) SET jit = off;
