@@ -623,6 +623,7 @@ static void wf_free(struct mh_wf *wf)
     free(wf->nodes);
     free(wf->edges);
     free(wf->topo);
+    json_decref(wf->body_reads);
     free(wf);
 }
 
@@ -691,6 +692,7 @@ out:
         wf_free(c.wf);
     } else {
         build_topo_and_ancestors(c.wf);
+        c.wf->body_reads = mh_engine__wf_body_reads(c.wf);
         *out = c.wf;
     }
     if (errors)
