@@ -5,7 +5,9 @@
  * fixture workflow — that a run whose prefix was decided by the intake and the rest by a worker
  * has exactly the log (events, hashes) of a run a worker decided alone.
  */
+#include "core/buf.h"
 #include "engine/engine_internal.h"
+#include "runtime/store.h"
 #include "test_engine_helpers.h"
 
 /* The slash-command body of docs/workflows.md's example. */
@@ -266,4 +268,35 @@ MH_TEST(engine_body_pick_builds_only_the_parts_named)
         MH_T_ASSERT(got == NULL);
     }
     json_decref(reads);
+}
+
+/* The prefix's rows as text (mh_engine_event_row_append) are mh_engine_event_row's objects, a
+ * real staying a real (jsonb keeps 2.0 apart from 2, and the steps after see which). */
+MH_TEST(engine_event_row_append_is_the_row_object)
+{
+    struct mh_event ev;
+    json_t *payload = json_pack("{s:{s:f, s:i, s:s}}", "output", "r", 2.0, "i", 2, "s", "q\"\\\n");
+    uint8_t hash[MH_ENGINE_HASH_LEN];
+    for (size_t i = 0; i < sizeof(hash); i++)
+        hash[i] = (uint8_t)(i * 7);
+    MH_T_ASSERT_EQ(mh_engine_event_init(&ev, 4, MH_EV_STEP_SUCCEEDED, "t\"x", 2, payload, T0, hash),
+                   MH_OK);
+    json_decref(payload);
+    for (int k = 0; k < 2; k++) {
+        struct mh_buf b;
+        mh_buf_init(&b, 1 << 20);
+        MH_T_ASSERT_EQ(mh_engine_event_row_append(&ev, &b), MH_OK);
+        char *text = mh_buf_steal(&b, NULL);
+        json_t *got = json_loads(text, 0, NULL), *want = mh_engine_event_row(&ev);
+        MH_T_ASSERT(got != NULL && json_equal(got, want));
+        MH_T_ASSERT(k == 1 || strstr(text, "\"r\":2.0") != NULL);
+        free(text);
+        json_decref(got);
+        json_decref(want);
+        mh_buf_cleanup(&b);
+        /* And an event without a payload. */
+        json_decref(ev.payload);
+        ev.payload = NULL;
+    }
+    mh_engine_event_cleanup(&ev);
 }
