@@ -174,18 +174,24 @@ static size_t skip_ws(const char *s, size_t n, size_t i)
     return i;
 }
 
-/* From the opening quote at *i to just past the closing one. */
+/* From the opening quote at *i to just past the closing one: the first quote after it that an
+ * even number of backslashes precedes. */
 static bool skip_string(const char *s, size_t n, size_t *i)
 {
-    for (size_t k = *i + 1; k < n; k++) {
-        if (s[k] == '\\') {
-            k++;
-        } else if (s[k] == '"') {
-            *i = k + 1;
+    size_t k = *i + 1;
+    for (;;) {
+        const char *q = k < n ? memchr(s + k, '"', n - k) : NULL;
+        if (q == NULL)
+            return false;
+        size_t at = (size_t)(q - s), bs = 0;
+        while (at - bs - 1 > *i && s[at - bs - 1] == '\\')
+            bs++;
+        if (bs % 2 == 0) {
+            *i = at + 1;
             return true;
         }
+        k = at + 1;
     }
-    return false;
 }
 
 /* From the first byte of a value at *i to just past it: strings by their quotes, arrays and
