@@ -271,8 +271,25 @@ bool mh_engine__json_same(json_t *a, json_t *b)
  * canonical JSON starts in `b`. */
 static enum mh_err encode_into(const struct mh_event *ev, struct mh_buf *b, size_t *payload_at)
 {
-    enum mh_err rc = mh_buf_printf(b, "%" PRId64 "\n%s\n%s\n%d\n%" PRId64 "\n", ev->seq, ev->type,
-                                   ev->node_id, ev->attempt, ev->at_ms);
+    /* "<seq>\n<type>\n<node_id>\n<attempt>\n<at_ms>\n", written without printf (every event
+     * sealed passes here). */
+    enum mh_err rc = mh_buf_append_int(b, ev->seq);
+    const char *fields[] = {ev->type, ev->node_id};
+    for (size_t i = 0; i < 2 && rc == MH_OK; i++) {
+        rc = mh_buf_append(b, "\n", 1);
+        if (rc == MH_OK)
+            rc = mh_buf_append_str(b, fields[i]);
+    }
+    if (rc == MH_OK)
+        rc = mh_buf_append(b, "\n", 1);
+    if (rc == MH_OK)
+        rc = mh_buf_append_int(b, ev->attempt);
+    if (rc == MH_OK)
+        rc = mh_buf_append(b, "\n", 1);
+    if (rc == MH_OK)
+        rc = mh_buf_append_int(b, ev->at_ms);
+    if (rc == MH_OK)
+        rc = mh_buf_append(b, "\n", 1);
     if (rc != MH_OK)
         return rc;
     if (payload_at)

@@ -32,6 +32,9 @@ static int64_t next_wake(const struct mh_run_state *st);
 static void step_id(const struct mh_advance *a, long node, char *out, size_t cap);
 static enum mh_err emit_id(struct mh_advance *a, const char *type, const char *id, int attempt,
                            json_t *payload);
+static enum mh_err advance(const struct mh_wf *wf, const struct mh_event *events, size_t n_events,
+                           const struct mh_engine_input *in, bool is_body_partial,
+                           struct mh_engine_result *out, struct mh_err_info *info);
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
 
@@ -363,6 +366,15 @@ enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *eve
                               size_t n_events, const struct mh_engine_input *in,
                               struct mh_engine_result *out, struct mh_err_info *info)
 {
+    return advance(wf, events, n_events, in, false, out, info);
+}
+
+/* mh_engine_advance; `is_body_partial`: the fold builds only the parts of a raw JSON body the
+ * pure steps read (mh_engine__fold_partial), for mh_engine_advance_pure. */
+static enum mh_err advance(const struct mh_wf *wf, const struct mh_event *events, size_t n_events,
+                           const struct mh_engine_input *in, bool is_body_partial,
+                           struct mh_engine_result *out, struct mh_err_info *info)
+{
     enum mh_err rc = MH_OK;
     struct mh_engine_result res = {0};
     struct mh_advance a = {.wf = wf, .in = in, .now = in->now_ms, .res = &res, .info = info};
@@ -370,7 +382,8 @@ enum mh_err mh_engine_advance(const struct mh_wf *wf, const struct mh_event *eve
         rc = mh_err_set(info, MH_EINVAL, "log", -1, "a run's log starts with run_started");
         goto out;
     }
-    rc = mh_engine_fold(wf, events, n_events, &a.st, info);
+    rc = is_body_partial ? mh_engine__fold_partial(wf, events, n_events, &a.st, info)
+                         : mh_engine_fold(wf, events, n_events, &a.st, info);
     if (rc != MH_OK)
         goto out;
     bool was_finished = mh_engine__run_finished(a.st);
@@ -473,7 +486,9 @@ enum mh_err mh_engine_advance_pure(const struct mh_wf *wf, const struct mh_event
         if (wf->nodes[i].type->waits_for_callback)
             return MH_OK;
     const struct mh_engine_input in = {.now_ms = now_ms};
-    enum mh_err rc = mh_engine_advance(wf, events, n_events, &in, out, info);
+    /* Only the parts of the body the pure steps read are built: the events cut below are the
+     * only ones that could have needed more. */
+    enum mh_err rc = advance(wf, events, n_events, &in, true, out, info);
     if (rc != MH_OK)
         return rc;
     size_t keep = 0;

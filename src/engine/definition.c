@@ -623,6 +623,7 @@ static void wf_free(struct mh_wf *wf)
     free(wf->nodes);
     free(wf->edges);
     free(wf->topo);
+    json_decref(wf->body_reads);
     free(wf);
 }
 
@@ -697,6 +698,7 @@ out:
                               (n->body != NULL && n->body->has_calls);
             c.wf->has_callbacks = c.wf->has_callbacks || n->type->waits_for_callback;
         }
+        c.wf->body_reads = mh_engine__wf_body_reads(c.wf);
         *out = c.wf;
     }
     if (errors)

@@ -132,7 +132,20 @@ struct mh_wf {
     /* Set once at compile, so a worker's decision does not scan the nodes for them: */
     bool has_calls;     /* a call_workflow node, here or in a for_each body */
     bool has_callbacks; /* a wait_callback node (top level: bodies may not have one) */
+    /* The parts of a JSON webhook body the pure steps can read (mh_engine__wf_body_reads), or
+     * NULL for all of it. Owned. */
+    json_t *body_reads;
 };
+
+/* ---- The body's parts the pure steps read (body.c) ---------------------------------------- */
+
+/* What mh_jp_add_reads says the nodes that can run in the intake's pure prefix (the pure types)
+ * read of trigger.body: a new trie ({} when nothing), or NULL for the whole body. */
+json_t *mh_engine__wf_body_reads(const struct mh_wf *wf);
+/* The JSON text s[0..n) as the fold parses a raw body, keeping only the parts `reads` names
+ * (all of it when NULL), new in *out. For text the intake's check accepted (duplicate names
+ * are not looked for in the parts skipped); MH_EINVAL when it does not parse. */
+MH_MUSTCHECK enum mh_err mh_engine__body_pick(const char *s, size_t n, json_t *reads, json_t **out);
 
 /* Index of node `id` in `wf`, or -1. */
 long mh_engine__node_index(const struct mh_wf *wf, const char *id);
@@ -230,6 +243,10 @@ struct mh_node_type {
     /* refs.c: appends the secret names config `cfg` (as written, maybe invalid) uses to `names`
      * (a JSON array, without duplicates). */
     void (*secret_refs)(json_t *cfg, json_t *names);
+    /* body.c: adds to `trie` what the node's compiled expressions can read of the context
+     * (mh_jp_add_reads); false when they may read all of it. Consulted for the pure types, whose
+     * steps the intake decides on a body built only as far as they read. */
+    bool (*reads)(const struct mh_wf_node *n, json_t *trie);
 };
 
 /* The registered types, in the order GET /api/node-types lists them; at most this many. */
@@ -253,6 +270,10 @@ const struct mh_jp_expr *mh_engine__node_error_expr_none(const struct mh_wf_node
 enum mh_err mh_engine__node_stand_in_none(const struct mh_wf_node *n, json_t *v,
                                           struct mh_err_info *info);
 void mh_engine__node_secret_refs_none(json_t *cfg, json_t *names);
+/* "May read anything" (body.c): the types the pure prefix never evaluates. */
+bool mh_engine__node_reads_all(const struct mh_wf_node *n, json_t *trie);
+/* What the expressions of a compiled template read (body.c); NULL reads nothing. */
+bool mh_engine__tpl_add_reads(const struct mh_tpl *tpl, json_t *trie);
 json_t *mh_engine__node_recorded_none(const struct mh_wf_node *n, const struct mh_event *events,
                                       size_t n_events);
 /* The admission of a pure type: its steps are decided at once, never started or parked. */
@@ -289,9 +310,11 @@ size_t mh_engine__compile_expr_impl(struct mh_wf_node *n, json_t *cfg, const cha
 void mh_engine__release_expr_impl(void *impl);
 const struct mh_jp_expr *mh_engine__error_expr_impl(const struct mh_wf_node *n,
                                                     const char **member);
+bool mh_engine__reads_expr_impl(const struct mh_wf_node *n, json_t *trie);
 #define MH_NODE_EXPR_OPS(member)                                                                   \
     .expr_member = (member), .compile = mh_engine__compile_expr_impl,                              \
-    .release = mh_engine__release_expr_impl, .error_expr = mh_engine__error_expr_impl
+    .release = mh_engine__release_expr_impl, .error_expr = mh_engine__error_expr_impl,             \
+    .reads = mh_engine__reads_expr_impl
 /* A new string: `base` + "/" + `token` escaped as a JSON pointer token (~ -> ~0, / -> ~1). */
 char *mh_engine__pointer_join(const char *base, const char *token);
 /* The integer member `key` of `obj`, or `dflt`. */
@@ -351,6 +374,9 @@ struct mh_run_state {
     struct mh_wf *wf;
     enum mh_run_status status;
     json_t *trigger;
+    /* The trigger's body holds only what the pure steps read (wf->body_reads): the intake's
+     * pure prefix (mh_engine__fold_partial). */
+    bool is_body_partial;
     json_t *run; /* {"id", "workflow", "version", "is_test"} */
     char run_id[128];
     int64_t started_at;
@@ -373,6 +399,13 @@ struct mh_run_state {
 };
 
 MH_MUSTCHECK enum mh_err mh_engine__state_create(const struct mh_wf *wf, struct mh_run_state **out);
+/* mh_engine_fold, building of a raw JSON body only the parts the pure steps read
+ * (wf->body_reads): for the intake's pure prefix, whose body the intake checked, and whose
+ * state is used for nothing else. */
+MH_MUSTCHECK enum mh_err mh_engine__fold_partial(const struct mh_wf *wf,
+                                                 const struct mh_event *events, size_t n,
+                                                 struct mh_run_state **out,
+                                                 struct mh_err_info *info);
 /*
  * Applies one event. `strict` = false ignores events that no longer apply (stale reports) and
  * sets *ignored; with `strict` they are MH_EINVAL. `info` gets the reason on error.

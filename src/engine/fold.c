@@ -17,7 +17,9 @@
 static bool is_terminal_step(enum mh_step_status s);
 static enum mh_err bad(struct mh_err_info *info, const struct mh_event *ev, const char *why);
 static void set_json(json_t **slot, json_t *v);
-static enum mh_err trigger_of(json_t *payload, json_t **out);
+static enum mh_err trigger_of(const struct mh_run_state *st, json_t *payload, json_t **out);
+static enum mh_err fold(const struct mh_wf *wf, const struct mh_event *events, size_t n,
+                        bool is_body_partial, struct mh_run_state **out, struct mh_err_info *info);
 static const struct mh_step_state *step_of(const struct mh_run_state *st, const char *node_id);
 static json_t *items_to_json(const struct mh_step_state *s);
 static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
@@ -266,9 +268,10 @@ static enum mh_err apply_step(struct mh_run_state *st, struct mh_step_state *s,
  * JSON records its bytes once, as delivery.raw_body, with delivery.body_from_raw: the trigger's
  * "body" is then those bytes parsed, exactly as the intake checked them (jansson, duplicate
  * member names refused). Parsing is a pure function of the recorded bytes, so every fold and
- * every replay sees the same body.
+ * every replay sees the same body. The intake's pure prefix builds only the parts its steps can
+ * read (st->is_body_partial, body.c).
  */
-static enum mh_err trigger_of(json_t *payload, json_t **out)
+static enum mh_err trigger_of(const struct mh_run_state *st, json_t *payload, json_t **out)
 {
     json_t *trigger = json_object_get(payload, "trigger");
     json_t *delivery = json_object_get(payload, "delivery");
@@ -285,9 +288,9 @@ static enum mh_err trigger_of(json_t *payload, json_t **out)
     json_t *raw = json_object_get(delivery, "raw_body");
     if (!json_is_string(raw))
         return MH_EINVAL;
-    json_t *body = json_loadb(json_string_value(raw), json_string_length(raw),
-                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
-    if (body == NULL)
+    json_t *body = NULL;
+    if (mh_engine__body_pick(json_string_value(raw), json_string_length(raw),
+                             st->is_body_partial ? st->wf->body_reads : NULL, &body) != MH_OK)
         return MH_EINVAL;
     *out = json_copy(trigger);
     json_object_set_new(*out, "body", body);
@@ -334,7 +337,7 @@ enum mh_err mh_engine__state_apply(struct mh_run_state *st, const struct mh_even
 
     if (is_run_started) {
         const char *run_id = json_string_value(json_object_get(p, "run_id"));
-        rc = trigger_of(p, &st->trigger);
+        rc = trigger_of(st, p, &st->trigger);
         if (rc != MH_OK)
             return bad(info, ev, "the delivery's raw body is not the JSON it was accepted as");
         snprintf(st->run_id, sizeof(st->run_id), "%s", run_id ? run_id : "");
@@ -383,11 +386,24 @@ done:
 enum mh_err mh_engine_fold(const struct mh_wf *wf, const struct mh_event *events, size_t n,
                            struct mh_run_state **out, struct mh_err_info *info)
 {
+    return fold(wf, events, n, false, out, info);
+}
+
+enum mh_err mh_engine__fold_partial(const struct mh_wf *wf, const struct mh_event *events, size_t n,
+                                    struct mh_run_state **out, struct mh_err_info *info)
+{
+    return fold(wf, events, n, true, out, info);
+}
+
+static enum mh_err fold(const struct mh_wf *wf, const struct mh_event *events, size_t n,
+                        bool is_body_partial, struct mh_run_state **out, struct mh_err_info *info)
+{
     struct mh_run_state *st = NULL;
     enum mh_err rc = mh_engine__state_create(wf, &st);
     *out = NULL;
     if (rc != MH_OK)
         goto out;
+    st->is_body_partial = is_body_partial;
     for (size_t i = 0; i < n; i++) {
         bool ignored;
         rc = mh_engine__state_apply(st, &events[i], &ignored, info);

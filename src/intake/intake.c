@@ -542,18 +542,10 @@ static enum mh_err add_prefix(const struct mh_intake__endpoint *ep, const struct
     rc = mh_buf_append_str(b, ",\"more\":[");
     mh_metrics_decision_note(ep->wf, first, 1, &res, true, &px->counted);
     for (size_t i = 0; i < res.n_events && rc == MH_OK; i++) {
-        json_t *row = mh_engine_event_row(&res.events[i]);
-        char *text = json_dumps(row, JSON_COMPACT);
-        json_decref(row);
-        if (text == NULL) {
-            rc = MH_ENOMEM;
-            break;
-        }
         if (i > 0)
             rc = mh_buf_append_str(b, ",");
         if (rc == MH_OK)
-            rc = mh_buf_append_str(b, text);
-        free(text);
+            rc = mh_engine_event_row_append(&res.events[i], b);
     }
     if (rc == MH_OK)
         rc = mh_buf_append_str(b, "]");

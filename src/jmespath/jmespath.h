@@ -15,6 +15,7 @@
 #define MH_JMESPATH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -93,5 +94,15 @@ MH_MUSTCHECK enum mh_err mh_jp_dump(const json_t *v, unsigned indent, struct mh_
 
 /* JMESPath truthiness: false, null, "", [], {} are false; everything else is true. */
 int mh_jp_is_truthy(const json_t *v);
+
+/*
+ * The parts of a document `expr` can read, from its AST alone (reads.c), added to `trie` (an
+ * object; borrowed): member name -> `true` when the whole value there may be read, or an object
+ * of the same shape naming the parts of it that may. Evaluating `expr` against a copy of the
+ * document that keeps only those parts gives the same result or error as against the document.
+ * Returns false when it may read the root as a whole (`@`, `*`, `[0]` there, or a construct the
+ * walk does not follow); `trie` then holds an unspecified part of the answer.
+ */
+bool mh_jp_add_reads(const struct mh_jp_expr *expr, json_t *trie);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
@@ -109,6 +110,50 @@ json_t *mh_engine_event_row(const struct mh_event *ev)
                      ev->type, "node_id", ev->node_id, "attempt", ev->attempt, "payload",
                      ev->payload ? json_incref(ev->payload) : json_object(), "at_ms",
                      (json_int_t)ev->at_ms, "hash", hex);
+}
+
+static int append_dump(const char *s, size_t n, void *b)
+{
+    return mh_buf_append(b, s, n) == MH_OK ? 0 : -1;
+}
+
+enum mh_err mh_engine_event_row_append(const struct mh_event *ev, struct mh_buf *b)
+{
+    char hex[2 * MH_ENGINE_HASH_LEN + 1];
+    mh_crypto_hex_encode(ev->hash, MH_ENGINE_HASH_LEN, hex);
+    enum mh_err rc = mh_buf_append_str(b, "{\"seq\":");
+    if (rc == MH_OK)
+        rc = mh_buf_append_int(b, ev->seq);
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, ",\"type\":");
+    if (rc == MH_OK)
+        rc = mh_buf_append_json_string(b, ev->type, strlen(ev->type));
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, ",\"node_id\":");
+    if (rc == MH_OK)
+        rc = mh_buf_append_json_string(b, ev->node_id, strlen(ev->node_id));
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, ",\"attempt\":");
+    if (rc == MH_OK)
+        rc = mh_buf_append_int(b, ev->attempt);
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, ",\"payload\":");
+    /* jansson's encoding, as mh_engine_event_row's rows get: a real stays a real in jsonb. */
+    if (rc == MH_OK && ev->payload == NULL)
+        rc = mh_buf_append_str(b, "{}");
+    else if (rc == MH_OK && json_dump_callback(ev->payload, append_dump, b, JSON_COMPACT) != 0)
+        rc = MH_ETOOBIG;
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, ",\"at_ms\":");
+    if (rc == MH_OK)
+        rc = mh_buf_append_int(b, ev->at_ms);
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, ",\"hash\":\"");
+    if (rc == MH_OK)
+        rc = mh_buf_append(b, hex, 2 * MH_ENGINE_HASH_LEN);
+    if (rc == MH_OK)
+        rc = mh_buf_append_str(b, "\"}");
+    return rc;
 }
 
 void mh_engine_events_free(struct mh_event *events, size_t n)

@@ -98,6 +98,10 @@ MH_MUSTCHECK enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char 
 void mh_engine_events_free(struct mh_event *events, size_t n);
 /* The inverse: `ev` as such a row (new object), for inserting through jsonb_array_elements. */
 json_t *mh_engine_event_row(const struct mh_event *ev);
+/* The same row written as JSON text at the end of `b`, without building the object (the
+ * intake's pure prefix, on the request thread). MH_ETOOBIG past `b`'s limit. */
+struct mh_buf;
+MH_MUSTCHECK enum mh_err mh_engine_event_row_append(const struct mh_event *ev, struct mh_buf *b);
 /* The same from rows already fetched: objects {seq, type, node_id, attempt, payload, at_ms,
  * hash (hex)}. */
 MH_MUSTCHECK enum mh_err mh_engine_events_from_rows(json_t *rows, struct mh_event **events,

@@ -57,7 +57,7 @@ MH_TEST(engine_node_table_complete)
         if (t->compile == NULL || t->release == NULL || t->start == NULL || t->resume == NULL ||
             t->pending == NULL || t->admit == NULL || t->eval == NULL || t->replay == NULL ||
             t->error_expr == NULL || t->check_stand_in == NULL || t->recorded_stand_in == NULL ||
-            t->secret_refs == NULL)
+            t->secret_refs == NULL || t->reads == NULL)
             mh_t_fail(__FILE__, __LINE__, "node type %s lacks an operation", t->name);
         MH_T_ASSERT(t->out == MH_NODE_OUT_PLAIN || t->out == MH_NODE_OUT_PORTS ||
                     t->out == MH_NODE_OUT_NONE);

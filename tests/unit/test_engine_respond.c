@@ -5,6 +5,9 @@
  * fixture workflow — that a run whose prefix was decided by the intake and the rest by a worker
  * has exactly the log (events, hashes) of a run a worker decided alone.
  */
+#include "core/buf.h"
+#include "engine/engine_internal.h"
+#include "runtime/store.h"
 #include "test_engine_helpers.h"
 
 /* The slash-command body of docs/workflows.md's example. */
@@ -197,4 +200,103 @@ MH_TEST(engine_pure_prefix_equals_worker_advance)
     MH_T_ASSERT_EQ(
         check_prefix_equivalence("delay.json", "{\"wake_at\": \"2030-01-01T00:00:00Z\"}"), 0);
     MH_T_ASSERT_EQ(check_prefix_equivalence("http_retry.json", "{\"id\": 1}"), 0);
+}
+
+/* The prefix builds only the body's members its steps read (body.c): bodies whose other members
+ * hold every kind of value, brackets and quotes inside strings, escaped names and whitespace
+ * give the same log as the worker's whole parse, hashes included, and replay clean. */
+MH_TEST(engine_pure_prefix_reads_only_what_its_steps_read)
+{
+    MH_T_ASSERT_EQ(check_prefix_equivalence(
+                       "linear.json",
+                       " { \"pad\" : {\"deep\": [1, {\"x\": \"}]\\\"{[\"}, -2.5e3, true, null]},"
+                       "\"order_id\":\"o-7\", \"more\": [[], {}, \"\\u005c\\\\\"], "
+                       "\"am\\u006fun\\u0074\": 250 ,\"z\":null}\n"),
+                   7);
+    MH_T_ASSERT(check_prefix_equivalence("key_order.json",
+                                         "{\"e\": {\"x\": [1, 2]}, \"skip\": {\"c\": 9}, "
+                                         "\"c\": \"4111\", \"z\": 12345}") > 0);
+    /* Not an object: parsed whole. */
+    MH_T_ASSERT_EQ(check_prefix_equivalence("linear.json", "[1, 2]"), 7);
+    MH_T_ASSERT_EQ(check_prefix_equivalence("linear.json", "\"text\""), 7);
+}
+
+/* What a workflow's pure steps read of the body, as the intake uses it. */
+static char *body_reads_of(const char *fixture)
+{
+    struct mh_wf *wf = compile_fixture(fixture);
+    char *s =
+        wf->body_reads ? json_dumps(wf->body_reads, JSON_COMPACT | JSON_SORT_KEYS) : strdup("ALL");
+    mh_engine_wf_unref(wf);
+    return s;
+}
+
+MH_TEST(engine_body_reads_of_fixtures)
+{
+    char *s = body_reads_of("linear.json");
+    MH_T_ASSERT_STR_EQ(s, "{\"amount\":true,\"order_id\":true}");
+    free(s);
+    s = body_reads_of("key_order.json");
+    MH_T_ASSERT_STR_EQ(s, "{\"c\":true,\"e\":true,\"z\":true}");
+    free(s);
+    /* The respond node's status, headers and body: respond.json reads user_name and text. */
+    s = body_reads_of("respond.json");
+    MH_T_ASSERT_STR_EQ(s, "{\"text\":true,\"user_name\":true}");
+    free(s);
+}
+
+MH_TEST(engine_body_pick_builds_only_the_parts_named)
+{
+    const char *text = "{\"a\": {\"b\": [1], \"c\": {\"d\": 2}}, \"e\": \"}\", \"f\": 3}";
+    json_t *reads = json_loads("{\"a\": {\"c\": true}, \"f\": true, \"none\": true}", 0, NULL);
+    json_t *got = NULL;
+    MH_T_ASSERT_EQ(mh_engine__body_pick(text, strlen(text), reads, &got), MH_OK);
+    json_t *want = json_loads("{\"a\": {\"c\": {\"d\": 2}}, \"f\": 3}", 0, NULL);
+    MH_T_ASSERT(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    /* All of it without a trie. */
+    MH_T_ASSERT_EQ(mh_engine__body_pick(text, strlen(text), NULL, &got), MH_OK);
+    MH_T_ASSERT_EQ(json_object_size(got), 3);
+    json_decref(got);
+    /* Malformed text is refused, never read past its end. */
+    const char *bad[] = {"{\"a\": ",     "{\"a\" 1}",   "{\"a\": [1}", "{\"a\": \"x}",
+                         "{\"f\": 3} x", "{\"f\": 3,}", "{",           "{\"a\": {\"c\": }}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        got = NULL;
+        MH_T_ASSERT_EQ(mh_engine__body_pick(bad[i], strlen(bad[i]), reads, &got), MH_EINVAL);
+        MH_T_ASSERT(got == NULL);
+    }
+    json_decref(reads);
+}
+
+/* The prefix's rows as text (mh_engine_event_row_append) are mh_engine_event_row's objects, a
+ * real staying a real (jsonb keeps 2.0 apart from 2, and the steps after see which). */
+MH_TEST(engine_event_row_append_is_the_row_object)
+{
+    struct mh_event ev;
+    json_t *payload = json_pack("{s:{s:f, s:i, s:s}}", "output", "r", 2.0, "i", 2, "s", "q\"\\\n");
+    uint8_t hash[MH_ENGINE_HASH_LEN];
+    for (size_t i = 0; i < sizeof(hash); i++)
+        hash[i] = (uint8_t)(i * 7);
+    MH_T_ASSERT_EQ(mh_engine_event_init(&ev, 4, MH_EV_STEP_SUCCEEDED, "t\"x", 2, payload, T0, hash),
+                   MH_OK);
+    json_decref(payload);
+    for (int k = 0; k < 2; k++) {
+        struct mh_buf b;
+        mh_buf_init(&b, 1 << 20);
+        MH_T_ASSERT_EQ(mh_engine_event_row_append(&ev, &b), MH_OK);
+        char *text = mh_buf_steal(&b, NULL);
+        json_t *got = json_loads(text, 0, NULL), *want = mh_engine_event_row(&ev);
+        MH_T_ASSERT(got != NULL && json_equal(got, want));
+        MH_T_ASSERT(k == 1 || strstr(text, "\"r\":2.0") != NULL);
+        free(text);
+        json_decref(got);
+        json_decref(want);
+        mh_buf_cleanup(&b);
+        /* And an event without a payload. */
+        json_decref(ev.payload);
+        ev.payload = NULL;
+    }
+    mh_engine_event_cleanup(&ev);
 }

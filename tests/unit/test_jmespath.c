@@ -512,3 +512,118 @@ MH_TEST(worst_case_depth_fits_a_small_stack)
     pthread_attr_destroy(&attr);
     MH_T_ASSERT_EQ(a.ok, 1);
 }
+
+/* What mh_jp_add_reads says `src` reads: its trie as compact JSON, or "ALL". */
+static char *reads_of(const char *src)
+{
+    struct mh_jp_expr *e = NULL;
+    MH_T_ASSERT_EQ(mh_jp_compile(src, strlen(src), &e, NULL), MH_OK);
+    json_t *trie = json_object();
+    bool ok = mh_jp_add_reads(e, trie);
+    char *s = ok ? json_dumps(trie, JSON_COMPACT | JSON_SORT_KEYS) : strdup("ALL");
+    json_decref(trie);
+    mh_jp_expr_destroy(e);
+    return s;
+}
+
+#define ASSERT_READS(src, want)                                                                    \
+    do {                                                                                           \
+        char *got_ = reads_of(src);                                                                \
+        MH_T_ASSERT_STR_EQ(got_, want);                                                            \
+        free(got_);                                                                                \
+    } while (0)
+
+MH_TEST(reads_names_the_paths_an_expression_reads)
+{
+    ASSERT_READS("trigger.body.id", "{\"trigger\":{\"body\":{\"id\":true}}}");
+    ASSERT_READS("`1`", "{}");
+    ASSERT_READS("'x'", "{}");
+    /* What follows a link that is not a name only sees that link's result. */
+    ASSERT_READS("a.b[0].c", "{\"a\":{\"b\":true}}");
+    ASSERT_READS("a[*].b", "{\"a\":true}");
+    ASSERT_READS("a[].b", "{\"a\":true}");
+    ASSERT_READS("a[?x > `1`].y", "{\"a\":true}");
+    ASSERT_READS("a.*.b", "{\"a\":true}");
+    ASSERT_READS("a[1:2]", "{\"a\":true}");
+    ASSERT_READS("a.b | [0]", "{\"a\":{\"b\":true}}");
+    ASSERT_READS("a.{x: b.c, y: d}", "{\"a\":{\"b\":{\"c\":true},\"d\":true}}");
+    ASSERT_READS("[a.b, c] || !d && e == f", "{\"a\":{\"b\":true},\"c\":true,\"d\":true,"
+                                             "\"e\":true,\"f\":true}");
+    ASSERT_READS("sort_by(a.items, &qty)[0]", "{\"a\":{\"items\":true}}");
+    ASSERT_READS("length(a) > `0` && a.b", "{\"a\":true}");
+    ASSERT_READS("a.length(@)", "{\"a\":true}");
+    /* A shorter path covers a longer one, whichever comes first. */
+    ASSERT_READS("[a.b.c, a.b]", "{\"a\":{\"b\":true}}");
+    ASSERT_READS("[a.b, a.b.c]", "{\"a\":{\"b\":true}}");
+    /* Quoted names are names, NUL included. */
+    ASSERT_READS("\"a.b\".c", "{\"a.b\":{\"c\":true}}");
+    /* The root itself. */
+    ASSERT_READS("@", "ALL");
+    ASSERT_READS("*", "ALL");
+    ASSERT_READS("[0]", "ALL");
+    ASSERT_READS("keys(@)", "ALL");
+    ASSERT_READS("{a: a, all: @}", "ALL");
+    ASSERT_READS("[?a]", "ALL");
+}
+
+/* The promise itself: on a document cut down to what the trie names, every expression gives
+ * what it gives on the whole document. */
+static json_t *cut(json_t *doc, json_t *trie)
+{
+    if (!json_is_object(doc))
+        return json_incref(doc);
+    json_t *out = json_object();
+    const char *k;
+    size_t klen;
+    json_t *want;
+    json_object_keylen_foreach(trie, k, klen, want)
+    {
+        json_t *v = json_object_getn(doc, k, klen);
+        if (v != NULL)
+            json_object_setn_new(out, k, klen, json_is_true(want) ? json_incref(v) : cut(v, want));
+    }
+    return out;
+}
+
+MH_TEST(reads_cut_document_gives_the_same_results)
+{
+    json_t *doc = json_loads("{\"a\": {\"b\": [1, {\"c\": 2}], \"d\": \"x\", \"e\": {\"f\": 3}},"
+                             " \"items\": [{\"qty\": 2, \"sku\": \"s\"}, {\"qty\": 1}], \"n\": 5,"
+                             " \"s\": \"str\", \"o\": {\"p\": null}}",
+                             0, NULL);
+    const char *exprs[] = {"a.b[1].c",
+                           "a.e.f",
+                           "a.*",
+                           "items[?qty > `1`].sku",
+                           "max_by(items, &qty)",
+                           "a.{x: d, y: e.f, z: missing}",
+                           "n > `3` && s",
+                           "length(a.b)",
+                           "o.p.q",
+                           "a.d.x",
+                           "to_string(a.e)",
+                           "not_null(a.zz, n)",
+                           "items[0] | qty",
+                           "merge(a.e, o)",
+                           "a.b[-1]",
+                           "s[::-1]"};
+    for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
+        struct mh_jp_expr *e = NULL;
+        MH_T_ASSERT_EQ(mh_jp_compile(exprs[i], strlen(exprs[i]), &e, NULL), MH_OK);
+        json_t *trie = json_object();
+        MH_T_ASSERT(mh_jp_add_reads(e, trie));
+        json_t *part = cut(doc, trie);
+        json_t *whole_out = NULL, *part_out = NULL;
+        enum mh_err rw = mh_jp_eval(e, doc, &whole_out, NULL);
+        enum mh_err rp = mh_jp_eval(e, part, &part_out, NULL);
+        MH_T_ASSERT_EQ(rp, rw);
+        if (rw == MH_OK && !json_equal(whole_out, part_out))
+            mh_t_fail(__FILE__, __LINE__, "%s differs on the cut document", exprs[i]);
+        json_decref(whole_out);
+        json_decref(part_out);
+        json_decref(part);
+        json_decref(trie);
+        mh_jp_expr_destroy(e);
+    }
+    json_decref(doc);
+}

@@ -83,6 +83,7 @@ const struct mh_node_type mh_engine__node_call_workflow = {
     .check_stand_in = check_stand_in,
     .recorded_stand_in = recorded_stand_in,
     .secret_refs = mh_engine__node_secret_refs_none,
+    .reads = mh_engine__node_reads_all,
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors)

@@ -93,6 +93,7 @@ const struct mh_node_type mh_engine__node_for_each = {
     .check_stand_in = mh_engine__node_stand_in_none,
     .recorded_stand_in = mh_engine__node_recorded_none,
     .secret_refs = secret_refs,
+    .reads = mh_engine__node_reads_all,
 };
 
 /* ---- Compiling ---------------------------------------------------------------------------- */

@@ -133,6 +133,7 @@ const struct mh_node_type mh_engine__node_http_call = {
     .check_stand_in = check_stand_in,
     .recorded_stand_in = recorded_stand_in,
     .secret_refs = secret_refs,
+    .reads = mh_engine__node_reads_all,
 };
 
 /* ---- Compiling ---------------------------------------------------------------------------- */

@@ -91,10 +91,23 @@ struct respond {
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
+static bool reads(const struct mh_wf_node *n, json_t *trie)
+{
+    const struct respond *r = n->impl;
+    if (r == NULL || (r->status_expr && !mh_jp_add_reads(r->status_expr, trie)) ||
+        (r->body && !mh_jp_add_reads(r->body, trie)))
+        return false;
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (!mh_engine__tpl_add_reads(r->headers[i].tpl, trie))
+            return false;
+    return true;
+}
+
 static void release(void *impl);
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info);
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
+static bool reads(const struct mh_wf_node *n, json_t *trie);
 
 const struct mh_node_type mh_engine__node_respond = {
     .name = "respond",
@@ -114,6 +127,7 @@ const struct mh_node_type mh_engine__node_respond = {
     .check_stand_in = mh_engine__node_stand_in_none,
     .recorded_stand_in = mh_engine__node_recorded_none,
     .secret_refs = mh_engine__node_secret_refs_none,
+    .reads = reads,
 };
 
 bool mh_engine_respond_header_refused(const char *name)

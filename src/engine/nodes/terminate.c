@@ -31,8 +31,15 @@ struct terminate {
 };
 
 static size_t compile(struct mh_wf_node *n, json_t *cfg, const char *path, json_t *errors);
+static bool reads(const struct mh_wf_node *n, json_t *trie)
+{
+    const struct terminate *t = n->impl;
+    return t != NULL && (t->output == NULL || mh_jp_add_reads(t->output, trie));
+}
+
 static void release(void *impl);
 static enum mh_err start(struct mh_advance *a, size_t i);
+static bool reads(const struct mh_wf_node *n, json_t *trie);
 static enum mh_err eval(const struct mh_wf_node *n, json_t *ctx, json_t **out,
                         struct mh_err_info *info);
 static const struct mh_jp_expr *error_expr(const struct mh_wf_node *n, const char **member);
@@ -48,6 +55,7 @@ const struct mh_node_type mh_engine__node_terminate = {
     .start = start,
     .eval = eval,
     .error_expr = error_expr,
+    .reads = reads,
     MH_NODE_PURE_OPS,
 };
 
