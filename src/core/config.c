@@ -117,7 +117,7 @@ static const struct cfg_row rows[] = {
      "webhook intake threads committing deliveries, each on a database connection of its own"},
     {"intake_max_batch", CFG_INT, F(intake_max_batch), "32", 1, 1024, false,
      "most webhook deliveries committed in one transaction (group commit)"},
-    {"intake_pure_prefix", CFG_BOOL, F(intake_pure_prefix), "true", 0, 0, false,
+    {"intake_pure_prefix", CFG_BOOL, F(intake_pure_prefix), "false", 0, 0, false,
      "the intake decides a new run's first pure steps (transform, branch, respond, terminate) in "
      "the transaction that records the delivery, instead of a worker (endpoints answering with "
      "a respond node always do)"},

@@ -161,13 +161,14 @@ MH_TEST(respond_mode_answers_with_the_respond_step)
 }
 
 /* A pure workflow is finished by the intake, in the transaction that records the delivery: with
- * no worker in the process, the run is already succeeded when the 202 arrives, its job gone.
- * This is the default (intake_pure_prefix). The body's members no step reads are not built
- * (src/engine/body.c); replay, which parses all of it, verifies what was recorded. */
+ * no worker in the process, the run is already succeeded when the 202 arrives, its job gone
+ * (intake_pure_prefix; endpoints in response mode `respond` always decide it). The body's
+ * members no step reads are not built (src/engine/body.c); replay, which parses all of it,
+ * verifies what was recorded. */
 MH_TEST(pure_workflow_finishes_inside_the_intake_transaction)
 {
     struct ienv e;
-    const char *args[] = {"--workers", "0", NULL};
+    const char *args[] = {"--workers", "0", "--intake-pure-prefix=true", NULL};
     ienv_setup(&e, args);
     char wf[40];
     create_workflow(&e,
