@@ -97,7 +97,11 @@ PM=$(head -n 1 "$DIR/pg/data/postmaster.pid")
 # and before each measurement the tables are vacuumed and a checkpoint is taken, outside the
 # measured CPU, alike for both sides.
 psql_su -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+# Traffic of the side before (an "off" side's deliveries, which no rollup folded) is folded here
+# too, outside the measured CPU: otherwise the next "on" side's rollup folds it and is charged for
+# it (an "on" engine side that followed an "off" intake side paid ~15 us per run more).
 settle() {
+    catch_up
     psql_su -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
 }
 pg_ticks() { # the postmaster, its reaped children and its living ones, in clock ticks
