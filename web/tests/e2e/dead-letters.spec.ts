@@ -57,7 +57,7 @@ test('a dead letter is re-driven from the page; another is dismissed and restore
     // The detail, in the URL: the last error, the payload, the run.
     await rows.first().getByRole('button', { name: 'Details' }).click();
     await expect(page).toHaveURL(/dl=/);
-    const detail = page.getByRole('dialog', { name: 'Dead letter' });
+    const detail = page.getByRole('dialog', { name: 'Dead letter', exact: true });
     await expect(detail).toContainText('503');
     await expect(detail.getByRole('link', { name: /^…/ }).first()).toBeVisible();
     await expectAccessible(page, 'dead letter detail');
@@ -121,7 +121,7 @@ test('a viewer sees no write controls, and the server refuses the writes', async
     await expect(rows).toHaveCount(1);
     await expect(page.getByRole('checkbox')).toHaveCount(0);
     await rows.first().getByRole('button', { name: 'Details' }).click();
-    const detail = page.getByRole('dialog', { name: 'Dead letter' });
+    const detail = page.getByRole('dialog', { name: 'Dead letter', exact: true });
     await expect(detail).toContainText('503');
     await expect(detail.getByRole('button', { name: 'Re-drive' })).toHaveCount(0);
     await expect(detail.getByRole('button', { name: 'Dismiss' })).toHaveCount(0);
