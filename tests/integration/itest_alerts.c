@@ -540,6 +540,70 @@ MH_TEST(other_kinds_fire_dead_letter_rate_and_queue_age)
     receiver_stop(&rc);
 }
 
+/* Evaluates rule `rule`'s measurement in a connection of its own, so that the backend's
+ * statistics of the transaction hold that statement alone: its value, and the rows of `runs`
+ * it read (heap tuples fetched or scanned, index entries returned). */
+static double rule_value(struct world *w, const char *rule, long *rows_read)
+{
+    const char *p[] = {rule};
+    json_t *r = mh_it_sql(
+        w->db.admin_url,
+        "SELECT mh_alert_rule_value(a)::float8 AS v, pg_stat_get_xact_tuples_fetched("
+        "'runs'::regclass) + pg_stat_get_xact_tuples_returned('runs'::regclass) + (SELECT "
+        "sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = "
+        "'runs'::regclass)::bigint AS reads FROM alert_rules a WHERE a.id = $1::uuid",
+        1, p, NULL);
+    MH_T_ASSERT(r != NULL && json_array_size(r) == 1);
+    *rows_read = (long)json_integer_value(json_object_get(json_array_get(r, 0), "reads"));
+    double v = json_number_value(json_object_get(json_array_get(r, 0), "v"));
+    json_decref(r);
+    return v;
+}
+
+/* A failure-rate rule reads the window's failed runs, not all its finished ones, while none
+ * failed (migration 0046: every round counted every finished run of the window, so a run was
+ * read window / interval times, 60 for five minutes at the default interval). Measured by the
+ * rows of `runs` the measurement reads, which are in the tens of thousands when it counts the
+ * window; and the rate is still exact once some failed. */
+MH_TEST(a_failure_rate_reads_the_failures_not_the_window)
+{
+    struct world w;
+    world_start(&w);
+    char wf[40];
+    workflow(&w, "fails", failing_def, wf);
+    const char *pw[] = {w.project, wf};
+    json_decref(mh_it_sql(w.db.admin_url,
+                          "INSERT INTO runs (project_id, workflow_id, version_id, status, "
+                          "created_at, started_at, finished_at) SELECT $1::uuid, $2::uuid, v.id, "
+                          "'succeeded', t, t, t + interval '1 second' FROM (SELECT id FROM "
+                          "workflow_versions WHERE workflow_id = $2::uuid LIMIT 1) v, "
+                          "generate_series(1, 20000) k, LATERAL (SELECT now() - interval '1 hour' "
+                          "+ k * interval '100 milliseconds' AS t) x",
+                          2, pw, NULL));
+    mh_it_sql_script(w.db.admin_url, "VACUUM ANALYZE runs");
+    json_t *rule = mh_it_sql(w.db.admin_url,
+                             "INSERT INTO alert_rules (project_id, name, kind, window_s, "
+                             "threshold) VALUES ($1::uuid, 'rate', 'failure_rate', 7200, 10) "
+                             "RETURNING id::text AS id",
+                             1, pw, NULL);
+    char id[40];
+    snprintf(id, sizeof(id), "%s",
+             json_string_value(json_object_get(json_array_get(rule, 0), "id")));
+    json_decref(rule);
+    long reads = 0;
+    double v = rule_value(&w, id, &reads);
+    MH_T_ASSERT(v == 0);
+    if (reads > 100)
+        mh_t_fail(__FILE__, __LINE__,
+                  "a failure rate with no failure in its window read %ld rows of runs", reads);
+    /* Two failed runs among 20,002: 0.00999... % rounds to 0.01, counted over the whole window. */
+    fail_runs(&w, wf, 2);
+    v = rule_value(&w, id, &reads);
+    MH_T_ASSERT(v > 0.0099 && v < 0.0101);
+    MH_T_ASSERT(reads >= 20000);
+    mh_it_server_stop(&w.s, SIGTERM);
+}
+
 MH_TEST(refusals_above_n_fire)
 {
     struct world w;
