@@ -136,12 +136,15 @@ static void wake_at_least(int64_t *wake, int64_t at)
     "'hash', encode(e.hash, 'hex'))"
 
 /* The log after `since` (an SQL expression) of run `r`, with what to check it against: the
- * stored hash of the event at `since`, and the row's own end of the log (load_log). */
+ * stored hash of the event at `since`, and the row's own end of the log (load_log). The
+ * partition key beside the run id: only the run's own partition of `events` is probed (with the
+ * run id alone, every monthly partition's index was). */
 #define LOG_AFTER(since)                                                                           \
     "r.last_seq, encode(r.last_hash, 'hex') AS last_hash, CASE WHEN " since " > 0 THEN (SELECT "   \
-    "encode(b.hash, 'hex') FROM events b WHERE b.run_id = r.id AND b.seq = " since ") END AS "     \
-    "since_hash, coalesce((SELECT json_agg(" EVENT_JSON " ORDER BY e.seq) FROM events e WHERE "    \
-    "e.run_id = r.id AND e.seq > " since "), '[]') AS events"
+    "encode(b.hash, 'hex') FROM events b WHERE b.run_id = r.id AND b.run_created_at = "            \
+    "r.created_at AND b.seq = " since ") END AS since_hash, coalesce((SELECT json_agg(" EVENT_JSON \
+    " ORDER BY e.seq) FROM events e WHERE e.run_id = r.id AND e.run_created_at = r.created_at "    \
+    "AND e.seq > " since "), '[]') AS events"
 
 /* True when `l` ends where the run row (LOG_AFTER's columns) says its log does. */
 static bool log_ends_at_row(const struct mh_runtime__log *l, json_t *row)
