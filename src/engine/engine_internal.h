@@ -523,6 +523,11 @@ struct mh_replay {
     json_t *divergences;
 };
 
+/* A recorded failure (the event's "error") checked against the evaluation now: it diverges
+ * when the evaluation now succeeds (`ok_value` non-NULL, reported under `ok_key`) or fails with
+ * another message than `message`. */
+void mh_engine__replay_failure(struct mh_replay *r, const struct mh_event *ev, const char *ok_key,
+                               json_t *ok_value, const char *message);
 /* Records a divergence of `field` in event `ev`; borrows both values (NULL reads as null). */
 void mh_engine__replay_diverge(struct mh_replay *r, const struct mh_event *ev, const char *field,
                                json_t *recorded, json_t *recomputed);

@@ -24,6 +24,21 @@ void mh_engine__replay_diverge(struct mh_replay *r, const struct mh_event *ev, c
                                     recomputed ? recomputed : json_null()));
 }
 
+void mh_engine__replay_failure(struct mh_replay *r, const struct mh_event *ev, const char *ok_key,
+                               json_t *ok_value, const char *message)
+{
+    json_t *recorded = json_object_get(ev->payload, "error");
+    const char *msg = json_string_value(json_object_get(recorded, "message"));
+    json_t *now = NULL;
+    if (ok_value != NULL)
+        now = json_pack("{s:O}", ok_key, ok_value);
+    else if (msg == NULL || strcmp(msg, message) != 0)
+        now = json_pack("{s:o}", "message", mh_engine__jstring(message));
+    if (now != NULL)
+        mh_engine__replay_diverge(r, ev, "error", recorded, now);
+    json_decref(now);
+}
+
 void mh_engine__replay_pure(struct mh_replay *r, const struct mh_event *ev, size_t idx)
 {
     const struct mh_wf_node *n = &r->wf->nodes[idx];
@@ -57,16 +72,7 @@ void mh_engine__replay_pure(struct mh_replay *r, const struct mh_event *ev, size
             json_decref(want);
         }
     } else {
-        const char *msg = json_string_value(json_object_get(recorded_err, "message"));
-        if (rc == MH_OK) {
-            json_t *o = json_pack("{s:O}", "output", out);
-            mh_engine__replay_diverge(r, ev, "error", recorded_err, o);
-            json_decref(o);
-        } else if (msg == NULL || strcmp(msg, info.message) != 0) {
-            json_t *e = json_pack("{s:o}", "message", mh_engine__jstring(info.message));
-            mh_engine__replay_diverge(r, ev, "error", recorded_err, e);
-            json_decref(e);
-        }
+        mh_engine__replay_failure(r, ev, "output", rc == MH_OK ? out : NULL, info.message);
     }
     json_decref(out);
     json_decref(ctx);

@@ -255,17 +255,7 @@ static void replay(struct mh_replay *r, const struct mh_event *ev, size_t i)
         struct mh_err_info jinfo = MH_ERR_INFO_INIT;
         json_t *ctx = mh_engine__context(r->st, i);
         json_t *call = build_call(n, r->st, ctx, &jinfo);
-        json_t *recorded = json_object_get(ev->payload, "error");
-        const char *msg = json_string_value(json_object_get(recorded, "message"));
-        if (call != NULL) {
-            json_t *o = json_pack("{s:O}", "request", call);
-            mh_engine__replay_diverge(r, ev, "error", recorded, o);
-            json_decref(o);
-        } else if (msg == NULL || strcmp(msg, jinfo.message) != 0) {
-            json_t *o = json_pack("{s:o}", "message", mh_engine__jstring(jinfo.message));
-            mh_engine__replay_diverge(r, ev, "error", recorded, o);
-            json_decref(o);
-        }
+        mh_engine__replay_failure(r, ev, "request", call, jinfo.message);
         json_decref(call);
         json_decref(ctx);
     } else if (strcmp(ev->type, MH_EV_STEP_STARTED) == 0) {
