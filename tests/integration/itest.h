@@ -72,6 +72,15 @@ json_t *mh_it_sql(const char *url, const char *sql, int nparams, const char *con
                   char *sqlstate);
 /* Runs a multi-statement script; aborts the test on failure. */
 void mh_it_sql_script(const char *url, const char *sql);
+/* An SQL expression: the rows of `runs` read so far by this transaction (heap tuples fetched or
+ * scanned, and the index entries its indexes returned), from the backend's own statistics. Put
+ * in the same statement as what is measured, on a connection of its own (mh_it_sql), it counts
+ * that statement alone: what a test of a query's cost can assert without timing anything. */
+#define MH_IT_RUNS_ROWS_READ_SQL                                                                   \
+    "pg_stat_get_xact_tuples_fetched('runs'::regclass) + "                                         \
+    "pg_stat_get_xact_tuples_returned('runs'::regclass) + (SELECT "                                \
+    "sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = "      \
+    "'runs'::regclass)::bigint"
 
 /* Creates a user directly in the database, logs in through the API and makes an API token:
  * `bearer` receives "Authorization: Bearer mh_..." (128 bytes), `user_id` the id (40 bytes). */

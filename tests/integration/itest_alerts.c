@@ -546,13 +546,10 @@ MH_TEST(other_kinds_fire_dead_letter_rate_and_queue_age)
 static double rule_value(struct world *w, const char *rule, long *rows_read)
 {
     const char *p[] = {rule};
-    json_t *r = mh_it_sql(
-        w->db.admin_url,
-        "SELECT mh_alert_rule_value(a)::float8 AS v, pg_stat_get_xact_tuples_fetched("
-        "'runs'::regclass) + pg_stat_get_xact_tuples_returned('runs'::regclass) + (SELECT "
-        "sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = "
-        "'runs'::regclass)::bigint AS reads FROM alert_rules a WHERE a.id = $1::uuid",
-        1, p, NULL);
+    json_t *r = mh_it_sql(w->db.admin_url,
+                          "SELECT mh_alert_rule_value(a)::float8 AS v, " MH_IT_RUNS_ROWS_READ_SQL
+                          " AS reads FROM alert_rules a WHERE a.id = $1::uuid",
+                          1, p, NULL);
     MH_T_ASSERT(r != NULL && json_array_size(r) == 1);
     *rows_read = (long)json_integer_value(json_object_get(json_array_get(r, 0), "reads"));
     double v = json_number_value(json_object_get(json_array_get(r, 0), "v"));

@@ -218,14 +218,11 @@ static void usage_reads(struct ienv *e, const char *count_unlimited, long *rows_
                         long *in_flight)
 {
     const char *p[] = {e->project, count_unlimited};
-    json_t *r = mh_it_sql(
-        e->db.admin_url,
-        "SELECT u.runs_in_flight AS n, pg_stat_get_xact_tuples_fetched('runs'::regclass) + "
-        "pg_stat_get_xact_tuples_returned('runs'::regclass) + (SELECT "
-        "sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = "
-        "'runs'::regclass)::bigint AS reads FROM mh_limits_usage(ARRAY[$1::uuid], 0, 0, 0, "
-        "$2::boolean) u",
-        2, p, NULL);
+    json_t *r = mh_it_sql(e->db.admin_url,
+                          "SELECT u.runs_in_flight AS n, " MH_IT_RUNS_ROWS_READ_SQL
+                          " AS reads FROM mh_limits_usage(ARRAY[$1::uuid], 0, 0, 0, "
+                          "$2::boolean) u",
+                          2, p, NULL);
     MH_T_ASSERT(r != NULL && json_array_size(r) == 1);
     *in_flight = (long)json_integer_value(json_object_get(json_array_get(r, 0), "n"));
     *rows_read = (long)json_integer_value(json_object_get(json_array_get(r, 0), "reads"));
