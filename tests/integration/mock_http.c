@@ -124,6 +124,14 @@ static void serve_one(struct mh_mock *m, int c)
         struct timespec ts = {rep->delay_ms / 1000, (long)(rep->delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    /* The request stops counting as in flight before its reply is sent: the client may start
+     * its next request as soon as this reply arrives, and that one must not meet this one still
+     * counted (a peak one too high on a slow machine). */
+    if (slot >= 0) {
+        pthread_mutex_lock(&m->mu);
+        m->active[slot]--;
+        pthread_mutex_unlock(&m->mu);
+    }
     char head[1024];
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
@@ -131,11 +139,6 @@ static void serve_one(struct mh_mock *m, int c)
                       rep->status, rep->content_type, strlen(rep->body), rep->headers);
     (void)!send(c, head, (size_t)hl, MSG_NOSIGNAL);
     (void)!send(c, rep->body, strlen(rep->body), MSG_NOSIGNAL);
-    if (slot >= 0) {
-        pthread_mutex_lock(&m->mu);
-        m->active[slot]--;
-        pthread_mutex_unlock(&m->mu);
-    }
     free(rep);
     free(buf);
 }
