@@ -26,7 +26,13 @@
 # the CPU ratio off/on (server + PostgreSQL: less sensitive than throughput to other load on
 # the machine); then the medians (goal >= 0.97). Needs wrk, openssl, curl, python3, psql.
 #
-#   [ROUNDS=5] [DURATION=8] [CONNECTIONS=64] [RUNS=10000] [WORKERS=4] sh bench/observability/run.sh
+# WORKLOADS ("intake engine") chooses what is measured. STATEMENTS=1 loads pg_stat_statements and,
+# after each side, writes its most expensive statements (calls, total and mean time) to
+# statements.<workload>.<round>.<on|off> in BENCH_KEEP (default: the current directory), to find
+# what the "on" side costs PostgreSQL (both sides pay the extension alike).
+#
+#   [ROUNDS=5] [DURATION=8] [CONNECTIONS=64] [RUNS=10000] [WORKERS=4] [WORKLOADS="intake engine"]
+#   [STATEMENTS=0] sh bench/observability/run.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -39,6 +45,9 @@ STATS_INTERVAL_MS=${STATS_INTERVAL_MS:-1000}
 STATS_LAG_MS=${STATS_LAG_MS:-1000}
 ALERT_RULES=${ALERT_RULES:-60}
 ALERT_EVAL_MS=${ALERT_EVAL_MS:-5000}
+WORKLOADS=${WORKLOADS:-intake engine}
+STATEMENTS=${STATEMENTS:-0}
+BENCH_KEEP=${BENCH_KEEP:-.}
 . bench/lib.sh
 bench_require observability wrk openssl curl python3
 make -s -j2 build/release/meshhook build/release/libmeshhook.a
@@ -58,6 +67,12 @@ stop_companion() {
 bench_on_exit stop_companion
 
 bench_cluster_start
+if [ "$STATEMENTS" = 1 ]; then
+    psql_su -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+    sh scripts/pg.sh stop "$PGDIR" >/dev/null
+    sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
+    psql_su -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+fi
 "$BIN" migrate >/dev/null
 bench_user_create
 KEK="bench:$(openssl rand -hex 32)"
@@ -111,6 +126,18 @@ pg_ticks() { # the postmaster, its reaped children and its living ones, in clock
     done | awk -v t="$t" '{ t += $1 } END { print t }'
 }
 
+statements_reset() {
+    [ "$STATEMENTS" != 1 ] || psql_su -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+statements_save() { # NAME
+    [ "$STATEMENTS" = 1 ] || return 0
+    psql_su -F ' | ' -c "SELECT calls, round(total_exec_time)::bigint AS total_ms,
+                                round(mean_exec_time::numeric, 3) AS mean_ms,
+                                left(regexp_replace(query, '\s+', ' ', 'g'), 160)
+                           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
+        >"$BENCH_KEEP/statements.$1"
+}
+
 # The rollup thread's and the alert thread's statements, paced as they pace them, on one
 # session (its database CPU is the postmaster's child's, counted by pg_ticks).
 start_companion() {
@@ -142,12 +169,14 @@ intake_rate() { # on|off -> "202s-per-second server-us-per-202 pg-us-per-202"
     # What came before (the warm-up, an "off" round) is folded outside the measured CPU.
     [ "$1" != on ] || catch_up
     settle
+    statements_reset
     t0=$(cpu_ticks "$server_pid")
     p0=$(pg_ticks)
     out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID")
     t1=$(cpu_ticks "$server_pid")
     if [ "$1" = on ]; then stop_companion; catch_up; fi
     p1=$(pg_ticks)
+    statements_save "intake.$round.$1"
     stop_companion
     bench_serve_stop
     if echo "$out" | grep -q 'Non-2xx'; then
@@ -168,6 +197,7 @@ engine_rate() { # on|off -> "runs-per-second server-us-per-run pg-us-per-run"
         m=false; si=0; rules=0; fold=""
     fi
     settle
+    statements_reset
     # The KEK too: the intake's endpoint key is a secret the engine's server must be able to
     # read. Pending runs of an earlier round (their runs truncated) would only be probed in vain.
     MESHHOOK_METRICS=$m MESHHOOK_STATS_INTERVAL_MS=$si MESHHOOK_STATS_LAG_MS=$STATS_LAG_MS \
@@ -176,9 +206,10 @@ engine_rate() { # on|off -> "runs-per-second server-us-per-run pg-us-per-run"
         build/release/bench/bench_engine "$BIN" "$MESHHOOK_ADMIN_DATABASE_URL" \
         "$MESHHOOK_DATABASE_URL" pure "$RUNS" "$WORKERS" |
         sed -n 's/.*runs_per_s=\([0-9.]*\).*cpu_us_per_run=\([0-9.]*\)\/\([0-9.]*\).*/\1 \2 \3/p'
+    statements_save "engine.$round.$1"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for w in intake engine; do : >"$DIR/$w.ratios"; : >"$DIR/$w.cpu"; done
 measure() { # WORKLOAD ROUND FIRST SECOND
@@ -198,8 +229,7 @@ measure() { # WORKLOAD ROUND FIRST SECOND
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
     if [ $((round % 2)) -eq 1 ]; then first=on; second=off; else first=off; second=on; fi
-    measure intake "$round" $first $second
-    measure engine "$round" $first $second
+    for w in $WORKLOADS; do measure "$w" "$round" $first $second; done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median throughput on/off: intake $(median <"$DIR/intake.ratios"), engine" \

@@ -20,6 +20,9 @@ test('switch projects, create one from the switcher, overview counts', async ({ 
   await screenshots(page, 'overview');
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Workflows' }).click();
+  // The switcher keeps the section it is in: switching before the click's navigation has
+  // landed would keep the overview's.
+  await expect(page).toHaveURL(new RegExp(`/p/${pid}/workflows$`));
   await page.getByLabel('Project', { exact: true }).selectOption({ label: 'Beta' });
   await expect(page).toHaveURL(new RegExp(`/p/${beta.id}/workflows$`));
   await expect(page.getByRole('heading', { name: 'No workflows yet' })).toBeVisible();
