@@ -71,9 +71,11 @@ if [ "$STATEMENTS" = 1 ]; then
     psql_su -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
     sh scripts/pg.sh stop "$PGDIR" >/dev/null
     sh scripts/pg.sh start "$PGDIR" "$PORT" >/dev/null
-    psql_su -c "CREATE EXTENSION pg_stat_statements" >/dev/null
 fi
 "$BIN" migrate >/dev/null
+# After the migrations, in a schema of its own (0001 revokes what public holds).
+[ "$STATEMENTS" != 1 ] ||
+    psql_su -c "CREATE SCHEMA pgss" -c "CREATE EXTENSION pg_stat_statements SCHEMA pgss" >/dev/null
 bench_user_create
 KEK="bench:$(openssl rand -hex 32)"
 http_port=$(sh scripts/free-port.sh $((PORT + 1)))
@@ -127,14 +129,14 @@ pg_ticks() { # the postmaster, its reaped children and its living ones, in clock
 }
 
 statements_reset() {
-    [ "$STATEMENTS" != 1 ] || psql_su -c "SELECT pg_stat_statements_reset()" >/dev/null
+    [ "$STATEMENTS" != 1 ] || psql_su -c "SELECT pgss.pg_stat_statements_reset()" >/dev/null
 }
 statements_save() { # NAME
     [ "$STATEMENTS" = 1 ] || return 0
     psql_su -F ' | ' -c "SELECT calls, round(total_exec_time)::bigint AS total_ms,
                                 round(mean_exec_time::numeric, 3) AS mean_ms,
                                 left(regexp_replace(query, '\s+', ' ', 'g'), 160)
-                           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
+                           FROM pgss.pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
         >"$BENCH_KEEP/statements.$1"
 }
 

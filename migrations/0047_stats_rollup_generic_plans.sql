@@ -1,0 +1,11 @@
+-- The statistics rollup plans its statements once per session (issue 16; docs/BENCHMARKS.md
+-- "Observability on and off: where the 'on' side's database time goes").
+--
+-- PL/pgSQL plans a statement that reads its variables with a custom plan per call until it
+-- judges a generic one as cheap, and the rollup's two walks are large statements: planned again
+-- at every pass, a pass that found nothing to fold cost 4-5 ms of database CPU (1.7 ms beside a
+-- million runs), nearly all of it planning. With generic plans such a pass costs 0.8 ms, and a
+-- pass that folds costs the same per run (2.5 us per run over a million runs either way: the
+-- walks' generic plans are the index scans the custom ones were). A later CREATE OR REPLACE of
+-- the function must say it again, beside its other SET clauses.
+ALTER FUNCTION mh_stats_rollup(int, int) SET plan_cache_mode = force_generic_plan;
