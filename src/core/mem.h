@@ -10,12 +10,13 @@
 
 #include "core/err.h"
 
-/* Each returns new memory the caller frees with free(); they never return NULL. */
-void *mh_xmalloc(size_t n);
-void *mh_xcalloc(size_t count, size_t n);
-void *mh_xrealloc(void *p, size_t n);
-char *mh_xstrdup(const char *s);
-char *mh_xstrndup(const char *s, size_t n);
+/* Each returns new memory the caller frees with free(); they never return NULL (said to the
+ * compiler and the static analyser too). */
+__attribute__((returns_nonnull)) void *mh_xmalloc(size_t n);
+__attribute__((returns_nonnull)) void *mh_xcalloc(size_t count, size_t n);
+__attribute__((returns_nonnull)) void *mh_xrealloc(void *p, size_t n);
+__attribute__((returns_nonnull)) char *mh_xstrdup(const char *s);
+__attribute__((returns_nonnull)) char *mh_xstrndup(const char *s, size_t n);
 
 /* Logs "file:line: message" through an async-signal-safe writer and aborts. */
 MH_NORETURN void mh_panic_at(const char *file, int line, const char *fmt, ...) MH_PRINTF(3, 4);

@@ -284,6 +284,17 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     /* A child whose caller ended is canceled (durably: the caller's end is in the database). */
     if (rc == MH_OK && p->caller_run_id[0])
         rc = mh_runtime__calls_caller_ended(c, p->caller_run_id, &reports, &n_reports, info);
+    /* A cancel asked for through the API (mh_engine_run_cancel_request), read with the row. */
+    json_t *cancel_at = json_object_get(row, "cancel_at_ms");
+    if (rc == MH_OK && json_is_integer(cancel_at)) {
+        const char *why = json_string_value(json_object_get(row, "cancel_reason"));
+        struct mh_event ev = {0};
+        rc = mh_engine_event_cancel(why ? why : "canceled", json_integer_value(cancel_at), &ev);
+        if (rc == MH_OK) {
+            reports = mh_xrealloc(reports, (n_reports + 1) * sizeof(*reports));
+            reports[n_reports++] = ev;
+        }
+    }
     if (rc != MH_OK)
         goto out;
     struct mh_engine_input in = {
@@ -302,6 +313,7 @@ static enum mh_err decide(struct mh_engine_runtime *rt, struct mh_db_conn *c,
     if (n_cb > 0) { /* the callbacks, then the job's and the children's (borrowed copies) */
         all_reports = mh_xcalloc(n_cb + n_reports, sizeof(*all_reports));
         memcpy(all_reports, cb_reports, n_cb * sizeof(*all_reports));
+        MH_ASSERT(n_reports == 0 || reports != NULL);
         if (n_reports)
             memcpy(all_reports + n_cb, reports, n_reports * sizeof(*all_reports));
         in.reports = all_reports;
@@ -722,7 +734,8 @@ static enum mh_err advance_batch(struct mh_engine_runtime *rt, const struct mh_r
         rc = mh_db_query(
             c,
             "SELECT r.id, r.status, r.version_id, r.created_at::text AS created_at, "
-            "r.answer_until > now() AS awaited, r.caller_run_id, " LOG_AFTER(
+            "r.answer_until > now() AS awaited, r.caller_run_id, (extract(epoch FROM "
+            "r.cancel_requested_at) * 1000)::bigint AS cancel_at_ms, r.cancel_reason, " LOG_AFTER(
                 "k.since") " FROM runs r JOIN unnest($1::uuid[], $2::int[]) AS k(id, since) ON "
                            "k.id = r.id WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r",
             2, params, &rows, NULL, info);

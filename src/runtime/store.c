@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "engine/engine.h"
+#include "runtime/runtime_internal.h"
 
 static void hash_param(const uint8_t h[MH_ENGINE_HASH_LEN], char out[2 + 64 + 1])
 {
@@ -34,6 +35,33 @@ static enum mh_err notify_feed(struct mh_db_conn *c, const char *project_id,
     return mh_db_query(c,
                        "SELECT pg_notify('" MH_ENGINE_STREAMS_CHANNEL "', $1::text || ' x' || "
                        "pg_current_xact_id()::text)",
+                       1, params, NULL, NULL, info);
+}
+
+enum mh_err mh_engine_run_cancel_request(struct mh_db_conn *c, const char *run_id,
+                                         const char *reason, struct mh_err_info *info)
+{
+    const char *params[] = {run_id, reason};
+    long n = 0;
+    /* The row first, in a statement of its own: when a worker is deciding the run, this waits
+     * for its commit, and the job's update below then follows the job row that commit wrote
+     * (its next wake-up) instead of being overwritten by it. */
+    enum mh_err rc = mh_db_query(c,
+                                 "UPDATE runs SET cancel_requested_at = coalesce("
+                                 "cancel_requested_at, now()), cancel_reason = coalesce("
+                                 "cancel_reason, $2) WHERE id = $1::uuid AND status IN "
+                                 "('queued', 'running')",
+                                 2, params, NULL, &n, info);
+    if (rc != MH_OK)
+        return rc;
+    if (n == 0)
+        return mh_err_set(info, MH_ECONFLICT, "conflict", -1, "the run has already finished");
+    /* A leased job keeps its lease: its worker has not locked the run yet (the update above
+     * would have waited), so its decision reads the request. */
+    return mh_db_query(c,
+                       "WITH j AS (UPDATE jobs SET run_at = now() WHERE run_id = $1::uuid AND "
+                       "run_at > now() RETURNING 1) SELECT pg_notify('" MH_RUNTIME__NOTIFY_CHANNEL
+                       "', '')",
                        1, params, NULL, NULL, info);
 }
 

@@ -88,6 +88,17 @@ struct mh_run_start {
 MH_MUSTCHECK enum mh_err mh_engine_run_create(struct mh_db_conn *c, const struct mh_run_start *s,
                                               char run_id_out[37], struct mh_err_info *info);
 
+/*
+ * Asks for run `run_id` to be canceled, in the caller's transaction (an API request's: row-level
+ * security applies): records the request in the run's row (the first request's time and
+ * `reason` stand) and makes its job due, telling every instance's workers at commit. Whichever
+ * worker decides the run next records run_canceled (migration 0048): the request survives a
+ * crash, and an instance without workers may take it. MH_ECONFLICT: the run has finished (or is
+ * not the caller's to change); database errors.
+ */
+MH_MUSTCHECK enum mh_err mh_engine_run_cancel_request(struct mh_db_conn *c, const char *run_id,
+                                                      const char *reason, struct mh_err_info *info);
+
 struct mh_event;
 
 /* Loads a run's events in order into a new array (*events, *n) that the caller frees with
@@ -221,10 +232,6 @@ MH_MUSTCHECK enum mh_err mh_engine_runtime_start(const struct mh_engine_runtime_
  * it once per request; it signals local workers at once and other instances at most every few
  * milliseconds through one NOTIFY. Thread-safe; NULL-tolerant. */
 void mh_engine_runtime_wake(struct mh_engine_runtime *rt);
-/* Asks the runtime to cancel a run (asynchronously: a worker appends run_canceled). */
-MH_MUSTCHECK enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt,
-                                                  const char *project_id, const char *run_id,
-                                                  const char *reason);
 /*
  * Called on a worker thread after a batch committed, for a run whose new events hold a respond
  * step's answer (`response`, borrowed for the call; NULL when none) or that finished

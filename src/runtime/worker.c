@@ -323,23 +323,6 @@ void mh_engine_runtime_wake(struct mh_engine_runtime *rt)
     atomic_store(&rt->notify_pending, true);
 }
 
-enum mh_err mh_engine_runtime_cancel(struct mh_engine_runtime *rt, const char *project_id,
-                                     const char *run_id, const char *reason)
-{
-    if (rt == NULL)
-        return MH_EUNAVAILABLE;
-    struct mh_runtime__report *r = mh_xcalloc(1, sizeof(*r));
-    snprintf(r->run_id, sizeof(r->run_id), "%s", run_id);
-    snprintf(r->project_id, sizeof(r->project_id), "%s", project_id);
-    if (mh_engine_event_cancel(reason, mh_clock_now_ms(), &r->ev) != MH_OK) {
-        free(r);
-        return MH_EINVAL;
-    }
-    r->has_event = true;
-    mh_runtime__push_report(rt, r);
-    return MH_OK;
-}
-
 void mh_engine_runtime_stop(struct mh_engine_runtime *rt)
 {
     if (rt == NULL)

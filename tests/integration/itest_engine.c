@@ -593,6 +593,21 @@ MH_TEST(jmespath_error_fails_the_run_not_the_worker)
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
+/* Waits until run `run`'s step `node` is waiting on its timer. */
+static void wait_for_timer(struct mh_it_project_env *e, const char *run, const char *node)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *r = mh_it_project_get_run(e, run);
+        const char *st = step_status(r, node);
+        bool waiting = st && strcmp(st, "waiting_timer") == 0;
+        json_decref(r);
+        if (waiting)
+            return;
+        mh_it_sleep_ms(50);
+    }
+    mh_t_fail(__FILE__, __LINE__, "run %s's step %s is not waiting on its timer", run, node);
+}
+
 MH_TEST(cancel_resume_test_runs_and_tamper_detection)
 {
     struct mh_it_project_env e;
@@ -607,14 +622,7 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
     char wf[40], run[40], path[256];
     workflow(&e, def, true, wf);
     mh_it_project_start_run(&e, wf, "{\"x\": 1}", run);
-    for (int i = 0; i < 100; i++) {
-        json_t *r = mh_it_project_get_run(&e, run);
-        bool waiting = strcmp(step_status(r, "wait"), "waiting_timer") == 0;
-        json_decref(r);
-        if (waiting)
-            break;
-        mh_it_sleep_ms(50);
-    }
+    wait_for_timer(&e, run, "wait");
     long st;
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e.project, run);
     json_decref(mh_it_project_api(&e, "POST", path, NULL, &st));
@@ -713,6 +721,104 @@ static void recovering(void *ctx, const struct mh_mock_request *req, struct mh_m
     (void)ctx;
     rep->status = req->hit <= 2 ? 503 : 200;
     snprintf(rep->body, sizeof(rep->body), "{\"hit\": %d}", req->hit);
+}
+
+static long cancel_run(struct mh_it_project_env *e, const char *run)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e->project, run);
+    json_decref(mh_it_project_api(e, "POST", path, NULL, &st));
+    return st;
+}
+
+/* The reason of the run's one run_canceled event (NULL when it has none, or more than one). */
+static char *cancel_reason(struct mh_it_project_env *e, const char *run)
+{
+    const char *p[] = {run};
+    json_t *rows = mh_it_sql(e->db.admin_url,
+                             "SELECT payload->>'reason' AS reason FROM events WHERE run_id = "
+                             "$1::uuid AND type = 'run_canceled'",
+                             1, p, NULL);
+    MH_T_ASSERT(rows != NULL);
+    const char *why = json_array_size(rows) == 1
+                          ? json_string_value(json_object_get(json_array_get(rows, 0), "reason"))
+                          : NULL;
+    char *out = why ? strdup(why) : NULL;
+    json_decref(rows);
+    return out;
+}
+
+/*
+ * A cancel is stored before it is answered: an instance without workers takes it (it answered
+ * 503 when the cancel was a message to its own workers), and it survives that instance's
+ * SIGKILL; the workers of an instance started later cancel the run, and a cancel through an
+ * instance without workers reaches the workers of another one at once.
+ */
+MH_TEST(a_cancel_is_durable_and_taken_by_an_instance_without_workers)
+{
+    struct mh_it_project_env e;
+    mh_it_project_setup(&e, (const char *const[]){"--workers", "1", NULL}, "engine");
+    json_t *def = json_pack("{s:[{s:s, s:s, s:{s:i}}, {s:s, s:s, s:{s:s}}], s:[{s:s, s:s}]}",
+                            "nodes", "id", "wait", "type", "delay", "config", "duration_ms", 600000,
+                            "id", "b", "type", "transform", "config", "expression", "trigger.body",
+                            "edges", "from", "wait", "to", "b");
+    char wf[40], r1[40], r2[40];
+    workflow(&e, def, true, wf);
+    json_decref(def);
+    mh_it_project_start_run(&e, wf, "{\"n\": 1}", r1);
+    mh_it_project_start_run(&e, wf, "{\"n\": 2}", r2);
+    wait_for_timer(&e, r1, "wait");
+    wait_for_timer(&e, r2, "wait");
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+
+    /* An instance without workers: the cancel is stored, nothing decides it yet. */
+    const char *const api_only[] = {"--workers", "0", NULL};
+    mh_it_server_start(&e.s, &e.db, api_only);
+    MH_T_ASSERT_EQ(cancel_run(&e, r1), 202);
+    MH_T_ASSERT_EQ(cancel_run(&e, r1), 202); /* still running: asked again, the first stands */
+    mh_it_sleep_ms(300);
+    json_t *r = mh_it_project_get_run(&e, r1);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "running");
+    json_decref(r);
+    const char *p1[] = {r1};
+    json_t *rows = mh_it_sql(e.db.admin_url,
+                             "SELECT cancel_reason, cancel_requested_at IS NOT NULL AS asked, "
+                             "(SELECT run_at <= now() FROM jobs WHERE run_id = r.id) AS due "
+                             "FROM runs r WHERE id = $1::uuid",
+                             1, p1, NULL);
+    json_t *row = json_array_get(rows, 0);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(row, "cancel_reason")),
+                       "canceled through the API");
+    MH_T_ASSERT(json_is_true(json_object_get(row, "asked")));
+    MH_T_ASSERT(json_is_true(json_object_get(row, "due")));
+    json_decref(rows);
+    /* The instance that took it dies before any worker saw it. */
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGKILL), 128 + SIGKILL);
+
+    /* Again an instance without workers, beside one with workers only: the stored cancel is
+     * carried out, and a new one through the first instance reaches the second's workers. */
+    mh_it_server_start(&e.s, &e.db, api_only);
+    struct mh_it_server w;
+    mh_it_server_start(&w, &e.db, (const char *const[]){"--workers-only", "--workers", "1", NULL});
+    r = wait_run(&e, r1, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "canceled");
+    json_decref(r);
+    MH_T_ASSERT_EQ(cancel_run(&e, r2), 202);
+    r = wait_run(&e, r2, 10);
+    MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "canceled");
+    json_decref(r);
+    for (int k = 0; k < 2; k++) {
+        char *why = cancel_reason(&e, k ? r2 : r1);
+        MH_T_ASSERT(why != NULL);
+        MH_T_ASSERT_STR_EQ(why, "canceled through the API");
+        free(why);
+        MH_T_ASSERT_EQ(count_events(&e, k ? r2 : r1, "step_succeeded"), 0);
+    }
+    MH_T_ASSERT_EQ(cancel_run(&e, r1), 409);
+    assert_replays_clean(&e, r1);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&w, SIGTERM), 0);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
 MH_TEST(open_breaker_parks_the_step_without_spending_attempts)

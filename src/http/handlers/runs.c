@@ -450,13 +450,21 @@ void mh_h_runs_cancel(struct mh_http_req *req, void *app)
     }
     const char *rid = json_string_value(json_object_get(run, "id"));
     const char *pid = mh_http_req_param(req, "project_id");
-    if (!mh_api_audit(&api, pid, "run.cancel", rid, NULL) || !mh_api_commit(&api))
-        goto out;
-    if (mh_engine_runtime_cancel(api.app->runtime, pid, rid, "canceled through the API") != MH_OK) {
-        mh_http_respond_error(req, 503, "unavailable",
-                              "this instance runs no workers; cancel through another", NULL);
+    /* Durable: the request is in the run's row when this answers, whichever instance runs the
+     * workers and whatever happens to this one. */
+    enum mh_err rc =
+        mh_engine_run_cancel_request(api.conn, rid, "canceled through the API", &api.info);
+    if (rc == MH_ECONFLICT) {
+        mh_http_respond_error(req, 409, "conflict", "the run has already finished", NULL);
         goto out;
     }
+    if (rc != MH_OK) {
+        mh_http_respond_err(req, rc, &api.info);
+        goto out;
+    }
+    if (!mh_api_audit(&api, pid, "run.cancel", rid, NULL) || !mh_api_commit(&api))
+        goto out;
+    mh_engine_runtime_wake(api.app->runtime);
     mh_http_respond_json(req, 202, json_pack("{s:s, s:s}", "run_id", rid, "status", "canceling"));
 out:
     mh_api_close(&api);
