@@ -138,6 +138,10 @@ statements_save() { # NAME
                                 left(regexp_replace(query, '\s+', ' ', 'g'), 160)
                            FROM pgss.pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
         >"$BENCH_KEEP/statements.$1"
+    # What only the "on" side runs: the rollup's and the evaluator's statements (and the
+    # catch-up fold), in milliseconds of database time.
+    psql_su -c "SELECT coalesce(round(sum(total_exec_time)), 0)::bigint FROM pgss.pg_stat_statements
+                 WHERE query ~ 'mh_stats_rollup|mh_alerts_evaluate'" >"$BENCH_KEEP/statements.$1.own"
 }
 
 # The rollup thread's and the alert thread's statements, paced as they pace them, on one
@@ -225,6 +229,10 @@ measure() { # WORKLOAD ROUND FIRST SECOND
     c=$(awk -v a="$5" -v b="$6" -v x="$8" -v y="$9" 'BEGIN { printf "%.3f", (x + y) / (a + b) }')
     echo "round $2 $1: on $4$unit (CPU us each: server $5, PostgreSQL $6)" \
         "off $7$unit (server $8, PostgreSQL $9): throughput on/off $r, CPU off/on $c (first: $3)"
+    if [ "$STATEMENTS" = 1 ]; then
+        echo "round $2 $1: the \"on\" side's rollup and evaluator statements:" \
+            "$(cat "$BENCH_KEEP/statements.$1.$2.on.own") ms of database time"
+    fi
     echo "$r" >>"$DIR/$1.ratios"
     echo "$c" >>"$DIR/$1.cpu"
 }

@@ -566,13 +566,15 @@ static enum mh_err write_plans(struct mh_db_conn *c, const struct mh_runtime__jo
         if (rc == MH_OK && p->dead_letter) {
             char *err = json_dumps(p->dead_letter, JSON_COMPACT);
             const char *dp[] = {jobs[i].run_id, err,
-                                json_string_value(json_object_get(p->dead_letter, "message"))};
+                                json_string_value(json_object_get(p->dead_letter, "message")),
+                                p->created_at};
             rc = mh_db_query(c,
                              "INSERT INTO dead_letters (project_id, run_id, kind, payload, "
                              "attempts, last_error) VALUES (mh_pid(), $1, 'step', $2::jsonb, "
-                             "(SELECT count(*) FROM events WHERE run_id = $1 AND type = "
-                             "'http_attempt' AND node_id = ($2::jsonb->>'node')), $3)",
-                             3, dp, NULL, NULL, info);
+                             "(SELECT count(*) FROM events WHERE run_id = $1 AND run_created_at "
+                             "= $4::timestamptz AND type = 'http_attempt' AND node_id = "
+                             "($2::jsonb->>'node')), $3)",
+                             4, dp, NULL, NULL, info);
             free(err);
         }
         if (rc == MH_OK && p->cancels_children)

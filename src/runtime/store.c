@@ -232,7 +232,8 @@ enum mh_err mh_engine_events_load(struct mh_db_conn *c, const char *run_id,
         mh_db_query(c,
                     "SELECT seq, type, node_id, attempt, payload, "
                     "(extract(epoch FROM at) * 1000)::bigint AS at_ms, encode(hash, 'hex') AS hash "
-                    "FROM events WHERE run_id = $1 ORDER BY seq",
+                    "FROM events WHERE run_id = $1 AND run_created_at = (SELECT created_at FROM "
+                    "runs WHERE id = $1::uuid) ORDER BY seq",
                     1, params, &rows, NULL, info);
     if (rc != MH_OK)
         return rc;

@@ -216,6 +216,8 @@ MH_TEST(metrics_match_the_database_and_the_traffic)
            (double)count(&e, "SELECT count(*) AS n FROM dead_letters"));
     expect(x, "meshhook_dead_letters_total{kind=\"step\"}", 1);
     expect(x, "meshhook_dead_letters", 1);
+    /* The step's attempts, counted from its run's log (its one http_attempt). */
+    MH_T_ASSERT_EQ(count(&e, "SELECT attempts AS n FROM dead_letters"), 1);
     expect(x, "meshhook_queue_jobs{state=\"scheduled\"}",
            (double)count(&e, "SELECT count(*) AS n FROM jobs WHERE run_at > now()"));
     expect(x, "meshhook_queue_jobs{state=\"scheduled\"}", 1);
