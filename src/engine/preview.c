@@ -168,6 +168,30 @@ static json_t *step_json(const struct preview *p, const struct mh_run_state *st,
     return o;
 }
 
+/* When the next stood-in timer or retry backoff ends among the steps of `st` and of its items,
+ * at any depth (0: none): where the preview's clock jumps next. An item's step has a stand-in of
+ * its own, under its step id ("loop[3].wait"). */
+static int64_t next_wake(const struct mh_run_state *st, json_t *stand_ins)
+{
+    int64_t wake = 0;
+    for (size_t i = 0; i < st->wf->n_nodes; i++) {
+        const struct mh_step_state *s = &st->steps[i];
+        char id[MH_ENGINE_STEP_ID_MAX + 1];
+        int len = snprintf(id, sizeof(id), "%s%s", st->scope, st->wf->nodes[i].id);
+        bool is_due = s->status == MH_STEP_WAITING_RETRY ||
+                      (s->status == MH_STEP_WAITING_TIMER && !s->timer_fired && len > 0 &&
+                       (size_t)len < sizeof(id) && json_object_get(stand_ins, id) != NULL);
+        if (is_due && (wake == 0 || s->fire_at < wake))
+            wake = s->fire_at;
+        for (size_t k = 0; k < s->n_items; k++) {
+            int64_t w = s->items[k] ? next_wake(s->items[k], stand_ins) : 0;
+            if (w != 0 && (wake == 0 || w < wake))
+                wake = w;
+        }
+    }
+    return wake;
+}
+
 enum mh_err mh_engine_preview_check(const struct mh_wf *wf, json_t *stand_ins,
                                     struct mh_err_info *info)
 {
@@ -300,15 +324,7 @@ enum mh_err mh_engine_preview(const struct mh_wf *wf, const struct mh_engine_pre
             goto out;
         if (mh_engine__run_finished(st))
             break;
-        int64_t wake = 0;
-        for (size_t i = 0; i < wf->n_nodes; i++) {
-            const struct mh_step_state *s = &st->steps[i];
-            bool is_due = s->status == MH_STEP_WAITING_RETRY ||
-                          (s->status == MH_STEP_WAITING_TIMER && !s->timer_fired &&
-                           json_object_get(in->stand_ins, wf->nodes[i].id) != NULL);
-            if (is_due && (wake == 0 || s->fire_at < wake))
-                wake = s->fire_at;
-        }
+        int64_t wake = next_wake(st, in->stand_ins);
         if (wake == 0)
             break;
         /* The preview's clock jumps to the timer; it never goes back. */

@@ -581,3 +581,40 @@ MH_TEST(foreach_draft_test_answers_every_items_call)
     tlog_free(&l);
     mh_engine_wf_unref(wf);
 }
+
+/* A delay in a for_each's body is simulated by a preview (and so by a draft test) when its item
+ * step has a stand-in ("loop[<i>].wait": {}): the preview's clock jumps to each item's timer and
+ * the run finishes. Without the stand-ins the preview stops at the items' delays. */
+MH_TEST(foreach_preview_fires_stood_in_timers_of_items)
+{
+    struct mh_wf *wf = compile_text(
+        "{\"nodes\": [{\"id\": \"loop\", \"type\": \"for_each\", \"config\": {\"items\": "
+        "\"trigger.body.ids\", \"body\": {\"nodes\": [{\"id\": \"wait\", \"type\": \"delay\", "
+        "\"config\": {\"duration_ms\": 60000}}, {\"id\": \"name\", \"type\": \"transform\", "
+        "\"config\": {\"expression\": \"join('-', ['id', item])\"}}], \"edges\": [{\"from\": "
+        "\"wait\", \"to\": \"name\"}]}}}], \"edges\": []}");
+    json_t *trigger = json_pack("{s:{s:[s,s,s]}}", "body", "ids", "a", "b", "c");
+    json_t *stand = json_object();
+    for (int i = 0; i < 3; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "loop[%d].wait", i);
+        json_object_set_new(stand, id, json_object());
+    }
+    struct mh_engine_preview_in in = {.trigger = trigger, .stand_ins = stand, .now_ms = T0};
+    json_t *out = NULL;
+    struct mh_err_info info = MH_ERR_INFO_INIT;
+    MH_T_ASSERT_EQ(mh_engine_preview(wf, &in, &out, &info), MH_OK);
+    if (strcmp(json_string_value(json_object_get(out, "status")), "succeeded") != 0)
+        mh_t_fail(__FILE__, __LINE__, "not finished: %s", jtext(out));
+    json_t *loop = json_object_get(json_object_get(out, "steps"), "loop");
+    ASSERT_JSON_EQ(json_object_get(loop, "output"), "[\"id-a\", \"id-b\", \"id-c\"]");
+    json_decref(out);
+
+    in.stand_ins = NULL;
+    MH_T_ASSERT_EQ(mh_engine_preview(wf, &in, &out, &info), MH_OK);
+    MH_T_ASSERT(strcmp(json_string_value(json_object_get(out, "status")), "succeeded") != 0);
+    json_decref(out);
+    json_decref(stand);
+    json_decref(trigger);
+    mh_engine_wf_unref(wf);
+}
