@@ -608,6 +608,15 @@ static void wait_for_timer(struct mh_it_project_env *e, const char *run, const c
     mh_t_fail(__FILE__, __LINE__, "run %s's step %s is not waiting on its timer", run, node);
 }
 
+static long cancel_run(struct mh_it_project_env *e, const char *run)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e->project, run);
+    json_decref(mh_it_project_api(e, "POST", path, NULL, &st));
+    return st;
+}
+
 MH_TEST(cancel_resume_test_runs_and_tamper_detection)
 {
     struct mh_it_project_env e;
@@ -624,14 +633,11 @@ MH_TEST(cancel_resume_test_runs_and_tamper_detection)
     mh_it_project_start_run(&e, wf, "{\"x\": 1}", run);
     wait_for_timer(&e, run, "wait");
     long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e.project, run);
-    json_decref(mh_it_project_api(&e, "POST", path, NULL, &st));
-    MH_T_ASSERT_EQ(st, 202);
+    MH_T_ASSERT_EQ(cancel_run(&e, run), 202);
     json_t *r = wait_run(&e, run, 10);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "canceled");
     json_decref(r);
-    json_decref(mh_it_project_api(&e, "POST", path, NULL, &st));
-    MH_T_ASSERT_EQ(st, 409);
+    MH_T_ASSERT_EQ(cancel_run(&e, run), 409);
 
     /* Resume from the delay: a new run, linked, that starts at that step. */
     snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/resume", e.project, run);
@@ -721,15 +727,6 @@ static void recovering(void *ctx, const struct mh_mock_request *req, struct mh_m
     (void)ctx;
     rep->status = req->hit <= 2 ? 503 : 200;
     snprintf(rep->body, sizeof(rep->body), "{\"hit\": %d}", req->hit);
-}
-
-static long cancel_run(struct mh_it_project_env *e, const char *run)
-{
-    char path[256];
-    long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/runs/%s/cancel", e->project, run);
-    json_decref(mh_it_project_api(e, "POST", path, NULL, &st));
-    return st;
 }
 
 /* The reason of the run's one run_canceled event (NULL when it has none, or more than one). */

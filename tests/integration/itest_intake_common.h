@@ -41,17 +41,21 @@ __attribute__((unused)) static json_t *iapi(struct ienv *e, const char *method, 
     return mh_it_api(&e->s, e->bearer, method, path, body, st);
 }
 
-/* Creates a workflow with one transform node (output = the trigger's body) and publishes it. */
-__attribute__((unused)) static void ienv_workflow(struct ienv *e, char *id)
+/* Creates workflow `name` of `definition` (JSON text) in e->project and publishes it; its id in
+ * `id` (40 bytes). */
+__attribute__((unused)) static void ienv_publish(struct ienv *e, const char *name,
+                                                 const char *definition, char *id)
 {
     char path[256];
     long st;
     snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
-    json_t *w = iapi(e, "POST", path,
-                     "{\"name\": \"intake\", \"definition\": {\"nodes\": [{\"id\": \"echo\", "
-                     "\"type\": \"transform\", \"config\": {\"expression\": \"trigger.body\"}}], "
-                     "\"edges\": []}}",
-                     &st);
+    json_t *body =
+        json_pack("{s:s, s:o}", "name", name, "definition", json_loads(definition, 0, NULL));
+    MH_T_ASSERT(body != NULL);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    json_t *w = iapi(e, "POST", path, text, &st);
+    free(text);
     if (st != 201)
         mh_t_fail(__FILE__, __LINE__, "create workflow: %ld", st);
     snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
@@ -61,6 +65,25 @@ __attribute__((unused)) static void ienv_workflow(struct ienv *e, char *id)
     if (st != 200 && st != 201)
         mh_t_fail(__FILE__, __LINE__, "publish: %ld", st);
     json_decref(v);
+}
+
+/* Creates a workflow with one transform node (output = the trigger's body) and publishes it. */
+__attribute__((unused)) static void ienv_workflow(struct ienv *e, char *id)
+{
+    ienv_publish(e, "intake",
+                 "{\"nodes\": [{\"id\": \"echo\", \"type\": \"transform\", \"config\": "
+                 "{\"expression\": \"trigger.body\"}}], \"edges\": []}",
+                 id);
+}
+
+/* Starts a run of workflow `wf` through the API with an empty payload; expects 202. */
+__attribute__((unused)) static void ienv_start_run(struct ienv *e, const char *wf)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
+    json_decref(iapi(e, "POST", path, "{\"payload\": {}}", &st));
+    MH_T_ASSERT_EQ(st, 202);
 }
 
 /* A fresh database and server (with a KEK and the given extra flags), a user with a token, a

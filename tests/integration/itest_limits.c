@@ -314,27 +314,9 @@ MH_TEST(counting_runs_in_flight_reads_the_runs_in_flight_not_the_history)
 /* Publishes a workflow of `nodes` (a JSON array text, no edges); its id in `wf` (40 bytes). */
 static void publish_nodes(struct ienv *e, const char *nodes, char *wf)
 {
-    char path[256], body[2048];
-    long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
-    snprintf(body, sizeof(body),
-             "{\"name\": \"w\", \"definition\": {\"nodes\": %s, \"edges\": []}}", nodes);
-    json_t *w = iapi(e, "POST", path, body, &st);
-    MH_T_ASSERT_EQ(st, 201);
-    snprintf(wf, 40, "%s", jstr(w, "id"));
-    json_decref(w);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, wf);
-    json_decref(iapi(e, "POST", path, NULL, &st));
-    MH_T_ASSERT(st == 200 || st == 201);
-}
-
-static void start_run(struct ienv *e, const char *wf)
-{
-    char path[256];
-    long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
-    json_decref(iapi(e, "POST", path, "{\"payload\": {}}", &st));
-    MH_T_ASSERT_EQ(st, 202);
+    char def[2048];
+    snprintf(def, sizeof(def), "{\"nodes\": %s, \"edges\": []}", nodes);
+    ienv_publish(e, "w", def, wf);
 }
 
 static void unavailable(void *ctx, const struct mh_mock_request *req, struct mh_mock_reply *reply)
@@ -384,12 +366,12 @@ MH_TEST(runs_waiting_on_a_delay_a_callback_a_child_or_a_retry_are_in_flight)
     snprintf(e.project, sizeof(e.project), "%s", other);
     publish_nodes(&e, "[{\"id\": \"d\", \"type\": \"delay\", \"config\": {\"duration\": \"1h\"}}]",
                   other_wf);
-    start_run(&e, other_wf);
+    ienv_start_run(&e, other_wf);
     snprintf(e.project, sizeof(e.project), "%s", mine);
 
     const char *wfs[] = {delay, cb, caller, retry, done};
     for (size_t i = 0; i < sizeof(wfs) / sizeof(wfs[0]); i++)
-        start_run(&e, wfs[i]);
+        ienv_start_run(&e, wfs[i]);
     const char *pp[] = {e.project};
     /* Every run has reached what it waits on: the transform's run finished, the http_call was
      * answered 503 once and its retry is scheduled, the child waits on its timer (and so its
@@ -440,29 +422,17 @@ static void slow_reply(void *ctx, const struct mh_mock_request *req, struct mh_m
 /* A workflow in `project` of one http_call POSTing to `url`; its endpoint's public id. */
 static void call_endpoint(struct ienv *e, const char *project_id, const char *url, char *public_id)
 {
-    char path[256], wf[40], project[40];
+    char project[40], saved_p[40], saved_w[40], def[512];
     /* `project_id` may be e->project itself, which is overwritten below. */
     snprintf(project, sizeof(project), "%s", project_id);
-    long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows", project);
-    json_t *def = json_pack("{s:s, s:{s:[{s:s, s:s, s:{s:s, s:s}}], s:[]}}", "name", "calls",
-                            "definition", "nodes", "id", "call", "type", "http_call", "config",
-                            "url", url, "method", "POST", "edges");
-    char *body = json_dumps(def, JSON_COMPACT);
-    json_decref(def);
-    json_t *w = iapi(e, "POST", path, body, &st);
-    free(body);
-    MH_T_ASSERT_EQ(st, 201);
-    snprintf(wf, sizeof(wf), "%s", jstr(w, "id"));
-    json_decref(w);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", project, wf);
-    json_decref(iapi(e, "POST", path, NULL, &st));
-    MH_T_ASSERT(st == 200 || st == 201);
-    char saved_p[40], saved_w[40];
     snprintf(saved_p, sizeof(saved_p), "%s", e->project);
     snprintf(saved_w, sizeof(saved_w), "%s", e->workflow);
     snprintf(e->project, sizeof(e->project), "%s", project);
-    snprintf(e->workflow, sizeof(e->workflow), "%s", wf);
+    snprintf(def, sizeof(def),
+             "{\"nodes\": [{\"id\": \"call\", \"type\": \"http_call\", \"config\": {\"url\": "
+             "\"%s\", \"method\": \"POST\"}}], \"edges\": []}",
+             url);
+    ienv_publish(e, "calls", def, e->workflow);
     json_t *ep = ienv_endpoint(e, "{}");
     snprintf(public_id, 64, "%s", jstr(ep, "public_id"));
     json_decref(ep);

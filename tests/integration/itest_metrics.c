@@ -55,31 +55,6 @@ static void target(void *ctx, const struct mh_mock_request *req, struct mh_mock_
     snprintf(rep->body, sizeof(rep->body), "{\"ok\": %s}", ok ? "true" : "false");
 }
 
-/* Publishes a workflow from `def` (JSON text); its id in `id`. */
-static void publish(struct ienv *e, const char *def, char *id)
-{
-    char path[256], body[2048];
-    long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows", e->project);
-    snprintf(body, sizeof(body), "{\"name\": \"m\", \"definition\": %s}", def);
-    json_t *w = iapi(e, "POST", path, body, &st);
-    MH_T_ASSERT_EQ(st, 201);
-    snprintf(id, 40, "%s", json_string_value(json_object_get(w, "id")));
-    json_decref(w);
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/publish", e->project, id);
-    json_decref(iapi(e, "POST", path, NULL, &st));
-    MH_T_ASSERT(st == 200 || st == 201);
-}
-
-static void start_run(struct ienv *e, const char *wf)
-{
-    char path[256];
-    long st;
-    snprintf(path, sizeof(path), "/api/projects/%s/workflows/%s/runs", e->project, wf);
-    json_decref(iapi(e, "POST", path, "{\"payload\": {}}", &st));
-    MH_T_ASSERT_EQ(st, 202);
-}
-
 /* Waits until the database holds `want` rows for `sql` (a count named n). */
 static void wait_count(struct ienv *e, const char *sql, long long want)
 {
@@ -127,16 +102,16 @@ static struct mh_mock *traffic(struct ienv *e)
     "\"http://127.0.0.1:%d/" path "\", \"method\": \"GET\", \"retry\": {\"max_attempts\": 1}}}], " \
     "\"edges\": []}"
     snprintf(def, sizeof(def), CALL_TO("ok"), mh_mock_port(m));
-    publish(e, def, ok_wf);
+    ienv_publish(e, "m", def, ok_wf);
     snprintf(def, sizeof(def), CALL_TO("bad"), mh_mock_port(m));
-    publish(e, def, bad_wf);
-    publish(e,
-            "{\"nodes\": [{\"id\": \"nap\", \"type\": \"delay\", \"config\": {\"duration\": "
-            "\"1h\"}}], \"edges\": []}",
-            sleep_wf);
-    start_run(e, ok_wf);
-    start_run(e, bad_wf);
-    start_run(e, sleep_wf);
+    ienv_publish(e, "m", def, bad_wf);
+    ienv_publish(e, "m",
+                 "{\"nodes\": [{\"id\": \"nap\", \"type\": \"delay\", \"config\": {\"duration\": "
+                 "\"1h\"}}], \"edges\": []}",
+                 sleep_wf);
+    ienv_start_run(e, ok_wf);
+    ienv_start_run(e, bad_wf);
+    ienv_start_run(e, sleep_wf);
     /* Everything settled: 5 runs finished, the sleeper waiting on its timer, the log flushed. */
     wait_count(e, "SELECT count(*) AS n FROM runs WHERE status IN ('succeeded', 'failed')", 5);
     wait_count(e, "SELECT count(*) AS n FROM jobs WHERE run_at > now() + interval '10 minutes'", 1);
