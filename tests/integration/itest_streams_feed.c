@@ -440,6 +440,38 @@ static long stream_reads(const struct mh_it_server *s)
 
 #define NFEEDS 12
 
+/* Replaces each message's id ("f1.<xid>.<id>" per kind: delivery, run, dead_letter) with the
+ * part of its own kind. */
+static void own_positions(json_t *msgs)
+{
+    static const char *const kinds[] = {"delivery", "run", "dead_letter"};
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        int k = 0;
+        while (k < 3 && strcmp(str(m, "event"), kinds[k]) != 0)
+            k++;
+        MH_T_ASSERT(k < 3);
+        const char *id = str(m, "id");
+        MH_T_ASSERT(strncmp(id, "f1.", 3) == 0);
+        const char *p = id + 3;
+        for (int skip = 0; skip < 2 * k; skip++) {
+            p = strchr(p, '.');
+            MH_T_ASSERT(p != NULL);
+            p++;
+        }
+        const char *end = strchr(p, '.');
+        MH_T_ASSERT(end != NULL);
+        end = strchr(end + 1, '.');
+        int len = end ? (int)(end - p) : (int)strlen(p);
+        /* The position is the message's own row. */
+        MH_T_ASSERT(len > 37 &&
+                    strncmp(p + len - 36, str(json_object_get(m, "data"), "id"), 36) == 0);
+        json_object_set_new(m, "id", json_stringn(p, (size_t)len));
+    }
+}
+
 MH_TEST(feed_subscribers_of_a_project_share_each_read)
 {
     struct env e;
@@ -486,10 +518,15 @@ MH_TEST(feed_subscribers_of_a_project_share_each_read)
         mh_t_fail(__FILE__, __LINE__, "%ld reads for %d feed subscribers of one project", reads,
                   NFEEDS);
     MH_T_ASSERT(reads >= 1);
-    /* ... and, read together from the same position, every subscriber had the same messages
-     * with the same ids (nothing of the first webhook again). */
-    for (int i = 0; i < NFEEDS; i++)
+    /* ... and, resumed from the same position, every subscriber had the same messages, each
+     * id with the same position in the message's own kind (nothing of the first webhook
+     * again). The other kinds' positions in an id are where that subscriber's last read left
+     * them, which depends on when it was read: a read that finds no row of a kind moves it to
+     * the read's horizon. */
+    for (int i = 0; i < NFEEDS; i++) {
         MH_T_ASSERT_EQ(count(got[i], "run", first_run, NULL), 0);
+        own_positions(got[i]);
+    }
     char *first = json_dumps(got[0], JSON_SORT_KEYS);
     for (int i = 1; i < NFEEDS; i++) {
         char *other = json_dumps(got[i], JSON_SORT_KEYS);
