@@ -26,13 +26,17 @@
 # the CPU ratio off/on (server + PostgreSQL: less sensitive than throughput to other load on
 # the machine); then the medians (goal >= 0.97). Needs wrk, openssl, curl, python3, psql.
 #
-# WORKLOADS ("intake engine") chooses what is measured. STATEMENTS=1 loads pg_stat_statements and,
-# after each side, writes its most expensive statements (calls, total and mean time) to
+# ON ("metrics stats alerts") chooses what the "on" side switches on, to attribute a difference
+# to a part (the "off" side has none of them); ON=none makes both sides the same, an A/A
+# comparison: how far two identical sides differ on this machine. WORKLOADS ("intake engine")
+# chooses what is measured. STATEMENTS=1 loads pg_stat_statements and, after each side, writes
+# its most expensive statements (calls, total and mean time) to
 # statements.<workload>.<round>.<on|off> in BENCH_KEEP (default: the current directory), to find
 # what the "on" side costs PostgreSQL (both sides pay the extension alike).
+# bench/observability/count.sh counts instructions instead of timing.
 #
 #   [ROUNDS=5] [DURATION=8] [CONNECTIONS=64] [RUNS=10000] [WORKERS=4] [WORKLOADS="intake engine"]
-#   [STATEMENTS=0] sh bench/observability/run.sh
+#   [ON="metrics stats alerts"] [STATEMENTS=0] sh bench/observability/run.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -46,6 +50,10 @@ STATS_LAG_MS=${STATS_LAG_MS:-1000}
 ALERT_RULES=${ALERT_RULES:-60}
 ALERT_EVAL_MS=${ALERT_EVAL_MS:-5000}
 WORKLOADS=${WORKLOADS:-intake engine}
+ON=${ON:-metrics stats alerts}
+has() { # PART: whether the "on" side has PART
+    case " $ON " in *" $1 "*) return 0 ;; *) return 1 ;; esac
+}
 STATEMENTS=${STATEMENTS:-0}
 BENCH_KEEP=${BENCH_KEEP:-.}
 . bench/lib.sh
@@ -83,7 +91,7 @@ BASE="http://127.0.0.1:$http_port"
 BENCH_BASE=$BASE
 
 start_server() { # on|off
-    if [ "$1" = on ]; then m=true; else m=false; fi
+    if [ "$1" = on ] && has metrics; then m=true; else m=false; fi
     bench_serve "$BASE" "$DIR/server.log" env MESHHOOK_METRICS=$m "$BIN" serve \
         --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" --workers 0 --pool-size 16 \
         --log-level warn
@@ -152,8 +160,9 @@ start_companion() {
     k=$(awk -v a="$ALERT_EVAL_MS" -v s="$STATS_INTERVAL_MS" 'BEGIN { k = int(a / s + 0.5); print k < 1 ? 1 : k }')
     i=0
     while :; do
-        printf '%s\n' "DO \$\$ BEGIN LOOP EXIT WHEN NOT (mh_stats_rollup($STATS_LAG_MS, 5000)->>'more')::boolean; END LOOP; END \$\$;"
-        [ $((i % k)) -ne 0 ] || printf '%s\n' "SELECT mh_alerts_evaluate(200, $ALERT_EVAL_MS);"
+        ! has stats ||
+            printf '%s\n' "DO \$\$ BEGIN LOOP EXIT WHEN NOT (mh_stats_rollup($STATS_LAG_MS, 5000)->>'more')::boolean; END LOOP; END \$\$;"
+        ! has alerts || [ $((i % k)) -ne 0 ] || printf '%s\n' "SELECT mh_alerts_evaluate(200, $ALERT_EVAL_MS);"
         i=$((i + 1))
         sleep "$every"
     done | psql -X -q "$MESHHOOK_DATABASE_URL" >/dev/null 2>>"$DIR/companion.log" &
@@ -170,17 +179,20 @@ catch_up() {
 
 intake_rate() { # on|off -> "202s-per-second server-us-per-202 pg-us-per-202"
     start_server "$1"
-    [ "$1" = on ] && start_companion
+    if [ "$1" = on ] && { has stats || has alerts; }; then start_companion; fi
     wrk -t2 -c"$CONNECTIONS" -d2s -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID" >/dev/null
     # What came before (the warm-up, an "off" round) is folded outside the measured CPU.
-    [ "$1" != on ] || catch_up
+    [ "$1" != on ] || ! has stats || catch_up
     settle
     statements_reset
     t0=$(cpu_ticks "$server_pid")
     p0=$(pg_ticks)
     out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$DIR/post.lua" "$BASE/hooks/$BENCH_PUBLIC_ID")
     t1=$(cpu_ticks "$server_pid")
-    if [ "$1" = on ]; then stop_companion; catch_up; fi
+    if [ "$1" = on ]; then
+        stop_companion
+        ! has stats || catch_up
+    fi
     p1=$(pg_ticks)
     statements_save "intake.$round.$1"
     stop_companion
@@ -197,8 +209,13 @@ intake_rate() { # on|off -> "202s-per-second server-us-per-202 pg-us-per-202"
 
 engine_rate() { # on|off -> "runs-per-second server-us-per-run pg-us-per-run"
     if [ "$1" = on ]; then
-        m=true; si=$STATS_INTERVAL_MS; rules=$ALERT_RULES
-        fold="DO \$\$ BEGIN LOOP EXIT WHEN NOT (mh_stats_rollup(0, 5000)->>'more')::boolean; END LOOP; END \$\$"
+        m=false; si=0; rules=0; fold=""
+        ! has metrics || m=true
+        ! has alerts || rules=$ALERT_RULES
+        if has stats; then
+            si=$STATS_INTERVAL_MS
+            fold="DO \$\$ BEGIN LOOP EXIT WHEN NOT (mh_stats_rollup(0, 5000)->>'more')::boolean; END LOOP; END \$\$"
+        fi
     else
         m=false; si=0; rules=0; fold=""
     fi
@@ -242,12 +259,12 @@ for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do measure "$w" "$round" $first $second; done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "median throughput on/off: intake $(median <"$DIR/intake.ratios"), engine" \
-    "$(median <"$DIR/engine.ratios") (goal >= 0.97)"
-echo "median CPU per item (server + PostgreSQL) off/on: intake $(median <"$DIR/intake.cpu")," \
-    "engine $(median <"$DIR/engine.cpu")"
 if [ -s "$DIR/companion.log" ]; then
     echo "bench observability: the companion session reported errors:" >&2
     cat "$DIR/companion.log" >&2
     exit 1
 fi
+echo "median throughput on/off: intake $(median <"$DIR/intake.ratios"), engine" \
+    "$(median <"$DIR/engine.ratios") (goal >= 0.97)"
+echo "median CPU per item (server + PostgreSQL) off/on: intake $(median <"$DIR/intake.cpu")," \
+    "engine $(median <"$DIR/engine.cpu")"
