@@ -44,6 +44,10 @@ struct entry {
     long pending;  /* reserved by deliveries being recorded */
     long accepted; /* recorded since the last read began */
     long accepted_at_read;
+    /* Bumped when the API changes the project's limits: a read that began before (under an
+     * older generation) is not applied, or it would put the old limits back. */
+    unsigned gen;
+    unsigned gen_at_read;
 };
 
 struct mh_intake__quotas {
@@ -175,7 +179,7 @@ static void apply_rows(struct mh_intake__quotas *q, json_t *rows)
     {
         const char *pid = json_string_value(json_object_get(row, "project_id"));
         struct entry *e = pid ? find(q, pid, false) : NULL;
-        if (e == NULL)
+        if (e == NULL || e->gen != e->gen_at_read)
             continue;
         e->runs_limit = long_of(row, "runs_limit");
         e->bytes_limit = long_of(row, "bytes_limit");
@@ -219,6 +223,7 @@ static void *run(void *arg)
                 }
                 if (wall - e->used_ms <= IDLE_MS) {
                     e->accepted_at_read = e->accepted;
+                    e->gen_at_read = e->gen;
                     json_array_append_new(ids, json_string(e->project_id));
                 }
                 pe = &e->next;
@@ -246,26 +251,35 @@ enum mh_intake__quota mh_intake__quota_take(struct mh_intake__quotas *q, const c
     pthread_mutex_lock(&q->mu);
     struct entry *e = find(q, project_id, true);
     e->used_ms = mh_clock_now_ms();
-    if (!e->is_loaded) {
-        if (!may_wait) {
-            pthread_mutex_unlock(&q->mu);
-            return MH_INTAKE__QUOTA_MUST_WAIT;
-        }
+    if (!e->is_loaded && !may_wait) {
+        pthread_mutex_unlock(&q->mu);
+        return MH_INTAKE__QUOTA_MUST_WAIT;
+    }
+    /* Read again if the limits changed while it was read (a few times at most). */
+    for (int tries = 0; !e->is_loaded && tries < 3; tries++) {
+        unsigned gen = e->gen;
+        long accepted = e->accepted;
         pthread_mutex_unlock(&q->mu);
         json_t *ids = json_pack("[s]", project_id), *rows = NULL;
         enum mh_err rc = read_usage(q, ids, &rows);
         json_decref(ids);
         pthread_mutex_lock(&q->mu);
         e = find(q, project_id, true);
-        if (rc == MH_OK && !e->is_loaded) {
-            e->accepted_at_read = 0;
+        if (rc != MH_OK) {
+            json_decref(rows);
+            break;
+        }
+        if (!e->is_loaded && e->gen == gen) {
+            /* What this server recorded before the read began is in the read's count. */
+            e->accepted_at_read = accepted;
+            e->gen_at_read = gen;
             apply_rows(q, rows);
         }
         json_decref(rows);
-        /* Unreadable: judged as unlimited until the refresher reads it (the commit that
-         * follows needs the same database anyway). */
-        e->is_loaded = true;
     }
+    /* Unreadable: judged as unlimited until the refresher reads it (the commit that follows
+     * needs the same database anyway). */
+    e->is_loaded = true;
     enum mh_intake__quota verdict = MH_INTAKE__QUOTA_OK;
     long in_flight = e->runs_db + e->pending + e->accepted;
     if (e->runs_limit > 0 && in_flight >= e->runs_limit) {
@@ -303,7 +317,9 @@ void mh_intake__quota_forget(struct mh_intake__quotas *q, const char *project_id
 {
     pthread_mutex_lock(&q->mu);
     struct entry *e = find(q, project_id, false);
-    if (e)
+    if (e) {
         e->is_loaded = false;
+        e->gen++;
+    }
     pthread_mutex_unlock(&q->mu);
 }
