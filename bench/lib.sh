@@ -39,6 +39,10 @@
 #                      verifying HMAC-SHA256 with no rate limit to speak of: sets
 #                      BENCH_PROJECT_ID, BENCH_PUBLIC_ID and BENCH_SECRET (its signing key)
 #
+#   bench_alert_rules COUNT
+#                      COUNT alert rules on BENCH_PROJECT_ID, every kind in turn, none of them
+#                      firing (their thresholds are out of reach), as the admin
+#
 # Load for wrk:
 #   bench_wrk_post FILE SIG OUT
 #                      writes a wrk script to OUT that POSTs FILE with X-Signature: SIG
@@ -187,6 +191,15 @@ open(sys.argv[1], 'w').write(s)
 " "$BENCH_TMP/body.json"
     BENCH_SIG=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$BENCH_TMP/body.json" | cut -d' ' -f1)
     bench_wrk_post "$BENCH_TMP/body.json" "$BENCH_SIG" "$BENCH_TMP/post.lua"
+}
+
+bench_alert_rules() { # COUNT
+    psql -X -q -v ON_ERROR_STOP=1 "$MESHHOOK_ADMIN_DATABASE_URL" -c \
+        "INSERT INTO alert_rules (project_id, name, kind, window_s, threshold)
+         SELECT '$BENCH_PROJECT_ID', 'bench ' || i, (ARRAY['run_failed', 'failure_count',
+                'failure_rate', 'dead_letter', 'queue_age', 'refusals'])[1 + i % 6], 300,
+                CASE WHEN i % 6 IN (0, 3) THEN 1 WHEN i % 6 = 2 THEN 99.99 ELSE 1000000 END
+           FROM generate_series(0, $1 - 1) i" >/dev/null
 }
 
 bench_wrk_post() { # FILE SIG OUT

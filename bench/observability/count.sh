@@ -21,10 +21,10 @@
 # moves them), the session that folds the items into the statistics, and what runs by the clock.
 #
 #   intake: the release `meshhook serve` without workers, the intake bench's HMAC endpoint and
-#           signed 1 KiB body (a one-transform workflow, finished inside the intake), N1 and N2
-#           deliveries, PARALLEL at a time; "on": metrics on, and a session folding the
-#           deliveries and their runs into the statistics (mh_stats_rollup, lag 0) afterwards,
-#           as the rollup thread does a second after they arrive;
+#           signed 1 KiB body, N1 and N2 deliveries, PARALLEL at a time; "on": metrics on, and
+#           a session folding the deliveries into the statistics (mh_stats_rollup, lag 0)
+#           afterwards, as the rollup thread does a second after they arrive (their runs are
+#           folded once finished: the engine's part);
 #   engine: bench_engine's pure 4-node workflow, RUNS1 and RUNS2 runs with WORKERS workers;
 #           "on": metrics on, the rollup thread on, and a session folding the burst's runs.
 #
@@ -76,12 +76,7 @@ bench_api_token
 bench_hmac_endpoint
 bench_serve_stop
 bench_hmac_load
-psql -X -q -v ON_ERROR_STOP=1 "$MESHHOOK_ADMIN_DATABASE_URL" -c \
-    "INSERT INTO alert_rules (project_id, name, kind, window_s, threshold)
-     SELECT '$BENCH_PROJECT_ID', 'bench ' || i, (ARRAY['run_failed', 'failure_count', 'failure_rate',
-            'dead_letter', 'queue_age', 'refusals'])[1 + i % 6], 300,
-            CASE WHEN i % 6 IN (0, 3) THEN 1 WHEN i % 6 = 2 THEN 99.99 ELSE 1000000 END
-       FROM generate_series(0, $ALERT_RULES - 1) i" >/dev/null
+bench_alert_rules "$ALERT_RULES"
 # Autovacuum would count where it happens to run.
 psql_su -c "ALTER SYSTEM SET autovacuum = off" >/dev/null
 sh scripts/pg.sh stop "$PGDIR"
@@ -196,10 +191,15 @@ intake_window() { # on|off N -> "ALL SERVER SESSION"
     pg_down
     [ -z "${KEEP_CG:-}" ] || echo "-- intake $1 $2" >>"$KEEP_CG"
     window_total
-    # What this window left unfolded (an "off" window's deliveries) is folded uncounted, or the
-    # next "on" window's session would be charged for it.
+    # Uncounted: what this window left unfolded (an "off" window's deliveries) is folded, or the
+    # next "on" window's session would be charged for it; then the runs go with their jobs.
+    # Their jobs, never taken by a server without workers, hold the rollup's walk of the runs
+    # back (a run is folded once it has finished: the engine's windows count that); left for ten
+    # minutes they would stop holding it, and the runs would be folded as pending.
     pg_up
     psql -X -q "$MESHHOOK_DATABASE_URL" -c "$FOLD" >/dev/null
+    psql_su -c "SET client_min_messages = warning" \
+        -c "TRUNCATE runs, jobs, dead_letters, stats_pending_runs CASCADE" >/dev/null
     pg_down
     rm -f "$CG"/*
 }

@@ -106,12 +106,7 @@ bench_serve_stop
 bench_hmac_load
 
 # The alert rules, on the intake's project (bench_engine makes its own on its project).
-psql -X -q -v ON_ERROR_STOP=1 "$MESHHOOK_ADMIN_DATABASE_URL" -c \
-    "INSERT INTO alert_rules (project_id, name, kind, window_s, threshold)
-     SELECT '$BENCH_PROJECT_ID', 'bench ' || i, (ARRAY['run_failed', 'failure_count', 'failure_rate',
-            'dead_letter', 'queue_age', 'refusals'])[1 + i % 6], 300,
-            CASE WHEN i % 6 IN (0, 3) THEN 1 WHEN i % 6 = 2 THEN 99.99 ELSE 1000000 END
-       FROM generate_series(0, $ALERT_RULES - 1) i"
+bench_alert_rules "$ALERT_RULES"
 
 cpu_ticks() { # PID -> utime + stime, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
