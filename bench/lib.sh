@@ -22,8 +22,8 @@
 #   bench_serve BASE LOG CMD..
 #                      starts CMD (e.g. "$BIN" serve --port ...) in the background, its output
 #                      appended to LOG, and waits until BASE/healthz answers (exits when it does
-#                      not within 10 s); its pid in BENCH_SERVER_PID. Every server still running
-#                      is stopped at exit.
+#                      not within BENCH_SERVE_WAIT_S seconds, default 10); its pid in
+#                      BENCH_SERVER_PID. Every server still running is stopped at exit.
 #   bench_serve_stop [PID]
 #                      stops the server PID (default: BENCH_SERVER_PID) and waits for it
 #
@@ -49,6 +49,10 @@
 #   bench_hmac_load    after bench_hmac_endpoint: a 1 KiB JSON order (an object with a list of
 #                      items) in $BENCH_TMP/body.json, its signature in BENCH_SIG, and the wrk
 #                      script POSTing it signed in $BENCH_TMP/post.lua
+#   bench_hmac_deliver COUNT PARALLEL
+#                      after bench_hmac_load: POSTs that body signed COUNT times to BENCH_BASE,
+#                      PARALLEL at a time (curl's own parallelism: no process per request), and
+#                      prints the answers' statuses counted ("2000 x 202")
 #
 # The pg binaries are the newest installed (/usr/lib/postgresql/*/bin), as scripts/pg.sh uses.
 BENCH_TMP=$(mktemp -d /tmp/meshhook-bench.XXXXXX)
@@ -118,7 +122,7 @@ bench_serve() { # BASE LOG CMD..
     "$@" >>"$log" 2>&1 &
     BENCH_SERVER_PID=$!
     BENCH_SERVERS="$BENCH_SERVERS $BENCH_SERVER_PID"
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 $((${BENCH_SERVE_WAIT_S:-10} * 10))); do
         curl -sf "$base/healthz" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
@@ -191,6 +195,13 @@ open(sys.argv[1], 'w').write(s)
 " "$BENCH_TMP/body.json"
     BENCH_SIG=$(openssl dgst -sha256 -hmac "$BENCH_SECRET" -r "$BENCH_TMP/body.json" | cut -d' ' -f1)
     bench_wrk_post "$BENCH_TMP/body.json" "$BENCH_SIG" "$BENCH_TMP/post.lua"
+}
+
+bench_hmac_deliver() { # COUNT PARALLEL
+    curl -s --no-progress-meter --parallel --parallel-max "$2" -o /dev/null -w '%{http_code}\n' \
+        -H 'Content-Type: application/json' -H "X-Signature: $BENCH_SIG" \
+        --data-binary "@$BENCH_TMP/body.json" "$BENCH_BASE/hooks/$BENCH_PUBLIC_ID?n=[1-$1]" |
+        sort | uniq -c | awk '{ printf "%s%s x %s", (NR > 1 ? ", " : ""), $1, $2 }'
 }
 
 bench_alert_rules() { # COUNT

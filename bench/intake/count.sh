@@ -42,14 +42,6 @@ bench_cluster_start
 bench_user_create
 KEK="bench:$(openssl rand -hex 32)"
 
-# N deliveries of the signed body, PARALLEL at a time (curl's own parallelism: no process per
-# request).
-deliver() { # COUNT
-    curl -s --parallel --parallel-max "$PARALLEL" -o /dev/null -w '%{http_code}\n' \
-        -H 'Content-Type: application/json' -H "X-Signature: $BENCH_SIG" \
-        --data-binary "@$DIR/body.json" "$BENCH_BASE/hooks/$BENCH_PUBLIC_ID?n=[1-$1]" |
-        sort | uniq -c | awk '{ printf "%s%s x %s", (NR > 1 ? ", " : ""), $1, $2 }'
-}
 db_counts() { # rows ins/upd/del, index tuples, WAL LSN, xacts
     psql_su -F ' ' -c "SELECT (SELECT sum(n_tup_ins) FROM pg_stat_user_tables),
         (SELECT sum(n_tup_upd) FROM pg_stat_user_tables),
@@ -84,7 +76,7 @@ for mode in $MODES; do
         bench_hmac_endpoint
         bench_hmac_load
     fi
-    deliver 200 >/dev/null # warm-up: caches, prepared statements, the endpoint's workflow
+    bench_hmac_deliver 200 "$PARALLEL" >/dev/null # warm-up: caches, prepared statements, the endpoint's workflow
     psql_su -c "CHECKPOINT" >/dev/null
     sleep 11 # idle backends flush their statistics after 10 s (PostgreSQL 15)
     set -- $(db_counts)
@@ -92,7 +84,7 @@ for mode in $MODES; do
     psql_su -F ' ' -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables
         " | LC_ALL=C sort >"$DIR/tables.before"
     [ "$CALLGRIND" = 0 ] || callgrind_control -z "$BENCH_SERVER_PID" >/dev/null
-    answers=$(deliver "$N")
+    answers=$(bench_hmac_deliver "$N" "$PARALLEL")
     [ "$CALLGRIND" = 0 ] || callgrind_control -d "$BENCH_SERVER_PID" >/dev/null
     lsn1=$(psql_su -c "SELECT pg_current_wal_insert_lsn()")
     bench_serve_stop "$BENCH_SERVER_PID" # its backends exit and flush their statistics

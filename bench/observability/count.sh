@@ -38,6 +38,7 @@
 #   [N1=500] [N2=2500] [RUNS1=500] [RUNS2=2500] [WORKLOADS="intake engine"] [PARALLEL=16]
 #   [WORKERS=4] [ALERT_RULES=60] [ALERT_EVAL_S=5] [RATE_INTAKE=6000] [RATE_ENGINE=5000]
 #   [AA=1: both sides off, to see how far two counts of the same thing differ]
+#   [KEEP_CG=FILE: each window's processes and their counts appended to FILE]
 #   sh bench/observability/count.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -159,11 +160,9 @@ csql_stop() {
 }
 FOLD="DO \$\$ BEGIN LOOP EXIT WHEN NOT (mh_stats_rollup(0, 5000)->>'more')::boolean; END LOOP; END \$\$;"
 
-deliver() { # COUNT
-    out=$(curl -s --no-progress-meter --parallel --parallel-max "$PARALLEL" -o /dev/null \
-        -w '%{http_code}\n' -H 'Content-Type: application/json' -H "X-Signature: $BENCH_SIG" \
-        --data-binary "@$DIR/body.json" "$BENCH_BASE/hooks/$BENCH_PUBLIC_ID?n=[1-$1]" | sort -u)
-    [ "$out" = 202 ] || { echo "bench observability-count: answers $out" >&2; exit 1; }
+deliver() { # COUNT: every one accepted
+    out=$(bench_hmac_deliver "$1" "$PARALLEL")
+    [ "$out" = "$1 x 202" ] || { echo "bench observability-count: answers $out" >&2; exit 1; }
 }
 
 # A window of the intake: N deliveries after a warm-up; "on": metrics on, and the deliveries
@@ -172,17 +171,11 @@ intake_window() { # on|off N -> "ALL SERVER SESSION"
     [ "${AA:-0}" = 0 ] || set -- off "$2"
     pg_up
     if [ "$1" = on ]; then m=true; else m=false; fi
-    # (A server without workers runs neither the rollup nor the evaluator.)
-    env MESHHOOK_METRICS=$m "$DIR/vg-meshhook" serve --port "$http_port" --bind-address 127.0.0.1 \
-        --kek "$KEK" --workers 0 --pool-size 16 --log-level warn >>"$DIR/server.log" 2>&1 &
-    BENCH_SERVER_PID=$!
-    BENCH_SERVERS="$BENCH_SERVERS $BENCH_SERVER_PID"
-    i=0
-    until curl -sf "$BENCH_BASE/healthz" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ "$i" -lt 1200 ] || { echo "bench observability-count: no server" >&2; exit 1; }
-        sleep 0.1
-    done
+    # (A server without workers runs neither the rollup nor the evaluator; under valgrind it
+    # takes longer to start.)
+    BENCH_SERVE_WAIT_S=120 bench_serve "$BENCH_BASE" "$DIR/server.log" env MESHHOOK_METRICS=$m \
+        "$DIR/vg-meshhook" serve --port "$http_port" --bind-address 127.0.0.1 --kek "$KEK" \
+        --workers 0 --pool-size 16 --log-level warn
     deliver 100
     if [ "$1" = on ]; then csql_start; csql "$FOLD"; fi
     deliver "$2"

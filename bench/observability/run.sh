@@ -203,16 +203,14 @@ intake_rate() { # on|off -> "202s-per-second server-us-per-202 pg-us-per-202"
 }
 
 engine_rate() { # on|off -> "runs-per-second server-us-per-run pg-us-per-run"
+    m=false si=0 rules=0 fold=""
     if [ "$1" = on ]; then
-        m=false; si=0; rules=0; fold=""
         ! has metrics || m=true
         ! has alerts || rules=$ALERT_RULES
         if has stats; then
             si=$STATS_INTERVAL_MS
             fold="DO \$\$ BEGIN LOOP EXIT WHEN NOT (mh_stats_rollup(0, 5000)->>'more')::boolean; END LOOP; END \$\$"
         fi
-    else
-        m=false; si=0; rules=0; fold=""
     fi
     settle
     statements_reset
