@@ -192,8 +192,8 @@ static const struct cfg_row rows[] = {
     {"stream_max_per_user", CFG_INT, F(stream_max_per_user), "64", 0, 1000000, false,
      "live streams one user may hold on this server at once; more get 429"},
     {"stream_queue_bytes", CFG_LONG, F(stream_queue_bytes), "1048576", 4096, 1073741824, false,
-     "bytes waiting to be sent per live stream; a client that falls this far behind is "
-     "disconnected (it resumes from its last event id)"},
+     "bytes waiting to be sent per live stream; a slow client is sent the next event once the "
+     "queue has room for it, one that stops reading is closed by connection_timeout_s"},
     {"trusted_proxies", CFG_STR, F(trusted_proxies), "", 0, 0, false,
      "reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For names "
      "the client; empty: the peer is the client"},

@@ -60,7 +60,8 @@ struct sub {
     unsigned long long awaited_xid; /* SUB_FEED: a notified transaction not yet below the horizon */
     bool is_dirty;                  /* something may be waiting for it (under the hub's mutex) */
     bool is_closed;                 /* to be dropped (hub thread only) */
-    bool is_behind; /* its queue is over half full: served again once it drains (hub thread) */
+    bool is_behind; /* its queue is too full for the next message: served again once it drains */
+    size_t wants;   /* is_behind: the bytes of the message it was skipped for (hub thread) */
 };
 
 struct mh_http_hub {
@@ -327,11 +328,28 @@ static void close_sub(struct mh_http_hub *h, struct sub *s)
 }
 
 /*
+ * Whether `len` more bytes may be written to `s` now: into an empty queue always (a message
+ * larger than the queue goes alone), otherwise only while the queue stays at most half full.
+ * Writing more than the queue holds ends the stream as too slow (stream.c), which must happen
+ * only to a client that stops reading, never to one that reads steadily and is sent large
+ * events; a subscriber without room is marked behind, wanting `len` bytes.
+ */
+static bool has_room(struct mh_http_hub *h, struct sub *s, size_t len)
+{
+    size_t queued = mh_http_stream_queued(s->stream);
+    if (queued == 0 || queued + len <= h->opts.queue_bytes / 2)
+        return true;
+    s->is_behind = h->has_behind = true;
+    s->wants = len;
+    return false;
+}
+
+/*
  * Writes `text` (the event `seq`) to every subscriber of the group that has not had it. One
- * whose queue is over half full gets nothing more for now: it is behind, and is read for again
- * from the database once its client has taken what it holds. Catch-up of a long log is so
- * paced by each client, and a client that stops reading holds at most its queue (until the
- * connection timeout closes it) and slows nobody.
+ * without room for it gets nothing more for now: it is behind, and is read for again from the
+ * database once its client has taken what it holds. Catch-up of a long log is so paced by each
+ * client, and a client that stops reading holds at most its queue (until the connection timeout
+ * closes it) and slows nobody.
  */
 static void send_to(struct mh_http_hub *h, struct sub **group, size_t n, long long seq,
                     const char *text, size_t len)
@@ -340,10 +358,8 @@ static void send_to(struct mh_http_hub *h, struct sub **group, size_t n, long lo
         struct sub *s = group[i];
         if (s->is_closed || s->is_behind || s->seq >= seq)
             continue;
-        if (mh_http_stream_queued(s->stream) > h->opts.queue_bytes / 2) {
-            s->is_behind = h->has_behind = true;
+        if (!has_room(h, s, len))
             continue;
-        }
         if (!mh_http_stream_write(s->stream, text, len))
             close_sub(h, s);
         else
@@ -629,12 +645,6 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                 struct sub *s = group[i];
                 if (s->is_closed || s->is_behind || feed_pos_has(&s->pos, pick, best, id))
                     continue;
-                if (mh_http_stream_queued(s->stream) + mh_buf_len(&outs[i]) >
-                    h->opts.queue_bytes / 2) {
-                    /* Behind: read for again once its client has taken what it holds. */
-                    s->is_behind = h->has_behind = true;
-                    continue;
-                }
                 char *own = NULL;
                 const char *data;
                 if (mh_secrets_privacy_view_is_redacting(s->view)) {
@@ -651,6 +661,14 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                 memcpy(next.id[pick], id, sizeof(id));
                 char cursor[200];
                 feed_pos_encode(&next, cursor, sizeof(cursor));
+                /* The page so far, and this message (its fields and their framing). */
+                size_t len = mh_buf_len(&outs[i]) + strlen(cursor) + strlen(feed_names[pick]) +
+                             (data ? strlen(data) : 0) + 24;
+                if (!has_room(h, s, len)) {
+                    /* Behind: read for again once its client has taken what it holds. */
+                    free(own);
+                    continue;
+                }
                 if (data && mh_buf_printf(&outs[i], "id: %s\nevent: %s\ndata: %s\n\n", cursor,
                                           feed_names[pick], data) != MH_OK)
                     close_sub(h, s); /* its page outgrew the buffer (freed): it resumes */
@@ -686,9 +704,10 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                 struct sub *s = group[i];
                 if (s->is_closed || s->is_behind)
                     continue;
-                if (s->awaited_xid >= horizon)
+                if (s->awaited_xid >= horizon) {
                     s->is_behind = h->has_behind = true; /* read again shortly */
-                else
+                    s->wants = 0;
+                } else
                     s->awaited_xid = 0;
             }
             break;
@@ -763,7 +782,10 @@ static void sweep(struct mh_http_hub *h, bool heartbeat)
     pthread_mutex_lock(&h->mu);
     for (struct sub **pp = &h->subs; *pp;) {
         struct sub *s = *pp;
-        if (!s->is_closed && heartbeat && !mh_http_stream_write(s->stream, hb, sizeof(hb) - 1))
+        /* Only an idle stream needs one; written behind a large event still being sent, it
+         * could pass the queue's size and end a stream whose client is reading. */
+        if (!s->is_closed && heartbeat && mh_http_stream_queued(s->stream) == 0 &&
+            !mh_http_stream_write(s->stream, hb, sizeof(hb) - 1))
             s->is_closed = true;
         if (!s->is_closed && !mh_http_stream_is_open(s->stream))
             s->is_closed = true;
@@ -796,7 +818,8 @@ static void check_behind(struct mh_http_hub *h)
         if (!mh_http_stream_is_open(s->stream)) {
             s->is_behind = false;
             s->is_closed = h->has_closed = true;
-        } else if (mh_http_stream_queued(s->stream) <= h->opts.queue_bytes / 4) {
+        } else if (mh_http_stream_queued(s->stream) <= h->opts.queue_bytes / 4 &&
+                   has_room(h, s, s->wants)) {
             s->is_behind = false;
             s->is_dirty = h->has_dirty = true;
         } else {

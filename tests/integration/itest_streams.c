@@ -251,6 +251,23 @@ MH_TEST(a_second_server_streams_what_the_first_appends)
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 
+/* Starts a run of a 30-transform chain whose every step's output is its ~200 KB payload; `run`
+ * receives its id, `path` its stream's path. */
+static void start_big_run(struct env *e, char *run, char *path)
+{
+    json_t *def = chain_def(30, 10);
+    char wf[40];
+    workflow(e, def, wf);
+    json_decref(def);
+    char *big = malloc(200100);
+    memcpy(big, "{\"s\": \"", 7);
+    memset(big + 7, 'x', 200000);
+    memcpy(big + 200007, "\"}", 3);
+    start_run(&e->s, e->bearer, e->project, wf, big, run);
+    free(big);
+    stream_path(path, 256, e->project, run);
+}
+
 MH_TEST(a_stalled_subscriber_delays_nobody_and_is_cut_off)
 {
     struct env e;
@@ -258,18 +275,8 @@ MH_TEST(a_stalled_subscriber_delays_nobody_and_is_cut_off)
                                     NULL});
     /* Each event carries ~200 KB: far more than the stalled client's buffers and queue hold
      * (loopback's socket buffers grow to megabytes). */
-    json_t *def = chain_def(30, 10);
-    char wf[40], run[40], path[256];
-    workflow(&e, def, wf);
-    json_decref(def);
-    char *big = malloc(200100);
-    memcpy(big, "{\"s\": \"", 7);
-    memset(big + 7, 'x', 200000);
-    memcpy(big + 200007, "\"}", 3);
-
-    /* A run to subscribe to before it starts: its chain is paused on a long delay first. */
-    start_run(&e.s, e.bearer, e.project, wf, big, run);
-    stream_path(path, sizeof(path), e.project, run);
+    char run[40], path[256];
+    start_big_run(&e, run, path);
     struct mh_sse stalled, healthy;
     MH_T_ASSERT_EQ(mh_sse_open_stalled(&stalled, e.s.port, path, e.bearer), 0);
     MH_T_ASSERT_EQ(mh_sse_open(&healthy, e.s.port, path, e.bearer, NULL), 200);
@@ -300,7 +307,29 @@ MH_TEST(a_stalled_subscriber_delays_nobody_and_is_cut_off)
     /* Healthy, it would have had it all by now. */
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     MH_T_ASSERT(secs < 15);
-    free(big);
+    MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
+}
+
+/* A client that reads steadily, only slowly, is never cut off, however large the events: the
+ * next event, or heartbeat, waits until its queue has room. (Each was once written on top of
+ * what the queue still held, more than the queue takes, and the stream ended as too slow: CI.) */
+MH_TEST(a_slow_reader_of_large_events_gets_them_all)
+{
+    struct env e;
+    setup(&e, (const char *const[]){"--stream-queue-bytes", "65536", "--stream-heartbeat-ms", "100",
+                                    NULL});
+    char run[40], path[256];
+    start_big_run(&e, run, path);
+    struct mh_sse slow;
+    MH_T_ASSERT_EQ(mh_sse_open_slow(&slow, e.s.port, path, e.bearer, 16384, 1), 200);
+    json_t *got = json_array();
+    read_until_terminal(&slow, got, 20000);
+    mh_sse_close(&slow);
+    json_t *want = list_events(&e.s, e.bearer, e.project, run);
+    MH_T_ASSERT(json_array_size(want) >= 32);
+    MH_T_ASSERT_EQ(json_array_size(got), json_array_size(want));
+    json_decref(got);
+    json_decref(want);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGTERM), 0);
 }
 

@@ -64,7 +64,12 @@ static bool fill(struct mh_sse *c, int timeout_ms)
     if (poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms) <= 0)
         return false;
     char buf[65536];
-    ssize_t r = read(c->fd, buf, sizeof(buf));
+    size_t want = c->read_max && c->read_max < sizeof(buf) ? c->read_max : sizeof(buf);
+    if (c->read_pause_ms > 0) {
+        struct timespec ts = {c->read_pause_ms / 1000, (long)(c->read_pause_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ssize_t r = read(c->fd, buf, want);
     if (r <= 0) {
         c->is_eof = true;
         return false;
@@ -108,11 +113,11 @@ static void decode(struct mh_sse *c)
     }
 }
 
-long mh_sse_open(struct mh_sse *c, int port, const char *path, const char *auth,
-                 const char *last_id)
+static long open_with(struct mh_sse *c, int port, const char *path, const char *auth,
+                      const char *last_id, int rcvbuf)
 {
     memset(c, 0, sizeof(*c));
-    c->fd = connect_to(port, 0);
+    c->fd = connect_to(port, rcvbuf);
     if (c->fd < 0 || !send_request(c->fd, path, auth, last_id))
         return 0;
     long long end = now_ms() + 10000;
@@ -139,6 +144,21 @@ long mh_sse_open(struct mh_sse *c, int port, const char *path, const char *auth,
         c->body = c->raw ? strdup(c->raw) : strdup("");
     }
     return c->status;
+}
+
+long mh_sse_open(struct mh_sse *c, int port, const char *path, const char *auth,
+                 const char *last_id)
+{
+    return open_with(c, port, path, auth, last_id, 0);
+}
+
+long mh_sse_open_slow(struct mh_sse *c, int port, const char *path, const char *auth,
+                      size_t read_max, int pause_ms)
+{
+    long st = open_with(c, port, path, auth, NULL, 16384);
+    c->read_max = read_max;
+    c->read_pause_ms = pause_ms;
+    return st;
 }
 
 long mh_sse_open_stalled(struct mh_sse *c, int port, const char *path, const char *auth)

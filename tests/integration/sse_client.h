@@ -23,6 +23,8 @@ struct mh_sse {
     bool is_chunked;
     bool is_eof;
     bool is_clean_end; /* the terminating chunk arrived */
+    size_t read_max;   /* a slow reader: at most this many bytes per read (0: as many as there) */
+    int read_pause_ms; /* ... and this long a pause before each read */
 };
 
 struct mh_sse_msg {
@@ -43,6 +45,10 @@ long mh_sse_open(struct mh_sse *c, int port, const char *path, const char *auth,
 /* As mh_sse_open with a tiny receive buffer, reading nothing at all (not even the status):
  * returns 0 once the request is sent. */
 long mh_sse_open_stalled(struct mh_sse *c, int port, const char *path, const char *auth);
+/* As mh_sse_open with a small receive buffer, for a client that reads steadily but slowly:
+ * every later read takes at most `read_max` bytes, after a pause of `pause_ms`. */
+long mh_sse_open_slow(struct mh_sse *c, int port, const char *path, const char *auth,
+                      size_t read_max, int pause_ms);
 /* The next message (or comment) within `timeout_ms`; false on timeout or end of stream. */
 bool mh_sse_next(struct mh_sse *c, int timeout_ms, struct mh_sse_msg *m);
 /* Reads until the end of the stream or `timeout_ms`; returns the body bytes read. */
