@@ -3,11 +3,12 @@
 # functions, clang-tidy, the clang static analyzer), the unit tests of both builds (release, and
 # ASan+UBSan+LSan), then the integration tests against the sanitizer binary and a throwaway
 # PostgreSQL cluster that this script starts in a temporary directory and
-# removes on exit, whatever happens; then the tests of the queue, the workers and the intake's
-# group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits 66 on
-# any report and so fails its test, and the pool's test (itest_db_pool: more committers than
-# connections, in-process) built with ThreadSanitizer itself; then the web app's Vitest and Playwright suites
-# (tests/browser.sh). Ends with one line: `N passed, N failed, N skipped`.
+# removes on exit, whatever happens; with them, the tests of the queue, the workers and the
+# intake's group commit again against a ThreadSanitizer server (build/tsan/meshhook), which exits
+# 66 on any report and so fails its test, and the pool's test (itest_db_pool: more committers than
+# connections, in-process) built with ThreadSanitizer itself; MH_TEST_JOBS (default 2) of these
+# harnesses run at a time. Then the web app's Vitest and Playwright suites (tests/browser.sh).
+# Ends with the slowest cases and one line: `N passed, N failed, N skipped`.
 #
 #   tests/run.sh [all|checks|unit|integration|browser] [test-binary-name-filter]
 set -u
@@ -34,14 +35,26 @@ record() { # name status
     esac
 }
 
-# Runs one harness binary and adds its own summary line to the totals.
-run_harness() {
-    local label=$1
+log_of() { echo "$LOGDIR/$(echo "$1" | tr '/ ' '__').log"; }
+
+# Runs a harness (`command...`) into `log`; then writes `log`.rc: its exit status and seconds.
+exec_harness() {
+    local log=$1
     shift
-    local log="$LOGDIR/$(echo "$label" | tr '/ ' '__').log"
-    echo "== $label"
+    local t0=$SECONDS
     "$@" >"$log" 2>&1
     local rc=$?
+    echo "$rc $((SECONDS - t0))" >"$log.rc.tmp" && mv "$log.rc.tmp" "$log.rc"
+}
+
+# Prints what a finished harness said and adds its own summary line to the totals; false when
+# it failed.
+report_harness() {
+    local label=$1 log
+    log=$(log_of "$label")
+    local rc took
+    read -r rc took <"$log.rc"
+    echo "== $label"
     grep -vE '^ok   ' "$log" | grep -vE ': [0-9]+ passed, [0-9]+ failed' | head -n 200
     local line
     line=$(grep -E ': [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
@@ -49,9 +62,9 @@ run_harness() {
         echo "FAIL $label: exited $rc without a summary"
         tail -n 30 "$log"
         record "$label" fail
-        return
+        return 1
     fi
-    echo "$line"
+    echo "$line (${took} s)"
     local p f s
     p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
@@ -66,8 +79,52 @@ run_harness() {
             echo "FAIL $label: exit status $rc"
             tail -n 30 "$log"
         fi
+        return 1
     fi
 }
+
+# Runs one harness binary now and reports it.
+run_harness() {
+    local label=$1
+    shift
+    exec_harness "$(log_of "$label")" "$@"
+    report_harness "$label"
+}
+
+# The integration harnesses mostly wait (on servers, timers, the database: a third of two cores
+# busy when run one at a time), so they run MH_TEST_JOBS at a time (default 2), each test in its
+# own database and on its own ports, and are reported in the order they were queued as each
+# finishes. pool_add LABEL [VAR=value...] COMMAND...; pool_finish waits for the rest.
+POOL_JOBS=${MH_TEST_JOBS:-2}
+pool_labels=()
+pool_next=0
+pool_report_ready() {
+    while [ "$pool_next" -lt "${#pool_labels[@]}" ]; do
+        local label=${pool_labels[$pool_next]}
+        [ -f "$(log_of "$label").rc" ] || return 0
+        report_harness "$label" || pool_failed "$label"
+        pool_next=$((pool_next + 1))
+    done
+}
+pool_add() {
+    local label=$1
+    shift
+    while [ "$(jobs -rp | wc -l)" -ge "$POOL_JOBS" ]; do
+        wait -n
+        pool_report_ready
+    done
+    (exec_harness "$(log_of "$label")" env "$@") &
+    pool_labels+=("$label")
+    pool_report_ready
+}
+pool_finish() {
+    while [ "$pool_next" -lt "${#pool_labels[@]}" ]; do
+        wait -n 2>/dev/null || sleep 0.2
+        pool_report_ready
+    done
+}
+# What a failed harness of the pool leaves to show (set by the caller).
+pool_failed() { :; }
 
 want() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
 
@@ -191,6 +248,17 @@ start_pg() {
         export MESHHOOK_DATABASE_URL MESHHOOK_ADMIN_DATABASE_URL MESHHOOK_SUPER_DATABASE_URL
         export MH_PG_DIR="$PGDIR" MH_PG_PORT="$port" MH_IT_TMP="$LOGDIR"
         export MH_MESHHOOK_BIN="${MH_MESHHOOK_BIN:-$ROOT/build/asan/meshhook}"
+        # A migrated template that each test's database is copied from (tests/integration/
+        # itest.c); nobody connects to it afterwards, as CREATE DATABASE ... TEMPLATE requires.
+        # Without it, each test migrates its own database.
+        if psql -q "$MESHHOOK_SUPER_DATABASE_URL" -c "CREATE DATABASE mh_template OWNER meshhook" \
+            >>"$LOGDIR/pg.log" 2>&1 &&
+            MESHHOOK_ADMIN_DATABASE_URL=${MESHHOOK_ADMIN_DATABASE_URL/\/\/\/meshhook\?/\/\/\/mh_template?} \
+                "$MH_MESHHOOK_BIN" migrate >>"$LOGDIR/pg.log" 2>&1; then
+            export MH_IT_TEMPLATE_DB=mh_template
+        else
+            echo "note: no template database (each test migrates its own): $(tail -n 1 "$LOGDIR/pg.log")"
+        fi
         pg_started=0
     else
         cat "$LOGDIR/pg.log"
@@ -206,45 +274,44 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
         # Integration cases drive a real server (the crash test restarts it three times): give
         # each up to five minutes before the harness calls it hung.
         export MH_T_TIMEOUT=${MH_T_TIMEOUT:-300}
-        for t in build/asan/tests/integration/itest_*; do
-            [ -x "$t" ] || continue
-            want "$t" || continue
-            run_harness "integration/$(basename "$t")" "$t"
+        # itest_restart restarts the cluster itself: alone, before the others.
+        for t in build/asan/tests/integration/itest_restart; do
+            [ -x "$t" ] && want "$t" && run_harness "integration/$(basename "$t")" "$t"
         done
-        # The threaded parts once more under ThreadSanitizer: each server writes its reports to
-        # tsan/<pid>.* in the log directory, which a failing test's output then shows.
-        if [ -x build/tsan/meshhook ] && [ -z "${MH_NO_TSAN:-}" ]; then
-            mkdir -p "$LOGDIR/tsan"
-            for name in itest_engine itest_intake_async itest_intake_crash; do
-                t=build/asan/tests/integration/$name
-                [ -x "$t" ] || continue
-                want "$t" || continue
-                before=$failed
-                export MH_MESHHOOK_BIN="$ROOT/build/tsan/meshhook"
-                export TSAN_OPTIONS="exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/r"
-                run_harness "tsan/$name" "$t"
-                export MH_MESHHOOK_BIN="$ROOT/build/asan/meshhook"
-                unset TSAN_OPTIONS
-                if [ "$failed" -gt "$before" ]; then
-                    cat "$LOGDIR"/tsan/r.* 2>/dev/null | head -n 80
-                fi
-                rm -f "$LOGDIR"/tsan/r.*
-            done
-        fi
-        # The pool's ownership rule and the intake's group commit with more committers than
-        # connections run inside the test process itself: that binary is built with TSan.
-        t=build/tsan/tests/integration/itest_db_pool
-        if [ -x "$t" ] && [ -z "${MH_NO_TSAN:-}" ] && want "$t"; then
-            mkdir -p "$LOGDIR/tsan"
-            before=$failed
-            export TSAN_OPTIONS="exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/r"
-            run_harness "tsan/itest_db_pool" "$t"
-            unset TSAN_OPTIONS
-            if [ "$failed" -gt "$before" ]; then
-                cat "$LOGDIR"/tsan/r.* 2>/dev/null | head -n 80
+        # A ThreadSanitizer server writes its reports to tsan/<name>/r.* in the log directory,
+        # which a failing harness's output then shows.
+        pool_failed() {
+            case "$1" in
+            tsan/*) cat "$LOGDIR/tsan/${1#tsan/}"/r.* 2>/dev/null | head -n 80 ;;
+            esac
+        }
+        tsan_opts() { echo "exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/$1/r"; }
+        if [ -z "${MH_NO_TSAN:-}" ]; then
+            # The threaded parts once more, against a ThreadSanitizer server (queued first: the
+            # longest).
+            if [ -x build/tsan/meshhook ]; then
+                for name in itest_engine itest_intake_async itest_intake_crash; do
+                    t=build/asan/tests/integration/$name
+                    [ -x "$t" ] && want "$t" || continue
+                    mkdir -p "$LOGDIR/tsan/$name"
+                    pool_add "tsan/$name" MH_MESHHOOK_BIN="$ROOT/build/tsan/meshhook" \
+                        TSAN_OPTIONS="$(tsan_opts "$name")" "$t"
+                done
             fi
-            rm -f "$LOGDIR"/tsan/r.*
+            # The pool's ownership rule and the intake's group commit with more committers than
+            # connections run inside the test process itself: that binary is built with TSan.
+            t=build/tsan/tests/integration/itest_db_pool
+            if [ -x "$t" ] && want "$t"; then
+                mkdir -p "$LOGDIR/tsan/itest_db_pool"
+                pool_add "tsan/itest_db_pool" TSAN_OPTIONS="$(tsan_opts itest_db_pool)" "$t"
+            fi
         fi
+        for t in build/asan/tests/integration/itest_*; do
+            [ -x "$t" ] && want "$t" || continue
+            [ "$(basename "$t")" = itest_restart ] && continue
+            pool_add "integration/$(basename "$t")" "$t"
+        done
+        pool_finish
     fi
 fi
 
@@ -263,6 +330,13 @@ if [ "$SUITE" = all ] || [ "$SUITE" = browser ]; then
     fi
 fi
 
+# The slowest cases (the harness prints each one's time), for whoever keeps the suite quick.
+slowest=$(grep -H '^ok   .* s)$' "$LOGDIR"/*.log 2>/dev/null |
+    sed -E 's|^.*/([^/]*)\.log:ok   (.*) \(([0-9.]+) s\)$|\3 \1 \2|' | sed -E 's|^([0-9.]+ [a-z]+)_|\1/|' | sort -rn | head -n "${MH_SLOWEST:-8}")
+if [ -n "$slowest" ]; then
+    echo "slowest cases (s):"
+    echo "$slowest" | sed 's/^/  /'
+fi
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed: ${failures[*]}"
 fi

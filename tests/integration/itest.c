@@ -56,12 +56,16 @@ void mh_it_db_create(struct mh_it_db *db, bool migrate)
     static int counter;
     snprintf(db->name, sizeof(db->name), "t_%d_%d_%ld", (int)getpid(), ++counter,
              (long)time(NULL) % 100000);
+    /* tests/run.sh migrates a template database once per run: a copy of it is a migrated
+     * database in a tenth of the time the migrations take. */
+    const char *tmpl = migrate ? getenv("MH_IT_TEMPLATE_DB") : NULL;
     char sql[256];
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER meshhook", db->name);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER meshhook%s%s", db->name,
+             tmpl && tmpl[0] ? " TEMPLATE " : "", tmpl && tmpl[0] ? tmpl : "");
     mh_it_sql_script(super, sql);
     url_with_db(db->app_url, sizeof(db->app_url), app, db->name);
     url_with_db(db->admin_url, sizeof(db->admin_url), admin, db->name);
-    if (migrate) {
+    if (migrate && !(tmpl && tmpl[0])) {
         struct mh_err_info info = MH_ERR_INFO_INIT;
         if (mh_db_migrate(db->admin_url, NULL, &info) != MH_OK)
             mh_t_fail(__FILE__, __LINE__, "migrate: %s", info.message);

@@ -120,6 +120,7 @@ MH_TEST(base_backup_and_wal_archive_restore_to_a_named_point)
     setenv("MESHHOOK_SUPER_DATABASE_URL", super_url(url, sizeof(url), old_dir, old_port), 1);
     setenv("MESHHOOK_DATABASE_URL", tmpl.app_url, 1);
     setenv("MESHHOOK_ADMIN_DATABASE_URL", tmpl.admin_url, 1);
+    unsetenv("MH_IT_TEMPLATE_DB"); /* that cluster has no migrated template: each migrates */
     struct ienv e;
     ienv_setup(&e, NULL);
     json_t *ep = ienv_endpoint(&e, "{\"verification\": {\"scheme\": \"github\"}, \"key\": "

@@ -14,6 +14,9 @@
 #define CB_KEK "cb1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 static const char *const server_args[] = {"--kek", CB_KEK, NULL};
+/* After a SIGKILL, a job the killed server had claimed comes back after this lease, not the
+ * default 30 s (which the waits would not cover). */
+static const char *const short_lease_args[] = {"--kek", CB_KEK, "--job-lease-ms", "2000", NULL};
 
 static void publish(struct mh_it_project_env *e, const char *def, char *id)
 {
@@ -221,7 +224,7 @@ MH_TEST(callback_timeout_takes_error_edge_then_gone)
 MH_TEST(callback_survives_sigkill_after_200)
 {
     struct mh_it_project_env e;
-    mh_it_project_setup(&e, server_args, "callbacks");
+    mh_it_project_setup(&e, short_lease_args, "callbacks");
     char def[4096], wf[40], run[40], url[512];
     flow(def, sizeof(def), "1h", "0s");
     publish(&e, def, wf);
@@ -232,7 +235,7 @@ MH_TEST(callback_survives_sigkill_after_200)
     MH_T_ASSERT_EQ(post(url, "application/json", "{\"approved\": true}", NULL), 200);
     mh_it_server_stop(&e.s, SIGKILL);
     /* The answer came after the commit: a new server finds the callback and finishes the run. */
-    mh_it_server_start(&e.s, &e.db, server_args);
+    mh_it_server_start(&e.s, &e.db, short_lease_args);
     r = wait_for(&e, run, NULL, NULL, 30);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     MH_T_ASSERT(

@@ -342,12 +342,16 @@ MH_TEST(call_cycles_are_refused_at_save)
     "{\"id\": \"double\", \"type\": \"transform\", \"config\": {\"expression\": \"{total: "        \
     "trigger.body.n, by: 'slow'}\"}}], \"edges\": [{\"from\": \"wait\", \"to\": \"double\"}]}"
 
+/* For the SIGKILL tests: a job the killed server had claimed comes back after this lease, not
+ * the default 30 s (which the waits below would not cover). */
+static const char *const short_lease[] = {"--job-lease-ms", "2000", NULL};
+
 /* SIGKILL as soon as the child has finished (before or while its caller resumes): after a
  * restart the caller finishes once, with the child's output, and the child was started once. */
 MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
 {
     struct mh_it_project_env e;
-    mh_it_project_setup(&e, NULL, "callwf");
+    mh_it_project_setup(&e, short_lease, "callwf");
     char child[40], parent[40], def[4096], run[40];
     mh_it_project_publish(&e, "slow", SLOW_CHILD_DEF, child);
     parent_def(def, sizeof(def), child, false);
@@ -366,7 +370,7 @@ MH_TEST(sigkill_after_the_child_finished_resumes_the_caller_once)
     }
     MH_T_ASSERT(done);
     MH_T_ASSERT_EQ(mh_it_server_stop(&e.s, SIGKILL), 128 + SIGKILL);
-    mh_it_server_start(&e.s, &e.db, NULL);
+    mh_it_server_start(&e.s, &e.db, short_lease);
     json_t *r = wait_run(&e, run, 30);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(r, "status")), "succeeded");
     ASSERT_JSON_EQ(json_object_get(json_object_get(r, "output"), "reply"), "{\"total\": 5}");
@@ -412,7 +416,7 @@ MH_TEST(sigkill_after_the_caller_ended_still_cancels_the_child)
     unlink(kill_path);
     setenv("MH_DEBUG_ENGINE_KILL_FILE", kill_path, 1);
     struct mh_it_project_env e;
-    mh_it_project_setup(&e, NULL, "callwf");
+    mh_it_project_setup(&e, short_lease, "callwf");
     char child[40], parent[40], def[4096], run[40];
     mh_it_project_publish(&e, "long", LONG_CHILD_DEF, child);
     ending_parent_def(def, sizeof(def), child, 1500);
@@ -441,7 +445,7 @@ MH_TEST(sigkill_after_the_caller_ended_still_cancels_the_child)
     snprintf(kid, sizeof(kid), "%s", json_string_value(json_object_get(row, "id")));
     json_decref(rows);
 
-    mh_it_server_start(&e.s, &e.db, NULL);
+    mh_it_server_start(&e.s, &e.db, short_lease);
     json_t *k = wait_run(&e, kid, 20);
     MH_T_ASSERT_STR_EQ(json_string_value(json_object_get(k, "status")), "canceled");
     json_decref(k);

@@ -115,7 +115,7 @@ static const char *const flow =
     " || 'standard'}\"}}},"
     "{\"id\": \"receipt\", \"type\": \"transform\", \"config\": {\"expression\":"
     " \"steps.charge.output.body\"}},"
-    "{\"id\": \"alert\", \"type\": \"http_call\", \"config\": {\"url\":"
+    "{\"id\": \"alert\", \"type\": \"http_call\", \"config\": {\"timeout_ms\": 6000, \"url\":"
     " \"http://127.0.0.1:PORT/alert\", \"body\": {\"expression\": \"{order: trigger.body.id,"
     " reason: steps.charge.error.message, status: steps.charge.error.status, said:"
     " steps.charge.error.body.error}\"}}}],"
@@ -174,7 +174,9 @@ MH_TEST(failed_call_takes_its_error_edge_after_retries)
 }
 
 /* SIGKILL while the error path's call is in flight, after the failure was recorded: the
- * restarted server finishes the error path and never calls /charge again. */
+ * restarted server finishes the error path and never calls /charge again. (The call's job comes
+ * due at its timeout plus a margin: the alert's 6 s timeout, not the default 30 s, keeps the
+ * wait short.) */
 MH_TEST(sigkill_between_failure_and_error_path_resumes_there)
 {
     struct mh_it_project_env e;

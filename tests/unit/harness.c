@@ -132,6 +132,8 @@ int main(int argc, char **argv)
             continue;
         fflush(stdout);
         fflush(stderr);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         pid_t pid = fork();
         if (pid == 0) {
             alarm((unsigned)timeout);
@@ -141,8 +143,10 @@ int main(int argc, char **argv)
         }
         int status = 0;
         waitpid(pid, &status, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            printf("ok   %s\n", cases[i].name);
+            printf("ok   %s (%.2f s)\n", cases[i].name, secs);
             passed++;
         } else if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIP) {
             printf("skip %s\n", cases[i].name);
