@@ -328,15 +328,16 @@ static void close_sub(struct mh_http_hub *h, struct sub *s)
 }
 
 /*
- * Whether `len` more bytes may be written to `s` now: into an empty queue always (a message
- * larger than the queue goes alone), otherwise only while the queue stays at most half full.
- * Writing more than the queue holds ends the stream as too slow (stream.c), which must happen
- * only to a client that stops reading, never to one that reads steadily and is sent large
- * events; a subscriber without room is marked behind, wanting `len` bytes.
+ * Whether a message of `len` bytes may go to `s` now, after `pending` bytes prepared for it and
+ * not yet written: into an empty queue always (a message larger than the queue goes alone),
+ * otherwise only while the queue stays at most half full. Writing more than the queue holds
+ * ends the stream as too slow (stream.c), which must happen only to a client that stops
+ * reading, never to one that reads steadily and is sent large events; a subscriber without room
+ * is marked behind, wanting `len` bytes.
  */
-static bool has_room(struct mh_http_hub *h, struct sub *s, size_t len)
+static bool has_room(struct mh_http_hub *h, struct sub *s, size_t pending, size_t len)
 {
-    size_t queued = mh_http_stream_queued(s->stream);
+    size_t queued = mh_http_stream_queued(s->stream) + pending;
     if (queued == 0 || queued + len <= h->opts.queue_bytes / 2)
         return true;
     s->is_behind = h->has_behind = true;
@@ -358,7 +359,7 @@ static void send_to(struct mh_http_hub *h, struct sub **group, size_t n, long lo
         struct sub *s = group[i];
         if (s->is_closed || s->is_behind || s->seq >= seq)
             continue;
-        if (!has_room(h, s, len))
+        if (!has_room(h, s, 0, len))
             continue;
         if (!mh_http_stream_write(s->stream, text, len))
             close_sub(h, s);
@@ -661,10 +662,10 @@ static void serve_feed_group(struct mh_http_hub *h, struct sub **group, size_t n
                 memcpy(next.id[pick], id, sizeof(id));
                 char cursor[200];
                 feed_pos_encode(&next, cursor, sizeof(cursor));
-                /* The page so far, and this message (its fields and their framing). */
-                size_t len = mh_buf_len(&outs[i]) + strlen(cursor) + strlen(feed_names[pick]) +
-                             (data ? strlen(data) : 0) + 24;
-                if (!has_room(h, s, len)) {
+                /* This message (its fields and their framing), after the page so far. */
+                size_t len =
+                    strlen(cursor) + strlen(feed_names[pick]) + (data ? strlen(data) : 0) + 24;
+                if (!has_room(h, s, mh_buf_len(&outs[i]), len)) {
                     /* Behind: read for again once its client has taken what it holds. */
                     free(own);
                     continue;
@@ -819,7 +820,7 @@ static void check_behind(struct mh_http_hub *h)
             s->is_behind = false;
             s->is_closed = h->has_closed = true;
         } else if (mh_http_stream_queued(s->stream) <= h->opts.queue_bytes / 4 &&
-                   has_room(h, s, s->wants)) {
+                   has_room(h, s, 0, s->wants)) {
             s->is_behind = false;
             s->is_dirty = h->has_dirty = true;
         } else {

@@ -249,7 +249,10 @@ int mh_it_server_stop(struct mh_it_server *s, int sig)
     int status = 0;
     waitpid(s->pid, &status, 0);
     s->pid = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    /* A server that failed, or died of another signal than the one sent (an abort), shows its
+     * log. */
+    if ((WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
+        (WIFSIGNALED(status) && WTERMSIG(status) != sig)) {
         char *log = mh_it_server_log(s);
         fprintf(stderr, "---- server log ----\n%s\n", log);
         free(log);
