@@ -57,7 +57,7 @@ void mh_it_db_create(struct mh_it_db *db, bool migrate)
     snprintf(db->name, sizeof(db->name), "t_%d_%d_%ld", (int)getpid(), ++counter,
              (long)time(NULL) % 100000);
     /* tests/run.sh migrates a template database once per run: a copy of it is a migrated
-     * database in a tenth of the time the migrations take. */
+     * database in a quarter of the time the migrations take (0.1 s against 0.45 s). */
     const char *tmpl = migrate ? getenv("MH_IT_TEMPLATE_DB") : NULL;
     char sql[256];
     snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER meshhook%s%s", db->name,
