@@ -123,8 +123,13 @@ pool_finish() {
         pool_report_ready
     done
 }
-# What a failed harness of the pool leaves to show (set by the caller).
-pool_failed() { :; }
+# What a failed harness of the pool leaves to show: a ThreadSanitizer server's reports, written
+# to tsan/<name>/r.* in the log directory.
+pool_failed() {
+    case "$1" in
+    tsan/*) cat "$LOGDIR/tsan/${1#tsan/}"/r.* 2>/dev/null | head -n 80 ;;
+    esac
+}
 
 want() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
 
@@ -275,16 +280,10 @@ if [ "$SUITE" = all ] || [ "$SUITE" = integration ]; then
         # each up to five minutes before the harness calls it hung.
         export MH_T_TIMEOUT=${MH_T_TIMEOUT:-300}
         # itest_restart restarts the cluster itself: alone, before the others.
-        for t in build/asan/tests/integration/itest_restart; do
-            [ -x "$t" ] && want "$t" && run_harness "integration/$(basename "$t")" "$t"
-        done
-        # A ThreadSanitizer server writes its reports to tsan/<name>/r.* in the log directory,
-        # which a failing harness's output then shows.
-        pool_failed() {
-            case "$1" in
-            tsan/*) cat "$LOGDIR/tsan/${1#tsan/}"/r.* 2>/dev/null | head -n 80 ;;
-            esac
-        }
+        t=build/asan/tests/integration/itest_restart
+        if [ -x "$t" ] && want "$t"; then
+            run_harness "integration/itest_restart" "$t"
+        fi
         tsan_opts() { echo "exitcode=66:halt_on_error=0:suppressions=$ROOT/tests/tsan.supp:log_path=$LOGDIR/tsan/$1/r"; }
         if [ -z "${MH_NO_TSAN:-}" ]; then
             # The threaded parts once more, against a ThreadSanitizer server (queued first: the
@@ -332,7 +331,8 @@ fi
 
 # The slowest cases (the harness prints each one's time), for whoever keeps the suite quick.
 slowest=$(grep -H '^ok   .* s)$' "$LOGDIR"/*.log 2>/dev/null |
-    sed -E 's|^.*/([^/]*)\.log:ok   (.*) \(([0-9.]+) s\)$|\3 \1 \2|' | sed -E 's|^([0-9.]+ [a-z]+)_|\1/|' | sort -rn | head -n "${MH_SLOWEST:-8}")
+    sed -E -e 's|^.*/([^/]*)\.log:ok   (.*) \(([0-9.]+) s\)$|\3 \1 \2|' -e 's|^([0-9.]+ [a-z]+)_|\1/|' |
+    sort -rn | head -n "${MH_SLOWEST:-8}")
 if [ -n "$slowest" ]; then
     echo "slowest cases (s):"
     echo "$slowest" | sed 's/^/  /'
